@@ -1,0 +1,124 @@
+/**
+ * The only reader of environment variables, global flags and the config file.
+ * Everything else receives a {@link Config}.
+ *
+ * | source                     | setting                                   |
+ * | -------------------------- | ----------------------------------------- |
+ * | `--store`, `MODELS_HOME`   | store root (default `$XDG_DATA_HOME/models`, i.e. `~/.local/share/models`) |
+ * | `--ca-cert`, `DENO_CERT`   | extra trusted CA certificates (PEM files) |
+ * | `--allow-host`, `LODE_ALLOW_HOSTS` | hosts allowed besides the ones named in a reference (comma-separated) |
+ * | `--allow-http`, `LODE_ALLOW_HTTP`  | hosts allowed over plain http             |
+ * | `--offline`, `LODE_OFFLINE=1`      | no network at all                         |
+ * | `LODE_MIN_FREE_BYTES`      | free-space cushion kept by the disk preflight |
+ * | `NO_COLOR`                 | no colours                                |
+ * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes}` |
+ *
+ * Flags win over environment variables, which win over the config file.
+ *
+ * @example
+ * ```ts
+ * const config = await loadConfig({ store: "/tmp/s" }, Deno.env.toObject());
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import { LodeError } from "./errors.ts";
+import { DEFAULT_CUSHION_BYTES } from "./download/mod.ts";
+
+/** Flags shared by every command. */
+export interface GlobalFlags {
+  store?: string;
+  caCert?: string[];
+  allowHost?: string[];
+  allowHttp?: string[];
+  offline?: boolean;
+}
+
+/** Resolved settings. */
+export interface Config {
+  storeRoot: string;
+  caCertPaths: string[];
+  caCertPems: string[];
+  allowHosts: string[];
+  httpHosts: string[];
+  offline: boolean;
+  cushionBytes: number;
+  color: boolean;
+  configFile: string | null;
+}
+
+const ConfigFile = z.object({
+  store: z.string().optional(),
+  allow_hosts: z.array(z.string()).optional(),
+  allow_http: z.array(z.string()).optional(),
+  ca_certs: z.array(z.string()).optional(),
+  min_free_bytes: z.number().int().nonnegative().optional(),
+}).strict();
+
+function list(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function home(env: Record<string, string | undefined>): string {
+  return env.HOME ?? env.USERPROFILE ?? ".";
+}
+
+async function readConfigFile(path: string): Promise<z.infer<typeof ConfigFile> | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new LodeError("IO", `cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return ConfigFile.parse(JSON.parse(text));
+  } catch (e) {
+    throw new LodeError("USAGE", `config file ${path} is invalid: ${(e as Error).message}`, {
+      details: { path },
+      hint: "Fix or remove the config file; see the README for its fields.",
+    });
+  }
+}
+
+/** Reads flags, environment and config file into one {@link Config}. */
+export async function loadConfig(
+  flags: GlobalFlags,
+  env: Record<string, string | undefined>,
+): Promise<Config> {
+  const xdgConfig = env.XDG_CONFIG_HOME || join(home(env), ".config");
+  const configPath = env.LODE_CONFIG || join(xdgConfig, "lode", "config.json");
+  const file = await readConfigFile(configPath);
+  const xdgData = env.XDG_DATA_HOME || join(home(env), ".local", "share");
+  const caCertPaths = [
+    ...(flags.caCert ?? []),
+    ...(env.DENO_CERT ? [env.DENO_CERT] : []),
+    ...(file?.ca_certs ?? []),
+  ];
+  const caCertPems: string[] = [];
+  for (const path of caCertPaths) {
+    try {
+      caCertPems.push(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new LodeError("USAGE", `cannot read CA certificate ${path}: ${(e as Error).message}`, {
+        details: { path },
+      });
+    }
+  }
+  const minFree = env.LODE_MIN_FREE_BYTES;
+  if (minFree !== undefined && !/^\d+$/.test(minFree)) {
+    throw new LodeError("USAGE", `LODE_MIN_FREE_BYTES must be a number of bytes, got "${minFree}"`);
+  }
+  return {
+    storeRoot: flags.store || env.MODELS_HOME || file?.store || join(xdgData, "models"),
+    caCertPaths,
+    caCertPems,
+    allowHosts: [...(flags.allowHost ?? []), ...list(env.LODE_ALLOW_HOSTS), ...(file?.allow_hosts ?? [])],
+    httpHosts: [...(flags.allowHttp ?? []), ...list(env.LODE_ALLOW_HTTP), ...(file?.allow_http ?? [])],
+    offline: flags.offline === true || env.LODE_OFFLINE === "1" || env.LODE_OFFLINE === "true",
+    cushionBytes: minFree !== undefined ? Number(minFree) : file?.min_free_bytes ?? DEFAULT_CUSHION_BYTES,
+    color: !env.NO_COLOR,
+    configFile: file ? configPath : null,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * One HTTP GET, with redirects followed by hand so that every hop is checked
+ * against the {@link HostPolicy} before lode connects to it, and with
+ * transport failures turned into typed errors (`TLS`, `NETWORK`,
+ * `HTTP_NOT_FOUND`, `HTTP_STATUS`).
+ *
+ * @example
+ * ```ts
+ * const client = createTrustingClient({ caCertPems: [pem] });
+ * const { response, url } = await openGet("https://127.0.0.1:8443/m.gguf", { policy, client });
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import type { HostPolicy } from "./host_policy.ts";
+
+const MAX_REDIRECTS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Options of {@link openGet}. */
+export interface OpenGetOptions {
+  policy: HostPolicy;
+  /** A client carrying extra trusted CAs; Deno's default when omitted. */
+  client?: Deno.HttpClient;
+  /** Request headers (credentials); sent only to the first URL's host, never to a redirect target elsewhere. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** An HTTP client that also trusts `caCertPems` (corporate proxies, private mirrors, tests). */
+export function createTrustingClient(options: { caCertPems: string[] }): Deno.HttpClient | undefined {
+  if (options.caCertPems.length === 0) return undefined;
+  return Deno.createHttpClient({ caCerts: options.caCertPems });
+}
+
+/** Sends a GET, following at most 10 redirects, each to an allowed host. Returns a 2xx response. */
+export async function openGet(
+  url: string | URL,
+  options: OpenGetOptions,
+): Promise<{ response: Response; url: URL }> {
+  let current = new URL(url);
+  const origin = current.origin;
+  let redirectedFrom: string | undefined;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    options.policy.check(current, { redirectedFrom });
+    const response = await send(current, current.origin === origin ? options.headers : undefined, options);
+    if (REDIRECTS.has(response.status)) {
+      await response.body?.cancel();
+      const location = response.headers.get("location");
+      if (!location) {
+        throw new LodeError("HTTP_STATUS", `${current.host} redirected without a Location`, {
+          details: { url: current.href, status: response.status },
+        });
+      }
+      redirectedFrom = current.host;
+      current = new URL(location, current);
+      continue;
+    }
+    if (response.ok) return { response, url: current };
+    await response.body?.cancel();
+    const code = response.status === 404 || response.status === 410 ? "HTTP_NOT_FOUND" : "HTTP_STATUS";
+    throw new LodeError(
+      code,
+      `${current.href} answered HTTP ${response.status} ${response.statusText}`.trim(),
+      {
+        details: {
+          url: current.href,
+          status: response.status,
+          retry_after: response.headers.get("retry-after") ?? undefined,
+        },
+      },
+    );
+  }
+  throw new LodeError("HTTP_STATUS", `too many redirects (more than ${MAX_REDIRECTS}) from ${url}`, {
+    details: { url: String(url) },
+  });
+}
+
+async function send(
+  url: URL,
+  headers: Record<string, string> | undefined,
+  options: OpenGetOptions,
+): Promise<Response> {
+  try {
+    return await fetch(url, {
+      redirect: "manual",
+      headers,
+      signal: options.signal,
+      client: options.client,
+    });
+  } catch (e) {
+    throw transportError(e, url);
+  }
+}
+
+/** Maps a fetch or body-read failure to `INTERRUPTED`, `TLS` or `NETWORK`. */
+export function transportError(e: unknown, url: URL): LodeError {
+  if (e instanceof LodeError) return e;
+  const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
+  const message = (e instanceof Error ? e.message : String(e)) + cause;
+  if (e instanceof DOMException && e.name === "AbortError") {
+    return new LodeError("INTERRUPTED", `download of ${url.href} was cancelled`, { cause: e });
+  }
+  if (/certificate|tls|handshake|UnknownIssuer/i.test(message)) {
+    return new LodeError("TLS", `TLS to ${url.host} failed: ${message}`, {
+      details: { url: url.href },
+      cause: e,
+    });
+  }
+  return new LodeError("NETWORK", `connection to ${url.host} failed: ${message}`, {
+    details: { url: url.href },
+    cause: e,
+  });
+}

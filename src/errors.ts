@@ -1,0 +1,176 @@
+/**
+ * The one error catalogue of lode: every failure a user can see carries a
+ * stable `code` from {@link ERROR_CODES}, structured `details`, a hint that
+ * says what to do, and the process exit code the CLI uses for it.
+ *
+ * Codes are API: never rename one; add new ones at the end.
+ *
+ * @example
+ * ```ts
+ * import { LodeError } from "./errors.ts";
+ * throw new LodeError("DIGEST_MISMATCH", "sha256 of the downloaded bytes does not match", {
+ *   details: { expected: "ab…", actual: "cd…" },
+ * });
+ * ```
+ * @module
+ */
+
+/** Process exit codes. Documented in the README; stable. */
+export const EXIT = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  VERIFY_FAILED: 4,
+  NETWORK: 5,
+  REFUSED: 6,
+  LOCKED: 7,
+  NO_SPACE: 8,
+  STORE_CORRUPT: 9,
+  INFERENCE: 10,
+  INTERRUPTED: 130,
+} as const;
+
+interface CatalogueEntry {
+  /** Process exit code for this error. */
+  readonly exit: number;
+  /** What the user can do about it. */
+  readonly hint: string;
+}
+
+/** Every error code lode can produce, with its exit code and the advice shown to users. */
+export const ERROR_CODES = {
+  USAGE: { exit: EXIT.USAGE, hint: "Run the command with --help to see its options and an example." },
+  INVALID_REF: {
+    exit: EXIT.USAGE,
+    hint:
+      "Use https://HOST/PATH/FILE.gguf[#sha256=HEX], or the name of a model already in the store (see `lode ls`).",
+  },
+  MODEL_NOT_FOUND: {
+    exit: EXIT.NOT_FOUND,
+    hint: "See `lode ls` for the models in this store, or pull it first.",
+  },
+  HTTP_NOT_FOUND: { exit: EXIT.NOT_FOUND, hint: "Check the URL; the origin says the file does not exist." },
+  DIGEST_MISMATCH: {
+    exit: EXIT.VERIFY_FAILED,
+    hint:
+      "The bytes are not the ones pinned. They were moved to locks/quarantine/; check the sha256 you gave, or the origin.",
+  },
+  SIZE_MISMATCH: {
+    exit: EXIT.VERIFY_FAILED,
+    hint: "The origin sent a different number of bytes than it announced; retry, or report it to the origin.",
+  },
+  HTTP_STATUS: {
+    exit: EXIT.NETWORK,
+    hint: "The origin answered with an error; retry later or check the URL.",
+  },
+  NETWORK: {
+    exit: EXIT.NETWORK,
+    hint: "Check your connection, proxy settings (HTTPS_PROXY) and the host name.",
+  },
+  TLS: {
+    exit: EXIT.NETWORK,
+    hint: "The server's certificate is not trusted. Pass --ca-cert FILE (or set DENO_CERT) for a private CA.",
+  },
+  INSECURE_URL: {
+    exit: EXIT.REFUSED,
+    hint:
+      "lode only downloads over https. Allow a host for plain http with --allow-http HOST (loopback mirrors, tests).",
+  },
+  HOST_NOT_ALLOWED: {
+    exit: EXIT.REFUSED,
+    hint: "Add the host with --allow-host HOST (or LODE_ALLOW_HOSTS) if you trust it.",
+  },
+  OFFLINE: { exit: EXIT.REFUSED, hint: "Drop --offline (or LODE_OFFLINE) to allow network access." },
+  LOCK_CONTENDED: {
+    exit: EXIT.LOCKED,
+    hint: "Another lode process is working on this model; wait for it, or drop --no-wait to queue behind it.",
+  },
+  INSUFFICIENT_SPACE: {
+    exit: EXIT.NO_SPACE,
+    hint: "Free some disk space (`lode rm`), or point MODELS_HOME / --store at a larger disk.",
+  },
+  MANIFEST_INVALID: {
+    exit: EXIT.STORE_CORRUPT,
+    hint: "Remove or fix the named manifest file; `lode rm NAME` removes it, `lode pull` writes it again.",
+  },
+  BLOB_MISSING: {
+    exit: EXIT.STORE_CORRUPT,
+    hint: "The manifest names a blob that is not in the store; pull the model again to repair it.",
+  },
+  IO: { exit: EXIT.INTERNAL, hint: "Check permissions and free space of the store directory." },
+  MODEL_LOAD_FAILED: {
+    exit: EXIT.INFERENCE,
+    hint: "The file could not be loaded as a model; check that it is a GGUF file this llama.cpp supports.",
+  },
+  INFERENCE_FAILED: { exit: EXIT.INFERENCE, hint: "Generation failed; rerun with --verbose for details." },
+  INTERRUPTED: { exit: EXIT.INTERRUPTED, hint: "The operation was cancelled; run it again to continue." },
+  INTERNAL: {
+    exit: EXIT.INTERNAL,
+    hint: "This is a bug in lode; please report it with the command you ran.",
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Options of {@link LodeError}. */
+export interface LodeErrorOptions {
+  /** Structured fields (paths, hashes, hosts) for `--json` output and tests. */
+  details?: Record<string, unknown>;
+  /** A more specific hint than the catalogue's. */
+  hint?: string;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * A typed, user-facing failure.
+ *
+ * @example
+ * ```ts
+ * try { await pull(); } catch (e) { if (isLodeError(e, "LOCK_CONTENDED")) retryLater(); }
+ * ```
+ */
+export class LodeError extends Error {
+  override readonly name = "LodeError";
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+  readonly hint: string;
+
+  constructor(code: ErrorCode, message: string, options: LodeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+    this.hint = options.hint ?? ERROR_CODES[code].hint;
+  }
+
+  /** The process exit code for this error. */
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  /** The JSON shape printed by `--json` and sent over sockets. */
+  toJSON(): { code: ErrorCode; message: string; hint: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+/** True when `e` is a {@link LodeError}, optionally with the given code. */
+export function isLodeError(e: unknown, code?: ErrorCode): e is LodeError {
+  return e instanceof LodeError && (code === undefined || e.code === code);
+}
+
+/** Wraps anything thrown into a {@link LodeError}; LodeErrors pass through unchanged. */
+export function toLodeError(e: unknown, fallback: ErrorCode = "INTERNAL"): LodeError {
+  if (e instanceof LodeError) return e;
+  if (e instanceof Deno.errors.NotFound) {
+    return new LodeError("IO", String((e as Error).message), { cause: e });
+  }
+  if (e instanceof Deno.errors.PermissionDenied) return new LodeError("IO", String(e.message), { cause: e });
+  if (e instanceof Error && /ENOSPC|No space left/i.test(e.message)) {
+    return new LodeError("INSUFFICIENT_SPACE", "the disk is full: " + e.message, { cause: e });
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  return new LodeError(fallback, message, { cause: e });
+}

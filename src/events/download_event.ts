@@ -1,0 +1,97 @@
+/**
+ * Download events: the wire format of a pull (seed `000`, `DownloadEvent`),
+ * serialised with an `event` tag. lode keeps the seed's fields (MB numbers)
+ * and adds exact byte counts, so old readers keep working.
+ *
+ * @example
+ * ```ts
+ * import { DownloadEvent } from "./download_event.ts";
+ * DownloadEvent.parse({ event: "completed", model: "stories", blob: "sha256:…", path: "/…/data" });
+ * ```
+ * @module
+ */
+import { z } from "zod";
+
+const MB = 1024 * 1024;
+
+/** Whole mebibytes, as the seed's `*_mb` fields count them. */
+export function toMb(bytes: number): number {
+  return Math.floor(bytes / MB);
+}
+
+export const StartedEvent = z.object({
+  event: z.literal("started"),
+  model: z.string(),
+  total_files: z.number().int().nonnegative(),
+  total_mb: z.number().int().nonnegative(),
+  total_bytes: z.number().int().nonnegative().nullable(),
+});
+
+export const FileStartedEvent = z.object({
+  event: z.literal("file_started"),
+  filename: z.string(),
+  index: z.number().int().positive(),
+  total_files: z.number().int().positive(),
+  size_mb: z.number().int().nonnegative(),
+  size_bytes: z.number().int().nonnegative().nullable(),
+  url: z.string(),
+});
+
+export const FileProgressEvent = z.object({
+  event: z.literal("file_progress"),
+  filename: z.string(),
+  downloaded_mb: z.number().int().nonnegative(),
+  total_mb: z.number().int().nonnegative(),
+  downloaded_bytes: z.number().int().nonnegative(),
+  total_bytes: z.number().int().nonnegative().nullable(),
+  /** Smoothed transfer rate, bytes per second. */
+  bytes_per_second: z.number().nonnegative(),
+});
+
+export const FileCompletedEvent = z.object({
+  event: z.literal("file_completed"),
+  filename: z.string(),
+  sha256: z.string(),
+  size_bytes: z.number().int().nonnegative(),
+  /** True when the blob was already in the store and nothing was downloaded. */
+  cached: z.boolean(),
+});
+
+export const CompletedEvent = z.object({
+  event: z.literal("completed"),
+  model: z.string(),
+  blob: z.string(),
+  path: z.string(),
+  size_bytes: z.number().int().nonnegative(),
+  /** False when no sha256 was given and the hash was only computed, not checked. */
+  pinned: z.boolean(),
+});
+
+export const FailedEvent = z.object({
+  event: z.literal("failed"),
+  error: z.string(),
+  code: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** lode: the pull is waiting for another process that holds a lock (per-name or per-blob). */
+export const WaitingEvent = z.object({
+  event: z.literal("waiting"),
+  reason: z.literal("lock"),
+  what: z.string(),
+});
+
+/** Any download event. */
+export const DownloadEvent = z.discriminatedUnion("event", [
+  StartedEvent,
+  FileStartedEvent,
+  FileProgressEvent,
+  FileCompletedEvent,
+  CompletedEvent,
+  FailedEvent,
+  WaitingEvent,
+]);
+export type DownloadEvent = z.infer<typeof DownloadEvent>;
+
+/** Something that receives events; must not block. */
+export type EventSink<E> = (event: E) => void;

@@ -1,0 +1,17 @@
+/**
+ * Typed event unions: the wire format of pulls and status streams.
+ * @module
+ */
+export {
+  CompletedEvent,
+  DownloadEvent,
+  type EventSink,
+  FailedEvent,
+  FileCompletedEvent,
+  FileProgressEvent,
+  FileStartedEvent,
+  StartedEvent,
+  toMb,
+  WaitingEvent,
+} from "./download_event.ts";
+export { Capabilities, type LoadingModelEvent, StatusEvent } from "./status_event.ts";

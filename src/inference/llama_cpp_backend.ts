@@ -1,0 +1,469 @@
+/**
+ * The node-llama-cpp (llama.cpp) {@link Backend}: loads a GGUF file, reports
+ * `loading_model` (`mmap`, `kv_cache`) and `capabilities` status events, and
+ * streams a text continuation of a prompt (models without a chat template,
+ * like stories260K, are continued as plain text; chat comes later).
+ *
+ * node-llama-cpp costs ~0.6 s to import, so it is imported lazily by the
+ * first `load`, never by importing this module. One llama.cpp runtime is
+ * started per backend (per GPU mode) and shared by its sessions; `close`
+ * releases it.
+ *
+ * @example
+ * ```ts
+ * import { createLlamaCppBackend } from "./llama_cpp_backend.ts";
+ * const backend = createLlamaCppBackend();
+ * const session = await backend.load("tests/fixtures/stories260K.gguf", { gpu: "off" });
+ * for await (const chunk of session.generate("Once upon a time", { maxTokens: 40 })) console.log(chunk);
+ * await backend.close();
+ * ```
+ * @module
+ */
+import type * as NodeLlamaCpp from "node-llama-cpp";
+import { LodeError } from "../errors.ts";
+import type {
+  Backend,
+  Capabilities,
+  GenerateOptions,
+  GenerateResult,
+  Generation,
+  GpuSetting,
+  LoadOptions,
+  Session,
+  SessionInfo,
+  StatusEvent,
+  StopReason,
+} from "./backend.ts";
+import { defaultThreads } from "./default_threads.ts";
+import { createGeneration } from "./generation.ts";
+
+/** The name of this backend, also `capabilities.backend` (the seed's identifier). */
+export const LLAMA_CPP_BACKEND_NAME = "llamacpp";
+
+/** The context size used when none is asked for (capped by the model's training context). */
+export const DEFAULT_CONTEXT_SIZE = 4096;
+
+/** How long `close` waits for node-llama-cpp to release a runtime after a failed load (see #disposeRuntime). */
+const DISPOSE_GRACE_MS = 500;
+
+/** How many llama.cpp warning/error lines are kept to explain a failure. */
+const LOG_TAIL = 20;
+
+/**
+ * Options of {@link createLlamaCppBackend}.
+ *
+ * @example
+ * ```ts
+ * import type { LlamaCppBackendOptions } from "./llama_cpp_backend.ts";
+ * const options: LlamaCppBackendOptions = { verbose: true, log: (level, line) => console.error(level, line) };
+ * ```
+ */
+export interface LlamaCppBackendOptions {
+  /**
+   * Pass llama.cpp's logs (level `info` and above) to `log`. Off by default:
+   * then nothing is printed, and llama.cpp's error lines only end up in the
+   * `details.llama_log` of the `LodeError` they explain.
+   */
+  verbose?: boolean;
+  /** Where verbose logs go. Default: standard error, one `[llama.cpp LEVEL] line` each. */
+  log?: (level: string, line: string) => void;
+  /** Clock for load and generation timings, in milliseconds. Default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * Creates the node-llama-cpp backend. Cheap: nothing is imported or started
+ * until the first `load`.
+ *
+ * @example
+ * ```ts
+ * import { createLlamaCppBackend } from "./llama_cpp_backend.ts";
+ * const backend = createLlamaCppBackend({ verbose: false });
+ * console.log(backend.name); // "llamacpp"
+ * ```
+ */
+export function createLlamaCppBackend(options: LlamaCppBackendOptions = {}): Backend {
+  return new LlamaCppBackend(options);
+}
+
+type Runtime = NodeLlamaCpp.Llama;
+type RuntimeKind = "cpu" | "auto";
+
+class LlamaCppBackend implements Backend {
+  readonly name = LLAMA_CPP_BACKEND_NAME;
+  readonly #verbose: boolean;
+  readonly #log: (level: string, line: string) => void;
+  readonly #now: () => number;
+  readonly #runtimes = new Map<RuntimeKind, Promise<Runtime>>();
+  readonly #sessions = new Set<LlamaCppSession>();
+  readonly #logTail: string[] = [];
+  #logCount = 0;
+  #failedLoads = 0;
+  #closed = false;
+
+  constructor(options: LlamaCppBackendOptions) {
+    this.#verbose = options.verbose ?? false;
+    this.#log = options.log ?? ((level, line) => console.error(`[llama.cpp ${level}] ${line}`));
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  async load(path: string, options: LoadOptions = {}): Promise<Session> {
+    if (this.#closed) throw new LodeError("INTERNAL", "load() called on a closed backend");
+    validateLoadOptions(options);
+    const { signal } = options;
+    const started = this.#now();
+    throwIfAborted(signal);
+    await assertFile(path);
+    let lib: typeof NodeLlamaCpp;
+    let llama: Runtime;
+    try {
+      lib = await import("node-llama-cpp");
+      llama = await this.#runtime(lib, options.gpu === "off" ? "cpu" : "auto");
+    } catch (e) {
+      throw this.#loadFailed(path, e, this.#logCount, "the llama.cpp runtime could not start");
+    }
+    throwIfAborted(signal);
+    const logMark = this.#logCount;
+    notify(options.onStatus, { status: "loading_model", phase: "mmap", path });
+    let model: NodeLlamaCpp.LlamaModel;
+    try {
+      model = await llama.loadModel({
+        modelPath: path,
+        gpuLayers: gpuLayers(options.gpu),
+        loadSignal: signal,
+      });
+    } catch (e) {
+      this.#failedLoads++;
+      throw signal?.aborted ? interrupted(path, e) : this.#loadFailed(path, e, logMark);
+    }
+    try {
+      const nCtx = options.contextSize ??
+        Math.min(model.trainContextSize || DEFAULT_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE);
+      const threads = options.threads ?? defaultThreads();
+      notify(options.onStatus, { status: "loading_model", phase: "kv_cache", n_ctx: nCtx });
+      const context = await model.createContext({ contextSize: nCtx, threads, createSignal: signal });
+      const capabilities: Capabilities = {
+        backend: LLAMA_CPP_BACKEND_NAME,
+        v2: false,
+        vision: false,
+        audio: false,
+        tools: false,
+        thinking: false,
+        embed: false,
+        accelerator: llama.gpu === false ? "cpu" : llama.gpu,
+        gpu_layers: model.gpuLayers,
+      };
+      notify(options.onStatus, { status: "capabilities", ...capabilities });
+      const info: SessionInfo = {
+        path,
+        architecture: String(model.fileInfo.metadata.general?.architecture ?? "unknown"),
+        contextSize: context.contextSize,
+        trainContextSize: model.trainContextSize,
+        threads,
+        hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+        loadMs: this.#now() - started,
+      };
+      const session = new LlamaCppSession({
+        lib,
+        model,
+        context,
+        capabilities,
+        info,
+        now: this.#now,
+        onClosed: (s) => this.#sessions.delete(s),
+      });
+      this.#sessions.add(session);
+      return session;
+    } catch (e) {
+      this.#failedLoads++;
+      await settleWithin(model.dispose(), DISPOSE_GRACE_MS);
+      throw signal?.aborted ? interrupted(path, e) : this.#loadFailed(path, e, logMark);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#sessions].map((s) => s.close()));
+    const runtimes = [...this.#runtimes.values()];
+    this.#runtimes.clear();
+    for (const pending of runtimes) {
+      const llama = await pending.catch(() => undefined);
+      if (llama !== undefined) await this.#disposeRuntime(llama);
+    }
+  }
+
+  /**
+   * node-llama-cpp 3.21.1 leaks a dispose guard when `loadModel` fails after
+   * the model object was created (corrupt tensors, an abort): once that object
+   * is garbage-collected, `Llama.dispose()` waits forever. After a failed load
+   * we therefore wait a grace period and then leave the runtime to process exit.
+   */
+  async #disposeRuntime(llama: Runtime): Promise<void> {
+    if (this.#failedLoads === 0) await llama.dispose();
+    else await settleWithin(llama.dispose(), DISPOSE_GRACE_MS);
+  }
+
+  #runtime(lib: typeof NodeLlamaCpp, kind: RuntimeKind): Promise<Runtime> {
+    let pending = this.#runtimes.get(kind);
+    if (pending === undefined) {
+      pending = lib.getLlama({
+        gpu: kind === "cpu" ? false : "auto",
+        build: "never", // a prebuilt binary or nothing: never compile llama.cpp at run time
+        progressLogs: false,
+        logLevel: this.#verbose ? lib.LlamaLogLevel.info : lib.LlamaLogLevel.error,
+        logger: (level, message) => this.#onLog(level, message),
+      });
+      this.#runtimes.set(kind, pending);
+      pending.catch(() => this.#runtimes.delete(kind));
+    }
+    return pending;
+  }
+
+  #onLog(level: string, message: string): void {
+    const line = message.trimEnd();
+    if (line === "") return;
+    if (level === "error" || level === "fatal" || level === "warn") {
+      this.#logTail.push(line);
+      if (this.#logTail.length > LOG_TAIL) this.#logTail.shift();
+      this.#logCount++;
+    }
+    if (this.#verbose) this.#log(level, line);
+  }
+
+  /** A MODEL_LOAD_FAILED error whose message is llama.cpp's own explanation when it logged one. */
+  #loadFailed(path: string, cause: unknown, logMark: number, what = "could not load a model"): LodeError {
+    const count = Math.min(this.#logTail.length, this.#logCount - logMark);
+    const llamaLog = count > 0 ? this.#logTail.slice(this.#logTail.length - count) : [];
+    const reason = llamaLog.find((l) => !/failed to load model/i.test(l)) ?? errorMessage(cause);
+    return new LodeError("MODEL_LOAD_FAILED", `${what} from ${path}: ${stripPrefix(reason)}`, {
+      details: { path, reason: errorMessage(cause), llama_log: llamaLog },
+      cause,
+    });
+  }
+}
+
+interface SessionParts {
+  lib: typeof NodeLlamaCpp;
+  model: NodeLlamaCpp.LlamaModel;
+  context: NodeLlamaCpp.LlamaContext;
+  capabilities: Capabilities;
+  info: SessionInfo;
+  now: () => number;
+  onClosed: (session: LlamaCppSession) => void;
+}
+
+class LlamaCppSession implements Session {
+  readonly capabilities: Capabilities;
+  readonly info: SessionInfo;
+  readonly #parts: SessionParts;
+  readonly #completion: NodeLlamaCpp.LlamaCompletion;
+  readonly #closing = new AbortController();
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed: Promise<void> | undefined;
+
+  constructor(parts: SessionParts) {
+    this.#parts = parts;
+    this.capabilities = parts.capabilities;
+    this.info = parts.info;
+    this.#completion = new parts.lib.LlamaCompletion({ contextSequence: parts.context.getSequence() });
+  }
+
+  generate(prompt: string, options: GenerateOptions = {}): Generation {
+    return createGeneration((emit, signal) => {
+      if (this.#closed !== undefined) {
+        return Promise.reject(new LodeError("INFERENCE_FAILED", "generate() called on a closed session"));
+      }
+      validateGenerateOptions(options);
+      const both = AbortSignal.any([signal, this.#closing.signal]);
+      const turn = this.#queue.then(() => this.#run(prompt, options, emit, both));
+      this.#queue = turn.catch(() => {});
+      return turn;
+    }, { signal: options.signal });
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing.abort(new DOMException("the session is closing", "AbortError"));
+      await this.#queue;
+      this.#completion.dispose({ disposeSequence: true });
+      await this.#parts.context.dispose();
+      await this.#parts.model.dispose();
+      this.#parts.onClosed(this);
+    })();
+    return this.#closed;
+  }
+
+  async #run(
+    prompt: string,
+    options: GenerateOptions,
+    emit: (chunk: string) => void,
+    signal: AbortSignal,
+  ): Promise<GenerateResult> {
+    const { now, model } = this.#parts;
+    const start = now();
+    let first: number | null = null;
+    let generated = 0;
+    let text = "";
+    const finish = (stopReason: StopReason): GenerateResult => {
+      const end = now();
+      const decodeMs = first === null ? 0 : end - first;
+      const tokensPerSecond = generated >= 2 && decodeMs > 0
+        ? (generated - 1) / (decodeMs / 1000)
+        : end > start
+        ? generated / ((end - start) / 1000)
+        : 0;
+      const usage = {
+        promptTokens: countPromptTokens(model, prompt),
+        generatedTokens: generated,
+        loadMs: this.info.loadMs,
+        timeToFirstTokenMs: first === null ? null : first - start,
+        totalMs: end - start,
+        tokensPerSecond,
+      };
+      return { text, stopReason, usage };
+    };
+    if (signal.aborted) return finish("abort");
+    try {
+      const response = await this.#completion.generateCompletionWithMeta(prompt, {
+        maxTokens: options.maxTokens,
+        temperature: options.temperature ?? 0,
+        seed: options.seed,
+        topK: options.topK,
+        topP: options.topP,
+        signal,
+        stopOnAbortSignal: true,
+        disableContextShift: true, // stop at a full context rather than silently forget the prompt
+        onToken: (tokens) => {
+          first ??= now();
+          generated += tokens.length;
+        },
+        onTextChunk: (chunk) => {
+          text += chunk;
+          emit(chunk);
+        },
+      });
+      return finish(stopReasonOf(response.metadata.stopReason, options.maxTokens, generated));
+    } catch (e) {
+      if (signal.aborted) return finish("abort");
+      throw new LodeError("INFERENCE_FAILED", `generation failed: ${errorMessage(e)}`, {
+        details: { path: this.info.path, generated_tokens: generated },
+        cause: e,
+      });
+    }
+  }
+}
+
+function stopReasonOf(reason: string, maxTokens: number | undefined, generated: number): StopReason {
+  switch (reason) {
+    case "eogToken":
+      return "eos";
+    case "maxTokens":
+      return maxTokens !== undefined && generated >= maxTokens ? "max_tokens" : "context_full";
+    case "abort":
+      return "abort";
+    default:
+      return "stop";
+  }
+}
+
+/** The prompt as LlamaCompletion feeds it: a BOS token (if the model wants one) and the text. */
+function countPromptTokens(model: NodeLlamaCpp.LlamaModel, prompt: string): number {
+  if (model.disposed) return 0;
+  const bos = model.tokens.shouldPrependBosToken;
+  return model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
+}
+
+function gpuLayers(gpu: GpuSetting | undefined): "auto" | number {
+  if (gpu === undefined || gpu === "auto") return "auto";
+  return gpu === "off" ? 0 : gpu;
+}
+
+function validateLoadOptions(options: LoadOptions): void {
+  const bad = (field: string, value: unknown) =>
+    new LodeError("USAGE", `${field} must be a positive integer, got ${String(value)}`, {
+      details: { [field]: value },
+    });
+  if (options.contextSize !== undefined && !isPositiveInteger(options.contextSize)) {
+    throw bad("contextSize", options.contextSize);
+  }
+  if (options.threads !== undefined && !isPositiveInteger(options.threads)) {
+    throw bad("threads", options.threads);
+  }
+  const gpu = options.gpu;
+  if (typeof gpu === "number" && !(Number.isInteger(gpu) && gpu >= 0)) {
+    throw new LodeError("USAGE", `gpu must be "auto", "off" or a number of layers, got ${gpu}`, {
+      details: { gpu },
+    });
+  }
+}
+
+function validateGenerateOptions(options: GenerateOptions): void {
+  const { maxTokens, temperature } = options;
+  if (maxTokens !== undefined && !isPositiveInteger(maxTokens)) {
+    throw new LodeError("USAGE", `maxTokens must be a positive integer, got ${maxTokens}`, {
+      details: { maxTokens },
+    });
+  }
+  if (temperature !== undefined && !(temperature >= 0)) {
+    throw new LodeError("USAGE", `temperature must be 0 or more, got ${temperature}`, {
+      details: { temperature },
+    });
+  }
+}
+
+function isPositiveInteger(n: number): boolean {
+  return Number.isInteger(n) && n > 0;
+}
+
+async function assertFile(path: string): Promise<void> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (e) {
+    throw new LodeError("MODEL_LOAD_FAILED", `cannot read the model file ${path}: ${errorMessage(e)}`, {
+      details: { path },
+      cause: e,
+    });
+  }
+  if (!stat.isFile) {
+    throw new LodeError("MODEL_LOAD_FAILED", `${path} is not a file`, { details: { path } });
+  }
+}
+
+function notify(onStatus: ((event: StatusEvent) => void) | undefined, event: StatusEvent): void {
+  try {
+    onStatus?.(event);
+  } catch {
+    // An observer's failure never breaks a load.
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new LodeError("INTERRUPTED", "loading the model was cancelled", { cause: signal.reason });
+  }
+}
+
+function interrupted(path: string, cause: unknown): LodeError {
+  return new LodeError("INTERRUPTED", "loading the model was cancelled", { details: { path }, cause });
+}
+
+/** Waits for `promise` to settle, but at most `ms` (the timer keeps the event loop alive meanwhile). */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([promise.catch(() => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `llama_model_load: error loading model: X` → `X`. */
+function stripPrefix(line: string): string {
+  return line.replace(/^[a-z_]+: (error loading model: )?/, "");
+}

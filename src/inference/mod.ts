@@ -1,0 +1,38 @@
+/**
+ * Inference: the backend contract and the node-llama-cpp backend. Importing
+ * this module is cheap; node-llama-cpp is loaded by the first `load`.
+ *
+ * @example
+ * ```ts
+ * import { createLlamaCppBackend } from "./mod.ts";
+ * const backend = createLlamaCppBackend();
+ * const session = await backend.load("tests/fixtures/stories260K.gguf", { onStatus: (e) => console.error(e) });
+ * const generation = session.generate("Once upon a time", { maxTokens: 40, temperature: 0 });
+ * for await (const chunk of generation) console.log(chunk);
+ * console.log((await generation.result).usage);
+ * await backend.close();
+ * ```
+ * @module
+ */
+export type {
+  Backend,
+  Capabilities,
+  GenerateOptions,
+  GenerateResult,
+  Generation,
+  GpuSetting,
+  LoadOptions,
+  Session,
+  SessionInfo,
+  StatusEvent,
+  StopReason,
+  Usage,
+} from "./backend.ts";
+export { defaultThreads, MAX_DEFAULT_THREADS } from "./default_threads.ts";
+export { createGeneration, type CreateGenerationOptions, type GenerationRun } from "./generation.ts";
+export {
+  createLlamaCppBackend,
+  DEFAULT_CONTEXT_SIZE,
+  LLAMA_CPP_BACKEND_NAME,
+  type LlamaCppBackendOptions,
+} from "./llama_cpp_backend.ts";

@@ -1,0 +1,33 @@
+/**
+ * Atomic small-file writes: write a sibling temp file, fsync, rename over.
+ * A reader sees the old content or the new one, never half of either.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic("/store/manifests/m.json", '{"schema_version":1}');
+ * ```
+ * @module
+ */
+import { dirname, join } from "node:path";
+
+/** Writes `text` to `path` atomically (temp file in the same directory, fsync, rename). */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${crypto.randomUUID()}`);
+  try {
+    using file = await Deno.open(tmp, { write: true, createNew: true });
+    await writeAll(file, new TextEncoder().encode(text));
+    await file.sync();
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  await Deno.rename(tmp, path);
+}
+
+/** Writes every byte of `bytes` to `file` (a single `write` may write fewer). */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}

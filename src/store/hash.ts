@@ -1,0 +1,62 @@
+/**
+ * SHA-256 helpers. `node:crypto` is used rather than Web Crypto: it streams and
+ * is ~4x faster here (DESIGN.md: 1 GiB in 0.93 s with 8 MiB reads).
+ *
+ * @example
+ * ```ts
+ * const hex = await sha256File("model.gguf");
+ * if (!digestsEqual(hex, expected)) throw …;
+ * ```
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** Read size for hashing files: large reads keep the hash core busy. */
+export const HASH_READ_BYTES = 8 * 1024 * 1024;
+
+/** Options of {@link sha256File}. */
+export interface Sha256FileOptions {
+  /** Called with the number of bytes hashed so far, after each read. */
+  onProgress?: (hashedBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Streams a file through SHA-256 and returns the lowercase hex digest. */
+export async function sha256File(path: string, options: Sha256FileOptions = {}): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(HASH_READ_BYTES);
+  let total = 0;
+  while (true) {
+    options.signal?.throwIfAborted();
+    const n = await readFull(file, buf);
+    if (n === 0) break;
+    hash.update(n === buf.length ? buf : buf.subarray(0, n));
+    total += n;
+    options.onProgress?.(total);
+    if (n < buf.length) break;
+  }
+  return hash.digest("hex");
+}
+
+async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
+  let filled = 0;
+  while (filled < buf.length) {
+    const n = await file.read(buf.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/** SHA-256 of bytes in memory, lowercase hex. */
+export function sha256Bytes(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Constant-time comparison of two hex digests (seed F-5). Different lengths are simply unequal. */
+export function digestsEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a.toLowerCase());
+  const y = new TextEncoder().encode(b.toLowerCase());
+  return x.length === y.length && timingSafeEqual(x, y);
+}

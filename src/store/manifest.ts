@@ -1,0 +1,73 @@
+/**
+ * The model manifest (seed `001`), `manifests/<name>.json`, schema version 1.
+ * Multi-file models add an optional `files` list; a single-file manifest stays
+ * readable by the seed's reader.
+ *
+ * @example
+ * ```ts
+ * const m = parseManifest(await Deno.readTextFile(path), path);
+ * console.log(m.blob); // "sha256:…"
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { LodeError } from "../errors.ts";
+
+export const ManifestSource = z.object({
+  registry: z.string(),
+  repo: z.string(),
+  revision: z.string(),
+  filename: z.string(),
+  /** lode: the URL the bytes came from, when they came over the network. */
+  url: z.string().optional(),
+});
+export type ManifestSource = z.infer<typeof ManifestSource>;
+
+export const ManifestFile = z.object({
+  role: z.string(),
+  filename: z.string(),
+  blob: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  size_bytes: z.number().int().nonnegative(),
+});
+
+export const Manifest = z.object({
+  schema_version: z.literal(1),
+  name: z.string().min(1),
+  format: z.string(),
+  blob: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 lowercase hex digits>"),
+  size_bytes: z.number().int().nonnegative(),
+  license: z.string().nullable().optional(),
+  source: ManifestSource,
+  produced_by: z.string(),
+  produced_at: z.string(),
+  /** lode: false when the sha256 was computed on download rather than checked against a pin. */
+  pinned: z.boolean().optional(),
+  files: z.array(ManifestFile).optional(),
+});
+export type Manifest = z.infer<typeof Manifest>;
+
+/** Parses and validates manifest text; `MANIFEST_INVALID` names the file and the problem. */
+export function parseManifest(text: string, path: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new LodeError("MANIFEST_INVALID", `manifest ${path} is not valid JSON: ${(e as Error).message}`, {
+      details: { path },
+    });
+  }
+  const parsed = Manifest.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join(".") || "(root)";
+    throw new LodeError("MANIFEST_INVALID", `manifest ${path} is invalid at ${where}: ${issue?.message}`, {
+      details: { path, field: where },
+    });
+  }
+  return parsed.data;
+}
+
+/** Stable, human-readable serialisation (2-space JSON, trailing newline). */
+export function serializeManifest(manifest: Manifest): string {
+  return JSON.stringify(Manifest.parse(manifest), null, 2) + "\n";
+}

@@ -1,0 +1,18 @@
+/**
+ * The content-addressed model store.
+ * @module
+ */
+export {
+  blobHex,
+  type LockWaitOptions,
+  type ManifestInput,
+  ModelStore,
+  type VerifyResult,
+} from "./model_store.ts";
+export { assertModelName, formatBlobRef, isSha256Hex, parseBlobRef, StoreLayout } from "./layout.ts";
+export { Manifest, ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
+export { digestsEqual, sha256Bytes, sha256File } from "./hash.ts";
+export { HashingWriter } from "./hashing_writer.ts";
+export { quarantineFile, type QuarantineRecord } from "./quarantine.ts";
+export { acquireFileLock, type FileLock } from "./file_lock.ts";
+export { writeAll, writeFileAtomic } from "./atomic_write.ts";

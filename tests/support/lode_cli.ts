@@ -1,0 +1,112 @@
+/**
+ * Runs the real `lode` CLI (`deno run -A main.ts …`) as a child process, for
+ * tests that need real processes: exit codes, NDJSON on stdout, locks held
+ * across processes, SIGKILL.
+ *
+ * @example
+ * ```ts
+ * const r = await runLode(["ls", "--json"], { store });
+ * assertEquals(r.code, 0);
+ * ```
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { DownloadEvent } from "../../src/events/mod.ts";
+
+/** Absolute path of main.ts. */
+export const MAIN_TS: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
+
+/** Options of {@link runLode} and {@link spawnLode}. */
+export interface LodeProcessOptions {
+  /** Store directory (passed as MODELS_HOME). */
+  store: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/** The outcome of a finished lode process. */
+export interface LodeRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as NDJSON (lines that are not JSON are skipped). */
+  events: Record<string, unknown>[];
+}
+
+function command(args: string[], options: LodeProcessOptions): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, ...args],
+    env: {
+      MODELS_HOME: options.store,
+      NO_COLOR: "1",
+      XDG_CONFIG_HOME: `${options.store}/.no-config`,
+      ...options.env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Parses NDJSON output into objects; download events are checked against the wire schema. */
+export function parseEvents(stdout: string): Record<string, unknown>[] {
+  const events: Record<string, unknown>[] = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.trim().startsWith("{")) continue;
+    const event = JSON.parse(line) as Record<string, unknown>;
+    const known = DownloadEvent.options.some((o) => o.shape.event.value === event.event);
+    if (known) DownloadEvent.parse(event);
+    events.push(event);
+  }
+  return events;
+}
+
+/** Runs lode to completion. */
+export async function runLode(args: string[], options: LodeProcessOptions): Promise<LodeRun> {
+  const out = await command(args, options).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  return {
+    code: out.code,
+    stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+    events: parseEvents(stdout),
+  };
+}
+
+/** Starts lode and returns the child (the caller reads or kills it). */
+export function spawnLode(args: string[], options: LodeProcessOptions): Deno.ChildProcess {
+  return command(args, options).spawn();
+}
+
+/** Collects a spawned child's output. */
+export async function finish(child: Deno.ChildProcess): Promise<LodeRun> {
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  return {
+    code: out.code,
+    stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+    events: parseEvents(stdout),
+  };
+}
+
+/** Every file under `dir`, relative, sorted (for "the store is exactly as it was" checks). */
+export async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string, prefix: string) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(d));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    for (const e of entries) {
+      const rel = prefix ? `${prefix}/${e.name}` : e.name;
+      if (e.isDirectory) await walk(`${d}/${e.name}`, rel);
+      else out.push(rel);
+    }
+  }
+  await walk(dir, "");
+  return out.sort();
+}
