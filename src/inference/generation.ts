@@ -47,9 +47,10 @@ export interface CreateGenerationOptions {
 }
 
 /**
- * Starts `run` (on the next microtask) and returns its stream. Chunks are
- * buffered until read, so a slow reader never loses text; the stream is meant
- * for one reader. Leaving a `for await` loop early aborts the run.
+ * Calls `run` at once (so generations start in call order; a synchronous
+ * throw becomes a rejection) and returns its stream. Chunks are buffered
+ * until read, so a slow reader never loses text; the stream is meant for one
+ * reader. Leaving a `for await` loop early aborts the run.
  *
  * @example
  * ```ts
@@ -84,8 +85,13 @@ export function createGeneration(run: GenerationRun, options: CreateGenerationOp
     notify();
   };
 
-  const result = Promise.resolve()
-    .then(() => run(emit, controller.signal))
+  let started: Promise<GenerateResult>;
+  try {
+    started = run(emit, controller.signal);
+  } catch (e) {
+    started = Promise.reject(e);
+  }
+  const result = started
     .finally(() => {
       done = true;
       outer?.removeEventListener("abort", onOuterAbort);

@@ -24,18 +24,14 @@ import { LodeError } from "../errors.ts";
 import type {
   Backend,
   Capabilities,
-  GenerateOptions,
-  GenerateResult,
-  Generation,
   GpuSetting,
   LoadOptions,
   Session,
   SessionInfo,
   StatusEvent,
-  StopReason,
 } from "./backend.ts";
 import { defaultThreads } from "./default_threads.ts";
-import { createGeneration } from "./generation.ts";
+import { LlamaCppSession } from "./llama_cpp_session.ts";
 
 /** The name of this backend, also `capabilities.backend` (the seed's identifier). */
 export const LLAMA_CPP_BACKEND_NAME = "llamacpp";
@@ -234,143 +230,13 @@ class LlamaCppBackend implements Backend {
   #loadFailed(path: string, cause: unknown, logMark: number, what = "could not load a model"): LodeError {
     const count = Math.min(this.#logTail.length, this.#logCount - logMark);
     const llamaLog = count > 0 ? this.#logTail.slice(this.#logTail.length - count) : [];
-    const reason = llamaLog.find((l) => !/failed to load model/i.test(l)) ?? errorMessage(cause);
-    return new LodeError("MODEL_LOAD_FAILED", `${what} from ${path}: ${stripPrefix(reason)}`, {
+    const logged = llamaLog.find((l) => !/failed to load model/i.test(l));
+    const reason = logged !== undefined ? stripPrefix(logged) : explain(cause);
+    return new LodeError("MODEL_LOAD_FAILED", `${what} from ${path}: ${reason}`, {
       details: { path, reason: errorMessage(cause), llama_log: llamaLog },
       cause,
     });
   }
-}
-
-interface SessionParts {
-  lib: typeof NodeLlamaCpp;
-  model: NodeLlamaCpp.LlamaModel;
-  context: NodeLlamaCpp.LlamaContext;
-  capabilities: Capabilities;
-  info: SessionInfo;
-  now: () => number;
-  onClosed: (session: LlamaCppSession) => void;
-}
-
-class LlamaCppSession implements Session {
-  readonly capabilities: Capabilities;
-  readonly info: SessionInfo;
-  readonly #parts: SessionParts;
-  readonly #completion: NodeLlamaCpp.LlamaCompletion;
-  readonly #closing = new AbortController();
-  #queue: Promise<unknown> = Promise.resolve();
-  #closed: Promise<void> | undefined;
-
-  constructor(parts: SessionParts) {
-    this.#parts = parts;
-    this.capabilities = parts.capabilities;
-    this.info = parts.info;
-    this.#completion = new parts.lib.LlamaCompletion({ contextSequence: parts.context.getSequence() });
-  }
-
-  generate(prompt: string, options: GenerateOptions = {}): Generation {
-    return createGeneration((emit, signal) => {
-      if (this.#closed !== undefined) {
-        return Promise.reject(new LodeError("INFERENCE_FAILED", "generate() called on a closed session"));
-      }
-      validateGenerateOptions(options);
-      const both = AbortSignal.any([signal, this.#closing.signal]);
-      const turn = this.#queue.then(() => this.#run(prompt, options, emit, both));
-      this.#queue = turn.catch(() => {});
-      return turn;
-    }, { signal: options.signal });
-  }
-
-  close(): Promise<void> {
-    this.#closed ??= (async () => {
-      this.#closing.abort(new DOMException("the session is closing", "AbortError"));
-      await this.#queue;
-      this.#completion.dispose({ disposeSequence: true });
-      await this.#parts.context.dispose();
-      await this.#parts.model.dispose();
-      this.#parts.onClosed(this);
-    })();
-    return this.#closed;
-  }
-
-  async #run(
-    prompt: string,
-    options: GenerateOptions,
-    emit: (chunk: string) => void,
-    signal: AbortSignal,
-  ): Promise<GenerateResult> {
-    const { now, model } = this.#parts;
-    const start = now();
-    let first: number | null = null;
-    let generated = 0;
-    let text = "";
-    const finish = (stopReason: StopReason): GenerateResult => {
-      const end = now();
-      const decodeMs = first === null ? 0 : end - first;
-      const tokensPerSecond = generated >= 2 && decodeMs > 0
-        ? (generated - 1) / (decodeMs / 1000)
-        : end > start
-        ? generated / ((end - start) / 1000)
-        : 0;
-      const usage = {
-        promptTokens: countPromptTokens(model, prompt),
-        generatedTokens: generated,
-        loadMs: this.info.loadMs,
-        timeToFirstTokenMs: first === null ? null : first - start,
-        totalMs: end - start,
-        tokensPerSecond,
-      };
-      return { text, stopReason, usage };
-    };
-    if (signal.aborted) return finish("abort");
-    try {
-      const response = await this.#completion.generateCompletionWithMeta(prompt, {
-        maxTokens: options.maxTokens,
-        temperature: options.temperature ?? 0,
-        seed: options.seed,
-        topK: options.topK,
-        topP: options.topP,
-        signal,
-        stopOnAbortSignal: true,
-        disableContextShift: true, // stop at a full context rather than silently forget the prompt
-        onToken: (tokens) => {
-          first ??= now();
-          generated += tokens.length;
-        },
-        onTextChunk: (chunk) => {
-          text += chunk;
-          emit(chunk);
-        },
-      });
-      return finish(stopReasonOf(response.metadata.stopReason, options.maxTokens, generated));
-    } catch (e) {
-      if (signal.aborted) return finish("abort");
-      throw new LodeError("INFERENCE_FAILED", `generation failed: ${errorMessage(e)}`, {
-        details: { path: this.info.path, generated_tokens: generated },
-        cause: e,
-      });
-    }
-  }
-}
-
-function stopReasonOf(reason: string, maxTokens: number | undefined, generated: number): StopReason {
-  switch (reason) {
-    case "eogToken":
-      return "eos";
-    case "maxTokens":
-      return maxTokens !== undefined && generated >= maxTokens ? "max_tokens" : "context_full";
-    case "abort":
-      return "abort";
-    default:
-      return "stop";
-  }
-}
-
-/** The prompt as LlamaCompletion feeds it: a BOS token (if the model wants one) and the text. */
-function countPromptTokens(model: NodeLlamaCpp.LlamaModel, prompt: string): number {
-  if (model.disposed) return 0;
-  const bos = model.tokens.shouldPrependBosToken;
-  return model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
 }
 
 function gpuLayers(gpu: GpuSetting | undefined): "auto" | number {
@@ -393,20 +259,6 @@ function validateLoadOptions(options: LoadOptions): void {
   if (typeof gpu === "number" && !(Number.isInteger(gpu) && gpu >= 0)) {
     throw new LodeError("USAGE", `gpu must be "auto", "off" or a number of layers, got ${gpu}`, {
       details: { gpu },
-    });
-  }
-}
-
-function validateGenerateOptions(options: GenerateOptions): void {
-  const { maxTokens, temperature } = options;
-  if (maxTokens !== undefined && !isPositiveInteger(maxTokens)) {
-    throw new LodeError("USAGE", `maxTokens must be a positive integer, got ${maxTokens}`, {
-      details: { maxTokens },
-    });
-  }
-  if (temperature !== undefined && !(temperature >= 0)) {
-    throw new LodeError("USAGE", `temperature must be 0 or more, got ${temperature}`, {
-      details: { temperature },
     });
   }
 }
@@ -459,11 +311,26 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
   }
 }
 
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** `llama_model_load: error loading model: X` → `X`. */
 function stripPrefix(line: string): string {
   return line.replace(/^[a-z_]+: (error loading model: )?/, "");
+}
+
+/** node-llama-cpp's own errors, in words a user can act on. */
+function explain(cause: unknown): string {
+  const message = errorMessage(cause);
+  if (
+    cause instanceof Error &&
+    (cause.constructor.name === "InvalidGgufMagicError" || /GGUF magic/.test(message))
+  ) {
+    return `not a GGUF file (${message})`;
+  }
+  // The GGUF reader trips over a cut-off or damaged header with a TypeError or RangeError.
+  if (cause instanceof TypeError || cause instanceof RangeError) {
+    return `the GGUF header could not be read; the file is truncated or corrupt (${message})`;
+  }
+  return message;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

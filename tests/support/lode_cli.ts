@@ -22,6 +22,8 @@ export interface LodeProcessOptions {
   store: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Text for stdin (default: no stdin). */
+  input?: string;
 }
 
 /** The outcome of a finished lode process. */
@@ -42,7 +44,7 @@ function command(args: string[], options: LodeProcessOptions): Deno.Command {
       XDG_CONFIG_HOME: `${options.store}/.no-config`,
       ...options.env,
     },
-    stdin: "null",
+    stdin: options.input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   });
@@ -63,14 +65,13 @@ export function parseEvents(stdout: string): Record<string, unknown>[] {
 
 /** Runs lode to completion. */
 export async function runLode(args: string[], options: LodeProcessOptions): Promise<LodeRun> {
-  const out = await command(args, options).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  return {
-    code: out.code,
-    stdout,
-    stderr: new TextDecoder().decode(out.stderr),
-    events: parseEvents(stdout),
-  };
+  const child = command(args, options).spawn();
+  if (options.input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.input));
+    await writer.close();
+  }
+  return await finish(child);
 }
 
 /** Starts lode and returns the child (the caller reads or kills it). */
@@ -80,14 +81,12 @@ export function spawnLode(args: string[], options: LodeProcessOptions): Deno.Chi
 
 /** Collects a spawned child's output. */
 export async function finish(child: Deno.ChildProcess): Promise<LodeRun> {
-  const out = await child.output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  return {
-    code: out.code,
-    stdout,
-    stderr: new TextDecoder().decode(out.stderr),
-    events: parseEvents(stdout),
-  };
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.status,
+  ]);
+  return { code: status.code, stdout, stderr, events: parseEvents(stdout) };
 }
 
 /** Every file under `dir`, relative, sorted (for "the store is exactly as it was" checks). */

@@ -1,5 +1,5 @@
 /**
- * `deno task test`: runs the whole suite (`deno test -A`) and ends with the
+ * `deno task test` (scripts/run_tests.ts): runs the whole suite (`deno test -A`) and ends with the
  * plain summary line CI reads: `N passed, N failed`. Extra arguments go to
  * `deno test` (e.g. `deno task test tests/pull_test.ts`).
  * @module

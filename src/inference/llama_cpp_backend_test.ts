@@ -1,0 +1,319 @@
+import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { isLodeError, type LodeError } from "../errors.ts";
+import { StatusEvent } from "../events/status_event.ts";
+import type { GenerateResult, Generation } from "./backend.ts";
+import { createLlamaCppBackend, LLAMA_CPP_BACKEND_NAME } from "./llama_cpp_backend.ts";
+
+const MODEL = fromFileUrl(new URL("../../tests/fixtures/stories260K.gguf", import.meta.url));
+const PROMPT = "Once upon a time";
+const EXPECTED =
+  ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
+
+async function drain(generation: Generation): Promise<{ chunks: string[]; result: GenerateResult }> {
+  const chunks: string[] = [];
+  for await (const chunk of generation) chunks.push(chunk);
+  return { chunks, result: await generation.result };
+}
+
+async function assertLodeError(promise: Promise<unknown>, code: LodeError["code"]): Promise<LodeError> {
+  let caught: unknown;
+  await assertRejects(promise.catch((e) => {
+    caught = e;
+    throw e;
+  }));
+  assert(isLodeError(caught, code), `expected LodeError ${code}, got ${String(caught)}`);
+  return caught;
+}
+
+Deno.test("stories260K at temperature 0 continues the prompt exactly, the same on every run", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    const session = await backend.load(MODEL, { gpu: "off" });
+    const first = await drain(session.generate(PROMPT, { maxTokens: 40, temperature: 0 }));
+    assertEquals(first.result.text, EXPECTED);
+    assertEquals(first.chunks.join(""), EXPECTED);
+    assert(first.chunks.length > 1, "the text arrived in one piece, not streamed");
+    assertEquals(first.result.stopReason, "max_tokens");
+    assertEquals(first.result.usage.generatedTokens, 40);
+    assertEquals(first.result.usage.promptTokens, 7); // BOS + "O" "n" "ce" " upon" " a" " time"
+
+    const again = await session.generate(PROMPT, { maxTokens: 40, temperature: 0 }).result;
+    assertEquals(again.text, EXPECTED);
+    await session.close();
+
+    const reloaded = await backend.load(MODEL, { gpu: "off" });
+    assertEquals((await reloaded.generate(PROMPT, { maxTokens: 40 }).result).text, EXPECTED);
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("default threads do not oversubscribe: stories260K decodes at hundreds of tokens/s", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    const session = await backend.load(MODEL);
+    assertEquals(session.info.threads, Math.max(1, Math.min(4, navigator.hardwareConcurrency - 1)));
+    await session.generate(PROMPT, { maxTokens: 8 }).result; // warm-up
+    const { usage } = await session.generate(PROMPT, { maxTokens: 200 }).result;
+    console.log(
+      `threads=${session.info.threads} load=${usage.loadMs.toFixed(0)}ms ttft=${
+        usage.timeToFirstTokenMs?.toFixed(1)
+      }ms ${usage.generatedTokens} tokens in ${usage.totalMs.toFixed(0)}ms = ${
+        usage.tokensPerSecond.toFixed(0)
+      } tok/s`,
+    );
+    assertEquals(usage.generatedTokens, 200);
+    // Oversubscribed threads give ~2 tok/s on a 2-core machine; a healthy default ~900.
+    assert(usage.tokensPerSecond > 100, `only ${usage.tokensPerSecond.toFixed(1)} tok/s`);
+    assert(usage.timeToFirstTokenMs !== null && usage.timeToFirstTokenMs >= 0);
+    assert(usage.loadMs > 0 && usage.totalMs > 0);
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("a seed makes sampling at temperature > 0 repeatable", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    const session = await backend.load(MODEL, { gpu: "off", contextSize: 256 });
+    const options = { maxTokens: 30, temperature: 0.9, seed: 7, topK: 40, topP: 0.95 };
+    const a = await session.generate(PROMPT, options).result;
+    const b = await session.generate(PROMPT, options).result;
+    assertEquals(a.text, b.text);
+    assert(a.text.length > 0);
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("load reports mmap, then kv_cache, then capabilities, as valid status events", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    const events: StatusEvent[] = [];
+    const session = await backend.load(MODEL, {
+      gpu: "off",
+      contextSize: 512,
+      onStatus: (e) => events.push(e),
+    });
+    for (const event of events) StatusEvent.parse(event);
+    assertEquals(events.map((e) => ("phase" in e ? `${e.status}:${e.phase}` : e.status)), [
+      "loading_model:mmap",
+      "loading_model:kv_cache",
+      "capabilities",
+    ]);
+    assertEquals(events[0], { status: "loading_model", phase: "mmap", path: MODEL });
+    assertEquals(events[1], { status: "loading_model", phase: "kv_cache", n_ctx: 512 });
+    const expected = {
+      backend: LLAMA_CPP_BACKEND_NAME,
+      v2: false,
+      vision: false,
+      audio: false,
+      tools: false,
+      thinking: false,
+      embed: false,
+      accelerator: "cpu",
+      gpu_layers: 0,
+    };
+    assertEquals(events[2], { status: "capabilities", ...expected });
+    assertEquals(session.capabilities, expected);
+    assertEquals(session.info.contextSize, 512);
+    assertEquals(session.info.trainContextSize, 2048);
+    assertEquals(session.info.architecture, "llama");
+    assertEquals(session.info.hasChatTemplate, false);
+    assertEquals(session.info.path, MODEL);
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("aborting a generation through its signal stops it promptly, keeping the text so far", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    const session = await backend.load(MODEL, { gpu: "off" });
+    const controller = new AbortController();
+    // Without the abort this would run until the 2048-token context is full.
+    const generation = session.generate(PROMPT, { signal: controller.signal });
+    const chunks: string[] = [];
+    let abortedAt = 0;
+    for await (const chunk of generation) {
+      chunks.push(chunk);
+      if (chunks.length === 5) {
+        abortedAt = performance.now();
+        controller.abort();
+      }
+    }
+    const result = await generation.result;
+    const stopMs = performance.now() - abortedAt;
+    assertEquals(result.stopReason, "abort");
+    assertEquals(chunks.join(""), result.text);
+    assert(result.usage.generatedTokens < 50, `kept going: ${result.usage.generatedTokens} tokens`);
+    assert(stopMs < 250, `took ${stopMs.toFixed(0)} ms to stop`);
+
+    const early = new AbortController();
+    early.abort();
+    const none = await drain(session.generate(PROMPT, { signal: early.signal }));
+    assertEquals([none.chunks, none.result.stopReason, none.result.usage.generatedTokens], [[], "abort", 0]);
+
+    // Leaving the loop aborts too, and the session stays usable.
+    const left = session.generate(PROMPT, {});
+    for await (const _ of left) break;
+    assertEquals((await left.result).stopReason, "abort");
+    assertEquals((await session.generate(PROMPT, { maxTokens: 40 }).result).text, EXPECTED);
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("generations on one session run one after another; close aborts a running one", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    const session = await backend.load(MODEL, { gpu: "off" });
+    const [a, b] = await Promise.all([
+      session.generate(PROMPT, { maxTokens: 40 }).result,
+      session.generate(PROMPT, { maxTokens: 40 }).result,
+    ]);
+    assertEquals([a.text, b.text], [EXPECTED, EXPECTED]);
+
+    const endless = session.generate(PROMPT);
+    for await (const _ of endless) break;
+    const running = session.generate(PROMPT);
+    await session.close();
+    assertEquals((await running.result).stopReason, "abort");
+    await assertLodeError(session.generate(PROMPT).result, "INFERENCE_FAILED");
+    await session.close(); // idempotent
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("loading a file that is not a GGUF model fails with MODEL_LOAD_FAILED", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lode-inference-" });
+  const backend = createLlamaCppBackend();
+  try {
+    const text = `${dir}/notes.gguf`;
+    await Deno.writeTextFile(text, "this is a text file, not a model\n".repeat(100));
+    const notGguf = await assertLodeError(backend.load(text, { gpu: "off" }), "MODEL_LOAD_FAILED");
+    assert(/not a GGUF file/.test(notGguf.message), notGguf.message);
+    assertEquals(notGguf.details.path, text);
+
+    const model = await Deno.readFile(MODEL);
+    const truncated = `${dir}/truncated.gguf`;
+    await Deno.writeFile(truncated, model.subarray(0, model.length >> 1));
+    const cut = await assertLodeError(backend.load(truncated, { gpu: "off" }), "MODEL_LOAD_FAILED");
+    assert(/not within the file bounds|corrupt/i.test(cut.message), cut.message);
+
+    const header = `${dir}/header.gguf`;
+    await Deno.writeFile(header, model.subarray(0, 100));
+    const broken = await assertLodeError(backend.load(header, { gpu: "off" }), "MODEL_LOAD_FAILED");
+    assert(/truncated or corrupt/.test(broken.message), broken.message);
+
+    await assertLodeError(backend.load(`${dir}/missing.gguf`), "MODEL_LOAD_FAILED");
+    await assertLodeError(backend.load(dir), "MODEL_LOAD_FAILED");
+
+    // The runtime still loads good models after failures.
+    const session = await backend.load(MODEL, { gpu: "off", contextSize: 128 });
+    assertEquals((await session.generate(PROMPT, { maxTokens: 40 }).result).text, EXPECTED);
+  } finally {
+    await backend.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("close() returns after a failed load even once node-llama-cpp's leaked model is collected", async () => {
+  // node-llama-cpp 3.21.1: a failed loadModel leaks a dispose guard; after GC, Llama.dispose() never settles.
+  const dir = await Deno.makeTempDir({ prefix: "lode-inference-" });
+  try {
+    const model = await Deno.readFile(MODEL);
+    await Deno.writeFile(`${dir}/truncated.gguf`, model.subarray(0, model.length >> 1));
+    const script = `${dir}/close.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { createLlamaCppBackend } from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
+const backend = createLlamaCppBackend();
+await backend.load(${
+        JSON.stringify(`${dir}/truncated.gguf`)
+      }, { gpu: "off" }).catch((e) => console.log(e.code));
+for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+const started = performance.now();
+await backend.close();
+console.log("closed", Math.round(performance.now() - started));
+`,
+    );
+    const config = fromFileUrl(new URL("../../deno.json", import.meta.url));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", `--config=${config}`, "--v8-flags=--expose-gc", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert(out.success, stdout + new TextDecoder().decode(out.stderr));
+    const [code, closed] = stdout.trim().split("\n");
+    assertEquals(code, "MODEL_LOAD_FAILED");
+    assert(/^closed \d+$/.test(closed ?? ""), stdout);
+    assert(Number(closed?.split(" ")[1]) < 2000, stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad options and a cancelled load are typed errors", async () => {
+  const backend = createLlamaCppBackend();
+  try {
+    await assertLodeError(backend.load(MODEL, { threads: 0 }), "USAGE");
+    await assertLodeError(backend.load(MODEL, { contextSize: 1.5 }), "USAGE");
+    await assertLodeError(backend.load(MODEL, { gpu: -1 }), "USAGE");
+    const cancelled = new AbortController();
+    cancelled.abort();
+    await assertLodeError(backend.load(MODEL, { signal: cancelled.signal }), "INTERRUPTED");
+
+    const session = await backend.load(MODEL, { gpu: "off", contextSize: 128 });
+    await assertLodeError(session.generate(PROMPT, { maxTokens: 0 }).result, "USAGE");
+    await assertLodeError(session.generate(PROMPT, { temperature: -1 }).result, "USAGE");
+  } finally {
+    await backend.close();
+  }
+  await assertLodeError(backend.load(MODEL), "INTERNAL"); // closed
+});
+
+Deno.test("verbose passes llama.cpp logs to the log sink; quiet by default", async () => {
+  const lines: string[] = [];
+  const verbose = createLlamaCppBackend({
+    verbose: true,
+    log: (level, line) => lines.push(`${level} ${line}`),
+  });
+  try {
+    await verbose.load(MODEL, { gpu: "off", contextSize: 128 });
+  } finally {
+    await verbose.close();
+  }
+  assert(lines.some((l) => /llama|model/.test(l)), `no logs: ${lines.length}`);
+
+  const quietLines: string[] = [];
+  const quiet = createLlamaCppBackend({ log: (level, line) => quietLines.push(`${level} ${line}`) });
+  try {
+    await quiet.load(MODEL, { gpu: "off", contextSize: 128 });
+  } finally {
+    await quiet.close();
+  }
+  assertEquals(quietLines, []);
+});
+
+Deno.test("the inference module imports node-llama-cpp only dynamically (lode ls never pays for it)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", fromFileUrl(new URL("./mod.ts", import.meta.url))],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  type Dependency = { specifier: string; code?: unknown; isDynamic?: boolean };
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string; dependencies?: Dependency[] }[];
+  };
+  const imports = info.modules.flatMap((m) =>
+    (m.dependencies ?? [])
+      .filter((d) => d.specifier.includes("node-llama-cpp") && d.code !== undefined)
+      .map((d) => ({ from: m.specifier.replace(/.*\/src\//, "src/"), dynamic: d.isDynamic === true }))
+  );
+  assertEquals(imports, [{ from: "src/inference/llama_cpp_backend.ts", dynamic: true }]);
+});
