@@ -90,6 +90,11 @@ export async function loadConfig(
   const xdgConfig = env.XDG_CONFIG_HOME || join(home(env), ".config");
   const configPath = env.LODE_CONFIG || join(xdgConfig, "lode", "config.json");
   const file = await readConfigFile(configPath);
+  if (env.LODE_CONFIG && !file) {
+    throw new LodeError("USAGE", `LODE_CONFIG names ${env.LODE_CONFIG}, which does not exist`, {
+      details: { path: env.LODE_CONFIG },
+    });
+  }
   const xdgData = env.XDG_DATA_HOME || join(home(env), ".local", "share");
   const caCertPaths = [
     ...(flags.caCert ?? []),

@@ -75,8 +75,19 @@ function parseUrlRef(ref: string): ModelRef {
     sha256 = m[1]!.toLowerCase();
     url.hash = "";
   }
-  const filename = decodeURIComponent(url.pathname.split("/").pop() ?? "");
+  if (url.username || url.password) {
+    throw invalid(ref, "credentials in the URL would be stored in the manifest; use a token header instead");
+  }
+  let filename: string;
+  try {
+    filename = decodeURIComponent(url.pathname.split("/").pop() ?? "");
+  } catch {
+    throw invalid(ref, "the file name is not valid percent-encoding");
+  }
   if (!filename) throw invalid(ref, "the URL does not name a file");
+  if (/[\/\\]/.test(filename) || filename === "." || filename === "..") {
+    throw invalid(ref, "the file name must not contain path separators");
+  }
   return { kind: "url", url, sha256, filename };
 }
 

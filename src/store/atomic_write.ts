@@ -16,14 +16,16 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   await Deno.mkdir(dir, { recursive: true });
   const tmp = join(dir, `.tmp-${crypto.randomUUID()}`);
   try {
-    using file = await Deno.open(tmp, { write: true, createNew: true });
-    await writeAll(file, new TextEncoder().encode(text));
-    await file.sync();
+    {
+      using file = await Deno.open(tmp, { write: true, createNew: true });
+      await writeAll(file, new TextEncoder().encode(text));
+      await file.sync();
+    }
+    await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
-  await Deno.rename(tmp, path);
 }
 
 /** Writes every byte of `bytes` to `file` (a single `write` may write fewer). */

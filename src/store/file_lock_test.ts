@@ -140,7 +140,10 @@ Deno.test("a lock held by another process blocks us; SIGKILLing it leaves no sta
     let killed = false;
     try {
       assert.equal(await holder.nextLine(), "locked");
-      await assert.rejects(acquireFileLock(path, { name: "m", wait: false }), /locked by another lode process/);
+      await assert.rejects(
+        acquireFileLock(path, { name: "m", wait: false }),
+        /locked by another lode process/,
+      );
       let waited = 0;
       const ours = acquireFileLock(path, { name: "m", onWait: () => waited++ });
       assert.equal(await settledWithin(ours, 150), "pending");

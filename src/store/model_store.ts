@@ -153,6 +153,8 @@ export class ModelStore {
   async commitBlob(verifiedFile: string, hex: string): Promise<string> {
     const target = this.layout.blobPath(hex);
     await Deno.mkdir(dirname(target), { recursive: true });
+    // Read-only: a tool that opens the model for writing by mistake cannot change verified bytes.
+    await Deno.chmod(verifiedFile, 0o444);
     await Deno.rename(verifiedFile, target);
     await Deno.remove(dirname(verifiedFile), { recursive: true }).catch(() => {});
     return target;
@@ -207,9 +209,10 @@ export class ModelStore {
     } catch (e) {
       if (!(e instanceof LodeError && e.code === "MANIFEST_INVALID")) throw e;
     }
+    // The blob lock is taken before anything is removed, so a contended lock changes nothing.
+    await using _blobLock = hex ? await this.lockBlob(hex, options) : null;
     await Deno.remove(path);
     if (!hex) return { blobRemoved: false };
-    await using _blobLock = await this.lockBlob(hex, options);
     if ((await this.referencedBlobs()).has(hex)) return { blobRemoved: false };
     await Deno.remove(this.layout.blobDir(hex), { recursive: true }).catch(() => {});
     return { blobRemoved: true };
@@ -277,7 +280,7 @@ export class ModelStore {
         ? this.layout.blobPath(digest.sha256)
         : await this.commitBlob(tmp, digest.sha256);
       const manifest = await this.writeManifest(
-        { ...input, source, pinned: input.expectedSha256 !== undefined },
+        { ...input, source, pinned: Boolean(input.expectedSha256) },
         digest.sha256,
         digest.bytes,
       );

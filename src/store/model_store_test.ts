@@ -182,6 +182,21 @@ Deno.test("remove with wait:false fails with LOCK_CONTENDED while the name is lo
   });
 });
 
+Deno.test("remove with wait:false while the blob is locked fails without removing anything", async () => {
+  await withStore(async ({ store, file }) => {
+    await store.importFile(await file("hello.gguf", "hello world"), { name: "a" });
+    // Another process is, say, verifying the blob: it holds the blob lock, not the name lock.
+    const held = await acquireFileLock(store.layout.blobLockPath(HELLO), { name: "blob" });
+    try {
+      await assert.rejects(store.remove("a", { wait: false }), code("LOCK_CONTENDED"));
+      // A failed `lode rm` must not have half-happened: the model is still there.
+      assert.ok(await store.readManifest("a"), "the manifest was deleted although remove() failed");
+    } finally {
+      await held.release();
+    }
+  });
+});
+
 Deno.test("verify: an intact blob is ok", async () => {
   await withStore(async ({ store, file }) => {
     await store.importFile(await file("hello.gguf", "hello world"), { name: "hello" });

@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { DEFAULT_CUSHION_BYTES } from "./download/mod.ts";
+import { LodeError } from "./errors.ts";
+import { loadConfig } from "./config.ts";
+
+const PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+
+interface World {
+  dir: string;
+  /** HOME and XDG_CONFIG_HOME inside the temp dir; nothing from the real environment. */
+  env: Record<string, string>;
+  /** Writes `$XDG_CONFIG_HOME/lode/config.json` and returns its path. */
+  writeConfig(value: unknown): Promise<string>;
+}
+
+async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "lode-config-" });
+  try {
+    const env = { HOME: `${dir}/home`, XDG_CONFIG_HOME: `${dir}/xdg-config` };
+    await body({
+      dir,
+      env,
+      writeConfig: async (value) => {
+        const path = `${dir}/xdg-config/lode/config.json`;
+        await Deno.mkdir(`${dir}/xdg-config/lode`, { recursive: true });
+        await Deno.writeTextFile(path, typeof value === "string" ? value : JSON.stringify(value));
+        return path;
+      },
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function usage(p: Promise<unknown>): Promise<LodeError> {
+  const e = await p.then(() => assert.fail("accepted"), (e) => e);
+  assert.ok(e instanceof LodeError, String(e));
+  assert.equal(e.code, "USAGE", e.message);
+  assert.equal(e.exitCode, 2);
+  return e;
+}
+
+Deno.test("defaults: the store is ~/.local/share/models, https to no extra host, the 512 MiB cushion", async () => {
+  await withWorld(async ({ dir, env }) => {
+    const c = await loadConfig({}, env);
+    assert.deepEqual(c, {
+      storeRoot: `${dir}/home/.local/share/models`,
+      caCertPaths: [],
+      caCertPems: [],
+      allowHosts: [],
+      httpHosts: [],
+      offline: false,
+      cushionBytes: DEFAULT_CUSHION_BYTES,
+      color: true,
+      configFile: null,
+    });
+  });
+});
+
+Deno.test("MODELS_HOME default follows XDG_DATA_HOME when set (and ignores an empty one)", async () => {
+  await withWorld(async ({ dir, env }) => {
+    assert.equal(
+      (await loadConfig({}, { ...env, XDG_DATA_HOME: `${dir}/data` })).storeRoot,
+      `${dir}/data/models`,
+    );
+    assert.equal(
+      (await loadConfig({}, { ...env, XDG_DATA_HOME: "" })).storeRoot,
+      `${dir}/home/.local/share/models`,
+    );
+  });
+});
+
+Deno.test("store: --store beats MODELS_HOME, which beats the config file", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    const path = await writeConfig({ store: "/from-file" });
+    const withEnv = { ...env, MODELS_HOME: "/from-env" };
+    assert.equal((await loadConfig({ store: "/from-flag" }, withEnv)).storeRoot, "/from-flag");
+    assert.equal((await loadConfig({}, withEnv)).storeRoot, "/from-env");
+    const fromFile = await loadConfig({}, env);
+    assert.equal(fromFile.storeRoot, "/from-file");
+    assert.equal(fromFile.configFile, path);
+    // An empty MODELS_HOME counts as unset.
+    assert.equal((await loadConfig({}, { ...env, MODELS_HOME: "" })).storeRoot, "/from-file");
+  });
+});
+
+Deno.test("free-space cushion: LODE_MIN_FREE_BYTES beats the config file", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    await writeConfig({ min_free_bytes: 100 });
+    assert.equal((await loadConfig({}, env)).cushionBytes, 100);
+    assert.equal((await loadConfig({}, { ...env, LODE_MIN_FREE_BYTES: "200" })).cushionBytes, 200);
+    assert.equal((await loadConfig({}, { ...env, LODE_MIN_FREE_BYTES: "0" })).cushionBytes, 0);
+  });
+});
+
+Deno.test("LODE_MIN_FREE_BYTES must be a whole number of bytes", async () => {
+  await withWorld(async ({ env }) => {
+    assert.equal(
+      (await loadConfig({}, { ...env, LODE_MIN_FREE_BYTES: "1073741824" })).cushionBytes,
+      1073741824,
+    );
+    for (const bad of ["abc", "-1", "1e9", "1.5", "10MB", " 5"]) {
+      const e = await usage(loadConfig({}, { ...env, LODE_MIN_FREE_BYTES: bad }));
+      assert.ok(e.message.includes("LODE_MIN_FREE_BYTES"), e.message);
+    }
+  });
+});
+
+Deno.test("hosts: flags, then env (comma-separated), then the config file, all kept", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    await writeConfig({ allow_hosts: ["file.example"], allow_http: ["10.0.0.1"] });
+    const c = await loadConfig(
+      { allowHost: ["flag.example"], allowHttp: ["127.0.0.1"] },
+      { ...env, LODE_ALLOW_HOSTS: " env1.example, ,env2.example ", LODE_ALLOW_HTTP: "localhost" },
+    );
+    assert.deepEqual(c.allowHosts, ["flag.example", "env1.example", "env2.example", "file.example"]);
+    assert.deepEqual(c.httpHosts, ["127.0.0.1", "localhost", "10.0.0.1"]);
+  });
+});
+
+Deno.test("offline from --offline or LODE_OFFLINE=1/true; NO_COLOR turns colours off", async () => {
+  await withWorld(async ({ env }) => {
+    assert.equal((await loadConfig({ offline: true }, env)).offline, true);
+    assert.equal((await loadConfig({}, { ...env, LODE_OFFLINE: "1" })).offline, true);
+    assert.equal((await loadConfig({}, { ...env, LODE_OFFLINE: "true" })).offline, true);
+    assert.equal((await loadConfig({}, { ...env, LODE_OFFLINE: "0" })).offline, false);
+    assert.equal((await loadConfig({}, { ...env, NO_COLOR: "1" })).color, false);
+  });
+});
+
+Deno.test("CA certificates: --ca-cert, DENO_CERT and the config file are all read", async () => {
+  await withWorld(async ({ dir, env, writeConfig }) => {
+    for (const name of ["flag", "env", "file"]) {
+      await Deno.writeTextFile(`${dir}/${name}.pem`, `${name}\n${PEM}`);
+    }
+    await writeConfig({ ca_certs: [`${dir}/file.pem`] });
+    const c = await loadConfig({ caCert: [`${dir}/flag.pem`] }, { ...env, DENO_CERT: `${dir}/env.pem` });
+    assert.deepEqual(c.caCertPaths, [`${dir}/flag.pem`, `${dir}/env.pem`, `${dir}/file.pem`]);
+    assert.deepEqual(c.caCertPems, [`flag\n${PEM}`, `env\n${PEM}`, `file\n${PEM}`]);
+  });
+});
+
+Deno.test("DENO_CERT alone is read as a CA", async () => {
+  await withWorld(async ({ dir, env }) => {
+    await Deno.writeTextFile(`${dir}/ca.pem`, PEM);
+    const c = await loadConfig({}, { ...env, DENO_CERT: `${dir}/ca.pem` });
+    assert.deepEqual(c.caCertPaths, [`${dir}/ca.pem`]);
+    assert.deepEqual(c.caCertPems, [PEM]);
+  });
+});
+
+Deno.test("a missing CA file is USAGE naming it", async () => {
+  await withWorld(async ({ dir, env }) => {
+    const missing = `${dir}/nope.pem`;
+    const e = await usage(loadConfig({}, { ...env, DENO_CERT: missing }));
+    assert.equal(e.details.path, missing);
+    assert.ok(e.message.includes(missing));
+    const f = await usage(loadConfig({ caCert: [missing] }, env));
+    assert.equal(f.details.path, missing);
+  });
+});
+
+Deno.test("an invalid config file is USAGE naming its path", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    for (
+      const bad of [
+        "{ not json",
+        { store: 42 },
+        { allow_hosts: "one.example" },
+        { min_free_bytes: -1 },
+        { unknown_field: true },
+        [],
+      ]
+    ) {
+      const path = await writeConfig(bad);
+      const e = await usage(loadConfig({}, env));
+      assert.equal(e.details.path, path, JSON.stringify(bad));
+      assert.ok(e.message.includes(path), e.message);
+    }
+  });
+});
+
+Deno.test("LODE_CONFIG names another config file", async () => {
+  await withWorld(async ({ dir, env, writeConfig }) => {
+    await writeConfig({ store: "/from-default-location" });
+    const other = `${dir}/other.json`;
+    await Deno.writeTextFile(other, JSON.stringify({ store: "/from-lode-config" }));
+    const c = await loadConfig({}, { ...env, LODE_CONFIG: other });
+    assert.equal(c.storeRoot, "/from-lode-config");
+    assert.equal(c.configFile, other);
+  });
+});
+
+Deno.test("without XDG_CONFIG_HOME the config file is ~/.config/lode/config.json", async () => {
+  await withWorld(async ({ dir }) => {
+    await Deno.mkdir(`${dir}/home/.config/lode`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/home/.config/lode/config.json`, JSON.stringify({ store: "/s" }));
+    const c = await loadConfig({}, { HOME: `${dir}/home` });
+    assert.equal(c.storeRoot, "/s");
+    assert.equal(c.configFile, `${dir}/home/.config/lode/config.json`);
+  });
+});
