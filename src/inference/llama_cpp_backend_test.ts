@@ -241,11 +241,13 @@ console.log("closed", Math.round(performance.now() - started));
 `,
     );
     const config = fromFileUrl(new URL("../../deno.json", import.meta.url));
-    const out = await new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--no-check", `--config=${config}`, "--v8-flags=--expose-gc", script],
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const watchdog = setTimeout(() => child.kill("SIGKILL"), 30_000); // a hang is the bug this guards against
+    const out = await child.output().finally(() => clearTimeout(watchdog));
     const stdout = new TextDecoder().decode(out.stdout);
     assert(out.success, stdout + new TextDecoder().decode(out.stderr));
     const [code, closed] = stdout.trim().split("\n");
