@@ -24,7 +24,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
-import { DEFAULT_CUSHION_BYTES } from "./download/mod.ts";
+import { DEFAULT_CUSHION_BYTES } from "./download/disk_space.ts";
 
 /** Flags shared by every command. */
 export interface GlobalFlags {

@@ -1,6 +1,7 @@
 /**
- * The `lode` command line: global options, one registered command per file in
- * `commands/`, and the mapping of every failure to a typed error and exit code.
+ * The `lode` command line: parse (see {@link PROGRAM}), print help or the
+ * version, build the command's context, run the command's lazily imported
+ * implementation, and map every failure to a typed error and its exit code.
  *
  * @example
  * ```ts
@@ -8,23 +9,11 @@
  * ```
  * @module
  */
-import { Command, CommanderError, Option } from "commander";
-import { EXIT, LodeError, toLodeError } from "../errors.ts";
-import { VERSION } from "../version.ts";
-import { createContext } from "./context.ts";
+import { EXIT, toLodeError } from "../errors.ts";
+import { parseArgv, renderHelp } from "./args.ts";
+import type { CommonFlags } from "./context.ts";
 import { Output } from "./output.ts";
-import { example, makeRunner } from "./commands/common.ts";
-import { registerPull } from "./commands/pull.ts";
-import { registerLs } from "./commands/ls.ts";
-import { registerRm } from "./commands/rm.ts";
-import { registerPath } from "./commands/path.ts";
-import { registerVerify } from "./commands/verify.ts";
-import { registerImport } from "./commands/import.ts";
-import { registerRun } from "./commands/run.ts";
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(",").map((s) => s.trim()).filter(Boolean)];
-}
+import { COMMANDS, PROGRAM } from "./program.ts";
 
 /** Options of {@link runCli}. */
 export interface RunCliOptions {
@@ -33,78 +22,33 @@ export interface RunCliOptions {
 
 /** Runs the CLI on `argv` (without the program name) and returns the exit code. */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
-  let lastOutput: Output | null = null;
-  const program = new Command("lode")
-    .description("pull, verify and run local LLM models from a content-addressed store")
-    .version(VERSION, "-V, --version", "print the version")
-    .addOption(
-      new Option("--store <dir>", "store directory (default: $MODELS_HOME or ~/.local/share/models)"),
-    )
-    .option("--json", "print NDJSON events on stdout instead of text")
-    .option("-q, --quiet", "print only results and errors")
-    .option("--ca-cert <file>", "also trust this CA certificate (PEM); repeatable", collect)
-    .option(
-      "--allow-host <host>",
-      "also allow this host (e.g. a mirror a redirect goes to); repeatable",
-      collect,
-    )
-    .option(
-      "--allow-http <host>",
-      "allow plain http to this host (loopback mirrors, tests); repeatable",
-      collect,
-    )
-    .option("--offline", "never open a network connection")
-    .option("--no-wait", "fail with LOCK_CONTENDED instead of waiting for another lode process")
-    .showHelpAfterError("(run with --help for usage)")
-    .addHelpText(
-      "after",
-      example("lode run https://example.com/stories260K.gguf 'Once upon a time'", "lode ls"),
-    )
-    .exitOverride()
-    .configureOutput({
-      writeErr: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
-      writeOut: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
-    });
-  const run = makeRunner(async (flags) => {
-    const ctx = await createContext(flags, options.env);
-    lastOutput = ctx.output;
-    return ctx;
+  const output = new Output({
+    json: argv.includes("--json"),
+    quiet: argv.includes("--quiet") || argv.includes("-q"),
+    color: !options.env.NO_COLOR,
   });
-  for (
-    const register of [
-      registerPull,
-      registerRun,
-      registerLs,
-      registerRm,
-      registerVerify,
-      registerPath,
-      registerImport,
-    ]
-  ) {
-    register(program, run);
-  }
-  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(true);
-
   try {
-    await program.parseAsync(argv, { from: "user" });
-    return typeof Deno.exitCode === "number" ? Deno.exitCode : EXIT.OK;
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0) {
-        return EXIT.OK;
-      }
-      return EXIT.USAGE;
+    const parsed = parseArgv(argv, PROGRAM);
+    if (parsed.version) {
+      output.text(`${PROGRAM.version}\n`);
+      return EXIT.OK;
     }
+    if (parsed.help || parsed.command === null) {
+      output.text(renderHelp(PROGRAM, parsed.command));
+      return parsed.help ? EXIT.OK : EXIT.USAGE;
+    }
+    // Imported after --help/--version: they need neither the config nor the store.
+    const [{ createContext }, command] = await Promise.all([
+      import("./context.ts"),
+      COMMANDS[parsed.command.name]!(),
+    ]);
+    const ctx = await createContext(parsed.options as CommonFlags, options.env, output);
+    await command.run(ctx, parsed);
+    return output.exitCode;
+  } catch (e) {
     const error = toLodeError(e);
-    const output: Output = lastOutput ?? new Output({
-      json: argv.includes("--json"),
-      quiet: false,
-      color: !options.env.NO_COLOR,
-    });
     output.error(error);
     if (error.code === "INTERNAL" && options.env.LODE_DEBUG) console.error(e);
     return error.exitCode;
   }
 }
-
-export { LodeError };

@@ -1,6 +1,8 @@
 /**
- * What every command gets: resolved config, the printer, the store, and the
- * network effects (host policy, trusting HTTP client) built from the config.
+ * What every command gets: resolved config, the printer, the store, and — only
+ * when a command pulls — the network effects (host policy, trusting HTTP
+ * client, progress renderer) built from the config. The download engine and the
+ * progress bar are imported on first use so that `lode ls` does not pay for them.
  *
  * @example
  * ```ts
@@ -10,16 +12,15 @@
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
-import { createTrustingClient, HostPolicy, type PullContext } from "../download/mod.ts";
-import { ModelStore } from "../store/mod.ts";
-import { Output } from "./output.ts";
-import { createPullRenderer } from "./pull_renderer.ts";
+import type { PullContext } from "../download/mod.ts";
+import { ModelStore } from "../store/model_store.ts";
+import type { Output } from "./output.ts";
 
 /** Flags every command accepts. */
 export interface CommonFlags extends GlobalFlags {
   json?: boolean;
   quiet?: boolean;
-  /** commander's name for `--no-wait`. */
+  /** `false` with `--no-wait`. */
   wait?: boolean;
 }
 
@@ -29,7 +30,7 @@ export interface CommandContext {
   output: Output;
   flags: CommonFlags;
   store(): Promise<ModelStore>;
-  /** The pull context for `urls` the user named (their hosts join the allow-list). */
+  /** The pull context for `urls` the user named (their hosts join the allow-list). Call `finish` after. */
   pullContext(urls: string[]): Promise<PullContext & { finish(): void }>;
 }
 
@@ -37,8 +38,8 @@ export interface CommandContext {
 export async function createContext(
   flags: CommonFlags,
   env: Record<string, string | undefined>,
+  output: Output,
 ): Promise<CommandContext> {
-  const output = new Output({ json: flags.json === true, quiet: flags.quiet === true, color: !env.NO_COLOR });
   const config = await loadConfig(flags, env);
   let store: Promise<ModelStore> | null = null;
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
@@ -48,6 +49,10 @@ export async function createContext(
     flags,
     store: openStore,
     async pullContext(urls) {
+      const [{ createTrustingClient, HostPolicy }, { createPullRenderer }] = await Promise.all([
+        import("../download/mod.ts"),
+        import("./pull_renderer.ts"),
+      ]);
       const policy = new HostPolicy({
         allowHosts: config.allowHosts,
         httpHosts: config.httpHosts,

@@ -35,6 +35,8 @@ export class Output {
   readonly #color: boolean;
   /** Set once an error was printed as an event, so it is not printed twice. */
   errorReported = false;
+  /** Exit code for a command that reported its failures itself and finished (e.g. `verify --all`). */
+  exitCode = 0;
 
   constructor(options: OutputOptions) {
     this.json = options.json;

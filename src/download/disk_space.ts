@@ -8,7 +8,6 @@
  * ```
  * @module
  */
-import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { LodeError } from "../errors.ts";
 
@@ -17,6 +16,8 @@ export const DEFAULT_CUSHION_BYTES = 512 * 1024 * 1024;
 
 /** Free bytes available to this user on the filesystem holding `path` (or its nearest existing parent). */
 export async function freeBytes(path: string): Promise<number | null> {
+  // Imported here, not at the top: node:fs costs ~50 ms of start-up that `lode ls` must not pay.
+  const { statfs } = await import("node:fs/promises");
   let probe = path;
   for (let i = 0; i < 64; i++) {
     try {

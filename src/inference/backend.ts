@@ -118,7 +118,7 @@ export type StopReason = "eos" | "stop" | "max_tokens" | "context_full" | "abort
  * ```
  */
 export interface Usage {
-  /** Tokens of the prompt as fed to the model (including a BOS token). */
+  /** Tokens of the prompt, a BOS token included (before any cut to fit the context). */
   promptTokens: number;
   /** Tokens generated. */
   generatedTokens: number;

@@ -116,7 +116,12 @@ class LlamaCppBackend implements Backend {
       lib = await import("node-llama-cpp");
       llama = await this.#runtime(lib, options.gpu === "off" ? "cpu" : "auto");
     } catch (e) {
-      throw this.#loadFailed(path, e, this.#logCount, "the llama.cpp runtime could not start");
+      throw this.#loadFailed(
+        path,
+        e,
+        this.#logCount,
+        `the llama.cpp runtime could not start to load ${path}`,
+      );
     }
     throwIfAborted(signal);
     const logMark = this.#logCount;
@@ -227,12 +232,17 @@ class LlamaCppBackend implements Backend {
   }
 
   /** A MODEL_LOAD_FAILED error whose message is llama.cpp's own explanation when it logged one. */
-  #loadFailed(path: string, cause: unknown, logMark: number, what = "could not load a model"): LodeError {
+  #loadFailed(
+    path: string,
+    cause: unknown,
+    logMark: number,
+    what = `could not load a model from ${path}`,
+  ): LodeError {
     const count = Math.min(this.#logTail.length, this.#logCount - logMark);
     const llamaLog = count > 0 ? this.#logTail.slice(this.#logTail.length - count) : [];
     const logged = llamaLog.find((l) => !/failed to load model/i.test(l));
     const reason = logged !== undefined ? stripPrefix(logged) : explain(cause);
-    return new LodeError("MODEL_LOAD_FAILED", `${what} from ${path}: ${reason}`, {
+    return new LodeError("MODEL_LOAD_FAILED", `${what}: ${reason}`, {
       details: { path, reason: errorMessage(cause), llama_log: llamaLog },
       cause,
     });
@@ -311,6 +321,7 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
   }
 }
 
+/** `llama_model_load: error loading model: X` → `X`. */
 function stripPrefix(line: string): string {
   return line.replace(/^[a-z_]+: (error loading model: )?/, "");
 }

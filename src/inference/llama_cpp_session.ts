@@ -199,5 +199,3 @@ function isPositiveInteger(n: number): boolean {
 function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-
-/** `llama_model_load: error loading model: X` → `X`. */

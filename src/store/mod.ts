@@ -2,13 +2,9 @@
  * The content-addressed model store.
  * @module
  */
-export {
-  blobHex,
-  type LockWaitOptions,
-  type ManifestInput,
-  ModelStore,
-  type VerifyResult,
-} from "./model_store.ts";
+export { blobHex, exists, type LockWaitOptions, type ManifestInput, ModelStore } from "./model_store.ts";
+export { verifyModel, type VerifyResult } from "./verify_model.ts";
+export { importModelFile, type ImportOptions } from "./import_file.ts";
 export { assertModelName, formatBlobRef, isSha256Hex, parseBlobRef, StoreLayout } from "./layout.ts";
 export { Manifest, ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
 export { digestsEqual, sha256Bytes, sha256File } from "./hash.ts";

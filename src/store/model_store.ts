@@ -1,6 +1,7 @@
 /**
  * The content-addressed model store: reading and writing manifests, committing
- * verified blobs, removing models, re-verifying blobs and importing local files.
+ * verified blobs, locking and removing models. Hashing lives in `verify_model.ts`
+ * and `import_file.ts`, so listing the store never loads `node:crypto`.
  * Layout and flow follow seed `001` (see {@link StoreLayout}); the network side
  * of a pull lives in `src/download/`.
  *
@@ -11,16 +12,13 @@
  * ```
  * @module
  */
-import { basename, dirname } from "node:path";
+import { dirname } from "node:path";
 import { LodeError, toLodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { assertModelName, formatBlobRef, parseBlobRef, StoreLayout } from "./layout.ts";
 import { type Manifest, type ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { acquireFileLock, type FileLock } from "./file_lock.ts";
-import { digestsEqual, sha256Bytes, sha256File } from "./hash.ts";
-import { quarantineFile } from "./quarantine.ts";
-import { HashingWriter } from "./hashing_writer.ts";
 
 /** How to behave when another process holds a lock. */
 export interface LockWaitOptions {
@@ -28,18 +26,6 @@ export interface LockWaitOptions {
   wait?: boolean;
   /** Called once when we start waiting for another process. */
   onWait?: (what: string) => void;
-}
-
-/** The result of {@link ModelStore.verify}. */
-export interface VerifyResult {
-  name: string;
-  ok: boolean;
-  expected: string;
-  actual: string | null;
-  /** Where the bad bytes went, when they failed. */
-  quarantinePath?: string;
-  /** `BLOB_MISSING` when the manifest's blob is not on disk. */
-  problem?: "BLOB_MISSING" | "DIGEST_MISMATCH";
 }
 
 /** What a new manifest records, apart from the blob it points at. */
@@ -217,78 +203,6 @@ export class ModelStore {
     await Deno.remove(this.layout.blobDir(hex), { recursive: true }).catch(() => {});
     return { blobRemoved: true };
   }
-
-  /**
-   * Re-hashes the blob of `name`. On a mismatch the blob is moved to quarantine
-   * (the manifest stays, so the next `lode pull NAME` repairs it).
-   */
-  async verify(name: string, options: { onProgress?: (bytes: number) => void } = {}): Promise<VerifyResult> {
-    const manifest = await this.getManifest(name);
-    const expected = blobHex(manifest);
-    const path = this.layout.blobPath(expected);
-    await using _blobLock = await this.lockBlob(expected);
-    if (!(await exists(path))) return { name, ok: false, expected, actual: null, problem: "BLOB_MISSING" };
-    const actual = await sha256File(path, { onProgress: options.onProgress });
-    if (digestsEqual(actual, expected)) return { name, ok: true, expected, actual };
-    const moved = await quarantineFile(this.layout, path, {
-      expected,
-      actual,
-      source: "store",
-      reason: "corrupt_on_disk",
-      name,
-    });
-    await Deno.remove(this.layout.blobDir(expected), { recursive: true }).catch(() => {});
-    return { name, ok: false, expected, actual, quarantinePath: moved.path, problem: "DIGEST_MISMATCH" };
-  }
-
-  /**
-   * Copies a local file into the store under `input.name`, hashing while copying.
-   * With `expectedSha256`, a mismatch quarantines the copy and throws `DIGEST_MISMATCH`.
-   */
-  async importFile(
-    file: string,
-    input: Omit<ManifestInput, "source" | "pinned"> & { expectedSha256?: string; lock?: LockWaitOptions },
-  ): Promise<{ manifest: Manifest; path: string }> {
-    await using _nameLock = await this.lockName(input.name, input.lock);
-    const partialDir = this.layout.unpinnedPartialDir(sha256Bytes(`file:${file}:${crypto.randomUUID()}`));
-    await Deno.mkdir(partialDir, { recursive: true });
-    const tmp = `${partialDir}/data.tmp`;
-    try {
-      let digest: { sha256: string; bytes: number };
-      {
-        using src = await Deno.open(file, { read: true });
-        using dst = await Deno.open(tmp, { write: true, create: true, truncate: true });
-        const writer = new HashingWriter(dst);
-        for await (const chunk of src.readable) await writer.write(chunk);
-        digest = await writer.finish();
-      }
-      const source = { registry: "file", repo: "", revision: "", filename: basename(file) };
-      if (input.expectedSha256 && !digestsEqual(digest.sha256, input.expectedSha256)) {
-        const moved = await quarantineFile(this.layout, tmp, {
-          expected: input.expectedSha256,
-          actual: digest.sha256,
-          source: file,
-          reason: "digest_mismatch",
-          name: input.name,
-        });
-        throw new LodeError("DIGEST_MISMATCH", `${file} has sha256 ${digest.sha256}, not the pinned one`, {
-          details: { expected: input.expectedSha256, actual: digest.sha256, quarantine_path: moved.path },
-        });
-      }
-      await using _blobLock = await this.lockBlob(digest.sha256, input.lock);
-      const path = (await this.hasBlob(digest.sha256))
-        ? this.layout.blobPath(digest.sha256)
-        : await this.commitBlob(tmp, digest.sha256);
-      const manifest = await this.writeManifest(
-        { ...input, source, pinned: Boolean(input.expectedSha256) },
-        digest.sha256,
-        digest.bytes,
-      );
-      return { manifest, path };
-    } finally {
-      await Deno.remove(partialDir, { recursive: true }).catch(() => {});
-    }
-  }
 }
 
 /** The hex digest of a manifest's main blob. */
@@ -300,7 +214,8 @@ export function blobHex(manifest: Manifest): string {
   return hex;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** True when `path` exists. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;

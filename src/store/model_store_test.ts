@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { acquireFileLock } from "./file_lock.ts";
+import { importModelFile } from "./import_file.ts";
+import { verifyModel } from "./verify_model.ts";
 import { ModelStore } from "./model_store.ts";
 
 const HELLO = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
@@ -69,7 +71,7 @@ Deno.test("ModelStore.open creates the layout", async () => {
 Deno.test("importFile writes the blob and then the manifest, unpinned without a sha256", async () => {
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
-    const { manifest, path } = await store.importFile(src, { name: "hello" });
+    const { manifest, path } = await importModelFile(store, src, { name: "hello" });
     assert.equal(path, store.layout.blobPath(HELLO));
     assert.equal(await Deno.readTextFile(path), "hello world");
     assert.equal(manifest.schema_version, 1);
@@ -97,7 +99,10 @@ Deno.test("importFile writes the blob and then the manifest, unpinned without a 
 Deno.test("importFile with the right sha256 (any case) is pinned", async () => {
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
-    const { manifest } = await store.importFile(src, { name: "hello", expectedSha256: HELLO.toUpperCase() });
+    const { manifest } = await importModelFile(store, src, {
+      name: "hello",
+      expectedSha256: HELLO.toUpperCase(),
+    });
     assert.equal(manifest.pinned, true);
     assert.equal(manifest.blob, `sha256:${HELLO}`);
   });
@@ -106,7 +111,7 @@ Deno.test("importFile with the right sha256 (any case) is pinned", async () => {
 Deno.test("importFile with a wrong sha256: DIGEST_MISMATCH, copy quarantined, no manifest, no blob", async () => {
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
-    const err = await store.importFile(src, { name: "hello", expectedSha256: OTHER }).then(
+    const err = await importModelFile(store, src, { name: "hello", expectedSha256: OTHER }).then(
       () => assert.fail("imported"),
       (e) => e,
     );
@@ -135,7 +140,7 @@ Deno.test("importFile with a wrong sha256: DIGEST_MISMATCH, copy quarantined, no
 
 Deno.test("importFile of a missing file leaves nothing behind", async () => {
   await withStore(async ({ dir, store }) => {
-    await assert.rejects(store.importFile(`${dir}/src/nope.gguf`, { name: "nope" }));
+    await assert.rejects(importModelFile(store, `${dir}/src/nope.gguf`, { name: "nope" }));
     const files = (await tree(store.layout.root)).filter((f) => !f.startsWith("locks/"));
     assert.deepEqual(files, []);
   });
@@ -144,7 +149,7 @@ Deno.test("importFile of a missing file leaves nothing behind", async () => {
 Deno.test("importFile refuses an invalid name before touching anything", async () => {
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
-    await assert.rejects(store.importFile(src, { name: "../evil" }), code("INVALID_REF"));
+    await assert.rejects(importModelFile(store, src, { name: "../evil" }), code("INVALID_REF"));
     assert.deepEqual(await tree(store.layout.root), []);
   });
 });
@@ -152,8 +157,8 @@ Deno.test("importFile refuses an invalid name before touching anything", async (
 Deno.test("two names share one blob: removing one keeps it, removing the other deletes it", async () => {
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
-    const a = await store.importFile(src, { name: "a" });
-    const b = await store.importFile(src, { name: "b" });
+    const a = await importModelFile(store, src, { name: "a" });
+    const b = await importModelFile(store, src, { name: "b" });
     assert.equal(a.path, b.path);
     assert.deepEqual(await store.referencedBlobs(), new Set([HELLO]));
     assert.deepEqual(await store.remove("a"), { blobRemoved: false });
@@ -170,7 +175,7 @@ Deno.test("two names share one blob: removing one keeps it, removing the other d
 
 Deno.test("remove with wait:false fails with LOCK_CONTENDED while the name is locked", async () => {
   await withStore(async ({ store, file }) => {
-    await store.importFile(await file("hello.gguf", "hello world"), { name: "a" });
+    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "a" });
     const held = await acquireFileLock(store.layout.nameLockPath("a"), { name: "a" });
     try {
       await assert.rejects(store.remove("a", { wait: false }), code("LOCK_CONTENDED"));
@@ -184,7 +189,7 @@ Deno.test("remove with wait:false fails with LOCK_CONTENDED while the name is lo
 
 Deno.test("remove with wait:false while the blob is locked fails without removing anything", async () => {
   await withStore(async ({ store, file }) => {
-    await store.importFile(await file("hello.gguf", "hello world"), { name: "a" });
+    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "a" });
     // Another process is, say, verifying the blob: it holds the blob lock, not the name lock.
     const held = await acquireFileLock(store.layout.blobLockPath(HELLO), { name: "blob" });
     try {
@@ -199,9 +204,9 @@ Deno.test("remove with wait:false while the blob is locked fails without removin
 
 Deno.test("verify: an intact blob is ok", async () => {
   await withStore(async ({ store, file }) => {
-    await store.importFile(await file("hello.gguf", "hello world"), { name: "hello" });
+    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "hello" });
     const seen: number[] = [];
-    const r = await store.verify("hello", { onProgress: (n) => seen.push(n) });
+    const r = await verifyModel(store, "hello", { onProgress: (n) => seen.push(n) });
     assert.deepEqual(r, { name: "hello", ok: true, expected: HELLO, actual: HELLO });
     assert.equal(seen.at(-1), 11);
   });
@@ -209,9 +214,9 @@ Deno.test("verify: an intact blob is ok", async () => {
 
 Deno.test("verify: a corrupt blob is quarantined with reason corrupt_on_disk; the manifest stays", async () => {
   await withStore(async ({ store, file }) => {
-    const { path } = await store.importFile(await file("hello.gguf", "hello world"), { name: "hello" });
+    const { path } = await importModelFile(store, await file("hello.gguf", "hello world"), { name: "hello" });
     await Deno.writeTextFile(path, "hello wOrld");
-    const r = await store.verify("hello");
+    const r = await verifyModel(store, "hello");
     assert.equal(r.ok, false);
     assert.equal(r.problem, "DIGEST_MISMATCH");
     assert.equal(r.expected, HELLO);
@@ -228,7 +233,7 @@ Deno.test("verify: a corrupt blob is quarantined with reason corrupt_on_disk; th
     assert.equal(await exists(store.layout.blobDir(HELLO)), false);
     assert.ok(await store.readManifest("hello"));
     await assert.rejects(store.blobPathOf("hello"), code("BLOB_MISSING"));
-    assert.deepEqual(await store.verify("hello"), {
+    assert.deepEqual(await verifyModel(store, "hello"), {
       name: "hello",
       ok: false,
       expected: HELLO,
@@ -241,8 +246,8 @@ Deno.test("verify: a corrupt blob is quarantined with reason corrupt_on_disk; th
 Deno.test("list: one malformed manifest gives the good ones plus one problem; it can be removed", async () => {
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
-    await store.importFile(src, { name: "zeta" });
-    await store.importFile(src, { name: "alpha" });
+    await importModelFile(store, src, { name: "zeta" });
+    await importModelFile(store, src, { name: "alpha" });
     const bad = store.layout.manifestPath("broken");
     await Deno.writeTextFile(bad, '{"schema_version": 1, "name": "broken"');
     // Not manifests: ignored.
@@ -264,7 +269,7 @@ Deno.test("getManifest: MODEL_NOT_FOUND for a missing name, INVALID_REF for a ba
   await withStore(async ({ store }) => {
     await assert.rejects(store.getManifest("missing"), code("MODEL_NOT_FOUND"));
     await assert.rejects(store.blobPathOf("missing"), code("MODEL_NOT_FOUND"));
-    await assert.rejects(store.verify("missing"), code("MODEL_NOT_FOUND"));
+    await assert.rejects(verifyModel(store, "missing"), code("MODEL_NOT_FOUND"));
     await assert.rejects(store.getManifest("a/b"), code("INVALID_REF"));
     assert.equal(await store.readManifest("missing"), null);
   });

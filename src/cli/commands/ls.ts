@@ -2,46 +2,36 @@
  * `lode ls`: the models in the store (name, size, short digest, format, source).
  * @module
  */
-import type { Command } from "commander";
-import { blobHex } from "../../store/mod.ts";
+import { blobHex } from "../../store/model_store.ts";
+import type { ParsedArgv } from "../args.ts";
+import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
-import { example, type Runner } from "./common.ts";
 
-/** Registers `ls`. */
-export function registerLs(program: Command, run: Runner): void {
-  program.command("ls")
-    .alias("list")
-    .description("list the models in the store")
-    .addHelpText("after", example("lode ls", "lode ls --json | jq -r .name"))
-    .action(run(async (ctx) => {
-      const store = await ctx.store();
-      const { models, problems } = await store.list();
-      const rows = models.map((m) => ({
-        name: m.name,
-        size_bytes: m.size_bytes,
-        digest: m.blob,
-        format: m.format,
-        source: m.source.url ?? (m.source.repo ? `${m.source.registry}:${m.source.repo}` : m.source.registry),
-        pinned: m.pinned ?? true,
-      }));
-      for (const row of rows) ctx.output.event({ event: "model", ...row });
-      for (const p of problems) ctx.output.event({ event: "problem", ...p.toJSON() });
-      if (!ctx.output.json) {
-        const table = [["NAME", "SIZE", "DIGEST", "FORMAT", "SOURCE"]].concat(
-          rows.map((r, i) => [
-            r.name,
-            formatBytes(r.size_bytes),
-            blobHex(models[i]!).slice(0, 12),
-            r.format,
-            r.source,
-          ]),
-        );
-        const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-        for (const row of table) {
-          ctx.output.result(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
-        }
-        for (const p of problems) ctx.output.error(p);
-      }
-      if (problems.length > 0) Deno.exitCode = problems[0]!.exitCode;
-    }));
+/** `lode ls`. */
+export async function run(ctx: CommandContext, _parsed: ParsedArgv): Promise<void> {
+  const { models, problems } = await (await ctx.store()).list();
+  const rows = models.map((m) => ({
+    name: m.name,
+    size_bytes: m.size_bytes,
+    digest: m.blob,
+    format: m.format,
+    source: m.source.url ?? (m.source.repo ? `${m.source.registry}:${m.source.repo}` : m.source.registry),
+    pinned: m.pinned ?? true,
+  }));
+  for (const row of rows) ctx.output.event({ event: "model", ...row });
+  for (const p of problems) ctx.output.event({ event: "problem", ...p.toJSON() });
+  if (!ctx.output.json) {
+    const table = [["NAME", "SIZE", "DIGEST", "FORMAT", "SOURCE"]].concat(
+      rows.map((
+        r,
+        i,
+      ) => [r.name, formatBytes(r.size_bytes), blobHex(models[i]!).slice(0, 12), r.format, r.source]),
+    );
+    const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+    for (const row of table) {
+      ctx.output.result(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
+    }
+    for (const p of problems) ctx.output.error(p);
+  }
+  if (problems.length > 0) ctx.output.exitCode = problems[0]!.exitCode;
 }

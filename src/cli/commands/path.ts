@@ -2,18 +2,13 @@
  * `lode path NAME`: the blob path of a model, for scripts.
  * @module
  */
-import type { Command } from "commander";
-import { example, type Runner } from "./common.ts";
+import type { ParsedArgv } from "../args.ts";
+import type { CommandContext } from "../context.ts";
 
-/** Registers `path`. */
-export function registerPath(program: Command, run: Runner): void {
-  program.command("path")
-    .description("print the path of a model's verified bytes (for scripts)")
-    .argument("<name>", "model name")
-    .addHelpText("after", example("llama-cli -m \"$(lode path stories260K)\" -p 'Once upon a time'"))
-    .action(run(async (ctx, name: string) => {
-      const path = await (await ctx.store()).blobPathOf(name);
-      ctx.output.event({ event: "path", name, path });
-      ctx.output.result(path);
-    }));
+/** `lode path`. */
+export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
+  const name = parsed.args.name as string;
+  const path = await (await ctx.store()).blobPathOf(name);
+  ctx.output.event({ event: "path", name, path });
+  ctx.output.result(path);
 }

@@ -3,11 +3,10 @@
  * stream the continuation (or, later, the chat answer) to stdout.
  * @module
  */
-import type { Command } from "commander";
 import { LodeError } from "../../errors.ts";
 import { parseRef } from "../../registry/mod.ts";
 import type { CommandContext } from "../context.ts";
-import { example, type Runner } from "./common.ts";
+import type { ParsedArgv } from "../args.ts";
 import { pullRef } from "./pull.ts";
 
 interface RunFlags {
@@ -47,71 +46,53 @@ async function readPrompt(arg: string | undefined): Promise<string> {
   return (await new Response(Deno.stdin.readable).text()).replace(/\n$/, "");
 }
 
-/** Registers `run`. */
-export function registerRun(program: Command, run: Runner): void {
-  program.command("run")
-    .description("generate text with a model (pulled first when it is a URL not yet in the store)")
-    .argument("<model>", "a stored model name, an https URL (#sha256=HEX) or file:PATH")
-    .argument("[prompt]", "the prompt (default: read from stdin)")
-    .option("-n, --max-tokens <n>", "stop after this many tokens", "256")
-    .option("-t, --temperature <t>", "sampling temperature; 0 is greedy and deterministic", "0.8")
-    .option("--seed <n>", "sampler seed, for repeatable output")
-    .option("--threads <n>", "CPU threads (default: one per core, minus one, at most 4)")
-    .option("--ctx-size <n>", "context size in tokens (default: the model's, at most 4096)")
-    .option("--name <name>", "store name when pulling a URL")
-    .option("--sha256 <hex>", "expected SHA-256 when pulling a URL")
-    .option("-v, --verbose", "print load time, token counts and speed on stderr")
-    .addHelpText(
-      "after",
-      example(
-        "lode run stories260K 'Once upon a time' --temperature 0",
-        "echo 'Once upon a time' | lode run stories260K",
-      ),
-    )
-    .action(run(async (ctx, ref: string, promptArg: string | undefined, flags: RunFlags) => {
-      const maxTokens = number("--max-tokens", flags.maxTokens, true);
-      const temperature = number("--temperature", flags.temperature, false);
-      const seed = number("--seed", flags.seed, true);
-      const threads = number("--threads", flags.threads, true);
-      const contextSize = number("--ctx-size", flags.ctxSize, true);
-      const path = await modelPath(ctx, ref, flags);
-      const prompt = await readPrompt(promptArg);
-      const { createLlamaCppBackend } = await import("../../inference/mod.ts");
-      const backend = createLlamaCppBackend();
-      const abort = new AbortController();
-      const onSigint = () => abort.abort();
-      Deno.addSignalListener("SIGINT", onSigint);
-      try {
-        const session = await backend.load(path, {
-          threads,
-          contextSize,
-          signal: abort.signal,
-          onStatus: (e) => ctx.output.event(e),
-        });
-        const generation = session.generate(prompt, { maxTokens, temperature, seed, signal: abort.signal });
-        for await (const text of generation) {
-          if (ctx.output.json) ctx.output.event({ event: "token", text });
-          else ctx.output.text(text);
-        }
-        const result = await generation.result;
-        if (!ctx.output.json) ctx.output.text("\n");
-        ctx.output.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
-        if (flags.verbose) {
-          const u = result.usage;
-          ctx.output.note(
-            `load ${
-              u.loadMs.toFixed(0)
-            } ms | prompt ${u.promptTokens} tokens | generated ${u.generatedTokens} tokens` +
-              ` | first token ${u.timeToFirstTokenMs?.toFixed(1) ?? "-"} ms | ${
-                u.tokensPerSecond.toFixed(1)
-              } tokens/s`,
-          );
-        }
-        await session.close();
-        if (result.stopReason === "abort") throw new LodeError("INTERRUPTED", "generation stopped by Ctrl-C");
-      } finally {
-        Deno.removeSignalListener("SIGINT", onSigint);
-        await backend.close();
-      }
-    }));
+/** `lode run`. */
+export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
+  const flags = parsed.options as unknown as RunFlags;
+  const ref = parsed.args.model as string;
+  const promptArg = parsed.args.prompt as string | undefined;
+  const maxTokens = number("--max-tokens", flags.maxTokens, true);
+  const temperature = number("--temperature", flags.temperature, false);
+  const seed = number("--seed", flags.seed, true);
+  const threads = number("--threads", flags.threads, true);
+  const contextSize = number("--ctx-size", flags.ctxSize, true);
+  const path = await modelPath(ctx, ref, flags);
+  const prompt = await readPrompt(promptArg);
+  const { createLlamaCppBackend } = await import("../../inference/mod.ts");
+  const backend = createLlamaCppBackend();
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    const session = await backend.load(path, {
+      threads,
+      contextSize,
+      signal: abort.signal,
+      onStatus: (e) => ctx.output.event(e),
+    });
+    const generation = session.generate(prompt, { maxTokens, temperature, seed, signal: abort.signal });
+    for await (const text of generation) {
+      if (ctx.output.json) ctx.output.event({ event: "token", text });
+      else ctx.output.text(text);
+    }
+    const result = await generation.result;
+    if (!ctx.output.json) ctx.output.text("\n");
+    ctx.output.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
+    if (flags.verbose) {
+      const u = result.usage;
+      ctx.output.note(
+        `load ${
+          u.loadMs.toFixed(0)
+        } ms | prompt ${u.promptTokens} tokens | generated ${u.generatedTokens} tokens` +
+          ` | first token ${u.timeToFirstTokenMs?.toFixed(1) ?? "-"} ms | ${
+            u.tokensPerSecond.toFixed(1)
+          } tokens/s`,
+      );
+    }
+    await session.close();
+    if (result.stopReason === "abort") throw new LodeError("INTERRUPTED", "generation stopped by Ctrl-C");
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+    await backend.close();
+  }
 }

@@ -1,0 +1,216 @@
+/**
+ * What `lode` accepts: every command's arguments, options and examples as
+ * data (help is generated from it), and where each command's implementation
+ * lives. Implementations are imported only when their command runs, so
+ * `lode --version` and `lode ls` load nothing they do not use.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseArgv(Deno.args, PROGRAM);
+ * const { run } = await COMMANDS[parsed.command!.name]!();
+ * ```
+ * @module
+ */
+import { VERSION } from "../version.ts";
+import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
+import type { CommandContext } from "./context.ts";
+
+/** A command implementation module. */
+export interface CommandModule {
+  run(ctx: CommandContext, parsed: ParsedArgv): Promise<void>;
+}
+
+const GLOBAL: OptionSpec[] = [
+  {
+    name: "store",
+    type: "string",
+    value: "<dir>",
+    description: "store directory (default: $MODELS_HOME, else ~/.local/share/models)",
+  },
+  { name: "json", type: "boolean", description: "print NDJSON events on stdout instead of text" },
+  { name: "quiet", short: "q", type: "boolean", description: "print only results and errors" },
+  {
+    name: "ca-cert",
+    type: "list",
+    value: "<file>",
+    description: "also trust this CA certificate (PEM); repeatable",
+  },
+  {
+    name: "allow-host",
+    type: "list",
+    value: "<host>",
+    description: "also allow this host (a mirror, a CDN); repeatable",
+  },
+  {
+    name: "allow-http",
+    type: "list",
+    value: "<host>",
+    description: "allow plain http to this host (loopback mirrors, tests)",
+  },
+  { name: "offline", type: "boolean", description: "never open a network connection" },
+  {
+    name: "wait",
+    type: "boolean",
+    negatable: true,
+    description: "fail with LOCK_CONTENDED instead of waiting for another lode process",
+  },
+];
+
+const SHA256: OptionSpec = {
+  name: "sha256",
+  type: "string",
+  value: "<hex>",
+  description: "expected SHA-256; a mismatch quarantines the bytes and fails",
+};
+
+const STORIES = "https://example.com/models/stories260K.gguf";
+const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+
+const SPECS: CommandSpec[] = [
+  {
+    name: "pull",
+    summary: "download models into the store, verifying their SHA-256 while the bytes arrive",
+    args: [{
+      name: "ref",
+      required: true,
+      variadic: true,
+      description: "https URL (#sha256=HEX) or a stored model's name",
+    }],
+    options: [
+      {
+        name: "name",
+        type: "string",
+        value: "<name>",
+        description: "store under this name (default: file name without .gguf)",
+      },
+      SHA256,
+    ],
+    examples: [`lode pull ${STORIES}#sha256=${STORIES_SHA}`, `lode pull ${STORIES} --name tiny --json`],
+  },
+  {
+    name: "run",
+    summary: "generate text with a model (pulled first when it is a URL not yet in the store)",
+    args: [
+      {
+        name: "model",
+        required: true,
+        description: "a stored model name, an https URL (#sha256=HEX) or file:PATH",
+      },
+      { name: "prompt", description: "the prompt (default: read from stdin)" },
+    ],
+    options: [
+      {
+        name: "max-tokens",
+        short: "n",
+        type: "string",
+        value: "<n>",
+        default: "256",
+        description: "stop after this many tokens",
+      },
+      {
+        name: "temperature",
+        short: "t",
+        type: "string",
+        value: "<t>",
+        default: "0.8",
+        description: "sampling temperature; 0 is greedy and deterministic",
+      },
+      { name: "seed", type: "string", value: "<n>", description: "sampler seed, for repeatable output" },
+      {
+        name: "threads",
+        type: "string",
+        value: "<n>",
+        description: "CPU threads (default: cores minus one, 1 to 4)",
+      },
+      {
+        name: "ctx-size",
+        type: "string",
+        value: "<n>",
+        description: "context size in tokens (default: the model's, at most 4096)",
+      },
+      { name: "name", type: "string", value: "<name>", description: "store name when pulling a URL" },
+      SHA256,
+      {
+        name: "verbose",
+        short: "v",
+        type: "boolean",
+        description: "print load time, token counts and speed on stderr",
+      },
+    ],
+    examples: [
+      "lode run stories260K 'Once upon a time' --temperature 0",
+      "echo 'Once upon a time' | lode run stories260K",
+    ],
+  },
+  {
+    name: "ls",
+    aliases: ["list"],
+    summary: "list the models in the store (name, size, digest, format, source)",
+    args: [],
+    options: [],
+    examples: ["lode ls", "lode ls --json"],
+  },
+  {
+    name: "rm",
+    aliases: ["remove"],
+    summary: "remove models (their blobs too, when no other model uses them)",
+    args: [{
+      name: "name",
+      required: true,
+      variadic: true,
+      description: "model names, as `lode ls` shows them",
+    }],
+    options: [],
+    examples: ["lode rm stories260K"],
+  },
+  {
+    name: "verify",
+    summary: "re-hash models' bytes; a mismatch moves the blob to quarantine and exits 4",
+    args: [{ name: "name", variadic: true, description: "model names" }],
+    options: [{ name: "all", type: "boolean", description: "verify every model in the store" }],
+    examples: ["lode verify --all", "lode verify stories260K --json"],
+  },
+  {
+    name: "path",
+    summary: "print the path of a model's verified bytes (for scripts)",
+    args: [{ name: "name", required: true, description: "model name" }],
+    options: [],
+    examples: [`llama-cli -m "$(lode path stories260K)" -p 'Once upon a time'`],
+  },
+  {
+    name: "import",
+    summary: "copy a local model file into the store, hashing it on the way",
+    args: [{ name: "path", required: true, description: "the file to import" }],
+    options: [
+      {
+        name: "name",
+        type: "string",
+        value: "<name>",
+        description: "model name (default: file name without .gguf)",
+      },
+      SHA256,
+    ],
+    examples: ["lode import ./stories260K.gguf --name stories260K"],
+  },
+];
+
+/** The program: global options, commands, examples. */
+export const PROGRAM: ProgramSpec = {
+  name: "lode",
+  summary: "pull, verify and run local LLM models from a content-addressed store",
+  version: VERSION,
+  global: GLOBAL,
+  commands: SPECS,
+  examples: [`lode run ${STORIES}#sha256=${STORIES_SHA} 'Once upon a time'`, "lode ls"],
+};
+
+/** Lazy loaders of the command implementations (literal specifiers: compile-safe). */
+export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  pull: () => import("./commands/pull.ts"),
+  run: () => import("./commands/run.ts"),
+  ls: () => import("./commands/ls.ts"),
+  rm: () => import("./commands/rm.ts"),
+  verify: () => import("./commands/verify.ts"),
+  path: () => import("./commands/path.ts"),
+  import: () => import("./commands/import.ts"),
+};
