@@ -1,0 +1,33 @@
+/** `lode import`, `lode path` and `lode rm` through the real CLI. */
+import assert from "node:assert/strict";
+import { listTree, runLode } from "./support/lode_cli.ts";
+
+const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
+const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+const BLOB = `blobs/sha256/27/${SHA}/data`;
+
+Deno.test("import two names sharing a blob; path prints it; rm keeps it until the last name goes", async () => {
+  const store = await Deno.makeTempDir({ prefix: "lode-import-" });
+  try {
+    const lode = (...args: string[]) => runLode(args, { store });
+    assert.equal((await lode("import", FIXTURE)).code, 0);
+    const named = await lode("import", FIXTURE, "--name", "tiny", "--sha256", SHA, "--json");
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal(named.events[0]?.blob, `sha256:${SHA}`);
+    const path = await lode("path", "tiny");
+    assert.equal(path.stdout, `${store}/${BLOB}\n`);
+    assert.equal((await Deno.stat(`${store}/${BLOB}`)).mode! & 0o222, 0, "committed blobs are read-only");
+    const first = await lode("rm", "stories260K");
+    assert.match(first.stdout, /blob kept/);
+    assert.ok((await listTree(store)).includes(BLOB));
+    assert.equal((await lode("rm", "tiny")).code, 0);
+    assert.ok(!(await listTree(store)).some((p) => p.startsWith("blobs/") || p.startsWith("manifests/")));
+    assert.equal((await lode("rm", "tiny")).code, 3);
+    const wrong = await lode("import", FIXTURE, "--sha256", "f".repeat(64));
+    assert.equal(wrong.code, 4);
+    assert.ok(!(await listTree(store)).some((p) => p.startsWith("manifests/")));
+    assert.ok((await listTree(store)).some((p) => p.startsWith("locks/quarantine/") && p.endsWith(".json")));
+  } finally {
+    await Deno.remove(store, { recursive: true });
+  }
+});
