@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { joinPath } from "./path.ts";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
 import { DEFAULT_CUSHION_BYTES } from "./download/disk_space.ts";
@@ -87,15 +87,15 @@ export async function loadConfig(
   flags: GlobalFlags,
   env: Record<string, string | undefined>,
 ): Promise<Config> {
-  const xdgConfig = env.XDG_CONFIG_HOME || join(home(env), ".config");
-  const configPath = env.LODE_CONFIG || join(xdgConfig, "lode", "config.json");
+  const xdgConfig = env.XDG_CONFIG_HOME || joinPath(home(env), ".config");
+  const configPath = env.LODE_CONFIG || joinPath(xdgConfig, "lode", "config.json");
   const file = await readConfigFile(configPath);
   if (env.LODE_CONFIG && !file) {
     throw new LodeError("USAGE", `LODE_CONFIG names ${env.LODE_CONFIG}, which does not exist`, {
       details: { path: env.LODE_CONFIG },
     });
   }
-  const xdgData = env.XDG_DATA_HOME || join(home(env), ".local", "share");
+  const xdgData = env.XDG_DATA_HOME || joinPath(home(env), ".local", "share");
   const caCertPaths = [
     ...(flags.caCert ?? []),
     ...(env.DENO_CERT ? [env.DENO_CERT] : []),
@@ -116,7 +116,7 @@ export async function loadConfig(
     throw new LodeError("USAGE", `LODE_MIN_FREE_BYTES must be a number of bytes, got "${minFree}"`);
   }
   return {
-    storeRoot: flags.store || env.MODELS_HOME || file?.store || join(xdgData, "models"),
+    storeRoot: flags.store || env.MODELS_HOME || file?.store || joinPath(xdgData, "models"),
     caCertPaths,
     caCertPems,
     allowHosts: [...(flags.allowHost ?? []), ...list(env.LODE_ALLOW_HOSTS), ...(file?.allow_hosts ?? [])],

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import { dirname } from "node:path";
+import { parentDir } from "../path.ts";
 import { LodeError } from "../errors.ts";
 
 /** Default free space to keep beyond the download itself. */
@@ -24,7 +24,7 @@ export async function freeBytes(path: string): Promise<number | null> {
       const s = await statfs(probe);
       return Number(s.bavail) * Number(s.bsize);
     } catch {
-      const parent = dirname(probe);
+      const parent = parentDir(probe);
       if (parent === probe) return null;
       probe = parent;
     }

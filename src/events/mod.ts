@@ -14,4 +14,4 @@ export {
   toMb,
   WaitingEvent,
 } from "./download_event.ts";
-export { Capabilities, type LoadingModelEvent, StatusEvent } from "./status_event.ts";
+export { Capabilities, type LoadingModelEvent, LoadPhase, StatusEvent } from "./status_event.ts";

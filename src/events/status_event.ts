@@ -13,31 +13,40 @@
  */
 import { z } from "zod";
 
-const phaseShapes = {
-  checking_local: { path: z.string() },
-  download: {
+/** The sub-stages of a model load (seed `LoadPhase`), tagged by `phase`. */
+export const LoadPhase = z.discriminatedUnion("phase", [
+  z.object({ phase: z.literal("checking_local"), path: z.string() }),
+  z.object({
+    phase: z.literal("download"),
     downloaded_bytes: z.number().int().nonnegative(),
     total_bytes: z.number().int().nonnegative().nullable(),
     source_url: z.string(),
-  },
-  verify: { path: z.string() },
-  quarantine: {
+  }),
+  z.object({ phase: z.literal("verify"), path: z.string() }),
+  z.object({
+    phase: z.literal("quarantine"),
     path: z.string(),
     expected_sha256: z.string(),
     actual_sha256: z.string(),
     quarantine_path: z.string(),
-  },
-  mmap: { path: z.string() },
-  kv_cache: { n_ctx: z.number().int().nonnegative() },
-} as const;
+  }),
+  z.object({ phase: z.literal("mmap"), path: z.string() }),
+  z.object({ phase: z.literal("kv_cache"), n_ctx: z.number().int().nonnegative() }),
+]);
+export type LoadPhase = z.infer<typeof LoadPhase>;
 
-type PhaseName = keyof typeof phaseShapes;
-const PHASES = Object.keys(phaseShapes) as PhaseName[];
-
+/** Every load phase with a `status` field added: the phase's fields are flattened into the event. */
 function phased<S extends "loading_model" | "restarting">(status: S) {
-  return PHASES.map((phase) =>
-    z.object({ status: z.literal(status), phase: z.literal(phase), ...phaseShapes[phase] })
-  );
+  const tag = { status: z.literal(status) };
+  const [checking, download, verify, quarantine, mmap, kvCache] = LoadPhase.options;
+  return [
+    checking.extend(tag),
+    download.extend(tag),
+    verify.extend(tag),
+    quarantine.extend(tag),
+    mmap.extend(tag),
+    kvCache.extend(tag),
+  ] as const;
 }
 
 /** The backend capability snapshot, exactly the seed's fields. */

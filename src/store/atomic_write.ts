@@ -8,13 +8,13 @@
  * ```
  * @module
  */
-import { dirname, join } from "node:path";
+import { joinPath, parentDir } from "../path.ts";
 
 /** Writes `text` to `path` atomically (temp file in the same directory, fsync, rename). */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
+  const dir = parentDir(path);
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${crypto.randomUUID()}`);
+  const tmp = joinPath(dir, `.tmp-${crypto.randomUUID()}`);
   try {
     {
       using file = await Deno.open(tmp, { write: true, createNew: true });

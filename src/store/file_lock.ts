@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { dirname } from "node:path";
+import { parentDir } from "../path.ts";
 import { LodeError } from "../errors.ts";
 
 /** Options of {@link acquireFileLock}. */
@@ -32,7 +32,7 @@ export interface FileLock extends AsyncDisposable {
 
 /** Takes an exclusive lock on `path` (created if missing). */
 export async function acquireFileLock(path: string, options: FileLockOptions): Promise<FileLock> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.mkdir(parentDir(path), { recursive: true });
   const file = await Deno.open(path, { read: true, write: true, create: true });
   try {
     if (!(await file.tryLock(true))) {

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { basename } from "node:path";
+import { baseName } from "../path.ts";
 import { LodeError } from "../errors.ts";
 import { digestsEqual, sha256Bytes } from "./hash.ts";
 import { HashingWriter } from "./hashing_writer.ts";
@@ -44,7 +44,7 @@ export async function importModelFile(
       for await (const chunk of src.readable) await writer.write(chunk);
       digest = await writer.finish();
     }
-    const source = { registry: "file", repo: "", revision: "", filename: basename(file) };
+    const source = { registry: "file", repo: "", revision: "", filename: baseName(file) };
     if (options.expectedSha256 && !digestsEqual(digest.sha256, options.expectedSha256)) {
       const moved = await quarantineFile(layout, tmp, {
         expected: options.expectedSha256,

@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { joinPath } from "../path.ts";
 import { LodeError } from "../errors.ts";
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -55,46 +55,46 @@ export class StoreLayout {
   }
 
   get blobsDir(): string {
-    return join(this.root, "blobs", "sha256");
+    return joinPath(this.root, "blobs", "sha256");
   }
   get manifestsDir(): string {
-    return join(this.root, "manifests");
+    return joinPath(this.root, "manifests");
   }
   get locksDir(): string {
-    return join(this.root, "locks");
+    return joinPath(this.root, "locks");
   }
   get quarantineDir(): string {
-    return join(this.root, "locks", "quarantine");
+    return joinPath(this.root, "locks", "quarantine");
   }
 
   /** Directory that holds the blob `hex`. */
   blobDir(hex: string): string {
-    return join(this.blobsDir, assertHex(hex).slice(0, 2), hex);
+    return joinPath(this.blobsDir, assertHex(hex).slice(0, 2), hex);
   }
   /** The committed bytes of blob `hex`. */
   blobPath(hex: string): string {
-    return join(this.blobDir(hex), "data");
+    return joinPath(this.blobDir(hex), "data");
   }
   /** Directory holding the partial download of blob `hex`. */
   partialDir(hex: string): string {
-    return join(this.blobsDir, assertHex(hex).slice(0, 2), `.partial-${hex}`);
+    return joinPath(this.blobsDir, assertHex(hex).slice(0, 2), `.partial-${hex}`);
   }
   /**
    * Directory for a download whose hash is not known in advance: keyed by the
    * sha256 of its source URL (`key`), under the `un` shard so it never collides with a blob.
    */
   unpinnedPartialDir(key: string): string {
-    return join(this.blobsDir, "un", `.partial-${assertHex(key)}`);
+    return joinPath(this.blobsDir, "un", `.partial-${assertHex(key)}`);
   }
   manifestPath(name: string): string {
-    return join(this.manifestsDir, `${assertModelName(name)}.json`);
+    return joinPath(this.manifestsDir, `${assertModelName(name)}.json`);
   }
   nameLockPath(name: string): string {
-    return join(this.locksDir, `${assertModelName(name)}.lock`);
+    return joinPath(this.locksDir, `${assertModelName(name)}.lock`);
   }
   /** Lock guarding the bytes of one blob, taken after a name lock (never the other way round). */
   blobLockPath(hex: string): string {
-    return join(this.locksDir, `sha256-${assertHex(hex)}.lock`);
+    return joinPath(this.locksDir, `sha256-${assertHex(hex)}.lock`);
   }
 }
 

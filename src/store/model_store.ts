@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { dirname } from "node:path";
+import { parentDir } from "../path.ts";
 import { LodeError, toLodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { assertModelName, formatBlobRef, parseBlobRef, StoreLayout } from "./layout.ts";
@@ -138,11 +138,11 @@ export class ModelStore {
   /** Moves a verified file into the CAS path of `hex` (atomic rename) and removes its partial directory. */
   async commitBlob(verifiedFile: string, hex: string): Promise<string> {
     const target = this.layout.blobPath(hex);
-    await Deno.mkdir(dirname(target), { recursive: true });
+    await Deno.mkdir(parentDir(target), { recursive: true });
     // Read-only: a tool that opens the model for writing by mistake cannot change verified bytes.
     await Deno.chmod(verifiedFile, 0o444);
     await Deno.rename(verifiedFile, target);
-    await Deno.remove(dirname(verifiedFile), { recursive: true }).catch(() => {});
+    await Deno.remove(parentDir(verifiedFile), { recursive: true }).catch(() => {});
     return target;
   }
 

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { joinPath } from "../path.ts";
 import type { StoreLayout } from "./layout.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 
@@ -34,7 +34,7 @@ export async function quarantineFile(
 ): Promise<{ path: string; recordPath: string }> {
   await Deno.mkdir(layout.quarantineDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const base = join(
+  const base = joinPath(
     layout.quarantineDir,
     `${record.actual.slice(0, 16)}-${stamp}-${crypto.randomUUID().slice(0, 8)}`,
   );
