@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { median } from "./bench_pull.ts";
+import { median } from "./bench_report.ts";
 
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 

@@ -178,21 +178,13 @@ async function commit(
     downloaded.sha256,
     downloaded.bytes,
   );
-  ctx.emit?.({
-    event: "file_completed",
-    filename: plan.source.filename || plan.name,
+  return finished(plan, ctx, {
     sha256: downloaded.sha256,
-    size_bytes: downloaded.bytes,
-    cached: false,
-  });
-  return {
-    name: plan.name,
-    sha256: downloaded.sha256,
-    path,
     sizeBytes: downloaded.bytes,
     cached: false,
     pinned,
-  };
+    path,
+  });
 }
 
 interface Present {
@@ -258,21 +250,19 @@ async function reuseOrQuarantineBlob(
 }
 
 function completedCached(plan: PullPlan, ctx: PullContext, present: Present): PullResult {
+  return finished(plan, ctx, { ...present, cached: true, path: ctx.store.layout.blobPath(present.sha256) });
+}
+
+/** Emits `file_completed` and returns the result. */
+function finished(plan: PullPlan, ctx: PullContext, result: Omit<PullResult, "name">): PullResult {
   ctx.emit?.({
     event: "file_completed",
     filename: plan.source.filename || plan.name,
-    sha256: present.sha256,
-    size_bytes: present.sizeBytes,
-    cached: true,
+    sha256: result.sha256,
+    size_bytes: result.sizeBytes,
+    cached: result.cached,
   });
-  return {
-    name: plan.name,
-    sha256: present.sha256,
-    path: ctx.store.layout.blobPath(present.sha256),
-    sizeBytes: present.sizeBytes,
-    cached: true,
-    pinned: present.pinned,
-  };
+  return { name: plan.name, ...result };
 }
 
 /** Streams the plan's URL into `partialDir/data.tmp`, hashing as bytes land. Removes the partial on failure. */

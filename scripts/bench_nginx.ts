@@ -1,0 +1,218 @@
+/**
+ * Process plumbing of `deno task bench`: child processes tracked so that Ctrl-C can end them, a cleanup
+ * stack, Debian packages installed on demand, and a standalone HTTPS nginx (own prefix, config, pid and
+ * logs in a directory of ours, `daemon off`, killed by {@link cleanupAll}) — never the system service.
+ *
+ * @example
+ * ```ts
+ * const notes: string[] = [];
+ * const nginx = await ensureBin("nginx", ["nginx-light", "nginx"], notes);
+ * const server = await startNginx(nginx!, `${dir}/nginx`, { www: `${dir}/www`, certPem, keyPem });
+ * // … fetch `${server.url}/file` …
+ * await cleanupAll();
+ * ```
+ * @module
+ */
+
+const children = new Set<Deno.ChildProcess>();
+const cleanups: (() => Promise<void> | void)[] = [];
+
+/**
+ * Registers a cleanup step; {@link cleanupAll} runs them last-in first-out.
+ * @example
+ * ```ts
+ * onCleanup(() => Deno.remove(dir, { recursive: true }));
+ * ```
+ */
+export function onCleanup(step: () => Promise<void> | void): void {
+  cleanups.push(step);
+}
+
+let cleaning: Promise<void> | null = null;
+
+/**
+ * Sends SIGTERM to every running child, then runs the cleanup steps (errors ignored). Runs once: a second
+ * caller (the Ctrl-C handler racing the main flow's `finally`) waits for the same cleanup to finish.
+ * @example
+ * ```ts
+ * Deno.addSignalListener("SIGINT", async () => { await cleanupAll(); Deno.exit(130); });
+ * ```
+ */
+export function cleanupAll(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => {});
+  })();
+  return cleaning;
+}
+
+/** The outcome of {@link exec}. */
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to completion (stdin closed, output captured), tracked for {@link cleanupAll}.
+ * @example
+ * ```ts
+ * const r = await exec("openssl", ["dgst", "-sha256", "-r", file]);
+ * ```
+ */
+export async function exec(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<Ran> {
+  const child = new Deno.Command(cmd, {
+    args,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  children.add(child);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    children.delete(child);
+  }
+}
+
+async function which(bin: string): Promise<string | null> {
+  const script = 'command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; }';
+  const r = await exec("sh", ["-c", script, "sh", bin]);
+  return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+}
+
+let aptUpdated = false;
+
+/**
+ * Finds `bin` on PATH (or in /usr/sbin); when missing, runs `apt-get update` (once) and installs the first
+ * of `packages` that provides it, adding a line to `notes` that says so. Null when nothing worked.
+ * @example
+ * ```ts
+ * const aria2c = await ensureBin("aria2c", ["aria2"], notes);
+ * ```
+ */
+export async function ensureBin(bin: string, packages: string[], notes: string[]): Promise<string | null> {
+  const found = await which(bin);
+  if (found) return found;
+  const env = { ...Deno.env.toObject(), DEBIAN_FRONTEND: "noninteractive" };
+  if (!aptUpdated) {
+    console.error(`${bin} missing: running apt-get update`);
+    await exec("apt-get", ["update", "-qq"], { env });
+    aptUpdated = true;
+  }
+  for (const pkg of packages) {
+    console.error(`installing ${pkg} (apt-get install -y ${pkg})`);
+    const r = await exec("apt-get", ["install", "-y", "-qq", "--no-install-recommends", pkg], { env });
+    const path = r.code === 0 ? await which(bin) : null;
+    if (path) {
+      notes.push(`${bin} was missing: installed Debian package ${pkg} with apt-get`);
+      return path;
+    }
+    console.error(`apt-get install ${pkg} failed (exit ${r.code}): ${r.stderr.trim().slice(-400)}`);
+  }
+  return null;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr as Deno.NetAddr;
+  l.close();
+  return port;
+}
+
+/** Where {@link startNginx} serves, and which nginx it is. */
+export interface NginxServer {
+  /** `https://127.0.0.1:PORT` */
+  url: string;
+  /** e.g. `nginx/1.22.1` */
+  version: string;
+}
+
+/**
+ * Starts a standalone nginx in the foreground (`daemon off`, one worker, `sendfile on`, `access_log off`)
+ * serving the directory `www` over HTTPS on a free loopback port, with its prefix, config, pid, logs and
+ * temp dirs under `dir`. Stopped (SIGTERM, then SIGKILL after 5 s) by {@link cleanupAll}.
+ * When run as root its worker drops to `nobody`: `www` and the files in it must be world-readable.
+ * @example
+ * ```ts
+ * const { url } = await startNginx("/usr/sbin/nginx", `${tmp}/nginx`, { www, certPem, keyPem });
+ * ```
+ */
+export async function startNginx(
+  nginx: string,
+  dir: string,
+  opts: { www: string; certPem: string; keyPem: string },
+): Promise<NginxServer> {
+  const build = (await exec(nginx, ["-V"])).stderr;
+  const version = /nginx version: (\S+)/.exec(build)?.[1] ?? "nginx";
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.mkdir(`${dir}/tmp`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/leaf.crt`, opts.certPem);
+  await Deno.writeTextFile(`${dir}/leaf.key`, opts.keyPem, { mode: 0o600 });
+  // Only the temp paths of the modules this build has (nginx-light leaves some out).
+  const temps = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .filter((m) => m === "client_body" || !build.includes(`--without-http_${m}_module`))
+    .map((m) => `  ${m}_temp_path ${dir}/tmp/${m};`);
+  const port = freePort();
+  const conf = [
+    "worker_processes 1;",
+    "daemon off;",
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/logs/error.log warn;`,
+    "events { worker_connections 64; }",
+    "http {",
+    "  access_log off;",
+    "  sendfile on;",
+    "  tcp_nopush on;",
+    "  default_type application/octet-stream;",
+    ...temps,
+    "  server {",
+    `    listen 127.0.0.1:${port} ssl;`,
+    `    ssl_certificate ${dir}/leaf.crt;`,
+    `    ssl_certificate_key ${dir}/leaf.key;`,
+    `    root ${opts.www};`,
+    "  }",
+    "}",
+  ].join("\n");
+  await Deno.writeTextFile(`${dir}/nginx.conf`, conf + "\n");
+  const child = new Deno.Command(nginx, {
+    args: ["-p", `${dir}/`, "-c", `${dir}/nginx.conf`, "-e", `${dir}/logs/error.log`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  children.add(child);
+  let exited = false;
+  const status = child.status.then((s) => (exited = true, s));
+  const errText = child.stderr.pipeThrough(new TextDecoderStream()).getReader().read()
+    .then((r) => r.value ?? "").catch(() => "");
+  onCleanup(async () => {
+    if (!exited) child.kill("SIGTERM");
+    const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 5000);
+    await status;
+    clearTimeout(timer);
+    children.delete(child);
+  });
+  for (let i = 0; i < 100 && !exited; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return { url: `https://127.0.0.1:${port}`, version };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const log = await Deno.readTextFile(`${dir}/logs/error.log`).catch(() => "");
+  throw new Error(`nginx did not start: ${await errText}\n${log}`);
+}

@@ -1,0 +1,115 @@
+/**
+ * The arithmetic and the table of `deno task bench` (scripts/bench_pull.ts): medians, throughput and
+ * ratios against the two reference rows, rendered as an aligned text table.
+ *
+ * @example
+ * ```ts
+ * const rows = summarise([{ tool: "openssl dgst", command: "…", seconds: [1, 2, 3], rssKib: [6000] }], 1e9);
+ * console.log(formatTable(rows));
+ * ```
+ * @module
+ */
+
+/** The reference row every other tool is compared with. */
+export const BASELINE = "curl | tee | sha256sum";
+/** The hashing-limit row. */
+export const HASH_LIMIT = "openssl dgst";
+
+/** The measurements of one tool over all runs. */
+export interface ToolSamples {
+  tool: string;
+  command: string;
+  /** Wall seconds per run. */
+  seconds: number[];
+  /** Peak RSS per run in KiB, as `/usr/bin/time %M` reports it (null when unknown). */
+  rssKib: (number | null)[];
+  /** User + system CPU seconds per run, all processes of the command (null when unknown). */
+  cpuS?: (number | null)[];
+}
+
+/** One row of the report. Ratios are of median wall times (above 1 = slower than the reference). */
+export interface ToolRow {
+  tool: string;
+  command: string;
+  runs: number;
+  median_s: number;
+  min_s: number;
+  /** Size / median time, MB = 10^6 bytes. */
+  mb_per_s: number;
+  /** Median user + system CPU seconds (null when unknown): steadier than wall time on a shared machine. */
+  cpu_s: number | null;
+  /** Largest peak RSS over the runs, MB = 10^6 bytes (null when unknown). */
+  peak_rss_mb: number | null;
+  vs_curl_tee: number | null;
+  vs_openssl: number | null;
+}
+
+/**
+ * Median of a non-empty list (mean of the middle two for an even count).
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error("median of nothing");
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Turns raw samples into report rows, with ratios against {@link BASELINE} and {@link HASH_LIMIT}.
+ * @example
+ * ```ts
+ * const rows = summarise([{ tool: "openssl dgst", command: "…", seconds: [1, 2, 3], rssKib: [4000] }], 1e9);
+ * rows[0]!.mb_per_s; // 500
+ * ```
+ */
+export function summarise(samples: ToolSamples[], sizeBytes: number): ToolRow[] {
+  const med = new Map(samples.map((s) => [s.tool, median(s.seconds)]));
+  const ratio = (a: number, ref: string) => (med.has(ref) ? a / med.get(ref)! : null);
+  return samples.map((s) => {
+    const m = med.get(s.tool)!;
+    const rss = s.rssKib.filter((r): r is number => r !== null);
+    const cpu = (s.cpuS ?? []).filter((c): c is number => c !== null);
+    return {
+      tool: s.tool,
+      command: s.command,
+      runs: s.seconds.length,
+      median_s: m,
+      min_s: Math.min(...s.seconds),
+      mb_per_s: sizeBytes / 1e6 / m,
+      cpu_s: cpu.length ? median(cpu) : null,
+      peak_rss_mb: rss.length ? (Math.max(...rss) * 1024) / 1e6 : null,
+      vs_curl_tee: ratio(m, BASELINE),
+      vs_openssl: ratio(m, HASH_LIMIT),
+    };
+  });
+}
+
+/**
+ * Renders rows as an aligned text table.
+ * @example
+ * ```ts
+ * console.log(formatTable(summarise(samples, size)));
+ * ```
+ */
+export function formatTable(rows: ToolRow[]): string {
+  const f = (n: number | null, d: number) => (n === null ? "-" : n.toFixed(d));
+  const head = ["tool", "median s", "min s", "MB/s", "CPU s", "peak RSS MB", "vs curl|tee", "vs openssl"];
+  const body = rows.map((r) => [
+    r.tool,
+    f(r.median_s, 3),
+    f(r.min_s, 3),
+    f(r.mb_per_s, 0),
+    f(r.cpu_s, 2),
+    f(r.peak_rss_mb, 1),
+    f(r.vs_curl_tee, 2),
+    f(r.vs_openssl, 2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
