@@ -234,8 +234,8 @@ async function main(argv: string[]): Promise<void> {
     "lode pull = `deno run -A main.ts`: deno startup (~0.1-0.2 s) is included; lode also fsyncs the blob",
     "nginx cannot sendfile() into a TLS socket without kernel TLS: it reads and encrypts in user space",
     "vs columns = median wall time / reference median (above 1 = slower); CPU s = user+sys, all processes",
-    `load average (1 min) before / after: ${loadStart} / ${await loadAverage()}` +
-      " (well above ~1 = other work on the machine: expect noisy wall times)",
+    `load average (1 min) before the runs: ${loadStart} (the bench itself then adds ~2; a high value` +
+      " here means other work shares the cores: expect noisy wall times, trust the CPU column more)",
   );
   const mib = (model.sizeBytes / 2 ** 20).toFixed(0);
   console.log(`\nfile ${model.sizeBytes} bytes (${mib} MiB), ${runs} runs, ${server.version}`);

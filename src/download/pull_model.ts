@@ -329,11 +329,10 @@ async function download(
     const writer = new HashingWriter(out);
     progress(0, true);
     try {
-      for await (const chunk of response.body ?? new ReadableStream<Uint8Array>()) {
-        await writer.write(chunk);
-        if (total !== null && writer.bytes > total) break;
-        progress(writer.bytes);
-      }
+      await writer.pipeFrom(response.body ?? new ReadableStream<Uint8Array>(), {
+        onProgress: (n) => progress(n),
+        maxBytes: total ?? undefined,
+      });
     } catch (e) {
       throw transportError(e, url);
     }

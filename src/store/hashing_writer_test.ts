@@ -119,3 +119,49 @@ Deno.test("HashingWriter: the caller may reuse its buffer once write() resolves"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+async function pipe(
+  stream: ReadableStream<Uint8Array>,
+  options: { maxBytes?: number } = {},
+): Promise<{ sha256: string; bytes: number; file: Uint8Array; progress: number[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "lode-hw-" });
+  try {
+    const progress: number[] = [];
+    let result: { sha256: string; bytes: number };
+    {
+      using file = await Deno.open(`${dir}/out`, { write: true, create: true, truncate: true });
+      const writer = new HashingWriter(file, BATCH);
+      await writer.pipeFrom(stream, { onProgress: (n) => progress.push(n), ...options });
+      result = await writer.finish();
+    }
+    return { ...result, file: await Deno.readFile(`${dir}/out`), progress };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("pipeFrom reads a byte stream (BYOB) into the batches: same bytes and digest", async () => {
+  const input = randomBytes(10 * BATCH + 123);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/in`, input);
+    const src = await Deno.open(`${dir}/in`);
+    const r = await pipe(src.readable);
+    assert.deepEqual(r.file, input);
+    assert.equal(r.sha256, createHash("sha256").update(input).digest("hex"));
+    assert.equal(r.progress.at(-1), input.length);
+    assert.ok(r.progress.every((n, i) => i === 0 || n >= r.progress[i - 1]!));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pipeFrom falls back to chunks for a stream without BYOB, and stops past maxBytes", async () => {
+  const input = randomBytes(5 * BATCH + 7);
+  const chunks = split(input, [333, 1, 2048]);
+  const plain = () => ReadableStream.from(chunks);
+  const r = await pipe(plain());
+  assert.deepEqual(r.file, input);
+  const limited = await pipe(plain(), { maxBytes: 2 * BATCH });
+  assert.ok(limited.bytes > 2 * BATCH && limited.bytes < input.length, String(limited.bytes));
+});

@@ -41,7 +41,7 @@ export async function importModelFile(
       using src = await Deno.open(file, { read: true });
       using dst = await Deno.open(tmp, { write: true, create: true, truncate: true });
       const writer = new HashingWriter(dst);
-      for await (const chunk of src.readable) await writer.write(chunk);
+      await writer.pipeFrom(src.readable);
       digest = await writer.finish();
     }
     const source = { registry: "file", repo: "", revision: "", filename: baseName(file) };
