@@ -14,6 +14,7 @@ const child = new Deno.Command(Deno.execPath(), {
 
 let passed = 0;
 let failed = 0;
+let ignored = 0;
 let summarySeen = false;
 const decoder = new TextDecoder();
 let pending = "";
@@ -25,15 +26,16 @@ for await (const chunk of child.stdout) {
   pending = lines.pop() ?? "";
   for (const line of lines) {
     // Deno's own summary: "ok | 12 passed (3 steps) | 0 failed (2s)"
-    const m = /^(?:ok|FAILED) \| (\d+) passed.*\| (\d+) failed/.exec(line);
+    const m = /^(?:ok|FAILED) \| (\d+) passed.*\| (\d+) failed(?:.*\| (\d+) ignored)?/.exec(line);
     if (m) {
       passed += Number(m[1]);
       failed += Number(m[2]);
+      ignored += Number(m[3] ?? 0);
       summarySeen = true;
     }
   }
 }
 const status = await child.status;
 if (!summarySeen && !status.success) failed += 1;
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed${ignored ? `, ${ignored} skipped` : ""}`);
 Deno.exit(status.success && failed === 0 ? 0 : 1);

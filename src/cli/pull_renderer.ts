@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+// @ts-types="@types/cli-progress"
 import cliProgress from "cli-progress";
 import process from "node:process";
 import type { DownloadEvent } from "../events/download_event.ts";

@@ -45,13 +45,12 @@ export class ModelStore {
     this.layout = layout;
   }
 
-  /** Opens (and creates the directories of) the store at `root`. */
-  static async open(root: string): Promise<ModelStore> {
-    const layout = new StoreLayout(root);
-    for (const dir of [layout.blobsDir, layout.manifestsDir, layout.quarantineDir]) {
-      await Deno.mkdir(dir, { recursive: true });
-    }
-    return new ModelStore(layout);
+  /**
+   * Opens the store at `root`. Nothing is created until something is written:
+   * reading a store that does not exist yet (`lode ls`) leaves no trace.
+   */
+  static open(root: string): Promise<ModelStore> {
+    return Promise.resolve(new ModelStore(new StoreLayout(root)));
   }
 
   /** The manifest of `name`, or `null` when there is none. Throws `MANIFEST_INVALID` for a bad file. */
@@ -71,7 +70,11 @@ export class ModelStore {
   async list(): Promise<{ models: Manifest[]; problems: LodeError[] }> {
     const models: Manifest[] = [];
     const problems: LodeError[] = [];
-    for await (const entry of Deno.readDir(this.layout.manifestsDir)) {
+    const entries = await Array.fromAsync(Deno.readDir(this.layout.manifestsDir)).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw toLodeError(e, "IO");
+    });
+    for (const entry of entries) {
       if (!entry.isFile || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
       const path = `${this.layout.manifestsDir}/${entry.name}`;
       try {

@@ -59,12 +59,10 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
-Deno.test("ModelStore.open creates the layout", async () => {
+Deno.test("ModelStore.open creates nothing; a store that does not exist lists empty", async () => {
   await withStore(async ({ store }) => {
-    for (const d of [store.layout.blobsDir, store.layout.manifestsDir, store.layout.quarantineDir]) {
-      assert.ok((await Deno.stat(d)).isDirectory, d);
-    }
     assert.deepEqual(await store.list(), { models: [], problems: [] });
+    await assert.rejects(Deno.stat(store.layout.root), Deno.errors.NotFound);
   });
 });
 
@@ -150,7 +148,7 @@ Deno.test("importFile refuses an invalid name before touching anything", async (
   await withStore(async ({ store, file }) => {
     const src = await file("hello.gguf", "hello world");
     await assert.rejects(importModelFile(store, src, { name: "../evil" }), code("INVALID_REF"));
-    assert.deepEqual(await tree(store.layout.root), []);
+    await assert.rejects(Deno.stat(store.layout.root), Deno.errors.NotFound);
   });
 });
 
