@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { LodeError } from "../errors.ts";
+import { LodeError, toLodeError } from "../errors.ts";
 import type { HostPolicy } from "./host_policy.ts";
 
 const MAX_REDIRECTS = 10;
@@ -93,9 +93,12 @@ async function send(
   }
 }
 
-/** Maps a fetch or body-read failure to `INTERRUPTED`, `TLS` or `NETWORK`. */
+/** Maps a fetch or body-read failure to `INTERRUPTED`, `TLS` or `NETWORK`; local file errors keep their own code. */
 export function transportError(e: unknown, url: URL): LodeError {
   if (e instanceof LodeError) return e;
+  // fetch and its body stream fail with TypeError (or an AbortError); anything else came from the
+  // local side (the partial file: disk full, permissions) and keeps its own code.
+  if (!(e instanceof TypeError) && !(e instanceof DOMException)) return toLodeError(e, "IO");
   const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
   const message = (e instanceof Error ? e.message : String(e)) + cause;
   if (e instanceof DOMException && e.name === "AbortError") {
@@ -112,3 +115,4 @@ export function transportError(e: unknown, url: URL): LodeError {
     cause: e,
   });
 }
+
