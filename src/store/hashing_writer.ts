@@ -1,16 +1,7 @@
 /**
  * Writes a byte stream to a file while computing its SHA-256 — the bytes are
  * hashed as they land, so a finished download is already verified and never
- * read back.
- *
- * Where the time goes (measured on 1 GiB over loopback HTTPS, see
- * `scripts/bench_pull.ts`): Deno hands a response body over in 16 KiB chunks,
- * and the default reader allocates a fresh array for each (65,000 per GiB),
- * which costs ~2 s and ~70 MB of garbage per GiB. So {@link HashingWriter.pipeFrom}
- * reads with a BYOB reader straight into one of two large batch buffers; a full
- * batch is hashed and handed to a serial write chain while the next batch fills,
- * and the file is synced in the background every 256 MiB so the final `fsync`
- * before the commit is short. Memory stays at two batches whatever the size.
+ * read back. Batching, BYOB reads and the write chain are {@link BatchedFileWriter}'s.
  *
  * @example
  * ```ts
@@ -22,135 +13,25 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { writeAll } from "./atomic_write.ts";
+import { BatchedFileWriter } from "./batched_file_writer.ts";
 
-/** Default batch size: large enough for full-speed hashing, small enough for bounded memory. */
-export const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+export { WRITE_BATCH_BYTES } from "./batched_file_writer.ts";
 
-/** Bytes written between background syncs. */
-const SYNC_EVERY_BYTES = 256 * 1024 * 1024;
-
-/** Options of {@link HashingWriter.pipeFrom}. */
-export interface PipeOptions {
-  /** Called after every read with the total number of bytes accepted so far. */
-  onProgress?: (bytes: number) => void;
-  /** Stop reading (and cancel the stream) once more than this many bytes arrived. */
-  maxBytes?: number;
-}
-
-/** Hashes and writes bytes in large batches, reading while the previous batch is written. */
-export class HashingWriter {
-  readonly #file: Deno.FsFile;
+/** A {@link BatchedFileWriter} that hashes every batch before writing it. */
+export class HashingWriter extends BatchedFileWriter {
   readonly #hash: Hash = createHash("sha256");
-  readonly #buffers: ArrayBuffer[];
-  /** The write of each buffer, awaited before the buffer is filled again. */
-  readonly #inFlight: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
-  #writes: Promise<void> = Promise.resolve();
-  #syncs: Promise<void> = Promise.resolve();
-  #active = 0;
-  #filled = 0;
-  #total = 0;
-  #unsynced = 0;
 
-  constructor(file: Deno.FsFile, batchBytes: number = WRITE_BATCH_BYTES) {
-    this.#file = file;
-    this.#buffers = [new ArrayBuffer(batchBytes), new ArrayBuffer(batchBytes)];
+  constructor(file: Deno.FsFile, batchBytes?: number) {
+    super(file, { batchBytes });
   }
 
-  /** Bytes accepted so far (written or batched). */
-  get bytes(): number {
-    return this.#total;
-  }
-
-  /** Accepts a chunk (copied; the caller may reuse it at once). */
-  async write(chunk: Uint8Array): Promise<void> {
-    this.#total += chunk.length;
-    let offset = 0;
-    while (offset < chunk.length) {
-      const batch = new Uint8Array(this.#buffers[this.#active]!);
-      const take = Math.min(chunk.length - offset, batch.length - this.#filled);
-      batch.set(chunk.subarray(offset, offset + take), this.#filled);
-      this.#filled += take;
-      offset += take;
-      if (this.#filled === batch.length) await this.#submit();
-    }
-  }
-
-  /**
-   * Reads `stream` to its end straight into the batch buffers (BYOB), falling
-   * back to {@link write} per chunk for streams without BYOB support.
-   */
-  async pipeFrom(stream: ReadableStream<Uint8Array>, options: PipeOptions = {}): Promise<void> {
-    let reader: ReadableStreamBYOBReader;
-    try {
-      reader = stream.getReader({ mode: "byob" });
-    } catch {
-      return await this.#pipeChunks(stream, options);
-    }
-    try {
-      while (true) {
-        const buffer = this.#buffers[this.#active]!;
-        const { value, done } = await reader.read(
-          new Uint8Array(buffer, this.#filled, buffer.byteLength - this.#filled),
-        );
-        if (value) {
-          // The view's buffer was transferred to the stream and back: keep the new one.
-          this.#buffers[this.#active] = value.buffer as ArrayBuffer;
-          this.#filled += value.length;
-          this.#total += value.length;
-          options.onProgress?.(this.#total);
-          if (this.#filled === value.buffer.byteLength) await this.#submit();
-        }
-        if (done) return;
-        if (options.maxBytes !== undefined && this.#total > options.maxBytes) {
-          await reader.cancel();
-          return;
-        }
-      }
-    } finally {
-      reader.releaseLock();
-    }
-  }
-
-  async #pipeChunks(stream: ReadableStream<Uint8Array>, options: PipeOptions): Promise<void> {
-    for await (const chunk of stream) {
-      await this.write(chunk);
-      options.onProgress?.(this.#total);
-      if (options.maxBytes !== undefined && this.#total > options.maxBytes) return;
-    }
-  }
-
-  /** Flushes what is left, waits for every write, syncs the file and returns the digest. */
-  async finish(): Promise<{ sha256: string; bytes: number }> {
-    if (this.#filled > 0) await this.#submit();
-    await this.#writes;
-    await this.#syncs;
-    await this.#file.sync();
-    return { sha256: this.#hash.digest("hex"), bytes: this.#total };
-  }
-
-  /** Hashes the active batch, queues its write, and switches to the other buffer once its write is done. */
-  async #submit(): Promise<void> {
-    const slot = this.#active;
-    const bytes = new Uint8Array(this.#buffers[slot]!, 0, this.#filled);
+  protected override consume(bytes: Uint8Array): void {
     this.#hash.update(bytes);
-    this.#writes = this.#writes.then(() => writeAll(this.#file, bytes)).then(() =>
-      this.#afterWrite(bytes.length)
-    );
-    // A failed write surfaces where the chain is awaited (the next switch, or finish), never as unhandled.
-    this.#writes.catch(() => {});
-    this.#inFlight[slot] = this.#writes;
-    this.#active = 1 - slot;
-    this.#filled = 0;
-    await this.#inFlight[this.#active];
   }
 
-  #afterWrite(length: number): void {
-    this.#unsynced += length;
-    if (this.#unsynced < SYNC_EVERY_BYTES) return;
-    this.#unsynced = 0;
-    // Flush written pages in the background: the final sync before the commit stays short.
-    this.#syncs = this.#syncs.then(() => this.#file.sync());
-    this.#syncs.catch(() => {});
+  /** Writes what is left, syncs the file to disk and returns the digest and the byte count. */
+  async finish(): Promise<{ sha256: string; bytes: number }> {
+    const bytes = await this.close({ sync: true });
+    return { sha256: this.#hash.digest("hex"), bytes };
   }
 }

@@ -9,6 +9,7 @@ export { assertModelName, formatBlobRef, isSha256Hex, parseBlobRef, StoreLayout 
 export { Manifest, ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
 export { digestsEqual, sha256Bytes, sha256File } from "./hash.ts";
 export { HashingWriter } from "./hashing_writer.ts";
+export { BatchedFileWriter, type BatchedFileWriterOptions, type PipeOptions } from "./batched_file_writer.ts";
 export { quarantineFile, type QuarantineRecord } from "./quarantine.ts";
 export { acquireFileLock, type FileLock } from "./file_lock.ts";
 export { writeAll, writeFileAtomic } from "./atomic_write.ts";
