@@ -10,6 +10,12 @@
  * | `--allow-http`, `LODE_ALLOW_HTTP`  | hosts allowed over plain http             |
  * | `--offline`, `LODE_OFFLINE=1`      | no network at all                         |
  * | `LODE_MIN_FREE_BYTES`      | free-space cushion kept by the disk preflight |
+ * | `HTTPS_PROXY`, `https_proxy` (else `ALL_PROXY`, `all_proxy`) | proxy for https URLs |
+ * | `HTTP_PROXY`, `http_proxy` (else `ALL_PROXY`, `all_proxy`)   | proxy for http URLs (`HTTP_PROXY` is ignored when `REQUEST_METHOD` is set: CGI) |
+ * | `NO_PROXY`, `no_proxy`     | hosts that bypass the proxy (see `src/download/proxy.ts`) |
+ * | `--connections`, `LODE_CONNECTIONS` | connections per file (default 8)   |
+ * | `LODE_RETRIES`             | attempts per request before giving up (default 6) |
+ * | `LODE_STALL_SECONDS`       | no byte for this long restarts a part (default 30) |
  * | `NO_COLOR`                 | no colours                                |
  * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes}` |
  *
@@ -25,6 +31,7 @@ import { joinPath } from "./path.ts";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
 import { DEFAULT_CUSHION_BYTES } from "./download/disk_space.ts";
+import { parseNoProxy, parseProxyUrl, type ProxyConfig } from "./download/proxy.ts";
 
 /** Flags shared by every command. */
 export interface GlobalFlags {
@@ -33,6 +40,7 @@ export interface GlobalFlags {
   allowHost?: string[];
   allowHttp?: string[];
   offline?: boolean;
+  connections?: string;
 }
 
 /** Resolved settings. */
@@ -44,9 +52,39 @@ export interface Config {
   httpHosts: string[];
   offline: boolean;
   cushionBytes: number;
+  /** Connections per file. */
+  connections: number;
+  /** Attempts per request. */
+  retries: number;
+  /** Stall watchdog, milliseconds. */
+  stallMs: number;
   color: boolean;
   configFile: string | null;
+  /** Proxies from the environment; `{ noProxy: [] }` when none is set. URLs may carry credentials. */
+  proxy: ProxyConfig;
 }
+
+/**
+ * Every environment variable that Deno's own `fetch` reads proxies from. lode reads them here into
+ * {@link Config.proxy} and decides per URL itself; the composition root should remove them from the
+ * live process environment after taking its snapshot, so that Deno does not apply them a second time.
+ *
+ * @example
+ * ```ts
+ * const env = Deno.env.toObject();
+ * for (const name of PROXY_ENV_NAMES) Deno.env.delete(name);
+ * ```
+ */
+export const PROXY_ENV_NAMES: readonly string[] = [
+  "HTTPS_PROXY",
+  "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "NO_PROXY",
+  "no_proxy",
+];
 
 const ConfigFile = z.object({
   store: z.string().optional(),
@@ -55,6 +93,14 @@ const ConfigFile = z.object({
   ca_certs: z.array(z.string()).optional(),
   min_free_bytes: z.number().int().nonnegative().optional(),
 }).strict();
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new LodeError("USAGE", `${name} must be a positive whole number, got "${value}"`);
+  }
+  return Number(value);
+}
 
 function list(value: string | undefined): string[] {
   return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -80,6 +126,43 @@ async function readConfigFile(path: string): Promise<z.infer<typeof ConfigFile> 
       hint: "Fix or remove the config file; see the README for its fields.",
     });
   }
+}
+
+/** The first of `names` set to a non-empty value in `env`, with its name. */
+function firstSet(
+  env: Record<string, string | undefined>,
+  names: string[],
+): { name: string; value: string } | null {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value) return { name, value };
+  }
+  return null;
+}
+
+function proxyFromEnv(env: Record<string, string | undefined>): ProxyConfig {
+  const all = ["ALL_PROXY", "all_proxy"];
+  // Under CGI, a request's `Proxy:` header arrives as HTTP_PROXY ("httpoxy"): never trust it there.
+  const httpNames = env.REQUEST_METHOD ? ["http_proxy"] : ["HTTP_PROXY", "http_proxy"];
+  const https = firstSet(env, ["HTTPS_PROXY", "https_proxy", ...all]);
+  const http = firstSet(env, [...httpNames, ...all]);
+  for (const found of [https, http]) {
+    if (!found) continue;
+    try {
+      parseProxyUrl(found.value);
+    } catch (e) {
+      throw new LodeError("USAGE", `${found.name}: ${(e as Error).message}`, {
+        details: { variable: found.name },
+        hint: (e as LodeError).hint,
+      });
+    }
+  }
+  const noProxy = firstSet(env, ["NO_PROXY", "no_proxy"]);
+  return {
+    ...(https ? { https: https.value } : {}),
+    ...(http ? { http: http.value } : {}),
+    noProxy: parseNoProxy(noProxy?.value),
+  };
 }
 
 /** Reads flags, environment and config file into one {@link Config}. */
@@ -111,6 +194,7 @@ export async function loadConfig(
       });
     }
   }
+  const proxy = proxyFromEnv(env);
   const minFree = env.LODE_MIN_FREE_BYTES;
   if (minFree !== undefined && !/^\d+$/.test(minFree)) {
     throw new LodeError("USAGE", `LODE_MIN_FREE_BYTES must be a number of bytes, got "${minFree}"`);
@@ -123,7 +207,11 @@ export async function loadConfig(
     httpHosts: [...(flags.allowHttp ?? []), ...list(env.LODE_ALLOW_HTTP), ...(file?.allow_http ?? [])],
     offline: flags.offline === true || env.LODE_OFFLINE === "1" || env.LODE_OFFLINE === "true",
     cushionBytes: minFree !== undefined ? Number(minFree) : file?.min_free_bytes ?? DEFAULT_CUSHION_BYTES,
+    connections: positiveInt("--connections", flags.connections ?? env.LODE_CONNECTIONS, 8),
+    retries: positiveInt("LODE_RETRIES", env.LODE_RETRIES, 6),
+    stallMs: positiveInt("LODE_STALL_SECONDS", env.LODE_STALL_SECONDS, 30) * 1000,
     color: !env.NO_COLOR,
     configFile: file ? configPath : null,
+    proxy,
   };
 }

@@ -51,8 +51,12 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       httpHosts: [],
       offline: false,
       cushionBytes: DEFAULT_CUSHION_BYTES,
+      connections: 8,
+      retries: 6,
+      stallMs: 30_000,
       color: true,
       configFile: null,
+      proxy: { noProxy: [] },
     });
   });
 });
@@ -198,5 +202,79 @@ Deno.test("without XDG_CONFIG_HOME the config file is ~/.config/lode/config.json
     const c = await loadConfig({}, { HOME: `${dir}/home` });
     assert.equal(c.storeRoot, "/s");
     assert.equal(c.configFile, `${dir}/home/.config/lode/config.json`);
+  });
+});
+
+Deno.test("proxies: HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read into config.proxy", async () => {
+  await withWorld(async ({ env }) => {
+    const c = await loadConfig({}, {
+      ...env,
+      HTTPS_PROXY: " http://alice:s%40cret@proxy.corp:3128 ",
+      HTTP_PROXY: "plain.corp:8080",
+      NO_PROXY: "localhost, .Internal.Corp  10.0.0.0/8,,mirror.local:8443",
+    });
+    assert.deepEqual(c.proxy, {
+      https: "http://alice:s%40cret@proxy.corp:3128",
+      http: "plain.corp:8080",
+      noProxy: ["localhost", ".internal.corp", "10.0.0.0/8", "mirror.local:8443"],
+    });
+  });
+});
+
+Deno.test("proxies: upper case beats lower case; lower case alone works; empty counts as unset", async () => {
+  await withWorld(async ({ env }) => {
+    const both = await loadConfig({}, {
+      ...env,
+      HTTPS_PROXY: "http://upper:1",
+      https_proxy: "http://lower:1",
+      NO_PROXY: "upper.example",
+      no_proxy: "lower.example",
+    });
+    assert.equal(both.proxy.https, "http://upper:1");
+    assert.deepEqual(both.proxy.noProxy, ["upper.example"]);
+    const lower = await loadConfig({}, { ...env, http_proxy: "http://lower:2", no_proxy: "a,b" });
+    assert.deepEqual(lower.proxy, { http: "http://lower:2", noProxy: ["a", "b"] });
+    const empty = await loadConfig({}, {
+      ...env,
+      HTTPS_PROXY: "",
+      https_proxy: "http://lower:3",
+      NO_PROXY: " ",
+    });
+    assert.deepEqual(empty.proxy, { https: "http://lower:3", noProxy: [] });
+  });
+});
+
+Deno.test("proxies: ALL_PROXY is the fallback for both schemes", async () => {
+  await withWorld(async ({ env }) => {
+    const c = await loadConfig({}, { ...env, ALL_PROXY: "http://all:1", HTTP_PROXY: "http://http-only:2" });
+    assert.deepEqual(c.proxy, { https: "http://all:1", http: "http://http-only:2", noProxy: [] });
+    const lower = await loadConfig({}, { ...env, all_proxy: "socks5h://all:1080" });
+    assert.deepEqual(lower.proxy, { https: "socks5h://all:1080", http: "socks5h://all:1080", noProxy: [] });
+  });
+});
+
+Deno.test("proxies: under CGI (REQUEST_METHOD set) HTTP_PROXY is ignored, http_proxy is not", async () => {
+  await withWorld(async ({ env }) => {
+    const cgi = { ...env, REQUEST_METHOD: "GET", HTTP_PROXY: "http://injected:1" };
+    assert.equal((await loadConfig({}, cgi)).proxy.http, undefined);
+    assert.equal((await loadConfig({}, { ...cgi, http_proxy: "http://mine:2" })).proxy.http, "http://mine:2");
+  });
+});
+
+Deno.test("proxies: a bad proxy URL is USAGE naming the variable, never echoing the password", async () => {
+  await withWorld(async ({ env }) => {
+    for (
+      const [name, value] of [
+        ["HTTPS_PROXY", "ftp://alice:hunter2@proxy:21"],
+        ["HTTP_PROXY", "http://alice:hunter2@[bad"],
+        ["https_proxy", "http://:1"],
+      ]
+    ) {
+      const e = await usage(loadConfig({}, { ...env, [name!]: value }));
+      assert.equal(e.details.variable, name);
+      assert.ok(e.message.startsWith(`${name}: `), e.message);
+      assert.ok(!e.message.includes("hunter2"), e.message);
+      assert.match(e.hint, /http:\/\/HOST:PORT/);
+    }
   });
 });

@@ -109,6 +109,14 @@ export const ERROR_CODES = {
     exit: EXIT.INTERNAL,
     hint: "This is a bug in lode; please report it with the command you ran.",
   },
+  STALLED: {
+    exit: EXIT.NETWORK,
+    hint: "The origin stopped sending bytes; run the pull again (it resumes), or raise LODE_STALL_SECONDS.",
+  },
+  ORIGIN_CHANGED: {
+    exit: EXIT.NETWORK,
+    hint: "The file changed on the origin while it was being downloaded; pull again once it is stable.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -54,6 +54,8 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     INFERENCE_FAILED: 10,
     INTERRUPTED: 130,
     INTERNAL: 1,
+    STALLED: 5,
+    ORIGIN_CHANGED: 5,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

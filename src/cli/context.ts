@@ -49,10 +49,11 @@ export async function createContext(
     flags,
     store: openStore,
     async pullContext(urls) {
-      const [{ createTrustingClient, HostPolicy }, { createPullRenderer }] = await Promise.all([
-        import("../download/mod.ts"),
-        import("./pull_renderer.ts"),
-      ]);
+      const [{ ConnectionBudget, createTrustingClient, DEFAULT_RETRY, HostPolicy }, { createPullRenderer }] =
+        await Promise.all([
+          import("../download/mod.ts"),
+          import("./pull_renderer.ts"),
+        ]);
       const policy = new HostPolicy({
         allowHosts: config.allowHosts,
         httpHosts: config.httpHosts,
@@ -65,6 +66,10 @@ export async function createContext(
         policy,
         client,
         cushionBytes: config.cushionBytes,
+        connections: config.connections,
+        budget: new ConnectionBudget(config.connections),
+        stallMs: config.stallMs,
+        retry: { ...DEFAULT_RETRY, attempts: config.retries },
         emit: renderer.onEvent,
         lock: {
           wait: flags.wait !== false,

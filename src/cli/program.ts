@@ -49,6 +49,12 @@ const GLOBAL: OptionSpec[] = [
   },
   { name: "offline", type: "boolean", description: "never open a network connection" },
   {
+    name: "connections",
+    type: "string",
+    value: "<n>",
+    description: "connections per file (default 8; $LODE_CONNECTIONS)",
+  },
+  {
     name: "wait",
     type: "boolean",
     negatable: true,

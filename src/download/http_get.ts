@@ -24,6 +24,8 @@ export interface OpenGetOptions {
   client?: Deno.HttpClient;
   /** Request headers (credentials); sent only to the first URL's host, never to a redirect target elsewhere. */
   headers?: Record<string, string>;
+  /** Headers sent on every hop (e.g. `Range`). */
+  everyHop?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -43,7 +45,8 @@ export async function openGet(
   let redirectedFrom: string | undefined;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     options.policy.check(current, { redirectedFrom });
-    const response = await send(current, current.origin === origin ? options.headers : undefined, options);
+    const headers = { ...options.everyHop, ...(current.origin === origin ? options.headers : undefined) };
+    const response = await send(current, headers, options);
     if (REDIRECTS.has(response.status)) {
       await response.body?.cancel();
       const location = response.headers.get("location");
@@ -57,6 +60,7 @@ export async function openGet(
       continue;
     }
     if (response.ok) return { response, url: current };
+    if (response.status === 416 && options.everyHop?.range) return { response, url: current };
     await response.body?.cancel();
     const code = response.status === 404 || response.status === 410 ? "HTTP_NOT_FOUND" : "HTTP_STATUS";
     throw new LodeError(
@@ -115,4 +119,3 @@ export function transportError(e: unknown, url: URL): LodeError {
     cause: e,
   });
 }
-

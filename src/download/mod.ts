@@ -8,3 +8,26 @@ export { createTrustingClient, openGet, type OpenGetOptions } from "./http_get.t
 export { checkDiskSpace, DEFAULT_CUSHION_BYTES, freeBytes } from "./disk_space.ts";
 export { type PullContext, pullModel, type PullPlan, type PullResult } from "./pull_model.ts";
 export { RateMeter } from "./rate_meter.ts";
+export { ConnectionBudget } from "./connection_budget.ts";
+export {
+  backoffMs,
+  DEFAULT_RETRY,
+  isRetryable,
+  retryAfterMs,
+  type RetryPolicy,
+  withRetries,
+} from "./retry.ts";
+export {
+  choosePartBytes,
+  type DownloadOptions,
+  type DownloadResult,
+  downloadToPartial,
+} from "./parallel_download.ts";
+export { HashFrontier } from "./hash_frontier.ts";
+export {
+  contiguousPrefix,
+  planParts,
+  readResumeState,
+  ResumeState,
+  writeResumeState,
+} from "./resume_state.ts";

@@ -29,7 +29,6 @@ import type { StatusEvent } from "../events/status_event.ts";
 import {
   blobHex,
   digestsEqual,
-  HashingWriter,
   type LockWaitOptions,
   type ManifestSource,
   type ModelStore,
@@ -37,10 +36,11 @@ import {
   sha256Bytes,
   sha256File,
 } from "../store/mod.ts";
-import { checkDiskSpace } from "./disk_space.ts";
 import type { HostPolicy } from "./host_policy.ts";
-import { openGet, transportError } from "./http_get.ts";
+import type { ConnectionBudget } from "./connection_budget.ts";
+import { downloadToPartial } from "./parallel_download.ts";
 import { RateMeter } from "./rate_meter.ts";
+import type { RetryPolicy } from "./retry.ts";
 
 /** A pinned download plan, as a registry resolves a reference to it. */
 export interface PullPlan {
@@ -72,6 +72,13 @@ export interface PullContext {
   signal?: AbortSignal;
   /** Minimum time between `file_progress` events. Default 100 ms. */
   progressIntervalMs?: number;
+  /** Connections per file (default 8). */
+  connections?: number;
+  /** Shared by every file pulled with this context. */
+  budget?: ConnectionBudget;
+  /** No byte for this long restarts a part. */
+  stallMs?: number;
+  retry?: RetryPolicy;
 }
 
 /** What a pull produced. */
@@ -265,7 +272,7 @@ function finished(plan: PullPlan, ctx: PullContext, result: Omit<PullResult, "na
   return { name: plan.name, ...result };
 }
 
-/** Streams the plan's URL into `partialDir/data.tmp`, hashing as bytes land. Removes the partial on failure. */
+/** Downloads the plan's URL into `partialDir` (resuming what is there), with byte-level progress events. */
 async function download(
   plan: PullPlan,
   ctx: PullContext,
@@ -273,35 +280,11 @@ async function download(
 ): Promise<{ file: string; sha256: string; bytes: number }> {
   const emit = ctx.emit ?? (() => {});
   const filename = plan.source.filename || plan.name;
-  const { response, url } = await openGet(plan.url, {
-    policy: ctx.policy,
-    client: ctx.client,
-    signal: ctx.signal,
-    headers: plan.headers,
-  });
-  const lengthHeader = response.headers.get("content-length");
-  const announced = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
-  const total = announced ?? plan.sizeBytes ?? null;
-  try {
-    await checkDiskSpace(ctx.store.layout.blobsDir, { neededBytes: total, cushionBytes: ctx.cushionBytes });
-  } catch (e) {
-    await response.body?.cancel();
-    throw e;
-  }
-  await Deno.mkdir(partialDir, { recursive: true });
-  const file = `${partialDir}/data.tmp`;
-  emit({
-    event: "file_started",
-    filename,
-    index: 1,
-    total_files: 1,
-    size_mb: toMb(total ?? 0),
-    size_bytes: total,
-    url: url.href,
-  });
   const meter = new RateMeter();
   const interval = ctx.progressIntervalMs ?? 100;
-  let lastEmit = 0;
+  let total: number | null = null;
+  let source = plan.url;
+  let lastEmit = -Infinity;
   const progress = (downloaded: number, force = false) => {
     const now = performance.now();
     if (!force && now - lastEmit < interval) return;
@@ -321,35 +304,36 @@ async function download(
       phase: "download",
       downloaded_bytes: downloaded,
       total_bytes: total,
-      source_url: url.href,
+      source_url: source,
     });
   };
-  try {
-    using out = await Deno.open(file, { write: true, create: true, truncate: true });
-    const writer = new HashingWriter(out);
-    progress(0, true);
-    try {
-      await writer.pipeFrom(response.body ?? new ReadableStream<Uint8Array>(), {
-        onProgress: (n) => progress(n),
-        maxBytes: total ?? undefined,
+  const result = await downloadToPartial(plan.url, partialDir, {
+    policy: ctx.policy,
+    client: ctx.client,
+    headers: plan.headers,
+    signal: ctx.signal,
+    connections: ctx.connections,
+    budget: ctx.budget,
+    stallMs: ctx.stallMs,
+    retry: ctx.retry,
+    expectedBytes: plan.sizeBytes,
+    disk: { path: ctx.store.layout.blobsDir, cushionBytes: ctx.cushionBytes },
+    onStart: (info) => {
+      total = info.totalBytes;
+      source = info.url;
+      emit({
+        event: "file_started",
+        filename,
+        index: 1,
+        total_files: 1,
+        size_mb: toMb(total ?? 0),
+        size_bytes: total,
+        url: info.url,
       });
-    } catch (e) {
-      throw transportError(e, url);
-    }
-    const { sha256, bytes } = await writer.finish();
-    progress(bytes, true);
-    const expectedBytes = plan.sizeBytes ?? total;
-    if (expectedBytes !== null && bytes !== expectedBytes) {
-      throw new LodeError(
-        "SIZE_MISMATCH",
-        `${url.host} sent ${bytes} bytes of ${filename}, expected ${expectedBytes}`,
-        { details: { url: url.href, expected_bytes: expectedBytes, received_bytes: bytes } },
-      );
-    }
-    return { file, sha256, bytes };
-  } catch (e) {
-    await response.body?.cancel().catch(() => {});
-    await Deno.remove(partialDir, { recursive: true }).catch(() => {});
-    throw e;
-  }
+      progress(info.resumedBytes, true);
+    },
+    onProgress: (bytes) => progress(bytes),
+  });
+  progress(result.bytes, true);
+  return result;
 }

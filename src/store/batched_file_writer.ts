@@ -44,12 +44,16 @@ export interface BatchedFileWriterOptions {
   batchBytes?: number;
   /** Sync the file in the background every this many bytes (default 256 MiB; 0 never). */
   syncEveryBytes?: number;
+  /** Called after each batch reaches the file, with the total bytes written so far. */
+  onWritten?: (writtenBytes: number) => void;
 }
 
 /** Writes bytes in large batches at the file's current position, reading while the previous batch is written. */
 export class BatchedFileWriter {
   readonly #file: Deno.FsFile;
   readonly #syncEvery: number;
+  readonly #onWritten?: (writtenBytes: number) => void;
+  #written = 0;
   readonly #buffers: ArrayBuffer[];
   /** The write of each buffer, awaited before the buffer is filled again. */
   readonly #inFlight: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
@@ -64,6 +68,7 @@ export class BatchedFileWriter {
     const batchBytes = options.batchBytes ?? WRITE_BATCH_BYTES;
     this.#file = file;
     this.#syncEvery = options.syncEveryBytes ?? SYNC_EVERY_BYTES;
+    this.#onWritten = options.onWritten;
     this.#buffers = [new ArrayBuffer(batchBytes), new ArrayBuffer(batchBytes)];
   }
 
@@ -159,6 +164,8 @@ export class BatchedFileWriter {
   }
 
   #afterWrite(length: number): void {
+    this.#written += length;
+    this.#onWritten?.(this.#written);
     this.#unsynced += length;
     if (this.#syncEvery === 0 || this.#unsynced < this.#syncEvery) return;
     this.#unsynced = 0;

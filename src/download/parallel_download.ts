@@ -1,0 +1,207 @@
+/**
+ * Downloads one file into its partial directory over several connections and
+ * returns its SHA-256 — the engine behind every pull.
+ *
+ * 1. **Probe**: a `GET` for the first part (`Range`, redirects checked hop by
+ *    hop). A `206` gives the size and the validators (strong ETag or
+ *    Last-Modified); a `200` means the origin ignores ranges: one stream,
+ *    hashed as it lands.
+ * 2. **Resume**: a sidecar (`state.json`) that matches the URL, size and
+ *    validators keeps every byte already on disk; anything else starts over.
+ * 3. **Parts** run on up to `connections` connections (a global
+ *    {@link ConnectionBudget} across files), each retried with backoff,
+ *    watched for stalls, and re-resolved when a signed redirect expires.
+ * 4. **Hashing frontier**: the contiguous prefix is hashed as it forms
+ *    ({@link HashFrontier}), so the digest is ready when the last part lands.
+ * 5. If the origin's file changes mid-download (`If-Range` fails), everything
+ *    is discarded and the download starts once more; a second change fails with
+ *    `ORIGIN_CHANGED` — bytes of two versions are never mixed.
+ *
+ * @example
+ * ```ts
+ * const { file, sha256, bytes } = await downloadToPartial(url, partialDir, { policy, connections: 8 });
+ * ```
+ * @module
+ */
+import { LodeError, toLodeError } from "../errors.ts";
+import type { ConnectionBudget } from "./connection_budget.ts";
+import { checkDiskSpace } from "./disk_space.ts";
+import type { HostPolicy } from "./host_policy.ts";
+import { PartRun } from "./part_run.ts";
+import { openProbe } from "./probe.ts";
+import { type PartState, planParts, readResumeState } from "./resume_state.ts";
+import { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy, sleep, withRetries } from "./retry.ts";
+import { singleStream } from "./single_stream.ts";
+
+/** The first part (the probe's range). */
+const FIRST_PART_BYTES = 4 * 1024 * 1024;
+
+/** Options of {@link downloadToPartial}. */
+export interface DownloadOptions {
+  policy: HostPolicy;
+  client?: Deno.HttpClient;
+  /** Credentials; only ever sent to the URL's own origin. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Connections for this file (default 8). */
+  connections?: number;
+  /** Part size (default: about four parts per connection, 4–64 MiB). */
+  partBytes?: number;
+  /** Shared across files; default: one of `connections` slots for this file alone. */
+  budget?: ConnectionBudget;
+  /** No byte for this long restarts a part (default 30 s). */
+  stallMs?: number;
+  retry?: RetryPolicy;
+  /** The size a registry promised: a different size fails before any byte is kept. */
+  expectedBytes?: number;
+  /** Disk preflight: the directory to check and the free space to keep. */
+  disk?: { path: string; cushionBytes?: number };
+  /** The download starts: the size (when known), the URL after redirects, bytes already on disk. */
+  onStart?: (info: { totalBytes: number | null; url: string; resumedBytes: number }) => void;
+  /** Bytes on disk so far (monotonic). */
+  onProgress?: (bytes: number) => void;
+  /** A failed attempt will be retried after `delayMs`. */
+  onRetry?: (error: LodeError, attempt: number, delayMs: number) => void;
+}
+
+/** What a finished download produced. */
+export interface DownloadResult {
+  file: string;
+  sha256: string;
+  bytes: number;
+  /** Bytes that were already on disk from an earlier, interrupted pull. */
+  resumedBytes: number;
+}
+
+/** Chooses the part size: about four parts per connection, between 4 and 64 MiB. */
+export function choosePartBytes(size: number, connections: number): number {
+  const MiB = 1024 * 1024;
+  return Math.min(64 * MiB, Math.max(4 * MiB, Math.ceil(size / (connections * 4) / MiB) * MiB));
+}
+
+/** Downloads `url` into `partialDir/data.tmp` (resuming what is there) and returns its digest. */
+export async function downloadToPartial(
+  url: string,
+  partialDir: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const retry = options.retry ?? DEFAULT_RETRY;
+  let originChanges = 0;
+  let streamFailures = 0;
+  while (true) {
+    try {
+      return await attemptDownload(url, partialDir, options);
+    } catch (e) {
+      const error = toLodeError(e);
+      if (error.code === "ORIGIN_CHANGED" && originChanges++ < 1) {
+        await Deno.remove(partialDir, { recursive: true }).catch(() => {});
+        continue;
+      }
+      // A single stream (no ranges) that broke mid-body starts over, within the retry policy.
+      if (error.details.single_stream && isRetryable(error) && ++streamFailures < retry.attempts) {
+        const delay = backoffMs(streamFailures - 1, retry);
+        options.onRetry?.(error, streamFailures, delay);
+        await sleep(delay, options.signal);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+async function attemptDownload(
+  url: string,
+  partialDir: string,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const file = `${partialDir}/data.tmp`;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const saved = await readResumeState(partialDir);
+  const resumable = saved?.url === url && saved.parts.some((p) => p.done < p.end) ? saved : null;
+  const firstMissing = resumable?.parts.find((p) => p.done < p.end);
+  const probeFrom = firstMissing ? firstMissing.start + firstMissing.done : 0;
+  const probeTo = firstMissing ? firstMissing.end - 1 : FIRST_PART_BYTES - 1;
+
+  const validator = resumable?.etag ?? resumable?.last_modified ?? null;
+  const probe = await withRetries(
+    () => openProbe(url, { from: probeFrom, to: probeTo, validator }, options),
+    {
+      policy: retry,
+      signal: options.signal,
+      onRetry: options.onRetry,
+    },
+  );
+  if (probe.response.status !== 206) return await singleStream(probe, { ...options, file, partialDir });
+
+  const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(probe.response.headers.get("content-range") ?? "");
+  if (!contentRange) {
+    probe.controller.abort();
+    throw new LodeError("HTTP_STATUS", `${probe.url.host} sent a 206 without a usable Content-Range`, {
+      details: {
+        url: probe.url.href,
+        status: 206,
+        content_range: probe.response.headers.get("content-range"),
+      },
+    });
+  }
+  const size = Number(contentRange[3]);
+  if (options.expectedBytes !== undefined && size !== options.expectedBytes) {
+    probe.controller.abort();
+    throw new LodeError(
+      "SIZE_MISMATCH",
+      `${probe.url.host} serves ${size} bytes, expected ${options.expectedBytes}`,
+      {
+        details: { url: probe.url.href, expected_bytes: options.expectedBytes, received_bytes: size },
+      },
+    );
+  }
+  const etag = strongEtag(probe.response.headers.get("etag"));
+  const lastModified = probe.response.headers.get("last-modified");
+  const sameFile = resumable !== null && resumable.size === size && resumable.etag === etag &&
+    resumable.last_modified === lastModified;
+  if (resumable && !sameFile) {
+    // The sidecar describes another file: forget it and probe again from the start.
+    probe.controller.abort();
+    await Deno.remove(`${partialDir}/state.json`).catch(() => {});
+    return await attemptDownload(url, partialDir, options);
+  }
+  const connections = options.connections ?? 8;
+  const parts: PartState[] = sameFile ? resumable.parts : [
+    { start: 0, end: Math.min(size, FIRST_PART_BYTES), done: 0 },
+    ...planParts(
+      Math.max(0, size - FIRST_PART_BYTES),
+      options.partBytes ?? choosePartBytes(size, connections),
+    )
+      .map((p) => ({ start: p.start + FIRST_PART_BYTES, end: p.end + FIRST_PART_BYTES, done: 0 })),
+  ];
+  const resumedBytes = parts.reduce((sum, p) => sum + p.done, 0);
+  if (options.disk) {
+    await checkDiskSpace(options.disk.path, {
+      neededBytes: size - resumedBytes,
+      cushionBytes: options.disk.cushionBytes,
+    }).catch((e) => {
+      probe.controller.abort();
+      throw e;
+    });
+  }
+  if (!sameFile) {
+    await Deno.mkdir(partialDir, { recursive: true });
+    using f = await Deno.open(file, { write: true, create: true, truncate: true });
+    await f.truncate(0);
+  }
+  options.onStart?.({ totalBytes: size, url: probe.url.href, resumedBytes });
+
+  const run = new PartRun({
+    url,
+    file,
+    partialDir,
+    parts,
+    options: { ...options, retry, connections },
+    identity: { size, etag, lastModified, resolved: probe.url },
+  });
+  return { ...(await run.complete(probe)), resumedBytes };
+}
+
+function strongEtag(etag: string | null): string | null {
+  return etag && !etag.startsWith("W/") ? etag : null;
+}

@@ -1,0 +1,182 @@
+/**
+ * The parts of one file being fetched in parallel: workers under the
+ * connection budget, per-part retries and re-resolution of expired signed
+ * URLs, the hashing frontier following the contiguous prefix, and the resume
+ * sidecar saved (after syncing the data) at most once a second.
+ *
+ * @example
+ * ```ts
+ * const run = new PartRun({ url, file, partialDir, parts, options, identity });
+ * const { sha256 } = await run.complete(probe);
+ * ```
+ * @module
+ */
+import { LodeError, toLodeError } from "../errors.ts";
+import { ConnectionBudget } from "./connection_budget.ts";
+import { HashFrontier } from "./hash_frontier.ts";
+import { openGet } from "./http_get.ts";
+import type { DownloadOptions } from "./parallel_download.ts";
+import type { Probe } from "./probe.ts";
+import { fetchRange } from "./range_fetch.ts";
+import { contiguousPrefix, type PartState, writeResumeState } from "./resume_state.ts";
+import { type RetryPolicy, withRetries } from "./retry.ts";
+
+/** How often the resume sidecar is saved (after syncing the data it describes). */
+const SAVE_EVERY_MS = 1000;
+
+/** What the probe established about the file. */
+export interface Identity {
+  size: number;
+  etag: string | null;
+  lastModified: string | null;
+  resolved: URL;
+}
+
+/** The parts of one file, their workers, the hashing frontier and the sidecar. */
+export class PartRun {
+  readonly #frontier: HashFrontier;
+  readonly #abort = new AbortController();
+  #lastSave = 0;
+  #saving: Promise<void> = Promise.resolve();
+  #resolving: Promise<void> | null = null;
+
+  readonly url: string;
+  readonly file: string;
+  readonly partialDir: string;
+  readonly parts: PartState[];
+  readonly options: DownloadOptions & { retry: RetryPolicy; connections: number };
+  readonly identity: Identity;
+
+  constructor(init: {
+    url: string;
+    file: string;
+    partialDir: string;
+    parts: PartState[];
+    options: DownloadOptions & { retry: RetryPolicy; connections: number };
+    identity: Identity;
+  }) {
+    ({
+      url: this.url,
+      file: this.file,
+      partialDir: this.partialDir,
+      parts: this.parts,
+      options: this.options,
+      identity: this.identity,
+    } = init);
+    this.#frontier = new HashFrontier(this.file);
+  }
+
+  async complete(probe: Probe): Promise<{ file: string; sha256: string; bytes: number }> {
+    const { options, parts } = this;
+    const onAbort = () => this.#abort.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const budget = options.budget ?? new ConnectionBudget(options.connections);
+    const probed = parts.find((p) => p.done < p.end)!;
+    const queue = parts.filter((p) => p.done < p.end && p !== probed);
+    this.#written();
+    try {
+      const probeTask = budget.run(() => this.#fetchPart(probed, probe));
+      const workers = Array.from({ length: Math.min(options.connections, queue.length) }, async () => {
+        for (let part = queue.shift(); part; part = queue.shift()) {
+          const next = part;
+          await budget.run(() => this.#fetchPart(next));
+        }
+      });
+      await Promise.all([probeTask, ...workers].map((p) => p.catch((e) => this.#fail(e))));
+      if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
+      const sha256 = await this.#frontier.finish(this.identity.size);
+      using f = await Deno.open(this.file, { read: true });
+      await f.syncData();
+      return { file: this.file, sha256, bytes: this.identity.size };
+    } catch (e) {
+      await this.#save(true).catch(() => {});
+      throw e;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** The first failure stops every other part; its error is what the caller sees. */
+  #fail(e: unknown): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(toLodeError(e));
+  }
+
+  #fetchPart(part: PartState, probe?: Probe): Promise<void> {
+    let first = probe;
+    return withRetries(async () => {
+      const response = first;
+      first = undefined;
+      try {
+        await fetchRange({
+          url: this.identity.resolved,
+          part,
+          file: this.file,
+          size: this.identity.size,
+          validator: this.identity.etag ?? this.identity.lastModified,
+          client: this.options.client,
+          headers: this.identity.resolved.origin === new URL(this.url).origin
+            ? this.options.headers
+            : undefined,
+          signal: this.#abort.signal,
+          stallMs: this.options.stallMs ?? 30_000,
+          onWritten: () => this.#written(),
+          response: response?.response,
+          abortResponse: response ? () => response.controller.abort() : undefined,
+        });
+      } catch (e) {
+        const error = toLodeError(e);
+        if (error.details.refusal !== "reresolve") throw error;
+        await this.#resolveAgain();
+        throw new LodeError("NETWORK", `resolved ${this.url} again after HTTP ${error.details.status}`, {
+          details: error.details,
+        });
+      }
+    }, { policy: this.options.retry, signal: this.#abort.signal, onRetry: this.options.onRetry });
+  }
+
+  /** A signed redirect expired: ask the original URL where the bytes are now (once for all parts). */
+  #resolveAgain(): Promise<void> {
+    this.#resolving ??= (async () => {
+      const { response, url } = await openGet(this.url, {
+        policy: this.options.policy,
+        client: this.options.client,
+        headers: this.options.headers,
+        everyHop: { range: "bytes=0-0" },
+        signal: this.#abort.signal,
+      });
+      await response.body?.cancel();
+      this.identity.resolved = url;
+    })().finally(() => {
+      this.#resolving = null;
+    });
+    return this.#resolving;
+  }
+
+  #written(): void {
+    const prefix = contiguousPrefix(this.parts);
+    this.#frontier.advance(prefix);
+    this.options.onProgress?.(this.parts.reduce((sum, p) => sum + p.done, 0));
+    if (performance.now() - this.#lastSave >= SAVE_EVERY_MS) void this.#save(false).catch(() => {});
+  }
+
+  /** Syncs the data, then records it in the sidecar (so the sidecar never claims unsynced bytes). */
+  #save(force: boolean): Promise<void> {
+    this.#lastSave = performance.now();
+    const snapshot = this.parts.map((p) => ({ ...p }));
+    this.#saving = this.#saving.then(async () => {
+      using f = await Deno.open(this.file, { read: true });
+      await f.syncData();
+      await writeResumeState(this.partialDir, {
+        version: 1,
+        url: this.url,
+        size: this.identity.size,
+        etag: this.identity.etag,
+        last_modified: this.identity.lastModified,
+        parts: snapshot,
+        hashed: this.#frontier.hashed,
+      });
+    });
+    if (force) return this.#saving;
+    return this.#saving.catch(() => {});
+  }
+}

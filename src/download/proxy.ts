@@ -1,0 +1,312 @@
+/**
+ * Which proxy, if any, a request goes through, and one `Deno.HttpClient` per (proxy, CA set) so that
+ * every request lode makes goes through a client that says so explicitly.
+ *
+ * lode decides itself instead of leaving it to Deno, because Deno's own reading of the environment
+ * (measured on Deno 2.9.6) is not predictable enough: its `NO_PROXY` ignores `host:port` entries,
+ * ignores `*` for IP-address hosts and compares case-sensitively; a client made with
+ * `Deno.createHttpClient({ caCerts })` (or the default client) still applies `HTTPS_PROXY` from the
+ * process environment; and the process's `NO_PROXY` even overrides an explicit `proxy` option. The
+ * environment is read when a client is created (the default client: at the first fetch), so the
+ * composition root removes `PROXY_ENV_NAMES` (src/config.ts) from the live environment once
+ * `loadConfig` has its snapshot, and the clients made here are then the only ones deciding.
+ * Deno never bypasses a proxy for loopback hosts by itself, and neither does lode: only `NO_PROXY` does.
+ *
+ * Rules (close to curl's, and a superset of Deno's `NO_PROXY` matching):
+ * - `https:` URLs use the `https` proxy (`HTTPS_PROXY`), `http:` URLs the `http` proxy (`HTTP_PROXY`).
+ * - A proxy URL without a scheme means `http://`; `user:password@` in it becomes basic auth
+ *   (percent-decoded). Schemes: `http`, `https` (TLS to the proxy), `socks5`, `socks5h`. Without a
+ *   port, Deno uses the scheme's (80 or 443), not curl's 1080.
+ * - `NO_PROXY` entries, comma- or space-separated, case-insensitive:
+ *   `*` (everything); `example.com`, `.example.com` and `*.example.com` (the domain and its
+ *   sub-domains); an IP address (`127.0.0.1`, `::1`, `[::1]`) or a CIDR range (`10.0.0.0/8`,
+ *   `fe80::/10`), matched against IP-address hosts only (names are never resolved); any of them
+ *   with `:port` to match only that port (`[::1]:8443`, `mirror.local:8080`).
+ *
+ * @example
+ * ```ts
+ * const clients = createHttpClients({
+ *   caCertPems: [],
+ *   proxy: { https: "http://proxy.corp:3128", noProxy: ["localhost", ".corp"] },
+ * });
+ * const url = new URL("https://huggingface.co/x.gguf");
+ * const response = await fetch(url, { client: clients.clientFor(url) });
+ * clients.close();
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+
+/** Proxy settings, as `loadConfig` reads them from `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. */
+export interface ProxyConfig {
+  /** Proxy URL for `https:` requests; may carry `user:password@`. */
+  https?: string;
+  /** Proxy URL for `http:` requests; may carry `user:password@`. */
+  http?: string;
+  /** `NO_PROXY` entries (see the module doc), lower-cased. */
+  noProxy: string[];
+}
+
+/** A parsed proxy URL, in the shape `Deno.createHttpClient({ proxy })` takes, plus a printable form. */
+export interface ProxyEndpoint {
+  /** `scheme://host[:port]`, without credentials. */
+  url: string;
+  basicAuth?: { username: string; password: string };
+  /** The same as `url` (credentials are never printed); for messages and error details. */
+  display: string;
+}
+
+const SCHEMES = new Set(["http:", "https:", "socks5:", "socks5h:"]);
+
+/**
+ * Parses a proxy URL (`HTTPS_PROXY` style). Throws `USAGE` (without echoing a password) when it is not one.
+ *
+ * @example
+ * ```ts
+ * parseProxyUrl("alice:s%40cret@proxy.corp:3128");
+ * // { url: "http://proxy.corp:3128", basicAuth: { username: "alice", password: "s@cret" }, display: "http://proxy.corp:3128" }
+ * ```
+ */
+export function parseProxyUrl(value: string): ProxyEndpoint {
+  const text = value.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new LodeError("USAGE", `not a proxy URL: "${redact(text)}"`, {
+      hint: "Give the proxy as http://HOST:PORT (or http://USER:PASSWORD@HOST:PORT).",
+    });
+  }
+  if (!SCHEMES.has(url.protocol) || !url.hostname) {
+    throw new LodeError(
+      "USAGE",
+      `unsupported proxy URL "${redact(text)}": use http, https, socks5 or socks5h`,
+      {
+        hint: "Give the proxy as http://HOST:PORT (or http://USER:PASSWORD@HOST:PORT).",
+      },
+    );
+  }
+  const bare = `${url.protocol}//${url.host}`;
+  const username = decode(url.username);
+  const password = decode(url.password);
+  return {
+    url: bare,
+    ...(username || password ? { basicAuth: { username, password } } : {}),
+    display: bare,
+  };
+}
+
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/** `scheme://user:password@host` → `scheme://host`, for messages about a value that did not parse. */
+function redact(text: string): string {
+  return text.replace(/\/\/[^/@]*@/, "//").replace(/^[^/:]*:[^/@]*@/, "");
+}
+
+/**
+ * Splits a `NO_PROXY` value into entries: commas or whitespace between them, lower-cased, empties dropped.
+ *
+ * @example
+ * ```ts
+ * parseNoProxy(" localhost, .Corp  10.0.0.0/8 "); // ["localhost", ".corp", "10.0.0.0/8"]
+ * ```
+ */
+export function parseNoProxy(value: string | undefined): string[] {
+  return (value ?? "").split(/[\s,]+/).map((s) => s.toLowerCase()).filter(Boolean);
+}
+
+/** Bytes of an IPv4 (4) or IPv6 (16) address (brackets and a `%zone` allowed), or null when `text` is not one. */
+function parseIp(text: string): Uint8Array | null {
+  let s = text.replace(/^\[(.*)\]$/, "$1").replace(/%.*$/, "");
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
+    const parts = s.split(".").map(Number);
+    return parts.every((n) => n <= 255) ? new Uint8Array(parts) : null;
+  }
+  if (!s.includes(":")) return null;
+  // A dotted IPv4 tail (`::ffff:1.2.3.4`) becomes its two 16-bit words.
+  const v4 = /(?<=:)\d{1,3}(?:\.\d{1,3}){3}$/.exec(s);
+  if (v4) {
+    const b = parseIp(v4[0]);
+    if (!b) return null;
+    s = `${s.slice(0, v4.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${
+      ((b[2]! << 8) | b[3]!).toString(16)
+    }`;
+  }
+  const halves = s.split("::");
+  if (halves.length > 2) return null;
+  const [head, rest] = halves.map((h) => (h ? h.split(":") : []));
+  const words = [...head!, ...(rest ?? [])];
+  if (!words.every((w) => /^[0-9a-f]{1,4}$/i.test(w))) return null;
+  if (halves.length === 1 ? words.length !== 8 : words.length > 7) return null;
+  const zeros: string[] = Array(8 - words.length).fill("0");
+  const all = [...head!, ...(halves.length === 2 ? zeros : []), ...(rest ?? [])];
+  const out = new Uint8Array(16);
+  all.forEach((w, i) => {
+    const n = parseInt(w, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 0xff;
+  });
+  return out;
+}
+
+function inPrefix(addr: Uint8Array, net: Uint8Array, bits: number): boolean {
+  if (addr.length !== net.length) return false;
+  for (let i = 0; i < addr.length && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((addr[i]! & mask) !== (net[i]! & mask)) return false;
+  }
+  return true;
+}
+
+type HostTest = (host: string, ip: Uint8Array | null) => boolean;
+
+function hostTest(pattern: string): HostTest {
+  const slash = pattern.indexOf("/");
+  if (slash >= 0) {
+    const net = parseIp(pattern.slice(0, slash));
+    const bits = Number(pattern.slice(slash + 1));
+    if (!net || !/^\d+$/.test(pattern.slice(slash + 1)) || bits > net.length * 8) return () => false;
+    return (_host, ip) => ip !== null && inPrefix(ip, net, bits);
+  }
+  const addr = parseIp(pattern);
+  if (addr) return (_host, ip) => ip !== null && inPrefix(ip, addr, addr.length * 8);
+  const domain = pattern.replace(/^\*?\./, "").replace(/\.$/, "");
+  return (host) => host === domain || host.endsWith(`.${domain}`);
+}
+
+function defaultPort(protocol: string): string {
+  return protocol === "https:" ? "443" : protocol === "http:" ? "80" : "";
+}
+
+/**
+ * Compiles `NO_PROXY` entries into a test: does this URL bypass the proxy?
+ *
+ * @example
+ * ```ts
+ * const bypass = noProxyMatcher(["127.0.0.0/8", ".corp", "mirror.local:8080"]);
+ * bypass(new URL("https://127.0.0.2:9/")); // true
+ * bypass(new URL("https://a.b.corp/")); // true
+ * bypass(new URL("http://mirror.local/")); // false: port 80, not 8080
+ * ```
+ */
+export function noProxyMatcher(entries: readonly string[]): (url: URL) => boolean {
+  const tests: { port: string | null; test: HostTest }[] = [];
+  let all = false;
+  for (const raw of entries) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === "*") {
+      all = true;
+      continue;
+    }
+    // "[v6]:port", "host:port" or "v4:port"; a bare IPv6 address has several colons and no port.
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? /^([^:]+):(\d+)$/.exec(entry);
+    tests.push({ port: m?.[2] ?? null, test: hostTest(m ? m[1]! : entry) });
+  }
+  return (url) => {
+    if (all) return true;
+    const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+    const ip = parseIp(host);
+    const port = url.port || defaultPort(url.protocol);
+    return tests.some((t) => (t.port === null || t.port === port) && t.test(host, ip));
+  };
+}
+
+/**
+ * Whether `url` bypasses the proxy under these `NO_PROXY` entries (see {@link noProxyMatcher}).
+ *
+ * @example
+ * ```ts
+ * bypassesProxy(new URL("https://localhost:8443/m.gguf"), ["localhost"]); // true
+ * ```
+ */
+export function bypassesProxy(url: URL, entries: readonly string[]): boolean {
+  return noProxyMatcher(entries)(url);
+}
+
+/** The clients of {@link createHttpClients}. */
+export interface HttpClients {
+  /**
+   * The client to pass to `fetch` for this URL (call it again for every redirect hop): one with the
+   * proxy that applies, one with only the extra CAs when none applies, or `undefined` (Deno's default)
+   * when neither a proxy nor an extra CA is involved. Clients are cached; do not close them yourself.
+   */
+  clientFor(url: URL): Deno.HttpClient | undefined;
+  /** The proxy (`scheme://host:port`, no credentials) that `url` goes through, or null; for messages. */
+  proxyFor(url: URL): string | null;
+  /** Closes every client made so far; `clientFor` throws afterwards. */
+  close(): void;
+}
+
+/** Options of {@link createHttpClients}. */
+export interface HttpClientsOptions {
+  /** Extra trusted CA certificates (PEM), used for the origin (and for an `https://` proxy). */
+  caCertPems: string[];
+  /** Proxy settings; no proxy at all when omitted. */
+  proxy?: ProxyConfig;
+}
+
+/**
+ * Builds the per-URL client chooser: one `Deno.HttpClient` per (proxy, CA set), made on first use.
+ * Throws `USAGE` when a proxy URL in `options.proxy` is not one.
+ *
+ * @example
+ * ```ts
+ * const clients = createHttpClients({ caCertPems: [caPem], proxy: config.proxy });
+ * try {
+ *   const url = new URL("https://127.0.0.1:8443/m.gguf");
+ *   const response = await fetch(url, { client: clients.clientFor(url), redirect: "manual" });
+ *   await response.body?.cancel();
+ * } finally {
+ *   clients.close();
+ * }
+ * ```
+ */
+export function createHttpClients(options: HttpClientsOptions): HttpClients {
+  const caCerts = options.caCertPems;
+  const proxy = options.proxy ?? { noProxy: [] };
+  const endpoints = new Map<string, ProxyEndpoint>();
+  if (proxy.https) endpoints.set("https:", parseProxyUrl(proxy.https));
+  if (proxy.http) endpoints.set("http:", parseProxyUrl(proxy.http));
+  const bypass = noProxyMatcher(proxy.noProxy);
+  const cache = new Map<string, Deno.HttpClient>();
+  let closed = false;
+
+  const endpointFor = (url: URL): ProxyEndpoint | null => {
+    const endpoint = endpoints.get(url.protocol);
+    return endpoint && !bypass(url) ? endpoint : null;
+  };
+
+  return {
+    clientFor(url) {
+      if (closed) throw new Error("createHttpClients: clientFor() after close()");
+      const endpoint = endpointFor(url);
+      if (!endpoint && caCerts.length === 0) return undefined;
+      const key = endpoint ? JSON.stringify([endpoint.url, endpoint.basicAuth ?? null]) : "direct";
+      let client = cache.get(key);
+      if (!client) {
+        client = Deno.createHttpClient({
+          ...(caCerts.length > 0 ? { caCerts } : {}),
+          ...(endpoint ? { proxy: { url: endpoint.url, basicAuth: endpoint.basicAuth } } : {}),
+        });
+        cache.set(key, client);
+      }
+      return client;
+    },
+    proxyFor(url) {
+      return endpointFor(url)?.display ?? null;
+    },
+    close() {
+      closed = true;
+      for (const client of cache.values()) client.close();
+      cache.clear();
+    },
+  };
+}

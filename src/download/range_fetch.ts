@@ -1,0 +1,164 @@
+/**
+ * One byte range of a parallel download: `GET` with `Range` (and `If-Range`,
+ * so a changed file is never mixed with the old one), the `206` and its
+ * `Content-Range` checked exactly, the body written at the part's offset in the
+ * partial file through its own file handle, and a stall watchdog that aborts
+ * the request when no byte arrives for `stallMs`.
+ *
+ * The part's `done` counter advances only as bytes reach the file, so a retry
+ * (or a later resume) continues exactly where the data ends.
+ *
+ * @example
+ * ```ts
+ * await fetchRange({ url, part, file, size, validator: etag, signal, stallMs: 30_000, onBytes: (n) => {} });
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import { BatchedFileWriter } from "../store/batched_file_writer.ts";
+import { transportError } from "./http_get.ts";
+import type { PartState } from "./resume_state.ts";
+
+/** Per-connection batch: small enough for many connections, large enough for few writes. */
+const PART_BATCH_BYTES = 1024 * 1024;
+
+/** Options of {@link fetchRange}. */
+export interface RangeFetchOptions {
+  /** The resolved URL of the file (after redirects). */
+  url: URL;
+  /** The part to complete; its `done` advances as bytes are written. */
+  part: PartState;
+  /** The partial file (already created). */
+  file: string;
+  /** The file's full size, as the probe found it. */
+  size: number;
+  /** `If-Range` validator: a strong ETag or a Last-Modified date. */
+  validator: string | null;
+  client?: Deno.HttpClient;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Abort the request when no byte arrives for this long. */
+  stallMs: number;
+  /** Bytes received (for progress), called per read. */
+  onBytes?: (delta: number) => void;
+  /** The part's `done` advanced (bytes reached the file). */
+  onWritten?: () => void;
+  /** An answer already received for exactly this range (the probe's): used instead of a new request. */
+  response?: Response;
+  /** Aborts `response`'s request (it was opened with another signal); called on a stall. */
+  abortResponse?: () => void;
+}
+
+/** Why a range answer cannot be used: the origin changed or ignores ranges, or the URL needs resolving again. */
+export type RangeRefusal = "origin_changed" | "reresolve";
+
+/** Fetches the rest of `options.part`. Throws typed errors; `details.refusal` marks {@link RangeRefusal}s. */
+export async function fetchRange(options: RangeFetchOptions): Promise<void> {
+  const { part, url } = options;
+  const from = part.start + part.done;
+  const to = part.end - 1;
+  if (from > to) return;
+  const abort = new AbortController();
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      abort.abort();
+      options.abortResponse?.();
+    }, options.stallMs);
+  };
+  const onOuterAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  arm();
+  try {
+    const headers: Record<string, string> = { ...options.headers, range: `bytes=${from}-${to}` };
+    if (options.validator) headers["if-range"] = options.validator;
+    const response = options.response ??
+      await fetch(url, { headers, redirect: "manual", client: options.client, signal: abort.signal });
+    arm();
+    checkRangeResponse(response, url, from, to, options.size);
+    const expected = to - from + 1;
+    const doneBefore = part.done;
+    using out = await Deno.open(options.file, { write: true });
+    await out.seek(from, Deno.SeekMode.Start);
+    const writer = new BatchedFileWriter(out, {
+      batchBytes: PART_BATCH_BYTES,
+      syncEveryBytes: 0,
+      onWritten: (written) => {
+        part.done = doneBefore + written;
+        options.onWritten?.();
+      },
+    });
+    let received = 0;
+    try {
+      await writer.pipeFrom(response.body!, {
+        maxBytes: expected,
+        onProgress: (total) => {
+          arm();
+          options.onBytes?.(total - received);
+          received = total;
+        },
+      });
+    } finally {
+      await writer.close();
+    }
+    if (received !== expected) {
+      throw new LodeError(
+        "SIZE_MISMATCH",
+        `${url.host} sent ${received} of ${expected} bytes for range ${from}-${to}`,
+        {
+          details: {
+            url: url.href,
+            range: `${from}-${to}`,
+            received_bytes: received,
+            expected_bytes: expected,
+          },
+        },
+      );
+    }
+  } catch (e) {
+    if (stalled) {
+      throw new LodeError("STALLED", `no bytes from ${url.host} for ${options.stallMs / 1000} s`, {
+        details: { url: url.href, range: `${from}-${to}`, stall_ms: options.stallMs },
+      });
+    }
+    throw transportError(e, url);
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+function checkRangeResponse(response: Response, url: URL, from: number, to: number, size: number): void {
+  const details = { url: url.href, status: response.status, range: `${from}-${to}` };
+  if (response.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
+    if (m && Number(m[1]) === from && Number(m[2]) === to && (m[3] === "*" || Number(m[3]) === size)) return;
+    response.body?.cancel();
+    throw new LodeError(
+      "HTTP_STATUS",
+      `${url.host} answered range ${from}-${to} with Content-Range "${
+        response.headers.get("content-range")
+      }"`,
+      { details: { ...details, content_range: response.headers.get("content-range") } },
+    );
+  }
+  response.body?.cancel();
+  if (response.status === 200) {
+    throw new LodeError("ORIGIN_CHANGED", `${url.host} sent the whole file instead of a range: it changed`, {
+      details: { ...details, refusal: "origin_changed" satisfies RangeRefusal },
+    });
+  }
+  if ([301, 302, 303, 307, 308, 401, 403].includes(response.status)) {
+    throw new LodeError("HTTP_STATUS", `${url.host} answered ${response.status} to a range request`, {
+      details: { ...details, refusal: "reresolve" satisfies RangeRefusal },
+    });
+  }
+  throw new LodeError(
+    response.status === 404 ? "HTTP_NOT_FOUND" : "HTTP_STATUS",
+    `${url.host} answered HTTP ${response.status} to range ${from}-${to}`,
+    { details: { ...details, retry_after: response.headers.get("retry-after") ?? undefined } },
+  );
+}
