@@ -4,8 +4,13 @@
  * @module
  */
 import { runCli } from "./src/cli/app.ts";
+import { PROXY_ENV_NAMES } from "./src/download/proxy.ts";
 
 if (import.meta.main) {
-  const code = await runCli(Deno.args, { env: Deno.env.toObject() });
+  const env = Deno.env.toObject();
+  // lode decides per URL which proxy applies (HTTPS_PROXY / NO_PROXY, read by src/config.ts). Deno
+  // would re-apply the variables to every client it makes, so they leave the process's environment.
+  for (const name of PROXY_ENV_NAMES) Deno.env.delete(name);
+  const code = await runCli(Deno.args, { env });
   Deno.exit(code);
 }

@@ -57,6 +57,42 @@ export interface Ran {
   stderr: string;
 }
 
+/** A child started by {@link spawnTracked}. */
+export interface Spawned {
+  child: Deno.ChildProcess;
+  /** All of its stderr, once it has exited. */
+  stderr: Promise<string>;
+}
+
+/**
+ * Starts a command with stdout piped for the caller to read (stdin closed; stderr collected on the side),
+ * tracked for {@link cleanupAll} until it exits: for a child that is watched while it runs, and perhaps
+ * killed.
+ * @example
+ * ```ts
+ * const { child } = spawnTracked("deno", ["run", "-A", "main.ts", "--json", "pull", url]);
+ * for await (const chunk of child.stdout) if (enough(chunk)) child.kill("SIGKILL");
+ * const { signal } = await child.status;
+ * ```
+ */
+export function spawnTracked(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Spawned {
+  const child = new Deno.Command(cmd, {
+    args,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  children.add(child);
+  child.status.finally(() => children.delete(child));
+  return { child, stderr: new Response(child.stderr).text().catch(() => "") };
+}
+
 /**
  * Runs a command to completion (stdin closed, output captured), tracked for {@link cleanupAll}.
  * @example
@@ -138,23 +174,46 @@ export interface NginxServer {
   url: string;
   /** e.g. `nginx/1.22.1` */
   version: string;
+  /** Stops this nginx now (SIGTERM, then SIGKILL after 5 s); {@link cleanupAll} does it otherwise. */
+  stop: () => Promise<void>;
+}
+
+/** What {@link startNginx} serves and how. */
+export interface NginxOptions {
+  /** Directory served at `/`. */
+  www: string;
+  certPem: string;
+  keyPem: string;
+  /** `limit_rate` in bytes per second, per request (= per connection: one request at a time). */
+  limitRate?: number;
+  /** Write an access log there, in {@link ACCESS_LOG_FORMAT}; default `access_log off`. */
+  accessLog?: string;
 }
 
 /**
- * Starts a standalone nginx in the foreground (`daemon off`, one worker, `sendfile on`, `access_log off`)
- * serving the directory `www` over HTTPS on a free loopback port, with its prefix, config, pid, logs and
- * temp dirs under `dir`. Stopped (SIGTERM, then SIGKILL after 5 s) by {@link cleanupAll}.
+ * The access-log line format {@link startNginx} writes when asked to: time of the write (s), request time
+ * (s), status, bytes sent (headers + body), body bytes sent, then the quoted request line and Range header.
+ * @example
+ * ```ts
+ * // 1700000000.123 0.511 206 4194598 4194304 "GET /m.gguf HTTP/1.1" "bytes=0-4194303"
+ * ```
+ */
+export const ACCESS_LOG_FORMAT =
+  '$msec $request_time $status $bytes_sent $body_bytes_sent "$request" "$http_range"';
+
+/**
+ * Starts a standalone nginx in the foreground (`daemon off`, one worker, `sendfile on`, `access_log off`
+ * unless `accessLog` is given, `limit_rate` when `limitRate` is) serving the directory `www` over HTTPS on
+ * a free loopback port, with its prefix, config, pid, logs and temp dirs under `dir`. Stopped (SIGTERM,
+ * then SIGKILL after 5 s) by `stop()` or {@link cleanupAll}.
  * When run as root its worker drops to `nobody`: `www` and the files in it must be world-readable.
  * @example
  * ```ts
  * const { url } = await startNginx("/usr/sbin/nginx", `${tmp}/nginx`, { www, certPem, keyPem });
+ * const slow = await startNginx("/usr/sbin/nginx", `${tmp}/slow`, { www, certPem, keyPem, limitRate: 25e6 });
  * ```
  */
-export async function startNginx(
-  nginx: string,
-  dir: string,
-  opts: { www: string; certPem: string; keyPem: string },
-): Promise<NginxServer> {
+export async function startNginx(nginx: string, dir: string, opts: NginxOptions): Promise<NginxServer> {
   const build = (await exec(nginx, ["-V"])).stderr;
   const version = /nginx version: (\S+)/.exec(build)?.[1] ?? "nginx";
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
@@ -173,7 +232,9 @@ export async function startNginx(
     `error_log ${dir}/logs/error.log warn;`,
     "events { worker_connections 64; }",
     "http {",
-    "  access_log off;",
+    ...(opts.accessLog
+      ? [`  log_format bench '${ACCESS_LOG_FORMAT}';`, `  access_log ${opts.accessLog} bench;`]
+      : ["  access_log off;"]),
     "  sendfile on;",
     "  tcp_nopush on;",
     "  default_type application/octet-stream;",
@@ -183,6 +244,7 @@ export async function startNginx(
     `    ssl_certificate ${dir}/leaf.crt;`,
     `    ssl_certificate_key ${dir}/leaf.key;`,
     `    root ${opts.www};`,
+    ...(opts.limitRate ? [`    location / { limit_rate ${Math.round(opts.limitRate)}; }`] : []),
     "  }",
     "}",
   ].join("\n");
@@ -198,17 +260,20 @@ export async function startNginx(
   const status = child.status.then((s) => (exited = true, s));
   const errText = child.stderr.pipeThrough(new TextDecoderStream()).getReader().read()
     .then((r) => r.value ?? "").catch(() => "");
-  onCleanup(async () => {
-    if (!exited) child.kill("SIGTERM");
-    const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 5000);
-    await status;
-    clearTimeout(timer);
-    children.delete(child);
-  });
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    stopping ??= (async () => {
+      if (!exited) child.kill("SIGTERM");
+      const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 5000);
+      await status;
+      clearTimeout(timer);
+      children.delete(child);
+    })();
+  onCleanup(stop);
   for (let i = 0; i < 100 && !exited; i++) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { url: `https://127.0.0.1:${port}`, version };
+      return { url: `https://127.0.0.1:${port}`, version, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,170 +1,226 @@
 /**
- * `deno task bench`: pull throughput of `lode pull` against the usual shell tools, all fetching the same
- * generated GGUF from a standalone nginx (HTTPS, test CA, `sendfile on`, `access_log off`) on 127.0.0.1.
+ * `deno task bench`: pull throughput of `lode pull` against the usual shell tools and aria2c, all fetching
+ * the same generated GGUF from a standalone nginx (HTTPS, test CA, `sendfile on`) on 127.0.0.1, in two
+ * scenarios: `unthrottled` (default 1 GiB) and `throttled` (default 256 MiB, nginx `limit_rate` per
+ * connection, default 25 MB/s = 25,000,000 bytes/s), where parallel connections are what counts.
  *
  * ```sh
- * deno task bench [--size 1GiB] [--runs 5] [--out bench.json] [--tmp DIR] [--no-aria2] [--no-sync-row]
+ * deno task bench [--scenario all|unthrottled|throttled] [--size S] [--throttle 25MB] [--runs 5]
+ *                 [--lode-connections N] [--out bench.json] [--tmp DIR] [--no-aria2] [--no-sync-row]
+ *                 [--lode-main path/to/main.ts]
+ * deno task bench --resume-test [--size 256MiB] [--throttle 25MB] [--lode-connections N]
  * ```
  *
  * Rounds are interleaved (every tool once per round), each run into a fresh target directory that is
  * deleted afterwards; `sync` runs (untimed) before every timed run so no earlier writeback overlaps it.
  * Nothing is dropped from the page cache: the origin file is hot for every tool. Wall time is taken
  * around the child process; peak RSS and CPU time come from `/usr/bin/time -f "%e %M %U %S"` (for a
- * pipeline: RSS of its largest process, CPU of all). Every result is re-hashed and checked. Missing
+ * pipeline: RSS of its largest process, CPU of all). Every result is re-hashed and checked. lode gets
+ * `--connections N` only with `--lode-connections N`; otherwise it runs with its own default. Missing
  * nginx / time / aria2c are installed with apt-get (said in the output). Ctrl-C cleans up.
+ * `--resume-test` (scripts/bench_resume.ts) kills a throttled `lode pull` at 50% and restarts it.
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseSize, writeGgufModel } from "./gen_gguf.ts";
 import { makeTestCa } from "../tests/support/test_ca.ts";
-import { BASELINE, formatTable, HASH_LIMIT, summarise, type ToolSamples } from "./bench_report.ts";
+import {
+  formatTable,
+  LODE,
+  type ScenarioKind,
+  summarise,
+  type ToolRow,
+  type ToolSamples,
+  type Verdict,
+  verdicts,
+} from "./bench_report.ts";
 import { cleanupAll, ensureBin, exec, onCleanup, startNginx } from "./bench_nginx.ts";
+import { benchTools, runOnce, type Target } from "./bench_tools.ts";
+import { resumeTest } from "./bench_resume.ts";
 
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
-const LODE = "lode pull";
+const DEFAULT_SIZE: Record<ScenarioKind, string> = { unthrottled: "1GiB", throttled: "256MiB" };
 
-/** What one run of a tool works with. */
-interface Target {
-  /** Fresh, empty directory for this run's output. */
-  dir: string;
-  url: string;
-  ca: string;
-  /** The file nginx serves (for the local-hash row). */
-  origin: string;
-  sha256: string;
-  size: number;
+const USAGE = `deno task bench [--scenario all|unthrottled|throttled] [--size S] [--throttle 25MB] [--runs 5]
+                [--lode-connections N] [--out FILE.json] [--tmp DIR] [--no-aria2] [--no-sync-row]
+                [--lode-main main.ts]
+deno task bench --resume-test [--size 256MiB] [--throttle 25MB] [--lode-connections N] [--out FILE.json]
+
+  --scenario          all (default) = unthrottled (1 GiB) then throttled (256 MiB)
+  --size              file size for every scenario run (default: per scenario, as above)
+  --throttle          per-connection rate of the throttled scenario, bytes/s: 25MB = 25,000,000;
+                      25MiB or 25m = 26,214,400 (nginx's own k/m suffixes are 1024 multiples)
+  --lode-connections  pass --connections N to lode pull (default: lode's own default)
+  --lode-main         the lode main.ts to benchmark (default: this checkout's)
+  --resume-test       kill a throttled lode pull at 50%, run it again; report what nginx sent twice`;
+
+/** Everything the scenarios share. */
+interface Env {
+  work: string;
+  nginx: string;
+  ca: { caCertPath: string; certPem: string; keyPem: string };
+  time: string | null;
+  lode: { lodeMain: string; connections?: number };
 }
 
-interface Tool {
-  tool: string;
-  command: string;
-  argv: (t: Target) => string[];
-  env?: (t: Target) => Record<string, string>;
-  /** Checks the tool's own output; returns the file whose bytes must hash to the expected sha256. */
-  check: (t: Target, stdout: string) => Promise<string | null>;
-}
-
-/** A shell pipeline run by bash with pipefail; in `script`, $1 = CA file, $2 = output file, $3 = URL. */
-function shell(script: string): (t: Target) => string[] {
-  return (t) => ["bash", "-o", "pipefail", "-c", script, "bench", t.ca, `${t.dir}/f`, t.url];
-}
-
-function printedHash(what: string, file: boolean): Tool["check"] {
-  return (t, stdout) => {
-    if (!stdout.toLowerCase().includes(t.sha256)) throw new Error(`${what} printed ${stdout.trim()}`);
-    return Promise.resolve(file ? `${t.dir}/f` : null);
-  };
-}
-
-function tools(options: { aria2: boolean; syncRow: boolean }): Tool[] {
-  const list: Tool[] = [
-    {
-      tool: HASH_LIMIT,
-      command: "openssl dgst -sha256 ORIGIN",
-      argv: (t) => ["openssl", "dgst", "-sha256", t.origin],
-      check: printedHash("openssl", false),
-    },
-    {
-      tool: "curl -o f && sha256sum f",
-      command: "curl -s --cacert CA -o f URL && sha256sum f",
-      argv: shell('curl -s --cacert "$1" -o "$2" "$3" && sha256sum "$2"'),
-      check: printedHash("sha256sum", true),
-    },
-    {
-      tool: BASELINE,
-      command: "curl -s --cacert CA URL | tee f | sha256sum",
-      argv: shell('curl -s --cacert "$1" "$3" | tee "$2" | sha256sum'),
-      check: printedHash("sha256sum", true),
-    },
-  ];
-  if (options.syncRow) {
-    list.push({
-      tool: "curl | tee | sha256sum; sync f",
-      command: "curl -s --cacert CA URL | tee f | sha256sum && sync f   (fsync f, as lode fsyncs its blob)",
-      argv: shell('curl -s --cacert "$1" "$3" | tee "$2" | sha256sum && sync "$2"'),
-      check: printedHash("sha256sum", true),
-    });
-  }
-  list.push({
-    tool: LODE,
-    command: "deno run -A main.ts --store S --ca-cert CA pull URL#sha256=HEX --quiet",
-    argv: (t) => [
-      Deno.execPath(),
-      ...["run", "-A", MAIN_TS, "--store", `${t.dir}/store`, "--ca-cert", t.ca],
-      ...["pull", `${t.url}#sha256=${t.sha256}`, "--quiet"],
-    ],
-    env: (t) => ({ ...Deno.env.toObject(), NO_COLOR: "1", XDG_CONFIG_HOME: `${t.dir}/config` }),
-    check: async (t) => {
-      const manifest = JSON.parse(await Deno.readTextFile(`${t.dir}/store/manifests/m.json`));
-      if (manifest.blob !== `sha256:${t.sha256}` || manifest.size_bytes !== t.size) {
-        throw new Error(`lode manifest says ${manifest.blob} ${manifest.size_bytes}`);
-      }
-      return `${t.dir}/store/blobs/sha256/${t.sha256.slice(0, 2)}/${t.sha256}/data`;
-    },
+/** Generates the scenario's file and serves it from an nginx of its own (throttled when asked). */
+async function serve(
+  env: Env,
+  name: string,
+  options: { size: number; throttle: number | null; log?: boolean },
+) {
+  const www = `${env.work}/www-${name}`;
+  await Deno.mkdir(www, { mode: 0o755 });
+  onCleanup(() => Deno.remove(www, { recursive: true }).catch(() => {}));
+  const origin = `${www}/m.gguf`;
+  console.error(`generating ${options.size} bytes at ${origin}`);
+  const model = await writeGgufModel(origin, { sizeBytes: options.size, seed: 1 });
+  await Deno.chmod(origin, 0o644);
+  const accessLog = options.log ? `${env.work}/nginx-${name}/logs/access.log` : undefined;
+  const server = await startNginx(env.nginx, `${env.work}/nginx-${name}`, {
+    www,
+    certPem: env.ca.certPem,
+    keyPem: env.ca.keyPem,
+    limitRate: options.throttle ?? undefined,
+    accessLog,
   });
-  if (options.aria2) {
-    list.push({
-      tool: "aria2c -x8",
-      command: "aria2c -q -x8 -s8 --file-allocation=falloc --ca-certificate=CA --checksum=sha-256=HEX URL",
-      argv: (t) => [
-        "aria2c",
-        ...["-q", "-x8", "-s8", "--file-allocation=falloc", `--ca-certificate=${t.ca}`],
-        ...[`--checksum=sha-256=${t.sha256}`, "-d", t.dir, "-o", "f", t.url],
-      ],
-      check: (t) => Promise.resolve(`${t.dir}/f`),
-    });
-  }
-  return list;
+  const url = `${server.url}/m.gguf`;
+  console.error(`${server.version} serving ${url} (sha256 ${model.sha256})`);
+  const target = (dir: string): Target => ({
+    dir,
+    url,
+    ca: env.ca.caCertPath,
+    origin,
+    sha256: model.sha256,
+    size: model.sizeBytes,
+  });
+  const done = async () => {
+    await server.stop();
+    await Deno.remove(www, { recursive: true }).catch(() => {});
+  };
+  return { target, server, accessLog, done };
 }
 
-interface Measured {
-  s: number;
-  rss: number | null;
-  cpu: number | null;
+/** `limit_rate N` explained in both units, and what nginx's suffix would have meant. */
+function throttleText(bytesPerS: number): string {
+  return `nginx limit_rate ${bytesPerS} bytes/s per connection = ${(bytesPerS / 1e6).toFixed(1)} MB/s = ${
+    (bytesPerS / 2 ** 20).toFixed(2)
+  } MiB/s (nginx's k/m suffixes are 1024 multiples: \`limit_rate 25m\` = 26,214,400 bytes/s)`;
 }
 
-/** Runs one tool once (under /usr/bin/time when there is one), then checks and re-hashes what it wrote. */
-async function runOnce(tool: Tool, t: Target, time: string | null): Promise<Measured> {
-  const argv = tool.argv(t);
-  const timeFile = `${t.dir}.time`;
-  const [cmd, ...args] = time ? [time, "-o", timeFile, "-f", "%e %M %U %S", ...argv] : argv;
-  const t0 = performance.now();
-  const r = await exec(cmd!, args, { env: tool.env?.(t) });
-  const s = (performance.now() - t0) / 1000;
-  if (r.code !== 0) throw new Error(`${tool.tool} exited with ${r.code}: ${r.stderr.trim().slice(-800)}`);
-  const file = await tool.check(t, r.stdout);
-  if (file) {
-    const { size } = await Deno.stat(file);
-    const h = await exec("openssl", ["dgst", "-sha256", "-r", file]);
-    if (size !== t.size || !h.stdout.startsWith(t.sha256)) {
-      throw new Error(
-        `${tool.tool} wrote ${size} bytes hashing to ${h.stdout.slice(0, 64)}, not ${t.sha256}`,
-      );
+/** The outcome of one scenario. */
+interface ScenarioResult {
+  kind: ScenarioKind;
+  rows: ToolRow[];
+  samples: ToolSamples[];
+  verdicts: Verdict[];
+  json: Record<string, unknown>;
+}
+
+async function runScenario(
+  env: Env,
+  kind: ScenarioKind,
+  options: { size: number; throttle: number; runs: number; aria2: boolean; syncRow: boolean },
+): Promise<ScenarioResult> {
+  const throttle = kind === "throttled" ? options.throttle : null;
+  const { target, server, done } = await serve(env, kind, { size: options.size, throttle });
+  const list = benchTools({
+    ...env.lode,
+    hashRow: kind === "unthrottled",
+    syncRow: options.syncRow,
+    aria2: options.aria2,
+  });
+  const samples: ToolSamples[] = list.map((t) => ({
+    tool: t.tool,
+    command: t.command,
+    seconds: [],
+    rssKib: [],
+    cpuS: [],
+  }));
+  // Warm-up (untimed): one TLS fetch (of the first MiB only when throttled).
+  const range = throttle ? ["-r", "0-1048575"] : [];
+  await exec("curl", ["-s", "--cacert", env.ca.caCertPath, ...range, "-o", "/dev/null", target("").url]);
+  for (let round = 1; round <= options.runs; round++) {
+    for (const [i, tool] of list.entries()) {
+      const dir = `${env.work}/run`;
+      await Deno.mkdir(dir);
+      await exec("sync", []);
+      const { s, rss, cpu } = await runOnce(tool, target(dir), env.time);
+      samples[i]!.seconds.push(s);
+      samples[i]!.rssKib.push(rss);
+      samples[i]!.cpuS!.push(cpu);
+      const shown = `${s.toFixed(3)} s  cpu ${cpu?.toFixed(2) ?? "-"} s  ${rss ?? "-"} KiB`;
+      console.error(`${kind} round ${round}/${options.runs}  ${tool.tool.padEnd(32)} ${shown}`);
+      await Deno.remove(dir, { recursive: true });
     }
   }
-  if (!time) return { s, rss: null, cpu: null };
-  // With a non-zero exit, time writes a line before the numbers: take the last line.
-  const last = (await Deno.readTextFile(timeFile)).trim().split("\n").pop() ?? "";
-  await Deno.remove(timeFile);
-  const [, rss, user, sys] = last.split(" ").map(Number);
-  const cpu = user! + sys!;
-  return { s, rss: rss || null, cpu: Number.isFinite(cpu) ? cpu : null };
+  await done();
+  const { size: sizeBytes, sha256 } = target("");
+  const rows = summarise(samples, sizeBytes);
+  const v = verdicts(rows, kind, { connections: env.lode.connections });
+  const mib = (sizeBytes / 2 ** 20).toFixed(0);
+  console.log(
+    `\n== ${kind}: file ${sizeBytes} bytes (${mib} MiB), ${options.runs} run(s), ${server.version}`,
+  );
+  console.log(`   ${throttle ? throttleText(throttle) : "no limit_rate"}`);
+  for (const r of rows) console.log(`  ${r.tool.padEnd(32)} ${r.command}`);
+  console.log("\n" + formatTable(rows) + "\n");
+  for (const x of v) console.log(x.line);
+  const json = {
+    scenario: kind,
+    size_bytes: sizeBytes,
+    sha256,
+    runs: options.runs,
+    limit_rate_bytes_per_s: throttle,
+    tools: rows.map((r, i) => ({
+      ...r,
+      seconds: samples[i]!.seconds,
+      rss_kib: samples[i]!.rssKib,
+      cpu_seconds: samples[i]!.cpuS,
+    })),
+    ratios: Object.fromEntries(v.map((x) => [x.key, x.value])),
+    ratio_lines: v.map((x) => x.line),
+    lode_peak_rss_mb: rows.find((r) => r.tool === LODE)?.peak_rss_mb ?? null,
+  };
+  return { kind, rows, samples, verdicts: v, json };
+}
+
+async function runResume(
+  env: Env,
+  options: { size: number; throttle: number },
+): Promise<Record<string, unknown>> {
+  const { target, server, accessLog, done } = await serve(env, "resume", { ...options, log: true });
+  const dir = `${env.work}/resume`;
+  await Deno.mkdir(dir);
+  const t = target(dir);
+  const connections = env.lode.connections === undefined ? "lode's default" : `${env.lode.connections}`;
+  const report = await resumeTest(t, { ...env.lode, accessLog: accessLog! });
+  await done();
+  console.log(
+    `\n== resume test: file ${t.size} bytes (${(t.size / 2 ** 20).toFixed(0)} MiB), ${server.version}`,
+  );
+  console.log(`   ${throttleText(options.throttle)}; lode connections: ${connections}`);
+  console.log(`   access_log: $request $http_range $bytes_sent $body_bytes_sent (this mode only)\n`);
+  for (const line of report.lines) console.log(line);
+  return { limit_rate_bytes_per_s: options.throttle, ...report.json };
 }
 
 async function loadAverage(): Promise<string> {
   return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0]!;
 }
 
-const USAGE =
-  "deno task bench [--size 1GiB] [--runs 5] [--out FILE.json] [--tmp DIR] [--no-aria2] [--no-sync-row]";
-
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      size: { type: "string", default: "1GiB" },
+      scenario: { type: "string", default: "all" },
+      size: { type: "string" },
+      throttle: { type: "string", default: "25MB" },
       runs: { type: "string", default: "5" },
+      "lode-connections": { type: "string" },
+      "lode-main": { type: "string", default: MAIN_TS },
+      "resume-test": { type: "boolean", default: false },
       out: { type: "string" },
       tmp: { type: "string" },
       "no-aria2": { type: "boolean", default: false },
@@ -173,9 +229,24 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   if (values.help) return console.log(USAGE);
-  const size = parseSize(values.size);
+  const kinds: ScenarioKind[] = values.scenario === "all"
+    ? ["unthrottled", "throttled"]
+    : values.scenario === "unthrottled" || values.scenario === "throttled"
+    ? [values.scenario]
+    : (() => {
+      throw new Error(`bad --scenario ${values.scenario} (all, unthrottled or throttled)`);
+    })();
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs ${values.runs}`);
+  const throttle = parseSize(values.throttle);
+  if (throttle < 1) throw new Error(`bad --throttle ${values.throttle}`);
+  const lodeConnections = values["lode-connections"] === undefined
+    ? undefined
+    : Number(values["lode-connections"]);
+  if (lodeConnections !== undefined && !(Number.isInteger(lodeConnections) && lodeConnections >= 1)) {
+    throw new Error(`bad --lode-connections ${values["lode-connections"]}`);
+  }
+  const sizeOf = (kind: ScenarioKind) => parseSize(values.size ?? DEFAULT_SIZE[kind]);
   const notes: string[] = [];
 
   const nginx = await ensureBin("nginx", ["nginx-light", "nginx"], notes);
@@ -184,83 +255,57 @@ async function main(argv: string[]): Promise<void> {
   const time = hasTime || (await ensureBin("time", ["time"], notes)) ? "/usr/bin/time" : null;
   if (!time) notes.push("/usr/bin/time unavailable: no peak RSS nor CPU time");
   const aria2 = !values["no-aria2"] && (await ensureBin("aria2c", ["aria2"], notes)) !== null;
-  if (!values["no-aria2"] && !aria2) notes.push("aria2c unavailable: its row is left out");
+  if (!values["no-aria2"] && !aria2) notes.push("aria2c unavailable: its rows are left out");
 
   const work = await Deno.makeTempDir({ dir: values.tmp, prefix: "lode-bench-" });
   onCleanup(() => Deno.remove(work, { recursive: true }));
   await Deno.chmod(work, 0o755); // nginx's worker drops to nobody when started as root
-  await Deno.mkdir(`${work}/www`, { mode: 0o755 });
-  const origin = `${work}/www/m.gguf`;
-  console.error(`generating ${size} bytes at ${origin}`);
-  const model = await writeGgufModel(origin, { sizeBytes: size, seed: 1 });
-  await Deno.chmod(origin, 0o644);
   const ca = await makeTestCa(`${work}/ca`);
-  const server = await startNginx(nginx, `${work}/nginx`, { www: `${work}/www`, ...ca });
-  const url = `${server.url}/m.gguf`;
-  console.error(`${server.version} serving ${url} (sha256 ${model.sha256})`);
+  const lodeMain = values["lode-main"];
+  const env: Env = { work, nginx, ca, time, lode: { lodeMain, connections: lodeConnections } };
+  // Warm-up (untimed): deno's module cache for lode.
+  await exec(Deno.execPath(), ["run", "-A", lodeMain, "--version"]);
+  const report: Record<string, unknown> = {
+    deno: Deno.version.deno,
+    lode_main: lodeMain,
+    lode_connections: lodeConnections ?? "default",
+  };
 
-  const loadStart = await loadAverage();
-  const list = tools({ aria2, syncRow: !values["no-sync-row"] });
-  const samples: ToolSamples[] = list.map((t) => ({
-    tool: t.tool,
-    command: t.command,
-    seconds: [],
-    rssKib: [],
-    cpuS: [],
-  }));
-  // Warm-up (untimed): deno's module cache for lode, and one TLS fetch of the file.
-  await exec(Deno.execPath(), ["run", "-A", MAIN_TS, "--version"]);
-  await exec("curl", ["-s", "--cacert", ca.caCertPath, "-o", "/dev/null", url]);
-  for (let round = 1; round <= runs; round++) {
-    for (const [i, tool] of list.entries()) {
-      const dir = `${work}/run`;
-      await Deno.mkdir(dir);
-      await exec("sync", []);
-      const t: Target = { dir, url, ca: ca.caCertPath, origin, sha256: model.sha256, size: model.sizeBytes };
-      const { s, rss, cpu } = await runOnce(tool, t, time);
-      samples[i]!.seconds.push(s);
-      samples[i]!.rssKib.push(rss);
-      samples[i]!.cpuS!.push(cpu);
-      const shown = `${s.toFixed(3)} s  cpu ${cpu?.toFixed(2) ?? "-"} s  ${rss ?? "-"} KiB`;
-      console.error(`round ${round}/${runs}  ${tool.tool.padEnd(32)} ${shown}`);
-      await Deno.remove(dir, { recursive: true });
+  if (values["resume-test"]) {
+    report.resume_test = await runResume(env, { size: sizeOf("throttled"), throttle });
+  } else {
+    const loadStart = await loadAverage();
+    const results: ScenarioResult[] = [];
+    for (const kind of kinds) {
+      results.push(
+        await runScenario(env, kind, {
+          size: sizeOf(kind),
+          throttle,
+          runs,
+          aria2,
+          syncRow: !values["no-sync-row"],
+        }),
+      );
     }
+    notes.push(
+      "origin file hot in page cache for every tool (nothing dropped); nginx and the client share the cores",
+      "lode pull = `deno run -A main.ts`: deno startup (~0.1-0.2 s) is included; lode also fsyncs the blob",
+      "nginx cannot sendfile() into a TLS socket without kernel TLS: it reads and encrypts in user space",
+      "vs columns and ratio lines = ratios of median wall times; CPU s = user+sys, all processes",
+      "throttled: limit_rate applies per request, i.e. per connection; the pure hashing row is left out",
+      `lode connections: ${
+        lodeConnections === undefined ? "lode's default (no --connections)" : lodeConnections
+      }`,
+      `load average (1 min) before the runs: ${loadStart} (the bench itself then adds ~2; a high value` +
+        " here means other work shares the cores: expect noisy wall times, trust the CPU column more)",
+    );
+    console.log("");
+    for (const n of notes) console.log(`note: ${n}`);
+    report.runs = runs;
+    report.scenarios = results.map((r) => r.json);
   }
-
-  const rows = summarise(samples, model.sizeBytes);
-  const lode = rows.find((r) => r.tool === LODE)!;
-  notes.push(
-    "origin file hot in page cache for every tool (nothing dropped); nginx and the client share the cores",
-    "lode pull = `deno run -A main.ts`: deno startup (~0.1-0.2 s) is included; lode also fsyncs the blob",
-    "nginx cannot sendfile() into a TLS socket without kernel TLS: it reads and encrypts in user space",
-    "vs columns = median wall time / reference median (above 1 = slower); CPU s = user+sys, all processes",
-    `load average (1 min) before the runs: ${loadStart} (the bench itself then adds ~2; a high value` +
-      " here means other work shares the cores: expect noisy wall times, trust the CPU column more)",
-  );
-  const mib = (model.sizeBytes / 2 ** 20).toFixed(0);
-  console.log(`\nfile ${model.sizeBytes} bytes (${mib} MiB), ${runs} runs, ${server.version}`);
-  for (const r of rows) console.log(`  ${r.tool.padEnd(32)} ${r.command}`);
-  console.log("\n" + formatTable(rows) + "\n");
-  for (const n of notes) console.log(`note: ${n}`);
-  console.log(`\nlode / (curl|tee|sha256sum) = ${lode.vs_curl_tee?.toFixed(2)}`);
-  console.log(`lode peak RSS = ${lode.peak_rss_mb === null ? "unknown" : Math.round(lode.peak_rss_mb)} MB`);
+  report.notes = notes;
   if (values.out) {
-    const report = {
-      size_bytes: model.sizeBytes,
-      sha256: model.sha256,
-      runs,
-      nginx: server.version,
-      deno: Deno.version.deno,
-      tools: rows.map((r, i) => ({
-        ...r,
-        seconds: samples[i]!.seconds,
-        rss_kib: samples[i]!.rssKib,
-        cpu_seconds: samples[i]!.cpuS,
-      })),
-      lode_vs_curl_tee: lode.vs_curl_tee,
-      lode_peak_rss_mb: lode.peak_rss_mb,
-      notes,
-    };
     await Deno.writeTextFile(values.out, JSON.stringify(report, null, 2) + "\n");
     console.error(`wrote ${values.out}`);
   }

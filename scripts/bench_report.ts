@@ -1,6 +1,7 @@
 /**
  * The arithmetic and the table of `deno task bench` (scripts/bench_pull.ts): medians, throughput and
- * ratios against the two reference rows, rendered as an aligned text table.
+ * ratios against the two reference rows, rendered as an aligned text table, and the per-scenario ratio
+ * lines the download-engine issue sets targets for ({@link verdicts}).
  *
  * @example
  * ```ts
@@ -14,6 +15,10 @@
 export const BASELINE = "curl | tee | sha256sum";
 /** The hashing-limit row. */
 export const HASH_LIMIT = "openssl dgst";
+/** The row of lode. */
+export const LODE = "lode pull";
+/** The row of the aria2c with the most connections. */
+export const ARIA2_X16 = "aria2c -x16";
 
 /** The measurements of one tool over all runs. */
 export interface ToolSamples {
@@ -112,4 +117,85 @@ export function formatTable(rows: ToolRow[]): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
+/** The two scenarios of the bench: a full-speed origin, and one throttled per connection. */
+export type ScenarioKind = "unthrottled" | "throttled";
+
+/** One ratio line of a scenario, with its target when the issue sets one. */
+export interface Verdict {
+  /** JSON key, e.g. `lode_over_openssl`. */
+  key: string;
+  /** Null when a row it needs is missing. */
+  value: number | null;
+  /** `true` met, `false` missed, `null` no target or no value. */
+  met: boolean | null;
+  /** The printed line, e.g. `lode / openssl dgst = 1.21 (target <= 1.3: met)`. */
+  line: string;
+}
+
+function verdict(
+  key: string,
+  label: string,
+  value: number | null,
+  target?: [string, (v: number) => boolean],
+) {
+  const met = value === null || !target ? null : target[1](value);
+  const shown = value === null ? "n/a (row missing)" : value.toFixed(2);
+  const tail = target ? ` (target ${target[0]}${met === null ? "" : met ? ": met" : ": MISSED"})` : "";
+  return { key, value, met, line: `${label} = ${shown}${tail}` };
+}
+
+/**
+ * The ratio lines of a scenario, from medians: unthrottled — `lode / openssl dgst` (target <= 1.3) and
+ * `lode vs fastest peer` (the fastest row that downloads, i.e. not the hashing row); throttled — `curl /
+ * lode` (curl = {@link BASELINE}; target >= 6) and `lode / aria2c -x16` (target <= 1.0); both — lode's
+ * peak RSS (target < 200 MB, set for 16 connections: `connections` says what this run used).
+ * @example
+ * ```ts
+ * for (const v of verdicts(rows, "throttled", { connections: undefined })) console.log(v.line);
+ * ```
+ */
+export function verdicts(rows: ToolRow[], kind: ScenarioKind, options: { connections?: number }): Verdict[] {
+  const row = (tool: string) => rows.find((r) => r.tool === tool) ?? null;
+  const lode = row(LODE);
+  const over = (a: ToolRow | null, b: ToolRow | null) => (a && b ? a.median_s / b.median_s : null);
+  const out: Verdict[] = [];
+  if (kind === "unthrottled") {
+    out.push(
+      verdict("lode_over_openssl", "lode / openssl dgst", over(lode, row(HASH_LIMIT)), [
+        "<= 1.3",
+        (v) => v <= 1.3,
+      ]),
+    );
+    const peers = rows.filter((r) => r.tool !== LODE && r.tool !== HASH_LIMIT);
+    const fastest = peers.length ? peers.reduce((a, b) => (b.median_s < a.median_s ? b : a)) : null;
+    const v = verdict("lode_vs_fastest_peer", "lode vs fastest peer", over(lode, fastest));
+    if (fastest) {
+      v.line += ` (lode / ${fastest.tool} at ${fastest.median_s.toFixed(3)} s; above 1 = lode slower)`;
+    }
+    out.push(v);
+  } else {
+    const curl = verdict("curl_over_lode", "curl / lode", over(row(BASELINE), lode), [">= 6", (v) => v >= 6]);
+    curl.line += ` [curl = ${BASELINE}]`;
+    out.push(
+      curl,
+      verdict("lode_over_aria2c_x16", `lode / ${ARIA2_X16}`, over(lode, row(ARIA2_X16)), [
+        "<= 1.0",
+        (v) => v <= 1,
+      ]),
+    );
+  }
+  const rss = lode?.peak_rss_mb ?? null;
+  const at = options.connections === undefined ? "lode's default" : `${options.connections}`;
+  const mem: Verdict = {
+    key: "lode_peak_rss_mb",
+    value: rss,
+    met: rss === null ? null : rss < 200,
+    line:
+      `lode peak RSS = ${rss === null ? "unknown" : Math.round(rss)} MB (target < 200 MB at 16 connections;` +
+      ` this run: ${at} connections${rss === null ? "" : rss < 200 ? ": met" : ": MISSED"})`,
+  };
+  out.push(mem);
+  return out;
 }

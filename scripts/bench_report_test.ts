@@ -1,7 +1,17 @@
 import { deepStrictEqual as assertEquals, ok, throws as assertThrows } from "node:assert/strict";
 
 const assertAlmostEquals = (a: number, b: number) => ok(Math.abs(a - b) < 1e-9, `${a} != ${b}`);
-import { BASELINE, formatTable, HASH_LIMIT, median, summarise, type ToolSamples } from "./bench_report.ts";
+import {
+  ARIA2_X16,
+  BASELINE,
+  formatTable,
+  HASH_LIMIT,
+  LODE,
+  median,
+  summarise,
+  type ToolSamples,
+  verdicts,
+} from "./bench_report.ts";
 
 Deno.test("median: odd, even, unsorted; empty throws", () => {
   assertEquals(median([3, 1, 2]), 2);
@@ -57,4 +67,53 @@ Deno.test("formatTable: header, rule and one aligned line per row", () => {
   assertEquals(new Set(lines.map((l) => l.length)).size, 1);
   assertEquals(lines[4]!.includes("lode pull"), true);
   assertEquals(lines[4]!.trimEnd().endsWith("2.50"), true);
+});
+
+const run = (tool: string, seconds: number, rssKib: number | null = null): ToolSamples => ({
+  tool,
+  command: tool,
+  seconds: [seconds],
+  rssKib: [rssKib],
+});
+
+Deno.test("verdicts unthrottled: lode / openssl against 1.3, fastest peer ignores the hashing row", () => {
+  const rows = summarise([
+    run(HASH_LIMIT, 1),
+    run(BASELINE, 5),
+    run(ARIA2_X16, 2),
+    run("aria2c -x8", 2.5),
+    run(LODE, 1.2, 100_000),
+  ], 1e9);
+  const v = verdicts(rows, "unthrottled", {});
+  assertEquals(v.map((x) => x.key), ["lode_over_openssl", "lode_vs_fastest_peer", "lode_peak_rss_mb"]);
+  assertAlmostEquals(v[0]!.value!, 1.2);
+  assertEquals(v[0]!.met, true);
+  assertEquals(v[0]!.line, "lode / openssl dgst = 1.20 (target <= 1.3: met)");
+  assertAlmostEquals(v[1]!.value!, 0.6);
+  assertEquals(v[1]!.met, null);
+  ok(v[1]!.line.startsWith("lode vs fastest peer = 0.60 (lode / aria2c -x16 at 2.000 s"), v[1]!.line);
+  assertEquals(v[2]!.met, true);
+  ok(
+    v[2]!.line.startsWith(
+      "lode peak RSS = 102 MB (target < 200 MB at 16 connections; this run: lode's default",
+    ),
+  );
+});
+
+Deno.test("verdicts throttled: curl / lode against 6, lode / aria2c -x16 against 1.0, misses said loudly", () => {
+  const rows = summarise([run(BASELINE, 10), run(ARIA2_X16, 1), run(LODE, 2, 300_000)], 256e6);
+  const v = verdicts(rows, "throttled", { connections: 16 });
+  assertEquals(v.map((x) => x.key), ["curl_over_lode", "lode_over_aria2c_x16", "lode_peak_rss_mb"]);
+  assertEquals(v[0]!.line, "curl / lode = 5.00 (target >= 6: MISSED) [curl = curl | tee | sha256sum]");
+  assertEquals(v[1]!.line, "lode / aria2c -x16 = 2.00 (target <= 1.0: MISSED)");
+  assertEquals(v[2]!.met, false);
+  ok(v[2]!.line.includes("this run: 16 connections: MISSED"), v[2]!.line);
+});
+
+Deno.test("verdicts: a missing row gives n/a, not a crash", () => {
+  const v = verdicts(summarise([run(LODE, 2)], 1e6), "throttled", {});
+  assertEquals(v[0]!.value, null);
+  assertEquals(v[0]!.met, null);
+  assertEquals(v[1]!.line, "lode / aria2c -x16 = n/a (row missing) (target <= 1.0)");
+  assertEquals(v[2]!.line.startsWith("lode peak RSS = unknown MB"), true);
 });

@@ -64,28 +64,6 @@ export interface Config {
   proxy: ProxyConfig;
 }
 
-/**
- * Every environment variable that Deno's own `fetch` reads proxies from. lode reads them here into
- * {@link Config.proxy} and decides per URL itself; the composition root should remove them from the
- * live process environment after taking its snapshot, so that Deno does not apply them a second time.
- *
- * @example
- * ```ts
- * const env = Deno.env.toObject();
- * for (const name of PROXY_ENV_NAMES) Deno.env.delete(name);
- * ```
- */
-export const PROXY_ENV_NAMES: readonly string[] = [
-  "HTTPS_PROXY",
-  "https_proxy",
-  "HTTP_PROXY",
-  "http_proxy",
-  "ALL_PROXY",
-  "all_proxy",
-  "NO_PROXY",
-  "no_proxy",
-];
-
 const ConfigFile = z.object({
   store: z.string().optional(),
   allow_hosts: z.array(z.string()).optional(),

@@ -49,7 +49,7 @@ export async function createContext(
     flags,
     store: openStore,
     async pullContext(urls) {
-      const [{ ConnectionBudget, createTrustingClient, DEFAULT_RETRY, HostPolicy }, { createPullRenderer }] =
+      const [{ ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy }, { createPullRenderer }] =
         await Promise.all([
           import("../download/mod.ts"),
           import("./pull_renderer.ts"),
@@ -59,12 +59,12 @@ export async function createContext(
         httpHosts: config.httpHosts,
         offline: config.offline,
       }).with(urls);
-      const client = createTrustingClient({ caCertPems: config.caCertPems });
+      const clients = createHttpClients({ caCertPems: config.caCertPems, proxy: config.proxy });
       const renderer = createPullRenderer(output);
       return {
         store: await openStore(),
         policy,
-        client,
+        clientFor: clients.clientFor,
         cushionBytes: config.cushionBytes,
         connections: config.connections,
         budget: new ConnectionBudget(config.connections),
@@ -77,7 +77,7 @@ export async function createContext(
         },
         finish() {
           renderer.stop();
-          client?.close();
+          clients.close();
         },
       };
     },

@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts
- * const client = createTrustingClient({ caCertPems: [pem] });
- * const { response, url } = await openGet("https://127.0.0.1:8443/m.gguf", { policy, client });
+ * const clients = createHttpClients({ caCertPems: [pem] });
+ * const { response, url } = await openGet("https://127.0.0.1:8443/m.gguf", { policy, clientFor: clients.clientFor });
  * ```
  * @module
  */
@@ -20,19 +20,13 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Options of {@link openGet}. */
 export interface OpenGetOptions {
   policy: HostPolicy;
-  /** A client carrying extra trusted CAs; Deno's default when omitted. */
-  client?: Deno.HttpClient;
+  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
+  clientFor?: (url: URL) => Deno.HttpClient | undefined;
   /** Request headers (credentials); sent only to the first URL's host, never to a redirect target elsewhere. */
   headers?: Record<string, string>;
   /** Headers sent on every hop (e.g. `Range`). */
   everyHop?: Record<string, string>;
   signal?: AbortSignal;
-}
-
-/** An HTTP client that also trusts `caCertPems` (corporate proxies, private mirrors, tests). */
-export function createTrustingClient(options: { caCertPems: string[] }): Deno.HttpClient | undefined {
-  if (options.caCertPems.length === 0) return undefined;
-  return Deno.createHttpClient({ caCerts: options.caCertPems });
 }
 
 /** Sends a GET, following at most 10 redirects, each to an allowed host. Returns a 2xx response. */
@@ -90,7 +84,7 @@ async function send(
       redirect: "manual",
       headers,
       signal: options.signal,
-      client: options.client,
+      client: options.clientFor?.(url),
     });
   } catch (e) {
     throw transportError(e, url);

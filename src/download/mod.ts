@@ -4,7 +4,8 @@
  * @module
  */
 export { HostPolicy, type HostPolicyOptions } from "./host_policy.ts";
-export { createTrustingClient, openGet, type OpenGetOptions } from "./http_get.ts";
+export { openGet, type OpenGetOptions } from "./http_get.ts";
+export { createHttpClients, type HttpClients, type ProxyConfig } from "./proxy.ts";
 export { checkDiskSpace, DEFAULT_CUSHION_BYTES, freeBytes } from "./disk_space.ts";
 export { type PullContext, pullModel, type PullPlan, type PullResult } from "./pull_model.ts";
 export { RateMeter } from "./rate_meter.ts";

@@ -39,7 +39,8 @@ const FIRST_PART_BYTES = 4 * 1024 * 1024;
 /** Options of {@link downloadToPartial}. */
 export interface DownloadOptions {
   policy: HostPolicy;
-  client?: Deno.HttpClient;
+  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
+  clientFor?: (url: URL) => Deno.HttpClient | undefined;
   /** Credentials; only ever sent to the URL's own origin. */
   headers?: Record<string, string>;
   signal?: AbortSignal;

@@ -113,7 +113,7 @@ export class PartRun {
           file: this.file,
           size: this.identity.size,
           validator: this.identity.etag ?? this.identity.lastModified,
-          client: this.options.client,
+          clientFor: this.options.clientFor,
           headers: this.identity.resolved.origin === new URL(this.url).origin
             ? this.options.headers
             : undefined,
@@ -139,7 +139,7 @@ export class PartRun {
     this.#resolving ??= (async () => {
       const { response, url } = await openGet(this.url, {
         policy: this.options.policy,
-        client: this.options.client,
+        clientFor: this.options.clientFor,
         headers: this.options.headers,
         everyHop: { range: "bytes=0-0" },
         signal: this.#abort.signal,

@@ -35,7 +35,7 @@ export async function openProbe(url: string, range: ProbeRange, options: Downloa
   if (range.validator) everyHop["if-range"] = range.validator;
   const { response, url: resolved } = await openGet(url, {
     policy: options.policy,
-    client: options.client,
+    clientFor: options.clientFor,
     headers: options.headers,
     everyHop,
     signal: controller.signal,
@@ -45,7 +45,7 @@ export async function openProbe(url: string, range: ProbeRange, options: Downloa
     await response.body?.cancel();
     const whole = await openGet(url, {
       policy: options.policy,
-      client: options.client,
+      clientFor: options.clientFor,
       headers: options.headers,
       signal: controller.signal,
     });

@@ -8,7 +8,7 @@
  * `Deno.createHttpClient({ caCerts })` (or the default client) still applies `HTTPS_PROXY` from the
  * process environment; and the process's `NO_PROXY` even overrides an explicit `proxy` option. The
  * environment is read when a client is created (the default client: at the first fetch), so the
- * composition root removes `PROXY_ENV_NAMES` (src/config.ts) from the live environment once
+ * composition root removes `PROXY_ENV_NAMES` (below) from the live environment once
  * `loadConfig` has its snapshot, and the clients made here are then the only ones deciding.
  * Deno never bypasses a proxy for loopback hosts by itself, and neither does lode: only `NO_PROXY` does.
  *
@@ -36,6 +36,28 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
+
+/**
+ * Every environment variable that Deno's own `fetch` reads proxies from. lode reads them here into
+ * {@link Config.proxy} and decides per URL itself; the composition root should remove them from the
+ * live process environment after taking its snapshot, so that Deno does not apply them a second time.
+ *
+ * @example
+ * ```ts
+ * const env = Deno.env.toObject();
+ * for (const name of PROXY_ENV_NAMES) Deno.env.delete(name);
+ * ```
+ */
+export const PROXY_ENV_NAMES: readonly string[] = [
+  "HTTPS_PROXY",
+  "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "NO_PROXY",
+  "no_proxy",
+];
 
 /** Proxy settings, as `loadConfig` reads them from `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. */
 export interface ProxyConfig {

@@ -63,7 +63,8 @@ export interface PullPlan {
 export interface PullContext {
   store: ModelStore;
   policy: HostPolicy;
-  client?: Deno.HttpClient;
+  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
+  clientFor?: (url: URL) => Deno.HttpClient | undefined;
   emit?: (event: DownloadEvent) => void;
   emitStatus?: (event: StatusEvent) => void;
   lock?: LockWaitOptions;
@@ -309,7 +310,7 @@ async function download(
   };
   const result = await downloadToPartial(plan.url, partialDir, {
     policy: ctx.policy,
-    client: ctx.client,
+    clientFor: ctx.clientFor,
     headers: plan.headers,
     signal: ctx.signal,
     connections: ctx.connections,

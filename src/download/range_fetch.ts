@@ -34,7 +34,8 @@ export interface RangeFetchOptions {
   size: number;
   /** `If-Range` validator: a strong ETag or a Last-Modified date. */
   validator: string | null;
-  client?: Deno.HttpClient;
+  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
+  clientFor?: (url: URL) => Deno.HttpClient | undefined;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Abort the request when no byte arrives for this long. */
@@ -76,7 +77,12 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
     const headers: Record<string, string> = { ...options.headers, range: `bytes=${from}-${to}` };
     if (options.validator) headers["if-range"] = options.validator;
     const response = options.response ??
-      await fetch(url, { headers, redirect: "manual", client: options.client, signal: abort.signal });
+      await fetch(url, {
+        headers,
+        redirect: "manual",
+        client: options.clientFor?.(url),
+        signal: abort.signal,
+      });
     arm();
     checkRangeResponse(response, url, from, to, options.size);
     const expected = to - from + 1;
