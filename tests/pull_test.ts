@@ -328,3 +328,28 @@ Deno.test("a malformed manifest is named in a clear error; ls still lists the ot
     assert.equal((await lode(["ls"])).code, 0);
   });
 });
+
+Deno.test("lode pull A B C: all at once under one budget; one failure does not stop the others", async () => {
+  const other = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
+  const routes = {
+    "/a.gguf": { body: BYTES, fault: { kind: "stall" as const, afterBytes: 65536, ms: 600 } },
+    "/b.gguf": { body: other, fault: { kind: "stall" as const, afterBytes: 65536, ms: 600 } },
+  };
+  await withWorld(routes, async ({ origin, store, lode }) => {
+    const r = await lode([
+      "pull",
+      `${origin.url}/a.gguf#sha256=${SHA}`,
+      `${origin.url}/b.gguf`,
+      `${origin.url}/missing.gguf`,
+      "--json",
+    ]);
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    const completed = r.events.filter((e) => e.event === "completed").map((e) => e.model).sort();
+    assert.deepEqual(completed, ["a", "b"]);
+    assert.equal(r.events.find((e) => e.event === "failed")?.model, "missing");
+    // Concurrent: both downloads started before either finished.
+    const firstDone = r.events.findIndex((e) => e.event === "file_completed");
+    assert.equal(r.events.slice(0, firstDone).filter((e) => e.event === "file_started").length, 2);
+    assert.deepEqual((await listTree(`${store}/manifests`)).sort(), ["a.json", "b.json"]);
+  });
+});

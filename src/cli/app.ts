@@ -43,7 +43,11 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       COMMANDS[parsed.command.name]!(),
     ]);
     const ctx = await createContext(parsed.options as CommonFlags, options.env, output);
-    await command.run(ctx, parsed);
+    try {
+      await command.run(ctx, parsed);
+    } finally {
+      await ctx.dispose();
+    }
     return output.exitCode;
   } catch (e) {
     const error = toLodeError(e);

@@ -30,8 +30,15 @@ export interface CommandContext {
   output: Output;
   flags: CommonFlags;
   store(): Promise<ModelStore>;
-  /** The pull context for `urls` the user named (their hosts join the allow-list). Call `finish` after. */
-  pullContext(urls: string[]): Promise<PullContext & { finish(): void }>;
+  /**
+   * The pull context for `urls` the user named (their hosts join the allow-list). Every pull of one
+   * command shares the HTTP clients, the connection budget and the progress display.
+   */
+  pullContext(urls: string[]): Promise<PullContext>;
+  /** Takes the progress display down (before results or generated text are printed). */
+  endProgress(): Promise<void>;
+  /** Releases what the command opened (HTTP clients, the progress display). */
+  dispose(): Promise<void>;
 }
 
 /** Builds the context from parsed flags and the environment. */
@@ -42,6 +49,7 @@ export async function createContext(
 ): Promise<CommandContext> {
   const config = await loadConfig(flags, env);
   let store: Promise<ModelStore> | null = null;
+  let network: ReturnType<typeof createNetwork> | null = null;
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
   return {
     config,
@@ -49,37 +57,53 @@ export async function createContext(
     flags,
     store: openStore,
     async pullContext(urls) {
-      const [{ ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy }, { createPullRenderer }] =
-        await Promise.all([
-          import("../download/mod.ts"),
-          import("./pull_renderer.ts"),
-        ]);
-      const policy = new HostPolicy({
-        allowHosts: config.allowHosts,
-        httpHosts: config.httpHosts,
-        offline: config.offline,
-      }).with(urls);
-      const clients = createHttpClients({ caCertPems: config.caCertPems, proxy: config.proxy });
-      const renderer = createPullRenderer(output);
-      return {
-        store: await openStore(),
-        policy,
-        clientFor: clients.clientFor,
-        cushionBytes: config.cushionBytes,
-        connections: config.connections,
-        budget: new ConnectionBudget(config.connections),
-        stallMs: config.stallMs,
-        retry: { ...DEFAULT_RETRY, attempts: config.retries },
-        emit: renderer.onEvent,
-        lock: {
-          wait: flags.wait !== false,
-          onWait: (what) => renderer.onEvent({ event: "waiting", reason: "lock", what }),
-        },
-        finish() {
-          renderer.stop();
-          clients.close();
-        },
-      };
+      network ??= createNetwork(config, output, flags);
+      const { policyFor, shared } = await network;
+      return { store: await openStore(), policy: policyFor(urls), ...shared };
+    },
+    async endProgress() {
+      if (network) (await network).endProgress();
+    },
+    async dispose() {
+      if (network) (await network).dispose();
+    },
+  };
+}
+
+/** The network side of a command, made once: clients, the global connection budget, the renderer. */
+async function createNetwork(config: Config, output: Output, flags: CommonFlags) {
+  const [{ ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy }, { createPullRenderer }] =
+    await Promise
+      .all([import("../download/mod.ts"), import("./pull_renderer.ts")]);
+  const base = new HostPolicy({
+    allowHosts: config.allowHosts,
+    httpHosts: config.httpHosts,
+    offline: config.offline,
+  });
+  const clients = createHttpClients({ caCertPems: config.caCertPems, proxy: config.proxy });
+  const renderer = createPullRenderer(output);
+  const shared: Omit<PullContext, "store" | "policy"> = {
+    clientFor: clients.clientFor,
+    cushionBytes: config.cushionBytes,
+    connections: config.connections,
+    budget: new ConnectionBudget(config.connections),
+    stallMs: config.stallMs,
+    retry: { ...DEFAULT_RETRY, attempts: config.retries },
+    emit: renderer.onEvent,
+    lock: {
+      wait: flags.wait !== false,
+      onWait: (what) => renderer.onEvent({ event: "waiting", reason: "lock", what }),
+    },
+  };
+  let open = true;
+  return {
+    policyFor: (urls: string[]) => base.with(urls),
+    shared,
+    endProgress: () => renderer.stop(),
+    dispose() {
+      renderer.stop();
+      if (open) clients.close();
+      open = false;
     },
   };
 }

@@ -48,40 +48,53 @@ function lineRenderer(output: Output): PullRenderer {
 }
 
 function barRenderer(output: Output): PullRenderer {
-  let bar: cliProgress.SingleBar | null = null;
-  const stop = () => {
-    bar?.stop();
-    bar = null;
-  };
+  const multi = new cliProgress.MultiBar({
+    stream: process.stderr,
+    format: "{filename} {bar} {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted}",
+    barsize: 30,
+    hideCursor: true,
+    clearOnComplete: false,
+    etaBuffer: 50,
+  }, cliProgress.Presets.shades_classic);
+  const bars = new Map<string, cliProgress.SingleBar>();
+  const fileOf = new Map<string, string>();
+  let stopped = false;
   return {
     onEvent(e) {
       switch (e.event) {
         case "waiting":
-          output.note(`waiting: another lode process holds the lock of ${e.what}…`);
+          multi.log(`waiting: another lode process holds the lock of ${e.what}…\n`);
           break;
-        case "file_started":
-          bar = new cliProgress.SingleBar({
-            stream: process.stderr,
-            format: `${e.filename} {bar} {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted}`,
-            barsize: 30,
-            hideCursor: true,
-            clearOnComplete: false,
-            etaBuffer: 50,
-          }, cliProgress.Presets.shades_classic);
-          bar.start(e.size_bytes ?? 0, 0, { done: "0 B", size: formatBytes(e.size_bytes ?? 0), rate: "" });
+        case "file_started": {
+          if (e.model) fileOf.set(e.model, e.filename);
+          const size = e.size_bytes ?? 0;
+          bars.set(
+            e.filename,
+            multi.create(size, 0, { filename: e.filename, done: "0 B", size: formatBytes(size), rate: "" }),
+          );
           break;
+        }
         case "file_progress":
-          bar?.update(e.downloaded_bytes, {
+          bars.get(e.filename)?.update(e.downloaded_bytes, {
             done: formatBytes(e.downloaded_bytes),
             rate: `${formatBytes(e.bytes_per_second)}/s`,
           });
           break;
         case "file_completed":
-        case "failed":
-          stop();
+          bars.get(e.filename)?.stop();
           break;
+        case "failed": {
+          const bar = e.model ? bars.get(fileOf.get(e.model) ?? "") : undefined;
+          bar?.stop();
+          break;
+        }
       }
     },
-    stop,
+    stop() {
+      // cli-progress redraws once more on stop: only the first call may do that.
+      if (stopped) return;
+      stopped = true;
+      multi.stop();
+    },
   };
 }

@@ -116,7 +116,13 @@ export async function pullModel(plan: PullPlan, ctx: PullContext): Promise<PullR
     return result;
   } catch (e) {
     const error = toLodeError(e);
-    emit({ event: "failed", error: error.message, code: error.code, details: error.details });
+    emit({
+      event: "failed",
+      model: plan.name,
+      error: error.message,
+      code: error.code,
+      details: error.details,
+    });
     throw error;
   }
 }
@@ -324,6 +330,7 @@ async function download(
       source = info.url;
       emit({
         event: "file_started",
+        model: plan.name,
         filename,
         index: 1,
         total_files: 1,

@@ -29,6 +29,8 @@ export const StartedEvent = z.object({
 
 export const FileStartedEvent = z.object({
   event: z.literal("file_started"),
+  /** lode: the model the file belongs to (pulls of several models interleave their events). */
+  model: z.string().optional(),
   filename: z.string(),
   index: z.number().int().positive(),
   total_files: z.number().int().positive(),
@@ -69,6 +71,8 @@ export const CompletedEvent = z.object({
 
 export const FailedEvent = z.object({
   event: z.literal("failed"),
+  /** lode: the model whose pull failed. */
+  model: z.string().optional(),
   error: z.string(),
   code: z.string(),
   details: z.record(z.string(), z.unknown()).optional(),

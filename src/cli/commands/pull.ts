@@ -2,7 +2,7 @@
  * `lode pull REF… [--name N] [--sha256 HEX]`: download, verify and store models.
  * @module
  */
-import { LodeError } from "../../errors.ts";
+import { LodeError, toLodeError } from "../../errors.ts";
 import { pullModel, type PullResult } from "../../download/mod.ts";
 import { parseRef, resolvePlan } from "../../registry/mod.ts";
 import type { ParsedArgv } from "../args.ts";
@@ -25,8 +25,6 @@ export async function pullRef(
     // pullModel already emitted a `failed` event; with --json that is the error report.
     if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
     throw e;
-  } finally {
-    pull.finish();
   }
 }
 
@@ -38,13 +36,26 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   if (refs.length > 1 && (name || sha256)) {
     throw new LodeError("USAGE", "--name and --sha256 apply to a single reference");
   }
-  for (const ref of refs) {
-    const r = await pullRef(ctx, ref, { name, sha256 });
+  // Every model at once, under one global connection budget; each result (or error) in the order given.
+  const results = await Promise.allSettled(refs.map((ref) => pullRef(ctx, ref, { name, sha256 })));
+  await ctx.endProgress();
+  let failure: LodeError | null = null;
+  results.forEach((settled, i) => {
+    if (settled.status === "rejected") {
+      failure ??= toLodeError(settled.reason);
+      if (refs.length > 1) ctx.output.error(toLodeError(settled.reason));
+      return;
+    }
+    const r = settled.value;
     const how = r.cached ? "already present" : r.pinned ? "verified" : "downloaded";
     ctx.output.result(`${r.name}  sha256:${r.sha256}  ${formatBytes(r.sizeBytes)}  ${how}`);
     if (!r.pinned && !r.cached) {
       ctx.output.note("note: no sha256 was given, so the hash above was computed, not checked. Pin it with:");
-      ctx.output.note(`  lode pull ${ref.split("#")[0]}#sha256=${r.sha256}`);
+      ctx.output.note(`  lode pull ${refs[i]!.split("#")[0]}#sha256=${r.sha256}`);
     }
+  });
+  if (failure) {
+    if (refs.length === 1) throw failure;
+    ctx.output.exitCode = (failure as LodeError).exitCode;
   }
 }

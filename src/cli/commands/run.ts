@@ -37,7 +37,9 @@ async function modelPath(ctx: CommandContext, ref: string, flags: RunFlags): Pro
   const parsed = parseRef(ref);
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).blobPathOf(parsed.name);
-  return (await pullRef(ctx, ref, { name: flags.name, sha256: flags.sha256 })).path;
+  const { path } = await pullRef(ctx, ref, { name: flags.name, sha256: flags.sha256 });
+  await ctx.endProgress();
+  return path;
 }
 
 async function readPrompt(arg: string | undefined): Promise<string> {
