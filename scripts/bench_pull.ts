@@ -146,7 +146,7 @@ async function runScenario(
       const dir = `${env.work}/run`;
       await Deno.mkdir(dir);
       await exec("sync", []);
-      const { s, rss, cpu } = await runOnce(tool, target(dir), env.time);
+      const { s, rss, cpu } = await runOnce(tool, target(dir), { time: env.time });
       samples[i]!.seconds.push(s);
       samples[i]!.rssKib.push(rss);
       samples[i]!.cpuS!.push(cpu);
@@ -169,6 +169,7 @@ async function runScenario(
   for (const x of v) console.log(x.line);
   const json = {
     scenario: kind,
+    nginx: server.version,
     size_bytes: sizeBytes,
     sha256,
     runs: options.runs,
@@ -203,7 +204,7 @@ async function runResume(
   console.log(`   ${throttleText(options.throttle)}; lode connections: ${connections}`);
   console.log(`   access_log: $request $http_range $bytes_sent $body_bytes_sent (this mode only)\n`);
   for (const line of report.lines) console.log(line);
-  return { limit_rate_bytes_per_s: options.throttle, ...report.json };
+  return { nginx: server.version, limit_rate_bytes_per_s: options.throttle, ...report.json };
 }
 
 async function loadAverage(): Promise<string> {
@@ -292,13 +293,17 @@ async function main(argv: string[]): Promise<void> {
       "lode pull = `deno run -A main.ts`: deno startup (~0.1-0.2 s) is included; lode also fsyncs the blob",
       "nginx cannot sendfile() into a TLS socket without kernel TLS: it reads and encrypts in user space",
       "vs columns and ratio lines = ratios of median wall times; CPU s = user+sys, all processes",
-      "throttled: limit_rate applies per request, i.e. per connection; the pure hashing row is left out",
       `lode connections: ${
         lodeConnections === undefined ? "lode's default (no --connections)" : lodeConnections
       }`,
       `load average (1 min) before the runs: ${loadStart} (the bench itself then adds ~2; a high value` +
         " here means other work shares the cores: expect noisy wall times, trust the CPU column more)",
     );
+    if (kinds.includes("throttled")) {
+      notes.push(
+        "throttled: limit_rate applies per request, i.e. per connection; the pure hashing row is left out",
+      );
+    }
     console.log("");
     for (const n of notes) console.log(`note: ${n}`);
     report.runs = runs;

@@ -269,7 +269,7 @@ export async function resumeTest(
   if (r.code !== 0) {
     throw new Error(`lode pull (run 2) exited with ${r.code}: ${r.stdout.trim().slice(-800)}`);
   }
-  await checkBytes("lode pull (run 2)", await checkLodeStore(t), t);
+  await checkBytes(await checkLodeStore(t), t, { what: "lode pull (run 2)" });
   const entries = parseAccessLog(await settledLog(options.accessLog));
   const s = summariseRefetch(entries, { sizeBytes: t.size, splitAtS: (killed.atMs ?? Date.now()) / 1000 });
   const [one, two] = s.runs;
@@ -283,11 +283,10 @@ export async function resumeTest(
         (100 * killed.bytes / t.size).toFixed(1)
       }%, seen in ${killed.by}) after ${killed.seconds.toFixed(2)} s (${killed.exit});` +
         ` nginx sent ${mib(one!.bodyBytes)} MiB of body in ${one!.requests} request(s) (${one!.statuses})`,
-    `run 2: completed in ${run2S.toFixed(2)} s, blob sha256 checked; nginx sent ${
-      mib(two!.bodyBytes)
-    } MiB of body in ${two!.requests} request(s) (${
-      (100 * two!.bodyBytes / t.size).toFixed(1)
-    }% of the file)`,
+    `run 2: completed in ${run2S.toFixed(2)} s, blob sha256 checked; nginx sent ${mib(two!.bodyBytes)} MiB` +
+    ` (${(100 * two!.bodyBytes / t.size).toFixed(1)}% of the file) in ${two!.requests} request(s) (${
+      two!.statuses
+    })`,
     `nginx sent ${mib(s.totalBodyBytes)} MiB of body across both runs (${
       one!.bytesSent + two!.bytesSent
     } bytes with headers) for a ${mib(t.size)} MiB file`,

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * const list = benchTools({ hashRow: true, syncRow: false, aria2: true, lodeMain: "main.ts" });
- * const { s, rss, cpu } = await runOnce(list[0]!, target, "/usr/bin/time");
+ * const { s, rss, cpu } = await runOnce(list[0]!, target, { time: "/usr/bin/time" });
  * ```
  * @module
  */
@@ -201,14 +201,16 @@ export interface Measured {
  * Checks that `file` holds exactly the target's bytes (size, then `openssl dgst`); throws otherwise.
  * @example
  * ```ts
- * await checkBytes("aria2c -x8", `${dir}/f`, target);
+ * await checkBytes(`${dir}/f`, target, { what: "aria2c -x8" });
  * ```
  */
-export async function checkBytes(what: string, file: string, t: Target): Promise<void> {
+export async function checkBytes(file: string, t: Target, options: { what: string }): Promise<void> {
   const { size } = await Deno.stat(file);
   const h = await exec("openssl", ["dgst", "-sha256", "-r", file]);
   if (size !== t.size || !h.stdout.startsWith(t.sha256)) {
-    throw new Error(`${what} wrote ${size} bytes hashing to ${h.stdout.slice(0, 64)}, not ${t.sha256}`);
+    throw new Error(
+      `${options.what} wrote ${size} bytes hashing to ${h.stdout.slice(0, 64)}, not ${t.sha256}`,
+    );
   }
 }
 
@@ -217,10 +219,11 @@ export async function checkBytes(what: string, file: string, t: Target): Promise
  * what it wrote.
  * @example
  * ```ts
- * const { s } = await runOnce(tool, target, null);
+ * const { s } = await runOnce(tool, target, { time: null });
  * ```
  */
-export async function runOnce(tool: Tool, t: Target, time: string | null): Promise<Measured> {
+export async function runOnce(tool: Tool, t: Target, options: { time: string | null }): Promise<Measured> {
+  const { time } = options;
   const argv = tool.argv(t);
   const timeFile = `${t.dir}.time`;
   const [cmd, ...args] = time ? [time, "-o", timeFile, "-f", "%e %M %U %S", ...argv] : argv;
@@ -229,7 +232,7 @@ export async function runOnce(tool: Tool, t: Target, time: string | null): Promi
   const s = (performance.now() - t0) / 1000;
   if (r.code !== 0) throw new Error(`${tool.tool} exited with ${r.code}: ${r.stderr.trim().slice(-800)}`);
   const file = await tool.check(t, r.stdout);
-  if (file) await checkBytes(tool.tool, file, t);
+  if (file) await checkBytes(file, t, { what: tool.tool });
   if (!time) return { s, rss: null, cpu: null };
   // With a non-zero exit, time writes a line before the numbers: take the last line.
   const last = (await Deno.readTextFile(timeFile)).trim().split("\n").pop() ?? "";

@@ -29,7 +29,7 @@ import { checkDiskSpace } from "./disk_space.ts";
 import type { HostPolicy } from "./host_policy.ts";
 import { PartRun } from "./part_run.ts";
 import { openProbe } from "./probe.ts";
-import { type PartState, planParts, readResumeState } from "./resume_state.ts";
+import { isIncomplete, type PartState, planParts, readResumeState } from "./resume_state.ts";
 import { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy, sleep, withRetries } from "./retry.ts";
 import { singleStream } from "./single_stream.ts";
 
@@ -118,8 +118,8 @@ async function attemptDownload(
   const file = `${partialDir}/data.tmp`;
   const retry = options.retry ?? DEFAULT_RETRY;
   const saved = await readResumeState(partialDir);
-  const resumable = saved?.url === url && saved.parts.some((p) => p.done < p.end) ? saved : null;
-  const firstMissing = resumable?.parts.find((p) => p.done < p.end);
+  const resumable = saved?.url === url && saved.parts.some(isIncomplete) ? saved : null;
+  const firstMissing = resumable?.parts.find(isIncomplete);
   const probeFrom = firstMissing ? firstMissing.start + firstMissing.done : 0;
   const probeTo = firstMissing ? firstMissing.end - 1 : FIRST_PART_BYTES - 1;
 

@@ -18,7 +18,7 @@ import { openGet } from "./http_get.ts";
 import type { DownloadOptions } from "./parallel_download.ts";
 import type { Probe } from "./probe.ts";
 import { fetchRange } from "./range_fetch.ts";
-import { contiguousPrefix, type PartState, writeResumeState } from "./resume_state.ts";
+import { contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
 import { type RetryPolicy, withRetries } from "./retry.ts";
 
 /** How often the resume sidecar is saved (after syncing the data it describes). */
@@ -71,8 +71,8 @@ export class PartRun {
     const onAbort = () => this.#abort.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     const budget = options.budget ?? new ConnectionBudget(options.connections);
-    const probed = parts.find((p) => p.done < p.end)!;
-    const queue = parts.filter((p) => p.done < p.end && p !== probed);
+    const probed = parts.find(isIncomplete)!;
+    const queue = parts.filter((p) => isIncomplete(p) && p !== probed);
     this.#written();
     try {
       const probeTask = budget.run(() => this.#fetchPart(probed, probe));

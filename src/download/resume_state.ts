@@ -58,13 +58,18 @@ export async function writeResumeState(
   await writeFileAtomic(`${partialDir}/${FILE}`, JSON.stringify(full) + "\n");
 }
 
+/** True when a part still has bytes to fetch. */
+export function isIncomplete(part: PartState): boolean {
+  return part.start + part.done < part.end;
+}
+
 /** Bytes of the file's contiguous prefix that are on disk. */
 export function contiguousPrefix(parts: readonly PartState[]): number {
   let prefix = 0;
   for (const p of parts) {
     if (p.start !== prefix) break;
     prefix = p.start + p.done;
-    if (p.start + p.done < p.end) break;
+    if (isIncomplete(p)) break;
   }
   return prefix;
 }
