@@ -2,7 +2,7 @@
  * The parts of one file being fetched in parallel: workers under the
  * connection budget, per-part retries and re-resolution of expired signed
  * URLs, the hashing frontier following the contiguous prefix, and the resume
- * sidecar saved (after syncing the data) at most once a second.
+ * sidecar saved (after syncing the data) at most every 250 ms.
  *
  * @example
  * ```ts
@@ -22,7 +22,7 @@ import { contiguousPrefix, isIncomplete, type PartState, writeResumeState } from
 import { type RetryPolicy, withRetries } from "./retry.ts";
 
 /** How often the resume sidecar is saved (after syncing the data it describes). */
-const SAVE_EVERY_MS = 1000;
+const SAVE_EVERY_MS = 250;
 
 /** What the probe established about the file. */
 export interface Identity {
