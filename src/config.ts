@@ -13,7 +13,7 @@
  * | `HTTPS_PROXY`, `https_proxy` (else `ALL_PROXY`, `all_proxy`) | proxy for https URLs |
  * | `HTTP_PROXY`, `http_proxy` (else `ALL_PROXY`, `all_proxy`)   | proxy for http URLs (`HTTP_PROXY` is ignored when `REQUEST_METHOD` is set: CGI) |
  * | `NO_PROXY`, `no_proxy`     | hosts that bypass the proxy (see `src/download/proxy.ts`) |
- * | `--connections`, `LODE_CONNECTIONS` | connections per file (default 8)   |
+ * | `--connections`, `LODE_CONNECTIONS` | connections per file (default `auto`: measured, up to 16) |
  * | `LODE_RETRIES`             | attempts per request before giving up (default 6) |
  * | `LODE_STALL_SECONDS`       | no byte for this long restarts a part (default 30) |
  * | `NO_COLOR`                 | no colours                                |
@@ -52,8 +52,8 @@ export interface Config {
   httpHosts: string[];
   offline: boolean;
   cushionBytes: number;
-  /** Connections per file. */
-  connections: number;
+  /** Connections per file, or `"auto"` (chosen by measurement). */
+  connections: number | "auto";
   /** Attempts per request. */
   retries: number;
   /** Stall watchdog, milliseconds. */
@@ -185,7 +185,9 @@ export async function loadConfig(
     httpHosts: [...(flags.allowHttp ?? []), ...list(env.LODE_ALLOW_HTTP), ...(file?.allow_http ?? [])],
     offline: flags.offline === true || env.LODE_OFFLINE === "1" || env.LODE_OFFLINE === "true",
     cushionBytes: minFree !== undefined ? Number(minFree) : file?.min_free_bytes ?? DEFAULT_CUSHION_BYTES,
-    connections: positiveInt("--connections", flags.connections ?? env.LODE_CONNECTIONS, 8),
+    connections: (flags.connections ?? env.LODE_CONNECTIONS ?? "auto") === "auto"
+      ? "auto"
+      : positiveInt("--connections", flags.connections ?? env.LODE_CONNECTIONS, 1),
     retries: positiveInt("LODE_RETRIES", env.LODE_RETRIES, 6),
     stallMs: positiveInt("LODE_STALL_SECONDS", env.LODE_STALL_SECONDS, 30) * 1000,
     color: !env.NO_COLOR,

@@ -72,9 +72,11 @@ export async function createContext(
 
 /** The network side of a command, made once: clients, the global connection budget, the renderer. */
 async function createNetwork(config: Config, output: Output, flags: CommonFlags) {
-  const [{ ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy }, { createPullRenderer }] =
-    await Promise
-      .all([import("../download/mod.ts"), import("./pull_renderer.ts")]);
+  const [
+    { ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy, MAX_AUTO_CONNECTIONS },
+    { createPullRenderer },
+  ] = await Promise
+    .all([import("../download/mod.ts"), import("./pull_renderer.ts")]);
   const base = new HostPolicy({
     allowHosts: config.allowHosts,
     httpHosts: config.httpHosts,
@@ -86,7 +88,7 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags)
     clientFor: clients.clientFor,
     cushionBytes: config.cushionBytes,
     connections: config.connections,
-    budget: new ConnectionBudget(config.connections),
+    budget: new ConnectionBudget(config.connections === "auto" ? MAX_AUTO_CONNECTIONS : config.connections),
     stallMs: config.stallMs,
     retry: { ...DEFAULT_RETRY, attempts: config.retries },
     emit: renderer.onEvent,

@@ -52,7 +52,7 @@ const GLOBAL: OptionSpec[] = [
     name: "connections",
     type: "string",
     value: "<n>",
-    description: "connections per file (default 8; $LODE_CONNECTIONS)",
+    description: "connections per file, or auto (default: measured, up to 16; $LODE_CONNECTIONS)",
   },
   {
     name: "wait",

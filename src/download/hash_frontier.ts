@@ -4,6 +4,8 @@
  * prefix of the partial file — as soon as the parts before an offset are all
  * on disk it reads them back from the page cache and hashes them — so when the
  * last part lands the digest is all but done: no second pass over the file.
+ * Bytes that arrive exactly at the frontier are {@link HashFrontier.offer}ed and
+ * hashed in flight, so an in-order download never reads anything back.
  *
  * @example
  * ```ts
@@ -49,6 +51,20 @@ export class HashFrontier {
       this.#kick();
     });
   }
+
+  /**
+   * Offers bytes as they arrive at `offset`: when they are exactly the next bytes the hash
+   * needs (the frontier's own part, usually) they are hashed at once and never read back.
+   */
+  offer(bytes: Uint8Array, offset: number): void {
+    if (this.#running || this.#failure !== null || offset !== this.#hashed) return;
+    this.#hash.update(bytes);
+    this.#hashed += bytes.length;
+    this.inline += bytes.length;
+  }
+
+  /** Bytes hashed as they arrived (the rest were read back from the page cache). */
+  inline = 0;
 
   /** Hashes up to `totalBytes` and returns the hex digest. */
   async finish(totalBytes: number): Promise<string> {

@@ -36,3 +36,19 @@ Deno.test("finish raises the target itself, even while a catch-up is running", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bytes offered at the frontier are hashed in flight; others are read back later", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bytes = new Uint8Array(30_000).map((_, i) => i % 251);
+    await Deno.writeFile(`${dir}/f`, bytes);
+    const frontier = new HashFrontier(`${dir}/f`);
+    frontier.offer(bytes.subarray(0, 10_000), 0);
+    frontier.offer(bytes.subarray(20_000), 20_000); // ahead of the frontier: ignored
+    frontier.offer(bytes.subarray(10_000, 20_000), 10_000);
+    assert.equal(frontier.inline, 20_000);
+    assert.equal(await frontier.finish(bytes.length), createHash("sha256").update(bytes).digest("hex"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

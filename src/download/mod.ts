@@ -23,6 +23,7 @@ export {
   type DownloadOptions,
   type DownloadResult,
   downloadToPartial,
+  MAX_AUTO_CONNECTIONS,
 } from "./parallel_download.ts";
 export { HashFrontier } from "./hash_frontier.ts";
 export {

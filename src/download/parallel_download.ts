@@ -33,6 +33,8 @@ import { isIncomplete, type PartState, planParts, readResumeState } from "./resu
 import { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy, sleep, withRetries } from "./retry.ts";
 import { singleStream } from "./single_stream.ts";
 
+/** The most connections `"auto"` grows to. */
+export const MAX_AUTO_CONNECTIONS = 16;
 /** The first part (the probe's range). */
 const FIRST_PART_BYTES = 4 * 1024 * 1024;
 
@@ -44,8 +46,11 @@ export interface DownloadOptions {
   /** Credentials; only ever sent to the URL's own origin. */
   headers?: Record<string, string>;
   signal?: AbortSignal;
-  /** Connections for this file (default 8). */
-  connections?: number;
+  /**
+   * Connections for this file: a number is used as is; `"auto"` (the default) starts with two and
+   * adds more, up to 16, while the aggregate rate still grows (see `PartRun`).
+   */
+  connections?: number | "auto";
   /** Part size (default: about four parts per connection, 4–64 MiB). */
   partBytes?: number;
   /** Shared across files; default: one of `connections` slots for this file alone. */
@@ -166,7 +171,8 @@ async function attemptDownload(
     await Deno.remove(`${partialDir}/state.json`).catch(() => {});
     return await attemptDownload(url, partialDir, options);
   }
-  const connections = options.connections ?? 8;
+  const adaptive = options.connections === undefined || options.connections === "auto";
+  const connections = adaptive ? MAX_AUTO_CONNECTIONS : options.connections as number;
   const parts: PartState[] = sameFile ? resumable.parts : [
     { start: 0, end: Math.min(size, FIRST_PART_BYTES), done: 0 },
     ...planParts(
@@ -197,7 +203,7 @@ async function attemptDownload(
     file,
     partialDir,
     parts,
-    options: { ...options, retry, connections },
+    options: { ...options, retry, connections, adaptive },
     identity: { size, etag, lastModified, resolved: probe.url },
   });
   return { ...(await run.complete(probe)), resumedBytes };

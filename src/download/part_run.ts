@@ -23,6 +23,8 @@ import { type RetryPolicy, withRetries } from "./retry.ts";
 
 /** How often the resume sidecar is saved (after syncing the data it describes). */
 const SAVE_EVERY_MS = 250;
+/** How long each connection count is measured before the ramp decides to add more. */
+const RAMP_WINDOW_MS = 300;
 
 /** What the probe established about the file. */
 export interface Identity {
@@ -44,7 +46,7 @@ export class PartRun {
   readonly file: string;
   readonly partialDir: string;
   readonly parts: PartState[];
-  readonly options: DownloadOptions & { retry: RetryPolicy; connections: number };
+  readonly options: DownloadOptions & { retry: RetryPolicy; connections: number; adaptive: boolean };
   readonly identity: Identity;
 
   constructor(init: {
@@ -52,7 +54,7 @@ export class PartRun {
     file: string;
     partialDir: string;
     parts: PartState[];
-    options: DownloadOptions & { retry: RetryPolicy; connections: number };
+    options: DownloadOptions & { retry: RetryPolicy; connections: number; adaptive: boolean };
     identity: Identity;
   }) {
     ({
@@ -74,15 +76,26 @@ export class PartRun {
     const probed = parts.find(isIncomplete)!;
     const queue = parts.filter((p) => isIncomplete(p) && p !== probed);
     this.#written();
+    const tasks: Promise<void>[] = [budget.run(() => this.#fetchPart(probed, probe))];
+    const addWorkers = (count: number) => {
+      for (let i = 0; i < count && tasks.length <= queue.length + 1; i++) {
+        tasks.push(
+          (async () => {
+            for (let part = queue.shift(); part; part = queue.shift()) {
+              const next = part;
+              await budget.run(() => this.#fetchPart(next));
+            }
+          })().catch((e) => this.#fail(e)),
+        );
+      }
+    };
+    const stopRamp = this.#ramp(addWorkers, () => tasks.length);
     try {
-      const probeTask = budget.run(() => this.#fetchPart(probed, probe));
-      const workers = Array.from({ length: Math.min(options.connections, queue.length) }, async () => {
-        for (let part = queue.shift(); part; part = queue.shift()) {
-          const next = part;
-          await budget.run(() => this.#fetchPart(next));
-        }
-      });
-      await Promise.all([probeTask, ...workers].map((p) => p.catch((e) => this.#fail(e))));
+      tasks[0] = tasks[0]!.catch((e) => this.#fail(e));
+      for (let seen = 0; seen < tasks.length;) {
+        seen = tasks.length;
+        await Promise.all(tasks);
+      }
       if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
       const sha256 = await this.#frontier.finish(this.identity.size);
       using f = await Deno.open(this.file, { read: true });
@@ -92,8 +105,41 @@ export class PartRun {
       await this.#save(true).catch(() => {});
       throw e;
     } finally {
+      stopRamp();
       options.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * How many connections: a fixed `connections` when the user chose one; otherwise chosen by
+   * measurement — start with two, and double while the aggregate rate still grows by a quarter
+   * per step (per-connection throttling), up to `connections`. On a fast link where the CPU is
+   * the limit, more connections only cost more TLS, so it stays small.
+   */
+  #ramp(add: (count: number) => void, active: () => number): () => void {
+    const { connections, adaptive } = this.options;
+    if (!adaptive) {
+      add(connections - 1);
+      return () => {};
+    }
+    add(1);
+    let lastRate = 0;
+    let lastBytes = this.#doneBytes();
+    let lastTime = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const bytes = this.#doneBytes();
+      const rate = (bytes - lastBytes) / (now - lastTime);
+      [lastBytes, lastTime] = [bytes, now];
+      if (active() >= connections || (lastRate > 0 && rate < lastRate * 1.25)) return clearInterval(timer);
+      lastRate = rate;
+      add(Math.min(active(), connections - active()));
+    }, RAMP_WINDOW_MS);
+    return () => clearInterval(timer);
+  }
+
+  #doneBytes(): number {
+    return this.parts.reduce((sum, p) => sum + p.done, 0);
   }
 
   /** The first failure stops every other part; its error is what the caller sees. */
@@ -120,6 +166,7 @@ export class PartRun {
           signal: this.#abort.signal,
           stallMs: this.options.stallMs ?? 30_000,
           onWritten: () => this.#written(),
+          onBatch: (bytes, offset) => this.#frontier.offer(bytes, offset),
           response: response?.response,
           abortResponse: response ? () => response.controller.abort() : undefined,
         });
@@ -155,7 +202,7 @@ export class PartRun {
   #written(): void {
     const prefix = contiguousPrefix(this.parts);
     this.#frontier.advance(prefix);
-    this.options.onProgress?.(this.parts.reduce((sum, p) => sum + p.done, 0));
+    this.options.onProgress?.(this.#doneBytes());
     if (performance.now() - this.#lastSave >= SAVE_EVERY_MS) void this.#save(false).catch(() => {});
   }
 

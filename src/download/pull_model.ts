@@ -73,8 +73,8 @@ export interface PullContext {
   signal?: AbortSignal;
   /** Minimum time between `file_progress` events. Default 100 ms. */
   progressIntervalMs?: number;
-  /** Connections per file (default 8). */
-  connections?: number;
+  /** Connections per file, or `"auto"` (the default: chosen by measurement). */
+  connections?: number | "auto";
   /** Shared by every file pulled with this context. */
   budget?: ConnectionBudget;
   /** No byte for this long restarts a part. */

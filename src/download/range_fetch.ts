@@ -44,6 +44,8 @@ export interface RangeFetchOptions {
   onBytes?: (delta: number) => void;
   /** The part's `done` advanced (bytes reached the file). */
   onWritten?: () => void;
+  /** Sees each batch with its absolute file offset before it is written (the hashing frontier). */
+  onBatch?: (bytes: Uint8Array, offset: number) => void;
   /** An answer already received for exactly this range (the probe's): used instead of a new request. */
   response?: Response;
   /** Aborts `response`'s request (it was opened with another signal); called on a stall. */
@@ -96,6 +98,7 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
         part.done = doneBefore + written;
         options.onWritten?.();
       },
+      onBatch: options.onBatch && ((bytes, offset) => options.onBatch!(bytes, from + offset)),
     });
     let received = 0;
     try {

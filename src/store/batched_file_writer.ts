@@ -46,6 +46,8 @@ export interface BatchedFileWriterOptions {
   syncEveryBytes?: number;
   /** Called after each batch reaches the file, with the total bytes written so far. */
   onWritten?: (writtenBytes: number) => void;
+  /** Sees every batch, in order, before it is written, with its offset from where writing began. */
+  onBatch?: (bytes: Uint8Array, offset: number) => void;
 }
 
 /** Writes bytes in large batches at the file's current position, reading while the previous batch is written. */
@@ -53,7 +55,9 @@ export class BatchedFileWriter {
   readonly #file: Deno.FsFile;
   readonly #syncEvery: number;
   readonly #onWritten?: (writtenBytes: number) => void;
+  readonly #onBatch?: (bytes: Uint8Array, offset: number) => void;
   #written = 0;
+  #submitted = 0;
   readonly #buffers: ArrayBuffer[];
   /** The write of each buffer, awaited before the buffer is filled again. */
   readonly #inFlight: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
@@ -69,6 +73,7 @@ export class BatchedFileWriter {
     this.#file = file;
     this.#syncEvery = options.syncEveryBytes ?? SYNC_EVERY_BYTES;
     this.#onWritten = options.onWritten;
+    this.#onBatch = options.onBatch;
     this.#buffers = [new ArrayBuffer(batchBytes), new ArrayBuffer(batchBytes)];
   }
 
@@ -152,6 +157,8 @@ export class BatchedFileWriter {
     const slot = this.#active;
     const bytes = new Uint8Array(this.#buffers[slot]!, 0, this.#filled);
     this.consume(bytes);
+    this.#onBatch?.(bytes, this.#submitted);
+    this.#submitted += bytes.length;
     this.#writes = this.#writes.then(() => writeAll(this.#file, bytes)).then(() =>
       this.#afterWrite(bytes.length)
     );

@@ -1,0 +1,239 @@
+/**
+ * Fault injection for the parallel download engine, part 3: interruption and resume — a cancelled
+ * download, the `state.json` sidecar it leaves, the second run that fetches only what is missing, a
+ * file that changed on the origin between the runs, and `lode pull` killed with SIGKILL.
+ */
+import assert from "node:assert/strict";
+import { downloadToPartial } from "../src/download/parallel_download.ts";
+import { readResumeState, type ResumeState } from "../src/download/resume_state.ts";
+import type { BodyRoute, OriginRequest, Route } from "./support/origin.ts";
+import { finish, spawnLode } from "./support/lode_cli.ts";
+import {
+  FIRST_PART,
+  getsOf,
+  lodeErrorOf,
+  PART,
+  plannedParts,
+  randomBody,
+  rangeBytes,
+  rangeOf,
+  sha256,
+  sleep,
+  withEngine,
+} from "./support/engine_world.ts";
+
+const BODY = randomBody(FIRST_PART + 16 * PART + 1000);
+const SHA = sha256(BODY);
+const PARTS = plannedParts(BODY.length);
+const LAST = PARTS.at(-1)!;
+/** Abort once the probe part and half the small parts are on disk. */
+const HALF = FIRST_PART + 8 * PART;
+
+const doneBytes = (s: ResumeState) => s.parts.reduce((sum, p) => sum + p.done, 0);
+
+/** Every request waits `ms` in the handler: slow enough to interrupt halfway. */
+function slow(route: { current: BodyRoute }, ms: number): Route {
+  return {
+    handler: async () => {
+      await sleep(ms);
+      return route.current;
+    },
+  };
+}
+
+/** Starts a download with a signal and aborts it once `HALF` bytes are on disk; returns the error. */
+async function interruptHalfway(
+  url: string,
+  partial: string,
+  options: Parameters<typeof downloadToPartial>[2],
+) {
+  const abort = new AbortController();
+  let reported = 0;
+  const error = await lodeErrorOf(downloadToPartial(url, partial, {
+    ...options,
+    signal: abort.signal,
+    onProgress: (bytes) => {
+      reported = bytes;
+      if (bytes >= HALF) abort.abort();
+    },
+  }));
+  return { error, reported };
+}
+
+/** Parts (by start offset) asked for in both request lists. */
+function partsAskedTwice(first: OriginRequest[], second: OriginRequest[]): number {
+  const partOf = (r: OriginRequest) => PARTS.findIndex((p) => rangeOf(r)!.start < p.end);
+  const a = new Set(first.map(partOf));
+  return new Set(second.map(partOf).filter((i) => a.has(i))).size;
+}
+
+Deno.test("engine: cancelling through the signal fails INTERRUPTED", async () => {
+  const route = { current: { body: BODY, etag: '"v"' } };
+  await withEngine({ "/f": slow(route, 30) }, async (w) => {
+    const { error } = await interruptHalfway(`${w.origin.url}/f`, w.partial(), w.options({ connections: 2 }));
+    assert.equal(error.code, "INTERRUPTED", `${error.code}: ${error.message}`);
+  });
+});
+
+Deno.test("engine: an interrupted download resumes from state.json and fetches only the missing bytes", async () => {
+  const route = { current: { body: BODY, etag: '"v"' } };
+  await withEngine({ "/f": slow(route, 30) }, async (w) => {
+    const url = `${w.origin.url}/f`;
+    const partial = w.partial();
+    const { reported } = await interruptHalfway(url, partial, w.options({ connections: 2 }));
+    const firstRun = getsOf(w.origin, "/f");
+
+    const state = await readResumeState(partial);
+    assert.ok(state, "state.json was written");
+    assert.equal(state.url, url);
+    assert.equal(state.size, BODY.length);
+    assert.equal(state.etag, '"v"');
+    const saved = doneBytes(state);
+    assert.ok(saved >= reported, `the sidecar records ${saved} bytes, ${reported} were reported`);
+    assert.ok(saved < BODY.length);
+    assert.ok(state.parts.filter((p) => p.done === p.end - p.start).length >= PARTS.length / 2);
+    // Whatever it claims is on disk, and right.
+    const onDisk = await Deno.readFile(`${partial}/data.tmp`);
+    for (const p of state.parts) {
+      assert.deepEqual(onDisk.subarray(p.start, p.start + p.done), BODY.subarray(p.start, p.start + p.done));
+    }
+
+    const from = w.origin.requests.length;
+    const r = await downloadToPartial(url, partial, w.options({ connections: 2 }));
+    assert.equal(r.sha256, SHA);
+    assert.deepEqual(await Deno.readFile(r.file), BODY);
+    assert.equal(r.resumedBytes, saved);
+    const secondRun = getsOf(w.origin, "/f", from);
+    assert.equal(rangeBytes(secondRun), BODY.length - saved, "exactly the missing bytes were asked for");
+    for (const g of secondRun) {
+      const range = rangeOf(g)!;
+      assert.ok(state.parts.some((p) => range.start === p.start + p.done && range.end === p.end - 1));
+      assert.equal(g.headers["if-range"], '"v"');
+    }
+    assert.ok(partsAskedTwice(firstRun, secondRun) <= 2, "at most one part per connection asked twice");
+  });
+});
+
+Deno.test("engine: a file that changed on the origin between runs is downloaded afresh, right bytes", async () => {
+  const changes: [string, BodyRoute, BodyRoute][] = [
+    // Another ETag, same size: the resumed probe's If-Range fails and the origin sends it whole.
+    ["etag", { body: BODY, etag: '"v1"' }, { body: randomBody(BODY.length), etag: '"v2"' }],
+    // Another size too.
+    ["size", { body: BODY, etag: '"v1"' }, { body: randomBody(BODY.length + PART / 2), etag: '"v2"' }],
+    // No ETag and an unchanged Last-Modified, so If-Range still matches, but the 206 names another size.
+    [
+      "206 of another size",
+      { body: BODY, headers: { etag: "" }, lastModified: new Date(Date.UTC(2024, 0, 1)) },
+      {
+        body: randomBody(BODY.length - PART),
+        headers: { etag: "" },
+        lastModified: new Date(Date.UTC(2024, 0, 1)),
+      },
+    ],
+  ];
+  for (const [what, before, after] of changes) {
+    const route = { current: before };
+    await withEngine({ "/f": slow(route, 20) }, async (w) => {
+      const url = `${w.origin.url}/f`;
+      const partial = w.partial();
+      await interruptHalfway(url, partial, w.options({ connections: 2 }));
+      assert.ok(await readResumeState(partial), `${what}: state.json after the first run`);
+      route.current = after;
+      const from = w.origin.requests.length;
+      const r = await downloadToPartial(url, partial, w.options({ connections: 2 }));
+      assert.equal(r.sha256, sha256(after.body), what);
+      assert.equal(r.resumedBytes, 0, what);
+      assert.deepEqual(await Deno.readFile(r.file), after.body, what);
+      // A changed validator gets a 200 (one stream); a 206 of another size restarts the ranged download.
+      const gets = getsOf(w.origin, "/f", from);
+      if (what.startsWith("206")) assert.ok(gets.length > 2, `${what}: ${gets.length} GETs`);
+    });
+  }
+});
+
+Deno.test("engine: nothing writes into the partial directory after downloadToPartial resolves", async () => {
+  // The last part comes late, so a periodic sidecar save is due just as the download finishes.
+  const clean: BodyRoute = { body: BODY, etag: '"v"' };
+  const lateLast: Route = {
+    handler: async (req) => {
+      if (rangeOf(req)?.start === LAST.start) await sleep(400);
+      return clean;
+    },
+  };
+  await withEngine({ "/f": lateLast }, async (w) => {
+    for (let i = 0; i < 3; i++) {
+      const partial = w.partial();
+      const r = await downloadToPartial(`${w.origin.url}/f`, partial, w.options({ stallMs: 5000 }));
+      assert.equal(r.sha256, SHA);
+      const listing = async () =>
+        JSON.stringify(
+          await Promise.all(
+            (await Array.fromAsync(Deno.readDir(partial))).map(async (e) => {
+              const st = await Deno.stat(`${partial}/${e.name}`);
+              return [e.name, st.size, st.mtime?.getTime()];
+            }),
+          ).then((l) => l.sort()),
+        );
+      const atResolve = await listing();
+      await sleep(150);
+      assert.equal(
+        await listing(),
+        atResolve,
+        "a write into the partial directory after the promise resolved",
+      );
+    }
+  });
+});
+
+Deno.test("engine: lode pull killed with SIGKILL resumes on the next pull; bytes refetched bounded", async () => {
+  const big = randomBody(24 * 1024 * 1024);
+  const bigSha = sha256(big);
+  const clean: BodyRoute = { body: big, etag: '"big"' };
+  // Throttled while the first pull runs: every response pauses 600 ms after its first MiB.
+  const throttled: BodyRoute = { ...clean, fault: { kind: "stall", afterBytes: 1024 * 1024, ms: 600 } };
+  let throttle = true;
+  const route: Route = { handler: () => (throttle ? throttled : clean) };
+  await withEngine({ "/big.gguf": route }, async (w) => {
+    const ref = `${w.origin.url}/big.gguf#sha256=${bigSha}`;
+    const partial = `${w.store}/blobs/sha256/${bigSha.slice(0, 2)}/.partial-${bigSha}`;
+    const child = spawnLode(["--ca-cert", w.ca.caCertPath, "pull", ref, "--connections", "2"], {
+      store: w.store,
+    });
+    const deadline = Date.now() + 20_000;
+    let lastUpdate = "";
+    while (true) {
+      assert.ok(Date.now() < deadline, "the pull never saved two finished parts");
+      const state = await readResumeState(partial);
+      const complete = state?.parts.filter((p) => p.done === p.end - p.start).length ?? 0;
+      // Kill right after a save: what the sidecar lags behind is then at most the parts in flight.
+      if (complete >= 2 && state!.updated_at !== lastUpdate && lastUpdate !== "") break;
+      if (complete >= 2) lastUpdate = state!.updated_at;
+      await sleep(10);
+    }
+    child.kill("SIGKILL");
+    await finish(child);
+    const firstRun = getsOf(w.origin, "/big.gguf");
+    const state = (await readResumeState(partial))!;
+    const saved = doneBytes(state);
+    assert.ok(saved > 0 && saved < big.length, `saved ${saved}`);
+
+    throttle = false;
+    const r = await w.lode(["pull", ref, "--connections", "2", "--json"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(
+      await Deno.readFile(`${w.store}/blobs/sha256/${bigSha.slice(0, 2)}/${bigSha}/data`),
+      big,
+    );
+    const secondRun = getsOf(w.origin, "/big.gguf", firstRun.length);
+    assert.equal(
+      rangeBytes(secondRun),
+      big.length - saved,
+      "the second pull asked for the missing bytes only",
+    );
+    // Parts are 4 MiB here (the CLI's size for 24 MiB on 2 connections): at most one per connection twice.
+    const partOf = (g: OriginRequest) => Math.floor(rangeOf(g)!.start / (4 * 1024 * 1024));
+    const before = new Set(firstRun.map(partOf));
+    const twice = new Set(secondRun.map(partOf).filter((p) => before.has(p)));
+    assert.ok(twice.size <= 2, `${twice.size} parts asked for in both pulls`);
+  });
+});
