@@ -31,33 +31,55 @@ const HALF = FIRST_PART + 8 * PART;
 
 const doneBytes = (s: ResumeState) => s.parts.reduce((sum, p) => sum + p.done, 0);
 
-/** Every request waits `ms` in the handler: slow enough to interrupt halfway. */
-function slow(route: { current: BodyRoute }, ms: number): Route {
-  return {
-    handler: async () => {
-      await sleep(ms);
-      return route.current;
-    },
-  };
+/** A route whose answer can be switched; every request waits `ms` in the handler (slow enough to interrupt). */
+interface Switchable {
+  current: BodyRoute;
+  /** Answer 404 (see {@link interruptHalfway}). */
+  closed: boolean;
+  route: Route;
 }
 
-/** Starts a download with a signal and aborts it once `HALF` bytes are on disk; returns the error. */
+function switchable(current: BodyRoute, ms: number): Switchable {
+  const s: Switchable = {
+    current,
+    closed: false,
+    route: {
+      handler: async () => {
+        await sleep(ms);
+        return s.closed ? { status: 404 } : s.current;
+      },
+    },
+  };
+  return s;
+}
+
+/**
+ * Starts a download with a signal and aborts it once `HALF` bytes are on disk. With `gate`, the origin
+ * answers 404 from the abort on: the engine does not stop its workers on a cancel (see the test
+ * "cancelling stops the download at once"), and the resume tests need a download that really stopped.
+ */
 async function interruptHalfway(
   url: string,
   partial: string,
   options: Parameters<typeof downloadToPartial>[2],
+  gate?: Switchable,
 ) {
   const abort = new AbortController();
   let reported = 0;
+  let abortedAt = 0;
   const error = await lodeErrorOf(downloadToPartial(url, partial, {
     ...options,
     signal: abort.signal,
     onProgress: (bytes) => {
       reported = bytes;
-      if (bytes >= HALF) abort.abort();
+      if (bytes < HALF || abortedAt) return;
+      abortedAt = Date.now();
+      if (gate) gate.closed = true;
+      abort.abort();
     },
   }));
-  return { error, reported };
+  if (gate) gate.closed = false;
+  return { error, reported, abortedAt };
 }
 
 /** Parts (by start offset) asked for in both request lists. */
@@ -68,20 +90,48 @@ function partsAskedTwice(first: OriginRequest[], second: OriginRequest[]): numbe
 }
 
 Deno.test("engine: cancelling through the signal fails INTERRUPTED", async () => {
-  const route = { current: { body: BODY, etag: '"v"' } };
-  await withEngine({ "/f": slow(route, 30) }, async (w) => {
+  const origin = switchable({ body: BODY, etag: '"v"' }, 30);
+  await withEngine({ "/f": origin.route }, async (w) => {
     const { error } = await interruptHalfway(`${w.origin.url}/f`, w.partial(), w.options({ connections: 2 }));
     assert.equal(error.code, "INTERRUPTED", `${error.code}: ${error.message}`);
   });
 });
 
+Deno.test("engine: cancelling stops the download at once: no request starts after the abort", async () => {
+  const origin = switchable({ body: BODY, etag: '"v"' }, 30);
+  await withEngine({ "/f": origin.route }, async (w) => {
+    const abort = new AbortController();
+    let abortedAt = 0;
+    const failed = downloadToPartial(`${w.origin.url}/f`, w.partial(), {
+      ...w.options({ connections: 2 }),
+      signal: abort.signal,
+      onProgress: (bytes) => {
+        if (bytes < HALF || abortedAt) return;
+        abortedAt = Date.now();
+        abort.abort();
+      },
+    });
+    await failed.catch(() => {});
+    const settledMs = Date.now() - abortedAt;
+    // A request parsed more than 25 ms after the abort was sent after it.
+    const late = getsOf(w.origin, "/f").filter((g) => g.time > abortedAt + 25).map((g) => g.headers["range"]);
+    assert.deepEqual(late, [], "requests sent after the download was cancelled");
+    assert.ok(settledMs < 200, `the promise settled ${settledMs} ms after the abort`);
+  });
+});
+
 Deno.test("engine: an interrupted download resumes from state.json and fetches only the missing bytes", async () => {
-  const route = { current: { body: BODY, etag: '"v"' } };
-  await withEngine({ "/f": slow(route, 30) }, async (w) => {
+  const origin = switchable({ body: BODY, etag: '"v"' }, 30);
+  await withEngine({ "/f": origin.route }, async (w) => {
     const url = `${w.origin.url}/f`;
     const partial = w.partial();
-    const { reported } = await interruptHalfway(url, partial, w.options({ connections: 2 }));
-    const firstRun = getsOf(w.origin, "/f");
+    const { reported, abortedAt } = await interruptHalfway(
+      url,
+      partial,
+      w.options({ connections: 2 }),
+      origin,
+    );
+    const firstRun = getsOf(w.origin, "/f").filter((g) => g.time <= abortedAt);
 
     const state = await readResumeState(partial);
     assert.ok(state, "state.json was written");
@@ -132,13 +182,17 @@ Deno.test("engine: a file that changed on the origin between runs is downloaded 
     ],
   ];
   for (const [what, before, after] of changes) {
-    const route = { current: before };
-    await withEngine({ "/f": slow(route, 20) }, async (w) => {
+    const origin = switchable(before, 20);
+    await withEngine({ "/f": origin.route }, async (w) => {
       const url = `${w.origin.url}/f`;
       const partial = w.partial();
-      await interruptHalfway(url, partial, w.options({ connections: 2 }));
-      assert.ok(await readResumeState(partial), `${what}: state.json after the first run`);
-      route.current = after;
+      await interruptHalfway(url, partial, w.options({ connections: 2 }), origin);
+      const state = await readResumeState(partial);
+      assert.ok(
+        state && doneBytes(state) < state.size,
+        `${what}: an incomplete state.json after the first run`,
+      );
+      origin.current = after;
       const from = w.origin.requests.length;
       const r = await downloadToPartial(url, partial, w.options({ connections: 2 }));
       assert.equal(r.sha256, sha256(after.body), what);

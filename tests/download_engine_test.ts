@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { ConnectionBudget } from "../src/download/connection_budget.ts";
 import { downloadToPartial } from "../src/download/parallel_download.ts";
 import type { LodeError } from "../src/errors.ts";
-import type { Route } from "./support/origin.ts";
+import type { OriginRequest, Route } from "./support/origin.ts";
 import {
   faulty,
   FIRST_PART,
@@ -34,24 +34,30 @@ const PARTS = plannedParts(BODY.length);
 /** A part in the middle (not the probe's). */
 const MID = PARTS[5]!;
 
-function sortedRanges(reqs: { headers: Record<string, string> }[]) {
-  return reqs.map((r) => rangeOf(r as Parameters<typeof rangeOf>[0])).sort((a, b) => a!.start - b!.start);
+function sortedRanges(reqs: OriginRequest[]) {
+  return reqs.map(rangeOf).sort((a, b) => a!.start - b!.start);
 }
 
-Deno.test("engine: 1, 4 and 16 connections give the exact bytes and sha256, one Range GET per part", async () => {
+Deno.test("engine: 1, 4, 16 and the default connections give the exact bytes and sha256, one Range GET per part", async () => {
   await withEngine({ "/f": { body: BODY } }, async (w) => {
-    for (const connections of [1, 4, 16]) {
+    const failures: string[] = [];
+    // Each count is checked even when another fails, so that one message names every broken count.
+    for (const connections of [1, 4, 16, undefined]) {
       const from = w.origin.requests.length;
-      const r = await downloadToPartial(`${w.origin.url}/f`, w.partial(), w.options({ connections }));
-      assert.equal(r.sha256, SHA, `connections=${connections}`);
-      assert.equal(r.bytes, BODY.length);
-      assert.equal(r.resumedBytes, 0);
-      assert.deepEqual(await Deno.readFile(r.file), BODY);
-      const gets = getsOf(w.origin, "/f", from);
-      assert.ok(gets.every((g) => g.headers["range"]), "every GET is a Range request");
-      const ranges = sortedRanges(gets);
-      assert.deepEqual(ranges, PARTS.map((p) => ({ start: p.start, end: p.end - 1 })));
+      try {
+        const r = await downloadToPartial(`${w.origin.url}/f`, w.partial(), w.options({ connections }));
+        assert.equal(r.sha256, SHA);
+        assert.equal(r.bytes, BODY.length);
+        assert.equal(r.resumedBytes, 0);
+        assert.deepEqual(await Deno.readFile(r.file), BODY);
+        const gets = getsOf(w.origin, "/f", from);
+        assert.ok(gets.every((g) => g.headers["range"]), "every GET is a Range request");
+        assert.deepEqual(sortedRanges(gets), PARTS.map((p) => ({ start: p.start, end: p.end - 1 })));
+      } catch (e) {
+        failures.push(`connections=${connections ?? "default"}: ${e instanceof Error ? e.message : e}`);
+      }
     }
+    assert.deepEqual(failures, []);
   });
 });
 

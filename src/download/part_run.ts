@@ -24,7 +24,7 @@ import { type RetryPolicy, withRetries } from "./retry.ts";
 /** How often the resume sidecar is saved (after syncing the data it describes). */
 const SAVE_EVERY_MS = 250;
 /** How long each connection count is measured before the ramp decides to add more. */
-const RAMP_WINDOW_MS = 300;
+const RAMP_WINDOW_MS = 150;
 
 /** What the probe established about the file. */
 export interface Identity {
