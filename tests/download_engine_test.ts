@@ -4,7 +4,8 @@
  * typed LodeError with the right code — never in a wrong result.
  *
  * Success, the connection budget, resets, corruption, short bodies, lying Content-Range, 429/503 with
- * Retry-After and stalls. Origin-side changes, redirects and resume: download_engine_resume_test.ts.
+ * Retry-After and stalls. The origin changing under the engine: download_engine_origin_test.ts; resume:
+ * download_engine_resume_test.ts.
  */
 import assert from "node:assert/strict";
 import { ConnectionBudget } from "../src/download/connection_budget.ts";

@@ -98,7 +98,9 @@ export async function downloadToPartial(
     try {
       return await attemptDownload(url, partialDir, options);
     } catch (e) {
-      const error = toLodeError(e);
+      const error = options.signal?.aborted && !(e instanceof LodeError)
+        ? new LodeError("INTERRUPTED", `download of ${url} was cancelled`, { cause: e })
+        : toLodeError(e);
       if (error.code === "ORIGIN_CHANGED" && originChanges++ < 1) {
         await Deno.remove(partialDir, { recursive: true }).catch(() => {});
         continue;
@@ -119,6 +121,21 @@ async function attemptDownload(
   url: string,
   partialDir: string,
   options: DownloadOptions,
+): Promise<DownloadResult> {
+  const release = options.budget ? await options.budget.acquire() : () => {};
+  const slot = { release, handed: false };
+  try {
+    return await attemptInner(url, partialDir, options, slot);
+  } finally {
+    if (!slot.handed) slot.release();
+  }
+}
+
+async function attemptInner(
+  url: string,
+  partialDir: string,
+  options: DownloadOptions,
+  slot: { release: () => void; handed: boolean },
 ): Promise<DownloadResult> {
   const file = `${partialDir}/data.tmp`;
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -169,7 +186,7 @@ async function attemptDownload(
     // The sidecar describes another file: forget it and probe again from the start.
     probe.controller.abort();
     await Deno.remove(`${partialDir}/state.json`).catch(() => {});
-    return await attemptDownload(url, partialDir, options);
+    return await attemptInner(url, partialDir, options, slot);
   }
   const adaptive = options.connections === undefined || options.connections === "auto";
   const connections = adaptive ? MAX_AUTO_CONNECTIONS : options.connections as number;
@@ -198,12 +215,13 @@ async function attemptDownload(
   }
   options.onStart?.({ totalBytes: size, url: probe.url.href, resumedBytes });
 
+  slot.handed = true;
   const run = new PartRun({
     url,
     file,
     partialDir,
     parts,
-    options: { ...options, retry, connections, adaptive },
+    options: { ...options, retry, connections, adaptive, probeSlot: slot.release },
     identity: { size, etag, lastModified, resolved: probe.url },
   });
   return { ...(await run.complete(probe)), resumedBytes };

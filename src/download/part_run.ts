@@ -26,6 +26,15 @@ const SAVE_EVERY_MS = 250;
 /** How long each connection count is measured before the ramp decides to add more. */
 const RAMP_WINDOW_MS = 150;
 
+/** The download's options as the run needs them resolved. */
+export type RunOptions = DownloadOptions & {
+  retry: RetryPolicy;
+  connections: number;
+  adaptive: boolean;
+  /** The budget slot the probe already holds; released when the probe's part is done. */
+  probeSlot?: () => void;
+};
+
 /** What the probe established about the file. */
 export interface Identity {
   size: number;
@@ -46,7 +55,7 @@ export class PartRun {
   readonly file: string;
   readonly partialDir: string;
   readonly parts: PartState[];
-  readonly options: DownloadOptions & { retry: RetryPolicy; connections: number; adaptive: boolean };
+  readonly options: RunOptions;
   readonly identity: Identity;
 
   constructor(init: {
@@ -54,7 +63,7 @@ export class PartRun {
     file: string;
     partialDir: string;
     parts: PartState[];
-    options: DownloadOptions & { retry: RetryPolicy; connections: number; adaptive: boolean };
+    options: RunOptions;
     identity: Identity;
   }) {
     ({
@@ -76,17 +85,20 @@ export class PartRun {
     const probed = parts.find(isIncomplete)!;
     const queue = parts.filter((p) => isIncomplete(p) && p !== probed);
     this.#written();
-    const tasks: Promise<void>[] = [budget.run(() => this.#fetchPart(probed, probe))];
+    const drain = async () => {
+      for (let part = queue.shift(); part && !this.#abort.signal.aborted; part = queue.shift()) {
+        const next = part;
+        await budget.run(() => this.#fetchPart(next));
+      }
+    };
+    const tasks: Promise<void>[] = [
+      (options.probeSlot
+        ? this.#fetchPart(probed, probe).finally(options.probeSlot)
+        : budget.run(() => this.#fetchPart(probed, probe))).then(drain),
+    ];
     const addWorkers = (count: number) => {
       for (let i = 0; i < count && tasks.length <= queue.length + 1; i++) {
-        tasks.push(
-          (async () => {
-            for (let part = queue.shift(); part; part = queue.shift()) {
-              const next = part;
-              await budget.run(() => this.#fetchPart(next));
-            }
-          })().catch((e) => this.#fail(e)),
-        );
+        tasks.push(drain().catch((e) => this.#fail(e)));
       }
     };
     const stopRamp = this.#ramp(addWorkers, () => tasks.length);
@@ -100,6 +112,7 @@ export class PartRun {
       const sha256 = await this.#frontier.finish(this.identity.size);
       using f = await Deno.open(this.file, { read: true });
       await f.syncData();
+      await this.#saving.catch(() => {});
       return { file: this.file, sha256, bytes: this.identity.size };
     } catch (e) {
       await this.#save(true).catch(() => {});

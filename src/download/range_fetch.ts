@@ -74,6 +74,7 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
   };
   const onOuterAbort = () => abort.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  if (options.signal?.aborted) abort.abort(options.signal.reason);
   arm();
   try {
     const headers: Record<string, string> = { ...options.headers, range: `bytes=${from}-${to}` };

@@ -113,9 +113,16 @@ export class BatchedFileWriter {
     try {
       while (true) {
         const buffer = this.#buffers[this.#active]!;
-        const { value, done } = await reader.read(
-          new Uint8Array(buffer, this.#filled, buffer.byteLength - this.#filled),
-        );
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read(new Uint8Array(buffer, this.#filled, buffer.byteLength - this.#filled));
+        } catch (e) {
+          // The failed read kept the buffer (and the unwritten batch in it): start a fresh one.
+          this.#buffers[this.#active] = new ArrayBuffer(buffer.byteLength);
+          this.#filled = 0;
+          throw e;
+        }
+        const { value, done } = result;
         if (value) {
           // The view's buffer was transferred to the stream and back: keep the new one.
           this.#buffers[this.#active] = value.buffer as ArrayBuffer;
