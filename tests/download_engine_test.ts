@@ -186,7 +186,11 @@ Deno.test("engine: a short body once is retried; always short fails after the at
     // With a Content-Length, fetch itself fails the truncated body (NETWORK); without one, the engine
     // counts the bytes (SIZE_MISMATCH, next test). Either way: typed, retried, attempts recorded.
     assert.ok(e.code === "NETWORK" || e.code === "SIZE_MISMATCH", `${e.code}: ${e.message}`);
-    assert.equal(e.details.attempts, 3);
+    assert.equal(
+      e.details.attempts,
+      3,
+      `${e.message} ${JSON.stringify(e.details)} | ${retries.map((r) => r.message).join(" / ")}`,
+    );
     assert.ok(retries.length >= 2);
     // The error must say what happened on the wire, not what broke inside the part writer afterwards.
     for (const x of [e, ...retries]) assert.doesNotMatch(x.message, /detached ArrayBuffer/);

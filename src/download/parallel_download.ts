@@ -47,8 +47,8 @@ export interface DownloadOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /**
-   * Connections for this file: a number is used as is; `"auto"` (the default) starts with two and
-   * adds more, up to 16, while the aggregate rate still grows (see `PartRun`).
+   * Connections for this file: a number is used as is; `"auto"` (the default) measures the first
+   * connection and opens up to 16 when each connection is limited (see `PartRun`).
    */
   connections?: number | "auto";
   /** Part size (default: about four parts per connection, 4–64 MiB). */

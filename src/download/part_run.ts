@@ -23,8 +23,10 @@ import { type RetryPolicy, withRetries } from "./retry.ts";
 
 /** How often the resume sidecar is saved (after syncing the data it describes). */
 const SAVE_EVERY_MS = 250;
-/** How long each connection count is measured before the ramp decides to add more. */
-const RAMP_WINDOW_MS = 150;
+/** How long the probe's connection is measured alone before deciding how many to open. */
+const RAMP_WINDOW_MS = 200;
+/** A single connection at least this fast means the CPU, not the path, is the limit. */
+const FAST_CONNECTION_BYTES_PER_S = 120e6;
 
 /** The download's options as the run needs them resolved. */
 export type RunOptions = DownloadOptions & {
@@ -50,6 +52,9 @@ export class PartRun {
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
   #resolving: Promise<void> | null = null;
+  /** Workers (connections) wanted now, and running now. */
+  #target = 1;
+  #workers = 0;
 
   readonly url: string;
   readonly file: string;
@@ -85,25 +90,32 @@ export class PartRun {
     const probed = parts.find(isIncomplete)!;
     const queue = parts.filter((p) => isIncomplete(p) && p !== probed);
     this.#written();
-    const drain = async () => {
-      for (let part = queue.shift(); part && !this.#abort.signal.aborted; part = queue.shift()) {
-        const next = part;
-        await budget.run(() => this.#fetchPart(next));
+    // A worker takes parts until the queue is empty, the run fails, or the ramp lowered the target.
+    // The first worker starts with the probe's part, on the probe's connection and budget slot.
+    const drain = async (first?: PartState) => {
+      this.#workers++;
+      try {
+        if (first) {
+          await (options.probeSlot
+            ? this.#fetchPart(first, probe).finally(options.probeSlot)
+            : budget.run(() => this.#fetchPart(first, probe)));
+        }
+        while (queue.length > 0 && !this.#abort.signal.aborted && this.#workers <= this.#target) {
+          const next = queue.shift()!;
+          await budget.run(() => this.#fetchPart(next));
+        }
+      } finally {
+        this.#workers--;
       }
     };
-    const tasks: Promise<void>[] = [
-      (options.probeSlot
-        ? this.#fetchPart(probed, probe).finally(options.probeSlot)
-        : budget.run(() => this.#fetchPart(probed, probe))).then(drain),
-    ];
-    const addWorkers = (count: number) => {
-      for (let i = 0; i < count && tasks.length <= queue.length + 1; i++) {
-        tasks.push(drain().catch((e) => this.#fail(e)));
-      }
+    const tasks: Promise<void>[] = [drain(probed).catch((e) => this.#fail(e))];
+    const setTarget = (target: number) => {
+      this.#target = target;
+      const missing = Math.min(target - this.#workers, queue.length);
+      for (let i = 0; i < missing; i++) tasks.push(drain().catch((e) => this.#fail(e)));
     };
-    const stopRamp = this.#ramp(addWorkers, () => tasks.length);
+    const stopRamp = this.#ramp(setTarget);
     try {
-      tasks[0] = tasks[0]!.catch((e) => this.#fail(e));
       for (let seen = 0; seen < tasks.length;) {
         seen = tasks.length;
         await Promise.all(tasks);
@@ -125,30 +137,27 @@ export class PartRun {
 
   /**
    * How many connections: a fixed `connections` when the user chose one; otherwise chosen by
-   * measurement — start with two, and double while the aggregate rate still grows by a quarter
-   * per step (per-connection throttling), up to `connections`. On a fast link where the CPU is
-   * the limit, more connections only cost more TLS, so it stays small.
+   * measurement. The probe's connection runs alone for one window; if it moves less than
+   * {@link FAST_CONNECTION_BYTES_PER_S}, the origin (or the path) limits each connection — a CDN, a
+   * proxy, a distant host — and all `connections` start at once. A single connection faster than that
+   * means the link is fast and this machine's CPU is the limit: more connections would only add TLS
+   * work and out-of-order parts to read back (measured on loopback: 1 connection 2.2 s for 512 MiB,
+   * 2 connections 2.8 s, 4 connections 3.0 s).
    */
-  #ramp(add: (count: number) => void, active: () => number): () => void {
+  #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;
     if (!adaptive) {
-      add(connections - 1);
+      setTarget(connections);
       return () => {};
     }
-    add(1);
-    let lastRate = 0;
-    let lastBytes = this.#doneBytes();
-    let lastTime = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      const bytes = this.#doneBytes();
-      const rate = (bytes - lastBytes) / (now - lastTime);
-      [lastBytes, lastTime] = [bytes, now];
-      if (active() >= connections || (lastRate > 0 && rate < lastRate * 1.25)) return clearInterval(timer);
-      lastRate = rate;
-      add(Math.min(active(), connections - active()));
+    setTarget(1);
+    const startBytes = this.#doneBytes();
+    const startTime = performance.now();
+    const timer = setTimeout(() => {
+      const perSecond = ((this.#doneBytes() - startBytes) * 1000) / (performance.now() - startTime);
+      if (perSecond < FAST_CONNECTION_BYTES_PER_S) setTarget(connections);
     }, RAMP_WINDOW_MS);
-    return () => clearInterval(timer);
+    return () => clearTimeout(timer);
   }
 
   #doneBytes(): number {

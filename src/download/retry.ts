@@ -89,7 +89,9 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, option
       return await fn(attempt);
     } catch (e) {
       const error = toLodeError(e);
-      if (!isRetryable(error) || attempt + 1 >= options.policy.attempts || options.signal?.aborted) {
+      // Cancelled: the error may be the canceller's own (an abort reason), so it is passed on untouched.
+      if (options.signal?.aborted) throw error;
+      if (!isRetryable(error) || attempt + 1 >= options.policy.attempts) {
         if (attempt > 0) error.details.attempts = attempt + 1;
         throw error;
       }
