@@ -28,7 +28,7 @@ export interface PullRenderer {
 export function createPullRenderer(output: Output): PullRenderer {
   if (output.json) return { onEvent: (e) => output.event(e), stop: () => {} };
   if (output.quiet) return { onEvent: () => {}, stop: () => {} };
-  if (output.stderrIsTty) return barRenderer(output);
+  if (output.stderrIsTty) return barRenderer();
   return lineRenderer(output);
 }
 
@@ -47,7 +47,7 @@ function lineRenderer(output: Output): PullRenderer {
   };
 }
 
-function barRenderer(output: Output): PullRenderer {
+function barRenderer(): PullRenderer {
   const multi = new cliProgress.MultiBar({
     stream: process.stderr,
     format: "{filename} {bar} {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted}",
