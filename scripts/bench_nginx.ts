@@ -64,6 +64,24 @@ export interface Spawned {
   stderr: Promise<string>;
 }
 
+/** Starts `cmd` with stdin closed and output piped, tracked for {@link cleanupAll}. */
+function spawnChild(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string> },
+): Deno.ChildProcess {
+  const child = new Deno.Command(cmd, {
+    args,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  children.add(child);
+  return child;
+}
+
 /**
  * Starts a command with stdout piped for the caller to read (stdin closed; stderr collected on the side),
  * tracked for {@link cleanupAll} until it exits: for a child that is watched while it runs, and perhaps
@@ -80,15 +98,7 @@ export function spawnTracked(
   args: string[],
   options: { env?: Record<string, string> } = {},
 ): Spawned {
-  const child = new Deno.Command(cmd, {
-    args,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .spawn();
-  children.add(child);
+  const child = spawnChild(cmd, args, options);
   child.status.finally(() => children.delete(child));
   return { child, stderr: new Response(child.stderr).text().catch(() => "") };
 }
@@ -105,15 +115,7 @@ export async function exec(
   args: string[],
   options: { env?: Record<string, string> } = {},
 ): Promise<Ran> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .spawn();
-  children.add(child);
+  const child = spawnChild(cmd, args, options);
   try {
     const out = await child.output();
     const dec = new TextDecoder();

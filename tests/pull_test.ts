@@ -353,3 +353,23 @@ Deno.test("lode pull A B C: all at once under one budget; one failure does not s
     assert.deepEqual((await listTree(`${store}/manifests`)).sort(), ["a.json", "b.json"]);
   });
 });
+
+Deno.test("wrong bytes already at the CAS path are quarantined and downloaded again; right ones are reused", async () => {
+  await withWorld({ "/m.gguf": { body: BYTES } }, async ({ origin, store, lode }) => {
+    await Deno.mkdir(`${store}/blobs/sha256/27/${SHA}`, { recursive: true });
+    await Deno.writeTextFile(`${store}/${BLOB}`, "not the model");
+    const r = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await Deno.readFile(`${store}/${BLOB}`), BYTES);
+    const records = (await listTree(`${store}/locks/quarantine`)).filter((p) => p.endsWith(".json"));
+    assert.equal(records.length, 1);
+    assert.equal(
+      JSON.parse(await Deno.readTextFile(`${store}/locks/quarantine/${records[0]}`)).reason,
+      "corrupt_on_disk",
+    );
+    // A second name for the same bytes reuses the blob after re-hashing it: no request.
+    const before = gets(origin, "/m.gguf");
+    assert.equal((await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--name", "again"])).code, 0);
+    assert.equal(gets(origin, "/m.gguf"), before);
+  });
+});

@@ -197,7 +197,7 @@ export class PartRun {
         if (error.details.refusal !== "reresolve") throw error;
         await this.#resolveAgain();
         throw new LodeError("NETWORK", `resolved ${this.url} again after HTTP ${error.details.status}`, {
-          details: error.details,
+          details: { ...error.details },
         });
       }
     }, { policy: this.options.retry, signal: this.#abort.signal, onRetry: this.options.onRetry });

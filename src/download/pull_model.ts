@@ -28,13 +28,13 @@ import { toMb } from "../events/download_event.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import {
   blobHex,
+  checkBlob,
   digestsEqual,
   type LockWaitOptions,
   type ManifestSource,
   type ModelStore,
   quarantineFile,
   sha256Bytes,
-  sha256File,
 } from "../store/mod.ts";
 import type { HostPolicy } from "./host_policy.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
@@ -209,7 +209,8 @@ interface Present {
 
 /** Manifest + blob already there (and matching the pin, if any): the no-network fast path. */
 async function presentInStore(plan: PullPlan, ctx: PullContext, expected?: string): Promise<Present | null> {
-  const path = ctx.store.layout.blobPath(expected ?? "0".repeat(64));
+  // The blob is known only when pinned; otherwise what is checked is the model's manifest.
+  const path = expected ? ctx.store.layout.blobPath(expected) : ctx.store.layout.manifestPath(plan.name);
   ctx.emitStatus?.({ status: "loading_model", phase: "checking_local", path });
   const manifest = await ctx.store.readManifest(plan.name).catch((e) => {
     // A malformed manifest is rewritten by this pull rather than blocking it.
@@ -234,8 +235,8 @@ async function reuseOrQuarantineBlob(
   if (!(await store.hasBlob(expected))) return null;
   const path = store.layout.blobPath(expected);
   ctx.emitStatus?.({ status: "loading_model", phase: "verify", path });
-  const actual = await sha256File(path, { signal: ctx.signal });
-  if (digestsEqual(actual, expected)) {
+  const check = await checkBlob(store, expected, { name: plan.name, signal: ctx.signal });
+  if (check.ok) {
     const { size } = await Deno.stat(path);
     await store.writeManifest(
       { name: plan.name, format: plan.format, license: plan.license, source: plan.source, pinned: true },
@@ -244,22 +245,16 @@ async function reuseOrQuarantineBlob(
     );
     return { sha256: expected, sizeBytes: size, pinned: true };
   }
-  const moved = await quarantineFile(store.layout, path, {
-    expected,
-    actual,
-    source: "store",
-    reason: "corrupt_on_disk",
-    name: plan.name,
-  });
-  await Deno.remove(store.layout.blobDir(expected), { recursive: true }).catch(() => {});
-  ctx.emitStatus?.({
-    status: "loading_model",
-    phase: "quarantine",
-    path,
-    expected_sha256: expected,
-    actual_sha256: actual,
-    quarantine_path: moved.path,
-  });
+  if (check.quarantinePath) {
+    ctx.emitStatus?.({
+      status: "loading_model",
+      phase: "quarantine",
+      path,
+      expected_sha256: expected,
+      actual_sha256: check.actual!,
+      quarantine_path: check.quarantinePath,
+    });
+  }
   return null;
 }
 

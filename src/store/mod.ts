@@ -3,7 +3,7 @@
  * @module
  */
 export { blobHex, exists, type LockWaitOptions, type ManifestInput, ModelStore } from "./model_store.ts";
-export { verifyModel, type VerifyResult } from "./verify_model.ts";
+export { type BlobCheck, checkBlob, verifyModel, type VerifyResult } from "./verify_model.ts";
 export { importModelFile, type ImportOptions } from "./import_file.ts";
 export { assertModelName, formatBlobRef, isSha256Hex, parseBlobRef, StoreLayout } from "./layout.ts";
 export { Manifest, ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";

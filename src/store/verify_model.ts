@@ -26,6 +26,40 @@ export interface VerifyResult {
   problem?: "BLOB_MISSING" | "DIGEST_MISMATCH";
 }
 
+/** The outcome of {@link checkBlob}. */
+export interface BlobCheck {
+  /** False when the blob is missing or its bytes do not hash to its name. */
+  ok: boolean;
+  /** The digest the bytes have; null when the blob is missing. */
+  actual: string | null;
+  /** Where bad bytes were moved. */
+  quarantinePath?: string;
+}
+
+/**
+ * Re-hashes the committed blob `hex`; bytes that do not match are moved to quarantine and the
+ * blob directory is removed, so the CAS path never holds wrong bytes. The caller holds the blob lock.
+ */
+export async function checkBlob(
+  store: ModelStore,
+  hex: string,
+  options: { name?: string; onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
+): Promise<BlobCheck> {
+  const path = store.layout.blobPath(hex);
+  if (!(await exists(path))) return { ok: false, actual: null };
+  const actual = await sha256File(path, { onProgress: options.onProgress, signal: options.signal });
+  if (digestsEqual(actual, hex)) return { ok: true, actual };
+  const moved = await quarantineFile(store.layout, path, {
+    expected: hex,
+    actual,
+    source: "store",
+    reason: "corrupt_on_disk",
+    name: options.name,
+  });
+  await Deno.remove(store.layout.blobDir(hex), { recursive: true }).catch(() => {});
+  return { ok: false, actual, quarantinePath: moved.path };
+}
+
 /** Re-hashes the blob of `name` under its blob lock. */
 export async function verifyModel(
   store: ModelStore,
@@ -34,18 +68,16 @@ export async function verifyModel(
 ): Promise<VerifyResult> {
   const manifest = await store.getManifest(name);
   const expected = blobHex(manifest);
-  const path = store.layout.blobPath(expected);
   await using _blobLock = await store.lockBlob(expected);
-  if (!(await exists(path))) return { name, ok: false, expected, actual: null, problem: "BLOB_MISSING" };
-  const actual = await sha256File(path, { onProgress: options.onProgress });
-  if (digestsEqual(actual, expected)) return { name, ok: true, expected, actual };
-  const moved = await quarantineFile(store.layout, path, {
-    expected,
-    actual,
-    source: "store",
-    reason: "corrupt_on_disk",
+  const check = await checkBlob(store, expected, { name, onProgress: options.onProgress });
+  if (check.ok) return { name, ok: true, expected, actual: check.actual };
+  if (check.actual === null) return { name, ok: false, expected, actual: null, problem: "BLOB_MISSING" };
+  return {
     name,
-  });
-  await Deno.remove(store.layout.blobDir(expected), { recursive: true }).catch(() => {});
-  return { name, ok: false, expected, actual, quarantinePath: moved.path, problem: "DIGEST_MISMATCH" };
+    ok: false,
+    expected,
+    actual: check.actual,
+    quarantinePath: check.quarantinePath,
+    problem: "DIGEST_MISMATCH",
+  };
 }
