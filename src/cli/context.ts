@@ -13,6 +13,7 @@
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
 import type { PullContext } from "../download/mod.ts";
+import type { RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import type { Output } from "./output.ts";
 
@@ -29,12 +30,16 @@ export interface CommandContext {
   config: Config;
   output: Output;
   flags: CommonFlags;
+  /** The environment as lode saw it at start. */
+  env: Readonly<Record<string, string | undefined>>;
   store(): Promise<ModelStore>;
   /**
    * The pull context for `urls` the user named (their hosts join the allow-list). Every pull of one
    * command shares the HTTP clients, the connection budget and the progress display.
    */
   pullContext(urls: string[]): Promise<PullContext>;
+  /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the environment, the store. */
+  registryContext(hosts: string[]): Promise<RegistryContext>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
@@ -55,11 +60,30 @@ export async function createContext(
     config,
     output,
     flags,
+    env,
     store: openStore,
     async pullContext(urls) {
       network ??= createNetwork(config, output, flags);
       const { policyFor, shared } = await network;
       return { store: await openStore(), policy: policyFor(urls), ...shared };
+    },
+    async registryContext(hosts) {
+      network ??= createNetwork(config, output, flags);
+      const { policyFor, shared } = await network;
+      const { openGet } = await import("../download/http_get.ts");
+      const policy = policyFor(hosts.map((h) => `https://${h}/`));
+      return {
+        env,
+        store: await openStore(),
+        get: async (url, init) =>
+          (await openGet(url, {
+            policy,
+            clientFor: shared.clientFor,
+            headers: init?.headers,
+            signal: init?.signal,
+          }))
+            .response,
+      };
     },
     async endProgress() {
       if (network) (await network).endProgress();

@@ -4,7 +4,7 @@
  */
 import { LodeError, toLodeError } from "../../errors.ts";
 import { pullModel, type PullResult } from "../../download/mod.ts";
-import { parseRef, resolvePlan } from "../../registry/mod.ts";
+import { parseRef, registryFor, resolveModel } from "../../registry/mod.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -16,11 +16,22 @@ export async function pullRef(
   options: { name?: string; sha256?: string },
 ): Promise<PullResult> {
   const parsed = parseRef(ref);
-  const store = await ctx.store();
-  const plan = await resolvePlan(parsed, { store, name: options.name, sha256: options.sha256 });
-  const pull = await ctx.pullContext([plan.url]);
+  const registry = registryFor(parsed);
+  const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.env) ?? []);
+  const plan = await resolveModel(parsed, registryContext, options);
+  const [file] = plan.files;
+  const pull = await ctx.pullContext([file!.url, ...(plan.allowHosts ?? []).map((h) => `https://${h}/`)]);
   try {
-    return await pullModel(plan, pull);
+    return await pullModel({
+      name: plan.name,
+      url: file!.url,
+      sha256: file!.sha256,
+      sizeBytes: file!.sizeBytes,
+      headers: file!.headers,
+      license: plan.license,
+      format: plan.format,
+      source: { ...plan.source, filename: file!.filename, url: file!.url },
+    }, pull);
   } catch (e) {
     // pullModel already emitted a `failed` event; with --json that is the error report.
     if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;

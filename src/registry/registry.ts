@@ -1,0 +1,93 @@
+/**
+ * The registry contract: a registry turns a parsed reference into a pinned
+ * {@link ModelPlan} — descriptors of files (URL, SHA-256, size, headers) —
+ * and never downloads or writes anything itself. Only the core downloads and
+ * verifies. The https, store-name and Hugging Face registries implement it;
+ * the plugin issue exposes the same interface to plugins, so new members are
+ * only ever optional additions.
+ *
+ * @example
+ * ```ts
+ * const plan = await resolveModel(parseRef("hf:owner/repo:Q4_K_M"), registryContext, { name: "m" });
+ * console.log(plan.files.map((f) => f.filename));
+ * ```
+ * @module
+ */
+import type { ModelStore } from "../store/mod.ts";
+import type { ModelRef } from "./reference.ts";
+
+/** What a file is to its model; the first `model` (or `shard` 1) is the manifest's primary blob. */
+export type FileRole = "model" | "shard" | "mmproj" | (string & Record<never, never>);
+
+/** One file of a plan. */
+export interface PlannedFile {
+  role: FileRole;
+  /** File name as the registry knows it (a path inside the repo for Hugging Face). */
+  filename: string;
+  /** Where the bytes come from (redirects to a CDN are followed at download time). */
+  url: string;
+  /** Expected SHA-256, lowercase hex. A registry that knows it must give it. */
+  sha256?: string;
+  sizeBytes?: number;
+  /** Request headers (credentials) sent only to `url`'s own host, never to a redirect target. */
+  headers?: Record<string, string>;
+  /** An optional file (a vision model's `mmproj`) is pulled too, but its absence upstream is not an error. */
+  optional?: boolean;
+}
+
+/** A pinned, downloadable description of one model. */
+export interface ModelPlan {
+  /** Name in the store. */
+  name: string;
+  /** The reference as the user typed it (normalised), for the lockfile. */
+  reference: string;
+  source: {
+    /** Registry id: `https`, `huggingface`, … (`store` for a name already present). */
+    registry: string;
+    /** `owner/name` for Hugging Face; empty for a plain URL. */
+    repo: string;
+    /** An immutable revision (a commit sha) when the registry has one; else empty. */
+    revision: string;
+  };
+  /** At least one file; `files[0]` is the primary one. */
+  files: PlannedFile[];
+  license?: string | null;
+  format?: string;
+  /** Hosts this plan's downloads may be redirected to (a registry's CDN); joins the allow-list. */
+  allowHosts?: string[];
+}
+
+/** Effects a registry may use: all network access goes through `get`. */
+export interface RegistryContext {
+  /**
+   * GET through the host policy, the proxy and the trusted CAs; follows redirects; throws typed
+   * errors (`HTTP_NOT_FOUND`, `HTTP_STATUS` with `details.status`, `NETWORK`, `TLS`, `OFFLINE`).
+   */
+  get(
+    url: string | URL,
+    init?: { headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<Response>;
+  /** The environment as lode saw it at start (`HF_TOKEN`, `HF_ENDPOINT`, …). */
+  env: Readonly<Record<string, string | undefined>>;
+  store: ModelStore;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link Registry.resolve}. */
+export interface ResolveModelOptions {
+  /** Store name to use instead of the derived one. */
+  name?: string;
+  /** Expected SHA-256 of a single-file model (`--sha256`). */
+  sha256?: string;
+}
+
+/** A source of models. */
+export interface Registry {
+  /** Stable id, recorded in manifests and the lockfile. */
+  readonly id: string;
+  /** True when this registry resolves `ref`. */
+  claims(ref: ModelRef): boolean;
+  /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */
+  hostsFor?(ref: ModelRef, env: Readonly<Record<string, string | undefined>>): string[];
+  resolve(ref: ModelRef, ctx: RegistryContext, options?: ResolveModelOptions): Promise<ModelPlan>;
+}

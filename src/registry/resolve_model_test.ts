@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { LodeError } from "../errors.ts";
+import { ModelStore } from "../store/mod.ts";
+import { parseRef } from "./reference.ts";
+import type { RegistryContext } from "./registry.ts";
+import { registryFor, resolveModel } from "./resolve_model.ts";
+
+const SHA = "ab".repeat(32);
+
+async function context(): Promise<RegistryContext> {
+  const root = await Deno.makeTempDir();
+  return {
+    env: {},
+    store: await ModelStore.open(root),
+    get: () => Promise.reject(new Error("no network in this test")),
+  };
+}
+
+function hasCode(code: string) {
+  return (e: unknown) => e instanceof LodeError && e.code === code;
+}
+
+Deno.test("resolveModel: an https URL becomes a one-file plan pinned by its fragment", async () => {
+  const plan = await resolveModel(parseRef(`https://h.example/a/m.Q4.gguf#sha256=${SHA}`), await context());
+  assert.equal(plan.name, "m.Q4");
+  assert.equal(plan.reference, `https://h.example/a/m.Q4.gguf#sha256=${SHA}`);
+  assert.deepEqual(plan.files, [{
+    role: "model",
+    filename: "m.Q4.gguf",
+    url: "https://h.example/a/m.Q4.gguf",
+    sha256: SHA,
+  }]);
+});
+
+Deno.test("resolveModel: --sha256 that disagrees with the fragment is a usage error", async () => {
+  const ref = parseRef(`https://h.example/m.gguf#sha256=${SHA}`);
+  await assert.rejects(
+    () => resolveModel(ref, { env: {} } as RegistryContext, { sha256: "cd".repeat(32) }),
+    hasCode("USAGE"),
+  );
+});
+
+Deno.test("resolveModel: a name not in the store is MODEL_NOT_FOUND", async () => {
+  await assert.rejects(
+    async () => resolveModel(parseRef("nothing-here"), await context()),
+    hasCode("MODEL_NOT_FOUND"),
+  );
+});
+
+Deno.test("registryFor: a file: reference is imported, not pulled", () => {
+  assert.throws(() => registryFor(parseRef("file:/tmp/m.gguf")), hasCode("USAGE"));
+});

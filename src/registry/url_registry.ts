@@ -1,0 +1,86 @@
+/**
+ * The built-in registries for what the foundation already accepted: an https
+ * URL (optionally pinned with `#sha256=`) and a name already in the store
+ * (pulled again from the URL its manifest records).
+ *
+ * @example
+ * ```ts
+ * const plan = await urlRegistry.resolve(parseRef("https://h/m.gguf"), ctx, { name: "m" });
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import { blobHex, isSha256Hex } from "../store/mod.ts";
+import { nameFromFilename } from "./reference.ts";
+import type { ModelPlan, Registry, ResolveModelOptions } from "./registry.ts";
+
+function flagSha256(options: ResolveModelOptions | undefined): string | undefined {
+  const flag = options?.sha256?.toLowerCase();
+  if (flag !== undefined && !isSha256Hex(flag)) {
+    throw new LodeError("USAGE", `--sha256 must be 64 hex digits, got "${options?.sha256}"`);
+  }
+  return flag;
+}
+
+/** `https://…[#sha256=HEX]`. */
+export const urlRegistry: Registry = {
+  id: "https",
+  claims: (ref) => ref.kind === "url",
+  hostsFor: (ref) => (ref.kind === "url" ? [ref.url.hostname] : []),
+  resolve(ref, _ctx, options): Promise<ModelPlan> {
+    if (ref.kind !== "url") throw new LodeError("INTERNAL", "urlRegistry given a non-URL reference");
+    const flag = flagSha256(options);
+    if (flag && ref.sha256 && flag !== ref.sha256) {
+      throw new LodeError("USAGE", "--sha256 and the #sha256= fragment disagree", {
+        details: { flag, fragment: ref.sha256 },
+      });
+    }
+    const sha256 = flag ?? ref.sha256;
+    return Promise.resolve({
+      name: options?.name ?? nameFromFilename(ref.filename),
+      reference: sha256 ? `${ref.url.href}#sha256=${sha256}` : ref.url.href,
+      source: { registry: ref.url.host, repo: "", revision: "" },
+      files: [{ role: "model", filename: ref.filename, url: ref.url.href, sha256 }],
+    });
+  },
+};
+
+/** A name in the store, pulled again from the source its manifest records. */
+export const storeRegistry: Registry = {
+  id: "store",
+  claims: (ref) => ref.kind === "name",
+  async resolve(ref, ctx, options): Promise<ModelPlan> {
+    if (ref.kind !== "name") throw new LodeError("INTERNAL", "storeRegistry given a non-name reference");
+    const manifest = await ctx.store.getManifest(ref.name);
+    const flag = flagSha256(options);
+    const pinned = blobHex(manifest);
+    if (flag && flag !== pinned) {
+      throw new LodeError("USAGE", `--sha256 disagrees with the stored manifest of "${ref.name}"`);
+    }
+    const url = manifest.source.url;
+    if (!url) {
+      throw new LodeError("MODEL_NOT_FOUND", `"${ref.name}" has no source URL to pull it from again`, {
+        details: { name: ref.name },
+        hint: "Import it again with `lode import PATH --name NAME`.",
+      });
+    }
+    return {
+      name: ref.name,
+      reference: ref.name,
+      source: {
+        registry: manifest.source.registry,
+        repo: manifest.source.repo,
+        revision: manifest.source.revision,
+      },
+      files: [{
+        role: "model",
+        filename: manifest.source.filename,
+        url,
+        sha256: pinned,
+        sizeBytes: manifest.size_bytes,
+      }],
+      license: manifest.license,
+      format: manifest.format,
+    };
+  },
+};
