@@ -18,3 +18,4 @@ export {
   type ResolveModelWithOptions,
 } from "./resolve_model.ts";
 export { storeRegistry, urlRegistry } from "./url_registry.ts";
+export { planUrls, pullPlan } from "./pull_plan.ts";

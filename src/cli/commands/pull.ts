@@ -3,8 +3,8 @@
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
-import { pullModel, type PullResult } from "../../download/mod.ts";
-import { parseRef, registryFor, resolveModel } from "../../registry/mod.ts";
+import type { PullResult } from "../../download/mod.ts";
+import { parseRef, planUrls, pullPlan, registryFor, resolveModel } from "../../registry/mod.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -19,19 +19,9 @@ export async function pullRef(
   const registry = registryFor(parsed);
   const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.env) ?? []);
   const plan = await resolveModel(parsed, registryContext, options);
-  const [file] = plan.files;
-  const pull = await ctx.pullContext([file!.url, ...(plan.allowHosts ?? []).map((h) => `https://${h}/`)]);
+  const pull = await ctx.pullContext(planUrls(plan));
   try {
-    return await pullModel({
-      name: plan.name,
-      url: file!.url,
-      sha256: file!.sha256,
-      sizeBytes: file!.sizeBytes,
-      headers: file!.headers,
-      license: plan.license,
-      format: plan.format,
-      source: { ...plan.source, filename: file!.filename, url: file!.url },
-    }, pull);
+    return await pullPlan(plan, pull);
   } catch (e) {
     // pullModel already emitted a `failed` event; with --json that is the error report.
     if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
