@@ -16,6 +16,7 @@
  * | `--connections`, `LODE_CONNECTIONS` | connections per file (default `auto`: measured, up to 16) |
  * | `LODE_RETRIES`             | attempts per request before giving up (default 6) |
  * | `LODE_STALL_SECONDS`       | no byte for this long restarts a part (default 30) |
+ * | `LODE_HTTP_CLIENT`         | `http1` (default: lode's own client for direct connections) or `fetch` |
  * | `NO_COLOR`                 | no colours                                |
  * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes}` |
  *
@@ -58,6 +59,8 @@ export interface Config {
   retries: number;
   /** Stall watchdog, milliseconds. */
   stallMs: number;
+  /** `fetch` sends every request with Deno's fetch; `http1` (default) direct ones with lode's HTTP/1.1 client. */
+  httpClient: "http1" | "fetch";
   color: boolean;
   configFile: string | null;
   /** Proxies from the environment; `{ noProxy: [] }` when none is set. URLs may carry credentials. */
@@ -190,8 +193,15 @@ export async function loadConfig(
       : positiveInt("--connections", flags.connections ?? env.LODE_CONNECTIONS, 1),
     retries: positiveInt("LODE_RETRIES", env.LODE_RETRIES, 6),
     stallMs: positiveInt("LODE_STALL_SECONDS", env.LODE_STALL_SECONDS, 30) * 1000,
+    httpClient: httpClientChoice(env.LODE_HTTP_CLIENT),
     color: !env.NO_COLOR,
     configFile: file ? configPath : null,
     proxy,
   };
+}
+
+function httpClientChoice(value: string | undefined): "http1" | "fetch" {
+  if (value === undefined || value === "" || value === "http1") return "http1";
+  if (value === "fetch") return "fetch";
+  throw new LodeError("USAGE", `LODE_HTTP_CLIENT must be http1 or fetch, got "${value}"`);
 }

@@ -54,6 +54,7 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       connections: "auto",
       retries: 6,
       stallMs: 30_000,
+      httpClient: "http1",
       color: true,
       configFile: null,
       proxy: { noProxy: [] },
@@ -276,5 +277,16 @@ Deno.test("proxies: a bad proxy URL is USAGE naming the variable, never echoing 
       assert.ok(!e.message.includes("hunter2"), e.message);
       assert.match(e.hint, /http:\/\/HOST:PORT/);
     }
+  });
+});
+
+Deno.test("LODE_HTTP_CLIENT chooses fetch or lode's HTTP/1.1 client; anything else is a usage error", async () => {
+  await withWorld(async ({ env }) => {
+    assert.equal((await loadConfig({}, { ...env, LODE_HTTP_CLIENT: "fetch" })).httpClient, "fetch");
+    assert.equal((await loadConfig({}, { ...env, LODE_HTTP_CLIENT: "http1" })).httpClient, "http1");
+    await assert.rejects(
+      () => loadConfig({}, { ...env, LODE_HTTP_CLIENT: "curl" }),
+      (e: unknown) => e instanceof LodeError && e.code === "USAGE",
+    );
   });
 });

@@ -79,6 +79,7 @@ export async function createContext(
           (await openGet(url, {
             policy,
             clientFor: shared.clientFor,
+            send: shared.send,
             headers: init?.headers,
             signal: init?.signal,
           }))
@@ -106,10 +107,15 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags)
     httpHosts: config.httpHosts,
     offline: config.offline,
   });
-  const clients = createHttpClients({ caCertPems: config.caCertPems, proxy: config.proxy });
+  const clients = createHttpClients({
+    caCertPems: config.caCertPems,
+    proxy: config.proxy,
+    fetchOnly: config.httpClient === "fetch",
+  });
   const renderer = createPullRenderer(output);
   const shared: Omit<PullContext, "store" | "policy"> = {
     clientFor: clients.clientFor,
+    send: clients.send,
     cushionBytes: config.cushionBytes,
     connections: config.connections,
     budget: new ConnectionBudget(config.connections === "auto" ? MAX_AUTO_CONNECTIONS : config.connections),

@@ -22,6 +22,8 @@ export interface OpenGetOptions {
   policy: HostPolicy;
   /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
   clientFor?: (url: URL) => Deno.HttpClient | undefined;
+  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
+  send?: SendRequest;
   /** Request headers (credentials); sent only to the first URL's host, never to a redirect target elsewhere. */
   headers?: Record<string, string>;
   /** Headers sent on every hop (e.g. `Range`). */
@@ -74,18 +76,24 @@ export async function openGet(
   });
 }
 
+/** Sends one GET and resolves with its answer, redirects not followed. */
+export type SendRequest = (
+  url: URL,
+  init: { headers?: Record<string, string>; signal?: AbortSignal },
+) => Promise<Response>;
+
+/** The default {@link SendRequest}: `fetch` with the client `clientFor` picks. */
+export function fetchSender(clientFor?: (url: URL) => Deno.HttpClient | undefined): SendRequest {
+  return (url, init) => fetch(url, { redirect: "manual", ...init, client: clientFor?.(url) });
+}
+
 async function send(
   url: URL,
   headers: Record<string, string> | undefined,
   options: OpenGetOptions,
 ): Promise<Response> {
   try {
-    return await fetch(url, {
-      redirect: "manual",
-      headers,
-      signal: options.signal,
-      client: options.clientFor?.(url),
-    });
+    return await (options.send ?? fetchSender(options.clientFor))(url, { headers, signal: options.signal });
   } catch (e) {
     throw transportError(e, url);
   }

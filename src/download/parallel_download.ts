@@ -27,6 +27,7 @@ import { LodeError, toLodeError } from "../errors.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
 import { checkDiskSpace } from "./disk_space.ts";
 import type { HostPolicy } from "./host_policy.ts";
+import type { SendRequest } from "./http_get.ts";
 import { PartRun } from "./part_run.ts";
 import { openProbe } from "./probe.ts";
 import { isIncomplete, type PartState, planParts, readResumeState } from "./resume_state.ts";
@@ -43,6 +44,8 @@ export interface DownloadOptions {
   policy: HostPolicy;
   /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
   clientFor?: (url: URL) => Deno.HttpClient | undefined;
+  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
+  send?: SendRequest;
   /** Credentials; only ever sent to the URL's own origin. */
   headers?: Record<string, string>;
   signal?: AbortSignal;

@@ -2,7 +2,7 @@
  * The parts of one file being fetched in parallel: workers under the
  * connection budget, per-part retries and re-resolution of expired signed
  * URLs, the hashing frontier following the contiguous prefix, and the resume
- * sidecar saved (after syncing the data) at most every 250 ms.
+ * sidecar saved (after syncing the data) at most every 250 ms and whenever a part completes.
  *
  * @example
  * ```ts
@@ -182,6 +182,7 @@ export class PartRun {
           size: this.identity.size,
           validator: this.identity.etag ?? this.identity.lastModified,
           clientFor: this.options.clientFor,
+          send: this.options.send,
           headers: this.identity.resolved.origin === new URL(this.url).origin
             ? this.options.headers
             : undefined,
@@ -192,6 +193,9 @@ export class PartRun {
           response: response?.response,
           abortResponse: response ? () => response.controller.abort() : undefined,
         });
+        // A finished part is recorded at once: after a crash only the parts in flight (one per
+        // connection) are fetched again, never one that had completed.
+        void this.#save(false);
       } catch (e) {
         const error = toLodeError(e);
         if (error.details.refusal !== "reresolve") throw error;
@@ -209,6 +213,7 @@ export class PartRun {
       const { response, url } = await openGet(this.url, {
         policy: this.options.policy,
         clientFor: this.options.clientFor,
+        send: this.options.send,
         headers: this.options.headers,
         everyHop: { range: "bytes=0-0" },
         signal: this.#abort.signal,

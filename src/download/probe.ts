@@ -36,6 +36,7 @@ export async function openProbe(url: string, range: ProbeRange, options: Downloa
   const { response, url: resolved } = await openGet(url, {
     policy: options.policy,
     clientFor: options.clientFor,
+    send: options.send,
     headers: options.headers,
     everyHop,
     signal: controller.signal,
@@ -46,6 +47,7 @@ export async function openProbe(url: string, range: ProbeRange, options: Downloa
     const whole = await openGet(url, {
       policy: options.policy,
       clientFor: options.clientFor,
+      send: options.send,
       headers: options.headers,
       signal: controller.signal,
     });

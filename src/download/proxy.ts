@@ -36,6 +36,8 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
+import { Http1Client } from "./http1_client.ts";
+import type { SendRequest } from "./http_get.ts";
 
 /**
  * Every environment variable that Deno's own `fetch` reads proxies from. lode reads them here into
@@ -261,6 +263,11 @@ export interface HttpClients {
    * when neither a proxy nor an extra CA is involved. Clients are cached; do not close them yourself.
    */
   clientFor(url: URL): Deno.HttpClient | undefined;
+  /**
+   * Sends one GET (redirects not followed): through `fetch` with {@link HttpClients.clientFor}'s client
+   * when a proxy applies, otherwise on lode's own HTTP/1.1 client, which reads bodies 2–3x faster here.
+   */
+  send: SendRequest;
   /** The proxy (`scheme://host:port`, no credentials) that `url` goes through, or null; for messages. */
   proxyFor(url: URL): string | null;
   /** Closes every client made so far; `clientFor` throws afterwards. */
@@ -273,6 +280,8 @@ export interface HttpClientsOptions {
   caCertPems: string[];
   /** Proxy settings; no proxy at all when omitted. */
   proxy?: ProxyConfig;
+  /** Send direct requests with `fetch` too, not the HTTP/1.1 client (for comparisons). */
+  fetchOnly?: boolean;
 }
 
 /**
@@ -299,6 +308,7 @@ export function createHttpClients(options: HttpClientsOptions): HttpClients {
   if (proxy.http) endpoints.set("http:", parseProxyUrl(proxy.http));
   const bypass = noProxyMatcher(proxy.noProxy);
   const cache = new Map<string, Deno.HttpClient>();
+  let http1: Http1Client | null = null;
   let closed = false;
 
   const endpointFor = (url: URL): ProxyEndpoint | null => {
@@ -306,21 +316,30 @@ export function createHttpClients(options: HttpClientsOptions): HttpClients {
     return endpoint && !bypass(url) ? endpoint : null;
   };
 
+  const clientFor = (url: URL): Deno.HttpClient | undefined => {
+    if (closed) throw new Error("createHttpClients: clientFor() after close()");
+    const endpoint = endpointFor(url);
+    if (!endpoint && caCerts.length === 0) return undefined;
+    const key = endpoint ? JSON.stringify([endpoint.url, endpoint.basicAuth ?? null]) : "direct";
+    let client = cache.get(key);
+    if (!client) {
+      client = Deno.createHttpClient({
+        ...(caCerts.length > 0 ? { caCerts } : {}),
+        ...(endpoint ? { proxy: { url: endpoint.url, basicAuth: endpoint.basicAuth } } : {}),
+      });
+      cache.set(key, client);
+    }
+    return client;
+  };
   return {
-    clientFor(url) {
-      if (closed) throw new Error("createHttpClients: clientFor() after close()");
-      const endpoint = endpointFor(url);
-      if (!endpoint && caCerts.length === 0) return undefined;
-      const key = endpoint ? JSON.stringify([endpoint.url, endpoint.basicAuth ?? null]) : "direct";
-      let client = cache.get(key);
-      if (!client) {
-        client = Deno.createHttpClient({
-          ...(caCerts.length > 0 ? { caCerts } : {}),
-          ...(endpoint ? { proxy: { url: endpoint.url, basicAuth: endpoint.basicAuth } } : {}),
-        });
-        cache.set(key, client);
+    clientFor,
+    send(url, init) {
+      if (options.fetchOnly || endpointFor(url)) {
+        return fetch(url, { redirect: "manual", ...init, client: clientFor(url) });
       }
-      return client;
+      if (closed) throw new Error("createHttpClients: send() after close()");
+      http1 ??= new Http1Client({ caCerts });
+      return http1.request(url, init);
     },
     proxyFor(url) {
       return endpointFor(url)?.display ?? null;
@@ -328,6 +347,7 @@ export function createHttpClients(options: HttpClientsOptions): HttpClients {
     close() {
       closed = true;
       for (const client of cache.values()) client.close();
+      http1?.close();
       cache.clear();
     },
   };

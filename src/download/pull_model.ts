@@ -37,6 +37,7 @@ import {
   sha256Bytes,
 } from "../store/mod.ts";
 import type { HostPolicy } from "./host_policy.ts";
+import type { SendRequest } from "./http_get.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
 import { downloadToPartial } from "./parallel_download.ts";
 import { RateMeter } from "./rate_meter.ts";
@@ -65,6 +66,8 @@ export interface PullContext {
   policy: HostPolicy;
   /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
   clientFor?: (url: URL) => Deno.HttpClient | undefined;
+  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
+  send?: SendRequest;
   emit?: (event: DownloadEvent) => void;
   emitStatus?: (event: StatusEvent) => void;
   lock?: LockWaitOptions;
@@ -312,6 +315,7 @@ async function download(
   const result = await downloadToPartial(plan.url, partialDir, {
     policy: ctx.policy,
     clientFor: ctx.clientFor,
+    send: ctx.send,
     headers: plan.headers,
     signal: ctx.signal,
     connections: ctx.connections,

@@ -16,7 +16,7 @@
  */
 import { LodeError } from "../errors.ts";
 import { BatchedFileWriter } from "../store/batched_file_writer.ts";
-import { transportError } from "./http_get.ts";
+import { fetchSender, type SendRequest, transportError } from "./http_get.ts";
 import type { PartState } from "./resume_state.ts";
 
 /** Per-connection batch: small enough for many connections, large enough for few writes. */
@@ -36,6 +36,8 @@ export interface RangeFetchOptions {
   validator: string | null;
   /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
   clientFor?: (url: URL) => Deno.HttpClient | undefined;
+  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
+  send?: SendRequest;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Abort the request when no byte arrives for this long. */
@@ -80,12 +82,7 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
     const headers: Record<string, string> = { ...options.headers, range: `bytes=${from}-${to}` };
     if (options.validator) headers["if-range"] = options.validator;
     const response = options.response ??
-      await fetch(url, {
-        headers,
-        redirect: "manual",
-        client: options.clientFor?.(url),
-        signal: abort.signal,
-      });
+      await (options.send ?? fetchSender(options.clientFor))(url, { headers, signal: abort.signal });
     arm();
     checkRangeResponse(response, url, from, to, options.size);
     const expected = to - from + 1;

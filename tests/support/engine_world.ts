@@ -3,6 +3,11 @@
  * on 127.0.0.1 (and on request a second one on 127.0.0.2), one HTTP client for both, a temp dir for
  * partials, and helpers to read the origin's request log as byte ranges.
  *
+ * Every engine test is a conformance case run against each way lode sends requests ({@link TRANSPORTS}:
+ * lode's own HTTP/1.1 client and `fetch`), as hono runs one router suite against every router:
+ * {@link engineTest} registers the test once per transport, and the world (in process and the CLI's
+ * `LODE_HTTP_CLIENT`) uses that transport.
+ *
  * @example
  * ```ts
  * await withEngine({ "/f": { body: BODY } }, async (w) => {
@@ -11,7 +16,9 @@
  * ```
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
+import { Http1Client } from "../../src/download/http1_client.ts";
 import { LodeError } from "../../src/errors.ts";
 import { HostPolicy } from "../../src/download/host_policy.ts";
 import type { DownloadOptions } from "../../src/download/parallel_download.ts";
@@ -101,6 +108,18 @@ export function faulty(body: Uint8Array, fault: BodyRoute["fault"]): BodyRoute {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The ways lode sends requests; every engine test runs with each. */
+export const TRANSPORTS = ["http1", "fetch"] as const;
+export type Transport = typeof TRANSPORTS[number];
+const transportScope = new AsyncLocalStorage<Transport>();
+
+/** Registers `fn` as one test per transport (`engine[http1]: name`, `engine[fetch]: name`). */
+export function engineTest(name: string, fn: () => Promise<void>): void {
+  for (const transport of TRANSPORTS) {
+    Deno.test(`engine[${transport}]: ${name}`, () => transportScope.run(transport, fn));
+  }
+}
+
 /** What a test gets. */
 export interface EngineWorld {
   ca: TestCa;
@@ -131,6 +150,9 @@ export async function withEngine(
     ? await startOrigin({ tls: ca, routes: opts.second, hostname: "127.0.0.2" })
     : undefined;
   const client = Deno.createHttpClient({ caCerts: [ca.caCertPem] });
+  const transport = transportScope.getStore() ?? "http1";
+  const http1 = new Http1Client({ caCerts: [ca.caCertPem] });
+  const send = transport === "http1" ? http1.request.bind(http1) : undefined;
   let n = 0;
   const store = `${dir}/store`;
   try {
@@ -145,16 +167,22 @@ export async function withEngine(
       options: (extra) => ({
         policy: new HostPolicy().with([origin.url, ...(second ? [second.url] : [])]),
         clientFor: () => client,
+        send,
         connections: 4,
         partBytes: PART,
         retry: { attempts: 3, baseMs: 10, maxMs: 100 },
         stallMs: 500,
         ...extra,
       }),
-      lode: (args, env) => runLode(["--ca-cert", ca.caCertPath, ...args], { store, env }),
+      lode: (args, env) =>
+        runLode(["--ca-cert", ca.caCertPath, ...args], {
+          store,
+          env: { LODE_HTTP_CLIENT: transport, ...env },
+        }),
     });
   } finally {
     client.close();
+    http1.close();
     await second?.close();
     await origin.close();
     await removeDir(dir);

@@ -106,7 +106,7 @@ async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
 async function writeBody(
   conn: Deno.Conn,
   src: BodySource,
-  opts: { fault: Fault | undefined; signal: AbortSignal },
+  opts: { fault: Fault | undefined; signal: AbortSignal; onSent?: (bytes: number) => void },
 ): Promise<boolean> {
   const { fault, signal } = opts;
   const stop = fault?.kind === "short"
@@ -148,6 +148,7 @@ async function writeBody(
       }
       await writeAll(conn, chunk);
       sent += n;
+      opts.onSent?.(n);
     }
   } finally {
     file?.close();
@@ -221,7 +222,7 @@ function listen(options: OriginOptions): Origin {
   let connections = 0;
   let closing = false;
 
-  const send = async (conn: Deno.Conn, plan: ResponsePlan): Promise<boolean> => {
+  const send = async (conn: Deno.Conn, plan: ResponsePlan, req: OriginRequest): Promise<boolean> => {
     if (plan.raw) {
       await writeAll(conn, plan.raw);
       return !plan.close;
@@ -229,7 +230,11 @@ function listen(options: OriginOptions): Origin {
     if (plan.close) plan.headers["connection"] = "close";
     await writeAll(conn, encoder.encode(responseHead(plan.status, plan.headers)));
     if (plan.body) {
-      const ok = await writeBody(conn, plan.body, { fault: plan.fault, signal: abort.signal });
+      const ok = await writeBody(conn, plan.body, {
+        fault: plan.fault,
+        signal: abort.signal,
+        onSent: (n) => req.sentBytes += n,
+      });
       if (!ok) return false;
     }
     return !plan.close;
@@ -282,6 +287,7 @@ function listen(options: OriginOptions): Origin {
           headers: head.headers,
           time: Date.now(),
           connection: id,
+          sentBytes: 0,
         };
         requests.push(req);
         const plan = await planResponse(head, req, {
@@ -289,7 +295,7 @@ function listen(options: OriginOptions): Origin {
           startTime,
         });
         if (head.headers["transfer-encoding"]) plan.close = true;
-        if (!(await send(conn, plan))) return;
+        if (!(await send(conn, plan, req))) return;
       }
     } catch {
       // The peer went away, the origin is closing, or a fault closed the connection: nothing to do.

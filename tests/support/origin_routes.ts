@@ -84,6 +84,8 @@ export interface OriginRequest {
   time: number;
   /** 1-based number of the TCP connection the request came on (same number = connection reused). */
   connection: number;
+  /** Body bytes written to the socket so far (an upper bound of what the client received). */
+  sentBytes: number;
 }
 
 /** What a handler may answer: any non-handler route, or raw bytes. */
