@@ -7,7 +7,8 @@
  *   `IQ2_XXS`, `Q8_0`, `F16`, `BF16`, …; `UD-` kept), else its directory's name; compared
  *   case-insensitively.
  * - Split shards (`NAME-00001-of-00003.gguf`) form one model; every shard must be present.
- * - Without a quant: `Q4_K_M` when the repo has it, else the first model by path (llama.cpp's `-hf`).
+ * - Without a quant: `Q4_K_M` when the repo has it, else the first model by path in byte order
+ *   (llama.cpp's `-hf`).
  * - `mmproj` (a file whose name contains `mmproj`): the one with the model's quant, else F16, BF16,
  *   F32, else the first; only with a repo reference, not a file path.
  *
@@ -43,6 +44,11 @@ export const DEFAULT_QUANT = "Q4_K_M";
 
 const QUANT_TOKEN = /^(?:I?Q\d+(?:_[A-Z0-9]+)*|TQ\d+_\d+|B?F16|F32|FP(?:8|16|32)|MXFP4(?:_MOE)?)$/i;
 const SHARD = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/i;
+
+/** Byte order of paths (as git lists them), not the locale's. */
+function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
 
 function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
@@ -95,8 +101,8 @@ function groupModels(files: HfFile[]): Group[] {
     group.files.push(file);
     groups.set(key, group);
   }
-  for (const g of groups.values()) g.files.sort((a, b) => a.path.localeCompare(b.path));
-  return [...groups.values()].sort((a, b) => a.files[0]!.path.localeCompare(b.files[0]!.path));
+  for (const g of groups.values()) g.files.sort(byPath);
+  return [...groups.values()].sort((a, b) => byPath(a.files[0]!, b.files[0]!));
 }
 
 /** The quants a listing offers (sorted, unique), for messages. */
@@ -125,7 +131,7 @@ function complete(group: Group, repo: string): HfFile[] {
 
 function pickMmproj(files: HfFile[], quant: string | null): HfFile | undefined {
   const candidates = files.filter((f) => /\.gguf$/i.test(f.path) && isMmproj(f.path))
-    .sort((a, b) => a.path.localeCompare(b.path));
+    .sort(byPath);
   for (const q of [quant, "F16", "BF16", "F32"]) {
     const hit = q ? candidates.find((f) => quantOf(f.path) === q) : undefined;
     if (hit) return hit;
