@@ -44,7 +44,7 @@ export const ERROR_CODES = {
   INVALID_REF: {
     exit: EXIT.USAGE,
     hint:
-      "Use https://HOST/PATH/FILE.gguf[#sha256=HEX], or the name of a model already in the store (see `lode ls`).",
+      "Use hf:OWNER/REPO[:QUANT][@REVISION], https://HOST/PATH/FILE.gguf[#sha256=HEX], file:PATH, or the name of a model already in the store (see `lode ls`).",
   },
   MODEL_NOT_FOUND: {
     exit: EXIT.NOT_FOUND,
@@ -116,6 +116,11 @@ export const ERROR_CODES = {
   ORIGIN_CHANGED: {
     exit: EXIT.NETWORK,
     hint: "The file changed on the origin while it was being downloaded; pull again once it is stable.",
+  },
+  ACCESS_DENIED: {
+    exit: EXIT.REFUSED,
+    hint:
+      "The server refused access (HTTP 401/403): the model is private or gated. Give lode a token (HF_TOKEN for Hugging Face) and accept the model's terms on its page.",
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -80,7 +80,8 @@ const SPECS: CommandSpec[] = [
       name: "ref",
       required: true,
       variadic: true,
-      description: "https URL (#sha256=HEX) or a stored model's name",
+      description:
+        "hf:OWNER/REPO[:QUANT][@REVISION], hf:OWNER/REPO/PATH.gguf, hf.co/OWNER/REPO:QUANT, an https URL (#sha256=HEX) or a stored model's name ($HF_TOKEN, $HF_ENDPOINT)",
     }],
     options: [
       {
@@ -91,7 +92,12 @@ const SPECS: CommandSpec[] = [
       },
       SHA256,
     ],
-    examples: [`lode pull ${STORIES}#sha256=${STORIES_SHA}`, `lode pull ${STORIES} --name tiny --json`],
+    examples: [
+      "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0",
+      "lode pull hf.co/unsloth/Qwen3-0.6B-GGUF:q4_k_m@main --json",
+      `lode pull ${STORIES}#sha256=${STORIES_SHA}`,
+      `lode pull ${STORIES} --name tiny --json`,
+    ],
   },
   {
     name: "run",
@@ -100,7 +106,7 @@ const SPECS: CommandSpec[] = [
       {
         name: "model",
         required: true,
-        description: "a stored model name, an https URL (#sha256=HEX) or file:PATH",
+        description: "a stored model name, hf:OWNER/REPO[:QUANT], an https URL (#sha256=HEX) or file:PATH",
       },
       { name: "prompt", description: "the prompt (default: read from stdin)" },
     ],

@@ -7,7 +7,17 @@ export { HostPolicy, type HostPolicyOptions } from "./host_policy.ts";
 export { openGet, type OpenGetOptions } from "./http_get.ts";
 export { createHttpClients, type HttpClients, type ProxyConfig } from "./proxy.ts";
 export { checkDiskSpace, DEFAULT_CUSHION_BYTES, freeBytes } from "./disk_space.ts";
-export { type PullContext, pullModel, type PullPlan, type PullResult } from "./pull_model.ts";
+export {
+  type FetchedBlob,
+  type PullContext,
+  type PulledFile,
+  type PullFile,
+  pullFiles,
+  type PullFilesPlan,
+  pullModel,
+  type PullPlan,
+  type PullResult,
+} from "./pull_model.ts";
 export { RateMeter } from "./rate_meter.ts";
 export { ConnectionBudget } from "./connection_budget.ts";
 export {

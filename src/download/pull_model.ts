@@ -1,17 +1,18 @@
 /**
- * Pull one model into the store — the seed's producer flow (`001` fetch.rs):
+ * Pull one model — one file or several (split shards, an mmproj) — into the
+ * store: the seed's producer flow (`001` fetch.rs), extended to many files.
  *
- * 1. manifest + blob present? done (no network);
+ * 1. manifest + every blob present? done (no network);
  * 2. take the per-name lock (waiting, and saying so), re-check;
- * 3. take the blob lock; a blob already at the CAS path is re-hashed and reused
- *    or quarantined;
- * 4. check the host policy, then stream the bytes into the partial directory,
- *    hashing while they arrive (no second pass), with a disk preflight first;
- * 5. constant-time compare; mismatch → quarantine, `DIGEST_MISMATCH`;
- * 6. atomic rename into the CAS path, manifest written last.
- *
- * A failure at any point leaves the store as it was: no manifest and nothing
- * at the CAS path unless the bytes were verified.
+ * 3. fetch every file concurrently under the context's one connection budget
+ *    ({@link fetchBlob}: blob lock, reuse or quarantine what is there, stream
+ *    while hashing, constant-time compare, atomic rename into the CAS);
+ * 4. any required file failed → throw (no manifest; the files that did finish
+ *    stay in the store as blobs, so the next pull only fetches the rest). An
+ *    optional file (an mmproj) that failed is left out;
+ * 5. take every blob's lock (in digest order), check they are all there, and
+ *    write the manifest last: `blob`/`size_bytes` name the primary file, and a
+ *    model of several files also lists them all in `files`.
  *
  * @example
  * ```ts
@@ -27,23 +28,24 @@ import type { DownloadEvent } from "../events/download_event.ts";
 import { toMb } from "../events/download_event.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import {
-  blobHex,
-  checkBlob,
   digestsEqual,
+  type FileLock,
+  formatBlobRef,
   type LockWaitOptions,
+  type Manifest,
   type ManifestSource,
   type ModelStore,
-  quarantineFile,
-  sha256Bytes,
+  parseBlobRef,
 } from "../store/mod.ts";
 import type { HostPolicy } from "./host_policy.ts";
 import type { SendRequest } from "./http_get.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
-import { downloadToPartial } from "./parallel_download.ts";
-import { RateMeter } from "./rate_meter.ts";
+import { fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
 import type { RetryPolicy } from "./retry.ts";
 
-/** A pinned download plan, as a registry resolves a reference to it. */
+export type { FetchedBlob, PullFile } from "./fetch_blob.ts";
+
+/** A pinned download plan of a single-file model. */
 export interface PullPlan {
   /** Model name in the store. */
   name: string;
@@ -58,6 +60,18 @@ export interface PullPlan {
   format?: string;
   /** Extra request headers (auth), sent only to the plan's own URL host. */
   headers?: Record<string, string>;
+}
+
+/** A pinned download plan of a model of one or more files; `files[0]` is the primary one. */
+export interface PullFilesPlan {
+  name: string;
+  files: PullFile[];
+  /** Recorded in the manifest; `filename` and `url` are the primary file's. */
+  source: ManifestSource;
+  license?: string | null;
+  format?: string;
+  /** The hint of the `ACCESS_DENIED` error a 401/403 of a download becomes (what to do about it). */
+  accessHint?: string;
 }
 
 /** Effects and settings of a pull. */
@@ -85,33 +99,64 @@ export interface PullContext {
   retry?: RetryPolicy;
 }
 
+/** One file of a pull's result. */
+export type PulledFile = Omit<FetchedBlob, "url">;
+
 /** What a pull produced. */
 export interface PullResult {
   name: string;
+  /** SHA-256 of the primary file. */
   sha256: string;
+  /** The file to load: the primary blob, or (several files) its link beside its siblings. */
   path: string;
+  /** Bytes of every file of the model. */
   sizeBytes: number;
   /** True when nothing was downloaded. */
   cached: boolean;
+  /** True when every file's SHA-256 was known in advance and checked. */
   pinned: boolean;
+  /** Every file in the manifest, primary first. */
+  files: PulledFile[];
 }
 
-/** Pulls `plan` into the store. Emits the seed's download events; emits `failed` before throwing. */
-export async function pullModel(plan: PullPlan, ctx: PullContext): Promise<PullResult> {
+/** Pulls a single-file `plan` into the store. */
+export function pullModel(plan: PullPlan, ctx: PullContext): Promise<PullResult> {
+  return pullFiles({
+    name: plan.name,
+    source: plan.source,
+    license: plan.license,
+    format: plan.format,
+    files: [{
+      role: "model",
+      filename: plan.source.filename || plan.name,
+      url: plan.url,
+      sha256: plan.sha256,
+      sizeBytes: plan.sizeBytes,
+      headers: plan.headers,
+    }],
+  }, ctx);
+}
+
+/** Pulls every file of `plan` and writes one manifest last. Emits download events; `failed` before throwing. */
+export async function pullFiles(plan: PullFilesPlan, ctx: PullContext): Promise<PullResult> {
   const emit = ctx.emit ?? (() => {});
+  const sizes = plan.files.map((f) => f.sizeBytes);
+  const known = sizes.every((s) => s !== undefined);
+  const total = sizes.reduce<number>((a, s) => a + (s ?? 0), 0);
   emit({
     event: "started",
     model: plan.name,
-    total_files: 1,
-    total_mb: toMb(plan.sizeBytes ?? 0),
-    total_bytes: plan.sizeBytes ?? null,
+    total_files: plan.files.length,
+    total_mb: toMb(total),
+    total_bytes: known ? total : null,
   });
   try {
+    if (plan.files.length === 0) throw new LodeError("INTERNAL", `plan of ${plan.name} has no files`);
     const result = await pullLocked(plan, ctx);
     emit({
       event: "completed",
       model: plan.name,
-      blob: `sha256:${result.sha256}`,
+      blob: formatBlobRef(result.sha256),
       path: result.path,
       size_bytes: result.sizeBytes,
       pinned: result.pinned,
@@ -130,217 +175,192 @@ export async function pullModel(plan: PullPlan, ctx: PullContext): Promise<PullR
   }
 }
 
-async function pullLocked(plan: PullPlan, ctx: PullContext): Promise<PullResult> {
+async function pullLocked(plan: PullFilesPlan, ctx: PullContext): Promise<PullResult> {
   const { store } = ctx;
-  const expected = plan.sha256?.toLowerCase();
-  const filename = plan.source.filename || plan.name;
-  const fast = await presentInStore(plan, ctx, expected);
-  if (fast) return completedCached(plan, ctx, fast);
+  const fast = await presentInStore(plan, ctx);
+  if (fast) return await cached(plan, ctx, fast.manifest, fast.files);
 
   await using _nameLock = await store.lockName(plan.name, ctx.lock);
-  const again = await presentInStore(plan, ctx, expected);
-  if (again) return completedCached(plan, ctx, again);
+  const again = await presentInStore(plan, ctx);
+  if (again) return await cached(plan, ctx, again.manifest, again.files);
 
-  if (expected) {
-    await using _blobLock = await store.lockBlob(expected, ctx.lock);
-    const reused = await reuseOrQuarantineBlob(plan, ctx, expected);
-    if (reused) return completedCached(plan, ctx, reused);
-    const downloaded = await download(plan, ctx, store.layout.partialDir(expected));
-    const tmp = downloaded.file;
-    if (!digestsEqual(downloaded.sha256, expected)) {
-      const moved = await quarantineFile(store.layout, tmp, {
-        expected,
-        actual: downloaded.sha256,
-        source: plan.url,
-        reason: "digest_mismatch",
-        name: plan.name,
-      });
-      await Deno.remove(store.layout.partialDir(expected), { recursive: true }).catch(() => {});
-      ctx.emitStatus?.({
-        status: "loading_model",
-        phase: "quarantine",
-        path: tmp,
-        expected_sha256: expected,
-        actual_sha256: downloaded.sha256,
-        quarantine_path: moved.path,
-      });
-      throw new LodeError(
-        "DIGEST_MISMATCH",
-        `sha256 of ${filename} is ${downloaded.sha256}, expected ${expected}; bytes quarantined at ${moved.path}`,
-        { details: { expected, actual: downloaded.sha256, quarantine_path: moved.path, url: plan.url } },
-      );
-    }
-    return await commit(plan, ctx, tmp, downloaded, true);
+  const current = await readManifestOrNull(ctx.store, plan.name);
+  const trusted = new Set(current ? manifestFiles(current).map((f) => f.hex) : []);
+  const settled = await Promise.allSettled(
+    plan.files.map((file, i) =>
+      fetchBlob(file, ctx, { model: plan.name, index: i + 1, totalFiles: plan.files.length, trusted })
+        .catch((e) => {
+          throw refused(toLodeError(e), file, plan);
+        })
+    ),
+  );
+  const fetched: FetchedBlob[] = [];
+  settled.forEach((s, i) => {
+    if (s.status === "fulfilled") fetched.push(s.value);
+    else if (!plan.files[i]!.optional) throw s.reason;
+  });
+  if (fetched[0]?.filename !== plan.files[0]!.filename) {
+    throw new LodeError("INTERNAL", `the primary file of ${plan.name} is missing from its pull`);
   }
-
-  const partialDir = store.layout.unpinnedPartialDir(sha256Bytes(`url:${plan.url}`));
-  const downloaded = await download(plan, ctx, partialDir);
-  await using _blobLock = await store.lockBlob(downloaded.sha256, ctx.lock);
-  return await commit(plan, ctx, downloaded.file, downloaded, false);
+  return await writeManifest(plan, ctx, fetched);
 }
 
-async function commit(
-  plan: PullPlan,
+/** A 401/403 of a download, with the registry's advice, becomes `ACCESS_DENIED`. */
+function refused(error: LodeError, file: PullFile, plan: PullFilesPlan): LodeError {
+  const status = Number(error.details.status);
+  if (error.code !== "HTTP_STATUS" || (status !== 401 && status !== 403) || !plan.accessHint) return error;
+  return new LodeError(
+    "ACCESS_DENIED",
+    `the origin refused the download of ${file.filename} (HTTP ${status})`,
+    {
+      details: { ...error.details, filename: file.filename },
+      hint: plan.accessHint,
+      cause: error,
+    },
+  );
+}
+
+/** Writes the manifest under every blob's lock (digest order), after checking the blobs are all there. */
+async function writeManifest(
+  plan: PullFilesPlan,
   ctx: PullContext,
-  tmp: string,
-  downloaded: { sha256: string; bytes: number },
-  pinned: boolean,
+  fetched: FetchedBlob[],
 ): Promise<PullResult> {
   const { store } = ctx;
-  const path = (await store.hasBlob(downloaded.sha256))
-    ? (await Deno.remove(tmp), store.layout.blobPath(downloaded.sha256))
-    : await store.commitBlob(tmp, downloaded.sha256);
-  await store.writeManifest(
-    { name: plan.name, format: plan.format, license: plan.license, source: plan.source, pinned },
-    downloaded.sha256,
-    downloaded.bytes,
-  );
-  return finished(plan, ctx, {
-    sha256: downloaded.sha256,
-    sizeBytes: downloaded.bytes,
-    cached: false,
-    pinned,
-    path,
-  });
+  const hexes = [...new Set(fetched.map((f) => f.sha256))].sort();
+  const locks: FileLock[] = [];
+  try {
+    for (const hex of hexes) locks.push(await store.lockBlob(hex, ctx.lock));
+    for (const hex of hexes) {
+      if (!(await store.hasBlob(hex))) {
+        throw new LodeError(
+          "BLOB_MISSING",
+          `blob ${hex.slice(0, 12)}… of ${plan.name} was removed during the pull`,
+          {
+            details: { name: plan.name, blob: formatBlobRef(hex) },
+            hint: "Another process removed it (lode rm, gc); run the pull again.",
+          },
+        );
+      }
+    }
+    const [primary] = fetched as [FetchedBlob];
+    const pinned = fetched.every((f) => f.pinned);
+    const manifest = await store.writeManifest(
+      {
+        name: plan.name,
+        format: plan.format,
+        license: plan.license,
+        source: { ...plan.source, filename: primary.filename, url: primary.url },
+        pinned,
+        files: plan.files.length > 1
+          ? fetched.map((f) => ({
+            role: f.role,
+            filename: f.filename,
+            blob: formatBlobRef(f.sha256),
+            size_bytes: f.sizeBytes,
+            url: f.url,
+          }))
+          : undefined,
+      },
+      primary.sha256,
+      primary.sizeBytes,
+    );
+    return await result(plan, ctx, manifest, fetched);
+  } finally {
+    for (const lock of locks.reverse()) await lock.release();
+  }
 }
 
-interface Present {
-  sha256: string;
+async function result(
+  plan: PullFilesPlan,
+  ctx: PullContext,
+  manifest: Manifest,
+  fetched: FetchedBlob[],
+): Promise<PullResult> {
+  const [primary] = fetched as [FetchedBlob];
+  return {
+    name: plan.name,
+    sha256: primary.sha256,
+    path: await ctx.store.modelPath(manifest),
+    sizeBytes: fetched.reduce((a, f) => a + f.sizeBytes, 0),
+    cached: fetched.every((f) => f.cached),
+    pinned: fetched.every((f) => f.pinned),
+    files: fetched.map(({ url: _url, ...f }) => f),
+  };
+}
+
+interface ManifestFileRef {
+  role: string;
+  filename: string;
+  hex: string;
   sizeBytes: number;
-  pinned: boolean;
+  url?: string;
 }
 
-/** Manifest + blob already there (and matching the pin, if any): the no-network fast path. */
-async function presentInStore(plan: PullPlan, ctx: PullContext, expected?: string): Promise<Present | null> {
-  // The blob is known only when pinned; otherwise what is checked is the model's manifest.
-  const path = expected ? ctx.store.layout.blobPath(expected) : ctx.store.layout.manifestPath(plan.name);
-  ctx.emitStatus?.({ status: "loading_model", phase: "checking_local", path });
-  const manifest = await ctx.store.readManifest(plan.name).catch((e) => {
+function manifestFiles(m: Manifest): ManifestFileRef[] {
+  if (m.files?.length) {
+    return m.files.flatMap((f) => {
+      const hex = parseBlobRef(f.blob);
+      return hex ? [{ role: f.role, filename: f.filename, hex, sizeBytes: f.size_bytes, url: f.url }] : [];
+    });
+  }
+  const hex = parseBlobRef(m.blob);
+  const filename = m.source.filename;
+  return hex ? [{ role: "model", filename, hex, sizeBytes: m.size_bytes, url: m.source.url }] : [];
+}
+
+async function readManifestOrNull(store: ModelStore, name: string): Promise<Manifest | null> {
+  return await store.readManifest(name).catch((e) => {
     // A malformed manifest is rewritten by this pull rather than blocking it.
     if (e instanceof LodeError && e.code === "MANIFEST_INVALID") return null;
     throw e;
   });
+}
+
+/** Manifest + every planned blob already there (matching the pins): the no-network fast path. */
+async function presentInStore(
+  plan: PullFilesPlan,
+  ctx: PullContext,
+): Promise<{ manifest: Manifest; files: FetchedBlob[] } | null> {
+  const [first] = plan.files as [PullFile];
+  const path = first.sha256
+    ? ctx.store.layout.blobPath(first.sha256.toLowerCase())
+    : ctx.store.layout.manifestPath(plan.name);
+  ctx.emitStatus?.({ status: "loading_model", phase: "checking_local", path });
+  const manifest = await readManifestOrNull(ctx.store, plan.name);
   if (!manifest) return null;
-  const hex = blobHex(manifest);
-  if (expected && !digestsEqual(hex, expected)) return null;
-  if (!expected && manifest.source.url !== undefined && manifest.source.url !== plan.url) return null;
-  if (!(await ctx.store.hasBlob(hex))) return null;
-  return { sha256: hex, sizeBytes: manifest.size_bytes, pinned: manifest.pinned ?? true };
-}
-
-/** A blob already at the CAS path (another name, an interrupted commit) is re-hashed, then reused or quarantined. */
-async function reuseOrQuarantineBlob(
-  plan: PullPlan,
-  ctx: PullContext,
-  expected: string,
-): Promise<Present | null> {
-  const { store } = ctx;
-  if (!(await store.hasBlob(expected))) return null;
-  const path = store.layout.blobPath(expected);
-  ctx.emitStatus?.({ status: "loading_model", phase: "verify", path });
-  const check = await checkBlob(store, expected, { name: plan.name, signal: ctx.signal });
-  if (check.ok) {
-    const { size } = await Deno.stat(path);
-    await store.writeManifest(
-      { name: plan.name, format: plan.format, license: plan.license, source: plan.source, pinned: true },
-      expected,
-      size,
+  const have = manifestFiles(manifest);
+  const out: FetchedBlob[] = [];
+  for (const [i, file] of plan.files.entries()) {
+    const expected = file.sha256?.toLowerCase();
+    const match = have.find((h) =>
+      (i === 0 || h.filename === file.filename) &&
+      (expected ? digestsEqual(h.hex, expected) : h.url === undefined || h.url === file.url)
     );
-    return { sha256: expected, sizeBytes: size, pinned: true };
-  }
-  if (check.quarantinePath) {
-    ctx.emitStatus?.({
-      status: "loading_model",
-      phase: "quarantine",
-      path,
-      expected_sha256: expected,
-      actual_sha256: check.actual!,
-      quarantine_path: check.quarantinePath,
+    if (!match || !(await ctx.store.hasBlob(match.hex))) return null;
+    out.push({
+      role: file.role,
+      filename: file.filename,
+      url: file.url,
+      sha256: match.hex,
+      sizeBytes: match.sizeBytes,
+      path: ctx.store.layout.blobPath(match.hex),
+      cached: true,
+      pinned: expected !== undefined || (manifest.pinned ?? true),
     });
   }
-  return null;
+  return { manifest, files: out };
 }
 
-function completedCached(plan: PullPlan, ctx: PullContext, present: Present): PullResult {
-  return finished(plan, ctx, { ...present, cached: true, path: ctx.store.layout.blobPath(present.sha256) });
-}
-
-/** Emits `file_completed` and returns the result. */
-function finished(plan: PullPlan, ctx: PullContext, result: Omit<PullResult, "name">): PullResult {
-  ctx.emit?.({
-    event: "file_completed",
-    filename: plan.source.filename || plan.name,
-    sha256: result.sha256,
-    size_bytes: result.sizeBytes,
-    cached: result.cached,
-  });
-  return { name: plan.name, ...result };
-}
-
-/** Downloads the plan's URL into `partialDir` (resuming what is there), with byte-level progress events. */
-async function download(
-  plan: PullPlan,
+async function cached(
+  plan: PullFilesPlan,
   ctx: PullContext,
-  partialDir: string,
-): Promise<{ file: string; sha256: string; bytes: number }> {
-  const emit = ctx.emit ?? (() => {});
-  const filename = plan.source.filename || plan.name;
-  const meter = new RateMeter();
-  const interval = ctx.progressIntervalMs ?? 100;
-  let total: number | null = null;
-  let source = plan.url;
-  let lastEmit = -Infinity;
-  const progress = (downloaded: number, force = false) => {
-    const now = performance.now();
-    if (!force && now - lastEmit < interval) return;
-    lastEmit = now;
-    meter.update(downloaded);
-    emit({
-      event: "file_progress",
-      filename,
-      downloaded_mb: toMb(downloaded),
-      total_mb: toMb(total ?? downloaded),
-      downloaded_bytes: downloaded,
-      total_bytes: total,
-      bytes_per_second: Math.round(meter.bytesPerSecond),
-    });
-    ctx.emitStatus?.({
-      status: "loading_model",
-      phase: "download",
-      downloaded_bytes: downloaded,
-      total_bytes: total,
-      source_url: source,
-    });
-  };
-  const result = await downloadToPartial(plan.url, partialDir, {
-    policy: ctx.policy,
-    clientFor: ctx.clientFor,
-    send: ctx.send,
-    headers: plan.headers,
-    signal: ctx.signal,
-    connections: ctx.connections,
-    budget: ctx.budget,
-    stallMs: ctx.stallMs,
-    retry: ctx.retry,
-    expectedBytes: plan.sizeBytes,
-    disk: { path: ctx.store.layout.blobsDir, cushionBytes: ctx.cushionBytes },
-    onStart: (info) => {
-      total = info.totalBytes;
-      source = info.url;
-      emit({
-        event: "file_started",
-        model: plan.name,
-        filename,
-        index: 1,
-        total_files: 1,
-        size_mb: toMb(total ?? 0),
-        size_bytes: total,
-        url: info.url,
-      });
-      progress(info.resumedBytes, true);
-    },
-    onProgress: (bytes) => progress(bytes),
-  });
-  progress(result.bytes, true);
-  return result;
+  manifest: Manifest,
+  files: FetchedBlob[],
+): Promise<PullResult> {
+  for (const f of files) {
+    const { filename, sha256, sizeBytes } = f;
+    ctx.emit?.({ event: "file_completed", filename, sha256, size_bytes: sizeBytes, cached: true });
+  }
+  return await result(plan, ctx, manifest, files);
 }

@@ -2,7 +2,25 @@
  * Model references, the registry contract, and resolution to pinned plans.
  * @module
  */
-export { type ModelRef, nameFromFilename, parseRef, REF_FORMS } from "./reference.ts";
+export {
+  formatHfRef,
+  type HfRef,
+  type ModelRef,
+  nameFromFilename,
+  parseRef,
+  REF_FORMS,
+} from "./reference.ts";
+export { HF_CDN_HOSTS, hfAllowHosts, hfAuthFor, hfEndpoint, huggingFaceRegistry } from "./huggingface.ts";
+export { accessDenied, DEFAULT_HF_ENDPOINT, HfApi, HfModelInfo, HfTreeEntry } from "./hf_api.ts";
+export {
+  availableQuants,
+  DEFAULT_QUANT,
+  type HfFile,
+  type HfSelection,
+  quantOf,
+  selectHfFiles,
+  shardOf,
+} from "./hf_files.ts";
 export type {
   FileRole,
   ModelPlan,

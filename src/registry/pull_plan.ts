@@ -1,16 +1,17 @@
 /**
  * Pulls a resolved {@link ModelPlan} into the store: the bridge between the
  * registry contract (descriptors) and the download core (which verifies).
+ * Every file of the plan is fetched concurrently under the context's one
+ * connection budget, each verified; one manifest is written last.
  *
  * @example
  * ```ts
- * const plan = await resolveModel(parseRef(url), registryContext);
+ * const plan = await resolveModel(parseRef("hf:owner/repo:Q4_K_M"), registryContext);
  * const result = await pullPlan(plan, pullContext);
  * ```
  * @module
  */
-import { LodeError } from "../errors.ts";
-import { type PullContext, pullModel, type PullResult } from "../download/mod.ts";
+import { type PullContext, pullFiles, type PullResult } from "../download/mod.ts";
 import type { ModelPlan } from "./registry.ts";
 
 /** URLs whose hosts a pull of `plan` must be allowed to reach (its files and its CDN hosts). */
@@ -20,18 +21,21 @@ export function planUrls(plan: ModelPlan): string[] {
 
 /** Downloads and verifies every file of `plan`, then writes its manifest. */
 export async function pullPlan(plan: ModelPlan, ctx: PullContext): Promise<PullResult> {
-  if (plan.files.length !== 1) {
-    throw new LodeError("INTERNAL", `multi-file models are not supported yet (${plan.files.length} files)`);
-  }
-  const [file] = plan.files as [ModelPlan["files"][0]];
-  return await pullModel({
+  const [primary] = plan.files;
+  return await pullFiles({
     name: plan.name,
-    url: file.url,
-    sha256: file.sha256,
-    sizeBytes: file.sizeBytes,
-    headers: file.headers,
+    files: plan.files.map((f) => ({
+      role: f.role,
+      filename: f.filename,
+      url: f.url,
+      sha256: f.sha256,
+      sizeBytes: f.sizeBytes,
+      headers: f.headers,
+      optional: f.optional,
+    })),
+    source: { ...plan.source, filename: primary?.filename ?? plan.name, url: primary?.url },
     license: plan.license,
     format: plan.format,
-    source: { ...plan.source, filename: file.filename, url: file.url },
+    accessHint: plan.accessHint,
   }, ctx);
 }

@@ -1,17 +1,36 @@
 /**
  * Model references: what a user types to name a model, parsed once into a
- * typed value. Accepted forms:
+ * typed {@link ModelRef}. This comment and the README's "References" section
+ * are the grammar's documentation. Accepted forms:
  *
- * | form                                   | meaning                                      |
- * | -------------------------------------- | -------------------------------------------- |
- * | `https://HOST/PATH/FILE.gguf`          | a file over https                            |
- * | `https://…/FILE.gguf#sha256=HEX`       | the same, pinned to a SHA-256                |
- * | `http://…`                             | only for hosts allowed with `--allow-http`   |
- * | `file:PATH`                            | a local file (imported, hashed on the way)   |
- * | `NAME`                                 | a model already in the store                 |
+ * | form                                        | meaning                                                    |
+ * | ------------------------------------------- | ---------------------------------------------------------- |
+ * | `hf:OWNER/REPO[:QUANT][@REVISION]`          | a GGUF repo on Hugging Face; QUANT picks the file          |
+ * | `hf:OWNER/REPO/PATH/FILE.gguf[@REVISION]`   | one file of a Hugging Face repo, by its path               |
+ * | `hf.co/OWNER/REPO[:QUANT][@REVISION]`       | the same as `hf:` (ollama / llama.cpp style); also         |
+ * |                                             | `huggingface.co/…`, and the path form after either host    |
+ * | `https://HOST/PATH/FILE.gguf`               | a file over https                                          |
+ * | `https://…/FILE.gguf#sha256=HEX`            | the same, pinned to a SHA-256                              |
+ * | `http://…`                                  | only for hosts allowed with `--allow-http`                 |
+ * | `file:PATH`                                 | a local file (imported, hashed on the way)                 |
+ * | `NAME`                                      | a model already in the store                               |
+ *
+ * Hugging Face parts:
+ * - `OWNER`, `REPO`: letters, digits, `.`, `_`, `-`; start and end with a letter or digit; no `--` or
+ *   `..`; at most 96 characters each (the Hub's own rule).
+ * - `QUANT`: letters, digits, single `_` or `-` between them (`Q4_K_M`, `q8_0`, `UD-Q4_K_XL`, `F16`);
+ *   case-insensitive (kept upper-case). `latest` (ollama's default tag) means "no QUANT". Without one,
+ *   the registry picks `Q4_K_M`, else the first GGUF file (what llama.cpp's `-hf` does).
+ * - `REVISION`: a branch, tag or commit sha (`main`, `v1.0`, `refs/pr/3`): letters, digits, `._-`,
+ *   `/` between parts, no `..`. Resolved to its commit sha before anything is downloaded.
+ * - `PATH`: `/`-separated, ending in `.gguf`; no empty, `.` or `..` part, no `:`, `@`, `\`, `?`, `#`.
+ * - At most one `:` (before QUANT) and one `@` (before REVISION); a path takes no QUANT.
+ *
+ * `hf:` is reserved: a store name cannot start with it.
  *
  * @example
  * ```ts
+ * parseRef("hf:Qwen/Qwen3-0.6B-GGUF:q8_0"); // { kind: "hf", repo: "Qwen/Qwen3-0.6B-GGUF", quant: "Q8_0" }
  * parseRef("https://example.com/m.gguf#sha256=" + "ab".repeat(32)); // { kind: "url", … }
  * parseRef("stories260K"); // { kind: "name", name: "stories260K" }
  * ```
@@ -24,10 +43,27 @@ import { assertModelName, isSha256Hex } from "../store/mod.ts";
 export type ModelRef =
   | { kind: "url"; url: URL; sha256?: string; filename: string }
   | { kind: "file"; path: string }
-  | { kind: "name"; name: string };
+  | { kind: "name"; name: string }
+  | {
+    kind: "hf";
+    /** `OWNER/REPO`. */
+    repo: string;
+    /** Upper-case quant tag (`Q4_K_M`); absent: the registry's default. */
+    quant?: string;
+    /** A file inside the repo (`sub/dir/m.gguf`); excludes `quant`. */
+    path?: string;
+    /** Branch, tag or commit as typed; absent: `main`. */
+    revision?: string;
+  };
+
+/** A Hugging Face reference. */
+export type HfRef = Extract<ModelRef, { kind: "hf" }>;
 
 /** The accepted forms, for error messages and `--help`. */
 export const REF_FORMS = [
+  "hf:OWNER/REPO[:QUANT][@REVISION]",
+  "hf:OWNER/REPO/PATH/FILE.gguf[@REVISION]",
+  "hf.co/OWNER/REPO[:QUANT][@REVISION]",
   "https://HOST/PATH/FILE.gguf[#sha256=HEX]",
   "file:PATH",
   "NAME (a model in the store)",
@@ -40,10 +76,19 @@ function invalid(input: string, why: string): LodeError {
   });
 }
 
+const HF_PREFIX = /^(?:hf:|(?:hf\.co|huggingface\.co)\/)/i;
+const REPO_PART = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$/;
+const QUANT = /^[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*$/;
+const REVISION = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/[A-Za-z0-9._-]+)*$/;
+// deno-lint-ignore no-control-regex -- control characters are exactly what a path part must not hold
+const PATH_PART = /^[^\\/:@?#\x00-\x1f\x7f]+$/;
+
 /** Parses a reference; `INVALID_REF` (listing the accepted forms) when it is none of them. */
 export function parseRef(input: string): ModelRef {
   const ref = input.trim();
   if (ref === "") throw invalid(input, "it is empty");
+  if (/^hf:\/\//i.test(ref)) throw invalid(input, `unknown scheme "hf://" (write hf:OWNER/REPO, without //)`);
+  if (HF_PREFIX.test(ref)) return parseHfRef(input, ref.replace(HF_PREFIX, ""));
   if (/^https?:\/\//i.test(ref)) return parseUrlRef(ref);
   if (ref.startsWith("file:")) {
     const path = ref.slice(5).replace(/^\/\/(?=\/)/, "");
@@ -57,6 +102,59 @@ export function parseRef(input: string): ModelRef {
   } catch {
     throw invalid(input, "it is not a URL and not a valid model name");
   }
+}
+
+function parseHfRef(input: string, body: string): HfRef {
+  const at = body.split("@");
+  if (at.length > 2) throw invalid(input, "more than one @ (only one @REVISION is allowed)");
+  const revision = at[1];
+  if (revision !== undefined) {
+    if (!revision) throw invalid(input, "@ must be followed by a revision (branch, tag or commit)");
+    if (revision.length > 255 || !REVISION.test(revision) || revision.includes("..")) {
+      throw invalid(input, `"${revision}" is not a valid revision (branch, tag or commit sha)`);
+    }
+  }
+  const colon = at[0]!.split(":");
+  if (colon.length > 2) throw invalid(input, "more than one : (only one :QUANT is allowed)");
+  let quant = colon[1];
+  if (quant !== undefined) {
+    if (!quant) throw invalid(input, ": must be followed by a quant (Q4_K_M, Q8_0, …)");
+    if (quant.length > 64 || !QUANT.test(quant)) {
+      throw invalid(input, `"${quant}" is not a quant tag (letters, digits, _ and -, like Q4_K_M)`);
+    }
+    quant = quant.toUpperCase();
+    if (quant === "LATEST") quant = undefined;
+  }
+  const parts = colon[0]!.split("/");
+  const [owner, name] = parts;
+  if (!owner) throw invalid(input, "the owner is empty (hf:OWNER/REPO)");
+  if (name === undefined) throw invalid(input, "it needs OWNER/REPO");
+  if (!name) throw invalid(input, "the repo name is empty (hf:OWNER/REPO)");
+  for (const part of [owner, name]) {
+    if (!REPO_PART.test(part) || part.includes("--") || part.includes("..")) {
+      throw invalid(input, `"${part}" is not a valid Hugging Face owner or repo name`);
+    }
+  }
+  const repo = `${owner}/${name}`;
+  if (parts.length === 2) {
+    return { kind: "hf", repo, ...(quant ? { quant } : {}), ...(revision ? { revision } : {}) };
+  }
+  const segments = parts.slice(2);
+  for (const s of segments) {
+    if (!s || s === "." || s === ".." || !PATH_PART.test(s)) {
+      throw invalid(input, `the file path has an invalid part "${s}"`);
+    }
+  }
+  const path = segments.join("/");
+  if (!/\.gguf$/i.test(path)) throw invalid(input, "a file path must name a .gguf file");
+  if (colon[1] !== undefined) throw invalid(input, "a file path takes no :QUANT (the file is the quant)");
+  return { kind: "hf", repo, path, ...(revision ? { revision } : {}) };
+}
+
+/** The canonical text of a Hugging Face reference (`hf:` form), for plans and lockfiles. */
+export function formatHfRef(ref: HfRef): string {
+  const what = ref.path ? `/${ref.path}` : ref.quant ? `:${ref.quant}` : "";
+  return `hf:${ref.repo}${what}${ref.revision ? `@${ref.revision}` : ""}`;
 }
 
 function parseUrlRef(ref: string): ModelRef {

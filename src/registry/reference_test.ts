@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
-import { type ModelRef, nameFromFilename, parseRef, REF_FORMS } from "./reference.ts";
+import {
+  formatHfRef,
+  type HfRef,
+  type ModelRef,
+  nameFromFilename,
+  parseRef,
+  REF_FORMS,
+} from "./reference.ts";
 
 const HEX = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 
@@ -27,11 +34,15 @@ function invalid(input: string, why?: RegExp): LodeError {
   return caught;
 }
 
-Deno.test("REF_FORMS lists the https, file: and name forms", () => {
-  assert.equal(REF_FORMS.length, 3);
-  assert.match(REF_FORMS[0]!, /^https:\/\/.*#sha256=HEX/);
-  assert.match(REF_FORMS[1]!, /^file:/);
-  assert.match(REF_FORMS[2]!, /^NAME/);
+Deno.test("REF_FORMS lists the hf:, hf.co/, https, file: and name forms", () => {
+  assert.deepEqual(REF_FORMS.slice(0, 3), [
+    "hf:OWNER/REPO[:QUANT][@REVISION]",
+    "hf:OWNER/REPO/PATH/FILE.gguf[@REVISION]",
+    "hf.co/OWNER/REPO[:QUANT][@REVISION]",
+  ]);
+  assert.match(REF_FORMS[3]!, /^https:\/\/.*#sha256=HEX/);
+  assert.match(REF_FORMS[4]!, /^file:/);
+  assert.match(REF_FORMS[5]!, /^NAME/);
 });
 
 Deno.test("parseRef: an https URL names a file", () => {
@@ -100,7 +111,6 @@ Deno.test("parseRef: malformed references are INVALID_REF listing the accepted f
   invalid("a/b");
   invalid(".hidden");
   invalid("a".repeat(129));
-  invalid("hf:Qwen/Qwen3-0.6B-GGUF");
   invalid("https:/example.com/m.gguf");
 });
 
@@ -144,4 +154,105 @@ Deno.test("credentials in a URL and path separators in its file name are INVALID
       ref,
     );
   }
+});
+
+function hf(input: string): HfRef {
+  const ref = parseRef(input);
+  assert.equal(ref.kind, "hf", input);
+  return ref as HfRef;
+}
+
+Deno.test("parseRef: hf:OWNER/REPO with and without a quant and a revision", () => {
+  assert.deepEqual(hf("hf:Qwen/Qwen3-0.6B-GGUF"), { kind: "hf", repo: "Qwen/Qwen3-0.6B-GGUF" });
+  assert.deepEqual(hf("hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"), {
+    kind: "hf",
+    repo: "Qwen/Qwen3-0.6B-GGUF",
+    quant: "Q8_0",
+  });
+  assert.deepEqual(hf("hf:bartowski/Llama-3.2-1B-Instruct-GGUF:q4_k_m@main"), {
+    kind: "hf",
+    repo: "bartowski/Llama-3.2-1B-Instruct-GGUF",
+    quant: "Q4_K_M",
+    revision: "main",
+  });
+  assert.deepEqual(hf("hf:o/r@v1.0"), { kind: "hf", repo: "o/r", revision: "v1.0" });
+  assert.deepEqual(hf("hf:o/r@refs/pr/3"), { kind: "hf", repo: "o/r", revision: "refs/pr/3" });
+  const sha = "0123456789abcdef0123456789abcdef01234567";
+  assert.equal(hf(`hf:o/r:F16@${sha}`).revision, sha);
+  assert.equal(hf("hf:unsloth/gemma-3-4b-it-GGUF:UD-Q4_K_XL").quant, "UD-Q4_K_XL");
+  assert.equal(hf("HF:o/r:iq2_xxs").quant, "IQ2_XXS");
+  // ollama's default tag means "no quant": the registry's default applies.
+  assert.deepEqual(hf("hf:o/r:latest"), { kind: "hf", repo: "o/r" });
+  assert.deepEqual(hf("  hf:o/r:Q4_0 "), { kind: "hf", repo: "o/r", quant: "Q4_0" });
+});
+
+Deno.test("parseRef: hf.co/ and huggingface.co/ are the same as hf:", () => {
+  assert.deepEqual(hf("hf.co/owner/repo:q4_k_m"), { kind: "hf", repo: "owner/repo", quant: "Q4_K_M" });
+  assert.deepEqual(hf("huggingface.co/owner/repo:Q8_0@dev"), {
+    kind: "hf",
+    repo: "owner/repo",
+    quant: "Q8_0",
+    revision: "dev",
+  });
+  assert.deepEqual(hf("HF.CO/owner/repo"), { kind: "hf", repo: "owner/repo" });
+  assert.deepEqual(hf("hf.co/o/r/sub/m-Q4_K_M.gguf"), { kind: "hf", repo: "o/r", path: "sub/m-Q4_K_M.gguf" });
+});
+
+Deno.test("parseRef: hf:OWNER/REPO/PATH/FILE.gguf names one file", () => {
+  assert.deepEqual(hf("hf:o/r/m.gguf"), { kind: "hf", repo: "o/r", path: "m.gguf" });
+  assert.deepEqual(hf("hf:o/r/Q4_K_M/m-Q4_K_M-00001-of-00002.gguf@v2"), {
+    kind: "hf",
+    repo: "o/r",
+    path: "Q4_K_M/m-Q4_K_M-00001-of-00002.gguf",
+    revision: "v2",
+  });
+  assert.equal(hf("hf:o/r/My Model.GGUF").path, "My Model.GGUF");
+});
+
+Deno.test("formatHfRef: the canonical hf: form", () => {
+  assert.equal(formatHfRef(hf("hf.co/o/r:q8_0@main")), "hf:o/r:Q8_0@main");
+  assert.equal(formatHfRef(hf("hf:o/r")), "hf:o/r");
+  assert.equal(formatHfRef(hf("huggingface.co/o/r/a/b.gguf@x")), "hf:o/r/a/b.gguf@x");
+});
+
+Deno.test("parseRef: malformed Hugging Face references are INVALID_REF listing the accepted forms", () => {
+  invalid("hf:", /owner is empty/);
+  invalid("hf:/repo", /owner is empty/);
+  invalid("hf:owner", /needs OWNER\/REPO/);
+  invalid("hf:owner/", /repo name is empty/);
+  invalid("hf.co/owner/", /repo name is empty/);
+  invalid("hf:../repo", /not a valid Hugging Face owner/);
+  invalid("hf:owner/..", /not a valid Hugging Face owner/);
+  invalid("hf:own..er/repo", /not a valid Hugging Face owner/);
+  invalid("hf:owner/re--po", /not a valid Hugging Face owner/);
+  invalid("hf:-owner/repo", /not a valid Hugging Face owner/);
+  invalid("hf:owner/repo-", /not a valid Hugging Face owner/);
+  invalid("hf:ow ner/repo", /not a valid Hugging Face owner/);
+  invalid(`hf:o/${"r".repeat(97)}`, /not a valid Hugging Face owner/);
+  invalid("hf:o/r:", /followed by a quant/);
+  invalid("hf:o/r:Q4 K M", /not a quant tag/);
+  invalid("hf:o/r:Q4_K_M!", /not a quant tag/);
+  invalid("hf:o/r:Q4__K", /not a quant tag/);
+  invalid("hf:o/r:_Q4", /not a quant tag/);
+  invalid("hf:o/r:Q4.K", /not a quant tag/);
+  invalid("hf:o/r:Q4:K", /more than one :/);
+  invalid("hf:o/r@", /followed by a revision/);
+  invalid("hf:o/r@a@b", /more than one @/);
+  invalid("hf:o/r:Q4@main@dev", /more than one @/);
+  invalid("hf:o/r@../main", /not a valid revision/);
+  invalid("hf:o/r@ma..in", /not a valid revision/);
+  invalid("hf:o/r@/main", /not a valid revision/);
+  invalid("hf:o/r@main/", /not a valid revision/);
+  invalid("hf:o/r@ma in", /not a valid revision/);
+  invalid("hf:o/r@-x", /not a valid revision/);
+  invalid("hf:o/r/", /invalid part ""/);
+  invalid("hf:o/r//m.gguf", /invalid part ""/);
+  invalid("hf:o/r/../m.gguf", /invalid part "\.\."/);
+  invalid("hf:o/r/./m.gguf", /invalid part "\."/);
+  invalid("hf:o/r/a\\b.gguf", /invalid part/);
+  invalid("hf:o/r/m.gguf?x=1", /invalid part/);
+  invalid("hf:o/r/README.md", /must name a .gguf file/);
+  invalid("hf:o/r/dir", /must name a .gguf file/);
+  invalid("hf:o/r/m.gguf:Q4_K_M", /takes no :QUANT/);
+  invalid("hf://o/r", /unknown scheme "hf:\/\/".*without \/\//);
 });

@@ -55,6 +55,11 @@ export interface ModelPlan {
   format?: string;
   /** Hosts this plan's downloads may be redirected to (a registry's CDN); joins the allow-list. */
   allowHosts?: string[];
+  /**
+   * What to do when a download of this plan is refused (HTTP 401/403): the core reports such a
+   * refusal as `ACCESS_DENIED` with this hint (e.g. "set HF_TOKEN, accept the terms on …").
+   */
+  accessHint?: string;
 }
 
 /** Effects a registry may use: all network access goes through `get`. */

@@ -12,10 +12,11 @@ import { LodeError } from "../errors.ts";
 import { isSha256Hex } from "../store/mod.ts";
 import type { ModelRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, ResolveModelOptions } from "./registry.ts";
+import { huggingFaceRegistry } from "./huggingface.ts";
 import { storeRegistry, urlRegistry } from "./url_registry.ts";
 
 /** The built-in registries, in the order they are asked. */
-export const BUILTIN_REGISTRIES: readonly Registry[] = [urlRegistry, storeRegistry];
+export const BUILTIN_REGISTRIES: readonly Registry[] = [huggingFaceRegistry, urlRegistry, storeRegistry];
 
 /** Options of {@link resolveModel}. */
 export interface ResolveModelWithOptions extends ResolveModelOptions {

@@ -10,9 +10,10 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { blobHex, isSha256Hex } from "../store/mod.ts";
+import { blobHex, isSha256Hex, parseBlobRef } from "../store/mod.ts";
+import { hfAllowHosts, hfAuthFor } from "./huggingface.ts";
 import { nameFromFilename } from "./reference.ts";
-import type { ModelPlan, Registry, ResolveModelOptions } from "./registry.ts";
+import type { ModelPlan, PlannedFile, Registry, ResolveModelOptions } from "./registry.ts";
 
 function flagSha256(options: ResolveModelOptions | undefined): string | undefined {
   const flag = options?.sha256?.toLowerCase();
@@ -45,7 +46,10 @@ export const urlRegistry: Registry = {
   },
 };
 
-/** A name in the store, pulled again from the source its manifest records. */
+/**
+ * A name in the store, pulled again from the sources its manifest records (every file of a
+ * multi-file model; `HF_TOKEN` added for files on the Hugging Face endpoint).
+ */
 export const storeRegistry: Registry = {
   id: "store",
   claims: (ref) => ref.kind === "name",
@@ -64,6 +68,31 @@ export const storeRegistry: Registry = {
         hint: "Import it again with `lode import PATH --name NAME`.",
       });
     }
+    const hf = manifest.source.registry === "huggingface";
+    const headers = (u: string) => (hf ? hfAuthFor(u, ctx.env) : undefined);
+    const files: PlannedFile[] = manifest.files?.length
+      ? manifest.files.map((f, i) => ({
+        role: f.role,
+        filename: f.filename,
+        url: f.url ?? (i === 0 ? url : ""),
+        sha256: parseBlobRef(f.blob) ?? undefined,
+        sizeBytes: f.size_bytes,
+        ...(f.role === "mmproj" ? { optional: true } : {}),
+      }))
+      : [{
+        role: "model",
+        filename: manifest.source.filename,
+        url,
+        sha256: pinned,
+        sizeBytes: manifest.size_bytes,
+      }];
+    const missing = files.find((f) => !f.url);
+    if (missing) {
+      throw new LodeError("MODEL_NOT_FOUND", `"${ref.name}" records no URL for ${missing.filename}`, {
+        details: { name: ref.name, filename: missing.filename },
+        hint: "Pull it again from its original reference (lode pull hf:…).",
+      });
+    }
     return {
       name: ref.name,
       reference: ref.name,
@@ -72,15 +101,13 @@ export const storeRegistry: Registry = {
         repo: manifest.source.repo,
         revision: manifest.source.revision,
       },
-      files: [{
-        role: "model",
-        filename: manifest.source.filename,
-        url,
-        sha256: pinned,
-        sizeBytes: manifest.size_bytes,
-      }],
+      files: files.map((f) => {
+        const h = headers(f.url);
+        return h ? { ...f, headers: h } : f;
+      }),
       license: manifest.license,
       format: manifest.format,
+      ...(hf ? { allowHosts: hfAllowHosts(ctx.env) } : {}),
     };
   },
 };

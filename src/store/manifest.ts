@@ -28,7 +28,10 @@ export const ManifestFile = z.object({
   filename: z.string(),
   blob: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   size_bytes: z.number().int().nonnegative(),
+  /** lode: where this file's bytes came from (a re-pull by name fetches it from there). */
+  url: z.string().optional(),
 });
+export type ManifestFile = z.infer<typeof ManifestFile>;
 
 export const Manifest = z.object({
   schema_version: z.literal(1),
@@ -42,6 +45,7 @@ export const Manifest = z.object({
   produced_at: z.string(),
   /** lode: false when the sha256 was computed on download rather than checked against a pin. */
   pinned: z.boolean().optional(),
+  /** Every file of a multi-file model (split shards, mmproj), the primary one (`blob`) first. */
   files: z.array(ManifestFile).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

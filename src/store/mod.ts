@@ -2,11 +2,19 @@
  * The content-addressed model store.
  * @module
  */
-export { blobHex, exists, type LockWaitOptions, type ManifestInput, ModelStore } from "./model_store.ts";
+export {
+  blobHex,
+  exists,
+  type LockWaitOptions,
+  manifestBlobs,
+  type ManifestInput,
+  ModelStore,
+  type RemoveResult,
+} from "./model_store.ts";
 export { type BlobCheck, checkBlob, verifyModel, type VerifyResult } from "./verify_model.ts";
 export { importModelFile, type ImportOptions } from "./import_file.ts";
 export { assertModelName, formatBlobRef, isSha256Hex, parseBlobRef, StoreLayout } from "./layout.ts";
-export { Manifest, ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
+export { Manifest, ManifestFile, ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
 export { digestsEqual, sha256Bytes, sha256File } from "./hash.ts";
 export { HashingWriter } from "./hashing_writer.ts";
 export { BatchedFileWriter, type BatchedFileWriterOptions, type PipeOptions } from "./batched_file_writer.ts";

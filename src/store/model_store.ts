@@ -16,7 +16,13 @@ import { parentDir } from "../path.ts";
 import { LodeError, toLodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { assertModelName, formatBlobRef, parseBlobRef, StoreLayout } from "./layout.ts";
-import { type Manifest, type ManifestSource, parseManifest, serializeManifest } from "./manifest.ts";
+import {
+  type Manifest,
+  type ManifestFile,
+  type ManifestSource,
+  parseManifest,
+  serializeManifest,
+} from "./manifest.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { acquireFileLock, type FileLock } from "./file_lock.ts";
 
@@ -35,6 +41,17 @@ export interface ManifestInput {
   license?: string | null;
   source: ManifestSource;
   pinned: boolean;
+  /** Every file of a multi-file model, the primary one first (omitted for a single file). */
+  files?: ManifestFile[];
+}
+
+/** What {@link ModelStore.remove} removed. */
+export interface RemoveResult {
+  /** True when the primary blob went (no other manifest refers to it). */
+  blobRemoved: boolean;
+  /** Blobs removed, and blobs kept because another model uses them. */
+  blobsRemoved: number;
+  blobsKept: number;
 }
 
 /** A store rooted at one directory. All methods are safe across processes. */
@@ -115,6 +132,59 @@ export class ModelStore {
     return path;
   }
 
+  /**
+   * The file to load for `name`: its blob, or — for a model of several files (split shards, mmproj)
+   * — its primary file's link in `links/<name>/`, where every file sits under its original name
+   * (llama.cpp finds shard 2… beside shard 1 by name). Every blob is checked to exist.
+   */
+  async modelPathOf(name: string): Promise<string> {
+    const manifest = await this.getManifest(name);
+    for (const hex of manifestBlobs(manifest)) {
+      if (!(await this.hasBlob(hex))) {
+        throw new LodeError(
+          "BLOB_MISSING",
+          `model "${name}" names blob ${hex.slice(0, 12)}… which is missing`,
+          {
+            details: { name, blob: formatBlobRef(hex), path: this.layout.blobPath(hex) },
+          },
+        );
+      }
+    }
+    return await this.modelPath(manifest);
+  }
+
+  /** {@link modelPathOf} for a manifest in hand (links made or repaired as needed; blobs not checked). */
+  async modelPath(manifest: Manifest): Promise<string> {
+    const files = manifest.files ?? [];
+    if (files.length < 2) return this.layout.blobPath(blobHex(manifest));
+    const dir = this.linksDir(manifest.name);
+    await Deno.mkdir(dir, { recursive: true });
+    const wanted = new Map<string, string>();
+    for (const f of files) {
+      const hex = parseBlobRef(f.blob);
+      const base = f.filename.slice(f.filename.lastIndexOf("/") + 1);
+      if (!hex || !base || base.startsWith(".") || wanted.has(base)) continue;
+      wanted.set(base, `../../blobs/sha256/${hex.slice(0, 2)}/${hex}/data`);
+    }
+    for (const entry of await Array.fromAsync(Deno.readDir(dir))) {
+      if (!wanted.has(entry.name)) await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+    }
+    for (const [base, target] of wanted) {
+      const link = `${dir}/${base}`;
+      if ((await Deno.readLink(link).catch(() => null)) === target) continue;
+      const tmp = `${dir}/.${base}.${crypto.randomUUID()}`;
+      await Deno.symlink(target, tmp);
+      await Deno.rename(tmp, link);
+    }
+    const primary = files[0]!.filename;
+    return `${dir}/${primary.slice(primary.lastIndexOf("/") + 1)}`;
+  }
+
+  /** Directory of a multi-file model's links (`links/<name>`). */
+  linksDir(name: string): string {
+    return `${this.layout.root}/links/${assertModelName(name)}`;
+  }
+
   /** True when blob `hex` is committed. */
   hasBlob(hex: string): Promise<boolean> {
     return exists(this.layout.blobPath(hex));
@@ -162,6 +232,7 @@ export class ModelStore {
       produced_by: `lode/${VERSION}`,
       produced_at: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
       pinned: input.pinned,
+      ...(input.files?.length ? { files: input.files } : {}),
     };
     await writeFileAtomic(this.layout.manifestPath(manifest.name), serializeManifest(manifest));
     return manifest;
@@ -182,30 +253,56 @@ export class ModelStore {
   }
 
   /**
-   * Removes the manifest of `name`, then its blob when no other manifest refers to it.
-   * A malformed manifest can be removed too.
+   * Removes the manifest of `name` (and its links), then each of its blobs that no other manifest
+   * refers to. A malformed manifest can be removed too.
    */
-  async remove(name: string, options: LockWaitOptions = {}): Promise<{ blobRemoved: boolean }> {
+  async remove(name: string, options: LockWaitOptions = {}): Promise<RemoveResult> {
     const path = this.layout.manifestPath(name);
     await using _nameLock = await this.lockName(name, options);
-    let hex: string | null = null;
+    let hexes: string[] = [];
     try {
       const manifest = await this.readManifest(name);
       if (!manifest) {
         throw new LodeError("MODEL_NOT_FOUND", `no model named "${name}"`, { details: { name } });
       }
-      hex = blobHex(manifest);
+      hexes = manifestBlobs(manifest);
     } catch (e) {
       if (!(e instanceof LodeError && e.code === "MANIFEST_INVALID")) throw e;
     }
-    // The blob lock is taken before anything is removed, so a contended lock changes nothing.
-    await using _blobLock = hex ? await this.lockBlob(hex, options) : null;
-    await Deno.remove(path);
-    if (!hex) return { blobRemoved: false };
-    if ((await this.referencedBlobs()).has(hex)) return { blobRemoved: false };
-    await Deno.remove(this.layout.blobDir(hex), { recursive: true }).catch(() => {});
-    return { blobRemoved: true };
+    // Every blob lock is taken (in digest order) before anything is removed, so a contended lock changes nothing.
+    const locks: FileLock[] = [];
+    try {
+      for (const hex of [...hexes].sort()) locks.push(await this.lockBlob(hex, options));
+      await Deno.remove(path);
+      await Deno.remove(this.linksDir(name), { recursive: true }).catch(() => {});
+      const referenced = await this.referencedBlobs();
+      let blobsRemoved = 0;
+      for (const hex of hexes) {
+        if (referenced.has(hex)) continue;
+        await Deno.remove(this.layout.blobDir(hex), { recursive: true }).catch(() => {});
+        blobsRemoved++;
+      }
+      const primary = hexes[0];
+      return {
+        blobRemoved: primary !== undefined && !referenced.has(primary),
+        blobsRemoved,
+        blobsKept: hexes.length - blobsRemoved,
+      };
+    } finally {
+      for (const lock of locks.reverse()) await lock.release();
+    }
   }
+}
+
+/** Every blob a manifest names, the primary first, without repeats. */
+export function manifestBlobs(manifest: Manifest): string[] {
+  const hexes = [blobHex(manifest)];
+  for (const f of manifest.files ?? []) {
+    const hex = parseBlobRef(f.blob);
+    if (!hex) throw new LodeError("MANIFEST_INVALID", `manifest of "${manifest.name}" has a bad file blob`);
+    if (!hexes.includes(hex)) hexes.push(hex);
+  }
+  return hexes;
 }
 
 /** The hex digest of a manifest's main blob. */

@@ -159,11 +159,11 @@ Deno.test("two names share one blob: removing one keeps it, removing the other d
     const b = await importModelFile(store, src, { name: "b" });
     assert.equal(a.path, b.path);
     assert.deepEqual(await store.referencedBlobs(), new Set([HELLO]));
-    assert.deepEqual(await store.remove("a"), { blobRemoved: false });
+    assert.deepEqual(await store.remove("a"), { blobRemoved: false, blobsRemoved: 0, blobsKept: 1 });
     assert.equal(await store.readManifest("a"), null);
     assert.ok(await store.hasBlob(HELLO));
     assert.equal(await store.blobPathOf("b"), b.path);
-    assert.deepEqual(await store.remove("b"), { blobRemoved: true });
+    assert.deepEqual(await store.remove("b"), { blobRemoved: true, blobsRemoved: 1, blobsKept: 0 });
     assert.equal(await store.hasBlob(HELLO), false);
     assert.equal(await exists(store.layout.blobDir(HELLO)), false);
     assert.deepEqual((await store.list()).models, []);
@@ -181,7 +181,11 @@ Deno.test("remove with wait:false fails with LOCK_CONTENDED while the name is lo
     } finally {
       await held.release();
     }
-    assert.deepEqual(await store.remove("a", { wait: false }), { blobRemoved: true });
+    assert.deepEqual(await store.remove("a", { wait: false }), {
+      blobRemoved: true,
+      blobsRemoved: 1,
+      blobsKept: 0,
+    });
   });
 });
 
@@ -205,7 +209,7 @@ Deno.test("verify: an intact blob is ok", async () => {
     await importModelFile(store, await file("hello.gguf", "hello world"), { name: "hello" });
     const seen: number[] = [];
     const r = await verifyModel(store, "hello", { onProgress: (n) => seen.push(n) });
-    assert.deepEqual(r, { name: "hello", ok: true, expected: HELLO, actual: HELLO });
+    assert.deepEqual(r, { name: "hello", ok: true, expected: HELLO, actual: HELLO, sizeBytes: 11 });
     assert.equal(seen.at(-1), 11);
   });
 });
@@ -237,6 +241,7 @@ Deno.test("verify: a corrupt blob is quarantined with reason corrupt_on_disk; th
       expected: HELLO,
       actual: null,
       problem: "BLOB_MISSING",
+      sizeBytes: 0,
     });
   });
 });
@@ -257,7 +262,7 @@ Deno.test("list: one malformed manifest gives the good ones plus one problem; it
     assert.equal(problems[0]?.code, "MANIFEST_INVALID");
     assert.equal(problems[0]?.details.path, bad);
     await assert.rejects(store.getManifest("broken"), code("MANIFEST_INVALID"));
-    assert.deepEqual(await store.remove("broken"), { blobRemoved: false });
+    assert.deepEqual(await store.remove("broken"), { blobRemoved: false, blobsRemoved: 0, blobsKept: 0 });
     assert.equal((await store.list()).problems.length, 0);
     assert.ok(await store.hasBlob(HELLO));
   });

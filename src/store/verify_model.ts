@@ -1,5 +1,6 @@
 /**
- * Re-verifying a stored model: re-hash its blob and compare with the manifest.
+ * Re-verifying a stored model: re-hash its blob (every blob, for a model of
+ * several files) and compare with the manifest.
  * A mismatch moves the blob to quarantine (the manifest stays, so the next
  * `lode pull NAME` repairs it).
  *
@@ -11,19 +12,29 @@
  * @module
  */
 import { digestsEqual, sha256File } from "./hash.ts";
-import { blobHex, exists, type ModelStore } from "./model_store.ts";
+import { blobHex, exists, manifestBlobs, type ModelStore } from "./model_store.ts";
 import { quarantineFile } from "./quarantine.ts";
 
-/** The result of {@link verifyModel}. */
-export interface VerifyResult {
-  name: string;
+/** The check of one blob of a model. */
+export interface BlobVerify {
   ok: boolean;
   expected: string;
   actual: string | null;
   /** Where the bad bytes went, when they failed. */
   quarantinePath?: string;
-  /** `BLOB_MISSING` when the manifest's blob is not on disk. */
+  /** `BLOB_MISSING` when the blob is not on disk. */
   problem?: "BLOB_MISSING" | "DIGEST_MISMATCH";
+}
+
+/**
+ * The result of {@link verifyModel}: the top-level fields describe the first blob that failed (the
+ * primary one when all are fine); `files` lists every blob of a model of several files.
+ */
+export interface VerifyResult extends BlobVerify {
+  name: string;
+  /** Bytes checked. */
+  sizeBytes: number;
+  files?: (BlobVerify & { filename: string; role: string })[];
 }
 
 /** The outcome of {@link checkBlob}. */
@@ -60,20 +71,45 @@ export async function checkBlob(
   return { ok: false, actual, quarantinePath: moved.path };
 }
 
-/** Re-hashes the blob of `name` under its blob lock. */
+/** Re-hashes every blob of `name`, each under its blob lock. */
 export async function verifyModel(
   store: ModelStore,
   name: string,
   options: { onProgress?: (bytes: number) => void } = {},
 ): Promise<VerifyResult> {
   const manifest = await store.getManifest(name);
-  const expected = blobHex(manifest);
+  const checks = new Map<string, BlobVerify>();
+  let sizeBytes = 0;
+  let before = 0;
+  for (const hex of manifestBlobs(manifest)) {
+    const check = await verifyBlob(store, hex, {
+      name,
+      onProgress: options.onProgress && ((n) => options.onProgress!(before + n)),
+    });
+    if (check.ok) sizeBytes += (await Deno.stat(store.layout.blobPath(hex))).size;
+    before = sizeBytes;
+    checks.set(hex, check);
+  }
+  const primary = checks.get(blobHex(manifest))!;
+  const first = [...checks.values()].find((c) => !c.ok) ?? primary;
+  const files = manifest.files?.map((f) => ({
+    filename: f.filename,
+    role: f.role,
+    ...checks.get(f.blob.slice("sha256:".length))!,
+  }));
+  return { name, ...first, ok: first.ok, sizeBytes, ...(files ? { files } : {}) };
+}
+
+async function verifyBlob(
+  store: ModelStore,
+  expected: string,
+  options: { name: string; onProgress?: (bytes: number) => void },
+): Promise<BlobVerify> {
   await using _blobLock = await store.lockBlob(expected);
-  const check = await checkBlob(store, expected, { name, onProgress: options.onProgress });
-  if (check.ok) return { name, ok: true, expected, actual: check.actual };
-  if (check.actual === null) return { name, ok: false, expected, actual: null, problem: "BLOB_MISSING" };
+  const check = await checkBlob(store, expected, options);
+  if (check.ok) return { ok: true, expected, actual: check.actual };
+  if (check.actual === null) return { ok: false, expected, actual: null, problem: "BLOB_MISSING" };
   return {
-    name,
     ok: false,
     expected,
     actual: check.actual,

@@ -1,5 +1,6 @@
 /**
- * `lode path NAME`: the blob path of a model, for scripts.
+ * `lode path NAME`: the path of a model's verified bytes, for scripts (for a model of several
+ * files, its primary file's link in `links/NAME/`, beside its siblings under their original names).
  * @module
  */
 import type { ParsedArgv } from "../args.ts";
@@ -8,7 +9,7 @@ import type { CommandContext } from "../context.ts";
 /** `lode path`. */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const name = parsed.args.name as string;
-  const path = await (await ctx.store()).blobPathOf(name);
+  const path = await (await ctx.store()).modelPathOf(name);
   ctx.output.event({ event: "path", name, path });
   ctx.output.result(path);
 }

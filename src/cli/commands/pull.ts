@@ -9,7 +9,7 @@ import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
 
-/** Pulls one reference (URL or stored name) and returns the result. Shared with `lode run`. */
+/** Pulls one reference (hf:, URL or stored name) and returns the result. Shared with `lode run`. */
 export async function pullRef(
   ctx: CommandContext,
   ref: string,
@@ -49,7 +49,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     }
     const r = settled.value;
     const how = r.cached ? "already present" : r.pinned ? "verified" : "downloaded";
-    ctx.output.result(`${r.name}  sha256:${r.sha256}  ${formatBytes(r.sizeBytes)}  ${how}`);
+    const files = r.files.length > 1 ? `  (${r.files.length} files)` : "";
+    ctx.output.result(`${r.name}  sha256:${r.sha256}  ${formatBytes(r.sizeBytes)}  ${how}${files}`);
     if (!r.pinned && !r.cached) {
       ctx.output.note("note: no sha256 was given, so the hash above was computed, not checked. Pin it with:");
       ctx.output.note(`  lode pull ${refs[i]!.split("#")[0]}#sha256=${r.sha256}`);

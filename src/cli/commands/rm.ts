@@ -9,8 +9,19 @@ import type { CommandContext } from "../context.ts";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const store = await ctx.store();
   for (const name of parsed.args.name as string[]) {
-    const { blobRemoved } = await store.remove(name, { wait: ctx.flags.wait !== false });
-    ctx.output.event({ event: "removed", name, blob_removed: blobRemoved });
-    ctx.output.result(`removed ${name}${blobRemoved ? "" : " (blob kept: another model uses it)"}`);
+    const r = await store.remove(name, { wait: ctx.flags.wait !== false });
+    ctx.output.event({
+      event: "removed",
+      name,
+      blob_removed: r.blobRemoved,
+      blobs_removed: r.blobsRemoved,
+      blobs_kept: r.blobsKept,
+    });
+    const kept = r.blobsKept === 0
+      ? ""
+      : r.blobsKept === 1 && r.blobsRemoved === 0
+      ? " (blob kept: another model uses it)"
+      : ` (${r.blobsKept} blob${r.blobsKept > 1 ? "s" : ""} kept: another model uses them)`;
+    ctx.output.result(`removed ${name}${kept}`);
   }
 }

@@ -36,7 +36,7 @@ function number(flag: string, value: string | undefined, integer: boolean): numb
 async function modelPath(ctx: CommandContext, ref: string, flags: RunFlags): Promise<string> {
   const parsed = parseRef(ref);
   if (parsed.kind === "file") return parsed.path;
-  if (parsed.kind === "name") return await (await ctx.store()).blobPathOf(parsed.name);
+  if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
   const { path } = await pullRef(ctx, ref, { name: flags.name, sha256: flags.sha256 });
   await ctx.endProgress();
   return path;

@@ -20,15 +20,19 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     const ms = Math.round(performance.now() - started);
     ctx.output.event({ event: "verified", ...r, ms });
     if (r.ok) {
-      const { size } = await Deno.stat(store.layout.blobPath(r.expected));
-      ctx.output.result(`ok      ${name}  sha256:${r.expected.slice(0, 12)}  ${formatBytes(size)}  ${ms} ms`);
+      const files = r.files ? `  (${r.files.length} files)` : "";
+      ctx.output.result(
+        `ok      ${name}  sha256:${r.expected.slice(0, 12)}  ${formatBytes(r.sizeBytes)}${files}  ${ms} ms`,
+      );
       continue;
     }
+    const which = r.files?.find((f) => !f.ok)?.filename;
+    const blob = which ? `the blob of ${which}` : "its blob";
     const failed = r.problem === "BLOB_MISSING"
-      ? new LodeError("BLOB_MISSING", `${name}: its blob is missing`, { details: { ...r } })
+      ? new LodeError("BLOB_MISSING", `${name}: ${blob} is missing`, { details: { ...r } })
       : new LodeError(
         "DIGEST_MISMATCH",
-        `${name}: blob has sha256 ${r.actual}, expected ${r.expected}; moved to ${r.quarantinePath}`,
+        `${name}: ${blob} has sha256 ${r.actual}, expected ${r.expected}; moved to ${r.quarantinePath}`,
         { details: { ...r }, hint: `Run \`lode pull ${name}\` to download it again.` },
       );
     ctx.output.result(`FAILED  ${name}  ${r.problem}`);

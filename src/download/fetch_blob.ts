@@ -1,0 +1,207 @@
+/**
+ * One file of a pull, into the CAS and no further (the manifest is the
+ * caller's): take the blob lock; a blob already at the CAS path is reused
+ * (trusted when the model's own manifest names it, else re-hashed) or
+ * quarantined; otherwise stream the bytes into the partial directory while
+ * hashing them, compare in constant time (mismatch → quarantine,
+ * `DIGEST_MISMATCH`) and rename them into place. Emits `file_started`,
+ * `file_progress` and `file_completed` for the file.
+ *
+ * @example
+ * ```ts
+ * const blob = await fetchBlob(file, ctx, { model: "m", index: 1, totalFiles: 2, trusted: new Set() });
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import { toMb } from "../events/download_event.ts";
+import { checkBlob, digestsEqual, quarantineFile, sha256Bytes } from "../store/mod.ts";
+import { downloadToPartial } from "./parallel_download.ts";
+import type { PullContext } from "./pull_model.ts";
+import { RateMeter } from "./rate_meter.ts";
+
+/** One file to fetch. */
+export interface PullFile {
+  /** `model`, `shard`, `mmproj`, … */
+  role: string;
+  /** Name as the source knows it (a path in a repo); recorded in the manifest. */
+  filename: string;
+  url: string;
+  /** Expected SHA-256 (lowercase hex); without it the hash is computed and the file is not pinned. */
+  sha256?: string;
+  sizeBytes?: number;
+  /** Credentials, sent only to `url`'s own origin (never to a redirect target elsewhere). */
+  headers?: Record<string, string>;
+  /** An optional file's failure does not fail the pull. */
+  optional?: boolean;
+}
+
+/** A file that is now in the CAS. */
+export interface FetchedBlob {
+  role: string;
+  filename: string;
+  url: string;
+  sha256: string;
+  sizeBytes: number;
+  /** The CAS path of the bytes. */
+  path: string;
+  /** True when nothing was downloaded. */
+  cached: boolean;
+  pinned: boolean;
+}
+
+/** Where a file sits in its pull. */
+export interface FetchPosition {
+  model: string;
+  /** 1-based. */
+  index: number;
+  totalFiles: number;
+  /** Digests the model's current manifest names: present blobs among them are not re-hashed. */
+  trusted: ReadonlySet<string>;
+}
+
+/** Fetches `file` into the CAS (see the module comment). */
+export async function fetchBlob(file: PullFile, ctx: PullContext, at: FetchPosition): Promise<FetchedBlob> {
+  const { store } = ctx;
+  const expected = file.sha256?.toLowerCase();
+  const done = (sha256: string, sizeBytes: number, cached: boolean, pinned: boolean): FetchedBlob => {
+    ctx.emit?.({ event: "file_completed", filename: file.filename, sha256, size_bytes: sizeBytes, cached });
+    const { role, filename, url } = file;
+    return { role, filename, url, sha256, sizeBytes, path: store.layout.blobPath(sha256), cached, pinned };
+  };
+  if (expected) {
+    if (at.trusted.has(expected) && (await store.hasBlob(expected))) {
+      return done(expected, (await Deno.stat(store.layout.blobPath(expected))).size, true, true);
+    }
+    await using _blobLock = await store.lockBlob(expected, ctx.lock);
+    if (await reusable(ctx, expected, at.model)) {
+      return done(expected, (await Deno.stat(store.layout.blobPath(expected))).size, true, true);
+    }
+    const downloaded = await download(file, ctx, at, store.layout.partialDir(expected));
+    if (!digestsEqual(downloaded.sha256, expected)) {
+      const moved = await quarantineFile(store.layout, downloaded.file, {
+        expected,
+        actual: downloaded.sha256,
+        source: file.url,
+        reason: "digest_mismatch",
+        name: at.model,
+      });
+      await Deno.remove(store.layout.partialDir(expected), { recursive: true }).catch(() => {});
+      ctx.emitStatus?.({
+        status: "loading_model",
+        phase: "quarantine",
+        path: downloaded.file,
+        expected_sha256: expected,
+        actual_sha256: downloaded.sha256,
+        quarantine_path: moved.path,
+      });
+      throw new LodeError(
+        "DIGEST_MISMATCH",
+        `sha256 of ${file.filename} is ${downloaded.sha256}, expected ${expected}; bytes quarantined at ${moved.path}`,
+        { details: { expected, actual: downloaded.sha256, quarantine_path: moved.path, url: file.url } },
+      );
+    }
+    await commit(ctx, downloaded.file, expected);
+    return done(expected, downloaded.bytes, false, true);
+  }
+  const partialDir = store.layout.unpinnedPartialDir(sha256Bytes(`url:${file.url}`));
+  const downloaded = await download(file, ctx, at, partialDir);
+  await using _blobLock = await store.lockBlob(downloaded.sha256, ctx.lock);
+  await commit(ctx, downloaded.file, downloaded.sha256);
+  return done(downloaded.sha256, downloaded.bytes, false, false);
+}
+
+async function commit(ctx: PullContext, tmp: string, hex: string): Promise<void> {
+  if (await ctx.store.hasBlob(hex)) await Deno.remove(tmp);
+  else await ctx.store.commitBlob(tmp, hex);
+}
+
+/** A blob already at the CAS path (another model's, an interrupted pull's) is re-hashed: reused or quarantined. */
+async function reusable(ctx: PullContext, expected: string, model: string): Promise<boolean> {
+  const { store } = ctx;
+  if (!(await store.hasBlob(expected))) return false;
+  const path = store.layout.blobPath(expected);
+  ctx.emitStatus?.({ status: "loading_model", phase: "verify", path });
+  const check = await checkBlob(store, expected, { name: model, signal: ctx.signal });
+  if (check.ok) return true;
+  if (check.quarantinePath) {
+    ctx.emitStatus?.({
+      status: "loading_model",
+      phase: "quarantine",
+      path,
+      expected_sha256: expected,
+      actual_sha256: check.actual!,
+      quarantine_path: check.quarantinePath,
+    });
+  }
+  return false;
+}
+
+/** Downloads the file's URL into `partialDir` (resuming what is there), with byte-level progress events. */
+async function download(
+  file: PullFile,
+  ctx: PullContext,
+  at: FetchPosition,
+  partialDir: string,
+): Promise<{ file: string; sha256: string; bytes: number }> {
+  const emit = ctx.emit ?? (() => {});
+  const filename = file.filename;
+  const meter = new RateMeter();
+  const interval = ctx.progressIntervalMs ?? 100;
+  let total: number | null = null;
+  let source = file.url;
+  let lastEmit = -Infinity;
+  const progress = (downloaded: number, force = false) => {
+    const now = performance.now();
+    if (!force && now - lastEmit < interval) return;
+    lastEmit = now;
+    meter.update(downloaded);
+    emit({
+      event: "file_progress",
+      filename,
+      downloaded_mb: toMb(downloaded),
+      total_mb: toMb(total ?? downloaded),
+      downloaded_bytes: downloaded,
+      total_bytes: total,
+      bytes_per_second: Math.round(meter.bytesPerSecond),
+    });
+    ctx.emitStatus?.({
+      status: "loading_model",
+      phase: "download",
+      downloaded_bytes: downloaded,
+      total_bytes: total,
+      source_url: source,
+    });
+  };
+  const result = await downloadToPartial(file.url, partialDir, {
+    policy: ctx.policy,
+    clientFor: ctx.clientFor,
+    send: ctx.send,
+    headers: file.headers,
+    signal: ctx.signal,
+    connections: ctx.connections,
+    budget: ctx.budget,
+    stallMs: ctx.stallMs,
+    retry: ctx.retry,
+    expectedBytes: file.sizeBytes,
+    disk: { path: ctx.store.layout.blobsDir, cushionBytes: ctx.cushionBytes },
+    onStart: (info) => {
+      total = info.totalBytes;
+      source = info.url;
+      emit({
+        event: "file_started",
+        model: at.model,
+        filename,
+        index: at.index,
+        total_files: at.totalFiles,
+        size_mb: toMb(total ?? 0),
+        size_bytes: total,
+        url: info.url,
+      });
+      progress(info.resumedBytes, true);
+    },
+    onProgress: (bytes) => progress(bytes),
+  });
+  progress(result.bytes, true);
+  return result;
+}

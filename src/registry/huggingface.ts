@@ -1,0 +1,150 @@
+/**
+ * The Hugging Face registry: `hf:OWNER/REPO[:QUANT][@REVISION]`,
+ * `hf:OWNER/REPO/PATH.gguf[@REVISION]` (and the `hf.co/…` spellings) resolved
+ * through the Hub's API into a pinned plan:
+ *
+ * 1. model info at the revision (default `main`) → the commit sha, which becomes the plan's
+ *    revision and is in every download URL, so a pin never moves;
+ * 2. the file tree at that commit → paths, sizes and LFS SHA-256s;
+ * 3. the quant's file, or all its split shards (role `shard`), plus an `mmproj` as an optional file
+ *    ({@link selectHfFiles});
+ * 4. download URLs `{endpoint}/{repo}/resolve/{sha}/{path}`; the Hub redirects them to its CDN
+ *    (hosts under `hf.co` / `huggingface.co`, allowed by the plan).
+ *
+ * Environment: `HF_TOKEN` (sent as `Authorization: Bearer` to the endpoint's host only, never to a
+ * CDN, never printed or stored), `HF_ENDPOINT` (a mirror; its CDN hosts are allowed with
+ * `--allow-host`).
+ *
+ * @example
+ * ```ts
+ * const plan = await huggingFaceRegistry.resolve(parseRef("hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"), ctx);
+ * plan.source.revision; // "c1899de2…" (the commit sha of main)
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import { isSha256Hex } from "../store/mod.ts";
+import { accessDenied, DEFAULT_HF_ENDPOINT, HfApi } from "./hf_api.ts";
+import { type HfFile, selectHfFiles } from "./hf_files.ts";
+import { formatHfRef, type HfRef, nameFromFilename } from "./reference.ts";
+import type { ModelPlan, PlannedFile, Registry, ResolveModelOptions } from "./registry.ts";
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** CDN hosts of the public Hub, allowed for its redirects. */
+export const HF_CDN_HOSTS = ["hf.co", "*.hf.co", "huggingface.co", "*.huggingface.co"];
+
+/** The Hub endpoint: `HF_ENDPOINT` or `https://huggingface.co`; `USAGE` when it is not a URL. */
+export function hfEndpoint(env: Env): URL {
+  const raw = env.HF_ENDPOINT?.trim() || DEFAULT_HF_ENDPOINT;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new LodeError("USAGE", `HF_ENDPOINT is not a URL: "${raw}"`, {
+      hint: "Set HF_ENDPOINT to the base URL of a Hugging Face mirror, like https://hf-mirror.example.",
+    });
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new LodeError("USAGE", `HF_ENDPOINT must be an https URL, got "${raw}"`);
+  }
+  url.pathname = url.pathname.replace(/\/+$/, "");
+  url.search = "";
+  url.hash = "";
+  return url;
+}
+
+/** Hosts the Hub's downloads may redirect to: its CDN for the public Hub; none for a mirror (`--allow-host`). */
+export function hfAllowHosts(env: Env): string[] {
+  return hfEndpoint(env).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
+}
+
+/** The `Authorization` header for `url` when it is on the Hub endpoint's origin and HF_TOKEN is set. */
+export function hfAuthFor(url: string, env: Env): Record<string, string> | undefined {
+  const token = env.HF_TOKEN?.trim();
+  if (!token) return undefined;
+  return new URL(url).origin === hfEndpoint(env).origin ? { authorization: `Bearer ${token}` } : undefined;
+}
+
+function storeName(file: HfFile): string {
+  const base = file.path.slice(file.path.lastIndexOf("/") + 1).replace(/-\d{5}-of-\d{5}(?=\.gguf$)/i, "");
+  return nameFromFilename(base);
+}
+
+function checkSha256Flag(files: PlannedFile[], options: ResolveModelOptions | undefined): PlannedFile[] {
+  const flag = options?.sha256?.toLowerCase();
+  if (flag === undefined) return files;
+  if (!isSha256Hex(flag)) {
+    throw new LodeError("USAGE", `--sha256 must be 64 hex digits, got "${options?.sha256}"`);
+  }
+  const required = files.filter((f) => !f.optional);
+  if (required.length !== 1) {
+    throw new LodeError("USAGE", "--sha256 names one file; this model has several (the Hub pins each one)");
+  }
+  const [file] = required as [PlannedFile];
+  if (file.sha256 && file.sha256 !== flag) {
+    throw new LodeError("USAGE", `--sha256 disagrees with the Hub's sha256 of ${file.filename}`, {
+      details: { flag, hub: file.sha256 },
+    });
+  }
+  return files.map((f) => (f === file ? { ...f, sha256: flag } : f));
+}
+
+/** `hf:` references. */
+export const huggingFaceRegistry: Registry = {
+  id: "huggingface",
+  claims: (ref) => ref.kind === "hf",
+  hostsFor: (ref, env) => (ref.kind === "hf" ? [hfEndpoint(env).hostname] : []),
+  async resolve(ref, ctx, options): Promise<ModelPlan> {
+    if (ref.kind !== "hf") throw new LodeError("INTERNAL", "huggingFaceRegistry given a non-hf reference");
+    const endpoint = hfEndpoint(ctx.env);
+    const hub = new HfApi(ctx, {
+      endpoint: endpoint.href.replace(/\/$/, ""),
+      token: ctx.env.HF_TOKEN?.trim(),
+    });
+    const revision = ref.revision ?? "main";
+    const info = await hub.modelInfo(ref.repo, revision);
+    const page = hub.pageUrl(ref.repo);
+    if (info.disabled) {
+      throw new LodeError("ACCESS_DENIED", `${ref.repo} is disabled on the Hub`, {
+        details: { repo: ref.repo, page },
+        hint: `See ${page}; the model cannot be downloaded.`,
+      });
+    }
+    if (info.gated && !hub.hasToken) {
+      throw accessDenied({ repo: ref.repo, status: 401, page, hasToken: false });
+    }
+    const listing = await hub.listFiles(ref.repo, info.sha);
+    const picked = selectHfFiles(listing, { ...pick(ref), repo: ref.repo, revision });
+    const headers = hub.authHeaders();
+    const shards = picked.model.length > 1;
+    const planned = (file: HfFile, role: string, optional = false): PlannedFile => ({
+      role,
+      filename: file.path,
+      url: hub.resolveUrl(ref.repo, info.sha, file.path),
+      ...(file.sha256 ? { sha256: file.sha256 } : {}),
+      sizeBytes: file.size,
+      ...(headers ? { headers } : {}),
+      ...(optional ? { optional } : {}),
+    });
+    const files = [
+      ...picked.model.map((f) => planned(f, shards ? "shard" : "model")),
+      ...(picked.mmproj ? [planned(picked.mmproj, "mmproj", true)] : []),
+    ];
+    const license = info.cardData?.license;
+    return {
+      name: options?.name ?? storeName(picked.model[0]!),
+      reference: formatHfRef(ref),
+      source: { registry: "huggingface", repo: ref.repo, revision: info.sha },
+      files: checkSha256Flag(files, options),
+      license: Array.isArray(license) ? license[0] ?? null : license ?? null,
+      format: "gguf",
+      allowHosts: hfAllowHosts(ctx.env),
+      accessHint: accessDenied({ repo: ref.repo, status: 403, page, hasToken: hub.hasToken }).hint,
+    };
+  },
+};
+
+function pick(ref: HfRef): { quant?: string; path?: string } {
+  return ref.path ? { path: ref.path } : ref.quant ? { quant: ref.quant } : {};
+}
