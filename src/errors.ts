@@ -127,7 +127,8 @@ export const ERROR_CODES = {
   },
   LOCKFILE_FROZEN: {
     exit: EXIT.REFUSED,
-    hint: "Run `lode sync` without --frozen (or `lode lock add`) where the lockfile may change, and commit it.",
+    hint:
+      "Run `lode sync` without --frozen (or `lode lock add`) where the lockfile may change, and commit it.",
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -11,7 +11,9 @@
  * ```
  * @module
  */
+import { LodeError } from "../errors.ts";
 import type { ModelPlan } from "../registry/registry.ts";
+import { blobHex, type Manifest, parseBlobRef } from "../store/mod.ts";
 import type { LockEntry } from "./lockfile.ts";
 
 /** The lock entry of a plan. Files keep the plan's order (`files[0]` is the primary one). */
@@ -52,4 +54,28 @@ export function planFromEntry(entry: LockEntry): ModelPlan {
     format: entry.format ?? "gguf",
     ...(entry.allow_hosts?.length ? { allowHosts: [...entry.allow_hosts] } : {}),
   };
+}
+
+/**
+ * `entry` with every file's sha256 and size taken from the store's manifest of the model (after a pull
+ * computed them). Files are matched by name; a single-file model uses the manifest's main blob.
+ */
+export function pinFromManifest(entry: LockEntry, manifest: Manifest): LockEntry {
+  const files = entry.files.map((file, i) => {
+    const listed = manifest.files?.find((f) => f.filename === file.filename);
+    const hex = listed ? parseBlobRef(listed.blob) : i === 0 ? blobHex(manifest) : null;
+    const size = listed ? listed.size_bytes : i === 0 ? manifest.size_bytes : undefined;
+    if (!hex || size === undefined) {
+      throw new LodeError("INTERNAL", `the manifest of "${entry.name}" does not list ${file.filename}`, {
+        details: { name: entry.name, filename: file.filename },
+      });
+    }
+    if (file.sha256 !== undefined && file.sha256 !== hex) {
+      throw new LodeError("INTERNAL", `the manifest of "${entry.name}" disagrees with its pin`, {
+        details: { name: entry.name, filename: file.filename, locked: file.sha256, stored: hex },
+      });
+    }
+    return { ...file, sha256: hex, size };
+  });
+  return { ...entry, files };
 }
