@@ -112,7 +112,7 @@ Deno.test("lock add pins (downloading only to learn a hash or size); lock key; l
     assert.equal(event?.replaced, false);
     const a = await w.lode(["lock", "add", `${w.origin.url}/m/stories260K.gguf#sha256=${STORIES_SHA}`]);
     assert.equal(a.code, 0, a.stderr);
-    assert.match(a.stdout, /^locked stories260K in .*lode\.lock\n  stories260K\.gguf  sha256:270cba/);
+    assert.match(a.stdout, /^locked stories260K in .*lode\.lock\n {2}stories260K\.gguf {2}sha256:270cba/);
     const lock = JSON.parse(await Deno.readTextFile(w.lockfile));
     assert.equal(lock.lockfile_version, 1);
     assert.deepEqual(lock.models.map((m: { name: string }) => m.name), ["other", "stories260K"]);
@@ -264,7 +264,7 @@ Deno.test("CI cycle: sync, tar the store, wipe, restore, sync --offline --frozen
       assert.equal(textOffline.code, 6);
       assert.match(
         textOffline.stderr,
-        /error\[OFFLINE\]: offline: 1 file\(s\) are not in the store.*\n  other: other\.gguf/,
+        /error\[OFFLINE\]: offline: 1 file\(s\) are not in the store.*\n {2}other: other\.gguf/,
       );
       assert.equal(w.origin.connections, connections);
       assert.equal(proxy.count(), 0);
