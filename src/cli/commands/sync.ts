@@ -7,10 +7,11 @@ import type { PullContext } from "../../download/mod.ts";
 import { lockfilePath, readLockfile, writeLockfile } from "../../lock/lockfile.ts";
 import { planFromEntry } from "../../lock/plan_entry.ts";
 import { syncLockfile } from "../../lock/sync.ts";
-import { planUrls, pullPlan } from "../../registry/mod.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
+
+type PullPlanFn = typeof import("../../registry/pull_plan.ts").pullPlan;
 
 const LABEL = {
   trusted: "trusted",
@@ -28,15 +29,23 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const lock = await readLockfile(path);
   const store = await ctx.store();
   // One pull context for the whole command: one connection budget, one set of clients, one display.
-  const urls = lock.models.flatMap((entry) => planUrls(planFromEntry(entry)));
-  let pullContext: Promise<PullContext> | null = null;
+  // The download engine is loaded only when something has to be pulled: a warm sync never needs it.
+  let pulling: Promise<{ context: PullContext; pullPlan: PullPlanFn }> | null = null;
+  const openPull = async () => {
+    const { planUrls, pullPlan } = await import("../../registry/pull_plan.ts");
+    const urls = lock.models.flatMap((entry) => planUrls(planFromEntry(entry)));
+    return { context: await ctx.pullContext(urls), pullPlan };
+  };
   const outcome = await syncLockfile(lock, {
     store,
     names: parsed.args.name as string[],
     frozen,
     offline: ctx.config.offline,
     lock: { wait: ctx.flags.wait !== false },
-    pull: async (plan) => pullPlan(plan, await (pullContext ??= ctx.pullContext(urls))),
+    pull: async (plan) => {
+      const { context, pullPlan } = await (pulling ??= openPull());
+      return await pullPlan(plan, context);
+    },
     emit(event) {
       ctx.output.event(event);
       if (event.event === "sync_check") {
