@@ -122,6 +122,19 @@ export const ERROR_CODES = {
     hint:
       "The server refused access (HTTP 401/403): the model is private or gated. Give lode a token (HF_TOKEN for Hugging Face) and accept the model's terms on its page.",
   },
+  LOCKFILE_INVALID: {
+    exit: EXIT.USAGE,
+    hint: "Fix the named line or field of the lockfile, or write it again with `lode lock add REF`.",
+  },
+  LOCKFILE_NOT_FOUND: {
+    exit: EXIT.NOT_FOUND,
+    hint: "Create it with `lode lock add REF` (in the directory of lode.lock), or pass --lockfile PATH.",
+  },
+  LOCKFILE_FROZEN: {
+    exit: EXIT.REFUSED,
+    hint:
+      "Run `lode sync` without --frozen (or `lode lock add`) where the lockfile may change, and commit it.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

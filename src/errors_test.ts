@@ -57,6 +57,9 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     STALLED: 5,
     ORIGIN_CHANGED: 5,
     ACCESS_DENIED: 6,
+    LOCKFILE_INVALID: 2,
+    LOCKFILE_NOT_FOUND: 3,
+    LOCKFILE_FROZEN: 6,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

@@ -69,6 +69,13 @@ const SHA256: OptionSpec = {
   description: "expected SHA-256; a mismatch quarantines the bytes and fails",
 };
 
+const LOCKFILE: OptionSpec = {
+  name: "lockfile",
+  type: "string",
+  value: "<path>",
+  description: "the lockfile (default: ./lode.lock; $LODE_LOCKFILE)",
+};
+
 const STORIES = "https://example.com/models/stories260K.gguf";
 const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 
@@ -204,6 +211,47 @@ const SPECS: CommandSpec[] = [
     ],
     examples: ["lode import ./stories260K.gguf --name stories260K"],
   },
+  {
+    name: "lock",
+    summary: "pin models in lode.lock: lock add REF [--name N] | lock rm NAME | lock key (a cache key)",
+    args: [
+      {
+        name: "action",
+        required: true,
+        description: "add (resolve and pin REF), rm (drop NAME), key (print the cache key)",
+      },
+      { name: "target", description: "REF for add (https URL#sha256=HEX, a stored name, …); NAME for rm" },
+    ],
+    options: [
+      {
+        name: "name",
+        type: "string",
+        value: "<name>",
+        description: "lock add: model name (default: from the file name)",
+      },
+      LOCKFILE,
+    ],
+    examples: [
+      `lode lock add ${STORIES}#sha256=${STORIES_SHA}`,
+      `lode lock add ${STORIES} --name tiny`,
+      "lode lock rm tiny",
+      "lode lock key",
+    ],
+  },
+  {
+    name: "sync",
+    summary: "install every model of lode.lock; re-hash blobs lode did not write (a cache restore)",
+    args: [{ name: "name", variadic: true, description: "only these locked models (default: all)" }],
+    options: [
+      {
+        name: "frozen",
+        type: "boolean",
+        description: "fail instead of changing the lockfile (an unpinned file); for CI",
+      },
+      LOCKFILE,
+    ],
+    examples: ["lode sync --frozen", "lode sync --offline --frozen --json", "lode sync stories260K"],
+  },
 ];
 
 /** The program: global options, commands, examples. */
@@ -225,4 +273,6 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   verify: () => import("./commands/verify.ts"),
   path: () => import("./commands/path.ts"),
   import: () => import("./commands/import.ts"),
+  lock: () => import("./commands/lock.ts"),
+  sync: () => import("./commands/sync.ts"),
 };

@@ -14,6 +14,7 @@
 import { digestsEqual, sha256File } from "./hash.ts";
 import { blobHex, exists, manifestBlobs, type ModelStore } from "./model_store.ts";
 import { quarantineFile } from "./quarantine.ts";
+import { forgetVerified, recordVerified } from "./verified_record.ts";
 
 /** The check of one blob of a model. */
 export interface BlobVerify {
@@ -49,7 +50,8 @@ export interface BlobCheck {
 
 /**
  * Re-hashes the committed blob `hex`; bytes that do not match are moved to quarantine and the
- * blob directory is removed, so the CAS path never holds wrong bytes. The caller holds the blob lock.
+ * blob directory is removed, so the CAS path never holds wrong bytes. Good bytes are recorded as
+ * verified (see `verified_record.ts`). The caller holds the blob lock.
  */
 export async function checkBlob(
   store: ModelStore,
@@ -59,7 +61,11 @@ export async function checkBlob(
   const path = store.layout.blobPath(hex);
   if (!(await exists(path))) return { ok: false, actual: null };
   const actual = await sha256File(path, { onProgress: options.onProgress, signal: options.signal });
-  if (digestsEqual(actual, hex)) return { ok: true, actual };
+  if (digestsEqual(actual, hex)) {
+    await recordVerified(store.layout, hex);
+    return { ok: true, actual };
+  }
+  await forgetVerified(store.layout, hex);
   const moved = await quarantineFile(store.layout, path, {
     expected: hex,
     actual,
