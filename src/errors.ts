@@ -117,6 +117,11 @@ export const ERROR_CODES = {
     exit: EXIT.NETWORK,
     hint: "The file changed on the origin while it was being downloaded; pull again once it is stable.",
   },
+  BUNDLE_INVALID: {
+    exit: EXIT.VERIFY_FAILED,
+    hint:
+      "The file is not a complete lode bundle (made by `lode export`); copy or export it again. Nothing unverified was added to the store.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -56,6 +56,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     INTERNAL: 1,
     STALLED: 5,
     ORIGIN_CHANGED: 5,
+    BUNDLE_INVALID: 4,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());
