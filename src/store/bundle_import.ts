@@ -18,7 +18,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { BLOCK, decodeTarHeader } from "./bundle_tar_header.ts";
+import { BLOCK, hasTarMagic } from "./bundle_tar_header.ts";
 import type { TarReader } from "./bundle_tar_reader.ts";
 import {
   BUNDLE_INDEX_PATH,
@@ -29,7 +29,8 @@ import {
   parseBundleIndex,
   sumsText,
 } from "./bundle_index.ts";
-import { digestsEqual } from "./hash.ts";
+import { createHash } from "node:crypto";
+import { digestsEqual, HASH_READ_BYTES } from "./hash.ts";
 import { HashingWriter } from "./hashing_writer.ts";
 import { assertModelName } from "./layout.ts";
 import { type Manifest, serializeManifest } from "./manifest.ts";
@@ -66,10 +67,13 @@ export interface BundleImportResult {
   replaced: string | null;
 }
 
-/** True when the source starts with a valid tar header (a bundle, or some other tar). */
+/**
+ * True when the source starts like a tar (the ustar magic; a bad checksum is then `BUNDLE_INVALID`
+ * rather than a reason to import the archive as a model file).
+ */
 export async function looksLikeTar(tar: TarReader): Promise<boolean> {
   const head = await tar.peek(BLOCK);
-  return head.length === BLOCK && decodeTarHeader(head) !== null;
+  return head.length === BLOCK && hasTarMagic(head);
 }
 
 /** Imports the bundle read by `tar` into the store. */
@@ -164,7 +168,8 @@ async function readBlobs(
       );
     }
     const cached = ctx.present.has(hex);
-    if (!cached) await writeBlob(store, tar, { hex, size, onProgress: ctx.options.onProgress });
+    if (cached) await checkBlob(tar, { hex, size, onProgress: ctx.options.onProgress });
+    else await writeBlob(store, tar, { hex, size, onProgress: ctx.options.onProgress });
     const blob = { sha256: hex, size_bytes: size, cached };
     done.push(blob);
     ctx.options.onBlob?.(blob);
@@ -174,6 +179,45 @@ async function readBlobs(
     throw tar.invalid(`it ends without blob ${missing[0]!.slice(0, 12)}… (${missing.length} missing)`);
   }
   return done;
+}
+
+/** Hashes the current entry without writing it (the store has the blob): a damaged bundle still fails. */
+async function checkBlob(
+  tar: TarReader,
+  blob: { hex: string; size: number; onProgress?: (bytes: number) => void },
+): Promise<void> {
+  const hash = createHash("sha256");
+  const reader = tar.body().getReader({ mode: "byob" });
+  let buffer = new ArrayBuffer(HASH_READ_BYTES);
+  let bytes = 0;
+  while (true) {
+    const { value, done } = await reader.read(new Uint8Array(buffer));
+    if (value) {
+      hash.update(value);
+      bytes += value.length;
+      buffer = value.buffer as ArrayBuffer;
+      blob.onProgress?.(tar.offset);
+    }
+    if (done) break;
+  }
+  assertDigest(tar, blob, { sha256: hash.digest("hex"), bytes });
+}
+
+function assertDigest(
+  tar: TarReader,
+  blob: { hex: string; size: number },
+  digest: { sha256: string; bytes: number },
+): void {
+  if (digest.bytes === blob.size && digestsEqual(digest.sha256, blob.hex)) return;
+  throw new LodeError(
+    "DIGEST_MISMATCH",
+    `${tar.label}: blob ${blob.hex.slice(0, 12)}… has sha256 ${digest.sha256}; the bundle is damaged`,
+    {
+      details: { bundle: tar.label, expected: blob.hex, actual: digest.sha256 },
+      hint:
+        "The bundle's bytes are not the ones its index names; copy or export it again. Nothing unverified was added.",
+    },
+  );
 }
 
 /** Streams the current entry through the hashing writer into the blob's partial directory, then commits it. */
@@ -199,17 +243,7 @@ async function writeBlob(
         throw e;
       }
     }
-    if (digest.bytes !== blob.size || !digestsEqual(digest.sha256, blob.hex)) {
-      throw new LodeError(
-        "DIGEST_MISMATCH",
-        `${tar.label}: blob ${blob.hex.slice(0, 12)}… has sha256 ${digest.sha256}; the bundle is damaged`,
-        {
-          details: { bundle: tar.label, expected: blob.hex, actual: digest.sha256 },
-          hint:
-            "The bundle's bytes are not the ones its index names; copy or export it again. Nothing unverified was added.",
-        },
-      );
-    }
+    assertDigest(tar, blob, digest);
     await store.commitBlob(tmp, blob.hex);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

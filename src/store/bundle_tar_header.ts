@@ -130,11 +130,17 @@ export function isZeroBlock(block: Uint8Array): boolean {
   return true;
 }
 
+/** True when `block` carries the ustar magic (POSIX `ustar\0` or GNU `ustar `) at offset 257. */
+export function hasTarMagic(block: Uint8Array): boolean {
+  const magic = readString(block, 257, 6);
+  return magic === "ustar" || magic === "ustar ";
+}
+
 /** Decodes one header block; `null` when it is not a valid ustar header (bad magic or checksum). */
 export function decodeTarHeader(block: Uint8Array): TarHeader | null {
   if (block.length !== BLOCK) return null;
+  if (!hasTarMagic(block)) return null;
   const magic = readString(block, 257, 6);
-  if (magic !== "ustar" && magic !== "ustar  ") return null;
   const stored = readNumber(block, 148, 8);
   let unsigned = 0;
   let signed = 0;
