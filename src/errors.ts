@@ -135,6 +135,11 @@ export const ERROR_CODES = {
     hint:
       "Run `lode sync` without --frozen (or `lode lock add`) where the lockfile may change, and commit it.",
   },
+  BUNDLE_INVALID: {
+    exit: EXIT.VERIFY_FAILED,
+    hint:
+      "The file is not a complete lode bundle (made by `lode export`); copy or export it again. Nothing unverified was added to the store.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

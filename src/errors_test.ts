@@ -60,6 +60,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     LOCKFILE_INVALID: 2,
     LOCKFILE_NOT_FOUND: 3,
     LOCKFILE_FROZEN: 6,
+    BUNDLE_INVALID: 4,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

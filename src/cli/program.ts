@@ -198,18 +198,61 @@ const SPECS: CommandSpec[] = [
   },
   {
     name: "import",
-    summary: "copy a local model file into the store, hashing it on the way",
-    args: [{ name: "path", required: true, description: "the file to import" }],
+    summary: "copy a local model file or a bundle (from `lode export`) into the store, hashing it on the way",
+    args: [{
+      name: "path",
+      required: true,
+      description: "a GGUF file, or a bundle (recognised by its content; - reads a bundle from stdin)",
+    }],
     options: [
       {
         name: "name",
         type: "string",
         value: "<name>",
-        description: "model name (default: file name without .gguf)",
+        description: "model name (default: the bundle's, or the file name without .gguf)",
       },
       SHA256,
     ],
-    examples: ["lode import ./stories260K.gguf --name stories260K"],
+    examples: [
+      "lode import ./stories260K.gguf --name stories260K",
+      "lode import ./stories260K.lode",
+      "ssh build-host lode export stories260K - | lode import - --name tiny",
+    ],
+  },
+  {
+    name: "export",
+    summary: "write a model (manifest, every blob, their hashes) as a tar bundle for another machine",
+    args: [
+      { name: "name", required: true, description: "model name, as `lode ls` shows it" },
+      { name: "file", required: true, description: "the bundle to write; - writes it to stdout" },
+    ],
+    options: [],
+    examples: [
+      "lode export stories260K stories260K.lode",
+      "lode export stories260K - | ssh airgapped-host lode import -",
+      "tar tvf stories260K.lode",
+    ],
+  },
+  {
+    name: "gc",
+    summary: "remove blobs no model uses and stale partial downloads; report the bytes freed",
+    args: [],
+    options: [
+      { name: "dry-run", short: "n", type: "boolean", description: "change nothing; list what would go" },
+      {
+        name: "older-than",
+        type: "string",
+        value: "<duration>",
+        default: "24h",
+        description: "partials (and quarantined files) last written longer ago than this go: 30m, 12h, 7d",
+      },
+      {
+        name: "quarantine",
+        type: "boolean",
+        description: "also remove quarantined files older than --older-than",
+      },
+    ],
+    examples: ["lode gc --dry-run", "lode gc --older-than 7d --quarantine --json"],
   },
   {
     name: "lock",
@@ -275,4 +318,6 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   import: () => import("./commands/import.ts"),
   lock: () => import("./commands/lock.ts"),
   sync: () => import("./commands/sync.ts"),
+  export: () => import("./commands/export.ts"),
+  gc: () => import("./commands/gc.ts"),
 };

@@ -1,9 +1,15 @@
 /**
- * `lode import PATH [--name NAME] [--sha256 HEX]`: copy a local GGUF into the store.
+ * `lode import PATH [--name NAME] [--sha256 HEX]`: copy a local GGUF into the store, or import a bundle
+ * made by `lode export` (recognised by its content, whatever its name; `-` reads a bundle from stdin).
  * @module
  */
+import { LodeError, toLodeError } from "../../errors.ts";
 import { nameFromFilename } from "../../registry/mod.ts";
 import { importModelFile } from "../../store/import_file.ts";
+import { type ByteSource, TarReader } from "../../store/bundle_tar_reader.ts";
+import { importBundle, looksLikeTar } from "../../store/bundle_import.ts";
+import type { ModelStore } from "../../store/model_store.ts";
+import { parseBlobRef } from "../../store/layout.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -12,6 +18,26 @@ import { formatBytes } from "../output.ts";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const path = parsed.args.path as string;
   const store = await ctx.store();
+  const fromStdin = path === "-";
+  let file: Deno.FsFile | null = null;
+  if (!fromStdin) {
+    file = await Deno.open(path, { read: true }).catch((e) => {
+      throw e instanceof Deno.errors.NotFound
+        ? new LodeError("IO", `${path} does not exist`, { hint: "Give the path of a GGUF file or a bundle." })
+        : toLodeError(e, "IO");
+    });
+  }
+  try {
+    const tar = new TarReader((file ?? Deno.stdin) as ByteSource, fromStdin ? "stdin" : path);
+    if (await looksLikeTar(tar)) return await runBundle(ctx, parsed, { store, tar, path });
+  } finally {
+    file?.close();
+  }
+  if (fromStdin) {
+    throw new LodeError("USAGE", "stdin is not a lode bundle", {
+      hint: "`lode import -` reads a bundle made by `lode export`; import a GGUF file by its path.",
+    });
+  }
   const name = (parsed.options.name as string | undefined) ?? nameFromFilename(path.split("/").pop() ?? path);
   const { manifest, path: blob } = await importModelFile(store, path, {
     name,
@@ -26,4 +52,57 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     path: blob,
   });
   ctx.output.result(`${name}  ${manifest.blob}  ${formatBytes(manifest.size_bytes)}  imported`);
+}
+
+async function runBundle(
+  ctx: CommandContext,
+  parsed: ParsedArgv,
+  input: { store: ModelStore; tar: TarReader; path: string },
+): Promise<void> {
+  if (parsed.options.sha256 !== undefined) {
+    throw new LodeError("USAGE", `${input.path} is a bundle: it carries its own hashes`, {
+      hint: "Drop --sha256; every blob of a bundle is checked against the hash its index records.",
+    });
+  }
+  const { checkDiskSpace } = await import("../../download/disk_space.ts");
+  const started = performance.now();
+  const r = await importBundle(input.store, input.tar, {
+    name: parsed.options.name as string | undefined,
+    lock: { wait: ctx.flags.wait !== false },
+    preflight: (neededBytes) =>
+      checkDiskSpace(input.store.layout.blobsDir, { neededBytes, cushionBytes: ctx.config.cushionBytes }),
+    onBlob: (b) => {
+      ctx.output.event({
+        event: "bundle_blob",
+        sha256: b.sha256,
+        size_bytes: b.size_bytes,
+        cached: b.cached,
+      });
+      ctx.output.note(
+        `  sha256:${b.sha256.slice(0, 12)}  ${formatBytes(b.size_bytes)}  ${
+          b.cached ? "already in the store" : "verified"
+        }`,
+      );
+    },
+  });
+  const m = r.manifest;
+  const written = r.blobs.filter((b) => !b.cached).length;
+  ctx.output.event({
+    event: "imported",
+    name: m.name,
+    blob: m.blob,
+    size_bytes: m.size_bytes,
+    path: input.store.layout.blobPath(parseBlobRef(m.blob)!),
+    bundle: input.path,
+    blobs: r.blobs.length,
+    blobs_written: written,
+    already_present: r.alreadyPresent,
+    replaced: r.replaced,
+    ms: Math.round(performance.now() - started),
+  });
+  const what = r.alreadyPresent
+    ? "already in the store: nothing to do"
+    : `imported (${written} of ${r.blobs.length} blob${r.blobs.length === 1 ? "" : "s"} written)` +
+      (r.replaced ? `; replaced ${r.replaced.slice(0, 19)}…, \`lode gc\` frees it` : "");
+  ctx.output.result(`${m.name}  ${m.blob}  ${formatBytes(m.size_bytes)}  ${what}`);
 }

@@ -1,0 +1,62 @@
+/**
+ * `lode gc [--dry-run] [--older-than DURATION] [--quarantine]`: remove unreferenced blobs and stale
+ * partial downloads, skipping anything a running lode process holds; report the bytes freed.
+ * @module
+ */
+import { collectGarbage, type GcEvent } from "../../store/gc.ts";
+import { formatDuration, parseDuration } from "../../store/gc_duration.ts";
+import { LodeError } from "../../errors.ts";
+import type { ParsedArgv } from "../args.ts";
+import type { CommandContext } from "../context.ts";
+import { formatBytes } from "../output.ts";
+
+/** `lode gc`. */
+export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
+  const olderThanMs = parseDuration(parsed.options.olderThan as string);
+  const dryRun = parsed.options.dryRun === true;
+  const store = await ctx.store();
+  const line = (verb: string, e: { kind: string; bytes: number; path: string }, why = "") =>
+    `${verb.padEnd(12)}  ${e.kind.padEnd(10)}  ${formatBytes(e.bytes).padStart(9)}  ${e.path}${why}`;
+  const onEvent = (e: GcEvent) => {
+    ctx.output.event(e);
+    if (e.event === "collected") ctx.output.note(line(dryRun ? "would remove" : "removed", e));
+    else if (e.event === "skipped" && e.reason === "locked") {
+      ctx.output.note(line("skipped", e, " (in use by another lode process)"));
+    } else if (e.event === "problem" && !ctx.output.json) {
+      ctx.output.error(new LodeError("MANIFEST_INVALID", `${e.message}; gc keeps every blob it names`));
+    }
+  };
+  const s = await collectGarbage(store, {
+    olderThanMs,
+    dryRun,
+    quarantine: parsed.options.quarantine === true,
+    onEvent,
+  });
+  ctx.output.event({
+    event: "gc_done",
+    dry_run: s.dryRun,
+    removed: s.removed,
+    bytes_freed: s.bytesFreed,
+    skipped_locked: s.skippedLocked,
+    kept_recent: s.keptRecent,
+    quarantine_kept: s.quarantineKept,
+    older_than_ms: olderThanMs,
+  });
+  const parts = [
+    `${s.dryRun ? "would free" : "freed"} ${formatBytes(s.bytesFreed)} (${s.removed} item${
+      s.removed === 1 ? "" : "s"
+    })`,
+  ];
+  if (s.skippedLocked > 0) parts.push(`${s.skippedLocked} in use by another lode process, skipped`);
+  if (s.keptRecent > 0) {
+    parts.push(`${s.keptRecent} written in the last ${formatDuration(olderThanMs)}, kept`);
+  }
+  if (s.quarantineKept.items > 0) {
+    parts.push(
+      `quarantine holds ${s.quarantineKept.items} item${s.quarantineKept.items === 1 ? "" : "s"} (${
+        formatBytes(s.quarantineKept.bytes)
+      })${parsed.options.quarantine ? "" : ": --quarantine removes old ones"}`,
+    );
+  }
+  ctx.output.result(parts.join("; "));
+}

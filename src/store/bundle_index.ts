@@ -1,0 +1,165 @@
+/**
+ * What a model bundle holds, and the checks an imported one must pass before
+ * a byte is written. A bundle is a plain tar:
+ *
+ * ```text
+ * lode-bundle.json        {"lode_bundle":1,"manifest":{…},"blobs":[{"sha256":…,"size_bytes":…}]}
+ * SHA256SUMS              "<hex>  blobs/sha256/<hex>" per blob, for `sha256sum -c`
+ * blobs/sha256/<hex>      the bytes of every blob of the model (main blob and every `files` entry)
+ * ```
+ *
+ * @example
+ * ```ts
+ * const index = bundleIndexFor(manifest);
+ * const again = parseBundleIndex(new TextEncoder().encode(JSON.stringify(index)), "m.lode");
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { LodeError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { parseBlobRef } from "./layout.ts";
+import { type Manifest, parseManifest } from "./manifest.ts";
+
+/** The first entry of every bundle. */
+export const BUNDLE_INDEX_PATH = "lode-bundle.json";
+/** The second entry: checksums in `sha256sum` format. */
+export const BUNDLE_SUMS_PATH = "SHA256SUMS";
+/** The bundle format version this lode writes and reads. */
+export const BUNDLE_VERSION = 1;
+/** Upper bound on the index entry (a manifest and a list of blobs). */
+export const MAX_INDEX_BYTES = 1024 * 1024;
+
+const BundleBlob = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
+  size_bytes: z.number().int().nonnegative(),
+});
+/** One blob of a bundle. */
+export type BundleBlob = z.infer<typeof BundleBlob>;
+
+const BundleIndexSchema = z.object({
+  lode_bundle: z.number().int(),
+  produced_by: z.string().optional(),
+  manifest: z.record(z.string(), z.unknown()),
+  blobs: z.array(BundleBlob).min(1),
+});
+
+/** The index entry of a bundle. */
+export interface BundleIndex {
+  lode_bundle: number;
+  produced_by: string;
+  manifest: Manifest;
+  blobs: BundleBlob[];
+}
+
+/** The path of a blob inside a bundle. */
+export function blobEntryPath(hex: string): string {
+  return `blobs/sha256/${hex}`;
+}
+
+/** Every blob a manifest references (its `blob`, then each of `files`), once each, with its size. */
+export function manifestBlobs(manifest: Manifest): BundleBlob[] {
+  const sizes = new Map<string, number>();
+  const add = (ref: string, size: number) => {
+    const hex = parseBlobRef(ref);
+    if (!hex) throw new LodeError("MANIFEST_INVALID", `manifest of "${manifest.name}" has a bad blob ${ref}`);
+    const known = sizes.get(hex);
+    if (known !== undefined && known !== size) {
+      throw new LodeError(
+        "MANIFEST_INVALID",
+        `manifest of "${manifest.name}" gives blob ${
+          hex.slice(0, 12)
+        }… two sizes, ${known} and ${size} bytes`,
+        { details: { name: manifest.name, blob: ref } },
+      );
+    }
+    sizes.set(hex, size);
+  };
+  add(manifest.blob, manifest.size_bytes);
+  for (const f of manifest.files ?? []) add(f.blob, f.size_bytes);
+  return [...sizes].map(([sha256, size_bytes]) => ({ sha256, size_bytes }));
+}
+
+/** The index of a bundle of `manifest`. */
+export function bundleIndexFor(manifest: Manifest): BundleIndex {
+  return {
+    lode_bundle: BUNDLE_VERSION,
+    produced_by: `lode/${VERSION}`,
+    manifest,
+    blobs: manifestBlobs(manifest),
+  };
+}
+
+/** The `SHA256SUMS` text of a bundle's blobs. */
+export function sumsText(blobs: BundleBlob[]): string {
+  return blobs.map((b) => `${b.sha256}  ${blobEntryPath(b.sha256)}\n`).join("");
+}
+
+/**
+ * Parses and checks an index entry: a known format version, a valid manifest, and a blob list that
+ * is exactly the manifest's blobs with the manifest's sizes (`BUNDLE_INVALID`, `MANIFEST_INVALID`).
+ */
+export function parseBundleIndex(bytes: Uint8Array, label: string): BundleIndex {
+  const invalid = (problem: string, hint?: string) =>
+    new LodeError("BUNDLE_INVALID", `${label} is not a valid lode bundle: ${problem}`, {
+      details: { bundle: label },
+      hint,
+    });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw invalid(`${BUNDLE_INDEX_PATH} is not JSON (${(e as Error).message})`);
+  }
+  const parsed = BundleIndexSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(
+      `${BUNDLE_INDEX_PATH} is invalid at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
+    );
+  }
+  if (parsed.data.lode_bundle !== BUNDLE_VERSION) {
+    throw invalid(
+      `it is bundle format ${parsed.data.lode_bundle}; this lode reads format ${BUNDLE_VERSION}`,
+      "Import it with the lode version that exported it, or export it again with this one.",
+    );
+  }
+  const manifest = parseManifest(JSON.stringify(parsed.data.manifest), `${label}:${BUNDLE_INDEX_PATH}`);
+  const declared = new Map<string, number>();
+  for (const b of parsed.data.blobs) {
+    if (declared.has(b.sha256)) throw invalid(`blob ${b.sha256} is listed twice`);
+    declared.set(b.sha256, b.size_bytes);
+  }
+  const expected = manifestBlobs(manifest);
+  for (const b of expected) {
+    const size = declared.get(b.sha256);
+    if (size === undefined) {
+      throw new LodeError(
+        "MANIFEST_INVALID",
+        `${label}: the manifest names blob ${b.sha256.slice(0, 12)}…, which the bundle does not list`,
+        { details: { bundle: label, blob: b.sha256 } },
+      );
+    }
+    if (size !== b.size_bytes) {
+      throw new LodeError(
+        "MANIFEST_INVALID",
+        `${label}: the manifest says blob ${
+          b.sha256.slice(0, 12)
+        }… is ${b.size_bytes} bytes, the bundle lists ${size}`,
+        {
+          details: { bundle: label, blob: b.sha256, manifest_bytes: b.size_bytes, listed_bytes: size },
+          hint: "The bundle's manifest was altered or damaged; export the model again.",
+        },
+      );
+    }
+  }
+  if (declared.size !== expected.length) {
+    throw invalid("it lists blobs that its manifest does not reference");
+  }
+  return {
+    lode_bundle: BUNDLE_VERSION,
+    produced_by: parsed.data.produced_by ?? "",
+    manifest,
+    blobs: expected,
+  };
+}

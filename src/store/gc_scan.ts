@@ -1,0 +1,198 @@
+/**
+ * What `lode gc` looks at: the blobs every manifest references (even a
+ * manifest that no longer parses keeps the blobs it names), the blob and
+ * partial directories on disk, quarantined files, and non-blocking lock
+ * probes. Read-only; the decisions are `gc.ts`'s.
+ *
+ * @example
+ * ```ts
+ * const refs = await scanReferences(store.layout, (p) => console.warn(p.message));
+ * const found = await scanBlobsDir(store.layout);
+ * ```
+ * @module
+ */
+import { joinPath } from "../path.ts";
+import { LodeError, toLodeError } from "../errors.ts";
+import { acquireFileLock } from "./file_lock.ts";
+import { isSha256Hex, parseBlobRef, type StoreLayout } from "./layout.ts";
+import { parseManifest } from "./manifest.ts";
+
+/** A directory or file on disk with its size and the time it was last written. */
+export interface DiskItem {
+  path: string;
+  /** Bytes on disk (allocated blocks), what removing it frees. */
+  bytes: number;
+  /** Latest modification time of the item and the files directly in it (ms since the epoch). */
+  lastWriteMs: number;
+}
+
+/** What lies under `blobs/sha256/`. */
+export interface BlobsScan {
+  /** Committed blob directories, by hex. */
+  blobs: Map<string, string>;
+  /** `.partial-<hex>` directories of pinned downloads, by hex (guarded by the blob lock of hex). */
+  partials: Map<string, string>;
+  /** `un/.partial-<key>` directories of unpinned downloads and imports (guarded by a name lock). */
+  unpinned: string[];
+}
+
+/** A non-blocking hold on a lock; `null` from {@link tryHold} when another process has it. */
+export interface Hold {
+  release(): Promise<void>;
+}
+
+async function readDirOrEmpty(dir: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw toLodeError(e, "IO");
+  }
+}
+
+/**
+ * Hex digests of every blob a manifest references (`blob` and each of `files`). A manifest that does
+ * not parse still protects every `sha256:<hex>` it contains; it is reported through `onProblem`.
+ */
+export async function scanReferences(
+  layout: StoreLayout,
+  onProblem: (problem: LodeError) => void,
+): Promise<Set<string>> {
+  const refs = new Set<string>();
+  for (const entry of await readDirOrEmpty(layout.manifestsDir)) {
+    if (!entry.isFile || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
+    const path = joinPath(layout.manifestsDir, entry.name);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue; // removed meanwhile
+      // An unreadable manifest might reference anything: collecting blobs would be a guess.
+      throw new LodeError("IO", `cannot read manifest ${path}; gc changes nothing while it cannot`, {
+        cause: e,
+        details: { path },
+      });
+    }
+    try {
+      const m = parseManifest(text, path);
+      for (const ref of [m.blob, ...(m.files ?? []).map((f) => f.blob)]) {
+        const hex = parseBlobRef(ref);
+        if (hex) refs.add(hex);
+      }
+    } catch (e) {
+      for (const match of text.matchAll(/sha256:([0-9a-f]{64})/g)) refs.add(match[1]!);
+      onProblem(toLodeError(e, "MANIFEST_INVALID"));
+    }
+  }
+  return refs;
+}
+
+/** Lists blob directories and partial downloads under `blobs/sha256/`. */
+export async function scanBlobsDir(layout: StoreLayout): Promise<BlobsScan> {
+  const scan: BlobsScan = { blobs: new Map(), partials: new Map(), unpinned: [] };
+  for (const shard of await readDirOrEmpty(layout.blobsDir)) {
+    if (!shard.isDirectory) continue;
+    const shardDir = joinPath(layout.blobsDir, shard.name);
+    for (const entry of await readDirOrEmpty(shardDir)) {
+      if (!entry.isDirectory) continue;
+      const path = joinPath(shardDir, entry.name);
+      const partialOf = entry.name.startsWith(".partial-") ? entry.name.slice(".partial-".length) : null;
+      if (shard.name === "un") {
+        if (partialOf !== null) scan.unpinned.push(path);
+      } else if (partialOf !== null && isSha256Hex(partialOf) && partialOf.startsWith(shard.name)) {
+        scan.partials.set(partialOf, path);
+      } else if (isSha256Hex(entry.name) && entry.name.startsWith(shard.name)) {
+        scan.blobs.set(entry.name, path);
+      }
+    }
+  }
+  return scan;
+}
+
+/** Size and last write of a file, or of a directory and the files directly in it; `null` when gone. */
+export async function diskItem(path: string): Promise<DiskItem | null> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw toLodeError(e, "IO");
+  }
+  const item = { path, bytes: 0, lastWriteMs: stat.mtime?.getTime() ?? 0 };
+  const add = (s: Deno.FileInfo) => {
+    item.bytes += s.blocks !== null ? s.blocks * 512 : s.size;
+    item.lastWriteMs = Math.max(item.lastWriteMs, s.mtime?.getTime() ?? 0);
+  };
+  if (!stat.isDirectory) {
+    add(stat);
+    return item;
+  }
+  for (const entry of await readDirOrEmpty(path)) {
+    const s = await Deno.lstat(joinPath(path, entry.name)).catch(() => null);
+    if (s && !s.isDirectory) add(s);
+  }
+  return item;
+}
+
+/** Paths of the per-name lock files (`locks/<name>.lock`, not the `sha256-<hex>.lock` blob locks). */
+export async function nameLockPaths(layout: StoreLayout): Promise<string[]> {
+  return (await readDirOrEmpty(layout.locksDir))
+    .filter((e) => e.isFile && e.name.endsWith(".lock") && !/^sha256-[0-9a-f]{64}\.lock$/.test(e.name))
+    .map((e) => joinPath(layout.locksDir, e.name))
+    .sort();
+}
+
+/**
+ * Tries the lock at `path` without waiting: `null` when another process holds it. With `probe`
+ * (dry runs) a missing lock file counts as free and is not created, so nothing on disk changes.
+ */
+export async function tryHold(
+  path: string,
+  options: { label: string; probe: boolean },
+): Promise<Hold | null> {
+  if (!options.probe) {
+    try {
+      return await acquireFileLock(path, { name: options.label, wait: false });
+    } catch (e) {
+      if (e instanceof LodeError && e.code === "LOCK_CONTENDED") return null;
+      throw e;
+    }
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { release: () => Promise.resolve() };
+    throw toLodeError(e, "IO");
+  }
+  if (!(await file.tryLock(true))) {
+    file.close();
+    return null;
+  }
+  return {
+    async release() {
+      await file.unlock().catch(() => {});
+      file.close();
+    },
+  };
+}
+
+/** Quarantined items: each `<base>.data` with its `<base>.json` record, grouped; stray files alone. */
+export async function scanQuarantine(layout: StoreLayout): Promise<string[][]> {
+  const groups = new Map<string, string[]>();
+  for (const entry of await readDirOrEmpty(layout.quarantineDir)) {
+    if (!entry.isFile) continue;
+    const base = entry.name.replace(/\.(data|json)$/, "");
+    const group = groups.get(base) ?? [];
+    group.push(joinPath(layout.quarantineDir, entry.name));
+    groups.set(base, group);
+  }
+  return [...groups.keys()].sort().map((k) => groups.get(k)!.sort());
+}
+
+/** Leftover `.tmp-*` files of interrupted atomic manifest writes. */
+export async function scanManifestTemps(layout: StoreLayout): Promise<string[]> {
+  return (await readDirOrEmpty(layout.manifestsDir))
+    .filter((e) => e.isFile && e.name.startsWith(".tmp-"))
+    .map((e) => joinPath(layout.manifestsDir, e.name));
+}

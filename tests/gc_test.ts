@@ -1,0 +1,74 @@
+/**
+ * `lode gc` through the real CLI, racing a real `lode pull` in another process
+ * (stalled mid-download by the test origin): its partial and lock are left alone.
+ */
+import assert from "node:assert/strict";
+import { makeTestCa } from "./support/test_ca.ts";
+import { startOrigin } from "./support/origin.ts";
+import { finish, listTree, runLode, spawnLode } from "./support/lode_cli.ts";
+
+const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
+const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+const BYTES = await Deno.readFile(FIXTURE);
+
+Deno.test("gc skips the partial of a running pull, then the pull completes; text and --json reports", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lode-gc-cli-" });
+  const ca = await makeTestCa(`${dir}/ca`);
+  const origin = await startOrigin({
+    tls: ca,
+    routes: { "/m.gguf": { body: BYTES, fault: { kind: "stall", afterBytes: 500_000, ms: 6000 } } },
+  });
+  const store = `${dir}/store`;
+  const lode = (...args: string[]) => runLode(args, { store });
+  try {
+    // An orphan blob to collect: imported, then its manifest removed.
+    await Deno.writeFile(`${dir}/other.bin`, new Uint8Array(70_000).fill(3));
+    assert.equal((await lode("import", `${dir}/other.bin`, "--name", "other")).code, 0);
+    await Deno.remove(`${store}/manifests/other.json`);
+    const pull = spawnLode([
+      "--ca-cert",
+      ca.caCertPath,
+      "pull",
+      `${origin.url}/m.gguf#sha256=${SHA}`,
+      "--json",
+    ], {
+      store,
+    });
+    const partial = `${store}/blobs/sha256/27/.partial-${SHA}`;
+    const deadline = Date.now() + 20_000;
+    while (!(await Deno.stat(`${partial}/data.tmp`).then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline, "the pull never started writing");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    // Even a threshold of 0 does not touch a partial whose pull holds its lock.
+    const dry = await lode("gc", "--older-than", "0s", "--dry-run", "--json");
+    assert.equal(dry.code, 0, dry.stderr);
+    const gc = await lode("gc", "--older-than", "0s", "--json");
+    assert.equal(gc.code, 0, gc.stderr);
+    for (const r of [dry, gc]) {
+      const skipped = r.events.filter((e) => e.event === "skipped");
+      assert.deepEqual(skipped.map((e) => [e.kind, e.path, e.reason]), [["partial", partial, "locked"]]);
+      const collected = r.events.filter((e) => e.event === "collected");
+      assert.equal(collected.length, 1);
+      assert.equal(collected[0]!.kind, "blob");
+      const done = r.events.at(-1)!;
+      assert.equal(done.event, "gc_done");
+      assert.equal(done.removed, 1);
+      assert.equal(done.bytes_freed, collected[0]!.bytes);
+      assert.equal(done.skipped_locked, 1);
+    }
+    assert.equal((await finish(pull)).code, 0, "the pull finishes undisturbed");
+    assert.deepEqual(await Deno.readFile(`${store}/blobs/sha256/27/${SHA}/data`), BYTES);
+    const text = await lode("gc");
+    assert.equal(text.code, 0);
+    assert.equal(text.stdout, "freed 0 B (0 items)\n");
+    assert.ok(!(await listTree(`${store}/blobs`)).some((p) => p.includes(".partial-")));
+    const bad = await lode("gc", "--older-than", "soon");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /error\[USAGE\]: "soon" is not a duration/);
+  } finally {
+    await origin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
