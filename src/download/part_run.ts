@@ -137,7 +137,8 @@ export class PartRun {
 
   /**
    * How many connections: a fixed `connections` when the user chose one; otherwise chosen by
-   * measurement. The probe's connection runs alone for one window; if it moves less than
+   * measurement. The probe's connection runs alone for one window (or half of it, when it moves less
+   * than half the threshold: a throttled origin is plain after 100 ms); if it moves less than
    * {@link FAST_CONNECTION_BYTES_PER_S}, the origin (or the path) limits each connection — a CDN, a
    * proxy, a distant host — and all `connections` start at once. A single connection faster than that
    * means the link is fast and this machine's CPU is the limit: more connections would only add TLS
@@ -153,11 +154,18 @@ export class PartRun {
     setTarget(1);
     const startBytes = this.#doneBytes();
     const startTime = performance.now();
+    const rate = () => ((this.#doneBytes() - startBytes) * 1000) / (performance.now() - startTime);
+    // Half-way through the window, a connection far below the threshold already says enough.
+    const early = setTimeout(() => {
+      if (rate() < FAST_CONNECTION_BYTES_PER_S / 2) setTarget(connections);
+    }, RAMP_WINDOW_MS / 2);
     const timer = setTimeout(() => {
-      const perSecond = ((this.#doneBytes() - startBytes) * 1000) / (performance.now() - startTime);
-      if (perSecond < FAST_CONNECTION_BYTES_PER_S) setTarget(connections);
+      if (rate() < FAST_CONNECTION_BYTES_PER_S) setTarget(connections);
     }, RAMP_WINDOW_MS);
-    return () => clearTimeout(timer);
+    return () => {
+      clearTimeout(early);
+      clearTimeout(timer);
+    };
   }
 
   #doneBytes(): number {
