@@ -13,26 +13,20 @@
  * ```
  * @module
  */
+import type { PullFile } from "../download/fetch_blob.ts";
 import type { ModelStore } from "../store/mod.ts";
 import type { ModelRef } from "./reference.ts";
 
 /** What a file is to its model; the first `model` (or `shard` 1) is the manifest's primary blob. */
 export type FileRole = "model" | "shard" | "mmproj" | (string & Record<never, never>);
 
-/** One file of a plan. */
-export interface PlannedFile {
+/**
+ * One file of a plan: exactly what the download core fetches ({@link PullFile}: filename, url, sha256 —
+ * which a registry that knows it must give — size, credentials for `url`'s own host, optional), with its
+ * role named.
+ */
+export interface PlannedFile extends PullFile {
   role: FileRole;
-  /** File name as the registry knows it (a path inside the repo for Hugging Face). */
-  filename: string;
-  /** Where the bytes come from (redirects to a CDN are followed at download time). */
-  url: string;
-  /** Expected SHA-256, lowercase hex. A registry that knows it must give it. */
-  sha256?: string;
-  sizeBytes?: number;
-  /** Request headers (credentials) sent only to `url`'s own host, never to a redirect target. */
-  headers?: Record<string, string>;
-  /** An optional file (a vision model's `mmproj`) is pulled too, but its absence upstream is not an error. */
-  optional?: boolean;
 }
 
 /** A pinned, downloadable description of one model. */
