@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { downloadToPartial } from "../src/download/parallel_download.ts";
 import { HostPolicy } from "../src/download/host_policy.ts";
+import { listTree } from "./support/lode_cli.ts";
 import type { BodyRoute, Route } from "./support/origin.ts";
 import {
   engineTest,
@@ -191,6 +192,21 @@ engineTest(
         assert.equal(getsOf(w.origin, path).length, 1, `${path}: only the probe`);
         assert.equal(await exists(partial), false, `${path}: nothing written`);
       }
+    });
+  },
+);
+
+engineTest(
+  "an unpinned URL pulled under a second name reuses the blob and leaves no partial behind",
+  async () => {
+    await withEngine({ "/m.gguf": { body: BODY } }, async (w) => {
+      for (const name of ["first", "second"]) {
+        const r = await w.lode(["pull", `${w.origin.url}/m.gguf`, "--name", name, "--json"]);
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+      }
+      const tree = await listTree(w.store);
+      assert.deepEqual(tree.filter((p) => p.includes(".partial-")), [], tree.join("\n"));
+      assert.ok(tree.includes(`blobs/sha256/${SHA.slice(0, 2)}/${SHA}/data`), tree.join("\n"));
     });
   },
 );

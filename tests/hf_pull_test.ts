@@ -235,6 +235,22 @@ Deno.test("a required file that fails leaves no manifest; the finished ones stay
   });
 });
 
+Deno.test("an mmproj that fails does not fail the pull: the manifest lists the shards only", async () => {
+  await withHub(async ({ hub, store, lode }) => {
+    const mmproj = hex(MMPROJ);
+    delete hub.cdn.routes[`/repos/${mmproj.slice(0, 2)}/${mmproj}`];
+    const r = await lode(["pull", "hf:tiny/split-GGUF:Q8_0", "--json"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.events.at(-1)!.event, "completed");
+    const m = await manifest(store, "split-Q8_0");
+    assert.deepEqual(
+      m.files.map((f: { role: string; filename: string }) => [f.role, f.filename]),
+      SHARDS.map((_, i) => ["shard", `Q8_0/split-Q8_0-0000${i + 1}-of-00003.gguf`]),
+    );
+    assert.ok(!(await listTree(store)).some((p) => p.startsWith("blobs/") && p.includes(mmproj)));
+  });
+});
+
 Deno.test("a missing quant lists the available ones", async () => {
   await withHub(async ({ lode, store }) => {
     const r = await lode(["pull", "hf:tiny/stories-GGUF:Q2_K"]);
@@ -293,6 +309,11 @@ Deno.test("gated and private repos: ACCESS_DENIED saying what to do; HF_TOKEN on
     await Deno.chmod(gatedBlob, 0o644);
     await Deno.writeFile(gatedBlob, bytes(10, 1));
     assert.equal((await lode(["verify", "gated-Q4_K_M"])).code, 4);
+    // Without the token, the Hub's refusal of the download says what to do, as on the first pull.
+    const refused = await lode(["pull", "gated-Q4_K_M"]);
+    assert.equal(refused.code, 6, refused.stderr);
+    assert.match(refused.stderr, /error\[ACCESS_DENIED\].*gated-Q4_K_M\.gguf \(HTTP 401\)/);
+    assert.match(refused.stderr, /hint: Set HF_TOKEN.*https:\/\/127\.0\.0\.1:\d+\/tiny\/gated-GGUF/);
     const repull = await lode(["pull", "gated-Q4_K_M"], { HF_TOKEN: TOKEN });
     assert.equal(repull.code, 0, repull.stderr);
     assert.ok(hub.cdn.requests.every((q) => q.headers.authorization === undefined));

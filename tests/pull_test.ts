@@ -367,9 +367,19 @@ Deno.test("wrong bytes already at the CAS path are quarantined and downloaded ag
       JSON.parse(await Deno.readTextFile(`${store}/locks/quarantine/${records[0]}`)).reason,
       "corrupt_on_disk",
     );
-    // A second name for the same bytes reuses the blob after re-hashing it: no request.
+    // A second name for the same bytes reuses the blob lode wrote without hashing it again (its verified
+    // record is not rewritten), and makes no request.
+    const record = `${store}/locks/verified/sha256-${SHA}.json`;
+    const written = await Deno.stat(record);
     const before = gets(origin, "/m.gguf");
     assert.equal((await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--name", "again"])).code, 0);
     assert.equal(gets(origin, "/m.gguf"), before);
+    assert.equal((await Deno.stat(record)).ino, written.ino, "a blob lode wrote was hashed again");
+    // The same bytes put back as another file (a restored cache) are not trusted: re-hashed, then reused.
+    await Deno.copyFile(`${store}/${BLOB}`, `${store}/${BLOB}.copy`);
+    await Deno.rename(`${store}/${BLOB}.copy`, `${store}/${BLOB}`);
+    assert.equal((await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--name", "third"])).code, 0);
+    assert.equal(gets(origin, "/m.gguf"), before);
+    assert.notEqual((await Deno.stat(record)).ino, written.ino, "a replaced blob file was trusted unhashed");
   });
 });

@@ -46,14 +46,11 @@ export class ConnectionBudget {
 
   /** Runs `task` while holding one slot. */
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    const release = await this.acquire();
     try {
       return await task();
     } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
+      release();
     }
   }
 }

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
 import { checkDiskSpace, DEFAULT_CUSHION_BYTES, freeBytes } from "./disk_space.ts";
+import { withTempDir } from "../../tests/support/temp_dir.ts";
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lode-disk-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { prefix: "lode-disk-" });
 
 Deno.test("freeBytes of a real directory is a positive whole number", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const free = await freeBytes(dir);
     assert.equal(typeof free, "number");
     assert.ok(Number.isSafeInteger(free) && free! > 0, String(free));
@@ -20,7 +14,7 @@ Deno.test("freeBytes of a real directory is a positive whole number", async () =
 });
 
 Deno.test("freeBytes of a nonexistent nested path walks up to an existing parent", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const direct = await freeBytes(dir);
     const nested = await freeBytes(`${dir}/no/such/store/blobs/sha256/ab`);
     assert.ok(nested !== null && nested > 0);
@@ -32,14 +26,14 @@ Deno.test("freeBytes of a nonexistent nested path walks up to an existing parent
 });
 
 Deno.test("checkDiskSpace: a size that fits passes", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     await checkDiskSpace(dir, { neededBytes: 1, cushionBytes: 0 });
     await checkDiskSpace(`${dir}/not/yet/created`, { neededBytes: 1024, cushionBytes: 1024 });
   });
 });
 
 Deno.test("checkDiskSpace: a huge cushion is INSUFFICIENT_SPACE with details", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const cushion = 2 ** 62;
     const err = await checkDiskSpace(dir, { neededBytes: 1000, cushionBytes: cushion }).then(
       () => assert.fail("passed"),
@@ -60,7 +54,7 @@ Deno.test("checkDiskSpace: a huge cushion is INSUFFICIENT_SPACE with details", a
 
 Deno.test("checkDiskSpace: the default cushion is 512 MiB and applies when none is given", async () => {
   assert.equal(DEFAULT_CUSHION_BYTES, 512 * 1024 * 1024);
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const free = (await freeBytes(dir))!;
     // Needs what is free: fits without a cushion, not with the default one.
     const err = await checkDiskSpace(dir, { neededBytes: free - DEFAULT_CUSHION_BYTES / 2 }).then(
@@ -73,13 +67,13 @@ Deno.test("checkDiskSpace: the default cushion is 512 MiB and applies when none 
 });
 
 Deno.test("checkDiskSpace: an unknown (null) size passes", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     await checkDiskSpace(dir, { neededBytes: null, cushionBytes: 2 ** 62 });
   });
 });
 
 Deno.test("freeBytes agrees with df (available to this user, in bytes)", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const out = await new Deno.Command("df", { args: ["-B1", "--output=avail", dir] }).output();
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
     const df = Number(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1));

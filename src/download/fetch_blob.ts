@@ -14,8 +14,10 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
+import { parentDir } from "../path.ts";
 import { toMb } from "../events/download_event.ts";
 import { checkBlob, digestsEqual, quarantineFile, sha256Bytes } from "../store/mod.ts";
+import { isVerifiedByLode } from "../store/verified_record.ts";
 import { downloadToPartial } from "./parallel_download.ts";
 import type { PullContext } from "./pull_model.ts";
 import { RateMeter } from "./rate_meter.ts";
@@ -65,18 +67,26 @@ export async function fetchBlob(file: PullFile, ctx: PullContext, at: FetchPosit
   const { store } = ctx;
   const expected = file.sha256?.toLowerCase();
   const done = (sha256: string, sizeBytes: number, cached: boolean, pinned: boolean): FetchedBlob => {
-    ctx.emit?.({ event: "file_completed", filename: file.filename, sha256, size_bytes: sizeBytes, cached });
     const { role, filename, url } = file;
-    return { role, filename, url, sha256, sizeBytes, path: store.layout.blobPath(sha256), cached, pinned };
+    const blob = {
+      role,
+      filename,
+      url,
+      sha256,
+      sizeBytes,
+      path: store.layout.blobPath(sha256),
+      cached,
+      pinned,
+    };
+    emitCompleted(ctx, blob);
+    return blob;
   };
   if (expected) {
-    if (at.trusted.has(expected) && (await store.hasBlob(expected))) {
-      return done(expected, (await Deno.stat(store.layout.blobPath(expected))).size, true, true);
-    }
+    const present = async () =>
+      done(expected, (await Deno.stat(store.layout.blobPath(expected))).size, true, true);
+    if (at.trusted.has(expected) && (await store.hasBlob(expected))) return await present();
     await using _blobLock = await store.lockBlob(expected, ctx.lock);
-    if (await reusable(ctx, expected, at.model)) {
-      return done(expected, (await Deno.stat(store.layout.blobPath(expected))).size, true, true);
-    }
+    if (await reusable(ctx, expected, at.model)) return await present();
     const downloaded = await download(file, ctx, at, store.layout.partialDir(expected));
     if (!digestsEqual(downloaded.sha256, expected)) {
       const moved = await quarantineFile(store.layout, downloaded.file, {
@@ -111,8 +121,22 @@ export async function fetchBlob(file: PullFile, ctx: PullContext, at: FetchPosit
   return done(downloaded.sha256, downloaded.bytes, false, false);
 }
 
+/**
+ * Emits `file_completed` for a blob that is in the CAS (fetched now, or found there).
+ *
+ * @example
+ * ```ts
+ * emitCompleted(ctx, blob); // { event: "file_completed", filename, sha256, size_bytes, cached }
+ * ```
+ */
+export function emitCompleted(ctx: Pick<PullContext, "emit">, blob: FetchedBlob): void {
+  const { filename, sha256, sizeBytes, cached } = blob;
+  ctx.emit?.({ event: "file_completed", filename, sha256, size_bytes: sizeBytes, cached });
+}
+
+/** Moves the verified bytes into the CAS; when the blob is already there, the partial directory just goes. */
 async function commit(ctx: PullContext, tmp: string, hex: string): Promise<void> {
-  if (await ctx.store.hasBlob(hex)) await Deno.remove(tmp);
+  if (await ctx.store.hasBlob(hex)) await Deno.remove(parentDir(tmp), { recursive: true });
   else await ctx.store.commitBlob(tmp, hex);
 }
 
@@ -120,6 +144,9 @@ async function commit(ctx: PullContext, tmp: string, hex: string): Promise<void>
 async function reusable(ctx: PullContext, expected: string, model: string): Promise<boolean> {
   const { store } = ctx;
   if (!(await store.hasBlob(expected))) return false;
+  // A blob file lode itself wrote or re-hashed, unchanged since (same inode, times, size), is trusted as
+  // `lode sync` trusts it; anything else (a restored cache, bytes placed by hand) is hashed again.
+  if (await isVerifiedByLode(store.layout, expected)) return true;
   const path = store.layout.blobPath(expected);
   ctx.emitStatus?.({ status: "loading_model", phase: "verify", path });
   const check = await checkBlob(store, expected, { name: model, signal: ctx.signal });

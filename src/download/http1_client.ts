@@ -127,24 +127,28 @@ export class Http1Client {
   async #connect(url: URL, signal: AbortSignal | undefined): Promise<Socket> {
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    let conn: Conn;
+    let conn: Conn | undefined;
     try {
       if (url.protocol === "https:") {
-        const tls = await abortable(Deno.connectTls({ hostname, port, caCerts: this.#caCerts }), signal);
+        const tls = conn = await abortable(
+          Deno.connectTls({ hostname, port, caCerts: this.#caCerts }),
+          signal,
+        );
         this.#open.add(tls);
         await withAbort(tls.handshake(), signal, tls);
-        conn = tls;
       } else {
         conn = await abortable(Deno.connect({ hostname, port }), signal);
         this.#open.add(conn);
       }
+      return { conn, origin: url.origin, leftover: new Uint8Array(0) };
     } catch (e) {
+      // A connection whose handshake failed (an untrusted certificate) is not left open.
+      if (conn) this.#discard(conn);
       if (signal?.aborted) throw signal.reason;
       throw new TypeError(`error sending request for url (${url.href}): ${(e as Error).message}`, {
         cause: e,
       });
     }
-    return { conn, origin: url.origin, leftover: new Uint8Array(0) };
   }
 
   async #exchange(

@@ -245,7 +245,8 @@ export class PartRun {
   #save(force: boolean): Promise<void> {
     this.#lastSave = performance.now();
     const snapshot = this.parts.map((p) => ({ ...p }));
-    this.#saving = this.#saving.then(async () => {
+    // A failed save does not stop the next one.
+    this.#saving = this.#saving.catch(() => {}).then(async () => {
       using f = await Deno.open(this.file, { read: true });
       await f.syncData();
       await writeResumeState(this.partialDir, {

@@ -29,8 +29,9 @@ export interface ProbeRange {
 /** Opens the probe; a `416` (an empty file) is asked again without a range. */
 export async function openProbe(url: string, range: ProbeRange, options: DownloadOptions): Promise<Probe> {
   const controller = new AbortController();
-  const onAbort = () => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  // The probe's own controller ends only its request; the caller's signal ends it too (no listener
+  // is left on the caller's long-lived signal).
+  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
   const everyHop: Record<string, string> = { range: `bytes=${range.from}-${range.to}` };
   if (range.validator) everyHop["if-range"] = range.validator;
   const { response, url: resolved } = await openGet(url, {
@@ -39,7 +40,7 @@ export async function openProbe(url: string, range: ProbeRange, options: Downloa
     send: options.send,
     headers: options.headers,
     everyHop,
-    signal: controller.signal,
+    signal,
   });
   if (response.status === 416) {
     // An empty file, or a resumed range past the end of a file that shrank: ask for it whole.
@@ -49,7 +50,7 @@ export async function openProbe(url: string, range: ProbeRange, options: Downloa
       clientFor: options.clientFor,
       send: options.send,
       headers: options.headers,
-      signal: controller.signal,
+      signal,
     });
     return { response: whole.response, url: whole.url, controller };
   }

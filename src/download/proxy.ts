@@ -37,7 +37,7 @@
  */
 import { LodeError } from "../errors.ts";
 import { Http1Client } from "./http1_client.ts";
-import type { SendRequest } from "./http_get.ts";
+import { fetchSender, type SendRequest } from "./http_get.ts";
 
 /**
  * Every environment variable that Deno's own `fetch` reads proxies from. lode reads them here into
@@ -71,13 +71,11 @@ export interface ProxyConfig {
   noProxy: string[];
 }
 
-/** A parsed proxy URL, in the shape `Deno.createHttpClient({ proxy })` takes, plus a printable form. */
+/** A parsed proxy URL, in the shape `Deno.createHttpClient({ proxy })` takes. */
 export interface ProxyEndpoint {
-  /** `scheme://host[:port]`, without credentials. */
+  /** `scheme://host[:port]`, without credentials (so it may be printed). */
   url: string;
   basicAuth?: { username: string; password: string };
-  /** The same as `url` (credentials are never printed); for messages and error details. */
-  display: string;
 }
 
 const SCHEMES = new Set(["http:", "https:", "socks5:", "socks5h:"]);
@@ -88,7 +86,7 @@ const SCHEMES = new Set(["http:", "https:", "socks5:", "socks5h:"]);
  * @example
  * ```ts
  * parseProxyUrl("alice:s%40cret@proxy.corp:3128");
- * // { url: "http://proxy.corp:3128", basicAuth: { username: "alice", password: "s@cret" }, display: "http://proxy.corp:3128" }
+ * // { url: "http://proxy.corp:3128", basicAuth: { username: "alice", password: "s@cret" } }
  * ```
  */
 export function parseProxyUrl(value: string): ProxyEndpoint {
@@ -117,7 +115,6 @@ export function parseProxyUrl(value: string): ProxyEndpoint {
   return {
     url: bare,
     ...(username || password ? { basicAuth: { username, password } } : {}),
-    display: bare,
   };
 }
 
@@ -331,18 +328,19 @@ export function createHttpClients(options: HttpClientsOptions): HttpClients {
     }
     return client;
   };
+  const viaFetch = fetchSender(clientFor);
   return {
     clientFor,
     send(url, init) {
       if (options.fetchOnly || endpointFor(url)) {
-        return fetch(url, { redirect: "manual", ...init, client: clientFor(url) });
+        return viaFetch(url, init);
       }
       if (closed) throw new Error("createHttpClients: send() after close()");
       http1 ??= new Http1Client({ caCerts });
       return http1.request(url, init);
     },
     proxyFor(url) {
-      return endpointFor(url)?.display ?? null;
+      return endpointFor(url)?.url ?? null;
     },
     close() {
       closed = true;

@@ -5,12 +5,10 @@ import { bypassesProxy, createHttpClients, noProxyMatcher, parseNoProxy, parsePr
 Deno.test("parseProxyUrl: scheme defaults to http, credentials become percent-decoded basic auth", () => {
   assert.deepEqual(parseProxyUrl("proxy.corp:3128"), {
     url: "http://proxy.corp:3128",
-    display: "http://proxy.corp:3128",
   });
   assert.deepEqual(parseProxyUrl(" http://alice:s%40c%3Ar%2Ft@proxy.corp:3128/ignored/path "), {
     url: "http://proxy.corp:3128",
     basicAuth: { username: "alice", password: "s@c:r/t" },
-    display: "http://proxy.corp:3128",
   });
   assert.deepEqual(parseProxyUrl("127.0.0.1:8080").url, "http://127.0.0.1:8080");
   assert.deepEqual(parseProxyUrl("http://[::1]:8080").url, "http://[::1]:8080");
@@ -18,7 +16,6 @@ Deno.test("parseProxyUrl: scheme defaults to http, credentials become percent-de
   assert.deepEqual(parseProxyUrl("socks5h://bob@socks.corp:1080"), {
     url: "socks5h://socks.corp:1080",
     basicAuth: { username: "bob", password: "" },
-    display: "socks5h://socks.corp:1080",
   });
 });
 

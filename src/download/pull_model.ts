@@ -40,7 +40,7 @@ import {
 import type { HostPolicy } from "./host_policy.ts";
 import type { SendRequest } from "./http_get.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
-import { fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
+import { emitCompleted, fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
 import type { RetryPolicy } from "./retry.ts";
 
 export type { FetchedBlob, PullFile } from "./fetch_blob.ts";
@@ -358,9 +358,6 @@ async function cached(
   manifest: Manifest,
   files: FetchedBlob[],
 ): Promise<PullResult> {
-  for (const f of files) {
-    const { filename, sha256, sizeBytes } = f;
-    ctx.emit?.({ event: "file_completed", filename, sha256, size_bytes: sizeBytes, cached: true });
-  }
+  for (const f of files) emitCompleted(ctx, f);
   return await result(plan, ctx, manifest, files);
 }

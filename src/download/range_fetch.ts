@@ -64,19 +64,23 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
   const to = part.end - 1;
   if (from > to) return;
   const abort = new AbortController();
+  // Ends the request, whichever signal it was opened with (the probe's has its own).
+  const stop = (reason?: unknown) => {
+    abort.abort(reason);
+    options.abortResponse?.();
+  };
   let stalled = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       stalled = true;
-      abort.abort();
-      options.abortResponse?.();
+      stop();
     }, options.stallMs);
   };
-  const onOuterAbort = () => abort.abort(options.signal?.reason);
+  const onOuterAbort = () => stop(options.signal?.reason);
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
-  if (options.signal?.aborted) abort.abort(options.signal.reason);
+  if (options.signal?.aborted) onOuterAbort();
   arm();
   try {
     const headers: Record<string, string> = { ...options.headers, range: `bytes=${from}-${to}` };
@@ -108,6 +112,10 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
           received = total;
         },
       });
+    } catch (e) {
+      // The body was not read to its end (a write failed, the stream broke): free its connection.
+      stop();
+      throw e;
     } finally {
       await writer.close();
     }

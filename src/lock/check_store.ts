@@ -13,15 +13,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import {
-  blobHex,
-  checkBlob,
-  exists,
-  type LockWaitOptions,
-  type Manifest,
-  type ModelStore,
-  parseBlobRef,
-} from "../store/mod.ts";
+import { checkBlob, exists, type LockWaitOptions, manifestBlobs, type ModelStore } from "../store/mod.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import type { LockEntry } from "./lockfile.ts";
 
@@ -69,24 +61,18 @@ export async function checkLockedBlob(
   });
 }
 
-/** The blob digests a manifest names (its main blob and every listed file). */
-export function manifestBlobs(manifest: Manifest): Set<string> {
-  const blobs = new Set([blobHex(manifest)]);
-  for (const f of manifest.files ?? []) {
-    const hex = parseBlobRef(f.blob);
-    if (hex) blobs.add(hex);
-  }
-  return blobs;
-}
-
 /** True when the store's manifest of `entry.name` names exactly the entry's pinned blobs. */
 export async function manifestMatches(store: ModelStore, entry: LockEntry): Promise<boolean> {
-  const manifest = await store.readManifest(entry.name).catch((e) => {
-    if (e instanceof LodeError && e.code === "MANIFEST_INVALID") return null;
+  let have: Set<string>;
+  try {
+    const manifest = await store.readManifest(entry.name);
+    if (!manifest) return false;
+    have = new Set(manifestBlobs(manifest));
+  } catch (e) {
+    // A manifest that no longer parses (or names a bad blob) is rewritten by the pull.
+    if (e instanceof LodeError && e.code === "MANIFEST_INVALID") return false;
     throw e;
-  });
-  if (!manifest) return false;
-  const have = manifestBlobs(manifest);
+  }
   const want = new Set(entry.files.map((f) => f.sha256));
   return have.size === want.size && [...want].every((hex) => hex !== undefined && have.has(hex));
 }

@@ -167,6 +167,22 @@ function sortedUnique(values: string[]): string[] {
   return [...new Set(values)].sort();
 }
 
+/**
+ * A locked file with exactly the lockfile's fields, in their fixed order; an absent pin stays absent.
+ * Anything else `file` carries (a plan's request headers, say) is left out.
+ */
+export function lockedFile(
+  file: { role: string; filename: string; url: string; sha256?: string; size?: number },
+): LockedFile {
+  return {
+    role: file.role,
+    filename: file.filename,
+    url: file.url,
+    ...(file.sha256 !== undefined ? { sha256: file.sha256 } : {}),
+    ...(file.size !== undefined ? { size: file.size } : {}),
+  };
+}
+
 function canonicalEntry(entry: LockEntry): LockEntry {
   const hosts = sortedUnique(entry.allow_hosts ?? []);
   return {
@@ -178,13 +194,7 @@ function canonicalEntry(entry: LockEntry): LockEntry {
     ...(entry.format !== undefined ? { format: entry.format } : {}),
     ...(entry.license !== undefined ? { license: entry.license } : {}),
     ...(hosts.length > 0 ? { allow_hosts: hosts } : {}),
-    files: entry.files.map((f) => ({
-      role: f.role,
-      filename: f.filename,
-      url: f.url,
-      ...(f.sha256 !== undefined ? { sha256: f.sha256 } : {}),
-      ...(f.size !== undefined ? { size: f.size } : {}),
-    })),
+    files: entry.files.map(lockedFile),
   };
 }
 

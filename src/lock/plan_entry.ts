@@ -14,7 +14,7 @@
 import { LodeError } from "../errors.ts";
 import type { ModelPlan } from "../registry/registry.ts";
 import { blobHex, type Manifest, parseBlobRef } from "../store/mod.ts";
-import type { LockEntry } from "./lockfile.ts";
+import { lockedFile, type LockEntry } from "./lockfile.ts";
 
 /** The lock entry of a plan. Files keep the plan's order (`files[0]` is the primary one). */
 export function entryFromPlan(plan: ModelPlan): LockEntry {
@@ -27,13 +27,7 @@ export function entryFromPlan(plan: ModelPlan): LockEntry {
     format: plan.format ?? "gguf",
     license: plan.license ?? null,
     ...(plan.allowHosts?.length ? { allow_hosts: [...plan.allowHosts] } : {}),
-    files: plan.files.map((f) => ({
-      role: f.role,
-      filename: f.filename,
-      url: f.url,
-      ...(f.sha256 !== undefined ? { sha256: f.sha256 } : {}),
-      ...(f.sizeBytes !== undefined ? { size: f.sizeBytes } : {}),
-    })),
+    files: plan.files.map((f) => lockedFile({ ...f, size: f.sizeBytes })),
   };
 }
 
@@ -43,12 +37,9 @@ export function planFromEntry(entry: LockEntry): ModelPlan {
     name: entry.name,
     reference: entry.reference,
     source: { registry: entry.registry, repo: entry.repo, revision: entry.revision },
-    files: entry.files.map((f) => ({
-      role: f.role,
-      filename: f.filename,
-      url: f.url,
-      ...(f.sha256 !== undefined ? { sha256: f.sha256 } : {}),
-      ...(f.size !== undefined ? { sizeBytes: f.size } : {}),
+    files: entry.files.map(({ size, ...f }) => ({
+      ...f,
+      ...(size !== undefined ? { sizeBytes: size } : {}),
     })),
     license: entry.license ?? null,
     format: entry.format ?? "gguf",

@@ -155,7 +155,7 @@ export async function syncLockfile(lock: Lockfile, options: SyncOptions): Promis
     return state;
   });
   for (const entry of entries) {
-    for (const f of unpinnedFiles(entry).filter((f) => f.sha256 === undefined)) {
+    for (const f of entry.files.filter((f) => f.sha256 === undefined)) {
       options.emit?.({
         event: "sync_check",
         model: entry.name,
@@ -200,18 +200,17 @@ export async function syncLockfile(lock: Lockfile, options: SyncOptions): Promis
       return finish({ name: entry.name, status: "failed", error });
     }
     const needsBytes = describeMissing(entry, states);
-    if (
-      needsBytes.length === 0 && unpinnedFiles(entry).length === 0 && (await manifestMatches(store, entry))
-    ) {
+    const unpinned = unpinnedFiles(entry).length > 0;
+    if (needsBytes.length === 0 && !unpinned && (await manifestMatches(store, entry))) {
       return finish({ name: entry.name, status: "ok" });
     }
-    if (options.offline && (needsBytes.length > 0 || unpinnedFiles(entry).length > 0)) {
+    if (options.offline && (needsBytes.length > 0 || unpinned)) {
       missing.push(...needsBytes);
       return finish({ name: entry.name, status: "missing" });
     }
     try {
       const result = await options.pull(planFromEntry(entry));
-      if (unpinnedFiles(entry).length > 0) {
+      if (unpinned) {
         const pinned = pinFromManifest(entry, await store.getManifest(entry.name));
         next = withEntry(next, pinned);
         changed = true;

@@ -78,15 +78,15 @@ export class HfApi {
     return this.#token !== undefined;
   }
 
-  /** Request headers for the Hub's own host (never for a CDN: the engine drops them on redirects). */
-  authHeaders(): Record<string, string> | undefined {
+  /** Request headers for the Hub's own host. */
+  #authHeaders(): Record<string, string> | undefined {
     return this.#token ? { authorization: `Bearer ${this.#token}` } : undefined;
   }
 
   /** The model's info at `revision` (branch, tag or sha): its commit sha, gating, license. */
   async modelInfo(repo: string, revision: string): Promise<HfModelInfo> {
     const url = `${this.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
-    const body = await this.#getJson(url, { repo, revision, what: "model info" });
+    const { body } = await this.#getPage(url, { repo, revision, what: "model info" });
     return parse(HfModelInfo, body, url);
   }
 
@@ -129,19 +129,15 @@ export class HfApi {
     return `${this.endpoint}/${repo}`;
   }
 
-  async #getJson(url: string, what: RequestWhat): Promise<unknown> {
-    return (await this.#getPage(url, what)).body;
-  }
-
   async #getPage(url: string, what: RequestWhat): Promise<{ body: unknown; next: string | null }> {
     let response: Response;
     try {
       response = await this.#ctx.get(url, {
-        headers: { accept: "application/json", ...this.authHeaders() },
+        headers: { accept: "application/json", ...this.#authHeaders() },
         signal: this.#ctx.signal,
       });
     } catch (e) {
-      throw this.hubError(e, what);
+      throw this.#hubError(e, what);
     }
     let body: unknown;
     try {
@@ -156,7 +152,7 @@ export class HfApi {
   }
 
   /** Maps a failed Hub request to a typed error that says what to do. */
-  hubError(e: unknown, what: RequestWhat): unknown {
+  #hubError(e: unknown, what: RequestWhat): unknown {
     if (!isLodeError(e)) return e;
     const status = Number(e.details.status);
     const page = this.pageUrl(what.repo);
@@ -184,19 +180,23 @@ export interface RequestWhat {
   what: string;
 }
 
-/** The typed answer to a 401/403 from the Hub (API or download). */
+/** What to do when the Hub refuses `repo` (HTTP 401/403): the hint of every such `ACCESS_DENIED`. */
+export function accessHint(o: { repo: string; page: string; hasToken: boolean }): string {
+  return o.hasToken
+    ? `HF_TOKEN was sent and refused: check that the token is valid and can read ${o.repo}, and accept the model's terms on ${o.page} with the token's account.`
+    : `Set HF_TOKEN to a Hugging Face access token (create one at https://huggingface.co/settings/tokens), and accept the model's terms on ${o.page}.`;
+}
+
+/** The typed answer to a 401/403 from the Hub's API. */
 export function accessDenied(
   o: { repo: string; status: number; page: string; hasToken: boolean; url?: unknown },
 ): LodeError {
   const why = o.status === 401
     ? "it is private or gated (or does not exist)"
     : "it is gated and the token has no access to it yet";
-  const hint = o.hasToken
-    ? `HF_TOKEN was sent and refused: check that the token is valid and can read ${o.repo}, and accept the model's terms on ${o.page} with the token's account.`
-    : `Set HF_TOKEN to a Hugging Face access token (create one at https://huggingface.co/settings/tokens), and accept the model's terms on ${o.page}.`;
   return new LodeError("ACCESS_DENIED", `the Hub refused access to ${o.repo} (HTTP ${o.status}): ${why}`, {
     details: { repo: o.repo, status: o.status, page: o.page, token_sent: o.hasToken, url: o.url },
-    hint,
+    hint: accessHint(o),
   });
 }
 

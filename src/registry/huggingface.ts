@@ -23,10 +23,9 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { isSha256Hex } from "../store/mod.ts";
-import { accessDenied, DEFAULT_HF_ENDPOINT, HfApi } from "./hf_api.ts";
+import { accessDenied, accessHint, DEFAULT_HF_ENDPOINT, HfApi } from "./hf_api.ts";
 import { type HfFile, selectHfFiles } from "./hf_files.ts";
-import { formatHfRef, type HfRef, nameFromFilename } from "./reference.ts";
+import { formatHfRef, type HfRef, nameFromFilename, parseSha256Flag } from "./reference.ts";
 import type { ModelPlan, PlannedFile, Registry, ResolveModelOptions } from "./registry.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -59,11 +58,35 @@ export function hfAllowHosts(env: Env): string[] {
   return hfEndpoint(env).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
 }
 
+function hfToken(env: Env): string | undefined {
+  return env.HF_TOKEN?.trim() || undefined;
+}
+
 /** The `Authorization` header for `url` when it is on the Hub endpoint's origin and HF_TOKEN is set. */
 export function hfAuthFor(url: string, env: Env): Record<string, string> | undefined {
-  const token = env.HF_TOKEN?.trim();
+  const token = hfToken(env);
   if (!token) return undefined;
   return new URL(url).origin === hfEndpoint(env).origin ? { authorization: `Bearer ${token}` } : undefined;
+}
+
+/**
+ * `plan` with what a download from the Hub needs, from the environment of this run: `HF_TOKEN` on the
+ * files on the Hub's own origin, the Hub's CDN hosts, and what to do on a 401/403. The Hub's
+ * registry, a re-pull by name and `lode sync` all pull through it; plans of other registries pass
+ * unchanged.
+ */
+export function withHfAccess(plan: ModelPlan, env: Env): ModelPlan {
+  if (plan.source.registry !== "huggingface") return plan;
+  const page = `${hfEndpoint(env).href.replace(/\/$/, "")}/${plan.source.repo}`;
+  return {
+    ...plan,
+    files: plan.files.map((f) => {
+      const headers = hfAuthFor(f.url, env);
+      return headers ? { ...f, headers } : f;
+    }),
+    allowHosts: [...new Set([...plan.allowHosts ?? [], ...hfAllowHosts(env)])],
+    accessHint: accessHint({ repo: plan.source.repo, page, hasToken: hfToken(env) !== undefined }),
+  };
 }
 
 function storeName(file: HfFile): string {
@@ -72,11 +95,8 @@ function storeName(file: HfFile): string {
 }
 
 function checkSha256Flag(files: PlannedFile[], options: ResolveModelOptions | undefined): PlannedFile[] {
-  const flag = options?.sha256?.toLowerCase();
+  const flag = parseSha256Flag(options?.sha256);
   if (flag === undefined) return files;
-  if (!isSha256Hex(flag)) {
-    throw new LodeError("USAGE", `--sha256 must be 64 hex digits, got "${options?.sha256}"`);
-  }
   const required = files.filter((f) => !f.optional);
   if (required.length !== 1) {
     throw new LodeError("USAGE", "--sha256 names one file; this model has several (the Hub pins each one)");
@@ -97,11 +117,7 @@ export const huggingFaceRegistry: Registry = {
   hostsFor: (ref, env) => (ref.kind === "hf" ? [hfEndpoint(env).hostname] : []),
   async resolve(ref, ctx, options): Promise<ModelPlan> {
     if (ref.kind !== "hf") throw new LodeError("INTERNAL", "huggingFaceRegistry given a non-hf reference");
-    const endpoint = hfEndpoint(ctx.env);
-    const hub = new HfApi(ctx, {
-      endpoint: endpoint.href.replace(/\/$/, ""),
-      token: ctx.env.HF_TOKEN?.trim(),
-    });
+    const hub = new HfApi(ctx, { endpoint: hfEndpoint(ctx.env).href, token: hfToken(ctx.env) });
     const revision = ref.revision ?? "main";
     const info = await hub.modelInfo(ref.repo, revision);
     const page = hub.pageUrl(ref.repo);
@@ -116,7 +132,6 @@ export const huggingFaceRegistry: Registry = {
     }
     const listing = await hub.listFiles(ref.repo, info.sha);
     const picked = selectHfFiles(listing, { ...pick(ref), repo: ref.repo, revision });
-    const headers = hub.authHeaders();
     const shards = picked.model.length > 1;
     const planned = (file: HfFile, role: string, optional = false): PlannedFile => ({
       role,
@@ -124,7 +139,6 @@ export const huggingFaceRegistry: Registry = {
       url: hub.resolveUrl(ref.repo, info.sha, file.path),
       ...(file.sha256 ? { sha256: file.sha256 } : {}),
       sizeBytes: file.size,
-      ...(headers ? { headers } : {}),
       ...(optional ? { optional } : {}),
     });
     const files = [
@@ -132,16 +146,14 @@ export const huggingFaceRegistry: Registry = {
       ...(picked.mmproj ? [planned(picked.mmproj, "mmproj", true)] : []),
     ];
     const license = info.cardData?.license;
-    return {
+    return withHfAccess({
       name: options?.name ?? storeName(picked.model[0]!),
       reference: formatHfRef(ref),
       source: { registry: "huggingface", repo: ref.repo, revision: info.sha },
       files: checkSha256Flag(files, options),
       license: Array.isArray(license) ? license[0] ?? null : license ?? null,
       format: "gguf",
-      allowHosts: hfAllowHosts(ctx.env),
-      accessHint: accessDenied({ repo: ref.repo, status: 403, page, hasToken: hub.hasToken }).hint,
-    };
+    }, ctx.env);
   },
 };
 

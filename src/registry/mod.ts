@@ -8,10 +8,18 @@ export {
   type ModelRef,
   nameFromFilename,
   parseRef,
+  parseSha256Flag,
   REF_FORMS,
 } from "./reference.ts";
-export { HF_CDN_HOSTS, hfAllowHosts, hfAuthFor, hfEndpoint, huggingFaceRegistry } from "./huggingface.ts";
-export { accessDenied, DEFAULT_HF_ENDPOINT, HfApi, HfModelInfo, HfTreeEntry } from "./hf_api.ts";
+export {
+  HF_CDN_HOSTS,
+  hfAllowHosts,
+  hfAuthFor,
+  hfEndpoint,
+  huggingFaceRegistry,
+  withHfAccess,
+} from "./huggingface.ts";
+export { accessDenied, accessHint, DEFAULT_HF_ENDPOINT, HfApi, HfModelInfo, HfTreeEntry } from "./hf_api.ts";
 export {
   availableQuants,
   DEFAULT_QUANT,

@@ -24,15 +24,7 @@ export async function pullPlan(plan: ModelPlan, ctx: PullContext): Promise<PullR
   const [primary] = plan.files;
   return await pullFiles({
     name: plan.name,
-    files: plan.files.map((f) => ({
-      role: f.role,
-      filename: f.filename,
-      url: f.url,
-      sha256: f.sha256,
-      sizeBytes: f.sizeBytes,
-      headers: f.headers,
-      optional: f.optional,
-    })),
+    files: plan.files,
     source: { ...plan.source, filename: primary?.filename ?? plan.name, url: primary?.url },
     license: plan.license,
     format: plan.format,

@@ -189,6 +189,15 @@ function parseUrlRef(ref: string): ModelRef {
   return { kind: "url", url, sha256, filename };
 }
 
+/** The `--sha256` option, lower-cased; `USAGE` when it is not 64 hex digits. */
+export function parseSha256Flag(flag: string | undefined): string | undefined {
+  const hex = flag?.toLowerCase();
+  if (hex !== undefined && !isSha256Hex(hex)) {
+    throw new LodeError("USAGE", `--sha256 must be 64 hex digits, got "${flag}"`);
+  }
+  return hex;
+}
+
 /** A store name derived from a file name: `Qwen3-0.6B-Q8_0.gguf` → `Qwen3-0.6B-Q8_0`. */
 export function nameFromFilename(filename: string): string {
   const stem = filename.replace(/\.gguf$/i, "").replace(/[^A-Za-z0-9._:-]+/g, "-").replace(

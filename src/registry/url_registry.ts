@@ -10,18 +10,10 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { blobHex, isSha256Hex, parseBlobRef } from "../store/mod.ts";
-import { hfAllowHosts, hfAuthFor } from "./huggingface.ts";
-import { nameFromFilename } from "./reference.ts";
-import type { ModelPlan, PlannedFile, Registry, ResolveModelOptions } from "./registry.ts";
-
-function flagSha256(options: ResolveModelOptions | undefined): string | undefined {
-  const flag = options?.sha256?.toLowerCase();
-  if (flag !== undefined && !isSha256Hex(flag)) {
-    throw new LodeError("USAGE", `--sha256 must be 64 hex digits, got "${options?.sha256}"`);
-  }
-  return flag;
-}
+import { blobHex, parseBlobRef } from "../store/mod.ts";
+import { withHfAccess } from "./huggingface.ts";
+import { nameFromFilename, parseSha256Flag } from "./reference.ts";
+import type { ModelPlan, PlannedFile, Registry } from "./registry.ts";
 
 /** `https://…[#sha256=HEX]`. */
 export const urlRegistry: Registry = {
@@ -30,7 +22,7 @@ export const urlRegistry: Registry = {
   hostsFor: (ref) => (ref.kind === "url" ? [ref.url.hostname] : []),
   resolve(ref, _ctx, options): Promise<ModelPlan> {
     if (ref.kind !== "url") throw new LodeError("INTERNAL", "urlRegistry given a non-URL reference");
-    const flag = flagSha256(options);
+    const flag = parseSha256Flag(options?.sha256);
     if (flag && ref.sha256 && flag !== ref.sha256) {
       throw new LodeError("USAGE", "--sha256 and the #sha256= fragment disagree", {
         details: { flag, fragment: ref.sha256 },
@@ -48,7 +40,7 @@ export const urlRegistry: Registry = {
 
 /**
  * A name in the store, pulled again from the sources its manifest records (every file of a
- * multi-file model; `HF_TOKEN` added for files on the Hugging Face endpoint).
+ * multi-file model; a Hugging Face model gets `HF_TOKEN` and the rest through {@link withHfAccess}).
  */
 export const storeRegistry: Registry = {
   id: "store",
@@ -56,7 +48,7 @@ export const storeRegistry: Registry = {
   async resolve(ref, ctx, options): Promise<ModelPlan> {
     if (ref.kind !== "name") throw new LodeError("INTERNAL", "storeRegistry given a non-name reference");
     const manifest = await ctx.store.getManifest(ref.name);
-    const flag = flagSha256(options);
+    const flag = parseSha256Flag(options?.sha256);
     const pinned = blobHex(manifest);
     if (flag && flag !== pinned) {
       throw new LodeError("USAGE", `--sha256 disagrees with the stored manifest of "${ref.name}"`);
@@ -68,8 +60,6 @@ export const storeRegistry: Registry = {
         hint: "Import it again with `lode import PATH --name NAME`.",
       });
     }
-    const hf = manifest.source.registry === "huggingface";
-    const headers = (u: string) => (hf ? hfAuthFor(u, ctx.env) : undefined);
     const files: PlannedFile[] = manifest.files?.length
       ? manifest.files.map((f, i) => ({
         role: f.role,
@@ -93,7 +83,7 @@ export const storeRegistry: Registry = {
         hint: "Pull it again from its original reference (lode pull hf:…).",
       });
     }
-    return {
+    return withHfAccess({
       name: ref.name,
       reference: ref.name,
       source: {
@@ -101,13 +91,9 @@ export const storeRegistry: Registry = {
         repo: manifest.source.repo,
         revision: manifest.source.revision,
       },
-      files: files.map((f) => {
-        const h = headers(f.url);
-        return h ? { ...f, headers: h } : f;
-      }),
+      files,
       license: manifest.license,
       format: manifest.format,
-      ...(hf ? { allowHosts: hfAllowHosts(ctx.env) } : {}),
-    };
+    }, ctx.env);
   },
 };

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { writeAll, writeFileAtomic } from "./atomic_write.ts";
+import { withTempDir } from "../../tests/support/temp_dir.ts";
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lode-atomic-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { prefix: "lode-atomic-" });
 
 async function names(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -17,7 +11,7 @@ async function names(dir: string): Promise<string[]> {
 }
 
 Deno.test("writeFileAtomic creates missing directories and writes the text", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/a/b/m.json`;
     await writeFileAtomic(path, '{"x":1}\n');
     assert.equal(await Deno.readTextFile(path), '{"x":1}\n');
@@ -26,7 +20,7 @@ Deno.test("writeFileAtomic creates missing directories and writes the text", asy
 });
 
 Deno.test("writeFileAtomic replaces an existing file whole and leaves no temp file", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/m.json`;
     await Deno.writeTextFile(path, "x".repeat(10_000));
     await writeFileAtomic(path, "short");
@@ -38,7 +32,7 @@ Deno.test("writeFileAtomic replaces an existing file whole and leaves no temp fi
 });
 
 Deno.test("writeFileAtomic: concurrent writers leave one complete version, never a mix", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/m.json`;
     const versions = ["a", "b", "c", "d"].map((c) => c.repeat(100_000));
     await Promise.all(versions.map((v) => writeFileAtomic(path, v)));
@@ -48,7 +42,7 @@ Deno.test("writeFileAtomic: concurrent writers leave one complete version, never
 });
 
 Deno.test("writeFileAtomic: a failed write removes its temp file and leaves the old content", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     // The target is a directory: the temp file is written, the rename fails.
     await Deno.mkdir(`${dir}/m.json/inner`, { recursive: true });
     await assert.rejects(writeFileAtomic(`${dir}/m.json`, "new"));
@@ -58,7 +52,7 @@ Deno.test("writeFileAtomic: a failed write removes its temp file and leaves the 
 });
 
 Deno.test("writeAll writes every byte", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const bytes = new Uint8Array(3 * 1024 * 1024);
     for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
     {

@@ -8,7 +8,7 @@
  * and the default reader allocates a fresh array for each (65,000 per GiB),
  * which costs ~2 s and ~70 MB of garbage per GiB. So {@link HashingWriter.pipeFrom}
  * reads with a BYOB reader straight into one of two large batch buffers; a full
- * batch is handed to {@link BatchedFileWriter.consume} and then to a serial write chain while the next batch fills,
+ * batch is handed to `onBatch` (the hash) and then to a serial write chain while the next batch fills,
  * and the file is synced in the background every 256 MiB so the final `fsync`
  * before the commit is short. Memory stays at two batches whatever the size.
  *
@@ -76,9 +76,6 @@ export class BatchedFileWriter {
     this.#onBatch = options.onBatch;
     this.#buffers = [new ArrayBuffer(batchBytes), new ArrayBuffer(batchBytes)];
   }
-
-  /** Sees every batch, in order, before it is written (subclasses hash here). */
-  protected consume(_bytes: Uint8Array): void {}
 
   /** Bytes accepted so far (written or batched). */
   get bytes(): number {
@@ -159,11 +156,10 @@ export class BatchedFileWriter {
     return this.#total;
   }
 
-  /** Hands the active batch to `consume`, queues its write, and switches buffers once the other's write is done. */
+  /** Hands the active batch to `onBatch`, queues its write, and switches buffers once the other's write is done. */
   async #submit(): Promise<void> {
     const slot = this.#active;
     const bytes = new Uint8Array(this.#buffers[slot]!, 0, this.#filled);
-    this.consume(bytes);
     this.#onBatch?.(bytes, this.#submitted);
     this.#submitted += bytes.length;
     this.#writes = this.#writes.then(() => writeAll(this.#file, bytes)).then(() =>

@@ -26,7 +26,7 @@ import {
   bundleIndexFor,
   sumsText,
 } from "./bundle_index.ts";
-import { digestsEqual, HASH_READ_BYTES } from "./hash.ts";
+import { digestsEqual, HASH_READ_BYTES, readFull } from "./hash.ts";
 import type { Manifest } from "./manifest.ts";
 import type { LockWaitOptions, ModelStore } from "./model_store.ts";
 import type { FileLock } from "./file_lock.ts";
@@ -172,13 +172,7 @@ async function copyHashed(
   for (let i = 0; left > 0; i = 1 - i) {
     const want = Math.min(HASH_READ_BYTES, left);
     const view = buffers[i]!.subarray(0, want);
-    let filled = 0;
-    while (filled < want) {
-      const n = await file.read(view.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled < want) {
+    if ((await readFull(file, view)) < want) {
       throw new LodeError(
         "SIZE_MISMATCH",
         `blob ${blob.sha256.slice(0, 12)}… of "${name}" shrank while exported`,

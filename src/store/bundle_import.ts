@@ -33,10 +33,9 @@ import { createHash } from "node:crypto";
 import { digestsEqual, HASH_READ_BYTES } from "./hash.ts";
 import { HashingWriter } from "./hashing_writer.ts";
 import { assertModelName } from "./layout.ts";
-import { type Manifest, serializeManifest } from "./manifest.ts";
+import type { Manifest } from "./manifest.ts";
 import type { LockWaitOptions, ModelStore } from "./model_store.ts";
 import type { FileLock } from "./file_lock.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
 
 /** Options of {@link importBundle}. */
 export interface BundleImportOptions {
@@ -117,7 +116,7 @@ export async function importBundle(
       index.blobs.reduce((n, b) => n + (present.has(b.sha256) ? 0 : b.size_bytes), 0),
     );
     const blobs = await readBlobs(store, tar, { index, present, options });
-    await writeFileAtomic(store.layout.manifestPath(name), serializeManifest(manifest));
+    await store.saveManifest(manifest);
     return {
       manifest,
       blobs,
@@ -168,7 +167,7 @@ async function readBlobs(
       );
     }
     const cached = ctx.present.has(hex);
-    if (cached) await checkBlob(tar, { hex, size, onProgress: ctx.options.onProgress });
+    if (cached) await hashEntry(tar, { hex, size, onProgress: ctx.options.onProgress });
     else await writeBlob(store, tar, { hex, size, onProgress: ctx.options.onProgress });
     const blob = { sha256: hex, size_bytes: size, cached };
     done.push(blob);
@@ -182,7 +181,7 @@ async function readBlobs(
 }
 
 /** Hashes the current entry without writing it (the store has the blob): a damaged bundle still fails. */
-async function checkBlob(
+async function hashEntry(
   tar: TarReader,
   blob: { hex: string; size: number; onProgress?: (bytes: number) => void },
 ): Promise<void> {

@@ -18,8 +18,8 @@
 import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { parseBlobRef } from "./layout.ts";
 import { type Manifest, parseManifest } from "./manifest.ts";
+import { manifestBlobSizes } from "./model_store.ts";
 
 /** The first entry of every bundle. */
 export const BUNDLE_INDEX_PATH = "lode-bundle.json";
@@ -57,36 +57,13 @@ export function blobEntryPath(hex: string): string {
   return `blobs/sha256/${hex}`;
 }
 
-/** Every blob a manifest references (its `blob`, then each of `files`), once each, with its size. */
-export function manifestBlobs(manifest: Manifest): BundleBlob[] {
-  const sizes = new Map<string, number>();
-  const add = (ref: string, size: number) => {
-    const hex = parseBlobRef(ref);
-    if (!hex) throw new LodeError("MANIFEST_INVALID", `manifest of "${manifest.name}" has a bad blob ${ref}`);
-    const known = sizes.get(hex);
-    if (known !== undefined && known !== size) {
-      throw new LodeError(
-        "MANIFEST_INVALID",
-        `manifest of "${manifest.name}" gives blob ${
-          hex.slice(0, 12)
-        }… two sizes, ${known} and ${size} bytes`,
-        { details: { name: manifest.name, blob: ref } },
-      );
-    }
-    sizes.set(hex, size);
-  };
-  add(manifest.blob, manifest.size_bytes);
-  for (const f of manifest.files ?? []) add(f.blob, f.size_bytes);
-  return [...sizes].map(([sha256, size_bytes]) => ({ sha256, size_bytes }));
-}
-
 /** The index of a bundle of `manifest`. */
 export function bundleIndexFor(manifest: Manifest): BundleIndex {
   return {
     lode_bundle: BUNDLE_VERSION,
     produced_by: `lode/${VERSION}`,
     manifest,
-    blobs: manifestBlobs(manifest),
+    blobs: manifestBlobSizes(manifest),
   };
 }
 
@@ -130,7 +107,7 @@ export function parseBundleIndex(bytes: Uint8Array, label: string): BundleIndex 
     if (declared.has(b.sha256)) throw invalid(`blob ${b.sha256} is listed twice`);
     declared.set(b.sha256, b.size_bytes);
   }
-  const expected = manifestBlobs(manifest);
+  const expected = manifestBlobSizes(manifest);
   for (const b of expected) {
     const size = declared.get(b.sha256);
     if (size === undefined) {

@@ -7,17 +7,11 @@ import { writeFileAtomic } from "./atomic_write.ts";
 import { importModelFile } from "./import_file.ts";
 import { type Manifest, serializeManifest } from "./manifest.ts";
 import { ModelStore } from "./model_store.ts";
+import { withTempDir } from "../../tests/support/temp_dir.ts";
 
 const FIXTURE = new URL("../../tests/fixtures/stories260K.gguf", import.meta.url).pathname;
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lode-bundle-unit-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { prefix: "lode-bundle-unit-" });
 
 /** A store with a two-file model "multi": the fixture as its main blob and a second file. */
 async function multiFileStore(dir: string): Promise<{ store: ModelStore; manifest: Manifest }> {

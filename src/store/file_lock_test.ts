@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
 import { acquireFileLock } from "./file_lock.ts";
+import { withTempDir } from "../../tests/support/temp_dir.ts";
 
 const MODULE = new URL("./file_lock.ts", import.meta.url).href;
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lode-lock-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { prefix: "lode-lock-" });
 
 /** Resolves `"pending"` unless `p` settles within `ms`. */
 function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
@@ -75,7 +69,7 @@ function splitLines(): TransformStream<string, string> {
 }
 
 Deno.test("acquireFileLock creates the lock file and its directory", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/locks/m.lock`;
     await using lock = await acquireFileLock(path, { name: "m" });
     assert.equal(lock.path, path);
@@ -84,7 +78,7 @@ Deno.test("acquireFileLock creates the lock file and its directory", async () =>
 });
 
 Deno.test("a second acquire with wait:false fails at once with LOCK_CONTENDED", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/m.lock`;
     const first = await acquireFileLock(path, { name: "m" });
     let waited = 0;
@@ -106,7 +100,7 @@ Deno.test("a second acquire with wait:false fails at once with LOCK_CONTENDED", 
 });
 
 Deno.test("a waiting acquire calls onWait once and gets the lock after release", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/m.lock`;
     const first = await acquireFileLock(path, { name: "m" });
     let waited = 0;
@@ -121,7 +115,7 @@ Deno.test("a waiting acquire calls onWait once and gets the lock after release",
 });
 
 Deno.test("release is idempotent and `await using` releases", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/m.lock`;
     const lock = await acquireFileLock(path, { name: "m" });
     await lock.release();
@@ -134,7 +128,7 @@ Deno.test("release is idempotent and `await using` releases", async () => {
 });
 
 Deno.test("a lock held by another process blocks us; SIGKILLing it leaves no stale lock", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/locks/m.lock`;
     const holder = new LockHolder(path);
     let killed = false;
@@ -164,7 +158,7 @@ Deno.test("a lock held by another process blocks us; SIGKILLing it leaves no sta
 });
 
 Deno.test("another process waits for our lock and gets it when we release", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const path = `${dir}/m.lock`;
     const ours = await acquireFileLock(path, { name: "m" });
     const holder = new LockHolder(path);

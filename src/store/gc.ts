@@ -38,7 +38,6 @@ import {
   scanBlobsDir,
   scanManifestTemps,
   scanQuarantine,
-  scanReferences,
   tryHold,
 } from "./gc_scan.ts";
 
@@ -126,7 +125,7 @@ class GcRun {
   async blobs(): Promise<void> {
     const { layout } = this.#store;
     const references = () =>
-      scanReferences(layout, (p) => {
+      this.#store.referencedBlobs((p) => {
         this.#emit({ event: "problem", code: p.code, message: p.message, details: p.details });
       });
     const scan = await scanBlobsDir(layout);

@@ -1,21 +1,20 @@
 /**
- * What `lode gc` looks at: the blobs every manifest references (even a
- * manifest that no longer parses keeps the blobs it names), the blob and
- * partial directories on disk, quarantined files, and non-blocking lock
- * probes. Read-only; the decisions are `gc.ts`'s.
+ * What `lode gc` looks at on disk: the blob and partial directories,
+ * quarantined files, leftover temporary manifests, and non-blocking lock
+ * probes (the blobs manifests reference are `ModelStore.referencedBlobs`).
+ * Read-only; the decisions are `gc.ts`'s.
  *
  * @example
  * ```ts
- * const refs = await scanReferences(store.layout, (p) => console.warn(p.message));
  * const found = await scanBlobsDir(store.layout);
+ * for (const [hex, dir] of found.blobs) console.log(hex, (await diskItem(dir))?.bytes);
  * ```
  * @module
  */
 import { joinPath } from "../path.ts";
 import { LodeError, toLodeError } from "../errors.ts";
 import { acquireFileLock } from "./file_lock.ts";
-import { isSha256Hex, parseBlobRef, type StoreLayout } from "./layout.ts";
-import { parseManifest } from "./manifest.ts";
+import { isSha256Hex, type StoreLayout } from "./layout.ts";
 
 /** A directory or file on disk with its size and the time it was last written. */
 export interface DiskItem {
@@ -48,43 +47,6 @@ async function readDirOrEmpty(dir: string): Promise<Deno.DirEntry[]> {
     if (e instanceof Deno.errors.NotFound) return [];
     throw toLodeError(e, "IO");
   }
-}
-
-/**
- * Hex digests of every blob a manifest references (`blob` and each of `files`). A manifest that does
- * not parse still protects every `sha256:<hex>` it contains; it is reported through `onProblem`.
- */
-export async function scanReferences(
-  layout: StoreLayout,
-  onProblem: (problem: LodeError) => void,
-): Promise<Set<string>> {
-  const refs = new Set<string>();
-  for (const entry of await readDirOrEmpty(layout.manifestsDir)) {
-    if (!entry.isFile || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
-    const path = joinPath(layout.manifestsDir, entry.name);
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) continue; // removed meanwhile
-      // An unreadable manifest might reference anything: collecting blobs would be a guess.
-      throw new LodeError("IO", `cannot read manifest ${path}; gc changes nothing while it cannot`, {
-        cause: e,
-        details: { path },
-      });
-    }
-    try {
-      const m = parseManifest(text, path);
-      for (const ref of [m.blob, ...(m.files ?? []).map((f) => f.blob)]) {
-        const hex = parseBlobRef(ref);
-        if (hex) refs.add(hex);
-      }
-    } catch (e) {
-      for (const match of text.matchAll(/sha256:([0-9a-f]{64})/g)) refs.add(match[1]!);
-      onProblem(toLodeError(e, "MANIFEST_INVALID"));
-    }
-  }
-  return refs;
 }
 
 /** Lists blob directories and partial downloads under `blobs/sha256/`. */

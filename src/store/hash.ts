@@ -39,7 +39,11 @@ export async function sha256File(path: string, options: Sha256FileOptions = {}):
   return hash.digest("hex");
 }
 
-async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
+/**
+ * Reads until `buf` is full or the file ends; returns the bytes read (fewer than `buf.length` only at
+ * the end). `await readFull(file, new Uint8Array(8 << 20))`
+ */
+export async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
   let filled = 0;
   while (filled < buf.length) {
     const n = await file.read(buf.subarray(filled));

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { digestsEqual, HASH_READ_BYTES, sha256Bytes, sha256File } from "./hash.ts";
+import { withTempDir } from "../../tests/support/temp_dir.ts";
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const HELLO = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lode-hash-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { prefix: "lode-hash-" });
 
 /** Random bytes (so an off-by-one read or a repeated block would change the digest). */
 function randomBytes(length: number): Uint8Array {
@@ -26,7 +20,7 @@ function reference(bytes: Uint8Array): string {
 }
 
 Deno.test("sha256File: known digests of an empty file and of 'hello world'", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     await Deno.writeFile(`${dir}/empty`, new Uint8Array());
     await Deno.writeTextFile(`${dir}/hello`, "hello world");
     assert.equal(await sha256File(`${dir}/empty`), EMPTY);
@@ -36,7 +30,7 @@ Deno.test("sha256File: known digests of an empty file and of 'hello world'", asy
 
 Deno.test("sha256File: files larger than, and an exact multiple of, the read size", async () => {
   assert.equal(HASH_READ_BYTES, 8 * 1024 * 1024);
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const all = randomBytes(2 * HASH_READ_BYTES);
     for (const size of [HASH_READ_BYTES - 1, HASH_READ_BYTES, HASH_READ_BYTES + 1, 2 * HASH_READ_BYTES]) {
       const bytes = all.subarray(0, size);
@@ -53,7 +47,7 @@ Deno.test("sha256File: files larger than, and an exact multiple of, the read siz
 });
 
 Deno.test("sha256File: an aborted signal stops it and closes the file", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/hello`, "hello world");
     const controller = new AbortController();
     controller.abort(new Error("stop"));
@@ -62,7 +56,7 @@ Deno.test("sha256File: an aborted signal stops it and closes the file", async ()
 });
 
 Deno.test("sha256File: a missing file rejects with NotFound", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     await assert.rejects(sha256File(`${dir}/nope`), Deno.errors.NotFound);
   });
 });

@@ -19,14 +19,12 @@ export { WRITE_BATCH_BYTES } from "./batched_file_writer.ts";
 
 /** A {@link BatchedFileWriter} that hashes every batch before writing it. */
 export class HashingWriter extends BatchedFileWriter {
-  readonly #hash: Hash = createHash("sha256");
+  readonly #hash: Hash;
 
   constructor(file: Deno.FsFile, batchBytes?: number) {
-    super(file, { batchBytes });
-  }
-
-  protected override consume(bytes: Uint8Array): void {
-    this.#hash.update(bytes);
+    const hash = createHash("sha256");
+    super(file, { batchBytes, onBatch: (bytes) => hash.update(bytes) });
+    this.#hash = hash;
   }
 
   /** Writes what is left, syncs the file to disk and returns the digest and the byte count. */

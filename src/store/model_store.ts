@@ -88,13 +88,7 @@ export class ModelStore {
   async list(): Promise<{ models: Manifest[]; problems: LodeError[] }> {
     const models: Manifest[] = [];
     const problems: LodeError[] = [];
-    const entries = await Array.fromAsync(Deno.readDir(this.layout.manifestsDir)).catch((e) => {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw toLodeError(e, "IO");
-    });
-    for (const entry of entries) {
-      if (!entry.isFile || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
-      const path = `${this.layout.manifestsDir}/${entry.name}`;
+    for (const path of await this.#manifestPaths()) {
       try {
         models.push(parseManifest(await Deno.readTextFile(path), path));
       } catch (e) {
@@ -103,6 +97,17 @@ export class ModelStore {
     }
     models.sort((a, b) => a.name.localeCompare(b.name));
     return { models, problems };
+  }
+
+  /** Paths of every `manifests/<name>.json` (no temporary files); none when the store is empty. */
+  async #manifestPaths(): Promise<string[]> {
+    const entries = await Array.fromAsync(Deno.readDir(this.layout.manifestsDir)).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw toLodeError(e, "IO");
+    });
+    return entries
+      .filter((e) => e.isFile && e.name.endsWith(".json") && !e.name.startsWith("."))
+      .map((e) => `${this.layout.manifestsDir}/${e.name}`);
   }
 
   /** The manifest of `name`; `MODEL_NOT_FOUND` when missing. */
@@ -237,19 +242,38 @@ export class ModelStore {
       pinned: input.pinned,
       ...(input.files?.length ? { files: input.files } : {}),
     };
+    return await this.saveManifest(manifest);
+  }
+
+  /** Writes `manifest` as it is (atomically). Its blobs must be committed first. */
+  async saveManifest(manifest: Manifest): Promise<Manifest> {
     await writeFileAtomic(this.layout.manifestPath(manifest.name), serializeManifest(manifest));
     return manifest;
   }
 
-  /** Blob digests referenced by any readable manifest. */
-  async referencedBlobs(): Promise<Set<string>> {
-    const { models } = await this.list();
+  /**
+   * Hex digests of every blob a manifest references ({@link manifestBlobs}). A manifest that does not
+   * parse still protects every `sha256:<hex>` it contains, and is reported through `onProblem`; one
+   * that cannot be read fails with `IO` (it might reference anything, so nothing may be removed).
+   */
+  async referencedBlobs(onProblem: (problem: LodeError) => void = () => {}): Promise<Set<string>> {
     const refs = new Set<string>();
-    for (const m of models) {
-      refs.add(blobHex(m));
-      for (const f of m.files ?? []) {
-        const hex = parseBlobRef(f.blob);
-        if (hex) refs.add(hex);
+    for (const path of await this.#manifestPaths()) {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) continue; // removed meanwhile
+        throw new LodeError("IO", `cannot read manifest ${path}; nothing is removed while it cannot`, {
+          cause: e,
+          details: { path },
+        });
+      }
+      try {
+        for (const hex of manifestBlobs(parseManifest(text, path))) refs.add(hex);
+      } catch (e) {
+        for (const match of text.matchAll(/sha256:([0-9a-f]{64})/g)) refs.add(match[1]!);
+        onProblem(toLodeError(e, "MANIFEST_INVALID"));
       }
     }
     return refs;
@@ -297,15 +321,42 @@ export class ModelStore {
   }
 }
 
-/** Every blob a manifest names, the primary first, without repeats. */
+/** One blob a manifest names, with its size. */
+export interface ManifestBlob {
+  sha256: string;
+  size_bytes: number;
+}
+
+/**
+ * Every blob a manifest names — its `blob`, then each of its `files` — once each, with its size;
+ * `MANIFEST_INVALID` for a bad reference or a blob given two sizes. The one definition of "the blobs
+ * a model needs" (rm, verify, gc, export and import all use it).
+ */
+export function manifestBlobSizes(manifest: Manifest): ManifestBlob[] {
+  const sizes = new Map<string, number>();
+  const add = (ref: string, size: number) => {
+    const hex = parseBlobRef(ref);
+    if (!hex) throw new LodeError("MANIFEST_INVALID", `manifest of "${manifest.name}" has a bad blob ${ref}`);
+    const known = sizes.get(hex);
+    if (known !== undefined && known !== size) {
+      throw new LodeError(
+        "MANIFEST_INVALID",
+        `manifest of "${manifest.name}" gives blob ${
+          hex.slice(0, 12)
+        }… two sizes, ${known} and ${size} bytes`,
+        { details: { name: manifest.name, blob: ref } },
+      );
+    }
+    sizes.set(hex, size);
+  };
+  add(manifest.blob, manifest.size_bytes);
+  for (const f of manifest.files ?? []) add(f.blob, f.size_bytes);
+  return [...sizes].map(([sha256, size_bytes]) => ({ sha256, size_bytes }));
+}
+
+/** Every blob a manifest names, the primary first, without repeats ({@link manifestBlobSizes}). */
 export function manifestBlobs(manifest: Manifest): string[] {
-  const hexes = [blobHex(manifest)];
-  for (const f of manifest.files ?? []) {
-    const hex = parseBlobRef(f.blob);
-    if (!hex) throw new LodeError("MANIFEST_INVALID", `manifest of "${manifest.name}" has a bad file blob`);
-    if (!hexes.includes(hex)) hexes.push(hex);
-  }
-  return hexes;
+  return manifestBlobSizes(manifest).map((b) => b.sha256);
 }
 
 /** The hex digest of a manifest's main blob. */

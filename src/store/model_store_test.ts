@@ -268,6 +268,19 @@ Deno.test("list: one malformed manifest gives the good ones plus one problem; it
   });
 });
 
+Deno.test("remove keeps a blob that a manifest which no longer parses still names", async () => {
+  await withStore(async ({ store, file }) => {
+    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "a" });
+    // A damaged manifest of another model that names the same blob.
+    await Deno.writeTextFile(
+      store.layout.manifestPath("damaged"),
+      `{"name": "damaged", "blob": "sha256:${HELLO}"`,
+    );
+    assert.deepEqual(await store.remove("a"), { blobRemoved: false, blobsRemoved: 0, blobsKept: 1 });
+    assert.ok(await store.hasBlob(HELLO), "a blob a damaged manifest names was deleted");
+  });
+});
+
 Deno.test("getManifest: MODEL_NOT_FOUND for a missing name, INVALID_REF for a bad one", async () => {
   await withStore(async ({ store }) => {
     await assert.rejects(store.getManifest("missing"), code("MODEL_NOT_FOUND"));

@@ -2,21 +2,15 @@ import assert from "node:assert/strict";
 import { basename, dirname } from "node:path";
 import { StoreLayout } from "./layout.ts";
 import { quarantineFile } from "./quarantine.ts";
+import { withTempDir } from "../../tests/support/temp_dir.ts";
 
 const EXPECTED = "ab".repeat(32);
 const ACTUAL = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lode-quarantine-" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { prefix: "lode-quarantine-" });
 
 Deno.test("quarantineFile moves the bytes into locks/quarantine/ and writes a record beside them", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const layout = new StoreLayout(dir);
     const bad = `${dir}/blobs/sha256/ab/.partial-${EXPECTED}/data.tmp`;
     await Deno.mkdir(dirname(bad), { recursive: true });
@@ -49,7 +43,7 @@ Deno.test("quarantineFile moves the bytes into locks/quarantine/ and writes a re
 });
 
 Deno.test("quarantineFile never overwrites: the same bad bytes twice give two entries", async () => {
-  await withTempDir(async (dir) => {
+  await withDir(async (dir) => {
     const layout = new StoreLayout(dir);
     const paths = new Set<string>();
     for (let i = 0; i < 2; i++) {

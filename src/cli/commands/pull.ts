@@ -23,7 +23,7 @@ export async function pullRef(
   try {
     return await pullPlan(plan, pull);
   } catch (e) {
-    // pullModel already emitted a `failed` event; with --json that is the error report.
+    // pullPlan already emitted a `failed` event; with --json that is the error report.
     if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
     throw e;
   }
@@ -41,11 +41,12 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const results = await Promise.allSettled(refs.map((ref) => pullRef(ctx, ref, { name, sha256 })));
   await ctx.endProgress();
   let failure: LodeError | null = null;
-  results.forEach((settled, i) => {
+  for (const [i, settled] of results.entries()) {
     if (settled.status === "rejected") {
-      failure ??= toLodeError(settled.reason);
-      if (refs.length > 1) ctx.output.error(toLodeError(settled.reason));
-      return;
+      const error = toLodeError(settled.reason);
+      failure ??= error;
+      if (refs.length > 1) ctx.output.error(error);
+      continue;
     }
     const r = settled.value;
     const how = r.cached ? "already present" : r.pinned ? "verified" : "downloaded";
@@ -55,9 +56,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ctx.output.note("note: no sha256 was given, so the hash above was computed, not checked. Pin it with:");
       ctx.output.note(`  lode pull ${refs[i]!.split("#")[0]}#sha256=${r.sha256}`);
     }
-  });
+  }
   if (failure) {
     if (refs.length === 1) throw failure;
-    ctx.output.exitCode = (failure as LodeError).exitCode;
+    ctx.output.exitCode = failure.exitCode;
   }
 }

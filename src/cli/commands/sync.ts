@@ -44,13 +44,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     lock: { wait: ctx.flags.wait !== false },
     pull: async (plan) => {
       const { context, pullPlan } = await (pulling ??= openPull());
-      // Credentials are never in the lockfile: a Hugging Face model gets HF_TOKEN (for the Hub's host only) here.
-      const { hfAuthFor } = await import("../../registry/huggingface.ts");
-      const authed = plan.source.registry !== "huggingface" ? plan : {
-        ...plan,
-        files: plan.files.map((f) => ({ ...f, headers: hfAuthFor(f.url, ctx.env) })),
-      };
-      return await pullPlan(authed, context);
+      // Credentials are never in the lockfile: a Hugging Face model gets HF_TOKEN (for the Hub's host only)
+      // and the access hint here, as a re-pull by name does.
+      const { withHfAccess } = await import("../../registry/huggingface.ts");
+      return await pullPlan(withHfAccess(plan, ctx.env), context);
     },
     emit(event) {
       ctx.output.event(event);
