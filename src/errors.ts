@@ -140,6 +140,21 @@ export const ERROR_CODES = {
     hint:
       "The file is not a complete lode bundle (made by `lode export`); copy or export it again. Nothing unverified was added to the store.",
   },
+  GGUF_INVALID: {
+    exit: EXIT.VERIFY_FAILED,
+    hint:
+      "The file is not a well-formed GGUF model (truncated, wrong magic, or a header out of bounds); pull or convert it again.",
+  },
+  SCHEMA_INVALID: {
+    exit: EXIT.USAGE,
+    hint:
+      "Give a JSON Schema file using object/array/string/number/integer/boolean/null, enum, const, properties, required and items.",
+  },
+  INSUFFICIENT_MEMORY: {
+    exit: EXIT.INFERENCE,
+    hint:
+      "Free memory, use a smaller model or quantization, lower --ctx-size, or pass --no-memory-check to try anyway.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

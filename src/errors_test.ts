@@ -61,6 +61,9 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     LOCKFILE_NOT_FOUND: 3,
     LOCKFILE_FROZEN: 6,
     BUNDLE_INVALID: 4,
+    GGUF_INVALID: 4,
+    SCHEMA_INVALID: 2,
+    INSUFFICIENT_MEMORY: 10,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

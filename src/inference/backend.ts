@@ -17,6 +17,8 @@
  *     const generation = session.generate("Once upon a time", { maxTokens: 40, temperature: 0 });
  *     for await (const chunk of generation) console.log(chunk);
  *     console.log((await generation.result).usage.tokensPerSecond);
+ *     const answer = session.chat([{ role: "user", content: "Hi!" }], { maxTokens: 40 });
+ *     console.log((await answer.result).text);
  *   } finally {
  *     await session.close();
  *   }
@@ -64,6 +66,13 @@ export interface LoadOptions {
   onStatus?: (event: StatusEvent) => void;
   /** Aborts the load; `load` then rejects with `LodeError("INTERRUPTED")`. */
   signal?: AbortSignal;
+  /**
+   * Check before loading that the model and its context fit in free memory
+   * (and VRAM when offloading), rejecting with
+   * `LodeError("INSUFFICIENT_MEMORY")` instead of swapping or crashing.
+   * Default true; `lode run --no-memory-check` turns it off.
+   */
+  memoryCheck?: boolean;
 }
 
 /**
@@ -87,6 +96,18 @@ export interface GenerateOptions {
   topK?: number;
   /** Sample from the smallest set of tokens whose probability reaches P (1 = all). Only with temperature > 0. */
   topP?: number;
+  /** Penalty for repeating recent tokens (1 = none, the default). */
+  repeatPenalty?: number;
+  /** Strings that end the generation when produced (not included in the text); `stopReason: "stop"`. */
+  stop?: string[];
+  /**
+   * A JSON Schema the output must match (object, array, string, number,
+   * integer, boolean, null, enum, const, properties/required, items; the
+   * subset llama.cpp grammars support). The generated text then parses as
+   * JSON that satisfies it. An unsupported schema rejects with
+   * `LodeError("SCHEMA_INVALID")` before anything is generated.
+   */
+  jsonSchema?: Record<string, unknown>;
   /**
    * Stops the generation promptly. The stream then ends normally and the
    * result has `stopReason: "abort"` with the text produced so far.
@@ -173,6 +194,52 @@ export interface Generation extends AsyncIterable<string> {
 }
 
 /**
+ * One message of a conversation given to {@link Session.chat}.
+ *
+ * @example
+ * ```ts
+ * import type { ChatMessage } from "./backend.ts";
+ * const history: ChatMessage[] = [
+ *   { role: "system", content: "Answer briefly." },
+ *   { role: "user", content: "What is a GGUF file?" },
+ * ];
+ * ```
+ */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/**
+ * Options of {@link Session.embed}.
+ *
+ * @example
+ * ```ts
+ * import type { EmbedOptions } from "./backend.ts";
+ * const options: EmbedOptions = { normalize: true };
+ * ```
+ */
+export interface EmbedOptions {
+  /** Scale every vector to length 1 (default true), so a dot product is the cosine similarity. */
+  normalize?: boolean;
+  /** Aborts; `embed` then rejects with `LodeError("INTERRUPTED")`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What {@link Backend.probe} found out about a file without loading it.
+ *
+ * @example
+ * ```ts
+ * import type { ProbeResult } from "./backend.ts";
+ * const say = (p: ProbeResult) => p.ok ? `runs ${p.architecture}` : `cannot run: ${p.reason}`;
+ * ```
+ */
+export type ProbeResult =
+  | { ok: true; format: string; architecture: string }
+  | { ok: false; reason: string };
+
+/**
  * Facts about a loaded model, for display and logs.
  *
  * @example
@@ -192,8 +259,13 @@ export interface SessionInfo {
   trainContextSize: number;
   /** CPU threads used for evaluation. */
   threads: number;
-  /** True when the GGUF carries a chat template (chat support comes later; today text is continued). */
+  /**
+   * True when the GGUF carries a chat template. `lode run` then answers
+   * through {@link Session.chat}; without one it continues the prompt.
+   */
   hasChatTemplate: boolean;
+  /** Length of the vectors {@link Session.embed} returns (GGUF `<arch>.embedding_length`). */
+  embeddingSize: number;
   /** Milliseconds `load` took, runtime start-up included. */
   loadMs: number;
 }
@@ -213,8 +285,26 @@ export interface SessionInfo {
 export interface Session {
   readonly capabilities: Capabilities;
   readonly info: SessionInfo;
-  /** Streams a continuation of `prompt`. */
+  /** Streams a continuation of `prompt` (plain text completion, no template). */
   generate(prompt: string, options?: GenerateOptions): Generation;
+  /**
+   * Streams the assistant's answer to `messages` (the last one is normally
+   * the user's), rendered through the model's own chat template. A model
+   * without a template is rendered with a plain "role: content" layout.
+   * Each call is independent: pass the whole history every time.
+   */
+  chat(messages: ChatMessage[], options?: GenerateOptions): Generation;
+  /**
+   * The exact text {@link chat} feeds the model for `messages`, with the
+   * assistant's turn opened (for inspection, tests and `--verbose`).
+   */
+  renderChat(messages: ChatMessage[]): Promise<string>;
+  /** One vector of {@link SessionInfo.embeddingSize} numbers per input text, in order. */
+  embed(texts: string[], options?: EmbedOptions): Promise<number[][]>;
+  /** The model's token ids for `text` (no BOS added). */
+  tokenize(text: string): Promise<number[]>;
+  /** The text of token ids (the inverse of {@link tokenize}). */
+  detokenize(tokens: number[]): Promise<string>;
   /** Aborts running generations and frees the context and the model. Idempotent. */
   close(): Promise<void>;
 }
@@ -235,6 +325,12 @@ export interface Session {
 export interface Backend {
   /** Stable identifier, also reported as `capabilities.backend`. */
   readonly name: string;
+  /**
+   * Whether this backend can run the file at `path`, from its header alone
+   * (cheap: no runtime is started, nothing big is read). Never rejects for a
+   * file that is not a model; `{ ok: false, reason }` says why instead.
+   */
+  probe(path: string): Promise<ProbeResult>;
   /**
    * Loads the model at `path`. Rejects with `LodeError("MODEL_LOAD_FAILED")`
    * when the file is not a model this backend can run, and with

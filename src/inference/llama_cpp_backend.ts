@@ -26,6 +26,7 @@ import type {
   Capabilities,
   GpuSetting,
   LoadOptions,
+  ProbeResult,
   Session,
   SessionInfo,
   StatusEvent,
@@ -103,6 +104,11 @@ class LlamaCppBackend implements Backend {
     this.#now = options.now ?? (() => performance.now());
   }
 
+  // TEMPORARY (being implemented on the `inference` branch).
+  probe(_path: string): Promise<ProbeResult> {
+    return Promise.reject(new LodeError("INTERNAL", "probe is not implemented yet"));
+  }
+
   async load(path: string, options: LoadOptions = {}): Promise<Session> {
     if (this.#closed) throw new LodeError("INTERNAL", "load() called on a closed backend");
     validateLoadOptions(options);
@@ -162,6 +168,7 @@ class LlamaCppBackend implements Backend {
         trainContextSize: model.trainContextSize,
         threads,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+        embeddingSize: model.embeddingVectorSize,
         loadMs: this.#now() - started,
       };
       const session = new LlamaCppSession({

@@ -20,6 +20,8 @@ import type * as NodeLlamaCpp from "node-llama-cpp";
 import { LodeError } from "../errors.ts";
 import type {
   Capabilities,
+  ChatMessage,
+  EmbedOptions,
   GenerateOptions,
   GenerateResult,
   Generation,
@@ -84,6 +86,23 @@ export class LlamaCppSession implements Session {
       this.#queue = turn.catch(() => {});
       return turn;
     }, { signal: options.signal });
+  }
+
+  // TEMPORARY (being implemented on the `inference` branch): throw until then.
+  chat(_messages: ChatMessage[], _options?: GenerateOptions): Generation {
+    throw new LodeError("INTERNAL", "chat is not implemented yet");
+  }
+  renderChat(_messages: ChatMessage[]): Promise<string> {
+    return Promise.reject(new LodeError("INTERNAL", "renderChat is not implemented yet"));
+  }
+  embed(_texts: string[], _options?: EmbedOptions): Promise<number[][]> {
+    return Promise.reject(new LodeError("INTERNAL", "embed is not implemented yet"));
+  }
+  tokenize(_text: string): Promise<number[]> {
+    return Promise.reject(new LodeError("INTERNAL", "tokenize is not implemented yet"));
+  }
+  detokenize(_tokens: number[]): Promise<string> {
+    return Promise.reject(new LodeError("INTERNAL", "detokenize is not implemented yet"));
   }
 
   close(): Promise<void> {
