@@ -296,7 +296,7 @@ Deno.test("gated and private repos: ACCESS_DENIED saying what to do; HF_TOKEN on
   await withHub(async ({ hub, store, lode }) => {
     const none = await lode(["pull", "hf:tiny/gated-GGUF"]);
     assert.equal(none.code, 6, none.stderr);
-    assert.match(none.stderr, /error\[ACCESS_DENIED\]/);
+    assert.match(none.stderr, /error\[ACCESS_DENIED\]: .*\(HTTP 401\): it is gated\n/);
     assert.match(
       none.stderr,
       /hint: Set HF_TOKEN.*accept the model's terms on https:\/\/127\.0\.0\.1:\d+\/tiny\/gated-GGUF/,
@@ -308,7 +308,8 @@ Deno.test("gated and private repos: ACCESS_DENIED saying what to do; HF_TOKEN on
     assert.match(String(failed.error), /HTTP 403/);
     const priv = await lode(["pull", "hf:tiny/private-GGUF"]);
     assert.equal(priv.code, 6);
-    assert.match(priv.stderr, /HTTP 401.*private or gated/);
+    // The Hub's X-Error-Code (RepoNotFound) says which: private, not gated.
+    assert.match(priv.stderr, /HTTP 401\): it is private \(or does not exist\)/);
     assert.ok(!(await listTree(store)).some((p) => p.startsWith("manifests/")));
 
     const runs = [
