@@ -40,6 +40,7 @@ import {
   scanQuarantine,
   tryHold,
 } from "./gc_scan.ts";
+import { forgetVerified, pruneVerifiedRecords } from "./verified_record.ts";
 
 /** What gc removes. */
 export type GcKind = "blob" | "partial" | "temp" | "quarantine";
@@ -89,6 +90,8 @@ export interface GcSummary {
   keptRecent: number;
   /** What stays in quarantine (all of it without `quarantine`). */
   quarantineKept: { items: number; bytes: number };
+  /** Records in `locks/verified/` of blobs no longer in the store, removed (or that would be). */
+  verifiedRecordsPruned: number;
   dryRun: boolean;
 }
 
@@ -97,6 +100,9 @@ export async function collectGarbage(store: ModelStore, options: GcOptions): Pro
   const run = new GcRun(store, options);
   await run.blobs();
   await run.quarantine();
+  run.summary.verifiedRecordsPruned = await pruneVerifiedRecords(store.layout, {
+    dryRun: run.summary.dryRun,
+  });
   return run.summary;
 }
 
@@ -118,6 +124,7 @@ class GcRun {
       skippedLocked: 0,
       keptRecent: 0,
       quarantineKept: { items: 0, bytes: 0 },
+      verifiedRecordsPruned: 0,
       dryRun: options.dryRun === true,
     };
   }
@@ -141,7 +148,10 @@ class GcRun {
       }
       const after = held.length > 0 ? await references() : before;
       for (const { hex, path } of held) {
-        if (!after.has(hex)) await this.#collect("blob", path);
+        if (!after.has(hex)) {
+          await this.#collect("blob", path);
+          if (!this.summary.dryRun) await forgetVerified(layout, hex);
+        }
       }
     } finally {
       for (const { hold } of held) await hold.release();

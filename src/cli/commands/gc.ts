@@ -40,6 +40,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     skipped_locked: s.skippedLocked,
     kept_recent: s.keptRecent,
     quarantine_kept: s.quarantineKept,
+    verified_records_pruned: s.verifiedRecordsPruned,
     older_than_ms: olderThanMs,
   });
   const parts = [
