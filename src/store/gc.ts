@@ -28,6 +28,7 @@
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
+import type { GcEvent, GcKind } from "../events/store_event.ts";
 import { parentDir } from "../path.ts";
 import type { ModelStore } from "./model_store.ts";
 import {
@@ -42,29 +43,11 @@ import {
 } from "./gc_scan.ts";
 import { forgetVerified, pruneVerifiedRecords } from "./verified_record.ts";
 
-/** What gc removes. */
-export type GcKind = "blob" | "partial" | "temp" | "quarantine";
-
-/** One event of a gc run (`--json` prints them as NDJSON). */
-export type GcEvent =
-  | {
-    event: "collected";
-    kind: GcKind;
-    path: string;
-    bytes: number;
-    /** True when nothing was removed (`--dry-run`). */
-    dry_run: boolean;
-  }
-  | {
-    event: "skipped";
-    kind: GcKind;
-    path: string;
-    bytes: number;
-    /** `locked`: another process holds its lock; `recent`: written within the threshold. */
-    reason: "locked" | "recent";
-    last_write: string;
-  }
-  | { event: "problem"; code: string; message: string; details: Record<string, unknown> };
+/**
+ * `GcKind`: what gc removes; `GcEvent`: one event of a gc run (`--json` prints them as NDJSON). Both are
+ * the zod schemas of `src/events/store_event.ts`, the wire format.
+ */
+export type { GcEvent, GcKind };
 
 /** Options of {@link collectGarbage}. */
 export interface GcOptions {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { collectGarbage, type GcEvent, type GcOptions } from "./gc.ts";
+import { GcEvent } from "../events/store_event.ts";
+import { collectGarbage, type GcOptions } from "./gc.ts";
 import { importModelFile } from "./import_file.ts";
 import { ModelStore } from "./model_store.ts";
 import { quarantineFile } from "./quarantine.ts";
@@ -35,7 +36,8 @@ async function withStore(body: (w: World) => Promise<void>): Promise<void> {
       const events: GcEvent[] = [];
       const summary = await collectGarbage(store, {
         olderThanMs: DAY,
-        onEvent: (e) => events.push(e),
+        // Through the wire schema, as `--json` readers will parse it.
+        onEvent: (e) => events.push(GcEvent.parse(JSON.parse(JSON.stringify(e)))),
         ...options,
       });
       return { events, summary };
