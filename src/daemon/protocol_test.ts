@@ -250,3 +250,27 @@ Deno.test("AdminFrame: the status event's fields flattened into the admin envelo
   assert.throws(() => AdminFrame.parse({ id: "admin", type: "status", status: "flying" }));
   assert.throws(() => AdminFrame.parse({ id: "x", type: "status", status: "ready" }));
 });
+
+Deno.test("docs/protocol.md: every example line is a valid request or frame, and every op and frame type is shown", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
+  const blockLines = [...doc.matchAll(/```ndjson\n([^]*?)```/g)].flatMap((m) => m[1]!.trim().split("\n"));
+  const tableExamples = [...doc.matchAll(/`(\{"id":[^`]*\})`/g)].map((m) => m[1]!);
+  const ops = new Set<string>();
+  const types = new Set<string>();
+  for (const line of [...blockLines, ...tableExamples]) {
+    const value = JSON.parse(line);
+    if ("op" in value) {
+      const decoded = decodeRequest(line);
+      assert.ok(decoded.ok, `${line}: ${JSON.stringify(!decoded.ok && decoded.error)}`);
+      ops.add(value.op);
+    } else if (value.id === "admin") {
+      AdminFrame.parse(value);
+    } else {
+      const parsed = ResponseFrame.safeParse(value);
+      assert.ok(parsed.success, `${line}: ${parsed.error?.message}`);
+      types.add(value.type);
+    }
+  }
+  assert.deepEqual([...ops].sort(), [...OPS].sort());
+  assert.deepEqual([...types].sort(), ResponseFrame.options.map((o) => o.shape.type.value).sort());
+});
