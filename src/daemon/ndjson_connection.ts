@@ -223,11 +223,14 @@ export class NdjsonConnection {
   #push(item: Pending): void {
     this.#queue.push(item);
     this.#pendingBytes += item.bytes.length;
-    if (!this.#writing) void this.#pump();
+    if (!this.#writing) {
+      // Start on a microtask: frames queued in the same tick (a result and its `done`) go out in one write.
+      this.#writing = true;
+      queueMicrotask(() => void this.#pump());
+    }
   }
 
   async #pump(): Promise<void> {
-    this.#writing = true;
     try {
       while (!this.#closed && this.#head < this.#queue.length) {
         const first = this.#head;
