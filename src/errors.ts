@@ -155,6 +155,47 @@ export const ERROR_CODES = {
     hint:
       "Free memory, use a smaller model or quantization, lower --ctx-size, or pass --no-memory-check to try anyway.",
   },
+  BAD_JSON: {
+    exit: EXIT.USAGE,
+    hint: "Send one JSON object per line (UTF-8, ending with \\n); see docs/protocol.md for the frames.",
+  },
+  FRAME_TOO_LARGE: {
+    exit: EXIT.USAGE,
+    hint:
+      "Send a shorter line: the daemon reads frames up to its limit (see docs/protocol.md); split the input.",
+  },
+  UNKNOWN_OP: {
+    exit: EXIT.USAGE,
+    hint:
+      "Use one of the ops docs/protocol.md lists (generate, chat, embed, tokenize, models, load, unload, cancel, health).",
+  },
+  BAD_REQUEST: {
+    exit: EXIT.USAGE,
+    hint:
+      "Fix the named field of the request; docs/protocol.md gives every op's fields with an example line.",
+  },
+  QUEUE_FULL: {
+    exit: EXIT.REFUSED,
+    hint: "The daemon's queue is full; retry shortly, or start it with a larger --max-queue or --parallel.",
+  },
+  DRAINING: {
+    exit: EXIT.REFUSED,
+    hint: "The daemon is shutting down; start it again (`lode serve`) and retry, or run with --no-daemon.",
+  },
+  DAEMON_RUNNING: {
+    exit: EXIT.LOCKED,
+    hint:
+      "A lode daemon is already serving this socket; use it, stop it (kill the named pid), or pass another --socket.",
+  },
+  RUNNER_CRASHED: {
+    exit: EXIT.INFERENCE,
+    hint:
+      "The model's runner process died; the next request loads the model again. Check memory and the daemon log.",
+  },
+  CANCELLED: {
+    exit: EXIT.INTERRUPTED,
+    hint: "The request was cancelled (a cancel request or the client went away); send it again to run it.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

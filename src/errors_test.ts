@@ -64,6 +64,15 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     GGUF_INVALID: 4,
     SCHEMA_INVALID: 2,
     INSUFFICIENT_MEMORY: 10,
+    BAD_JSON: 2,
+    FRAME_TOO_LARGE: 2,
+    UNKNOWN_OP: 2,
+    BAD_REQUEST: 2,
+    QUEUE_FULL: 6,
+    DRAINING: 6,
+    DAEMON_RUNNING: 7,
+    RUNNER_CRASHED: 10,
+    CANCELLED: 130,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());
