@@ -24,11 +24,11 @@ export interface BoundedReaderOptions {
   budget: number;
   /** How the file is named in error messages. */
   label: string;
-  /** Bytes read per `read` call (default 256 KiB). */
+  /** Bytes read per `read` call (default 64 KiB; a longer item grows the buffer to fit it). */
   chunkBytes?: number;
 }
 
-const DEFAULT_CHUNK = 256 * 1024;
+const DEFAULT_CHUNK = 64 * 1024;
 const decoder = new TextDecoder("utf-8");
 
 /** Sequential reader of a file's first `budget` bytes. Assumes the file position starts at 0. */

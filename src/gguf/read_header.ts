@@ -211,7 +211,22 @@ class HeaderParser {
     }
     this.#kept += length;
     const value: GgufScalar[] = [];
-    for (let i = 0; i < length; i++) value.push(await this.scalar(itemType, `item ${i} of "${key}"`));
+    const max = BigInt(this.limits.maxStringBytes);
+    for (let i = 0; i < length; i++) {
+      // Fast path: the item is buffered (and a string is within the limit); the slow path reports errors.
+      if (itemType === GGUF_TYPE.STRING && r.available >= 8) {
+        const n = r.peekU64();
+        if (n <= max && 8 + Number(n) <= r.available) {
+          r.advance(8);
+          value.push(r.utf8(Number(n)));
+          continue;
+        }
+      } else if (itemType !== GGUF_TYPE.STRING && r.available >= itemSize) {
+        value.push(decodeScalar(itemType, r.view(itemSize)));
+        continue;
+      }
+      value.push(await this.scalar(itemType, `item ${i} of "${key}"`));
+    }
     return { type, itemType, length, value };
   }
 
@@ -238,31 +253,7 @@ class HeaderParser {
     if (type === GGUF_TYPE.STRING) return await this.string(what);
     const size = scalarSize(type)!;
     await r.ensure(size, what);
-    const v = r.view(size);
-    switch (type) {
-      case GGUF_TYPE.UINT8:
-        return v.getUint8(0);
-      case GGUF_TYPE.INT8:
-        return v.getInt8(0);
-      case GGUF_TYPE.UINT16:
-        return v.getUint16(0, true);
-      case GGUF_TYPE.INT16:
-        return v.getInt16(0, true);
-      case GGUF_TYPE.UINT32:
-        return v.getUint32(0, true);
-      case GGUF_TYPE.INT32:
-        return v.getInt32(0, true);
-      case GGUF_TYPE.FLOAT32:
-        return v.getFloat32(0, true);
-      case GGUF_TYPE.BOOL:
-        return v.getUint8(0) !== 0;
-      case GGUF_TYPE.UINT64:
-        return v.getBigUint64(0, true);
-      case GGUF_TYPE.INT64:
-        return v.getBigInt64(0, true);
-      default:
-        return v.getFloat64(0, true);
-    }
+    return decodeScalar(type, r.view(size));
   }
 
   alignment(value: GgufValue | undefined, at: number): number {
@@ -356,6 +347,34 @@ class HeaderParser {
       }
       expected = alignUp(t.offset + bytes, alignment);
     }
+  }
+}
+
+/** Decodes a fixed-size scalar of `type` from the start of `v`. */
+function decodeScalar(type: number, v: DataView): GgufScalar {
+  switch (type) {
+    case GGUF_TYPE.UINT8:
+      return v.getUint8(0);
+    case GGUF_TYPE.INT8:
+      return v.getInt8(0);
+    case GGUF_TYPE.UINT16:
+      return v.getUint16(0, true);
+    case GGUF_TYPE.INT16:
+      return v.getInt16(0, true);
+    case GGUF_TYPE.UINT32:
+      return v.getUint32(0, true);
+    case GGUF_TYPE.INT32:
+      return v.getInt32(0, true);
+    case GGUF_TYPE.FLOAT32:
+      return v.getFloat32(0, true);
+    case GGUF_TYPE.BOOL:
+      return v.getUint8(0) !== 0;
+    case GGUF_TYPE.UINT64:
+      return v.getBigUint64(0, true);
+    case GGUF_TYPE.INT64:
+      return v.getBigInt64(0, true);
+    default:
+      return v.getFloat64(0, true);
   }
 }
 
