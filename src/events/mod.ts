@@ -15,3 +15,4 @@ export {
   WaitingEvent,
 } from "./download_event.ts";
 export { Capabilities, type LoadingModelEvent, LoadPhase, StatusEvent } from "./status_event.ts";
+export { InspectEvent } from "./inspect_event.ts";

@@ -48,6 +48,8 @@ export interface GgufSummary {
   /** True when `tokenizer.chat_template` is a non-empty string. */
   chatTemplate: boolean;
   tensorCount: number;
+  /** `split.count`: the files of a split model (1 for a single file); the counts here are this file's. */
+  splitCount: number;
   fileSize: number;
   /** Bytes of tensor data (without alignment padding). */
   tensorDataBytes: number;
@@ -123,6 +125,7 @@ export function summarizeGguf(header: GgufHeader): GgufSummary {
     vocabSize: num(arch("vocab_size")) ?? (tokens && "length" in tokens ? tokens.length : null),
     chatTemplate: template !== null && template.length > 0,
     tensorCount: header.tensors.length,
+    splitCount: Math.max(1, num(md.get("split.count")) ?? 1),
     fileSize: header.fileSize,
     tensorDataBytes,
     dataOffset: header.dataOffset,
