@@ -52,44 +52,49 @@ class Builder {
     this.pos += n;
     return at;
   }
-  u32 = (n: number): void => this.view.setUint32(this.room(4), n, true);
-  u64 = (n: number | bigint): void => this.view.setBigUint64(this.room(8), BigInt(n), true);
+  /** Reserves `n` bytes, then writes them through the (possibly regrown) view. */
+  private put(n: number, write: (view: DataView, at: number) => void): void {
+    const at = this.room(n);
+    write(this.view, at);
+  }
+  u32 = (n: number): void => this.put(4, (v, at) => v.setUint32(at, n, true));
+  u64 = (n: number | bigint): void => this.put(8, (v, at) => v.setBigUint64(at, BigInt(n), true));
   string(s: string): void {
     const b = this.encoder.encode(s);
     this.u64(b.byteLength);
-    this.buf.set(b, this.room(b.byteLength));
+    const at = this.room(b.byteLength);
+    this.buf.set(b, at);
   }
   scalar(type: number, x: GgufScalar): void {
-    const v = this.view;
     const num = (): number => {
       if (typeof x !== "number") throw new Error(`GGUF: expected a number for type ${type}, got ${typeof x}`);
       return x;
     };
     switch (type) {
       case GGUF_TYPE.UINT8:
-        return v.setUint8(this.room(1), num());
+        return this.put(1, (v, at) => v.setUint8(at, num()));
       case GGUF_TYPE.INT8:
-        return v.setInt8(this.room(1), num());
+        return this.put(1, (v, at) => v.setInt8(at, num()));
       case GGUF_TYPE.UINT16:
-        return v.setUint16(this.room(2), num(), true);
+        return this.put(2, (v, at) => v.setUint16(at, num(), true));
       case GGUF_TYPE.INT16:
-        return v.setInt16(this.room(2), num(), true);
+        return this.put(2, (v, at) => v.setInt16(at, num(), true));
       case GGUF_TYPE.UINT32:
-        return v.setUint32(this.room(4), num(), true);
+        return this.put(4, (v, at) => v.setUint32(at, num(), true));
       case GGUF_TYPE.INT32:
-        return v.setInt32(this.room(4), num(), true);
+        return this.put(4, (v, at) => v.setInt32(at, num(), true));
       case GGUF_TYPE.FLOAT32:
-        return v.setFloat32(this.room(4), num(), true);
+        return this.put(4, (v, at) => v.setFloat32(at, num(), true));
       case GGUF_TYPE.BOOL:
-        return v.setUint8(this.room(1), x ? 1 : 0);
+        return this.put(1, (v, at) => v.setUint8(at, x ? 1 : 0));
       case GGUF_TYPE.STRING:
         return this.string(String(x));
       case GGUF_TYPE.UINT64:
-        return v.setBigUint64(this.room(8), BigInt(x as number | bigint), true);
+        return this.put(8, (v, at) => v.setBigUint64(at, BigInt(x as number | bigint), true));
       case GGUF_TYPE.INT64:
-        return v.setBigInt64(this.room(8), BigInt(x as number | bigint), true);
+        return this.put(8, (v, at) => v.setBigInt64(at, BigInt(x as number | bigint), true));
       case GGUF_TYPE.FLOAT64:
-        return v.setFloat64(this.room(8), num(), true);
+        return this.put(8, (v, at) => v.setFloat64(at, num(), true));
       default:
         throw new Error(`GGUF: unknown value type ${type}`);
     }

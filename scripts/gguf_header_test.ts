@@ -64,3 +64,24 @@ Deno.test("the fixture's header re-encodes byte for byte", async () => {
   const original = (await Deno.readFile(FIXTURE)).subarray(0, h.dataOffset);
   assertEquals(encodeGgufHeader(h.metadata, h.tensors), original);
 });
+
+Deno.test("encodeGgufHeader: a header larger than the encoder's first buffer (64 KiB)", async () => {
+  const tokens = Array.from({ length: 20_000 }, (_, i) => `token${i}`);
+  const kv = new Map<string, GgufValue>([
+    ["tokenizer.ggml.tokens", {
+      type: GGUF_TYPE.ARRAY,
+      itemType: GGUF_TYPE.STRING,
+      length: tokens.length,
+      value: tokens,
+    }],
+    ["tokenizer.ggml.scores", {
+      type: GGUF_TYPE.ARRAY,
+      itemType: GGUF_TYPE.FLOAT32,
+      length: tokens.length,
+      value: tokens.map((_, i) => -i),
+    }],
+  ]);
+  const bytes = encodeGgufHeader(kv, []);
+  assertEquals(bytes.byteLength > 64 * 1024, true);
+  assertEquals((await roundTrip(bytes, 0)).metadata, kv);
+});

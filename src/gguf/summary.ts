@@ -33,6 +33,8 @@ export interface GgufSummary {
   contextLength: number | null;
   /** `<arch>.embedding_length` (n_embd). */
   embeddingLength: number | null;
+  /** `<arch>.feed_forward_length` (n_ff; the largest, when given per layer). */
+  feedForwardLength: number | null;
   /** `<arch>.block_count`: transformer layers. */
   blockCount: number | null;
   /** `<arch>.attention.head_count` (the largest, when given per layer). */
@@ -117,6 +119,7 @@ export function summarizeGguf(header: GgufHeader): GgufSummary {
     quantizationSource: named ? "file_type" : "tensors",
     contextLength: num(arch("context_length")),
     embeddingLength,
+    feedForwardLength: num(arch("feed_forward_length")),
     blockCount: num(arch("block_count")),
     headCount,
     headCountKv: num(arch("attention.head_count_kv")) ?? headCount,
