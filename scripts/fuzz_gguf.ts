@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { isLodeError } from "../src/errors.ts";
-import { readGgufHeader, summarizeGguf } from "../src/gguf/mod.ts";
+import { type GgufSummary, readGgufHeader, summarizeGguf } from "../src/gguf/mod.ts";
 import { GgufBytes, sampleGguf } from "../tests/support/gguf_bytes.ts";
 
 /** One hostile input: a name saying how it was made, its bytes, and the size to extend it to (sparse). */
@@ -241,7 +241,11 @@ export async function checkCase(c: FuzzCase, path: string, timeoutMs: number): P
     timer = setTimeout(() => resolve("timeout"), timeoutMs)
   );
   try {
-    const read = readGgufHeader(path).then((h) => (summarizeGguf(h), "parsed" as const));
+    const read = readGgufHeader(path).then((h) => {
+      const insane = insaneField(summarizeGguf(h));
+      if (insane) throw new Error(`the summary's ${insane} is not a count`);
+      return "parsed" as const;
+    });
     const outcome = await Promise.race([read, timeout]);
     const ms = performance.now() - started;
     if (outcome === "timeout") return { outcome: "failed", ms, error: `no answer within ${timeoutMs} ms` };
@@ -253,6 +257,17 @@ export async function checkCase(c: FuzzCase, path: string, timeoutMs: number): P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The first count field of a summary that is not null or a non-negative safe integer. */
+function insaneField(s: GgufSummary): string | undefined {
+  for (const [key, value] of Object.entries(s)) {
+    if (typeof value === "number" && !(Number.isSafeInteger(value) && value >= 0)) return `${key} (${value})`;
+  }
+  for (const [type, bytes] of Object.entries(s.tensorTypes)) {
+    if (!(Number.isSafeInteger(bytes) && bytes >= 0)) return `tensorTypes.${type} (${bytes})`;
+  }
+  return undefined;
 }
 
 /** Options of {@link fuzz}. */

@@ -62,11 +62,14 @@ export interface GgufSummary {
   tensorTypes: Record<string, number>;
 }
 
-/** A metadata value as a number: safe integers and floats; the largest item of a kept numeric array. */
+/**
+ * A metadata value as a count: a non-negative safe integer (a float or a negative value from a hostile
+ * file is `null`); the largest item of a kept numeric array.
+ */
 function num(v: GgufValue | undefined): number | null {
   if (v === undefined) return null;
   const one = (x: unknown): number | null =>
-    typeof x === "number" && Number.isFinite(x)
+    typeof x === "number" && Number.isSafeInteger(x) && x >= 0
       ? x
       : typeof x === "bigint" && x >= 0n && x <= BigInt(Number.MAX_SAFE_INTEGER)
       ? Number(x)
@@ -107,7 +110,9 @@ export function summarizeGguf(header: GgufHeader): GgufSummary {
   const named = fileType === null ? undefined : fileTypeName(fileType);
   const embeddingLength = num(arch("embedding_length"));
   const headCount = num(arch("attention.head_count"));
-  const perHead = embeddingLength !== null && headCount ? embeddingLength / headCount : null;
+  const perHead = embeddingLength !== null && headCount && embeddingLength % headCount === 0
+    ? embeddingLength / headCount
+    : null;
   const tokens = md.get("tokenizer.ggml.tokens");
   const template = str(md.get("tokenizer.chat_template"));
   return {
