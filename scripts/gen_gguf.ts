@@ -249,10 +249,13 @@ export async function writeGgufModel(path: string, options: GgufModelOptions): P
   const type = options.tensorType ?? "f16";
   if (type !== "f32" && type !== "f16") throw new Error(`tensor type must be f32 or f16, got ${type}`);
   const seed = (options.seed ?? 1) >>> 0;
-  const source = await readGgufHeader(options.tokenizerFrom ?? DEFAULT_TOKENIZER);
+  // Keep every array: the tokenizer is copied item by item.
+  const source = await readGgufHeader(options.tokenizerFrom ?? DEFAULT_TOKENIZER, {
+    limits: { keepArrayItems: Infinity, maxKeptArrayItems: Infinity },
+  });
   // Copy tokenizer.* as is, except special-token ids of 0xFFFFFFFF ("none"), which llama.cpp warns about.
   const tokenizer = new Map(
-    [...source.kv].filter(([k, v]) =>
+    [...source.metadata].filter(([k, v]) =>
       k.startsWith("tokenizer.") && k !== "tokenizer.chat_template" && v.value !== NO_TOKEN
     ),
   );

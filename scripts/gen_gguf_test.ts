@@ -6,6 +6,7 @@ import { main, parseCount, parseSize, writeGgufModel } from "./gen_gguf.ts";
 
 const MiB = 1024 * 1024;
 const FIXTURE = new URL("../tests/fixtures/stories260K.gguf", import.meta.url);
+const KEEP_ALL = { limits: { keepArrayItems: Infinity, maxKeptArrayItems: Infinity } };
 
 async function sha256File(path: string): Promise<string> {
   return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
@@ -52,7 +53,7 @@ Deno.test("parseSize and parseCount", () => {
 Deno.test("writeGgufModel: valid header, size on target, tokenizer copied, deterministic", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gen_gguf_test_" });
   try {
-    const source = await readGgufHeader(FIXTURE);
+    const source = await readGgufHeader(FIXTURE, KEEP_ALL);
     for (const [sizeBytes, tensorType] of [[2 * MiB, "f32"], [20 * MiB, "f16"]] as const) {
       const path = `${dir}/m-${sizeBytes}.gguf`;
       const r = await writeGgufModel(path, { sizeBytes, seed: 42, tensorType });
@@ -64,21 +65,21 @@ Deno.test("writeGgufModel: valid header, size on target, tokenizer copied, deter
       assertEquals(new TextDecoder().decode(head.subarray(0, 4)), "GGUF");
       assertEquals(new DataView(head.buffer).getUint32(4, true), 3);
 
-      const h = await readGgufHeader(path);
+      const h = await readGgufHeader(path, KEEP_ALL);
       assertEquals(h.version, 3);
       assertEquals(h.alignment, 32);
       assertEquals(h.dataOffset % 32, 0);
-      assertEquals(h.kv.get("general.architecture")?.value, "llama");
-      assertEquals(h.kv.get("llama.embedding_length")?.value, r.shape.nEmbd);
-      assertEquals(h.kv.get("llama.block_count")?.value, r.shape.nLayer);
-      assertEquals(h.kv.get("llama.attention.head_count_kv")?.value, r.shape.nHeadKv);
-      assertEquals(h.kv.get("llama.rope.dimension_count")?.value, headDim(r.shape));
-      for (const [k, v] of source.kv) {
+      assertEquals(h.metadata.get("general.architecture")?.value, "llama");
+      assertEquals(h.metadata.get("llama.embedding_length")?.value, r.shape.nEmbd);
+      assertEquals(h.metadata.get("llama.block_count")?.value, r.shape.nLayer);
+      assertEquals(h.metadata.get("llama.attention.head_count_kv")?.value, r.shape.nHeadKv);
+      assertEquals(h.metadata.get("llama.rope.dimension_count")?.value, headDim(r.shape));
+      for (const [k, v] of source.metadata) {
         if (!k.startsWith("tokenizer.")) continue;
-        assertEquals(h.kv.get(k), v.value === 0xffffffff ? undefined : v, k);
+        assertEquals(h.metadata.get(k), v.value === 0xffffffff ? undefined : v, k);
       }
-      assertEquals(h.kv.get("tokenizer.ggml.bos_token_id")?.value, 1);
-      assertEquals((h.kv.get("tokenizer.ggml.tokens")?.value as string[]).length, 512);
+      assertEquals(h.metadata.get("tokenizer.ggml.bos_token_id")?.value, 1);
+      assertEquals((h.metadata.get("tokenizer.ggml.tokens")?.value as string[]).length, 512);
       assertEquals(h.tensors.length, 3 + 9 * r.shape.nLayer);
       const weight = tensorType === "f32" ? GGML_TYPE.F32 : GGML_TYPE.F16;
       for (const t of h.tensors) {

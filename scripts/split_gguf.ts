@@ -44,7 +44,10 @@ export async function splitGguf(
   options: { outPrefix: string; count: number },
 ): Promise<GgufShard[]> {
   const { outPrefix, count } = options;
-  const header = await readGgufHeader(path);
+  // Keep every array: shard 1 copies the metadata item by item.
+  const header = await readGgufHeader(path, {
+    limits: { keepArrayItems: Infinity, maxKeptArrayItems: Infinity },
+  });
   if (!Number.isInteger(count) || count < 2 || count > header.tensors.length) {
     throw new Error(`--shards must be 2..${header.tensors.length} (the tensor count), got ${count}`);
   }
@@ -55,9 +58,8 @@ export async function splitGguf(
     if (next !== undefined) return next - t.offset;
     return 0; // the last tensor's size: filled in below from the file size
   };
-  const fileSize = (await source.stat()).size;
   const sizes = header.tensors.map((_, i) => tensorBytes(i));
-  sizes[sizes.length - 1] = fileSize - header.dataOffset - header.tensors.at(-1)!.offset;
+  sizes[sizes.length - 1] = header.fileSize - header.dataOffset - header.tensors.at(-1)!.offset;
   const perShard = Math.ceil(header.tensors.length / count);
   const shards: GgufShard[] = [];
   for (let s = 0; s < count; s++) {
@@ -72,7 +74,7 @@ export async function splitGguf(
       ["split.count", { type: GGUF_TYPE.UINT16, value: count }],
       ["split.tensors.count", { type: GGUF_TYPE.INT32, value: header.tensors.length }],
     ];
-    const kv = new Map<string, GgufValue>(s === 0 ? [...header.kv, ...splitKeys] : splitKeys);
+    const kv = new Map<string, GgufValue>(s === 0 ? [...header.metadata, ...splitKeys] : splitKeys);
     if (s !== 0) kv.set("general.alignment", { type: GGUF_TYPE.UINT32, value: header.alignment });
     let offset = 0;
     const infos = indices.map((i) => {

@@ -18,7 +18,7 @@ Deno.test("splitGguf: llama.cpp loads the shards from shard 1 and writes the sam
     const whole = await readGgufHeader(STORIES);
     assert.equal(shards.reduce((n, s) => n + s.tensors, 0), whole.tensors.length);
     const second = await readGgufHeader(shards[1]!.path);
-    assert.deepEqual([...second.kv.keys()].sort(), [
+    assert.deepEqual([...second.metadata.keys()].sort(), [
       "general.alignment",
       "split.count",
       "split.no",

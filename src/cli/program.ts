@@ -162,6 +162,22 @@ const SPECS: CommandSpec[] = [
     ],
   },
   {
+    name: "inspect",
+    summary:
+      "show a GGUF model's architecture, parameters, quantization, context length and sizes (header only)",
+    args: [{
+      name: "model",
+      required: true,
+      description: "a stored model name, file:PATH, or the path of a GGUF file",
+    }],
+    options: [],
+    examples: [
+      "lode inspect stories260K",
+      "lode inspect ./model-Q4_K_M.gguf --json",
+      "lode inspect file:/models/qwen3-00001-of-00002.gguf",
+    ],
+  },
+  {
     name: "ls",
     aliases: ["list"],
     summary: "list the models in the store (name, size, digest, format, source)",
@@ -320,4 +336,5 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sync: () => import("./commands/sync.ts"),
   export: () => import("./commands/export.ts"),
   gc: () => import("./commands/gc.ts"),
+  inspect: () => import("./commands/inspect.ts"),
 };

@@ -33,3 +33,4 @@ export {
   StoreEvent,
   VerifiedEvent,
 } from "./store_event.ts";
+export { InspectEvent } from "./inspect_event.ts";

@@ -40,3 +40,15 @@ export {
   LLAMA_CPP_BACKEND_NAME,
   type LlamaCppBackendOptions,
 } from "./llama_cpp_backend.ts";
+export { parseMemAvailable, readMemAvailable, type ReadMemAvailableOptions } from "./mem_available.ts";
+export {
+  type AvailableMemory,
+  checkMemory,
+  type DeviceBytes,
+  estimateMemory,
+  type MemoryEstimate,
+  type MemoryEstimateOptions,
+  MODEL_OVERHEAD_BYTES,
+  preflight,
+  type PreflightOptions,
+} from "./memory_preflight.ts";
