@@ -299,17 +299,25 @@ export function backendConformance(
         },
       );
 
-      await t.step("a file that is not a model fails to load with MODEL_LOAD_FAILED", async () => {
-        const dir = await Deno.makeTempDir({ prefix: "lode-conformance-" });
-        try {
-          const notes = `${dir}/notes.gguf`;
-          await Deno.writeTextFile(notes, "this is a text file, not a model\n".repeat(100));
-          await rejectsWith(backend.load(notes, loadOptions), "MODEL_LOAD_FAILED");
-          await rejectsWith(backend.load(`${dir}/missing.gguf`, loadOptions), "MODEL_LOAD_FAILED");
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
-      });
+      await t.step(
+        "a file that is not a model fails to load with MODEL_LOAD_FAILED; probe says why",
+        async () => {
+          const dir = await Deno.makeTempDir({ prefix: "lode-conformance-" });
+          try {
+            const notes = `${dir}/notes.gguf`;
+            await Deno.writeTextFile(notes, "this is a text file, not a model\n".repeat(100));
+            const good = await backend.probe(fixtures.model);
+            assert(good.ok, JSON.stringify(good));
+            const bad = await backend.probe(notes);
+            assert(!bad.ok && bad.reason.length > 0, JSON.stringify(bad));
+            assert(!(await backend.probe(`${dir}/missing.gguf`)).ok);
+            await rejectsWith(backend.load(notes, loadOptions), "MODEL_LOAD_FAILED");
+            await rejectsWith(backend.load(`${dir}/missing.gguf`, loadOptions), "MODEL_LOAD_FAILED");
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+        },
+      );
     } finally {
       await session?.close();
       await backend.close();

@@ -20,7 +20,7 @@
  * @module
  */
 import type * as NodeLlamaCpp from "node-llama-cpp";
-import { LodeError } from "../errors.ts";
+import { isLodeError, LodeError } from "../errors.ts";
 import type {
   Backend,
   Capabilities,
@@ -32,6 +32,9 @@ import type {
   StatusEvent,
 } from "./backend.ts";
 import { defaultThreads } from "./default_threads.ts";
+import { probeGguf } from "./gguf_probe.ts";
+import { readMemAvailable } from "./mem_available.ts";
+import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
 
@@ -67,6 +70,8 @@ export interface LlamaCppBackendOptions {
   log?: (level: string, line: string) => void;
   /** Clock for load and generation timings, in milliseconds. Default `performance.now`. */
   now?: () => number;
+  /** Free RAM in bytes for the memory preflight (default: `MemAvailable` of /proc/meminfo). */
+  availableRam?: () => Promise<number | undefined>;
 }
 
 /**
@@ -92,6 +97,7 @@ class LlamaCppBackend implements Backend {
   readonly #verbose: boolean;
   readonly #log: (level: string, line: string) => void;
   readonly #now: () => number;
+  readonly #availableRam: () => Promise<number | undefined>;
   readonly #runtimes = new Map<RuntimeKind, Promise<Runtime>>();
   readonly #sessions = new Set<LlamaCppSession>();
   readonly #logTail: string[] = [];
@@ -103,11 +109,11 @@ class LlamaCppBackend implements Backend {
     this.#verbose = options.verbose ?? false;
     this.#log = options.log ?? ((level, line) => console.error(`[llama.cpp ${level}] ${line}`));
     this.#now = options.now ?? (() => performance.now());
+    this.#availableRam = options.availableRam ?? readMemAvailable;
   }
 
-  // TEMPORARY (being implemented on the `inference` branch).
-  probe(_path: string): Promise<ProbeResult> {
-    return Promise.reject(new LodeError("INTERNAL", "probe is not implemented yet"));
+  probe(path: string): Promise<ProbeResult> {
+    return probeGguf(path);
   }
 
   async load(path: string, options: LoadOptions = {}): Promise<Session> {
@@ -131,6 +137,9 @@ class LlamaCppBackend implements Backend {
       );
     }
     throwIfAborted(signal);
+    const preflightContext = options.memoryCheck === false
+      ? undefined
+      : await this.#checkMemory(path, options, llama);
     const logMark = this.#logCount;
     notify(options.onStatus, { status: "loading_model", phase: "mmap", path });
     let model: NodeLlamaCpp.LlamaModel;
@@ -145,7 +154,7 @@ class LlamaCppBackend implements Backend {
       throw signal?.aborted ? interrupted(path, e) : this.#loadFailed(path, e, logMark);
     }
     try {
-      const nCtx = options.contextSize ??
+      const nCtx = options.contextSize ?? preflightContext ??
         Math.min(model.trainContextSize || DEFAULT_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE);
       const threads = options.threads ?? defaultThreads();
       notify(options.onStatus, { status: "loading_model", phase: "kv_cache", n_ctx: nCtx });
@@ -187,6 +196,35 @@ class LlamaCppBackend implements Backend {
       this.#failedLoads++;
       await settleWithin(model.dispose(), DISPOSE_GRACE_MS);
       throw signal?.aborted ? interrupted(path, e) : this.#loadFailed(path, e, logMark);
+    }
+  }
+
+  /**
+   * The memory preflight: refuses with `INSUFFICIENT_MEMORY` a model and context that do not fit, before
+   * llama.cpp allocates anything; returns the context size it checked. Layers: none on the CPU; an exact
+   * `--gpu N` is checked against free VRAM; with `auto` node-llama-cpp fits the layers to VRAM itself,
+   * so only the RAM the rest needs (at least) is checked. A file lode cannot read as GGUF fails the load.
+   */
+  async #checkMemory(path: string, options: LoadOptions, llama: Runtime): Promise<number> {
+    const onCpu = llama.gpu === false || options.gpu === "off";
+    const gpuLayers = onCpu ? 0 : typeof options.gpu === "number" ? options.gpu : Number.MAX_SAFE_INTEGER;
+    try {
+      const estimate = await preflight(path, {
+        contextSize: options.contextSize,
+        maxDefaultContext: DEFAULT_CONTEXT_SIZE,
+        gpuLayers,
+        availableRam: await this.#availableRam(),
+        availableVram: typeof options.gpu === "number" && !onCpu
+          ? (await llama.getVramState()).free
+          : undefined,
+      });
+      return estimate.contextSize;
+    } catch (e) {
+      if (!isLodeError(e, "GGUF_INVALID")) throw e;
+      throw new LodeError("MODEL_LOAD_FAILED", e.message, {
+        details: { path, gguf: e.details },
+        cause: e,
+      });
     }
   }
 

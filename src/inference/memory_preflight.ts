@@ -38,6 +38,7 @@ import {
   type GgufHeader,
   type GgufSummary,
   readGgufHeader,
+  splitPaths,
   summarizeGguf,
   tensorBytes,
 } from "../gguf/mod.ts";
@@ -230,7 +231,11 @@ export function checkMemory(estimate: MemoryEstimate, available: AvailableMemory
 }
 
 /** Options of {@link preflight}. */
-export interface PreflightOptions extends MemoryEstimateOptions {
+export interface PreflightOptions extends Omit<MemoryEstimateOptions, "contextSize"> {
+  /** Tokens of context; default: the model's training context, at most `maxDefaultContext`. */
+  contextSize?: number;
+  /** Cap of the default context size (default 4096, the backend's). */
+  maxDefaultContext?: number;
   /** Free RAM (default: {@link readMemAvailable}; when unknown, RAM is not checked). */
   availableRam?: number;
   /** Free VRAM of the GPU layers are offloaded to (from the caller; unchecked when absent). */
@@ -238,18 +243,44 @@ export interface PreflightOptions extends MemoryEstimateOptions {
 }
 
 /**
+ * The header of a whole model: for the first shard of a split model, the tensors of every shard
+ * (found beside it by llama.cpp's naming) are added, so the weights are counted in full.
+ * @example
+ * ```ts
+ * const header = await readModelHeader("/models/links/big/big-00001-of-00003.gguf");
+ * ```
+ */
+export async function readModelHeader(path: string): Promise<GgufHeader> {
+  const header = await readGgufHeader(path);
+  const count = summarizeGguf(header).splitCount;
+  if (count <= 1) return header;
+  const paths = splitPaths(path, count);
+  if (!paths) return header; // inspect reports the naming problem; llama.cpp will refuse to load it
+  const tensors = [...header.tensors];
+  for (const shard of paths.slice(1)) tensors.push(...(await readGgufHeader(shard)).tensors);
+  return { ...header, tensors };
+}
+
+/**
  * Reads the model's header, estimates its memory for the context, and checks it against what is
- * available: returns the estimate, or throws `INSUFFICIENT_MEMORY` (and `GGUF_INVALID` for a bad file).
- * The backend calls it before loading.
+ * available: returns the estimate (its `contextSize` is the one to allocate), or throws
+ * `INSUFFICIENT_MEMORY` (and `GGUF_INVALID` for a bad file). The backend calls it before loading.
  * @example
  * ```ts
  * await preflight(path, { contextSize: 4096, gpuLayers: 0 }); // RAM from /proc/meminfo
- * await preflight(path, { contextSize: 4096, gpuLayers: 33, availableVram: vramFree });
+ * await preflight(path, { gpuLayers: 33, availableVram: vramFree }); // the model's context, at most 4096
  * ```
  */
-export async function preflight(path: string, options: PreflightOptions): Promise<MemoryEstimate> {
-  const estimate = estimateMemory(await readGgufHeader(path), options);
+export async function preflight(path: string, options: PreflightOptions = {}): Promise<MemoryEstimate> {
+  const header = await readModelHeader(path);
+  const trained = summarizeGguf(header).contextLength;
+  const cap = options.maxDefaultContext ?? DEFAULT_CONTEXT_CAP;
+  const contextSize = options.contextSize ?? Math.min(trained || cap, cap);
+  const estimate = estimateMemory(header, { ...options, contextSize });
   const ram = options.availableRam ?? await readMemAvailable();
   checkMemory(estimate, { ram, vram: estimate.gpuLayers > 0 ? options.availableVram : undefined });
   return estimate;
 }
+
+/** The default context cap of {@link preflight}. */
+const DEFAULT_CONTEXT_CAP = 4096;

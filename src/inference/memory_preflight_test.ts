@@ -4,7 +4,13 @@ import { GGUF_TYPE, type GgufArrayValue, type GgufValue, readGgufHeader } from "
 import { writeGgufModel } from "../../scripts/gen_gguf.ts";
 import { encodeGgufHeader } from "../../scripts/gguf_header.ts";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
-import { checkMemory, estimateMemory, MODEL_OVERHEAD_BYTES, preflight } from "./memory_preflight.ts";
+import {
+  checkMemory,
+  estimateMemory,
+  MODEL_OVERHEAD_BYTES,
+  preflight,
+  readModelHeader,
+} from "./memory_preflight.ts";
 
 const FIXTURE = new URL("../../tests/fixtures/stories260K.gguf", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -227,4 +233,22 @@ Deno.test("preflight: reads the header, takes RAM from /proc/meminfo unless give
     );
   });
   assert.throws(() => estimateMemory({} as never, { contextSize: 0 }));
+});
+
+Deno.test("preflight: a split model's weights are counted from every shard; the default context is the model's", async () => {
+  const { splitGguf } = await import("../../scripts/split_gguf.ts");
+  const dir = await Deno.makeTempDir({ prefix: "lode-preflight-split-" });
+  try {
+    const shards = await splitGguf(FIXTURE, { outPrefix: `${dir}/s`, count: 3 });
+    const whole = await preflight(FIXTURE, { gpuLayers: 0, availableRam: 2 ** 40 });
+    const split = await preflight(shards[0]!.path, { gpuLayers: 0, availableRam: 2 ** 40 });
+    assert.equal(split.weights.ram, whole.weights.ram);
+    assert.equal(whole.contextSize, 2048); // stories260K was trained with 2048 tokens (below the 4096 cap)
+    assert.equal(
+      (await readModelHeader(shards[0]!.path)).tensors.length,
+      (await readModelHeader(FIXTURE)).tensors.length,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

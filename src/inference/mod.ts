@@ -51,4 +51,6 @@ export {
   MODEL_OVERHEAD_BYTES,
   preflight,
   type PreflightOptions,
+  readModelHeader,
 } from "./memory_preflight.ts";
+export { probeGguf } from "./gguf_probe.ts";
