@@ -1,0 +1,97 @@
+/**
+ * The router contract: what the daemon's request handling (the inference
+ * socket, the OpenAI-compatible HTTP front, `lode run` through the daemon)
+ * programs against to get a loaded model. A {@link Router} maps a model name
+ * to a loaded {@link Session} — the very backend contract of
+ * src/inference/backend.ts, so a request handler cannot tell a model running
+ * in a runner process from one in-process — loading it on first use (pulling
+ * it first when a lockfile or reference says how), keeping it for a
+ * keep-alive TTL, and evicting the least recently used one beyond
+ * `maxLoaded` or a memory budget.
+ *
+ * A {@link Lease} pins a model while a request uses it (a leased model is
+ * never evicted or unloaded under the request); `release` gives it back and
+ * restarts its keep-alive clock. When a model's runner dies, every lease's
+ * running generations fail with `LodeError("RUNNER_CRASHED")`, the model is
+ * evicted, and the next `acquire` loads it again.
+ *
+ * This file holds types only.
+ *
+ * @example
+ * ```ts
+ * import type { Router } from "./router.ts";
+ * async function complete(router: Router, model: string, prompt: string, signal: AbortSignal): Promise<string> {
+ *   const lease = await router.acquire(model, { signal });
+ *   try {
+ *     return (await lease.session.generate(prompt, { maxTokens: 64, signal }).result).text;
+ *   } finally {
+ *     lease.release();
+ *   }
+ * }
+ * ```
+ * @module
+ */
+import type { Session } from "../inference/backend.ts";
+import type { StatusEvent } from "../events/status_event.ts";
+import type { ModelEntry } from "./protocol.ts";
+
+/**
+ * A loaded model pinned for one request.
+ *
+ * @example
+ * ```ts
+ * import type { Lease } from "./router.ts";
+ * const tokens = async (lease: Lease, text: string) => (await lease.session.tokenize(text)).length;
+ * ```
+ */
+export interface Lease {
+  /** The model's name in the store (as the request named it, resolved). */
+  readonly model: string;
+  readonly session: Session;
+  /** Gives the model back (idempotent); its keep-alive starts when the last lease is released. */
+  release(): void;
+}
+
+/**
+ * A status event of one model, for the admin stream (`loading_model` phases with `download` progress of a
+ * pull the daemon performs, `capabilities`, `ready`, `restarting` after a runner crash).
+ *
+ * @example
+ * ```ts
+ * import type { ModelStatus } from "./router.ts";
+ * const line = (s: ModelStatus) => `${s.model}: ${s.event.status}`;
+ * ```
+ */
+export interface ModelStatus {
+  model: string;
+  event: StatusEvent;
+}
+
+/**
+ * Model name → loaded session.
+ *
+ * @example
+ * ```ts
+ * import type { Router } from "./router.ts";
+ * const names = async (r: Router) => (await r.models()).filter((m) => m.loaded).map((m) => m.name);
+ * ```
+ */
+export interface Router {
+  /**
+   * A lease on `model`, loading it first when it is not loaded (concurrent acquires of one model share
+   * one load). Rejects with `MODEL_NOT_FOUND` for a name the store, lockfile and references cannot
+   * provide, `INSUFFICIENT_MEMORY` when it cannot fit even after evicting idle models,
+   * `MODEL_LOAD_FAILED`, `RUNNER_CRASHED`, or `INTERRUPTED` when `signal` aborts while loading.
+   */
+  acquire(model: string, options?: { signal?: AbortSignal }): Promise<Lease>;
+  /** Loads `model` without using it (the `load` op, `--model NAME` preloads); resolves when it is ready. */
+  load(model: string, options?: { signal?: AbortSignal }): Promise<ModelEntry>;
+  /** Unloads `model` once its leases are released; false when it was not loaded. */
+  unload(model: string): Promise<boolean>;
+  /** Every model in the store, and whether (and until when) it is loaded. */
+  models(): Promise<ModelEntry[]>;
+  /** Subscribes to per-model status events; returns the unsubscribe function. */
+  onStatus(listener: (status: ModelStatus) => void): () => void;
+  /** Unloads everything (waiting for leases up to `graceMs`, then aborting them) and stops the runners. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
