@@ -15,3 +15,10 @@ export {
   WaitingEvent,
 } from "./download_event.ts";
 export { Capabilities, type LoadingModelEvent, LoadPhase, StatusEvent } from "./status_event.ts";
+export {
+  DoneEvent,
+  EmbeddingEvent,
+  InferenceEvent,
+  TokenEvent,
+  Usage as InferenceUsage,
+} from "./inference_event.ts";
