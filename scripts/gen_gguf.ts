@@ -7,6 +7,7 @@
  * ```sh
  * deno run -A scripts/gen_gguf.ts --out /tmp/m.gguf --size 1GiB [--seed N] [--tensor-type f32|f16]
  * deno run -A scripts/gen_gguf.ts --out /tmp/m.gguf --params 100M
+ * deno run -A scripts/gen_gguf.ts --out /tmp/chat.gguf --size 2MiB --chat-template chatml   # or FILE (Jinja)
  * ```
  * Prints one JSON line: {path, sizeBytes, sha256, params, tensorType, seed, shape, seconds}.
  * @module
@@ -41,7 +42,24 @@ export interface GgufModelOptions {
   tokenizerFrom?: string | URL;
   /** `llama.context_length` (default 2048). */
   contextLength?: number;
+  /**
+   * Jinja chat template written as `tokenizer.chat_template` (e.g. {@link CHATML_TEMPLATE}). Default: none
+   * (and none is copied from `tokenizerFrom`, so the model has a template only when asked for).
+   */
+  chatTemplate?: string;
 }
+
+/**
+ * The ChatML chat template (as Qwen and many others ship it): `<|im_start|>role\ncontent<|im_end|>\n` per
+ * message, then `<|im_start|>assistant\n` when a generation prompt is asked for.
+ * @example
+ * ```ts
+ * await writeGgufModel("/tmp/chat.gguf", { sizeBytes: 1024 * 1024, chatTemplate: CHATML_TEMPLATE });
+ * ```
+ */
+export const CHATML_TEMPLATE =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
+  "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /** What {@link writeGgufModel} wrote. */
 export interface GgufModelResult {
@@ -234,8 +252,13 @@ export async function writeGgufModel(path: string, options: GgufModelOptions): P
   const source = await readGgufHeader(options.tokenizerFrom ?? DEFAULT_TOKENIZER);
   // Copy tokenizer.* as is, except special-token ids of 0xFFFFFFFF ("none"), which llama.cpp warns about.
   const tokenizer = new Map(
-    [...source.kv].filter(([k, v]) => k.startsWith("tokenizer.") && v.value !== NO_TOKEN),
+    [...source.kv].filter(([k, v]) =>
+      k.startsWith("tokenizer.") && k !== "tokenizer.chat_template" && v.value !== NO_TOKEN
+    ),
   );
+  if (options.chatTemplate !== undefined) {
+    tokenizer.set("tokenizer.chat_template", { type: GGUF_TYPE.STRING, value: options.chatTemplate });
+  }
   if (!tokenizer.has("tokenizer.ggml.tokens")) {
     throw new Error("tokenizer source has no tokenizer.ggml.tokens");
   }
@@ -356,11 +379,13 @@ export async function main(
       params: { type: "string" },
       seed: { type: "string" },
       "tensor-type": { type: "string" },
+      "chat-template": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   const usage =
-    "usage: gen_gguf.ts --out FILE (--size 1GiB | --params 100M) [--seed N] [--tensor-type f32|f16]";
+    "usage: gen_gguf.ts --out FILE (--size 1GiB | --params 100M) [--seed N] [--tensor-type f32|f16]" +
+    " [--chat-template chatml|FILE]";
   if (values.help) {
     io.out(usage);
     return 0;
@@ -379,12 +404,19 @@ export async function main(
     io.err(`--seed must be an integer\n${usage}`);
     return 2;
   }
+  const template = values["chat-template"];
+  const chatTemplate = template === undefined
+    ? undefined
+    : template === "chatml"
+    ? CHATML_TEMPLATE
+    : await Deno.readTextFile(template);
   const started = performance.now();
   const r = await writeGgufModel(values.out, {
     sizeBytes: values.size === undefined ? undefined : parseSize(values.size),
     params: values.params === undefined ? undefined : parseCount(values.params),
     seed,
     tensorType,
+    chatTemplate,
   });
   io.out(JSON.stringify({ ...r, seconds: Math.round(performance.now() - started) / 1000 }));
   return 0;

@@ -1,8 +1,8 @@
 /**
  * The node-llama-cpp (llama.cpp) {@link Backend}: loads a GGUF file, reports
  * `loading_model` (`mmap`, `kv_cache`) and `capabilities` status events, and
- * streams a text continuation of a prompt (models without a chat template,
- * like stories260K, are continued as plain text; chat comes later).
+ * gives sessions that stream text continuations (`generate`), answers
+ * through the model's chat template (`chat`), embeddings and tokens.
  *
  * node-llama-cpp costs ~0.6 s to import, so it is imported lazily by the
  * first `load`, never by importing this module. One llama.cpp runtime is
@@ -32,6 +32,7 @@ import type {
   StatusEvent,
 } from "./backend.ts";
 import { defaultThreads } from "./default_threads.ts";
+import { canEmbed } from "./llama_cpp_embed.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
 
 /** The name of this backend, also `capabilities.backend` (the seed's identifier). */
@@ -156,7 +157,7 @@ class LlamaCppBackend implements Backend {
         audio: false,
         tools: false,
         thinking: false,
-        embed: false,
+        embed: canEmbed(model),
         accelerator: llama.gpu === false ? "cpu" : llama.gpu,
         gpu_layers: model.gpuLayers,
       };

@@ -111,7 +111,7 @@ Deno.test("load reports mmap, then kv_cache, then capabilities, as valid status 
       audio: false,
       tools: false,
       thinking: false,
-      embed: false,
+      embed: true,
       accelerator: "cpu",
       gpu_layers: 0,
     };

@@ -1,8 +1,11 @@
 /**
- * A model loaded by the node-llama-cpp backend: one context, one sequence,
- * text completion (a continuation of the prompt) streamed as a
- * {@link Generation}. Generations run one after another; `close` aborts the
- * running one and frees the context and the model.
+ * A model loaded by the node-llama-cpp backend: one context with one
+ * sequence, shared by text completion (`generate`, a continuation of the
+ * prompt) and chat (`chat`, the conversation rendered through the model's
+ * chat template, see llama_cpp_chat.ts), plus a lazily created embedding
+ * context (llama_cpp_embed.ts). Generations and embeddings run one after
+ * another in call order; `close` aborts the running one and frees
+ * everything.
  *
  * Created only by `createLlamaCppBackend().load(...)`.
  *
@@ -12,6 +15,7 @@
  * const backend = createLlamaCppBackend();
  * const session = await backend.load("tests/fixtures/stories260K.gguf");
  * console.log((await session.generate("Once upon a time", { maxTokens: 40 }).result).text);
+ * console.log((await session.chat([{ role: "user", content: "Hi" }], { maxTokens: 20 }).result).text);
  * await backend.close();
  * ```
  * @module
@@ -27,9 +31,11 @@ import type {
   Generation,
   Session,
   SessionInfo,
-  StopReason,
 } from "./backend.ts";
 import { createGeneration } from "./generation.ts";
+import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
+import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
+import { type CheckedOptions, checkGenerateOptions, runTurn, samplingOptions } from "./llama_cpp_turn.ts";
 
 /**
  * What a session is made of, handed over by the backend once loading succeeded.
@@ -50,6 +56,10 @@ export interface SessionParts {
   onClosed: (session: LlamaCppSession) => void;
 }
 
+type TurnBody = (checked: CheckedOptions, emit: (chunk: string) => void, signal: AbortSignal) => Promise<
+  GenerateResult
+>;
+
 /**
  * The {@link Session} of the node-llama-cpp backend.
  *
@@ -63,8 +73,12 @@ export class LlamaCppSession implements Session {
   readonly capabilities: Capabilities;
   readonly info: SessionInfo;
   readonly #parts: SessionParts;
+  readonly #sequence: NodeLlamaCpp.LlamaContextSequence;
   readonly #completion: NodeLlamaCpp.LlamaCompletion;
+  readonly #embedder: LlamaCppEmbedder;
   readonly #closing = new AbortController();
+  #chat: NodeLlamaCpp.LlamaChat | undefined;
+  #wrapper: NodeLlamaCpp.ChatWrapper | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
@@ -72,44 +86,123 @@ export class LlamaCppSession implements Session {
     this.#parts = parts;
     this.capabilities = parts.capabilities;
     this.info = parts.info;
-    this.#completion = new parts.lib.LlamaCompletion({ contextSequence: parts.context.getSequence() });
+    this.#sequence = parts.context.getSequence();
+    this.#completion = new parts.lib.LlamaCompletion({ contextSequence: this.#sequence });
+    this.#embedder = new LlamaCppEmbedder({
+      model: parts.model,
+      contextSize: parts.info.contextSize,
+      threads: parts.info.threads,
+      path: parts.info.path,
+    });
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Generation {
-    return createGeneration((emit, signal) => {
-      if (this.#closed !== undefined) {
-        return Promise.reject(new LodeError("INFERENCE_FAILED", "generate() called on a closed session"));
-      }
-      validateGenerateOptions(options);
-      const both = AbortSignal.any([signal, this.#closing.signal]);
-      const turn = this.#queue.then(() => this.#run(prompt, options, emit, both));
-      this.#queue = turn.catch(() => {});
-      return turn;
-    }, { signal: options.signal });
+    return this.#start("generate", options, async (checked, emit, signal) => {
+      const { model } = this.#parts;
+      const sampling = await samplingOptions(model.llama, checked);
+      return runTurn({
+        ...this.#turnBase(checked, emit, signal),
+        promptTokens: countPromptTokens(model, prompt),
+        call: async (hooks) => {
+          const response = await this.#completion.generateCompletionWithMeta(prompt, {
+            ...sampling,
+            ...hooks,
+            maxTokens: checked.options.maxTokens,
+            signal,
+            stopOnAbortSignal: true,
+            disableContextShift: true, // stop at a full context rather than silently forget the prompt
+          });
+          return response.metadata.stopReason;
+        },
+      });
+    });
   }
 
-  // TEMPORARY (being implemented on the `inference` branch): throw until then.
-  chat(_messages: ChatMessage[], _options?: GenerateOptions): Generation {
-    throw new LodeError("INTERNAL", "chat is not implemented yet");
+  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
+    return this.#start("chat", options, async (checked, emit, signal) => {
+      const { model, context } = this.#parts;
+      const history = toChatHistory(messages);
+      const promptTokens = renderChatTokens(this.#chatWrapper(), model, messages).length;
+      const room = context.contextSize - promptTokens;
+      if (room <= 0) {
+        throw new LodeError(
+          "INFERENCE_FAILED",
+          `the conversation is ${promptTokens} tokens and does not fit the ${context.contextSize}-token ` +
+            "context; drop earlier messages or load the model with a larger context size",
+          {
+            details: { path: this.info.path, prompt_tokens: promptTokens, context_size: context.contextSize },
+          },
+        );
+      }
+      const sampling = await samplingOptions(model.llama, checked);
+      return runTurn({
+        ...this.#turnBase(checked, emit, signal),
+        promptTokens,
+        call: async (hooks) => {
+          const response = await this.#llamaChat().generateResponse(history, {
+            ...sampling,
+            ...hooks,
+            // Never more than fits: LlamaChat would otherwise drop earlier messages to go on.
+            maxTokens: Math.min(checked.options.maxTokens ?? room, room),
+            signal,
+            stopOnAbortSignal: true,
+          });
+          return response.metadata.stopReason;
+        },
+      });
+    });
   }
-  renderChat(_messages: ChatMessage[]): Promise<string> {
-    return Promise.reject(new LodeError("INTERNAL", "renderChat is not implemented yet"));
+
+  renderChat(messages: ChatMessage[]): Promise<string> {
+    return this.#now("renderChat", () => {
+      // The exact tokens chat() loads, as text: special tokens (BOS, <|im_start|>…) spelled out.
+      return this.#parts.model.detokenize(
+        renderChatTokens(this.#chatWrapper(), this.#parts.model, messages),
+        true,
+      );
+    });
   }
-  embed(_texts: string[], _options?: EmbedOptions): Promise<number[][]> {
-    return Promise.reject(new LodeError("INTERNAL", "embed is not implemented yet"));
+
+  embed(texts: string[], options: EmbedOptions = {}): Promise<number[][]> {
+    return this.#now("embed", () => {
+      const signal = AbortSignal.any([options.signal, this.#closing.signal].filter((s) => s !== undefined));
+      return this.#enqueue(() => this.#embedder.embed(texts, { ...options, signal }));
+    });
   }
-  tokenize(_text: string): Promise<number[]> {
-    return Promise.reject(new LodeError("INTERNAL", "tokenize is not implemented yet"));
+
+  tokenize(text: string): Promise<number[]> {
+    return this.#now("tokenize", () => {
+      if (typeof text !== "string") throw new LodeError("USAGE", "tokenize needs a string");
+      return [...this.#parts.model.tokenize(text, false)];
+    });
   }
-  detokenize(_tokens: number[]): Promise<string> {
-    return Promise.reject(new LodeError("INTERNAL", "detokenize is not implemented yet"));
+
+  detokenize(tokens: number[]): Promise<string> {
+    return this.#now("detokenize", () => {
+      const { model } = this.#parts;
+      // llama.cpp aborts the whole process on an id outside the vocabulary: check first.
+      const size = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+      const bad = Array.isArray(tokens)
+        ? tokens.findIndex((t) => !(Number.isInteger(t) && t >= 0 && t < size))
+        : 0;
+      if (bad !== -1) {
+        throw new LodeError(
+          "USAGE",
+          `detokenize needs token ids from 0 to ${size - 1}; item ${bad} is ${String(tokens?.[bad])}`,
+          { details: { index: bad, vocabulary_size: size } },
+        );
+      }
+      return model.detokenize(tokens as NodeLlamaCpp.Token[], false);
+    });
   }
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing.abort(new DOMException("the session is closing", "AbortError"));
       await this.#queue;
+      this.#chat?.dispose({ disposeSequence: false });
       this.#completion.dispose({ disposeSequence: true });
+      await this.#embedder.dispose();
       await this.#parts.context.dispose();
       await this.#parts.model.dispose();
       this.#parts.onClosed(this);
@@ -117,76 +210,59 @@ export class LlamaCppSession implements Session {
     return this.#closed;
   }
 
-  async #run(
-    prompt: string,
-    options: GenerateOptions,
-    emit: (chunk: string) => void,
-    signal: AbortSignal,
-  ): Promise<GenerateResult> {
-    const { now, model } = this.#parts;
-    const start = now();
-    let first: number | null = null;
-    let generated = 0;
-    let text = "";
-    const finish = (stopReason: StopReason): GenerateResult => {
-      const end = now();
-      const decodeMs = first === null ? 0 : end - first;
-      const tokensPerSecond = generated >= 2 && decodeMs > 0
-        ? (generated - 1) / (decodeMs / 1000)
-        : end > start
-        ? generated / ((end - start) / 1000)
-        : 0;
-      const usage = {
-        promptTokens: countPromptTokens(model, prompt),
-        generatedTokens: generated,
-        loadMs: this.info.loadMs,
-        timeToFirstTokenMs: first === null ? null : first - start,
-        totalMs: end - start,
-        tokensPerSecond,
-      };
-      return { text, stopReason, usage };
+  /** A generation that checks its options now and runs `body` when earlier ones are done. */
+  #start(what: string, options: GenerateOptions, body: TurnBody): Generation {
+    return createGeneration((emit, signal) => {
+      this.#assertOpen(what);
+      const checked = checkGenerateOptions(options);
+      const both = AbortSignal.any([signal, this.#closing.signal]);
+      return this.#enqueue(() => body(checked, emit, both));
+    }, { signal: options.signal });
+  }
+
+  #turnBase(checked: CheckedOptions, emit: (chunk: string) => void, signal: AbortSignal) {
+    const { now } = this.#parts;
+    return {
+      now,
+      loadMs: this.info.loadMs,
+      path: this.info.path,
+      maxTokens: checked.options.maxTokens,
+      signal,
+      emit,
     };
-    if (signal.aborted) return finish("abort");
-    try {
-      const response = await this.#completion.generateCompletionWithMeta(prompt, {
-        maxTokens: options.maxTokens,
-        temperature: options.temperature ?? 0,
-        seed: options.seed,
-        topK: options.topK,
-        topP: options.topP,
-        signal,
-        stopOnAbortSignal: true,
-        disableContextShift: true, // stop at a full context rather than silently forget the prompt
-        onToken: (tokens) => {
-          first ??= now();
-          generated += tokens.length;
-        },
-        onTextChunk: (chunk) => {
-          text += chunk;
-          emit(chunk);
-        },
-      });
-      return finish(stopReasonOf(response.metadata.stopReason, options.maxTokens, generated));
-    } catch (e) {
-      if (signal.aborted) return finish("abort");
-      throw new LodeError("INFERENCE_FAILED", `generation failed: ${errorMessage(e)}`, {
-        details: { path: this.info.path, generated_tokens: generated },
-        cause: e,
+  }
+
+  #enqueue<T>(run: () => Promise<T>): Promise<T> {
+    const turn = this.#queue.then(run);
+    this.#queue = turn.catch(() => {});
+    return turn;
+  }
+
+  /** Runs `fn` on an open session, turning a synchronous throw into a rejection. */
+  async #now<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    this.#assertOpen(what);
+    return await fn();
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#closed !== undefined) {
+      throw new LodeError("INFERENCE_FAILED", `${what}() called on a closed session`, {
+        details: { path: this.info.path },
       });
     }
   }
-}
 
-function stopReasonOf(reason: string, maxTokens: number | undefined, generated: number): StopReason {
-  switch (reason) {
-    case "eogToken":
-      return "eos";
-    case "maxTokens":
-      return maxTokens !== undefined && generated >= maxTokens ? "max_tokens" : "context_full";
-    case "abort":
-      return "abort";
-    default:
-      return "stop";
+  #chatWrapper(): NodeLlamaCpp.ChatWrapper {
+    this.#wrapper ??= chatWrapperFor(this.#parts.lib, this.#parts.model);
+    return this.#wrapper;
+  }
+
+  #llamaChat(): NodeLlamaCpp.LlamaChat {
+    this.#chat ??= new this.#parts.lib.LlamaChat({
+      contextSequence: this.#sequence,
+      chatWrapper: this.#chatWrapper(),
+    });
+    return this.#chat;
   }
 }
 
@@ -195,26 +271,4 @@ function countPromptTokens(model: NodeLlamaCpp.LlamaModel, prompt: string): numb
   if (model.disposed) return 0;
   const bos = model.tokens.shouldPrependBosToken;
   return model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
-}
-
-function validateGenerateOptions(options: GenerateOptions): void {
-  const { maxTokens, temperature } = options;
-  if (maxTokens !== undefined && !isPositiveInteger(maxTokens)) {
-    throw new LodeError("USAGE", `maxTokens must be a positive integer, got ${maxTokens}`, {
-      details: { maxTokens },
-    });
-  }
-  if (temperature !== undefined && !(temperature >= 0)) {
-    throw new LodeError("USAGE", `temperature must be 0 or more, got ${temperature}`, {
-      details: { temperature },
-    });
-  }
-}
-
-function isPositiveInteger(n: number): boolean {
-  return Number.isInteger(n) && n > 0;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -32,6 +32,7 @@ export type {
   Usage,
 } from "./backend.ts";
 export { defaultThreads, MAX_DEFAULT_THREADS } from "./default_threads.ts";
+export { checkJsonSchema } from "./json_schema.ts";
 export { createGeneration, type CreateGenerationOptions, type GenerationRun } from "./generation.ts";
 export {
   createLlamaCppBackend,

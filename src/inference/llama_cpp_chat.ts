@@ -1,0 +1,155 @@
+/**
+ * Chat rendering for the node-llama-cpp backend: which chat wrapper turns a
+ * conversation into the model's prompt, and the exact tokens that produces.
+ *
+ * - A GGUF with a `tokenizer.chat_template` is rendered through that
+ *   template: `resolveChatWrapper` picks node-llama-cpp's specialised wrapper
+ *   when it renders the same as the Jinja template (ChatML, Llama 3, Qwen, …)
+ *   and otherwise runs the Jinja template itself.
+ * - A GGUF without one (stories260K) gets lode's plain layout, one
+ *   `role: content` line per message and an open `assistant:` turn, after a
+ *   BOS token. (node-llama-cpp would guess a format from the architecture or
+ *   file name — Llama 2's `[INST]` for any llama — which a base model never
+ *   saw either; the plain layout is at least readable and predictable.)
+ *
+ * node-llama-cpp is passed in (`lib`), never imported here, so this module
+ * stays free to import.
+ *
+ * @example
+ * ```ts
+ * import { chatWrapperFor, renderChatTokens } from "./llama_cpp_chat.ts";
+ * const lib = await import("node-llama-cpp");
+ * const llama = await lib.getLlama({ gpu: false });
+ * const model = await llama.loadModel({ modelPath: "tests/fixtures/stories260K.gguf" });
+ * const wrapper = chatWrapperFor(lib, model);
+ * const tokens = renderChatTokens(wrapper, model, [{ role: "user", content: "Hi" }]);
+ * console.log(model.detokenize(tokens, true)); // "<s> user: Hi\nassistant:"
+ * ```
+ * @module
+ */
+import type * as NodeLlamaCpp from "node-llama-cpp";
+import { LodeError } from "../errors.ts";
+import type { ChatMessage } from "./backend.ts";
+
+/** `wrapperName` of the layout used for models without a chat template. */
+export const PLAIN_CHAT_WRAPPER_NAME = "lode-plain";
+
+const ROLES = new Set(["system", "user", "assistant"]);
+
+/**
+ * The chat wrapper for `model`: its own template when it has one, else the
+ * plain `role: content` layout ({@link createPlainChatWrapper}).
+ *
+ * @example
+ * ```ts
+ * import { chatWrapperFor } from "./llama_cpp_chat.ts";
+ * const lib = await import("node-llama-cpp");
+ * const model = await (await lib.getLlama({ gpu: false })).loadModel({ modelPath: "m.gguf" });
+ * console.log(chatWrapperFor(lib, model).wrapperName); // e.g. "ChatML" or "lode-plain"
+ * ```
+ */
+export function chatWrapperFor(
+  lib: typeof NodeLlamaCpp,
+  model: NodeLlamaCpp.LlamaModel,
+): NodeLlamaCpp.ChatWrapper {
+  if (typeof model.fileInfo.metadata.tokenizer?.chat_template !== "string") {
+    return createPlainChatWrapper(lib);
+  }
+  return lib.resolveChatWrapper(model, { warningLogs: false });
+}
+
+/**
+ * The plain layout for models without a template:
+ * `BOS system: …\nuser: …\nassistant: …\nuser: …\nassistant:`. Generation
+ * stops at the end-of-text token or when the model starts another turn
+ * (`\nuser:`, `\nsystem:`, `\nassistant:`).
+ *
+ * @example
+ * ```ts
+ * import { createPlainChatWrapper } from "./llama_cpp_chat.ts";
+ * const wrapper = createPlainChatWrapper(await import("node-llama-cpp"));
+ * const state = wrapper.generateContextState({ chatHistory: [{ type: "user", text: "Hi" }, { type: "model", response: [] }] });
+ * console.log(state.contextText.toString()); // "BOSuser: Hi\nassistant:"
+ * ```
+ */
+export function createPlainChatWrapper(lib: typeof NodeLlamaCpp): NodeLlamaCpp.ChatWrapper {
+  const { ChatWrapper, LlamaText, SpecialToken } = lib;
+  class PlainChatWrapper extends ChatWrapper {
+    readonly wrapperName = PLAIN_CHAT_WRAPPER_NAME;
+
+    override generateContextState(
+      { chatHistory }: NodeLlamaCpp.ChatWrapperGenerateContextStateOptions,
+    ): NodeLlamaCpp.ChatWrapperGeneratedContextState {
+      const turns = chatHistory.map((item, index) => {
+        const end = index === chatHistory.length - 1 ? "" : "\n";
+        if (item.type === "system") return LlamaText(["system: ", LlamaText.fromJSON(item.text), end]);
+        if (item.type === "user") return LlamaText(["user: ", item.text, end]);
+        const response = this.generateModelResponseText(item.response);
+        return LlamaText(["assistant:", response.toString() === "" ? "" : " ", response, end]);
+      });
+      return {
+        contextText: LlamaText([new SpecialToken("BOS"), ...turns]),
+        stopGenerationTriggers: [
+          LlamaText(new SpecialToken("EOS")),
+          LlamaText("\nuser:"),
+          LlamaText("\nsystem:"),
+          LlamaText("\nassistant:"),
+        ],
+      };
+    }
+  }
+  return new PlainChatWrapper();
+}
+
+/**
+ * `messages` as node-llama-cpp chat history. Rejects (USAGE) an empty list,
+ * an unknown role or non-string content.
+ *
+ * @example
+ * ```ts
+ * import { toChatHistory } from "./llama_cpp_chat.ts";
+ * toChatHistory([{ role: "user", content: "Hi" }]); // [{ type: "user", text: "Hi" }]
+ * ```
+ */
+export function toChatHistory(messages: readonly ChatMessage[]): NodeLlamaCpp.ChatHistoryItem[] {
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new LodeError("USAGE", "chat needs at least one message");
+  }
+  return messages.map((message, index) => {
+    const { role, content } = message ?? {};
+    if (!ROLES.has(role) || typeof content !== "string") {
+      throw new LodeError(
+        "USAGE",
+        `chat message ${index} must be {role: "system"|"user"|"assistant", content: string}`,
+        { details: { index, role: String(role) } },
+      );
+    }
+    if (role === "system") return { type: "system", text: content };
+    if (role === "user") return { type: "user", text: content };
+    return { type: "model", response: [content] };
+  });
+}
+
+/**
+ * The tokens `LlamaChat.generateResponse` loads for `messages`: the history
+ * with an open assistant turn (an empty one is added unless the last message
+ * is the assistant's, which is then continued), rendered by `wrapper`.
+ *
+ * @example
+ * ```ts
+ * import { chatWrapperFor, renderChatTokens } from "./llama_cpp_chat.ts";
+ * const lib = await import("node-llama-cpp");
+ * const model = await (await lib.getLlama({ gpu: false })).loadModel({ modelPath: "m.gguf" });
+ * const n = renderChatTokens(chatWrapperFor(lib, model), model, [{ role: "user", content: "Hi" }]).length;
+ * ```
+ */
+export function renderChatTokens(
+  wrapper: NodeLlamaCpp.ChatWrapper,
+  model: NodeLlamaCpp.LlamaModel,
+  messages: readonly ChatMessage[],
+): NodeLlamaCpp.Token[] {
+  const history = toChatHistory(messages);
+  if (history.at(-1)?.type !== "model") history.push({ type: "model", response: [] });
+  const { contextText } = wrapper.generateContextState({ chatHistory: history });
+  return contextText.tokenize(model.tokenizer);
+}
