@@ -55,7 +55,12 @@ export function parseEvents(stdout: string): Record<string, unknown>[] {
   const events: Record<string, unknown>[] = [];
   for (const line of stdout.split("\n")) {
     if (!line.trim().startsWith("{")) continue;
-    const event = JSON.parse(line) as Record<string, unknown>;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue; // text output that starts with "{" (e.g. `lode run --json-schema` without --json)
+    }
     const known = DownloadEvent.options.some((o) => o.shape.event.value === event.event);
     if (known) DownloadEvent.parse(event);
     events.push(event);
