@@ -42,7 +42,10 @@ Deno.test("compare: medians, tokens/s overhead in percent, TTFT delta, same-text
   assert.ok(Math.abs(r.tokensPerSecondOverheadPct - 1.5) < 1e-9);
   assert.equal(r.timeToFirstTokenDeltaMs, 10);
   assert.equal(r.sameText, true);
-  assert.match(formatReport(r), /tokens\/s overhead: 1\.50% \(target ≤ 2%\): PASS/);
+  // Pairs: 1-99/100 = 1%, 1-97/50 = -94%, 1-98.5/100 = 1.5% → median 1%; TTFT 10, 10, 68 → 10.
+  assert.ok(Math.abs(r.paired.tokensPerSecondOverheadPct - 1) < 1e-9);
+  assert.equal(r.paired.timeToFirstTokenDeltaMs, 10);
+  assert.match(formatReport(r), /tokens\/s overhead: 1\.50% \(target ≤ 2%\): PASS \| paired median 1\.00%/);
   assert.match(formatReport(r), /time-to-first-token delta: 10\.0 ms \(target ≤ 50 ms\): PASS/);
   const differs = compare(options, [sample(1, 1, "a")], [sample(1, 1, "b")]);
   assert.equal(differs.sameText, false);
