@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { encodeTarEntryHeader, tarEndOfArchive, tarPadding } from "../src/store/bundle_tar_header.ts";
-import { listTree, runLode } from "./support/lode_cli.ts";
+import { listTree, runLode, storeEvents } from "./support/lode_cli.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -24,8 +24,9 @@ async function withBundle(body: (w: World) => Promise<void>): Promise<void> {
   try {
     const source = `${dir}/source`;
     assert.equal((await lode(source, "import", FIXTURE)).code, 0);
-    const r = await lode(source, "export", "stories260K", `${dir}/s.lode`);
+    const r = await lode(source, "export", "stories260K", `${dir}/s.lode`, "--json");
     assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(storeEvents(r.stdout).map((e) => e.event), ["bundle_blob", "exported"]);
     await body({ dir, source, bundle: `${dir}/s.lode`, lode });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -66,7 +67,7 @@ Deno.test("round trip: export, inspect with tar and sha256sum, import elsewhere,
     const target = `${dir}/target`;
     const r = await lode(target, "import", bundle, "--json");
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.events.map((e) => e.event), ["bundle_blob", "imported"]);
+    assert.deepEqual(storeEvents(r.stdout).map((e) => e.event), ["bundle_blob", "imported"]);
     assert.deepEqual(r.events[0], { event: "bundle_blob", sha256: SHA, size_bytes: 1185376, cached: false });
     assert.equal(r.events[1]!.already_present, false);
     assert.equal(r.events[1]!.path, `${target}/${BLOB}`);
@@ -107,8 +108,10 @@ Deno.test("import into a store that has the model: a no-op that says so; --name 
     assert.deepEqual(await listTree(source), before);
     const json = await lode(source, "import", bundle, "--json");
     assert.equal(json.events.at(-1)!.already_present, true);
+    storeEvents(json.stdout);
     const renamed = await lode(source, "import", bundle, "--name", "tiny", "--json");
     assert.equal(renamed.code, 0, renamed.stderr);
+    storeEvents(renamed.stdout);
     assert.equal(renamed.events.at(-1)!.name, "tiny");
     assert.equal(renamed.events.at(-1)!.blobs_written, 0);
     assert.equal(JSON.parse(await Deno.readTextFile(`${source}/manifests/tiny.json`)).blob, `sha256:${SHA}`);
@@ -137,11 +140,14 @@ Deno.test("export - | import -: a pipe both ways; export of a missing model is M
     assert.equal(pipe.code, 0, stderr);
     // The exporter's events went to stderr (stdout carried the bundle).
     assert.match(stderr, /"event":"exported".*"file":"-"/);
-    assert.match(new TextDecoder().decode(pipe.stdout), /"event":"imported".*"bundle":"-"/);
+    assert.deepEqual(storeEvents(stderr).map((e) => e.event), ["bundle_blob", "exported"]);
+    const imported = storeEvents(new TextDecoder().decode(pipe.stdout));
+    assert.deepEqual(imported.map((e) => e.event === "imported" && e.bundle), [false, "-"]);
     assert.deepEqual(await Deno.readFile(`${target}/${BLOB}`), await Deno.readFile(FIXTURE));
     const missing = await runLode(["export", "nope", `${dir}/nope.lode`, "--json"], { store: source });
     assert.equal(missing.code, 3);
     assert.equal(missing.events[0]!.code, "MODEL_NOT_FOUND");
+    assert.deepEqual(storeEvents(missing.stdout).map((e) => e.event), ["error"]);
     assert.ok(!(await listTree(dir)).some((p) => p.startsWith("nope")));
   });
 });
@@ -158,11 +164,13 @@ Deno.test("a flipped byte in the blob: DIGEST_MISMATCH, exit 4, the store unchan
     const r = await lode(target, "import", `${dir}/flipped.lode`, "--name", "fresh", "--json");
     assert.equal(r.code, 4, r.stderr);
     assert.equal(r.events.at(-1)!.code, "DIGEST_MISMATCH");
+    storeEvents(r.stdout);
     assert.deepEqual(await contents(target), before, "the blob was already there, the bundle still fails");
     const empty = `${dir}/empty`;
     const r2 = await lode(empty, "import", `${dir}/flipped.lode`, "--json");
     assert.equal(r2.code, 4);
     assert.equal(r2.events.at(-1)!.code, "DIGEST_MISMATCH");
+    storeEvents(r2.stdout);
     assert.deepEqual(await contents(empty), []);
   });
 });
@@ -176,6 +184,7 @@ Deno.test("a truncated bundle: BUNDLE_INVALID, exit 4, nothing added", async () 
       const r = await lode(store, "import", `${dir}/cut.lode`, "--json");
       assert.equal(r.code, 4, `${cut}: ${r.stderr}`);
       assert.equal(r.events.at(-1)!.code, "BUNDLE_INVALID", `${cut}`);
+      storeEvents(r.stdout);
       assert.match(String(r.events.at(-1)!.message), /truncated/);
       const left = await contents(store);
       // Cut after the blob: the blob was verified (allowed to stay), but no manifest.
@@ -199,6 +208,7 @@ Deno.test("a manifest that lies about a size: MANIFEST_INVALID or SIZE_MISMATCH 
       await sh(["tar", "cf", `${dir}/lie.lode`, "lode-bundle.json", "SHA256SUMS", `blobs/sha256/${SHA}`], x);
       const store = `${dir}/t-${crypto.randomUUID()}`;
       const r = await lode(store, "import", `${dir}/lie.lode`, "--json");
+      storeEvents(r.stdout);
       if (r.code !== 0) assert.deepEqual(await contents(store), []);
       return r;
     };
@@ -239,6 +249,7 @@ Deno.test("path traversal entries and foreign tars are refused; a GGUF file stil
       const r = await lode(store, "import", `${dir}/${name}.tar`, "--json");
       assert.equal(r.code, 4, name);
       assert.equal(r.events.at(-1)!.code, "BUNDLE_INVALID", name);
+      storeEvents(r.stdout);
       assert.match(String(r.events.at(-1)!.message), /path traversal/, name);
     }
     await writeTar(`${dir}/foreign.tar`, [{ path: "README", data: new TextEncoder().encode("hi") }]);
@@ -251,5 +262,6 @@ Deno.test("path traversal entries and foreign tars are refused; a GGUF file stil
     const gguf = await lode(store, "import", `${dir}/looks-like.lode`, "--name", "g", "--json");
     assert.equal(gguf.code, 0, gguf.stderr);
     assert.equal(gguf.events[0]!.blob, `sha256:${SHA}`);
+    assert.deepEqual(storeEvents(gguf.stdout).map((e) => e.event), ["imported"]);
   });
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
-import { MAIN_TS, runLode } from "./support/lode_cli.ts";
+import { MAIN_TS, runLode, storeEvents } from "./support/lode_cli.ts";
 import { PROGRAM } from "../src/cli/program.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
@@ -81,6 +81,9 @@ Deno.test("every command has --help with an example; bad usage exits 2", async (
       assert.equal(r.code, 2, args.join(" "));
       assert.match(r.stderr, /^error\[USAGE\]: .*\n {2}hint: Run `lode/, args.join(" "));
     }
+    const json = await runLode(["ls", "--bogus", "--json"], { store });
+    assert.equal(json.code, 2);
+    assert.deepEqual(storeEvents(json.stdout).map((e) => e.event === "error" && e.code), ["USAGE"]);
   } finally {
     await Deno.remove(store, { recursive: true });
   }

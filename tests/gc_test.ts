@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
-import { finish, listTree, runLode, spawnLode } from "./support/lode_cli.ts";
+import { finish, listTree, runLode, spawnLode, storeEvents } from "./support/lode_cli.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -47,6 +47,7 @@ Deno.test("gc skips the partial of a running pull, then the pull completes; text
     const gc = await lode("gc", "--older-than", "0s", "--json");
     assert.equal(gc.code, 0, gc.stderr);
     for (const r of [dry, gc]) {
+      assert.deepEqual(storeEvents(r.stdout).map((e) => e.event), ["collected", "skipped", "gc_done"]);
       const skipped = r.events.filter((e) => e.event === "skipped");
       assert.deepEqual(skipped.map((e) => [e.kind, e.path, e.reason]), [["partial", partial, "locked"]]);
       const collected = r.events.filter((e) => e.event === "collected");

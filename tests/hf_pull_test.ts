@@ -7,9 +7,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type FakeHub, type FakeRepo, startFakeHub } from "./support/fake_hub.ts";
+import { fileURLToPath } from "node:url";
 import { listTree, runLode } from "./support/lode_cli.ts";
+import { splitGguf } from "../scripts/split_gguf.ts";
 
-const STORIES = await Deno.readFile(new URL("./fixtures/stories260K.gguf", import.meta.url));
+const STORIES_PATH = fileURLToPath(new URL("./fixtures/stories260K.gguf", import.meta.url));
+const STORIES = await Deno.readFile(STORIES_PATH);
 const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const TOKEN = "hf_TestTokenDoNotLeak0123456789";
 
@@ -21,7 +24,20 @@ function bytes(n: number, seed: number): Uint8Array {
 }
 const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-const SHARDS = [bytes(300_000, 1), bytes(200_000, 2), bytes(100_000, 3)];
+/** stories260K split into 3 real shards (llama.cpp's gguf-split layout), so `lode run` can load them. */
+const SHARDS = await (async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lode-hf-shards-" });
+  try {
+    const shards = await splitGguf(STORIES_PATH, {
+      outPrefix: `${dir}/split-Q8_0`,
+      count: 3,
+    });
+    return await Promise.all(shards.map((s) => Deno.readFile(s.path)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+})();
+const SHARD_BYTES = SHARDS.reduce((n, b) => n + b.length, 0);
 const MMPROJ = bytes(50_000, 4);
 const Q8 = bytes(150_000, 5);
 
@@ -157,15 +173,15 @@ Deno.test("split shards and an mmproj: one manifest with every file, links side 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const started = r.events.find((e) => e.event === "started")!;
     assert.equal(started.total_files, 4);
-    assert.equal(started.total_bytes, 650_000);
+    assert.equal(started.total_bytes, SHARD_BYTES + MMPROJ.length);
     const fileStarted = r.events.filter((e) => e.event === "file_started");
     assert.deepEqual(fileStarted.map((e) => e.index).sort(), [1, 2, 3, 4]);
     assert.ok(fileStarted.every((e) => e.total_files === 4 && e.model === "split-Q8_0"));
     assert.equal(r.events.at(-1)!.event, "completed");
-    assert.equal(r.events.at(-1)!.size_bytes, 650_000);
+    assert.equal(r.events.at(-1)!.size_bytes, SHARD_BYTES + MMPROJ.length);
     const m = await manifest(store, "split-Q8_0");
     assert.equal(m.blob, `sha256:${hex(SHARDS[0]!)}`);
-    assert.equal(m.size_bytes, 300_000);
+    assert.equal(m.size_bytes, SHARDS[0]!.length);
     assert.deepEqual(
       m.files.map((f: { role: string; filename: string; blob: string }) => [f.role, f.filename, f.blob]),
       [
@@ -188,11 +204,23 @@ Deno.test("split shards and an mmproj: one manifest with every file, links side 
     const ok = await lode(["verify", "split-Q8_0"]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /ok\s+split-Q8_0 .*\(4 files\)/);
+    // llama.cpp loads the split model from shard 1's link and finds the other shards beside it.
+    const prompt = ["Once upon a time", "--temperature", "0", "--max-tokens", "24", "--threads", "1"];
+    const split = await lode(["run", "split-Q8_0", ...prompt]);
+    assert.equal(split.code, 0, split.stderr);
+    const whole = await lode([
+      "run",
+      `file:${STORIES_PATH}`,
+      ...prompt,
+    ]);
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.ok(whole.stdout.length > 20);
+    assert.equal(split.stdout, whole.stdout);
     // A corrupt shard: verify names it and quarantines it; pulling by name repairs only it.
     const shard2 = hex(SHARDS[1]!);
     const blob2 = `${store}/blobs/sha256/${shard2.slice(0, 2)}/${shard2}/data`;
     await Deno.chmod(blob2, 0o644);
-    await Deno.writeFile(blob2, bytes(200_000, 9));
+    await Deno.writeFile(blob2, bytes(SHARDS[1]!.length, 9));
     const bad = await lode(["verify", "split-Q8_0"]);
     assert.equal(bad.code, 4);
     assert.match(bad.stderr, /split-Q8_0-00002-of-00003\.gguf/);
@@ -268,7 +296,7 @@ Deno.test("gated and private repos: ACCESS_DENIED saying what to do; HF_TOKEN on
   await withHub(async ({ hub, store, lode }) => {
     const none = await lode(["pull", "hf:tiny/gated-GGUF"]);
     assert.equal(none.code, 6, none.stderr);
-    assert.match(none.stderr, /error\[ACCESS_DENIED\]/);
+    assert.match(none.stderr, /error\[ACCESS_DENIED\]: .*\(HTTP 401\): it is gated\n/);
     assert.match(
       none.stderr,
       /hint: Set HF_TOKEN.*accept the model's terms on https:\/\/127\.0\.0\.1:\d+\/tiny\/gated-GGUF/,
@@ -280,7 +308,8 @@ Deno.test("gated and private repos: ACCESS_DENIED saying what to do; HF_TOKEN on
     assert.match(String(failed.error), /HTTP 403/);
     const priv = await lode(["pull", "hf:tiny/private-GGUF"]);
     assert.equal(priv.code, 6);
-    assert.match(priv.stderr, /HTTP 401.*private or gated/);
+    // The Hub's X-Error-Code (RepoNotFound) says which: private, not gated.
+    assert.match(priv.stderr, /HTTP 401\): it is private \(or does not exist\)/);
     assert.ok(!(await listTree(store)).some((p) => p.startsWith("manifests/")));
 
     const runs = [

@@ -1,6 +1,6 @@
 /** `lode import`, `lode path` and `lode rm` through the real CLI. */
 import assert from "node:assert/strict";
-import { listTree, runLode } from "./support/lode_cli.ts";
+import { listTree, runLode, storeEvents } from "./support/lode_cli.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -13,16 +13,36 @@ Deno.test("import two names sharing a blob; path prints it; rm keeps it until th
     assert.equal((await lode("import", FIXTURE)).code, 0);
     const named = await lode("import", FIXTURE, "--name", "tiny", "--sha256", SHA, "--json");
     assert.equal(named.code, 0, named.stderr);
-    assert.equal(named.events[0]?.blob, `sha256:${SHA}`);
+    assert.deepEqual(storeEvents(named.stdout), [
+      {
+        event: "imported",
+        name: "tiny",
+        blob: `sha256:${SHA}`,
+        size_bytes: 1185376,
+        path: `${store}/${BLOB}`,
+      },
+    ]);
     const path = await lode("path", "tiny");
     assert.equal(path.stdout, `${store}/${BLOB}\n`);
+    const pathJson = await lode("path", "tiny", "--json");
+    assert.deepEqual(storeEvents(pathJson.stdout), [{
+      event: "path",
+      name: "tiny",
+      path: `${store}/${BLOB}`,
+    }]);
     assert.equal((await Deno.stat(`${store}/${BLOB}`)).mode! & 0o222, 0, "committed blobs are read-only");
     const first = await lode("rm", "stories260K");
     assert.match(first.stdout, /blob kept/);
     assert.ok((await listTree(store)).includes(BLOB));
-    assert.equal((await lode("rm", "tiny")).code, 0);
+    const last = await lode("rm", "tiny", "--json");
+    assert.equal(last.code, 0, last.stderr);
+    assert.deepEqual(storeEvents(last.stdout), [
+      { event: "removed", name: "tiny", blob_removed: true, blobs_removed: 1, blobs_kept: 0 },
+    ]);
     assert.ok(!(await listTree(store)).some((p) => p.startsWith("blobs/") || p.startsWith("manifests/")));
-    assert.equal((await lode("rm", "tiny")).code, 3);
+    const gone = await lode("rm", "tiny", "--json");
+    assert.equal(gone.code, 3);
+    assert.deepEqual(storeEvents(gone.stdout).map((e) => e.event === "error" && e.code), ["MODEL_NOT_FOUND"]);
     const wrong = await lode("import", FIXTURE, "--sha256", "f".repeat(64));
     assert.equal(wrong.code, 4);
     assert.ok(!(await listTree(store)).some((p) => p.startsWith("manifests/")));

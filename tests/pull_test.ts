@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
-import { finish, listTree, runLode, spawnLode } from "./support/lode_cli.ts";
+import { finish, listTree, runLode, spawnLode, storeEvents } from "./support/lode_cli.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -305,6 +305,12 @@ Deno.test("a blob corrupted on disk: verify quarantines it and exits 4; pull NAM
     const r = await lode(["verify", "--all", "--json"]);
     assert.equal(r.code, 4);
     assert.equal(r.events.find((e) => e.event === "verified")?.ok, false);
+    const [verified, error, ...rest] = storeEvents(r.stdout);
+    assert.equal(rest.length, 0);
+    assert.ok(
+      verified?.event === "verified" && verified.problem === "DIGEST_MISMATCH" && verified.quarantinePath,
+    );
+    assert.ok(error?.event === "error" && error.code === "DIGEST_MISMATCH");
     assert.ok((await listTree(`${store}/locks/quarantine`)).some((p) => p.endsWith(".json")));
     assert.equal((await lode(["path", "m"])).code, 9);
     const repaired = await lode(["pull", "m"]);
@@ -323,7 +329,7 @@ Deno.test("a malformed manifest is named in a clear error; ls still lists the ot
     assert.match(r.stdout, /^m\s+1\.1 MiB\s+270cba1bd510\s+gguf/m);
     assert.match(r.stderr, /error\[MANIFEST_INVALID\]: manifest .*broken\.json is not valid JSON/);
     const json = await lode(["ls", "--json"]);
-    assert.deepEqual(json.events.map((e) => e.event), ["model", "problem"]);
+    assert.deepEqual(storeEvents(json.stdout).map((e) => e.event), ["model", "problem"]);
     assert.equal((await lode(["rm", "broken"])).code, 0);
     assert.equal((await lode(["ls"])).code, 0);
   });

@@ -11,6 +11,7 @@
  * @module
  */
 import type { LodeError } from "../errors.ts";
+import type { ErrorEvent } from "../events/error_event.ts";
 
 /** How to print. */
 export interface OutputOptions {
@@ -78,7 +79,7 @@ export class Output {
   /** An error: a JSON event with `--json`, otherwise `error[CODE]: message` and a hint on stderr. */
   error(error: LodeError): void {
     if (this.json) {
-      if (!this.errorReported) this.event({ event: "error", ...error.toJSON() });
+      if (!this.errorReported) this.event({ event: "error", ...error.toJSON() } satisfies ErrorEvent);
     } else {
       const label = this.#color ? `\x1b[31merror[${error.code}]\x1b[39m` : `error[${error.code}]`;
       writeAllSync(Deno.stderr, `${label}: ${error.message}\n  hint: ${error.hint}\n`);

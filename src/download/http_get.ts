@@ -67,6 +67,8 @@ export async function openGet(
           url: current.href,
           status: response.status,
           retry_after: response.headers.get("retry-after") ?? undefined,
+          // A machine-readable reason some origins add (the Hugging Face Hub: GatedRepo, RepoNotFound, …).
+          server_error_code: response.headers.get("x-error-code") ?? undefined,
         },
       },
     );

@@ -177,15 +177,14 @@ export async function pullFiles(plan: PullFilesPlan, ctx: PullContext): Promise<
 
 async function pullLocked(plan: PullFilesPlan, ctx: PullContext): Promise<PullResult> {
   const { store } = ctx;
-  const fast = await presentInStore(plan, ctx);
-  if (fast) return await cached(plan, ctx, fast.manifest, fast.files);
+  const fast = await lookInStore(plan, ctx);
+  if (fast.present) return await cached(plan, ctx, fast.manifest!, fast.present);
 
   await using _nameLock = await store.lockName(plan.name, ctx.lock);
-  const again = await presentInStore(plan, ctx);
-  if (again) return await cached(plan, ctx, again.manifest, again.files);
+  const again = await lookInStore(plan, ctx);
+  if (again.present) return await cached(plan, ctx, again.manifest!, again.present);
 
-  const current = await readManifestOrNull(ctx.store, plan.name);
-  const trusted = new Set(current ? manifestFiles(current).map((f) => f.hex) : []);
+  const trusted = new Set(again.manifest ? manifestFiles(again.manifest).map((f) => f.hex) : []);
   const settled = await Promise.allSettled(
     plan.files.map((file, i) =>
       fetchBlob(file, ctx, { model: plan.name, index: i + 1, totalFiles: plan.files.length, trusted })
@@ -317,18 +316,21 @@ async function readManifestOrNull(store: ModelStore, name: string): Promise<Mani
   });
 }
 
-/** Manifest + every planned blob already there (matching the pins): the no-network fast path. */
-async function presentInStore(
+/**
+ * The model's current manifest, and — when every planned blob is already there (matching the pins) —
+ * those blobs: the no-network fast path.
+ */
+async function lookInStore(
   plan: PullFilesPlan,
   ctx: PullContext,
-): Promise<{ manifest: Manifest; files: FetchedBlob[] } | null> {
+): Promise<{ manifest: Manifest | null; present: FetchedBlob[] | null }> {
   const [first] = plan.files as [PullFile];
   const path = first.sha256
     ? ctx.store.layout.blobPath(first.sha256.toLowerCase())
     : ctx.store.layout.manifestPath(plan.name);
   ctx.emitStatus?.({ status: "loading_model", phase: "checking_local", path });
   const manifest = await readManifestOrNull(ctx.store, plan.name);
-  if (!manifest) return null;
+  if (!manifest) return { manifest, present: null };
   const have = manifestFiles(manifest);
   const out: FetchedBlob[] = [];
   for (const [i, file] of plan.files.entries()) {
@@ -337,7 +339,7 @@ async function presentInStore(
       (i === 0 || h.filename === file.filename) &&
       (expected ? digestsEqual(h.hex, expected) : h.url === undefined || h.url === file.url)
     );
-    if (!match || !(await ctx.store.hasBlob(match.hex))) return null;
+    if (!match || !(await ctx.store.hasBlob(match.hex))) return { manifest, present: null };
     out.push({
       role: file.role,
       filename: file.filename,
@@ -349,7 +351,7 @@ async function presentInStore(
       pinned: expected !== undefined || (manifest.pinned ?? true),
     });
   }
-  return { manifest, files: out };
+  return { manifest, present: out };
 }
 
 async function cached(

@@ -1,5 +1,6 @@
 /**
- * Typed event unions: the wire format of pulls and status streams.
+ * Typed event unions: the wire format of pulls, status streams and the store commands
+ * (lock and sync: `lock_event.ts`).
  * @module
  */
 export {
@@ -22,3 +23,20 @@ export {
   TokenEvent,
   Usage as InferenceUsage,
 } from "./inference_event.ts";
+export { ErrorEvent } from "./error_event.ts";
+export {
+  BundleBlobEvent,
+  CollectedEvent,
+  ExportedEvent,
+  GcDoneEvent,
+  GcEvent,
+  GcKind,
+  ImportedEvent,
+  ModelEvent,
+  PathEvent,
+  ProblemEvent,
+  RemovedEvent,
+  SkippedEvent,
+  StoreEvent,
+  VerifiedEvent,
+} from "./store_event.ts";

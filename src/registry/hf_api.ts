@@ -156,13 +156,26 @@ export class HfApi {
     if (!isLodeError(e)) return e;
     const status = Number(e.details.status);
     const page = this.pageUrl(what.repo);
+    const hubCode = typeof e.details.server_error_code === "string" ? e.details.server_error_code : undefined;
     if (e.code === "HTTP_STATUS" && (status === 401 || status === 403)) {
-      return accessDenied({ repo: what.repo, status, page, hasToken: this.hasToken, url: e.details.url });
+      return accessDenied({
+        repo: what.repo,
+        status,
+        page,
+        hasToken: this.hasToken,
+        url: e.details.url,
+        hubCode,
+      });
     }
     if (e.code === "HTTP_NOT_FOUND") {
+      const missing = hubCode === "RepoNotFound"
+        ? `there is no repo ${what.repo} (or it is private)`
+        : hubCode === "RevisionNotFound"
+        ? `${what.repo} has no revision "${what.revision}"`
+        : `${what.repo} has no revision "${what.revision}" (or no such repo)`;
       return new LodeError(
         "MODEL_NOT_FOUND",
-        `${what.repo} has no revision "${what.revision}" (or no such repo)`,
+        missing,
         {
           details: { repo: what.repo, revision: what.revision, url: e.details.url },
           hint: `Check the repo name and the revision on ${page}.`,
@@ -189,13 +202,25 @@ export function accessHint(o: { repo: string; page: string; hasToken: boolean })
 
 /** The typed answer to a 401/403 from the Hub's API. */
 export function accessDenied(
-  o: { repo: string; status: number; page: string; hasToken: boolean; url?: unknown },
+  o: { repo: string; status: number; page: string; hasToken: boolean; url?: unknown; hubCode?: string },
 ): LodeError {
-  const why = o.status === 401
+  // The Hub says why in X-Error-Code; without it, the status is all there is to go on.
+  const why = o.hubCode === "GatedRepo"
+    ? o.hasToken ? "it is gated and the token has no access to it yet" : "it is gated"
+    : o.hubCode === "RepoNotFound"
+    ? "it is private (or does not exist)"
+    : o.status === 401
     ? "it is private or gated (or does not exist)"
     : "it is gated and the token has no access to it yet";
   return new LodeError("ACCESS_DENIED", `the Hub refused access to ${o.repo} (HTTP ${o.status}): ${why}`, {
-    details: { repo: o.repo, status: o.status, page: o.page, token_sent: o.hasToken, url: o.url },
+    details: {
+      repo: o.repo,
+      status: o.status,
+      page: o.page,
+      token_sent: o.hasToken,
+      url: o.url,
+      hub_error_code: o.hubCode,
+    },
     hint: accessHint(o),
   });
 }

@@ -128,7 +128,7 @@ export const huggingFaceRegistry: Registry = {
       });
     }
     if (info.gated && !hub.hasToken) {
-      throw accessDenied({ repo: ref.repo, status: 401, page, hasToken: false });
+      throw accessDenied({ repo: ref.repo, status: 401, page, hasToken: false, hubCode: "GatedRepo" });
     }
     const listing = await hub.listFiles(ref.repo, info.sha);
     const picked = selectHfFiles(listing, { ...pick(ref), repo: ref.repo, revision });

@@ -28,6 +28,7 @@
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
+import type { GcEvent, GcKind } from "../events/store_event.ts";
 import { parentDir } from "../path.ts";
 import type { ModelStore } from "./model_store.ts";
 import {
@@ -40,30 +41,13 @@ import {
   scanQuarantine,
   tryHold,
 } from "./gc_scan.ts";
+import { forgetVerified, pruneVerifiedRecords } from "./verified_record.ts";
 
-/** What gc removes. */
-export type GcKind = "blob" | "partial" | "temp" | "quarantine";
-
-/** One event of a gc run (`--json` prints them as NDJSON). */
-export type GcEvent =
-  | {
-    event: "collected";
-    kind: GcKind;
-    path: string;
-    bytes: number;
-    /** True when nothing was removed (`--dry-run`). */
-    dry_run: boolean;
-  }
-  | {
-    event: "skipped";
-    kind: GcKind;
-    path: string;
-    bytes: number;
-    /** `locked`: another process holds its lock; `recent`: written within the threshold. */
-    reason: "locked" | "recent";
-    last_write: string;
-  }
-  | { event: "problem"; code: string; message: string; details: Record<string, unknown> };
+/**
+ * `GcKind`: what gc removes; `GcEvent`: one event of a gc run (`--json` prints them as NDJSON). Both are
+ * the zod schemas of `src/events/store_event.ts`, the wire format.
+ */
+export type { GcEvent, GcKind };
 
 /** Options of {@link collectGarbage}. */
 export interface GcOptions {
@@ -89,6 +73,8 @@ export interface GcSummary {
   keptRecent: number;
   /** What stays in quarantine (all of it without `quarantine`). */
   quarantineKept: { items: number; bytes: number };
+  /** Records in `locks/verified/` of blobs no longer in the store, removed (or that would be). */
+  verifiedRecordsPruned: number;
   dryRun: boolean;
 }
 
@@ -97,6 +83,9 @@ export async function collectGarbage(store: ModelStore, options: GcOptions): Pro
   const run = new GcRun(store, options);
   await run.blobs();
   await run.quarantine();
+  run.summary.verifiedRecordsPruned = await pruneVerifiedRecords(store.layout, {
+    dryRun: run.summary.dryRun,
+  });
   return run.summary;
 }
 
@@ -118,6 +107,7 @@ class GcRun {
       skippedLocked: 0,
       keptRecent: 0,
       quarantineKept: { items: 0, bytes: 0 },
+      verifiedRecordsPruned: 0,
       dryRun: options.dryRun === true,
     };
   }
@@ -141,7 +131,10 @@ class GcRun {
       }
       const after = held.length > 0 ? await references() : before;
       for (const { hex, path } of held) {
-        if (!after.has(hex)) await this.#collect("blob", path);
+        if (!after.has(hex)) {
+          await this.#collect("blob", path);
+          if (!this.summary.dryRun) await forgetVerified(layout, hex);
+        }
       }
     } finally {
       for (const { hold } of held) await hold.release();

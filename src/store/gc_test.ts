@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { collectGarbage, type GcEvent, type GcOptions } from "./gc.ts";
+import { GcEvent } from "../events/store_event.ts";
+import { collectGarbage, type GcOptions } from "./gc.ts";
 import { importModelFile } from "./import_file.ts";
 import { ModelStore } from "./model_store.ts";
 import { quarantineFile } from "./quarantine.ts";
 import { sha256Bytes } from "./hash.ts";
+import { verifiedRecordPath } from "./verified_record.ts";
 import { holdLock } from "../../tests/support/hold_lock.ts";
 import { listTree } from "../../tests/support/lode_cli.ts";
 
@@ -34,7 +36,8 @@ async function withStore(body: (w: World) => Promise<void>): Promise<void> {
       const events: GcEvent[] = [];
       const summary = await collectGarbage(store, {
         olderThanMs: DAY,
-        onEvent: (e) => events.push(e),
+        // Through the wire schema, as `--json` readers will parse it.
+        onEvent: (e) => events.push(GcEvent.parse(JSON.parse(JSON.stringify(e)))),
         ...options,
       });
       return { events, summary };
@@ -63,6 +66,8 @@ Deno.test("gc removes unreferenced blobs and old partials, keeps referenced blob
     await partial(oldPinned, 3 * DAY);
     await partial(newPinned, 60_000);
     await partial(oldUnpinned, 2 * DAY);
+    const stories = (await store.getManifest("stories")).blob.slice(7);
+    for (const hex of [orphan, stories]) await Deno.stat(verifiedRecordPath(layout, hex));
     const { events, summary } = await gc();
     const collected = events.filter((e) => e.event === "collected").map((e) => e.path).sort();
     assert.deepEqual(collected, [layout.blobDir(orphan), oldPinned, oldUnpinned].sort());
@@ -74,7 +79,18 @@ Deno.test("gc removes unreferenced blobs and old partials, keeps referenced blob
     assert.ok(await store.hasBlob((await store.getManifest("stories")).blob.slice(7)));
     assert.ok(!(await store.hasBlob(orphan)));
     assert.ok((await Deno.stat(newPinned)).isDirectory);
-    assert.equal((await gc()).summary.removed, 0, "a second run has nothing to do");
+    // The removed blob's verified record goes with it; the kept blob's stays.
+    await assert.rejects(Deno.stat(verifiedRecordPath(layout, orphan)), Deno.errors.NotFound);
+    await Deno.stat(verifiedRecordPath(layout, stories));
+    assert.equal(summary.verifiedRecordsPruned, 0);
+    // A record left behind by an older lode (or restored from an archive without its blob) is pruned.
+    const stale = "ef".repeat(32);
+    await Deno.copyFile(verifiedRecordPath(layout, stories), verifiedRecordPath(layout, stale));
+    const again = (await gc()).summary;
+    assert.equal(again.removed, 0, "a second run has no blob or partial to remove");
+    assert.equal(again.verifiedRecordsPruned, 1);
+    await assert.rejects(Deno.stat(verifiedRecordPath(layout, stale)), Deno.errors.NotFound);
+    await Deno.stat(verifiedRecordPath(layout, stories));
   });
 });
 

@@ -37,6 +37,17 @@ export function assertModelName(name: string): string {
         "A model name starts with a letter or digit and holds only letters, digits and . _ : - (max 128).",
     });
   }
+  // `hf:NAME` always parses as a Hugging Face reference, so a store name so spelled could never be named.
+  if (/^hf:/i.test(name)) {
+    throw new LodeError(
+      "INVALID_REF",
+      `"${name}" cannot be a model name: hf: starts a Hugging Face reference`,
+      {
+        details: { name },
+        hint: "Choose a name without the hf: prefix (--name).",
+      },
+    );
+  }
   return name;
 }
 

@@ -45,7 +45,7 @@ Deno.test("StoreLayout: blob paths refuse anything that is not lowercase 64-hex"
 
 Deno.test("assertModelName accepts letters, digits and . _ : - up to 128 characters", () => {
   for (
-    const ok of ["a", "stories260K", "Qwen3-0.6B-Q8_0", "hf:Qwen_Qwen3", "9lives", "a".repeat(128), "a..b"]
+    const ok of ["a", "stories260K", "Qwen3-0.6B-Q8_0", "qwen:0.6b", "9lives", "a".repeat(128), "a..b"]
   ) {
     assert.equal(assertModelName(ok), ok);
     const l = new StoreLayout("/s");
@@ -55,7 +55,22 @@ Deno.test("assertModelName accepts letters, digits and . _ : - up to 128 charact
 
 Deno.test("invalid model names are rejected with INVALID_REF, by every path helper", () => {
   const l = new StoreLayout("/s");
-  const bad = ["../x", "a/b", "", "a".repeat(129), ".hidden", "..", "-x", "a b", "a\\b", "a\nb", "ü", "x\0"];
+  const bad = [
+    "../x",
+    "a/b",
+    "",
+    "hf:Qwen_Qwen3",
+    "HF:x",
+    "a".repeat(129),
+    ".hidden",
+    "..",
+    "-x",
+    "a b",
+    "a\\b",
+    "a\nb",
+    "ü",
+    "x\0",
+  ];
   for (const name of bad) {
     assert.throws(() => assertModelName(name), isInvalidRef, JSON.stringify(name));
     assert.throws(() => l.manifestPath(name), isInvalidRef, JSON.stringify(name));

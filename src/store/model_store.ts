@@ -25,7 +25,7 @@ import {
 } from "./manifest.ts";
 import { writeFileAtomic } from "./atomic_write.ts";
 import { acquireFileLock, type FileLock } from "./file_lock.ts";
-import { recordVerified } from "./verified_record.ts";
+import { forgetVerified, recordVerified } from "./verified_record.ts";
 
 /** How to behave when another process holds a lock. */
 export interface LockWaitOptions {
@@ -307,6 +307,7 @@ export class ModelStore {
       for (const hex of hexes) {
         if (referenced.has(hex)) continue;
         await Deno.remove(this.layout.blobDir(hex), { recursive: true }).catch(() => {});
+        await forgetVerified(this.layout, hex);
         blobsRemoved++;
       }
       const primary = hexes[0];

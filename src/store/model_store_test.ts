@@ -5,6 +5,7 @@ import { acquireFileLock } from "./file_lock.ts";
 import { importModelFile } from "./import_file.ts";
 import { verifyModel } from "./verify_model.ts";
 import { ModelStore } from "./model_store.ts";
+import { verifiedRecordPath } from "./verified_record.ts";
 
 const HELLO = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
 const OTHER = "ab".repeat(32);
@@ -159,11 +160,13 @@ Deno.test("two names share one blob: removing one keeps it, removing the other d
     const b = await importModelFile(store, src, { name: "b" });
     assert.equal(a.path, b.path);
     assert.deepEqual(await store.referencedBlobs(), new Set([HELLO]));
+    await Deno.stat(verifiedRecordPath(store.layout, HELLO));
     assert.deepEqual(await store.remove("a"), { blobRemoved: false, blobsRemoved: 0, blobsKept: 1 });
     assert.equal(await store.readManifest("a"), null);
     assert.ok(await store.hasBlob(HELLO));
     assert.equal(await store.blobPathOf("b"), b.path);
     assert.deepEqual(await store.remove("b"), { blobRemoved: true, blobsRemoved: 1, blobsKept: 0 });
+    await assert.rejects(Deno.stat(verifiedRecordPath(store.layout, HELLO)), Deno.errors.NotFound);
     assert.equal(await store.hasBlob(HELLO), false);
     assert.equal(await exists(store.layout.blobDir(HELLO)), false);
     assert.deepEqual((await store.list()).models, []);

@@ -83,6 +83,38 @@ export async function forgetVerified(layout: StoreLayout, hex: string): Promise<
 }
 
 /**
+ * Removes the records of blobs that are no longer in the store (`lode rm`,
+ * `lode gc`) and of names that are not records, and returns how many went.
+ * Housekeeping only: a stale record can never vouch for a new file, whose
+ * identity differs. `dryRun` counts without removing.
+ *
+ * @example
+ * ```ts
+ * const pruned = await pruneVerifiedRecords(store.layout, { dryRun: false });
+ * ```
+ */
+export async function pruneVerifiedRecords(
+  layout: StoreLayout,
+  options: { dryRun: boolean },
+): Promise<number> {
+  const dir = joinPath(layout.locksDir, "verified");
+  let pruned = 0;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const hex = /^sha256-([0-9a-f]{64})\.json$/.exec(entry.name)?.[1];
+      if (hex !== undefined && (await blobIdentity(layout, hex)) !== null) continue;
+      // Atomic-write temporaries of a record being written right now are left alone.
+      if (entry.name.startsWith(".tmp-")) continue;
+      if (!options.dryRun) await Deno.remove(joinPath(dir, entry.name)).catch(() => {});
+      pruned++;
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return pruned;
+}
+
+/**
  * True when blob `hex` is the very file lode committed or last verified: same device, inode, size,
  * mtime, ctime and birth time as recorded. False when it is missing, has no record, or differs in any.
  */

@@ -11,7 +11,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { DownloadEvent } from "../../src/events/mod.ts";
+import assert from "node:assert/strict";
+import { DownloadEvent, InferenceEvent, StoreEvent } from "../../src/events/mod.ts";
 
 /** Absolute path of main.ts. */
 export const MAIN_TS: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -50,7 +51,13 @@ function command(args: string[], options: LodeProcessOptions): Deno.Command {
   });
 }
 
-/** Parses NDJSON output into objects; download events are checked against the wire schema. */
+/** Tags of the store commands' events (`gc`, `export`, `import`, `verify`, `ls`, `rm`, `path`, `error`). */
+const STORE_TAGS: ReadonlySet<unknown> = new Set(StoreEvent.options.map((o) => o.shape.event.value));
+
+/** Tags of `lode run`, `chat` and `embed` events (`token`, `done`, `embedding`). */
+const INFERENCE_TAGS: ReadonlySet<unknown> = new Set(InferenceEvent.options.map((o) => o.shape.event.value));
+
+/** Parses NDJSON output into objects; download, store and inference events are checked against the wire schemas. */
 export function parseEvents(stdout: string): Record<string, unknown>[] {
   const events: Record<string, unknown>[] = [];
   for (const line of stdout.split("\n")) {
@@ -63,9 +70,28 @@ export function parseEvents(stdout: string): Record<string, unknown>[] {
     }
     const known = DownloadEvent.options.some((o) => o.shape.event.value === event.event);
     if (known) DownloadEvent.parse(event);
+    if (STORE_TAGS.has(event.event)) StoreEvent.parse(event);
+    if (INFERENCE_TAGS.has(event.event)) InferenceEvent.parse(event);
     events.push(event);
   }
   return events;
+}
+
+/**
+ * Every event of a store command's NDJSON output (`lode gc`, `export`, `import`, `verify`, `ls`, `rm`,
+ * `path`, and `error`), each parsed with {@link StoreEvent}: an unknown event, a missing, renamed or extra
+ * field (at any depth) or a wrong type fails. Give it `r.stdout` (or the stderr of `lode export -`).
+ */
+export function storeEvents(ndjson: string): StoreEvent[] {
+  const lines = ndjson.split("\n").filter((l) => l.trim().startsWith("{"));
+  assert.ok(lines.length > 0, `no NDJSON events in: ${ndjson}`);
+  return lines.map((line) => {
+    const event = JSON.parse(line);
+    const parsed = StoreEvent.parse(event);
+    // zod drops keys its schema does not name: a field the schema does not know shows up here.
+    assert.deepEqual(parsed, event, `${line} has fields src/events/store_event.ts does not declare`);
+    return parsed;
+  });
 }
 
 /** Runs lode to completion. */

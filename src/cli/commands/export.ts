@@ -4,6 +4,8 @@
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
+import type { ErrorEvent } from "../../events/error_event.ts";
+import type { BundleBlobEvent, ExportedEvent } from "../../events/store_event.ts";
 import { exportBundle, exportBundleToFile, type ExportResult } from "../../store/bundle_export.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
@@ -20,7 +22,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     });
   }
   // With FILE "-" stdout carries the bundle: events go to stderr.
-  const emit = (event: object) => {
+  const emit = (event: BundleBlobEvent | ExportedEvent | ErrorEvent) => {
     if (!toStdout) ctx.output.event(event);
     else if (ctx.output.json) ctx.output.stderr(JSON.stringify(event) + "\n");
   };

@@ -3,6 +3,7 @@
  * partial downloads, skipping anything a running lode process holds; report the bytes freed.
  * @module
  */
+import type { GcDoneEvent } from "../../events/store_event.ts";
 import { collectGarbage, type GcEvent } from "../../store/gc.ts";
 import { formatDuration, parseDuration } from "../../store/gc_duration.ts";
 import { LodeError } from "../../errors.ts";
@@ -32,7 +33,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     quarantine: parsed.options.quarantine === true,
     onEvent,
   });
-  ctx.output.event({
+  const done: GcDoneEvent = {
     event: "gc_done",
     dry_run: s.dryRun,
     removed: s.removed,
@@ -40,8 +41,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     skipped_locked: s.skippedLocked,
     kept_recent: s.keptRecent,
     quarantine_kept: s.quarantineKept,
+    verified_records_pruned: s.verifiedRecordsPruned,
     older_than_ms: olderThanMs,
-  });
+  };
+  ctx.output.event(done);
   const parts = [
     `${s.dryRun ? "would free" : "freed"} ${formatBytes(s.bytesFreed)} (${s.removed} item${
       s.removed === 1 ? "" : "s"

@@ -4,6 +4,7 @@
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
+import type { BundleBlobEvent, ImportedEvent } from "../../events/store_event.ts";
 import { nameFromFilename } from "../../registry/mod.ts";
 import { importModelFile } from "../../store/import_file.ts";
 import { type ByteSource, TarReader } from "../../store/bundle_tar_reader.ts";
@@ -44,13 +45,14 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     expectedSha256: (parsed.options.sha256 as string | undefined)?.toLowerCase(),
     lock: { wait: ctx.flags.wait !== false },
   });
-  ctx.output.event({
+  const imported: ImportedEvent = {
     event: "imported",
     name,
     blob: manifest.blob,
     size_bytes: manifest.size_bytes,
     path: blob,
-  });
+  };
+  ctx.output.event(imported);
   ctx.output.result(`${name}  ${manifest.blob}  ${formatBytes(manifest.size_bytes)}  imported`);
 }
 
@@ -72,12 +74,13 @@ async function runBundle(
     preflight: (neededBytes) =>
       checkDiskSpace(input.store.layout.blobsDir, { neededBytes, cushionBytes: ctx.config.cushionBytes }),
     onBlob: (b) => {
-      ctx.output.event({
+      const event: BundleBlobEvent = {
         event: "bundle_blob",
         sha256: b.sha256,
         size_bytes: b.size_bytes,
         cached: b.cached,
-      });
+      };
+      ctx.output.event(event);
       ctx.output.note(
         `  sha256:${b.sha256.slice(0, 12)}  ${formatBytes(b.size_bytes)}  ${
           b.cached ? "already in the store" : "verified"
@@ -87,7 +90,7 @@ async function runBundle(
   });
   const m = r.manifest;
   const written = r.blobs.filter((b) => !b.cached).length;
-  ctx.output.event({
+  const imported: ImportedEvent = {
     event: "imported",
     name: m.name,
     blob: m.blob,
@@ -99,7 +102,8 @@ async function runBundle(
     already_present: r.alreadyPresent,
     replaced: r.replaced,
     ms: Math.round(performance.now() - started),
-  });
+  };
+  ctx.output.event(imported);
   const what = r.alreadyPresent
     ? "already in the store: nothing to do"
     : `imported (${written} of ${r.blobs.length} blob${r.blobs.length === 1 ? "" : "s"} written)` +

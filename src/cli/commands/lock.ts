@@ -17,7 +17,7 @@ import {
 } from "../../lock/lockfile.ts";
 import { lockKey } from "../../lock/cache_key.ts";
 import { pinPlan } from "../../lock/pin_plan.ts";
-import { parseRef, planUrls, pullPlan, registryFor, resolveModel } from "../../registry/mod.ts";
+import { pullResolved, resolveRef } from "./pull.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -57,25 +57,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
 async function add(ctx: CommandContext, path: string, ref: string, parsed: ParsedArgv): Promise<void> {
   // Read first: a malformed lockfile fails before anything is downloaded.
   const lock = (await readLockfileIfPresent(path)) ?? emptyLockfile();
-  const modelRef = parseRef(ref);
-  const registry = registryFor(modelRef);
-  const registryContext = await ctx.registryContext(registry.hostsFor?.(modelRef, ctx.env) ?? []);
-  const plan = await resolveModel(modelRef, registryContext, {
-    name: parsed.options.name as string | undefined,
-  });
+  const plan = await resolveRef(ctx, ref, { name: parsed.options.name as string | undefined });
   const store = await ctx.store();
-  const { entry, downloaded } = await pinPlan(plan, {
-    store,
-    pull: async (p) => {
-      try {
-        return await pullPlan(p, await ctx.pullContext(planUrls(p)));
-      } catch (e) {
-        // pullModel emitted a `failed` event; with --json that is the error report.
-        if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
-        throw e;
-      }
-    },
-  });
+  const { entry, downloaded } = await pinPlan(plan, { store, pull: (p) => pullResolved(ctx, p) });
   await ctx.endProgress();
   const replaced = findEntry(lock, entry.name) !== undefined;
   await writeLockfile(path, withEntry(lock, entry));

@@ -2,6 +2,7 @@
  * `lode ls`: the models in the store (name, size, short digest, format, source).
  * @module
  */
+import type { ModelEvent, ProblemEvent } from "../../events/store_event.ts";
 import { blobHex } from "../../store/model_store.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
@@ -18,8 +19,8 @@ export async function run(ctx: CommandContext, _parsed: ParsedArgv): Promise<voi
     source: m.source.url ?? (m.source.repo ? `${m.source.registry}:${m.source.repo}` : m.source.registry),
     pinned: m.pinned ?? true,
   }));
-  for (const row of rows) ctx.output.event({ event: "model", ...row });
-  for (const p of problems) ctx.output.event({ event: "problem", ...p.toJSON() });
+  for (const row of rows) ctx.output.event({ event: "model", ...row } satisfies ModelEvent);
+  for (const p of problems) ctx.output.event({ event: "problem", ...p.toJSON() } satisfies ProblemEvent);
   if (!ctx.output.json) {
     const table = [["NAME", "SIZE", "DIGEST", "FORMAT", "SOURCE"]].concat(
       rows.map((

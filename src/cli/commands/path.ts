@@ -3,6 +3,7 @@
  * files, its primary file's link in `links/NAME/`, beside its siblings under their original names).
  * @module
  */
+import type { PathEvent } from "../../events/store_event.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 
@@ -10,6 +11,6 @@ import type { CommandContext } from "../context.ts";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const name = parsed.args.name as string;
   const path = await (await ctx.store()).modelPathOf(name);
-  ctx.output.event({ event: "path", name, path });
+  ctx.output.event({ event: "path", name, path } satisfies PathEvent);
   ctx.output.result(path);
 }

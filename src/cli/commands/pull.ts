@@ -4,21 +4,32 @@
  */
 import { LodeError, toLodeError } from "../../errors.ts";
 import type { PullResult } from "../../download/mod.ts";
-import { parseRef, planUrls, pullPlan, registryFor, resolveModel } from "../../registry/mod.ts";
+import {
+  type ModelPlan,
+  parseRef,
+  planUrls,
+  pullPlan,
+  registryFor,
+  resolveModel,
+} from "../../registry/mod.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
 
-/** Pulls one reference (hf:, URL or stored name) and returns the result. Shared with `lode run`. */
-export async function pullRef(
+/** Resolves one reference (hf:, URL or stored name) to a pinned plan, asking only the hosts its registry needs. */
+export async function resolveRef(
   ctx: CommandContext,
   ref: string,
   options: { name?: string; sha256?: string },
-): Promise<PullResult> {
+): Promise<ModelPlan> {
   const parsed = parseRef(ref);
   const registry = registryFor(parsed);
   const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.env) ?? []);
-  const plan = await resolveModel(parsed, registryContext, options);
+  return await resolveModel(parsed, registryContext, options);
+}
+
+/** Downloads and verifies a plan into the store. Shared with `lode lock add`. */
+export async function pullResolved(ctx: CommandContext, plan: ModelPlan): Promise<PullResult> {
   const pull = await ctx.pullContext(planUrls(plan));
   try {
     return await pullPlan(plan, pull);
@@ -27,6 +38,15 @@ export async function pullRef(
     if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
     throw e;
   }
+}
+
+/** Pulls one reference and returns the result. Shared with `lode run`. */
+export async function pullRef(
+  ctx: CommandContext,
+  ref: string,
+  options: { name?: string; sha256?: string },
+): Promise<PullResult> {
+  return await pullResolved(ctx, await resolveRef(ctx, ref, options));
 }
 
 /** `lode pull`. */

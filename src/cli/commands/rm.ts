@@ -2,6 +2,7 @@
  * `lode rm NAME…`: remove models; a blob goes when no other manifest refers to it.
  * @module
  */
+import type { RemovedEvent } from "../../events/store_event.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 
@@ -10,13 +11,14 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const store = await ctx.store();
   for (const name of parsed.args.name as string[]) {
     const r = await store.remove(name, { wait: ctx.flags.wait !== false });
-    ctx.output.event({
+    const removed: RemovedEvent = {
       event: "removed",
       name,
       blob_removed: r.blobRemoved,
       blobs_removed: r.blobsRemoved,
       blobs_kept: r.blobsKept,
-    });
+    };
+    ctx.output.event(removed);
     const kept = r.blobsKept === 0
       ? ""
       : r.blobsKept === 1 && r.blobsRemoved === 0

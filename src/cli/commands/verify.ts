@@ -3,6 +3,7 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
+import type { VerifiedEvent } from "../../events/store_event.ts";
 import { verifyModel } from "../../store/verify_model.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
@@ -18,7 +19,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     const started = performance.now();
     const r = await verifyModel(store, name);
     const ms = Math.round(performance.now() - started);
-    ctx.output.event({ event: "verified", ...r, ms });
+    ctx.output.event({ event: "verified", ...r, ms } satisfies VerifiedEvent);
     if (r.ok) {
       const files = r.files ? `  (${r.files.length} files)` : "";
       ctx.output.result(

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { LodeError } from "../errors.ts";
+import { ErrorEvent } from "./error_event.ts";
+import { GcEvent, StoreEvent } from "./store_event.ts";
+
+const HEX = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+
+/** One event of each kind, as the commands print them today (README's `--json` sections). */
+const SAMPLES: Record<string, unknown>[] = [
+  { event: "collected", kind: "blob", path: "/s/blobs/sha256/27/x/data", bytes: 4096, dry_run: false },
+  {
+    event: "skipped",
+    kind: "partial",
+    path: "/s/blobs/sha256/27/.partial-x",
+    bytes: 512,
+    reason: "locked",
+    last_write: "2025-01-01T00:00:00.000Z",
+  },
+  { event: "problem", code: "MANIFEST_INVALID", message: "bad", details: { path: "/s/manifests/b.json" } },
+  {
+    event: "problem",
+    ...new LodeError("MANIFEST_INVALID", "bad", { details: { path: "/b.json" } }).toJSON(),
+  },
+  {
+    event: "gc_done",
+    dry_run: true,
+    removed: 1,
+    bytes_freed: 4096,
+    skipped_locked: 1,
+    kept_recent: 0,
+    quarantine_kept: { items: 0, bytes: 0 },
+    verified_records_pruned: 0,
+    older_than_ms: 86_400_000,
+  },
+  { event: "bundle_blob", name: "m", sha256: HEX, size_bytes: 10 },
+  { event: "bundle_blob", sha256: HEX, size_bytes: 10, cached: true },
+  { event: "exported", name: "m", file: "-", blob: `sha256:${HEX}`, blobs: 1, bundle_bytes: 12_288, ms: 3 },
+  { event: "imported", name: "m", blob: `sha256:${HEX}`, size_bytes: 10, path: "/s/data" },
+  {
+    event: "imported",
+    name: "m",
+    blob: `sha256:${HEX}`,
+    size_bytes: 10,
+    path: "/s/data",
+    bundle: "m.lode",
+    blobs: 1,
+    blobs_written: 0,
+    already_present: true,
+    replaced: null,
+    ms: 2,
+  },
+  { event: "verified", name: "m", ok: true, expected: HEX, actual: HEX, sizeBytes: 10, ms: 1 },
+  {
+    event: "verified",
+    name: "m",
+    ok: false,
+    expected: HEX,
+    actual: null,
+    problem: "BLOB_MISSING",
+    sizeBytes: 0,
+    files: [{
+      filename: "m.gguf",
+      role: "model",
+      ok: false,
+      expected: HEX,
+      actual: null,
+      problem: "BLOB_MISSING",
+    }],
+    ms: 1,
+  },
+  {
+    event: "model",
+    name: "m",
+    size_bytes: 10,
+    digest: `sha256:${HEX}`,
+    format: "gguf",
+    source: "https://h/m.gguf",
+    pinned: true,
+  },
+  { event: "removed", name: "m", blob_removed: true, blobs_removed: 1, blobs_kept: 0 },
+  { event: "path", name: "m", path: "/s/data" },
+  { event: "error", ...new LodeError("MODEL_NOT_FOUND", "no model m").toJSON() },
+];
+
+Deno.test("every store command's event parses, and parsing keeps it exactly", () => {
+  for (const sample of SAMPLES) assert.deepEqual(StoreEvent.parse(sample), sample);
+  const tags = new Set(SAMPLES.map((s) => s.event));
+  assert.deepEqual(tags, new Set(StoreEvent.options.map((o) => o.shape.event.value)), "a sample per event");
+});
+
+Deno.test("a drifted field fails: renamed, missing, wrong type, unknown tag or enum value", () => {
+  const done = SAMPLES.find((s) => s.event === "gc_done")!;
+  const { bytes_freed, ...rest } = done;
+  assert.throws(() => StoreEvent.parse({ ...rest, freed_bytes: bytes_freed }));
+  assert.throws(() => StoreEvent.parse({ event: "path", name: "m" }));
+  assert.throws(() =>
+    StoreEvent.parse({ event: "removed", name: "m", blob_removed: 1, blobs_removed: 1, blobs_kept: 0 })
+  );
+  assert.throws(() => StoreEvent.parse({ event: "gc_finished" }));
+  assert.throws(() =>
+    GcEvent.parse({ event: "collected", kind: "manifest", path: "/p", bytes: 1, dry_run: false })
+  );
+  // gc's own union holds only what `collectGarbage` emits: its summary is the CLI's.
+  assert.throws(() => GcEvent.parse(done));
+});
+
+Deno.test("the error event is exactly LodeError.toJSON() with its tag", () => {
+  const e = new LodeError("DIGEST_MISMATCH", "bad bytes", { details: { expected: "a", actual: "b" } });
+  const event = { event: "error", ...e.toJSON() };
+  assert.deepEqual(ErrorEvent.parse(event), event);
+  assert.equal(ErrorEvent.parse(event).hint, e.hint);
+});

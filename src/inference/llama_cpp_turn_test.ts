@@ -1,0 +1,117 @@
+import {
+  deepStrictEqual as assertEquals,
+  rejects as assertRejects,
+  throws as assertThrows,
+} from "node:assert/strict";
+import { isLodeError, LodeError } from "../errors.ts";
+import { checkGenerateOptions, runTurn, stopReasonOf, type TurnSpec } from "./llama_cpp_turn.ts";
+
+function spec(overrides: Partial<TurnSpec>): TurnSpec {
+  let t = 0;
+  return {
+    now: () => (t += 10),
+    loadMs: 5,
+    path: "m.gguf",
+    promptTokens: 3,
+    maxTokens: undefined,
+    signal: new AbortController().signal,
+    emit: () => {},
+    call: () => Promise.resolve("eogToken"),
+    ...overrides,
+  };
+}
+
+Deno.test("checkGenerateOptions refuses out-of-range options and unusable schemas before anything runs", () => {
+  const usage = (options: object) =>
+    assertThrows(() => checkGenerateOptions(options), (e: unknown) => isLodeError(e, "USAGE"));
+  usage({ maxTokens: 0 });
+  usage({ maxTokens: 1.5 });
+  usage({ temperature: -1 });
+  usage({ temperature: Infinity });
+  usage({ topK: -1 });
+  usage({ topP: 0 });
+  usage({ topP: 1.5 });
+  usage({ repeatPenalty: 0 });
+  usage({ seed: -3 });
+  usage({ stop: [""] });
+  usage({ stop: "x" });
+  assertThrows(
+    () => checkGenerateOptions({ jsonSchema: { type: "string", pattern: "x" } }),
+    (e: unknown) => isLodeError(e, "SCHEMA_INVALID"),
+  );
+  const checked = checkGenerateOptions({
+    maxTokens: 3,
+    stop: ["\n"],
+    jsonSchema: { anyOf: [{ type: "null" }] },
+  });
+  assertEquals(checked.jsonSchema, { oneOf: [{ type: "null" }] });
+});
+
+Deno.test("stopReasonOf maps node-llama-cpp's reasons", () => {
+  const at = (maxTokens: number | undefined, generated: number) => ({ maxTokens, generated });
+  assertEquals(stopReasonOf("eogToken", at(5, 2)), "eos");
+  assertEquals(stopReasonOf("stopGenerationTrigger", at(5, 2)), "eos"); // a grammar or a turn ended
+  assertEquals(stopReasonOf("customStopTrigger", at(5, 2)), "stop");
+  assertEquals(stopReasonOf("maxTokens", at(5, 5)), "max_tokens");
+  assertEquals(stopReasonOf("maxTokens", at(50, 7)), "context_full");
+  assertEquals(stopReasonOf("maxTokens", at(undefined, 7)), "context_full");
+  assertEquals(stopReasonOf("abort", at(5, 1)), "abort");
+});
+
+Deno.test("runTurn streams, measures and classifies a generation", async () => {
+  const chunks: string[] = [];
+  const result = await runTurn(spec({
+    maxTokens: 3,
+    emit: (c) => chunks.push(c),
+    call: ({ onToken, onTextChunk }) => {
+      for (const piece of ["a", "b", "c"]) {
+        onToken([1]);
+        onTextChunk(piece);
+      }
+      return Promise.resolve("maxTokens");
+    },
+  }));
+  assertEquals(chunks, ["a", "b", "c"]);
+  assertEquals(result.text, "abc");
+  assertEquals(result.stopReason, "max_tokens");
+  // The clock ticks 10 ms per reading: start 10, first token 20 (read once), end 30.
+  assertEquals(result.usage, {
+    promptTokens: 3,
+    generatedTokens: 3,
+    loadMs: 5,
+    timeToFirstTokenMs: 10,
+    totalMs: 20,
+    tokensPerSecond: 2 / 0.01,
+  });
+});
+
+Deno.test("runTurn: aborted runs end with abort, failures are typed", async () => {
+  const aborted = new AbortController();
+  aborted.abort();
+  let called = false;
+  const none = await runTurn(
+    spec({ signal: aborted.signal, call: () => Promise.resolve((called = true, "eogToken")) }),
+  );
+  assertEquals([none.stopReason, none.usage.generatedTokens, called], ["abort", 0, false]);
+
+  const during = new AbortController();
+  const cut = await runTurn(spec({
+    signal: during.signal,
+    call: ({ onToken, onTextChunk }) => {
+      onToken([1]);
+      onTextChunk("x");
+      during.abort();
+      return Promise.reject(new Error("aborted"));
+    },
+  }));
+  assertEquals([cut.stopReason, cut.text], ["abort", "x"]);
+
+  await assertRejects(
+    runTurn(spec({ call: () => Promise.reject(new Error("llama exploded")) })),
+    (e: unknown) => isLodeError(e, "INFERENCE_FAILED") && /llama exploded/.test(e.message),
+  );
+  await assertRejects(
+    runTurn(spec({ call: () => Promise.reject(new LodeError("SCHEMA_INVALID", "no")) })),
+    (e: unknown) => isLodeError(e, "SCHEMA_INVALID"),
+  );
+});
