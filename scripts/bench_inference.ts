@@ -54,6 +54,10 @@ export interface SideSummary {
   wallMs: number;
   promptTokens: number;
   generatedTokens: number;
+  /** The fastest round (the least disturbed on a shared machine). */
+  bestTokensPerSecond: number;
+  /** The quickest first token of any round. */
+  bestTimeToFirstTokenMs: number;
 }
 
 /** The comparison. */
@@ -163,6 +167,8 @@ export function summariseSide(samples: Sample[]): SideSummary {
     wallMs: m((s) => s.wallMs),
     promptTokens: m((s) => s.promptTokens),
     generatedTokens: m((s) => s.generatedTokens),
+    bestTokensPerSecond: Math.max(...samples.map((s) => s.tokensPerSecond)),
+    bestTimeToFirstTokenMs: Math.min(...samples.map((s) => s.timeToFirstTokenMs ?? Infinity)),
   };
 }
 
@@ -269,6 +275,13 @@ export function formatReport(r: BenchReport): string {
     ` | paired median ${r.paired.tokensPerSecondOverheadPct.toFixed(2)}%`,
     `time-to-first-token delta: ${ttft.toFixed(1)} ms (target ≤ 50 ms): ${ttft <= 50 ? "PASS" : "FAIL"}` +
     ` | paired median ${r.paired.timeToFirstTokenDeltaMs.toFixed(1)} ms`,
+    `best rounds (least disturbed): lode ${r.lode.bestTokensPerSecond.toFixed(1)} tok/s, ttft ${
+      r.lode.bestTimeToFirstTokenMs.toFixed(1)
+    } ms | direct ${r.direct.bestTokensPerSecond.toFixed(1)} tok/s, ttft ${
+      r.direct.bestTimeToFirstTokenMs.toFixed(1)
+    } ms (tokens/s ${
+      (100 * (1 - r.lode.bestTokensPerSecond / r.direct.bestTokensPerSecond)).toFixed(2)
+    }% lower)`,
     `same greedy text on both sides: ${r.sameText ? "yes" : "NO"}`,
   ].join("\n");
 }

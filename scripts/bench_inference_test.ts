@@ -45,6 +45,11 @@ Deno.test("compare: medians, tokens/s overhead in percent, TTFT delta, same-text
   // Pairs: 1-99/100 = 1%, 1-97/50 = -94%, 1-98.5/100 = 1.5% → median 1%; TTFT 10, 10, 68 → 10.
   assert.ok(Math.abs(r.paired.tokensPerSecondOverheadPct - 1) < 1e-9);
   assert.equal(r.paired.timeToFirstTokenDeltaMs, 10);
+  assert.deepEqual([r.lode.bestTokensPerSecond, r.lode.bestTimeToFirstTokenMs], [99, 30]);
+  assert.match(
+    formatReport(r),
+    /best rounds \(least disturbed\): lode 99\.0 tok\/s, ttft 30\.0 ms \| direct 100\.0 tok\/s/,
+  );
   assert.match(formatReport(r), /tokens\/s overhead: 1\.50% \(target ≤ 2%\): PASS \| paired median 1\.00%/);
   assert.match(formatReport(r), /time-to-first-token delta: 10\.0 ms \(target ≤ 50 ms\): PASS/);
   const differs = compare(options, [sample(1, 1, "a")], [sample(1, 1, "b")]);
