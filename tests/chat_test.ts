@@ -173,16 +173,23 @@ Deno.test({
       try {
         const intro = await chat.until("the prompt", (s) => markers(s) === 1);
         assert.match(intro, /\(the model's chat template\)/);
-        await chat.keys("Hi", "Enter");
-        await chat.until("the answer to start", (s) => {
-          const lines = s.split("\n");
-          const asked = lines.findIndex((l) => l.startsWith(">>> Hi"));
-          return asked !== -1 && (lines[asked + 1] ?? "").trim().length > 20;
-        });
-        await chat.keys("C-c");
-        const stopped = await chat.until("the stopped answer", (s) => markers(s) === 2);
-        assert.match(stopped, /\(answer stopped; kept in the history\)\n>>> /);
-        assert.equal(await chat.exitCode(), null, "Ctrl-C during an answer must not end lode chat");
+        // Two answers, each stopped by one Ctrl-C; the second shows the session still works after the first.
+        for (const [question, prompts] of [["Hi", 2], ["Again", 3]] as const) {
+          await chat.keys(question, "Enter");
+          await chat.until(`the answer to ${question} to start`, (s) => {
+            const lines = s.split("\n");
+            const asked = lines.findIndex((l) => l.startsWith(`>>> ${question}`));
+            return asked !== -1 && (lines[asked + 1] ?? "").trim().length > 0;
+          });
+          await chat.keys("C-c");
+          const stopped = await chat.until(`the stopped answer to ${question}`, (s) => markers(s) >= prompts);
+          assert.match(stopped, /\(answer stopped; kept in the history\)\n>>> /);
+          await new Promise((r) => setTimeout(r, 500));
+          const after = await chat.screen();
+          assert.equal(markers(after), prompts, `one Ctrl-C is one interrupt:\n${after}`);
+          assert.doesNotMatch(after, /Ctrl-C again/, "one Ctrl-C during an answer must not arm the quit");
+          assert.equal(await chat.exitCode(), null, "Ctrl-C during an answer must not end lode chat");
+        }
         await chat.keys("C-c");
         await chat.until("the hint", (s) => s.includes("(Ctrl-C again, /exit or Ctrl-D to quit)"));
         assert.equal(await chat.exitCode(), null, "one Ctrl-C at the prompt must not end lode chat");

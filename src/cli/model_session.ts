@@ -17,6 +17,7 @@
  * ```
  * @module
  */
+import process from "node:process";
 import { parseRef } from "../registry/mod.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
@@ -93,6 +94,11 @@ export async function openModel(
  * Calls `handler` on every Ctrl-C (SIGINT) until the returned function is
  * called; while listening, Ctrl-C no longer ends the process.
  *
+ * Registered as a Node `process` listener, not with `Deno.addSignalListener`:
+ * node-llama-cpp loads `signal-exit`, which on SIGINT re-raises the signal
+ * (`process.kill(pid, "SIGINT")`) when it sees no other `process` listener,
+ * so a Deno listener would get every Ctrl-C twice (measured: 8 ms apart).
+ *
  * @example
  * ```ts
  * import { onInterrupt } from "./model_session.ts";
@@ -102,6 +108,9 @@ export async function openModel(
  * ```
  */
 export function onInterrupt(handler: () => void): () => void {
-  Deno.addSignalListener("SIGINT", handler);
-  return () => Deno.removeSignalListener("SIGINT", handler);
+  const listener = () => handler();
+  process.on("SIGINT", listener);
+  return () => {
+    process.off("SIGINT", listener);
+  };
 }
