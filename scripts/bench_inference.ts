@@ -30,7 +30,14 @@ const STORIES = fileURLToPath(new URL("../tests/fixtures/stories260K.gguf", impo
 export const PROMPT =
   "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.";
 
-/** Settings of one benchmark. */
+/**
+ * Settings of one benchmark.
+ *
+ * @example
+ * ```ts
+ * const o: BenchOptions = { model: "m.gguf", runs: 5, maxTokens: 128, threads: 1, contextSize: 2048, prompt: PROMPT, warmup: 1 };
+ * ```
+ */
 export interface BenchOptions {
   model: string;
   runs: number;
@@ -42,10 +49,24 @@ export interface BenchOptions {
   warmup: number;
 }
 
-/** One side's measurements of one round. */
+/**
+ * One side's measurements of one round.
+ *
+ * @example
+ * ```ts
+ * const fast = (s: Sample) => s.tokensPerSecond > 50;
+ * ```
+ */
 export type Sample = Omit<DirectResult, "text"> & { text: string; wallMs: number };
 
-/** Medians of one side. */
+/**
+ * Medians of one side.
+ *
+ * @example
+ * ```ts
+ * const line = (s: SideSummary) => `${s.tokensPerSecond.toFixed(1)} tok/s`;
+ * ```
+ */
 export interface SideSummary {
   runs: number;
   tokensPerSecond: number;
@@ -60,7 +81,14 @@ export interface SideSummary {
   bestTimeToFirstTokenMs: number;
 }
 
-/** The comparison. */
+/**
+ * The comparison.
+ *
+ * @example
+ * ```ts
+ * const ok = (r: BenchReport) => r.tokensPerSecondOverheadPct <= 2 && r.timeToFirstTokenDeltaMs <= 50;
+ * ```
+ */
 export interface BenchReport {
   options: BenchOptions;
   lode: SideSummary;

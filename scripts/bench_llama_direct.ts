@@ -15,7 +15,14 @@
  */
 import { parseArgs } from "node:util";
 
-/** One measured generation. Times in milliseconds. */
+/**
+ * One measured generation. Times in milliseconds.
+ *
+ * @example
+ * ```ts
+ * const ttft = (r: DirectResult) => r.timeToFirstTokenMs;
+ * ```
+ */
 export interface DirectResult {
   loadMs: number;
   promptTokens: number;
@@ -26,7 +33,14 @@ export interface DirectResult {
   text: string;
 }
 
-/** Settings shared by both sides of the benchmark. */
+/**
+ * Settings shared by both sides of the benchmark.
+ *
+ * @example
+ * ```ts
+ * const o: DirectOptions = { model: "m.gguf", prompt: "Hi", maxTokens: 128, threads: 1, contextSize: 2048, seed: 1 };
+ * ```
+ */
 export interface DirectOptions {
   model: string;
   prompt: string;

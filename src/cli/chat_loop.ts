@@ -58,7 +58,15 @@ export interface ChatIo {
   json: boolean;
 }
 
-/** Options of {@link ChatLoop}. */
+/**
+ * Options of {@link ChatLoop}.
+ *
+ * @example
+ * ```ts
+ * import type { ChatLoopOptions } from "./chat_loop.ts";
+ * const partial: Omit<ChatLoopOptions, "io"> = { generate: { maxTokens: 256 }, system: "Be brief." };
+ * ```
+ */
 export interface ChatLoopOptions {
   io: ChatIo;
   /** Sampling and limits of every answer (no signal: the loop brings its own). */
@@ -71,7 +79,15 @@ export interface ChatLoopOptions {
 
 const INTERRUPTED = Symbol("interrupted");
 
-/** The help of the slash commands and keys. */
+/**
+ * The help of the slash commands and keys.
+ *
+ * @example
+ * ```ts
+ * import { CHAT_HELP } from "./chat_loop.ts";
+ * console.error(CHAT_HELP);
+ * ```
+ */
 export const CHAT_HELP =
   "/reset clears the history, /exit (or Ctrl-D) quits, Ctrl-C stops an answer (twice at the prompt: quits)";
 

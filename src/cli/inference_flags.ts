@@ -145,13 +145,29 @@ export function parseLoadFlags(values: OptionValues, cpus?: number): LoadOptions
   return options;
 }
 
-/** Effects of {@link parseGenerateFlags}. */
+/**
+ * Effects of {@link parseGenerateFlags}.
+ *
+ * @example
+ * ```ts
+ * import type { GenerateFlagsOptions } from "./inference_flags.ts";
+ * const effects: GenerateFlagsOptions = { readTextFile: () => Promise.resolve('{"type":"string"}') };
+ * ```
+ */
 export interface GenerateFlagsOptions {
   /** Reads the `--json-schema` file (default `Deno.readTextFile`). */
   readTextFile?: (path: string) => Promise<string>;
 }
 
-/** What {@link parseGenerateFlags} found: the options and notes about flags that have no effect. */
+/**
+ * What {@link parseGenerateFlags} found: the options and notes about flags that have no effect.
+ *
+ * @example
+ * ```ts
+ * import type { ParsedGenerateFlags } from "./inference_flags.ts";
+ * const show = (p: ParsedGenerateFlags) => p.warnings.forEach((w) => console.error(`warning: ${w}`));
+ * ```
+ */
 export interface ParsedGenerateFlags {
   options: GenerateOptions;
   /** Sentences for stderr, e.g. "--top-k has no effect at --temperature 0". */

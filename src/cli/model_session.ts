@@ -23,7 +23,15 @@ import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./commands/pull.ts";
 
-/** Where the model comes from when it has to be pulled (`--name`, `--sha256`). */
+/**
+ * Where the model comes from when it has to be pulled (`--name`, `--sha256`).
+ *
+ * @example
+ * ```ts
+ * import type { PullFlags } from "./model_session.ts";
+ * const pull: PullFlags = { name: "tiny", sha256: "270cba1b…" };
+ * ```
+ */
 export interface PullFlags {
   name?: string;
   sha256?: string;
@@ -48,14 +56,30 @@ export async function modelPath(ctx: CommandContext, ref: string, pull: PullFlag
   return path;
 }
 
-/** Options of {@link openModel}. */
+/**
+ * Options of {@link openModel}.
+ *
+ * @example
+ * ```ts
+ * import type { OpenModelOptions } from "./model_session.ts";
+ * const options: OpenModelOptions = { load: { threads: 1, gpu: "off" }, pull: { name: "tiny" } };
+ * ```
+ */
 export interface OpenModelOptions {
   /** Backend load options (threads, context, GPU, memory check, signal). */
   load: LoadOptions;
   pull?: PullFlags;
 }
 
-/** A loaded model; `close` frees the session and the runtime. */
+/**
+ * A loaded model; `close` frees the session and the runtime.
+ *
+ * @example
+ * ```ts
+ * import type { OpenedModel } from "./model_session.ts";
+ * const dims = (m: OpenedModel) => m.session.info.embeddingSize;
+ * ```
+ */
 export interface OpenedModel {
   session: Session;
   close(): Promise<void>;

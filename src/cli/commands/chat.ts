@@ -14,10 +14,26 @@ import { createLineReader } from "../line_reader.ts";
 import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
 
-/** The prompt marker on a terminal. */
+/**
+ * The prompt marker on a terminal.
+ *
+ * @example
+ * ```ts
+ * import { PROMPT_MARKER } from "./chat.ts";
+ * const typed = (screenLine: string) => screenLine.startsWith(PROMPT_MARKER);
+ * ```
+ */
 export const PROMPT_MARKER = ">>> ";
 
-/** `lode chat`. */
+/**
+ * `lode chat`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./chat.ts";
+ * await run(ctx, parseArgv(["chat", "qwen3", "--system", "Be brief."], PROGRAM));
+ * ```
+ */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;
   const ref = parsed.args.model as string;

@@ -43,7 +43,15 @@ export function embeddingsJson(texts: string[], vectors: number[][]): string {
   return `[\n${rows.join(",\n")}\n]\n`;
 }
 
-/** `lode embed`. */
+/**
+ * `lode embed`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./embed.ts";
+ * await run(ctx, parseArgv(["embed", "stories260K", "a red ball"], PROGRAM));
+ * ```
+ */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;
   const ref = parsed.args.model as string;

@@ -24,7 +24,15 @@ async function readPrompt(arg: string | undefined): Promise<string> {
   return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
 }
 
-/** How the prompt reaches the model: through its chat template, or as text to continue. */
+/**
+ * How the prompt reaches the model: through its chat template, or as text to continue.
+ *
+ * @example
+ * ```ts
+ * import type { RunMode } from "./run.ts";
+ * const mode: RunMode = { kind: "chat", messages: [{ role: "user", content: "Hi" }] };
+ * ```
+ */
 export type RunMode =
   | { kind: "chat"; messages: ChatMessage[] }
   | { kind: "continue"; text: string };
@@ -53,7 +61,15 @@ export function runMode(
   return { kind: "continue", text: system !== undefined ? `${system}\n\n${prompt}` : prompt };
 }
 
-/** `lode run`. */
+/**
+ * `lode run`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./run.ts";
+ * await run(ctx, parseArgv(["run", "stories260K", "Once upon a time"], PROGRAM));
+ * ```
+ */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;
   const ref = parsed.args.model as string;
