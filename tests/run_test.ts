@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
 import { runLode } from "./support/lode_cli.ts";
-import { StatusEvent } from "../src/events/mod.ts";
+import { DoneEvent, InferenceEvent, StatusEvent } from "../src/events/mod.ts";
+import { writeChatModel } from "./support/chat_model.ts";
+import { withTempDir } from "./support/temp_dir.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -89,4 +91,141 @@ Deno.test("lode run: unknown model exits 3, a non-GGUF file exits 10, prompt com
   } finally {
     await Deno.remove(store, { recursive: true });
   }
+});
+
+Deno.test("lode run --json: the whole event sequence matches the schemas; --stop ends at the stop text", async () => {
+  await withTempDir(async (store) => {
+    const r = await runLode(
+      ["run", `file:${FIXTURE}`, "Once upon a time", "-t", "0", "-n", "40", "--json", "--stop", "Lily"],
+      { store },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const kinds = r.events.map((e) => {
+      if ("status" in e) return StatusEvent.parse(e).status;
+      return InferenceEvent.parse(e).event;
+    });
+    assert.deepEqual(kinds.slice(0, 3), ["loading_model", "loading_model", "capabilities"]);
+    assert.deepEqual([...new Set(kinds.slice(3, -1))], ["token"]);
+    assert.equal(kinds.at(-1), "done");
+    const text = r.events.filter((e) => e.event === "token").map((e) => e.text).join("");
+    assert.equal(text, ", there was a little girl named");
+    const done = DoneEvent.parse(r.events.at(-1));
+    assert.equal(done.stop_reason, "stop");
+    assert.ok(done.usage.promptTokens > 0 && done.usage.timeToFirstTokenMs !== null);
+  });
+});
+
+Deno.test("lode run: --system goes before the prompt of a model without a chat template; --verbose reports speeds", async () => {
+  await withTempDir(async (store) => {
+    const base = ["run", `file:${FIXTURE}`, "-t", "0", "-n", "20", "--threads", "1"];
+    const system = await runLode([...base, "--system", "A story.", "Once upon a time", "--verbose"], {
+      store,
+    });
+    const joined = await runLode([...base, "A story.\n\nOnce upon a time"], { store });
+    assert.equal(system.code, 0, system.stderr);
+    assert.equal(system.stdout, joined.stdout);
+    assert.match(
+      system.stderr,
+      /^load: \d+ ms \(llama, n_ctx \d+, 1 thread, cpu; no chat template: text continuation\)$/m,
+    );
+    assert.match(system.stderr, /^prompt: \d+ tokens in [\d.]+ ms \(\d+ tokens\/s\)$/m);
+    assert.match(system.stderr, /^generated: 20 tokens at [\d.]+ tokens\/s \(end: max_tokens, \d+ ms\)$/m);
+  });
+});
+
+Deno.test("lode run on a model with a chat template: answers through it; --raw continues; --json-schema output parses", async () => {
+  await withTempDir(async (dir) => {
+    const model = await writeChatModel(`${dir}/chat.gguf`);
+    const store = `${dir}/store`;
+    const base = ["run", `file:${model}`, "Hello", "-t", "0", "-n", "16", "--verbose"];
+    const chat = await runLode([...base, "--system", "Be brief."], { store });
+    assert.equal(chat.code, 0, chat.stderr);
+    assert.match(chat.stderr, /; the model's chat template\)$/m);
+    // The ChatML rendering of system + user + the opened assistant turn is far longer than "Hello".
+    const promptTokens = Number(/^prompt: (\d+) tokens/m.exec(chat.stderr)?.[1]);
+    assert.ok(promptTokens > 20, chat.stderr);
+    const raw = await runLode([...base, "--raw"], { store });
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.match(raw.stderr, /; --raw: text continuation\)$/m);
+    assert.ok(Number(/^prompt: (\d+) tokens/m.exec(raw.stderr)?.[1]) < 10, raw.stderr);
+
+    const schema = {
+      type: "object",
+      properties: {
+        name: { type: "string" },
+        age: { type: "integer" },
+        tags: { type: "array", items: { enum: ["a", "b"] } },
+      },
+      required: ["name", "age", "tags"],
+    };
+    await Deno.writeTextFile(`${dir}/schema.json`, JSON.stringify(schema));
+    for (const m of [model, FIXTURE]) {
+      const r = await runLode(
+        [
+          "run",
+          `file:${m}`,
+          "Describe a person",
+          "-t",
+          "0",
+          "-n",
+          "200",
+          "--json-schema",
+          `${dir}/schema.json`,
+        ],
+        { store },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const value = JSON.parse(r.stdout);
+      assert.equal(typeof value.name, "string", r.stdout);
+      assert.ok(Number.isInteger(value.age), r.stdout);
+      assert.ok(
+        Array.isArray(value.tags) && value.tags.every((t: string) => t === "a" || t === "b"),
+        r.stdout,
+      );
+    }
+  });
+});
+
+Deno.test("lode run: bad flag values exit 2 with a message naming the flag, before anything loads", async () => {
+  await withTempDir(async (store) => {
+    const cases: [string[], RegExp][] = [
+      [["--temperature", "hot"], /error\[USAGE\]: --temperature must be a number/],
+      [["--max-tokens", "0"], /error\[USAGE\]: --max-tokens must be a whole number 1 or more/],
+      [["--threads", "0"], /error\[USAGE\]: --threads/],
+      [["--ctx-size", "big"], /error\[USAGE\]: --ctx-size/],
+      [["--gpu", "cuda"], /error\[USAGE\]: --gpu must be auto, off or a number of layers/],
+      [["--top-p", "2"], /error\[USAGE\]: --top-p must be a number from 0 to 1/],
+      [["--seed", "-1"], /error\[USAGE\]: --seed/],
+      [["--repeat-penalty", "0"], /error\[USAGE\]: --repeat-penalty/],
+      [["--stop", ""], /error\[USAGE\]: --stop needs a non-empty text/],
+      [
+        ["--json-schema", `${store}/missing.json`],
+        /error\[SCHEMA_INVALID\]: --json-schema .*missing\.json: no such file/,
+      ],
+      [["--top-k"], /error\[USAGE\]: option --top-k needs a value/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runLode(["run", "no-such-model", "hi", ...flags], { store });
+      assert.equal(r.code, 2, flags.join(" "));
+      assert.match(r.stderr, message, flags.join(" "));
+    }
+    await Deno.writeTextFile(`${store}/bad.json`, "{ nope");
+    const bad = await runLode([
+      "run",
+      `file:${FIXTURE}`,
+      "hi",
+      "--json-schema",
+      `${store}/bad.json`,
+      "--json",
+    ], { store });
+    assert.equal(bad.code, 2);
+    assert.deepEqual(
+      [
+        bad.events.at(-1)?.event,
+        bad.events.at(-1)?.code,
+        (bad.events.at(-1)?.details as { path: string }).path,
+      ],
+      ["error", "SCHEMA_INVALID", `${store}/bad.json`],
+    );
+  });
 });

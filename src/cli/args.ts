@@ -34,6 +34,8 @@ export interface OptionSpec {
   default?: string;
   /** A boolean flag whose `--no-NAME` form sets it false (e.g. `--no-wait`). */
   negatable?: boolean;
+  /** For `list`: false keeps each value whole instead of splitting it on commas (e.g. `--stop`). */
+  split?: boolean;
 }
 
 /** One positional argument. */
@@ -53,6 +55,8 @@ export interface CommandSpec {
   args: ArgSpec[];
   options: OptionSpec[];
   examples: string[];
+  /** Paragraph lines printed after the options (behaviour worth knowing before the examples). */
+  notes?: string[];
   /** Not listed in the program's help (internal subcommands). */
   hidden?: boolean;
 }
@@ -141,7 +145,8 @@ export function parseArgv(argv: string[], program: ProgramSpec): ParsedArgv {
       if (value === undefined) throw usage(`option --${spec.name} needs a value`, command);
       if (spec.type === "list") {
         const list = (options[name] as string[] | undefined) ?? [];
-        options[name] = [...list, ...value.split(",").map((s) => s.trim()).filter(Boolean)];
+        const values = spec.split === false ? [value] : value.split(",").map((s) => s.trim()).filter(Boolean);
+        options[name] = [...list, ...values];
       } else options[name] = value;
       continue;
     }
@@ -237,6 +242,7 @@ export function renderHelp(program: ProgramSpec, command: CommandSpec | null): s
     parts.push(`Arguments:\n${table(command.args.map((a) => [a.name, a.description]))}\n`);
   }
   if (command.options.length > 0) parts.push(`Options:\n${table(optionRows(command.options))}\n`);
+  if (command.notes !== undefined) parts.push(`${command.notes.map((l) => `  ${l}`).join("\n")}\n`);
   parts.push(`Global options: see \`${program.name} --help\`.\n`);
   parts.push(examples(command.examples));
   return parts.join("\n");

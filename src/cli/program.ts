@@ -14,6 +14,7 @@
 import { VERSION } from "../version.ts";
 import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
 import type { CommandContext } from "./context.ts";
+import { LOAD_OPTIONS, SAMPLING_OPTIONS } from "./inference_flags.ts";
 
 /** A command implementation module. */
 export interface CommandModule {
@@ -76,6 +77,28 @@ const LOCKFILE: OptionSpec = {
   description: "the lockfile (default: ./lode.lock; $LODE_LOCKFILE)",
 };
 
+const MODEL_ARG = "a stored model name, hf:OWNER/REPO[:QUANT], an https URL (#sha256=HEX) or file:PATH";
+
+const PULL_OPTIONS: OptionSpec[] = [
+  { name: "name", type: "string", value: "<name>", description: "store name when pulling a URL" },
+  SHA256,
+];
+
+const SYSTEM: OptionSpec = {
+  name: "system",
+  short: "s",
+  type: "string",
+  value: "<text>",
+  description: "system message; without a chat template (or with --raw) it is put before the prompt",
+};
+
+const VERBOSE: OptionSpec = {
+  name: "verbose",
+  short: "v",
+  type: "boolean",
+  description: "print load time, prompt and generated tokens and their speed on stderr",
+};
+
 const STORIES = "https://example.com/models/stories260K.gguf";
 const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 
@@ -110,55 +133,71 @@ const SPECS: CommandSpec[] = [
     name: "run",
     summary: "generate text with a model (pulled first when it is a URL not yet in the store)",
     args: [
-      {
-        name: "model",
-        required: true,
-        description: "a stored model name, hf:OWNER/REPO[:QUANT], an https URL (#sha256=HEX) or file:PATH",
-      },
+      { name: "model", required: true, description: MODEL_ARG },
       { name: "prompt", description: "the prompt (default: read from stdin)" },
     ],
     options: [
+      SYSTEM,
       {
-        name: "max-tokens",
-        short: "n",
-        type: "string",
-        value: "<n>",
-        default: "256",
-        description: "stop after this many tokens",
-      },
-      {
-        name: "temperature",
-        short: "t",
-        type: "string",
-        value: "<t>",
-        default: "0.8",
-        description: "sampling temperature; 0 is greedy and deterministic",
-      },
-      { name: "seed", type: "string", value: "<n>", description: "sampler seed, for repeatable output" },
-      {
-        name: "threads",
-        type: "string",
-        value: "<n>",
-        description: "CPU threads (default: cores minus one, 1 to 4)",
-      },
-      {
-        name: "ctx-size",
-        type: "string",
-        value: "<n>",
-        description: "context size in tokens (default: the model's, at most 4096)",
-      },
-      { name: "name", type: "string", value: "<name>", description: "store name when pulling a URL" },
-      SHA256,
-      {
-        name: "verbose",
-        short: "v",
+        name: "raw",
         type: "boolean",
-        description: "print load time, token counts and speed on stderr",
+        description: "continue the prompt as plain text even when the model has a chat template",
       },
+      ...SAMPLING_OPTIONS,
+      ...LOAD_OPTIONS,
+      ...PULL_OPTIONS,
+      VERBOSE,
     ],
     examples: [
       "lode run stories260K 'Once upon a time' --temperature 0",
-      "echo 'Once upon a time' | lode run stories260K",
+      "echo 'Once upon a time' | lode run stories260K --max-tokens 40 --seed 7",
+      "lode run hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 'Why is the sky blue?' --system 'Answer in one sentence.'",
+      "lode run qwen3 'List three colours' --json-schema colours.schema.json --temperature 0",
+      "lode run stories260K 'Once upon a time' --json --verbose --threads 1 --stop '\\n'",
+    ],
+  },
+  {
+    name: "chat",
+    summary: "talk with a model: history kept, /reset clears it, /exit or Ctrl-D quits",
+    args: [{ name: "model", required: true, description: MODEL_ARG }],
+    options: [SYSTEM, ...SAMPLING_OPTIONS, ...LOAD_OPTIONS, ...PULL_OPTIONS, VERBOSE],
+    examples: [
+      "lode chat hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 --system 'You are terse.'",
+      "printf 'Hi!\\nAnd again?\\n' | lode chat qwen3 --temperature 0 --json",
+    ],
+    notes: [
+      "On a terminal: type a message and Enter; the whole history goes to the model each turn.",
+      "Ctrl-C while an answer streams stops that answer (the part shown stays in the history; an answer",
+      "stopped before its first word is dropped with its question). Ctrl-C at the prompt prints how to quit;",
+      "a second Ctrl-C quits. Piped stdin: one message per line, each answer followed by a newline.",
+      "A model without a chat template (stories260K) sees the history as `role: text` lines.",
+    ],
+  },
+  {
+    name: "embed",
+    summary: "print embedding vectors of texts as JSON (one object per text, in order)",
+    args: [
+      { name: "model", required: true, description: MODEL_ARG },
+      { name: "text", variadic: true, description: "texts to embed (default: one per line of stdin)" },
+    ],
+    options: [
+      {
+        name: "normalize",
+        type: "boolean",
+        negatable: true,
+        description: "print raw vectors instead of scaling each to length 1",
+      },
+      ...LOAD_OPTIONS,
+      ...PULL_OPTIONS,
+      { ...VERBOSE, description: "print load time, vector size and how long embedding took on stderr" },
+    ],
+    examples: [
+      "lode embed stories260K 'a red ball' 'a blue ball'",
+      "cat sentences.txt | lode embed nomic-embed --json | jq -c '.embedding | length'",
+    ],
+    notes: [
+      'Default output: a JSON array of {"text": …, "embedding": [...]}. With --json: NDJSON, status events',
+      'then one {"event": "embedding", "index": i, "text": …, "embedding": [...]} line per text.',
     ],
   },
   {
@@ -327,6 +366,8 @@ export const PROGRAM: ProgramSpec = {
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   pull: () => import("./commands/pull.ts"),
   run: () => import("./commands/run.ts"),
+  chat: () => import("./commands/chat.ts"),
+  embed: () => import("./commands/embed.ts"),
   ls: () => import("./commands/ls.ts"),
   rm: () => import("./commands/rm.ts"),
   verify: () => import("./commands/verify.ts"),

@@ -16,6 +16,13 @@ export {
   WaitingEvent,
 } from "./download_event.ts";
 export { Capabilities, type LoadingModelEvent, LoadPhase, StatusEvent } from "./status_event.ts";
+export {
+  DoneEvent,
+  EmbeddingEvent,
+  InferenceEvent,
+  TokenEvent,
+  Usage as InferenceUsage,
+} from "./inference_event.ts";
 export { ErrorEvent } from "./error_event.ts";
 export {
   BundleBlobEvent,

@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { DownloadEvent, StoreEvent } from "../../src/events/mod.ts";
+import { DownloadEvent, InferenceEvent, StoreEvent } from "../../src/events/mod.ts";
 
 /** Absolute path of main.ts. */
 export const MAIN_TS: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -54,15 +54,24 @@ function command(args: string[], options: LodeProcessOptions): Deno.Command {
 /** Tags of the store commands' events (`gc`, `export`, `import`, `verify`, `ls`, `rm`, `path`, `error`). */
 const STORE_TAGS: ReadonlySet<unknown> = new Set(StoreEvent.options.map((o) => o.shape.event.value));
 
-/** Parses NDJSON output into objects; download and store events are checked against the wire schemas. */
+/** Tags of `lode run`, `chat` and `embed` events (`token`, `done`, `embedding`). */
+const INFERENCE_TAGS: ReadonlySet<unknown> = new Set(InferenceEvent.options.map((o) => o.shape.event.value));
+
+/** Parses NDJSON output into objects; download, store and inference events are checked against the wire schemas. */
 export function parseEvents(stdout: string): Record<string, unknown>[] {
   const events: Record<string, unknown>[] = [];
   for (const line of stdout.split("\n")) {
     if (!line.trim().startsWith("{")) continue;
-    const event = JSON.parse(line) as Record<string, unknown>;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue; // text output that starts with "{" (e.g. `lode run --json-schema` without --json)
+    }
     const known = DownloadEvent.options.some((o) => o.shape.event.value === event.event);
     if (known) DownloadEvent.parse(event);
     if (STORE_TAGS.has(event.event)) StoreEvent.parse(event);
+    if (INFERENCE_TAGS.has(event.event)) InferenceEvent.parse(event);
     events.push(event);
   }
   return events;

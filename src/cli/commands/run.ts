@@ -1,78 +1,110 @@
 /**
- * `lode run NAME|REF [PROMPT]`: pull the model when it is missing, load it and
- * stream the continuation (or, later, the chat answer) to stdout.
+ * `lode run MODEL [PROMPT]`: pull the model when it is missing, load it and
+ * stream the answer to stdout. A model with a chat template answers through
+ * it (`--system` becomes the system message); a model without one, or any
+ * model with `--raw`, continues the text (`--system` is then put before the
+ * prompt). With `--json`: status events, `token` events, then `done`.
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { parseRef } from "../../registry/mod.ts";
-import type { CommandContext } from "../context.ts";
+import type { ChatMessage, Session } from "../../inference/backend.ts";
 import type { ParsedArgv } from "../args.ts";
-import { pullRef } from "./pull.ts";
-
-interface RunFlags {
-  maxTokens: string;
-  temperature: string;
-  seed?: string;
-  threads?: string;
-  ctxSize?: string;
-  verbose?: boolean;
-  name?: string;
-  sha256?: string;
-}
-
-function number(flag: string, value: string | undefined, integer: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < 0) {
-    throw new LodeError(
-      "USAGE",
-      `${flag} must be a non-negative ${integer ? "integer" : "number"}, got "${value}"`,
-    );
-  }
-  return n;
-}
-
-/** The model file a reference names: a stored model, a URL (pulled first) or a local `file:`. */
-async function modelPath(ctx: CommandContext, ref: string, flags: RunFlags): Promise<string> {
-  const parsed = parseRef(ref);
-  if (parsed.kind === "file") return parsed.path;
-  if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
-  const { path } = await pullRef(ctx, ref, { name: flags.name, sha256: flags.sha256 });
-  await ctx.endProgress();
-  return path;
-}
+import type { CommandContext } from "../context.ts";
+import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
+import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
+import { sessionLine, usageLines } from "../usage_report.ts";
 
 async function readPrompt(arg: string | undefined): Promise<string> {
   if (arg !== undefined) return arg;
-  if (Deno.stdin.isTerminal()) throw new LodeError("USAGE", "give a prompt as an argument or on stdin");
-  return (await new Response(Deno.stdin.readable).text()).replace(/\n$/, "");
+  if (Deno.stdin.isTerminal()) {
+    throw new LodeError("USAGE", "give a prompt as an argument or on stdin", {
+      hint: "For a conversation, use `lode chat MODEL`.",
+    });
+  }
+  return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
 }
 
-/** `lode run`. */
+/**
+ * How the prompt reaches the model: through its chat template, or as text to continue.
+ *
+ * @example
+ * ```ts
+ * import type { RunMode } from "./run.ts";
+ * const mode: RunMode = { kind: "chat", messages: [{ role: "user", content: "Hi" }] };
+ * ```
+ */
+export type RunMode =
+  | { kind: "chat"; messages: ChatMessage[] }
+  | { kind: "continue"; text: string };
+
+/**
+ * Chooses between chat and continuation for `prompt`.
+ *
+ * @example
+ * ```ts
+ * import { runMode } from "./run.ts";
+ * runMode(false, "Once upon a time", { system: "Tell a story." });
+ * // { kind: "continue", text: "Tell a story.\n\nOnce upon a time" }
+ * ```
+ */
+export function runMode(
+  hasChatTemplate: boolean,
+  prompt: string,
+  options: { system?: string; raw?: boolean },
+): RunMode {
+  const { system, raw } = options;
+  if (hasChatTemplate && !raw) {
+    const messages: ChatMessage[] = system !== undefined ? [{ role: "system", content: system }] : [];
+    messages.push({ role: "user", content: prompt });
+    return { kind: "chat", messages };
+  }
+  return { kind: "continue", text: system !== undefined ? `${system}\n\n${prompt}` : prompt };
+}
+
+/**
+ * `lode run`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./run.ts";
+ * await run(ctx, parseArgv(["run", "stories260K", "Once upon a time"], PROGRAM));
+ * ```
+ */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
-  const flags = parsed.options as unknown as RunFlags;
+  const o = parsed.options;
   const ref = parsed.args.model as string;
-  const promptArg = parsed.args.prompt as string | undefined;
-  const maxTokens = number("--max-tokens", flags.maxTokens, true);
-  const temperature = number("--temperature", flags.temperature, false);
-  const seed = number("--seed", flags.seed, true);
-  const threads = number("--threads", flags.threads, true);
-  const contextSize = number("--ctx-size", flags.ctxSize, true);
-  const path = await modelPath(ctx, ref, flags);
-  const prompt = await readPrompt(promptArg);
-  const { createLlamaCppBackend } = await import("../../inference/mod.ts");
-  const backend = createLlamaCppBackend();
+  // Every flag is checked before anything is pulled or loaded.
+  const load = parseLoadFlags(o);
+  const { options: generate, warnings } = await parseGenerateFlags(o);
+  for (const w of warnings) ctx.output.note(`warning: ${w}`);
+  const prompt = await readPrompt(parsed.args.prompt as string | undefined);
+  const verbose = o.verbose === true;
+
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  Deno.addSignalListener("SIGINT", onSigint);
+  const stopListening = onInterrupt(() => abort.abort(new DOMException("Ctrl-C", "AbortError")));
+  let model: OpenedModel | undefined;
   try {
-    const session = await backend.load(path, {
-      threads,
-      contextSize,
-      signal: abort.signal,
-      onStatus: (e) => ctx.output.event(e),
+    model = await openModel(ctx, ref, {
+      load: { ...load, signal: abort.signal },
+      pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
     });
-    const generation = session.generate(prompt, { maxTokens, temperature, seed, signal: abort.signal });
+    const session: Session = model.session;
+    const mode = runMode(session.info.hasChatTemplate, prompt, {
+      system: o.system as string | undefined,
+      raw: o.raw === true,
+    });
+    if (verbose) {
+      const how = mode.kind === "chat"
+        ? "the model's chat template"
+        : session.info.hasChatTemplate
+        ? "--raw: text continuation"
+        : "no chat template: text continuation";
+      ctx.output.note(sessionLine(session.info, session.capabilities, how));
+    }
+    const options = { ...generate, signal: abort.signal };
+    const generation = mode.kind === "chat"
+      ? session.chat(mode.messages, options)
+      : session.generate(mode.text, options);
     for await (const text of generation) {
       if (ctx.output.json) ctx.output.event({ event: "token", text });
       else ctx.output.text(text);
@@ -80,21 +112,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     const result = await generation.result;
     if (!ctx.output.json) ctx.output.text("\n");
     ctx.output.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
-    if (flags.verbose) {
-      const u = result.usage;
-      ctx.output.note(
-        `load ${
-          u.loadMs.toFixed(0)
-        } ms | prompt ${u.promptTokens} tokens | generated ${u.generatedTokens} tokens` +
-          ` | first token ${u.timeToFirstTokenMs?.toFixed(1) ?? "-"} ms | ${
-            u.tokensPerSecond.toFixed(1)
-          } tokens/s`,
-      );
-    }
-    await session.close();
+    if (verbose) { for (const line of usageLines(result)) ctx.output.note(line); }
     if (result.stopReason === "abort") throw new LodeError("INTERRUPTED", "generation stopped by Ctrl-C");
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
-    await backend.close();
+    stopListening();
+    await model?.close();
   }
 }

@@ -1,0 +1,140 @@
+/**
+ * What `lode run`, `lode chat` and `lode embed` share before the first token:
+ * find the model file a reference names (pulling it when it is a URL or a
+ * Hugging Face reference not yet in the store), then load it with the
+ * node-llama-cpp backend (imported only here, on first use), reporting load
+ * phases as status events.
+ *
+ * @example
+ * ```ts
+ * import { openModel } from "./model_session.ts";
+ * const model = await openModel(ctx, "stories260K", { load: { threads: 1 } });
+ * try {
+ *   console.log((await model.session.generate("Once upon a time").result).text);
+ * } finally {
+ *   await model.close();
+ * }
+ * ```
+ * @module
+ */
+import process from "node:process";
+import { parseRef } from "../registry/mod.ts";
+import type { LoadOptions, Session } from "../inference/backend.ts";
+import type { CommandContext } from "./context.ts";
+import { pullRef } from "./commands/pull.ts";
+
+/**
+ * Where the model comes from when it has to be pulled (`--name`, `--sha256`).
+ *
+ * @example
+ * ```ts
+ * import type { PullFlags } from "./model_session.ts";
+ * const pull: PullFlags = { name: "tiny", sha256: "270cba1b…" };
+ * ```
+ */
+export interface PullFlags {
+  name?: string;
+  sha256?: string;
+}
+
+/**
+ * The local path of the model a reference names: a stored model, `file:PATH`,
+ * or a URL / `hf:` reference (pulled and verified first when missing).
+ *
+ * @example
+ * ```ts
+ * import { modelPath } from "./model_session.ts";
+ * const path = await modelPath(ctx, "file:./tests/fixtures/stories260K.gguf");
+ * ```
+ */
+export async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
+  const parsed = parseRef(ref);
+  if (parsed.kind === "file") return parsed.path;
+  if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
+  const { path } = await pullRef(ctx, ref, pull);
+  await ctx.endProgress();
+  return path;
+}
+
+/**
+ * Options of {@link openModel}.
+ *
+ * @example
+ * ```ts
+ * import type { OpenModelOptions } from "./model_session.ts";
+ * const options: OpenModelOptions = { load: { threads: 1, gpu: "off" }, pull: { name: "tiny" } };
+ * ```
+ */
+export interface OpenModelOptions {
+  /** Backend load options (threads, context, GPU, memory check, signal). */
+  load: LoadOptions;
+  pull?: PullFlags;
+}
+
+/**
+ * A loaded model; `close` frees the session and the runtime.
+ *
+ * @example
+ * ```ts
+ * import type { OpenedModel } from "./model_session.ts";
+ * const dims = (m: OpenedModel) => m.session.info.embeddingSize;
+ * ```
+ */
+export interface OpenedModel {
+  session: Session;
+  close(): Promise<void>;
+}
+
+/**
+ * Resolves `ref` to a file and loads it; status events go to `ctx.output`
+ * (printed with `--json`).
+ *
+ * @example
+ * ```ts
+ * import { openModel } from "./model_session.ts";
+ * const { session, close } = await openModel(ctx, "file:m.gguf", { load: { gpu: "off" } });
+ * console.log(session.info.hasChatTemplate);
+ * await close();
+ * ```
+ */
+export async function openModel(
+  ctx: CommandContext,
+  ref: string,
+  options: OpenModelOptions,
+): Promise<OpenedModel> {
+  const path = await modelPath(ctx, ref, options.pull);
+  const { createLlamaCppBackend } = await import("../inference/mod.ts");
+  const backend = createLlamaCppBackend();
+  try {
+    const session = await backend.load(path, { ...options.load, onStatus: (e) => ctx.output.event(e) });
+    return { session, close: () => backend.close() };
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
+}
+
+/**
+ * Calls `handler` on every Ctrl-C (SIGINT) until the returned function is
+ * called; while listening, Ctrl-C no longer ends the process.
+ *
+ * Registered as a Node `process` listener, not with `Deno.addSignalListener`:
+ * node-llama-cpp loads `signal-exit`, which on SIGINT re-raises the signal
+ * (`process.kill(pid, "SIGINT")`) when it sees no other `process` listener,
+ * so a Deno listener would get every Ctrl-C twice (measured: 8 ms apart).
+ *
+ * @example
+ * ```ts
+ * import { onInterrupt } from "./model_session.ts";
+ * const abort = new AbortController();
+ * const stop = onInterrupt(() => abort.abort());
+ * try { } finally { stop(); }
+ * ```
+ */
+export function onInterrupt(handler: () => void): () => void {
+  const listener = () => handler();
+  process.on("SIGINT", listener);
+  return () => {
+    process.off("SIGINT", listener);
+  };
+}
