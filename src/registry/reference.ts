@@ -203,6 +203,6 @@ export function nameFromFilename(filename: string): string {
   const stem = filename.replace(/\.gguf$/i, "").replace(/[^A-Za-z0-9._:-]+/g, "-").replace(
     /^[^A-Za-z0-9]+/,
     "",
-  );
+  ).replace(/^hf:/i, "hf-"); // hf: would read as a Hugging Face reference
   return assertModelName(stem.slice(0, 128) || "model");
 }

@@ -128,7 +128,8 @@ Deno.test("nameFromFilename: strips .gguf and keeps a valid store name", () => {
   assert.equal(nameFromFilename("a/b.gguf"), "a-b");
   assert.equal(nameFromFilename(".hidden.gguf"), "hidden");
   assert.equal(nameFromFilename("-x-.gguf"), "x-");
-  assert.equal(nameFromFilename("hf:q.gguf"), "hf:q");
+  assert.equal(nameFromFilename("hf:q.gguf"), "hf-q");
+  assert.equal(nameFromFilename("a:q.gguf"), "a:q");
 });
 
 Deno.test("nameFromFilename: nothing usable gives `model`; long names are cut to 128", () => {
