@@ -147,6 +147,14 @@ export function backendConformance(
           `${JSON.stringify(cut.result.text)} vs ${JSON.stringify(full)}`,
         );
         assert(cut.result.text.length <= full.indexOf(stop), "stopped late");
+        // A stop string that spans several tokens and starts mid-text (", she", " the park") stops exactly
+        // where it begins: the text before it, nothing of it.
+        const at = Math.max(1, Math.floor(full.length / 2));
+        const span = full.slice(at, at + 9);
+        const early = full.indexOf(span);
+        const multi = await s.generate(prompt, { maxTokens: 40, stop: [span] }).result;
+        assertEquals(multi.stopReason, "stop", JSON.stringify(span));
+        assertEquals(multi.text, full.slice(0, early));
       });
 
       await t.step(`an abort stops the generation within ${abortWithinMs} ms, keeping the text`, async () => {

@@ -108,7 +108,6 @@ export class LlamaCppSession implements Session {
             ...sampling,
             ...hooks,
             maxTokens: checked.options.maxTokens,
-            signal,
             stopOnAbortSignal: true,
             disableContextShift: true, // stop at a full context rather than silently forget the prompt
           });
@@ -144,7 +143,6 @@ export class LlamaCppSession implements Session {
             ...hooks,
             // Never more than fits: LlamaChat would otherwise drop earlier messages to go on.
             maxTokens: Math.min(checked.options.maxTokens ?? room, room),
-            signal,
             stopOnAbortSignal: true,
           });
           return response.metadata.stopReason;
@@ -228,6 +226,7 @@ export class LlamaCppSession implements Session {
       path: this.info.path,
       maxTokens: checked.options.maxTokens,
       signal,
+      stop: checked.options.stop,
       emit,
     };
   }

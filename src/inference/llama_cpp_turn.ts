@@ -26,6 +26,7 @@
  * ```
  * @module
  */
+import { StopScanner } from "./stop_scanner.ts";
 import type * as NodeLlamaCpp from "node-llama-cpp";
 import { isLodeError, LodeError } from "../errors.ts";
 import type { GenerateOptions, GenerateResult, StopReason } from "./backend.ts";
@@ -100,10 +101,10 @@ export async function samplingOptions(llama: NodeLlamaCpp.Llama, checked: Checke
   topK?: number;
   topP?: number;
   repeatPenalty: false | NodeLlamaCpp.LLamaContextualRepeatPenalty;
-  customStopTriggers?: string[];
   grammar?: NodeLlamaCpp.LlamaGrammar;
 }> {
-  const { temperature = 0, seed, topK, topP, repeatPenalty, stop } = checked.options;
+  // Stop strings are matched on the text by runTurn (StopScanner), not handed to node-llama-cpp.
+  const { temperature = 0, seed, topK, topP, repeatPenalty } = checked.options;
   let grammar: NodeLlamaCpp.LlamaGrammar | undefined;
   if (checked.jsonSchema !== undefined) {
     try {
@@ -126,7 +127,6 @@ export async function samplingOptions(llama: NodeLlamaCpp.Llama, checked: Checke
     topK,
     topP,
     repeatPenalty: repeatPenalty === undefined || repeatPenalty === 1 ? false : { penalty: repeatPenalty },
-    customStopTriggers: stop !== undefined && stop.length > 0 ? [...stop] : undefined,
     grammar,
   };
 }
@@ -171,13 +171,20 @@ export interface TurnSpec {
   /** The caller's `maxTokens`: reaching it is `max_tokens`, stopping short of it at a full context `context_full`. */
   maxTokens: number | undefined;
   signal: AbortSignal;
+  /** The caller's stop strings, matched on the generated text. */
+  stop?: readonly string[];
   emit: (chunk: string) => void;
-  /** Runs the generation with these callbacks; resolves with node-llama-cpp's stop reason. */
+  /**
+   * Runs the generation with these hooks (pass `signal` on: it also fires when a stop string appears);
+   * resolves with node-llama-cpp's stop reason.
+   */
   call: (
-    hooks: { onToken: (tokens: readonly number[]) => void; onTextChunk: (text: string) => void },
-  ) => Promise<
-    string
-  >;
+    hooks: {
+      onToken: (tokens: readonly number[]) => void;
+      onTextChunk: (text: string) => void;
+      signal: AbortSignal;
+    },
+  ) => Promise<string>;
 }
 
 /**
@@ -218,6 +225,13 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
     return { text, stopReason, usage };
   };
   if (signal.aborted) return finish("abort");
+  const scanner = new StopScanner(spec.stop ?? []);
+  const stopped = new AbortController();
+  const release = (chunk: string) => {
+    if (chunk === "") return;
+    text += chunk;
+    spec.emit(chunk);
+  };
   try {
     const reason = await spec.call({
       onToken: (tokens) => {
@@ -225,12 +239,18 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
         generated += tokens.length;
       },
       onTextChunk: (chunk) => {
-        text += chunk;
-        spec.emit(chunk);
+        const step = scanner.push(chunk);
+        release(step.text);
+        if (step.stopped) stopped.abort();
       },
+      signal: AbortSignal.any([signal, stopped.signal]),
     });
+    if (scanner.stopped) return finish("stop");
+    release(scanner.flush());
     return finish(stopReasonOf(reason, { maxTokens: spec.maxTokens, generated }));
   } catch (e) {
+    if (scanner.stopped && !signal.aborted) return finish("stop");
+    release(scanner.flush());
     if (signal.aborted) return finish("abort");
     if (isLodeError(e)) throw e;
     throw new LodeError("INFERENCE_FAILED", `generation failed: ${message(e)}`, {
