@@ -229,3 +229,17 @@ Deno.test("lode run: bad flag values exit 2 with a message naming the flag, befo
     );
   });
 });
+
+Deno.test("lode run: a context that cannot fit in RAM is refused before loading (exit 10), saying what fits", async () => {
+  await withTempDir(async (store) => {
+    // 2e9 tokens of KV cache is terabytes on any machine: the preflight refuses it, llama.cpp never allocates.
+    const r = await runLode(["run", `file:${FIXTURE}`, "hi", "--ctx-size", "2000000000", "--json"], { store });
+    assert.equal(r.code, 10, r.stderr);
+    const error = r.events.find((e) => e.event === "error")!;
+    assert.equal(error.code, "INSUFFICIENT_MEMORY");
+    assert.match(String(error.message), /GiB is available; lower --ctx-size to \d+ or less/);
+    assert.ok(!r.events.some((e) => e.status === "loading_model" && e.phase === "mmap"), "nothing was mapped");
+    const details = error.details as Record<string, number>;
+    assert.ok(Number(details.needed_bytes) > Number(details.available_bytes));
+  });
+});
