@@ -156,3 +156,13 @@ Deno.test("toLodeError: a real ENOENT from Deno is IO", async () => {
   assert.equal(wrapped.code, "IO");
   assert.match(wrapped.message, /No such file|not found/i);
 });
+
+Deno.test("README's exit-code table lists every code of the catalogue in its exit's row", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const table = readme.slice(readme.indexOf("## Exit codes and error codes"));
+  for (const [code, { exit }] of Object.entries(ERROR_CODES)) {
+    const row = table.split("\n").find((line) => line.includes(`\`${code}\``));
+    assert.ok(row, `${code} is missing from the README's exit-code table`);
+    assert.match(row, new RegExp(`^\\| ${exit} +\\|`), `${code} is in the wrong row: ${row}`);
+  }
+});
