@@ -171,6 +171,12 @@ export interface TurnSpec {
   /** The caller's `maxTokens`: reaching it is `max_tokens`, stopping short of it at a full context `context_full`. */
   maxTokens: number | undefined;
   signal: AbortSignal;
+  /**
+   * Tokens the runtime has sampled so far on this sequence (a counter). node-llama-cpp reports tokens to
+   * `onToken` only once their text is complete, so tokens of an unfinished UTF-8 sequence at the end are
+   * never reported; the counter has them all.
+   */
+  sampledTokens?: () => number;
   /** The caller's stop strings, matched on the generated text. */
   stop?: readonly string[];
   emit: (chunk: string) => void;
@@ -206,8 +212,14 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
   let first: number | null = null;
   let generated = 0;
   let text = "";
+  const sampledBase = spec.sampledTokens?.();
   const finish = (stopReason: StopReason): GenerateResult => {
     const end = now();
+    if (sampledBase !== undefined) {
+      // The meter may count one token sampled past maxTokens (never returned): cap it.
+      const sampled = Math.min(spec.sampledTokens!() - sampledBase, spec.maxTokens ?? Infinity);
+      generated = Math.max(generated, sampled);
+    }
     const decodeMs = first === null ? 0 : end - first;
     const tokensPerSecond = generated >= 2 && decodeMs > 0
       ? (generated - 1) / (decodeMs / 1000)
@@ -247,7 +259,8 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
     });
     if (scanner.stopped) return finish("stop");
     release(scanner.flush());
-    return finish(stopReasonOf(reason, { maxTokens: spec.maxTokens, generated }));
+    const result = finish("eos");
+    return { ...result, stopReason: stopReasonOf(reason, { maxTokens: spec.maxTokens, generated }) };
   } catch (e) {
     if (scanner.stopped && !signal.aborted) return finish("stop");
     release(scanner.flush());
