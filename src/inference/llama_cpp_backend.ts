@@ -203,7 +203,8 @@ class LlamaCppBackend implements Backend {
    * The memory preflight: refuses with `INSUFFICIENT_MEMORY` a model and context that do not fit, before
    * llama.cpp allocates anything; returns the context size it checked. Layers: none on the CPU; an exact
    * `--gpu N` is checked against free VRAM; with `auto` node-llama-cpp fits the layers to VRAM itself,
-   * so only the RAM the rest needs (at least) is checked. A file lode cannot read as GGUF fails the load.
+   * so only the RAM the rest needs (at least) is checked. A model lode cannot read as GGUF (or a missing
+   * shard) fails the load.
    */
   async #checkMemory(path: string, options: LoadOptions, llama: Runtime): Promise<number> {
     const onCpu = llama.gpu === false || options.gpu === "off";
@@ -220,7 +221,8 @@ class LlamaCppBackend implements Backend {
       });
       return estimate.contextSize;
     } catch (e) {
-      if (!isLodeError(e, "GGUF_INVALID")) throw e;
+      // A malformed header, or a shard of a split model that is missing or unreadable.
+      if (!isLodeError(e, "GGUF_INVALID") && !isLodeError(e, "IO")) throw e;
       throw new LodeError("MODEL_LOAD_FAILED", e.message, {
         details: { path, gguf: e.details },
         cause: e,
