@@ -33,7 +33,6 @@ import type {
 } from "./backend.ts";
 import { defaultThreads } from "./default_threads.ts";
 import { probeGguf } from "./gguf_probe.ts";
-import { readMemAvailable } from "./mem_available.ts";
 import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
@@ -70,8 +69,8 @@ export interface LlamaCppBackendOptions {
   log?: (level: string, line: string) => void;
   /** Clock for load and generation timings, in milliseconds. Default `performance.now`. */
   now?: () => number;
-  /** Free RAM in bytes for the memory preflight (default: `MemAvailable` of /proc/meminfo). */
-  availableRam?: () => Promise<number | undefined>;
+  /** Free RAM in bytes for the memory preflight (default: the preflight reads `MemAvailable` of /proc/meminfo). */
+  availableRam?: () => Promise<number>;
 }
 
 /**
@@ -97,7 +96,7 @@ class LlamaCppBackend implements Backend {
   readonly #verbose: boolean;
   readonly #log: (level: string, line: string) => void;
   readonly #now: () => number;
-  readonly #availableRam: () => Promise<number | undefined>;
+  readonly #availableRam: (() => Promise<number>) | undefined;
   readonly #runtimes = new Map<RuntimeKind, Promise<Runtime>>();
   readonly #sessions = new Set<LlamaCppSession>();
   readonly #logTail: string[] = [];
@@ -109,7 +108,7 @@ class LlamaCppBackend implements Backend {
     this.#verbose = options.verbose ?? false;
     this.#log = options.log ?? ((level, line) => console.error(`[llama.cpp ${level}] ${line}`));
     this.#now = options.now ?? (() => performance.now());
-    this.#availableRam = options.availableRam ?? readMemAvailable;
+    this.#availableRam = options.availableRam;
   }
 
   probe(path: string): Promise<ProbeResult> {
@@ -214,7 +213,7 @@ class LlamaCppBackend implements Backend {
         contextSize: options.contextSize,
         maxDefaultContext: DEFAULT_CONTEXT_SIZE,
         gpuLayers,
-        availableRam: await this.#availableRam(),
+        availableRam: await this.#availableRam?.(),
         availableVram: typeof options.gpu === "number" && !onCpu
           ? (await llama.getVramState()).free
           : undefined,

@@ -210,16 +210,19 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
   const { now, signal } = spec;
   const start = now();
   let first: number | null = null;
-  let generated = 0;
+  let reported = 0; // tokens node-llama-cpp reported to onToken
   let text = "";
-  const sampledBase = spec.sampledTokens?.();
+  const meter = spec.sampledTokens;
+  const meterBase = meter?.() ?? 0;
+  // Tokens generated so far: the meter's count when there is one (capped: it may count one token sampled
+  // past maxTokens, never returned).
+  const generatedTokens = () =>
+    meter === undefined
+      ? reported
+      : Math.max(reported, Math.min(meter() - meterBase, spec.maxTokens ?? Infinity));
   const finish = (stopReason: StopReason): GenerateResult => {
     const end = now();
-    if (sampledBase !== undefined) {
-      // The meter may count one token sampled past maxTokens (never returned): cap it.
-      const sampled = Math.min(spec.sampledTokens!() - sampledBase, spec.maxTokens ?? Infinity);
-      generated = Math.max(generated, sampled);
-    }
+    const generated = generatedTokens();
     const decodeMs = first === null ? 0 : end - first;
     const tokensPerSecond = generated >= 2 && decodeMs > 0
       ? (generated - 1) / (decodeMs / 1000)
@@ -248,7 +251,7 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
     const reason = await spec.call({
       onToken: (tokens) => {
         first ??= now();
-        generated += tokens.length;
+        reported += tokens.length;
       },
       onTextChunk: (chunk) => {
         const step = scanner.push(chunk);
@@ -259,15 +262,14 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
     });
     if (scanner.stopped) return finish("stop");
     release(scanner.flush());
-    const result = finish("eos");
-    return { ...result, stopReason: stopReasonOf(reason, { maxTokens: spec.maxTokens, generated }) };
+    return finish(stopReasonOf(reason, { maxTokens: spec.maxTokens, generated: generatedTokens() }));
   } catch (e) {
     if (scanner.stopped && !signal.aborted) return finish("stop");
     release(scanner.flush());
     if (signal.aborted) return finish("abort");
     if (isLodeError(e)) throw e;
     throw new LodeError("INFERENCE_FAILED", `generation failed: ${message(e)}`, {
-      details: { path: spec.path, generated_tokens: generated },
+      details: { path: spec.path, generated_tokens: generatedTokens() },
       cause: e,
     });
   }
