@@ -70,21 +70,9 @@ const CR = 13;
 const encoder = new TextEncoder();
 const lenient = new TextDecoder();
 
-/**
- * What {@link NdjsonConnection} reads from and writes to: a `Deno.Conn`, or any byte stream with the same
- * `read`/`write`/`close` (a child process's pipes, a process's own stdin/stdout; see pipe_channel.ts).
- *
- * @example
- * ```ts
- * import type { ByteChannel } from "./ndjson_connection.ts";
- * const fromConn = (conn: Deno.Conn): ByteChannel => conn;
- * ```
- */
-export type ByteChannel = Pick<Deno.Conn, "read" | "write" | "close">;
-
-/** A bounded NDJSON reader and serialised writer over one `Deno.Conn` (or another {@link ByteChannel}). */
+/** A bounded NDJSON reader and serialised writer over one `Deno.Conn`. */
 export class NdjsonConnection {
-  readonly #conn: ByteChannel;
+  readonly #conn: Deno.Conn;
   readonly #maxLine: number;
   readonly #readBuffer: number;
   readonly #maxBatch: number;
@@ -96,7 +84,7 @@ export class NdjsonConnection {
   #flushWaiters: (() => void)[] = [];
   readonly #whenClosed: PromiseWithResolvers<void> = Promise.withResolvers();
 
-  constructor(conn: ByteChannel, options: NdjsonConnectionOptions = {}) {
+  constructor(conn: Deno.Conn, options: NdjsonConnectionOptions = {}) {
     this.#conn = conn;
     this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#readBuffer = options.readBufferBytes ?? 64 * 1024;
@@ -284,7 +272,7 @@ export class NdjsonConnection {
   }
 }
 
-async function writeAll(conn: ByteChannel, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let written = 0;
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }

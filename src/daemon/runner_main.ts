@@ -1,27 +1,32 @@
 /**
- * The runner process (`lode __runner`): hosts one model of one backend and
- * answers the daemon's requests (runner_protocol.ts) on stdin/stdout, so a
- * crash in native code takes down this process, not the daemon. Requests
- * run concurrently with reading (a `cancel` reaches a running generation);
- * the session itself runs generations one after another. When stdin ends
- * (the daemon went away, even by SIGKILL) the runner stops at once.
- *
- * stdout carries only protocol lines: `console.log` is sent to stderr here,
- * and llama.cpp's logs go through the backend's logger, never to stdout.
+ * The runner process (`lode __runner --socket PATH`): hosts one model of one
+ * backend and answers the daemon's requests (runner_protocol.ts) over the
+ * Unix socket the daemon listens on, so a crash in native code takes down
+ * this process, not the daemon. Requests run concurrently with reading (a
+ * `cancel` reaches a running generation); the session itself runs
+ * generations one after another. When the connection ends (the daemon went
+ * away, even by SIGKILL) the runner stops at once. stdout and stderr are the
+ * runner's log, which the daemon keeps a tail of.
  *
  * @example
  * ```ts
  * import { runnerMain } from "./runner_main.ts";
- * Deno.exit(await runnerMain()); // what main.ts does for `lode __runner`
+ * Deno.exit(await runnerMain({ args: Deno.args.slice(1) })); // what main.ts does for `lode __runner`
  * ```
  * @module
  */
 import { LodeError } from "../errors.ts";
 import type { Backend, Session } from "../inference/backend.ts";
 import { createLlamaCppBackend } from "../inference/llama_cpp_backend.ts";
-import { type ByteChannel, NdjsonConnection } from "./ndjson_connection.ts";
-import { stdioChannel } from "./pipe_channel.ts";
-import { encodeRunnerMessage, type RunnerReply, RunnerRequest, toWireError } from "./runner_protocol.ts";
+import { NdjsonConnection } from "./ndjson_connection.ts";
+import { ChunkBatcher } from "./chunk_batcher.ts";
+import {
+  CHUNK_FLUSH_MS,
+  encodeRunnerMessage,
+  type RunnerReply,
+  RunnerRequest,
+  toWireError,
+} from "./runner_protocol.ts";
 
 /** Longest request line a runner reads (an `embed` of many long texts): 256 MiB. */
 export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
@@ -29,27 +34,34 @@ export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
 /** How long `close` waits for the backend to free the model before the runner exits anyway. */
 const DISPOSE_TIMEOUT_MS = 3000;
 
-/** Options of {@link runnerMain}; defaults are the real process's. */
+/** Options of {@link runnerMain}. */
 export interface RunnerMainOptions {
-  /** Where requests come from and replies go (default: this process's stdin/stdout). */
-  channel?: ByteChannel;
+  /** The arguments after `__runner`: `--socket PATH`, the daemon's socket to connect to. */
+  args: string[];
   /** The backend hosting the model (default: node-llama-cpp). */
   backend?: () => Backend;
 }
 
 /**
- * Serves one runner until `close` or the end of input; returns the exit code (0).
+ * Serves one runner until `close` or the end of the connection; returns the exit code (0; 2 without a
+ * socket to connect to).
  *
  * @example
  * ```ts
- * const code = await runnerMain({ channel: myPipes, backend: () => createLlamaCppBackend() });
+ * const code = await runnerMain({ args: ["--socket", "/tmp/lode-runner-x/runner.sock"] });
  * ```
  */
-export async function runnerMain(options: RunnerMainOptions = {}): Promise<number> {
-  if (options.channel === undefined) console.log = console.error; // stdout is the protocol's
-  const conn = new NdjsonConnection(options.channel ?? stdioChannel(), {
-    maxLineBytes: RUNNER_MAX_LINE_BYTES,
-  });
+export async function runnerMain(options: RunnerMainOptions): Promise<number> {
+  const at = options.args.indexOf("--socket");
+  const path = at === -1 ? undefined : options.args[at + 1];
+  if (path === undefined) {
+    console.error(
+      "lode __runner is started by the daemon (`lode serve`), not by hand: it needs --socket PATH",
+    );
+    return 2;
+  }
+  const socket = await Deno.connect({ transport: "unix", path });
+  const conn = new NdjsonConnection(socket, { maxLineBytes: RUNNER_MAX_LINE_BYTES });
   const host = new RunnerHost(options.backend ?? (() => createLlamaCppBackend()), (reply) => {
     conn.enqueue(encodeRunnerMessage(reply));
   });
@@ -80,11 +92,15 @@ class RunnerHost {
   readonly #backend: Backend;
   readonly #send: (reply: RunnerReply) => void;
   readonly #running = new Map<number, AbortController>();
+  readonly #chunks: ChunkBatcher;
   #session: Promise<Session> | undefined;
 
   constructor(backend: () => Backend, send: (reply: RunnerReply) => void) {
     this.#backend = backend();
     this.#send = send;
+    this.#chunks = new ChunkBatcher((id, texts) => send({ id, type: "chunks", texts }), {
+      flushMs: CHUNK_FLUSH_MS,
+    });
   }
 
   handle(request: Exclude<RunnerRequest, { op: "close" }>): void {
@@ -95,8 +111,14 @@ class RunnerHost {
     const controller = new AbortController();
     this.#running.set(request.id, controller);
     this.#run(request, controller.signal).then(
-      (value) => this.#send({ id: request.id, type: "result", value }),
-      (e) => this.#send({ id: request.id, type: "error", error: toWireError(e) }),
+      (value) => {
+        this.#chunks.flush(); // every chunk before the result
+        this.#send({ id: request.id, type: "result", value });
+      },
+      (e) => {
+        this.#chunks.flush();
+        this.#send({ id: request.id, type: "error", error: toWireError(e) });
+      },
     ).finally(() => this.#running.delete(request.id));
   }
 
@@ -141,7 +163,7 @@ class RunnerHost {
         const generation = request.op === "generate"
           ? session.generate(request.prompt, options)
           : session.chat(request.messages, options);
-        for await (const text of generation) this.#send({ id, type: "chunk", text });
+        for await (const text of generation) this.#chunks.push(id, text);
         return await generation.result;
       }
       case "renderChat":

@@ -8,7 +8,8 @@
  * Requests carry a numeric `id` the daemon chooses; every reply names it.
  * `load` (once, first) answers with the session's capabilities and info,
  * after `status` replies with its load phases; `generate` / `chat` stream
- * `chunk` replies and end with `result`; `cancel` aborts the request
+ * `chunks` replies (the text chunks produced since the last one, in order:
+ * see {@link CHUNK_FLUSH_MS}) and end with `result`; `cancel` aborts the request
  * `target` (a generation then ends with `stopReason: "abort"`, a load or an
  * embedding with `INTERRUPTED`); `close` frees the model, answers, and the
  * runner exits. A failure is an `error` reply with the LodeError's fields.
@@ -17,7 +18,7 @@
  * ```ts
  * import { encodeRunnerMessage } from "./runner_protocol.ts";
  * encodeRunnerMessage({ id: 2, op: "generate", prompt: "Once upon a time", options: { maxTokens: 8 } });
- * encodeRunnerMessage({ id: 2, type: "chunk", text: " there" });
+ * encodeRunnerMessage({ id: 2, type: "chunks", texts: [" there", " was"] });
  * ```
  * @module
  */
@@ -45,6 +46,24 @@ export const RunnerRequest = z.discriminatedUnion("op", [
 ]);
 export type RunnerRequest = z.infer<typeof RunnerRequest>;
 
+/**
+ * How often, at most, a runner sends a generation's chunks: the first chunk after a quiet period goes out
+ * at once; chunks produced within this many milliseconds of the last send go out together (with the next
+ * chunk after that time, or by a timer at twice it). Each message wakes the daemon, which costs ~60 µs of
+ * CPU here — a third of a stories260K token — and on 2 cores that CPU is taken from the runner's own
+ * threads. Measured with scripts/bench_runner.ts (stories260K, ~1,600 tokens/s): a message per token
+ * (over the runner's stdout, before the socket) cost 13–26% of tokens/s; over the socket, 4 ms batches
+ * 4–6%, 16 ms batches 1.4–2.5%. A model slower than a token per
+ * 16 ms streams token by token with no delay; a faster one in batches no later than a display frame,
+ * each chunk still delivered on its own and in order.
+ *
+ * @example
+ * ```ts
+ * const messagesPerSecond = 1000 / CHUNK_FLUSH_MS; // at most 62, however fast the model
+ * ```
+ */
+export const CHUNK_FLUSH_MS = 16;
+
 /** The load options a runner accepts (`onStatus` and `signal` are the protocol's `status` and `cancel`). */
 export type RunnerLoadOptions = Omit<LoadOptions, "onStatus" | "signal">;
 
@@ -62,7 +81,7 @@ export interface WireError {
 /** Every reply of a runner, tagged by `type`. */
 export type RunnerReply =
   | { id: number; type: "status"; event: StatusEvent }
-  | { id: number; type: "chunk"; text: string }
+  | { id: number; type: "chunks"; texts: string[] }
   | { id: number; type: "result"; value: unknown }
   | { id: number; type: "error"; error: WireError };
 
@@ -85,7 +104,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * decodeRunnerReply('{"id":3,"type":"chunk","text":" once"}'); // { id: 3, type: "chunk", text: " once" }
+ * decodeRunnerReply('{"id":3,"type":"chunks","texts":[" once"]}'); // { id: 3, type: "chunks", texts: [" once"] }
  * decodeRunnerReply("llama.cpp says hi"); // null
  * ```
  */
@@ -100,8 +119,8 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
   const m = value as Record<string, unknown>;
   if (typeof m.id !== "number") return null;
   switch (m.type) {
-    case "chunk":
-      return typeof m.text === "string" ? m as RunnerReply : null;
+    case "chunks":
+      return Array.isArray(m.texts) && m.texts.every((t) => typeof t === "string") ? m as RunnerReply : null;
     case "result":
       return "value" in m ? m as RunnerReply : null;
     case "error": {

@@ -47,6 +47,8 @@ export interface StartRunnerOptions extends Pick<RunnerSpawnOptions, "onLog" | "
   command?: RunnerCommand;
   /** How long {@link RunnerSession.close} waits for the runner to exit before killing it (default 5000 ms). */
   closeTimeoutMs?: number;
+  /** Where the runner's socket directory is made (default: the system's temporary directory). */
+  socketDir?: string;
 }
 
 /**
@@ -65,11 +67,18 @@ export async function startRunnerSession(
 ): Promise<RunnerSession> {
   const { signal } = options;
   if (signal?.aborted) throw interrupted(path, signal.reason);
-  const client = RunnerClient.spawn(options.command ?? runnerCommand(), {
-    onLog: options.onLog,
-    env: options.env,
-    label: path,
-  });
+  let client: RunnerClient;
+  try {
+    client = await RunnerClient.start(options.command ?? runnerCommand(), {
+      onLog: options.onLog,
+      env: options.env,
+      label: path,
+      signal,
+      socketDir: options.socketDir,
+    });
+  } catch (e) {
+    throw signal?.aborted ? interrupted(path, signal.reason) : e;
+  }
   const onAbort = () => client.kill();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
