@@ -178,3 +178,31 @@ Deno.test("aborting a load kills the runner: INTERRUPTED, and no child process i
   assert.equal(error.code, "INTERRUPTED");
   assert.deepEqual(await childPids(), []);
 });
+
+Deno.test("a daemon killed by SIGKILL leaves no runner behind: the runner sees its socket close and exits", async () => {
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", fileURLToPath(new URL("../../tests/support/hold_runner.ts", import.meta.url)), MODEL],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("\n")) out += (await reader.read()).value ?? "";
+  const runnerPid = Number(out.trim());
+  assert.ok(runnerPid > 0 && await processAlive(runnerPid));
+  holder.kill("SIGKILL");
+  await holder.status;
+  await reader.cancel();
+  const deadline = performance.now() + 5000;
+  while (await processAlive(runnerPid)) {
+    assert.ok(performance.now() < deadline, "the runner outlived its daemon");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+});
+
+Deno.test("lode __runner by hand (no --socket) says what it is for and exits 2", async () => {
+  const { command, args } = runnerCommand();
+  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  assert.equal(out.code, 2);
+  assert.match(new TextDecoder().decode(out.stderr), /started by the daemon/);
+});
