@@ -50,7 +50,13 @@ import type { Lease, ModelStatus, Router } from "./router.ts";
 import { estimateRunnerBytes, insufficientMemory, memoryFit, type MemoryFitInput } from "./router_memory.ts";
 import type { RunnerLoadOptions } from "./runner_protocol.ts";
 import { startRunnerSession } from "./runner_session.ts";
-import { abortable, type LoadedModel, RouterEntry } from "./router_entry.ts";
+import {
+  abortable,
+  type EntryClock,
+  type LoadedModel,
+  loadInterrupted,
+  RouterEntry,
+} from "./router_entry.ts";
 
 export type { LoadedModel };
 
@@ -84,12 +90,8 @@ export type StartModel = (
   options: { load: RunnerLoadOptions; onStatus: (event: StatusEvent) => void; signal: AbortSignal },
 ) => Promise<LoadedModel>;
 
-/** A clock and timers (injected in tests). */
-export interface RouterClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** A clock and timers (injected in tests): the one the entries read. */
+export type RouterClock = EntryClock;
 
 /** Options of {@link ModelRouter}. */
 export interface ModelRouterOptions {
@@ -249,7 +251,7 @@ export class ModelRouter implements Router {
     const loaded = await start(entry.path, { load: this.#o.load ?? {}, onStatus: emit, signal });
     if (this.#closed || signal.aborted) {
       await loaded.close();
-      throw signal.aborted ? interrupted(name) : draining();
+      throw signal.aborted ? loadInterrupted(name) : draining();
     }
     this.#crashed.delete(name);
     void loaded.exited.then((exit) => {
@@ -277,7 +279,7 @@ export class ModelRouter implements Router {
   async #makeRoom(entry: RouterEntry, signal: AbortSignal): Promise<void> {
     while (true) {
       if (this.#closed) throw draining();
-      if (signal.aborted) throw interrupted(entry.name);
+      if (signal.aborted) throw loadInterrupted(entry.name);
       const others = [...this.#entries.values()].filter((e) => e !== entry && e.admitted);
       const holders = [...others, ...this.#stopping];
       const fit: MemoryFitInput = {
@@ -298,7 +300,7 @@ export class ModelRouter implements Router {
         continue;
       }
       const changed = this.#changed.promise;
-      await abortable(changed, signal, () => interrupted(entry.name));
+      await abortable(changed, signal, () => loadInterrupted(entry.name));
     }
   }
 
@@ -384,10 +386,6 @@ export class ModelRouter implements Router {
 
 function draining(): LodeError {
   return new LodeError("DRAINING", "the daemon is shutting down and loads no more models");
-}
-
-function interrupted(model: string): LodeError {
-  return new LodeError("INTERRUPTED", `loading model "${model}" was cancelled`, { details: { model } });
 }
 
 /** The Session type the router hands out (re-exported for request handlers). */

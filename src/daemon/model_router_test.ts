@@ -1,5 +1,8 @@
 // The router's decisions (sharing, LRU, waiting for room, memory, keep-alive, crashes, close) with fake
-// models started instantly; model_router_runner_test.ts runs the same paths with real runner processes.
+// models started instantly, a fake store (distinct paths per name: a real store gives one blob to every
+// name imported from one file) and injected sizes, free RAM and clock. model_router_runner_test.ts runs
+// sharing, LRU eviction, keep-alive, a crash and close with real runner processes; runner_session_test.ts
+// and runner_client_test.ts the runner's own failures (a death or an abort while starting or loading).
 import assert from "node:assert/strict";
 import { isLodeError, LodeError } from "../errors.ts";
 import type { Capabilities, Generation, SessionInfo, StatusEvent } from "../inference/backend.ts";

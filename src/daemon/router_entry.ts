@@ -122,14 +122,7 @@ export class RouterEntry {
     this.#cancelExpiry();
     let session: LoadedModel;
     try {
-      session = await abortable(
-        this.ready,
-        signal,
-        () =>
-          new LodeError("INTERRUPTED", `loading model "${this.name}" was cancelled`, {
-            details: { model: this.name },
-          }),
-      );
+      session = await abortable(this.ready, signal, () => loadInterrupted(this.name));
     } catch (e) {
       this.#waiters--;
       if (this.#waiters === 0 && this.#leases === 0 && this.session === null) this.abortLoad();
@@ -231,6 +224,18 @@ function leasedSession(session: Session, release: () => void): Session {
     detokenize: (tokens) => session.detokenize(tokens),
     close: () => Promise.resolve(release()),
   };
+}
+
+/**
+ * The error of an acquirer that stopped waiting for `model`'s load (or of a load abandoned).
+ *
+ * @example
+ * ```ts
+ * loadInterrupted("stories260K").code; // "INTERRUPTED"
+ * ```
+ */
+export function loadInterrupted(model: string): LodeError {
+  return new LodeError("INTERRUPTED", `loading model "${model}" was cancelled`, { details: { model } });
 }
 
 /**

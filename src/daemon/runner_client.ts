@@ -33,8 +33,10 @@ import {
   decodeRunnerReply,
   encodeRunnerMessage,
   fromWireError,
+  RUNNER_MAX_LINE_BYTES,
   type RunnerRequest,
 } from "./runner_protocol.ts";
+import { listenUnixSocket, type UnixSocketListener } from "./socket_path.ts";
 
 /** Lines of the runner's output kept to explain a crash. */
 const STDERR_TAIL = 20;
@@ -110,7 +112,7 @@ export class RunnerClient {
     this.pid = child.pid;
     this.#label = options.label ?? `runner ${child.pid}`;
     this.#log = log;
-    this.#conn = new NdjsonConnection(conn, { maxLineBytes: 256 * 1024 * 1024 });
+    this.#conn = new NdjsonConnection(conn, { maxLineBytes: RUNNER_MAX_LINE_BYTES });
     this.exited = Promise.all([child.status, this.#readReplies(), log.done]).then(([status]) =>
       this.#died(status)
     );
@@ -118,7 +120,8 @@ export class RunnerClient {
 
   /**
    * Starts a runner and waits for it to connect. Rejects with `RUNNER_CRASHED` when the executable cannot
-   * be started, or the runner exits (or `signal` aborts, or the timeout passes) before it connected.
+   * be started, or the runner exits (or `signal` aborts, or the timeout passes) before it connected; with
+   * `USAGE` when the socket's path would be too long (a long `socketDir` / `TMPDIR`).
    *
    * @example
    * ```ts
@@ -133,8 +136,8 @@ export class RunnerClient {
       });
     const dir = await Deno.makeTempDir({ dir: options.socketDir, prefix: "lode-runner-" }); // mode 0700
     const path = `${dir}/runner.sock`;
-    const listener = Deno.listen({ transport: "unix", path });
     const log = new ProcessLog(options.onLog);
+    let socket: UnixSocketListener | undefined;
     let child: Deno.ChildProcess | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stop = () => {
@@ -144,6 +147,7 @@ export class RunnerClient {
     };
     options.signal?.addEventListener("abort", stop, { once: true });
     try {
+      socket = await listenUnixSocket(path); // a path too long for a socket is a USAGE error naming it
       try {
         child = new Deno.Command(command.command, {
           args: [...command.args, "--socket", path],
@@ -173,7 +177,7 @@ export class RunnerClient {
           reject(failed("did not connect in time", { log: log.tail() }));
         }, options.connectTimeoutMs ?? 60_000);
       });
-      const conn = await Promise.race([listener.accept(), exitedFirst, timeout]);
+      const conn = await Promise.race([socket.listener.accept(), exitedFirst, timeout]);
       exitedFirst.catch(() => {});
       return new RunnerClient(child, conn, log, options);
     } catch (e) {
@@ -183,7 +187,7 @@ export class RunnerClient {
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", stop);
-      listener.close();
+      await socket?.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   }

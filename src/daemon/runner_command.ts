@@ -12,7 +12,7 @@
  * ```ts
  * import { runnerCommand } from "./runner_command.ts";
  * const { command, args } = runnerCommand();
- * const child = new Deno.Command(command, { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+ * const child = new Deno.Command(command, { args: [...args, "--socket", path], stdout: "piped", stderr: "piped" }).spawn();
  * ```
  * @module
  */

@@ -23,13 +23,13 @@ import { ChunkBatcher } from "./chunk_batcher.ts";
 import {
   CHUNK_FLUSH_MS,
   encodeRunnerMessage,
+  RUNNER_MAX_LINE_BYTES,
   type RunnerReply,
   RunnerRequest,
   toWireError,
 } from "./runner_protocol.ts";
 
-/** Longest request line a runner reads (an `embed` of many long texts): 256 MiB. */
-export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
+export { RUNNER_MAX_LINE_BYTES };
 
 /** How long `close` waits for the backend to free the model before the runner exits anyway. */
 const DISPOSE_TIMEOUT_MS = 3000;

@@ -1,7 +1,8 @@
 /**
  * What the daemon and a runner process (one loaded model, `lode __runner`)
- * say to each other: NDJSON over the runner's stdin (requests) and stdout
- * (replies); the runner's stderr is for logs. Internal: both ends are the
+ * say to each other: NDJSON over a private Unix socket (runner_client.ts
+ * listens, the runner connects); the runner's stdout and stderr are its log.
+ * Internal: both ends are the
  * same lode executable, so there is no version negotiation, but every
  * message is checked on arrival.
  *
@@ -52,7 +53,7 @@ export type RunnerRequest = z.infer<typeof RunnerRequest>;
  * chunk after that time, or by a timer at twice it). Each message wakes the daemon, which costs ~60 µs of
  * CPU here — a third of a stories260K token — and on 2 cores that CPU is taken from the runner's own
  * threads. Measured with scripts/bench_runner.ts (stories260K, ~1,600 tokens/s): a message per token
- * (over the runner's stdout, before the socket) cost 13–26% of tokens/s; over the socket, 4 ms batches
+ * (over a pipe, before the socket) cost 13–26% of tokens/s; over the socket, 4 ms batches
  * 4–6%, 16 ms batches 1.4–2.5%. A model slower than a token per
  * 16 ms streams token by token with no delay; a faster one in batches no later than a display frame,
  * each chunk still delivered on its own and in order.
@@ -63,6 +64,9 @@ export type RunnerRequest = z.infer<typeof RunnerRequest>;
  * ```
  */
 export const CHUNK_FLUSH_MS = 16;
+
+/** Longest line either end reads (an `embed` of many long texts, or its vectors): 256 MiB. */
+export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
 
 /** The load options a runner accepts (`onStatus` and `signal` are the protocol's `status` and `cancel`). */
 export type RunnerLoadOptions = Omit<LoadOptions, "onStatus" | "signal">;
@@ -99,7 +103,7 @@ export function encodeRunnerMessage(message: RunnerRequest | RunnerReply): Uint8
 const encoder = new TextEncoder();
 
 /**
- * A runner's reply from one line, or null for a line that is not one (a stray log line on stdout).
+ * A runner's reply from one line, or null for a line that is not one.
  * Replies are checked by shape only (this is the hot path of streaming); `status` events fully.
  *
  * @example

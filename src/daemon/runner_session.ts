@@ -134,31 +134,11 @@ export class RunnerSession implements Session {
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Generation {
-    const { signal, ...rest } = options;
-    return createGeneration(
-      async (emit, inner) =>
-        result(
-          await this.#client.request({ op: "generate", prompt, options: { ...rest } }, {
-            onChunk: emit,
-            signal: inner,
-          }),
-        ),
-      { signal },
-    );
+    return this.#stream({ op: "generate", prompt }, options);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    const { signal, ...rest } = options;
-    return createGeneration(
-      async (emit, inner) =>
-        result(
-          await this.#client.request({ op: "chat", messages, options: { ...rest } }, {
-            onChunk: emit,
-            signal: inner,
-          }),
-        ),
-      { signal },
-    );
+    return this.#stream({ op: "chat", messages }, options);
   }
 
   async renderChat(messages: ChatMessage[]): Promise<string> {
@@ -187,6 +167,21 @@ export class RunnerSession implements Session {
   /** Kills the runner at once (SIGKILL by default), as a crash would. */
   kill(signal: Deno.Signal = "SIGKILL"): void {
     this.#client.kill(signal);
+  }
+
+  /** A generation streamed from the runner; its signal becomes a `cancel` request. */
+  #stream(
+    body: { op: "generate"; prompt: string } | { op: "chat"; messages: ChatMessage[] },
+    options: GenerateOptions,
+  ): Generation {
+    const { signal, ...rest } = options;
+    return createGeneration(
+      async (emit, inner) =>
+        result(
+          await this.#client.request({ ...body, options: { ...rest } }, { onChunk: emit, signal: inner }),
+        ),
+      { signal },
+    );
   }
 }
 

@@ -179,6 +179,22 @@ Deno.test("aborting a load kills the runner: INTERRUPTED, and no child process i
   assert.deepEqual(await childPids(), []);
 });
 
+Deno.test("aborting once the runner is loading (its first load phase): INTERRUPTED, the runner is killed", async () => {
+  const controller = new AbortController();
+  const phases: string[] = [];
+  const error = await caught(startRunnerSession(MODEL, {
+    load: LOAD,
+    signal: controller.signal,
+    onStatus: (e) => {
+      phases.push(e.status === "loading_model" ? e.phase : e.status);
+      controller.abort();
+    },
+  }));
+  assert.equal(error.code, "INTERRUPTED");
+  assert.deepEqual(phases, ["mmap"], "aborted after the runner connected and began loading");
+  assert.deepEqual(await childPids(), []);
+});
+
 Deno.test("a daemon killed by SIGKILL leaves no runner behind: the runner sees its socket close and exits", async () => {
   const holder = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", fileURLToPath(new URL("../../tests/support/hold_runner.ts", import.meta.url)), MODEL],
