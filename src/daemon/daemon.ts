@@ -20,6 +20,7 @@
  * ```
  * @module
  */
+import { LodeError } from "../errors.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import type { ActivityLog } from "./activity_log.ts";
 import { AdminHub } from "./admin_hub.ts";
@@ -50,6 +51,10 @@ export interface DaemonOptions {
   log?: ActivityLog;
   /** Names of the loaded models for `health`, when the router can tell them at once. */
   loaded?: () => string[];
+  /** The store's directory, reported by `health` (clients use a daemon only when it serves their store). */
+  store?: string;
+  /** Aborts the start (a signal while preloading): it is undone and rejects with `INTERRUPTED`. */
+  signal?: AbortSignal;
   /** Lines for the daemon's operator (stderr). */
   notice?: (line: string) => void;
 }
@@ -102,6 +107,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     router: options.router,
     queue,
     ...(options.loaded ? { loaded: options.loaded } : {}),
+    ...(options.store ? { store: options.store } : {}),
     ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
   });
   try {
@@ -122,9 +128,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     undo.push(() => Promise.resolve(unsubscribe()));
     for (const model of options.preload ?? []) {
       const started = performance.now();
-      await options.router.load(model);
+      await options.router.load(model, options.signal ? { signal: options.signal } : {});
       notice(`loaded ${model} in ${Math.round(performance.now() - started)} ms`);
     }
+    if (options.signal?.aborted) throw new LodeError("INTERRUPTED", "the daemon was stopped while starting");
     inference = await listenUnixSocket(options.socket);
   } catch (e) {
     await options.router.close({ graceMs: 0 }).catch(() => {});
