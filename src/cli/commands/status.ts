@@ -101,6 +101,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const stopListening = () => watch && Deno.removeSignalListener("SIGINT", onCtrlC);
   try {
     let snapshotSeen = false;
+    let capabilities: AdminFrame | null = null;
     const decoder = new TextDecoder();
     for await (const item of conn.lines()) {
       if (item.type !== "line") continue;
@@ -108,11 +109,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       if (ctx.output.json) ctx.output.event(frame);
       if (!snapshotSeen) {
         if (frame.status === "capabilities") {
-          if (!ctx.output.json) ctx.output.result(describeStatus(frame));
+          capabilities = frame;
           continue;
         }
         snapshotSeen = true;
-        if (!ctx.output.json) await printSnapshot(ctx, frame, paths);
+        if (!ctx.output.json) await printSnapshot(ctx, frame, capabilities, paths);
         if (!watch) break;
         continue;
       }
@@ -128,6 +129,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
 async function printSnapshot(
   ctx: CommandContext,
   snapshot: AdminFrame,
+  capabilities: AdminFrame | null,
   paths: { socket: string; adminSocket: string; lock: string },
 ): Promise<void> {
   const record = await readInstanceRecord(paths.lock).catch(() => null);
@@ -153,6 +155,7 @@ async function printSnapshot(
   const version = health ? `, lode ${health.version}, protocol ${health.protocol}` : "";
   ctx.output.result(`daemon: ${describeStatus(snapshot)} (${who}${up}${version})`);
   ctx.output.result(`socket: ${paths.socket}  admin: ${paths.adminSocket}`);
+  if (capabilities) ctx.output.result(describeStatus(capabilities));
   if (health) ctx.output.result(`queue: ${health.queued ?? 0} waiting, ${health.running ?? 0} running`);
   if (health?.store) ctx.output.result(`store: ${health.store}`);
   for (const m of models) {
