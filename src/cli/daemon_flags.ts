@@ -142,7 +142,15 @@ export const SERVE_OPTIONS: OptionSpec[] = [
   },
 ];
 
-/** The daemon's settings from the serve flags. */
+/**
+ * The daemon's settings from the serve flags.
+ *
+ * @example
+ * ```ts
+ * import type { ServeSettings } from "./daemon_flags.ts";
+ * const logging = (s: ServeSettings) => s.log?.path ?? "no activity log";
+ * ```
+ */
 export interface ServeSettings {
   models: string[];
   maxQueue: number;

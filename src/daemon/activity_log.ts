@@ -23,7 +23,15 @@
  */
 import { parentDir } from "../path.ts";
 
-/** One request as the activity log records it. Times are milliseconds. */
+/**
+ * One request as the activity log records it. Times are milliseconds.
+ *
+ * @example
+ * ```ts
+ * import type { ActivityRecord } from "./activity_log.ts";
+ * const r: ActivityRecord = { time: "2026-05-18T10:00:00Z", request_id: "g1", client: 1, op: "generate", outcome: "ok", duration_ms: 41 };
+ * ```
+ */
 export interface ActivityRecord {
   /** When the request ended (ISO 8601). */
   time: string;
@@ -56,7 +64,15 @@ export interface ActivityRecord {
 /** Fields written only with `logPrompts`. */
 const PRIVATE_FIELDS = ["prompt", "messages", "output"] as const;
 
-/** Options of {@link ActivityLog.open}. */
+/**
+ * Options of {@link ActivityLog.open}.
+ *
+ * @example
+ * ```ts
+ * import type { ActivityLogOptions } from "./activity_log.ts";
+ * const options: ActivityLogOptions = { maxBytes: 10 << 20, keep: 3, logPrompts: false };
+ * ```
+ */
 export interface ActivityLogOptions {
   /** Rotate when the file would grow past this many bytes. Default 10 MiB. */
   maxBytes?: number;
@@ -72,7 +88,16 @@ export interface ActivityLogOptions {
 
 const encoder = new TextEncoder();
 
-/** An append-only, size-rotated NDJSON request log. */
+/**
+ * An append-only, size-rotated NDJSON request log.
+ *
+ * @example
+ * ```ts
+ * import { ActivityLog } from "./activity_log.ts";
+ * const log = await ActivityLog.open("activity.ndjson");
+ * await log.close();
+ * ```
+ */
 export class ActivityLog {
   readonly path: string;
   readonly #maxBytes: number;

@@ -33,10 +33,28 @@ import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseF
 
 type Listener = (frame: ResponseFrame) => void;
 
-/** A request without its id (the client chooses it). */
+/**
+ * A request without its id (the client chooses it).
+ *
+ * @example
+ * ```ts
+ * import type { RequestBody } from "./client.ts";
+ * const body: RequestBody = { op: "tokenize", model: "stories260K", text: "hi" };
+ * ```
+ */
 export type RequestBody = { [O in Request["op"]]: Omit<RequestOf<O>, "id"> }[Request["op"]];
 
-/** An inference socket connection. */
+/**
+ * An inference socket connection.
+ *
+ * @example
+ * ```ts
+ * import { DaemonClient } from "./client.ts";
+ * const client = await DaemonClient.connect("/tmp/lode-1000/lode.sock");
+ * console.log((await client.health()).status);
+ * client.close();
+ * ```
+ */
 export class DaemonClient {
   readonly #conn: NdjsonConnection;
   readonly #listeners = new Map<string, Listener>();

@@ -30,7 +30,15 @@ import { acquireInstanceLock, type InstanceLock } from "./instance_lock.ts";
 import type { Router } from "./router.ts";
 import { instanceLockPath, listenUnixSocket, type UnixSocketListener } from "./socket_path.ts";
 
-/** Options of {@link startDaemon}. */
+/**
+ * Options of {@link startDaemon}.
+ *
+ * @example
+ * ```ts
+ * import type { DaemonOptions } from "./daemon.ts";
+ * const options = (router: DaemonOptions["router"]): DaemonOptions => ({ socket: "/tmp/l.sock", adminSocket: "/tmp/a.sock", router });
+ * ```
+ */
 export interface DaemonOptions {
   /** The inference socket. */
   socket: string;
@@ -59,7 +67,15 @@ export interface DaemonOptions {
   notice?: (line: string) => void;
 }
 
-/** A running daemon. */
+/**
+ * A running daemon.
+ *
+ * @example
+ * ```ts
+ * import type { Daemon } from "./daemon.ts";
+ * const shutdown = (d: Daemon) => d.stop({ graceMs: 5000 });
+ * ```
+ */
 export interface Daemon {
   readonly lock: InstanceLock;
   readonly hub: AdminHub;

@@ -54,7 +54,16 @@ import {
 import { failure, handleRequest, type ModelOp } from "./request_handler.ts";
 import type { Router } from "./router.ts";
 
-/** Options of {@link InferenceServer}. */
+/**
+ * Options of {@link InferenceServer}.
+ *
+ * @example
+ * ```ts
+ * import type { InferenceServerOptions } from "./inference_server.ts";
+ * const options = (router: InferenceServerOptions["router"], queue: InferenceServerOptions["queue"]): InferenceServerOptions =>
+ *   ({ router, queue, onActivity: (r) => console.log(r.request_id) });
+ * ```
+ */
 export interface InferenceServerOptions {
   router: Router;
   queue: AdmissionQueue;
@@ -86,7 +95,15 @@ interface Client {
 
 const CLIENT_GONE = () => new LodeError("CANCELLED", "the client closed its connection");
 
-/** The inference socket server. */
+/**
+ * The inference socket server.
+ *
+ * @example
+ * ```ts
+ * import { InferenceServer } from "./inference_server.ts";
+ * const serve = (o: ConstructorParameters<typeof InferenceServer>[0], l: Deno.Listener) => new InferenceServer(o).serve(l);
+ * ```
+ */
 export class InferenceServer {
   readonly #router: Router;
   readonly #queue: AdmissionQueue;

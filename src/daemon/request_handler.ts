@@ -36,7 +36,15 @@ import {
 } from "./protocol.ts";
 import type { Lease, Router } from "./router.ts";
 
-/** What a request handler needs. */
+/**
+ * What a request handler needs.
+ *
+ * @example
+ * ```ts
+ * import type { RequestContext } from "./request_handler.ts";
+ * const keyOf = (ctx: RequestContext) => ctx.key; // "<connection>/<id>"
+ * ```
+ */
 export interface RequestContext {
   router: Router;
   queue: AdmissionQueue;
@@ -50,7 +58,15 @@ export interface RequestContext {
   backpressure(): Promise<void>;
 }
 
-/** A request's outcome, for the caller to send and log. */
+/**
+ * A request's outcome, for the caller to send and log.
+ *
+ * @example
+ * ```ts
+ * import type { Handled } from "./request_handler.ts";
+ * const frames = (h: Handled) => h.frames.length;
+ * ```
+ */
 export interface Handled {
   /** Frames that answer the request, before `done`. */
   frames: ResponseFrame[];
@@ -60,7 +76,15 @@ export interface Handled {
   activity: Partial<ActivityRecord>;
 }
 
-/** The model ops this module handles. */
+/**
+ * The model ops this module handles.
+ *
+ * @example
+ * ```ts
+ * import type { ModelOp } from "./request_handler.ts";
+ * const op: ModelOp = "tokenize";
+ * ```
+ */
 export type ModelOp = Exclude<Request["op"], "health" | "cancel">;
 
 /**

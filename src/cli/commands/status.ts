@@ -153,7 +153,10 @@ async function printSnapshot(
   const who = record ? `pid ${record.pid}` : "pid unknown";
   const up = health?.uptime_ms !== undefined ? `, up ${formatDuration(health.uptime_ms)}` : "";
   const version = health ? `, lode ${health.version}, protocol ${health.protocol}` : "";
-  ctx.output.result(`daemon: ${describeStatus(snapshot)} (${who}${up}${version})`);
+  // The snapshot may be a model's event (a load after `ready`); the daemon's own state is health's.
+  const own = health?.status ?? (typeof snapshot.model === "string" ? "starting" : snapshot.status);
+  ctx.output.result(`daemon: ${describeStatus({ status: own })} (${who}${up}${version})`);
+  if (typeof snapshot.model === "string") ctx.output.result(`latest: ${describeStatus(snapshot)}`);
   ctx.output.result(`socket: ${paths.socket}  admin: ${paths.adminSocket}`);
   if (capabilities) ctx.output.result(describeStatus(capabilities));
   if (health) ctx.output.result(`queue: ${health.queued ?? 0} waiting, ${health.running ?? 0} running`);
