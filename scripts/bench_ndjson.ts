@@ -19,7 +19,16 @@ import { VERSION } from "../src/version.ts";
 
 const enc = new TextEncoder();
 
-async function echoServer(path: string): Promise<void> {
+/**
+ * A bare NDJSON echo server on the Unix socket `path` (the limit of request/answer over one socket):
+ * prints "up" once listening, then echoes every complete line back.
+ *
+ * @example
+ * ```ts
+ * await echoServer("/tmp/echo.sock");
+ * ```
+ */
+export async function echoServer(path: string): Promise<void> {
   const listener = Deno.listen({ transport: "unix", path });
   console.log("up");
   for await (const conn of listener) {
@@ -77,8 +86,21 @@ async function daemonServer(path: string): Promise<void> {
   }
 }
 
-/** One client: sequential requests until `until`; returns latencies (ms). */
-async function client(path: string, until: number, terminal: string): Promise<number[]> {
+/**
+ * One client: sequential requests (`line(i)`, default a `health` request) until `until`, each finished
+ * when `terminal` arrives; returns latencies (ms).
+ *
+ * @example
+ * ```ts
+ * const ms = await client("/tmp/lode.sock", performance.now() + 3000, '"type":"done"}');
+ * ```
+ */
+export async function client(
+  path: string,
+  until: number,
+  terminal: string,
+  line: (i: number) => string = (i) => `{"id":"r${i}","op":"health"}\n`,
+): Promise<number[]> {
   const conn = await Deno.connect({ transport: "unix", path });
   const buf = new Uint8Array(64 * 1024);
   const dec = new TextDecoder();
@@ -86,7 +108,7 @@ async function client(path: string, until: number, terminal: string): Promise<nu
   let text = "";
   for (let i = 0; performance.now() < until; i++) {
     const t0 = performance.now();
-    await conn.write(enc.encode(`{"id":"r${i}","op":"health"}\n`));
+    await conn.write(enc.encode(line(i)));
     while (!text.includes(terminal)) {
       const n = await conn.read(buf);
       if (n === null) throw new Error("server closed");
@@ -98,6 +120,20 @@ async function client(path: string, until: number, terminal: string): Promise<nu
   }
   conn.close();
   return latencies;
+}
+
+/**
+ * Requests/s, p50 and p99 (ms) of sorted-or-not latencies measured over `seconds`.
+ *
+ * @example
+ * ```ts
+ * summarize([0.1, 0.2, 0.3], 1); // { rps: 3, p50: 0.2, p99: 0.3 }
+ * ```
+ */
+export function summarize(latencies: number[], seconds: number): { rps: number; p50: number; p99: number } {
+  const all = [...latencies].sort((a, b) => a - b);
+  const q = (p: number) => all[Math.min(all.length - 1, Math.floor(p * all.length))]!;
+  return { rps: Math.round(all.length / seconds), p50: q(0.5), p99: q(0.99) };
 }
 
 async function measure(mode: "echo" | "daemon", clients: number, seconds: number) {

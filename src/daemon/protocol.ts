@@ -126,6 +126,21 @@ export const ModelEntry = z.object({
 });
 export type ModelEntry = z.infer<typeof ModelEntry>;
 
+/** Facts about a loaded model (`loaded.info`): what a client needs to use it as it would an in-process session. */
+export const ModelInfo = z.object({
+  /** GGUF `general.architecture`. */
+  architecture: z.string(),
+  train_context_size: Count,
+  threads: Count,
+  /** True when the model has a chat template (`lode run` then answers through `chat`). */
+  has_chat_template: z.boolean(),
+  /** Length of the vectors `embed` returns. */
+  embedding_size: Count,
+  /** How long the model took to load when it was loaded (`load_ms` is how long this request took). */
+  model_load_ms: Millis,
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
 const reply = <T extends string>(type: T) => ({ id: Id, type: z.literal(type) });
 
 /** The `error` frame: `id` is null when the request's id could not be read. */
@@ -156,6 +171,8 @@ export const ResponseFrame = z.discriminatedUnion("type", [
     queued: Count.optional(),
     running: Count.optional(),
     loaded: z.array(z.string()).optional(),
+    /** The directory of the store the daemon serves (clients of another store do not use it). */
+    store: z.string().optional(),
   }),
   z.object({ ...reply("models"), models: z.array(ModelEntry) }),
   z.object({ ...reply("tokens"), tokens: z.array(z.number().int()) }),
@@ -166,6 +183,7 @@ export const ResponseFrame = z.discriminatedUnion("type", [
     load_ms: Millis,
     context_size: Count.optional(),
     capabilities: Capabilities.optional(),
+    info: ModelInfo.optional(),
   }),
   z.object({ ...reply("unloaded"), model: z.string(), was_loaded: z.boolean() }),
   z.object({ ...reply("cancelled"), target: Id, state: z.enum(["queued", "running", "not_found"]) }),

@@ -1,0 +1,358 @@
+/**
+ * The inference socket: NDJSON requests in, frames out (docs/protocol.md).
+ * Each accepted connection gets an {@link NdjsonConnection}; every line is
+ * decoded ({@link decodeRequest}) and dispatched at once, so many requests
+ * run multiplexed on one connection, their frames told apart by `id`.
+ *
+ * - Malformed input (not JSON, a line over the limit, an unknown op, a
+ *   missing field) gets an `error` frame; the connection stays up.
+ * - An id already in flight on the connection is refused (`BAD_REQUEST`,
+ *   `details.field: "id"`).
+ * - `health` and `cancel` are answered here; the model ops by
+ *   request_handler.ts (generate, chat and embed through the admission
+ *   queue, `queued` frames while they wait, `QUEUE_FULL` at once beyond it).
+ * - `cancel` removes a waiting target from the queue or stops a running one;
+ *   the target ends with `CANCELLED`.
+ * - A connection that closes cancels what it has in flight. End of input
+ *   alone (a client that half-closed after its last request) does not: its
+ *   requests are answered, then the connection is closed. A client that went
+ *   away entirely is noticed at the first frame written to it.
+ * - {@link InferenceServer.drain}: new requests get `DRAINING` (`health` and
+ *   `cancel` still answer), in-flight ones may finish within the grace
+ *   period, then they are stopped with `DRAINING`.
+ *
+ * Every finished request of a model op is reported to `onActivity` (the
+ * activity log).
+ *
+ * @example
+ * ```ts
+ * const server = new InferenceServer({ router, queue: new AdmissionQueue({ maxQueue: 64, parallel: 1 }) });
+ * void server.serve(socket.listener);
+ * // … on SIGTERM:
+ * await server.drain({ graceMs: 30_000 });
+ * await server.close();
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import type { ActivityRecord } from "./activity_log.ts";
+import type { AdmissionQueue } from "./admission_queue.ts";
+import { NdjsonConnection } from "./ndjson_connection.ts";
+import {
+  decodeRequest,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  errorFrame,
+  type FrameOf,
+  frameTooLargeFrame,
+  idFromPrefix,
+  PROTOCOL_VERSION,
+  type Request,
+  type ResponseFrame,
+} from "./protocol.ts";
+import { failure, handleRequest, type ModelOp } from "./request_handler.ts";
+import type { Router } from "./router.ts";
+
+/**
+ * Options of {@link InferenceServer}.
+ *
+ * @example
+ * ```ts
+ * import type { InferenceServerOptions } from "./inference_server.ts";
+ * const options = (router: InferenceServerOptions["router"], queue: InferenceServerOptions["queue"]): InferenceServerOptions =>
+ *   ({ router, queue, onActivity: (r) => console.log(r.request_id) });
+ * ```
+ */
+export interface InferenceServerOptions {
+  router: Router;
+  queue: AdmissionQueue;
+  /** The daemon's lifecycle status, for `health` (default: `ready`, `draining` once draining). */
+  status?: () => string;
+  /** Names of the loaded models, for `health` (left out when not given). */
+  loaded?: () => string[];
+  /** The store's directory, for `health`. */
+  store?: string;
+  /** Told about every finished request of a model op. Must not throw or block. */
+  onActivity?: (record: ActivityRecord) => void;
+  /** Longest request line. Default {@link DEFAULT_MAX_FRAME_BYTES}. */
+  maxLineBytes?: number;
+  /** Bytes queued to one client before a token stream waits for it to read. Default 256 KiB. */
+  maxPendingBytes?: number;
+}
+
+interface InFlight {
+  op: Request["op"];
+  controller: AbortController;
+}
+
+interface Client {
+  readonly number: number;
+  readonly conn: NdjsonConnection;
+  readonly inFlight: Map<string, InFlight>;
+  eof: boolean;
+}
+
+const CLIENT_GONE = () => new LodeError("CANCELLED", "the client closed its connection");
+
+/**
+ * The inference socket server.
+ *
+ * @example
+ * ```ts
+ * import { InferenceServer } from "./inference_server.ts";
+ * const serve = (o: ConstructorParameters<typeof InferenceServer>[0], l: Deno.Listener) => new InferenceServer(o).serve(l);
+ * ```
+ */
+export class InferenceServer {
+  readonly #router: Router;
+  readonly #queue: AdmissionQueue;
+  readonly #status: () => string;
+  readonly #loaded: (() => string[]) | undefined;
+  readonly #store: string | undefined;
+  readonly #onActivity: (record: ActivityRecord) => void;
+  readonly #maxLine: number;
+  readonly #maxPending: number;
+  readonly #clients = new Set<Client>();
+  readonly #started = performance.now();
+  #nextClient = 1;
+  #inFlight = 0;
+  #idleWaiters: (() => void)[] = [];
+  #draining = false;
+  #closed = false;
+
+  constructor(options: InferenceServerOptions) {
+    this.#router = options.router;
+    this.#queue = options.queue;
+    this.#status = options.status ?? (() => this.#draining ? "draining" : "ready");
+    this.#loaded = options.loaded;
+    this.#store = options.store;
+    this.#onActivity = options.onActivity ?? (() => {});
+    this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#maxPending = options.maxPendingBytes ?? 256 * 1024;
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#clients.size;
+  }
+
+  /** Requests of model ops being handled now (waiting or running). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** True once {@link drain} was called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Accepts connections from `listener` until it is closed. */
+  async serve(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) this.attach(conn);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) throw e; // the listener was closed
+    }
+  }
+
+  /** Serves one connection (returns at once). */
+  attach(raw: Deno.Conn): void {
+    const conn = new NdjsonConnection(raw, { maxLineBytes: this.#maxLine });
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
+    const client: Client = { number: this.#nextClient++, conn, inFlight: new Map(), eof: false };
+    this.#clients.add(client);
+    conn.whenClosed.then(() => {
+      this.#clients.delete(client);
+      for (const { controller } of client.inFlight.values()) controller.abort(CLIENT_GONE());
+    });
+    void this.#read(client);
+  }
+
+  /**
+   * Refuses new requests with `DRAINING` from now on and waits for those in
+   * flight; after `graceMs` the rest are stopped (their clients get
+   * `DRAINING`). Resolves with how many had to be stopped.
+   */
+  async drain(options: { graceMs: number }): Promise<number> {
+    this.#draining = true;
+    void this.#queue.drain();
+    if (this.#inFlight === 0) return 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      this.#whenIdle().then(() => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), options.graceMs)),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return 0;
+    const stopped = this.#inFlight;
+    const reason = new LodeError(
+      "DRAINING",
+      `the daemon stopped before this request finished (grace period ${options.graceMs} ms)`,
+    );
+    this.#queue.cancelAll(reason);
+    for (const client of this.#clients) {
+      for (const { controller } of client.inFlight.values()) controller.abort(reason);
+    }
+    await this.#whenIdle();
+    return stopped;
+  }
+
+  /** Writes what is queued to each client (at most `graceMs`, default 1000), then closes every connection. */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    this.#closed = true;
+    const clients = [...this.#clients];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, options.graceMs ?? 1000));
+    await Promise.race([Promise.all(clients.map((c) => c.conn.end())), grace]);
+    clearTimeout(timer);
+    for (const c of clients) c.conn.close();
+  }
+
+  async #read(client: Client): Promise<void> {
+    for await (const item of client.conn.lines()) {
+      if (item.type === "too_large") {
+        this.#send(client, frameTooLargeFrame(idFromPrefix(item.prefix), item.limit));
+        continue;
+      }
+      const decoded = decodeRequest(item.bytes);
+      if (!decoded.ok) this.#send(client, decoded.error);
+      else this.#dispatch(client, decoded.request, performance.now());
+    }
+    client.eof = true;
+    this.#endIfDone(client);
+  }
+
+  #dispatch(client: Client, request: Request, received: number): void {
+    const { id } = request;
+    if (client.inFlight.has(id)) {
+      const error = new LodeError(
+        "BAD_REQUEST",
+        `a request with id ${JSON.stringify(id)} is already in flight`,
+        {
+          details: { field: "id", id },
+        },
+      );
+      this.#send(client, errorFrame(id, error));
+      return;
+    }
+    if (request.op === "health") {
+      this.#send(client, this.#health(id));
+      this.#send(client, { id, type: "done" });
+      return;
+    }
+    if (request.op === "cancel") {
+      this.#send(client, {
+        id,
+        type: "cancelled",
+        target: request.target,
+        state: this.#cancel(client, request.target),
+      });
+      this.#send(client, { id, type: "done" });
+      return;
+    }
+    if (this.#draining) {
+      const error = new LodeError("DRAINING", "the daemon is shutting down and takes no new requests");
+      this.#send(client, errorFrame(id, error));
+      this.#record(client, request, received, { outcome: "error", code: error.code });
+      return;
+    }
+    const controller = new AbortController();
+    client.inFlight.set(id, { op: request.op, controller });
+    this.#inFlight++;
+    const handled = handleRequest(request as Extract<Request, { op: ModelOp }>, {
+      router: this.#router,
+      queue: this.#queue,
+      key: `${client.number}/${id}`,
+      signal: controller.signal,
+      send: (frame) => this.#send(client, frame),
+      backpressure: () =>
+        client.conn.pendingBytes > this.#maxPending ? client.conn.flush() : Promise.resolve(),
+    });
+    handled.then(
+      (h) => {
+        for (const frame of h.frames) this.#send(client, frame);
+        const done: FrameOf<"done"> = { id, type: "done" };
+        if (h.stopReason !== undefined) done.stop_reason = h.stopReason;
+        if (h.usage !== undefined) done.usage = h.usage;
+        this.#send(client, done);
+        this.#record(client, request, received, { ...h.activity, outcome: "ok" });
+      },
+      (e) => {
+        const error = failure(e, controller.signal);
+        this.#send(client, errorFrame(id, error));
+        this.#record(client, request, received, { outcome: "error", code: error.code });
+      },
+    ).finally(() => {
+      client.inFlight.delete(id);
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#wakeIdle();
+      this.#endIfDone(client);
+    });
+  }
+
+  #cancel(client: Client, target: string): FrameOf<"cancelled">["state"] {
+    const entry = client.inFlight.get(target);
+    if (!entry) return "not_found";
+    const reason = new LodeError("CANCELLED", "the request was cancelled", { details: { id: target } });
+    const inQueue = this.#queue.cancel(`${client.number}/${target}`, reason);
+    entry.controller.abort(reason);
+    return inQueue === "queued" ? "queued" : "running";
+  }
+
+  #health(id: string): FrameOf<"health"> {
+    const stats = this.#queue.stats();
+    const frame: FrameOf<"health"> = {
+      id,
+      type: "health",
+      protocol: PROTOCOL_VERSION,
+      version: VERSION,
+      status: this.#status(),
+      uptime_ms: Math.round(performance.now() - this.#started),
+      queued: stats.queued,
+      running: stats.running,
+    };
+    if (this.#loaded) frame.loaded = this.#loaded();
+    if (this.#store !== undefined) frame.store = this.#store;
+    return frame;
+  }
+
+  #send(client: Client, frame: ResponseFrame): void {
+    client.conn.enqueue(encodeFrame(frame));
+  }
+
+  #record(client: Client, request: Request, received: number, fields: Partial<ActivityRecord>): void {
+    const record: ActivityRecord = {
+      time: new Date().toISOString(),
+      request_id: request.id,
+      client: client.number,
+      op: request.op,
+      ...("model" in request ? { model: request.model } : {}),
+      outcome: "error",
+      ...fields,
+      duration_ms: Math.round((performance.now() - received) * 1000) / 1000,
+    };
+    try {
+      this.#onActivity(record);
+    } catch { /* the log must not break a request */ }
+  }
+
+  /** After end of input, the connection closes once its last request is answered. */
+  #endIfDone(client: Client): void {
+    if (client.eof && client.inFlight.size === 0) void client.conn.end();
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

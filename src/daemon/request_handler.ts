@@ -1,0 +1,260 @@
+/**
+ * What the daemon does for one request of the model ops — `generate`,
+ * `chat`, `embed`, `tokenize`, `models`, `load`, `unload` — given the router,
+ * the admission queue and a way to send frames. `generate`, `chat` and
+ * `embed` take an admission slot first (they are the work the queue bounds;
+ * `queued` frames tell their position while they wait); `tokenize`, `load`,
+ * `unload` and `models` do not wait in the queue.
+ *
+ * The handler sends the frames a request streams (`queued`, `token`) itself
+ * and returns the rest — the result frames and `done`'s `usage` — for the
+ * caller to send; a failure is thrown as a {@link LodeError} (when the
+ * request's signal was aborted, its reason: `CANCELLED`, `DRAINING`).
+ * `health` and `cancel` concern the connection and the daemon and are
+ * answered by the server (inference_server.ts).
+ *
+ * @example
+ * ```ts
+ * const handled = await handleRequest(request, { router, queue, key: "1/g1", signal, send });
+ * for (const frame of handled.frames) send(frame);
+ * send({ id: request.id, type: "done", usage: handled.usage });
+ * ```
+ * @module
+ */
+import { LodeError, toLodeError } from "../errors.ts";
+import type { Generation, Session } from "../inference/backend.ts";
+import type { AdmissionQueue } from "./admission_queue.ts";
+import type { ActivityRecord } from "./activity_log.ts";
+import {
+  type FrameOf,
+  type Request,
+  type RequestOf,
+  type ResponseFrame,
+  samplingOptions,
+  type Usage,
+  usageFrom,
+} from "./protocol.ts";
+import type { Lease, Router } from "./router.ts";
+
+/**
+ * What a request handler needs.
+ *
+ * @example
+ * ```ts
+ * import type { RequestContext } from "./request_handler.ts";
+ * const keyOf = (ctx: RequestContext) => ctx.key; // "<connection>/<id>"
+ * ```
+ */
+export interface RequestContext {
+  router: Router;
+  queue: AdmissionQueue;
+  /** The request's admission key, unique in the daemon (`<connection>/<id>`). */
+  key: string;
+  /** Aborted when the request is cancelled, its client leaves, or a drain runs out of time. */
+  signal: AbortSignal;
+  /** Queues a frame for the client (never waits). */
+  send(frame: ResponseFrame): void;
+  /** Resolves when the client has taken enough of the queued frames (paces a stream to a slow reader). */
+  backpressure(): Promise<void>;
+}
+
+/**
+ * A request's outcome, for the caller to send and log.
+ *
+ * @example
+ * ```ts
+ * import type { Handled } from "./request_handler.ts";
+ * const frames = (h: Handled) => h.frames.length;
+ * ```
+ */
+export interface Handled {
+  /** Frames that answer the request, before `done`. */
+  frames: ResponseFrame[];
+  usage?: Usage;
+  stopReason?: FrameOf<"done">["stop_reason"];
+  /** Fields for the activity log. */
+  activity: Partial<ActivityRecord>;
+}
+
+/**
+ * The model ops this module handles.
+ *
+ * @example
+ * ```ts
+ * import type { ModelOp } from "./request_handler.ts";
+ * const op: ModelOp = "tokenize";
+ * ```
+ */
+export type ModelOp = Exclude<Request["op"], "health" | "cancel">;
+
+/**
+ * Runs one request of a model op; resolves with its answer or rejects with
+ * the {@link LodeError} to send as its `error` frame.
+ *
+ * @example
+ * ```ts
+ * const { frames } = await handleRequest({ id: "t1", op: "tokenize", model: "m", text: "hi" }, ctx);
+ * ```
+ */
+export async function handleRequest(
+  request: RequestOf<ModelOp>,
+  ctx: RequestContext,
+): Promise<Handled> {
+  try {
+    switch (request.op) {
+      case "generate":
+      case "chat":
+        return await generate(request, ctx);
+      case "embed":
+        return await embed(request, ctx);
+      case "tokenize":
+        return await withLease(ctx, request.model, ctx.signal, async (lease) => {
+          const tokens = await lease.session.tokenize(request.text);
+          return {
+            frames: [{ id: request.id, type: "tokens", tokens }],
+            activity: { model: lease.model, count: tokens.length, output: request.text },
+          };
+        });
+      case "models":
+        return {
+          frames: [{ id: request.id, type: "models", models: await ctx.router.models() }],
+          activity: {},
+        };
+      case "load":
+        return await load(request, ctx);
+      case "unload": {
+        const wasLoaded = await ctx.router.unload(request.model);
+        return {
+          frames: [{ id: request.id, type: "unloaded", model: request.model, was_loaded: wasLoaded }],
+          activity: { model: request.model },
+        };
+      }
+    }
+  } catch (e) {
+    throw failure(e, ctx.signal);
+  }
+}
+
+/**
+ * The error to report for `e`: the abort reason when `signal` was aborted
+ * with a {@link LodeError} (a cancel, a drain), else `e` as a LodeError.
+ *
+ * @example
+ * ```ts
+ * failure(new LodeError("INTERRUPTED", "load aborted"), signal); // LodeError CANCELLED after a cancel
+ * ```
+ */
+export function failure(e: unknown, signal: AbortSignal): LodeError {
+  if (signal.aborted && signal.reason instanceof LodeError) return signal.reason;
+  return toLodeError(e);
+}
+
+async function withLease<T>(
+  ctx: RequestContext,
+  model: string,
+  signal: AbortSignal,
+  body: (lease: Lease) => Promise<T>,
+): Promise<T> {
+  const lease = await ctx.router.acquire(model, { signal });
+  try {
+    if (signal.aborted) throw signal.reason;
+    return await body(lease);
+  } finally {
+    lease.release();
+  }
+}
+
+async function admitted<T>(
+  ctx: RequestContext,
+  request: { id: string; model: string },
+  body: (signal: AbortSignal, queueMs: number) => Promise<T>,
+): Promise<T> {
+  const admission = await ctx.queue.admit({
+    model: request.model,
+    key: ctx.key,
+    signal: ctx.signal,
+    onPosition: (position) => ctx.send({ id: request.id, type: "queued", position }),
+  });
+  try {
+    return await body(admission.signal, admission.waitMs);
+  } catch (e) {
+    throw failure(e, admission.signal);
+  } finally {
+    admission.release();
+  }
+}
+
+function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext): Promise<Handled> {
+  return admitted(ctx, request, (signal, queueMs) =>
+    withLease(ctx, request.model, signal, async (lease) => {
+      const options = { ...samplingOptions(request), signal };
+      const generation: Generation = request.op === "generate"
+        ? lease.session.generate(request.prompt, options)
+        : lease.session.chat(request.messages, options);
+      for await (const text of generation) {
+        ctx.send({ id: request.id, type: "token", text });
+        await ctx.backpressure();
+      }
+      const result = await generation.result;
+      if (signal.aborted) throw signal.reason;
+      const usage = usageFrom(result.usage, { queueMs: round(queueMs) });
+      return {
+        frames: [],
+        usage,
+        stopReason: result.stopReason,
+        activity: {
+          model: lease.model,
+          queue_ms: usage.queue_ms,
+          prompt_tokens: usage.prompt_tokens,
+          completion_tokens: usage.completion_tokens,
+          time_to_first_token_ms: usage.time_to_first_token_ms,
+          tokens_per_second: usage.tokens_per_second,
+          stop_reason: result.stopReason,
+          ...(request.op === "generate" ? { prompt: request.prompt } : { messages: request.messages }),
+          output: result.text,
+        },
+      };
+    }));
+}
+
+function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handled> {
+  const input = typeof request.input === "string" ? [request.input] : request.input;
+  return admitted(ctx, request, (signal, queueMs) =>
+    withLease(ctx, request.model, signal, async (lease) => {
+      const embeddings = await lease.session.embed(input, { normalize: request.normalize ?? true, signal });
+      return {
+        frames: [{ id: request.id, type: "embeddings", embeddings }],
+        usage: { queue_ms: round(queueMs) },
+        activity: { model: lease.model, queue_ms: round(queueMs), count: input.length, output: input },
+      };
+    }));
+}
+
+async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Handled> {
+  const started = performance.now();
+  return await withLease(ctx, request.model, ctx.signal, (lease) => {
+    const session: Session = lease.session;
+    const loadMs = round(performance.now() - started);
+    const frame: FrameOf<"loaded"> = {
+      id: request.id,
+      type: "loaded",
+      model: lease.model,
+      load_ms: loadMs,
+      context_size: session.info.contextSize,
+      capabilities: session.capabilities,
+      info: {
+        architecture: session.info.architecture,
+        train_context_size: session.info.trainContextSize,
+        threads: session.info.threads,
+        has_chat_template: session.info.hasChatTemplate,
+        embedding_size: session.info.embeddingSize,
+        model_load_ms: round(session.info.loadMs),
+      },
+    };
+    return Promise.resolve({ frames: [frame], activity: { model: lease.model } });
+  });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

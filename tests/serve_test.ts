@@ -1,0 +1,186 @@
+/**
+ * `lode serve` as a real process (runner processes, the real model), and its
+ * clients: `lode status`, `lode run` / `embed` through the daemon.
+ */
+import assert from "node:assert/strict";
+import { runLode } from "./support/lode_cli.ts";
+import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
+import { startServe, storeWithStories, waitForSocket } from "./support/serve_process.ts";
+import { LineReader } from "./support/unix_socket.ts";
+import { withTempDir } from "./support/temp_dir.ts";
+
+const STORY =
+  ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
+
+Deno.test("lode serve --model: the admin stream shows starting → loading phases → capabilities → ready; status; run through the daemon", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const log = `${dir}/activity.ndjson`;
+    const daemon = await startServe(dir, store, ["--model", "stories260K", "--log", log], { wait: false });
+    try {
+      await waitForSocket(daemon.adminSocket);
+      const admin = await Deno.connect({ transport: "unix", path: daemon.adminSocket });
+      const reader = new LineReader(admin);
+      const frames: Record<string, unknown>[] = [];
+      while (frames.at(-1)?.status !== "ready" || frames.at(-1)?.model !== undefined) {
+        frames.push(JSON.parse((await reader.next())!));
+      }
+      admin.close();
+      const steps = frames.map((f) => f.phase ?? f.status);
+      // The snapshot at connect: `starting`, or already a phase of the preload (the daemon does not wait for
+      // subscribers; src/daemon/daemon_test.ts holds the load back to see `starting` first every time).
+      assert.ok(steps[0] === "starting" || frames[0]!.status === "loading_model", steps.join(" "));
+      assert.equal(steps.filter((s) => s === "ready").length, 1);
+      assert.deepEqual(steps.slice(-3), ["kv_cache", "capabilities", "ready"]);
+      assert.ok(steps.includes("mmap"), steps.join(" "));
+      assert.ok(frames.filter((f) => f.status === "loading_model").every((f) => f.model === "stories260K"));
+
+      const status = await runLode(["status", "--socket", daemon.socket], { store });
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(
+        status.stdout,
+        /^daemon: ready: accepting requests \(pid \d+, up \d+s, lode .*, protocol 1\)$/m,
+      );
+      assert.match(status.stdout, /capabilities: backend llamacpp, cpu/);
+      assert.match(status.stdout, /^queue: 0 waiting, 0 running$/m);
+      assert.match(status.stdout, /^model: stories260K \(loaded, n_ctx \d+/m);
+      const json = await runLode(["status", "--socket", daemon.socket, "--json"], { store });
+      assert.deepEqual(json.events.map((e) => e.status), ["capabilities", "ready"]);
+
+      const args = [
+        "run",
+        "stories260K",
+        "Once upon a time",
+        "-t",
+        "0",
+        "-n",
+        "40",
+        "--socket",
+        daemon.socket,
+      ];
+      const via = await runLode([...args, "-v"], { store });
+      assert.equal(via.code, 0, via.stderr);
+      assert.match(via.stderr, /running in the daemon on /);
+      const local = await runLode([...args, "--no-daemon", "--threads", "1", "-v"], { store });
+      assert.equal(local.code, 0, local.stderr);
+      assert.doesNotMatch(local.stderr, /running in the daemon/);
+      assert.equal(via.stdout, STORY + "\n");
+      assert.equal(via.stdout, local.stdout);
+
+      const embedArgs = ["embed", "stories260K", "a red ball", "--socket", daemon.socket];
+      const e1 = await runLode(embedArgs, { store });
+      const e2 = await runLode([...embedArgs, "--no-daemon", "--threads", "1"], { store });
+      assert.equal(e1.code, 0, e1.stderr);
+      const v1 = JSON.parse(e1.stdout)[0].embedding as number[];
+      const v2 = JSON.parse(e2.stdout)[0].embedding as number[];
+      assert.equal(v1.length, v2.length);
+      v1.forEach((x, i) => assert.ok(Math.abs(x - v2[i]!) < 1e-4));
+
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+      const records = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+      const generate = records.find((r) => r.op === "generate");
+      assert.equal(generate.completion_tokens, 40);
+      assert.equal(generate.outcome, "ok");
+      assert.equal(generate.prompt, undefined, "no prompts without --log-prompts");
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+Deno.test("lode status without a daemon exits 3 with DAEMON_NOT_RUNNING; run falls back to in-process", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const r = await runLode(["status", "--socket", `${dir}/none.sock`], { store });
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /error\[DAEMON_NOT_RUNNING\]: no lode daemon is running/);
+    const run = await runLode([
+      "run",
+      "stories260K",
+      "Once upon a time",
+      "-t",
+      "0",
+      "-n",
+      "40",
+      "--threads",
+      "1",
+    ], {
+      store,
+      env: { XDG_RUNTIME_DIR: `${dir}/runtime` },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, STORY + "\n");
+  });
+});
+
+Deno.test("two lode serve at once: exactly one wins, the other exits 7 naming its pid", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const a = await startServe(dir, store, [], { wait: false });
+    const b = await startServe(dir, store, [], { wait: false });
+    try {
+      await waitForSocket(`${dir}/lode.sock`);
+      // One of them has exited with DAEMON_RUNNING; the other serves.
+      const first = await Promise.race([
+        a.child.status.then(() => "a"),
+        b.child.status.then(() => "b"),
+      ]);
+      const [loser, winner] = first === "a" ? [a, b] : [b, a];
+      const lost = await loser.stop();
+      assert.equal(lost.code, 7, lost.stderr);
+      assert.match(lost.stderr, /error\[DAEMON_RUNNING\]: a lode daemon \(pid (\d+),/);
+      assert.equal(Number(/pid (\d+)/.exec(lost.stderr)![1]), winner.child.pid);
+      const c = await FrameClient.connect(winner.socket);
+      await c.write({ id: "h", op: "health" });
+      assert.equal((await c.frames("h"))[0]!.status, "ready");
+      c.close();
+      assert.equal((await winner.stop()).code, 0);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
+
+Deno.test("SIGTERM drains: an in-flight generate completes, a new request gets DRAINING, sockets are gone, exit 0", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const daemon = await startServe(dir, store, ["--ctx-size", "2048"]);
+    try {
+      const c = await FrameClient.connect(daemon.socket);
+      await c.write({
+        id: "g",
+        op: "generate",
+        model: "stories260K",
+        prompt: "Once upon a time",
+        max_tokens: 1500,
+        temperature: 0,
+      });
+      await c.until(() => c.sofar("g").some((f) => f.type === "token"));
+      daemon.child.kill("SIGTERM");
+      // Draining: the admin stream says so; a new request on a new connection is refused.
+      const admin = await Deno.connect({ transport: "unix", path: daemon.adminSocket });
+      const reader = new LineReader(admin);
+      let status = "";
+      while (status !== "draining") status = JSON.parse((await reader.next())!).status;
+      const late = await FrameClient.connect(daemon.socket);
+      await late.write({ id: "t", op: "tokenize", model: "stories260K", text: "hi" });
+      assert.equal(terminal(await late.frames("t")).code, "DRAINING");
+      const g = await c.frames("g");
+      assert.equal(terminal(g).type, "done");
+      assert.ok(tokenText(g).startsWith(STORY));
+      admin.close();
+      c.close();
+      late.close();
+      const r = await daemon.stop();
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /draining: 1 request\(s\) in flight/);
+      for (const f of [daemon.socket, daemon.adminSocket]) {
+        await assert.rejects(Deno.lstat(f), Deno.errors.NotFound, f);
+      }
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
