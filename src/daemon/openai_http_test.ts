@@ -356,3 +356,77 @@ Deno.test("startOpenAiHttp refuses a non-loopback address", () => {
     (e) => isLodeError(e, "USAGE"),
   );
 });
+
+Deno.test("the wire: SSE framing, unknown paths, wrong methods, bad JSON, the API key", async () => {
+  await withFront({ apiKey: "s3cret" }, async ({ http }) => {
+    const auth = { authorization: "Bearer s3cret" };
+    const post = (path: string, body: string, headers: Record<string, string> = auth) =>
+      fetch(`${http.url}${path}`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", ...headers },
+      });
+
+    const sse = await post(
+      "/completions",
+      JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: 5, temperature: 0, stream: true }),
+    );
+    assert.equal(sse.status, 200);
+    assert.match(sse.headers.get("content-type")!, /^text\/event-stream/);
+    const events = (await sse.text()).split("\n\n").filter((e) => e !== "");
+    assert.ok(events.every((e) => e.startsWith("data: ")), "every event is one data line");
+    assert.equal(events.at(-1), "data: [DONE]");
+    const last = JSON.parse(events.at(-2)!.slice(6));
+    assert.equal(last.choices[0].finish_reason, "length");
+
+    const unauthorized = await fetch(`${http.url}/models`);
+    assert.equal(unauthorized.status, 401);
+    assert.equal((await unauthorized.json()).error.code, "ACCESS_DENIED");
+
+    const unknown = await fetch(`${http.url}/audio/speech`, { method: "POST", headers: auth });
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error.code, "UNKNOWN_OP");
+
+    const wrongMethod = await fetch(`${http.url}/chat/completions`, { headers: auth });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get("allow"), "POST");
+    await wrongMethod.body?.cancel();
+
+    const badJson = await post("/chat/completions", "{nope");
+    assert.equal(badJson.status, 400);
+    assert.equal((await badJson.json()).error.code, "BAD_JSON");
+
+    const foreign = await post("/embeddings", JSON.stringify({ model: MODEL, input: "x" }), {
+      ...auth,
+      origin: "https://evil.example",
+    });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+  });
+});
+
+Deno.test("a client that leaves while its request waits in the queue takes it out of the queue", async () => {
+  await withFront({ tokenDelayMs: 20 }, async ({ client, queue, records }) => {
+    const busy = await client.completions.create({
+      model: MODEL,
+      prompt: PROMPT,
+      max_tokens: 400,
+      stream: true,
+    });
+    const iterator = busy[Symbol.asyncIterator]();
+    await iterator.next();
+    const leaving = new AbortController();
+    const waiting = client.completions.create(
+      { model: MODEL, prompt: PROMPT, max_tokens: 5 },
+      { signal: leaving.signal },
+    );
+    await until("the second request to wait", () => queue.stats().queued === 1);
+    leaving.abort();
+    await assert.rejects(waiting, OpenAI.APIUserAbortError);
+    await until("the queue to forget it", () => queue.stats().queued === 0 && records.length === 1);
+    assert.equal(records[0]!.code, "CANCELLED");
+    assert.equal(queue.stats().running, 1, "the running stream goes on");
+    busy.controller.abort();
+    await until("the stream to stop", () => queue.stats().running === 0);
+  });
+});

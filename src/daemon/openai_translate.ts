@@ -223,7 +223,10 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, endpoint: strin
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join(".") || "(body)";
-  const missing = issue.code === "invalid_type" && issue.received === "undefined";
+  const missing = issue.path.reduce<unknown>(
+    (v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined),
+    body,
+  ) === undefined;
   throw badRequest(
     field,
     missing
