@@ -356,6 +356,11 @@ class Front {
     return { router, queue, key: call.key, signal: call.controller.signal, send, backpressure };
   }
 
+  /**
+   * Registers a request; its client leaving (`req.signal`) cancels it. deno.json enables
+   * `no-legacy-abort`, so the signal aborts only when the client goes away, not after every successful
+   * response (and Deno does not print its legacy-behaviour warning); `#end` detaches either way.
+   */
   #begin(req: globalThis.Request, id: string): Call {
     const controller = new AbortController();
     const onAbort = () => controller.abort(CLIENT_GONE());
