@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { isLodeError } from "../src/errors.ts";
 import { type GgufSummary, readGgufHeader, summarizeGguf } from "../src/gguf/mod.ts";
 import { GgufBytes, sampleGguf } from "../tests/support/gguf_bytes.ts";
+import { prng } from "./gen_gguf.ts";
 
 /** One hostile input: a name saying how it was made, its bytes, and the size to extend it to (sparse). */
 export interface FuzzCase {
@@ -54,18 +55,6 @@ export async function fuzzBases(): Promise<FuzzBase[]> {
   ];
 }
 
-/** mulberry32: a small deterministic PRNG returning floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
-
 const U64S = [
   0n,
   1n,
@@ -88,7 +77,8 @@ const U32S = [0, 1, 2, 4, 5, 8, 9, 12, 13, 31, 33, 64, 1000, 0x7fffffff, 0xfffff
  * ```
  */
 export function* mutations(base: FuzzBase, count: number, seed: number): Generator<FuzzCase> {
-  const rand = prng(seed);
+  const next = prng(seed);
+  const rand = () => next() / 0x1_0000_0000;
   const int = (n: number) => Math.floor(rand() * n);
   for (let i = 0; i < count; i++) {
     const bytes = base.header.slice();

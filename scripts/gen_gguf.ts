@@ -14,15 +14,8 @@
  */
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
-import {
-  alignUp,
-  encodeGgufHeader,
-  GGML_TYPE,
-  GGUF_TYPE,
-  type GgufTensorInfo,
-  type GgufValue,
-  readGgufHeader,
-} from "./gguf_header.ts";
+import { alignUp, GGUF_TYPE, type GgufTensorInfo, type GgufValue, readGgufHeader } from "../src/gguf/mod.ts";
+import { encodeGgufHeader, GGML_TYPE } from "./gguf_header.ts";
 import { chooseLlamaShape, headDim, llamaParamCount, type LlamaShape, llamaTensors } from "./llama_shape.ts";
 
 /** Element type of the 2-D weight tensors (norm vectors are always f32). */
@@ -80,8 +73,15 @@ const WEIGHT_SCALE = 0.02 * Math.sqrt(3); // uniform(-a, a) with standard deviat
 const NO_TOKEN = 0xffffffff;
 const DEFAULT_TOKENIZER = new URL("../tests/fixtures/stories260K.gguf", import.meta.url);
 
-/** A tiny deterministic PRNG (mulberry32) returning unsigned 32-bit integers. */
-function prng(seed: number): () => number {
+/**
+ * A tiny deterministic PRNG (mulberry32) returning unsigned 32-bit integers (divide by 2^32 for [0, 1)).
+ * @example
+ * ```ts
+ * const next = prng(7);
+ * const coin = next() / 0x1_0000_0000 < 0.5;
+ * ```
+ */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { GGML_TYPE, readGgufHeader } from "./gguf_header.ts";
+import { readGgufHeader } from "../src/gguf/mod.ts";
+import { GGML_TYPE } from "./gguf_header.ts";
 import { headDim } from "./llama_shape.ts";
 import { main, parseCount, parseSize, writeGgufModel } from "./gen_gguf.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The GGUF header encoder of the tiny-model generator: writes key/value metadata and tensor infos as a
- * GGUF v3 header. Reading is lode's own bounded reader (src/gguf/), re-exported here for the scripts.
+ * GGUF v3 header. Reading is lode's own bounded reader (src/gguf/).
  *
  * Layout (little-endian): magic "GGUF", u32 version, u64 tensor_count, u64 kv_count, kv_count key/value
  * pairs, tensor_count tensor infos, padding to `general.alignment` (default 32), then the data section.
@@ -13,17 +13,6 @@ import {
   type GgufScalar,
   type GgufTensorInfo,
   type GgufValue,
-} from "../src/gguf/mod.ts";
-
-export {
-  alignUp,
-  GGUF_MAGIC,
-  GGUF_TYPE,
-  type GgufHeader,
-  type GgufScalar,
-  type GgufTensorInfo,
-  type GgufValue,
-  readGgufHeader,
 } from "../src/gguf/mod.ts";
 
 /**

@@ -1,12 +1,6 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import {
-  alignUp,
-  encodeGgufHeader,
-  GGML_TYPE,
-  GGUF_TYPE,
-  type GgufValue,
-  readGgufHeader,
-} from "./gguf_header.ts";
+import { alignUp, GGUF_TYPE, type GgufValue, readGgufHeader } from "../src/gguf/mod.ts";
+import { encodeGgufHeader, GGML_TYPE } from "./gguf_header.ts";
 
 const FIXTURE = new URL("../tests/fixtures/stories260K.gguf", import.meta.url);
 const KEEP_ALL = { limits: { keepArrayItems: Infinity, maxKeptArrayItems: Infinity } };

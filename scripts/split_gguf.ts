@@ -13,7 +13,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { alignUp, encodeGgufHeader, GGUF_TYPE, type GgufValue, readGgufHeader } from "./gguf_header.ts";
+import { alignUp, GGUF_TYPE, type GgufValue, readGgufHeader } from "../src/gguf/mod.ts";
+import { encodeGgufHeader } from "./gguf_header.ts";
 
 /** One shard {@link splitGguf} wrote. */
 export interface GgufShard {

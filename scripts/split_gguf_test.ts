@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withTempDir } from "../tests/support/temp_dir.ts";
 import { createLlamaCppBackend } from "../src/inference/mod.ts";
-import { readGgufHeader } from "./gguf_header.ts";
+import { readGgufHeader } from "../src/gguf/mod.ts";
 import { shardPath, splitGguf } from "./split_gguf.ts";
 
 const STORIES = "tests/fixtures/stories260K.gguf";

@@ -196,6 +196,10 @@ export const ERROR_CODES = {
     exit: EXIT.INTERRUPTED,
     hint: "The request was cancelled (a cancel request or the client went away); send it again to run it.",
   },
+  DAEMON_NOT_RUNNING: {
+    exit: EXIT.NOT_FOUND,
+    hint: "Start one with `lode serve` (or pass the --socket it listens on).",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -73,6 +73,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     DAEMON_RUNNING: 7,
     RUNNER_CRASHED: 10,
     CANCELLED: 130,
+    DAEMON_NOT_RUNNING: 3,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

@@ -1,7 +1,8 @@
 /** `lode inspect` through the real CLI: a stored model, files, a split model, and hostile files. */
 import assert from "node:assert/strict";
 import { InspectEvent } from "../src/events/mod.ts";
-import { encodeGgufHeader, GGUF_TYPE, type GgufValue } from "../scripts/gguf_header.ts";
+import { GGUF_TYPE, type GgufValue } from "../src/gguf/mod.ts";
+import { encodeGgufHeader } from "../scripts/gguf_header.ts";
 import { GgufBytes } from "./support/gguf_bytes.ts";
 import { listTree, runLode } from "./support/lode_cli.ts";
 import { withTempDir } from "./support/temp_dir.ts";

@@ -108,7 +108,8 @@ Deno.test("lode run --json: the whole event sequence matches the schemas; --stop
     assert.deepEqual([...new Set(kinds.slice(3, -1))], ["token"]);
     assert.equal(kinds.at(-1), "done");
     const text = r.events.filter((e) => e.event === "token").map((e) => e.text).join("");
-    assert.equal(text, ", there was a little girl named");
+    // Matched on the text: everything before "Lily" (its leading space included), nothing of it.
+    assert.equal(text, ", there was a little girl named ");
     const done = DoneEvent.parse(r.events.at(-1));
     assert.equal(done.stop_reason, "stop");
     assert.ok(done.usage.promptTokens > 0 && done.usage.timeToFirstTokenMs !== null);
@@ -233,12 +234,17 @@ Deno.test("lode run: bad flag values exit 2 with a message naming the flag, befo
 Deno.test("lode run: a context that cannot fit in RAM is refused before loading (exit 10), saying what fits", async () => {
   await withTempDir(async (store) => {
     // 2e9 tokens of KV cache is terabytes on any machine: the preflight refuses it, llama.cpp never allocates.
-    const r = await runLode(["run", `file:${FIXTURE}`, "hi", "--ctx-size", "2000000000", "--json"], { store });
+    const r = await runLode(["run", `file:${FIXTURE}`, "hi", "--ctx-size", "2000000000", "--json"], {
+      store,
+    });
     assert.equal(r.code, 10, r.stderr);
     const error = r.events.find((e) => e.event === "error")!;
     assert.equal(error.code, "INSUFFICIENT_MEMORY");
     assert.match(String(error.message), /GiB is available; lower --ctx-size to \d+ or less/);
-    assert.ok(!r.events.some((e) => e.status === "loading_model" && e.phase === "mmap"), "nothing was mapped");
+    assert.ok(
+      !r.events.some((e) => e.status === "loading_model" && e.phase === "mmap"),
+      "nothing was mapped",
+    );
     const details = error.details as Record<string, number>;
     assert.ok(Number(details.needed_bytes) > Number(details.available_bytes));
   });

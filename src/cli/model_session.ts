@@ -69,6 +69,11 @@ export interface OpenModelOptions {
   /** Backend load options (threads, context, GPU, memory check, signal). */
   load: LoadOptions;
   pull?: PullFlags;
+  /**
+   * Use a running `lode serve` of this store for a stored model's name (default true; `--no-daemon`
+   * sets false). With `socket` (`--socket`) that daemon must answer, whatever store it serves.
+   */
+  daemon?: { use?: boolean; socket?: string };
 }
 
 /**
@@ -83,6 +88,8 @@ export interface OpenModelOptions {
 export interface OpenedModel {
   session: Session;
   close(): Promise<void>;
+  /** The daemon's socket when the model runs there. */
+  daemon?: string;
 }
 
 /**
@@ -102,6 +109,10 @@ export async function openModel(
   ref: string,
   options: OpenModelOptions,
 ): Promise<OpenedModel> {
+  if (options.daemon?.use !== false && parseRef(ref).kind === "name") {
+    const remote = await openInDaemon(ctx, ref, options.daemon?.socket, options.load.signal);
+    if (remote) return remote;
+  }
   const path = await modelPath(ctx, ref, options.pull);
   const { createLlamaCppBackend } = await import("../inference/mod.ts");
   const backend = createLlamaCppBackend();
@@ -110,6 +121,51 @@ export async function openModel(
     return { session, close: () => backend.close() };
   } catch (e) {
     await backend.close();
+    throw e;
+  }
+}
+
+/**
+ * The model `name` in the running daemon, or null when no daemon of this
+ * store answers `health` (then the model is loaded in this process). With
+ * an explicit `socket` the daemon must answer (`DAEMON_NOT_RUNNING`).
+ *
+ * @example
+ * ```ts
+ * import { openInDaemon } from "./model_session.ts";
+ * const remote = await openInDaemon(ctx, "stories260K");
+ * if (remote) console.log(`running in the daemon on ${remote.daemon}`);
+ * ```
+ */
+export async function openInDaemon(
+  ctx: CommandContext,
+  name: string,
+  socket?: string,
+  signal?: AbortSignal,
+): Promise<OpenedModel | null> {
+  const { socketPaths, storeIdentity } = await import("./daemon_flags.ts");
+  const { DaemonClient } = await import("../daemon/client.ts");
+  const { PROTOCOL_VERSION } = await import("../daemon/protocol.ts");
+  const path = socketPaths(socket === undefined ? {} : { socket }, ctx.env).socket;
+  let client;
+  try {
+    client = await DaemonClient.connect(path);
+  } catch (e) {
+    if (socket !== undefined) throw e;
+    return null;
+  }
+  try {
+    const health = await client.health();
+    const usable = health.status === "ready" && health.protocol === PROTOCOL_VERSION &&
+      (socket !== undefined || health.store === storeIdentity(ctx.config.storeRoot));
+    if (!usable) {
+      client.close();
+      return null;
+    }
+    const session = await client.session(name, signal ? { signal } : {});
+    return { session, close: () => Promise.resolve(client.close()), daemon: path };
+  } catch (e) {
+    client.close();
     throw e;
   }
 }

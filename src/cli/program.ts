@@ -15,6 +15,7 @@ import { VERSION } from "../version.ts";
 import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
 import type { CommandContext } from "./context.ts";
 import { LOAD_OPTIONS, SAMPLING_OPTIONS } from "./inference_flags.ts";
+import { ADMIN_SOCKET_OPTION, DAEMON_OPTION, SERVE_OPTIONS, SOCKET_OPTION } from "./daemon_flags.ts";
 
 /** A command implementation module. */
 export interface CommandModule {
@@ -99,6 +100,9 @@ const VERBOSE: OptionSpec = {
   description: "print load time, prompt and generated tokens and their speed on stderr",
 };
 
+/** How run/chat/embed reach a running daemon. */
+const DAEMON_CLIENT_OPTIONS: OptionSpec[] = [DAEMON_OPTION, SOCKET_OPTION];
+
 const STORIES = "https://example.com/models/stories260K.gguf";
 const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 
@@ -146,6 +150,7 @@ const SPECS: CommandSpec[] = [
       ...SAMPLING_OPTIONS,
       ...LOAD_OPTIONS,
       ...PULL_OPTIONS,
+      ...DAEMON_CLIENT_OPTIONS,
       VERBOSE,
     ],
     examples: [
@@ -160,7 +165,14 @@ const SPECS: CommandSpec[] = [
     name: "chat",
     summary: "talk with a model: history kept, /reset clears it, /exit or Ctrl-D quits",
     args: [{ name: "model", required: true, description: MODEL_ARG }],
-    options: [SYSTEM, ...SAMPLING_OPTIONS, ...LOAD_OPTIONS, ...PULL_OPTIONS, VERBOSE],
+    options: [
+      SYSTEM,
+      ...SAMPLING_OPTIONS,
+      ...LOAD_OPTIONS,
+      ...PULL_OPTIONS,
+      ...DAEMON_CLIENT_OPTIONS,
+      VERBOSE,
+    ],
     examples: [
       "lode chat hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 --system 'You are terse.'",
       "printf 'Hi!\\nAnd again?\\n' | lode chat qwen3 --temperature 0 --json",
@@ -189,6 +201,7 @@ const SPECS: CommandSpec[] = [
       },
       ...LOAD_OPTIONS,
       ...PULL_OPTIONS,
+      ...DAEMON_CLIENT_OPTIONS,
       { ...VERBOSE, description: "print load time, vector size and how long embedding took on stderr" },
     ],
     examples: [
@@ -199,6 +212,40 @@ const SPECS: CommandSpec[] = [
       'Default output: a JSON array of {"text": …, "embedding": [...]}. With --json: NDJSON, status events',
       'then one {"event": "embedding", "index": i, "text": …, "embedding": [...]} line per text.',
     ],
+  },
+  {
+    name: "serve",
+    summary: "run the daemon: models stay loaded, requests over a Unix socket (docs/protocol.md)",
+    args: [],
+    options: [SOCKET_OPTION, ADMIN_SOCKET_OPTION, ...SERVE_OPTIONS, ...LOAD_OPTIONS],
+    examples: [
+      "lode serve --model stories260K",
+      "lode serve --max-queue 16 --parallel 2 --keep-alive 10m --log ~/.local/state/lode/activity.ndjson",
+      "lode serve --socket /tmp/lode-test.sock --threads 1 --grace 5s",
+    ],
+    notes: [
+      "One daemon per socket: a second one exits 7 (DAEMON_RUNNING, naming the first one's pid).",
+      "SIGTERM or Ctrl-C drains: new requests get DRAINING, those in flight have --grace to finish (a second",
+      "signal stops them at once); the sockets are removed and lode exits 0. `lode status` shows its state;",
+      "`lode run`/`chat`/`embed` of a stored model go through it when it serves their store (--no-daemon: not).",
+    ],
+  },
+  {
+    name: "status",
+    summary: "show the daemon's state (status, capabilities, queue, models); --watch follows it",
+    args: [],
+    options: [
+      {
+        name: "watch",
+        short: "w",
+        type: "boolean",
+        description: "keep printing status events as they happen",
+      },
+      SOCKET_OPTION,
+      ADMIN_SOCKET_OPTION,
+    ],
+    examples: ["lode status", "lode status --watch", "lode status --watch --json | jq -c ."],
+    notes: ["Exits 3 (DAEMON_NOT_RUNNING) when no daemon is running on the socket."],
   },
   {
     name: "inspect",
@@ -378,4 +425,6 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   export: () => import("./commands/export.ts"),
   gc: () => import("./commands/gc.ts"),
   inspect: () => import("./commands/inspect.ts"),
+  serve: () => import("./commands/serve.ts"),
+  status: () => import("./commands/status.ts"),
 };

@@ -62,6 +62,8 @@ export interface InferenceServerOptions {
   status?: () => string;
   /** Names of the loaded models, for `health` (left out when not given). */
   loaded?: () => string[];
+  /** The store's directory, for `health`. */
+  store?: string;
   /** Told about every finished request of a model op. Must not throw or block. */
   onActivity?: (record: ActivityRecord) => void;
   /** Longest request line. Default {@link DEFAULT_MAX_FRAME_BYTES}. */
@@ -90,6 +92,7 @@ export class InferenceServer {
   readonly #queue: AdmissionQueue;
   readonly #status: () => string;
   readonly #loaded: (() => string[]) | undefined;
+  readonly #store: string | undefined;
   readonly #onActivity: (record: ActivityRecord) => void;
   readonly #maxLine: number;
   readonly #maxPending: number;
@@ -106,6 +109,7 @@ export class InferenceServer {
     this.#queue = options.queue;
     this.#status = options.status ?? (() => this.#draining ? "draining" : "ready");
     this.#loaded = options.loaded;
+    this.#store = options.store;
     this.#onActivity = options.onActivity ?? (() => {});
     this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxPending = options.maxPendingBytes ?? 256 * 1024;
@@ -295,6 +299,7 @@ export class InferenceServer {
       running: stats.running,
     };
     if (this.#loaded) frame.loaded = this.#loaded();
+    if (this.#store !== undefined) frame.store = this.#store;
     return frame;
   }
 

@@ -171,6 +171,8 @@ export const ResponseFrame = z.discriminatedUnion("type", [
     queued: Count.optional(),
     running: Count.optional(),
     loaded: z.array(z.string()).optional(),
+    /** The directory of the store the daemon serves (clients of another store do not use it). */
+    store: z.string().optional(),
   }),
   z.object({ ...reply("models"), models: z.array(ModelEntry) }),
   z.object({ ...reply("tokens"), tokens: z.array(z.number().int()) }),

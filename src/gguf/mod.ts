@@ -38,5 +38,5 @@ export {
 } from "./gguf_types.ts";
 export { DEFAULT_GGUF_LIMITS, type GgufLimits, resolveLimits } from "./limits.ts";
 export { type GgufSource, readGgufHeader, type ReadGgufOptions } from "./read_header.ts";
-export { inspectGgufModel, splitPaths } from "./split.ts";
+export { inspectGgufModel, readGgufModelHeader, splitPaths } from "./split.ts";
 export { type GgufSummary, inspectGguf, summarizeGguf } from "./summary.ts";

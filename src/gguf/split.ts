@@ -1,7 +1,7 @@
 /**
  * Split GGUF models (`NAME-00001-of-00003.gguf`, written by llama.cpp's `gguf-split`): the first file
- * holds the metadata, every file some tensors. {@link inspectGgufModel} reads every shard's header
- * (found beside the first by llama.cpp's naming) and sums their tensors into one summary.
+ * holds the metadata, every file some tensors. {@link readGgufModelHeader} reads every shard's header
+ * (found beside the first by llama.cpp's naming) into one; {@link inspectGgufModel} summarizes it.
  *
  * @example
  * ```ts
@@ -12,8 +12,9 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import type { ReadGgufOptions } from "./read_header.ts";
-import { type GgufSummary, inspectGguf } from "./summary.ts";
+import type { GgufHeader } from "./gguf_types.ts";
+import { readGgufHeader, type ReadGgufOptions } from "./read_header.ts";
+import { type GgufSummary, summarizeGguf } from "./summary.ts";
 
 const SHARD_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
 
@@ -32,22 +33,27 @@ export function splitPaths(path: string, count: number): string[] | undefined {
 }
 
 /**
- * {@link inspectGguf} for a whole model: for the first shard of a split model, every shard is read and
- * the tensor counts, parameters, bytes and file sizes are summed (the metadata is the first shard's).
+ * The header of a whole model: for the first shard of a split model, every shard's header is read (found
+ * beside it by llama.cpp's naming) and their tensors and file sizes are added to the first's (the
+ * metadata is the first shard's). A single file's header is returned as read. Rejects with
+ * `GGUF_INVALID` when a split model's file name does not follow the naming (llama.cpp could not find
+ * its shards either), and like {@link readGgufHeader} when a shard is missing or malformed.
  * @example
  * ```ts
- * const s = await inspectGgufModel("tests/fixtures/stories260K.gguf"); // a single file: inspectGguf's
+ * const h = await readGgufModelHeader("/models/links/big/big-00001-of-00003.gguf");
+ * console.log(h.tensors.length, h.fileSize); // all shards' tensors, all shards' bytes
  * ```
  */
-export async function inspectGgufModel(path: string, options: ReadGgufOptions = {}): Promise<GgufSummary> {
-  const first = await inspectGguf(path, options);
-  if (first.splitCount <= 1) return first;
-  const paths = splitPaths(path, first.splitCount);
+export async function readGgufModelHeader(path: string, options: ReadGgufOptions = {}): Promise<GgufHeader> {
+  const first = await readGgufHeader(path, options);
+  const count = summarizeGguf(first).splitCount;
+  if (count <= 1) return first;
+  const paths = splitPaths(path, count);
   if (!paths) {
     throw new LodeError(
       "GGUF_INVALID",
-      `${path}: a split model (split.count ${first.splitCount}) whose file name does not end in -00001-of-${
-        String(first.splitCount).padStart(5, "0")
+      `${path}: a split model (split.count ${count}) whose file name does not end in -00001-of-${
+        String(count).padStart(5, "0")
       }.gguf`,
       {
         details: { path },
@@ -55,18 +61,23 @@ export async function inspectGgufModel(path: string, options: ReadGgufOptions = 
       },
     );
   }
-  const total = { ...first, tensorTypes: { ...first.tensorTypes } };
+  const whole = { ...first, tensors: [...first.tensors] };
   for (const shard of paths.slice(1)) {
-    const s = await inspectGguf(shard, options);
-    total.parameters += s.parameters;
-    total.tensorCount += s.tensorCount;
-    total.fileSize += s.fileSize;
-    total.tensorDataBytes += s.tensorDataBytes;
-    for (const [type, bytes] of Object.entries(s.tensorTypes)) {
-      total.tensorTypes[type] = (total.tensorTypes[type] ?? 0) + bytes;
-    }
+    const h = await readGgufHeader(shard, options);
+    whole.tensors.push(...h.tensors);
+    whole.fileSize += h.fileSize;
   }
-  total.tensorTypes = Object.fromEntries(Object.entries(total.tensorTypes).sort((a, b) => b[1] - a[1]));
-  if (total.quantizationSource === "tensors") total.quantization = Object.keys(total.tensorTypes)[0]!;
-  return total;
+  return whole;
+}
+
+/**
+ * `inspectGguf` for a whole model: the summary of {@link readGgufModelHeader}'s header, so a split
+ * model's tensor counts, parameters, bytes and file sizes are every shard's.
+ * @example
+ * ```ts
+ * const s = await inspectGgufModel("tests/fixtures/stories260K.gguf"); // a single file: inspectGguf's
+ * ```
+ */
+export async function inspectGgufModel(path: string, options: ReadGgufOptions = {}): Promise<GgufSummary> {
+  return summarizeGguf(await readGgufModelHeader(path, options));
 }

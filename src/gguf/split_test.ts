@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { inspectGgufModel, splitPaths } from "./split.ts";
+import { isLodeError } from "../errors.ts";
+import { readGgufHeader } from "./read_header.ts";
+import { inspectGgufModel, readGgufModelHeader, splitPaths } from "./split.ts";
 
 Deno.test("splitPaths: llama.cpp's shard names, or undefined", () => {
   assert.deepEqual(splitPaths("/m/x-00002-of-00003.gguf", 3), [
@@ -17,4 +19,28 @@ Deno.test("inspectGgufModel: a single file is inspectGguf's summary", async () =
   );
   assert.equal(s.splitCount, 1);
   assert.equal(s.parameters, 292_800);
+});
+
+Deno.test("readGgufModelHeader: a split model's tensors and bytes from every shard; a bad name or a missing shard fails", async () => {
+  const { splitGguf } = await import("../../scripts/split_gguf.ts");
+  const fixture = new URL("../../tests/fixtures/stories260K.gguf", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir({ prefix: "lode-split-test-" });
+  try {
+    const whole = await readGgufHeader(fixture);
+    const shards = await splitGguf(fixture, { outPrefix: `${dir}/s`, count: 3 });
+    const model = await readGgufModelHeader(shards[0]!.path);
+    assert.deepEqual(model.tensors.map((t) => t.name), whole.tensors.map((t) => t.name));
+    assert.equal(model.fileSize, shards.reduce((n, s) => n + s.sizeBytes, 0));
+    const summary = await inspectGgufModel(shards[0]!.path);
+    assert.equal(summary.parameters, 292_800);
+    assert.equal(summary.tensorCount, whole.tensors.length);
+
+    await Deno.rename(shards[0]!.path, `${dir}/renamed.gguf`);
+    await assert.rejects(readGgufModelHeader(`${dir}/renamed.gguf`), (e) => isLodeError(e, "GGUF_INVALID"));
+    await Deno.rename(`${dir}/renamed.gguf`, shards[0]!.path);
+    await Deno.remove(shards[2]!.path);
+    await assert.rejects(readGgufModelHeader(shards[0]!.path), (e) => isLodeError(e, "IO"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

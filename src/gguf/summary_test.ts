@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { encodeGgufHeader, GGUF_TYPE, type GgufValue } from "../../scripts/gguf_header.ts";
+import { encodeGgufHeader } from "../../scripts/gguf_header.ts";
 import { writeGgufModel } from "../../scripts/gen_gguf.ts";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
+import { GGUF_TYPE, type GgufValue } from "./gguf_types.ts";
 import { inspectGguf } from "./summary.ts";
 
 const FIXTURE = new URL("../../tests/fixtures/stories260K.gguf", import.meta.url).pathname;

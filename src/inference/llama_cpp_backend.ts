@@ -33,7 +33,6 @@ import type {
 } from "./backend.ts";
 import { defaultThreads } from "./default_threads.ts";
 import { probeGguf } from "./gguf_probe.ts";
-import { readMemAvailable } from "./mem_available.ts";
 import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
@@ -70,8 +69,8 @@ export interface LlamaCppBackendOptions {
   log?: (level: string, line: string) => void;
   /** Clock for load and generation timings, in milliseconds. Default `performance.now`. */
   now?: () => number;
-  /** Free RAM in bytes for the memory preflight (default: `MemAvailable` of /proc/meminfo). */
-  availableRam?: () => Promise<number | undefined>;
+  /** Free RAM in bytes for the memory preflight (default: the preflight reads `MemAvailable` of /proc/meminfo). */
+  availableRam?: () => Promise<number>;
 }
 
 /**
@@ -97,7 +96,7 @@ class LlamaCppBackend implements Backend {
   readonly #verbose: boolean;
   readonly #log: (level: string, line: string) => void;
   readonly #now: () => number;
-  readonly #availableRam: () => Promise<number | undefined>;
+  readonly #availableRam: (() => Promise<number>) | undefined;
   readonly #runtimes = new Map<RuntimeKind, Promise<Runtime>>();
   readonly #sessions = new Set<LlamaCppSession>();
   readonly #logTail: string[] = [];
@@ -109,7 +108,7 @@ class LlamaCppBackend implements Backend {
     this.#verbose = options.verbose ?? false;
     this.#log = options.log ?? ((level, line) => console.error(`[llama.cpp ${level}] ${line}`));
     this.#now = options.now ?? (() => performance.now());
-    this.#availableRam = options.availableRam ?? readMemAvailable;
+    this.#availableRam = options.availableRam;
   }
 
   probe(path: string): Promise<ProbeResult> {
@@ -203,7 +202,8 @@ class LlamaCppBackend implements Backend {
    * The memory preflight: refuses with `INSUFFICIENT_MEMORY` a model and context that do not fit, before
    * llama.cpp allocates anything; returns the context size it checked. Layers: none on the CPU; an exact
    * `--gpu N` is checked against free VRAM; with `auto` node-llama-cpp fits the layers to VRAM itself,
-   * so only the RAM the rest needs (at least) is checked. A file lode cannot read as GGUF fails the load.
+   * so only the RAM the rest needs (at least) is checked. A model lode cannot read as GGUF (or a missing
+   * shard) fails the load.
    */
   async #checkMemory(path: string, options: LoadOptions, llama: Runtime): Promise<number> {
     const onCpu = llama.gpu === false || options.gpu === "off";
@@ -213,14 +213,15 @@ class LlamaCppBackend implements Backend {
         contextSize: options.contextSize,
         maxDefaultContext: DEFAULT_CONTEXT_SIZE,
         gpuLayers,
-        availableRam: await this.#availableRam(),
+        availableRam: await this.#availableRam?.(),
         availableVram: typeof options.gpu === "number" && !onCpu
           ? (await llama.getVramState()).free
           : undefined,
       });
       return estimate.contextSize;
     } catch (e) {
-      if (!isLodeError(e, "GGUF_INVALID")) throw e;
+      // A malformed header, or a shard of a split model that is missing or unreadable.
+      if (!isLodeError(e, "GGUF_INVALID") && !isLodeError(e, "IO")) throw e;
       throw new LodeError("MODEL_LOAD_FAILED", e.message, {
         details: { path, gguf: e.details },
         cause: e,

@@ -227,6 +227,7 @@ export class LlamaCppSession implements Session {
       maxTokens: checked.options.maxTokens,
       signal,
       stop: checked.options.stop,
+      sampledTokens: () => this.#sequence.tokenMeter.usedOutputTokens,
       emit,
     };
   }

@@ -171,6 +171,12 @@ export interface TurnSpec {
   /** The caller's `maxTokens`: reaching it is `max_tokens`, stopping short of it at a full context `context_full`. */
   maxTokens: number | undefined;
   signal: AbortSignal;
+  /**
+   * Tokens the runtime has sampled so far on this sequence (a counter). node-llama-cpp reports tokens to
+   * `onToken` only once their text is complete, so tokens of an unfinished UTF-8 sequence at the end are
+   * never reported; the counter has them all.
+   */
+  sampledTokens?: () => number;
   /** The caller's stop strings, matched on the generated text. */
   stop?: readonly string[];
   emit: (chunk: string) => void;
@@ -204,10 +210,19 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
   const { now, signal } = spec;
   const start = now();
   let first: number | null = null;
-  let generated = 0;
+  let reported = 0; // tokens node-llama-cpp reported to onToken
   let text = "";
+  const meter = spec.sampledTokens;
+  const meterBase = meter?.() ?? 0;
+  // Tokens generated so far: the meter's count when there is one (capped: it may count one token sampled
+  // past maxTokens, never returned).
+  const generatedTokens = () =>
+    meter === undefined
+      ? reported
+      : Math.max(reported, Math.min(meter() - meterBase, spec.maxTokens ?? Infinity));
   const finish = (stopReason: StopReason): GenerateResult => {
     const end = now();
+    const generated = generatedTokens();
     const decodeMs = first === null ? 0 : end - first;
     const tokensPerSecond = generated >= 2 && decodeMs > 0
       ? (generated - 1) / (decodeMs / 1000)
@@ -236,7 +251,7 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
     const reason = await spec.call({
       onToken: (tokens) => {
         first ??= now();
-        generated += tokens.length;
+        reported += tokens.length;
       },
       onTextChunk: (chunk) => {
         const step = scanner.push(chunk);
@@ -247,14 +262,14 @@ export async function runTurn(spec: TurnSpec): Promise<GenerateResult> {
     });
     if (scanner.stopped) return finish("stop");
     release(scanner.flush());
-    return finish(stopReasonOf(reason, { maxTokens: spec.maxTokens, generated }));
+    return finish(stopReasonOf(reason, { maxTokens: spec.maxTokens, generated: generatedTokens() }));
   } catch (e) {
     if (scanner.stopped && !signal.aborted) return finish("stop");
     release(scanner.flush());
     if (signal.aborted) return finish("abort");
     if (isLodeError(e)) throw e;
     throw new LodeError("INFERENCE_FAILED", `generation failed: ${message(e)}`, {
-      details: { path: spec.path, generated_tokens: generated },
+      details: { path: spec.path, generated_tokens: generatedTokens() },
       cause: e,
     });
   }

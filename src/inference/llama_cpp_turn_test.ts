@@ -115,3 +115,45 @@ Deno.test("runTurn: aborted runs end with abort, failures are typed", async () =
     (e: unknown) => isLodeError(e, "SCHEMA_INVALID"),
   );
 });
+
+Deno.test("runTurn: a stop string spanning chunks ends the turn where it begins, and aborts the call", async () => {
+  for (const settle of ["resolve", "reject"] as const) {
+    const chunks: string[] = [];
+    let callSignal: AbortSignal | undefined;
+    const result = await runTurn(spec({
+      stop: ["the park"],
+      emit: (c) => chunks.push(c),
+      call: ({ onToken, onTextChunk, signal }) => {
+        callSignal = signal;
+        for (const piece of ["in the pa", "rk. One", " more"]) {
+          onToken([1]);
+          onTextChunk(piece);
+        }
+        return settle === "resolve" ? Promise.resolve("abort") : Promise.reject(new Error("aborted"));
+      },
+    }));
+    assertEquals([result.text, result.stopReason, chunks.join("")], ["in ", "stop", "in "], settle);
+    assertEquals(callSignal?.aborted, true, settle);
+  }
+  // Held-back text that never became a stop string is released at the end.
+  const tail = await runTurn(spec({
+    stop: ["the park"],
+    call: ({ onTextChunk }) => (onTextChunk("in the pa"), Promise.resolve("eogToken")),
+  }));
+  assertEquals([tail.text, tail.stopReason], ["in the pa", "eos"]);
+});
+
+Deno.test("runTurn: usage counts the sequence's sampled tokens (capped at maxTokens), not only reported ones", async () => {
+  let meter = 100; // tokens sampled on the sequence before this turn
+  const result = await runTurn(spec({
+    maxTokens: 4,
+    sampledTokens: () => meter,
+    call: ({ onToken, onTextChunk }) => {
+      onToken([1, 2]);
+      onTextChunk("ab");
+      meter += 5; // 3 more sampled (an unfinished UTF-8 sequence) and one past maxTokens
+      return Promise.resolve("maxTokens");
+    },
+  }));
+  assertEquals([result.usage.generatedTokens, result.stopReason], [4, "max_tokens"]);
+});

@@ -37,8 +37,7 @@ import { LodeError } from "../errors.ts";
 import {
   type GgufHeader,
   type GgufSummary,
-  readGgufHeader,
-  splitPaths,
+  readGgufModelHeader,
   summarizeGguf,
   tensorBytes,
 } from "../gguf/mod.ts";
@@ -243,26 +242,7 @@ export interface PreflightOptions extends Omit<MemoryEstimateOptions, "contextSi
 }
 
 /**
- * The header of a whole model: for the first shard of a split model, the tensors of every shard
- * (found beside it by llama.cpp's naming) are added, so the weights are counted in full.
- * @example
- * ```ts
- * const header = await readModelHeader("/models/links/big/big-00001-of-00003.gguf");
- * ```
- */
-export async function readModelHeader(path: string): Promise<GgufHeader> {
-  const header = await readGgufHeader(path);
-  const count = summarizeGguf(header).splitCount;
-  if (count <= 1) return header;
-  const paths = splitPaths(path, count);
-  if (!paths) return header; // inspect reports the naming problem; llama.cpp will refuse to load it
-  const tensors = [...header.tensors];
-  for (const shard of paths.slice(1)) tensors.push(...(await readGgufHeader(shard)).tensors);
-  return { ...header, tensors };
-}
-
-/**
- * Reads the model's header, estimates its memory for the context, and checks it against what is
+ * Reads the model's header (every shard's, for a split model), estimates its memory for the context, and checks it against what is
  * available: returns the estimate (its `contextSize` is the one to allocate), or throws
  * `INSUFFICIENT_MEMORY` (and `GGUF_INVALID` for a bad file). The backend calls it before loading.
  * @example
@@ -272,7 +252,7 @@ export async function readModelHeader(path: string): Promise<GgufHeader> {
  * ```
  */
 export async function preflight(path: string, options: PreflightOptions = {}): Promise<MemoryEstimate> {
-  const header = await readModelHeader(path);
+  const header = await readGgufModelHeader(path); // a split model's tensors from every shard
   const trained = summarizeGguf(header).contextLength;
   const cap = options.maxDefaultContext ?? DEFAULT_CONTEXT_CAP;
   const contextSize = options.contextSize ?? Math.min(trained || cap, cap);

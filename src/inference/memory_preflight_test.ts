@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { isLodeError } from "../errors.ts";
-import { GGUF_TYPE, type GgufArrayValue, type GgufValue, readGgufHeader } from "../gguf/mod.ts";
+import {
+  GGUF_TYPE,
+  type GgufArrayValue,
+  type GgufValue,
+  readGgufHeader,
+  readGgufModelHeader,
+} from "../gguf/mod.ts";
 import { writeGgufModel } from "../../scripts/gen_gguf.ts";
 import { encodeGgufHeader } from "../../scripts/gguf_header.ts";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
-import {
-  checkMemory,
-  estimateMemory,
-  MODEL_OVERHEAD_BYTES,
-  preflight,
-  readModelHeader,
-} from "./memory_preflight.ts";
+import { checkMemory, estimateMemory, MODEL_OVERHEAD_BYTES, preflight } from "./memory_preflight.ts";
 
 const FIXTURE = new URL("../../tests/fixtures/stories260K.gguf", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -245,8 +245,8 @@ Deno.test("preflight: a split model's weights are counted from every shard; the 
     assert.equal(split.weights.ram, whole.weights.ram);
     assert.equal(whole.contextSize, 2048); // stories260K was trained with 2048 tokens (below the 4096 cap)
     assert.equal(
-      (await readModelHeader(shards[0]!.path)).tensors.length,
-      (await readModelHeader(FIXTURE)).tensors.length,
+      (await readGgufModelHeader(shards[0]!.path)).tensors.length,
+      (await readGgufModelHeader(FIXTURE)).tensors.length,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -51,6 +51,5 @@ export {
   MODEL_OVERHEAD_BYTES,
   preflight,
   type PreflightOptions,
-  readModelHeader,
 } from "./memory_preflight.ts";
 export { probeGguf } from "./gguf_probe.ts";

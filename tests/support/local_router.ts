@@ -86,7 +86,10 @@ export class LocalRouter implements Router {
       const session = this.#backend.load(path, {
         ...this.#load,
         onStatus: (event) => this.#emit({ model, event }),
-      }).then((s) => delay > 0 ? slowed(s, delay) : s);
+      }).then((s) => {
+        this.#emit({ model, event: { status: "ready" } });
+        return delay > 0 ? slowed(s, delay) : s;
+      });
       entry = { session, leases: 0 };
       const created = entry;
       this.#loaded.set(model, created);

@@ -87,7 +87,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     model = await openModel(ctx, ref, {
       load: { ...load, signal: abort.signal },
       pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
+      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
     });
+    if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
     const session: Session = model.session;
     const mode = runMode(session.info.hasChatTemplate, prompt, {
       system: o.system as string | undefined,

@@ -1,0 +1,84 @@
+/**
+ * `lode serve`: the daemon. One per socket (a second one exits 7 with
+ * `DAEMON_RUNNING` naming the first one's pid); models run in runner
+ * processes behind the router (src/daemon/model_router.ts); requests arrive
+ * on the inference socket (docs/protocol.md), status goes out on the admin
+ * socket. SIGTERM or SIGINT drains (new requests get `DRAINING`, in-flight
+ * ones have `--grace` to finish; a second signal stops them at once); the
+ * sockets and the lock record are removed and the process exits 0.
+ * Operator notes (ready, loads, drains) go to stderr.
+ * @module
+ */
+import process from "node:process";
+import { ActivityLog } from "../../daemon/activity_log.ts";
+import { startDaemon } from "../../daemon/daemon.ts";
+import { prepareSocketDir } from "../../daemon/socket_path.ts";
+import type { ParsedArgv } from "../args.ts";
+import type { CommandContext } from "../context.ts";
+import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
+import { parseLoadFlags } from "../inference_flags.ts";
+
+/**
+ * `lode serve`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./serve.ts";
+ * await run(ctx, parseArgv(["serve", "--model", "stories260K", "--max-queue", "16"], PROGRAM));
+ * ```
+ */
+export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
+  const o = parsed.options;
+  const settings = parseServeFlags(o);
+  const load = parseLoadFlags(o);
+  const paths = socketPaths(o, ctx.env);
+  if (paths.useDefaultDir) await prepareSocketDir(paths.dir, { uid: Deno.uid() });
+  const store = await ctx.store();
+  const notice = (line: string) => ctx.output.note(`lode serve: ${line}`);
+  const log = settings.log
+    ? await ActivityLog.open(settings.log.path, {
+      maxBytes: settings.log.maxBytes,
+      keep: settings.log.keep,
+      logPrompts: settings.log.logPrompts,
+      onError: notice,
+    })
+    : undefined;
+  const { ModelRouter } = await import("../../daemon/model_router.ts");
+  const router = new ModelRouter({
+    store,
+    load,
+    keepAliveMs: settings.keepAliveMs,
+    maxLoaded: settings.maxLoaded,
+    onLog: (model, line) => notice(`[${model}] ${line}`),
+  });
+  // A signal while starting (loading a preload) stops the start; afterwards it drains.
+  const starting = new AbortController();
+  let onSignal: () => void = () => starting.abort();
+  const handler = () => onSignal();
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  try {
+    const daemon = await startDaemon({
+      socket: paths.socket,
+      adminSocket: paths.adminSocket,
+      lock: paths.lock,
+      router,
+      preload: settings.models,
+      maxQueue: settings.maxQueue,
+      parallel: settings.parallel,
+      graceMs: settings.graceMs,
+      store: storeIdentity(store.layout.root),
+      ...(log ? { log } : {}),
+      notice,
+      signal: starting.signal,
+    });
+    onSignal = () => void daemon.stop();
+    await daemon.stopped;
+  } catch (e) {
+    await log?.close();
+    throw e;
+  } finally {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * `lode status [--watch]`: the daemon's admin stream for people. Without
+ * `--watch` it prints the snapshot (status, capabilities, pid and uptime,
+ * queue, models) and exits; with `--watch` it then prints every status event
+ * as it happens, until the daemon stops (exit 0) or Ctrl-C. `--json` prints
+ * the admin frames as they arrive (NDJSON). No daemon: `DAEMON_NOT_RUNNING`,
+ * exit 3.
+ * @module
+ */
+import { LodeError } from "../../errors.ts";
+import { DaemonClient } from "../../daemon/client.ts";
+import { readInstanceRecord } from "../../daemon/instance_lock.ts";
+import type { FrameOf, ModelEntry } from "../../daemon/protocol.ts";
+import { NdjsonConnection } from "../../daemon/ndjson_connection.ts";
+import { formatDuration } from "../../store/gc_duration.ts";
+import type { ParsedArgv } from "../args.ts";
+import type { CommandContext } from "../context.ts";
+import { socketPaths } from "../daemon_flags.ts";
+
+type AdminFrame = Record<string, unknown> & { status: string };
+
+/**
+ * One admin frame as a line for people.
+ *
+ * @example
+ * ```ts
+ * import { describeStatus } from "./status.ts";
+ * describeStatus({ status: "loading_model", phase: "kv_cache", n_ctx: 2048, model: "qwen3" });
+ * // "qwen3: loading — kv_cache, 2048 tokens of context"
+ * ```
+ */
+export function describeStatus(frame: AdminFrame): string {
+  const who = typeof frame.model === "string" ? `${frame.model}: ` : "";
+  switch (frame.status) {
+    case "loading_model":
+    case "restarting":
+      return `${who}${frame.status === "loading_model" ? "loading" : "restarting"} — ${describePhase(frame)}`;
+    case "capabilities":
+      return `${who}capabilities: backend ${frame.backend}, ${frame.accelerator} (${frame.gpu_layers} GPU layers)` +
+        `${frame.embed ? ", embeddings" : ""}${frame.vision ? ", vision" : ""}${
+          frame.tools ? ", tools" : ""
+        }`;
+    case "ready":
+      return who ? `${who}ready` : "ready: accepting requests";
+    case "draining":
+      return "draining: finishing requests in flight, refusing new ones";
+    case "starting":
+      return "starting";
+    default:
+      return `${who}${frame.status}`;
+  }
+}
+
+function describePhase(f: AdminFrame): string {
+  const mib = (n: unknown) => `${(Number(n) / 1048576).toFixed(1)} MiB`;
+  switch (f.phase) {
+    case "download": {
+      const total = typeof f.total_bytes === "number" ? f.total_bytes : null;
+      const pct = total ? ` (${(Number(f.downloaded_bytes) / total * 100).toFixed(0)}%)` : "";
+      return `download ${mib(f.downloaded_bytes)}${
+        total ? ` of ${mib(total)}` : ""
+      }${pct} from ${f.source_url}`;
+    }
+    case "kv_cache":
+      return `kv_cache, ${f.n_ctx} tokens of context`;
+    case "quarantine":
+      return `quarantine: ${f.path} has sha256 ${f.actual_sha256}, expected ${f.expected_sha256}`;
+    default:
+      return `${f.phase} ${f.path ?? ""}`.trim();
+  }
+}
+
+/**
+ * `lode status`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./status.ts";
+ * await run(ctx, parseArgv(["status", "--watch"], PROGRAM));
+ * ```
+ */
+export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
+  const paths = socketPaths(parsed.options, ctx.env);
+  const watch = parsed.options.watch === true;
+  let raw: Deno.Conn;
+  try {
+    raw = await Deno.connect({ transport: "unix", path: paths.adminSocket });
+  } catch (e) {
+    throw new LodeError(
+      "DAEMON_NOT_RUNNING",
+      `no lode daemon is running (nothing answers on ${paths.adminSocket})`,
+      {
+        details: { admin_socket: paths.adminSocket, socket: paths.socket },
+        cause: e,
+      },
+    );
+  }
+  const conn = new NdjsonConnection(raw, { maxLineBytes: 1024 * 1024 });
+  const onCtrlC = () => conn.close();
+  if (watch) Deno.addSignalListener("SIGINT", onCtrlC);
+  const stopListening = () => watch && Deno.removeSignalListener("SIGINT", onCtrlC);
+  try {
+    let snapshotSeen = false;
+    const decoder = new TextDecoder();
+    for await (const item of conn.lines()) {
+      if (item.type !== "line") continue;
+      const frame = JSON.parse(decoder.decode(item.bytes)) as AdminFrame;
+      if (ctx.output.json) ctx.output.event(frame);
+      if (!snapshotSeen) {
+        if (frame.status === "capabilities") {
+          if (!ctx.output.json) ctx.output.result(describeStatus(frame));
+          continue;
+        }
+        snapshotSeen = true;
+        if (!ctx.output.json) await printSnapshot(ctx, frame, paths);
+        if (!watch) break;
+        continue;
+      }
+      if (!ctx.output.json) ctx.output.result(`${new Date().toLocaleTimeString()}  ${describeStatus(frame)}`);
+    }
+    if (watch && !conn.closed && !ctx.output.json) ctx.output.result("the daemon stopped");
+  } finally {
+    stopListening();
+    conn.close();
+  }
+}
+
+async function printSnapshot(
+  ctx: CommandContext,
+  snapshot: AdminFrame,
+  paths: { socket: string; adminSocket: string; lock: string },
+): Promise<void> {
+  const record = await readInstanceRecord(paths.lock).catch(() => null);
+  let health: FrameOf<"health"> | null = null;
+  let models: ModelEntry[] = [];
+  if (snapshot.status !== "starting") {
+    const client = await DaemonClient.connect(paths.socket).catch(() => null);
+    if (client) {
+      try {
+        health = await client.health();
+        await client.request({ op: "models" }, {
+          onFrame: (f) => f.type === "models" && (models = f.models),
+        });
+      } catch {
+        /* draining, or gone: the admin snapshot says enough */
+      } finally {
+        client.close();
+      }
+    }
+  }
+  const who = record ? `pid ${record.pid}` : "pid unknown";
+  const up = health?.uptime_ms !== undefined ? `, up ${formatDuration(health.uptime_ms)}` : "";
+  const version = health ? `, lode ${health.version}, protocol ${health.protocol}` : "";
+  ctx.output.result(`daemon: ${describeStatus(snapshot)} (${who}${up}${version})`);
+  ctx.output.result(`socket: ${paths.socket}  admin: ${paths.adminSocket}`);
+  if (health) ctx.output.result(`queue: ${health.queued ?? 0} waiting, ${health.running ?? 0} running`);
+  if (health?.store) ctx.output.result(`store: ${health.store}`);
+  for (const m of models) {
+    const state = m.loaded
+      ? `loaded${m.context_size ? `, n_ctx ${m.context_size}` : ""}${
+        typeof m.expires_in_ms === "number" ? `, unloads in ${formatDuration(m.expires_in_ms)} if idle` : ""
+      }`
+      : "not loaded";
+    ctx.output.result(`model: ${m.name} (${state})`);
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * A client of the daemon's inference socket (docs/protocol.md), and a
+ * {@link Session} over it: what `lode run`, `chat` and `embed` use when a
+ * `lode serve` of their store is running. Requests are multiplexed on one
+ * connection (ids `c1`, `c2`, …); each request's frames are delivered to it
+ * as they arrive; an `error` frame becomes the {@link LodeError} it names.
+ * Aborting a request's signal sends `cancel` for it.
+ *
+ * @example
+ * ```ts
+ * const client = await DaemonClient.connect("/run/user/1000/lode/lode.sock");
+ * const health = await client.health();
+ * const session = await client.session("stories260K");
+ * console.log((await session.generate("Once upon a time", { maxTokens: 20 }).result).text);
+ * client.close();
+ * ```
+ * @module
+ */
+import { ERROR_CODES, LodeError } from "../errors.ts";
+import type {
+  ChatMessage,
+  EmbedOptions,
+  GenerateOptions,
+  GenerateResult,
+  Generation,
+  Session,
+  SessionInfo,
+  StopReason,
+} from "../inference/backend.ts";
+import { createGeneration } from "../inference/generation.ts";
+import { NdjsonConnection } from "./ndjson_connection.ts";
+import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseFrame } from "./protocol.ts";
+
+type Listener = (frame: ResponseFrame) => void;
+
+/** A request without its id (the client chooses it). */
+export type RequestBody = { [O in Request["op"]]: Omit<RequestOf<O>, "id"> }[Request["op"]];
+
+/** An inference socket connection. */
+export class DaemonClient {
+  readonly #conn: NdjsonConnection;
+  readonly #listeners = new Map<string, Listener>();
+  #next = 1;
+  #closed = false;
+
+  private constructor(conn: Deno.Conn) {
+    this.#conn = new NdjsonConnection(conn, { maxLineBytes: 64 * 1024 * 1024 });
+    void this.#read();
+  }
+
+  /**
+   * Connects to the socket at `path`; rejects with `DAEMON_NOT_RUNNING` when
+   * nothing listens there.
+   *
+   * @example
+   * ```ts
+   * const client = await DaemonClient.connect("/tmp/lode-1000/lode.sock");
+   * ```
+   */
+  static async connect(path: string): Promise<DaemonClient> {
+    try {
+      return new DaemonClient(await Deno.connect({ transport: "unix", path }));
+    } catch (e) {
+      throw new LodeError("DAEMON_NOT_RUNNING", `no lode daemon answers on ${path}`, {
+        details: { socket: path },
+        cause: e,
+      });
+    }
+  }
+
+  /**
+   * Sends one request (its `id` is chosen here) and calls `onFrame` with each
+   * of its frames; resolves with the terminal `done` frame, rejects with the
+   * `error` frame's LodeError. Aborting `signal` sends `cancel`.
+   */
+  request(
+    body: RequestBody,
+    options: { onFrame?: Listener; signal?: AbortSignal } = {},
+  ): Promise<FrameOf<"done">> {
+    if (this.#closed) return Promise.reject(gone());
+    const id = `c${this.#next++}`;
+    const { promise, resolve, reject } = Promise.withResolvers<FrameOf<"done">>();
+    const onAbort = () => void this.#conn.send({ id: `${id}-cancel`, op: "cancel", target: id });
+    this.#listeners.set(id, (frame) => {
+      if (frame.type === "done" || frame.type === "error") {
+        this.#listeners.delete(id);
+        options.signal?.removeEventListener("abort", onAbort);
+        if (frame.type === "done") resolve(frame);
+        else reject(fromErrorFrame(frame));
+        return;
+      }
+      options.onFrame?.(frame);
+    });
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    void this.#conn.send({ ...body, id, v: PROTOCOL_VERSION });
+    return promise;
+  }
+
+  /** The `health` answer. */
+  async health(): Promise<FrameOf<"health">> {
+    let health: FrameOf<"health"> | undefined;
+    await this.request({ op: "health" }, { onFrame: (f) => f.type === "health" && (health = f) });
+    if (!health) throw new LodeError("INTERNAL", "the daemon answered health without a health frame");
+    return health;
+  }
+
+  /** Loads `model` in the daemon (if it is not) and returns a {@link Session} that runs there. */
+  async session(model: string, options: { signal?: AbortSignal } = {}): Promise<Session> {
+    let loaded: FrameOf<"loaded"> | undefined;
+    await this.request({ op: "load", model }, {
+      onFrame: (f) => f.type === "loaded" && (loaded = f),
+      ...options,
+    });
+    if (!loaded) throw new LodeError("INTERNAL", "the daemon answered load without a loaded frame");
+    return new DaemonSession(this, loaded);
+  }
+
+  /** Closes the connection; requests in flight reject (the daemon cancels them). */
+  close(): void {
+    this.#closed = true;
+    this.#conn.close();
+  }
+
+  async #read(): Promise<void> {
+    for await (const item of this.#conn.lines()) {
+      if (item.type !== "line") continue;
+      let frame: ResponseFrame;
+      try {
+        frame = ResponseFrame.parse(JSON.parse(new TextDecoder().decode(item.bytes)));
+      } catch {
+        continue; // a frame type of a newer daemon
+      }
+      if (frame.id !== null) this.#listeners.get(frame.id)?.(frame);
+    }
+    this.#closed = true;
+    const error = gone();
+    for (const listener of [...this.#listeners.values()]) {
+      listener({ id: "", type: "error", code: error.code, message: error.message });
+    }
+    this.#listeners.clear();
+  }
+}
+
+class DaemonSession implements Session {
+  readonly #client: DaemonClient;
+  readonly #model: string;
+  readonly capabilities: Session["capabilities"];
+  readonly info: SessionInfo;
+
+  constructor(client: DaemonClient, loaded: FrameOf<"loaded">) {
+    this.#client = client;
+    this.#model = loaded.model;
+    this.capabilities = loaded.capabilities ?? {
+      backend: "daemon",
+      v2: true,
+      vision: false,
+      audio: false,
+      tools: false,
+      thinking: false,
+      embed: true,
+      accelerator: "cpu",
+      gpu_layers: 0,
+    };
+    const info = loaded.info;
+    this.info = {
+      path: `daemon:${loaded.model}`,
+      architecture: info?.architecture ?? "unknown",
+      contextSize: loaded.context_size ?? 0,
+      trainContextSize: info?.train_context_size ?? 0,
+      threads: info?.threads ?? 0,
+      hasChatTemplate: info?.has_chat_template ?? false,
+      embeddingSize: info?.embedding_size ?? 0,
+      loadMs: loaded.load_ms,
+    };
+  }
+
+  generate(prompt: string, options: GenerateOptions = {}): Generation {
+    return this.#stream({ op: "generate", model: this.#model, prompt, ...sampling(options) }, options);
+  }
+
+  chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
+    return this.#stream({ op: "chat", model: this.#model, messages, ...sampling(options) }, options);
+  }
+
+  renderChat(): Promise<string> {
+    return Promise.reject(
+      new LodeError("USAGE", "the daemon does not show rendered chat templates", {
+        hint: "Run with --no-daemon to see the rendered prompt.",
+      }),
+    );
+  }
+
+  async embed(texts: string[], options: EmbedOptions = {}): Promise<number[][]> {
+    let vectors: number[][] = [];
+    await this.#client.request(
+      { op: "embed", model: this.#model, input: texts, normalize: options.normalize ?? true },
+      { onFrame: (f) => f.type === "embeddings" && (vectors = f.embeddings), signal: options.signal },
+    ).catch((e) => {
+      throw cancelledAsInterrupted(e);
+    });
+    return vectors;
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    let tokens: number[] = [];
+    await this.#client.request({ op: "tokenize", model: this.#model, text }, {
+      onFrame: (f) => f.type === "tokens" && (tokens = f.tokens),
+    });
+    return tokens;
+  }
+
+  detokenize(): Promise<string> {
+    return Promise.reject(new LodeError("USAGE", "the daemon protocol has no detokenize"));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve(); // the model stays loaded in the daemon (keep-alive)
+  }
+
+  #stream(body: RequestBody, options: GenerateOptions): Generation {
+    const started = performance.now();
+    return createGeneration(async (emit, signal) => {
+      let text = "";
+      let first: number | null = null;
+      let done: FrameOf<"done">;
+      try {
+        done = await this.#client.request(body, {
+          signal,
+          onFrame: (f) => {
+            if (f.type !== "token") return;
+            first ??= performance.now();
+            text += f.text;
+            emit(f.text);
+          },
+        });
+      } catch (e) {
+        // A cancelled generation ends like an aborted local one: the text so far, stop reason "abort".
+        if (signal.aborted && e instanceof LodeError && e.code === "CANCELLED") {
+          return { text, stopReason: "abort", usage: localUsage(text, started, first) };
+        }
+        throw e;
+      }
+      const u = done.usage ?? {};
+      const result: GenerateResult = {
+        text,
+        stopReason: (done.stop_reason ?? "eos") as StopReason,
+        usage: {
+          promptTokens: u.prompt_tokens ?? 0,
+          generatedTokens: u.completion_tokens ?? 0,
+          loadMs: u.load_ms ?? 0,
+          timeToFirstTokenMs: u.time_to_first_token_ms ?? null,
+          totalMs: u.total_ms ?? performance.now() - started,
+          tokensPerSecond: u.tokens_per_second ?? 0,
+        },
+      };
+      return result;
+    }, options.signal ? { signal: options.signal } : {});
+  }
+}
+
+function sampling(o: GenerateOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.maxTokens !== undefined) out.max_tokens = o.maxTokens;
+  if (o.temperature !== undefined) out.temperature = o.temperature;
+  if (o.seed !== undefined) out.seed = o.seed;
+  if (o.topK !== undefined) out.top_k = o.topK;
+  if (o.topP !== undefined) out.top_p = o.topP;
+  if (o.repeatPenalty !== undefined) out.repeat_penalty = o.repeatPenalty;
+  if (o.stop !== undefined) out.stop = o.stop;
+  if (o.jsonSchema !== undefined) out.json_schema = o.jsonSchema;
+  return out;
+}
+
+function localUsage(text: string, started: number, first: number | null): GenerateResult["usage"] {
+  const totalMs = performance.now() - started;
+  return {
+    promptTokens: 0,
+    generatedTokens: text === "" ? 0 : 1,
+    loadMs: 0,
+    timeToFirstTokenMs: first === null ? null : first - started,
+    totalMs,
+    tokensPerSecond: 0,
+  };
+}
+
+function cancelledAsInterrupted(e: unknown): unknown {
+  return e instanceof LodeError && e.code === "CANCELLED"
+    ? new LodeError("INTERRUPTED", "embedding stopped")
+    : e;
+}
+
+function fromErrorFrame(frame: FrameOf<"error">): LodeError {
+  const known = frame.code in ERROR_CODES ? frame.code as LodeError["code"] : "INTERNAL";
+  return new LodeError(known, frame.message, {
+    details: { ...frame.details, ...(known === frame.code ? {} : { daemon_code: frame.code }) },
+    ...(frame.hint ? { hint: frame.hint } : {}),
+  });
+}
+
+function gone(): LodeError {
+  return new LodeError("DAEMON_NOT_RUNNING", "the daemon closed the connection", {
+    hint: "The daemon stopped or restarted; run the command again (or with --no-daemon).",
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * The live child processes of this process, from /proc: tests use it to show that nothing a test
+ * started (runner processes) outlives it.
+ *
+ * @example
+ * ```ts
+ * assertEquals(await childPids(), []);
+ * ```
+ * @module
+ */
+
+/** Pids of this process's live children. */
+export async function childPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === Deno.pid) pids.push(Number(entry.name));
+  }
+  return pids;
+}
+
+/** True while a process with this pid exists (a reaped child's pid is gone). */
+export async function processAlive(pid: number): Promise<boolean> {
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
