@@ -19,6 +19,7 @@ import { resolve } from "node:path";
 import { LodeError } from "../errors.ts";
 import { parseDuration } from "../store/gc_duration.ts";
 import { type DaemonPaths, defaultDaemonPaths, instanceLockPath } from "../daemon/socket_path.ts";
+import { parseHttpAddress } from "../daemon/http_address.ts";
 import type { OptionSpec, OptionValues } from "./args.ts";
 
 /**
@@ -140,6 +141,18 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: "3",
     description: "rotated logs kept (FILE.1 … FILE.N)",
   },
+  {
+    name: "http",
+    type: "string",
+    value: "<[host:]port>",
+    description: "also serve the OpenAI-compatible API on http://HOST:PORT/v1 (loopback; host 127.0.0.1)",
+  },
+  {
+    name: "http-allow-remote",
+    type: "boolean",
+    description:
+      "let --http listen on a non-loopback address (it has no accounts: anyone who reaches it can use it)",
+  },
 ];
 
 /**
@@ -159,6 +172,8 @@ export interface ServeSettings {
   keepAliveMs: number;
   graceMs: number;
   log: { path: string; logPrompts: boolean; maxBytes: number; keep: number } | null;
+  /** `--http`: where the OpenAI-compatible front listens, or null. */
+  http: { hostname: string; port: number; allowRemote: boolean } | null;
 }
 
 /**
@@ -185,7 +200,18 @@ export function parseServeFlags(values: OptionValues): ServeSettings {
       maxBytes: whole("--log-max-bytes", values.logMaxBytes ?? "10485760", 1024),
       keep: whole("--log-keep", values.logKeep ?? "3", 0),
     },
+    http: httpFlag(values),
   };
+}
+
+function httpFlag(values: OptionValues): ServeSettings["http"] {
+  const text = values.http as string | undefined;
+  const allowRemote = values.httpAllowRemote === true;
+  if (text === undefined) {
+    if (allowRemote) throw new LodeError("USAGE", "--http-allow-remote needs --http [HOST:]PORT");
+    return null;
+  }
+  return { ...parseHttpAddress(text, { allowRemote }), allowRemote };
 }
 
 /**

@@ -27,6 +27,7 @@ import { AdminHub } from "./admin_hub.ts";
 import { AdmissionQueue } from "./admission_queue.ts";
 import { InferenceServer } from "./inference_server.ts";
 import { acquireInstanceLock, type InstanceLock } from "./instance_lock.ts";
+import type { OpenAiHttp } from "./openai_http.ts";
 import type { Router } from "./router.ts";
 import { instanceLockPath, listenUnixSocket, type UnixSocketListener } from "./socket_path.ts";
 
@@ -65,6 +66,8 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** Lines for the daemon's operator (stderr). */
   notice?: (line: string) => void;
+  /** Also serve the OpenAI-compatible HTTP API (openai_http.ts) here, sharing the router and the queue. */
+  http?: { hostname: string; port: number; allowRemote?: boolean };
 }
 
 /**
@@ -77,6 +80,8 @@ export interface DaemonOptions {
  * ```
  */
 export interface Daemon {
+  /** The OpenAI-compatible front's base URL (`http://HOST:PORT/v1`), when `http` was given. */
+  readonly httpUrl?: string;
   readonly lock: InstanceLock;
   readonly hub: AdminHub;
   readonly server: InferenceServer;
@@ -117,6 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let admin: UnixSocketListener;
   let inference: UnixSocketListener;
   let unsubscribe = () => {};
+  let http: OpenAiHttp | undefined;
   const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
   let ready = false;
   const server = new InferenceServer({
@@ -149,6 +155,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
     if (options.signal?.aborted) throw new LodeError("INTERRUPTED", "the daemon was stopped while starting");
     inference = await listenUnixSocket(options.socket);
+    if (options.http) {
+      const { startOpenAiHttp } = await import("./openai_http.ts");
+      const front = startOpenAiHttp({
+        ...options.http,
+        router: options.router,
+        queue,
+        ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+      });
+      http = front;
+      undo.push(() => front.close());
+    }
   } catch (e) {
     await options.router.close({ graceMs: 0 }).catch(() => {});
     await unwind();
@@ -157,7 +174,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const serving = server.serve(inference.listener);
   ready = true;
   hub.publish({ status: "ready" });
-  notice(`ready: ${options.socket} (admin ${options.adminSocket}), pid ${Deno.pid}`);
+  notice(
+    `ready: ${options.socket} (admin ${options.adminSocket})${http ? `, ${http.url}` : ""}, pid ${Deno.pid}`,
+  );
 
   const done = Promise.withResolvers<void>();
   let stopping: Promise<number> | null = null;
@@ -173,9 +192,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     notice(`draining: ${server.inFlight} request(s) in flight, grace ${graceMs} ms`);
     stopping = (async () => {
       const hurried = new Promise<number>((resolve) => hurry = () => resolve(0));
-      const drained = server.drain({ graceMs });
+      const drainBoth = (ms: number) =>
+        Promise.all([server.drain({ graceMs: ms }), http?.drain({ graceMs: ms }) ?? 0]).then(([a, b]) =>
+          a + b
+        );
+      const drained = drainBoth(graceMs);
       // A second stop (a second Ctrl-C) ends the grace period now.
-      const stopped = await Promise.race([drained, hurried.then(() => server.drain({ graceMs: 0 }))]);
+      const stopped = await Promise.race([drained, hurried.then(() => drainBoth(0))]);
       await drained;
       await server.close({ graceMs: 1000 });
       await inference.close();
@@ -189,5 +212,5 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     })();
     return stopping;
   };
-  return { lock, hub, server, stopped: done.promise, stop };
+  return { lock, hub, server, stopped: done.promise, stop, ...(http ? { httpUrl: http.url } : {}) };
 }

@@ -9,15 +9,15 @@
  * @module
  */
 
-/** Pids of this process's live children. */
-export async function childPids(): Promise<number[]> {
+/** Pids of the live children of `parent` (default: this process). */
+export async function childPids(parent: number = Deno.pid): Promise<number[]> {
   const pids: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
     // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
     const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    if (ppid === Deno.pid) pids.push(Number(entry.name));
+    if (ppid === parent) pids.push(Number(entry.name));
   }
   return pids;
 }

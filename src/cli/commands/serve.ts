@@ -71,6 +71,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ...(log ? { log } : {}),
       notice,
       signal: starting.signal,
+      ...(settings.http ? { http: settings.http } : {}),
     });
     onSignal = () => void daemon.stop();
     await daemon.stopped;
