@@ -61,6 +61,40 @@ export interface ActivityRecord {
   output?: unknown;
 }
 
+/**
+ * The record of a request that ended now: `fields` (what the handler
+ * reported; `outcome` defaults to `error`) over the request's op and model,
+ * with the duration since `received` (a `performance.now()` time).
+ *
+ * @example
+ * ```ts
+ * import { activityRecord } from "./activity_log.ts";
+ * const received = performance.now();
+ * activityRecord({ op: "tokenize", model: "stories260K" }, { requestId: "t1", client: 1, received, fields: { outcome: "ok" } });
+ * ```
+ */
+export function activityRecord(
+  request: { op: string; model?: string },
+  options: {
+    requestId: string;
+    client: number;
+    received: number;
+    now?: number;
+    fields: Partial<ActivityRecord>;
+  },
+): ActivityRecord {
+  return {
+    time: new Date(options.now ?? Date.now()).toISOString(),
+    request_id: options.requestId,
+    client: options.client,
+    op: request.op,
+    ...(request.model !== undefined ? { model: request.model } : {}),
+    outcome: "error",
+    ...options.fields,
+    duration_ms: Math.round((performance.now() - options.received) * 1000) / 1000,
+  };
+}
+
 /** Fields written only with `logPrompts`. */
 const PRIVATE_FIELDS = ["prompt", "messages", "output"] as const;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
-import { ActivityLog, type ActivityRecord } from "./activity_log.ts";
+import { ActivityLog, type ActivityRecord, activityRecord } from "./activity_log.ts";
 
 const record = (i: number, extra: Partial<ActivityRecord> = {}): ActivityRecord => ({
   time: "2026-01-01T00:00:00.000Z",
@@ -93,4 +93,30 @@ Deno.test("a failing write is reported once and does not throw", async () => {
     assert.match(errors[0]!, /cannot write/);
     assert.equal(log.dropped, 2);
   });
+});
+
+Deno.test("activityRecord: the request's op and model under the handler's fields, outcome error unless told", () => {
+  const received = performance.now() - 5;
+  const ok = activityRecord({ op: "tokenize", model: "m" }, {
+    requestId: "t1",
+    client: 3,
+    received,
+    now: Date.UTC(2026, 4, 18),
+    fields: { outcome: "ok", count: 2 },
+  });
+  assert.equal(ok.time, "2026-05-18T00:00:00.000Z");
+  assert.deepEqual({ ...ok, duration_ms: 0 }, {
+    time: ok.time,
+    request_id: "t1",
+    client: 3,
+    op: "tokenize",
+    model: "m",
+    outcome: "ok",
+    count: 2,
+    duration_ms: 0,
+  });
+  assert.ok(ok.duration_ms >= 5);
+  const refused = activityRecord({ op: "health" }, { requestId: "h", client: 1, received, fields: {} });
+  assert.equal(refused.outcome, "error");
+  assert.equal("model" in refused, false);
 });

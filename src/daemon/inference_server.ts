@@ -36,8 +36,9 @@
  */
 import { LodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import type { ActivityRecord } from "./activity_log.ts";
+import { type ActivityRecord, activityRecord } from "./activity_log.ts";
 import type { AdmissionQueue } from "./admission_queue.ts";
+import { drainingError, InFlightSet } from "./in_flight.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 import {
   decodeRequest,
@@ -51,7 +52,7 @@ import {
   type Request,
   type ResponseFrame,
 } from "./protocol.ts";
-import { failure, handleRequest, type ModelOp } from "./request_handler.ts";
+import { handleRequest, type ModelOp } from "./request_handler.ts";
 import type { Router } from "./router.ts";
 
 /**
@@ -81,15 +82,11 @@ export interface InferenceServerOptions {
   maxPendingBytes?: number;
 }
 
-interface InFlight {
-  op: Request["op"];
-  controller: AbortController;
-}
-
 interface Client {
   readonly number: number;
   readonly conn: NdjsonConnection;
-  readonly inFlight: Map<string, InFlight>;
+  /** The controllers of its requests in flight, by id. */
+  readonly inFlight: Map<string, AbortController>;
   eof: boolean;
 }
 
@@ -115,9 +112,8 @@ export class InferenceServer {
   readonly #maxPending: number;
   readonly #clients = new Set<Client>();
   readonly #started = performance.now();
+  readonly #inFlight = new InFlightSet<AbortController>();
   #nextClient = 1;
-  #inFlight = 0;
-  #idleWaiters: (() => void)[] = [];
   #draining = false;
   #closed = false;
 
@@ -139,7 +135,7 @@ export class InferenceServer {
 
   /** Requests of model ops being handled now (waiting or running). */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.size;
   }
 
   /** True once {@link drain} was called. */
@@ -167,7 +163,7 @@ export class InferenceServer {
     this.#clients.add(client);
     conn.whenClosed.then(() => {
       this.#clients.delete(client);
-      for (const { controller } of client.inFlight.values()) controller.abort(CLIENT_GONE());
+      for (const controller of client.inFlight.values()) controller.abort(CLIENT_GONE());
     });
     void this.#read(client);
   }
@@ -180,25 +176,10 @@ export class InferenceServer {
   async drain(options: { graceMs: number }): Promise<number> {
     this.#draining = true;
     void this.#queue.drain();
-    if (this.#inFlight === 0) return 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = await Promise.race([
-      this.#whenIdle().then(() => false),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), options.graceMs)),
-    ]);
-    clearTimeout(timer);
-    if (!timedOut) return 0;
-    const stopped = this.#inFlight;
-    const reason = new LodeError(
-      "DRAINING",
-      `the daemon stopped before this request finished (grace period ${options.graceMs} ms)`,
-    );
-    this.#queue.cancelAll(reason);
-    for (const client of this.#clients) {
-      for (const { controller } of client.inFlight.values()) controller.abort(reason);
-    }
-    await this.#whenIdle();
-    return stopped;
+    return await this.#inFlight.drain(options.graceMs, (reason) => {
+      this.#queue.cancelAll(reason);
+      for (const controller of this.#inFlight.values()) controller.abort(reason);
+    });
   }
 
   /** Writes what is queued to each client (at most `graceMs`, default 1000), then closes every connection. */
@@ -255,14 +236,14 @@ export class InferenceServer {
       return;
     }
     if (this.#draining) {
-      const error = new LodeError("DRAINING", "the daemon is shutting down and takes no new requests");
+      const error = drainingError();
       this.#send(client, errorFrame(id, error));
       this.#record(client, request, received, { outcome: "error", code: error.code });
       return;
     }
     const controller = new AbortController();
-    client.inFlight.set(id, { op: request.op, controller });
-    this.#inFlight++;
+    client.inFlight.set(id, controller);
+    this.#inFlight.add(controller);
     const handled = handleRequest(request as Extract<Request, { op: ModelOp }>, {
       router: this.#router,
       queue: this.#queue,
@@ -281,25 +262,23 @@ export class InferenceServer {
         this.#send(client, done);
         this.#record(client, request, received, { ...h.activity, outcome: "ok" });
       },
-      (e) => {
-        const error = failure(e, controller.signal);
+      (error: LodeError) => {
         this.#send(client, errorFrame(id, error));
         this.#record(client, request, received, { outcome: "error", code: error.code });
       },
     ).finally(() => {
       client.inFlight.delete(id);
-      this.#inFlight--;
-      if (this.#inFlight === 0) this.#wakeIdle();
+      this.#inFlight.delete(controller);
       this.#endIfDone(client);
     });
   }
 
   #cancel(client: Client, target: string): FrameOf<"cancelled">["state"] {
-    const entry = client.inFlight.get(target);
-    if (!entry) return "not_found";
+    const controller = client.inFlight.get(target);
+    if (!controller) return "not_found";
     const reason = new LodeError("CANCELLED", "the request was cancelled", { details: { id: target } });
     const inQueue = this.#queue.cancel(`${client.number}/${target}`, reason);
-    entry.controller.abort(reason);
+    controller.abort(reason);
     return inQueue === "queued" ? "queued" : "running";
   }
 
@@ -325,16 +304,12 @@ export class InferenceServer {
   }
 
   #record(client: Client, request: Request, received: number, fields: Partial<ActivityRecord>): void {
-    const record: ActivityRecord = {
-      time: new Date().toISOString(),
-      request_id: request.id,
+    const record = activityRecord(request, {
+      requestId: request.id,
       client: client.number,
-      op: request.op,
-      ...("model" in request ? { model: request.model } : {}),
-      outcome: "error",
-      ...fields,
-      duration_ms: Math.round((performance.now() - received) * 1000) / 1000,
-    };
+      received,
+      fields,
+    });
     try {
       this.#onActivity(record);
     } catch { /* the log must not break a request */ }
@@ -343,16 +318,5 @@ export class InferenceServer {
   /** After end of input, the connection closes once its last request is answered. */
   #endIfDone(client: Client): void {
     if (client.eof && client.inFlight.size === 0) void client.conn.end();
-  }
-
-  #whenIdle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
-  #wakeIdle(): void {
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const wake of waiters) wake();
   }
 }

@@ -32,10 +32,11 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import type { ActivityRecord } from "./activity_log.ts";
+import { type ActivityRecord, activityRecord } from "./activity_log.ts";
 import type { AdmissionQueue } from "./admission_queue.ts";
 import { checkListenHost } from "./http_address.ts";
 import { checkClient, readJsonBody } from "./http_intake.ts";
+import { drainingError, InFlightSet } from "./in_flight.ts";
 import {
   type Answer,
   chatBody,
@@ -59,7 +60,7 @@ import {
   type Translated,
 } from "./openai_translate.ts";
 import type { FrameOf, Request, RequestOf, ResponseFrame } from "./protocol.ts";
-import { failure, type Handled, handleRequest, type ModelOp } from "./request_handler.ts";
+import { type Handled, handleRequest, type ModelOp } from "./request_handler.ts";
 import type { Router } from "./router.ts";
 import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
 
@@ -164,12 +165,11 @@ export function startOpenAiHttp(options: OpenAiHttpOptions): OpenAiHttp {
 }
 
 class Front {
-  readonly calls = new Set<Call>();
+  readonly calls = new InFlightSet<Call>();
   readonly #o: OpenAiHttpOptions;
   readonly #maxBody: number;
   #next = 1;
   #draining = false;
-  #idle: (() => void)[] = [];
 
   constructor(options: OpenAiHttpOptions) {
     this.#o = options;
@@ -196,7 +196,7 @@ class Front {
         );
       }
       if (req.method !== "POST") return methodNotAllowed("POST", path);
-      if (this.#draining) throw draining();
+      if (this.#draining) throw drainingError();
       const body = await readJsonBody(req, this.#maxBody);
       if (kind === "chat") return await this.#generate(req, kind, chatRequest(body, this.#id("chatcmpl")));
       if (kind === "completion") {
@@ -208,30 +208,14 @@ class Front {
     }
   }
 
-  async drain(graceMs: number): Promise<number> {
+  drain(graceMs: number): Promise<number> {
     this.#draining = true;
-    if (this.calls.size === 0) return 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = await Promise.race([
-      this.#whenIdle().then(() => false),
-      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), graceMs)),
-    ]);
-    clearTimeout(timer);
-    if (!timedOut) return 0;
-    const stopped = this.calls.size;
-    this.stopAll(
-      new LodeError(
-        "DRAINING",
-        `the daemon stopped before this request finished (grace period ${graceMs} ms)`,
-      ),
-    );
-    await this.#whenIdle();
-    return stopped;
+    return this.calls.drain(graceMs, (reason) => this.stopAll(reason));
   }
 
   stopAll(reason: LodeError): void {
     this.#draining = true;
-    for (const call of this.calls) {
+    for (const call of this.calls.values()) {
       this.#o.queue.cancel(call.key, reason);
       call.controller.abort(reason);
     }
@@ -345,9 +329,9 @@ class Front {
       this.#record(request, call, { ...handled.activity, outcome: "ok" });
       return handled;
     } catch (e) {
-      const error = failure(e, call.controller.signal);
-      this.#record(request, call, { outcome: "error", code: error.code });
-      throw error;
+      // handleRequest rejects with the LodeError to report (the abort reason after a cancel or drain).
+      this.#record(request, call, { outcome: "error", code: (e as LodeError).code });
+      throw e;
     }
   }
 
@@ -380,28 +364,16 @@ class Front {
   #end(call: Call): void {
     call.detach();
     this.calls.delete(call);
-    if (this.calls.size > 0) return;
-    const waiters = this.#idle;
-    this.#idle = [];
-    for (const wake of waiters) wake();
-  }
-
-  #whenIdle(): Promise<void> {
-    if (this.calls.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #record(request: Request, call: Call, fields: Partial<ActivityRecord>): void {
-    const record: ActivityRecord = {
-      time: new Date(this.#now()).toISOString(),
-      request_id: call.id,
+    const record = activityRecord(request, {
+      requestId: call.id,
       client: 0,
-      op: request.op,
-      ...("model" in request ? { model: request.model } : {}),
-      outcome: "error",
-      ...fields,
-      duration_ms: Math.round((performance.now() - call.received) * 1000) / 1000,
-    };
+      received: call.received,
+      now: this.#now(),
+      fields,
+    });
     try {
       this.#o.onActivity?.(record);
     } catch { /* the log must not break a request */ }
@@ -427,8 +399,4 @@ function methodNotAllowed(allow: string, path: string): Response {
   const response = errorResponse(error);
   response.headers.set("allow", allow);
   return response;
-}
-
-function draining(): LodeError {
-  return new LodeError("DRAINING", "the daemon is shutting down and takes no new requests");
 }

@@ -82,6 +82,21 @@ Deno.test("startOpenAiHttp refuses a non-loopback address", () => {
   );
 });
 
+Deno.test("startOpenAiHttp on a port in use is a USAGE error naming the address", () => {
+  const router = new LocalRouter({ models: {} });
+  const queue = new AdmissionQueue({ maxQueue: 1, parallel: 1 });
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { port } = taken.addr as Deno.NetAddr;
+    assert.throws(
+      () => startOpenAiHttp({ hostname: "127.0.0.1", port, router, queue }),
+      (e) => isLodeError(e, "USAGE") && e.message.startsWith(`--http 127.0.0.1:${port}: `),
+    );
+  } finally {
+    taken.close();
+  }
+});
+
 Deno.test("the wire: SSE framing, unknown paths, wrong methods, bad JSON, the API key", async () => {
   await withFront({ apiKey: "s3cret" }, async ({ http }) => {
     const auth = { authorization: "Bearer s3cret" };

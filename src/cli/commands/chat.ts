@@ -11,8 +11,8 @@ import { CHAT_HELP, ChatLoop } from "../chat_loop.ts";
 import type { CommandContext } from "../context.ts";
 import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
 import { createLineReader } from "../line_reader.ts";
-import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
+import { withFlaggedModel } from "./run.ts";
 
 /**
  * The prompt marker on a terminal.
@@ -44,46 +44,35 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const verbose = o.verbose === true;
 
   // Ctrl-C during the load cancels it; afterwards the chat loop decides what it means.
-  const loading = new AbortController();
-  let interrupt: () => void = () => loading.abort();
-  const stopListening = onInterrupt(() => interrupt());
-  let model: OpenedModel | undefined;
-  try {
-    model = await openModel(ctx, ref, {
-      load: { ...load, signal: loading.signal },
-      pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
-    });
-    if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
-    const { session } = model;
-    const layout = session.info.hasChatTemplate
-      ? "the model's chat template"
-      : "no chat template: role: text lines";
-    if (verbose) ctx.output.note(sessionLine(session.info, session.capabilities, layout));
-    if (interactive) {
-      ctx.output.note(`chatting with ${ref} (${layout}). ${CHAT_HELP}`);
-    }
-    const loop = new ChatLoop(session, {
-      generate,
-      system: o.system as string | undefined,
-      onResult: verbose ? (r) => usageLines(r).forEach((l) => ctx.output.note(l)) : undefined,
-      io: {
-        readLine: createLineReader(Deno.stdin.readable),
-        answer: (text) => ctx.output.text(text),
-        note: (line) => ctx.output.note(line),
-        prompt: () => {
-          if (interactive && !ctx.output.json) ctx.output.text(PROMPT_MARKER);
+  await withFlaggedModel(ctx, parsed, {
+    load,
+    use: async (session, control) => {
+      const layout = session.info.hasChatTemplate
+        ? "the model's chat template"
+        : "no chat template: role: text lines";
+      if (verbose) ctx.output.note(sessionLine(session.info, session.capabilities, layout));
+      if (interactive) {
+        ctx.output.note(`chatting with ${ref} (${layout}). ${CHAT_HELP}`);
+      }
+      const loop = new ChatLoop(session, {
+        generate,
+        system: o.system as string | undefined,
+        onResult: verbose ? (r) => usageLines(r).forEach((l) => ctx.output.note(l)) : undefined,
+        io: {
+          readLine: createLineReader(Deno.stdin.readable),
+          answer: (text) => ctx.output.text(text),
+          note: (line) => ctx.output.note(line),
+          prompt: () => {
+            if (interactive && !ctx.output.json) ctx.output.text(PROMPT_MARKER);
+          },
+          event: (e) => ctx.output.event(e),
+          json: ctx.output.json,
         },
-        event: (e) => ctx.output.event(e),
-        json: ctx.output.json,
-      },
-    });
-    interrupt = () => loop.interrupt();
-    const end = await loop.run();
-    // After Ctrl-D the cursor sits after the prompt marker: end that line.
-    if (end === "eof" && interactive && !ctx.output.json) ctx.output.text("\n");
-  } finally {
-    stopListening();
-    await model?.close();
-  }
+      });
+      control.onInterrupt(() => loop.interrupt());
+      const end = await loop.run();
+      // After Ctrl-D the cursor sits after the prompt marker: end that line.
+      if (end === "eof" && interactive && !ctx.output.json) ctx.output.text("\n");
+    },
+  });
 }

@@ -14,8 +14,8 @@ import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { parseLoadFlags } from "../inference_flags.ts";
 import { readAllLines } from "../line_reader.ts";
-import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
 import { sessionLine } from "../usage_report.ts";
+import { withFlaggedModel } from "./run.ts";
 
 async function inputTexts(args: string[]): Promise<string[]> {
   if (args.length > 0) return args;
@@ -54,38 +54,27 @@ export function embeddingsJson(texts: string[], vectors: number[][]): string {
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;
-  const ref = parsed.args.model as string;
   const load = parseLoadFlags(o);
   const texts = await inputTexts((parsed.args.text as string[] | undefined) ?? []);
-  const abort = new AbortController();
-  const stopListening = onInterrupt(() => abort.abort(new DOMException("Ctrl-C", "AbortError")));
-  let model: OpenedModel | undefined;
-  try {
-    model = await openModel(ctx, ref, {
-      load: { ...load, signal: abort.signal },
-      pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
-    });
-    if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
-    const { session } = model;
-    if (o.verbose === true) {
-      ctx.output.note(
-        sessionLine(session.info, session.capabilities, `${session.info.embeddingSize} dimensions`),
-      );
-    }
-    const started = performance.now();
-    const vectors = await session.embed(texts, { normalize: o.normalize !== false, signal: abort.signal });
-    if (o.verbose === true) {
-      ctx.output.note(`embedded ${texts.length} text(s) in ${(performance.now() - started).toFixed(1)} ms`);
-    }
-    if (ctx.output.json) {
-      texts.forEach((text, index) => {
-        const event: EmbeddingEvent = { event: "embedding", index, text, embedding: vectors[index]! };
-        ctx.output.event(event);
-      });
-    } else ctx.output.text(embeddingsJson(texts, vectors));
-  } finally {
-    stopListening();
-    await model?.close();
-  }
+  await withFlaggedModel(ctx, parsed, {
+    load,
+    use: async (session, { signal }) => {
+      if (o.verbose === true) {
+        ctx.output.note(
+          sessionLine(session.info, session.capabilities, `${session.info.embeddingSize} dimensions`),
+        );
+      }
+      const started = performance.now();
+      const vectors = await session.embed(texts, { normalize: o.normalize !== false, signal });
+      if (o.verbose === true) {
+        ctx.output.note(`embedded ${texts.length} text(s) in ${(performance.now() - started).toFixed(1)} ms`);
+      }
+      if (ctx.output.json) {
+        texts.forEach((text, index) => {
+          const event: EmbeddingEvent = { event: "embedding", index, text, embedding: vectors[index]! };
+          ctx.output.event(event);
+        });
+      } else ctx.output.text(embeddingsJson(texts, vectors));
+    },
+  });
 }

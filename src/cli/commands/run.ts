@@ -7,7 +7,7 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import type { ChatMessage, Session } from "../../inference/backend.ts";
+import type { ChatMessage, LoadOptions, Session } from "../../inference/backend.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
@@ -22,6 +22,64 @@ async function readPrompt(arg: string | undefined): Promise<string> {
     });
   }
   return (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "");
+}
+
+/**
+ * What {@link withFlaggedModel} gives its body: the signal Ctrl-C aborts, and a way to give Ctrl-C another
+ * meaning once the model is loaded.
+ *
+ * @example
+ * ```ts
+ * import type { ModelControl } from "./run.ts";
+ * const stopOnCtrlC = (control: ModelControl, stop: () => void) => control.onInterrupt(stop);
+ * ```
+ */
+export interface ModelControl {
+  /** Aborted by Ctrl-C (unless {@link onInterrupt} replaced that). */
+  signal: AbortSignal;
+  /** What Ctrl-C does from now on, instead of aborting `signal`. */
+  onInterrupt(handler: () => void): void;
+}
+
+/**
+ * The opening `run`, `chat` and `embed` share: opens the MODEL argument of `parsed` with `load` (in the daemon
+ * unless `--no-daemon`; pulled when missing, with `--name`/`--sha256`), Ctrl-C cancelling the load, runs `use`
+ * with the session and closes the model, whatever happens.
+ *
+ * @example
+ * ```ts
+ * import { withFlaggedModel } from "./run.ts";
+ * await withFlaggedModel(ctx, parsed, {
+ *   load: parseLoadFlags(parsed.options),
+ *   use: async (session, { signal }) => console.log(await session.tokenize("hi")),
+ * });
+ * ```
+ */
+export async function withFlaggedModel(
+  ctx: CommandContext,
+  parsed: ParsedArgv,
+  options: { load: LoadOptions; use: (session: Session, control: ModelControl) => Promise<void> },
+): Promise<void> {
+  const o = parsed.options;
+  const abort = new AbortController();
+  let interrupt = () => abort.abort(new DOMException("Ctrl-C", "AbortError"));
+  const stopListening = onInterrupt(() => interrupt());
+  let model: OpenedModel | undefined;
+  try {
+    model = await openModel(ctx, parsed.args.model as string, {
+      load: { ...options.load, signal: abort.signal },
+      pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
+      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
+    });
+    if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
+    await options.use(model.session, {
+      signal: abort.signal,
+      onInterrupt: (handler) => interrupt = handler,
+    });
+  } finally {
+    stopListening();
+    await model?.close();
+  }
 }
 
 /**
@@ -72,52 +130,41 @@ export function runMode(
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;
-  const ref = parsed.args.model as string;
   // Every flag is checked before anything is pulled or loaded.
   const load = parseLoadFlags(o);
-  const { options: generate, warnings } = await parseGenerateFlags(o);
+  const { options: sampling, warnings } = await parseGenerateFlags(o);
   for (const w of warnings) ctx.output.note(`warning: ${w}`);
   const prompt = await readPrompt(parsed.args.prompt as string | undefined);
   const verbose = o.verbose === true;
 
-  const abort = new AbortController();
-  const stopListening = onInterrupt(() => abort.abort(new DOMException("Ctrl-C", "AbortError")));
-  let model: OpenedModel | undefined;
-  try {
-    model = await openModel(ctx, ref, {
-      load: { ...load, signal: abort.signal },
-      pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
-    });
-    if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
-    const session: Session = model.session;
-    const mode = runMode(session.info.hasChatTemplate, prompt, {
-      system: o.system as string | undefined,
-      raw: o.raw === true,
-    });
-    if (verbose) {
-      const how = mode.kind === "chat"
-        ? "the model's chat template"
-        : session.info.hasChatTemplate
-        ? "--raw: text continuation"
-        : "no chat template: text continuation";
-      ctx.output.note(sessionLine(session.info, session.capabilities, how));
-    }
-    const options = { ...generate, signal: abort.signal };
-    const generation = mode.kind === "chat"
-      ? session.chat(mode.messages, options)
-      : session.generate(mode.text, options);
-    for await (const text of generation) {
-      if (ctx.output.json) ctx.output.event({ event: "token", text });
-      else ctx.output.text(text);
-    }
-    const result = await generation.result;
-    if (!ctx.output.json) ctx.output.text("\n");
-    ctx.output.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
-    if (verbose) { for (const line of usageLines(result)) ctx.output.note(line); }
-    if (result.stopReason === "abort") throw new LodeError("INTERRUPTED", "generation stopped by Ctrl-C");
-  } finally {
-    stopListening();
-    await model?.close();
-  }
+  await withFlaggedModel(ctx, parsed, {
+    load,
+    use: async (session, { signal }) => {
+      const mode = runMode(session.info.hasChatTemplate, prompt, {
+        system: o.system as string | undefined,
+        raw: o.raw === true,
+      });
+      if (verbose) {
+        const how = mode.kind === "chat"
+          ? "the model's chat template"
+          : session.info.hasChatTemplate
+          ? "--raw: text continuation"
+          : "no chat template: text continuation";
+        ctx.output.note(sessionLine(session.info, session.capabilities, how));
+      }
+      const options = { ...sampling, signal };
+      const generation = mode.kind === "chat"
+        ? session.chat(mode.messages, options)
+        : session.generate(mode.text, options);
+      for await (const text of generation) {
+        if (ctx.output.json) ctx.output.event({ event: "token", text });
+        else ctx.output.text(text);
+      }
+      const result = await generation.result;
+      if (!ctx.output.json) ctx.output.text("\n");
+      ctx.output.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
+      if (verbose) { for (const line of usageLines(result)) ctx.output.note(line); }
+      if (result.stopReason === "abort") throw new LodeError("INTERRUPTED", "generation stopped by Ctrl-C");
+    },
+  });
 }
