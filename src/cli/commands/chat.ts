@@ -9,7 +9,7 @@
 import type { ParsedArgv } from "../args.ts";
 import { CHAT_HELP, ChatLoop } from "../chat_loop.ts";
 import type { CommandContext } from "../context.ts";
-import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
+import { explicitLoadFlags, parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
 import { createLineReader } from "../line_reader.ts";
 import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
@@ -52,7 +52,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     model = await openModel(ctx, ref, {
       load: { ...load, signal: loading.signal },
       pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
+      daemon: {
+        use: o.daemon !== false,
+        socket: o.socket as string | undefined,
+        loadFlags: explicitLoadFlags(o),
+      },
     });
     if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
     const { session } = model;

@@ -12,7 +12,7 @@ import { LodeError } from "../../errors.ts";
 import type { EmbeddingEvent } from "../../events/inference_event.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { parseLoadFlags } from "../inference_flags.ts";
+import { explicitLoadFlags, parseLoadFlags } from "../inference_flags.ts";
 import { readAllLines } from "../line_reader.ts";
 import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
 import { sessionLine } from "../usage_report.ts";
@@ -64,7 +64,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     model = await openModel(ctx, ref, {
       load: { ...load, signal: abort.signal },
       pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
+      daemon: {
+        use: o.daemon !== false,
+        socket: o.socket as string | undefined,
+        loadFlags: explicitLoadFlags(o),
+      },
     });
     if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
     const { session } = model;
