@@ -41,8 +41,9 @@ export const LOAD_OPTIONS: OptionSpec[] = [
     name: "gpu",
     type: "string",
     value: "<auto|off|n>",
-    default: "auto",
-    description: "offload to the GPU: auto (all that fits), off (CPU only) or a number of layers",
+    // No spec default: an explicit --gpu must be told apart (a daemon's settings apply instead).
+    description:
+      "offload to the GPU: auto (all that fits; the default), off (CPU only) or a number of layers",
   },
   {
     name: "threads",
@@ -57,6 +58,23 @@ export const LOAD_OPTIONS: OptionSpec[] = [
     description: "load even when the model and its context do not seem to fit in free memory",
   },
 ];
+
+/**
+ * The load flags given on the command line (`--ctx-size`, `--threads`,
+ * `--gpu`, `--no-memory-check`), as typed: a running daemon ignores them
+ * (its own load settings apply), and the CLI says so.
+ *
+ * @example
+ * ```ts
+ * import { explicitLoadFlags } from "./inference_flags.ts";
+ * explicitLoadFlags({ ctxSize: "512", threads: undefined }); // ["--ctx-size"]
+ * ```
+ */
+export function explicitLoadFlags(values: OptionValues): string[] {
+  const flags: [string, string][] = [["ctxSize", "--ctx-size"], ["threads", "--threads"], ["gpu", "--gpu"]];
+  const given = flags.filter(([key]) => values[key] !== undefined).map(([, flag]) => flag);
+  return values.memoryCheck === false ? [...given, "--no-memory-check"] : given;
+}
 
 /**
  * Sampling and limits of generated text: `--max-tokens`, `--temperature`,

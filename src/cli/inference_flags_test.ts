@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
 import { parseArgv, type ProgramSpec } from "./args.ts";
 import {
+  explicitLoadFlags,
   LOAD_OPTIONS,
   parseGenerateFlags,
   parseLoadFlags,
@@ -146,4 +147,14 @@ Deno.test("--stop escapes: \\n \\r \\t \\\\, anything else is literal", () => {
   assert.equal(unescapeStop("\\n"), "\n");
   assert.equal(unescapeStop("a\\tb\\r\\\\n"), "a\tb\r\\n");
   assert.equal(unescapeStop("\\x"), "\\x");
+});
+
+Deno.test("explicitLoadFlags: only the load flags typed (a daemon would not apply them)", () => {
+  assert.deepEqual(explicitLoadFlags(options()), []);
+  assert.deepEqual(explicitLoadFlags(options("-t", "0")), []);
+  assert.deepEqual(explicitLoadFlags(options("--gpu", "auto", "--ctx-size", "512")), ["--ctx-size", "--gpu"]);
+  assert.deepEqual(explicitLoadFlags(options("--threads", "2", "--no-memory-check")), [
+    "--threads",
+    "--no-memory-check",
+  ]);
 });

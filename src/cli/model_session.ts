@@ -73,7 +73,15 @@ export interface OpenModelOptions {
    * Use a running `lode serve` of this store for a stored model's name (default true; `--no-daemon`
    * sets false). With `socket` (`--socket`) that daemon must answer, whatever store it serves.
    */
-  daemon?: { use?: boolean; socket?: string };
+  daemon?: {
+    use?: boolean;
+    socket?: string;
+    /**
+     * Load flags given explicitly (`explicitLoadFlags` of inference_flags.ts): a daemon loads with its own settings, so
+     * when one is used a note says these were not applied.
+     */
+    loadFlags?: string[];
+  };
 }
 
 /**
@@ -109,9 +117,20 @@ export async function openModel(
   ref: string,
   options: OpenModelOptions,
 ): Promise<OpenedModel> {
-  if (options.daemon?.use !== false && parseRef(ref).kind === "name") {
+  if (options.daemon?.use !== false && daemonMayServe(ref, options)) {
     const remote = await openInDaemon(ctx, ref, options.daemon?.socket, options.load.signal);
-    if (remote) return remote;
+    if (remote) {
+      const ignored = options.daemon?.loadFlags ?? [];
+      if (ignored.length > 0) {
+        ctx.output.note(
+          `note: ${
+            ignored.join(", ")
+          } not applied: the daemon's load settings apply (its \`lode serve\` flags);` +
+            " use --no-daemon to load the model in this process with them",
+        );
+      }
+      return remote;
+    }
   }
   const path = await modelPath(ctx, ref, options.pull);
   const { createLlamaCppBackend } = await import("../inference/mod.ts");
@@ -123,6 +142,24 @@ export async function openModel(
     await backend.close();
     throw e;
   }
+}
+
+/**
+ * Whether `ref` may be opened in a daemon: a stored model's name always (when one serves this store);
+ * a reference (`hf:`, URL) only with an explicit `--socket` and no `--name`/`--sha256` (the daemon pulls
+ * it, reporting progress on its admin stream, and keys it by the reference). `file:` never.
+ *
+ * @example
+ * ```ts
+ * import { daemonMayServe } from "./model_session.ts";
+ * daemonMayServe("hf:o/r:Q8_0", { load: {}, daemon: { socket: "/tmp/l.sock" } }); // true
+ * ```
+ */
+export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pull" | "daemon">): boolean {
+  const kind = parseRef(ref).kind;
+  if (kind === "name") return true;
+  if (kind === "file" || options.daemon?.socket === undefined) return false;
+  return options.pull?.name === undefined && options.pull?.sha256 === undefined;
 }
 
 /**

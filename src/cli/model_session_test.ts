@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { daemonMayServe } from "./model_session.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -23,4 +24,14 @@ Deno.test("onInterrupt: one Ctrl-C is one call, even after node-llama-cpp loaded
     .output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "1");
+});
+
+Deno.test("daemonMayServe: names always; references only with an explicit --socket and no --name/--sha256; file: never", () => {
+  const socket = { daemon: { socket: "/tmp/l.sock" } };
+  assert.equal(daemonMayServe("stories260K", {}), true);
+  assert.equal(daemonMayServe("hf:o/r:Q8_0", {}), false);
+  assert.equal(daemonMayServe("hf:o/r:Q8_0", socket), true);
+  assert.equal(daemonMayServe("https://h/m.gguf#sha256=" + "a".repeat(64), socket), true);
+  assert.equal(daemonMayServe("https://h/m.gguf", { ...socket, pull: { name: "m" } }), false);
+  assert.equal(daemonMayServe("file:/tmp/m.gguf", socket), false);
 });

@@ -217,9 +217,20 @@ const SPECS: CommandSpec[] = [
     name: "serve",
     summary: "run the daemon: models stay loaded, requests over a Unix socket (docs/protocol.md)",
     args: [],
-    options: [SOCKET_OPTION, ADMIN_SOCKET_OPTION, ...SERVE_OPTIONS, ...LOAD_OPTIONS],
+    options: [
+      SOCKET_OPTION,
+      ADMIN_SOCKET_OPTION,
+      ...SERVE_OPTIONS,
+      {
+        ...LOCKFILE,
+        description:
+          "pull the models it pins on first use (default: ./lode.lock when present; $LODE_LOCKFILE)",
+      },
+      ...LOAD_OPTIONS,
+    ],
     examples: [
       "lode serve --model stories260K",
+      "lode serve --lockfile ci/lode.lock   # a locked model missing from the store is pulled on first use",
       "lode serve --max-queue 16 --parallel 2 --keep-alive 10m --log ~/.local/state/lode/activity.ndjson",
       "lode serve --socket /tmp/lode-test.sock --threads 1 --grace 5s",
     ],
@@ -228,6 +239,8 @@ const SPECS: CommandSpec[] = [
       "SIGTERM or Ctrl-C drains: new requests get DRAINING, those in flight have --grace to finish (a second",
       "signal stops them at once); the sockets are removed and lode exits 0. `lode status` shows its state;",
       "`lode run`/`chat`/`embed` of a stored model go through it when it serves their store (--no-daemon: not).",
+      "A model missing from the store is pulled on first use when the lockfile pins it or the request names a",
+      "reference (hf:…, https://…#sha256=…); progress goes to the admin stream. --offline: nothing is pulled.",
     ],
   },
   {

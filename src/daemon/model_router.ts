@@ -4,8 +4,11 @@
  *
  * - **Names** resolve through the store (`ModelStore.modelPathOf`: a blob,
  *   or the primary file of a split model in `links/`); a name the store
- *   lacks goes to the `provide` hook (a lockfile or reference pulling it,
- *   its progress reported as `loading_model` phases), else `MODEL_NOT_FOUND`.
+ *   lacks (or whose blob is missing), and a reference that is no store name,
+ *   go to the `provide` hook (model_provider.ts: a lockfile or reference
+ *   pulling it, its progress reported as `loading_model` phases); when it
+ *   knows nothing, the store's error stands (`MODEL_NOT_FOUND`). A model is
+ *   keyed by the string it was requested with.
  * - **Loads** are shared: concurrent acquires of one model wait for one
  *   runner. A load is abandoned (`INTERRUPTED`) only when every acquirer
  *   waiting for it aborted.
@@ -266,7 +269,11 @@ export class ModelRouter implements Router {
     try {
       path = await this.#o.store.modelPathOf(name);
     } catch (e) {
-      if (!isLodeError(e, "MODEL_NOT_FOUND") || this.#o.provide === undefined) throw e;
+      // Not stored, stored without its bytes, or not a name at all (a reference): the provider may know.
+      const providable = (["MODEL_NOT_FOUND", "BLOB_MISSING", "INVALID_REF"] as const).some((code) =>
+        isLodeError(e, code)
+      );
+      if (!providable || this.#o.provide === undefined) throw e;
       const provided = await this.#o.provide(name, { signal, onStatus: emit });
       if (provided === null) throw e;
       path = provided;

@@ -10,7 +10,7 @@ import { LodeError } from "../../errors.ts";
 import type { ChatMessage, LoadOptions, Session } from "../../inference/backend.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
+import { explicitLoadFlags, parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
 import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
 
@@ -69,7 +69,11 @@ export async function withFlaggedModel(
     model = await openModel(ctx, parsed.args.model as string, {
       load: { ...options.load, signal: abort.signal },
       pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: { use: o.daemon !== false, socket: o.socket as string | undefined },
+      daemon: {
+        use: o.daemon !== false,
+        socket: o.socket as string | undefined,
+        loadFlags: explicitLoadFlags(o),
+      },
     });
     if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
     await options.use(model.session, {

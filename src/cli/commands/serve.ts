@@ -13,10 +13,49 @@ import process from "node:process";
 import { ActivityLog } from "../../daemon/activity_log.ts";
 import { startDaemon } from "../../daemon/daemon.ts";
 import { prepareSocketDir } from "../../daemon/socket_path.ts";
+import { resolve } from "node:path";
+import type { ProvideModel } from "../../daemon/model_router.ts";
+import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
 import { parseLoadFlags } from "../inference_flags.ts";
+
+/**
+ * The daemon's provider of models the store lacks (src/daemon/model_provider.ts): the lockfile
+ * (`--lockfile`, `$LODE_LOCKFILE`, else `./lode.lock` when present; read again on every miss) and
+ * references, pulled through this command's one pull context. References are not pulled when the
+ * HTTP front accepts remote clients (a remote client must not make the daemon fetch URLs it names).
+ *
+ * @example
+ * ```ts
+ * const provide = await provider(ctx, parsed.options, { notice: console.error, allowRemote: false });
+ * ```
+ */
+export async function provider(
+  ctx: CommandContext,
+  o: ParsedArgv["options"],
+  options: { notice: (line: string) => void; allowRemote: boolean },
+): Promise<ProvideModel> {
+  const explicit = (o.lockfile as string | undefined) ?? ctx.env.LODE_LOCKFILE;
+  const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.env));
+  const initial = await readLockfileIfPresent(path); // an invalid lockfile fails the start
+  if (initial) options.notice(`lockfile ${path}: ${initial.models.length} model(s) pulled on first use`);
+  else if (explicit) {
+    options.notice(`the lockfile ${path} does not exist (yet): no model is pulled from it until it does`);
+  }
+  const { createModelProvider } = await import("../../daemon/model_provider.ts");
+  return createModelProvider({
+    store: await ctx.store(),
+    lockfile: () => readLockfileIfPresent(path),
+    pullContext: (urls) => ctx.pullContext(urls),
+    registryContext: (hosts) => ctx.registryContext(hosts),
+    env: ctx.env,
+    offline: ctx.config.offline,
+    references: !options.allowRemote,
+    notice: options.notice,
+  });
+}
 
 /**
  * `lode serve`.
@@ -46,6 +85,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const { ModelRouter } = await import("../../daemon/model_router.ts");
   const router = new ModelRouter({
     store,
+    provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true }),
     load,
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,

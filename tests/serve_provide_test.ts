@@ -1,0 +1,232 @@
+/**
+ * `lode serve` pulls what the store lacks (src/daemon/model_provider.ts): a real daemon on an EMPTY store,
+ * a real HTTPS origin on loopback serving stories260K, the real CLI as client. A name the lockfile pins and
+ * a request naming a reference are pulled through the daemon, their progress on the admin stream; an
+ * unknown name stays MODEL_NOT_FOUND; a digest mismatch fails only its request; --offline pulls nothing.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { runLode } from "./support/lode_cli.ts";
+import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
+import { makeTestCa, type TestCa } from "./support/test_ca.ts";
+import { type Origin, startOrigin } from "./support/origin.ts";
+import { type ServeProcess, startServe, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
+import { LineReader } from "./support/unix_socket.ts";
+import { withTempDir } from "./support/temp_dir.ts";
+
+const STORIES = await Deno.readFile(STORIES_FILE);
+const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+const STORY =
+  ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
+/** stories260K with one byte changed, served where another digest is pinned. */
+const CORRUPT = STORIES.slice();
+CORRUPT[CORRUPT.length - 1] = CORRUPT[CORRUPT.length - 1]! ^ 0xff;
+const WANTED_SHA = createHash("sha256").update("not these bytes").digest("hex");
+
+interface World {
+  dir: string;
+  ca: TestCa;
+  origin: Origin;
+  store: string;
+  lockfile: string;
+}
+
+async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    const ca = await makeTestCa(`${dir}/ca`);
+    const origin = await startOrigin({
+      tls: ca,
+      routes: { "/m/stories260K.gguf": { body: STORIES }, "/m/corrupt.gguf": { body: CORRUPT } },
+    });
+    const url = `${origin.url}/m/stories260K.gguf`;
+    const lockfile = `${dir}/lode.lock`;
+    await Deno.writeTextFile(
+      lockfile,
+      JSON.stringify({
+        lockfile_version: 1,
+        models: [{
+          name: "stories260K",
+          reference: `${url}#sha256=${STORIES_SHA}`,
+          registry: new URL(url).host,
+          repo: "",
+          revision: "",
+          format: "gguf",
+          license: null,
+          files: [{
+            role: "model",
+            filename: "stories260K.gguf",
+            url,
+            sha256: STORIES_SHA,
+            size: STORIES.length,
+          }],
+        }],
+      }),
+    );
+    try {
+      await body({ dir, ca, origin, store: `${dir}/store`, lockfile });
+    } finally {
+      await origin.close();
+    }
+  });
+}
+
+function gets(origin: Origin, path: string): number {
+  return origin.requests.filter((r) => r.method === "GET" && r.path === path).length;
+}
+
+/** Admin frames until one for `model` says `ready` (rejects when the stream ends first). */
+async function adminUntilReady(path: string, model: string): Promise<Record<string, unknown>[]> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  const reader = new LineReader(conn);
+  const frames: Record<string, unknown>[] = [];
+  try {
+    while (!(frames.at(-1)?.status === "ready" && frames.at(-1)?.model === model)) {
+      const line = await reader.next();
+      if (line === null) throw new Error(`admin stream ended: ${JSON.stringify(frames)}`);
+      frames.push(JSON.parse(line));
+    }
+    return frames;
+  } finally {
+    conn.close();
+  }
+}
+
+function serve(w: World, args: string[] = []): Promise<ServeProcess> {
+  return startServe(w.dir, w.store, ["--ca-cert", w.ca.caCertPath, "--lockfile", w.lockfile, ...args]);
+}
+
+const RUN = ["Once upon a time", "-t", "0", "-n", "40"];
+
+Deno.test("lode serve, empty store: a locked name is pulled through the daemon (admin download frames, then ready); unknown names and digest mismatches fail alone", async () => {
+  await withWorld(async (w) => {
+    const daemon = await serve(w);
+    try {
+      await waitForSocket(daemon.adminSocket);
+      const admin = adminUntilReady(daemon.adminSocket, "stories260K");
+      // An explicit load flag through a daemon: the note says it is not applied.
+      const run = await runLode([
+        "run",
+        "stories260K",
+        ...RUN,
+        "--socket",
+        daemon.socket,
+        "--ctx-size",
+        "256",
+      ], {
+        store: w.store,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, STORY + "\n");
+      assert.match(run.stderr, /--ctx-size not applied: the daemon's load settings apply.*--no-daemon/);
+      assert.equal(gets(w.origin, "/m/stories260K.gguf") >= 1, true, "the origin saw the download");
+
+      const frames = (await admin).filter((f) => f.model === "stories260K");
+      assert.ok(frames.every((f) => f.id === "admin" && f.type === "status"));
+      const downloads = frames.filter((f) => f.status === "loading_model" && f.phase === "download");
+      assert.ok(downloads.length >= 1, JSON.stringify(frames));
+      assert.equal(downloads.at(-1)!.downloaded_bytes, STORIES.length);
+      assert.equal(downloads.at(-1)!.total_bytes, STORIES.length);
+      assert.equal(downloads.at(-1)!.source_url, `${w.origin.url}/m/stories260K.gguf`);
+      const steps = frames.map((f) => f.phase ?? f.status);
+      assert.ok(steps.indexOf("download") < steps.indexOf("mmap"), steps.join(" "));
+      assert.equal(steps.at(-1), "ready");
+
+      // The store now holds it: a second client loads nothing and downloads nothing.
+      const before = gets(w.origin, "/m/stories260K.gguf");
+      const again = await runLode(["run", "stories260K", ...RUN, "--socket", daemon.socket], {
+        store: w.store,
+      });
+      assert.equal(again.stdout, STORY + "\n");
+      assert.equal(gets(w.origin, "/m/stories260K.gguf"), before);
+      const ls = await runLode(["ls"], { store: w.store });
+      assert.match(ls.stdout, /stories260K/);
+
+      const client = await FrameClient.connect(daemon.socket);
+      try {
+        await client.write({ id: "u", op: "generate", model: "nosuch", prompt: "x", max_tokens: 1 });
+        assert.equal(terminal(await client.frames("u")).code, "MODEL_NOT_FOUND");
+        const bad = `${w.origin.url}/m/corrupt.gguf#sha256=${WANTED_SHA}`;
+        await client.write({ id: "d", op: "generate", model: bad, prompt: "x", max_tokens: 1 });
+        assert.equal(terminal(await client.frames("d")).code, "DIGEST_MISMATCH");
+        assert.equal(gets(w.origin, "/m/corrupt.gguf") >= 1, true);
+        // The daemon stays up and serves the good model.
+        await client.write({
+          id: "g",
+          op: "generate",
+          model: "stories260K",
+          prompt: "Once upon a time",
+          max_tokens: 40,
+          temperature: 0,
+        });
+        const g = await client.frames("g");
+        assert.equal(terminal(g).type, "done");
+        assert.equal(tokenText(g), STORY);
+      } finally {
+        client.close();
+      }
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.match(stopped.stderr, /stories260K: pulled from the lockfile/);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+Deno.test("lode serve, empty store: a request by reference pulls it (once) and runs it; --offline pulls nothing", async () => {
+  await withWorld(async (w) => {
+    await Deno.writeTextFile(w.lockfile, JSON.stringify({ lockfile_version: 1, models: [] }));
+    const ref = `${w.origin.url}/m/stories260K.gguf#sha256=${STORIES_SHA}`;
+    const offline = await serve(w, ["--offline"]);
+    try {
+      const client = await FrameClient.connect(offline.socket);
+      await client.write({ id: "o", op: "generate", model: ref, prompt: "x", max_tokens: 1 });
+      assert.equal(terminal(await client.frames("o")).code, "OFFLINE");
+      client.close();
+      assert.equal(w.origin.requests.length, 0, "offline: no connection to the origin");
+    } finally {
+      const stopped = await offline.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+
+    const daemon = await serve(w);
+    try {
+      const run = await runLode(["run", ref, ...RUN, "--socket", daemon.socket, "-v"], { store: w.store });
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, STORY + "\n");
+      assert.match(run.stderr, /running in the daemon on /);
+      const fetched = gets(w.origin, "/m/stories260K.gguf");
+      assert.ok(fetched >= 1);
+      // The same reference again (a new load after unload): found in the store under its name, no download.
+      const client = await FrameClient.connect(daemon.socket);
+      try {
+        await client.write({ id: "u", op: "unload", model: ref });
+        await client.frames("u");
+        await client.write({
+          id: "g",
+          op: "generate",
+          model: ref,
+          prompt: "Once upon a time",
+          max_tokens: 40,
+          temperature: 0,
+        });
+        assert.equal(tokenText(await client.frames("g")), STORY);
+        await client.write({
+          id: "n",
+          op: "generate",
+          model: "stories260K",
+          prompt: "Once upon a time",
+          max_tokens: 40,
+          temperature: 0,
+        });
+        assert.equal(tokenText(await client.frames("n")), STORY);
+      } finally {
+        client.close();
+      }
+      assert.equal(gets(w.origin, "/m/stories260K.gguf"), fetched);
+    } finally {
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+  });
+});
