@@ -89,7 +89,7 @@ Deno.test("lode serve --model: the admin stream shows starting → loading phase
   });
 });
 
-Deno.test("lode status without a daemon exits 3 with DAEMON_NOT_RUNNING; run falls back to in-process", async () => {
+Deno.test("lode status without a daemon exits 3 with DAEMON_NOT_RUNNING; run falls back to in-process, and ignores a default-socket daemon of another store", async () => {
   await withTempDir(async (dir) => {
     const store = await storeWithStories(dir);
     const r = await runLode(["status", "--socket", `${dir}/none.sock`], { store });
@@ -111,6 +111,25 @@ Deno.test("lode status without a daemon exits 3 with DAEMON_NOT_RUNNING; run fal
     });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, STORY + "\n");
+
+    // A daemon on the default socket ($XDG_RUNTIME_DIR/lode/lode.sock) serves runs of its own store only.
+    const env = { XDG_RUNTIME_DIR: `${dir}/runtime` };
+    await Deno.mkdir(`${dir}/runtime/lode`, { recursive: true });
+    const daemon = await startServe(`${dir}/runtime/lode`, store);
+    try {
+      const args = ["run", "stories260K", "Once upon a time", "-t", "0", "-n", "40", "-v"];
+      const mine = await runLode(args, { store, env });
+      assert.equal(mine.code, 0, mine.stderr);
+      assert.match(mine.stderr, /running in the daemon on .*\/runtime\/lode\/lode\.sock/);
+      assert.equal(mine.stdout, STORY + "\n");
+      const other = await storeWithStories(`${dir}/other`);
+      const theirs = await runLode([...args, "--threads", "1"], { store: other, env });
+      assert.equal(theirs.code, 0, theirs.stderr);
+      assert.doesNotMatch(theirs.stderr, /running in the daemon/);
+      assert.equal(theirs.stdout, STORY + "\n");
+    } finally {
+      await daemon.stop();
+    }
   });
 });
 

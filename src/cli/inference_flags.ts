@@ -18,7 +18,7 @@
 import { LodeError } from "../errors.ts";
 import { defaultThreads } from "../inference/default_threads.ts";
 import type { GenerateOptions, GpuSetting, LoadOptions } from "../inference/backend.ts";
-import type { OptionSpec, OptionValues } from "./args.ts";
+import { camel, type OptionSpec, type OptionValues } from "./args.ts";
 
 /**
  * How the model is loaded: `--ctx-size`, `--gpu`, `--threads`, `--no-memory-check`.
@@ -71,9 +71,11 @@ export const LOAD_OPTIONS: OptionSpec[] = [
  * ```
  */
 export function explicitLoadFlags(values: OptionValues): string[] {
-  const flags: [string, string][] = [["ctxSize", "--ctx-size"], ["threads", "--threads"], ["gpu", "--gpu"]];
-  const given = flags.filter(([key]) => values[key] !== undefined).map(([, flag]) => flag);
-  return values.memoryCheck === false ? [...given, "--no-memory-check"] : given;
+  return LOAD_OPTIONS.flatMap((o) => {
+    const value = values[camel(o.name)];
+    if (o.type === "boolean") return value === false ? [`--no-${o.name}`] : [];
+    return value === undefined ? [] : [`--${o.name}`];
+  });
 }
 
 /**

@@ -117,7 +117,7 @@ export async function openModel(
   ref: string,
   options: OpenModelOptions,
 ): Promise<OpenedModel> {
-  if (options.daemon?.use !== false && daemonMayServe(ref, options)) {
+  if (daemonMayServe(ref, options)) {
     const remote = await openInDaemon(ctx, ref, options.daemon?.socket, options.load.signal);
     if (remote) {
       const ignored = options.daemon?.loadFlags ?? [];
@@ -145,9 +145,10 @@ export async function openModel(
 }
 
 /**
- * Whether `ref` may be opened in a daemon: a stored model's name always (when one serves this store);
- * a reference (`hf:`, URL) only with an explicit `--socket` and no `--name`/`--sha256` (the daemon pulls
- * it, reporting progress on its admin stream, and keys it by the reference). `file:` never.
+ * Whether `ref` may be opened in a daemon: never with `--no-daemon` (`daemon.use` false) nor for `file:`;
+ * a stored model's name always (when one serves this store); a reference (`hf:`, URL) only with an
+ * explicit `--socket` and no `--name`/`--sha256` (the daemon pulls it, reporting progress on its admin
+ * stream, and keys it by the reference).
  *
  * @example
  * ```ts
@@ -156,6 +157,7 @@ export async function openModel(
  * ```
  */
 export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pull" | "daemon">): boolean {
+  if (options.daemon?.use === false) return false;
   const kind = parseRef(ref).kind;
   if (kind === "name") return true;
   if (kind === "file" || options.daemon?.socket === undefined) return false;
@@ -183,7 +185,7 @@ export async function openInDaemon(
   const { socketPaths, storeIdentity } = await import("./daemon_flags.ts");
   const { DaemonClient } = await import("../daemon/client.ts");
   const { PROTOCOL_VERSION } = await import("../daemon/protocol.ts");
-  const path = socketPaths(socket === undefined ? {} : { socket }, ctx.env).socket;
+  const path = socketPaths({ socket }, ctx.env).socket;
   let client;
   try {
     client = await DaemonClient.connect(path);

@@ -26,9 +26,11 @@ Deno.test("onInterrupt: one Ctrl-C is one call, even after node-llama-cpp loaded
   assert.equal(new TextDecoder().decode(out.stdout).trim(), "1");
 });
 
-Deno.test("daemonMayServe: names always; references only with an explicit --socket and no --name/--sha256; file: never", () => {
+Deno.test("daemonMayServe: names always; references only with an explicit --socket and no --name/--sha256; file: and --no-daemon never", () => {
   const socket = { daemon: { socket: "/tmp/l.sock" } };
   assert.equal(daemonMayServe("stories260K", {}), true);
+  assert.equal(daemonMayServe("stories260K", { daemon: { use: false, socket: "/tmp/l.sock" } }), false);
+  assert.equal(daemonMayServe("hf:o/r:Q8_0", { daemon: { use: false, socket: "/tmp/l.sock" } }), false);
   assert.equal(daemonMayServe("hf:o/r:Q8_0", {}), false);
   assert.equal(daemonMayServe("hf:o/r:Q8_0", socket), true);
   assert.equal(daemonMayServe("https://h/m.gguf#sha256=" + "a".repeat(64), socket), true);

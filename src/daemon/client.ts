@@ -228,7 +228,11 @@ class DaemonSession implements Session {
   }
 
   detokenize(): Promise<string> {
-    return Promise.reject(new LodeError("USAGE", "the daemon protocol has no detokenize"));
+    return Promise.reject(
+      new LodeError("USAGE", "the daemon protocol has no detokenize", {
+        hint: "Run with --no-daemon to detokenize in this process.",
+      }),
+    );
   }
 
   close(): Promise<void> {
@@ -239,6 +243,7 @@ class DaemonSession implements Session {
     const started = performance.now();
     return createGeneration(async (emit, signal) => {
       let text = "";
+      let chunks = 0;
       let first: number | null = null;
       let done: FrameOf<"done">;
       try {
@@ -247,6 +252,7 @@ class DaemonSession implements Session {
           onFrame: (f) => {
             if (f.type !== "token") return;
             first ??= performance.now();
+            chunks++;
             text += f.text;
             emit(f.text);
           },
@@ -254,7 +260,7 @@ class DaemonSession implements Session {
       } catch (e) {
         // A cancelled generation ends like an aborted local one: the text so far, stop reason "abort".
         if (signal.aborted && e instanceof LodeError && e.code === "CANCELLED") {
-          return { text, stopReason: "abort", usage: localUsage(text, started, first) };
+          return { text, stopReason: "abort", usage: localUsage(chunks, started, first) };
         }
         throw e;
       }
@@ -289,11 +295,12 @@ function sampling(o: GenerateOptions): Record<string, unknown> {
   return out;
 }
 
-function localUsage(text: string, started: number, first: number | null): GenerateResult["usage"] {
+/** Usage of a generation cancelled before its `done` frame, from what this side saw (a token frame is one chunk). */
+function localUsage(chunks: number, started: number, first: number | null): GenerateResult["usage"] {
   const totalMs = performance.now() - started;
   return {
     promptTokens: 0,
-    generatedTokens: text === "" ? 0 : 1,
+    generatedTokens: chunks,
     loadMs: 0,
     timeToFirstTokenMs: first === null ? null : first - started,
     totalMs,

@@ -16,6 +16,7 @@ import { formatDuration } from "../../store/gc_duration.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { socketPaths } from "../daemon_flags.ts";
+import { formatBytes } from "../output.ts";
 
 type AdminFrame = Record<string, unknown> & { status: string };
 
@@ -52,14 +53,12 @@ export function describeStatus(frame: AdminFrame): string {
 }
 
 function describePhase(f: AdminFrame): string {
-  const mib = (n: unknown) => `${(Number(n) / 1048576).toFixed(1)} MiB`;
   switch (f.phase) {
     case "download": {
-      const total = typeof f.total_bytes === "number" ? f.total_bytes : null;
-      const pct = total ? ` (${(Number(f.downloaded_bytes) / total * 100).toFixed(0)}%)` : "";
-      return `download ${mib(f.downloaded_bytes)}${
-        total ? ` of ${mib(total)}` : ""
-      }${pct} from ${f.source_url}`;
+      const done = Number(f.downloaded_bytes);
+      const total = typeof f.total_bytes === "number" && f.total_bytes > 0 ? f.total_bytes : null;
+      const of = total === null ? "" : ` of ${formatBytes(total)} (${(done / total * 100).toFixed(0)}%)`;
+      return `download ${formatBytes(done)}${of} from ${f.source_url}`;
     }
     case "kv_cache":
       return `kv_cache, ${f.n_ctx} tokens of context`;
