@@ -14,8 +14,7 @@
 import { VERSION } from "../version.ts";
 import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
 import type { CommandContext } from "./context.ts";
-import { LOAD_OPTIONS, SAMPLING_OPTIONS } from "./inference_flags.ts";
-import { ADMIN_SOCKET_OPTION, DAEMON_OPTION, SERVE_OPTIONS, SOCKET_OPTION } from "./daemon_flags.ts";
+import { LOCKFILE, MODEL_COMMAND_SPECS, SHA256, STORIES, STORIES_SHA } from "./model_command_specs.ts";
 
 /** A command implementation module. */
 export interface CommandModule {
@@ -64,48 +63,6 @@ const GLOBAL: OptionSpec[] = [
   },
 ];
 
-const SHA256: OptionSpec = {
-  name: "sha256",
-  type: "string",
-  value: "<hex>",
-  description: "expected SHA-256; a mismatch quarantines the bytes and fails",
-};
-
-const LOCKFILE: OptionSpec = {
-  name: "lockfile",
-  type: "string",
-  value: "<path>",
-  description: "the lockfile (default: ./lode.lock; $LODE_LOCKFILE)",
-};
-
-const MODEL_ARG = "a stored model name, hf:OWNER/REPO[:QUANT], an https URL (#sha256=HEX) or file:PATH";
-
-const PULL_OPTIONS: OptionSpec[] = [
-  { name: "name", type: "string", value: "<name>", description: "store name when pulling a URL" },
-  SHA256,
-];
-
-const SYSTEM: OptionSpec = {
-  name: "system",
-  short: "s",
-  type: "string",
-  value: "<text>",
-  description: "system message; without a chat template (or with --raw) it is put before the prompt",
-};
-
-const VERBOSE: OptionSpec = {
-  name: "verbose",
-  short: "v",
-  type: "boolean",
-  description: "print load time, prompt and generated tokens and their speed on stderr",
-};
-
-/** How run/chat/embed reach a running daemon. */
-const DAEMON_CLIENT_OPTIONS: OptionSpec[] = [DAEMON_OPTION, SOCKET_OPTION];
-
-const STORIES = "https://example.com/models/stories260K.gguf";
-const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
-
 const SPECS: CommandSpec[] = [
   {
     name: "pull",
@@ -133,133 +90,7 @@ const SPECS: CommandSpec[] = [
       `lode pull ${STORIES} --name tiny --json`,
     ],
   },
-  {
-    name: "run",
-    summary: "generate text with a model (pulled first when it is a URL not yet in the store)",
-    args: [
-      { name: "model", required: true, description: MODEL_ARG },
-      { name: "prompt", description: "the prompt (default: read from stdin)" },
-    ],
-    options: [
-      SYSTEM,
-      {
-        name: "raw",
-        type: "boolean",
-        description: "continue the prompt as plain text even when the model has a chat template",
-      },
-      ...SAMPLING_OPTIONS,
-      ...LOAD_OPTIONS,
-      ...PULL_OPTIONS,
-      ...DAEMON_CLIENT_OPTIONS,
-      VERBOSE,
-    ],
-    examples: [
-      "lode run stories260K 'Once upon a time' --temperature 0",
-      "echo 'Once upon a time' | lode run stories260K --max-tokens 40 --seed 7",
-      "lode run hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 'Why is the sky blue?' --system 'Answer in one sentence.'",
-      "lode run qwen3 'List three colours' --json-schema colours.schema.json --temperature 0",
-      "lode run stories260K 'Once upon a time' --json --verbose --threads 1 --stop '\\n'",
-    ],
-  },
-  {
-    name: "chat",
-    summary: "talk with a model: history kept, /reset clears it, /exit or Ctrl-D quits",
-    args: [{ name: "model", required: true, description: MODEL_ARG }],
-    options: [
-      SYSTEM,
-      ...SAMPLING_OPTIONS,
-      ...LOAD_OPTIONS,
-      ...PULL_OPTIONS,
-      ...DAEMON_CLIENT_OPTIONS,
-      VERBOSE,
-    ],
-    examples: [
-      "lode chat hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 --system 'You are terse.'",
-      "printf 'Hi!\\nAnd again?\\n' | lode chat qwen3 --temperature 0 --json",
-    ],
-    notes: [
-      "On a terminal: type a message and Enter; the whole history goes to the model each turn.",
-      "Ctrl-C while an answer streams stops that answer (the part shown stays in the history; an answer",
-      "stopped before its first word is dropped with its question). Ctrl-C at the prompt prints how to quit;",
-      "a second Ctrl-C quits. Piped stdin: one message per line, each answer followed by a newline.",
-      "A model without a chat template (stories260K) sees the history as `role: text` lines.",
-    ],
-  },
-  {
-    name: "embed",
-    summary: "print embedding vectors of texts as JSON (one object per text, in order)",
-    args: [
-      { name: "model", required: true, description: MODEL_ARG },
-      { name: "text", variadic: true, description: "texts to embed (default: one per line of stdin)" },
-    ],
-    options: [
-      {
-        name: "normalize",
-        type: "boolean",
-        negatable: true,
-        description: "print raw vectors instead of scaling each to length 1",
-      },
-      ...LOAD_OPTIONS,
-      ...PULL_OPTIONS,
-      ...DAEMON_CLIENT_OPTIONS,
-      { ...VERBOSE, description: "print load time, vector size and how long embedding took on stderr" },
-    ],
-    examples: [
-      "lode embed stories260K 'a red ball' 'a blue ball'",
-      "cat sentences.txt | lode embed nomic-embed --json | jq -c '.embedding | length'",
-    ],
-    notes: [
-      'Default output: a JSON array of {"text": …, "embedding": [...]}. With --json: NDJSON, status events',
-      'then one {"event": "embedding", "index": i, "text": …, "embedding": [...]} line per text.',
-    ],
-  },
-  {
-    name: "serve",
-    summary: "run the daemon: models stay loaded, requests over a Unix socket (docs/protocol.md)",
-    args: [],
-    options: [
-      SOCKET_OPTION,
-      ADMIN_SOCKET_OPTION,
-      ...SERVE_OPTIONS,
-      {
-        ...LOCKFILE,
-        description:
-          "pull the models it pins on first use (default: ./lode.lock when present; $LODE_LOCKFILE)",
-      },
-      ...LOAD_OPTIONS,
-    ],
-    examples: [
-      "lode serve --model stories260K",
-      "lode serve --lockfile ci/lode.lock   # a locked model missing from the store is pulled on first use",
-      "lode serve --max-queue 16 --parallel 2 --keep-alive 10m --log ~/.local/state/lode/activity.ndjson",
-      "lode serve --socket /tmp/lode-test.sock --threads 1 --grace 5s",
-    ],
-    notes: [
-      "One daemon per socket: a second one exits 7 (DAEMON_RUNNING, naming the first one's pid).",
-      "SIGTERM or Ctrl-C drains: new requests get DRAINING, those in flight have --grace to finish (a second",
-      "signal stops them at once); the sockets are removed and lode exits 0. `lode status` shows its state;",
-      "`lode run`/`chat`/`embed` of a stored model go through it when it serves their store (--no-daemon: not).",
-      "A model missing from the store is pulled on first use when the lockfile pins it or the request names a",
-      "reference (hf:…, https://…#sha256=…); progress goes to the admin stream. --offline: nothing is pulled.",
-    ],
-  },
-  {
-    name: "status",
-    summary: "show the daemon's state (status, capabilities, queue, models); --watch follows it",
-    args: [],
-    options: [
-      {
-        name: "watch",
-        short: "w",
-        type: "boolean",
-        description: "keep printing status events as they happen",
-      },
-      SOCKET_OPTION,
-      ADMIN_SOCKET_OPTION,
-    ],
-    examples: ["lode status", "lode status --watch", "lode status --watch --json | jq -c ."],
-    notes: ["Exits 3 (DAEMON_NOT_RUNNING) when no daemon is running on the socket."],
-  },
+  ...MODEL_COMMAND_SPECS,
   {
     name: "inspect",
     summary:
