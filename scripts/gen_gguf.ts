@@ -12,7 +12,7 @@
  * Prints one JSON line: {path, sizeBytes, sha256, params, tensorType, seed, shape, seconds}.
  * @module
  */
-import { createHash } from "node:crypto";
+import { ModelFileWriter } from "./model_file_writer.ts";
 import { parseArgs } from "node:util";
 import { alignUp, GGUF_TYPE, type GgufTensorInfo, type GgufValue, readGgufHeader } from "../src/gguf/mod.ts";
 import { encodeGgufHeader, GGML_TYPE } from "./gguf_header.ts";
@@ -66,7 +66,6 @@ export interface GgufModelResult {
 }
 
 const ALIGNMENT = 32;
-const BUFFER_BYTES = 16 * 1024 * 1024;
 /** Random pool: 4 MiB plus a few words, so its period never lines up with power-of-two ranges. */
 const POOL_WORDS = 1024 * 1024 + 3;
 const WEIGHT_SCALE = 0.02 * Math.sqrt(3); // uniform(-a, a) with standard deviation 0.02
@@ -179,64 +178,6 @@ function plan(options: GgufModelOptions, type: TensorType, tokenizer: Map<string
 }
 
 /**
- * Buffered file writer that hashes everything it writes. Double-buffered: while one buffer is being
- * written (Deno does file I/O off the JS thread) the next is filled and hashed.
- */
-class HashingWriter {
-  buf = new Uint8Array(BUFFER_BYTES);
-  words = new Uint32Array(this.buf.buffer);
-  private spare = new Uint8Array(BUFFER_BYTES);
-  private pending: Promise<void> = Promise.resolve();
-  pos = 0;
-  written = 0;
-  private readonly hash = createHash("sha256");
-  constructor(private readonly file: Deno.FsFile) {}
-  async flush(): Promise<void> {
-    const chunk = this.buf.subarray(0, this.pos);
-    this.hash.update(chunk);
-    await this.pending;
-    this.pending = (async () => {
-      for (let off = 0; off < chunk.byteLength;) off += await this.file.write(chunk.subarray(off));
-    })();
-    this.written += this.pos;
-    this.pos = 0;
-    [this.buf, this.spare] = [this.spare, this.buf];
-    this.words = new Uint32Array(this.buf.buffer);
-  }
-  /** Waits for the last write. */
-  async close(): Promise<void> {
-    await this.flush();
-    await this.pending;
-  }
-  /** Waits for any in-flight write, ignoring its failure (used on the error path before closing). */
-  async settle(): Promise<void> {
-    await this.pending.catch(() => {});
-  }
-  async bytes(b: Uint8Array): Promise<void> {
-    for (let off = 0; off < b.byteLength;) {
-      if (this.pos === this.buf.byteLength) await this.flush();
-      const n = Math.min(b.byteLength - off, this.buf.byteLength - this.pos);
-      this.buf.set(b.subarray(off, off + n), this.pos);
-      this.pos += n;
-      off += n;
-    }
-  }
-  /** Appends `n` bytes produced by `fill(words, wordStart, wordCount)`; `n` and `pos` are 4-aligned. */
-  async generate(n: number, fill: (words: Uint32Array, at: number, count: number) => void): Promise<void> {
-    while (n > 0) {
-      if (this.pos === this.buf.byteLength) await this.flush();
-      const take = Math.min(n, this.buf.byteLength - this.pos);
-      fill(this.words, this.pos / 4, take / 4);
-      this.pos += take;
-      n -= take;
-    }
-  }
-  digest(): string {
-    return this.hash.digest("hex");
-  }
-}
-
-/**
  * Writes a random-weight llama GGUF v3 model to `path` (via `path.partial`, renamed when complete) and
  * returns its size, SHA-256 and shape. A 1 GiB file takes a few seconds.
  * @example
@@ -273,7 +214,7 @@ export async function writeGgufModel(path: string, options: GgufModelOptions): P
   const oneWord = new Uint32Array(one.buffer)[0]!;
   const tmp = `${path}.partial`;
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  const w = new HashingWriter(file);
+  const w = new ModelFileWriter(file);
   try {
     await w.bytes(l.header);
     for (const [index, t] of l.tensors.entries()) {
