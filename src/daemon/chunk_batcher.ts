@@ -3,7 +3,10 @@
  * runner_protocol.ts): the first chunk after a quiet period is sent at
  * once; chunks that follow within `flushMs` of the last send are held and
  * sent together with the first chunk after that time (or by a timer when
- * none comes). Chunk boundaries and order are kept.
+ * none comes). A fast stream (at least `fast.chunksPerSecond`) is sent at
+ * most every `fast.flushMs` instead: each send costs its receivers a
+ * wake-up, and chunks that come faster than a display can show gain nothing
+ * from going out sooner. Chunk boundaries and order are kept.
  *
  * @example
  * ```ts
@@ -20,6 +23,11 @@
 export interface ChunkBatcherOptions {
   /** Least time between two sends, in milliseconds. */
   flushMs: number;
+  /**
+   * A longer least time between two sends while the chunks come at `chunksPerSecond` or faster (measured
+   * over the last send's chunks). Default: none.
+   */
+  fast?: { flushMs: number; chunksPerSecond: number };
   /** Clock in milliseconds (default `performance.now`). */
   now?: () => number;
 }
@@ -28,29 +36,36 @@ export interface ChunkBatcherOptions {
 export class ChunkBatcher {
   readonly #send: (id: number, texts: string[]) => void;
   readonly #flushMs: number;
+  readonly #fast: { flushMs: number; chunksPerSecond: number } | undefined;
   readonly #now: () => number;
   readonly #held = new Map<number, string[]>();
+  #heldCount = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastSend = -Infinity;
+  /** The least time before the next send: `flushMs`, or `fast.flushMs` after a fast send. */
+  #interval: number;
 
   constructor(send: (id: number, texts: string[]) => void, options: ChunkBatcherOptions) {
     this.#send = send;
     this.#flushMs = options.flushMs;
+    this.#fast = options.fast;
+    this.#interval = options.flushMs;
     this.#now = options.now ?? (() => performance.now());
   }
 
   /**
-   * A chunk of request `id`: sent now (with what is held) when `flushMs` have passed since the last send,
-   * else held. Held chunks go out with a later chunk or, when none comes, by a timer at twice `flushMs`:
-   * while tokens keep coming the timer never fires (a timer wake-up costs as much CPU as a send).
+   * A chunk of request `id`: sent now (with what is held) when the interval has passed since the last
+   * send, else held. Held chunks go out with a later chunk or, when none comes, by a timer at twice the
+   * interval: while tokens keep coming the timer never fires (a timer wake-up costs as much CPU as a send).
    */
   push(id: number, text: string): void {
     const held = this.#held.get(id);
     if (held) held.push(text);
     else this.#held.set(id, [text]);
+    this.#heldCount++;
     const since = this.#now() - this.#lastSend;
-    if (since >= this.#flushMs) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), 2 * this.#flushMs - since);
+    if (since >= this.#interval) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), 2 * this.#interval - since);
   }
 
   /** Sends everything held now (call it before a request's last reply). */
@@ -58,7 +73,13 @@ export class ChunkBatcher {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#held.size === 0) return;
-    this.#lastSend = this.#now();
+    const now = this.#now();
+    const rate = this.#heldCount / ((now - this.#lastSend) / 1000);
+    this.#interval = this.#fast !== undefined && rate >= this.#fast.chunksPerSecond
+      ? this.#fast.flushMs
+      : this.#flushMs;
+    this.#lastSend = now;
+    this.#heldCount = 0;
     const held = [...this.#held];
     this.#held.clear();
     for (const [id, texts] of held) this.#send(id, texts);

@@ -47,3 +47,32 @@ Deno.test("a held chunk with nothing after it is sent by a timer (at most 2 × f
   await new Promise((r) => setTimeout(r, 40));
   assert.deepEqual(sent, [["a"], ["b"]]);
 });
+
+Deno.test("a fast stream is sent at most every fast.flushMs; the interval comes back when it slows", () => {
+  let now = 100;
+  const sent: string[][] = [];
+  const batcher = new ChunkBatcher((_, texts) => sent.push(texts), {
+    flushMs: 16,
+    fast: { flushMs: 48, chunksPerSecond: 250 },
+    now: () => now,
+  });
+  const at = (t: number, text: string) => {
+    now = 100 + t;
+    batcher.push(1, text);
+  };
+  at(0, "a"); // the first chunk: at once, and not fast (nothing came before it)
+  for (let t = 2; t <= 16; t += 2) at(t, `${t}`); // 8 chunks in 16 ms: 500 a second
+  assert.deepEqual(sent, [["a"], ["2", "4", "6", "8", "10", "12", "14", "16"]]);
+  for (let t = 18; t <= 62; t += 2) at(t, `${t}`);
+  assert.equal(sent.length, 2, "held for 48 ms after a fast send");
+  at(64, "64");
+  assert.equal(sent.length, 3);
+  assert.equal(sent[2]!.length, 24, "48 ms of chunks in one send");
+  at(100, "slow"); // 1 chunk in 36 ms: slow, yet held (48 ms had not passed), then…
+  at(120, "x");
+  assert.deepEqual(sent.at(-1), ["slow", "x"]); // …2 chunks in 56 ms: slow, so the interval is 16 ms again
+  at(130, "y");
+  assert.equal(sent.length, 4, "held: 10 ms after the last send");
+  at(136, "z");
+  assert.deepEqual(sent.at(-1), ["y", "z"]);
+});

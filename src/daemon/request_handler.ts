@@ -23,6 +23,7 @@
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import type { Generation, Session } from "../inference/backend.ts";
+import { chunkBatches } from "../inference/generation.ts";
 import type { AdmissionQueue } from "./admission_queue.ts";
 import type { ActivityRecord } from "./activity_log.ts";
 import {
@@ -191,8 +192,10 @@ function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext):
       const generation: Generation = request.op === "generate"
         ? lease.session.generate(request.prompt, options)
         : lease.session.chat(request.messages, options);
-      for await (const text of generation) {
-        ctx.send({ id: request.id, type: "token", text });
+      // One `token` frame per text, the frames of a burst (a runner's `chunks` message) queued together so
+      // that they leave in one write: per-frame writes cost the daemon and its client a wake-up per token.
+      for await (const texts of chunkBatches(generation)) {
+        for (const text of texts) ctx.send({ id: request.id, type: "token", text });
         await ctx.backpressure();
       }
       const result = await generation.result;

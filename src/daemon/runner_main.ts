@@ -23,6 +23,7 @@ import { ChunkBatcher } from "./chunk_batcher.ts";
 import {
   CHUNK_FLUSH_MS,
   encodeRunnerMessage,
+  FAST_CHUNK_FLUSH,
   RUNNER_MAX_LINE_BYTES,
   type RunnerReply,
   RunnerRequest,
@@ -100,6 +101,7 @@ class RunnerHost {
     this.#send = send;
     this.#chunks = new ChunkBatcher((id, texts) => send({ id, type: "chunks", texts }), {
       flushMs: CHUNK_FLUSH_MS,
+      fast: FAST_CHUNK_FLUSH,
     });
   }
 

@@ -100,13 +100,14 @@ export function createGeneration(run: GenerationRun, options: CreateGenerationOp
   // A failure reaches the reader through the iteration and `result`; never as an unhandled rejection.
   result.catch(() => {});
 
-  async function* iterate(): AsyncGenerator<string, void, undefined> {
+  /** Yields what `take` gives until the run ended and every chunk was taken; leaving early aborts the run. */
+  async function* drain<T>(take: () => T | undefined): AsyncGenerator<T, void, undefined> {
     let finished = false;
     try {
       while (true) {
-        const chunk = chunks.shift();
-        if (chunk !== undefined) {
-          yield chunk;
+        const next = take();
+        if (next !== undefined) {
+          yield next;
           continue;
         }
         if (done) break;
@@ -119,5 +120,41 @@ export function createGeneration(run: GenerationRun, options: CreateGenerationOp
     }
   }
 
-  return { result, [Symbol.asyncIterator]: iterate };
+  const generation: Generation = { result, [Symbol.asyncIterator]: () => drain(() => chunks.shift()) };
+  batchReaders.set(generation, () => drain(() => chunks.length === 0 ? undefined : chunks.splice(0)));
+  return generation;
+}
+
+/** How to read a generation made by {@link createGeneration} in batches. */
+const batchReaders = new WeakMap<Generation, () => AsyncGenerator<string[], void, undefined>>();
+
+/**
+ * The chunks of `generation` in batches: each batch is every chunk produced
+ * and not yet read (at least one), in order, each chunk whole. A consumer
+ * that forwards chunks can then handle a burst at once — the daemon writes
+ * the `token` frames of one runner message with one write — where reading
+ * chunk by chunk would interleave its writes with the reading. A generation
+ * not made by {@link createGeneration} gives one chunk per batch. Read either
+ * the batches or the generation itself, once; leaving the loop early aborts
+ * the run, as leaving the generation's own loop does.
+ *
+ * @example
+ * ```ts
+ * import { chunkBatches, createGeneration } from "./generation.ts";
+ * const g = createGeneration(async (emit) => {
+ *   emit("Once"); emit(" upon"); // one burst
+ *   const usage = { promptTokens: 0, generatedTokens: 2, loadMs: 0, timeToFirstTokenMs: 0, totalMs: 0, tokensPerSecond: 0 };
+ *   return { text: "Once upon", stopReason: "max_tokens", usage };
+ * });
+ * for await (const texts of chunkBatches(g)) console.log(texts); // ["Once", " upon"]
+ * ```
+ */
+export function chunkBatches(generation: Generation): AsyncIterable<string[]> {
+  const read = batchReaders.get(generation);
+  if (read !== undefined) return { [Symbol.asyncIterator]: read };
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const chunk of generation) yield [chunk];
+    },
+  };
 }

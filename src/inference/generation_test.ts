@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
 import type { GenerateResult, StopReason } from "./backend.ts";
-import { createGeneration } from "./generation.ts";
+import { chunkBatches, createGeneration } from "./generation.ts";
 
 function summary(text: string, stopReason: StopReason): GenerateResult {
   const usage = {
@@ -96,4 +96,30 @@ Deno.test("createGeneration: a failing run rejects the iteration and result, aft
 Deno.test("createGeneration: an unobserved failure is not an unhandled rejection", async () => {
   createGeneration(() => Promise.reject(new Error("nobody listens")));
   await new Promise((resolve) => setTimeout(resolve, 5));
+});
+
+Deno.test("chunkBatches gives every chunk emitted since the last batch at once, in order", async () => {
+  const generation = createGeneration(async (emit) => {
+    for (const burst of [["a", "b", "c"], ["d"], ["e", "f"]]) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      for (const chunk of burst) emit(chunk);
+    }
+    return summary("abcdef", "max_tokens");
+  });
+  const batches: string[][] = [];
+  for await (const batch of chunkBatches(generation)) batches.push(batch);
+  assertEquals(batches, [["a", "b", "c"], ["d"], ["e", "f"]]);
+  assertEquals((await generation.result).text, "abcdef");
+});
+
+Deno.test("chunkBatches: one chunk per batch from other generations; leaving early aborts the run", async () => {
+  const plain = createGeneration(ticker(3));
+  const other = { result: plain.result, [Symbol.asyncIterator]: () => plain[Symbol.asyncIterator]() };
+  const batches: string[][] = [];
+  for await (const batch of chunkBatches(other)) batches.push(batch);
+  assertEquals(batches, [["a"], ["b"], ["c"]]);
+
+  const long = createGeneration(ticker(1000));
+  for await (const _ of chunkBatches(long)) break;
+  assertEquals((await long.result).stopReason, "abort");
 });
