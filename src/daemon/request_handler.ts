@@ -108,13 +108,7 @@ export async function handleRequest(
       case "embed":
         return await embed(request, ctx);
       case "tokenize":
-        return await withLease(ctx, request.model, ctx.signal, async (lease) => {
-          const tokens = await lease.session.tokenize(request.text);
-          return {
-            frames: [{ id: request.id, type: "tokens", tokens }],
-            activity: { model: lease.model, count: tokens.length, output: request.text },
-          };
-        });
+        return await tokenize(request, ctx);
       case "models":
         return {
           frames: [{ id: request.id, type: "models", models: await ctx.router.models() }],
@@ -182,6 +176,22 @@ async function admitted<T>(
   } finally {
     admission.release();
   }
+}
+
+/** Straight from the vocabulary in this process when the model has one open; else through a lease. */
+async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Promise<Handled> {
+  const handled = (model: string, tokens: number[]): Handled => ({
+    frames: [{ id: request.id, type: "tokens", tokens }],
+    activity: { model, count: tokens.length, output: request.text },
+  });
+  const vocabulary = ctx.router.vocabulary?.(request.model);
+  if (vocabulary !== undefined) return handled(request.model, await vocabulary.tokenize(request.text));
+  return await withLease(
+    ctx,
+    request.model,
+    ctx.signal,
+    async (lease) => handled(lease.model, await lease.session.tokenize(request.text)),
+  );
 }
 
 function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext): Promise<Handled> {
