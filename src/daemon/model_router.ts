@@ -220,6 +220,7 @@ export class ModelRouter implements Router {
     entry.start(this.#bringUp(entry, known));
     entry.ready.catch(() => {
       if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
+      if (known.after && this.#restarts.get(entry.name) === "context_size") this.#restarts.delete(entry.name);
       this.#notify();
     });
     return entry;
