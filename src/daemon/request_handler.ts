@@ -164,7 +164,7 @@ async function admitted<T>(
   body: (signal: AbortSignal, queueMs: number) => Promise<T>,
 ): Promise<T> {
   const admission = await ctx.queue.admit({
-    model: request.model,
+    model: ctx.router.nameOf?.(request.model) ?? request.model,
     key: ctx.key,
     signal: ctx.signal,
     onPosition: (position) => ctx.send({ id: request.id, type: "queued", position }),
@@ -242,7 +242,12 @@ function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handle
 
 async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Handled> {
   const started = performance.now();
-  return await withLease(ctx, request.model, ctx.signal, (lease) => {
+  const lease = await ctx.router.acquire(request.model, {
+    signal: ctx.signal,
+    ...(request.context_size !== undefined ? { contextSize: request.context_size } : {}),
+    ...(request.keep_alive_ms !== undefined ? { keepAliveMs: request.keep_alive_ms } : {}),
+  });
+  try {
     const session: Session = lease.session;
     const loadMs = round(performance.now() - started);
     const frame: FrameOf<"loaded"> = {
@@ -251,6 +256,9 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
       model: lease.model,
       load_ms: loadMs,
       context_size: session.info.contextSize,
+      ...(lease.keepAliveMs !== undefined
+        ? { keep_alive_ms: lease.keepAliveMs === Infinity ? null : lease.keepAliveMs }
+        : {}),
       capabilities: session.capabilities,
       info: {
         architecture: session.info.architecture,
@@ -261,8 +269,10 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
         model_load_ms: round(session.info.loadMs),
       },
     };
-    return Promise.resolve({ frames: [frame], activity: { model: lease.model } });
-  });
+    return { frames: [frame], activity: { model: lease.model } };
+  } finally {
+    lease.release();
+  }
 }
 
 function round(ms: number): number {
