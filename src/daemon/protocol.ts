@@ -182,6 +182,8 @@ export const ResponseFrame = z.discriminatedUnion("type", [
     model: z.string(),
     load_ms: Millis,
     context_size: Count.optional(),
+    /** How long the model stays loaded once idle (null: until evicted or unloaded). */
+    keep_alive_ms: Millis.nullable().optional(),
     capabilities: Capabilities.optional(),
     info: ModelInfo.optional(),
   }),

@@ -109,13 +109,7 @@ export async function handleRequest(
       case "embed":
         return await embed(request, ctx);
       case "tokenize":
-        return await withLease(ctx, request.model, ctx.signal, async (lease) => {
-          const tokens = await lease.session.tokenize(request.text);
-          return {
-            frames: [{ id: request.id, type: "tokens", tokens }],
-            activity: { model: lease.model, count: tokens.length, output: request.text },
-          };
-        });
+        return await tokenize(request, ctx);
       case "models":
         return {
           frames: [{ id: request.id, type: "models", models: await ctx.router.models() }],
@@ -171,7 +165,7 @@ async function admitted<T>(
   body: (signal: AbortSignal, queueMs: number) => Promise<T>,
 ): Promise<T> {
   const admission = await ctx.queue.admit({
-    model: request.model,
+    model: ctx.router.nameOf?.(request.model) ?? request.model,
     key: ctx.key,
     signal: ctx.signal,
     onPosition: (position) => ctx.send({ id: request.id, type: "queued", position }),
@@ -183,6 +177,22 @@ async function admitted<T>(
   } finally {
     admission.release();
   }
+}
+
+/** Straight from the vocabulary in this process when the model has one open; else through a lease. */
+async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Promise<Handled> {
+  const handled = (model: string, tokens: number[]): Handled => ({
+    frames: [{ id: request.id, type: "tokens", tokens }],
+    activity: { model, count: tokens.length, output: request.text },
+  });
+  const vocabulary = ctx.router.vocabulary?.(request.model);
+  if (vocabulary !== undefined) return handled(request.model, await vocabulary.tokenize(request.text));
+  return await withLease(
+    ctx,
+    request.model,
+    ctx.signal,
+    async (lease) => handled(lease.model, await lease.session.tokenize(request.text)),
+  );
 }
 
 function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext): Promise<Handled> {
@@ -235,7 +245,12 @@ function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handle
 
 async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Handled> {
   const started = performance.now();
-  return await withLease(ctx, request.model, ctx.signal, (lease) => {
+  const lease = await ctx.router.acquire(request.model, {
+    signal: ctx.signal,
+    ...(request.context_size !== undefined ? { contextSize: request.context_size } : {}),
+    ...(request.keep_alive_ms !== undefined ? { keepAliveMs: request.keep_alive_ms } : {}),
+  });
+  try {
     const session: Session = lease.session;
     const loadMs = round(performance.now() - started);
     const frame: FrameOf<"loaded"> = {
@@ -244,6 +259,9 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
       model: lease.model,
       load_ms: loadMs,
       context_size: session.info.contextSize,
+      ...(lease.keepAliveMs !== undefined
+        ? { keep_alive_ms: lease.keepAliveMs === Infinity ? null : lease.keepAliveMs }
+        : {}),
       capabilities: session.capabilities,
       info: {
         architecture: session.info.architecture,
@@ -254,8 +272,10 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
         model_load_ms: round(session.info.loadMs),
       },
     };
-    return Promise.resolve({ frames: [frame], activity: { model: lease.model } });
-  });
+    return { frames: [frame], activity: { model: lease.model } };
+  } finally {
+    lease.release();
+  }
 }
 
 function round(ms: number): number {

@@ -57,11 +57,14 @@ export async function startServe(
   dir: string,
   store: string,
   args: string[] = [],
-  options: { wait?: boolean } = {},
+  options: { wait?: boolean; env?: Record<string, string> } = {},
 ): Promise<ServeProcess> {
   const socket = `${dir}/lode.sock`;
   const adminSocket = `${dir}/lode.admin.sock`;
-  const child = spawnLode(["serve", "--socket", socket, "--threads", "1", ...args], { store });
+  const child = spawnLode(["serve", "--socket", socket, "--threads", "1", ...args], {
+    store,
+    ...(options.env ? { env: options.env } : {}),
+  });
   let finished: Promise<LodeRun> | null = null;
   const done = () => finished ??= finish(child);
   if (options.wait !== false) {
