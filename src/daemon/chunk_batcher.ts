@@ -1,7 +1,7 @@
 /**
  * Rate-limited flushing of generated text chunks (see `CHUNK_FLUSH_MS` in
- * runner_protocol.ts): the first chunk after a quiet period is sent at
- * once; chunks that follow within `flushMs` of the last send are held and
+ * runner_protocol.ts): the first chunk of a request, and the first after a
+ * quiet period, is sent at once; chunks that follow within `flushMs` of the last send are held and
  * sent together with the first chunk after that time (or by a timer when
  * none comes). A fast stream (at least `fast.chunksPerSecond`) is sent at
  * most every `fast.flushMs` instead: each send costs its receivers a
@@ -14,7 +14,7 @@
  * const batcher = new ChunkBatcher((id, texts) => console.log(id, texts), { flushMs: 4 });
  * batcher.push(1, "Once"); // sent now
  * batcher.push(1, " upon"); // held: sent with the first chunk 4 ms after the last send (8 ms at most)
- * batcher.flush(); // before a request's result: everything held goes out now
+ * batcher.finish(1); // before request 1's result: everything held goes out now
  * ```
  * @module
  */
@@ -39,6 +39,8 @@ export class ChunkBatcher {
   readonly #fast: { flushMs: number; chunksPerSecond: number } | undefined;
   readonly #now: () => number;
   readonly #held = new Map<number, string[]>();
+  /** Requests that have sent a chunk and not finished. */
+  readonly #started = new Set<number>();
   #heldCount = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastSend = -Infinity;
@@ -54,8 +56,8 @@ export class ChunkBatcher {
   }
 
   /**
-   * A chunk of request `id`: sent now (with what is held) when the interval has passed since the last
-   * send, else held. Held chunks go out with a later chunk or, when none comes, by a timer at twice the
+   * A chunk of request `id`: sent now (with what is held) when it is the request's first or the interval
+   * has passed since the last send, else held. Held chunks go out with a later chunk or, when none comes, by a timer at twice the
    * interval: while tokens keep coming the timer never fires (a timer wake-up costs as much CPU as a send).
    */
   push(id: number, text: string): void {
@@ -64,11 +66,19 @@ export class ChunkBatcher {
     else this.#held.set(id, [text]);
     this.#heldCount++;
     const since = this.#now() - this.#lastSend;
-    if (since >= this.#interval) this.flush();
+    const first = !this.#started.has(id);
+    if (first) this.#started.add(id);
+    if (first || since >= this.#interval) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), 2 * this.#interval - since);
   }
 
-  /** Sends everything held now (call it before a request's last reply). */
+  /** Sends everything held now and forgets request `id` (call it before the request's last reply). */
+  finish(id: number): void {
+    this.flush();
+    this.#started.delete(id);
+  }
+
+  /** Sends everything held now. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -28,14 +28,34 @@ Deno.test("the first chunk goes at once; chunks within flushMs go with the first
 Deno.test("flush sends what is held, per request, in order; nothing held sends nothing", () => {
   const { batcher, sent, at } = world(4);
   batcher.push(1, "a");
+  batcher.push(2, "x"); // the first chunk of request 2: at once too
   at(1);
-  batcher.push(2, "x");
   batcher.push(1, "b");
   batcher.push(2, "y");
+  batcher.push(1, "c");
   batcher.flush();
-  assert.deepEqual(sent, [[1, ["a"]], [2, ["x", "y"]], [1, ["b"]]]);
+  assert.deepEqual(sent, [[1, ["a"]], [2, ["x"]], [1, ["b", "c"]], [2, ["y"]]]);
   batcher.flush();
-  assert.equal(sent.length, 3);
+  assert.equal(sent.length, 4);
+});
+
+Deno.test("a request's first chunk goes at once, even right after another request's last send", () => {
+  const { batcher, sent, at } = world(16);
+  batcher.push(1, "a");
+  at(10);
+  batcher.push(1, "b");
+  batcher.finish(1); // request 1's result follows: "b" goes now
+  assert.deepEqual(sent, [[1, ["a"]], [1, ["b"]]]);
+  at(12);
+  batcher.push(2, "x"); // 2 ms after the last send: not held
+  assert.deepEqual(sent.at(-1), [2, ["x"]]);
+  at(13);
+  batcher.push(2, "y");
+  assert.equal(sent.length, 3, "the request's later chunks are batched");
+  batcher.finish(2);
+  at(14);
+  batcher.push(2, "z"); // an id used again after finish starts afresh
+  assert.deepEqual(sent.slice(3), [[2, ["y"]], [2, ["z"]]]);
 });
 
 Deno.test("a held chunk with nothing after it is sent by a timer (at most 2 × flushMs late)", async () => {

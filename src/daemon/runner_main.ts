@@ -114,11 +114,11 @@ class RunnerHost {
     this.#running.set(request.id, controller);
     this.#run(request, controller.signal).then(
       (value) => {
-        this.#chunks.flush(); // every chunk before the result
+        this.#chunks.finish(request.id); // every chunk before the result
         this.#send({ id: request.id, type: "result", value });
       },
       (e) => {
-        this.#chunks.flush();
+        this.#chunks.finish(request.id);
         this.#send({ id: request.id, type: "error", error: toWireError(e) });
       },
     ).finally(() => this.#running.delete(request.id));
