@@ -59,6 +59,8 @@ interface Run {
   decode: number;
   /** The decode rate measured where the model runs. */
   engine: number;
+  /** Milliseconds from the request to the first token received. */
+  firstMs: number;
   /** Reads that returned data (client side; 0 in-process). */
   reads: number;
   /** CPU seconds: this process, the daemon, the runner. */
@@ -121,11 +123,13 @@ function report(
   const row = (name: string, xs: Run[]) =>
     `${name.padEnd(20)} consumer ${m(xs, (x) => x.consumer).toFixed(0).padStart(5)} tok/s   decode ${
       m(xs, (x) => x.decode).toFixed(0).padStart(5)
-    }   engine ${m(xs, (x) => x.engine).toFixed(0).padStart(5)}   CPU µs/token: self ${
-      perToken(xs, (x) => x.cpu.self).toFixed(0).padStart(5)
-    } daemon ${perToken(xs, (x) => x.cpu.daemon).toFixed(0).padStart(4)} runner ${
-      perToken(xs, (x) => x.cpu.runner).toFixed(0).padStart(5)
-    } total ${perToken(xs, (x) => x.cpu.self + x.cpu.daemon + x.cpu.runner).toFixed(0).padStart(5)}`;
+    }   engine ${m(xs, (x) => x.engine).toFixed(0).padStart(5)}   first token ${
+      m(xs, (x) => x.firstMs).toFixed(1).padStart(5)
+    } ms   CPU µs/token: self ${perToken(xs, (x) => x.cpu.self).toFixed(0).padStart(5)} daemon ${
+      perToken(xs, (x) => x.cpu.daemon).toFixed(0).padStart(4)
+    } runner ${perToken(xs, (x) => x.cpu.runner).toFixed(0).padStart(5)} total ${
+      perToken(xs, (x) => x.cpu.self + x.cpu.daemon + x.cpu.runner).toFixed(0).padStart(5)
+    }`;
   const ratios = (f: (x: Run) => number) => median(d.map((x, i) => f(x) / f(p[i]!)));
   const consumer = ratios((x) => x.consumer);
   console.log(
@@ -240,6 +244,7 @@ async function viaDaemon(
             consumer: count / ((end - t0) / 1000),
             decode: (count - 1) / ((last - first!) / 1000),
             engine: frame.usage.tokens_per_second ?? 0,
+            firstMs: first! - t0,
             reads,
             cpu,
           };
@@ -277,6 +282,7 @@ async function inProcess(
     consumer: count / ((end - t0) / 1000),
     decode: (count - 1) / ((last - first!) / 1000),
     engine: result.usage.tokensPerSecond,
+    firstMs: first! - t0,
     reads: 0,
     cpu,
   };
