@@ -1,10 +1,12 @@
 /**
  * What the daemon does for one request of the model ops — `generate`,
- * `chat`, `embed`, `tokenize`, `models`, `load`, `unload` — given the router,
+ * `chat`, `embed`, `tokenize`, `detokenize`, `models`, `load`, `unload` — given the router,
  * the admission queue and a way to send frames. `generate`, `chat` and
  * `embed` take an admission slot first (they are the work the queue bounds;
- * `queued` frames tell their position while they wait); `tokenize`, `load`,
- * `unload` and `models` do not wait in the queue.
+ * `queued` frames tell their position while they wait); `tokenize`,
+ * `detokenize`, `load`, `unload` and `models` do not wait in the queue. A
+ * request waiting for its model's load is sent that load's phases as
+ * `loading` frames.
  *
  * The handler sends the frames a request streams (`queued`, `token`) itself
  * and returns the rest — the result frames and `done`'s `usage` — for the
@@ -108,13 +110,15 @@ export async function handleRequest(
       case "embed":
         return await embed(request, ctx);
       case "tokenize":
-        return await withLease(ctx, request.model, ctx.signal, async (lease) => {
+        return await withLease(ctx, request, ctx.signal, async (lease) => {
           const tokens = await lease.session.tokenize(request.text);
           return {
             frames: [{ id: request.id, type: "tokens", tokens }],
             activity: { model: lease.model, count: tokens.length, output: request.text },
           };
         });
+      case "detokenize":
+        return await detokenize(request, ctx);
       case "models":
         return {
           frames: [{ id: request.id, type: "models", models: await ctx.router.models() }],
@@ -149,13 +153,32 @@ export function failure(e: unknown, signal: AbortSignal): LodeError {
   return toLodeError(e);
 }
 
+/**
+ * Leases the request's model for `body`. While the request waits for the model to load (a pull
+ * first, when the daemon performs one), each phase of that load is sent to the client as a
+ * `loading` frame: the client sees the progress, and a client that left is noticed at the next
+ * frame (a Unix socket tells a closed peer only on write), so its request stops waiting and a
+ * pull no other request waits for is abandoned.
+ */
 async function withLease<T>(
   ctx: RequestContext,
-  model: string,
+  request: { id: string; model: string },
   signal: AbortSignal,
   body: (lease: Lease) => Promise<T>,
 ): Promise<T> {
-  const lease = await ctx.router.acquire(model, { signal });
+  const stop = ctx.router.onStatus(({ model, event }) => {
+    if (model !== request.model || (event.status !== "loading_model" && event.status !== "restarting")) {
+      return;
+    }
+    const { status: _, ...phase } = event;
+    ctx.send({ id: request.id, type: "loading", ...phase });
+  });
+  let lease: Lease;
+  try {
+    lease = await ctx.router.acquire(request.model, { signal });
+  } finally {
+    stop();
+  }
   try {
     if (signal.aborted) throw signal.reason;
     return await body(lease);
@@ -186,7 +209,7 @@ async function admitted<T>(
 
 function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext): Promise<Handled> {
   return admitted(ctx, request, (signal, queueMs) =>
-    withLease(ctx, request.model, signal, async (lease) => {
+    withLease(ctx, request, signal, async (lease) => {
       const options = { ...samplingOptions(request), signal };
       const generation: Generation = request.op === "generate"
         ? lease.session.generate(request.prompt, options)
@@ -220,7 +243,7 @@ function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext):
 function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handled> {
   const input = typeof request.input === "string" ? [request.input] : request.input;
   return admitted(ctx, request, (signal, queueMs) =>
-    withLease(ctx, request.model, signal, async (lease) => {
+    withLease(ctx, request, signal, async (lease) => {
       const embeddings = await lease.session.embed(input, { normalize: request.normalize ?? true, signal });
       return {
         frames: [{ id: request.id, type: "embeddings", embeddings }],
@@ -230,9 +253,38 @@ function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handle
     }));
 }
 
+async function detokenize(request: RequestOf<"detokenize">, ctx: RequestContext): Promise<Handled> {
+  return await withLease(ctx, request, ctx.signal, async (lease) => {
+    let text: string;
+    try {
+      text = await lease.session.detokenize(request.tokens);
+    } catch (e) {
+      throw badToken(e);
+    }
+    return {
+      frames: [{ id: request.id, type: "text", text }],
+      activity: { model: lease.model, count: request.tokens.length, output: text },
+    };
+  });
+}
+
+/**
+ * A session's refusal of a token id (`USAGE`, with the item's `index` in its details: an id outside
+ * the vocabulary, which the session checks before llama.cpp would abort the runner on it) as the
+ * protocol's `BAD_REQUEST` naming the field, `tokens.<index>`; any other failure unchanged.
+ */
+function badToken(e: unknown): unknown {
+  if (!(e instanceof LodeError) || e.code !== "USAGE") return e;
+  const index = e.details.index;
+  const field = typeof index === "number" ? `tokens.${index}` : "tokens";
+  return new LodeError("BAD_REQUEST", `detokenize: field "${field}" is invalid: ${e.message}`, {
+    details: { ...e.details, field },
+  });
+}
+
 async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Handled> {
   const started = performance.now();
-  return await withLease(ctx, request.model, ctx.signal, (lease) => {
+  return await withLease(ctx, request, ctx.signal, (lease) => {
     const session: Session = lease.session;
     const loadMs = round(performance.now() - started);
     const frame: FrameOf<"loaded"> = {
