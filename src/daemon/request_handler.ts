@@ -153,12 +153,16 @@ export function failure(e: unknown, signal: AbortSignal): LodeError {
   return toLodeError(e);
 }
 
+/** While a load goes on without a new phase (a slow download), its last `loading` frame is sent again this often. */
+export const LOADING_REPEAT_MS = 1000;
+
 /**
  * Leases the request's model for `body`. While the request waits for the model to load (a pull
  * first, when the daemon performs one), each phase of that load is sent to the client as a
- * `loading` frame: the client sees the progress, and a client that left is noticed at the next
- * frame (a Unix socket tells a closed peer only on write), so its request stops waiting and a
- * pull no other request waits for is abandoned.
+ * `loading` frame, the last one again every {@link LOADING_REPEAT_MS} while nothing new happens:
+ * the client sees the progress, and a client that left is noticed within that time (a Unix socket
+ * tells a closed peer only on write), so its request stops waiting and a pull no other request
+ * waits for is abandoned.
  */
 async function withLease<T>(
   ctx: RequestContext,
@@ -166,18 +170,28 @@ async function withLease<T>(
   signal: AbortSignal,
   body: (lease: Lease) => Promise<T>,
 ): Promise<T> {
+  let last: FrameOf<"loading"> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tell = (frame: FrameOf<"loading">) => {
+    last = frame;
+    clearTimeout(timer);
+    ctx.send(frame);
+    timer = setTimeout(() => last && tell(last), LOADING_REPEAT_MS);
+  };
   const stop = ctx.router.onStatus(({ model, event }) => {
     if (model !== request.model || (event.status !== "loading_model" && event.status !== "restarting")) {
       return;
     }
     const { status: _, ...phase } = event;
-    ctx.send({ id: request.id, type: "loading", ...phase });
+    tell({ id: request.id, type: "loading", ...phase });
   });
   let lease: Lease;
   try {
     lease = await ctx.router.acquire(request.model, { signal });
   } finally {
     stop();
+    last = null;
+    clearTimeout(timer);
   }
   try {
     if (signal.aborted) throw signal.reason;

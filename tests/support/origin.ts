@@ -135,9 +135,13 @@ async function writeBody(
       let n = Math.min(CHUNK, stop - sent);
       if (stallAt > sent) n = Math.min(n, stallAt - sent);
       if (fault?.kind === "throttle") {
-        if (sent > 0) await sleep(fault.delayMs, signal);
-        if (signal.aborted) return false;
-        n = Math.min(n, Math.max(1, fault.chunkBytes));
+        const fast = fault.afterBytes ?? 0;
+        if (sent < fast) n = Math.min(n, fast - sent);
+        else {
+          if (sent > 0) await sleep(fault.delayMs, signal);
+          if (signal.aborted) return false;
+          n = Math.min(n, Math.max(1, fault.chunkBytes));
+        }
       }
       let chunk: Uint8Array;
       if (src.kind === "bytes") {

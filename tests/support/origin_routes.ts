@@ -14,8 +14,8 @@ import { type ByteRange, parseRange, type RequestHead } from "./http_wire.ts";
  * - `reset`: send `afterBytes` body bytes, then drop the connection abruptly (no TLS close_notify).
  * - `corrupt`: flip every bit of the byte at resource `offset` (if the response covers it).
  * - `stall`: send `afterBytes` body bytes, pause `ms` milliseconds, then send the rest.
- * - `throttle`: send the body `chunkBytes` at a time, pausing `delayMs` milliseconds after each chunk (a
- *   slow origin: a download that takes a while, with progress all along).
+ * - `throttle`: send `afterBytes` body bytes (default 0) at full speed, then the rest `chunkBytes` at a
+ *   time, pausing `delayMs` milliseconds before each chunk (a slow origin: a download that takes a while).
  * - `ignore_range`: always answer 200 with the full body (still advertising `Accept-Ranges: bytes`).
  * - `wrong_content_range`: answer a range request with 206 for *another* range (from 0, or from 1 when
  *   the request started at 0), with a Content-Range and body that agree with each other but not with
@@ -27,7 +27,7 @@ export type Fault =
   | { kind: "reset"; afterBytes: number }
   | { kind: "corrupt"; offset: number }
   | { kind: "stall"; afterBytes: number; ms: number }
-  | { kind: "throttle"; chunkBytes: number; delayMs: number }
+  | { kind: "throttle"; chunkBytes: number; delayMs: number; afterBytes?: number }
   | { kind: "ignore_range" }
   | { kind: "wrong_content_range" }
   | { kind: "etag_change" };
