@@ -50,18 +50,22 @@ export async function waitForSocket(path: string, timeoutMs = 20_000): Promise<v
 }
 
 /**
- * Spawns `lode serve --socket <dir>/lode.sock` on `store` with `args` and
- * waits until its inference socket accepts connections (`ready`).
+ * Spawns `lode serve --socket <dir>/lode.sock` on `store` with `args` (and
+ * `env` added to its environment) and waits until its inference socket
+ * accepts connections (`ready`).
  */
 export async function startServe(
   dir: string,
   store: string,
   args: string[] = [],
-  options: { wait?: boolean } = {},
+  options: { wait?: boolean; env?: Record<string, string> } = {},
 ): Promise<ServeProcess> {
   const socket = `${dir}/lode.sock`;
   const adminSocket = `${dir}/lode.admin.sock`;
-  const child = spawnLode(["serve", "--socket", socket, "--threads", "1", ...args], { store });
+  const child = spawnLode(["serve", "--socket", socket, "--threads", "1", ...args], {
+    store,
+    ...(options.env ? { env: options.env } : {}),
+  });
   let finished: Promise<LodeRun> | null = null;
   const done = () => finished ??= finish(child);
   if (options.wait !== false) {
