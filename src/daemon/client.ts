@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import type { z } from "zod";
 import { ERROR_CODES, LodeError } from "../errors.ts";
 import type {
   ChatMessage,
@@ -27,7 +28,6 @@ import type {
   SessionInfo,
   StopReason,
 } from "../inference/backend.ts";
-import type { z } from "zod";
 import { createGeneration } from "../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseFrame } from "./protocol.ts";

@@ -93,7 +93,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   const env = options.env ?? {};
   const now = options.now ?? (() => performance.now());
   const notice = options.notice ?? (() => {});
-  return (name, options) => provide(name, options).catch((e) => Promise.reject(daemonAccessHint(e)));
+  return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
 
   async function provide(name: string, { signal, onStatus }: Parameters<ProvideModel>[1]) {
     const ref = parseRef(name);
