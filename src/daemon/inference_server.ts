@@ -107,7 +107,7 @@ export class InferenceServer {
   readonly #status: () => string;
   readonly #loaded: (() => string[]) | undefined;
   readonly #store: string | undefined;
-  readonly #onActivity: (record: ActivityRecord) => void;
+  readonly #onActivity: ((record: ActivityRecord) => void) | undefined;
   readonly #maxLine: number;
   readonly #maxPending: number;
   readonly #clients = new Set<Client>();
@@ -123,7 +123,7 @@ export class InferenceServer {
     this.#status = options.status ?? (() => this.#draining ? "draining" : "ready");
     this.#loaded = options.loaded;
     this.#store = options.store;
-    this.#onActivity = options.onActivity ?? (() => {});
+    this.#onActivity = options.onActivity;
     this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxPending = options.maxPendingBytes ?? 256 * 1024;
   }
@@ -304,6 +304,7 @@ export class InferenceServer {
   }
 
   #record(client: Client, request: Request, received: number, fields: Partial<ActivityRecord>): void {
+    if (this.#onActivity === undefined) return; // no log: no record to build
     const record = activityRecord(request, {
       requestId: request.id,
       client: client.number,

@@ -43,9 +43,9 @@
  * ```
  * @module
  */
-import { isLodeError, LodeError } from "../errors.ts";
+import { isLodeError, LodeError, toLodeError } from "../errors.ts";
 import type { StatusEvent } from "../events/status_event.ts";
-import type { Session } from "../inference/backend.ts";
+import type { Session, Vocabulary } from "../inference/backend.ts";
 import { readMemAvailable } from "../inference/mem_available.ts";
 import type { ModelStore } from "../store/model_store.ts";
 import type { ModelEntry } from "./protocol.ts";
@@ -53,6 +53,7 @@ import type { Lease, ModelStatus, Router } from "./router.ts";
 import { estimateRunnerBytes, insufficientMemory, memoryFit, type MemoryFitInput } from "./router_memory.ts";
 import type { RunnerLoadOptions } from "./runner_protocol.ts";
 import { startRunnerSession } from "./runner_session.ts";
+import { vocabularyOf, withVocabulary } from "./vocabulary_session.ts";
 import {
   abortable,
   type EntryClock,
@@ -116,6 +117,11 @@ export interface ModelRouterOptions {
   availableRam?: () => Promise<number | undefined>;
   /** Starts a model (default: a runner process). */
   start?: StartModel;
+  /**
+   * Opens a loaded model's vocabulary in this process, so that tokenize/detokenize skip the runner
+   * (see vocabulary_session.ts); default: they go to the runner.
+   */
+  vocabulary?: (path: string) => Promise<Vocabulary>;
   /** A runner's stderr lines. */
   onLog?: (model: string, line: string) => void;
   clock?: RouterClock;
@@ -151,14 +157,20 @@ export class ModelRouter implements Router {
     if (!(this.#maxLoaded >= 1)) throw new RangeError("maxLoaded must be at least 1");
   }
 
-  async acquire(model: string, options: { signal?: AbortSignal } = {}): Promise<Lease> {
-    this.#assertOpen();
-    const lease = await this.#entryFor(model).acquire(options.signal);
-    if (this.#closed) {
+  acquire(model: string, options: { signal?: AbortSignal } = {}): Promise<Lease> {
+    if (this.#closed) return Promise.reject(draining());
+    return this.#entryFor(model).acquire(options.signal).then((lease) => {
+      if (!this.#closed) return lease;
       lease.release();
       throw draining();
-    }
-    return lease;
+    });
+  }
+
+  vocabulary(model: string): Vocabulary | undefined {
+    const entry = this.#entries.get(model);
+    const vocabulary = entry?.session ? vocabularyOf(entry.session) : undefined;
+    if (vocabulary !== undefined && !this.#closed) entry!.touch();
+    return this.#closed ? undefined : vocabulary;
   }
 
   async load(model: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
@@ -251,7 +263,12 @@ export class ModelRouter implements Router {
     await this.#serialized(() => this.#makeRoom(entry, signal));
     const start: StartModel = this.#o.start ??
       ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => this.#o.onLog?.(name, line) }));
-    const loaded = await start(entry.path, { load: this.#o.load ?? {}, onStatus: emit, signal });
+    const started = await start(entry.path, { load: this.#o.load ?? {}, onStatus: emit, signal });
+    const { vocabulary } = this.#o;
+    const path = entry.path;
+    const loaded = vocabulary === undefined ? started : withVocabulary(started, () => vocabulary(path), {
+      onError: (e) => this.#o.onLog?.(name, `tokenize stays in the runner: ${toLodeError(e).message}`),
+    });
     if (this.#closed || signal.aborted) {
       await loaded.close();
       throw signal.aborted ? loadInterrupted(name) : draining();

@@ -110,13 +110,7 @@ export async function handleRequest(
       case "embed":
         return await embed(request, ctx);
       case "tokenize":
-        return await withLease(ctx, request, ctx.signal, async (lease) => {
-          const tokens = await lease.session.tokenize(request.text);
-          return {
-            frames: [{ id: request.id, type: "tokens", tokens }],
-            activity: { model: lease.model, count: tokens.length, output: request.text },
-          };
-        });
+        return await tokenize(request, ctx);
       case "detokenize":
         return await detokenize(request, ctx);
       case "models":
@@ -221,6 +215,22 @@ async function admitted<T>(
   }
 }
 
+/** Straight from the vocabulary in this process when the model has one open; else through a lease. */
+async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Promise<Handled> {
+  const handled = (model: string, tokens: number[]): Handled => ({
+    frames: [{ id: request.id, type: "tokens", tokens }],
+    activity: { model, count: tokens.length, output: request.text },
+  });
+  const vocabulary = ctx.router.vocabulary?.(request.model);
+  if (vocabulary !== undefined) return handled(request.model, await vocabulary.tokenize(request.text));
+  return await withLease(
+    ctx,
+    request,
+    ctx.signal,
+    async (lease) => handled(lease.model, await lease.session.tokenize(request.text)),
+  );
+}
+
 function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext): Promise<Handled> {
   return admitted(ctx, request, (signal, queueMs) =>
     withLease(ctx, request, signal, async (lease) => {
@@ -267,19 +277,23 @@ function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handle
     }));
 }
 
+/** Like {@link tokenize}: from the vocabulary in this process when the model has one open; else through a lease. */
 async function detokenize(request: RequestOf<"detokenize">, ctx: RequestContext): Promise<Handled> {
-  return await withLease(ctx, request, ctx.signal, async (lease) => {
+  const handled = async (model: string, vocabulary: Pick<Session, "detokenize">): Promise<Handled> => {
     let text: string;
     try {
-      text = await lease.session.detokenize(request.tokens);
+      text = await vocabulary.detokenize(request.tokens);
     } catch (e) {
       throw badToken(e);
     }
     return {
       frames: [{ id: request.id, type: "text", text }],
-      activity: { model: lease.model, count: request.tokens.length, output: text },
+      activity: { model, count: request.tokens.length, output: text },
     };
-  });
+  };
+  const vocabulary = ctx.router.vocabulary?.(request.model);
+  if (vocabulary !== undefined) return await handled(request.model, vocabulary);
+  return await withLease(ctx, request, ctx.signal, (lease) => handled(lease.model, lease.session));
 }
 
 /**

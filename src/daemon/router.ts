@@ -31,7 +31,7 @@
  * ```
  * @module
  */
-import type { Session } from "../inference/backend.ts";
+import type { Session, Vocabulary } from "../inference/backend.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import type { ModelEntry } from "./protocol.ts";
 
@@ -84,6 +84,12 @@ export interface Router {
    * `MODEL_LOAD_FAILED`, `RUNNER_CRASHED`, or `INTERRUPTED` when `signal` aborts while loading.
    */
   acquire(model: string, options?: { signal?: AbortSignal }): Promise<Lease>;
+  /**
+   * Optional: the vocabulary of `model` when it is loaded and its vocabulary is open in this process
+   * (see vocabulary_session.ts), else undefined. Tokenizing with it needs no lease: it counts as a use
+   * of the model (its keep-alive starts again) but never waits, loads or touches a runner.
+   */
+  vocabulary?(model: string): Vocabulary | undefined;
   /** Loads `model` without using it (the `load` op, `--model NAME` preloads); resolves when it is ready. */
   load(model: string, options?: { signal?: AbortSignal }): Promise<ModelEntry>;
   /** Unloads `model` once its leases are released; false when it was not loaded. */

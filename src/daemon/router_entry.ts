@@ -117,7 +117,14 @@ export class RouterEntry {
    * Waits for the load and leases the model. When `signal` aborts, this acquirer stops waiting
    * (`INTERRUPTED`); the load itself is abandoned only once no acquirer is left waiting for it.
    */
-  async acquire(signal?: AbortSignal): Promise<Lease> {
+  acquire(signal?: AbortSignal): Promise<Lease> {
+    if (this.session !== null && signal?.aborted !== true) {
+      return Promise.resolve(this.#lease(this.session)); // loaded: no wait (the hot path of every request)
+    }
+    return this.#acquireWhenReady(signal);
+  }
+
+  async #acquireWhenReady(signal?: AbortSignal): Promise<Lease> {
     this.#waiters++;
     this.#cancelExpiry();
     let session: LoadedModel;
@@ -131,6 +138,12 @@ export class RouterEntry {
     }
     this.#waiters--;
     return this.#lease(session);
+  }
+
+  /** A use without a lease (tokenize from the vocabulary): LRU order, and a fresh keep-alive while idle. */
+  touch(): void {
+    this.lastUsed = this.#clock.now();
+    if (this.#timer !== undefined) this.#hooks.onIdle(this);
   }
 
   /** Resolves once no lease is held and no acquirer waits. */

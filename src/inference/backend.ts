@@ -310,6 +310,18 @@ export interface Session {
 }
 
 /**
+ * A model's tokenizer alone ({@link Backend.loadVocabulary}): the same ids and
+ * text as {@link Session.tokenize} / {@link Session.detokenize} of that model.
+ *
+ * @example
+ * ```ts
+ * import type { Vocabulary } from "./backend.ts";
+ * const count = async (v: Vocabulary, text: string) => (await v.tokenize(text)).length;
+ * ```
+ */
+export type Vocabulary = Pick<Session, "tokenize" | "detokenize" | "close">;
+
+/**
  * An inference runtime that can load model files.
  *
  * @example
@@ -337,6 +349,12 @@ export interface Backend {
    * `LodeError("INTERRUPTED")` when `options.signal` aborts it.
    */
   load(path: string, options?: LoadOptions): Promise<Session>;
-  /** Closes every open session and releases the runtime. Idempotent. */
+  /**
+   * Optional: opens only the vocabulary of the model at `path` (no weights,
+   * no context), to tokenize as a {@link Session} of it does at a fraction
+   * of the cost. Rejects with `LodeError("MODEL_LOAD_FAILED")` like `load`.
+   */
+  loadVocabulary?(path: string): Promise<Vocabulary>;
+  /** Closes every open session and vocabulary and releases the runtime. Idempotent. */
   close(): Promise<void>;
 }

@@ -242,6 +242,30 @@ export function backendConformance(
         await rejectsWith(s.detokenize([2 ** 31]), "USAGE");
       });
 
+      if (backend.loadVocabulary !== undefined) {
+        await t.step("a vocabulary-only load tokenizes exactly as the session does", async () => {
+          const vocabulary = await backend.loadVocabulary!(fixtures.model);
+          const texts = [
+            prompt,
+            "Hello, world!",
+            " a leading space",
+            "two\nlines  and  spaces",
+            "é 漢字 🙂",
+            "",
+          ];
+          for (const text of texts) {
+            const tokens = await s.tokenize(text);
+            assertEquals(await vocabulary.tokenize(text), tokens, text);
+            assertEquals(await vocabulary.detokenize(tokens), await s.detokenize(tokens), text);
+          }
+          await rejectsWith(vocabulary.detokenize([-1]), "USAGE");
+          await rejectsWith(vocabulary.detokenize([2 ** 31]), "USAGE");
+          await vocabulary.close();
+          await vocabulary.close(); // idempotent
+          await rejectsWith(vocabulary.tokenize(prompt), "INFERENCE_FAILED");
+        });
+      }
+
       await t.step("jsonSchema output parses as JSON that matches the schema", async () => {
         const { result } = await drain(s.generate(prompt, { maxTokens: 200, jsonSchema: SCHEMA }));
         assertEquals(result.stopReason, "eos", `cut short: ${JSON.stringify(result.text)}`);
@@ -321,6 +345,9 @@ export function backendConformance(
             assert(!(await backend.probe(`${dir}/missing.gguf`)).ok);
             await rejectsWith(backend.load(notes, loadOptions), "MODEL_LOAD_FAILED");
             await rejectsWith(backend.load(`${dir}/missing.gguf`, loadOptions), "MODEL_LOAD_FAILED");
+            for (const path of backend.loadVocabulary ? [notes, `${dir}/missing.gguf`] : []) {
+              await rejectsWith(backend.loadVocabulary!(path), "MODEL_LOAD_FAILED");
+            }
           } finally {
             await Deno.remove(dir, { recursive: true });
           }

@@ -30,12 +30,14 @@ import type {
   Session,
   SessionInfo,
   StatusEvent,
+  Vocabulary,
 } from "./backend.ts";
 import { defaultThreads } from "./default_threads.ts";
 import { probeGguf } from "./gguf_probe.ts";
 import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
+import { LlamaCppVocabulary } from "./llama_cpp_vocabulary.ts";
 
 /** The name of this backend, also `capabilities.backend` (the seed's identifier). */
 export const LLAMA_CPP_BACKEND_NAME = "llamacpp";
@@ -99,6 +101,7 @@ class LlamaCppBackend implements Backend {
   readonly #availableRam: (() => Promise<number>) | undefined;
   readonly #runtimes = new Map<RuntimeKind, Promise<Runtime>>();
   readonly #sessions = new Set<LlamaCppSession>();
+  readonly #vocabularies = new Set<LlamaCppVocabulary>();
   readonly #logTail: string[] = [];
   #logCount = 0;
   #failedLoads = 0;
@@ -198,6 +201,28 @@ class LlamaCppBackend implements Backend {
     }
   }
 
+  async loadVocabulary(path: string): Promise<Vocabulary> {
+    if (this.#closed) throw new LodeError("INTERNAL", "loadVocabulary() called on a closed backend");
+    await assertFile(path);
+    const probed = await probeGguf(path); // lode's bounded reader first: llama.cpp never parses a bad header
+    if (!probed.ok) {
+      throw new LodeError("MODEL_LOAD_FAILED", `${path}: ${probed.reason}`, { details: { path } });
+    }
+    const logMark = this.#logCount;
+    try {
+      const lib = await import("node-llama-cpp");
+      const llama = await this.#runtime(lib, "cpu");
+      const vocabulary = new LlamaCppVocabulary(
+        await llama.loadModel({ modelPath: path, vocabOnly: true, gpuLayers: 0 }),
+        (v) => this.#vocabularies.delete(v),
+      );
+      this.#vocabularies.add(vocabulary);
+      return vocabulary;
+    } catch (e) {
+      throw this.#loadFailed(path, e, logMark, `could not read the vocabulary of ${path}`);
+    }
+  }
+
   /**
    * The memory preflight: refuses with `INSUFFICIENT_MEMORY` a model and context that do not fit, before
    * llama.cpp allocates anything; returns the context size it checked. Layers: none on the CPU; an exact
@@ -231,7 +256,7 @@ class LlamaCppBackend implements Backend {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#sessions].map((s) => s.close()));
+    await Promise.all([...this.#sessions, ...this.#vocabularies].map((s) => s.close()));
     const runtimes = [...this.#runtimes.values()];
     this.#runtimes.clear();
     for (const pending of runtimes) {

@@ -35,6 +35,7 @@ import type {
 import { createGeneration } from "./generation.ts";
 import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
+import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
 import { type CheckedOptions, checkGenerateOptions, runTurn, samplingOptions } from "./llama_cpp_turn.ts";
 
 /**
@@ -169,29 +170,11 @@ export class LlamaCppSession implements Session {
   }
 
   tokenize(text: string): Promise<number[]> {
-    return this.#now("tokenize", () => {
-      if (typeof text !== "string") throw new LodeError("USAGE", "tokenize needs a string");
-      return [...this.#parts.model.tokenize(text, false)];
-    });
+    return this.#now("tokenize", () => tokenizeWith(this.#parts.model, text));
   }
 
   detokenize(tokens: number[]): Promise<string> {
-    return this.#now("detokenize", () => {
-      const { model } = this.#parts;
-      // llama.cpp aborts the whole process on an id outside the vocabulary: check first.
-      const size = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
-      const bad = Array.isArray(tokens)
-        ? tokens.findIndex((t) => !(Number.isInteger(t) && t >= 0 && t < size))
-        : 0;
-      if (bad !== -1) {
-        throw new LodeError(
-          "USAGE",
-          `detokenize needs token ids from 0 to ${size - 1}; item ${bad} is ${String(tokens?.[bad])}`,
-          { details: { index: bad, vocabulary_size: size } },
-        );
-      }
-      return model.detokenize(tokens as NodeLlamaCpp.Token[], false);
-    });
+    return this.#now("detokenize", () => detokenizeWith(this.#parts.model, tokens));
   }
 
   close(): Promise<void> {

@@ -83,6 +83,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     })
     : undefined;
   const { ModelRouter } = await import("../../daemon/model_router.ts");
+  // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
+  const { createLlamaCppBackend } = await import("../../inference/llama_cpp_backend.ts");
+  const vocabularies = createLlamaCppBackend({
+    log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
+  });
   const router = new ModelRouter({
     store,
     provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true }),
@@ -90,6 +95,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,
     onLog: (model, line) => notice(`[${model}] ${line}`),
+    vocabulary: (path) => vocabularies.loadVocabulary!(path),
   });
   // A signal while starting (loading a preload) stops the start; afterwards it drains.
   const starting = new AbortController();
@@ -121,5 +127,6 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   } finally {
     process.off("SIGINT", handler);
     process.off("SIGTERM", handler);
+    await vocabularies.close();
   }
 }

@@ -1,0 +1,107 @@
+/**
+ * Tokenizing with node-llama-cpp: the one implementation of `tokenize` and
+ * `detokenize` that a loaded session and a vocabulary-only load share, so
+ * both give the same ids for the same text.
+ *
+ * A vocabulary-only load (`vocabOnly`) reads the GGUF's metadata and its
+ * tokenizer, no tensors and no context: a few MB and milliseconds instead
+ * of the whole model, and no inference thread to hop to.
+ *
+ * @example
+ * ```ts
+ * import { createLlamaCppBackend } from "./llama_cpp_backend.ts";
+ * const backend = createLlamaCppBackend();
+ * const vocabulary = await backend.loadVocabulary!("tests/fixtures/stories260K.gguf");
+ * console.log(await vocabulary.tokenize("Once upon a time")); // the ids a session of that model gives
+ * await backend.close();
+ * ```
+ * @module
+ */
+import type * as NodeLlamaCpp from "node-llama-cpp";
+import { LodeError } from "../errors.ts";
+import type { Vocabulary } from "./backend.ts";
+
+/**
+ * The token ids of `text` in `model`'s vocabulary (no BOS added, special tokens not parsed).
+ *
+ * @example
+ * ```ts
+ * tokenizeWith(model, "Once upon a time"); // [9038, 2501, 263, 931] for a llama vocabulary
+ * ```
+ */
+export function tokenizeWith(model: NodeLlamaCpp.LlamaModel, text: string): number[] {
+  if (typeof text !== "string") throw new LodeError("USAGE", "tokenize needs a string");
+  return [...model.tokenize(text, false)];
+}
+
+/**
+ * The text of `tokens` in `model`'s vocabulary. Every id is checked first (llama.cpp aborts the whole
+ * process on an id outside the vocabulary): a bad one is a `USAGE` error naming its index.
+ *
+ * @example
+ * ```ts
+ * detokenizeWith(model, [9038, 2501, 263, 931]); // "Once upon a time"
+ * ```
+ */
+export function detokenizeWith(model: NodeLlamaCpp.LlamaModel, tokens: number[]): string {
+  const size = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+  const bad = Array.isArray(tokens)
+    ? tokens.findIndex((t) => !(Number.isInteger(t) && t >= 0 && t < size))
+    : 0;
+  if (bad !== -1) {
+    throw new LodeError(
+      "USAGE",
+      `detokenize needs token ids from 0 to ${size - 1}; item ${bad} is ${String(tokens?.[bad])}`,
+      { details: { index: bad, vocabulary_size: size } },
+    );
+  }
+  return model.detokenize(tokens as NodeLlamaCpp.Token[], false);
+}
+
+/**
+ * A {@link Vocabulary} over a model node-llama-cpp loaded with `vocabOnly`. Created by the backend's
+ * `loadVocabulary`; `onClosed` lets the backend forget it.
+ *
+ * @example
+ * ```ts
+ * const vocabulary = new LlamaCppVocabulary(await llama.loadModel({ modelPath, vocabOnly: true }), () => {});
+ * ```
+ */
+export class LlamaCppVocabulary implements Vocabulary {
+  readonly #model: NodeLlamaCpp.LlamaModel;
+  readonly #onClosed: (vocabulary: LlamaCppVocabulary) => void;
+  #closed: Promise<void> | undefined;
+
+  constructor(model: NodeLlamaCpp.LlamaModel, onClosed: (vocabulary: LlamaCppVocabulary) => void) {
+    this.#model = model;
+    this.#onClosed = onClosed;
+  }
+
+  tokenize(text: string): Promise<number[]> {
+    return this.#open("tokenize", () => tokenizeWith(this.#model, text));
+  }
+
+  detokenize(tokens: number[]): Promise<string> {
+    return this.#open("detokenize", () => detokenizeWith(this.#model, tokens));
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#model.dispose();
+      this.#onClosed(this);
+    })();
+    return this.#closed;
+  }
+
+  /** Runs `fn` while open, a synchronous throw becoming a rejection. */
+  #open<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      if (this.#closed !== undefined) {
+        throw new LodeError("INFERENCE_FAILED", `${what}() called on a closed vocabulary`);
+      }
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}

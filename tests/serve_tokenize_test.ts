@@ -1,0 +1,64 @@
+/**
+ * `tokenize` through a real `lode serve`: once the model's vocabulary is open
+ * in the daemon, tokenize is answered there — proven by stopping the runner
+ * (SIGSTOP): tokenize still answers, with the ids the runner gave, and the
+ * runner carries on with generation after SIGCONT.
+ */
+import assert from "node:assert/strict";
+import { childPids } from "./support/child_pids.ts";
+import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
+import { startServe, storeWithStories } from "./support/serve_process.ts";
+import { withTempDir } from "./support/temp_dir.ts";
+
+const TEXT = "Once upon a time there was";
+
+Deno.test("lode serve: tokenize is answered in the daemon while the runner is stopped; the same ids; generation goes on", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const daemon = await startServe(dir, store, ["--model", "stories260K"]);
+    const client = await FrameClient.connect(daemon.socket);
+    let runner: number | undefined;
+    try {
+      await client.write({ id: "first", op: "tokenize", model: "stories260K", text: TEXT });
+      const first = await client.frames("first");
+      assert.equal(terminal(first).type, "done", JSON.stringify(first));
+      const expected = first.find((f) => f.type === "tokens")!.tokens;
+      [runner] = await childPids(daemon.child.pid);
+      assert.ok(runner, "the model runs in a runner process");
+
+      Deno.kill(runner, "SIGSTOP");
+      // Requests sent before the vocabulary opened (~1 s after the load) wait in the stopped runner;
+      // one sent after it is answered by the daemon at once.
+      let answered: unknown[] | undefined;
+      for (let i = 0; i < 100 && answered === undefined; i++) {
+        await client.write({ id: `t${i}`, op: "tokenize", model: "stories260K", text: TEXT });
+        answered = await client.frames(`t${i}`, 300).then((f) =>
+          f.find((x) => x.type === "tokens")?.tokens as unknown[]
+        )
+          .catch(() => undefined);
+      }
+      assert.deepEqual(answered, expected, "tokenize answered while the runner was stopped");
+      Deno.kill(runner, "SIGCONT");
+
+      await client.write({
+        id: "g",
+        op: "generate",
+        model: "stories260K",
+        prompt: "Once upon a time",
+        max_tokens: 8,
+      });
+      const generated = await client.frames("g");
+      assert.equal(terminal(generated).type, "done", JSON.stringify(generated));
+      assert.ok(tokenText(generated).length > 0);
+    } finally {
+      if (runner !== undefined) {
+        try {
+          Deno.kill(runner, "SIGCONT");
+        } catch { /* gone */ }
+      }
+      client.conn.close();
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+  }, { prefix: "lode-serve-tokenize-" });
+});
