@@ -140,12 +140,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await admin.close();
       await adminServing;
     });
-    unsubscribe = options.router.onStatus(({ model, event }) => {
+    unsubscribe = options.router.onStatus(({ model, event, reason }) => {
       // While starting, the daemon's own `ready` ends the preloads (the seed's sequence has one `ready`).
       if (event.status === "ready" && !ready) return;
-      const tagged: StatusEvent = Object.assign({ model }, event); // the model named in the frame
+      // The model named in the frame (and why a `restarting` one is loaded again).
+      const tagged: StatusEvent = Object.assign({ model }, event, reason ? { reason } : {});
       hub.publish(tagged);
-      if (event.status === "restarting") notice(`${model}: runner restarting (${event.phase})`);
+      if (event.status === "restarting") {
+        notice(`${model}: runner restarting (${event.phase}${reason ? `, ${reason}` : ""})`);
+      }
     });
     undo.push(() => Promise.resolve(unsubscribe()));
     for (const model of options.preload ?? []) {

@@ -10,9 +10,13 @@
  *   writes it (an unpinned file is pulled, and `lode sync` pins it).
  * - **A reference** (`hf:…`, `https://…#sha256=…`) is resolved by its
  *   registry and pulled as `lode pull REF` would; the model is stored under
- *   the name the registry gives it. A later request with the same reference
- *   resolves to the same name, and the pull then finds it in the store (no
- *   download; a pinned URL touches no network at all).
+ *   the name the registry gives it (told to `onName` before any byte is
+ *   fetched). A later request with the same reference resolves to the same
+ *   name, and the pull then finds it in the store (no download). The router
+ *   asks {@link createStoredName}'s lookup first, so a reference the store
+ *   holds — a URL, an `hf:` reference pinned to a commit — never gets here;
+ *   an unpinned `hf:` reference does: it asks the Hub which commit it is
+ *   now, as `lode run` and `lode pull` do.
  * - Anything else: null (the router answers `MODEL_NOT_FOUND`).
  *
  * Pulls share the daemon's one pull context (global connection budget, HTTP
@@ -46,7 +50,7 @@ import { syncLockfile } from "../lock/sync.ts";
 import { parseRef } from "../registry/reference.ts";
 import type { ModelPlan, RegistryContext } from "../registry/registry.ts";
 import type { ModelStore } from "../store/model_store.ts";
-import type { ProvideModel } from "./model_router.ts";
+import type { ProvideModel, StoredName } from "./router_names.ts";
 
 /**
  * Effects and switches of {@link createModelProvider}.
@@ -95,7 +99,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   const notice = options.notice ?? (() => {});
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
 
-  async function provide(name: string, { signal, onStatus }: Parameters<ProvideModel>[1]) {
+  async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
     const ref = parseRef(name);
     if (ref.kind === "file") return null;
     const registry = await import("../registry/mod.ts");
@@ -109,6 +113,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
     if (ref.kind === "name") {
       const lock = await options.lockfile?.() ?? null;
       if (lock === null || findEntry(lock, ref.name) === undefined) return null;
+      onName?.(ref.name);
       notice(`${ref.name}: not in the store; installing the lockfile's entry`);
       const outcome = await syncLockfile(lock, {
         store,
@@ -120,15 +125,16 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       if (outcome.changed) notice(`${ref.name}: the lockfile has unpinned files; \`lode sync\` pins them`);
       const status = outcome.models[0]?.status ?? "ok";
       notice(`${ref.name}: ${status} from the lockfile in ${Math.round(now() - started)} ms`);
-      return await store.modelPathOf(ref.name);
+      return { name: ref.name, path: await store.modelPathOf(ref.name) };
     }
     if (options.references === false) return null;
     const hosts = registry.registryFor(ref).hostsFor?.(ref, env) ?? [];
     const plan = await registry.resolveModel(ref, await options.registryContext(hosts));
+    onName?.(plan.name);
     const result = await pull(plan);
     const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
     notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);
-    return result.path;
+    return { name: result.name, path: result.path };
   }
 }
 
@@ -144,6 +150,31 @@ function daemonAccessHint(e: unknown): unknown {
       "`lode serve` starts, then restart it.",
     cause: e,
   });
+}
+
+/**
+ * The router's {@link StoredName} for `store`: the stored model a reference names when the store's
+ * manifests tell it without the network (`storedModelFor` of src/registry/stored_ref.ts: a URL pulled
+ * before, an `hf:` reference pinned to a commit), else null. Names and invalid references: null.
+ *
+ * @example
+ * ```ts
+ * import { createStoredName } from "./model_provider.ts";
+ * const router = new ModelRouter({ store, storedName: createStoredName(store), provide });
+ * ```
+ */
+export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
+  return async (reference) => {
+    const { parseRef, storedModelFor } = await import("../registry/mod.ts");
+    let ref;
+    try {
+      ref = parseRef(reference);
+    } catch {
+      return null;
+    }
+    if (ref.kind !== "url" && ref.kind !== "hf") return null;
+    return storedModelFor(ref, (await store.list()).models);
+  };
 }
 
 /**

@@ -2,18 +2,21 @@
  * The daemon's {@link Router}: model name → a session in its own runner
  * process (runner_session.ts).
  *
- * - **Names** resolve through the store (`ModelStore.modelPathOf`: a blob,
- *   or the primary file of a split model in `links/`); a name the store
- *   lacks (or whose blob is missing), and a reference that is no store name,
- *   go to the `provide` hook (model_provider.ts: a lockfile or reference
- *   pulling it, its progress reported as `loading_model` phases); when it
- *   knows nothing, the store's error stands (`MODEL_NOT_FOUND`). A model is
- *   keyed by the string it was requested with.
+ * - **Names** resolve through router_names.ts: a store name, a reference
+ *   the store holds (the `storedName` hook, no network), else the `provide`
+ *   hook (model_provider.ts: a lockfile or reference pulling it, its
+ *   progress reported as `loading_model` phases); when it knows nothing, the
+ *   store's error stands (`MODEL_NOT_FOUND`). A model is keyed by its store
+ *   name: a reference and that name share one entry and one runner (a load
+ *   that learns its name is already loading joins that entry).
+ * - **Settings** per model (`acquire`/`load` options): `keepAliveMs`, and
+ *   `contextSize` — a model loaded with another context is reloaded once its
+ *   leases are released (reported as `restarting`, `reason: context_size`).
  * - **Loads** are shared: concurrent acquires of one model wait for one
  *   runner. A load is abandoned (`INTERRUPTED`) only when every acquirer
  *   waiting for it aborted.
  * - **Leases** pin a model; when the last one is released its keep-alive
- *   starts, and after `keepAliveMs` idle the runner is stopped.
+ *   starts, and after its `keepAliveMs` idle the runner is stopped (0: at once).
  * - **Room**: at most `maxLoaded` models, and their estimated RAM
  *   (router_memory.ts) within `memoryBudget` (default: the free RAM, counting
  *   what the loaded models would give back). A load that does not fit
@@ -43,95 +46,28 @@
  * ```
  * @module
  */
-import { isLodeError, LodeError, toLodeError } from "../errors.ts";
+import { LodeError, toLodeError } from "../errors.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import type { Session, Vocabulary } from "../inference/backend.ts";
 import { readMemAvailable } from "../inference/mem_available.ts";
-import type { ModelStore } from "../store/model_store.ts";
 import type { ModelEntry } from "./protocol.ts";
-import type { Lease, ModelStatus, Router } from "./router.ts";
+import type { Lease, ModelSettings, ModelStatus, Router } from "./router.ts";
+import { ModelNames, type ProvideModel, type StoredName } from "./router_names.ts";
 import { estimateRunnerBytes, insufficientMemory, memoryFit, type MemoryFitInput } from "./router_memory.ts";
 import type { RunnerLoadOptions } from "./runner_protocol.ts";
 import { startRunnerSession } from "./runner_session.ts";
 import { vocabularyOf, withVocabulary } from "./vocabulary_session.ts";
 import {
   abortable,
-  type EntryClock,
   type LoadedModel,
   loadInterrupted,
+  Moved,
   RouterEntry,
+  wantsOtherContext,
 } from "./router_entry.ts";
+import { type ModelRouterOptions, REAL_CLOCK, type RouterClock, type StartModel } from "./router_options.ts";
 
-export type { LoadedModel };
-
-/**
- * Provides a model the store does not have (pulls it as a lockfile or reference says): resolves with
- * the file to load, or null when it does not know the name. Reports its progress through `onStatus`
- * (`loading_model` `download` / `verify` phases).
- *
- * @example
- * ```ts
- * import type { ProvideModel } from "./model_router.ts";
- * const fromLockfile: ProvideModel = async (name, { signal }) => null; // knows nothing
- * ```
- */
-export type ProvideModel = (
-  name: string,
-  options: { signal: AbortSignal; onStatus: (event: StatusEvent) => void },
-) => Promise<string | null>;
-
-/**
- * Starts a loaded model (default: a runner process with {@link startRunnerSession}).
- *
- * @example
- * ```ts
- * import type { StartModel } from "./model_router.ts";
- * const start: StartModel = (path, o) => startRunnerSession(path, o);
- * ```
- */
-export type StartModel = (
-  path: string,
-  options: { load: RunnerLoadOptions; onStatus: (event: StatusEvent) => void; signal: AbortSignal },
-) => Promise<LoadedModel>;
-
-/** A clock and timers (injected in tests): the one the entries read. */
-export type RouterClock = EntryClock;
-
-/** Options of {@link ModelRouter}. */
-export interface ModelRouterOptions {
-  /** Where names resolve to files. */
-  store: Pick<ModelStore, "modelPathOf" | "list">;
-  /** Models the store lacks (see {@link ProvideModel}); default: none, `MODEL_NOT_FOUND`. */
-  provide?: ProvideModel;
-  /** How runners load models (context size, threads, GPU, memory check). */
-  load?: RunnerLoadOptions;
-  /** Idle time before a model is unloaded (default 5 minutes; `Infinity`: never). */
-  keepAliveMs?: number;
-  /** Most models loaded at once (default 3). */
-  maxLoaded?: number;
-  /** RAM all loaded models may take, in bytes (default: what is free, see the module doc). */
-  memoryBudget?: number;
-  /** Bytes a model needs loaded (default {@link estimateRunnerBytes}). */
-  estimate?: (path: string, load: RunnerLoadOptions) => Promise<number>;
-  /** Free RAM in bytes, undefined when unknown (default: `MemAvailable`). */
-  availableRam?: () => Promise<number | undefined>;
-  /** Starts a model (default: a runner process). */
-  start?: StartModel;
-  /**
-   * Opens a loaded model's vocabulary in this process, so that tokenize/detokenize skip the runner
-   * (see vocabulary_session.ts); default: they go to the runner.
-   */
-  vocabulary?: (path: string) => Promise<Vocabulary>;
-  /** A runner's stderr lines. */
-  onLog?: (model: string, line: string) => void;
-  clock?: RouterClock;
-}
-
-const REAL_CLOCK: RouterClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-};
+export type { LoadedModel, ModelRouterOptions, ProvideModel, RouterClock, StartModel, StoredName };
 
 /** The daemon's router (see the module doc). */
 export class ModelRouter implements Router {
@@ -139,12 +75,16 @@ export class ModelRouter implements Router {
   readonly #clock: RouterClock;
   readonly #keepAliveMs: number;
   readonly #maxLoaded: number;
+  readonly #names: ModelNames;
+  /** Live entries by store name (by the request string while it resolves). */
   readonly #entries = new Map<string, RouterEntry>();
   /** Entries whose runner is being stopped: they still take a slot and memory until it exited. */
   readonly #stopping = new Set<RouterEntry>();
+  /** Entries replaced by a reload with another context: stopped once idle; they hold their room till then. */
+  readonly #retiring = new Set<RouterEntry>();
   readonly #listeners = new Set<(status: ModelStatus) => void>();
-  /** Models whose runner crashed: their next load is reported as `restarting`. */
-  readonly #crashed = new Set<string>();
+  /** Models whose next load is reported as `restarting`, and why. */
+  readonly #restarts = new Map<string, NonNullable<ModelStatus["reason"]>>();
   #admission: Promise<unknown> = Promise.resolve();
   #changed = Promise.withResolvers<void>();
   #closed = false;
@@ -155,60 +95,85 @@ export class ModelRouter implements Router {
     this.#keepAliveMs = options.keepAliveMs ?? 5 * 60_000;
     this.#maxLoaded = options.maxLoaded ?? 3;
     if (!(this.#maxLoaded >= 1)) throw new RangeError("maxLoaded must be at least 1");
+    this.#names = new ModelNames(options);
   }
 
-  acquire(model: string, options: { signal?: AbortSignal } = {}): Promise<Lease> {
-    if (this.#closed) return Promise.reject(draining());
-    return this.#entryFor(model).acquire(options.signal).then((lease) => {
-      if (!this.#closed) return lease;
+  async acquire(model: string, options: { signal?: AbortSignal } & ModelSettings = {}): Promise<Lease> {
+    this.#assertOpen();
+    while (true) {
+      const entry = this.#entryFor(model, options);
+      if (options.keepAliveMs !== undefined) entry.keepAliveMs = options.keepAliveMs;
+      let lease: Lease;
+      try {
+        lease = await entry.acquire(options.signal);
+      } catch (e) {
+        if (e instanceof Moved) continue; // its name is another entry's: join that one
+        throw e;
+      }
+      if (this.#closed) {
+        lease.release();
+        throw draining();
+      }
+      if (!wantsOtherContext(entry, options.contextSize)) return lease;
+      this.#reload(entry, options.contextSize!);
       lease.release();
-      throw draining();
-    });
+    }
   }
 
   vocabulary(model: string): Vocabulary | undefined {
-    const entry = this.#entries.get(model);
+    const entry = this.#entries.get(this.nameOf(model));
     const vocabulary = entry?.session ? vocabularyOf(entry.session) : undefined;
     if (vocabulary !== undefined && !this.#closed) entry!.touch();
     return this.#closed ? undefined : vocabulary;
   }
 
-  async load(model: string, options: { signal?: AbortSignal } = {}): Promise<ModelEntry> {
+  async load(model: string, options: { signal?: AbortSignal } & ModelSettings = {}): Promise<ModelEntry> {
     const lease = await this.acquire(model, options);
     const entry = this.#entries.get(lease.model);
-    lease.release();
-    return { name: model, loaded: true, ...(entry ? this.#loadedFields(entry) : {}) };
+    lease.release(); // first: its keep-alive starts
+    return { name: lease.model, loaded: true, ...(entry ? this.#loadedFields(entry) : {}) };
   }
 
   async unload(model: string): Promise<boolean> {
-    const entry = this.#entries.get(model);
+    const stored = this.#live(model) ? null : await this.#o.storedName?.(model);
+    const entry = this.#live(stored ?? model);
     if (entry === undefined) return false;
     entry.unloadWanted = true;
     await entry.ready.catch(() => {});
     await entry.idle();
-    if (this.#entries.get(model) === entry) await this.#stop(entry);
+    if (this.#entries.get(entry.name) === entry) await this.#stop(entry);
     return true;
   }
 
   async models(): Promise<ModelEntry[]> {
     const { models } = await this.#o.store.list();
     const out: ModelEntry[] = models.map((m) => {
-      const entry = this.#entries.get(m.name);
-      const loaded = entry?.session != null;
+      const entry = this.#loadedEntry(m.name);
       return {
         name: m.name,
-        loaded,
+        loaded: entry !== undefined,
         size_bytes: m.size_bytes,
         digest: m.blob,
-        ...(loaded ? this.#loadedFields(entry!) : {}),
+        ...(entry ? this.#loadedFields(entry) : {}),
       };
     });
-    for (const entry of this.#entries.values()) {
-      if (entry.session !== null && !models.some((m) => m.name === entry.name)) {
-        out.push({ name: entry.name, loaded: true, ...this.#loadedFields(entry) });
+    for (const name of this.loadedNames()) {
+      if (!models.some((m) => m.name === name)) {
+        out.push({ name, loaded: true, ...this.#loadedFields(this.#loadedEntry(name)!) });
       }
     }
     return out;
+  }
+
+  nameOf(model: string): string {
+    return this.#names.keyOf(model);
+  }
+
+  /** The store names of the loaded models (for `health`), at once. */
+  loadedNames(): string[] {
+    const names = [...this.#entries.values(), ...this.#retiring].filter((e) => e.session !== null)
+      .map((e) => e.name);
+    return [...new Set(names)];
   }
 
   onStatus(listener: (status: ModelStatus) => void): () => void {
@@ -219,7 +184,7 @@ export class ModelRouter implements Router {
   async close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closed = true;
     this.#notify();
-    const entries = [...this.#entries.values()];
+    const entries = [...this.#entries.values(), ...this.#retiring];
     let timer: unknown;
     const grace = new Promise<void>((r) => (timer = this.#clock.setTimeout(r, options.graceMs ?? 10_000)));
     await Promise.race([
@@ -231,39 +196,71 @@ export class ModelRouter implements Router {
     await Promise.all([...entries.map((e) => this.#stop(e)), ...[...this.#stopping].map((e) => e.stopped)]);
   }
 
+  /** The live entry `model` names (by its store name, or the request string while resolving). */
+  #live(model: string): RouterEntry | undefined {
+    return this.#entries.get(this.#names.keyOf(model)) ?? this.#entries.get(model);
+  }
+
+  /** The entry of `name` whose model is loaded (a retiring one while its replacement waits). */
+  #loadedEntry(name: string): RouterEntry | undefined {
+    const live = this.#entries.get(name);
+    if (live?.session != null) return live;
+    return [...this.#retiring].find((e) => e.name === name && e.session !== null);
+  }
+
   /** The live entry of `model`, created (and its load started) when there is none. */
-  #entryFor(model: string): RouterEntry {
-    const existing = this.#entries.get(model);
-    if (existing !== undefined) return existing;
-    const entry = new RouterEntry(model, this.#clock, {
+  #entryFor(model: string, settings: ModelSettings): RouterEntry {
+    return this.#live(model) ?? this.#newEntry(model, settings, {});
+  }
+
+  #newEntry(
+    key: string,
+    settings: ModelSettings,
+    known: { path?: string; after?: RouterEntry },
+  ): RouterEntry {
+    const entry = new RouterEntry(key, this.#clock, {
       onIdle: (e) => this.#onIdle(e),
       onRelease: () => this.#notify(),
     });
-    this.#entries.set(model, entry);
-    entry.start(this.#bringUp(entry));
+    entry.contextSize = settings.contextSize ?? this.#o.load?.contextSize ?? null;
+    entry.keepAliveMs = settings.keepAliveMs ?? this.#keepAliveMs;
+    this.#entries.set(key, entry);
+    entry.start(this.#bringUp(entry, known));
     entry.ready.catch(() => {
-      if (this.#entries.get(model) === entry) this.#entries.delete(model);
+      if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
+      if (known.after && this.#restarts.get(entry.name) === "context_size") this.#restarts.delete(entry.name);
       this.#notify();
     });
     return entry;
   }
 
-  /** Resolve → make room → start the runner → ready. */
-  async #bringUp(entry: RouterEntry): Promise<LoadedModel> {
-    const { name, signal } = entry;
-    const restarting = this.#crashed.has(name);
+  /** Resolve → (a reload: wait for the old runner to stop) → make room → start the runner → ready. */
+  async #bringUp(entry: RouterEntry, known: { path?: string; after?: RouterEntry }): Promise<LoadedModel> {
+    const { signal } = entry;
     const emit = (event: StatusEvent) => {
-      const e = restarting && event.status === "loading_model"
+      const reason = this.#restarts.get(entry.name);
+      const e = reason !== undefined && event.status === "loading_model"
         ? { ...event, status: "restarting" as const }
         : event;
-      this.#emit({ model: name, event: e });
+      this.#emit({ model: entry.name, event: e, ...(reason && e.status === "restarting" ? { reason } : {}) });
     };
-    entry.path = await this.#resolve(name, signal, emit);
-    entry.bytes = await (this.#o.estimate ?? estimateRunnerBytes)(entry.path, this.#o.load ?? {});
+    entry.path = known.path ?? await this.#names.resolve(entry.name, {
+      signal,
+      onStatus: emit,
+      onName: (name) => this.#named(entry, name),
+    });
+    emit({ status: "loading_model", phase: "checking_local", path: entry.path });
+    if (known.after) await abortable(known.after.stopped, signal, () => loadInterrupted(entry.name));
+    const load: RunnerLoadOptions = {
+      ...this.#o.load,
+      ...(entry.contextSize !== null ? { contextSize: entry.contextSize } : {}),
+    };
+    entry.bytes = await (this.#o.estimate ?? estimateRunnerBytes)(entry.path, load);
     await this.#serialized(() => this.#makeRoom(entry, signal));
+    const name = entry.name;
     const start: StartModel = this.#o.start ??
       ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => this.#o.onLog?.(name, line) }));
-    const started = await start(entry.path, { load: this.#o.load ?? {}, onStatus: emit, signal });
+    const started = await start(entry.path, { load, onStatus: emit, signal });
     const { vocabulary } = this.#o;
     const path = entry.path;
     const loaded = vocabulary === undefined ? started : withVocabulary(started, () => vocabulary(path), {
@@ -273,7 +270,7 @@ export class ModelRouter implements Router {
       await loaded.close();
       throw signal.aborted ? loadInterrupted(name) : draining();
     }
-    this.#crashed.delete(name);
+    this.#restarts.delete(name);
     void loaded.exited.then((exit) => {
       if (exit.crashed) this.#onCrash(entry);
     });
@@ -281,22 +278,29 @@ export class ModelRouter implements Router {
     return loaded;
   }
 
-  async #resolve(name: string, signal: AbortSignal, emit: (e: StatusEvent) => void): Promise<string> {
-    let path: string;
-    try {
-      path = await this.#o.store.modelPathOf(name);
-    } catch (e) {
-      // Not stored, stored without its bytes, or not a name at all (a reference): the provider may know.
-      const providable = (["MODEL_NOT_FOUND", "BLOB_MISSING", "INVALID_REF"] as const).some((code) =>
-        isLodeError(e, code)
-      );
-      if (!providable || this.#o.provide === undefined) throw e;
-      const provided = await this.#o.provide(name, { signal, onStatus: emit });
-      if (provided === null) throw e;
-      path = provided;
-    }
-    emit({ status: "loading_model", phase: "checking_local", path });
-    return path;
+  /** `entry` is the model stored as `name`: keyed by it, or — another entry has it — its acquirers move there. */
+  #named(entry: RouterEntry, name: string): void {
+    if (entry.name === name) return;
+    const other = this.#entries.get(name);
+    if (other !== undefined && other !== entry) throw new Moved(name);
+    if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
+    entry.name = name;
+    this.#entries.set(name, entry);
+  }
+
+  /** Replaces `old` by an entry loading the model with `contextSize` once `old`'s leases are released. */
+  #reload(old: RouterEntry, contextSize: number): void {
+    if (this.#entries.get(old.name) !== old) return; // replaced already
+    this.#entries.delete(old.name);
+    this.#retiring.add(old);
+    old.unloadWanted = true;
+    this.#restarts.set(old.name, "context_size");
+    this.#o.notice?.(
+      `${old.name}: reloading with context size ${contextSize} (loaded with ${old.session?.info.contextSize})` +
+        " once its requests are done",
+    );
+    this.#newEntry(old.name, { contextSize, keepAliveMs: old.keepAliveMs }, { path: old.path!, after: old });
+    void old.idle().then(() => this.#stop(old));
   }
 
   /** Waits until `entry` fits (slots and memory), evicting idle models least recently used first. */
@@ -305,7 +309,7 @@ export class ModelRouter implements Router {
       if (this.#closed) throw draining();
       if (signal.aborted) throw loadInterrupted(entry.name);
       const others = [...this.#entries.values()].filter((e) => e !== entry && e.admitted);
-      const holders = [...others, ...this.#stopping];
+      const holders = [...others, ...this.#stopping, ...this.#retiring];
       const fit: MemoryFitInput = {
         need: entry.bytes,
         loaded: holders.reduce((sum, e) => sum + e.bytes, 0),
@@ -347,6 +351,7 @@ export class ModelRouter implements Router {
   async #stop(entry: RouterEntry): Promise<void> {
     if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
     if (this.#stopping.has(entry) || entry.stopping) return await entry.stopped;
+    this.#retiring.delete(entry);
     this.#stopping.add(entry);
     try {
       await entry.stop();
@@ -357,21 +362,24 @@ export class ModelRouter implements Router {
   }
 
   #onIdle(entry: RouterEntry): void {
-    if (entry.unloadWanted || this.#closed) return; // unload() / close() stop it
-    if (this.#keepAliveMs === Infinity) return;
-    entry.expireAfter(this.#keepAliveMs, () => {
+    if (entry.unloadWanted || this.#closed) return; // unload() / close() / a reload stop it
+    const expire = () => {
       if (this.#entries.get(entry.name) === entry && entry.evictable) void this.#stop(entry);
-    });
+    };
+    if (entry.keepAliveMs <= 0) expire();
+    else if (entry.keepAliveMs !== Infinity) entry.expireAfter(entry.keepAliveMs, expire);
   }
 
   #onCrash(entry: RouterEntry): void {
     if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
+    this.#retiring.delete(entry);
     entry.crashed();
-    this.#crashed.add(entry.name);
+    this.#restarts.set(entry.name, "crashed");
     if (!this.#closed) {
       this.#emit({
         model: entry.name,
         event: { status: "restarting", phase: "checking_local", path: entry.path ?? "" },
+        reason: "crashed",
       });
     }
     this.#notify();

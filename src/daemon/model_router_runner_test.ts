@@ -130,3 +130,58 @@ Deno.test("close() with a generation running: it ends (abort) after the grace, n
     assert.ok(isLodeError(await router.acquire("one").catch((e) => e), "DRAINING"));
   });
 });
+
+Deno.test("settings: a context asked is loaded; a request without one uses it; another one reloads once the leases are released; keep-alive 0 unloads when idle", async () => {
+  await withStoreRouter({}, async (router, statuses) => {
+    const held = await router.acquire("one", { contextSize: 256 });
+    assert.equal(held.session.info.contextSize, 256);
+    const [pid] = await childPids();
+    const plain = await router.acquire("one"); // no settings: the model as it is loaded
+    assert.equal(plain.session.info.contextSize, 256);
+    plain.release();
+    assert.equal((await router.models()).find((m) => m.name === "one")!.context_size, 256);
+    assert.deepEqual(await childPids(), [pid]);
+
+    statuses.length = 0;
+    let reloaded = false;
+    const bigger = router.acquire("one", { contextSize: 512 }).then((l) => (reloaded = true, l));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(reloaded, false, "the reload waits for the lease held");
+    assert.deepEqual(await childPids(), [pid]);
+    assert.equal((await held.session.generate(PROMPT, { maxTokens: 40 }).result).text, EXPECTED);
+    assert.deepEqual(router.loadedNames(), ["one"]);
+    held.release();
+    const lease = await bigger;
+    assert.equal(lease.session.info.contextSize, 512);
+    assert.equal(await processAlive(pid!), false, "the old runner was stopped");
+    assert.equal((await childPids()).length, 1);
+    assert.deepEqual(phases(statuses, "one"), [
+      "restarting:checking_local",
+      "restarting:mmap",
+      "restarting:kv_cache",
+      "capabilities",
+      "ready",
+    ]);
+    assert.ok(
+      statuses.filter((s) => s.event.status === "restarting").every((s) => s.reason === "context_size"),
+    );
+    const kv = statuses.find((s) => "phase" in s.event && s.event.phase === "kv_cache")!.event;
+    assert.equal("n_ctx" in kv && kv.n_ctx, 512);
+    assert.equal((await lease.session.generate(PROMPT, { maxTokens: 40 }).result).text, EXPECTED);
+    lease.release();
+
+    const once = await router.acquire("one", { keepAliveMs: 0 });
+    assert.equal(once.keepAliveMs, 0);
+    const [last] = await childPids();
+    once.release();
+    const deadline = performance.now() + 5000;
+    while (await processAlive(last!)) {
+      assert.ok(performance.now() < deadline, "keep-alive 0: the runner outlived its last lease");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(router.loadedNames(), []);
+    const entry = await router.load("one"); // a new load: the router's defaults again
+    assert.equal(entry.context_size, 2048);
+    assert.ok(entry.expires_in_ms! > 60_000);
+  });
+});

@@ -332,7 +332,7 @@ Deno.test("names: MODEL_NOT_FOUND, or the provide hook's file (its status forwar
         total_bytes: 10,
         source_url: "u",
       });
-      return Promise.resolve("/fake/pulled.gguf");
+      return Promise.resolve({ name: "pulled", path: "/fake/pulled.gguf" });
     },
   }, async ({ router, started, statuses }) => {
     assert.equal(await code(router.acquire("nope")), "MODEL_NOT_FOUND");

@@ -191,6 +191,8 @@ export const ResponseFrame = z.discriminatedUnion("type", [
     model: z.string(),
     load_ms: Millis,
     context_size: Count.optional(),
+    /** How long the model stays loaded once idle (null: until evicted or unloaded). */
+    keep_alive_ms: Millis.nullable().optional(),
     /** What the loaded model can do: the daemon always knows it once the model is loaded. */
     capabilities: Capabilities,
     info: ModelInfo.optional(),

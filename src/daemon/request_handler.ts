@@ -150,20 +150,35 @@ export function failure(e: unknown, signal: AbortSignal): LodeError {
 /** While a load goes on without a new phase (a slow download), its last `loading` frame is sent again this often. */
 export const LOADING_REPEAT_MS = 1000;
 
-/**
- * Leases the request's model for `body`. While the request waits for the model to load (a pull
- * first, when the daemon performs one), each phase of that load is sent to the client as a
- * `loading` frame, the last one again every {@link LOADING_REPEAT_MS} while nothing new happens:
- * the client sees the progress, and a client that left is noticed within that time (a Unix socket
- * tells a closed peer only on write), so its request stops waiting and a pull no other request
- * waits for is abandoned.
- */
+/** Leases the request's model for `body` ({@link acquireTelling}). */
 async function withLease<T>(
   ctx: RequestContext,
   request: { id: string; model: string },
   signal: AbortSignal,
   body: (lease: Lease) => Promise<T>,
 ): Promise<T> {
+  const lease = await acquireTelling(ctx, request, { signal });
+  try {
+    if (signal.aborted) throw signal.reason;
+    return await body(lease);
+  } finally {
+    lease.release();
+  }
+}
+
+/**
+ * Acquires the request's model. While the request waits for the model to load (a pull first, when
+ * the daemon performs one), each phase of that load is sent to the client as a `loading` frame, the
+ * last one again every {@link LOADING_REPEAT_MS} while nothing new happens: the client sees the
+ * progress, and a client that left is noticed within that time (a Unix socket tells a closed peer
+ * only on write), so its request stops waiting and a pull no other request waits for is abandoned.
+ * The router's status events name the model by its store name once known (`nameOf`).
+ */
+async function acquireTelling(
+  ctx: RequestContext,
+  request: { id: string; model: string },
+  options: Parameters<Router["acquire"]>[1] & { signal: AbortSignal },
+): Promise<Lease> {
   let last: FrameOf<"loading"> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tell = (frame: FrameOf<"loading">) => {
@@ -173,25 +188,17 @@ async function withLease<T>(
     timer = setTimeout(() => last && tell(last), LOADING_REPEAT_MS);
   };
   const stop = ctx.router.onStatus(({ model, event }) => {
-    if (model !== request.model || (event.status !== "loading_model" && event.status !== "restarting")) {
-      return;
-    }
+    if (event.status !== "loading_model" && event.status !== "restarting") return;
+    if (model !== request.model && model !== ctx.router.nameOf?.(request.model)) return;
     const { status: _, ...phase } = event;
     tell({ id: request.id, type: "loading", ...phase });
   });
-  let lease: Lease;
   try {
-    lease = await ctx.router.acquire(request.model, { signal });
+    return await ctx.router.acquire(request.model, options);
   } finally {
     stop();
     last = null;
     clearTimeout(timer);
-  }
-  try {
-    if (signal.aborted) throw signal.reason;
-    return await body(lease);
-  } finally {
-    lease.release();
   }
 }
 
@@ -201,7 +208,7 @@ async function admitted<T>(
   body: (signal: AbortSignal, queueMs: number) => Promise<T>,
 ): Promise<T> {
   const admission = await ctx.queue.admit({
-    model: request.model,
+    model: ctx.router.nameOf?.(request.model) ?? request.model,
     key: ctx.key,
     signal: ctx.signal,
     onPosition: (position) => ctx.send({ id: request.id, type: "queued", position }),
@@ -312,7 +319,12 @@ function badToken(e: unknown): unknown {
 
 async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Handled> {
   const started = performance.now();
-  return await withLease(ctx, request, ctx.signal, (lease) => {
+  const lease = await acquireTelling(ctx, request, {
+    signal: ctx.signal,
+    ...(request.context_size !== undefined ? { contextSize: request.context_size } : {}),
+    ...(request.keep_alive_ms !== undefined ? { keepAliveMs: request.keep_alive_ms } : {}),
+  });
+  try {
     const session: Session = lease.session;
     const loadMs = round(performance.now() - started);
     const frame: FrameOf<"loaded"> = {
@@ -321,6 +333,9 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
       model: lease.model,
       load_ms: loadMs,
       context_size: session.info.contextSize,
+      ...(lease.keepAliveMs !== undefined
+        ? { keep_alive_ms: lease.keepAliveMs === Infinity ? null : lease.keepAliveMs }
+        : {}),
       capabilities: session.capabilities,
       info: {
         architecture: session.info.architecture,
@@ -331,8 +346,10 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
         model_load_ms: round(session.info.loadMs),
       },
     };
-    return Promise.resolve({ frames: [frame], activity: { model: lease.model } });
-  });
+    return { frames: [frame], activity: { model: lease.model } };
+  } finally {
+    lease.release();
+  }
 }
 
 function round(ms: number): number {

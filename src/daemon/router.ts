@@ -45,9 +45,11 @@ import type { ModelEntry } from "./protocol.ts";
  * ```
  */
 export interface Lease {
-  /** The model's name in the store (as the request named it, resolved). */
+  /** The model's name in the store (a reference resolved to the name it is stored under). */
   readonly model: string;
   readonly session: Session;
+  /** How long the model stays loaded once idle (`Infinity`: until evicted or unloaded), when the router tells. */
+  readonly keepAliveMs?: number;
   /** Gives the model back (idempotent); its keep-alive starts when the last lease is released. */
   release(): void;
 }
@@ -65,6 +67,25 @@ export interface Lease {
 export interface ModelStatus {
   model: string;
   event: StatusEvent;
+  /** Why a `restarting` model is loaded again: its runner crashed, or it is reloaded with another context. */
+  reason?: "crashed" | "context_size";
+}
+
+/**
+ * How one model is loaded (the `load` op's `context_size` and `keep_alive_ms`); what is not named is what the
+ * model is loaded with already, else the daemon's default.
+ *
+ * @example
+ * ```ts
+ * import type { ModelSettings } from "./router.ts";
+ * const small: ModelSettings = { contextSize: 512, keepAliveMs: 0 }; // unloaded as soon as idle
+ * ```
+ */
+export interface ModelSettings {
+  /** Load with this context; a model loaded with another one is reloaded once its leases are released. */
+  contextSize?: number;
+  /** Idle time before the model is unloaded (0: as soon as idle; `Infinity`: never). */
+  keepAliveMs?: number;
 }
 
 /**
@@ -82,8 +103,10 @@ export interface Router {
    * one load). Rejects with `MODEL_NOT_FOUND` for a name the store, lockfile and references cannot
    * provide, `INSUFFICIENT_MEMORY` when it cannot fit even after evicting idle models,
    * `MODEL_LOAD_FAILED`, `RUNNER_CRASHED`, or `INTERRUPTED` when `signal` aborts while loading.
+   * A reference and the store name it is stored under are one model (one runner). `settings` apply to the
+   * model from then on (see {@link ModelSettings}).
    */
-  acquire(model: string, options?: { signal?: AbortSignal }): Promise<Lease>;
+  acquire(model: string, options?: { signal?: AbortSignal } & ModelSettings): Promise<Lease>;
   /**
    * Optional: the vocabulary of `model` when it is loaded and its vocabulary is open in this process
    * (see vocabulary_session.ts), else undefined. Tokenizing with it needs no lease: it counts as a use
@@ -91,7 +114,12 @@ export interface Router {
    */
   vocabulary?(model: string): Vocabulary | undefined;
   /** Loads `model` without using it (the `load` op, `--model NAME` preloads); resolves when it is ready. */
-  load(model: string, options?: { signal?: AbortSignal }): Promise<ModelEntry>;
+  load(model: string, options?: { signal?: AbortSignal } & ModelSettings): Promise<ModelEntry>;
+  /**
+   * The store name `model` is known to name (a reference resolved before), else `model`: what the admission
+   * queue counts per model, so that a reference and its name share `--parallel`. Optional.
+   */
+  nameOf?(model: string): string;
   /** Unloads `model` once its leases are released; false when it was not loaded. */
   unload(model: string): Promise<boolean>;
   /** Every model in the store, and whether (and until when) it is loaded. */

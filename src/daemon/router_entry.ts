@@ -51,7 +51,12 @@ export interface EntryHooks {
 
 /** The state of one model in the router. */
 export class RouterEntry {
-  readonly name: string;
+  /** The model's name: as requested while it resolves, then the name it is stored under (`rename`). */
+  name: string;
+  /** The context it is loaded with, as asked (null: the backend's choice). */
+  contextSize: number | null = null;
+  /** Idle time before it is unloaded (0: at once; `Infinity`: never). */
+  keepAliveMs = Infinity;
   /** The file loaded (known once resolved). */
   path: string | null = null;
   /** Estimated bytes of RAM while loaded. */
@@ -202,7 +207,12 @@ export class RouterEntry {
       this.#hooks.onRelease();
       this.#checkIdle();
     };
-    return { model: this.name, session: leasedSession(session, release), release };
+    return {
+      model: this.name,
+      session: leasedSession(session, release),
+      release,
+      keepAliveMs: this.keepAliveMs,
+    };
   }
 
   #checkIdle(): void {
@@ -237,6 +247,35 @@ function leasedSession(session: Session, release: () => void): Session {
     detokenize: (tokens) => session.detokenize(tokens),
     close: () => Promise.resolve(release()),
   };
+}
+
+/**
+ * Why a load stopped: the model it resolved to is another entry's, whose acquirers join (never seen
+ * outside the router).
+ *
+ * @example
+ * ```ts
+ * try { await entry.acquire(signal); } catch (e) { if (e instanceof Moved) retry(); }
+ * ```
+ */
+export class Moved extends Error {
+  constructor(name: string) {
+    super(`"${name}" is loaded by another entry`);
+  }
+}
+
+/**
+ * True when `contextSize` is asked and `entry` is loaded (as asked, or by the backend's choice) with another.
+ *
+ * @example
+ * ```ts
+ * if (wantsOtherContext(entry, 512)) reload(entry, 512);
+ * ```
+ */
+export function wantsOtherContext(entry: RouterEntry, contextSize: number | undefined): boolean {
+  if (contextSize === undefined) return false;
+  if (entry.contextSize !== null) return entry.contextSize !== contextSize;
+  return entry.session?.info.contextSize !== contextSize;
 }
 
 /**

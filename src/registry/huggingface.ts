@@ -89,8 +89,16 @@ export function withHfAccess(plan: ModelPlan, env: Env): ModelPlan {
   };
 }
 
-function storeName(file: HfFile): string {
-  const base = file.path.slice(file.path.lastIndexOf("/") + 1).replace(/-\d{5}-of-\d{5}(?=\.gguf$)/i, "");
+/**
+ * The store name the Hub's model file at `path` gets (its file name, without a shard's `-00001-of-00003`).
+ *
+ * @example
+ * ```ts
+ * hfStoreName("q8/Qwen3-0.6B-Q8_0-00001-of-00002.gguf"); // "Qwen3-0.6B-Q8_0"
+ * ```
+ */
+export function hfStoreName(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1).replace(/-\d{5}-of-\d{5}(?=\.gguf$)/i, "");
   return nameFromFilename(base);
 }
 
@@ -147,7 +155,7 @@ export const huggingFaceRegistry: Registry = {
     ];
     const license = info.cardData?.license;
     return withHfAccess({
-      name: options?.name ?? storeName(picked.model[0]!),
+      name: options?.name ?? hfStoreName(picked.model[0]!.path),
       reference: formatHfRef(ref),
       source: { registry: "huggingface", repo: ref.repo, revision: info.sha },
       files: checkSha256Flag(files, options),

@@ -16,6 +16,7 @@ export {
   hfAllowHosts,
   hfAuthFor,
   hfEndpoint,
+  hfStoreName,
   huggingFaceRegistry,
   withHfAccess,
 } from "./huggingface.ts";
@@ -45,3 +46,4 @@ export {
 } from "./resolve_model.ts";
 export { storeRegistry, urlRegistry } from "./url_registry.ts";
 export { planUrls, pullPlan } from "./pull_plan.ts";
+export { isPinnedCommit, storedModelFor } from "./stored_ref.ts";

@@ -88,14 +88,17 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const vocabularies = createLlamaCppBackend({
     log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
   });
+  const { createStoredName } = await import("../../daemon/model_provider.ts");
   const router = new ModelRouter({
     store,
     provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true }),
+    storedName: createStoredName(store),
     load,
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,
     onLog: (model, line) => notice(`[${model}] ${line}`),
     vocabulary: (path) => vocabularies.loadVocabulary!(path),
+    notice,
   });
   // A signal while starting (loading a preload) stops the start; afterwards it drains.
   const starting = new AbortController();
@@ -114,6 +117,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       parallel: settings.parallel,
       graceMs: settings.graceMs,
       store: storeIdentity(store.layout.root),
+      loaded: () => router.loadedNames(),
       ...(log ? { log } : {}),
       notice,
       signal: starting.signal,

@@ -1,0 +1,82 @@
+/**
+ * Which stored model a reference names, told from the store's manifests
+ * alone — no request to any host. `lode serve` uses it so that a reference
+ * the store already holds loads without the network and shares the runner
+ * of the name it is stored under.
+ *
+ * - a **name**: itself, when stored;
+ * - an **https URL**: the name its registry gives (`nameFromFilename`), when
+ *   that manifest holds the pinned digest (`#sha256=`), or — unpinned — was
+ *   pulled from that very URL (what `lode pull` itself checks before
+ *   downloading nothing);
+ * - an **`hf:` reference pinned to a commit** (`@` 40 hex digits): the
+ *   manifest with the Hugging Face source of that repo and commit whose file
+ *   is the one asked (`/PATH.gguf`, or `:QUANT`, or without either the
+ *   default quant, Q4_K_M), stored under the name the registry gives it;
+ * - anything else (an `hf:` branch or tag, which only the Hub can resolve;
+ *   a `file:` path): null.
+ *
+ * @example
+ * ```ts
+ * import { parseRef, storedModelFor } from "./mod.ts";
+ * const { models } = await store.list();
+ * storedModelFor(parseRef("hf:o/r:Q8_0@5d2e…40 hex"), models); // "r-Q8_0", or null
+ * ```
+ * @module
+ */
+import type { Manifest } from "../store/manifest.ts";
+import { DEFAULT_QUANT, quantOf } from "./hf_files.ts";
+import { hfStoreName } from "./huggingface.ts";
+import { type HfRef, type ModelRef, nameFromFilename } from "./reference.ts";
+
+/**
+ * True when `revision` is a full commit sha (40 hex digits), which names one content for ever.
+ *
+ * @example
+ * ```ts
+ * isPinnedCommit("main"); // false
+ * isPinnedCommit("0123456789abcdef0123456789abcdef01234567"); // true
+ * ```
+ */
+export function isPinnedCommit(revision: string | undefined): boolean {
+  return revision !== undefined && /^[0-9a-f]{40}$/i.test(revision);
+}
+
+/**
+ * The name of the stored model `ref` names (see the module doc), or null.
+ *
+ * @example
+ * ```ts
+ * storedModelFor(parseRef("https://h/m/stories260K.gguf#sha256=270c…"), manifests); // "stories260K"
+ * ```
+ */
+export function storedModelFor(ref: ModelRef, manifests: readonly Manifest[]): string | null {
+  switch (ref.kind) {
+    case "name":
+      return manifests.some((m) => m.name === ref.name) ? ref.name : null;
+    case "url": {
+      const name = nameFromFilename(ref.filename);
+      const m = manifests.find((m) => m.name === name);
+      if (m === undefined) return null;
+      const same = ref.sha256 ? m.blob === `sha256:${ref.sha256}` : m.source.url === ref.url.href;
+      return same ? name : null;
+    }
+    case "hf":
+      return storedHf(ref, manifests);
+    case "file":
+      return null;
+  }
+}
+
+function storedHf(ref: HfRef, manifests: readonly Manifest[]): string | null {
+  if (!isPinnedCommit(ref.revision)) return null;
+  const commit = ref.revision!.toLowerCase();
+  const repo = ref.repo.toLowerCase();
+  const hit = manifests.find(({ name, source }) =>
+    source.registry === "huggingface" && source.repo.toLowerCase() === repo &&
+    source.revision.toLowerCase() === commit &&
+    (ref.path ? source.filename === ref.path : quantOf(source.filename) === (ref.quant ?? DEFAULT_QUANT)) &&
+    name === hfStoreName(source.filename)
+  );
+  return hit?.name ?? null;
+}
