@@ -5,7 +5,7 @@
  * runner carries on with generation after SIGCONT.
  */
 import assert from "node:assert/strict";
-import { childPids } from "./support/child_pids.ts";
+import { type childPids, runnerPids } from "./support/child_pids.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
@@ -23,7 +23,7 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
       const first = await client.frames("first");
       assert.equal(terminal(first).type, "done", JSON.stringify(first));
       const expected = first.find((f) => f.type === "tokens")!.tokens;
-      [runner] = await childPids(daemon.child.pid);
+      [runner] = await runnerPids(daemon.child.pid);
       assert.ok(runner, "the model runs in a runner process");
 
       Deno.kill(runner, "SIGSTOP");
