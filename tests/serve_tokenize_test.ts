@@ -5,7 +5,7 @@
  * runner carries on with generation after SIGCONT.
  */
 import assert from "node:assert/strict";
-import { childPids } from "./support/child_pids.ts";
+import { type childPids, runnerPids } from "./support/child_pids.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
@@ -23,8 +23,9 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
       const first = await client.frames("first");
       assert.equal(terminal(first).type, "done", JSON.stringify(first));
       const expected = first.find((f) => f.type === "tokens")!.tokens;
-      [runner] = await childPids(daemon.child.pid);
+      [runner] = await runnerPids(daemon.child.pid);
       assert.ok(runner, "the model runs in a runner process");
+      const maps = async () => await Deno.readTextFile(`/proc/${daemon.child.pid}/maps`);
 
       Deno.kill(runner, "SIGSTOP");
       // Requests sent before the vocabulary opened (~1 s after the load) wait in the stopped runner;
@@ -38,6 +39,7 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
           .catch(() => undefined);
       }
       assert.deepEqual(answered, expected, "tokenize answered while the runner was stopped");
+      assert.match(await maps(), /llama-addon\.node/, "node-llama-cpp is loaded in the daemon");
       Deno.kill(runner, "SIGCONT");
 
       await client.write({
@@ -50,6 +52,37 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
       const generated = await client.frames("g");
       assert.equal(terminal(generated).type, "done", JSON.stringify(generated));
       assert.ok(tokenText(generated).length > 0);
+    } finally {
+      if (runner !== undefined) {
+        try {
+          Deno.kill(runner, "SIGCONT");
+        } catch { /* gone */ }
+      }
+      client.conn.close();
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+  }, { prefix: "lode-serve-tokenize-" });
+});
+
+Deno.test("lode serve --tokenize-in-runner: tokenize goes to the runner (a stopped runner holds it), the daemon stays without llama.cpp", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const daemon = await startServe(dir, store, ["--model", "stories260K", "--tokenize-in-runner"]);
+    const client = await FrameClient.connect(daemon.socket);
+    let runner: number | undefined;
+    try {
+      await client.write({ id: "first", op: "tokenize", model: "stories260K", text: TEXT });
+      const expected = (await client.frames("first")).find((f) => f.type === "tokens")!.tokens;
+      [runner] = await runnerPids(daemon.child.pid);
+      await new Promise((r) => setTimeout(r, 2000)); // longer than a vocabulary takes to open
+      const maps = await Deno.readTextFile(`/proc/${daemon.child.pid}/maps`);
+      assert.doesNotMatch(maps, /libllama|llama-addon/, "llama.cpp is not loaded in the daemon");
+      Deno.kill(runner!, "SIGSTOP");
+      await client.write({ id: "held", op: "tokenize", model: "stories260K", text: TEXT });
+      await assert.rejects(client.frames("held", 1000), /no terminal frame/);
+      Deno.kill(runner!, "SIGCONT");
+      assert.deepEqual((await client.frames("held")).find((f) => f.type === "tokens")!.tokens, expected);
     } finally {
       if (runner !== undefined) {
         try {
