@@ -6,22 +6,12 @@ import assert from "node:assert/strict";
 import { runLode } from "./support/lode_cli.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startServe, storeWithStories, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
-import { childPids } from "./support/child_pids.ts";
+import { runnerPids } from "./support/child_pids.ts";
 import { DaemonClient } from "../src/daemon/client.ts";
 import type { LodeError } from "../src/errors.ts";
 import { createLlamaCppBackend } from "../src/inference/mod.ts";
 import { LineReader } from "./support/unix_socket.ts";
 import { withTempDir } from "./support/temp_dir.ts";
-
-/** The daemon's runner processes (its other children come and go: node-llama-cpp probes its binary). */
-async function runnerPids(daemon: number): Promise<number[]> {
-  const pids = [];
-  for (const pid of await childPids(daemon)) {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (cmdline.split("\0").includes("__runner")) pids.push(pid);
-  }
-  return pids;
-}
 
 const STORY =
   ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
