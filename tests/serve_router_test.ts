@@ -36,10 +36,11 @@ async function watchAdmin(path: string): Promise<{ frames: Record<string, unknow
 
 let seq = 0;
 /** Sends one request and returns its frames (the last one its `done` or `error`). */
+/** The answer to `request`, without the `loading` frames of a load it waited for (serve_provide_test.ts tests those). */
 async function ask(client: FrameClient, request: Record<string, unknown>): Promise<Frame[]> {
   const id = `r${++seq}`;
   await client.write({ id, ...request });
-  return await client.frames(id);
+  return (await client.frames(id)).filter((f) => f.type !== "loading");
 }
 
 const story = (model: string) => ({
