@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { type childPids, processAlive, runnerPids } from "./support/child_pids.ts";
+import { processAlive, runnerPids } from "./support/child_pids.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe, storeWithStories, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { runLode } from "./support/lode_cli.ts";
-import { type childPids, processAlive, runnerPids } from "./support/child_pids.ts";
+import { processAlive, runnerPids } from "./support/child_pids.ts";
 import { type Frame, FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startFakeHub } from "./support/fake_hub.ts";
 import { makeTestCa } from "./support/test_ca.ts";

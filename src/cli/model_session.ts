@@ -18,7 +18,7 @@
  * @module
  */
 import process from "node:process";
-import { parseRef } from "../registry/mod.ts";
+import { isPinnedCommit, parseRef, storedModelFor } from "../registry/mod.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./commands/pull.ts";
@@ -51,6 +51,12 @@ export async function modelPath(ctx: CommandContext, ref: string, pull: PullFlag
   const parsed = parseRef(ref);
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
+  if (parsed.kind === "hf" && isPinnedCommit(parsed.revision)) {
+    // A commit never changes: once stored, the reference runs from the store (no Hub request, --offline too).
+    const store = await ctx.store();
+    const name = storedModelFor(parsed, (await store.list()).models);
+    if (name !== null) return await store.modelPathOf(name);
+  }
   const { path } = await pullRef(ctx, ref, pull);
   await ctx.endProgress();
   return path;
