@@ -106,7 +106,7 @@ Deno.test("lode serve, empty store: a locked name is pulled through the daemon (
     try {
       await waitForSocket(daemon.adminSocket);
       const admin = adminUntilReady(daemon.adminSocket, "stories260K");
-      // An explicit load flag through a daemon: the note says it is not applied.
+      // Load flags through a daemon: --ctx-size goes with the load; a note says the others are not applied.
       const run = await runLode([
         "run",
         "stories260K",
@@ -115,12 +115,15 @@ Deno.test("lode serve, empty store: a locked name is pulled through the daemon (
         daemon.socket,
         "--ctx-size",
         "256",
+        "--threads",
+        "1",
       ], {
         store: w.store,
       });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, STORY + "\n");
-      assert.match(run.stderr, /--ctx-size not applied: the daemon's load settings apply.*--no-daemon/);
+      assert.match(run.stderr, /note: --threads not applied: the daemon's load settings apply.*--no-daemon/);
+      assert.doesNotMatch(run.stderr, /--ctx-size/);
       assert.equal(gets(w.origin, "/m/stories260K.gguf") >= 1, true, "the origin saw the download");
 
       const frames = (await admin).filter((f) => f.model === "stories260K");
@@ -132,6 +135,11 @@ Deno.test("lode serve, empty store: a locked name is pulled through the daemon (
       assert.equal(downloads.at(-1)!.source_url, `${w.origin.url}/m/stories260K.gguf`);
       const steps = frames.map((f) => f.phase ?? f.status);
       assert.ok(steps.indexOf("download") < steps.indexOf("mmap"), steps.join(" "));
+      assert.equal(
+        frames.find((f) => f.phase === "kv_cache")?.n_ctx,
+        256,
+        "--ctx-size applied in the daemon",
+      );
       assert.equal(steps.at(-1), "ready");
 
       // The store now holds it: a second client loads nothing and downloads nothing.

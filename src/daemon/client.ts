@@ -123,12 +123,23 @@ export class DaemonClient {
     return health;
   }
 
-  /** Loads `model` in the daemon (if it is not) and returns a {@link Session} that runs there. */
-  async session(model: string, options: { signal?: AbortSignal } = {}): Promise<Session> {
+  /**
+   * Loads `model` in the daemon (if it is not; with `contextSize`, reloaded with that context if it is
+   * loaded with another) and returns a {@link Session} that runs there.
+   */
+  async session(
+    model: string,
+    options: { signal?: AbortSignal; contextSize?: number } = {},
+  ): Promise<Session> {
     let loaded: FrameOf<"loaded"> | undefined;
-    await this.request({ op: "load", model }, {
+    const { signal, contextSize } = options;
+    await this.request({
+      op: "load",
+      model,
+      ...(contextSize !== undefined ? { context_size: contextSize } : {}),
+    }, {
       onFrame: (f) => f.type === "loaded" && (loaded = f),
-      ...options,
+      ...(signal ? { signal } : {}),
     });
     if (!loaded) throw new LodeError("INTERNAL", "the daemon answered load without a loaded frame");
     return new DaemonSession(this, loaded);
