@@ -188,15 +188,15 @@ class DaemonSession implements Session {
     this.#client = client;
     this.#model = loaded.model;
     this.capabilities = loaded.capabilities;
-    const info = loaded.info;
+    const { info } = loaded;
     this.info = {
       path: `daemon:${loaded.model}`,
-      architecture: info?.architecture ?? "unknown",
-      contextSize: loaded.context_size ?? 0,
-      trainContextSize: info?.train_context_size ?? 0,
-      threads: info?.threads ?? 0,
-      hasChatTemplate: info?.has_chat_template ?? false,
-      embeddingSize: info?.embedding_size ?? 0,
+      architecture: info.architecture,
+      contextSize: loaded.context_size,
+      trainContextSize: info.train_context_size,
+      threads: info.threads,
+      hasChatTemplate: info.has_chat_template,
+      embeddingSize: info.embedding_size,
       loadMs: loaded.load_ms,
     };
   }

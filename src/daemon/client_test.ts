@@ -40,11 +40,20 @@ async function withPeer(
   }
 }
 
+const INFO = {
+  architecture: "llama",
+  train_context_size: 512,
+  threads: 1,
+  has_chat_template: false,
+  embedding_size: 64,
+  model_load_ms: 1,
+};
+
 Deno.test("DaemonClient: a loaded frame without capabilities fails the load, naming the frame and the field (no invented capabilities)", async () => {
   await withPeer(
     (r) =>
       r.op === "load"
-        ? [{ type: "loaded", model: r.model, load_ms: 1 }, { type: "done" }]
+        ? [{ type: "loaded", model: r.model, load_ms: 1, context_size: 512, info: INFO }, { type: "done" }]
         : [{ type: "future_frame", x: 1 }, { type: "health", protocol: 1, version: "x", status: "ready" }, {
           type: "done",
         }],

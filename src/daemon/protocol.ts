@@ -190,12 +190,12 @@ export const ResponseFrame = z.discriminatedUnion("type", [
     ...reply("loaded"),
     model: z.string(),
     load_ms: Millis,
-    context_size: Count.optional(),
+    context_size: Count,
     /** How long the model stays loaded once idle (null: until evicted or unloaded). */
     keep_alive_ms: Millis.nullable().optional(),
-    /** What the loaded model can do: the daemon always knows it once the model is loaded. */
+    /** What the loaded model can do, and what it is: the daemon always knows both once it is loaded. */
     capabilities: Capabilities,
-    info: ModelInfo.optional(),
+    info: ModelInfo,
   }),
   z.object({ ...reply("unloaded"), model: z.string(), was_loaded: z.boolean() }),
   z.object({ ...reply("cancelled"), target: Id, state: z.enum(["queued", "running", "not_found"]) }),

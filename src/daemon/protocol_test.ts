@@ -214,7 +214,22 @@ Deno.test("encodeFrame: one JSON line every frame schema accepts", () => {
     { id: "3", type: "models", models: [{ name: "stories", loaded: true, size_bytes: 1185376 }] },
     { id: "4", type: "tokens", tokens: [1, 2, 3] },
     { id: "5", type: "embeddings", embeddings: [[0.1, 0.2]] },
-    { id: "6", type: "loaded", model: "stories", load_ms: 80, context_size: 512, capabilities: CAPABILITIES },
+    {
+      id: "6",
+      type: "loaded",
+      model: "stories",
+      load_ms: 80,
+      context_size: 512,
+      capabilities: CAPABILITIES,
+      info: {
+        architecture: "llama",
+        train_context_size: 512,
+        threads: 1,
+        has_chat_template: false,
+        embedding_size: 64,
+        model_load_ms: 80,
+      },
+    },
     { id: "9", type: "text", text: "Once upon a time" },
     {
       id: "10",
@@ -278,10 +293,29 @@ Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the
   );
 });
 
-Deno.test("loaded: capabilities are required (the daemon always knows them after a load)", () => {
-  const loaded = { id: "l", type: "loaded", model: "m", load_ms: 1 };
-  assert.equal(ResponseFrame.safeParse(loaded).success, false);
-  assert.equal(ResponseFrame.safeParse({ ...loaded, capabilities: CAPABILITIES }).success, true);
+Deno.test("loaded: capabilities, info and context_size are required (the daemon always knows them after a load)", () => {
+  const info = {
+    architecture: "llama",
+    train_context_size: 512,
+    threads: 1,
+    has_chat_template: false,
+    embedding_size: 64,
+    model_load_ms: 1,
+  };
+  const loaded = {
+    id: "l",
+    type: "loaded",
+    model: "m",
+    load_ms: 1,
+    context_size: 512,
+    capabilities: CAPABILITIES,
+    info,
+  };
+  assert.equal(ResponseFrame.safeParse(loaded).success, true);
+  for (const field of ["capabilities", "info", "context_size"] as const) {
+    const { [field]: _, ...without } = loaded;
+    assert.equal(ResponseFrame.safeParse(without).success, false, field);
+  }
 });
 
 Deno.test("AdminFrame: the status event's fields flattened into the admin envelope", () => {
