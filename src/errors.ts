@@ -167,7 +167,7 @@ export const ERROR_CODES = {
   UNKNOWN_OP: {
     exit: EXIT.USAGE,
     hint:
-      "Use one of the ops docs/protocol.md lists (generate, chat, embed, tokenize, models, load, unload, cancel, health).",
+      "Use one of the ops docs/protocol.md lists (generate, chat, embed, tokenize, detokenize, models, load, unload, cancel, health).",
   },
   BAD_REQUEST: {
     exit: EXIT.USAGE,

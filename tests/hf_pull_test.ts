@@ -149,6 +149,21 @@ Deno.test("lode pull hf:OWNER/REPO:Q4_K_M: resolved, redirected to the CDN, veri
     ]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^, there was a little girl/);
+    // Pinned to the commit it was pulled at, the reference runs from the store: no request, even offline.
+    const hubBefore = hub.hub.requests.length;
+    const pinned = await lode([
+      "run",
+      `hf:tiny/stories-GGUF:Q4_K_M@${sha}`,
+      "Once upon a time",
+      "-t",
+      "0",
+      "-n",
+      "8",
+      "--offline",
+    ]);
+    assert.equal(pinned.code, 0, pinned.stderr);
+    assert.equal(pinned.stdout, run.stdout);
+    assert.equal(hub.hub.requests.length, hubBefore, "a pinned, stored reference asks the Hub nothing");
   });
 });
 

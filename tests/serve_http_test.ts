@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { childPids, processAlive } from "./support/child_pids.ts";
+import { processAlive, runnerPids } from "./support/child_pids.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe, storeWithStories, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
@@ -79,7 +79,7 @@ Deno.test("kill -9 of a runner: the daemon survives, the admin stream says resta
     try {
       await waitForSocket(daemon.adminSocket);
       const [runner] = await until("the runner", async () => {
-        const pids = await childPids(daemon.child.pid);
+        const pids = await runnerPids(daemon.child.pid);
         return pids.length === 1 ? pids : undefined;
       });
       const admin = await Deno.connect({ transport: "unix", path: daemon.adminSocket });
@@ -95,7 +95,7 @@ Deno.test("kill -9 of a runner: the daemon survives, the admin stream says resta
       assert.equal(again.code, 0, again.stderr);
       const direct = await runLode([...run.slice(0, -2), "--no-daemon", "--threads", "1"], { store });
       assert.equal(again.stdout, direct.stdout);
-      const now = await childPids(daemon.child.pid);
+      const now = await runnerPids(daemon.child.pid);
       assert.equal(now.length, 1);
       assert.notEqual(now[0], runner);
       assert.ok(!(await processAlive(runner!)));

@@ -3,12 +3,15 @@
  * a real HTTPS origin on loopback serving stories260K, the real CLI as client. A name the lockfile pins and
  * a request naming a reference are pulled through the daemon, their progress on the admin stream; an
  * unknown name stays MODEL_NOT_FOUND; a digest mismatch fails only its request; --offline pulls nothing.
+ * A pull outlives a client that leaves while another waits, and stops (resumable) when the last one
+ * leaves; a gated Hugging Face repo is pulled with the daemon's HF_TOKEN (the fake Hub).
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runLode } from "./support/lode_cli.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
+import { startFakeHub } from "./support/fake_hub.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
 import { type ServeProcess, startServe, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { LineReader } from "./support/unix_socket.ts";
@@ -103,7 +106,7 @@ Deno.test("lode serve, empty store: a locked name is pulled through the daemon (
     try {
       await waitForSocket(daemon.adminSocket);
       const admin = adminUntilReady(daemon.adminSocket, "stories260K");
-      // An explicit load flag through a daemon: the note says it is not applied.
+      // Load flags through a daemon: --ctx-size goes with the load; a note says the others are not applied.
       const run = await runLode([
         "run",
         "stories260K",
@@ -112,12 +115,15 @@ Deno.test("lode serve, empty store: a locked name is pulled through the daemon (
         daemon.socket,
         "--ctx-size",
         "256",
+        "--threads",
+        "1",
       ], {
         store: w.store,
       });
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, STORY + "\n");
-      assert.match(run.stderr, /--ctx-size not applied: the daemon's load settings apply.*--no-daemon/);
+      assert.match(run.stderr, /note: --threads not applied: the daemon's load settings apply.*--no-daemon/);
+      assert.doesNotMatch(run.stderr, /--ctx-size/);
       assert.equal(gets(w.origin, "/m/stories260K.gguf") >= 1, true, "the origin saw the download");
 
       const frames = (await admin).filter((f) => f.model === "stories260K");
@@ -129,6 +135,11 @@ Deno.test("lode serve, empty store: a locked name is pulled through the daemon (
       assert.equal(downloads.at(-1)!.source_url, `${w.origin.url}/m/stories260K.gguf`);
       const steps = frames.map((f) => f.phase ?? f.status);
       assert.ok(steps.indexOf("download") < steps.indexOf("mmap"), steps.join(" "));
+      assert.equal(
+        frames.find((f) => f.phase === "kv_cache")?.n_ctx,
+        256,
+        "--ctx-size applied in the daemon",
+      );
       assert.equal(steps.at(-1), "ready");
 
       // The store now holds it: a second client loads nothing and downloads nothing.
@@ -227,6 +238,203 @@ Deno.test("lode serve, empty store: a request by reference pulls it (once) and r
     } finally {
       const stopped = await daemon.stop();
       assert.equal(stopped.code, 0, stopped.stderr);
+    }
+  });
+});
+
+/**
+ * A route serving stories260K slowly, its first `times` GETs: `afterBytes` at full speed, then `chunkBytes`
+ * every `delayMs` (default 16 KiB every 40 ms from the start: about 3 s).
+ */
+function slowRoute(
+  options: { times?: number; afterBytes?: number; chunkBytes?: number; delayMs?: number } = {},
+) {
+  const { chunkBytes = 16 * 1024, delayMs = 40, afterBytes } = options;
+  return {
+    body: STORIES,
+    fault: { kind: "throttle" as const, chunkBytes, delayMs, afterBytes },
+    faultTimes: options.times ?? Infinity,
+  };
+}
+
+async function until(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const MIB = 1024 * 1024;
+const FAST = MIB + 16 * 1024;
+
+const downloading = (c: FrameClient, id: string) =>
+  c.sofar(id).some((f) => f.type === "loading" && f.phase === "download");
+
+Deno.test("lode serve pull on first use, two clients waiting for it: one disconnects, the pull goes on and loads the model for the other", async () => {
+  await withWorld(async (w) => {
+    w.origin.routes["/slow/stories260K.gguf"] = slowRoute();
+    const ref = `${w.origin.url}/slow/stories260K.gguf#sha256=${STORIES_SHA}`;
+    const log = `${w.dir}/activity.ndjson`;
+    const daemon = await serve(w, ["--log", log]);
+    const a = await FrameClient.connect(daemon.socket);
+    const b = await FrameClient.connect(daemon.socket);
+    try {
+      await a.write({ id: "la", op: "load", model: ref });
+      await b.write({ id: "lb", op: "load", model: ref });
+      // Both wait for the one pull, and both are told its progress.
+      await until("download frames to both clients", () => downloading(a, "la") && downloading(b, "lb"));
+      a.close();
+      const frames = await b.frames("lb", 30_000);
+      assert.deepEqual(frames.filter((f) => f.type !== "loading").map((f) => f.type), ["loaded", "done"]);
+      const progress = frames.filter((f) => f.phase === "download");
+      assert.equal(progress.at(-1)!.downloaded_bytes, STORIES.length);
+      await b.write({ id: "g", op: "generate", model: ref, prompt: "Once upon a time", max_tokens: 40 });
+      assert.equal(tokenText(await b.frames("g")), STORY);
+      // One GET, sent whole: the pull was never stopped nor restarted.
+      const requests = w.origin.requests.filter((r) => r.path === "/slow/stories260K.gguf");
+      assert.equal(requests.length, 1);
+      assert.equal(requests[0]!.sentBytes, STORIES.length);
+      assert.notEqual(requests[0]!.peerClosed, true);
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+      // The client that left stopped waiting when it left (cancelled), long before the load it gave up.
+      const records = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+      const left = records.find((r) => r.request_id === "la");
+      const stayed = records.find((r) => r.request_id === "lb");
+      assert.equal(left.outcome, "error");
+      assert.equal(left.code, "CANCELLED");
+      assert.equal(stayed.outcome, "ok");
+      assert.ok(left.duration_ms < stayed.duration_ms - 500, `${left.duration_ms} vs ${stayed.duration_ms}`);
+    } finally {
+      a.close();
+      b.close();
+      await daemon.stop();
+    }
+  });
+});
+
+Deno.test("lode serve pull on first use, its only client disconnects: the pull stops (the origin sees the connection closed), the partial stays, the next request resumes it with a Range request and loads the model", async () => {
+  await withWorld(async (w) => {
+    // Fast up to 1 MiB and a bit (the download engine writes, and so keeps, whole MiB batches), then the
+    // last 118 KiB in about 6 s.
+    w.origin.routes["/slow/stories260K.gguf"] = slowRoute({
+      times: 1,
+      afterBytes: FAST,
+      chunkBytes: 2048,
+      delayMs: 100,
+    });
+    const ref = `${w.origin.url}/slow/stories260K.gguf#sha256=${STORIES_SHA}`;
+    const daemon = await serve(w);
+    try {
+      const a = await FrameClient.connect(daemon.socket);
+      await a.write({ id: "la", op: "load", model: ref });
+      // Leave once the fast part is sent (and so the first MiB written; the engine tells its progress per
+      // MiB, thinned to 10/s: the client may not have seen it) and the slow part goes on.
+      const first = () => w.origin.requests.find((r) => r.path === "/slow/stories260K.gguf")!;
+      await until("the fast part sent", () => (first()?.sentBytes ?? 0) >= FAST + 4096);
+      assert.ok(downloading(a, "la"));
+      a.close();
+      await until("the origin to see the download's connection closed", () => first().peerClosed === true);
+      const cut = first().sentBytes;
+      assert.ok(cut < STORIES.length, `${cut} bytes sent of ${STORIES.length}`);
+      // Nothing was committed: no manifest, no blob; the partial and its resume record are there.
+      const ls = await runLode(["ls", "--json"], { store: w.store });
+      assert.deepEqual(ls.events.filter((e) => e.event === "model"), []);
+      const partial = `${w.store}/blobs/sha256/${STORIES_SHA.slice(0, 2)}/.partial-${STORIES_SHA}`;
+      await until(
+        "the resume record",
+        async () => (await Deno.stat(`${partial}/state.json`).catch(() => null)) !== null,
+      );
+      await assert.rejects(Deno.stat(`${w.store}/blobs/sha256/${STORIES_SHA.slice(0, 2)}/${STORIES_SHA}`));
+
+      const b = await FrameClient.connect(daemon.socket);
+      try {
+        await b.write({ id: "lb", op: "load", model: ref });
+        const frames = await b.frames("lb", 30_000);
+        assert.equal(terminal(frames).type, "done", JSON.stringify(terminal(frames)));
+        const gets = w.origin.requests.filter((r) =>
+          r.method === "GET" && r.path === "/slow/stories260K.gguf"
+        );
+        assert.equal(gets.length, 2);
+        const from = Number(/^bytes=(\d+)-/.exec(gets[1]!.headers.range ?? "")?.[1]);
+        assert.ok(
+          from >= MIB && from <= cut,
+          `resumed from ${gets[1]!.headers.range} after ${cut} bytes sent`,
+        );
+        await b.write({ id: "g", op: "generate", model: ref, prompt: "Once upon a time", max_tokens: 40 });
+        assert.equal(tokenText(await b.frames("g")), STORY);
+      } finally {
+        b.close();
+      }
+      const verify = await runLode(["verify", "stories260K"], { store: w.store });
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      await assert.rejects(Deno.stat(partial), Deno.errors.NotFound);
+    } finally {
+      const stopped = await daemon.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+    }
+  });
+});
+
+const HF_TOKEN = "hf_DaemonTokenDoNotLeak0123456789";
+
+Deno.test("lode serve pulls with its own HF_TOKEN, never the client's: a gated repo is pulled for a client without a token; a daemon without one answers ACCESS_DENIED saying where to set it, and stays up", async () => {
+  await withTempDir(async (dir) => {
+    const ca = await makeTestCa(`${dir}/ca`);
+    const hub = await startFakeHub(ca, [{
+      repo: "tiny/gated-GGUF",
+      gated: "manual",
+      tokens: [HF_TOKEN],
+      files: [{ path: "gated-Q4_K_M.gguf", bytes: STORIES }],
+    }]);
+    const args = ["--ca-cert", ca.caCertPath, "--allow-host", hub.cdnHost];
+    const run = (socket: string, env: Record<string, string>) =>
+      runLode(["run", "hf:tiny/gated-GGUF", ...RUN, "--socket", socket], { store: `${dir}/client`, env });
+    const authorizations = () => hub.hub.requests.map((r) => r.headers.authorization ?? "");
+    try {
+      // No token in the daemon's environment; the client has the right one, which is not used.
+      await Deno.mkdir(`${dir}/a`);
+      const without = await startServe(`${dir}/a`, `${dir}/store`, args, {
+        env: { HF_ENDPOINT: hub.endpoint, HF_TOKEN: "" },
+      });
+      try {
+        const refused = await run(without.socket, { HF_ENDPOINT: hub.endpoint, HF_TOKEN });
+        assert.equal(refused.code, 6, refused.stderr);
+        assert.match(refused.stderr, /error\[ACCESS_DENIED\]: .*it is gated/);
+        assert.match(
+          refused.stderr,
+          /hint: Set HF_TOKEN .*The daemon pulls with its own environment, not the client's: set HF_TOKEN where `lode serve` starts, then restart it\./,
+        );
+        assert.ok(authorizations().every((a) => a === ""), "no token was sent");
+        const c = await FrameClient.connect(without.socket);
+        await c.write({ id: "h", op: "health" });
+        assert.equal((await c.frames("h"))[0]!.status, "ready");
+        c.close();
+      } finally {
+        const stopped = await without.stop();
+        assert.equal(stopped.code, 0, stopped.stderr);
+      }
+
+      // The daemon's token pulls it for a client that has none.
+      await Deno.mkdir(`${dir}/b`);
+      const daemon = await startServe(`${dir}/b`, `${dir}/store`, args, {
+        env: { HF_ENDPOINT: hub.endpoint, HF_TOKEN },
+      });
+      try {
+        const ran = await run(daemon.socket, { HF_TOKEN: "" });
+        assert.equal(ran.code, 0, ran.stderr);
+        assert.equal(ran.stdout, STORY + "\n");
+        assert.ok(authorizations().includes(`Bearer ${HF_TOKEN}`), "the daemon's token went to the Hub");
+        assert.ok(hub.cdn.requests.every((r) => r.headers.authorization === undefined), "never to the CDN");
+      } finally {
+        const stopped = await daemon.stop();
+        assert.equal(stopped.code, 0, stopped.stderr);
+      }
+      const ls = await runLode(["ls"], { store: `${dir}/store` });
+      assert.match(ls.stdout, /gated-Q4_K_M/);
+    } finally {
+      await hub.close();
     }
   });
 });

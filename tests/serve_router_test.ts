@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { runLode } from "./support/lode_cli.ts";
-import { childPids, processAlive } from "./support/child_pids.ts";
+import { processAlive, runnerPids } from "./support/child_pids.ts";
 import { type Frame, FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startFakeHub } from "./support/fake_hub.ts";
 import { makeTestCa } from "./support/test_ca.ts";
@@ -36,10 +36,11 @@ async function watchAdmin(path: string): Promise<{ frames: Record<string, unknow
 
 let seq = 0;
 /** Sends one request and returns its frames (the last one its `done` or `error`). */
+/** The answer to `request`, without the `loading` frames of a load it waited for (serve_provide_test.ts tests those). */
 async function ask(client: FrameClient, request: Record<string, unknown>): Promise<Frame[]> {
   const id = `r${++seq}`;
   await client.write({ id, ...request });
-  return await client.frames(id);
+  return (await client.frames(id)).filter((f) => f.type !== "loading");
 }
 
 const story = (model: string) => ({
@@ -75,7 +76,7 @@ Deno.test("one runner per file: a URL reference and its store name share one run
       assert.deepEqual((await health(client)).loaded, []);
       assert.equal(tokenText(await ask(client, story(ref))), STORY); // pulled, then loaded
       assert.equal(tokenText(await ask(client, story("stories260K"))), STORY);
-      const runners = await childPids(daemon.child.pid);
+      const runners = await runnerPids(daemon.child.pid);
       assert.equal(runners.length, 1, "the reference and its name: one runner");
       assert.deepEqual((await health(client)).loaded, ["stories260K"]);
       const listed = await models(client);
@@ -94,7 +95,7 @@ Deno.test("one runner per file: a URL reference and its store name share one run
       const fetched = origin.requests.length;
       const both = await Promise.all([ask(client, story(ref)), ask(client, story("stories260K"))]);
       assert.deepEqual(both.map(tokenText), [STORY, STORY]);
-      assert.equal((await childPids(daemon.child.pid)).length, 1);
+      assert.equal((await runnerPids(daemon.child.pid)).length, 1);
       assert.equal(origin.requests.length, fetched, "a pinned URL the store holds: no request");
     } finally {
       client.close();
@@ -133,7 +134,7 @@ Deno.test("hf: a reference pinned to a commit the store holds loads with no requ
         const before = requests();
         assert.equal(tokenText(await ask(client, story(pinned))), STORY);
         assert.equal(tokenText(await ask(client, story("stories260K-Q8_0"))), STORY);
-        assert.equal((await childPids(offline.child.pid)).length, 1);
+        assert.equal((await runnerPids(offline.child.pid)).length, 1);
         // Unpinned: only the Hub can say which commit `main` is (as for `lode run hf:…`).
         assert.equal(terminal(await ask(client, story("hf:tiny/stories-GGUF:Q8_0"))).code, "OFFLINE");
         assert.equal(requests(), before, "pinned: no request to the Hub");
@@ -157,7 +158,7 @@ Deno.test("hf: a reference pinned to a commit the store holds loads with no requ
         assert.equal(tokenText(await ask(online, story(pinned))), STORY);
         assert.equal(tokenText(await ask(online, story("hf:tiny/stories-GGUF:Q8_0"))), STORY);
         assert.equal(requests(), before, "loaded: the unpinned reference is not resolved again");
-        assert.equal((await childPids(daemon.child.pid)).length, 1);
+        assert.equal((await runnerPids(daemon.child.pid)).length, 1);
         assert.deepEqual((await models(online)).map((m) => [m.name, m.loaded]), [["stories260K-Q8_0", true]]);
         await ask(online, { op: "unload", model: pinned });
         assert.equal((await ask(online, { op: "load", model: pinned }))[0]!.model, "stories260K-Q8_0");
@@ -183,12 +184,12 @@ Deno.test("load: context_size and keep_alive_ms apply to the model (a reload for
       const small = (await ask(client, { op: "load", model: "stories260K", context_size: 256 }))[0]!;
       assert.equal(small.context_size, 256);
       assert.equal(small.keep_alive_ms, 300_000, "the daemon's --keep-alive");
-      const [first] = await childPids(daemon.child.pid);
+      const [first] = await runnerPids(daemon.child.pid);
       assert.equal(tokenText(await ask(client, story("stories260K"))), STORY);
       const plain = (await ask(client, { op: "load", model: "stories260K" }))[0]!;
       assert.equal(plain.context_size, 256, "no context named: the one it is loaded with");
       assert.equal((await models(client))[0]!.context_size, 256);
-      assert.deepEqual(await childPids(daemon.child.pid), [first]);
+      assert.deepEqual(await runnerPids(daemon.child.pid), [first]);
 
       const big = (await ask(client, {
         op: "load",
@@ -209,7 +210,7 @@ Deno.test("load: context_size and keep_alive_ms apply to the model (a reload for
 
       const once = (await ask(client, { op: "load", model: "stories260K", keep_alive_ms: 0 }))[0]!;
       assert.equal(once.keep_alive_ms, 0);
-      const [runner] = await childPids(daemon.child.pid);
+      const [runner] = await runnerPids(daemon.child.pid);
       const deadline = Date.now() + 5000;
       while (await processAlive(runner!)) {
         assert.ok(Date.now() < deadline, "keep_alive_ms 0: unloaded as soon as idle");

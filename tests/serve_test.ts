@@ -5,7 +5,11 @@
 import assert from "node:assert/strict";
 import { runLode } from "./support/lode_cli.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
-import { startServe, storeWithStories, waitForSocket } from "./support/serve_process.ts";
+import { startServe, storeWithStories, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
+import { runnerPids } from "./support/child_pids.ts";
+import { DaemonClient } from "../src/daemon/client.ts";
+import type { LodeError } from "../src/errors.ts";
+import { createLlamaCppBackend } from "../src/inference/mod.ts";
 import { LineReader } from "./support/unix_socket.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
@@ -199,6 +203,61 @@ Deno.test("SIGTERM drains: an in-flight generate completes, a new request gets D
         await assert.rejects(Deno.lstat(f), Deno.errors.NotFound, f);
       }
     } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+Deno.test("detokenize through lode serve: docs/protocol.md's example answers as written; an id outside the vocabulary is BAD_REQUEST naming it, and the runner lives on; DaemonSession detokenizes, reports the daemon's capabilities, refuses renderChat", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const daemon = await startServe(dir, store);
+    const c = await FrameClient.connect(daemon.socket);
+    const client = await DaemonClient.connect(daemon.socket);
+    try {
+      // The doc's detokenize section: its request line, then the answer lines it shows.
+      const doc = await Deno.readTextFile(new URL("../docs/protocol.md", import.meta.url));
+      const section = doc.slice(doc.indexOf("### `detokenize`"), doc.indexOf("### `models`"));
+      const lines = [...section.matchAll(/```ndjson\n([^]*?)```/g)].flatMap((m) => m[1]!.trim().split("\n"));
+      const [request, ...answers] = lines.map((l) => JSON.parse(l));
+      await c.write(request);
+      const frames = await c.frames(request.id);
+      assert.deepEqual(frames.filter((f) => f.type !== "loading"), answers.slice(0, 2));
+      await c.write({ id: "t", op: "tokenize", model: "stories260K", text: answers[0].text });
+      assert.deepEqual((await c.frames("t"))[0]!.tokens, request.tokens);
+
+      const runners = await runnerPids(daemon.child.pid);
+      assert.equal(runners.length, 1);
+      await c.write({ id: "d2", op: "detokenize", model: "stories260K", tokens: [403, 600] });
+      const bad = terminal(await c.frames("d2"));
+      const documented = answers[2];
+      assert.deepEqual({ ...bad, hint: "…" }, documented);
+      await c.write({ id: "d3", op: "detokenize", model: "stories260K", tokens: [403, -1] });
+      assert.deepEqual(terminal(await c.frames("d3")).details, { field: "tokens.1" });
+      // The runner that refused the id still serves (the same process: no crash, no reload).
+      await c.write({ id: "d4", op: "detokenize", model: "stories260K", tokens: [403, 407] });
+      assert.deepEqual((await c.frames("d4"))[0], { id: "d4", type: "text", text: "Once upon" });
+      assert.deepEqual(await runnerPids(daemon.child.pid), runners);
+
+      const session = await client.session("stories260K");
+      assert.equal(await session.detokenize(await session.tokenize("a big, red ball")), "a big, red ball");
+      await assert.rejects(
+        session.detokenize([2 ** 31]),
+        (e: LodeError) => e.code === "USAGE" && e.details.field === "tokens.0",
+      );
+      await assert.rejects(
+        session.renderChat([{ role: "user", content: "hi" }]),
+        (e: LodeError) => e.code === "USAGE" && /--no-daemon/.test(e.hint),
+      );
+      const local = await createLlamaCppBackend().load(STORIES_FILE, { threads: 1, gpu: "off" });
+      try {
+        assert.deepEqual(session.capabilities, local.capabilities);
+      } finally {
+        await local.close();
+      }
+    } finally {
+      c.close();
+      client.close();
       await daemon.stop();
     }
   });

@@ -5,51 +5,35 @@
  * runner carries on with generation after SIGCONT.
  */
 import assert from "node:assert/strict";
-import { childPids } from "./support/child_pids.ts";
+import { runnerPids } from "./support/child_pids.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
 const TEXT = "Once upon a time there was";
 
-Deno.test("lode serve: tokenize is answered in the daemon while the runner is stopped; the same ids; generation goes on", async () => {
+/**
+ * Runs `body` against a `lode serve --model stories260K …args` with a client connected, after one
+ * tokenize (its ids returned); the runner's pid is given, and it is continued (SIGCONT) and the daemon
+ * stopped (exit 0) whatever `body` does.
+ */
+async function withDaemon(
+  args: string[],
+  body: (o: { client: FrameClient; runner: number; expected: unknown; daemonPid: number }) => Promise<void>,
+): Promise<void> {
   await withTempDir(async (dir) => {
     const store = await storeWithStories(dir);
-    const daemon = await startServe(dir, store, ["--model", "stories260K"]);
+    const daemon = await startServe(dir, store, ["--model", "stories260K", ...args]);
     const client = await FrameClient.connect(daemon.socket);
     let runner: number | undefined;
     try {
       await client.write({ id: "first", op: "tokenize", model: "stories260K", text: TEXT });
       const first = await client.frames("first");
       assert.equal(terminal(first).type, "done", JSON.stringify(first));
-      const expected = first.find((f) => f.type === "tokens")!.tokens;
-      [runner] = await childPids(daemon.child.pid);
+      [runner] = await runnerPids(daemon.child.pid);
       assert.ok(runner, "the model runs in a runner process");
-
-      Deno.kill(runner, "SIGSTOP");
-      // Requests sent before the vocabulary opened (~1 s after the load) wait in the stopped runner;
-      // one sent after it is answered by the daemon at once.
-      let answered: unknown[] | undefined;
-      for (let i = 0; i < 100 && answered === undefined; i++) {
-        await client.write({ id: `t${i}`, op: "tokenize", model: "stories260K", text: TEXT });
-        answered = await client.frames(`t${i}`, 300).then((f) =>
-          f.find((x) => x.type === "tokens")?.tokens as unknown[]
-        )
-          .catch(() => undefined);
-      }
-      assert.deepEqual(answered, expected, "tokenize answered while the runner was stopped");
-      Deno.kill(runner, "SIGCONT");
-
-      await client.write({
-        id: "g",
-        op: "generate",
-        model: "stories260K",
-        prompt: "Once upon a time",
-        max_tokens: 8,
-      });
-      const generated = await client.frames("g");
-      assert.equal(terminal(generated).type, "done", JSON.stringify(generated));
-      assert.ok(tokenText(generated).length > 0);
+      const expected = first.find((f) => f.type === "tokens")!.tokens;
+      await body({ client, runner, expected, daemonPid: daemon.child.pid });
     } finally {
       if (runner !== undefined) {
         try {
@@ -61,4 +45,55 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
       assert.equal(stopped.code, 0, stopped.stderr);
     }
   }, { prefix: "lode-serve-tokenize-" });
+}
+
+const tokensOf = (frames: { type: string; tokens?: unknown }[]) =>
+  frames.find((f) => f.type === "tokens")?.tokens;
+const mappedLibraries = (pid: number) => Deno.readTextFile(`/proc/${pid}/maps`);
+
+Deno.test("lode serve: tokenize is answered in the daemon while the runner is stopped; the same ids; generation goes on", async () => {
+  await withDaemon([], async ({ client, runner, expected, daemonPid }) => {
+    Deno.kill(runner, "SIGSTOP");
+    // Requests sent before the vocabulary opened (~1 s after the load) wait in the stopped runner;
+    // one sent after it is answered by the daemon at once.
+    let answered: unknown;
+    for (let i = 0; i < 100 && answered === undefined; i++) {
+      await client.write({ id: `t${i}`, op: "tokenize", model: "stories260K", text: TEXT });
+      answered = await client.frames(`t${i}`, 300).then(tokensOf).catch(() => undefined);
+    }
+    assert.deepEqual(answered, expected, "tokenize answered while the runner was stopped");
+    assert.match(
+      await mappedLibraries(daemonPid),
+      /llama-addon\.node/,
+      "node-llama-cpp is loaded in the daemon",
+    );
+    Deno.kill(runner, "SIGCONT");
+
+    await client.write({
+      id: "g",
+      op: "generate",
+      model: "stories260K",
+      prompt: "Once upon a time",
+      max_tokens: 8,
+    });
+    const generated = await client.frames("g");
+    assert.equal(terminal(generated).type, "done", JSON.stringify(generated));
+    assert.ok(tokenText(generated).length > 0);
+  });
+});
+
+Deno.test("lode serve --tokenize-in-runner: tokenize goes to the runner (a stopped runner holds it), the daemon stays without llama.cpp", async () => {
+  await withDaemon(["--tokenize-in-runner"], async ({ client, runner, expected, daemonPid }) => {
+    await new Promise((r) => setTimeout(r, 2000)); // longer than a vocabulary takes to open
+    assert.doesNotMatch(
+      await mappedLibraries(daemonPid),
+      /libllama|llama-addon/,
+      "no llama.cpp in the daemon",
+    );
+    Deno.kill(runner, "SIGSTOP");
+    await client.write({ id: "held", op: "tokenize", model: "stories260K", text: TEXT });
+    await assert.rejects(client.frames("held", 1000), /no terminal frame/);
+    Deno.kill(runner, "SIGCONT");
+    assert.deepEqual(tokensOf(await client.frames("held")), expected);
+  });
 });

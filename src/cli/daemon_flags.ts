@@ -153,6 +153,12 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     description:
       "let --http listen on a non-loopback address (it has no accounts: anyone who reaches it can use it)",
   },
+  {
+    name: "tokenize-in-runner",
+    type: "boolean",
+    description:
+      "tokenize in the runner processes, not in the daemon (slower; saves the daemon the ~50 MB of llama.cpp)",
+  },
 ];
 
 /**
@@ -174,6 +180,8 @@ export interface ServeSettings {
   log: { path: string; logPrompts: boolean; maxBytes: number; keep: number } | null;
   /** `--http`: where the OpenAI-compatible front listens, or null. */
   http: { hostname: string; port: number; allowRemote: boolean } | null;
+  /** False with `--tokenize-in-runner`: loaded models' vocabularies are not opened in the daemon. */
+  tokenizeInDaemon: boolean;
 }
 
 /**
@@ -201,6 +209,7 @@ export function parseServeFlags(values: OptionValues): ServeSettings {
       keep: whole("--log-keep", values.logKeep ?? "3", 0),
     },
     http: httpFlag(values),
+    tokenizeInDaemon: values.tokenizeInRunner !== true,
   };
 }
 

@@ -18,7 +18,7 @@
  * @module
  */
 import process from "node:process";
-import { parseRef } from "../registry/mod.ts";
+import { isPinnedCommit, parseRef, storedModelFor } from "../registry/mod.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./commands/pull.ts";
@@ -51,6 +51,12 @@ export async function modelPath(ctx: CommandContext, ref: string, pull: PullFlag
   const parsed = parseRef(ref);
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
+  if (parsed.kind === "hf" && isPinnedCommit(parsed.revision)) {
+    // A commit never changes: once stored, the reference runs from the store (no Hub request, --offline too).
+    const store = await ctx.store();
+    const name = storedModelFor(parsed, (await store.list()).models);
+    if (name !== null) return await store.modelPathOf(name);
+  }
   const { path } = await pullRef(ctx, ref, pull);
   await ctx.endProgress();
   return path;
@@ -118,9 +124,16 @@ export async function openModel(
   options: OpenModelOptions,
 ): Promise<OpenedModel> {
   if (daemonMayServe(ref, options)) {
-    const remote = await openInDaemon(ctx, ref, options.daemon?.socket, options.load.signal);
+    // --ctx-size travels with the daemon's `load`; the other load settings are the daemon's own.
+    const flags = options.daemon?.loadFlags ?? [];
+    const contextSize = flags.includes("--ctx-size") ? options.load.contextSize : undefined;
+    const remote = await openInDaemon(ctx, ref, {
+      socket: options.daemon?.socket,
+      signal: options.load.signal,
+      contextSize,
+    });
     if (remote) {
-      const ignored = options.daemon?.loadFlags ?? [];
+      const ignored = flags.filter((f) => f !== "--ctx-size");
       if (ignored.length > 0) {
         ctx.output.note(
           `note: ${
@@ -179,9 +192,9 @@ export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pul
 export async function openInDaemon(
   ctx: CommandContext,
   name: string,
-  socket?: string,
-  signal?: AbortSignal,
+  options: { socket?: string; signal?: AbortSignal; contextSize?: number } = {},
 ): Promise<OpenedModel | null> {
+  const { socket, signal, contextSize } = options;
   const { socketPaths, storeIdentity } = await import("./daemon_flags.ts");
   const { DaemonClient } = await import("../daemon/client.ts");
   const { PROTOCOL_VERSION } = await import("../daemon/protocol.ts");
@@ -201,7 +214,7 @@ export async function openInDaemon(
       client.close();
       return null;
     }
-    const session = await client.session(name, signal ? { signal } : {});
+    const session = await client.session(name, { signal, contextSize });
     return { session, close: () => Promise.resolve(client.close()), daemon: path };
   } catch (e) {
     client.close();

@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import type { z } from "zod";
 import { ERROR_CODES, LodeError } from "../errors.ts";
 import type {
   ChatMessage,
@@ -122,12 +123,23 @@ export class DaemonClient {
     return health;
   }
 
-  /** Loads `model` in the daemon (if it is not) and returns a {@link Session} that runs there. */
-  async session(model: string, options: { signal?: AbortSignal } = {}): Promise<Session> {
+  /**
+   * Loads `model` in the daemon (if it is not; with `contextSize`, reloaded with that context if it is
+   * loaded with another) and returns a {@link Session} that runs there.
+   */
+  async session(
+    model: string,
+    options: { signal?: AbortSignal; contextSize?: number } = {},
+  ): Promise<Session> {
     let loaded: FrameOf<"loaded"> | undefined;
-    await this.request({ op: "load", model }, {
+    const { signal, contextSize } = options;
+    await this.request({
+      op: "load",
+      model,
+      ...(contextSize !== undefined ? { context_size: contextSize } : {}),
+    }, {
       onFrame: (f) => f.type === "loaded" && (loaded = f),
-      ...options,
+      ...(signal ? { signal } : {}),
     });
     if (!loaded) throw new LodeError("INTERNAL", "the daemon answered load without a loaded frame");
     return new DaemonSession(this, loaded);
@@ -142,13 +154,20 @@ export class DaemonClient {
   async #read(): Promise<void> {
     for await (const item of this.#conn.lines()) {
       if (item.type !== "line") continue;
-      let frame: ResponseFrame;
+      let value: unknown;
       try {
-        frame = ResponseFrame.parse(JSON.parse(new TextDecoder().decode(item.bytes)));
+        value = JSON.parse(new TextDecoder().decode(item.bytes));
       } catch {
-        continue; // a frame type of a newer daemon
+        continue; // not a frame at all: nothing to tell it to
       }
-      if (frame.id !== null) this.#listeners.get(frame.id)?.(frame);
+      const parsed = ResponseFrame.safeParse(value);
+      if (parsed.success) {
+        if (parsed.data.id !== null) this.#listeners.get(parsed.data.id)?.(parsed.data);
+        continue;
+      }
+      // A frame type of a newer daemon is ignored; a known type that breaks its schema fails its request.
+      const broken = unreadable(value, parsed.error);
+      if (broken !== null) this.#listeners.get(broken.id)?.(broken);
     }
     this.#closed = true;
     const error = gone();
@@ -168,26 +187,16 @@ class DaemonSession implements Session {
   constructor(client: DaemonClient, loaded: FrameOf<"loaded">) {
     this.#client = client;
     this.#model = loaded.model;
-    this.capabilities = loaded.capabilities ?? {
-      backend: "daemon",
-      v2: true,
-      vision: false,
-      audio: false,
-      tools: false,
-      thinking: false,
-      embed: true,
-      accelerator: "cpu",
-      gpu_layers: 0,
-    };
-    const info = loaded.info;
+    this.capabilities = loaded.capabilities;
+    const { info } = loaded;
     this.info = {
       path: `daemon:${loaded.model}`,
-      architecture: info?.architecture ?? "unknown",
-      contextSize: loaded.context_size ?? 0,
-      trainContextSize: info?.train_context_size ?? 0,
-      threads: info?.threads ?? 0,
-      hasChatTemplate: info?.has_chat_template ?? false,
-      embeddingSize: info?.embedding_size ?? 0,
+      architecture: info.architecture,
+      contextSize: loaded.context_size,
+      trainContextSize: info.train_context_size,
+      threads: info.threads,
+      hasChatTemplate: info.has_chat_template,
+      embeddingSize: info.embedding_size,
       loadMs: loaded.load_ms,
     };
   }
@@ -227,12 +236,17 @@ class DaemonSession implements Session {
     return tokens;
   }
 
-  detokenize(): Promise<string> {
-    return Promise.reject(
-      new LodeError("USAGE", "the daemon protocol has no detokenize", {
-        hint: "Run with --no-daemon to detokenize in this process.",
-      }),
-    );
+  async detokenize(tokens: number[]): Promise<string> {
+    let text = "";
+    await this.#client.request({ op: "detokenize", model: this.#model, tokens }, {
+      onFrame: (f) => f.type === "text" && (text = f.text),
+    }).catch((e) => {
+      // An id the model does not have: the Session contract's USAGE (the daemon names the field).
+      throw e instanceof LodeError && e.code === "BAD_REQUEST"
+        ? new LodeError("USAGE", e.message, { details: e.details })
+        : e;
+    });
+    return text;
   }
 
   close(): Promise<void> {
@@ -312,6 +326,33 @@ function cancelledAsInterrupted(e: unknown): unknown {
   return e instanceof LodeError && e.code === "CANCELLED"
     ? new LodeError("INTERRUPTED", "embedding stopped")
     : e;
+}
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(ResponseFrame.options.map((o) => o.shape.type.value));
+
+/**
+ * The `error` frame that stands for a frame of a known type that does not match its schema (a
+ * `loaded` frame without `capabilities`): a daemon that breaks protocol 1 fails the request it
+ * answers, with a message naming the frame and the field. Null for a frame of an unknown type (a
+ * newer daemon's: ignored) or without a usable id.
+ */
+function unreadable(value: unknown, error: z.ZodError): FrameOf<"error"> & { id: string } | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { id, type } = value as Record<string, unknown>;
+  if (typeof id !== "string" || typeof type !== "string" || !KNOWN_TYPES.has(type)) return null;
+  const issue = error.issues[0];
+  const field = issue?.path.join(".") || "(frame)";
+  return {
+    id,
+    type: "error",
+    code: "INTERNAL",
+    message: `the daemon sent a "${type}" frame this client cannot read: field "${field}" ${
+      issue?.code === "invalid_type" && issue.received === "undefined" ? "is missing" : "is invalid"
+    } (protocol ${PROTOCOL_VERSION})`,
+    hint: "The daemon and this lode do not speak the same protocol: restart `lode serve` with this lode, " +
+      "or run with --no-daemon.",
+    details: { frame_type: type, field },
+  };
 }
 
 function fromErrorFrame(frame: FrameOf<"error">): LodeError {

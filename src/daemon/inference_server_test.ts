@@ -64,7 +64,8 @@ async function withServer(
   }
 }
 
-const types = (frames: Frame[]) => frames.map((f) => f.type);
+/** The frame types of a request, without the `loading` frames of a load it waited for (tested on their own). */
+const types = (frames: Frame[]) => frames.filter((f) => f.type !== "loading").map((f) => f.type);
 
 Deno.test("round trips: health, tokenize, generate, chat, embed, models, load, unload", async () => {
   await withServer({}, async ({ connect, records }) => {
@@ -77,8 +78,20 @@ Deno.test("round trips: health, tokenize, generate, chat, embed, models, load, u
 
     await c.write({ id: "t1", op: "tokenize", model: "stories260K", text: "Once upon a time" });
     const tokens = await c.frames("t1");
-    assert.deepEqual(types(tokens), ["tokens", "done"]);
-    assert.ok((tokens[0]!.tokens as number[]).length > 0);
+    // The first request of the model waited for its load, and was told its phases.
+    assert.deepEqual(tokens.map((f) => f.phase ?? f.type), ["mmap", "kv_cache", "tokens", "done"]);
+    assert.ok(tokens.filter((f) => f.type === "loading").every((f) => f.id === "t1"));
+    assert.ok((tokens.at(-2)!.tokens as number[]).length > 0);
+
+    await c.write({ id: "d1", op: "detokenize", model: "stories260K", tokens: tokens.at(-2)!.tokens });
+    assert.deepEqual(await c.frames("d1"), [
+      { id: "d1", type: "text", text: "Once upon a time" },
+      { id: "d1", type: "done" },
+    ]);
+    await c.write({ id: "d2", op: "detokenize", model: "stories260K", tokens: [1, 512] });
+    const bad = terminal(await c.frames("d2"));
+    assert.equal(bad.code, "BAD_REQUEST");
+    assert.deepEqual(bad.details, { field: "tokens.1", index: 1, vocabulary_size: 512 });
 
     await c.write({
       id: "g1",

@@ -25,7 +25,9 @@
  * the next try). Their progress goes to `onStatus` as `loading_model`
  * `download` (at most one per `statusIntervalMs` per pull, plus the last),
  * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
- * that needs bytes fails with `OFFLINE`.
+ * that needs bytes fails with `OFFLINE`. Credentials come from `env`, the
+ * daemon's own environment (`HF_TOKEN`), never from a client: an
+ * `ACCESS_DENIED` says so in its hint.
  *
  * @example
  * ```ts
@@ -41,6 +43,7 @@
  * @module
  */
 import type { PullContext } from "../download/mod.ts";
+import { isLodeError, LodeError } from "../errors.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import { findEntry, type Lockfile } from "../lock/lockfile.ts";
 import { syncLockfile } from "../lock/sync.ts";
@@ -94,7 +97,9 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   const env = options.env ?? {};
   const now = options.now ?? (() => performance.now());
   const notice = options.notice ?? (() => {});
-  return async (name, { signal, onStatus, onName }) => {
+  return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
+
+  async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
     const ref = parseRef(name);
     if (ref.kind === "file") return null;
     const registry = await import("../registry/mod.ts");
@@ -130,7 +135,21 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
     const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
     notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);
     return { name: result.name, path: result.path };
-  };
+  }
+}
+
+/**
+ * An `ACCESS_DENIED` of a pull the daemon performs, its hint saying whose token counts: the
+ * daemon's (`HF_TOKEN` of the environment `lode serve` started with), never the client's.
+ */
+function daemonAccessHint(e: unknown): unknown {
+  if (!isLodeError(e, "ACCESS_DENIED")) return e;
+  return new LodeError("ACCESS_DENIED", e.message, {
+    details: { ...e.details, pulled_by: "daemon" },
+    hint: `${e.hint} The daemon pulls with its own environment, not the client's: set HF_TOKEN where ` +
+      "`lode serve` starts, then restart it.",
+    cause: e,
+  });
 }
 
 /**

@@ -74,6 +74,8 @@ export const Request = z.discriminatedUnion("op", [
     normalize: z.boolean().optional(),
   }),
   z.object({ ...envelope("tokenize"), model: Model, text: z.string() }),
+  /** Token ids → text; an id outside the model's vocabulary is `BAD_REQUEST` naming `tokens.<index>`. */
+  z.object({ ...envelope("detokenize"), model: Model, tokens: z.array(Count) }),
   z.object({ ...envelope("models") }),
   z.object({
     ...envelope("load"),
@@ -159,6 +161,11 @@ export type ErrorFrame = z.infer<typeof ErrorFrame>;
 export const ResponseFrame = z.discriminatedUnion("type", [
   z.object({ ...reply("token"), text: z.string() }),
   z.object({ ...reply("queued"), position: z.number().int().positive() }),
+  /**
+   * A phase of loading the request's model while the request waits for it (a pull's `download`
+   * progress, `verify`, `mmap`, `kv_cache`, …): `phase` and its fields, flattened as on the admin stream.
+   */
+  z.object({ ...reply("loading"), phase: z.string() }).passthrough(),
   z.object({ ...reply("done"), usage: Usage.optional(), stop_reason: StopReason.optional() }),
   ErrorFrame,
   z.object({
@@ -176,16 +183,19 @@ export const ResponseFrame = z.discriminatedUnion("type", [
   }),
   z.object({ ...reply("models"), models: z.array(ModelEntry) }),
   z.object({ ...reply("tokens"), tokens: z.array(z.number().int()) }),
+  /** The answer of `detokenize`. */
+  z.object({ ...reply("text"), text: z.string() }),
   z.object({ ...reply("embeddings"), embeddings: z.array(z.array(z.number())) }),
   z.object({
     ...reply("loaded"),
     model: z.string(),
     load_ms: Millis,
-    context_size: Count.optional(),
+    context_size: Count,
     /** How long the model stays loaded once idle (null: until evicted or unloaded). */
     keep_alive_ms: Millis.nullable().optional(),
-    capabilities: Capabilities.optional(),
-    info: ModelInfo.optional(),
+    /** What the loaded model can do, and what it is: the daemon always knows both once it is loaded. */
+    capabilities: Capabilities,
+    info: ModelInfo,
   }),
   z.object({ ...reply("unloaded"), model: z.string(), was_loaded: z.boolean() }),
   z.object({ ...reply("cancelled"), target: Id, state: z.enum(["queued", "running", "not_found"]) }),

@@ -39,6 +39,7 @@ Deno.test("protocol: the ops, in order, and the version", () => {
     "chat",
     "embed",
     "tokenize",
+    "detokenize",
     "models",
     "load",
     "unload",
@@ -55,6 +56,7 @@ Deno.test("decodeRequest: one valid line of every op", () => {
     chat: '{"id":"c1","op":"chat","model":"m","messages":[{"role":"user","content":"Hi"}]}',
     embed: '{"id":"e1","op":"embed","model":"m","input":["a","b"]}',
     tokenize: '{"id":"t1","op":"tokenize","model":"m","text":"hello"}',
+    detokenize: '{"id":"d1","op":"detokenize","model":"m","tokens":[403,407]}',
     models: '{"id":"m1","op":"models"}',
     load: '{"id":"l1","op":"load","model":"m","context_size":2048,"keep_alive_ms":60000}',
     unload: '{"id":"u1","op":"unload","model":"m"}',
@@ -212,7 +214,31 @@ Deno.test("encodeFrame: one JSON line every frame schema accepts", () => {
     { id: "3", type: "models", models: [{ name: "stories", loaded: true, size_bytes: 1185376 }] },
     { id: "4", type: "tokens", tokens: [1, 2, 3] },
     { id: "5", type: "embeddings", embeddings: [[0.1, 0.2]] },
-    { id: "6", type: "loaded", model: "stories", load_ms: 80, context_size: 512 },
+    {
+      id: "6",
+      type: "loaded",
+      model: "stories",
+      load_ms: 80,
+      context_size: 512,
+      capabilities: CAPABILITIES,
+      info: {
+        architecture: "llama",
+        train_context_size: 512,
+        threads: 1,
+        has_chat_template: false,
+        embedding_size: 64,
+        model_load_ms: 80,
+      },
+    },
+    { id: "9", type: "text", text: "Once upon a time" },
+    {
+      id: "10",
+      type: "loading",
+      phase: "download",
+      downloaded_bytes: 1,
+      total_bytes: 2,
+      source_url: "https://h/m",
+    },
     { id: "7", type: "unloaded", model: "stories", was_loaded: true },
     { id: "8", type: "cancelled", target: "1", state: "running" },
     errorFrame(null, new LodeError("BAD_JSON", "not JSON")),
@@ -234,6 +260,62 @@ Deno.test("encodeFrame: one JSON line every frame schema accepts", () => {
     total_ms: 50,
     tokens_per_second: 900,
   });
+});
+
+const CAPABILITIES = {
+  backend: "llamacpp",
+  v2: false,
+  vision: false,
+  audio: false,
+  tools: false,
+  thinking: false,
+  embed: true,
+  accelerator: "cpu",
+  gpu_layers: 0,
+};
+
+Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the item", () => {
+  const d = ok('{"id":"d","op":"detokenize","model":"m","tokens":[]}');
+  assert.ok(d.op === "detokenize" && d.tokens.length === 0);
+  for (
+    const [tokens, field] of [["[1,-1]", "tokens.1"], ["[0.5]", "tokens.0"], ['["1"]', "tokens.0"], [
+      "3",
+      "tokens",
+    ]]
+  ) {
+    const e = err(`{"id":"d","op":"detokenize","model":"m","tokens":${tokens}}`);
+    assert.equal(e.code, "BAD_REQUEST");
+    assert.equal(e.details?.field, field, tokens);
+  }
+  assert.equal(
+    err('{"id":"d","op":"detokenize","model":"m"}').message,
+    'detokenize: field "tokens" is missing',
+  );
+});
+
+Deno.test("loaded: capabilities, info and context_size are required (the daemon always knows them after a load)", () => {
+  const info = {
+    architecture: "llama",
+    train_context_size: 512,
+    threads: 1,
+    has_chat_template: false,
+    embedding_size: 64,
+    model_load_ms: 1,
+  };
+  const loaded = {
+    id: "l",
+    type: "loaded",
+    model: "m",
+    load_ms: 1,
+    context_size: 512,
+    capabilities: CAPABILITIES,
+    info,
+  };
+  assert.equal(ResponseFrame.safeParse(loaded).success, true);
+  for (const field of ["capabilities", "info", "context_size"] as const) {
+    const { [field]: _, ...without } = loaded;
+    assert.equal(ResponseFrame.safeParse(without).success, false, field);
+  }
 });
 
 Deno.test("AdminFrame: the status event's fields flattened into the admin envelope", () => {

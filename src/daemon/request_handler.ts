@@ -1,10 +1,12 @@
 /**
  * What the daemon does for one request of the model ops — `generate`,
- * `chat`, `embed`, `tokenize`, `models`, `load`, `unload` — given the router,
+ * `chat`, `embed`, `tokenize`, `detokenize`, `models`, `load`, `unload` — given the router,
  * the admission queue and a way to send frames. `generate`, `chat` and
  * `embed` take an admission slot first (they are the work the queue bounds;
- * `queued` frames tell their position while they wait); `tokenize`, `load`,
- * `unload` and `models` do not wait in the queue.
+ * `queued` frames tell their position while they wait); `tokenize`,
+ * `detokenize`, `load`, `unload` and `models` do not wait in the queue. A
+ * request waiting for its model's load is sent that load's phases as
+ * `loading` frames.
  *
  * The handler sends the frames a request streams (`queued`, `token`) itself
  * and returns the rest — the result frames and `done`'s `usage` — for the
@@ -110,6 +112,8 @@ export async function handleRequest(
         return await embed(request, ctx);
       case "tokenize":
         return await tokenize(request, ctx);
+      case "detokenize":
+        return await detokenize(request, ctx);
       case "models":
         return {
           frames: [{ id: request.id, type: "models", models: await ctx.router.models() }],
@@ -144,18 +148,58 @@ export function failure(e: unknown, signal: AbortSignal): LodeError {
   return toLodeError(e);
 }
 
+/** While a load goes on without a new phase (a slow download), its last `loading` frame is sent again this often. */
+export const LOADING_REPEAT_MS = 1000;
+
+/** Leases the request's model for `body` ({@link acquireTelling}). */
 async function withLease<T>(
   ctx: RequestContext,
-  model: string,
+  request: { id: string; model: string },
   signal: AbortSignal,
   body: (lease: Lease) => Promise<T>,
 ): Promise<T> {
-  const lease = await ctx.router.acquire(model, { signal });
+  const lease = await acquireTelling(ctx, request, { signal });
   try {
     if (signal.aborted) throw signal.reason;
     return await body(lease);
   } finally {
     lease.release();
+  }
+}
+
+/**
+ * Acquires the request's model. While the request waits for the model to load (a pull first, when
+ * the daemon performs one), each phase of that load is sent to the client as a `loading` frame, the
+ * last one again every {@link LOADING_REPEAT_MS} while nothing new happens: the client sees the
+ * progress, and a client that left is noticed within that time (a Unix socket tells a closed peer
+ * only on write), so its request stops waiting and a pull no other request waits for is abandoned.
+ * The router's status events name the model by its store name once known (`nameOf`).
+ */
+async function acquireTelling(
+  ctx: RequestContext,
+  request: { id: string; model: string },
+  options: Parameters<Router["acquire"]>[1] & { signal: AbortSignal },
+): Promise<Lease> {
+  let last: FrameOf<"loading"> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tell = (frame: FrameOf<"loading">) => {
+    last = frame;
+    clearTimeout(timer);
+    ctx.send(frame);
+    timer = setTimeout(() => last && tell(last), LOADING_REPEAT_MS);
+  };
+  const stop = ctx.router.onStatus(({ model, event }) => {
+    if (event.status !== "loading_model" && event.status !== "restarting") return;
+    if (model !== request.model && model !== ctx.router.nameOf?.(request.model)) return;
+    const { status: _, ...phase } = event;
+    tell({ id: request.id, type: "loading", ...phase });
+  });
+  try {
+    return await ctx.router.acquire(request.model, options);
+  } finally {
+    stop();
+    last = null;
+    clearTimeout(timer);
   }
 }
 
@@ -189,7 +233,7 @@ async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Pr
   if (vocabulary !== undefined) return handled(request.model, await vocabulary.tokenize(request.text));
   return await withLease(
     ctx,
-    request.model,
+    request,
     ctx.signal,
     async (lease) => handled(lease.model, await lease.session.tokenize(request.text)),
   );
@@ -197,7 +241,7 @@ async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Pr
 
 function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext): Promise<Handled> {
   return admitted(ctx, request, (signal, queueMs) =>
-    withLease(ctx, request.model, signal, async (lease) => {
+    withLease(ctx, request, signal, async (lease) => {
       const options = { ...samplingOptions(request), signal };
       const generation: Generation = request.op === "generate"
         ? lease.session.generate(request.prompt, options)
@@ -233,7 +277,7 @@ function generate(request: RequestOf<"generate" | "chat">, ctx: RequestContext):
 function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handled> {
   const input = typeof request.input === "string" ? [request.input] : request.input;
   return admitted(ctx, request, (signal, queueMs) =>
-    withLease(ctx, request.model, signal, async (lease) => {
+    withLease(ctx, request, signal, async (lease) => {
       const embeddings = await lease.session.embed(input, { normalize: request.normalize ?? true, signal });
       return {
         frames: [{ id: request.id, type: "embeddings", embeddings }],
@@ -243,9 +287,42 @@ function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handle
     }));
 }
 
+/** Like {@link tokenize}: from the vocabulary in this process when the model has one open; else through a lease. */
+async function detokenize(request: RequestOf<"detokenize">, ctx: RequestContext): Promise<Handled> {
+  const handled = async (model: string, vocabulary: Pick<Session, "detokenize">): Promise<Handled> => {
+    let text: string;
+    try {
+      text = await vocabulary.detokenize(request.tokens);
+    } catch (e) {
+      throw badToken(e);
+    }
+    return {
+      frames: [{ id: request.id, type: "text", text }],
+      activity: { model, count: request.tokens.length, output: text },
+    };
+  };
+  const vocabulary = ctx.router.vocabulary?.(request.model);
+  if (vocabulary !== undefined) return await handled(request.model, vocabulary);
+  return await withLease(ctx, request, ctx.signal, (lease) => handled(lease.model, lease.session));
+}
+
+/**
+ * A session's refusal of a token id (`USAGE`, with the item's `index` in its details: an id outside
+ * the vocabulary, which the session checks before llama.cpp would abort the runner on it) as the
+ * protocol's `BAD_REQUEST` naming the field, `tokens.<index>`; any other failure unchanged.
+ */
+function badToken(e: unknown): unknown {
+  if (!(e instanceof LodeError) || e.code !== "USAGE") return e;
+  const index = e.details.index;
+  const field = typeof index === "number" ? `tokens.${index}` : "tokens";
+  return new LodeError("BAD_REQUEST", `detokenize: field "${field}" is invalid: ${e.message}`, {
+    details: { ...e.details, field },
+  });
+}
+
 async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Handled> {
   const started = performance.now();
-  const lease = await ctx.router.acquire(request.model, {
+  const lease = await acquireTelling(ctx, request, {
     signal: ctx.signal,
     ...(request.context_size !== undefined ? { contextSize: request.context_size } : {}),
     ...(request.keep_alive_ms !== undefined ? { keepAliveMs: request.keep_alive_ms } : {}),

@@ -81,7 +81,7 @@ class VocabularySession implements LoadedModel {
         else this.#vocabulary = vocabulary;
         return vocabulary;
       } catch (e) {
-        options.onError?.(e);
+        if (!this.#gone) options.onError?.(e); // after close it failed because everything is closing
         return undefined;
       }
     })();

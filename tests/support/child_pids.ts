@@ -22,6 +22,20 @@ export async function childPids(parent: number = Deno.pid): Promise<number[]> {
   return pids;
 }
 
+/**
+ * Pids of the live runner processes (`lode __runner`) among the children of `parent`: the count a
+ * daemon test asserts, without the short-lived process node-llama-cpp forks to test its binding
+ * before loading it (in the daemon when it opens a vocabulary).
+ */
+export async function runnerPids(parent: number): Promise<number[]> {
+  const pids: number[] = [];
+  for (const pid of await childPids(parent)) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.split("\0").includes("__runner")) pids.push(pid);
+  }
+  return pids;
+}
+
 /** True while a process with this pid exists (a reaped child's pid is gone). */
 export async function processAlive(pid: number): Promise<boolean> {
   try {

@@ -134,6 +134,15 @@ async function writeBody(
       if (sent >= stop) break;
       let n = Math.min(CHUNK, stop - sent);
       if (stallAt > sent) n = Math.min(n, stallAt - sent);
+      if (fault?.kind === "throttle") {
+        const fast = fault.afterBytes ?? 0;
+        if (sent < fast) n = Math.min(n, fast - sent);
+        else {
+          if (sent > 0) await sleep(fault.delayMs, signal);
+          if (signal.aborted) return false;
+          n = Math.min(n, Math.max(1, fault.chunkBytes));
+        }
+      }
       let chunk: Uint8Array;
       if (src.kind === "bytes") {
         chunk = src.bytes.subarray(src.start + sent, src.start + sent + n);
@@ -230,11 +239,17 @@ function listen(options: OriginOptions): Origin {
     if (plan.close) plan.headers["connection"] = "close";
     await writeAll(conn, encoder.encode(responseHead(plan.status, plan.headers)));
     if (plan.body) {
-      const ok = await writeBody(conn, plan.body, {
-        fault: plan.fault,
-        signal: abort.signal,
-        onSent: (n) => req.sentBytes += n,
-      });
+      let ok: boolean;
+      try {
+        ok = await writeBody(conn, plan.body, {
+          fault: plan.fault,
+          signal: abort.signal,
+          onSent: (n) => req.sentBytes += n,
+        });
+      } catch (e) {
+        if (!closing) req.peerClosed = true; // the client hung up mid-body
+        throw e;
+      }
       if (!ok) return false;
     }
     return !plan.close;

@@ -14,6 +14,8 @@ import { type ByteRange, parseRange, type RequestHead } from "./http_wire.ts";
  * - `reset`: send `afterBytes` body bytes, then drop the connection abruptly (no TLS close_notify).
  * - `corrupt`: flip every bit of the byte at resource `offset` (if the response covers it).
  * - `stall`: send `afterBytes` body bytes, pause `ms` milliseconds, then send the rest.
+ * - `throttle`: send `afterBytes` body bytes (default 0) at full speed, then the rest `chunkBytes` at a
+ *   time, pausing `delayMs` milliseconds before each chunk (a slow origin: a download that takes a while).
  * - `ignore_range`: always answer 200 with the full body (still advertising `Accept-Ranges: bytes`).
  * - `wrong_content_range`: answer a range request with 206 for *another* range (from 0, or from 1 when
  *   the request started at 0), with a Content-Range and body that agree with each other but not with
@@ -25,6 +27,7 @@ export type Fault =
   | { kind: "reset"; afterBytes: number }
   | { kind: "corrupt"; offset: number }
   | { kind: "stall"; afterBytes: number; ms: number }
+  | { kind: "throttle"; chunkBytes: number; delayMs: number; afterBytes?: number }
   | { kind: "ignore_range" }
   | { kind: "wrong_content_range" }
   | { kind: "etag_change" };
@@ -86,6 +89,8 @@ export interface OriginRequest {
   connection: number;
   /** Body bytes written to the socket so far (an upper bound of what the client received). */
   sentBytes: number;
+  /** True when the client closed the connection before the whole body was written. */
+  peerClosed?: boolean;
 }
 
 /** What a handler may answer: any non-handler route, or raw bytes. */
@@ -110,7 +115,7 @@ export interface ResponsePlan {
   headers: Record<string, string>;
   /** Absent for HEAD and for empty bodies. */
   body?: BodySource;
-  /** A fault to apply while writing the body (`short`, `reset`, `corrupt`, `stall`). */
+  /** A fault to apply while writing the body (`short`, `reset`, `corrupt`, `stall`, `throttle`). */
   fault?: Fault;
   /** Raw response bytes (handler escape hatch); `status`/`headers` are then unused. */
   raw?: Uint8Array;
@@ -272,7 +277,9 @@ async function filePlan(
       plan.body = "file" in route
         ? { kind: "file", path: route.file, start, length }
         : { kind: "bytes", bytes: route.body, start, length };
-      if (fault && ["short", "reset", "corrupt", "stall"].includes(fault.kind)) plan.fault = fault;
+      if (fault && ["short", "reset", "corrupt", "stall", "throttle"].includes(fault.kind)) {
+        plan.fault = fault;
+      }
       if (fault?.kind === "short" || fault?.kind === "reset") plan.close = true;
     }
     return plan;

@@ -239,6 +239,30 @@ Deno.test("fault stall: N bytes, a pause of M ms, then the rest", async () => {
   assert(last - t0 >= 280);
 });
 
+Deno.test("fault throttle: afterBytes at once, then chunkBytes every delayMs; a client that hangs up mid-body is recorded (peerClosed)", async () => {
+  const SMALL = DATA.subarray(0, 64 * 1024);
+  const fault = { kind: "throttle" as const, afterBytes: 32 * 1024, chunkBytes: 8 * 1024, delayMs: 50 };
+  await using f = await setup({ "/m": { body: SMALL, fault }, "/n": { body: DATA, fault } });
+  const t0 = performance.now();
+  const whole = new Uint8Array(await (await f.get("/m")).arrayBuffer());
+  const took = performance.now() - t0;
+  assertEquals(whole, SMALL);
+  // 32 KiB at once, then 4 chunks of 8 KiB, each after a 50 ms pause.
+  assert(took >= 190, `took ${took} ms`);
+  assertEquals(f.origin.requests[0]!.peerClosed, undefined);
+
+  const res = await f.get("/n");
+  const reader = res.body!.getReader();
+  let got = 0;
+  while (got < 48 * 1024) got += (await reader.read()).value!.length;
+  await reader.cancel();
+  const n = f.origin.requests[1]!;
+  const deadline = Date.now() + 5000;
+  while (n.peerClosed !== true && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assertEquals(n.peerClosed, true);
+  assert(n.sentBytes < DATA.length, `${n.sentBytes} sent`);
+});
+
 Deno.test("fault ignore_range: always 200 with the full body", async () => {
   await using f = await setup({ "/m": { body: DATA, fault: { kind: "ignore_range" } } });
   const res = await f.get("/m", { headers: { range: "bytes=100-199" } });

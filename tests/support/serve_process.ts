@@ -50,8 +50,9 @@ export async function waitForSocket(path: string, timeoutMs = 20_000): Promise<v
 }
 
 /**
- * Spawns `lode serve --socket <dir>/lode.sock` on `store` with `args` and
- * waits until its inference socket accepts connections (`ready`).
+ * Spawns `lode serve --socket <dir>/lode.sock` on `store` with `args` (and
+ * `env` added to its environment) and waits until its inference socket
+ * accepts connections (`ready`).
  */
 export async function startServe(
   dir: string,

@@ -84,10 +84,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     : undefined;
   const { ModelRouter } = await import("../../daemon/model_router.ts");
   // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
-  const { createLlamaCppBackend } = await import("../../inference/llama_cpp_backend.ts");
-  const vocabularies = createLlamaCppBackend({
-    log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
-  });
+  const vocabularies = settings.tokenizeInDaemon
+    ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend({
+      log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
+    })
+    : undefined;
   const { createStoredName } = await import("../../daemon/model_provider.ts");
   const router = new ModelRouter({
     store,
@@ -97,7 +98,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,
     onLog: (model, line) => notice(`[${model}] ${line}`),
-    vocabulary: (path) => vocabularies.loadVocabulary!(path),
+    ...(vocabularies?.loadVocabulary
+      ? { vocabulary: (path: string) => vocabularies.loadVocabulary!(path) }
+      : {}),
     notice,
   });
   // A signal while starting (loading a preload) stops the start; afterwards it drains.
@@ -131,6 +134,6 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   } finally {
     process.off("SIGINT", handler);
     process.off("SIGTERM", handler);
-    await vocabularies.close();
+    await vocabularies?.close();
   }
 }
