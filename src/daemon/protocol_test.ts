@@ -12,9 +12,8 @@ import {
   PROTOCOL_VERSION,
   type Request,
   ResponseFrame,
-  samplingOptions,
-  usageFrom,
 } from "./protocol.ts";
+import { samplingOptions, usageFrom } from "./protocol_backend.ts";
 import { LodeError } from "../errors.ts";
 
 function ok(line: string | Uint8Array): Request {
