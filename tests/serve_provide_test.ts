@@ -4,14 +4,13 @@
  * a request naming a reference are pulled through the daemon, their progress on the admin stream; an
  * unknown name stays MODEL_NOT_FOUND; a digest mismatch fails only its request; --offline pulls nothing.
  * A pull outlives a client that leaves while another waits, and stops (resumable) when the last one
- * leaves; a gated Hugging Face repo is pulled with the daemon's HF_TOKEN (the fake Hub).
+ * leaves. (Whose HF_TOKEN a daemon pulls with: tests/serve_hf_token_test.ts.)
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { runLode } from "./support/lode_cli.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
-import { startFakeHub } from "./support/fake_hub.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
 import { type ServeProcess, startServe, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { LineReader } from "./support/unix_socket.ts";
@@ -373,68 +372,6 @@ Deno.test("lode serve pull on first use, its only client disconnects: the pull s
     } finally {
       const stopped = await daemon.stop();
       assert.equal(stopped.code, 0, stopped.stderr);
-    }
-  });
-});
-
-const HF_TOKEN = "hf_DaemonTokenDoNotLeak0123456789";
-
-Deno.test("lode serve pulls with its own HF_TOKEN, never the client's: a gated repo is pulled for a client without a token; a daemon without one answers ACCESS_DENIED saying where to set it, and stays up", async () => {
-  await withTempDir(async (dir) => {
-    const ca = await makeTestCa(`${dir}/ca`);
-    const hub = await startFakeHub(ca, [{
-      repo: "tiny/gated-GGUF",
-      gated: "manual",
-      tokens: [HF_TOKEN],
-      files: [{ path: "gated-Q4_K_M.gguf", bytes: STORIES }],
-    }]);
-    const args = ["--ca-cert", ca.caCertPath, "--allow-host", hub.cdnHost];
-    const run = (socket: string, env: Record<string, string>) =>
-      runLode(["run", "hf:tiny/gated-GGUF", ...RUN, "--socket", socket], { store: `${dir}/client`, env });
-    const authorizations = () => hub.hub.requests.map((r) => r.headers.authorization ?? "");
-    try {
-      // No token in the daemon's environment; the client has the right one, which is not used.
-      await Deno.mkdir(`${dir}/a`);
-      const without = await startServe(`${dir}/a`, `${dir}/store`, args, {
-        env: { HF_ENDPOINT: hub.endpoint, HF_TOKEN: "" },
-      });
-      try {
-        const refused = await run(without.socket, { HF_ENDPOINT: hub.endpoint, HF_TOKEN });
-        assert.equal(refused.code, 6, refused.stderr);
-        assert.match(refused.stderr, /error\[ACCESS_DENIED\]: .*it is gated/);
-        assert.match(
-          refused.stderr,
-          /hint: Set HF_TOKEN .*The daemon pulls with its own environment, not the client's: set HF_TOKEN where `lode serve` starts, then restart it\./,
-        );
-        assert.ok(authorizations().every((a) => a === ""), "no token was sent");
-        const c = await FrameClient.connect(without.socket);
-        await c.write({ id: "h", op: "health" });
-        assert.equal((await c.frames("h"))[0]!.status, "ready");
-        c.close();
-      } finally {
-        const stopped = await without.stop();
-        assert.equal(stopped.code, 0, stopped.stderr);
-      }
-
-      // The daemon's token pulls it for a client that has none.
-      await Deno.mkdir(`${dir}/b`);
-      const daemon = await startServe(`${dir}/b`, `${dir}/store`, args, {
-        env: { HF_ENDPOINT: hub.endpoint, HF_TOKEN },
-      });
-      try {
-        const ran = await run(daemon.socket, { HF_TOKEN: "" });
-        assert.equal(ran.code, 0, ran.stderr);
-        assert.equal(ran.stdout, STORY + "\n");
-        assert.ok(authorizations().includes(`Bearer ${HF_TOKEN}`), "the daemon's token went to the Hub");
-        assert.ok(hub.cdn.requests.every((r) => r.headers.authorization === undefined), "never to the CDN");
-      } finally {
-        const stopped = await daemon.stop();
-        assert.equal(stopped.code, 0, stopped.stderr);
-      }
-      const ls = await runLode(["ls"], { store: `${dir}/store` });
-      assert.match(ls.stdout, /gated-Q4_K_M/);
-    } finally {
-      await hub.close();
     }
   });
 });

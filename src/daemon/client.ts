@@ -17,7 +17,7 @@
  * @module
  */
 import type { z } from "zod";
-import { ERROR_CODES, LodeError } from "../errors.ts";
+import { ERROR_CODES, isLodeError, LodeError } from "../errors.ts";
 import type {
   ChatMessage,
   EmbedOptions,
@@ -30,7 +30,15 @@ import type {
 } from "../inference/backend.ts";
 import { createGeneration } from "../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
-import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseFrame } from "./protocol.ts";
+import {
+  type FrameOf,
+  PROTOCOL_VERSION,
+  type Request,
+  type RequestOf,
+  ResponseFrame,
+  schemaIssue,
+} from "./protocol.ts";
+import { samplingFields } from "./protocol_backend.ts";
 
 type Listener = (frame: ResponseFrame) => void;
 
@@ -132,14 +140,9 @@ export class DaemonClient {
     options: { signal?: AbortSignal; contextSize?: number } = {},
   ): Promise<Session> {
     let loaded: FrameOf<"loaded"> | undefined;
-    const { signal, contextSize } = options;
-    await this.request({
-      op: "load",
-      model,
-      ...(contextSize !== undefined ? { context_size: contextSize } : {}),
-    }, {
+    await this.request({ op: "load", model, context_size: options.contextSize }, {
       onFrame: (f) => f.type === "loaded" && (loaded = f),
-      ...(signal ? { signal } : {}),
+      signal: options.signal,
     });
     if (!loaded) throw new LodeError("INTERNAL", "the daemon answered load without a loaded frame");
     return new DaemonSession(this, loaded);
@@ -202,11 +205,11 @@ class DaemonSession implements Session {
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Generation {
-    return this.#stream({ op: "generate", model: this.#model, prompt, ...sampling(options) }, options);
+    return this.#stream({ op: "generate", model: this.#model, prompt, ...samplingFields(options) }, options);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    return this.#stream({ op: "chat", model: this.#model, messages, ...sampling(options) }, options);
+    return this.#stream({ op: "chat", model: this.#model, messages, ...samplingFields(options) }, options);
   }
 
   renderChat(): Promise<string> {
@@ -242,9 +245,7 @@ class DaemonSession implements Session {
       onFrame: (f) => f.type === "text" && (text = f.text),
     }).catch((e) => {
       // An id the model does not have: the Session contract's USAGE (the daemon names the field).
-      throw e instanceof LodeError && e.code === "BAD_REQUEST"
-        ? new LodeError("USAGE", e.message, { details: e.details })
-        : e;
+      throw isLodeError(e, "BAD_REQUEST") ? new LodeError("USAGE", e.message, { details: e.details }) : e;
     });
     return text;
   }
@@ -296,19 +297,6 @@ class DaemonSession implements Session {
   }
 }
 
-function sampling(o: GenerateOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (o.maxTokens !== undefined) out.max_tokens = o.maxTokens;
-  if (o.temperature !== undefined) out.temperature = o.temperature;
-  if (o.seed !== undefined) out.seed = o.seed;
-  if (o.topK !== undefined) out.top_k = o.topK;
-  if (o.topP !== undefined) out.top_p = o.topP;
-  if (o.repeatPenalty !== undefined) out.repeat_penalty = o.repeatPenalty;
-  if (o.stop !== undefined) out.stop = o.stop;
-  if (o.jsonSchema !== undefined) out.json_schema = o.jsonSchema;
-  return out;
-}
-
 /** Usage of a generation cancelled before its `done` frame, from what this side saw (a token frame is one chunk). */
 function localUsage(chunks: number, started: number, first: number | null): GenerateResult["usage"] {
   const totalMs = performance.now() - started;
@@ -340,15 +328,13 @@ function unreadable(value: unknown, error: z.ZodError): FrameOf<"error"> & { id:
   if (typeof value !== "object" || value === null) return null;
   const { id, type } = value as Record<string, unknown>;
   if (typeof id !== "string" || typeof type !== "string" || !KNOWN_TYPES.has(type)) return null;
-  const issue = error.issues[0];
-  const field = issue?.path.join(".") || "(frame)";
+  const { field, problem } = schemaIssue(error);
   return {
     id,
     type: "error",
     code: "INTERNAL",
-    message: `the daemon sent a "${type}" frame this client cannot read: field "${field}" ${
-      issue?.code === "invalid_type" && issue.received === "undefined" ? "is missing" : "is invalid"
-    } (protocol ${PROTOCOL_VERSION})`,
+    message: `the daemon sent a "${type}" frame this client cannot read: field "${field}" ${problem} ` +
+      `(protocol ${PROTOCOL_VERSION})`,
     hint: "The daemon and this lode do not speak the same protocol: restart `lode serve` with this lode, " +
       "or run with --no-daemon.",
     details: { frame_type: type, field },

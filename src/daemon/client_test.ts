@@ -8,6 +8,12 @@ import type { LodeError } from "../errors.ts";
 import { DaemonClient } from "./client.ts";
 import { listenUnixSocket } from "./socket_path.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
+import { loadedFrame } from "../../tests/support/loaded_frame.ts";
+
+function withoutCapabilities(model: string) {
+  const { id: _, capabilities: __, ...frame } = loadedFrame("", model);
+  return frame;
+}
 
 /** A server answering every request with `answer(request)` (frames without the id, which is added). */
 async function withPeer(
@@ -40,20 +46,11 @@ async function withPeer(
   }
 }
 
-const INFO = {
-  architecture: "llama",
-  train_context_size: 512,
-  threads: 1,
-  has_chat_template: false,
-  embedding_size: 64,
-  model_load_ms: 1,
-};
-
 Deno.test("DaemonClient: a loaded frame without capabilities fails the load, naming the frame and the field (no invented capabilities)", async () => {
   await withPeer(
     (r) =>
       r.op === "load"
-        ? [{ type: "loaded", model: r.model, load_ms: 1, context_size: 512, info: INFO }, { type: "done" }]
+        ? [withoutCapabilities(r.model as string), { type: "done" }]
         : [{ type: "future_frame", x: 1 }, { type: "health", protocol: 1, version: "x", status: "ready" }, {
           type: "done",
         }],

@@ -53,6 +53,7 @@ import { readMemAvailable } from "../inference/mem_available.ts";
 import type { ModelEntry } from "./protocol.ts";
 import type { Lease, ModelSettings, ModelStatus, Router } from "./router.ts";
 import { ModelNames, type ProvideModel, type StoredName } from "./router_names.ts";
+import { RouterStatus } from "./router_status.ts";
 import { estimateRunnerBytes, insufficientMemory, memoryFit, type MemoryFitInput } from "./router_memory.ts";
 import type { RunnerLoadOptions } from "./runner_protocol.ts";
 import { startRunnerSession } from "./runner_session.ts";
@@ -82,9 +83,7 @@ export class ModelRouter implements Router {
   readonly #stopping = new Set<RouterEntry>();
   /** Entries replaced by a reload with another context: stopped once idle; they hold their room till then. */
   readonly #retiring = new Set<RouterEntry>();
-  readonly #listeners = new Set<(status: ModelStatus) => void>();
-  /** Models whose next load is reported as `restarting`, and why. */
-  readonly #restarts = new Map<string, NonNullable<ModelStatus["reason"]>>();
+  readonly #status = new RouterStatus();
   #admission: Promise<unknown> = Promise.resolve();
   #changed = Promise.withResolvers<void>();
   #closed = false;
@@ -121,10 +120,11 @@ export class ModelRouter implements Router {
   }
 
   vocabulary(model: string): Vocabulary | undefined {
-    const entry = this.#entries.get(this.nameOf(model));
+    if (this.#closed) return undefined;
+    const entry = this.#live(model);
     const vocabulary = entry?.session ? vocabularyOf(entry.session) : undefined;
-    if (vocabulary !== undefined && !this.#closed) entry!.touch();
-    return this.#closed ? undefined : vocabulary;
+    if (vocabulary !== undefined) entry!.touch();
+    return vocabulary;
   }
 
   async load(model: string, options: { signal?: AbortSignal } & ModelSettings = {}): Promise<ModelEntry> {
@@ -135,8 +135,7 @@ export class ModelRouter implements Router {
   }
 
   async unload(model: string): Promise<boolean> {
-    const stored = this.#live(model) ? null : await this.#o.storedName?.(model);
-    const entry = this.#live(stored ?? model);
+    const entry = this.#live(model) ?? this.#live(await this.#names.storedKeyOf(model));
     if (entry === undefined) return false;
     entry.unloadWanted = true;
     await entry.ready.catch(() => {});
@@ -147,8 +146,9 @@ export class ModelRouter implements Router {
 
   async models(): Promise<ModelEntry[]> {
     const { models } = await this.#o.store.list();
+    const loaded = this.#loaded();
     const out: ModelEntry[] = models.map((m) => {
-      const entry = this.#loadedEntry(m.name);
+      const entry = loaded.get(m.name);
       return {
         name: m.name,
         loaded: entry !== undefined,
@@ -157,9 +157,9 @@ export class ModelRouter implements Router {
         ...(entry ? this.#loadedFields(entry) : {}),
       };
     });
-    for (const name of this.loadedNames()) {
+    for (const [name, entry] of loaded) {
       if (!models.some((m) => m.name === name)) {
-        out.push({ name, loaded: true, ...this.#loadedFields(this.#loadedEntry(name)!) });
+        out.push({ name, loaded: true, ...this.#loadedFields(entry) });
       }
     }
     return out;
@@ -171,14 +171,11 @@ export class ModelRouter implements Router {
 
   /** The store names of the loaded models (for `health`), at once. */
   loadedNames(): string[] {
-    const names = [...this.#entries.values(), ...this.#retiring].filter((e) => e.session !== null)
-      .map((e) => e.name);
-    return [...new Set(names)];
+    return [...this.#loaded().keys()];
   }
 
   onStatus(listener: (status: ModelStatus) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#status.listen(listener);
   }
 
   async close(options: { graceMs?: number } = {}): Promise<void> {
@@ -201,11 +198,13 @@ export class ModelRouter implements Router {
     return this.#entries.get(this.#names.keyOf(model)) ?? this.#entries.get(model);
   }
 
-  /** The entry of `name` whose model is loaded (a retiring one while its replacement waits). */
-  #loadedEntry(name: string): RouterEntry | undefined {
-    const live = this.#entries.get(name);
-    if (live?.session != null) return live;
-    return [...this.#retiring].find((e) => e.name === name && e.session !== null);
+  /** The loaded entry of each model, by store name (a retiring one while its replacement loads). */
+  #loaded(): Map<string, RouterEntry> {
+    const loaded = new Map<string, RouterEntry>();
+    for (const e of [...this.#entries.values(), ...this.#retiring]) {
+      if (e.session !== null && !loaded.has(e.name)) loaded.set(e.name, e);
+    }
+    return loaded;
   }
 
   /** The live entry of `model`, created (and its load started) when there is none. */
@@ -228,7 +227,7 @@ export class ModelRouter implements Router {
     entry.start(this.#bringUp(entry, known));
     entry.ready.catch(() => {
       if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
-      if (known.after && this.#restarts.get(entry.name) === "context_size") this.#restarts.delete(entry.name);
+      if (known.after) this.#status.reloadFailed(entry.name);
       this.#notify();
     });
     return entry;
@@ -237,44 +236,37 @@ export class ModelRouter implements Router {
   /** Resolve → (a reload: wait for the old runner to stop) → make room → start the runner → ready. */
   async #bringUp(entry: RouterEntry, known: { path?: string; after?: RouterEntry }): Promise<LoadedModel> {
     const { signal } = entry;
-    const emit = (event: StatusEvent) => {
-      const reason = this.#restarts.get(entry.name);
-      const e = reason !== undefined && event.status === "loading_model"
-        ? { ...event, status: "restarting" as const }
-        : event;
-      this.#emit({ model: entry.name, event: e, ...(reason && e.status === "restarting" ? { reason } : {}) });
-    };
-    entry.path = known.path ?? await this.#names.resolve(entry.name, {
+    const emit = (event: StatusEvent) => this.#status.phase(entry.name, event);
+    const path = known.path ?? await this.#names.resolve(entry.name, {
       signal,
       onStatus: emit,
       onName: (name) => this.#named(entry, name),
     });
-    emit({ status: "loading_model", phase: "checking_local", path: entry.path });
+    entry.path = path;
+    emit({ status: "loading_model", phase: "checking_local", path });
     if (known.after) await abortable(known.after.stopped, signal, () => loadInterrupted(entry.name));
     const load: RunnerLoadOptions = {
       ...this.#o.load,
       ...(entry.contextSize !== null ? { contextSize: entry.contextSize } : {}),
     };
-    entry.bytes = await (this.#o.estimate ?? estimateRunnerBytes)(entry.path, load);
+    entry.bytes = await (this.#o.estimate ?? estimateRunnerBytes)(path, load);
     await this.#serialized(() => this.#makeRoom(entry, signal));
     const name = entry.name;
     const start: StartModel = this.#o.start ??
       ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => this.#o.onLog?.(name, line) }));
-    const started = await start(entry.path, { load, onStatus: emit, signal });
+    const started = await start(path, { load, onStatus: emit, signal });
+    if (this.#closed || signal.aborted) {
+      await started.close();
+      throw signal.aborted ? loadInterrupted(name) : draining();
+    }
     const { vocabulary } = this.#o;
-    const path = entry.path;
     const loaded = vocabulary === undefined ? started : withVocabulary(started, () => vocabulary(path), {
       onError: (e) => this.#o.onLog?.(name, `tokenize stays in the runner: ${toLodeError(e).message}`),
     });
-    if (this.#closed || signal.aborted) {
-      await loaded.close();
-      throw signal.aborted ? loadInterrupted(name) : draining();
-    }
-    this.#restarts.delete(name);
     void loaded.exited.then((exit) => {
       if (exit.crashed) this.#onCrash(entry);
     });
-    this.#emit({ model: name, event: { status: "ready" } });
+    this.#status.ready(name);
     return loaded;
   }
 
@@ -294,7 +286,7 @@ export class ModelRouter implements Router {
     this.#entries.delete(old.name);
     this.#retiring.add(old);
     old.unloadWanted = true;
-    this.#restarts.set(old.name, "context_size");
+    this.#status.restarting(old.name, "context_size");
     this.#o.notice?.(
       `${old.name}: reloading with context size ${contextSize} (loaded with ${old.session?.info.contextSize})` +
         " once its requests are done",
@@ -374,9 +366,9 @@ export class ModelRouter implements Router {
     if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
     this.#retiring.delete(entry);
     entry.crashed();
-    this.#restarts.set(entry.name, "crashed");
+    this.#status.restarting(entry.name, "crashed");
     if (!this.#closed) {
-      this.#emit({
+      this.#status.emit({
         model: entry.name,
         event: { status: "restarting", phase: "checking_local", path: entry.path ?? "" },
         reason: "crashed",
@@ -394,14 +386,6 @@ export class ModelRouter implements Router {
       capabilities: session.capabilities,
       expires_in_ms: expiresAt === null ? null : Math.max(0, Math.round(expiresAt - this.#clock.now())),
     };
-  }
-
-  #emit(status: ModelStatus): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(status);
-      } catch { /* a listener's failure is its own */ }
-    }
   }
 
   /** Wakes loads waiting for room. */

@@ -22,7 +22,10 @@
 import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { Capabilities, StatusEvent } from "../events/status_event.ts";
-import type { GenerateOptions, Usage as BackendUsage } from "../inference/backend.ts";
+
+// The backend ↔ wire conversions moved to protocol_backend.ts; re-exported until request_handler.ts
+// imports them from there.
+export { samplingOptions, usageFrom } from "./protocol_backend.ts";
 
 /** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
 export const PROTOCOL_VERSION = 1;
@@ -283,13 +286,25 @@ export function decodeRequest(line: Uint8Array | string): DecodeResult {
   }
   const parsed = Request.safeParse(raw);
   if (parsed.success) return { ok: true, request: parsed.data };
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.join(".") || "(frame)";
-  const missing = issue.code === "invalid_type" && issue.received === "undefined";
-  const message = missing
-    ? `${raw.op}: field "${field}" is missing`
-    : `${raw.op}: field "${field}" is invalid: ${issue.message}`;
-  return fail(id, badRequest(field, message));
+  const { field, problem } = schemaIssue(parsed.error);
+  return fail(id, badRequest(field, `${raw.op}: field "${field}" ${problem}`));
+}
+
+/**
+ * The field a schema error is about (its path, `tokens.1`; `(frame)` for the whole object) and what is
+ * wrong with it (`is missing`, or `is invalid: …`): how both ends word a frame that breaks its schema.
+ *
+ * @example
+ * ```ts
+ * const r = Request.safeParse({ id: "7", op: "generate", model: "m" });
+ * if (!r.success) schemaIssue(r.error); // { field: "prompt", problem: "is missing" }
+ * ```
+ */
+export function schemaIssue(error: z.ZodError): { field: string; problem: string } {
+  const issue = error.issues[0];
+  const field = issue?.path.join(".") || "(frame)";
+  const missing = issue?.code === "invalid_type" && issue.received === "undefined";
+  return { field, problem: missing ? "is missing" : `is invalid: ${issue?.message ?? "no issue"}` };
 }
 
 function badRequest(field: string, message: string): LodeError {
@@ -366,47 +381,4 @@ export function idFromPrefix(prefix: string): string | null {
  */
 export function encodeFrame(frame: ResponseFrame | AdminFrame | Record<string, unknown>): Uint8Array {
   return encoder.encode(JSON.stringify(frame) + "\n");
-}
-
-/**
- * The wire `usage` of a generation from the backend's {@link BackendUsage}
- * and the time it waited in the queue.
- *
- * @example
- * ```ts
- * usageFrom(result.usage, { queueMs: ticket.waitMs });
- * ```
- */
-export function usageFrom(usage: BackendUsage, options: { queueMs?: number } = {}): Usage {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.generatedTokens,
-    total_tokens: usage.promptTokens + usage.generatedTokens,
-    ...(options.queueMs === undefined ? {} : { queue_ms: options.queueMs }),
-    load_ms: usage.loadMs,
-    time_to_first_token_ms: usage.timeToFirstTokenMs,
-    total_ms: usage.totalMs,
-    tokens_per_second: usage.tokensPerSecond,
-  };
-}
-
-/**
- * The backend's sampling options from a `generate` or `chat` request.
- *
- * @example
- * ```ts
- * samplingOptions({ max_tokens: 40, temperature: 0, stop: "\n" }); // { maxTokens: 40, temperature: 0, stop: ["\n"] }
- * ```
- */
-export function samplingOptions(request: SamplingFields): Omit<GenerateOptions, "signal"> {
-  const out: Omit<GenerateOptions, "signal"> = {};
-  if (request.max_tokens !== undefined) out.maxTokens = request.max_tokens;
-  if (request.temperature !== undefined) out.temperature = request.temperature;
-  if (request.seed !== undefined) out.seed = request.seed;
-  if (request.top_k !== undefined) out.topK = request.top_k;
-  if (request.top_p !== undefined) out.topP = request.top_p;
-  if (request.repeat_penalty !== undefined) out.repeatPenalty = request.repeat_penalty;
-  if (request.stop !== undefined) out.stop = typeof request.stop === "string" ? [request.stop] : request.stop;
-  if (request.json_schema !== undefined) out.jsonSchema = request.json_schema;
-  return out;
 }

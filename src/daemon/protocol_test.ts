@@ -12,10 +12,10 @@ import {
   PROTOCOL_VERSION,
   type Request,
   ResponseFrame,
-  samplingOptions,
-  usageFrom,
 } from "./protocol.ts";
+import { samplingOptions, usageFrom } from "./protocol_backend.ts";
 import { LodeError } from "../errors.ts";
+import { loadedFrame } from "../../tests/support/loaded_frame.ts";
 
 function ok(line: string | Uint8Array): Request {
   const r = decodeRequest(line);
@@ -214,22 +214,7 @@ Deno.test("encodeFrame: one JSON line every frame schema accepts", () => {
     { id: "3", type: "models", models: [{ name: "stories", loaded: true, size_bytes: 1185376 }] },
     { id: "4", type: "tokens", tokens: [1, 2, 3] },
     { id: "5", type: "embeddings", embeddings: [[0.1, 0.2]] },
-    {
-      id: "6",
-      type: "loaded",
-      model: "stories",
-      load_ms: 80,
-      context_size: 512,
-      capabilities: CAPABILITIES,
-      info: {
-        architecture: "llama",
-        train_context_size: 512,
-        threads: 1,
-        has_chat_template: false,
-        embedding_size: 64,
-        model_load_ms: 80,
-      },
-    },
+    loadedFrame("6", "stories"),
     { id: "9", type: "text", text: "Once upon a time" },
     {
       id: "10",
@@ -262,18 +247,6 @@ Deno.test("encodeFrame: one JSON line every frame schema accepts", () => {
   });
 });
 
-const CAPABILITIES = {
-  backend: "llamacpp",
-  v2: false,
-  vision: false,
-  audio: false,
-  tools: false,
-  thinking: false,
-  embed: true,
-  accelerator: "cpu",
-  gpu_layers: 0,
-};
-
 Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the item", () => {
   const d = ok('{"id":"d","op":"detokenize","model":"m","tokens":[]}');
   assert.ok(d.op === "detokenize" && d.tokens.length === 0);
@@ -294,23 +267,7 @@ Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the
 });
 
 Deno.test("loaded: capabilities, info and context_size are required (the daemon always knows them after a load)", () => {
-  const info = {
-    architecture: "llama",
-    train_context_size: 512,
-    threads: 1,
-    has_chat_template: false,
-    embedding_size: 64,
-    model_load_ms: 1,
-  };
-  const loaded = {
-    id: "l",
-    type: "loaded",
-    model: "m",
-    load_ms: 1,
-    context_size: 512,
-    capabilities: CAPABILITIES,
-    info,
-  };
+  const loaded = loadedFrame("l", "m");
   assert.equal(ResponseFrame.safeParse(loaded).success, true);
   for (const field of ["capabilities", "info", "context_size"] as const) {
     const { [field]: _, ...without } = loaded;

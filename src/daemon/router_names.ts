@@ -79,6 +79,11 @@ export class ModelNames {
     return this.#aliases.get(model) ?? model;
   }
 
+  /** The store name `model` names when the store tells it without the network (`storedName`), else `model`. */
+  async storedKeyOf(model: string): Promise<string> {
+    return await this.#o.storedName?.(model) ?? model;
+  }
+
   /**
    * The file `request` names. `onName` gets its store name first (it may throw to stop the resolution:
    * nothing is downloaded then); the provider's phases go to `onStatus`.

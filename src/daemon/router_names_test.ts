@@ -34,6 +34,8 @@ Deno.test("ModelNames: a store name, a stored reference (no provider), a provide
   assert.equal(names.keyOf("hf:o/r@pinned"), "stored");
   assert.equal(names.keyOf("https://h/pulled.gguf"), "pulled");
   assert.equal(names.keyOf("stored"), "stored");
+  assert.equal(await names.storedKeyOf("hf:o/r@pinned"), "stored");
+  assert.equal(await names.storedKeyOf("hf:o/x"), "hf:o/x", "unknown to the store: itself");
   const missing = await resolve("nope").catch((e) => e);
   assert.ok(isLodeError(missing, "MODEL_NOT_FOUND"));
   const unknown = await resolve("hf:o/x").catch((e) => e);

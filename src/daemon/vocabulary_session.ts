@@ -85,7 +85,8 @@ class VocabularySession implements LoadedModel {
         return undefined;
       }
     })();
-    void model.exited.then(() => this.#closeVocabulary());
+    // A vocabulary that fails to close after its runner is gone is left to the backend's own close.
+    void model.exited.then(() => this.#closeVocabulary()).catch(() => {});
   }
 
   /** The vocabulary, while open. */
@@ -122,8 +123,9 @@ class VocabularySession implements LoadedModel {
     return (this.#vocabulary ?? this.#model).detokenize(tokens);
   }
 
+  /** Closes both; waits for an opening under way too (which closes what it opened). */
   async close(): Promise<void> {
-    await Promise.all([this.#model.close(), this.#closeVocabulary()]);
+    await Promise.all([this.#model.close(), this.#closeVocabulary(), this.#opening]);
   }
 
   async #closeVocabulary(): Promise<void> {
@@ -157,6 +159,6 @@ export function vocabularyOf(loaded: LoadedModel): Vocabulary | undefined {
  * if (await tokenizesInProcess(lease.session)) console.log("tokenize skips the runner");
  * ```
  */
-export function tokenizesInProcess(loaded: unknown): Promise<boolean> {
+export function tokenizesInProcess(loaded: LoadedModel): Promise<boolean> {
   return loaded instanceof VocabularySession ? loaded.vocabularyReady : Promise.resolve(false);
 }

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { isLodeError, LodeError } from "../errors.ts";
+import type { Vocabulary } from "../inference/backend.ts";
 import { createLlamaCppBackend } from "../inference/llama_cpp_backend.ts";
 import { importModelFile } from "../store/import_file.ts";
 import { ModelStore } from "../store/model_store.ts";
@@ -71,6 +72,25 @@ Deno.test("a vocabulary that cannot be opened leaves tokenize with the runner an
     await loaded.close();
   }
   assert.equal((await loaded.exited).crashed, false);
+  assert.deepEqual(await childPids(), []);
+});
+
+Deno.test("close waits for a vocabulary still opening and closes it: nothing outlives the close", async () => {
+  const backend = createLlamaCppBackend();
+  const runner = await startRunnerSession(MODEL, LOAD);
+  let opened: Vocabulary | undefined;
+  const loaded = withVocabulary(runner, async () => {
+    await runner.exited; // the vocabulary opens only once the runner is gone: after close() began
+    return opened = await backend.loadVocabulary!(MODEL);
+  });
+  try {
+    await loaded.close();
+    assert.ok(opened, "close returned before the opening under way ended");
+    await assert.rejects(opened.tokenize(TEXTS[0]!), (e) => isLodeError(e, "INFERENCE_FAILED"));
+    assert.equal(await tokenizesInProcess(loaded), false);
+  } finally {
+    await backend.close();
+  }
   assert.deepEqual(await childPids(), []);
 });
 

@@ -251,12 +251,25 @@ export function backendConformance(
             " a leading space",
             "two\nlines  and  spaces",
             "é 漢字 🙂",
+            "<s>[INST] special-looking text </s>",
             "",
           ];
           for (const text of texts) {
             const tokens = await s.tokenize(text);
             assertEquals(await vocabulary.tokenize(text), tokens, text);
             assertEquals(await vocabulary.detokenize(tokens), await s.detokenize(tokens), text);
+          }
+          // Every id of the first 512 one by one (control, byte and plain tokens alike), and past the
+          // end of a small vocabulary: the same text, or the same refusal.
+          for (let id = 0; id < 512; id++) {
+            const [mine, theirs] = await Promise.allSettled([
+              vocabulary.detokenize([id]),
+              s.detokenize([id]),
+            ]);
+            assertEquals(mine.status, theirs.status, `detokenize([${id}])`);
+            if (mine.status === "fulfilled" && theirs.status === "fulfilled") {
+              assertEquals(mine.value, theirs.value, `detokenize([${id}])`);
+            }
           }
           await rejectsWith(vocabulary.detokenize([-1]), "USAGE");
           await rejectsWith(vocabulary.detokenize([2 ** 31]), "USAGE");

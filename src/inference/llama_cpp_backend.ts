@@ -36,6 +36,7 @@ import { defaultThreads } from "./default_threads.ts";
 import { probeGguf } from "./gguf_probe.ts";
 import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
+import { errorMessage, LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
 import { LlamaCppVocabulary } from "./llama_cpp_vocabulary.ts";
 
@@ -47,9 +48,6 @@ export const DEFAULT_CONTEXT_SIZE = 4096;
 
 /** How long `close` waits for node-llama-cpp to release a runtime after a failed load (see #disposeRuntime). */
 const DISPOSE_GRACE_MS = 500;
-
-/** How many llama.cpp warning/error lines are kept to explain a failure. */
-const LOG_TAIL = 20;
 
 /**
  * Options of {@link createLlamaCppBackend}.
@@ -102,8 +100,7 @@ class LlamaCppBackend implements Backend {
   readonly #runtimes = new Map<RuntimeKind, Promise<Runtime>>();
   readonly #sessions = new Set<LlamaCppSession>();
   readonly #vocabularies = new Set<LlamaCppVocabulary>();
-  readonly #logTail: string[] = [];
-  #logCount = 0;
+  readonly #logTail = new LlamaLogTail();
   #failedLoads = 0;
   #closed = false;
 
@@ -134,7 +131,7 @@ class LlamaCppBackend implements Backend {
       throw this.#loadFailed(
         path,
         e,
-        this.#logCount,
+        this.#logTail.mark(),
         `the llama.cpp runtime could not start to load ${path}`,
       );
     }
@@ -142,7 +139,7 @@ class LlamaCppBackend implements Backend {
     const preflightContext = options.memoryCheck === false
       ? undefined
       : await this.#checkMemory(path, options, llama);
-    const logMark = this.#logCount;
+    const logMark = this.#logTail.mark();
     notify(options.onStatus, { status: "loading_model", phase: "mmap", path });
     let model: NodeLlamaCpp.LlamaModel;
     try {
@@ -204,13 +201,14 @@ class LlamaCppBackend implements Backend {
   async loadVocabulary(path: string): Promise<Vocabulary> {
     if (this.#closed) throw new LodeError("INTERNAL", "loadVocabulary() called on a closed backend");
     await assertFile(path);
-    const probed = await probeGguf(path); // lode's bounded reader first: llama.cpp never parses a bad header
-    if (!probed.ok) {
-      throw new LodeError("MODEL_LOAD_FAILED", `${path}: ${probed.reason}`, { details: { path } });
-    }
-    const logMark = this.#logCount;
+    // lode's bounded reader first: llama.cpp never parses a bad header. Its reason names the path.
+    const probed = await probeGguf(path);
+    if (!probed.ok) throw new LodeError("MODEL_LOAD_FAILED", probed.reason, { details: { path } });
+    const logMark = this.#logTail.mark();
     try {
       const lib = await import("node-llama-cpp");
+      // Closed meanwhile: a runtime started now would never be disposed.
+      if (this.#closed) throw new LodeError("INTERNAL", "loadVocabulary() called on a closed backend");
       const llama = await this.#runtime(lib, "cpu");
       const vocabulary = new LlamaCppVocabulary(
         await llama.loadModel({ modelPath: path, vocabOnly: true, gpuLayers: 0 }),
@@ -219,6 +217,8 @@ class LlamaCppBackend implements Backend {
       this.#vocabularies.add(vocabulary);
       return vocabulary;
     } catch (e) {
+      if (isLodeError(e, "INTERNAL")) throw e;
+      this.#failedLoads++; // a failed loadModel can leak node-llama-cpp's dispose guard (#disposeRuntime)
       throw this.#loadFailed(path, e, logMark, `could not read the vocabulary of ${path}`);
     }
   }
@@ -295,29 +295,13 @@ class LlamaCppBackend implements Backend {
   #onLog(level: string, message: string): void {
     const line = message.trimEnd();
     if (line === "") return;
-    if (level === "error" || level === "fatal" || level === "warn") {
-      this.#logTail.push(line);
-      if (this.#logTail.length > LOG_TAIL) this.#logTail.shift();
-      this.#logCount++;
-    }
+    this.#logTail.record(level, line);
     if (this.#verbose) this.#log(level, line);
   }
 
-  /** A MODEL_LOAD_FAILED error whose message is llama.cpp's own explanation when it logged one. */
-  #loadFailed(
-    path: string,
-    cause: unknown,
-    logMark: number,
-    what = `could not load a model from ${path}`,
-  ): LodeError {
-    const count = Math.min(this.#logTail.length, this.#logCount - logMark);
-    const llamaLog = count > 0 ? this.#logTail.slice(this.#logTail.length - count) : [];
-    const logged = llamaLog.find((l) => !/failed to load model/i.test(l));
-    const reason = logged !== undefined ? stripPrefix(logged) : explain(cause);
-    return new LodeError("MODEL_LOAD_FAILED", `${what}: ${reason}`, {
-      details: { path, reason: errorMessage(cause), llama_log: llamaLog },
-      cause,
-    });
+  /** A MODEL_LOAD_FAILED error whose message is llama.cpp's own explanation when it logged one since `logMark`. */
+  #loadFailed(path: string, cause: unknown, logMark: number, what?: string): LodeError {
+    return loadFailedError(path, cause, this.#logTail.since(logMark), what);
   }
 }
 
@@ -391,29 +375,4 @@ async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** `llama_model_load: error loading model: X` → `X`. */
-function stripPrefix(line: string): string {
-  return line.replace(/^[a-z_]+: (error loading model: )?/, "");
-}
-
-/** node-llama-cpp's own errors, in words a user can act on. */
-function explain(cause: unknown): string {
-  const message = errorMessage(cause);
-  if (
-    cause instanceof Error &&
-    (cause.constructor.name === "InvalidGgufMagicError" || /GGUF magic/.test(message))
-  ) {
-    return `not a GGUF file (${message})`;
-  }
-  // The GGUF reader trips over a cut-off or damaged header with a TypeError or RangeError.
-  if (cause instanceof TypeError || cause instanceof RangeError) {
-    return `the GGUF header could not be read; the file is truncated or corrupt (${message})`;
-  }
-  return message;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

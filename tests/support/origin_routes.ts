@@ -15,7 +15,8 @@ import { type ByteRange, parseRange, type RequestHead } from "./http_wire.ts";
  * - `corrupt`: flip every bit of the byte at resource `offset` (if the response covers it).
  * - `stall`: send `afterBytes` body bytes, pause `ms` milliseconds, then send the rest.
  * - `throttle`: send `afterBytes` body bytes (default 0) at full speed, then the rest `chunkBytes` at a
- *   time, pausing `delayMs` milliseconds before each chunk (a slow origin: a download that takes a while).
+ *   time, pausing `delayMs` milliseconds before each chunk but the body's first (a slow origin: a download
+ *   that takes a while).
  * - `ignore_range`: always answer 200 with the full body (still advertising `Accept-Ranges: bytes`).
  * - `wrong_content_range`: answer a range request with 206 for *another* range (from 0, or from 1 when
  *   the request started at 0), with a Content-Range and body that agree with each other but not with

@@ -85,9 +85,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const { ModelRouter } = await import("../../daemon/model_router.ts");
   // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
   const vocabularies = settings.tokenizeInDaemon
-    ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend({
-      log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
-    })
+    ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend()
     : undefined;
   const { createStoredName } = await import("../../daemon/model_provider.ts");
   const router = new ModelRouter({
