@@ -23,10 +23,6 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { Capabilities, StatusEvent } from "../events/status_event.ts";
 
-// The backend ↔ wire conversions moved to protocol_backend.ts; re-exported until request_handler.ts
-// imports them from there.
-export { samplingOptions, usageFrom } from "./protocol_backend.ts";
-
 /** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
 export const PROTOCOL_VERSION = 1;
 

@@ -23,20 +23,13 @@
  * ```
  * @module
  */
-import { LodeError, toLodeError } from "../errors.ts";
+import { isLodeError, LodeError, toLodeError } from "../errors.ts";
 import type { Generation, Session } from "../inference/backend.ts";
 import { chunkBatches } from "../inference/generation.ts";
 import type { AdmissionQueue } from "./admission_queue.ts";
 import type { ActivityRecord } from "./activity_log.ts";
-import {
-  type FrameOf,
-  type Request,
-  type RequestOf,
-  type ResponseFrame,
-  samplingOptions,
-  type Usage,
-  usageFrom,
-} from "./protocol.ts";
+import type { FrameOf, Request, RequestOf, ResponseFrame, Usage } from "./protocol.ts";
+import { samplingOptions, usageFrom } from "./protocol_backend.ts";
 import type { Lease, Router } from "./router.ts";
 
 /**
@@ -180,13 +173,11 @@ async function acquireTelling(
   request: { id: string; model: string },
   options: Parameters<Router["acquire"]>[1] & { signal: AbortSignal },
 ): Promise<Lease> {
-  let last: FrameOf<"loading"> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const tell = (frame: FrameOf<"loading">) => {
-    last = frame;
     clearTimeout(timer);
     ctx.send(frame);
-    timer = setTimeout(() => last && tell(last), LOADING_REPEAT_MS);
+    timer = setTimeout(() => tell(frame), LOADING_REPEAT_MS);
   };
   const stop = ctx.router.onStatus(({ model, event }) => {
     if (event.status !== "loading_model" && event.status !== "restarting") return;
@@ -198,7 +189,6 @@ async function acquireTelling(
     return await ctx.router.acquire(request.model, options);
   } finally {
     stop();
-    last = null;
     clearTimeout(timer);
   }
 }
@@ -312,7 +302,7 @@ async function detokenize(request: RequestOf<"detokenize">, ctx: RequestContext)
  * protocol's `BAD_REQUEST` naming the field, `tokens.<index>`; any other failure unchanged.
  */
 function badToken(e: unknown): unknown {
-  if (!(e instanceof LodeError) || e.code !== "USAGE") return e;
+  if (!isLodeError(e, "USAGE")) return e;
   const index = e.details.index;
   const field = typeof index === "number" ? `tokens.${index}` : "tokens";
   return new LodeError("BAD_REQUEST", `detokenize: field "${field}" is invalid: ${e.message}`, {
