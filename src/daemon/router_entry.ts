@@ -79,6 +79,9 @@ export class RouterEntry {
   #waiters = 0;
   #dead = false;
   #timer: unknown = undefined;
+  /** When the armed timer fires (clock time); it may fire before {@link expiresAt} and re-arm. */
+  #timerAt = Infinity;
+  #expire: () => void = () => {};
   #idleWaiters: (() => void)[] = [];
   readonly #markStopped: () => void;
   readonly #controller = new AbortController();
@@ -148,7 +151,7 @@ export class RouterEntry {
   /** A use without a lease (tokenize from the vocabulary): LRU order, and a fresh keep-alive while idle. */
   touch(): void {
     this.lastUsed = this.#clock.now();
-    if (this.#timer !== undefined) this.#hooks.onIdle(this);
+    if (this.expiresAt !== null) this.#hooks.onIdle(this);
   }
 
   /** Resolves once no lease is held and no acquirer waits. */
@@ -159,11 +162,22 @@ export class RouterEntry {
 
   /** Unloads after `ms` unless used again first. */
   expireAfter(ms: number, expire: () => void): void {
-    this.#cancelExpiry();
     this.expiresAt = this.#clock.now() + ms;
+    this.#expire = expire;
+    // One timer for many uses: a later deadline is checked when it fires (no timer per request).
+    if (this.#timer === undefined || this.expiresAt < this.#timerAt) this.#arm(ms);
+  }
+
+  #arm(ms: number): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = this.#clock.now() + ms;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
-      expire();
+      this.#timerAt = Infinity;
+      if (this.expiresAt === null) return; // used again since (or stopped)
+      const left = this.expiresAt - this.#clock.now();
+      if (left > 0) this.#arm(left);
+      else this.#expire();
     }, ms);
   }
 
@@ -179,6 +193,7 @@ export class RouterEntry {
     if (!this.stopping) {
       this.stopping = true;
       this.#cancelExpiry();
+      this.#clearTimer();
       this.abortLoad();
       const session = await this.ready.catch(() => null);
       await session?.close().catch(() => {});
@@ -191,6 +206,7 @@ export class RouterEntry {
   crashed(): void {
     this.#dead = true;
     this.#cancelExpiry();
+    this.#clearTimer();
     this.#markStopped();
   }
 
@@ -223,10 +239,15 @@ export class RouterEntry {
     if (this.session !== null && !this.stopping && !this.#dead) this.#hooks.onIdle(this);
   }
 
+  /** No keep-alive runs (the timer, if armed, finds nothing to do; stop() clears it). */
   #cancelExpiry(): void {
+    this.expiresAt = null;
+  }
+
+  #clearTimer(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.expiresAt = null;
+    this.#timerAt = Infinity;
   }
 }
 
