@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Capabilities, SessionInfo } from "../inference/backend.ts";
 import { sessionLine, usageLines } from "./usage_report.ts";
+import { CPU_CAPABILITIES } from "../../tests/support/loaded_frame.ts";
 
 const usage = {
   promptTokens: 6,
@@ -35,17 +36,7 @@ Deno.test("session line: load time, shape, threads, accelerator and mode", () =>
     embeddingSize: 64,
     loadMs: 123.4,
   };
-  const caps: Capabilities = {
-    backend: "llama.cpp",
-    v2: false,
-    vision: false,
-    audio: false,
-    tools: false,
-    thinking: false,
-    embed: true,
-    accelerator: "cpu",
-    gpu_layers: 0,
-  };
+  const caps: Capabilities = { ...CPU_CAPABILITIES, backend: "llama.cpp" };
   assert.equal(
     sessionLine(info, caps, "text continuation"),
     "load: 123 ms (llama, n_ctx 512, 1 thread, cpu; text continuation)",

@@ -3,19 +3,9 @@ import type { StatusEvent } from "../events/status_event.ts";
 import { AdminHub, renderStatusFrame } from "./admin_hub.ts";
 import { AdminFrame } from "./protocol.ts";
 import { LineReader } from "../../tests/support/unix_socket.ts";
+import { CPU_CAPABILITIES } from "../../tests/support/loaded_frame.ts";
 
-const CAPS: StatusEvent = {
-  status: "capabilities",
-  backend: "llama.cpp",
-  v2: true,
-  vision: false,
-  audio: false,
-  tools: false,
-  thinking: false,
-  embed: true,
-  accelerator: "cpu",
-  gpu_layers: 0,
-};
+const CAPS: StatusEvent = { status: "capabilities", ...CPU_CAPABILITIES, backend: "llama.cpp", v2: true };
 
 /** The seed's bring-up sequence, a reload, and shutdown. */
 const TRANSITIONS: StatusEvent[] = [

@@ -10,19 +10,10 @@ import { createGeneration } from "../inference/generation.ts";
 import type { Manifest } from "../store/manifest.ts";
 import { type LoadedModel, ModelRouter, type ModelRouterOptions, type StartModel } from "./model_router.ts";
 import type { ModelStatus } from "./router.ts";
+import { CPU_CAPABILITIES } from "../../tests/support/loaded_frame.ts";
 
 const MiB = 1024 * 1024;
-const CAPS: Capabilities = {
-  backend: "fake",
-  v2: false,
-  vision: false,
-  audio: false,
-  tools: false,
-  thinking: false,
-  embed: true,
-  accelerator: "cpu",
-  gpu_layers: 0,
-};
+const CAPS: Capabilities = { ...CPU_CAPABILITIES, backend: "fake" };
 
 /** A model "loaded" instantly; `crash()` ends it as a dead runner would. */
 class FakeModel implements LoadedModel {
