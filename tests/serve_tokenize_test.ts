@@ -1,8 +1,9 @@
 /**
  * `tokenize` through a real `lode serve`: once the model's vocabulary is open
  * in the daemon, tokenize is answered there — proven by stopping the runner
- * (SIGSTOP): tokenize still answers, with the ids the runner gave, and the
- * runner carries on with generation after SIGCONT.
+ * (SIGSTOP): tokenize and detokenize (and their refusals) still answer, with
+ * the ids the runner gave, and the runner carries on with generation after
+ * SIGCONT.
  */
 import assert from "node:assert/strict";
 import { runnerPids } from "./support/child_pids.ts";
@@ -62,6 +63,15 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
       answered = await client.frames(`t${i}`, 300).then(tokensOf).catch(() => undefined);
     }
     assert.deepEqual(answered, expected, "tokenize answered while the runner was stopped");
+    await client.write({ id: "d", op: "detokenize", model: "stories260K", tokens: expected });
+    assert.deepEqual((await client.frames("d", 2000)).map((f) => f.type === "text" ? f.text : f.type), [
+      TEXT,
+      "done",
+    ]);
+    await client.write({ id: "bad", op: "detokenize", model: "stories260K", tokens: [1, 1_000_000] });
+    const bad = terminal(await client.frames("bad", 2000));
+    assert.equal(bad.code, "BAD_REQUEST", JSON.stringify(bad));
+    assert.equal((bad.details as Record<string, unknown>).field, "tokens.1");
     assert.match(
       await mappedLibraries(daemonPid),
       /llama-addon\.node/,

@@ -34,7 +34,7 @@
  * ```
  * @module
  */
-import { LodeError } from "../errors.ts";
+import { LodeError, toLodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { type ActivityRecord, activityRecord } from "./activity_log.ts";
 import type { AdmissionQueue } from "./admission_queue.ts";
@@ -44,6 +44,7 @@ import {
   decodeRequest,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
+  encodeFrames,
   errorFrame,
   type FrameOf,
   frameTooLargeFrame,
@@ -52,7 +53,7 @@ import {
   type Request,
   type ResponseFrame,
 } from "./protocol.ts";
-import { handleRequest, type ModelOp } from "./request_handler.ts";
+import { answerAtOnce, type Handled, handleRequest, type ModelOp } from "./request_handler.ts";
 import type { Router } from "./router.ts";
 
 /**
@@ -221,8 +222,7 @@ export class InferenceServer {
       return;
     }
     if (request.op === "health") {
-      this.#send(client, this.#health(id));
-      this.#send(client, { id, type: "done" });
+      this.#sendAll(client, [this.#health(id), { id, type: "done" }]);
       return;
     }
     if (request.op === "cancel") {
@@ -241,6 +241,20 @@ export class InferenceServer {
       this.#record(client, request, received, { outcome: "error", code: error.code });
       return;
     }
+    let now: Handled | null;
+    try {
+      now = answerAtOnce(request, this.#router);
+    } catch (e) {
+      const error = toLodeError(e);
+      this.#send(client, errorFrame(id, error));
+      this.#record(client, request, received, { outcome: "error", code: error.code });
+      return;
+    }
+    if (now !== null) {
+      this.#sendAll(client, [...now.frames, { id, type: "done" }]);
+      this.#record(client, request, received, { ...now.activity, outcome: "ok" });
+      return;
+    }
     const controller = new AbortController();
     client.inFlight.set(id, controller);
     this.#inFlight.add(controller);
@@ -255,11 +269,10 @@ export class InferenceServer {
     });
     handled.then(
       (h) => {
-        for (const frame of h.frames) this.#send(client, frame);
         const done: FrameOf<"done"> = { id, type: "done" };
         if (h.stopReason !== undefined) done.stop_reason = h.stopReason;
         if (h.usage !== undefined) done.usage = h.usage;
-        this.#send(client, done);
+        this.#sendAll(client, [...h.frames, done]);
         this.#record(client, request, received, { ...h.activity, outcome: "ok" });
       },
       (error: LodeError) => {
@@ -301,6 +314,11 @@ export class InferenceServer {
 
   #send(client: Client, frame: ResponseFrame): void {
     client.conn.enqueue(encodeFrame(frame));
+  }
+
+  /** Frames that go together (a result and its `done`): encoded and queued as one write. */
+  #sendAll(client: Client, frames: ResponseFrame[]): void {
+    client.conn.enqueue(encodeFrames(frames));
   }
 
   #record(client: Client, request: Request, received: number, fields: Partial<ActivityRecord>): void {

@@ -378,3 +378,17 @@ export function idFromPrefix(prefix: string): string | null {
 export function encodeFrame(frame: ResponseFrame | AdminFrame | Record<string, unknown>): Uint8Array {
   return encoder.encode(JSON.stringify(frame) + "\n");
 }
+
+/**
+ * Frames as consecutive lines, encoded once (cheaper than a line each, then joined).
+ *
+ * @example
+ * ```ts
+ * encodeFrames([{ id: "1", type: "tokens", tokens: [1] }, { id: "1", type: "done" }]); // two lines
+ * ```
+ */
+export function encodeFrames(frames: ResponseFrame[]): Uint8Array {
+  let text = "";
+  for (const frame of frames) text += JSON.stringify(frame) + "\n";
+  return encoder.encode(text);
+}

@@ -214,18 +214,50 @@ async function admitted<T>(
 }
 
 /** Straight from the vocabulary in this process when the model has one open; else through a lease. */
-async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Promise<Handled> {
-  const handled = (model: string, tokens: number[]): Handled => ({
+/**
+ * `tokenize` and `detokenize` of a model whose vocabulary is open in this process: answered at once
+ * (no lease, no queue, no runner), like `health`; null when the model has none open (then
+ * {@link handleRequest} answers through a lease). Throws the request's error (`BAD_REQUEST` for a token
+ * id outside the vocabulary).
+ *
+ * @example
+ * ```ts
+ * const now = answerAtOnce({ id: "t", op: "tokenize", model: "m", text: "hi" }, router);
+ * if (now) console.log(now.frames); // [{ id: "t", type: "tokens", tokens: [...] }]
+ * ```
+ */
+export function answerAtOnce(request: Request, router: Router): Handled | null {
+  if (request.op !== "tokenize" && request.op !== "detokenize") return null;
+  const vocabulary = router.vocabulary?.(request.model);
+  if (vocabulary === undefined) return null;
+  if (request.op === "tokenize") return tokenized(request, request.model, vocabulary.tokenize(request.text));
+  try {
+    return detokenized(request, request.model, vocabulary.detokenize(request.tokens));
+  } catch (e) {
+    throw badToken(e);
+  }
+}
+
+function tokenized(request: RequestOf<"tokenize">, model: string, tokens: number[]): Handled {
+  return {
     frames: [{ id: request.id, type: "tokens", tokens }],
     activity: { model, count: tokens.length, output: request.text },
-  });
-  const vocabulary = ctx.router.vocabulary?.(request.model);
-  if (vocabulary !== undefined) return handled(request.model, await vocabulary.tokenize(request.text));
+  };
+}
+
+function detokenized(request: RequestOf<"detokenize">, model: string, text: string): Handled {
+  return {
+    frames: [{ id: request.id, type: "text", text }],
+    activity: { model, count: request.tokens.length, output: text },
+  };
+}
+
+async function tokenize(request: RequestOf<"tokenize">, ctx: RequestContext): Promise<Handled> {
   return await withLease(
     ctx,
     request,
     ctx.signal,
-    async (lease) => handled(lease.model, await lease.session.tokenize(request.text)),
+    async (lease) => tokenized(request, lease.model, await lease.session.tokenize(request.text)),
   );
 }
 
@@ -277,23 +309,20 @@ function embed(request: RequestOf<"embed">, ctx: RequestContext): Promise<Handle
     }));
 }
 
-/** Like {@link tokenize}: from the vocabulary in this process when the model has one open; else through a lease. */
+/** Through a lease (a vocabulary open in this process answers first: {@link answerAtOnce}). */
 async function detokenize(request: RequestOf<"detokenize">, ctx: RequestContext): Promise<Handled> {
-  const handled = async (model: string, vocabulary: Pick<Session, "detokenize">): Promise<Handled> => {
-    let text: string;
-    try {
-      text = await vocabulary.detokenize(request.tokens);
-    } catch (e) {
-      throw badToken(e);
-    }
-    return {
-      frames: [{ id: request.id, type: "text", text }],
-      activity: { model, count: request.tokens.length, output: text },
-    };
-  };
-  const vocabulary = ctx.router.vocabulary?.(request.model);
-  if (vocabulary !== undefined) return await handled(request.model, vocabulary);
-  return await withLease(ctx, request, ctx.signal, (lease) => handled(lease.model, lease.session));
+  return await withLease(
+    ctx,
+    request,
+    ctx.signal,
+    (lease) =>
+      lease.session.detokenize(request.tokens).then(
+        (text) => detokenized(request, lease.model, text),
+        (e) => {
+          throw badToken(e);
+        },
+      ),
+  );
 }
 
 /**

@@ -116,11 +116,13 @@ class VocabularySession implements LoadedModel {
   }
 
   tokenize(text: string): Promise<number[]> {
-    return (this.#vocabulary ?? this.#model).tokenize(text);
+    const vocabulary = this.#vocabulary;
+    return vocabulary ? settle(() => vocabulary.tokenize(text)) : this.#model.tokenize(text);
   }
 
   detokenize(tokens: number[]): Promise<string> {
-    return (this.#vocabulary ?? this.#model).detokenize(tokens);
+    const vocabulary = this.#vocabulary;
+    return vocabulary ? settle(() => vocabulary.detokenize(tokens)) : this.#model.detokenize(tokens);
   }
 
   /** Closes both; waits for an opening under way too (which closes what it opened). */
@@ -133,6 +135,15 @@ class VocabularySession implements LoadedModel {
     const vocabulary = this.#vocabulary;
     this.#vocabulary = undefined; // from now on the model answers (or says it is gone)
     await vocabulary?.close();
+  }
+}
+
+/** `fn()` as a promise: a throw becomes a rejection (the Session contract's way of failing). */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
   }
 }
 

@@ -311,15 +311,23 @@ export interface Session {
 
 /**
  * A model's tokenizer alone ({@link Backend.loadVocabulary}): the same ids and
- * text as {@link Session.tokenize} / {@link Session.detokenize} of that model.
+ * text as {@link Session.tokenize} / {@link Session.detokenize} of that model,
+ * answered at once (no model to wait for: a vocabulary is only a table).
  *
  * @example
  * ```ts
  * import type { Vocabulary } from "./backend.ts";
- * const count = async (v: Vocabulary, text: string) => (await v.tokenize(text)).length;
+ * const count = (v: Vocabulary, text: string) => v.tokenize(text).length;
  * ```
  */
-export type Vocabulary = Pick<Session, "tokenize" | "detokenize" | "close">;
+export interface Vocabulary {
+  /** The token ids of `text` (no BOS added), as {@link Session.tokenize}; throws what it would reject with. */
+  tokenize(text: string): number[];
+  /** The text of token ids, as {@link Session.detokenize}; throws what it would reject with. */
+  detokenize(tokens: number[]): string;
+  /** Frees the vocabulary. Idempotent. */
+  close(): Promise<void>;
+}
 
 /**
  * An inference runtime that can load model files.

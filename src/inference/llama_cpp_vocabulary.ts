@@ -12,7 +12,7 @@
  * import { createLlamaCppBackend } from "./llama_cpp_backend.ts";
  * const backend = createLlamaCppBackend();
  * const vocabulary = await backend.loadVocabulary!("tests/fixtures/stories260K.gguf");
- * console.log(await vocabulary.tokenize("Once upon a time")); // the ids a session of that model gives
+ * console.log(vocabulary.tokenize("Once upon a time")); // the ids a session of that model gives
  * await backend.close();
  * ```
  * @module
@@ -77,12 +77,14 @@ export class LlamaCppVocabulary implements Vocabulary {
     this.#onClosed = onClosed;
   }
 
-  tokenize(text: string): Promise<number[]> {
-    return this.#open("tokenize", () => tokenizeWith(this.#model, text));
+  tokenize(text: string): number[] {
+    this.#assertOpen("tokenize");
+    return tokenizeWith(this.#model, text);
   }
 
-  detokenize(tokens: number[]): Promise<string> {
-    return this.#open("detokenize", () => detokenizeWith(this.#model, tokens));
+  detokenize(tokens: number[]): string {
+    this.#assertOpen("detokenize");
+    return detokenizeWith(this.#model, tokens);
   }
 
   close(): Promise<void> {
@@ -93,15 +95,9 @@ export class LlamaCppVocabulary implements Vocabulary {
     return this.#closed;
   }
 
-  /** Runs `fn` while open, a synchronous throw becoming a rejection. */
-  #open<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      if (this.#closed !== undefined) {
-        throw new LodeError("INFERENCE_FAILED", `${what}() called on a closed vocabulary`);
-      }
-      return Promise.resolve(fn());
-    } catch (e) {
-      return Promise.reject(e);
+  #assertOpen(what: string): void {
+    if (this.#closed !== undefined) {
+      throw new LodeError("INFERENCE_FAILED", `${what}() called on a closed vocabulary`);
     }
   }
 }
