@@ -6,9 +6,11 @@
  *
  * Why: a runner round trip (a socket write, a wake-up in the runner, its
  * reply, a wake-up in the daemon) costs several times the tokenization
- * itself; through the runner `tokenize` reached ~16% of a bare NDJSON echo
- * server's request rate, in the daemon it is close to `health`
- * (scripts/bench_daemon.ts).
+ * itself; through the runner `tokenize` reached 16–23% of a bare NDJSON
+ * echo server's request rate, from the vocabulary 46–69%, near `health`
+ * (scripts/bench_daemon.ts). The router hands the open vocabulary out
+ * ({@link vocabularyOf}, `Router.vocabulary`), and the daemon answers
+ * tokenize from it at once, without a lease.
  *
  * Why it is safe to do in the daemon: the vocabulary is opened only after
  * the runner has loaded the same verified, immutable bytes with the same
