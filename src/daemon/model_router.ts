@@ -15,8 +15,8 @@
  * - **Loads** are shared: concurrent acquires of one model wait for one
  *   runner. A load is abandoned (`INTERRUPTED`) only when every acquirer
  *   waiting for it aborted.
- * - **Leases** pin a model; when the last one is released its keep-alive
- *   starts, and after its `keepAliveMs` idle the runner is stopped (0: at once).
+ * - **Leases** pin a model; after `keepAliveMs` without one (or a tokenize
+ *   from its vocabulary, `vocabulary()`) its runner is stopped (0: at once).
  * - **Room**: at most `maxLoaded` models, and their estimated RAM
  *   (router_memory.ts) within `memoryBudget` (default: the free RAM, counting
  *   what the loaded models would give back). A load that does not fit
@@ -29,8 +29,7 @@
  * - **Crashes**: when a runner dies, its requests fail with `RUNNER_CRASHED`,
  *   the model is dropped, `restarting` is reported, and the next acquire
  *   loads it again (its phases reported as `restarting`).
- * - **Status** per model: `loading_model` (`checking_local`, the provider's
- *   phases, the runner's `mmap` / `kv_cache`), `capabilities`, `ready`.
+ * - **Status** per model (router_status.ts): `loading_model` phases, `ready`.
  *
  * @example
  * ```ts
@@ -48,7 +47,7 @@
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import type { StatusEvent } from "../events/status_event.ts";
-import type { Session, Vocabulary } from "../inference/backend.ts";
+import type { Vocabulary } from "../inference/backend.ts";
 import { readMemAvailable } from "../inference/mem_available.ts";
 import type { ModelEntry } from "./protocol.ts";
 import type { Lease, ModelSettings, ModelStatus, Router } from "./router.ts";
@@ -403,6 +402,3 @@ export class ModelRouter implements Router {
 function draining(): LodeError {
   return new LodeError("DRAINING", "the daemon is shutting down and loads no more models");
 }
-
-/** The Session type the router hands out (re-exported for request handlers). */
-export type { Session };

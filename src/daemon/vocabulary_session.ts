@@ -119,12 +119,12 @@ class VocabularySession implements LoadedModel {
 
   tokenize(text: string): Promise<number[]> {
     const vocabulary = this.#vocabulary;
-    return vocabulary ? settle(() => vocabulary.tokenize(text)) : this.#model.tokenize(text);
+    return vocabulary ? Promise.try(() => vocabulary.tokenize(text)) : this.#model.tokenize(text);
   }
 
   detokenize(tokens: number[]): Promise<string> {
     const vocabulary = this.#vocabulary;
-    return vocabulary ? settle(() => vocabulary.detokenize(tokens)) : this.#model.detokenize(tokens);
+    return vocabulary ? Promise.try(() => vocabulary.detokenize(tokens)) : this.#model.detokenize(tokens);
   }
 
   /** Closes both; waits for an opening under way too (which closes what it opened). */
@@ -137,15 +137,6 @@ class VocabularySession implements LoadedModel {
     const vocabulary = this.#vocabulary;
     this.#vocabulary = undefined; // from now on the model answers (or says it is gone)
     await vocabulary?.close();
-  }
-}
-
-/** `fn()` as a promise: a throw becomes a rejection (the Session contract's way of failing). */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e);
   }
 }
 

@@ -49,15 +49,6 @@ async function drain(generation: Generation): Promise<{ chunks: string[]; result
   return { chunks, result: await generation.result };
 }
 
-/** The result of a synchronous call (a vocabulary's) as a promise: a throw becomes a rejection. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   await assertRejects(promise, (e: unknown) => {
     assert(isLodeError(e, code), `expected LodeError ${code}, got ${String(e)}`);
@@ -272,7 +263,7 @@ export function backendConformance(
           // end of a small vocabulary: the same text, or the same refusal.
           for (let id = 0; id < 512; id++) {
             const [mine, theirs] = await Promise.allSettled([
-              settle(() => vocabulary.detokenize([id])),
+              Promise.try(() => vocabulary.detokenize([id])),
               s.detokenize([id]),
             ]);
             assertEquals(mine.status, theirs.status, `detokenize([${id}])`);
@@ -280,11 +271,11 @@ export function backendConformance(
               assertEquals(mine.value, theirs.value, `detokenize([${id}])`);
             }
           }
-          await rejectsWith(settle(() => vocabulary.detokenize([-1])), "USAGE");
-          await rejectsWith(settle(() => vocabulary.detokenize([2 ** 31])), "USAGE");
+          await rejectsWith(Promise.try(() => vocabulary.detokenize([-1])), "USAGE");
+          await rejectsWith(Promise.try(() => vocabulary.detokenize([2 ** 31])), "USAGE");
           await vocabulary.close();
           await vocabulary.close(); // idempotent
-          await rejectsWith(settle(() => vocabulary.tokenize(prompt)), "INFERENCE_FAILED");
+          await rejectsWith(Promise.try(() => vocabulary.tokenize(prompt)), "INFERENCE_FAILED");
         });
       }
 
