@@ -79,11 +79,17 @@ interface Run {
 export async function benchGeneration(options: GenerationBenchOptions): Promise<number> {
   const tokens = options.tokens ?? 1000;
   const rounds = options.rounds ?? 9;
-  const load: LoadOptions = options.load ?? { threads: 1, gpu: "off", contextSize: 2048 };
+  // CPU affinity as lode's commands have it by default (--cpu-affinity auto), on both sides.
+  const load: LoadOptions = {
+    cpus: "auto",
+    ...(options.load ?? { threads: 1, gpu: "off", contextSize: 2048 }),
+  };
   const runnerPid = await findRunner(options.daemonPid);
   console.log(`load average at the start: ${loadAverage()}`);
+  const daemonCpus = await daemonModelCpus(options);
   const backend = createLlamaCppBackend();
-  const session = await backend.load(options.path, load);
+  // This process is the daemon's client too: pinned to the runner's CPU, it would take that CPU from it.
+  const session = await backend.load(options.path, { ...load, avoidCpus: daemonCpus });
   const direct = options.directRunner ? await startRunnerSession(options.path, { load }) : undefined;
   try {
     await assertSameSettings(options, session);
@@ -288,8 +294,15 @@ async function inProcess(
   };
 }
 
-/** Fails unless the daemon's model runs with the in-process session's threads, context and accelerator. */
-async function assertSameSettings(o: GenerationBenchOptions, session: Session): Promise<void> {
+/** The CPUs the daemon's runner of `o.model` is pinned to (`loaded.info.cpus`; empty when not pinned). */
+async function daemonModelCpus(o: GenerationBenchOptions): Promise<number[]> {
+  const loaded = await loadedFrame(o);
+  return loaded.info?.cpus ?? [];
+}
+
+/** The daemon's `loaded` frame for `o.model` (a `load` request). */
+// deno-lint-ignore no-explicit-any
+async function loadedFrame(o: GenerationBenchOptions): Promise<any> {
   const conn = await Deno.connect({ transport: "unix", path: o.socket });
   try {
     await conn.write(enc.encode(JSON.stringify({ id: "l", op: "load", model: o.model }) + "\n"));
@@ -303,25 +316,36 @@ async function assertSameSettings(o: GenerationBenchOptions, session: Session): 
     const loaded = got.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
       .find((f) => f.type === "loaded");
     if (loaded === undefined) throw new Error(`the daemon did not load ${o.model}: ${got}`);
-    const theirs = {
-      threads: loaded.info?.threads,
-      contextSize: loaded.context_size,
-      accelerator: loaded.capabilities?.accelerator,
-      gpuLayers: loaded.capabilities?.gpu_layers,
-    };
-    const ours = {
-      threads: session.info.threads,
-      contextSize: session.info.contextSize,
-      accelerator: session.capabilities.accelerator,
-      gpuLayers: session.capabilities.gpu_layers,
-    };
-    if (JSON.stringify(theirs) !== JSON.stringify(ours)) {
-      throw new Error(`the daemon's model is loaded differently: ${JSON.stringify({ theirs, ours })}`);
-    }
-    console.log(`same settings on both sides: ${JSON.stringify(ours)}`);
+    return loaded;
   } finally {
     conn.close();
   }
+}
+
+/** Fails unless the daemon's model runs with the in-process session's threads, context and accelerator. */
+async function assertSameSettings(o: GenerationBenchOptions, session: Session): Promise<void> {
+  const loaded = await loadedFrame(o);
+  const theirs = {
+    threads: loaded.info?.threads,
+    contextSize: loaded.context_size,
+    accelerator: loaded.capabilities?.accelerator,
+    gpuLayers: loaded.capabilities?.gpu_layers,
+    pinned: loaded.info?.cpus !== undefined,
+  };
+  const ours = {
+    threads: session.info.threads,
+    contextSize: session.info.contextSize,
+    accelerator: session.capabilities.accelerator,
+    gpuLayers: session.capabilities.gpu_layers,
+    pinned: session.info.cpus !== undefined,
+  };
+  if (JSON.stringify(theirs) !== JSON.stringify(ours)) {
+    throw new Error(`the daemon's model is loaded differently: ${JSON.stringify({ theirs, ours })}`);
+  }
+  console.log(
+    `same settings on both sides: ${JSON.stringify(ours)}; CPUs: runner ${loaded.info?.cpus ?? "any"}, ` +
+      `in-process ${session.info.cpus ?? "any"}`,
+  );
 }
 
 /** The pid of the daemon's runner process (a child whose command line has `__runner`). */

@@ -18,15 +18,16 @@
 import { LodeError } from "../errors.ts";
 import { defaultThreads } from "../inference/default_threads.ts";
 import type { GenerateOptions, GpuSetting, LoadOptions } from "../inference/backend.ts";
+import { type CpuAffinity, parseCpuList } from "../inference/cpu_affinity.ts";
 import { camel, type OptionSpec, type OptionValues } from "./args.ts";
 
 /**
- * How the model is loaded: `--ctx-size`, `--gpu`, `--threads`, `--no-memory-check`.
+ * How the model is loaded: `--ctx-size`, `--gpu`, `--threads`, `--no-memory-check`, `--cpu-affinity`.
  *
  * @example
  * ```ts
  * import { LOAD_OPTIONS } from "./inference_flags.ts";
- * LOAD_OPTIONS.map((o) => o.name); // ["ctx-size", "gpu", "threads", "memory-check"]
+ * LOAD_OPTIONS.map((o) => o.name); // ["ctx-size", "gpu", "threads", "memory-check", "cpu-affinity"]
  * ```
  */
 export const LOAD_OPTIONS: OptionSpec[] = [
@@ -56,6 +57,13 @@ export const LOAD_OPTIONS: OptionSpec[] = [
     type: "boolean",
     negatable: true,
     description: "load even when the model and its context do not seem to fit in free memory",
+  },
+  {
+    name: "cpu-affinity",
+    type: "string",
+    value: "<auto|off|list>",
+    description:
+      "keep the model's threads on CPUs: auto (the default: a 1-thread CPU model on the least busy CPU, Linux), off, or a list such as 1 or 0-3",
   },
 ];
 
@@ -151,7 +159,7 @@ export const SAMPLING_OPTIONS: OptionSpec[] = [
  * ```ts
  * import { parseLoadFlags } from "./inference_flags.ts";
  * parseLoadFlags({ gpu: "off", threads: "2", memoryCheck: false });
- * // { gpu: "off", threads: 2, memoryCheck: false }
+ * // { gpu: "off", threads: 2, memoryCheck: false, cpus: "auto" }
  * ```
  */
 export function parseLoadFlags(values: OptionValues, cpus?: number): LoadOptions {
@@ -162,7 +170,19 @@ export function parseLoadFlags(values: OptionValues, cpus?: number): LoadOptions
   const contextSize = integerFlag("--ctx-size", values.ctxSize, 1);
   if (contextSize !== undefined) options.contextSize = contextSize;
   if (values.memoryCheck === false) options.memoryCheck = false;
+  options.cpus = cpuAffinityFlag(values.cpuAffinity);
   return options;
+}
+
+function cpuAffinityFlag(value: OptionValues[string]): CpuAffinity {
+  if (value === undefined || value === "auto") return "auto";
+  if (value === "off") return "off";
+  if (typeof value === "string") {
+    try {
+      return parseCpuList(value);
+    } catch { /* told below */ }
+  }
+  throw usage(`--cpu-affinity must be auto, off or a CPU list such as 1 or 0-3, got "${value}"`);
 }
 
 /**

@@ -31,14 +31,29 @@ function usageError(message: RegExp): (e: unknown) => boolean {
 }
 
 Deno.test("load flags: defaults never oversubscribe; values pass through", () => {
-  assert.deepEqual(parseLoadFlags(options(), 2), { threads: 1, gpu: "auto" });
-  assert.deepEqual(parseLoadFlags(options(), 16), { threads: 4, gpu: "auto" });
+  assert.deepEqual(parseLoadFlags(options(), 2), { threads: 1, gpu: "auto", cpus: "auto" });
+  assert.deepEqual(parseLoadFlags(options(), 16), { threads: 4, gpu: "auto", cpus: "auto" });
   assert.deepEqual(
-    parseLoadFlags(options("--threads", "3", "--ctx-size", "512", "--gpu", "OFF", "--no-memory-check"), 2),
-    { threads: 3, gpu: "off", contextSize: 512, memoryCheck: false },
+    parseLoadFlags(
+      options(
+        "--threads",
+        "3",
+        "--ctx-size",
+        "512",
+        "--gpu",
+        "OFF",
+        "--no-memory-check",
+        "--cpu-affinity",
+        "off",
+      ),
+      2,
+    ),
+    { threads: 3, gpu: "off", contextSize: 512, memoryCheck: false, cpus: "off" },
   );
   assert.equal(parseLoadFlags(options("--gpu", "12")).gpu, 12);
   assert.equal(parseLoadFlags(options("--gpu", "0")).gpu, 0);
+  assert.deepEqual(parseLoadFlags(options("--cpu-affinity", "1")).cpus, [1]);
+  assert.deepEqual(parseLoadFlags(options("--cpu-affinity", "0-2,5")).cpus, [0, 1, 2, 5]);
 });
 
 Deno.test("load flags: bad values are USAGE errors naming the flag", () => {
@@ -51,6 +66,11 @@ Deno.test("load flags: bad values are USAGE errors naming the flag", () => {
       [["--ctx-size", ""], /--ctx-size/],
       [["--gpu", "cuda"], /--gpu must be auto, off or a number of layers, got "cuda"/],
       [["--gpu", "-1"], /--gpu/],
+      [
+        ["--cpu-affinity", "fast"],
+        /--cpu-affinity must be auto, off or a CPU list such as 1 or 0-3, got "fast"/,
+      ],
+      [["--cpu-affinity", "3-1"], /--cpu-affinity/],
     ] as const
   ) {
     assert.throws(() => parseLoadFlags(options(...argv)), usageError(message), argv.join(" "));

@@ -201,6 +201,7 @@ class DaemonSession implements Session {
       hasChatTemplate: info.has_chat_template,
       embeddingSize: info.embedding_size,
       loadMs: loaded.load_ms,
+      ...(info.cpus !== undefined ? { cpus: info.cpus } : {}),
     };
   }
 

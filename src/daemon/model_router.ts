@@ -62,6 +62,7 @@ import {
   type LoadedModel,
   loadInterrupted,
   Moved,
+  pinnedCpus,
   RouterEntry,
   wantsOtherContext,
 } from "./router_entry.ts";
@@ -253,7 +254,9 @@ export class ModelRouter implements Router {
     const name = entry.name;
     const start: StartModel = this.#o.start ??
       ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => this.#o.onLog?.(name, line) }));
-    const started = await start(path, { load, onStatus: emit, signal });
+    // Once room is made: the CPUs of the runners left are avoided (two pinned on one CPU halve each other).
+    const avoidCpus = pinnedCpus([...this.#entries.values(), ...this.#retiring]);
+    const started = await start(path, { load: { ...load, avoidCpus }, onStatus: emit, signal });
     if (this.#closed || signal.aborted) {
       await started.close();
       throw signal.aborted ? loadInterrupted(name) : draining();

@@ -139,6 +139,8 @@ export const ModelInfo = z.object({
   embedding_size: Count,
   /** How long the model took to load when it was loaded (`load_ms` is how long this request took). */
   model_load_ms: Millis,
+  /** The CPUs the model's runner is pinned to (`--cpu-affinity`); absent when the kernel places it. */
+  cpus: z.array(Count).optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 

@@ -366,6 +366,7 @@ async function load(request: RequestOf<"load">, ctx: RequestContext): Promise<Ha
         has_chat_template: session.info.hasChatTemplate,
         embedding_size: session.info.embeddingSize,
         model_load_ms: round(session.info.loadMs),
+        ...(session.info.cpus !== undefined ? { cpus: session.info.cpus } : {}),
       },
     };
     return { frames: [frame], activity: { model: lease.model } };

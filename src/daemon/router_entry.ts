@@ -332,3 +332,17 @@ export function abortable<T>(
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
+
+/**
+ * The CPUs the runners of `entries` are pinned to (their sessions' `info.cpus`), without repeats.
+ *
+ * @example
+ * ```ts
+ * pinnedCpus([...entries.values()]); // [1]: one runner pinned to CPU 1
+ * ```
+ */
+export function pinnedCpus(entries: Iterable<RouterEntry>): number[] {
+  const cpus = new Set<number>();
+  for (const entry of entries) for (const c of entry.session?.info.cpus ?? []) cpus.add(c);
+  return [...cpus];
+}

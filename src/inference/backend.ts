@@ -27,6 +27,7 @@
  * @module
  */
 import type { Capabilities, StatusEvent } from "../events/status_event.ts";
+import type { CpuAffinity } from "./cpu_affinity.ts";
 
 export type { Capabilities, StatusEvent };
 
@@ -73,6 +74,16 @@ export interface LoadOptions {
    * Default true; `lode run --no-memory-check` turns it off.
    */
   memoryCheck?: boolean;
+  /**
+   * Keep this process's threads on some CPUs while the model runs (Linux; see
+   * cpu_affinity.ts): `"auto"` pins a one-thread CPU generation to the least
+   * busy CPU, a list pins to those CPUs. Per process: for a process that runs
+   * one model (a runner, `lode run`). Default `"off"`; lode's commands default
+   * to `"auto"` (`--cpu-affinity`).
+   */
+  cpus?: CpuAffinity;
+  /** CPUs `cpus: "auto"` avoids when it can (other runners' CPUs). */
+  avoidCpus?: number[];
 }
 
 /**
@@ -268,6 +279,8 @@ export interface SessionInfo {
   embeddingSize: number;
   /** Milliseconds `load` took, runtime start-up included. */
   loadMs: number;
+  /** The CPUs the process was pinned to for this model (see {@link LoadOptions.cpus}); absent when not pinned. */
+  cpus?: number[];
 }
 
 /**

@@ -32,6 +32,7 @@ import type {
   StatusEvent,
   Vocabulary,
 } from "./backend.ts";
+import { checkCpuAffinity, pinForModel, planCpus } from "./cpu_affinity.ts";
 import { defaultThreads } from "./default_threads.ts";
 import { probeGguf } from "./gguf_probe.ts";
 import { preflight } from "./memory_preflight.ts";
@@ -118,6 +119,8 @@ class LlamaCppBackend implements Backend {
   async load(path: string, options: LoadOptions = {}): Promise<Session> {
     if (this.#closed) throw new LodeError("INTERNAL", "load() called on a closed backend");
     validateLoadOptions(options);
+    // A CPU list this process may not use is the caller's mistake, told before anything loads.
+    if (Array.isArray(options.cpus)) await planCpus(options.cpus, { threads: 1, cpuOnly: true });
     const { signal } = options;
     const started = this.#now();
     throwIfAborted(signal);
@@ -156,6 +159,10 @@ class LlamaCppBackend implements Backend {
       const nCtx = options.contextSize ?? preflightContext ??
         Math.min(model.trainContextSize || DEFAULT_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE);
       const threads = options.threads ?? defaultThreads();
+      const cpus = await pinForModel(options, {
+        threads,
+        cpuOnly: llama.gpu === false || model.gpuLayers === 0,
+      });
       notify(options.onStatus, { status: "loading_model", phase: "kv_cache", n_ctx: nCtx });
       const context = await model.createContext({ contextSize: nCtx, threads, createSignal: signal });
       const capabilities: Capabilities = {
@@ -179,6 +186,7 @@ class LlamaCppBackend implements Backend {
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         embeddingSize: model.embeddingVectorSize,
         loadMs: this.#now() - started,
+        ...(cpus !== null ? { cpus } : {}),
       };
       const session = new LlamaCppSession({
         lib,
@@ -321,6 +329,7 @@ function validateLoadOptions(options: LoadOptions): void {
   if (options.threads !== undefined && !isPositiveInteger(options.threads)) {
     throw bad("threads", options.threads);
   }
+  checkCpuAffinity(options.cpus);
   const gpu = options.gpu;
   if (typeof gpu === "number" && !(Number.isInteger(gpu) && gpu >= 0)) {
     throw new LodeError("USAGE", `gpu must be "auto", "off" or a number of layers, got ${gpu}`, {
