@@ -217,6 +217,12 @@ export class AdmissionQueue {
     return "queued";
   }
 
+  /** The 1-based position of the waiting request `key` in its model's line; null when it is not waiting. */
+  positionOf(key: string): number | null {
+    const entry = this.#entries.get(key);
+    return entry?.state === "queued" ? entry.position : null;
+  }
+
   /**
    * Cancels everything: waiting requests reject with `reason` (default
    * `CANCELLED`), running ones are aborted. For the end of a drain's grace

@@ -46,6 +46,7 @@ Deno.test("per-model parallelism: the third waits, is told its position, and its
   clock.advance(5);
   const d = queue.admit({ model: "m", key: "d", onPosition: (p) => positions.d!.push(p) });
   assert.deepEqual(positions, { c: [1], d: [2] });
+  assert.deepEqual(["a", "c", "d", "z"].map((k) => queue.positionOf(k)), [null, 1, 2, null]);
   assert.equal(await state(c), "pending");
   // Another model is not held up by m.
   const other = await queue.admit({ model: "n", key: "x" });
@@ -55,6 +56,7 @@ Deno.test("per-model parallelism: the third waits, is told its position, and its
   const cAdmission = await c;
   assert.equal(cAdmission.waitMs, 255);
   assert.deepEqual(positions, { c: [1], d: [2, 1] });
+  assert.equal(queue.positionOf("d"), 1);
   assert.equal(await state(d), "pending");
   clock.advance(100);
   b.release();

@@ -16,7 +16,8 @@
  * - A connection that closes cancels what it has in flight. End of input
  *   alone (a client that half-closed after its last request) does not: its
  *   requests are answered, then the connection is closed. A client that went
- *   away entirely is noticed at the first frame written to it.
+ *   away entirely is noticed at the first frame written to it; at end of
+ *   input its waiting requests are told their position again to find out.
  * - {@link InferenceServer.drain}: new requests get `DRAINING` (`health` and
  *   `cancel` still answer), in-flight ones may finish within the grace
  *   period, then they are stopped with `DRAINING`.
@@ -205,7 +206,22 @@ export class InferenceServer {
       else this.#dispatch(client, decoded.request, performance.now());
     }
     client.eof = true;
+    this.#probeWaiting(client);
     this.#endIfDone(client);
+  }
+
+  /**
+   * At end of input a client either half-closed (it still reads its answers) or went away: a Unix
+   * socket tells them apart only when written to. A request that only waits in the queue writes nothing
+   * until it moves up, so its position is told again now: to a client that went away the write fails,
+   * the connection closes and its requests leave the queue (a running one is noticed at its next frame,
+   * a loading one within a second: its `loading` frames repeat).
+   */
+  #probeWaiting(client: Client): void {
+    for (const id of client.inFlight.keys()) {
+      const position = this.#queue.positionOf(`${client.number}/${id}`);
+      if (position !== null) this.#send(client, { id, type: "queued", position });
+    }
   }
 
   #dispatch(client: Client, request: Request, received: number): void {

@@ -280,6 +280,55 @@ Deno.test("a client that disconnects cancels its running and queued requests", a
   });
 });
 
+Deno.test("a client that goes away while its request only waits in the queue is noticed at once", async () => {
+  await withServer({ parallel: 1, tokenDelayMs: 10 }, async ({ connect, server, queue, records }) => {
+    const running = await connect();
+    const waiting = await connect();
+    const long = (id: string) => ({
+      id,
+      op: "generate",
+      model: "stories260K",
+      prompt: "Once",
+      max_tokens: 100_000,
+    });
+    await running.write(long("r"));
+    await running.until(() => running.sofar("r").some((f) => f.type === "token"));
+    await waiting.write(long("q"));
+    await waiting.until(() => waiting.sofar("q").some((f) => f.type === "queued"));
+    waiting.close(); // nothing is written to it while "r" runs: only the end of its input tells
+    const deadline = Date.now() + 2000;
+    while (queue.stats().queued > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(queue.stats().queued, 0, "the waiting request left the queue");
+    assert.equal(server.inFlight, 1, "the other client's request still runs");
+    assert.deepEqual(records.map((r) => [r.request_id, r.code]), [["q", "CANCELLED"]]);
+    assert.ok(running.sofar("r").every((f) => f.type !== "error" && f.type !== "done"));
+  });
+});
+
+Deno.test("a client that half-closes while its request waits still gets every answer", async () => {
+  await withServer({ parallel: 1 }, async ({ connect, queue }) => {
+    const running = await connect();
+    const waiting = await connect();
+    await running.write({
+      id: "r",
+      op: "generate",
+      model: "stories260K",
+      prompt: "Once",
+      max_tokens: 100_000,
+    });
+    await running.until(() => running.sofar("r").some((f) => f.type === "token"));
+    await waiting.write({ id: "q", op: "generate", model: "stories260K", prompt: "Once", max_tokens: 40 });
+    await waiting.until(() => waiting.sofar("q").some((f) => f.type === "queued"));
+    await waiting.closeWrite();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(queue.stats().queued, 1, "still waiting: the client only half-closed");
+    await running.write({ id: "c", op: "cancel", target: "r" });
+    const frames = await waiting.frames("q");
+    assert.equal(terminal(frames).type, "done", JSON.stringify(frames));
+    assert.equal(frames.filter((f) => f.type === "token").length, 40);
+  });
+});
+
 Deno.test("drain: in-flight requests finish, new ones get DRAINING, health says draining; the rest is stopped after the grace", async () => {
   await withServer({ parallel: 1 }, async ({ connect, server }) => {
     const c = await connect();

@@ -213,7 +213,6 @@ async function admitted<T>(
   }
 }
 
-/** Straight from the vocabulary in this process when the model has one open; else through a lease. */
 /**
  * `tokenize` and `detokenize` of a model whose vocabulary is open in this process: answered at once
  * (no lease, no queue, no runner), like `health`; null when the model has none open (then
