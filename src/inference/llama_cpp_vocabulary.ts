@@ -31,7 +31,7 @@ import type { Vocabulary } from "./backend.ts";
  */
 export function tokenizeWith(model: NodeLlamaCpp.LlamaModel, text: string): number[] {
   if (typeof text !== "string") throw new LodeError("USAGE", "tokenize needs a string");
-  return [...model.tokenize(text, false)];
+  return model.tokenize(text, false); // a new array (node-llama-cpp copies the addon's)
 }
 
 /**
