@@ -11,8 +11,9 @@
  *
  * ```sh
  * deno task bench-inference [--runs 5] [--params 100M] [--tensor-type f16] [--threads N]
- *   [--max-tokens 128] [--ctx-size 2048] [--model FILE] [--out FILE.json] [--smoke]
+ *   [--max-tokens 128] [--ctx-size 2048] [--model FILE] [--out FILE.json] [--smoke] [--cpu-affinity off|auto]
  * ```
+ * lode runs with `--cpu-affinity off` unless told otherwise: the direct side does not pin its threads.
  * `--smoke` runs one round on tests/fixtures/stories260K.gguf with 16 tokens (for the test).
  * @module
  */
@@ -43,6 +44,11 @@ export interface BenchOptions {
   runs: number;
   maxTokens: number;
   threads: number;
+  /**
+   * lode's `--cpu-affinity` (default `off`: node-llama-cpp called directly does not pin, so the overhead
+   * is measured like for like; `auto` shows what pinning adds on top).
+   */
+  cpuAffinity?: string;
   contextSize: number;
   prompt: string;
   /** Untimed rounds first (page cache, JIT). */
@@ -147,6 +153,8 @@ async function lodeOnce(o: BenchOptions, env: Record<string, string>): Promise<S
     "--ctx-size",
     String(o.contextSize),
     "--no-memory-check",
+    "--cpu-affinity",
+    o.cpuAffinity ?? "off",
   ], env);
   const events = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   const done = events.find((e) => e.event === "done");
@@ -349,6 +357,7 @@ if (import.meta.main) {
       model: { type: "string" },
       out: { type: "string" },
       smoke: { type: "boolean" },
+      "cpu-affinity": { type: "string", default: "off" },
     },
   });
   const log = (l: string) => console.error(l);
@@ -363,6 +372,7 @@ if (import.meta.main) {
     contextSize: smoke ? 256 : Number(values["ctx-size"]),
     prompt: PROMPT,
     warmup: smoke ? 0 : 1,
+    cpuAffinity: values["cpu-affinity"],
   };
   const report = await benchInference(options, log);
   console.log(formatReport(report));
