@@ -33,6 +33,31 @@ async function unpinned(pid: number): Promise<boolean> {
   return lists.every((l) => JSON.stringify(parseCpuList(l)) === JSON.stringify(ALLOWED));
 }
 
+/** A process pinned to `cpu` that sleeps until killed (another program holding a CPU). */
+async function pinnedSleeper(cpu: number): Promise<{ stop(): Promise<void> }> {
+  const script = `
+    import { pinProcess } from ${
+    JSON.stringify(new URL("../src/inference/cpu_affinity.ts", import.meta.url).href)
+  };
+    console.log(pinProcess([${cpu}]) ? "pinned" : "refused");
+    setTimeout(() => {}, 600_000);
+  `;
+  const child = new Deno.Command(Deno.execPath(), { args: ["eval", "--quiet", script], stdout: "piped" })
+    .spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await reader.read();
+  const stop = async () => {
+    child.kill();
+    await reader.cancel();
+    await child.status;
+  };
+  if (!/pinned/.test(value ?? "")) {
+    await stop();
+    throw new Error(`the sleeper could not pin itself: ${value}`);
+  }
+  return { stop };
+}
+
 /** `load`s `model` and returns its `loaded` frame. */
 async function load(client: FrameClient, model: string): Promise<Record<string, unknown>> {
   await client.write({ id: `load-${model}`, op: "load", model });
@@ -95,12 +120,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lode run in-process: pinned while it generates (auto), every thread; a CPU it may not use is USAGE",
+  name:
+    "lode run in-process: pinned while it generates (auto), every thread, not where another process is pinned; a CPU it may not use is USAGE",
   ignore,
   fn: async () => {
     await withTempDir(async (dir) => {
       const store = await storeWithStories(dir);
       const cpu = ALLOWED!.at(-1)!;
+      // Another program pinned to the last CPU: lode picks another one.
+      const sleeper = await pinnedSleeper(cpu);
       const child = spawnLode(
         [
           "run",
@@ -128,8 +156,10 @@ Deno.test({
       child.kill();
       await reader.cancel();
       await child.status;
+      await sleeper.stop();
       assert.equal(lists.length, 1, `one CPU list for every thread: ${lists}`);
       assert.match(lists[0]!, /^\d+$/, "a single CPU");
+      assert.notEqual(Number(lists[0]), cpu, "not the CPU another process is pinned to");
 
       const refused = await runLode(
         ["run", "stories260K", "Once", "--no-daemon", "--gpu", "off", "--cpu-affinity", `${cpu + 64}`],

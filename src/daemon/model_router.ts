@@ -59,6 +59,7 @@ import { startRunnerSession } from "./runner_session.ts";
 import { vocabularyOf, withVocabulary } from "./vocabulary_session.ts";
 import {
   abortable,
+  loadedFields,
   type LoadedModel,
   loadInterrupted,
   Moved,
@@ -131,7 +132,7 @@ export class ModelRouter implements Router {
     const lease = await this.acquire(model, options);
     const entry = this.#entries.get(lease.model);
     lease.release(); // first: its keep-alive starts
-    return { name: lease.model, loaded: true, ...(entry ? this.#loadedFields(entry) : {}) };
+    return { name: lease.model, loaded: true, ...(entry ? loadedFields(entry, this.#clock.now()) : {}) };
   }
 
   async unload(model: string): Promise<boolean> {
@@ -154,12 +155,12 @@ export class ModelRouter implements Router {
         loaded: entry !== undefined,
         size_bytes: m.size_bytes,
         digest: m.blob,
-        ...(entry ? this.#loadedFields(entry) : {}),
+        ...(entry ? loadedFields(entry, this.#clock.now()) : {}),
       };
     });
     for (const [name, entry] of loaded) {
       if (!models.some((m) => m.name === name)) {
-        out.push({ name, loaded: true, ...this.#loadedFields(entry) });
+        out.push({ name, loaded: true, ...loadedFields(entry, this.#clock.now()) });
       }
     }
     return out;
@@ -377,17 +378,6 @@ export class ModelRouter implements Router {
       });
     }
     this.#notify();
-  }
-
-  #loadedFields(entry: RouterEntry): Partial<ModelEntry> {
-    const session = entry.session;
-    if (session === null) return {};
-    const expiresAt = entry.expiresAt;
-    return {
-      context_size: session.info.contextSize,
-      capabilities: session.capabilities,
-      expires_in_ms: expiresAt === null ? null : Math.max(0, Math.round(expiresAt - this.#clock.now())),
-    };
   }
 
   /** Wakes loads waiting for room. */

@@ -16,6 +16,7 @@
  */
 import { LodeError } from "../errors.ts";
 import type { Session } from "../inference/backend.ts";
+import type { ModelEntry } from "./protocol.ts";
 import type { Lease } from "./router.ts";
 
 /**
@@ -345,4 +346,24 @@ export function pinnedCpus(entries: Iterable<RouterEntry>): number[] {
   const cpus = new Set<number>();
   for (const entry of entries) for (const c of entry.session?.info.cpus ?? []) cpus.add(c);
   return [...cpus];
+}
+
+/**
+ * What `models` and `load` tell of a loaded entry at `now`: its context size, capabilities and time left
+ * before its keep-alive unloads it (null: never); nothing while it loads.
+ *
+ * @example
+ * ```ts
+ * loadedFields(entry, clock.now()); // { context_size: 2048, capabilities: {…}, expires_in_ms: 299000 }
+ * ```
+ */
+export function loadedFields(entry: RouterEntry, now: number): Partial<ModelEntry> {
+  const session = entry.session;
+  if (session === null) return {};
+  const expiresAt = entry.expiresAt;
+  return {
+    context_size: session.info.contextSize,
+    capabilities: session.capabilities,
+    expires_in_ms: expiresAt === null ? null : Math.max(0, Math.round(expiresAt - now)),
+  };
 }

@@ -16,7 +16,10 @@
  * Only `"auto"` decides by itself, and only where it was measured: one
  * evaluation thread, no GPU, Linux, at least two CPUs allowed. It picks the
  * allowed CPU least busy over a short sample, avoiding `avoid` (CPUs other
- * runners of the same daemon are pinned to). Several threads are left to the
+ * runners of the same daemon are pinned to) and the CPUs other processes are
+ * pinned to (another daemon's runner, another `lode run`), near-ties drawn at
+ * random: two pinned generations on one CPU would halve each other while
+ * another CPU idles. Several threads are left to the
  * kernel: llama.cpp's threads spin while they wait for each other, and
  * pinning them with the JavaScript thread was not measured here. An explicit
  * list pins to exactly those CPUs. Pinning is per process (every thread it
@@ -116,6 +119,8 @@ export interface PlanCpusOptions {
   allowed?: number[] | null;
   /** Reads /proc/stat (default: the file); sampled twice {@link BUSY_SAMPLE_MS} apart. */
   procStat?: () => Promise<string>;
+  /** CPUs other processes are pinned to (default {@link cpusPinnedByOthers}); avoided like `avoid`. */
+  pinnedByOthers?: () => Promise<number[]>;
 }
 
 /**
@@ -149,13 +154,50 @@ export async function planCpus(
     return [...setting];
   }
   if (options.threads !== 1 || !options.cpuOnly || allowed === null || allowed.length < 2) return null;
-  const avoid = new Set(options.avoid ?? []);
+  const others = await (options.pinnedByOthers ?? (() => cpusPinnedByOthers(allowed)))();
+  const avoid = new Set([...options.avoid ?? [], ...others]);
   const free = allowed.filter((c) => !avoid.has(c));
   const candidates = free.length > 0 ? free : allowed;
   const busy = await busyShares(options.procStat ?? (() => Deno.readTextFile("/proc/stat")));
-  let best = candidates[0]!;
-  for (const c of candidates) if ((busy.get(c) ?? 0) < (busy.get(best) ?? 0)) best = c;
-  return [best];
+  const share = (c: number) => busy.get(c) ?? 0;
+  const least = Math.min(...candidates.map(share));
+  // Near-ties are drawn at random: two processes that start together then seldom take the same CPU.
+  const best = candidates.filter((c) => share(c) <= least + 0.05);
+  return [best[Math.floor(Math.random() * best.length)]!];
+}
+
+/**
+ * The CPUs other user processes are pinned to: those whose `Cpus_allowed_list` is narrower than
+ * `allowed` (another lode runner, a `taskset`); kernel threads (no command line) are not counted. Empty
+ * when /proc cannot be read.
+ *
+ * @example
+ * ```ts
+ * await cpusPinnedByOthers([0, 1]); // [0] while another runner is pinned to CPU 0
+ * ```
+ */
+export async function cpusPinnedByOthers(allowed: number[], proc = "/proc"): Promise<number[]> {
+  const pinned = new Set<number>();
+  try {
+    for await (const entry of Deno.readDir(proc)) {
+      if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
+      const [status, cmdline] = await Promise.all([
+        Deno.readTextFile(`${proc}/${entry.name}/status`).catch(() => ""),
+        Deno.readTextFile(`${proc}/${entry.name}/cmdline`).catch(() => ""),
+      ]);
+      if (cmdline === "") continue; // a kernel thread (per-CPU ones are pinned by nature), or gone
+      const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(status);
+      if (m === null) continue;
+      let cpus: number[];
+      try {
+        cpus = parseCpuList(m[1]!);
+      } catch {
+        continue;
+      }
+      if (cpus.length < allowed.length) { for (const c of cpus) if (allowed.includes(c)) pinned.add(c); }
+    }
+  } catch { /* no /proc: nothing known */ }
+  return [...pinned].sort((a, b) => a - b);
 }
 
 /** Each CPU's busy share over {@link BUSY_SAMPLE_MS} (empty when /proc/stat cannot be read). */

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
-import { allowedCpus, checkCpuAffinity, cpuTimes, parseCpuList, planCpus } from "./cpu_affinity.ts";
+import {
+  allowedCpus,
+  checkCpuAffinity,
+  cpusPinnedByOthers,
+  cpuTimes,
+  parseCpuList,
+  planCpus,
+} from "./cpu_affinity.ts";
 
 const isUsage = (e: unknown) => e instanceof LodeError && e.code === "USAGE";
 
@@ -39,7 +46,12 @@ function procStat(shares: number[]): () => Promise<string> {
 }
 
 Deno.test("planCpus auto: one CPU-only thread goes to the least busy allowed CPU, avoiding other runners'", async () => {
-  const base = { threads: 1, cpuOnly: true, allowed: [0, 1, 2, 3] };
+  const base = {
+    threads: 1,
+    cpuOnly: true,
+    allowed: [0, 1, 2, 3],
+    pinnedByOthers: () => Promise.resolve([]),
+  };
   assert.deepEqual(await planCpus("auto", { ...base, procStat: procStat([0.9, 0.2, 0.5, 0.1]) }), [3]);
   assert.deepEqual(
     await planCpus("auto", { ...base, avoid: [3], procStat: procStat([0.9, 0.2, 0.5, 0.1]) }),
@@ -50,8 +62,47 @@ Deno.test("planCpus auto: one CPU-only thread goes to the least busy allowed CPU
     await planCpus("auto", { ...base, avoid: [0, 1, 2, 3], procStat: procStat([0.9, 0.2, 0.5, 0.3]) }),
     [1],
   );
-  // No /proc/stat: the first candidate.
-  assert.deepEqual(await planCpus("auto", { ...base, procStat: () => Promise.reject(new Error("no")) }), [0]);
+  // CPUs other processes are pinned to are avoided too.
+  assert.deepEqual(
+    await planCpus("auto", {
+      ...base,
+      pinnedByOthers: () => Promise.resolve([3]),
+      procStat: procStat([0.9, 0.2, 0.5, 0.1]),
+    }),
+    [1],
+  );
+  // No /proc/stat: any candidate, drawn at random.
+  const drawn = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    const [cpu] = (await planCpus("auto", {
+      ...base,
+      avoid: [0],
+      procStat: () => Promise.reject(new Error("no")),
+    }))!;
+    drawn.add(cpu!);
+  }
+  assert.deepEqual([...drawn].sort(), [1, 2, 3]);
+});
+
+Deno.test("cpusPinnedByOthers: user processes narrower than the allowed CPUs; kernel threads and this process are not", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "lode-proc-" });
+  try {
+    const put = async (pid: string, cpus: string, cmdline: string) => {
+      await Deno.mkdir(`${proc}/${pid}`);
+      await Deno.writeTextFile(`${proc}/${pid}/status`, `Name:\tx\nCpus_allowed_list:\t${cpus}\n`);
+      await Deno.writeTextFile(`${proc}/${pid}/cmdline`, cmdline);
+    };
+    await put("100", "2", "lode\0__runner\0");
+    await put("101", "0-3", "bash\0"); // not pinned
+    await put("102", "1", ""); // a kernel thread (kworker/1:0)
+    await put("103", "3,9", "taskset\0"); // 9 is not ours
+    await put(String(Deno.pid), "0", "deno\0"); // this process
+    await Deno.mkdir(`${proc}/self`);
+    assert.deepEqual(await cpusPinnedByOthers([0, 1, 2, 3], proc), [2, 3]);
+    assert.deepEqual(await cpusPinnedByOthers([0, 1], `${proc}/missing`), []);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
 });
 
 Deno.test("planCpus auto: left to the kernel with several threads, a GPU, one CPU, or unknown CPUs", async () => {
