@@ -64,6 +64,15 @@ async function withServer(
   }
 }
 
+/** A generation that runs until cancelled (it would take minutes). */
+const long = (id: string) => ({
+  id,
+  op: "generate",
+  model: "stories260K",
+  prompt: "Once",
+  max_tokens: 100_000,
+});
+
 /** The frame types of a request, without the `loading` frames of a load it waited for (tested on their own). */
 const types = (frames: Frame[]) => frames.filter((f) => f.type !== "loading").map((f) => f.type);
 
@@ -210,13 +219,6 @@ Deno.test("many requests multiplexed on one connection; a duplicate in-flight id
 Deno.test("queue: positions while waiting, QUEUE_FULL at once beyond --max-queue, cancel queued and running", async () => {
   await withServer({ maxQueue: 2, parallel: 1, tokenDelayMs: 10 }, async ({ connect, queue, records }) => {
     const c = await connect();
-    const long = (id: string) => ({
-      id,
-      op: "generate",
-      model: "stories260K",
-      prompt: "Once upon a time",
-      max_tokens: 100_000,
-    });
     await c.write(long("r1"));
     await c.until(() => c.sofar("r1").some((f) => f.type === "token"));
     await c.write(long("q1"));
@@ -258,13 +260,6 @@ Deno.test("queue: positions while waiting, QUEUE_FULL at once beyond --max-queue
 Deno.test("a client that disconnects cancels its running and queued requests", async () => {
   await withServer({ parallel: 1, tokenDelayMs: 10 }, async ({ connect, server, queue, records }) => {
     const c = await connect();
-    const long = (id: string) => ({
-      id,
-      op: "generate",
-      model: "stories260K",
-      prompt: "Once",
-      max_tokens: 100_000,
-    });
     await c.write(long("r"));
     await c.write(long("q"));
     await c.until(() => c.sofar("r").some((f) => f.type === "token"));
@@ -284,13 +279,6 @@ Deno.test("a client that goes away while its request only waits in the queue is 
   await withServer({ parallel: 1, tokenDelayMs: 10 }, async ({ connect, server, queue, records }) => {
     const running = await connect();
     const waiting = await connect();
-    const long = (id: string) => ({
-      id,
-      op: "generate",
-      model: "stories260K",
-      prompt: "Once",
-      max_tokens: 100_000,
-    });
     await running.write(long("r"));
     await running.until(() => running.sofar("r").some((f) => f.type === "token"));
     await waiting.write(long("q"));
