@@ -46,8 +46,8 @@ import {
   embeddingsBody,
   errorBody,
   errorResponse,
-  HttpRefusal,
   json,
+  methodNotAllowed,
   modelObject,
   modelsBody,
   usageChunk,
@@ -367,6 +367,7 @@ class Front {
   }
 
   #record(request: Request, call: Call, fields: Partial<ActivityRecord>): void {
+    if (this.#o.onActivity === undefined) return; // no log: no record to build
     const record = activityRecord(request, {
       requestId: call.id,
       client: 0,
@@ -375,7 +376,7 @@ class Front {
       fields,
     });
     try {
-      this.#o.onActivity?.(record);
+      this.#o.onActivity(record);
     } catch { /* the log must not break a request */ }
   }
 
@@ -390,13 +391,4 @@ class Front {
   #created(): number {
     return Math.floor(this.#now() / 1000);
   }
-}
-
-function methodNotAllowed(allow: string, path: string): Response {
-  const error = new HttpRefusal(405, "BAD_REQUEST", `${path} takes ${allow}`, {
-    details: { field: "(method)" },
-  });
-  const response = errorResponse(error);
-  response.headers.set("allow", allow);
-  return response;
 }

@@ -338,3 +338,20 @@ export function errorResponse(e: unknown): Response {
   if (status === 401) body.error.type = "authentication_error";
   return json(status, body, headers);
 }
+
+/**
+ * `405 Method Not Allowed` for `path`, with its `Allow` header, as an OpenAI error body.
+ *
+ * @example
+ * ```ts
+ * methodNotAllowed("POST", "/v1/embeddings"); // 405, allow: POST
+ * ```
+ */
+export function methodNotAllowed(allow: string, path: string): Response {
+  const error = new HttpRefusal(405, "BAD_REQUEST", `${path} takes ${allow}`, {
+    details: { field: "(method)" },
+  });
+  const response = errorResponse(error);
+  response.headers.set("allow", allow);
+  return response;
+}
