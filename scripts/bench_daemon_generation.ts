@@ -86,10 +86,10 @@ export async function benchGeneration(options: GenerationBenchOptions): Promise<
   };
   const runnerPid = await findRunner(options.daemonPid);
   console.log(`load average at the start: ${loadAverage()}`);
-  const daemonCpus = await daemonModelCpus(options);
   const backend = createLlamaCppBackend();
-  // This process is the daemon's client too: pinned to the runner's CPU, it would take that CPU from it.
-  const session = await backend.load(options.path, { ...load, avoidCpus: daemonCpus });
+  // Pinned like the runner, and (as lode does) not to the CPU another process — the runner — is pinned to:
+  // this process is the daemon's client too, and would take that CPU from the runner.
+  const session = await backend.load(options.path, load);
   const direct = options.directRunner ? await startRunnerSession(options.path, { load }) : undefined;
   try {
     await assertSameSettings(options, session);
@@ -292,12 +292,6 @@ async function inProcess(
     reads: 0,
     cpu,
   };
-}
-
-/** The CPUs the daemon's runner of `o.model` is pinned to (`loaded.info.cpus`; empty when not pinned). */
-async function daemonModelCpus(o: GenerationBenchOptions): Promise<number[]> {
-  const loaded = await loadedFrame(o);
-  return loaded.info?.cpus ?? [];
 }
 
 /** The daemon's `loaded` frame for `o.model` (a `load` request). */

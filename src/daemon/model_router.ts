@@ -63,7 +63,6 @@ import {
   type LoadedModel,
   loadInterrupted,
   Moved,
-  pinnedCpus,
   RouterEntry,
   wantsOtherContext,
 } from "./router_entry.ts";
@@ -255,9 +254,7 @@ export class ModelRouter implements Router {
     const name = entry.name;
     const start: StartModel = this.#o.start ??
       ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => this.#o.onLog?.(name, line) }));
-    // Once room is made: the CPUs of the runners left are avoided (two pinned on one CPU halve each other).
-    const avoidCpus = pinnedCpus([...this.#entries.values(), ...this.#retiring]);
-    const started = await start(path, { load: { ...load, avoidCpus }, onStatus: emit, signal });
+    const started = await start(path, { load, onStatus: emit, signal });
     if (this.#closed || signal.aborted) {
       await started.close();
       throw signal.aborted ? loadInterrupted(name) : draining();

@@ -335,20 +335,6 @@ export function abortable<T>(
 }
 
 /**
- * The CPUs the runners of `entries` are pinned to (their sessions' `info.cpus`), without repeats.
- *
- * @example
- * ```ts
- * pinnedCpus([...entries.values()]); // [1]: one runner pinned to CPU 1
- * ```
- */
-export function pinnedCpus(entries: Iterable<RouterEntry>): number[] {
-  const cpus = new Set<number>();
-  for (const entry of entries) for (const c of entry.session?.info.cpus ?? []) cpus.add(c);
-  return [...cpus];
-}
-
-/**
  * What `models` and `load` tell of a loaded entry at `now`: its context size, capabilities and time left
  * before its keep-alive unloads it (null: never); nothing while it loads.
  *

@@ -82,8 +82,6 @@ export interface LoadOptions {
    * to `"auto"` (`--cpu-affinity`).
    */
   cpus?: CpuAffinity;
-  /** CPUs `cpus: "auto"` avoids when it can (other runners' CPUs). */
-  avoidCpus?: number[];
 }
 
 /**

@@ -15,11 +15,10 @@
  *
  * Only `"auto"` decides by itself, and only where it was measured: one
  * evaluation thread, no GPU, Linux, at least two CPUs allowed. It picks the
- * allowed CPU least busy over a short sample, avoiding `avoid` (CPUs other
- * runners of the same daemon are pinned to) and the CPUs other processes are
- * pinned to (another daemon's runner, another `lode run`), near-ties drawn at
- * random: two pinned generations on one CPU would halve each other while
- * another CPU idles. Several threads are left to the
+ * allowed CPU least busy over a short sample, avoiding the CPUs other
+ * processes are pinned to (the daemon's other runners, another `lode run`),
+ * near-ties drawn at random: two pinned generations on one CPU would halve
+ * each other while another CPU idles. Several threads are left to the
  * kernel: llama.cpp's threads spin while they wait for each other, and
  * pinning them with the JavaScript thread was not measured here. An explicit
  * list pins to exactly those CPUs. Pinning is per process (every thread it
@@ -113,13 +112,11 @@ export interface PlanCpusOptions {
   threads: number;
   /** False when the model runs on a GPU (`"auto"` then does not pin). */
   cpuOnly: boolean;
-  /** CPUs `"auto"` avoids while others are allowed (those of other runners). */
-  avoid?: number[];
   /** The allowed CPUs (default {@link allowedCpus}). */
   allowed?: number[] | null;
   /** Reads /proc/stat (default: the file); sampled twice {@link BUSY_SAMPLE_MS} apart. */
   procStat?: () => Promise<string>;
-  /** CPUs other processes are pinned to (default {@link cpusPinnedByOthers}); avoided like `avoid`. */
+  /** CPUs other processes are pinned to (default {@link cpusPinnedByOthers}): avoided while others are free. */
   pinnedByOthers?: () => Promise<number[]>;
 }
 
@@ -129,7 +126,7 @@ export interface PlanCpusOptions {
  *
  * @example
  * ```ts
- * await planCpus("auto", { threads: 1, cpuOnly: true, allowed: [0, 1], avoid: [1] }); // [0]
+ * await planCpus("auto", { threads: 1, cpuOnly: true, allowed: [0, 1], pinnedByOthers: async () => [1] }); // [0]
  * await planCpus("auto", { threads: 4, cpuOnly: true }); // null
  * await planCpus([1], { threads: 1, cpuOnly: true, allowed: [0, 1] }); // [1]
  * ```
@@ -154,8 +151,7 @@ export async function planCpus(
     return [...setting];
   }
   if (options.threads !== 1 || !options.cpuOnly || allowed === null || allowed.length < 2) return null;
-  const others = await (options.pinnedByOthers ?? (() => cpusPinnedByOthers(allowed)))();
-  const avoid = new Set([...options.avoid ?? [], ...others]);
+  const avoid = new Set(await (options.pinnedByOthers ?? (() => cpusPinnedByOthers(allowed)))());
   const free = allowed.filter((c) => !avoid.has(c));
   const candidates = free.length > 0 ? free : allowed;
   const busy = await busyShares(options.procStat ?? (() => Deno.readTextFile("/proc/stat")));
@@ -296,8 +292,7 @@ export function checkCpuAffinity(value: unknown): asserts value is CpuAffinity |
 }
 
 /**
- * Pins this process as a model's load options ask ({@link LoadOptions.cpus}, avoiding
- * {@link LoadOptions.avoidCpus}); call it before the model's context (and its threads) exist. Resolves
+ * Pins this process as a model's load options ask ({@link LoadOptions.cpus}); call it before the model's context (and its threads) exist. Resolves
  * with the CPUs, or null when the process was left to the kernel (or pinning is not possible here).
  *
  * @example
@@ -306,9 +301,9 @@ export function checkCpuAffinity(value: unknown): asserts value is CpuAffinity |
  * ```
  */
 export async function pinForModel(
-  options: Pick<LoadOptions, "cpus" | "avoidCpus">,
+  options: Pick<LoadOptions, "cpus">,
   model: { threads: number; cpuOnly: boolean },
 ): Promise<number[] | null> {
-  const cpus = await planCpus(options.cpus, { ...model, avoid: options.avoidCpus });
+  const cpus = await planCpus(options.cpus, model);
   return cpus !== null && pinProcess(cpus) ? cpus : null;
 }

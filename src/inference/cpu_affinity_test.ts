@@ -45,40 +45,39 @@ function procStat(shares: number[]): () => Promise<string> {
   };
 }
 
-Deno.test("planCpus auto: one CPU-only thread goes to the least busy allowed CPU, avoiding other runners'", async () => {
+Deno.test("planCpus auto: one CPU-only thread goes to the least busy allowed CPU no other process is pinned to", async () => {
   const base = {
     threads: 1,
     cpuOnly: true,
     allowed: [0, 1, 2, 3],
     pinnedByOthers: () => Promise.resolve([]),
   };
-  assert.deepEqual(await planCpus("auto", { ...base, procStat: procStat([0.9, 0.2, 0.5, 0.1]) }), [3]);
-  assert.deepEqual(
-    await planCpus("auto", { ...base, avoid: [3], procStat: procStat([0.9, 0.2, 0.5, 0.1]) }),
-    [1],
-  );
-  // Every allowed CPU taken: the least busy of them all.
-  assert.deepEqual(
-    await planCpus("auto", { ...base, avoid: [0, 1, 2, 3], procStat: procStat([0.9, 0.2, 0.5, 0.3]) }),
-    [1],
-  );
-  // CPUs other processes are pinned to are avoided too.
+  const others = (cpus: number[]) => () => Promise.resolve(cpus);
+  const busy = procStat([0.9, 0.2, 0.5, 0.1]);
+  assert.deepEqual(await planCpus("auto", { ...base, procStat: busy }), [3]);
+  // A CPU another process is pinned to is avoided.
   assert.deepEqual(
     await planCpus("auto", {
       ...base,
-      pinnedByOthers: () => Promise.resolve([3]),
+      pinnedByOthers: others([3]),
       procStat: procStat([0.9, 0.2, 0.5, 0.1]),
     }),
     [1],
   );
-  // No /proc/stat: any candidate, drawn at random.
+  // Every allowed CPU taken: the least busy of them all.
+  assert.deepEqual(
+    await planCpus("auto", {
+      ...base,
+      pinnedByOthers: others([0, 1, 2, 3]),
+      procStat: procStat([0.9, 0.2, 0.5, 0.3]),
+    }),
+    [1],
+  );
+  // No /proc/stat: any free CPU, drawn at random.
   const drawn = new Set<number>();
   for (let i = 0; i < 40; i++) {
-    const [cpu] = (await planCpus("auto", {
-      ...base,
-      avoid: [0],
-      procStat: () => Promise.reject(new Error("no")),
-    }))!;
+    const noStat = () => Promise.reject(new Error("no"));
+    const [cpu] = (await planCpus("auto", { ...base, pinnedByOthers: others([0]), procStat: noStat }))!;
     drawn.add(cpu!);
   }
   assert.deepEqual([...drawn].sort(), [1, 2, 3]);
