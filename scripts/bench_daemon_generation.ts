@@ -23,6 +23,7 @@
 import { createLlamaCppBackend } from "../src/inference/llama_cpp_backend.ts";
 import type { LoadOptions, Session } from "../src/inference/backend.ts";
 import { startRunnerSession } from "../src/daemon/runner_session.ts";
+import { allowedCpus, pinProcess } from "../src/inference/cpu_affinity.ts";
 import { cpuSeconds, median } from "./bench_runner.ts";
 
 const PROMPT = "Once upon a time";
@@ -87,18 +88,23 @@ export async function benchGeneration(options: GenerationBenchOptions): Promise<
   const runnerPid = await findRunner(options.daemonPid);
   console.log(`load average at the start: ${loadAverage()}`);
   const backend = createLlamaCppBackend();
-  // Pinned like the runner, and (as lode does) not to the CPU another process — the runner — is pinned to:
-  // this process is the daemon's client too, and would take that CPU from the runner.
-  const session = await backend.load(options.path, load);
+  // The runner first: a child started after this process is pinned would inherit its one CPU.
   const direct = options.directRunner ? await startRunnerSession(options.path, { load }) : undefined;
+  // Pinned like the runner, then moved round by round (see placement).
+  const session = await backend.load(options.path, load);
   try {
     await assertSameSettings(options, session);
     const daemonPids = { daemon: options.daemonPid, runner: runnerPid };
+    const place = await placement(options);
     const sides = {
-      daemon: (n: number) => viaDaemon(options, daemonPids, n),
-      local: (n: number) => inProcess(session, { daemon: options.daemonPid, runner: runnerPid }, n),
+      daemon: (n: number) => (place.asClient(), viaDaemon(options, daemonPids, n)),
+      local: (n: number) => (place.asGenerator(), inProcess(session, daemonPids, n)),
       ...(direct
-        ? { runner: (n: number) => inProcess(direct, { daemon: options.daemonPid, runner: direct.pid }, n) }
+        ? {
+          runner: (
+            n: number,
+          ) => (place.anywhere(), inProcess(direct, { daemon: options.daemonPid, runner: direct.pid }, n)),
+        }
         : {}),
     };
     const names = Object.keys(sides) as (keyof typeof sides)[];
@@ -292,6 +298,27 @@ async function inProcess(
     reads: 0,
     cpu,
   };
+}
+
+/**
+ * Where this process runs in each round when the daemon's runner is pinned: the in-process generation on
+ * the runner's CPU (both sides on the same CPU: on a VM one virtual CPU can be slower than another for a
+ * while), the client of the daemon on the other CPUs (it would take CPU time from the runner), the client
+ * of a runner started here (`--direct-runner`, pinned where it chose) anywhere. Nothing is moved when the
+ * daemon's runner is not pinned.
+ */
+async function placement(
+  o: GenerationBenchOptions,
+): Promise<{ asGenerator(): void; asClient(): void; anywhere(): void }> {
+  const runner: number[] = (await loadedFrame(o)).info?.cpus ?? [];
+  const allowed = allowedCpus() ?? [];
+  const others = allowed.filter((c) => !runner.includes(c));
+  const pin = (cpus: number[]) => {
+    if (runner.length > 0 && others.length > 0 && !pinProcess(cpus)) {
+      throw new Error("cannot pin this process");
+    }
+  };
+  return { asGenerator: () => pin(runner), asClient: () => pin(others), anywhere: () => pin(allowed) };
 }
 
 /** The daemon's `loaded` frame for `o.model` (a `load` request). */
