@@ -63,7 +63,7 @@ export const LOAD_OPTIONS: OptionSpec[] = [
     type: "string",
     value: "<auto|off|list>",
     description:
-      "keep the model's threads on CPUs: auto (the default: a 1-thread CPU model on the least busy CPU, Linux), off, or a list such as 1 or 0-3",
+      "keep a 1-thread CPU model on one CPU (Linux): auto (default), off, or CPUs such as 1 or 0-3",
   },
 ];
 
