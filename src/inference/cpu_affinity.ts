@@ -177,20 +177,19 @@ export async function cpusPinnedByOthers(allowed: number[], proc = "/proc"): Pro
   try {
     for await (const entry of Deno.readDir(proc)) {
       if (!/^\d+$/.test(entry.name) || Number(entry.name) === Deno.pid) continue;
-      const [status, cmdline] = await Promise.all([
-        Deno.readTextFile(`${proc}/${entry.name}/status`).catch(() => ""),
-        Deno.readTextFile(`${proc}/${entry.name}/cmdline`).catch(() => ""),
-      ]);
-      if (cmdline === "") continue; // a kernel thread (per-CPU ones are pinned by nature), or gone
+      const status = await Deno.readTextFile(`${proc}/${entry.name}/status`).catch(() => "");
       const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(status);
-      if (m === null) continue;
+      if (m === null) continue; // gone
       let cpus: number[];
       try {
         cpus = parseCpuList(m[1]!);
       } catch {
         continue;
       }
-      if (cpus.length < allowed.length) { for (const c of cpus) if (allowed.includes(c)) pinned.add(c); }
+      if (cpus.length >= allowed.length) continue; // not pinned: most processes, one read each
+      const cmdline = await Deno.readTextFile(`${proc}/${entry.name}/cmdline`).catch(() => "");
+      if (cmdline === "") continue; // a kernel thread (per-CPU ones are pinned by nature), or gone
+      for (const c of cpus) if (allowed.includes(c)) pinned.add(c);
     }
   } catch { /* no /proc: nothing known */ }
   return [...pinned].sort((a, b) => a - b);
