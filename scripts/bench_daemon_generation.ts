@@ -93,9 +93,10 @@ export async function benchGeneration(options: GenerationBenchOptions): Promise<
   // Pinned like the runner, then moved round by round (see placement).
   const session = await backend.load(options.path, load);
   try {
-    await assertSameSettings(options, session);
+    const loaded = await loadedFrame(options);
+    assertSameSettings(loaded, session);
     const daemonPids = { daemon: options.daemonPid, runner: runnerPid };
-    const place = await placement(options);
+    const place = placement(loaded.info?.cpus ?? []);
     const sides = {
       daemon: (n: number) => (place.asClient(), viaDaemon(options, daemonPids, n)),
       local: (n: number) => (place.asGenerator(), inProcess(session, daemonPids, n)),
@@ -249,23 +250,35 @@ async function viaDaemon(
         } else if (frame.type === "done") {
           const end = performance.now();
           const cpu = cpuSince(before, await cpuOf(pids));
-          const count = frame.usage.completion_tokens;
-          return {
-            text,
-            tokens: count,
-            consumer: count / ((end - t0) / 1000),
-            decode: (count - 1) / ((last - first!) / 1000),
+          const times = { t0, first: first!, last, end };
+          return timedRun(text, frame.usage.completion_tokens, times, {
             engine: frame.usage.tokens_per_second ?? 0,
-            firstMs: first! - t0,
             reads,
             cpu,
-          };
+          });
         } else if (frame.type === "error") throw new Error(line);
       }
     }
   } finally {
     conn.close();
   }
+}
+
+/** A {@link Run} of `count` tokens from its times (ms): request, first and last token, end. */
+function timedRun(
+  text: string,
+  count: number,
+  t: { t0: number; first: number; last: number; end: number },
+  rest: Pick<Run, "engine" | "reads" | "cpu">,
+): Run {
+  return {
+    text,
+    tokens: count,
+    consumer: count / ((t.end - t.t0) / 1000),
+    decode: (count - 1) / ((t.last - t.first) / 1000),
+    firstMs: t.first - t.t0,
+    ...rest,
+  };
 }
 
 async function inProcess(
@@ -287,17 +300,12 @@ async function inProcess(
   const end = performance.now();
   const cpu = cpuSince(before, await cpuOf(pids));
   const result = await generation.result;
-  const count = result.usage.generatedTokens;
-  return {
-    text,
-    tokens: count,
-    consumer: count / ((end - t0) / 1000),
-    decode: (count - 1) / ((last - first!) / 1000),
+  const times = { t0, first: first!, last, end };
+  return timedRun(text, result.usage.generatedTokens, times, {
     engine: result.usage.tokensPerSecond,
-    firstMs: first! - t0,
     reads: 0,
     cpu,
-  };
+  });
 }
 
 /**
@@ -307,10 +315,7 @@ async function inProcess(
  * of a runner started here (`--direct-runner`, pinned where it chose) anywhere. Nothing is moved when the
  * daemon's runner is not pinned.
  */
-async function placement(
-  o: GenerationBenchOptions,
-): Promise<{ asGenerator(): void; asClient(): void; anywhere(): void }> {
-  const runner: number[] = (await loadedFrame(o)).info?.cpus ?? [];
+function placement(runner: number[]): { asGenerator(): void; asClient(): void; anywhere(): void } {
   const allowed = allowedCpus() ?? [];
   const others = allowed.filter((c) => !runner.includes(c));
   const pin = (cpus: number[]) => {
@@ -344,8 +349,8 @@ async function loadedFrame(o: GenerationBenchOptions): Promise<any> {
 }
 
 /** Fails unless the daemon's model runs with the in-process session's threads, context and accelerator. */
-async function assertSameSettings(o: GenerationBenchOptions, session: Session): Promise<void> {
-  const loaded = await loadedFrame(o);
+// deno-lint-ignore no-explicit-any
+function assertSameSettings(loaded: any, session: Session): void {
   const theirs = {
     threads: loaded.info?.threads,
     contextSize: loaded.context_size,

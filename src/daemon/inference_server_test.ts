@@ -297,15 +297,9 @@ Deno.test("a client that half-closes while its request waits still gets every an
   await withServer({ parallel: 1 }, async ({ connect, queue }) => {
     const running = await connect();
     const waiting = await connect();
-    await running.write({
-      id: "r",
-      op: "generate",
-      model: "stories260K",
-      prompt: "Once",
-      max_tokens: 100_000,
-    });
+    await running.write(long("r"));
     await running.until(() => running.sofar("r").some((f) => f.type === "token"));
-    await waiting.write({ id: "q", op: "generate", model: "stories260K", prompt: "Once", max_tokens: 40 });
+    await waiting.write({ ...long("q"), max_tokens: 40 });
     await waiting.until(() => waiting.sofar("q").some((f) => f.type === "queued"));
     await waiting.closeWrite();
     await new Promise((r) => setTimeout(r, 200));
