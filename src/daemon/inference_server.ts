@@ -44,9 +44,9 @@ import { NdjsonConnection } from "./ndjson_connection.ts";
 import {
   decodeRequest,
   DEFAULT_MAX_FRAME_BYTES,
-  encodeFrame,
-  encodeFrames,
   errorFrame,
+  frameLine,
+  frameLines,
   type FrameOf,
   frameTooLargeFrame,
   idFromPrefix,
@@ -329,12 +329,12 @@ export class InferenceServer {
   }
 
   #send(client: Client, frame: ResponseFrame): void {
-    client.conn.enqueue(encodeFrame(frame));
+    client.conn.enqueue(frameLine(frame));
   }
 
-  /** Frames that go together (a result and its `done`): encoded and queued as one write. */
+  /** Frames that go together (a result and its `done`): queued as one write. */
   #sendAll(client: Client, frames: ResponseFrame[]): void {
-    client.conn.enqueue(encodeFrames(frames));
+    client.conn.enqueue(frameLines(frames));
   }
 
   #record(client: Client, request: Request, received: number, fields: Partial<ActivityRecord>): void {

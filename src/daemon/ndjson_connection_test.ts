@@ -132,6 +132,33 @@ Deno.test("send: 50 concurrent producers of large frames never interleave, each 
   });
 });
 
+Deno.test("enqueue: text and bytes lines keep their order; text of any script is encoded whole, batch after batch", async () => {
+  await withSocketPair(async ({ server, client }) => {
+    const conn = new NdjsonConnection(server, { maxBatchBytes: 1024 });
+    const reader = new LineReader(client);
+    const shared = enc.encode('{"shared":true}\n'); // one encoding, as the admin stream writes it to many peers
+    // The last two: the write buffer grows for one; the other is bigger than it may grow.
+    const texts = ["plain", "héllo wörld", "✓ 完了", "🎉🦙", "ü".repeat(2_000), "x".repeat(30_000) + "🎉"];
+    const expected: unknown[] = [];
+    for (let round = 0; round < 3; round++) {
+      // Lines queued in one tick go out together; the next round reuses the write buffer.
+      for (const [i, text] of texts.entries()) {
+        assert.equal(conn.enqueue(`${JSON.stringify({ round, i, text })}\n`), true);
+        expected.push({ round, i, text });
+        if (i === 1) {
+          conn.enqueue(shared);
+          expected.push({ shared: true });
+        }
+      }
+      assert.equal(conn.pendingBytes > 30_000, true); // text counts by its length until encoded
+      await conn.flush();
+      assert.equal(conn.pendingBytes, 0);
+    }
+    for (const frame of expected) assert.deepEqual(await reader.json(), frame);
+    assert.deepEqual([...shared], [...enc.encode('{"shared":true}\n')], "bytes handed in are not changed");
+  });
+});
+
 Deno.test("send: a peer that does not read holds the sender back (backpressure), then lets it go", async () => {
   await withSocketPair(async ({ server, client }) => {
     const conn = new NdjsonConnection(server);

@@ -370,27 +370,40 @@ export function idFromPrefix(prefix: string): string | null {
 }
 
 /**
- * One frame as a line of bytes (JSON and `\n`).
+ * One frame as a line of text (JSON and `\n`), for {@link NdjsonConnection.enqueue} (which encodes it
+ * into its write buffer).
  *
  * @example
  * ```ts
- * encodeFrame({ id: "1", type: "token", text: "Once" }); // {"id":"1","type":"token","text":"Once"}\n
+ * frameLine({ id: "1", type: "token", text: "Once" }); // '{"id":"1","type":"token","text":"Once"}\n'
  * ```
  */
-export function encodeFrame(frame: ResponseFrame | AdminFrame | Record<string, unknown>): Uint8Array {
-  return encoder.encode(JSON.stringify(frame) + "\n");
+export function frameLine(frame: ResponseFrame | AdminFrame | Record<string, unknown>): string {
+  return JSON.stringify(frame) + "\n";
 }
 
 /**
- * Frames as consecutive lines, encoded once (cheaper than a line each, then joined).
+ * Frames that go together (a result and its `done`) as consecutive lines of text: queued as one.
  *
  * @example
  * ```ts
- * encodeFrames([{ id: "1", type: "tokens", tokens: [1] }, { id: "1", type: "done" }]); // two lines
+ * frameLines([{ id: "1", type: "tokens", tokens: [1] }, { id: "1", type: "done" }]); // two lines
  * ```
  */
-export function encodeFrames(frames: ResponseFrame[]): Uint8Array {
+export function frameLines(frames: ResponseFrame[]): string {
   let text = "";
   for (const frame of frames) text += JSON.stringify(frame) + "\n";
-  return encoder.encode(text);
+  return text;
+}
+
+/**
+ * One frame as a line of bytes: for a frame written to many connections (the admin stream), encoded once.
+ *
+ * @example
+ * ```ts
+ * encodeFrame({ id: "admin", type: "status", status: "ready" }); // bytes of {"id":"admin",…}\n
+ * ```
+ */
+export function encodeFrame(frame: ResponseFrame | AdminFrame | Record<string, unknown>): Uint8Array {
+  return encoder.encode(frameLine(frame));
 }

@@ -31,9 +31,9 @@ import { NdjsonConnection } from "./ndjson_connection.ts";
 import type { RunnerCommand } from "./runner_command.ts";
 import {
   decodeRunnerReply,
-  encodeRunnerMessage,
   fromWireError,
   RUNNER_MAX_LINE_BYTES,
+  runnerLine,
   type RunnerRequest,
 } from "./runner_protocol.ts";
 import { listenUnixSocket, type UnixSocketListener } from "./socket_path.ts";
@@ -238,7 +238,7 @@ export class RunnerClient {
   }
 
   #send(message: RunnerRequest): void {
-    this.#conn.enqueue(encodeRunnerMessage(message));
+    this.#conn.enqueue(runnerLine(message));
   }
 
   async #readReplies(): Promise<void> {

@@ -22,9 +22,9 @@ import { NdjsonConnection } from "./ndjson_connection.ts";
 import { ChunkBatcher } from "./chunk_batcher.ts";
 import {
   CHUNK_FLUSH_MS,
-  encodeRunnerMessage,
   FAST_CHUNK_FLUSH,
   RUNNER_MAX_LINE_BYTES,
+  runnerLine,
   type RunnerReply,
   RunnerRequest,
   toWireError,
@@ -64,7 +64,7 @@ export async function runnerMain(options: RunnerMainOptions): Promise<number> {
   const socket = await Deno.connect({ transport: "unix", path });
   const conn = new NdjsonConnection(socket, { maxLineBytes: RUNNER_MAX_LINE_BYTES });
   const host = new RunnerHost(options.backend ?? (() => createLlamaCppBackend()), (reply) => {
-    conn.enqueue(encodeRunnerMessage(reply));
+    conn.enqueue(runnerLine(reply));
   });
   const decoder = new TextDecoder();
   for await (const item of conn.lines()) {
@@ -78,7 +78,7 @@ export async function runnerMain(options: RunnerMainOptions): Promise<number> {
     }
     if (request.op === "close") {
       await host.close();
-      conn.enqueue(encodeRunnerMessage({ id: request.id, type: "result", value: null }));
+      conn.enqueue(runnerLine({ id: request.id, type: "result", value: null }));
       await conn.end();
       return 0;
     }

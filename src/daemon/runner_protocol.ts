@@ -105,17 +105,16 @@ export type RunnerReply =
   | { id: number; type: "error"; error: WireError };
 
 /**
- * One message as an NDJSON line.
+ * One message as an NDJSON line of text (the connection encodes it into its write buffer).
  *
  * @example
  * ```ts
- * encodeRunnerMessage({ id: 1, op: "tokenize", text: "hi" }); // {"id":1,"op":"tokenize","text":"hi"}\n
+ * runnerLine({ id: 1, op: "tokenize", text: "hi" }); // '{"id":1,"op":"tokenize","text":"hi"}\n'
  * ```
  */
-export function encodeRunnerMessage(message: RunnerRequest | RunnerReply): Uint8Array {
-  return encoder.encode(JSON.stringify(message) + "\n");
+export function runnerLine(message: RunnerRequest | RunnerReply): string {
+  return JSON.stringify(message) + "\n";
 }
-const encoder = new TextEncoder();
 
 /**
  * A runner's reply from one line, or null for a line that is not one.
