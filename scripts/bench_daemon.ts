@@ -4,7 +4,8 @@
  * 1. Requests/s and p50/p99 latency of `health` and `tokenize` over the
  *    inference socket of a real `lode serve` (stories260K preloaded in its
  *    runner), against a bare NDJSON echo server on the same kind of socket
- *    (scripts/bench_ndjson.ts) — N clients, one request in flight each.
+ *    (scripts/bench_ndjson.ts) — N clients, one request in flight each —
+ *    and each server's CPU per request (/proc: all its threads).
  * 2. Tokens/s of a greedy stories260K generation streamed through the daemon
  *    (socket → server → runner → server → socket, one `token` frame per
  *    chunk, every frame read and parsed) against the same generation in
@@ -55,16 +56,21 @@ function lode(args: string[], store: string): Deno.Command {
   });
 }
 
+/** One flood of `seconds`: req/s, latencies, and the CPU per request of the server (process `pid`), in µs. */
 async function rate(
-  path: string,
+  server: { path: string; pid: number },
   clients: number,
   seconds: number,
   terminal: string,
   line?: (i: number) => string,
 ) {
+  const cpuBefore = await cpuSeconds(server.pid);
   const until = performance.now() + seconds * 1000;
-  const all = await Promise.all(Array.from({ length: clients }, () => client(path, until, terminal, line)));
-  return summarize(all.flat(), seconds);
+  const all = await Promise.all(
+    Array.from({ length: clients }, () => client(server.path, until, terminal, line)),
+  );
+  const cpu = await cpuSeconds(server.pid) - cpuBefore;
+  return { ...summarize(all.flat(), seconds), cpuUs: cpu / all.flat().length * 1e6 };
 }
 
 /** Waits (at most 30 s) until process `pid` used under 1% of a core over half a second; returns the ms waited. */
@@ -86,18 +92,24 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * medians of each op's figures and of the per-round ratios to echo.
  */
 async function benchRates(
-  o: { echoPath: string; socket: string; clients: number; seconds: number; rounds: number },
+  o: {
+    echo: { path: string; pid: number };
+    daemon: { path: string; pid: number };
+    clients: number;
+    seconds: number;
+    rounds: number;
+  },
 ): Promise<void> {
   const tokenize = (i: number) =>
     `{"id":"t${i}","op":"tokenize","model":"stories260K","text":"Once upon a time there was"}\n`;
   const ops = {
-    echo: () => rate(o.echoPath, o.clients, o.seconds, '"op":"health"}'),
-    health: () => rate(o.socket, o.clients, o.seconds, '"type":"done"}'),
-    tokenize: () => rate(o.socket, o.clients, o.seconds, '"type":"done"}', tokenize),
+    echo: () => rate(o.echo, o.clients, o.seconds, '"op":"health"}'),
+    health: () => rate(o.daemon, o.clients, o.seconds, '"type":"done"}'),
+    tokenize: () => rate(o.daemon, o.clients, o.seconds, '"type":"done"}', tokenize),
   };
   const names = Object.keys(ops) as (keyof typeof ops)[];
   await ops.tokenize(); // warm-up: the model's vocabulary is open in the daemon before the first round
-  const runs: Record<keyof typeof ops, { rps: number; p50: number; p99: number }[]> = {
+  const runs: Record<keyof typeof ops, { rps: number; p50: number; p99: number; cpuUs: number }[]> = {
     echo: [],
     health: [],
     tokenize: [],
@@ -119,7 +131,7 @@ async function benchRates(
         String(median(xs.map((x) => x.rps))).padStart(7)
       } req/s   p50 ${median(xs.map((x) => x.p50)).toFixed(3)} ms   p99 ${
         median(xs.map((x) => x.p99)).toFixed(3)
-      } ms` +
+      } ms   server CPU ${median(xs.map((x) => x.cpuUs)).toFixed(1).padStart(4)} µs/req` +
         (name === "echo"
           ? ""
           : `   ${median(ratios).toFixed(0)}% of echo (rounds ${ratios.map((x) => x.toFixed(0)).join(" ")})`),
@@ -185,7 +197,13 @@ if (import.meta.main) {
   try {
     await Promise.all([waitForSocket(socket), waitForSocket(echoPath)]);
     if (!values["generation-only"]) {
-      await benchRates({ echoPath, socket, clients, seconds, rounds: rateRounds });
+      await benchRates({
+        echo: { path: echoPath, pid: echo.pid },
+        daemon: { path: socket, pid: daemon.pid },
+        clients,
+        seconds,
+        rounds: rateRounds,
+      });
     }
     if (!values["rates-only"]) {
       // After part 1's flood of requests V8 shrinks the daemon's heap for a while (major GCs on the
