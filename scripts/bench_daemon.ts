@@ -16,7 +16,7 @@
  *    started here without a daemon (the process boundary's share);
  *    `--generation-only` skips part 1, `--rates-only` part 2.
  *
- * Usage: deno run -A scripts/bench_daemon.ts [--clients 8] [--seconds 1] [--rate-rounds 5] [--tokens 1000] [--rounds 9]
+ * Usage: deno run -A scripts/bench_daemon.ts [--clients 8] [--seconds 1] [--rate-rounds 9] [--tokens 1000] [--rounds 9]
  *   [--gpu off] [--generation-only | --rates-only] [--direct-runner]
  *
  * @example
@@ -153,7 +153,7 @@ if (import.meta.main) {
     options: {
       clients: { type: "string", default: "8" },
       seconds: { type: "string", default: "1" },
-      "rate-rounds": { type: "string", default: "5" },
+      "rate-rounds": { type: "string", default: "9" },
       tokens: { type: "string", default: "1000" },
       rounds: { type: "string", default: "9" },
       gpu: { type: "string", default: "off" },
