@@ -78,8 +78,11 @@ interface Pending {
 
 /** The write buffer's first size; it grows as batches need, up to {@link MAX_BUFFER_BYTES}. */
 const FIRST_BUFFER_BYTES = 4096;
-/** A batch that may need more is encoded into a buffer of its own (rare: big frames, a slow reader). */
-const MAX_BUFFER_BYTES = 64 * 1024;
+/**
+ * A batch that may need more is encoded into a buffer of its own (big frames, a slow reader's backlog).
+ * The write buffer lives as long as its connection: this bounds what an idle connection keeps.
+ */
+const MAX_BUFFER_BYTES = 16 * 1024;
 
 const NEWLINE = 10;
 const CR = 13;
