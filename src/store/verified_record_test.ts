@@ -21,6 +21,21 @@ async function withCommitted(body: (store: ModelStore, dir: string) => Promise<v
   }
 }
 
+/**
+ * Waits until the file system's clock has moved past `path`'s mtime (file timestamps tick every few ms):
+ * a change made in the same tick as lode's own write keeps the identity lode recorded, which no stat
+ * can tell apart (git's "racy" case; `lode verify` re-hashes regardless).
+ */
+async function pastTimestampOf(path: string, dir: string): Promise<void> {
+  const { mtime } = await Deno.stat(path);
+  for (let i = 0; i < 1000; i++) {
+    await Deno.writeFile(`${dir}/tick`, new Uint8Array([i % 256]));
+    if ((await Deno.stat(`${dir}/tick`)).mtime!.getTime() > mtime!.getTime()) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error("the file system's clock did not move");
+}
+
 Deno.test("a blob committed by lode is recorded as verified by lode", async () => {
   await withCommitted(async (store) => {
     assert.equal(await isVerifiedByLode(store.layout, HEX), true);
@@ -48,8 +63,9 @@ Deno.test("a restored copy (new file, same bytes, same mtime) is not trusted unt
 });
 
 Deno.test("bytes changed in place are not trusted; a failed check drops the record", async () => {
-  await withCommitted(async (store) => {
+  await withCommitted(async (store, dir) => {
     const path = store.layout.blobPath(HEX);
+    await pastTimestampOf(path, dir);
     await Deno.chmod(path, 0o644);
     using file = await Deno.open(path, { write: true });
     await file.write(new Uint8Array([0x58]));
