@@ -179,6 +179,20 @@ Deno.test("@branch pins the commit sha; a path form pulls one file; no quant pic
     const d = await lode(["pull", "hf:tiny/stories-GGUF@v1", "--name", "default"]);
     assert.equal(d.code, 0, d.stderr);
     assert.equal((await manifest(store, "default")).blob, `sha256:${STORIES_SHA}`);
+    // Stored under --name, the pinned reference still finds it: no request to the Hub, even offline.
+    const hubBefore = hub.hub.requests.length;
+    const run = await lode([
+      "run",
+      `hf:tiny/stories-GGUF@${sha}`,
+      "Once upon a time",
+      "-t",
+      "0",
+      "-n",
+      "4",
+      "--offline",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(hub.hub.requests.length, hubBefore);
   });
 });
 

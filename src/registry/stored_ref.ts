@@ -5,14 +5,15 @@
  * of the name it is stored under.
  *
  * - a **name**: itself, when stored;
- * - an **https URL**: the name its registry gives (`nameFromFilename`), when
- *   that manifest holds the pinned digest (`#sha256=`), or — unpinned — was
- *   pulled from that very URL (what `lode pull` itself checks before
- *   downloading nothing);
+ * - an **https URL**: a model that holds the pinned digest (`#sha256=`), or —
+ *   unpinned — was pulled from that very URL (what `lode pull` itself checks
+ *   before downloading nothing);
  * - an **`hf:` reference pinned to a commit** (`@` 40 hex digits): the
  *   manifest with the Hugging Face source of that repo and commit whose file
  *   is the one asked (`/PATH.gguf`, or `:QUANT`, or without either the
- *   default quant, Q4_K_M), stored under the name the registry gives it;
+ *   default quant, Q4_K_M);
+ * - with several such models (pulled again under `--name`), the one under the
+ *   name the registry gives, else the first name in order;
  * - anything else (an `hf:` branch or tag, which only the Hub can resolve;
  *   a `file:` path): null.
  *
@@ -55,11 +56,10 @@ export function storedModelFor(ref: ModelRef, manifests: readonly Manifest[]): s
     case "name":
       return manifests.some((m) => m.name === ref.name) ? ref.name : null;
     case "url": {
-      const name = nameFromFilename(ref.filename);
-      const m = manifests.find((m) => m.name === name);
-      if (m === undefined) return null;
-      const same = ref.sha256 ? m.blob === `sha256:${ref.sha256}` : m.source.url === ref.url.href;
-      return same ? name : null;
+      const held = manifests.filter((m) =>
+        ref.sha256 ? m.blob === `sha256:${ref.sha256}` : m.source.url === ref.url.href
+      );
+      return preferred(held, nameFromFilename(ref.filename));
     }
     case "hf":
       return storedHf(ref, manifests);
@@ -72,11 +72,17 @@ function storedHf(ref: HfRef, manifests: readonly Manifest[]): string | null {
   if (!isPinnedCommit(ref.revision)) return null;
   const commit = ref.revision!.toLowerCase();
   const repo = ref.repo.toLowerCase();
-  const hit = manifests.find(({ name, source }) =>
+  const held = manifests.filter(({ source }) =>
     source.registry === "huggingface" && source.repo.toLowerCase() === repo &&
     source.revision.toLowerCase() === commit &&
-    (ref.path ? source.filename === ref.path : quantOf(source.filename) === (ref.quant ?? DEFAULT_QUANT)) &&
-    name === hfStoreName(source.filename)
+    (ref.path ? source.filename === ref.path : quantOf(source.filename) === (ref.quant ?? DEFAULT_QUANT))
   );
-  return hit?.name ?? null;
+  return preferred(held, held[0] ? hfStoreName(held[0].source.filename) : "");
+}
+
+/** Of the models that hold what was asked: the one named `usual` (the registry's name), else the first name. */
+function preferred(held: readonly Manifest[], usual: string): string | null {
+  if (held.length === 0) return null;
+  if (held.some((m) => m.name === usual)) return usual;
+  return held.map((m) => m.name).sort()[0]!;
 }

@@ -40,7 +40,7 @@ Deno.test("isPinnedCommit: 40 hex digits only", () => {
   assert.equal(isPinnedCommit(undefined), false);
 });
 
-Deno.test("storedModelFor hf: only a reference pinned to the recorded commit, its file, under the registry's name", () => {
+Deno.test("storedModelFor hf: only a reference pinned to the recorded commit, and its file", () => {
   assert.equal(find(`hf:o/r:Q8_0@${COMMIT}`), "r-Q8_0");
   assert.equal(find(`hf:O/R:q8_0@${COMMIT.toUpperCase()}`), "r-Q8_0");
   assert.equal(find(`hf:o/r@${COMMIT}`), "r-Q4_K_M", "no quant: the default one");
@@ -50,7 +50,23 @@ Deno.test("storedModelFor hf: only a reference pinned to the recorded commit, it
   assert.equal(find(`hf:o/r:Q8_0@${"0".repeat(40)}`), null, "another commit");
   assert.equal(find(`hf:o/other:Q8_0@${COMMIT}`), null);
   assert.equal(find(`hf:o/r:Q6_K@${COMMIT}`), null);
-  assert.equal(find(`hf:o/r:Q5_K_M@${COMMIT}`), null, "stored under a name the registry would not give");
+  assert.equal(find(`hf:o/r:Q5_K_M@${COMMIT}`), "renamed", "stored under --name: the same file all the same");
+});
+
+Deno.test("storedModelFor: a file held under several names is the registry's name, else the first name", () => {
+  const twice = [manifest("zz-mine", {}), manifest("aa-mine", {}), ...STORE];
+  // r-Q8_0's source is o/r@COMMIT r-Q8_0.gguf; the other two hold o/r@COMMIT {name}.gguf, so give them that file.
+  for (const m of twice.slice(0, 2)) m.source.filename = "r-Q8_0.gguf";
+  assert.equal(storedModelFor(parseRef(`hf:o/r:Q8_0@${COMMIT}`), twice), "r-Q8_0");
+  const withoutUsual = twice.filter((m) => m.name !== "r-Q8_0");
+  assert.equal(storedModelFor(parseRef(`hf:o/r:Q8_0@${COMMIT}`), withoutUsual), "aa-mine");
+  // A URL pulled under --name: found by its digest (pinned) or by the very URL (unpinned).
+  const named = [
+    manifest("tiny", { registry: "h", repo: "", revision: "", url: "https://h/m/stories260K.gguf" }),
+  ];
+  assert.equal(storedModelFor(parseRef(`https://h/m/stories260K.gguf#sha256=${HEX}`), named), "tiny");
+  assert.equal(storedModelFor(parseRef("https://h/m/stories260K.gguf"), named), "tiny");
+  assert.equal(storedModelFor(parseRef("https://mirror/m/stories260K.gguf"), named), null);
 });
 
 Deno.test("storedModelFor URL: its name, when the digest (pinned) or the URL (unpinned) matches; names; files", () => {
