@@ -208,7 +208,7 @@ Deno.test("SIGTERM drains: an in-flight generate completes, a new request gets D
   });
 });
 
-Deno.test("detokenize through lode serve: docs/protocol.md's example answers as written; an id outside the vocabulary is BAD_REQUEST naming it, and the runner lives on; DaemonSession detokenizes, reports the daemon's capabilities, refuses renderChat", async () => {
+Deno.test("detokenize through lode serve: docs/protocol.md's example answers as written; an id outside the vocabulary is BAD_REQUEST naming it, and the runner lives on; DaemonSession detokenizes, reports the daemon's capabilities, renders a chat as in-process (render_chat: as documented)", async () => {
   await withTempDir(async (dir) => {
     const store = await storeWithStories(dir);
     const daemon = await startServe(dir, store);
@@ -245,13 +245,18 @@ Deno.test("detokenize through lode serve: docs/protocol.md's example answers as 
         session.detokenize([2 ** 31]),
         (e: LodeError) => e.code === "USAGE" && e.details.field === "tokens.0",
       );
-      await assert.rejects(
-        session.renderChat([{ role: "user", content: "hi" }]),
-        (e: LodeError) => e.code === "USAGE" && /--no-daemon/.test(e.hint),
-      );
+      // render_chat: the doc's example answers as written; DaemonSession.renderChat is the in-process text.
+      const rendered = doc.slice(doc.indexOf("### `render_chat`"), doc.indexOf("### `models`"));
+      const [renderRequest, ...renderAnswers] = [...rendered.matchAll(/```ndjson\n([^]*?)```/g)]
+        .flatMap((m) => m[1]!.trim().split("\n")).map((l) => JSON.parse(l));
+      await c.write(renderRequest);
+      assert.deepEqual((await c.frames(renderRequest.id)).filter((f) => f.type !== "loading"), renderAnswers);
       const local = await createLlamaCppBackend().load(STORIES_FILE, { threads: 1, gpu: "off" });
       try {
         assert.deepEqual(session.capabilities, local.capabilities);
+        for (const messages of [renderRequest.messages, [{ role: "user" as const, content: "hi" }]]) {
+          assert.equal(await session.renderChat(messages), await local.renderChat(messages));
+        }
       } finally {
         await local.close();
       }

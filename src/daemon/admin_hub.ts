@@ -24,7 +24,7 @@
  * @module
  */
 import type { StatusEvent } from "../events/status_event.ts";
-import { encodeFrame } from "./protocol.ts";
+import { encodeFrame } from "./frame_lines.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 
 /** Frames a subscriber may fall behind by before it is dropped (the seed's `ADMIN_BROADCAST_CAPACITY`). */

@@ -213,12 +213,12 @@ class DaemonSession implements Session {
     return this.#stream({ op: "chat", model: this.#model, messages, ...samplingFields(options) }, options);
   }
 
-  renderChat(): Promise<string> {
-    return Promise.reject(
-      new LodeError("USAGE", "the daemon does not show rendered chat templates", {
-        hint: "Run with --no-daemon to see the rendered prompt.",
-      }),
-    );
+  async renderChat(messages: ChatMessage[]): Promise<string> {
+    let text = "";
+    await this.#client.request({ op: "render_chat", model: this.#model, messages }, {
+      onFrame: (f) => f.type === "text" && (text = f.text),
+    });
+    return text;
   }
 
   async embed(texts: string[], options: EmbedOptions = {}): Promise<number[][]> {

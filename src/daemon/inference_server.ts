@@ -40,13 +40,12 @@ import { VERSION } from "../version.ts";
 import { type ActivityRecord, activityRecord } from "./activity_log.ts";
 import type { AdmissionQueue } from "./admission_queue.ts";
 import { drainingError, InFlightSet } from "./in_flight.ts";
+import { frameLine, frameLines } from "./frame_lines.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 import {
   decodeRequest,
   DEFAULT_MAX_FRAME_BYTES,
   errorFrame,
-  frameLine,
-  frameLines,
   type FrameOf,
   frameTooLargeFrame,
   idFromPrefix,

@@ -12,10 +12,10 @@
  *
  * @example
  * ```ts
- * import { decodeRequest, encodeFrame, errorFrame } from "./protocol.ts";
+ * import { decodeRequest } from "./protocol.ts";
  * const decoded = decodeRequest('{"id":"1","op":"tokenize","model":"m","text":"hi"}');
  * if (decoded.ok) console.log(decoded.request.op); // "tokenize"
- * else console.log(new TextDecoder().decode(encodeFrame(decoded.error)));
+ * else console.log(JSON.stringify(decoded.error)); // the error frame to send back
  * ```
  * @module
  */
@@ -75,6 +75,8 @@ export const Request = z.discriminatedUnion("op", [
   z.object({ ...envelope("tokenize"), model: Model, text: z.string() }),
   /** Token ids → text; an id outside the model's vocabulary is `BAD_REQUEST` naming `tokens.<index>`. */
   z.object({ ...envelope("detokenize"), model: Model, tokens: z.array(Count) }),
+  /** The exact prompt `chat` would feed the model for `messages` (its chat template, the assistant's turn open). */
+  z.object({ ...envelope("render_chat"), model: Model, messages: z.array(ChatMessage).min(1) }),
   z.object({ ...envelope("models") }),
   z.object({
     ...envelope("load"),
@@ -184,7 +186,7 @@ export const ResponseFrame = z.discriminatedUnion("type", [
   }),
   z.object({ ...reply("models"), models: z.array(ModelEntry) }),
   z.object({ ...reply("tokens"), tokens: z.array(z.number().int()) }),
-  /** The answer of `detokenize`. */
+  /** The answer of `detokenize` and of `render_chat`. */
   z.object({ ...reply("text"), text: z.string() }),
   z.object({ ...reply("embeddings"), embeddings: z.array(z.array(z.number())) }),
   z.object({
@@ -217,7 +219,6 @@ export type AdminFrame = z.infer<typeof AdminFrame>;
 export type DecodeResult = { ok: true; request: Request } | { ok: false; error: ErrorFrame };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const encoder = new TextEncoder();
 
 /**
  * Turns one request line (without its newline) into a typed request, or into
@@ -367,43 +368,4 @@ export function idFromPrefix(prefix: string): string | null {
   } catch {
     return null;
   }
-}
-
-/**
- * One frame as a line of text (JSON and `\n`), for {@link NdjsonConnection.enqueue} (which encodes it
- * into its write buffer).
- *
- * @example
- * ```ts
- * frameLine({ id: "1", type: "token", text: "Once" }); // '{"id":"1","type":"token","text":"Once"}\n'
- * ```
- */
-export function frameLine(frame: ResponseFrame | AdminFrame | Record<string, unknown>): string {
-  return JSON.stringify(frame) + "\n";
-}
-
-/**
- * Frames that go together (a result and its `done`) as consecutive lines of text: queued as one.
- *
- * @example
- * ```ts
- * frameLines([{ id: "1", type: "tokens", tokens: [1] }, { id: "1", type: "done" }]); // two lines
- * ```
- */
-export function frameLines(frames: ResponseFrame[]): string {
-  let text = "";
-  for (const frame of frames) text += JSON.stringify(frame) + "\n";
-  return text;
-}
-
-/**
- * One frame as a line of bytes: for a frame written to many connections (the admin stream), encoded once.
- *
- * @example
- * ```ts
- * encodeFrame({ id: "admin", type: "status", status: "ready" }); // bytes of {"id":"admin",…}\n
- * ```
- */
-export function encodeFrame(frame: ResponseFrame | AdminFrame | Record<string, unknown>): Uint8Array {
-  return encoder.encode(frameLine(frame));
 }

@@ -3,7 +3,6 @@ import { ERROR_CODES } from "../errors.ts";
 import {
   AdminFrame,
   decodeRequest,
-  encodeFrame,
   ErrorFrame,
   errorFrame,
   frameTooLargeFrame,
@@ -13,7 +12,7 @@ import {
   type Request,
   ResponseFrame,
 } from "./protocol.ts";
-import { samplingOptions, usageFrom } from "./protocol_backend.ts";
+import { samplingOptions } from "./protocol_backend.ts";
 import { LodeError } from "../errors.ts";
 import { loadedFrame } from "../../tests/support/loaded_frame.ts";
 
@@ -40,6 +39,7 @@ Deno.test("protocol: the ops, in order, and the version", () => {
     "embed",
     "tokenize",
     "detokenize",
+    "render_chat",
     "models",
     "load",
     "unload",
@@ -57,6 +57,7 @@ Deno.test("decodeRequest: one valid line of every op", () => {
     embed: '{"id":"e1","op":"embed","model":"m","input":["a","b"]}',
     tokenize: '{"id":"t1","op":"tokenize","model":"m","text":"hello"}',
     detokenize: '{"id":"d1","op":"detokenize","model":"m","tokens":[403,407]}',
+    render_chat: '{"id":"p1","op":"render_chat","model":"m","messages":[{"role":"user","content":"Hi"}]}',
     models: '{"id":"m1","op":"models"}',
     load: '{"id":"l1","op":"load","model":"m","context_size":2048,"keep_alive_ms":60000}',
     unload: '{"id":"u1","op":"unload","model":"m"}',
@@ -193,60 +194,6 @@ Deno.test("errorFrame: LodeErrors keep code, hint and details; anything else is 
   assert.equal("details" in internal, false);
 });
 
-Deno.test("encodeFrame: one JSON line every frame schema accepts", () => {
-  const frames: ResponseFrame[] = [
-    { id: "1", type: "queued", position: 3 },
-    { id: "1", type: "token", text: "Once" },
-    {
-      id: "1",
-      type: "done",
-      stop_reason: "max_tokens",
-      usage: usageFrom({
-        promptTokens: 4,
-        generatedTokens: 40,
-        loadMs: 12,
-        timeToFirstTokenMs: 3,
-        totalMs: 50,
-        tokensPerSecond: 900,
-      }, { queueMs: 7 }),
-    },
-    { id: "2", type: "health", protocol: 1, version: "0.1.0", status: "ready", queued: 0, running: 1 },
-    { id: "3", type: "models", models: [{ name: "stories", loaded: true, size_bytes: 1185376 }] },
-    { id: "4", type: "tokens", tokens: [1, 2, 3] },
-    { id: "5", type: "embeddings", embeddings: [[0.1, 0.2]] },
-    loadedFrame("6", "stories"),
-    { id: "9", type: "text", text: "Once upon a time" },
-    {
-      id: "10",
-      type: "loading",
-      phase: "download",
-      downloaded_bytes: 1,
-      total_bytes: 2,
-      source_url: "https://h/m",
-    },
-    { id: "7", type: "unloaded", model: "stories", was_loaded: true },
-    { id: "8", type: "cancelled", target: "1", state: "running" },
-    errorFrame(null, new LodeError("BAD_JSON", "not JSON")),
-  ];
-  for (const frame of frames) {
-    const bytes = encodeFrame(frame);
-    const text = new TextDecoder().decode(bytes);
-    assert.ok(text.endsWith("\n") && text.indexOf("\n") === text.length - 1);
-    assert.deepEqual(ResponseFrame.parse(JSON.parse(text)), frame);
-  }
-  const done = frames[2] as Extract<ResponseFrame, { type: "done" }>;
-  assert.deepEqual(done.usage, {
-    prompt_tokens: 4,
-    completion_tokens: 40,
-    total_tokens: 44,
-    queue_ms: 7,
-    load_ms: 12,
-    time_to_first_token_ms: 3,
-    total_ms: 50,
-    tokens_per_second: 900,
-  });
-});
-
 Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the item", () => {
   const d = ok('{"id":"d","op":"detokenize","model":"m","tokens":[]}');
   assert.ok(d.op === "detokenize" && d.tokens.length === 0);
@@ -264,6 +211,16 @@ Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the
     err('{"id":"d","op":"detokenize","model":"m"}').message,
     'detokenize: field "tokens" is missing',
   );
+});
+
+Deno.test("render_chat: messages as chat takes them, at least one", () => {
+  assert.equal(err('{"id":"p","op":"render_chat","model":"m","messages":[]}').details?.field, "messages");
+  assert.equal(
+    err('{"id":"p","op":"render_chat","model":"m"}').message,
+    'render_chat: field "messages" is missing',
+  );
+  const e = err('{"id":"p","op":"render_chat","model":"m","messages":[{"role":"tool","content":"x"}]}');
+  assert.equal(e.details?.field, "messages.0.role");
 });
 
 Deno.test("loaded: capabilities, info and context_size are required (the daemon always knows them after a load)", () => {

@@ -1,10 +1,10 @@
 /**
  * What the daemon does for one request of the model ops — `generate`,
- * `chat`, `embed`, `tokenize`, `detokenize`, `models`, `load`, `unload` — given the router,
+ * `chat`, `embed`, `tokenize`, `detokenize`, `render_chat`, `models`, `load`, `unload` — given the router,
  * the admission queue and a way to send frames. `generate`, `chat` and
  * `embed` take an admission slot first (they are the work the queue bounds;
  * `queued` frames tell their position while they wait); `tokenize`,
- * `detokenize`, `load`, `unload` and `models` do not wait in the queue. A
+ * `detokenize`, `render_chat`, `load`, `unload` and `models` do not wait in the queue. A
  * request waiting for its model's load is sent that load's phases as
  * `loading` frames.
  *
@@ -107,6 +107,14 @@ export async function handleRequest(
         return await tokenize(request, ctx);
       case "detokenize":
         return await detokenize(request, ctx);
+      case "render_chat":
+        return await withLease(ctx, request, ctx.signal, async (lease) => {
+          const text = await lease.session.renderChat(request.messages);
+          return {
+            frames: [{ id: request.id, type: "text", text }],
+            activity: { model: lease.model, count: request.messages.length, output: text },
+          };
+        });
       case "models":
         return {
           frames: [{ id: request.id, type: "models", models: await ctx.router.models() }],
