@@ -116,7 +116,12 @@ export class AdminHub {
    * live events, until it lags, fails or the hub closes. Returns at once.
    */
   attach(conn: Deno.Conn): void {
-    const subscriber = new NdjsonConnection(conn, { maxLineBytes: 4096, readBufferBytes: 4096 });
+    // Many, mostly idle, sent shared bytes: no write buffer of their own (a backlog is joined when written).
+    const subscriber = new NdjsonConnection(conn, {
+      maxLineBytes: 4096,
+      readBufferBytes: 4096,
+      writeBufferBytes: 0,
+    });
     if (this.#closed) {
       subscriber.close();
       return;

@@ -66,6 +66,12 @@ export interface NdjsonConnectionOptions {
   readBufferBytes?: number;
   /** Largest single write when coalescing queued frames. Default 256 KiB. */
   maxBatchBytes?: number;
+  /**
+   * Largest write buffer kept for the connection's life (text lines are encoded into it, queued lines
+   * coalesced in it); a batch that may need more gets a buffer of its own. Default 16 KiB; 0 keeps none
+   * (many mostly idle connections that are sent shared bytes: the admin stream).
+   */
+  writeBufferBytes?: number;
 }
 
 interface Pending {
@@ -76,13 +82,8 @@ interface Pending {
   resolve: ((written: boolean) => void) | null;
 }
 
-/** The write buffer's first size; it grows as batches need, up to {@link MAX_BUFFER_BYTES}. */
+/** The write buffer's first size; it grows as batches need, up to `writeBufferBytes`. */
 const FIRST_BUFFER_BYTES = 4096;
-/**
- * A batch that may need more is encoded into a buffer of its own (big frames, a slow reader's backlog).
- * The write buffer lives as long as its connection: this bounds what an idle connection keeps.
- */
-const MAX_BUFFER_BYTES = 16 * 1024;
 
 const NEWLINE = 10;
 const CR = 13;
@@ -95,6 +96,7 @@ export class NdjsonConnection {
   readonly #maxLine: number;
   readonly #readBuffer: number;
   readonly #maxBatch: number;
+  readonly #maxWriteBuffer: number;
   readonly #queue: Pending[] = [];
   #head = 0;
   #pendingBytes = 0;
@@ -109,6 +111,7 @@ export class NdjsonConnection {
     this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#readBuffer = options.readBufferBytes ?? 64 * 1024;
     this.#maxBatch = options.maxBatchBytes ?? 256 * 1024;
+    this.#maxWriteBuffer = options.writeBufferBytes ?? 16 * 1024;
   }
 
   /** True once the connection is closed (by {@link close}, {@link end} or a failed write). */
@@ -298,7 +301,7 @@ export class NdjsonConnection {
       const line = this.#queue[i]!.line;
       most += typeof line === "string" ? line.length * 3 : line.length;
     }
-    if (most > MAX_BUFFER_BYTES) {
+    if (most > this.#maxWriteBuffer) {
       const lines = this.#queue.slice(first, last).map((p) =>
         typeof p.line === "string" ? encoder.encode(p.line) : p.line
       );
@@ -307,7 +310,7 @@ export class NdjsonConnection {
     let buffer = this.#writeBuffer;
     if (buffer === null || buffer.length < most) {
       buffer = this.#writeBuffer = new Uint8Array(
-        Math.min(MAX_BUFFER_BYTES, Math.max(most, FIRST_BUFFER_BYTES, (buffer?.length ?? 0) * 2)),
+        Math.min(this.#maxWriteBuffer, Math.max(most, FIRST_BUFFER_BYTES, (buffer?.length ?? 0) * 2)),
       );
     }
     let at = 0;

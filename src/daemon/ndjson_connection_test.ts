@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type InboundLine, NdjsonConnection, PREFIX_BYTES } from "./ndjson_connection.ts";
+import {
+  type InboundLine,
+  NdjsonConnection,
+  type NdjsonConnectionOptions,
+  PREFIX_BYTES,
+} from "./ndjson_connection.ts";
 import { idFromPrefix } from "./protocol.ts";
 import { LineReader, withSocketPair } from "../../tests/support/unix_socket.ts";
 
@@ -133,8 +138,15 @@ Deno.test("send: 50 concurrent producers of large frames never interleave, each 
 });
 
 Deno.test("enqueue: text and bytes lines keep their order; text of any script is encoded whole, batch after batch", async () => {
+  // The default write buffer, and none (each batch joined on its own, as the admin stream's connections do).
+  for (const writeBufferBytes of [undefined, 0]) {
+    await enqueueMixed({ maxBatchBytes: 1024, writeBufferBytes });
+  }
+});
+
+async function enqueueMixed(options: NdjsonConnectionOptions): Promise<void> {
   await withSocketPair(async ({ server, client }) => {
-    const conn = new NdjsonConnection(server, { maxBatchBytes: 1024 });
+    const conn = new NdjsonConnection(server, options);
     const reader = new LineReader(client);
     const shared = enc.encode('{"shared":true}\n'); // one encoding, as the admin stream writes it to many peers
     // The last two: the write buffer grows for one; the other is bigger than it may grow.
@@ -157,7 +169,7 @@ Deno.test("enqueue: text and bytes lines keep their order; text of any script is
     for (const frame of expected) assert.deepEqual(await reader.json(), frame);
     assert.deepEqual([...shared], [...enc.encode('{"shared":true}\n')], "bytes handed in are not changed");
   });
-});
+}
 
 Deno.test("send: a peer that does not read holds the sender back (backpressure), then lets it go", async () => {
   await withSocketPair(async ({ server, client }) => {
