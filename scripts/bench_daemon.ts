@@ -70,7 +70,8 @@ async function rate(
     Array.from({ length: clients }, () => client(server.path, until, terminal, line)),
   );
   const cpu = await cpuSeconds(server.pid) - cpuBefore;
-  return { ...summarize(all.flat(), seconds), cpuUs: cpu / all.flat().length * 1e6 };
+  const latencies = all.flat();
+  return { ...summarize(latencies, seconds), cpuUs: cpu / latencies.length * 1e6 };
 }
 
 /** Waits (at most 30 s) until process `pid` used under 1% of a core over half a second; returns the ms waited. */

@@ -38,7 +38,7 @@ export function frameLine(frame: ResponseFrame | AdminFrame | Record<string, unk
  */
 export function frameLines(frames: ResponseFrame[]): string {
   let text = "";
-  for (const frame of frames) text += JSON.stringify(frame) + "\n";
+  for (const frame of frames) text += frameLine(frame);
   return text;
 }
 

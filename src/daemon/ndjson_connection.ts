@@ -201,12 +201,8 @@ export class NdjsonConnection {
    * taken it, `false` if the connection closed first. Never rejects.
    */
   send(frame: unknown): Promise<boolean> {
-    return this.sendLine(JSON.stringify(frame) + "\n");
-  }
-
-  /** {@link send} for a line already made: text or bytes, ending with `\n`. */
-  sendLine(line: string | Uint8Array): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
+    const line = JSON.stringify(frame) + "\n";
     return new Promise((resolve) => this.#push({ line, size: line.length, resolve }));
   }
 

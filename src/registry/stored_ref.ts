@@ -59,7 +59,7 @@ export function storedModelFor(ref: ModelRef, manifests: readonly Manifest[]): s
       const held = manifests.filter((m) =>
         ref.sha256 ? m.blob === `sha256:${ref.sha256}` : m.source.url === ref.url.href
       );
-      return preferred(held, nameFromFilename(ref.filename));
+      return preferred(held, (m) => m.name === nameFromFilename(ref.filename));
     }
     case "hf":
       return storedHf(ref, manifests);
@@ -77,12 +77,10 @@ function storedHf(ref: HfRef, manifests: readonly Manifest[]): string | null {
     source.revision.toLowerCase() === commit &&
     (ref.path ? source.filename === ref.path : quantOf(source.filename) === (ref.quant ?? DEFAULT_QUANT))
   );
-  return preferred(held, held[0] ? hfStoreName(held[0].source.filename) : "");
+  return preferred(held, (m) => m.name === hfStoreName(m.source.filename));
 }
 
-/** Of the models that hold what was asked: the one named `usual` (the registry's name), else the first name. */
-function preferred(held: readonly Manifest[], usual: string): string | null {
-  if (held.length === 0) return null;
-  if (held.some((m) => m.name === usual)) return usual;
-  return held.map((m) => m.name).sort()[0]!;
+/** Of the models that hold what was asked: one stored under the registry's name (`usual`), else the first name. */
+function preferred(held: readonly Manifest[], usual: (m: Manifest) => boolean): string | null {
+  return held.find(usual)?.name ?? held.map((m) => m.name).sort()[0] ?? null;
 }
