@@ -44,7 +44,21 @@ export function tokenizeWith(model: NodeLlamaCpp.LlamaModel, text: string): numb
  * ```
  */
 export function detokenizeWith(model: NodeLlamaCpp.LlamaModel, tokens: number[]): string {
-  const size = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+  checkTokenIds(tokens, model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0);
+  return model.detokenize(tokens as NodeLlamaCpp.Token[], false);
+}
+
+/**
+ * Throws a `USAGE` error naming the first item of `tokens` that is not an id of a vocabulary of `size`
+ * tokens (llama.cpp aborts the whole process on one).
+ *
+ * @example
+ * ```ts
+ * checkTokenIds([1, 2, 3], 512); // fine
+ * checkTokenIds([1, 512], 512); // throws: item 1 is 512
+ * ```
+ */
+export function checkTokenIds(tokens: number[], size: number): void {
   const bad = Array.isArray(tokens)
     ? tokens.findIndex((t) => !(Number.isInteger(t) && t >= 0 && t < size))
     : 0;
@@ -55,7 +69,6 @@ export function detokenizeWith(model: NodeLlamaCpp.LlamaModel, tokens: number[])
       { details: { index: bad, vocabulary_size: size } },
     );
   }
-  return model.detokenize(tokens as NodeLlamaCpp.Token[], false);
 }
 
 /**
