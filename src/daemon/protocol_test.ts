@@ -9,7 +9,7 @@ import {
   idFromPrefix,
   OPS,
   PROTOCOL_VERSION,
-  type Request,
+  Request,
   ResponseFrame,
 } from "./protocol.ts";
 import { samplingOptions } from "./protocol_backend.ts";
@@ -91,6 +91,30 @@ Deno.test("decodeRequest: unknown fields are ignored, a single stop string becom
   assert.ok(r.op === "generate");
   assert.equal("stream" in r, false);
   assert.deepEqual(samplingOptions(r), { stop: ["END"] });
+});
+
+Deno.test("decodeRequest: health and tokenize, checked by hand, decode exactly as the schema decodes them", () => {
+  const lines: Record<string, unknown>[] = [
+    { id: "h", op: "health" },
+    { id: "h", op: "health", v: 1, extra: [1] },
+    { id: "t", op: "tokenize", model: "m", text: "Once upon a time" },
+    { id: "t", op: "tokenize", model: "m", text: "", v: 1, stream: true },
+    { id: "t", op: "tokenize", model: "m".repeat(1024), text: "x" },
+    // Every way to be wrong: the schema's answer (and error) stands.
+    { id: "t", op: "tokenize", model: "m".repeat(1025), text: "x" },
+    { id: "t", op: "tokenize", model: "", text: "x" },
+    { id: "t", op: "tokenize", model: 7, text: "x" },
+    { id: "t", op: "tokenize", text: "x" },
+    { id: "t", op: "tokenize", model: "m" },
+    { id: "t", op: "tokenize", model: "m", text: ["x"] },
+    { id: "t", op: "tokenize", model: "m", text: null },
+  ];
+  for (const line of lines) {
+    const schema = Request.safeParse(line);
+    const decoded = decodeRequest(JSON.stringify(line));
+    assert.equal(decoded.ok, schema.success, JSON.stringify(line));
+    if (decoded.ok && schema.success) assert.deepEqual(decoded.request, schema.data, JSON.stringify(line));
+  }
 });
 
 Deno.test("decodeRequest: not UTF-8 or not JSON is BAD_JSON with no id", () => {
