@@ -208,6 +208,15 @@ Deno.test("load: context_size and keep_alive_ms apply to the model (a reload for
       assert.ok(reload.every((f) => f.model === "stories260K" && f.reason === "context_size"));
       assert.deepEqual((await health(client)).loaded, ["stories260K"]);
 
+      // A context that can never fit: refused, and the model is loaded back as it was (512, its keep-alive).
+      const huge = await ask(client, { op: "load", model: "stories260K", context_size: 2 ** 30 });
+      assert.equal(terminal(huge).code, "INSUFFICIENT_MEMORY", JSON.stringify(huge));
+      const back = (await ask(client, { op: "load", model: "stories260K" }))[0]!;
+      assert.equal(back.context_size, 512);
+      assert.equal(back.keep_alive_ms, 60_000);
+      await client.until(() => admin.frames.at(-1)?.status === "ready");
+      assert.ok(admin.frames.some((f) => f.reason === "reload_failed" && f.phase === "kv_cache"));
+
       const once = (await ask(client, { op: "load", model: "stories260K", keep_alive_ms: 0 }))[0]!;
       assert.equal(once.keep_alive_ms, 0);
       const [runner] = await runnerPids(daemon.child.pid);
@@ -225,6 +234,10 @@ Deno.test("load: context_size and keep_alive_ms apply to the model (a reload for
       const stopped = await daemon.stop();
       assert.equal(stopped.code, 0, stopped.stderr);
       assert.match(stopped.stderr, /stories260K: reloading with context size 512 \(loaded with 256\)/);
+      assert.match(
+        stopped.stderr,
+        /stories260K: the reload failed \(.+\); loading it again with context size 512/,
+      );
     }
   });
 });

@@ -11,7 +11,8 @@
  *   that learns its name is already loading joins that entry).
  * - **Settings** per model (`acquire`/`load` options): `keepAliveMs`, and
  *   `contextSize` — a model loaded with another context is reloaded once its
- *   leases are released (reported as `restarting`, `reason: context_size`).
+ *   leases are released (reported as `restarting`, `reason: context_size`);
+ *   if that fails, it is loaded back as it was (`reason: reload_failed`).
  * - **Loads** are shared: concurrent acquires of one model wait for one
  *   runner. A load is abandoned (`INTERRUPTED`) only when every acquirer
  *   waiting for it aborted.
@@ -45,7 +46,7 @@
  * ```
  * @module
  */
-import { LodeError, toLodeError } from "../errors.ts";
+import { toLodeError } from "../errors.ts";
 import type { StatusEvent } from "../events/status_event.ts";
 import type { Vocabulary } from "../inference/backend.ts";
 import { readMemAvailable } from "../inference/mem_available.ts";
@@ -59,6 +60,7 @@ import { startRunnerSession } from "./runner_session.ts";
 import { vocabularyOf, withVocabulary } from "./vocabulary_session.ts";
 import {
   abortable,
+  draining,
   loadedFields,
   type LoadedModel,
   loadInterrupted,
@@ -83,6 +85,8 @@ export class ModelRouter implements Router {
   readonly #stopping = new Set<RouterEntry>();
   /** Entries replaced by a reload with another context: stopped once idle; they hold their room till then. */
   readonly #retiring = new Set<RouterEntry>();
+  /** Failed reloads whose model is being loaded again as it was ({@link #restore}). */
+  readonly #restoredAfter = new WeakSet<RouterEntry>();
   readonly #status = new RouterStatus();
   #admission: Promise<unknown> = Promise.resolve();
   #changed = Promise.withResolvers<void>();
@@ -107,6 +111,8 @@ export class ModelRouter implements Router {
         lease = await entry.acquire(options.signal);
       } catch (e) {
         if (e instanceof Moved) continue; // its name is another entry's: join that one
+        // A reload (another's context) failed and the model is being brought back: join that load.
+        if (options.contextSize === undefined && this.#restoredAfter.has(entry)) continue;
         throw e;
       }
       if (this.#closed) {
@@ -225,12 +231,29 @@ export class ModelRouter implements Router {
     entry.keepAliveMs = settings.keepAliveMs ?? this.#keepAliveMs;
     this.#entries.set(key, entry);
     entry.start(this.#bringUp(entry, known));
-    entry.ready.catch(() => {
+    entry.ready.catch((error) => {
       if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
-      if (known.after) this.#status.reloadFailed(entry.name);
+      if (known.after) this.#restore(known.after, entry, error);
       this.#notify();
     });
     return entry;
+  }
+
+  /**
+   * The reload `failed` of `old` failed: `old` is loaded again as it was (context, keep-alive), unless the
+   * reload was stopped on purpose (unload, close) or the name is taken. Once: if that fails, it stays out.
+   */
+  #restore(old: RouterEntry, failed: RouterEntry, error: unknown): void {
+    this.#status.reloadFailed(old.name);
+    if (this.#closed || failed.signal.aborted || this.#entries.has(old.name) || old.path === null) return;
+    const contextSize = old.session?.info.contextSize ?? old.contextSize ?? undefined;
+    this.#o.notice?.(
+      `${old.name}: the reload failed (${toLodeError(error).message}); loading it again` +
+        (contextSize === undefined ? "" : ` with context size ${contextSize}`),
+    );
+    this.#status.restarting(old.name, "reload_failed");
+    this.#restoredAfter.add(failed);
+    this.#newEntry(old.name, { contextSize, keepAliveMs: old.keepAliveMs }, { path: old.path });
   }
 
   /** Resolve → (a reload: wait for the old runner to stop) → make room → start the runner → ready. */
@@ -366,14 +389,7 @@ export class ModelRouter implements Router {
     if (this.#entries.get(entry.name) === entry) this.#entries.delete(entry.name);
     this.#retiring.delete(entry);
     entry.crashed();
-    this.#status.restarting(entry.name, "crashed");
-    if (!this.#closed) {
-      this.#status.emit({
-        model: entry.name,
-        event: { status: "restarting", phase: "checking_local", path: entry.path ?? "" },
-        reason: "crashed",
-      });
-    }
+    this.#status.crashed(entry.name, entry.path ?? "", { quiet: this.#closed });
     this.#notify();
   }
 
@@ -387,8 +403,4 @@ export class ModelRouter implements Router {
   #assertOpen(): void {
     if (this.#closed) throw draining();
   }
-}
-
-function draining(): LodeError {
-  return new LodeError("DRAINING", "the daemon is shutting down and loads no more models");
 }

@@ -1,7 +1,7 @@
 // The router's naming and per-model settings with models started instantly (fakes; the real runners and a
 // real daemon are in model_router_runner_test.ts and tests/serve_router_test.ts): a reference and its store
 // name join one entry even when both load at once, concurrent loads asking different contexts settle, and a
-// reload that fails leaves the model unloaded, its next load a plain one.
+// reload that fails brings the model back as it was.
 import assert from "node:assert/strict";
 import { isLodeError, LodeError } from "../errors.ts";
 import type { Session, SessionInfo } from "../inference/backend.ts";
@@ -88,24 +88,41 @@ Deno.test("a reference and its store name loading at once: one load, one entry, 
   });
 });
 
-Deno.test("concurrent acquires asking different contexts each get theirs; a failed reload leaves a plain next load", async () => {
-  await withRouter({ failContext: 999 }, async (router, started) => {
+Deno.test("concurrent acquires asking different contexts each get theirs", async () => {
+  await withRouter({}, async (router, started) => {
     const [a, b] = await Promise.all([
       router.acquire("m", { contextSize: 256 }).then((l) => (l.release(), l.session.info.contextSize)),
       router.acquire("m", { contextSize: 512 }).then((l) => (l.release(), l.session.info.contextSize)),
     ]);
     assert.deepEqual([a, b], [256, 512]);
     assert.ok(started.length >= 2 && started.length <= 3, String(started));
+  });
+});
 
-    const failed = await router.acquire("m", { contextSize: 999 }).catch((e) => e);
-    assert.ok(isLodeError(failed, "MODEL_LOAD_FAILED"), String(failed));
+Deno.test("a failed reload brings the model back as it was; a request naming no context waits for that", async () => {
+  await withRouter({ failContext: 999 }, async (router, started, statuses) => {
+    (await router.acquire("m", { contextSize: 512, keepAliveMs: 60_000 })).release();
+    statuses.length = 0;
+    const failed = router.acquire("m", { contextSize: 999 }).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 0)); // the reload has begun: a plain request joins it
+    const plain = router.acquire("m");
+    assert.ok(isLodeError(await failed, "MODEL_LOAD_FAILED"), "the request asking 999 gets why");
+    const lease = await plain; // not the reload's failure: the model as it was
+    assert.equal(lease.session.info.contextSize, 512);
+    lease.release();
+    assert.deepEqual(started, [512, 512]);
+    assert.deepEqual(router.loadedNames(), ["m"]);
+    const entry = (await router.models()).find((m) => m.name === "m");
+    assert.ok(entry?.expires_in_ms! > 50_000, `its keep-alive too: ${entry?.expires_in_ms}`);
+    const seen = statuses.map((s) => `${s.event.status}${s.reason ? `/${s.reason}` : ""}`);
+    assert.deepEqual(seen, ["restarting/context_size", "restarting/reload_failed", "ready"]);
+
+    // Failing again while the model is unloaded: nothing to bring back.
+    await router.unload("m");
+    assert.ok(
+      isLodeError(await router.acquire("m", { contextSize: 999 }).catch((e) => e), "MODEL_LOAD_FAILED"),
+    );
     await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(router.loadedNames(), [], "the old context was given up for the reload");
-    const statuses: ModelStatus[] = [];
-    router.onStatus((s) => statuses.push(s));
-    const plain = await router.acquire("m");
-    assert.equal(plain.session.info.contextSize, 2048);
-    assert.ok(statuses.every((s) => s.event.status !== "restarting"), "a plain load, not a restart");
-    plain.release();
+    assert.deepEqual(router.loadedNames(), []);
   });
 });

@@ -67,8 +67,11 @@ export interface Lease {
 export interface ModelStatus {
   model: string;
   event: StatusEvent;
-  /** Why a `restarting` model is loaded again: its runner crashed, or it is reloaded with another context. */
-  reason?: "crashed" | "context_size";
+  /**
+   * Why a `restarting` model is loaded again: its runner crashed, it is reloaded with another context, or
+   * such a reload failed and it is loaded back as it was.
+   */
+  reason?: "crashed" | "context_size" | "reload_failed";
 }
 
 /**

@@ -313,6 +313,18 @@ export function loadInterrupted(model: string): LodeError {
 }
 
 /**
+ * The error of a load asked of a router that is closing.
+ *
+ * @example
+ * ```ts
+ * draining().code; // "DRAINING"
+ * ```
+ */
+export function draining(): LodeError {
+  return new LodeError("DRAINING", "the daemon is shutting down and loads no more models");
+}
+
+/**
  * `promise`, or a rejection with `error()` as soon as `signal` aborts.
  *
  * @example

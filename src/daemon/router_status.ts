@@ -51,6 +51,16 @@ export class RouterStatus {
     this.emit({ model, event: e, ...(e.status === "restarting" ? { reason } : {}) });
   }
 
+  /**
+   * `model`'s runner (of the file at `path`) crashed: reported as `restarting` (unless `quiet`: the daemon
+   * is closing), and its next load is a restart for that reason.
+   */
+  crashed(model: string, path: string, options: { quiet?: boolean } = {}): void {
+    this.restarting(model, "crashed");
+    if (options.quiet) return;
+    this.emit({ model, event: { status: "restarting", phase: "checking_local", path }, reason: "crashed" });
+  }
+
   /** `model` is loaded: reports `ready`; its next load is no restart. */
   ready(model: string): void {
     this.#restarts.delete(model);
