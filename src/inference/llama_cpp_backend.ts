@@ -221,7 +221,7 @@ class LlamaCppBackend implements Backend {
       const llama = await this.#runtime(lib, "cpu");
       const forget = (v: Vocabulary) => this.#vocabularies.delete(v);
       // Straight to the libllama node-llama-cpp loaded when it can (~2 µs less per call), else the addon.
-      const onUnavailable = (why: string) => this.#onLog("info", `vocabulary through the addon: ${why}`);
+      const onUnavailable = (why: string) => this.#log("info", `vocabulary through the addon: ${why}`);
       const vocabulary = await openFfiVocabulary(path, { onClosed: forget, onUnavailable }) ??
         new LlamaCppVocabulary(
           await llama.loadModel({ modelPath: path, vocabOnly: true, gpuLayers: 0 }),
