@@ -212,29 +212,15 @@ class FfiVocabulary implements Vocabulary {
     if (tokens.length === 0) return "";
     const ids = this.#idsFor(tokens.length);
     ids.set(tokens);
-    let text = this.#bytesFor(tokens.length * 8);
-    let n = this.#lib.symbols.llama_detokenize(
-      this.#vocab,
-      ids,
-      tokens.length,
-      text,
-      text.length,
-      false,
-      false,
-    );
-    if (n < 0) {
-      text = this.#bytesFor(-n);
-      n = this.#lib.symbols.llama_detokenize(
-        this.#vocab,
-        ids,
-        tokens.length,
-        text,
-        text.length,
-        false,
-        false,
-      );
-    }
+    let text: Uint8Array = this.#bytes; // the kept buffer first; a longer text is told its size, then written again
+    let n = this.#detokenizeInto(ids, tokens.length, text);
+    if (n < 0) n = this.#detokenizeInto(ids, tokens.length, text = this.#bytesFor(-n));
     return decoder.decode(text.subarray(0, n));
+  }
+
+  /** The bytes of `ids`' first `count` ids written into `text`: how many, or minus how many it needs. */
+  #detokenizeInto(ids: Int32Array, count: number, text: Uint8Array): number {
+    return this.#lib.symbols.llama_detokenize(this.#vocab, ids, count, text, text.length, false, false);
   }
 
   close(): Promise<void> {
