@@ -75,6 +75,25 @@ Deno.test("writing never waits: a burst goes out in one write; beyond the bound 
   });
 });
 
+Deno.test("records wait up to flushMs and go out together, with no flush asked", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/f.ndjson`;
+    const log = await ActivityLog.open(path, { flushMs: 100 });
+    for (let i = 0; i < 3; i++) log.write(record(i));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await Deno.stat(path)).size, 0, "still waiting for its companions");
+    const deadline = Date.now() + 5000;
+    while (log.written < 3) {
+      assert.ok(Date.now() < deadline, "written after flushMs");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual((await lines(path)).map((r) => r.request_id), ["r0", "r1", "r2"]);
+    log.write(record(3));
+    await log.close(); // close writes what waits at once
+    assert.equal((await lines(path)).length, 4);
+  });
+});
+
 Deno.test("a failing write is reported once and does not throw", async () => {
   await withTempDir(async (dir) => {
     const errors: string[] = [];
