@@ -9,10 +9,11 @@
  * Writing never blocks request handling: {@link ActivityLog.write} only
  * queues the record's line, and one background writer appends what is queued
  * every `flushMs` (10 ms by default) in one write: one encoding and one
- * write for hundreds of records under load (a write per burst took ~40% off
- * the daemon's `tokenize` rate). A process killed with SIGKILL loses the
- * records not yet written: normally those of the last interval. When the disk cannot keep up, at most `maxPendingRecords` wait and
- * the newest are dropped (counted in {@link ActivityLog.dropped}). A failing
+ * write for hundreds of records under load (a write per burst cost a `tokenize`
+ * flood twice the daemon's CPU per request). A process killed with SIGKILL loses the
+ * records not yet written: normally those of the last interval. When the
+ * disk cannot keep up, at most `maxPendingRecords` wait and the newest are
+ * dropped (counted in {@link ActivityLog.dropped}). A failing
  * write (disk full, file removed…) is reported once through `onError`; the
  * log then keeps trying with later records.
  *
