@@ -240,12 +240,13 @@ export class ModelRouter implements Router {
   }
 
   /**
-   * The reload `failed` of `old` failed: `old` is loaded again as it was (context, keep-alive), unless the
-   * reload was stopped on purpose (unload, close) or the name is taken. Once: if that fails, it stays out.
+   * `failed`, the reload of `old` with another context, failed or was abandoned by all who asked: `old` is
+   * loaded again as it was (context, keep-alive), unless the model was unloaded, the router is closing or
+   * the name is taken. Once: if that fails too, the model stays unloaded.
    */
   #restore(old: RouterEntry, failed: RouterEntry, error: unknown): void {
     this.#status.reloadFailed(old.name);
-    if (this.#closed || failed.signal.aborted || this.#entries.has(old.name) || old.path === null) return;
+    if (this.#closed || failed.unloadWanted || this.#entries.has(old.name) || old.path === null) return;
     const contextSize = old.session?.info.contextSize ?? old.contextSize ?? undefined;
     this.#o.notice?.(
       `${old.name}: the reload failed (${toLodeError(error).message}); loading it again` +

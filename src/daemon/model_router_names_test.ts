@@ -117,6 +117,19 @@ Deno.test("a failed reload brings the model back as it was; a request naming no 
     const seen = statuses.map((s) => `${s.event.status}${s.reason ? `/${s.reason}` : ""}`);
     assert.deepEqual(seen, ["restarting/context_size", "restarting/reload_failed", "ready"]);
 
+    // A reload abandoned by the only request that asked for it: back as it was too.
+    const asker = new AbortController();
+    const abandoned = router.acquire("m", { contextSize: 1024, signal: asker.signal }).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 0));
+    asker.abort();
+    assert.ok(isLodeError(await abandoned, "INTERRUPTED"), String(await abandoned));
+    const again = await router.acquire("m");
+    assert.equal(again.session.info.contextSize, 512);
+    again.release();
+    // (the 1024 runner may have started before the request left: it is closed, and not counted here)
+    assert.deepEqual(started.filter((c) => c !== 1024), [512, 512, 512]);
+    assert.deepEqual(router.loadedNames(), ["m"]);
+
     // Failing again while the model is unloaded: nothing to bring back.
     await router.unload("m");
     assert.ok(
