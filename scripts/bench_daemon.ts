@@ -14,10 +14,11 @@
  *    issue 6's target, and CPU per token of each process: see
  *    scripts/bench_daemon_generation.ts. `--direct-runner` adds a runner
  *    started here without a daemon (the process boundary's share);
- *    `--generation-only` skips part 1, `--rates-only` part 2.
+ *    `--generation-only` skips part 1, `--rates-only` part 2. `--log` runs
+ *    the daemon with its activity log on (a file in the bench's temp dir).
  *
  * Usage: deno run -A scripts/bench_daemon.ts [--clients 8] [--seconds 1] [--rate-rounds 9] [--tokens 1000] [--rounds 9]
- *   [--gpu off] [--generation-only | --rates-only] [--direct-runner]
+ *   [--gpu off] [--generation-only | --rates-only] [--direct-runner] [--log]
  *
  * @example
  * ```sh
@@ -99,6 +100,7 @@ async function benchRates(
     clients: number;
     seconds: number;
     rounds: number;
+    log: boolean;
   },
 ): Promise<void> {
   const tokenize = (i: number) =>
@@ -122,7 +124,9 @@ async function benchRates(
     }
   }
   console.log(
-    `${o.clients} clients, one request in flight each; ${o.rounds} rounds of ${o.seconds} s per op, order rotating (medians)`,
+    `${o.clients} clients, one request in flight each; ${o.rounds} rounds of ${o.seconds} s per op, order rotating (medians)${
+      o.log ? "; the daemon's activity log on" : ""
+    }`,
   );
   for (const name of names) {
     const xs = runs[name];
@@ -161,6 +165,7 @@ if (import.meta.main) {
       "generation-only": { type: "boolean", default: false },
       "rates-only": { type: "boolean", default: false },
       "direct-runner": { type: "boolean", default: false },
+      log: { type: "boolean", default: false },
     },
   });
   const clients = Number(values.clients);
@@ -188,6 +193,7 @@ if (import.meta.main) {
       "1024",
       "--gpu",
       values.gpu,
+      ...(values.log ? ["--log", `${dir}/activity.ndjson`] : []),
     ],
     store,
   ).spawn();
@@ -204,6 +210,7 @@ if (import.meta.main) {
         clients,
         seconds,
         rounds: rateRounds,
+        log: values.log,
       });
     }
     if (!values["rates-only"]) {
