@@ -2,34 +2,28 @@
  * The daemon's {@link Router}: model name → a session in its own runner
  * process (runner_session.ts).
  *
- * - **Names** resolve through router_names.ts: a store name, a reference
- *   the store holds (the `storedName` hook, no network), else the `provide`
- *   hook (model_provider.ts: a lockfile or reference pulling it, its
- *   progress reported as `loading_model` phases); when it knows nothing, the
- *   store's error stands (`MODEL_NOT_FOUND`). A model is keyed by its store
- *   name: a reference and that name share one entry and one runner (a load
- *   that learns its name is already loading joins that entry).
- * - **Settings** per model (`acquire`/`load` options): `keepAliveMs`, and
- *   `contextSize` — a model loaded with another context is reloaded once its
- *   leases are released (reported as `restarting`, `reason: context_size`);
- *   if that fails, it is loaded back as it was (`reason: reload_failed`).
- * - **Loads** are shared: concurrent acquires of one model wait for one
- *   runner. A load is abandoned (`INTERRUPTED`) only when every acquirer
- *   waiting for it aborted.
- * - **Leases** pin a model; after `keepAliveMs` without one (or a tokenize
- *   from its vocabulary, `vocabulary()`) its runner is stopped (0: at once).
- * - **Room**: at most `maxLoaded` models, and their estimated RAM
- *   (router_memory.ts) within `memoryBudget` (default: the free RAM, counting
- *   what the loaded models would give back). A load that does not fit
- *   evicts idle models, least recently used first. When only leased models
- *   stand in the way it **waits** for a release (loads queue one behind the
- *   other, FIFO; the acquirer's signal ends the wait with `INTERRUPTED`):
- *   requests are short, and failing them would only make clients retry. A
- *   model that could not fit even alone fails at once with
- *   `INSUFFICIENT_MEMORY`.
- * - **Crashes**: when a runner dies, its requests fail with `RUNNER_CRASHED`,
- *   the model is dropped, `restarting` is reported, and the next acquire
- *   loads it again (its phases reported as `restarting`).
+ * - **Names** resolve through router_names.ts: a store name, a reference the store holds (the
+ *   `storedName` hook, no network), else the `provide` hook (model_provider.ts: a lockfile or
+ *   reference pulling it, its progress reported as `loading_model` phases); when it knows nothing,
+ *   the store's error stands (`MODEL_NOT_FOUND`). A model is keyed by its store name: a reference
+ *   and that name share one entry and one runner (a load that learns its name is already loading
+ *   joins that entry).
+ * - **Settings** per model (`acquire`/`load` options): `keepAliveMs`, and `contextSize` — a model
+ *   loaded with another context is reloaded once its leases are released (reported as `restarting`,
+ *   `reason: context_size`); if that fails, it is loaded back as it was (`reason: reload_failed`).
+ * - **Loads** are shared: concurrent acquires of one model wait for one runner. A load is abandoned
+ *   (`INTERRUPTED`) only when every acquirer waiting for it aborted.
+ * - **Leases** pin a model; after `keepAliveMs` without one (or a tokenize from its vocabulary,
+ *   `vocabulary()`) its runner is stopped (0: at once).
+ * - **Room**: at most `maxLoaded` models, and their estimated RAM (router_memory.ts) within
+ *   `memoryBudget` (default: the free RAM, counting what the loaded models would give back). A load
+ *   that does not fit evicts idle models, least recently used first. When only leased models stand
+ *   in the way it **waits** for a release (loads queue one behind the other, FIFO; the acquirer's
+ *   signal ends the wait with `INTERRUPTED`): requests are short, and failing them would only make
+ *   clients retry. A model that could not fit even alone fails at once with `INSUFFICIENT_MEMORY`.
+ * - **Crashes**: when a runner dies, its requests fail with `RUNNER_CRASHED`, the model is dropped,
+ *   `restarting` is reported, and the next acquire loads it again (its phases reported as
+ *   `restarting`).
  * - **Status** per model (router_status.ts): `loading_model` phases, `ready`.
  *
  * @example
@@ -111,7 +105,7 @@ export class ModelRouter implements Router {
         lease = await entry.acquire(options.signal);
       } catch (e) {
         if (e instanceof Moved) continue; // its name is another entry's: join that one
-        // A reload (another's context) failed and the model is being brought back: join that load.
+        // A reload for another's context failed, and the model is loaded back: join that load.
         if (options.contextSize === undefined && this.#restoredAfter.has(entry)) continue;
         throw e;
       }
@@ -248,9 +242,9 @@ export class ModelRouter implements Router {
     this.#status.reloadFailed(old.name);
     if (this.#closed || failed.unloadWanted || this.#entries.has(old.name) || old.path === null) return;
     const contextSize = old.session?.info.contextSize ?? old.contextSize ?? undefined;
+    const how = contextSize === undefined ? "" : ` with context size ${contextSize}`;
     this.#o.notice?.(
-      `${old.name}: the reload failed (${toLodeError(error).message}); loading it again` +
-        (contextSize === undefined ? "" : ` with context size ${contextSize}`),
+      `${old.name}: the reload failed (${toLodeError(error).message}); loading it again${how}`,
     );
     this.#status.restarting(old.name, "reload_failed");
     this.#restoredAfter.add(failed);
@@ -351,9 +345,8 @@ export class ModelRouter implements Router {
   /** Free RAM, less what models admitted but still starting are about to take. */
   async #freeRam(others: RouterEntry[]): Promise<number | undefined> {
     const free = await (this.#o.availableRam ?? readMemAvailable)();
-    if (free === undefined) return undefined;
     const starting = others.filter((e) => e.session === null).reduce((sum, e) => sum + e.bytes, 0);
-    return Math.max(0, free - starting);
+    return free === undefined ? undefined : Math.max(0, free - starting);
   }
 
   /** Runs `fn` after every earlier admission (loads make room one at a time, FIFO). */
