@@ -20,6 +20,13 @@ import { formatBytes } from "../output.ts";
 
 type AdminFrame = Record<string, unknown> & { status: string };
 
+/** Why a model is loaded again (the `reason` of a `restarting` frame), for people. */
+const RESTART_REASONS: Record<string, string> = {
+  crashed: "its runner crashed",
+  context_size: "for another context size",
+  reload_failed: "back as it was: the reload failed",
+};
+
 /**
  * One admin frame as a line for people.
  *
@@ -34,8 +41,13 @@ export function describeStatus(frame: AdminFrame): string {
   const who = typeof frame.model === "string" ? `${frame.model}: ` : "";
   switch (frame.status) {
     case "loading_model":
-    case "restarting":
-      return `${who}${frame.status === "loading_model" ? "loading" : "restarting"} — ${describePhase(frame)}`;
+      return `${who}loading — ${describePhase(frame)}`;
+    case "restarting": {
+      const why = typeof frame.reason === "string"
+        ? ` (${RESTART_REASONS[frame.reason] ?? frame.reason})`
+        : "";
+      return `${who}restarting${why} — ${describePhase(frame)}`;
+    }
     case "capabilities":
       return `${who}capabilities: backend ${frame.backend}, ${frame.accelerator} (${frame.gpu_layers} GPU layers)` +
         `${frame.embed ? ", embeddings" : ""}${frame.vision ? ", vision" : ""}${

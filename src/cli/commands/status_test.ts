@@ -19,6 +19,23 @@ Deno.test("describeStatus: load phases, downloads with and without a known size,
     describeStatus({ status: "restarting", phase: "checking_local", path: "/s/blobs/x", model: "m" }),
     "m: restarting — checking_local /s/blobs/x",
   );
+  const restart = { status: "restarting", phase: "kv_cache", n_ctx: 512, model: "m" };
+  assert.equal(
+    describeStatus({ ...restart, reason: "context_size" }),
+    "m: restarting (for another context size) — kv_cache, 512 tokens of context",
+  );
+  assert.equal(
+    describeStatus({ ...restart, reason: "reload_failed" }),
+    "m: restarting (back as it was: the reload failed) — kv_cache, 512 tokens of context",
+  );
+  assert.equal(
+    describeStatus({ ...restart, phase: "checking_local", path: "/s/blobs/x", reason: "crashed" }),
+    "m: restarting (its runner crashed) — checking_local /s/blobs/x",
+  );
+  assert.equal(
+    describeStatus({ ...restart, reason: "new_one" }),
+    "m: restarting (new_one) — kv_cache, 512 tokens of context",
+  );
   assert.equal(
     describeStatus({
       status: "loading_model",
