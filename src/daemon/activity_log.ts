@@ -88,7 +88,7 @@ export function activityRecord(
   },
 ): ActivityRecord {
   return {
-    time: new Date(options.now ?? Date.now()).toISOString(),
+    time: isoTime(options.now ?? Date.now()),
     request_id: options.requestId,
     client: options.client,
     op: request.op,
@@ -97,6 +97,18 @@ export function activityRecord(
     ...options.fields,
     duration_ms: Math.round((performance.now() - options.received) * 1000) / 1000,
   };
+}
+
+let lastMs = NaN;
+let lastIso = "";
+
+/** `ms` as ISO 8601, formatted once per millisecond: a flood's records share most of theirs (~0.5 µs each). */
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }
 
 /** A record without the fields written only with `logPrompts`. */

@@ -135,6 +135,13 @@ Deno.test("activityRecord: the request's op and model under the handler's fields
     duration_ms: 0,
   });
   assert.ok(ok.duration_ms >= 5);
+  // The time of each millisecond, formatted once and reused, is still that millisecond's.
+  for (
+    const now of [Date.UTC(2026, 4, 18), Date.UTC(2026, 4, 18) + 1, Date.UTC(2026, 4, 18) + 1, 0, 1.7e12]
+  ) {
+    const r = activityRecord({ op: "tokenize" }, { requestId: "t", client: 1, received, now, fields: {} });
+    assert.equal(r.time, new Date(now).toISOString());
+  }
   const refused = activityRecord({ op: "health" }, { requestId: "h", client: 1, received, fields: {} });
   assert.equal(refused.outcome, "error");
   assert.equal("model" in refused, false);
