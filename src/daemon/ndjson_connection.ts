@@ -55,6 +55,9 @@ export type InboundLine =
     prefix: string;
   };
 
+/** The read buffer's first size (see {@link NdjsonConnectionOptions.readBufferBytes}). */
+const FIRST_READ_BYTES = 4096;
+
 /** Bytes of an oversized line kept for {@link InboundLine} `prefix`. */
 export const PREFIX_BYTES = 1024;
 
@@ -62,7 +65,10 @@ export const PREFIX_BYTES = 1024;
 export interface NdjsonConnectionOptions {
   /** Longest accepted line in bytes. Default {@link DEFAULT_MAX_FRAME_BYTES}. */
   maxLineBytes?: number;
-  /** Size of the read buffer. Default 64 KiB. */
+  /**
+   * Largest read buffer. Reads start with 4 KiB (requests are small; many connections stay mostly idle)
+   * and the buffer doubles, up to this, each time a read fills it. Default 64 KiB.
+   */
   readBufferBytes?: number;
   /** Largest single write when coalescing queued frames. Default 256 KiB. */
   maxBatchBytes?: number;
@@ -139,7 +145,7 @@ export class NdjsonConnection {
    * closed (read errors such as a reset end the iteration too). Iterate once.
    */
   async *lines(): AsyncGenerator<InboundLine> {
-    const buffer = new Uint8Array(this.#readBuffer);
+    let buffer = new Uint8Array(Math.min(FIRST_READ_BYTES, this.#readBuffer));
     let parts: Uint8Array[] = [];
     let partBytes = 0;
     let discarding = false;
@@ -152,6 +158,7 @@ export class NdjsonConnection {
       }
       if (n === null) break;
       const read = buffer.subarray(0, n);
+      const full = n === buffer.length;
       let start = 0;
       while (start < n) {
         const nl = read.indexOf(NEWLINE, start);
@@ -187,6 +194,10 @@ export class NdjsonConnection {
         start = nl + 1;
         if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1);
         if (line.length > 0) yield { type: "line", bytes: line, terminated: true };
+      }
+      // The lines of this read are consumed: a bigger buffer can take the next one.
+      if (full && buffer.length < this.#readBuffer) {
+        buffer = new Uint8Array(Math.min(buffer.length * 2, this.#readBuffer));
       }
     }
     if (!discarding && partBytes > 0) {

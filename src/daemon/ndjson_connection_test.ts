@@ -43,6 +43,50 @@ Deno.test("lines: many lines in one write, lines split across writes, CRLF, blan
   });
 });
 
+/** `conn`, with the size of every buffer `read` is given recorded in `sizes`. */
+function recordingReads(conn: Deno.Conn, sizes: number[]): Deno.Conn {
+  return new Proxy(conn, {
+    get(target, key) {
+      if (key === "read") {
+        return (buffer: Uint8Array) => {
+          sizes.push(buffer.length);
+          return target.read(buffer);
+        };
+      }
+      const value = Reflect.get(target, key);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+Deno.test("lines: reads start with 4 KiB, double while reads fill the buffer, up to readBufferBytes", async () => {
+  // Small requests: the buffer stays at 4 KiB.
+  await withSocketPair(async ({ server, client }) => {
+    const sizes: number[] = [];
+    const got = collect(new NdjsonConnection(recordingReads(server, sizes)));
+    for (let i = 0; i < 20; i++) {
+      await writeAll(client, enc.encode(`{"id":"h${i}","op":"health"}\n`));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await client.closeWrite();
+    assert.equal((await got).length, 20);
+    assert.ok(sizes.every((n) => n === 4096), String(sizes));
+  });
+  // 4 MiB of lines at once: 4 KiB, 8, 16, 32, then 64 (the default most), every line intact.
+  await withSocketPair(async ({ server, client }) => {
+    const sizes: number[] = [];
+    const got = collect(new NdjsonConnection(recordingReads(server, sizes)));
+    const lines = Array.from({ length: 40_000 }, (_, i) => `{"id":"${i}","text":"${"x".repeat(90)}"}`);
+    await writeAll(client, enc.encode(lines.join("\n") + "\n"));
+    await client.closeWrite();
+    assert.deepEqual((await got).map((l) => l.text), lines);
+    assert.equal(sizes[0], 4096);
+    // (a read the kernel could not fill leaves the size as it is)
+    sizes.slice(1).forEach((n, i) => assert.ok(n === sizes[i] || n === 2 * sizes[i]!, String(sizes)));
+    assert.equal(sizes.at(-1), 65536);
+  });
+});
+
 Deno.test("lines: an oversized line yields too_large once, is discarded, and the next line is read", async () => {
   for (const readBufferBytes of [64 * 1024, 100]) {
     await withSocketPair(async ({ server, client }) => {
