@@ -34,6 +34,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
+import { joinPath, parentDir } from "../path.ts";
 import type { Vocabulary } from "./backend.ts";
 import { checkTokenIds } from "./llama_cpp_vocabulary.ts";
 
@@ -74,6 +75,9 @@ const SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Llama = Deno.DynamicLibrary<typeof SYMBOLS>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** Options of {@link openFfiVocabulary}. */
 export interface OpenFfiVocabularyOptions {
@@ -126,7 +130,7 @@ export async function openFfiVocabulary(
   }
   view.setInt32(N_GPU_LAYERS_OFFSET, 0, true);
   params[VOCAB_ONLY_OFFSET] = 1;
-  const model = await lib.symbols.llama_model_load_from_file(new TextEncoder().encode(`${path}\0`), params);
+  const model = await lib.symbols.llama_model_load_from_file(encoder.encode(`${path}\0`), params);
   if (model === null) {
     lib.close();
     throw new LodeError("MODEL_LOAD_FAILED", `llama.cpp could not read the vocabulary of ${path}`, {
@@ -152,7 +156,7 @@ async function loadedLibllama(): Promise<string | null> {
 
 /** The llama.cpp release named in the build metadata node-llama-cpp keeps beside `library`. */
 async function buildRelease(library: string): Promise<string | null> {
-  const metadata = `${library.slice(0, library.lastIndexOf("/"))}/_nlcBuildMetadata.json`;
+  const metadata = joinPath(parentDir(library), "_nlcBuildMetadata.json");
   try {
     const parsed = JSON.parse(await Deno.readTextFile(metadata));
     const release = parsed?.buildOptions?.llamaCpp?.release;
@@ -164,8 +168,6 @@ async function buildRelease(library: string): Promise<string | null> {
 
 /** Buffers up to this size are kept for the next call; a bigger one is used once. */
 const KEPT_BYTES = 1 << 20;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 class FfiVocabulary implements Vocabulary {
   readonly #lib: Llama;
