@@ -5,11 +5,11 @@
  */
 import { runCli } from "./src/cli/app.ts";
 import { PROXY_ENV_NAMES } from "./src/download/proxy.ts";
-import { RUNNER_SUBCOMMAND } from "./src/daemon/runner_command.ts";
+import { RUNNER_SUBCOMMAND } from "./src/daemon/runner/runner_command.ts";
 
 if (import.meta.main && Deno.args[0] === RUNNER_SUBCOMMAND) {
   // A model's runner process, started by the daemon (hidden: not a command of the CLI).
-  const { runnerMain } = await import("./src/daemon/runner_main.ts");
+  const { runnerMain } = await import("./src/daemon/runner/runner_main.ts");
   Deno.exit(await runnerMain({ args: Deno.args.slice(1) }));
 } else if (import.meta.main) {
   const env = Deno.env.toObject();

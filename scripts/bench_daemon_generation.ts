@@ -22,7 +22,7 @@
  */
 import { createLlamaCppBackend } from "../src/inference/llama_cpp_backend.ts";
 import type { LoadOptions, Session } from "../src/inference/backend.ts";
-import { startRunnerSession } from "../src/daemon/runner_session.ts";
+import { startRunnerSession } from "../src/daemon/runner/runner_session.ts";
 import { allowedCpus, pinProcess } from "../src/inference/cpu_affinity.ts";
 import { cpuSeconds, median } from "./bench_runner.ts";
 

@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-import { NdjsonConnection } from "../src/daemon/ndjson_connection.ts";
-import { decodeRequest, PROTOCOL_VERSION } from "../src/daemon/protocol.ts";
+import { NdjsonConnection } from "../src/daemon/wire/ndjson_connection.ts";
+import { decodeRequest, PROTOCOL_VERSION } from "../src/daemon/wire/protocol.ts";
 import { VERSION } from "../src/version.ts";
 
 const enc = new TextEncoder();

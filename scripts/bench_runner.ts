@@ -29,7 +29,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { Session } from "../src/inference/backend.ts";
 import { createLlamaCppBackend } from "../src/inference/llama_cpp_backend.ts";
-import { startRunnerSession } from "../src/daemon/runner_session.ts";
+import { startRunnerSession } from "../src/daemon/runner/runner_session.ts";
 
 const MODEL = fileURLToPath(new URL("../tests/fixtures/stories260K.gguf", import.meta.url));
 const PROMPT = "Once upon a time";

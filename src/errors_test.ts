@@ -159,7 +159,7 @@ Deno.test("toLodeError: a real ENOENT from Deno is IO", async () => {
 });
 
 Deno.test("README's exit-code table lists every code of the catalogue in its exit's row", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const readme = await Deno.readTextFile(new URL("../docs/exit-codes.md", import.meta.url));
   const table = readme.slice(readme.indexOf("## Exit codes and error codes"));
   for (const [code, { exit }] of Object.entries(ERROR_CODES)) {
     const row = table.split("\n").find((line) => line.includes(`\`${code}\``));

@@ -1,5 +1,5 @@
 /**
- * `lode serve` pulls with its own environment's HF_TOKEN, never the client's (src/daemon/model_provider.ts):
+ * `lode serve` pulls with its own environment's HF_TOKEN, never the client's (src/daemon/router/model_provider.ts):
  * a real daemon, the real CLI as client, a fake Hugging Face Hub on loopback serving a gated repo.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * `lode serve` pulls what the store lacks (src/daemon/model_provider.ts): a real daemon on an EMPTY store,
+ * `lode serve` pulls what the store lacks (src/daemon/router/model_provider.ts): a real daemon on an EMPTY store,
  * a real HTTPS origin on loopback serving stories260K, the real CLI as client. A name the lockfile pins and
  * a request naming a reference are pulled through the daemon, their progress on the admin stream; an
  * unknown name stays MODEL_NOT_FOUND; a digest mismatch fails only its request; --offline pulls nothing.

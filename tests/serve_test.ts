@@ -7,7 +7,7 @@ import { runLode } from "./support/lode_cli.ts";
 import { FrameClient, terminal, tokenText } from "./support/frame_client.ts";
 import { startServe, storeWithStories, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { runnerPids } from "./support/child_pids.ts";
-import { DaemonClient } from "../src/daemon/client.ts";
+import { DaemonClient } from "../src/daemon/wire/client.ts";
 import type { LodeError } from "../src/errors.ts";
 import { createLlamaCppBackend } from "../src/inference/mod.ts";
 import { LineReader } from "./support/unix_socket.ts";
@@ -32,7 +32,7 @@ Deno.test("lode serve --model: the admin stream shows starting → loading phase
       admin.close();
       const steps = frames.map((f) => f.phase ?? f.status);
       // The snapshot at connect: `starting`, or already a phase of the preload (the daemon does not wait for
-      // subscribers; src/daemon/daemon_test.ts holds the load back to see `starting` first every time).
+      // subscribers; src/daemon/server/daemon_test.ts holds the load back to see `starting` first every time).
       assert.ok(steps[0] === "starting" || frames[0]!.status === "loading_model", steps.join(" "));
       assert.equal(steps.filter((s) => s === "ready").length, 1);
       assert.deepEqual(steps.slice(-3), ["kv_cache", "capabilities", "ready"]);

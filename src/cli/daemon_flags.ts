@@ -2,7 +2,7 @@
  * The flags of `lode serve` (as option specs, help is generated from them,
  * and as a parser into the daemon's settings), and where the daemon's
  * sockets are: `--socket` / `--admin-socket`, else the defaults of
- * src/daemon/socket_path.ts (`$XDG_RUNTIME_DIR/lode/`, else
+ * src/daemon/wire/socket_path.ts (`$XDG_RUNTIME_DIR/lode/`, else
  * `${TMPDIR:-/tmp}/lode-<uid>/`).
  *
  * Loaded by src/cli/program.ts for every command: it imports nothing heavy.
@@ -18,8 +18,8 @@
 import { resolve } from "node:path";
 import { LodeError } from "../errors.ts";
 import { parseDuration } from "../store/gc_duration.ts";
-import { type DaemonPaths, defaultDaemonPaths, instanceLockPath } from "../daemon/socket_path.ts";
-import { parseHttpAddress } from "../daemon/http_address.ts";
+import { type DaemonPaths, defaultDaemonPaths, instanceLockPath } from "../daemon/wire/socket_path.ts";
+import { parseHttpAddress } from "../daemon/openai/http_address.ts";
 import type { OptionSpec, OptionValues } from "./args.ts";
 
 /**

@@ -196,8 +196,8 @@ export async function openInDaemon(
 ): Promise<OpenedModel | null> {
   const { socket, signal, contextSize } = options;
   const { socketPaths, storeIdentity } = await import("./daemon_flags.ts");
-  const { DaemonClient } = await import("../daemon/client.ts");
-  const { PROTOCOL_VERSION } = await import("../daemon/protocol.ts");
+  const { DaemonClient } = await import("../daemon/wire/client.ts");
+  const { PROTOCOL_VERSION } = await import("../daemon/wire/protocol.ts");
   const path = socketPaths({ socket }, ctx.env).socket;
   let client;
   try {

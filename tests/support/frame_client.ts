@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { ResponseFrame } from "../../src/daemon/protocol.ts";
+import { ResponseFrame } from "../../src/daemon/wire/protocol.ts";
 import { LineReader } from "./unix_socket.ts";
 
 /** A frame as read (checked against the schema, kept as sent). */

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import { startRunnerSession } from "../../src/daemon/runner_session.ts";
+import { startRunnerSession } from "../../src/daemon/runner/runner_session.ts";
 
 if (import.meta.main) {
   const session = await startRunnerSession(Deno.args[0]!, { load: { threads: 1, gpu: "off" } });

@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import type { FrameOf } from "../../src/daemon/protocol.ts";
+import type { FrameOf } from "../../src/daemon/wire/protocol.ts";
 
 /** The capabilities part. */
 export const CPU_CAPABILITIES = {

@@ -25,8 +25,8 @@ import type {
   Session,
 } from "../../src/inference/backend.ts";
 import { createGeneration, createLlamaCppBackend } from "../../src/inference/mod.ts";
-import type { ModelEntry } from "../../src/daemon/protocol.ts";
-import type { Lease, ModelStatus, Router } from "../../src/daemon/router.ts";
+import type { ModelEntry } from "../../src/daemon/wire/protocol.ts";
+import type { Lease, ModelStatus, Router } from "../../src/daemon/router/router.ts";
 
 /** The real stories260K model. */
 export const STORIES: string = new URL("../fixtures/stories260K.gguf", import.meta.url).pathname;

@@ -11,9 +11,9 @@
  * @module
  */
 import OpenAI from "openai";
-import type { ActivityRecord } from "../../src/daemon/activity_log.ts";
-import { AdmissionQueue } from "../../src/daemon/admission_queue.ts";
-import { type OpenAiHttp, startOpenAiHttp } from "../../src/daemon/openai_http.ts";
+import type { ActivityRecord } from "../../src/daemon/server/activity_log.ts";
+import { AdmissionQueue } from "../../src/daemon/server/admission_queue.ts";
+import { type OpenAiHttp, startOpenAiHttp } from "../../src/daemon/openai/openai_http.ts";
 import { LocalRouter, STORIES } from "./local_router.ts";
 
 /** The model's name in the router. */

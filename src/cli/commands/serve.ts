@@ -1,7 +1,7 @@
 /**
  * `lode serve`: the daemon. One per socket (a second one exits 7 with
  * `DAEMON_RUNNING` naming the first one's pid); models run in runner
- * processes behind the router (src/daemon/model_router.ts); requests arrive
+ * processes behind the router (src/daemon/router/model_router.ts); requests arrive
  * on the inference socket (docs/protocol.md), status goes out on the admin
  * socket. SIGTERM or SIGINT drains (new requests get `DRAINING`, in-flight
  * ones have `--grace` to finish; a second signal stops them at once); the
@@ -10,11 +10,11 @@
  * @module
  */
 import process from "node:process";
-import { ActivityLog } from "../../daemon/activity_log.ts";
-import { startDaemon } from "../../daemon/daemon.ts";
-import { prepareSocketDir } from "../../daemon/socket_path.ts";
+import { ActivityLog } from "../../daemon/server/activity_log.ts";
+import { startDaemon } from "../../daemon/server/daemon.ts";
+import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
-import type { ProvideModel } from "../../daemon/model_router.ts";
+import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
@@ -22,7 +22,7 @@ import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts"
 import { parseLoadFlags } from "../inference_flags.ts";
 
 /**
- * The daemon's provider of models the store lacks (src/daemon/model_provider.ts): the lockfile
+ * The daemon's provider of models the store lacks (src/daemon/router/model_provider.ts): the lockfile
  * (`--lockfile`, `$LODE_LOCKFILE`, else `./lode.lock` when present; read again on every miss) and
  * references, pulled through this command's one pull context. References are not pulled when the
  * HTTP front accepts remote clients (a remote client must not make the daemon fetch URLs it names).
@@ -44,7 +44,7 @@ export async function provider(
   else if (explicit) {
     options.notice(`the lockfile ${path} does not exist (yet): no model is pulled from it until it does`);
   }
-  const { createModelProvider } = await import("../../daemon/model_provider.ts");
+  const { createModelProvider } = await import("../../daemon/router/model_provider.ts");
   return createModelProvider({
     store: await ctx.store(),
     lockfile: () => readLockfileIfPresent(path),
@@ -82,12 +82,12 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       onError: notice,
     })
     : undefined;
-  const { ModelRouter } = await import("../../daemon/model_router.ts");
+  const { ModelRouter } = await import("../../daemon/router/model_router.ts");
   // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
   const vocabularies = settings.tokenizeInDaemon
     ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend()
     : undefined;
-  const { createStoredName } = await import("../../daemon/model_provider.ts");
+  const { createStoredName } = await import("../../daemon/router/model_provider.ts");
   const router = new ModelRouter({
     store,
     provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true }),

@@ -8,10 +8,10 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { DaemonClient } from "../../daemon/client.ts";
-import { readInstanceRecord } from "../../daemon/instance_lock.ts";
-import type { FrameOf, ModelEntry } from "../../daemon/protocol.ts";
-import { NdjsonConnection } from "../../daemon/ndjson_connection.ts";
+import { DaemonClient } from "../../daemon/wire/client.ts";
+import { readInstanceRecord } from "../../daemon/wire/instance_lock.ts";
+import type { FrameOf, ModelEntry } from "../../daemon/wire/protocol.ts";
+import { NdjsonConnection } from "../../daemon/wire/ndjson_connection.ts";
 import { formatDuration } from "../../store/gc_duration.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";

@@ -1,0 +1,357 @@
+/**
+ * lode's answers in OpenAI's shapes (docs/protocol.md, "OpenAI-compatible
+ * HTTP"): completion and chat responses, streamed chunks, embeddings, the
+ * model list, and errors as `{"error":{message,type,param,code}}` with an
+ * HTTP status chosen from lode's stable code.
+ *
+ * @example
+ * ```ts
+ * import { chatBody, errorResponse } from "./openai_responses.ts";
+ * const body = chatBody({ id: "chatcmpl-1", created: 0, model: "m", text: "Hello", stopReason: "eos" });
+ * const refused = errorResponse(new LodeError("QUEUE_FULL", "the queue is full")); // 429
+ * ```
+ * @module
+ */
+import { type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
+import type { ModelEntry, Usage } from "../wire/protocol.ts";
+
+/** OpenAI's `finish_reason`. */
+export type FinishReason = "stop" | "length";
+
+/**
+ * OpenAI's `finish_reason` for a stop reason: `eos` and `stop` → `stop`,
+ * `max_tokens` and `context_full` → `length` (an `abort` only reaches a
+ * client that stopped reading: `stop`).
+ *
+ * @example
+ * ```ts
+ * finishReason("context_full"); // "length"
+ * ```
+ */
+export function finishReason(stopReason: string | undefined): FinishReason {
+  return stopReason === "max_tokens" || stopReason === "context_full" ? "length" : "stop";
+}
+
+/** OpenAI's `usage` of a generation. */
+export interface OpenAiUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/**
+ * OpenAI's `usage` from the protocol's.
+ *
+ * @example
+ * ```ts
+ * openAiUsage({ prompt_tokens: 5, completion_tokens: 40 }); // { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 }
+ * ```
+ */
+export function openAiUsage(usage: Usage | undefined): OpenAiUsage {
+  const prompt = usage?.prompt_tokens ?? 0;
+  const completion = usage?.completion_tokens ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/** What the response builders need to know about a finished or running generation. */
+export interface Answer {
+  /** The response id (`cmpl-…`, `chatcmpl-…`). */
+  id: string;
+  /** Unix seconds. */
+  created: number;
+  model: string;
+  text: string;
+  stopReason?: string;
+  usage?: Usage;
+}
+
+/**
+ * The `/v1/completions` response (`object: "text_completion"`).
+ *
+ * @example
+ * ```ts
+ * completionBody({ id: "cmpl-1", created: 0, model: "m", text: ", there was", stopReason: "max_tokens" });
+ * ```
+ */
+export function completionBody(a: Answer): Record<string, unknown> {
+  return {
+    id: a.id,
+    object: "text_completion",
+    created: a.created,
+    model: a.model,
+    choices: [{ index: 0, text: a.text, logprobs: null, finish_reason: finishReason(a.stopReason) }],
+    usage: openAiUsage(a.usage),
+  };
+}
+
+/**
+ * The `/v1/chat/completions` response (`object: "chat.completion"`).
+ *
+ * @example
+ * ```ts
+ * chatBody({ id: "chatcmpl-1", created: 0, model: "m", text: "Hello!", stopReason: "eos" });
+ * ```
+ */
+export function chatBody(a: Answer): Record<string, unknown> {
+  return {
+    id: a.id,
+    object: "chat.completion",
+    created: a.created,
+    model: a.model,
+    choices: [{
+      index: 0,
+      message: { role: "assistant", content: a.text, refusal: null },
+      logprobs: null,
+      finish_reason: finishReason(a.stopReason),
+    }],
+    usage: openAiUsage(a.usage),
+  };
+}
+
+/** Which streaming API a chunk belongs to. */
+export type ChunkKind = "completion" | "chat";
+
+/**
+ * One streamed chunk: a piece of text (`finish` absent), or the last chunk
+ * with `finish_reason` (`text` empty). Chat chunks carry `delta.content`
+ * (the first one also `delta.role`), completion chunks `text`.
+ *
+ * @example
+ * ```ts
+ * chunk("chat", { id: "c1", created: 0, model: "m", text: "Hel" }, { first: true });
+ * chunk("chat", { id: "c1", created: 0, model: "m", text: "", stopReason: "eos" }, { finish: true });
+ * ```
+ */
+export function chunk(
+  kind: ChunkKind,
+  a: Answer,
+  options: { first?: boolean; finish?: boolean } = {},
+): Record<string, unknown> {
+  const finish = options.finish ? finishReason(a.stopReason) : null;
+  const head = { id: a.id, created: a.created, model: a.model };
+  if (kind === "completion") {
+    return {
+      ...head,
+      object: "text_completion",
+      choices: [{ index: 0, text: a.text, logprobs: null, finish_reason: finish }],
+    };
+  }
+  const delta: Record<string, unknown> = options.finish ? {} : { content: a.text };
+  if (options.first) delta.role = "assistant";
+  return {
+    ...head,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+/**
+ * The chunk that carries `usage` after the last one (`stream_options.include_usage`): no choices.
+ *
+ * @example
+ * ```ts
+ * usageChunk("chat", { id: "c1", created: 0, model: "m", text: "", usage: { prompt_tokens: 3 } });
+ * ```
+ */
+export function usageChunk(kind: ChunkKind, a: Answer): Record<string, unknown> {
+  const object = kind === "chat" ? "chat.completion.chunk" : "text_completion";
+  return { id: a.id, object, created: a.created, model: a.model, choices: [], usage: openAiUsage(a.usage) };
+}
+
+/**
+ * The `/v1/embeddings` response: `data[i].embedding` in input order, as
+ * numbers or (with `base64`) base64 of little-endian float32.
+ *
+ * @example
+ * ```ts
+ * embeddingsBody({ model: "m", embeddings: [[0.6, 0.8]], promptTokens: 3, base64: false });
+ * ```
+ */
+export function embeddingsBody(
+  options: { model: string; embeddings: number[][]; promptTokens: number; base64: boolean },
+): Record<string, unknown> {
+  return {
+    object: "list",
+    model: options.model,
+    data: options.embeddings.map((v, index) => ({
+      object: "embedding",
+      index,
+      embedding: options.base64 ? float32Base64(v) : v,
+    })),
+    usage: { prompt_tokens: options.promptTokens, total_tokens: options.promptTokens },
+  };
+}
+
+/**
+ * A vector as base64 of its little-endian float32 bytes.
+ *
+ * @example
+ * ```ts
+ * float32Base64([1]); // "AACAPw=="
+ * ```
+ */
+export function float32Base64(vector: number[]): string {
+  const bytes = new Uint8Array(vector.length * 4);
+  const view = new DataView(bytes.buffer);
+  vector.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * A model as `/v1/models` lists it (`owned_by: "lode"`, plus lode's `loaded`).
+ *
+ * @example
+ * ```ts
+ * modelObject({ name: "stories260K", loaded: true }, 0); // { id: "stories260K", object: "model", created: 0, owned_by: "lode", loaded: true }
+ * ```
+ */
+export function modelObject(entry: ModelEntry, created: number): Record<string, unknown> {
+  return { id: entry.name, object: "model", created, owned_by: "lode", loaded: entry.loaded };
+}
+
+/**
+ * The `/v1/models` list.
+ *
+ * @example
+ * ```ts
+ * modelsBody([{ name: "stories260K", loaded: false }], 0).data;
+ * ```
+ */
+export function modelsBody(entries: ModelEntry[], created: number): Record<string, unknown> {
+  return { object: "list", data: entries.map((e) => modelObject(e, created)) };
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  BAD_JSON: 400,
+  SCHEMA_INVALID: 400,
+  USAGE: 400,
+  INVALID_REF: 400,
+  UNKNOWN_OP: 404,
+  MODEL_NOT_FOUND: 404,
+  ACCESS_DENIED: 403,
+  FRAME_TOO_LARGE: 413,
+  QUEUE_FULL: 429,
+  DRAINING: 503,
+};
+
+const TYPE: Record<number, string> = {
+  400: "invalid_request_error",
+  403: "permission_error",
+  404: "invalid_request_error",
+  413: "invalid_request_error",
+  429: "rate_limit_error",
+  503: "service_unavailable",
+};
+
+/**
+ * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`), 403 refused, 404 no such model
+ * or endpoint, 413 body too large, 429 `QUEUE_FULL`, 503 `DRAINING`, 500 otherwise.
+ *
+ * @example
+ * ```ts
+ * httpStatus("QUEUE_FULL"); // 429
+ * ```
+ */
+export function httpStatus(code: string): number {
+  return STATUS[code as ErrorCode] ?? 500;
+}
+
+/**
+ * OpenAI's error body for anything thrown: `{"error":{"message","type","param","code","hint"}}` where `code`
+ * is lode's stable code and `param` the offending field (or null), with its HTTP status.
+ *
+ * @example
+ * ```ts
+ * errorBody(new LodeError("QUEUE_FULL", "the queue is full")); // { status: 429, body: { error: { code: "QUEUE_FULL", … } } }
+ * ```
+ */
+export function errorBody(error: unknown): { status: number; body: { error: Record<string, unknown> } } {
+  const e = toLodeError(error);
+  const status = httpStatus(e.code);
+  const field = e.details.field;
+  return {
+    status,
+    body: {
+      error: {
+        message: e.message,
+        type: TYPE[status] ?? "server_error",
+        param: typeof field === "string" ? field : null,
+        code: e.code,
+        hint: e.hint,
+        ...(Object.keys(e.details).length > 0 ? { details: e.details } : {}),
+      },
+    },
+  };
+}
+
+/**
+ * A LodeError answered with a status of its own (401 without the API key, 405 for a wrong method).
+ *
+ * @example
+ * ```ts
+ * throw new HttpRefusal(405, "BAD_REQUEST", "/v1/embeddings takes POST", { details: { field: "(method)" } });
+ * ```
+ */
+export class HttpRefusal extends LodeError {
+  readonly status: number;
+  constructor(status: number, ...args: ConstructorParameters<typeof LodeError>) {
+    super(...args);
+    this.status = status;
+  }
+}
+
+/**
+ * A JSON response.
+ *
+ * @example
+ * ```ts
+ * json(200, { object: "list", data: [] });
+ * ```
+ */
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/**
+ * The error response for anything thrown (see {@link errorBody}); a 429
+ * says `retry-after: 1`, a 503 (draining) tells the `openai` client not to retry.
+ *
+ * @example
+ * ```ts
+ * errorResponse(new LodeError("DRAINING", "shutting down")).status; // 503
+ * ```
+ */
+export function errorResponse(e: unknown): Response {
+  const { status: mapped, body } = errorBody(e);
+  const status = e instanceof HttpRefusal ? e.status : mapped;
+  const headers: Record<string, string> = {};
+  if (status === 429) headers["retry-after"] = "1";
+  if (status === 503) headers["x-should-retry"] = "false";
+  if (status === 401) body.error.type = "authentication_error";
+  return json(status, body, headers);
+}
+
+/**
+ * `405 Method Not Allowed` for `path`, with its `Allow` header, as an OpenAI error body.
+ *
+ * @example
+ * ```ts
+ * methodNotAllowed("POST", "/v1/embeddings"); // 405, allow: POST
+ * ```
+ */
+export function methodNotAllowed(allow: string, path: string): Response {
+  const error = new HttpRefusal(405, "BAD_REQUEST", `${path} takes ${allow}`, {
+    details: { field: "(method)" },
+  });
+  const response = errorResponse(error);
+  response.headers.set("allow", allow);
+  return response;
+}

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { LodeError } from "../../errors.ts";
+import {
+  chatBody,
+  chunk,
+  completionBody,
+  embeddingsBody,
+  errorBody,
+  errorResponse,
+  finishReason,
+  float32Base64,
+  HttpRefusal,
+  httpStatus,
+  modelsBody,
+  usageChunk,
+} from "./openai_responses.ts";
+
+const A = { id: "x-1", created: 1700000000, model: "m", text: "Hi", stopReason: "eos" };
+
+Deno.test("finish_reason: eos and stop → stop, max_tokens and context_full → length", () => {
+  assert.deepEqual(
+    ["eos", "stop", "max_tokens", "context_full", "abort", undefined].map(finishReason),
+    ["stop", "stop", "length", "length", "stop", "stop"],
+  );
+});
+
+Deno.test("completion and chat bodies", () => {
+  const usage = { prompt_tokens: 4, completion_tokens: 2, queue_ms: 1 };
+  assert.deepEqual(completionBody({ ...A, usage }), {
+    id: "x-1",
+    object: "text_completion",
+    created: 1700000000,
+    model: "m",
+    choices: [{ index: 0, text: "Hi", logprobs: null, finish_reason: "stop" }],
+    usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 },
+  });
+  const chat = chatBody({ ...A, stopReason: "max_tokens" }) as { choices: Record<string, unknown>[] };
+  assert.deepEqual(chat.choices[0], {
+    index: 0,
+    message: { role: "assistant", content: "Hi", refusal: null },
+    logprobs: null,
+    finish_reason: "length",
+  });
+});
+
+Deno.test("chunks: first chat chunk has the role, the last the finish_reason, usage chunk has no choices", () => {
+  const first = chunk("chat", { ...A, text: "" }, { first: true }) as { choices: Record<string, unknown>[] };
+  assert.deepEqual(first.choices[0], {
+    index: 0,
+    delta: { content: "", role: "assistant" },
+    logprobs: null,
+    finish_reason: null,
+  });
+  const last = chunk("chat", A, { finish: true }) as { object: string; choices: Record<string, unknown>[] };
+  assert.equal(last.object, "chat.completion.chunk");
+  assert.deepEqual(last.choices[0]!.delta, {});
+  assert.equal(last.choices[0]!.finish_reason, "stop");
+  const text = chunk("completion", A) as { object: string; choices: Record<string, unknown>[] };
+  assert.equal(text.object, "text_completion");
+  assert.equal(text.choices[0]!.text, "Hi");
+  assert.equal(text.choices[0]!.finish_reason, null);
+  assert.deepEqual(
+    usageChunk("chat", { ...A, usage: { prompt_tokens: 1, completion_tokens: 1 } }).choices,
+    [],
+  );
+});
+
+Deno.test("embeddings: floats or base64 of little-endian float32", () => {
+  assert.equal(float32Base64([1]), "AACAPw==");
+  const b64 = float32Base64([0.5, -2, 3.25]);
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  assert.deepEqual([...new Float32Array(bytes.buffer)], [0.5, -2, 3.25]);
+  const body = embeddingsBody({ model: "m", embeddings: [[1], [0]], promptTokens: 3, base64: false });
+  assert.deepEqual(body, {
+    object: "list",
+    model: "m",
+    data: [{ object: "embedding", index: 0, embedding: [1] }, {
+      object: "embedding",
+      index: 1,
+      embedding: [0],
+    }],
+    usage: { prompt_tokens: 3, total_tokens: 3 },
+  });
+});
+
+Deno.test("models list", () => {
+  assert.deepEqual(modelsBody([{ name: "a", loaded: true }], 5), {
+    object: "list",
+    data: [{ id: "a", object: "model", created: 5, owned_by: "lode", loaded: true }],
+  });
+});
+
+Deno.test("errors: status per code, OpenAI shape with lode's code and the field as param", async () => {
+  const statuses = [
+    "BAD_REQUEST",
+    "BAD_JSON",
+    "SCHEMA_INVALID",
+    "MODEL_NOT_FOUND",
+    "UNKNOWN_OP",
+    "FRAME_TOO_LARGE",
+  ]
+    .map(httpStatus);
+  assert.deepEqual(statuses, [400, 400, 400, 404, 404, 413]);
+  assert.deepEqual(["QUEUE_FULL", "DRAINING", "INTERNAL", "RUNNER_CRASHED", "FUTURE"].map(httpStatus), [
+    429,
+    503,
+    500,
+    500,
+    500,
+  ]);
+  const { status, body } = errorBody(
+    new LodeError("BAD_REQUEST", "bad", { details: { field: "messages" } }),
+  );
+  assert.equal(status, 400);
+  assert.equal(body.error.code, "BAD_REQUEST");
+  assert.equal(body.error.type, "invalid_request_error");
+  assert.equal(body.error.param, "messages");
+  assert.equal(body.error.message, "bad");
+  assert.equal(errorBody(new Error("boom")).body.error.code, "INTERNAL");
+  assert.equal(errorBody(new Error("boom")).body.error.type, "server_error");
+
+  const full = errorResponse(new LodeError("QUEUE_FULL", "full"));
+  assert.equal(full.status, 429);
+  assert.equal(full.headers.get("retry-after"), "1");
+  assert.equal(full.headers.get("content-type"), "application/json");
+  const draining = errorResponse(new LodeError("DRAINING", "bye"));
+  assert.equal(draining.headers.get("x-should-retry"), "false");
+  const key = errorResponse(new HttpRefusal(401, "ACCESS_DENIED", "key"));
+  assert.equal(key.status, 401);
+  assert.equal((await key.json()).error.type, "authentication_error");
+});

@@ -1,0 +1,248 @@
+/**
+ * OpenAI request bodies as lode protocol requests (docs/protocol.md,
+ * "OpenAI-compatible HTTP"): bodies of `/v1/completions`,
+ * `/v1/chat/completions` and `/v1/embeddings` become {@link Request}s
+ * (`generate`, `chat`, `embed`). The answers go the other way in
+ * openai_responses.ts.
+ *
+ * Request fields are checked twice: their OpenAI shape here (a field lode
+ * cannot honour — `n` > 1, `tools`, `logprobs`, `echo`, token-id prompts — is
+ * a `BAD_REQUEST` naming it, not silently dropped), then the protocol's
+ * schema. `frequency_penalty`, `presence_penalty`, `logit_bias`, `user` and
+ * unknown fields are ignored. lode's own sampling fields `top_k` and
+ * `repeat_penalty` are accepted as extensions.
+ *
+ * @example
+ * ```ts
+ * import { chatRequest } from "./openai_translate.ts";
+ * const { request, stream } = chatRequest({ model: "m", messages: [{ role: "user", content: "Hi" }] }, "chatcmpl-1");
+ * // request: { id: "chatcmpl-1", op: "chat", model: "m", messages: [{ role: "user", content: "Hi" }] }
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { LodeError } from "../../errors.ts";
+import { Request, type RequestOf } from "../wire/protocol.ts";
+
+const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
+
+const Text = z.object({ type: z.literal("text"), text: z.string() });
+const ResponseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({ name: z.string().optional(), schema: z.record(z.unknown()) }),
+  }),
+]);
+
+const Sampling = {
+  model: z.string().min(1),
+  max_tokens: nullish(z.number().int().positive()),
+  temperature: nullish(z.number().min(0).max(2)),
+  top_p: nullish(z.number().gt(0).max(1)),
+  seed: nullish(z.number().int()),
+  stop: nullish(z.union([z.string(), z.array(z.string())])),
+  n: nullish(z.literal(1, { errorMap: () => ({ message: "only n = 1 is supported" }) })),
+  stream: nullish(z.boolean()),
+  stream_options: nullish(z.object({ include_usage: nullish(z.boolean()) })),
+  response_format: nullish(ResponseFormat),
+  top_k: nullish(z.number().int().nonnegative()),
+  repeat_penalty: nullish(z.number().positive()),
+};
+
+const unsupported = (what: string) =>
+  z.any().refine((v) => v === undefined || v === null || v === false, what);
+const none = (what: string) =>
+  z.any().refine((v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0), what);
+
+const CompletionBody = z.object({
+  ...Sampling,
+  prompt: z.union([z.string(), z.array(z.string()).length(1, "give one prompt (a string)")], {
+    errorMap: (issue, ctx) => ({
+      message: issue.code === "invalid_union"
+        ? "a string (token-id prompts are not supported)"
+        : ctx.defaultError,
+    }),
+  }),
+  best_of: nullish(z.literal(1, { errorMap: () => ({ message: "only best_of = 1 is supported" }) })),
+  echo: unsupported("echo is not supported"),
+  logprobs: unsupported("logprobs are not supported"),
+  suffix: none("suffix is not supported"),
+});
+
+const ChatBody = z.object({
+  ...Sampling,
+  max_completion_tokens: nullish(z.number().int().positive()),
+  messages: z.array(z.object({
+    role: z.enum(["system", "developer", "user", "assistant"]),
+    content: z.union([z.string(), z.array(Text), z.null()], {
+      errorMap: (issue, ctx) => ({
+        message: issue.code === "invalid_union"
+          ? "a string or a list of text parts (images and audio are not supported)"
+          : ctx.defaultError,
+      }),
+    }),
+  })).min(1),
+  logprobs: unsupported("logprobs are not supported"),
+  tools: none("tools are not supported by this server"),
+  functions: none("functions are not supported by this server"),
+});
+
+const EmbeddingsBody = z.object({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.string()).min(1)], {
+    errorMap: (issue, ctx) => ({
+      message: issue.code === "invalid_union"
+        ? "a string or a non-empty list of strings (token-id inputs are not supported)"
+        : ctx.defaultError,
+    }),
+  }),
+  encoding_format: nullish(z.enum(["float", "base64"])),
+  dimensions: nullish(z.number().int().positive()),
+});
+
+/** A translated generation request and how to answer it. */
+export interface Translated<R> {
+  request: R;
+  /** Answer with server-sent events. */
+  stream: boolean;
+  /** Send a last chunk with `usage` (`stream_options.include_usage`). */
+  includeUsage: boolean;
+}
+
+/** A translated embeddings request. */
+export interface TranslatedEmbeddings {
+  request: RequestOf<"embed">;
+  /** Vectors as base64 of little-endian float32 (the `openai` client asks for this by default). */
+  base64: boolean;
+  /** The vector length the client asked for, when it did. */
+  dimensions?: number;
+}
+
+/**
+ * The `generate` request for a `/v1/completions` body; throws
+ * `LodeError("BAD_REQUEST")` with `details.field`.
+ *
+ * @example
+ * ```ts
+ * completionRequest({ model: "m", prompt: "Once upon a time", max_tokens: 20 }, "cmpl-1").request;
+ * // { id: "cmpl-1", op: "generate", model: "m", prompt: "Once upon a time", max_tokens: 20 }
+ * ```
+ */
+export function completionRequest(body: unknown, id: string): Translated<RequestOf<"generate">> {
+  const b = parse(CompletionBody, body, "completions");
+  const prompt = typeof b.prompt === "string" ? b.prompt : b.prompt[0]!;
+  return translated(b, { id, op: "generate", model: b.model, prompt, ...sampling(b) });
+}
+
+/**
+ * The `chat` request for a `/v1/chat/completions` body (`developer`
+ * messages are system messages; text parts are joined); throws
+ * `LodeError("BAD_REQUEST")`.
+ *
+ * @example
+ * ```ts
+ * chatRequest({ model: "m", messages: [{ role: "user", content: "Hi" }], stream: true }, "c1").stream; // true
+ * ```
+ */
+export function chatRequest(body: unknown, id: string): Translated<RequestOf<"chat">> {
+  const b = parse(ChatBody, body, "chat.completions");
+  const messages = b.messages.map((m) => ({
+    role: m.role === "developer" ? "system" as const : m.role,
+    content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
+  }));
+  const fields = sampling(b);
+  if (b.max_completion_tokens != null) fields.max_tokens = b.max_completion_tokens;
+  return translated(b, { id, op: "chat", model: b.model, messages, ...fields });
+}
+
+/**
+ * The `embed` request for a `/v1/embeddings` body; throws `LodeError("BAD_REQUEST")`.
+ *
+ * @example
+ * ```ts
+ * embeddingsRequest({ model: "m", input: ["a", "b"] }, "e1").request.input; // ["a", "b"]
+ * ```
+ */
+export function embeddingsRequest(body: unknown, id: string): TranslatedEmbeddings {
+  const b = parse(EmbeddingsBody, body, "embeddings");
+  const request = checked({ id, op: "embed", model: b.model, input: b.input }) as RequestOf<"embed">;
+  return {
+    request,
+    base64: b.encoding_format === "base64",
+    ...(b.dimensions == null ? {} : { dimensions: b.dimensions }),
+  };
+}
+
+type SamplingBody = z.infer<z.ZodObject<typeof Sampling>>;
+
+function sampling(b: SamplingBody): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ["max_tokens", "temperature", "top_p", "seed", "top_k", "repeat_penalty"] as const) {
+    if (b[key] != null) out[key] = b[key];
+  }
+  if (b.stop != null) {
+    const stops = (typeof b.stop === "string" ? [b.stop] : b.stop).filter((s) => s !== "");
+    if (stops.length > 0) out.stop = stops;
+  }
+  const format = b.response_format;
+  if (format?.type === "json_object") out.json_schema = { type: "object", additionalProperties: true };
+  if (format?.type === "json_schema") out.json_schema = format.json_schema.schema;
+  return out;
+}
+
+function translated<O extends "generate" | "chat">(
+  b: SamplingBody,
+  fields: Record<string, unknown>,
+): Translated<RequestOf<O>> {
+  return {
+    request: checked(fields) as RequestOf<O>,
+    stream: b.stream === true,
+    includeUsage: b.stream === true && b.stream_options?.include_usage === true,
+  };
+}
+
+/** OpenAI names of protocol fields, for error messages. */
+const OPENAI_FIELD: Record<string, string> = { json_schema: "response_format.json_schema.schema" };
+
+function checked(fields: Record<string, unknown>): Request {
+  const parsed = Request.safeParse(fields);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.path.join(".");
+  const field = OPENAI_FIELD[path] ?? path;
+  throw badRequest(field, `field "${field}" is invalid: ${issue.message}`);
+}
+
+function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, endpoint: string): z.infer<T> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw badRequest("(body)", `${endpoint}: the body must be a JSON object`);
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join(".") || "(body)";
+  const missing = issue.path.reduce<unknown>(
+    (v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined),
+    body,
+  ) === undefined;
+  throw badRequest(
+    field,
+    missing
+      ? `${endpoint}: field "${field}" is missing`
+      : `${endpoint}: field "${field}" is invalid: ${issue.message}`,
+  );
+}
+
+/**
+ * A `BAD_REQUEST` naming `field`.
+ *
+ * @example
+ * ```ts
+ * throw badRequest("messages", "messages must not be empty");
+ * ```
+ */
+export function badRequest(field: string, message: string): LodeError {
+  return new LodeError("BAD_REQUEST", message, { details: { field } });
+}

@@ -1,0 +1,210 @@
+/**
+ * The daemon's {@link ProvideModel}: what `lode serve` does for a model the
+ * store lacks (the router asks it on `MODEL_NOT_FOUND`, `BLOB_MISSING` and
+ * for requests naming a reference).
+ *
+ * - **A name the lockfile pins** is installed exactly as `lode sync NAME`
+ *   would ({@link syncLockfile}: locked blobs checked, only what is missing
+ *   pulled from the locked URLs, pins verified). The lockfile is read again
+ *   on every miss, so an edit applies without a restart; the daemon never
+ *   writes it (an unpinned file is pulled, and `lode sync` pins it).
+ * - **A reference** (`hf:…`, `https://…#sha256=…`) is resolved by its
+ *   registry and pulled as `lode pull REF` would; the model is stored under
+ *   the name the registry gives it (told to `onName` before any byte is
+ *   fetched). A later request with the same reference resolves to the same
+ *   name, and the pull then finds it in the store (no download). The router
+ *   asks {@link createStoredName}'s lookup first, so a reference the store
+ *   holds — a URL, an `hf:` reference pinned to a commit — never gets here;
+ *   an unpinned `hf:` reference does: it asks the Hub which commit it is
+ *   now, as `lode run` and `lode pull` do.
+ * - Anything else: null (the router answers `MODEL_NOT_FOUND`).
+ *
+ * Pulls share the daemon's one pull context (global connection budget, HTTP
+ * clients, host policy; per-name and per-blob store locks) and are aborted
+ * when every request waiting for the load went away (partials are kept for
+ * the next try). Their progress goes to `onStatus` as `loading_model`
+ * `download` (at most one per `statusIntervalMs` per pull, plus the last),
+ * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
+ * that needs bytes fails with `OFFLINE`. Credentials come from `env`, the
+ * daemon's own environment (`HF_TOKEN`), never from a client: an
+ * `ACCESS_DENIED` says so in its hint.
+ *
+ * @example
+ * ```ts
+ * import { createModelProvider } from "./model_provider.ts";
+ * const provide = createModelProvider({
+ *   store,
+ *   lockfile: () => readLockfileIfPresent("lode.lock"),
+ *   pullContext: (urls) => ctx.pullContext(urls),
+ *   registryContext: (hosts) => ctx.registryContext(hosts),
+ * });
+ * const router = new ModelRouter({ store, provide });
+ * ```
+ * @module
+ */
+import type { PullContext } from "../../download/mod.ts";
+import { isLodeError, LodeError } from "../../errors.ts";
+import type { StatusEvent } from "../../events/status_event.ts";
+import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
+import { syncLockfile } from "../../lock/sync.ts";
+import { parseRef } from "../../registry/reference.ts";
+import type { ModelPlan, RegistryContext } from "../../registry/registry.ts";
+import type { ModelStore } from "../../store/model_store.ts";
+import type { ProvideModel, StoredName } from "./router_names.ts";
+
+/**
+ * Effects and switches of {@link createModelProvider}.
+ *
+ * @example
+ * ```ts
+ * import type { ModelProviderOptions } from "./model_provider.ts";
+ * const offline = (o: ModelProviderOptions): ModelProviderOptions => ({ ...o, offline: true });
+ * ```
+ */
+export interface ModelProviderOptions {
+  store: ModelStore;
+  /** The lockfile as it is now (null: none). Called on every miss. Default: none. */
+  lockfile?: () => Promise<Lockfile | null>;
+  /** The daemon's pull context for `urls` (their hosts allowed): one connection budget for every pull. */
+  pullContext(urls: string[]): Promise<PullContext>;
+  /** What a registry resolves with (GETs to the allowed hosts plus `hosts`). */
+  registryContext(hosts: string[]): Promise<RegistryContext>;
+  /** The environment (`HF_TOKEN`, `HF_ENDPOINT`). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Never download (`--offline`). */
+  offline?: boolean;
+  /** Resolve and pull references (default true; false: only the lockfile's names). */
+  references?: boolean;
+  /** Minimum time between `download` status frames of one pull. Default 100 ms (≤ 10/s). */
+  statusIntervalMs?: number;
+  /** Lines for the daemon's operator. */
+  notice?: (line: string) => void;
+  now?: () => number;
+}
+
+/**
+ * The provider (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { createModelProvider } from "./model_provider.ts";
+ * const provide = createModelProvider({ store, pullContext, registryContext, offline: true });
+ * const path = await provide("stories260K", { signal: new AbortController().signal, onStatus: console.log });
+ * ```
+ */
+export function createModelProvider(options: ModelProviderOptions): ProvideModel {
+  const { store } = options;
+  const env = options.env ?? {};
+  const now = options.now ?? (() => performance.now());
+  const notice = options.notice ?? (() => {});
+  return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
+
+  async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
+    const ref = parseRef(name);
+    if (ref.kind === "file") return null;
+    const registry = await import("../../registry/mod.ts");
+    const pull = async (plan: ModelPlan) => {
+      const access = registry.withHfAccess(plan, env);
+      const context = await options.pullContext(registry.planUrls(access));
+      const emitStatus = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
+      return await registry.pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
+    };
+    const started = now();
+    if (ref.kind === "name") {
+      const lock = await options.lockfile?.() ?? null;
+      if (lock === null || findEntry(lock, ref.name) === undefined) return null;
+      onName?.(ref.name);
+      notice(`${ref.name}: not in the store; installing the lockfile's entry`);
+      const outcome = await syncLockfile(lock, {
+        store,
+        names: [ref.name],
+        offline: options.offline,
+        pull,
+      });
+      if (outcome.error) throw outcome.error;
+      if (outcome.changed) notice(`${ref.name}: the lockfile has unpinned files; \`lode sync\` pins them`);
+      const status = outcome.models[0]?.status ?? "ok";
+      notice(`${ref.name}: ${status} from the lockfile in ${Math.round(now() - started)} ms`);
+      return { name: ref.name, path: await store.modelPathOf(ref.name) };
+    }
+    if (options.references === false) return null;
+    const hosts = registry.registryFor(ref).hostsFor?.(ref, env) ?? [];
+    const plan = await registry.resolveModel(ref, await options.registryContext(hosts));
+    onName?.(plan.name);
+    const result = await pull(plan);
+    const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
+    notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);
+    return { name: result.name, path: result.path };
+  }
+}
+
+/**
+ * An `ACCESS_DENIED` of a pull the daemon performs, its hint saying whose token counts: the
+ * daemon's (`HF_TOKEN` of the environment `lode serve` started with), never the client's.
+ */
+function daemonAccessHint(e: unknown): unknown {
+  if (!isLodeError(e, "ACCESS_DENIED")) return e;
+  return new LodeError("ACCESS_DENIED", e.message, {
+    details: { ...e.details, pulled_by: "daemon" },
+    hint: `${e.hint} The daemon pulls with its own environment, not the client's: set HF_TOKEN where ` +
+      "`lode serve` starts, then restart it.",
+    cause: e,
+  });
+}
+
+/**
+ * The router's {@link StoredName} for `store`: the stored model a reference names when the store's
+ * manifests tell it without the network (`storedModelFor` of src/registry/stored_ref.ts: a URL pulled
+ * before, an `hf:` reference pinned to a commit), else null. Names and invalid references: null.
+ *
+ * @example
+ * ```ts
+ * import { createStoredName } from "./model_provider.ts";
+ * const router = new ModelRouter({ store, storedName: createStoredName(store), provide });
+ * ```
+ */
+export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
+  return async (reference) => {
+    const { parseRef, storedModelFor } = await import("../../registry/mod.ts");
+    let ref;
+    try {
+      ref = parseRef(reference);
+    } catch {
+      return null;
+    }
+    if (ref.kind !== "url" && ref.kind !== "hf") return null;
+    return storedModelFor(ref, (await store.list()).models);
+  };
+}
+
+/**
+ * `onStatus` with `loading_model` `download` frames thinned to one per
+ * `intervalMs` (the last one of a file, downloaded = total, always passes),
+ * and an event equal to the one just passed dropped.
+ *
+ * @example
+ * ```ts
+ * import { throttleDownloads } from "./model_provider.ts";
+ * const emit = throttleDownloads((e) => hub.publish(e), { intervalMs: 100 });
+ * ```
+ */
+export function throttleDownloads(
+  onStatus: (event: StatusEvent) => void,
+  options: { intervalMs: number; now?: () => number },
+): (event: StatusEvent) => void {
+  const now = options.now ?? (() => performance.now());
+  let last = -Infinity;
+  let previous = "";
+  return (event) => {
+    if (event.status === "loading_model" && event.phase === "download") {
+      const t = now();
+      const final = event.total_bytes !== null && event.downloaded_bytes >= event.total_bytes;
+      if (!final && t - last < options.intervalMs) return;
+      last = t;
+    }
+    const text = JSON.stringify(event);
+    if (text === previous) return; // the same phase told twice (the pull's checks are layered)
+    previous = text;
+    onStatus(event);
+  };
+}

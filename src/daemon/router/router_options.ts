@@ -1,0 +1,76 @@
+/**
+ * The options of the daemon's router (model_router.ts): where names
+ * resolve, how models are started and loaded, the limits on what stays
+ * loaded, and the effects (clock, free RAM, estimates) tests inject.
+ *
+ * @example
+ * ```ts
+ * import type { ModelRouterOptions } from "./router_options.ts";
+ * const options: ModelRouterOptions = { store, maxLoaded: 2, keepAliveMs: 60_000, load: { threads: 1 } };
+ * ```
+ * @module
+ */
+import type { StatusEvent } from "../../events/status_event.ts";
+import type { ModelStore } from "../../store/model_store.ts";
+import type { EntryClock, LoadedModel } from "./router_entry.ts";
+import type { ProvideModel, StoredName } from "./router_names.ts";
+import type { Vocabulary } from "../../inference/backend.ts";
+import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
+
+/**
+ * Starts a loaded model (default: a runner process with `startRunnerSession`).
+ *
+ * @example
+ * ```ts
+ * import type { StartModel } from "./router_options.ts";
+ * const start: StartModel = (path, o) => startRunnerSession(path, o);
+ * ```
+ */
+export type StartModel = (
+  path: string,
+  options: { load: RunnerLoadOptions; onStatus: (event: StatusEvent) => void; signal: AbortSignal },
+) => Promise<LoadedModel>;
+
+/** A clock and timers (injected in tests): the one the entries read. */
+export type RouterClock = EntryClock;
+
+/** Options of the `ModelRouter`. */
+export interface ModelRouterOptions {
+  /** Where names resolve to files. */
+  store: Pick<ModelStore, "modelPathOf" | "list">;
+  /** Models the store lacks (see {@link ProvideModel}); default: none, `MODEL_NOT_FOUND`. */
+  provide?: ProvideModel;
+  /** The stored model a reference names, told without the network (see {@link StoredName}). */
+  storedName?: StoredName;
+  /** How runners load models (context size, threads, GPU, memory check). */
+  load?: RunnerLoadOptions;
+  /** Idle time before a model is unloaded (default 5 minutes; `Infinity`: never). */
+  keepAliveMs?: number;
+  /** Most models loaded at once (default 3). */
+  maxLoaded?: number;
+  /** RAM all loaded models may take, in bytes (default: what is free, see the module doc). */
+  memoryBudget?: number;
+  /** Bytes a model needs loaded (default `estimateRunnerBytes` of router_memory.ts). */
+  estimate?: (path: string, load: RunnerLoadOptions) => Promise<number>;
+  /** Free RAM in bytes, undefined when unknown (default: `MemAvailable`). */
+  availableRam?: () => Promise<number | undefined>;
+  /** Starts a model (default: a runner process). */
+  start?: StartModel;
+  /**
+   * Opens a loaded model's vocabulary in this process, so that tokenize/detokenize skip the runner
+   * (see vocabulary_session.ts); default: they go to the runner.
+   */
+  vocabulary?: (path: string) => Promise<Vocabulary>;
+  /** A runner's stderr lines. */
+  onLog?: (model: string, line: string) => void;
+  /** Lines for the daemon's operator (a reload to change a model's context). */
+  notice?: (line: string) => void;
+  clock?: RouterClock;
+}
+
+/** performance.now() and the global timers. */
+export const REAL_CLOCK: RouterClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};

@@ -1,0 +1,219 @@
+/**
+ * The daemon's lifecycle, around any {@link Router}: take the single-instance
+ * lock, serve the admin socket (status `starting`), preload the `--model`s
+ * (their `loading_model` phases and `capabilities` on the admin stream, each
+ * frame naming its `model`), then serve the inference socket and announce
+ * `ready`. {@link Daemon.stop} drains: `draining` on the admin stream, new
+ * requests refused with `DRAINING`, in-flight ones given `graceMs` to finish
+ * and then stopped; then the router, the sockets (their files removed), the
+ * activity log and the lock are closed, in that order.
+ *
+ * A failure while starting (the lock is held: `DAEMON_RUNNING`; a socket is
+ * live or not a socket; a preload fails) undoes what was started and is
+ * thrown.
+ *
+ * @example
+ * ```ts
+ * const daemon = await startDaemon({ socket, adminSocket, router, preload: ["stories260K"] });
+ * Deno.addSignalListener("SIGTERM", () => void daemon.stop());
+ * await daemon.stopped;
+ * ```
+ * @module
+ */
+import { LodeError } from "../../errors.ts";
+import type { StatusEvent } from "../../events/status_event.ts";
+import type { ActivityLog } from "./activity_log.ts";
+import { AdminHub } from "./admin_hub.ts";
+import { AdmissionQueue } from "./admission_queue.ts";
+import { InferenceServer } from "./inference_server.ts";
+import { acquireInstanceLock, type InstanceLock } from "../wire/instance_lock.ts";
+import type { OpenAiHttp } from "../openai/openai_http.ts";
+import type { Router } from "../router/router.ts";
+import { instanceLockPath, listenUnixSocket, type UnixSocketListener } from "../wire/socket_path.ts";
+
+/**
+ * Options of {@link startDaemon}.
+ *
+ * @example
+ * ```ts
+ * import type { DaemonOptions } from "./daemon.ts";
+ * const options = (router: DaemonOptions["router"]): DaemonOptions => ({ socket: "/tmp/l.sock", adminSocket: "/tmp/a.sock", router });
+ * ```
+ */
+export interface DaemonOptions {
+  /** The inference socket. */
+  socket: string;
+  /** The admin socket. */
+  adminSocket: string;
+  /** The single-instance lock. Default `<socket>.lock`. */
+  lock?: string;
+  router: Router;
+  /** Models loaded before `ready`, in order. */
+  preload?: string[];
+  /** Requests that may wait (`--max-queue`). Default 64. */
+  maxQueue?: number;
+  /** Requests per model at once (`--parallel`). Default 1. */
+  parallel?: number;
+  /** How long a drain waits for in-flight requests. Default 30 s. */
+  graceMs?: number;
+  /** Where finished requests are recorded. Closed by {@link Daemon.stop}. */
+  log?: ActivityLog;
+  /** Names of the loaded models for `health`, when the router can tell them at once. */
+  loaded?: () => string[];
+  /** The store's directory, reported by `health` (clients use a daemon only when it serves their store). */
+  store?: string;
+  /** Aborts the start (a signal while preloading): it is undone and rejects with `INTERRUPTED`. */
+  signal?: AbortSignal;
+  /** Lines for the daemon's operator (stderr). */
+  notice?: (line: string) => void;
+  /** Also serve the OpenAI-compatible HTTP API (openai_http.ts) here, sharing the router and the queue. */
+  http?: { hostname: string; port: number; allowRemote?: boolean };
+}
+
+/**
+ * A running daemon.
+ *
+ * @example
+ * ```ts
+ * import type { Daemon } from "./daemon.ts";
+ * const shutdown = (d: Daemon) => d.stop({ graceMs: 5000 });
+ * ```
+ */
+export interface Daemon {
+  /** The OpenAI-compatible front's base URL (`http://HOST:PORT/v1`), when `http` was given. */
+  readonly httpUrl?: string;
+  readonly lock: InstanceLock;
+  readonly hub: AdminHub;
+  readonly server: InferenceServer;
+  /** Settles when {@link stop} has finished. */
+  readonly stopped: Promise<void>;
+  /**
+   * Drains and shuts down (idempotent). `graceMs` overrides the daemon's; a
+   * second call while draining shortens the grace to 0. Resolves with how
+   * many in-flight requests had to be stopped.
+   */
+  stop(options?: { graceMs?: number }): Promise<number>;
+}
+
+/**
+ * Starts the daemon: lock, admin socket, preloads, inference socket, `ready`.
+ *
+ * @example
+ * ```ts
+ * const daemon = await startDaemon({ socket: "/tmp/l.sock", adminSocket: "/tmp/a.sock", router });
+ * await daemon.stop({ graceMs: 1000 });
+ * ```
+ */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const notice = options.notice ?? (() => {});
+  const lock = await acquireInstanceLock(options.lock ?? instanceLockPath(options.socket), {
+    socket: options.socket,
+    adminSocket: options.adminSocket,
+  });
+  if (lock.previous) notice(`took over the lock of pid ${lock.previous.pid}, which is gone`);
+  const hub = new AdminHub({
+    initial: { status: "starting" },
+    onDrop: (i) => notice(`admin subscriber dropped: ${i.pendingFrames} frames behind`),
+  });
+  const undo: (() => Promise<unknown>)[] = [() => lock.release()];
+  const unwind = async () => {
+    for (const step of undo.reverse()) await step().catch(() => {});
+  };
+  let admin: UnixSocketListener;
+  let inference: UnixSocketListener;
+  let unsubscribe = () => {};
+  let http: OpenAiHttp | undefined;
+  const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
+  let ready = false;
+  const server = new InferenceServer({
+    router: options.router,
+    queue,
+    ...(options.loaded ? { loaded: options.loaded } : {}),
+    ...(options.store ? { store: options.store } : {}),
+    ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+  });
+  try {
+    admin = await listenUnixSocket(options.adminSocket);
+    const adminServing = hub.serve(admin.listener);
+    undo.push(async () => {
+      await hub.close({ graceMs: 100 });
+      await admin.close();
+      await adminServing;
+    });
+    unsubscribe = options.router.onStatus(({ model, event, reason }) => {
+      // While starting, the daemon's own `ready` ends the preloads (the seed's sequence has one `ready`).
+      if (event.status === "ready" && !ready) return;
+      // The model named in the frame (and why a `restarting` one is loaded again).
+      const tagged: StatusEvent = Object.assign({ model }, event, reason ? { reason } : {});
+      hub.publish(tagged);
+      if (event.status === "restarting") {
+        notice(`${model}: runner restarting (${event.phase}${reason ? `, ${reason}` : ""})`);
+      }
+    });
+    undo.push(() => Promise.resolve(unsubscribe()));
+    for (const model of options.preload ?? []) {
+      const started = performance.now();
+      await options.router.load(model, options.signal ? { signal: options.signal } : {});
+      notice(`loaded ${model} in ${Math.round(performance.now() - started)} ms`);
+    }
+    if (options.signal?.aborted) throw new LodeError("INTERRUPTED", "the daemon was stopped while starting");
+    inference = await listenUnixSocket(options.socket);
+    if (options.http) {
+      const { startOpenAiHttp } = await import("../openai/openai_http.ts");
+      const front = startOpenAiHttp({
+        ...options.http,
+        router: options.router,
+        queue,
+        ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+      });
+      http = front;
+      undo.push(() => front.close());
+    }
+  } catch (e) {
+    await options.router.close({ graceMs: 0 }).catch(() => {});
+    await unwind();
+    throw e;
+  }
+  const serving = server.serve(inference.listener);
+  ready = true;
+  hub.publish({ status: "ready" });
+  notice(
+    `ready: ${options.socket} (admin ${options.adminSocket})${http ? `, ${http.url}` : ""}, pid ${Deno.pid}`,
+  );
+
+  const done = Promise.withResolvers<void>();
+  let stopping: Promise<number> | null = null;
+  let graceMs = options.graceMs ?? 30_000;
+  let hurry: (() => void) | null = null;
+  const stop = (o: { graceMs?: number } = {}): Promise<number> => {
+    if (stopping) {
+      hurry?.();
+      return stopping;
+    }
+    if (o.graceMs !== undefined) graceMs = o.graceMs;
+    hub.publish({ status: "draining" });
+    notice(`draining: ${server.inFlight} request(s) in flight, grace ${graceMs} ms`);
+    stopping = (async () => {
+      const hurried = new Promise<number>((resolve) => hurry = () => resolve(0));
+      const drainBoth = (ms: number) =>
+        Promise.all([server.drain({ graceMs: ms }), http?.drain({ graceMs: ms }) ?? 0]).then(([a, b]) =>
+          a + b
+        );
+      const drained = drainBoth(graceMs);
+      // A second stop (a second Ctrl-C) ends the grace period now.
+      const stopped = await Promise.race([drained, hurried.then(() => drainBoth(0))]);
+      await drained;
+      await server.close({ graceMs: 1000 });
+      await inference.close();
+      await serving;
+      await options.router.close({ graceMs: 0 }).catch((e) => notice(`closing the router: ${e}`));
+      await unwind();
+      await options.log?.close();
+      if (stopped > 0) notice(`stopped ${stopped} request(s) that did not finish in time`);
+      done.resolve();
+      return stopped;
+    })();
+    return stopping;
+  };
+  return { lock, hub, server, stopped: done.promise, stop, ...(http ? { httpUrl: http.url } : {}) };
+}

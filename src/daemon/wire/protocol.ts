@@ -1,0 +1,394 @@
+/**
+ * The daemon's wire protocol, version {@link PROTOCOL_VERSION}: NDJSON frames
+ * over a Unix socket (docs/protocol.md is the reference, with an example
+ * line for every frame).
+ *
+ * A request is one JSON object on one line with a client-chosen `id` and an
+ * `op`; every response frame carries that `id` and a `type`. Streams end with
+ * exactly one terminal frame: `done` (with `usage`) or `error` (with a
+ * stable `code`). Unknown request fields are ignored (newer clients can talk
+ * to older daemons); a request may name the protocol version it speaks in
+ * `v`, and a daemon that speaks another answers `BAD_REQUEST` naming `v`.
+ *
+ * @example
+ * ```ts
+ * import { decodeRequest } from "./protocol.ts";
+ * const decoded = decodeRequest('{"id":"1","op":"tokenize","model":"m","text":"hi"}');
+ * if (decoded.ok) console.log(decoded.request.op); // "tokenize"
+ * else console.log(JSON.stringify(decoded.error)); // the error frame to send back
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { LodeError } from "../../errors.ts";
+import { Capabilities, StatusEvent } from "../../events/status_event.ts";
+
+/** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
+export const PROTOCOL_VERSION = 1;
+
+/** Default limit of one request line, in bytes (the newline excluded). */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Longest accepted request id, in characters. */
+export const MAX_ID_LENGTH = 256;
+
+const Id = z.string().min(1).max(MAX_ID_LENGTH);
+const MAX_MODEL_LENGTH = 1024;
+const Model = z.string().min(1).max(MAX_MODEL_LENGTH);
+const Count = z.number().int().nonnegative();
+const Millis = z.number().nonnegative();
+
+/** OpenAI-style sampling fields shared by `generate` and `chat`. */
+const Sampling = {
+  max_tokens: z.number().int().positive().optional(),
+  temperature: z.number().nonnegative().optional(),
+  seed: z.number().int().optional(),
+  top_k: z.number().int().nonnegative().optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  repeat_penalty: z.number().positive().optional(),
+  /** One stop string or several (OpenAI accepts both). */
+  stop: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
+  /** A JSON Schema the output must match (see `GenerateOptions.jsonSchema`). */
+  json_schema: z.record(z.unknown()).optional(),
+};
+
+/** The sampling fields of a `generate` or `chat` request. */
+export type SamplingFields = z.infer<z.ZodObject<typeof Sampling>>;
+
+const envelope = <O extends string>(op: O) => ({ id: Id, op: z.literal(op), v: z.number().int().optional() });
+
+/** One message of a `chat` request. */
+export const ChatMessage = z.object({
+  role: z.enum(["system", "user", "assistant"]),
+  content: z.string(),
+});
+
+/** Every request, tagged by `op`. */
+export const Request = z.discriminatedUnion("op", [
+  z.object({ ...envelope("generate"), model: Model, prompt: z.string(), ...Sampling }),
+  z.object({ ...envelope("chat"), model: Model, messages: z.array(ChatMessage).min(1), ...Sampling }),
+  z.object({
+    ...envelope("embed"),
+    model: Model,
+    input: z.union([z.string(), z.array(z.string()).min(1)]),
+    normalize: z.boolean().optional(),
+  }),
+  z.object({ ...envelope("tokenize"), model: Model, text: z.string() }),
+  /** Token ids → text; an id outside the model's vocabulary is `BAD_REQUEST` naming `tokens.<index>`. */
+  z.object({ ...envelope("detokenize"), model: Model, tokens: z.array(Count) }),
+  /** The exact prompt `chat` would feed the model for `messages` (its chat template, the assistant's turn open). */
+  z.object({ ...envelope("render_chat"), model: Model, messages: z.array(ChatMessage).min(1) }),
+  z.object({ ...envelope("models") }),
+  z.object({
+    ...envelope("load"),
+    model: Model,
+    context_size: z.number().int().positive().optional(),
+    keep_alive_ms: Count.optional(),
+  }),
+  z.object({ ...envelope("unload"), model: Model }),
+  z.object({ ...envelope("cancel"), target: Id }),
+  z.object({ ...envelope("health") }),
+]);
+export type Request = z.infer<typeof Request>;
+
+/** A request op name. */
+export type Op = Request["op"];
+
+/** The request of one op. */
+export type RequestOf<O extends Op> = Extract<Request, { op: O }>;
+
+/** Every op, in the order docs/protocol.md lists them. */
+export const OPS: readonly Op[] = Request.options.map((o) => o.shape.op.value);
+
+/** Counters and timings of a finished request (`done.usage`); which fields appear depends on the op. */
+export const Usage = z.object({
+  prompt_tokens: Count.optional(),
+  completion_tokens: Count.optional(),
+  total_tokens: Count.optional(),
+  /** Time spent waiting in the admission queue. */
+  queue_ms: Millis.optional(),
+  load_ms: Millis.optional(),
+  time_to_first_token_ms: Millis.nullable().optional(),
+  total_ms: Millis.optional(),
+  tokens_per_second: z.number().nonnegative().optional(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** Why a generation ended (the backend's `StopReason`). */
+export const StopReason = z.enum(["eos", "stop", "max_tokens", "context_full", "abort"]);
+
+/** One model as `models` lists it. */
+export const ModelEntry = z.object({
+  name: z.string(),
+  loaded: z.boolean(),
+  size_bytes: Count.optional(),
+  digest: z.string().optional(),
+  context_size: Count.optional(),
+  capabilities: Capabilities.optional(),
+  /** Milliseconds until an idle loaded model is unloaded (keep-alive), when loaded. */
+  expires_in_ms: Millis.nullable().optional(),
+});
+export type ModelEntry = z.infer<typeof ModelEntry>;
+
+/** Facts about a loaded model (`loaded.info`): what a client needs to use it as it would an in-process session. */
+export const ModelInfo = z.object({
+  /** GGUF `general.architecture`. */
+  architecture: z.string(),
+  train_context_size: Count,
+  threads: Count,
+  /** True when the model has a chat template (`lode run` then answers through `chat`). */
+  has_chat_template: z.boolean(),
+  /** Length of the vectors `embed` returns. */
+  embedding_size: Count,
+  /** How long the model took to load when it was loaded (`load_ms` is how long this request took). */
+  model_load_ms: Millis,
+  /** The CPUs the model's runner is pinned to (`--cpu-affinity`); absent when the kernel places it. */
+  cpus: z.array(Count).optional(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+const reply = <T extends string>(type: T) => ({ id: Id, type: z.literal(type) });
+
+/** The `error` frame: `id` is null when the request's id could not be read. */
+export const ErrorFrame = z.object({
+  id: Id.nullable(),
+  type: z.literal("error"),
+  /** A code of the catalogue in src/errors.ts; a string here so clients accept codes added later. */
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+  details: z.record(z.unknown()).optional(),
+});
+export type ErrorFrame = z.infer<typeof ErrorFrame>;
+
+/** Every frame the inference socket sends, tagged by `type`. */
+export const ResponseFrame = z.discriminatedUnion("type", [
+  z.object({ ...reply("token"), text: z.string() }),
+  z.object({ ...reply("queued"), position: z.number().int().positive() }),
+  /**
+   * A phase of loading the request's model while the request waits for it (a pull's `download`
+   * progress, `verify`, `mmap`, `kv_cache`, …): `phase` and its fields, flattened as on the admin stream.
+   */
+  z.object({ ...reply("loading"), phase: z.string() }).passthrough(),
+  z.object({ ...reply("done"), usage: Usage.optional(), stop_reason: StopReason.optional() }),
+  ErrorFrame,
+  z.object({
+    ...reply("health"),
+    protocol: z.number().int(),
+    version: z.string(),
+    /** The daemon's lifecycle status (a `StatusEvent` status: starting, ready, draining, …). */
+    status: z.string(),
+    uptime_ms: Millis.optional(),
+    queued: Count.optional(),
+    running: Count.optional(),
+    loaded: z.array(z.string()).optional(),
+    /** The directory of the store the daemon serves (clients of another store do not use it). */
+    store: z.string().optional(),
+  }),
+  z.object({ ...reply("models"), models: z.array(ModelEntry) }),
+  z.object({ ...reply("tokens"), tokens: z.array(z.number().int()) }),
+  /** The answer of `detokenize` and of `render_chat`. */
+  z.object({ ...reply("text"), text: z.string() }),
+  z.object({ ...reply("embeddings"), embeddings: z.array(z.array(z.number())) }),
+  z.object({
+    ...reply("loaded"),
+    model: z.string(),
+    load_ms: Millis,
+    context_size: Count,
+    /** How long the model stays loaded once idle (null: until evicted or unloaded). */
+    keep_alive_ms: Millis.nullable().optional(),
+    /** What the loaded model can do, and what it is: the daemon always knows both once it is loaded. */
+    capabilities: Capabilities,
+    info: ModelInfo,
+  }),
+  z.object({ ...reply("unloaded"), model: z.string(), was_loaded: z.boolean() }),
+  z.object({ ...reply("cancelled"), target: Id, state: z.enum(["queued", "running", "not_found"]) }),
+]);
+export type ResponseFrame = z.infer<typeof ResponseFrame>;
+
+/** A response frame of one type. */
+export type FrameOf<T extends ResponseFrame["type"]> = Extract<ResponseFrame, { type: T }>;
+
+/** Frames of the admin socket: `{"id":"admin","type":"status",…}` with the status event's fields flattened. */
+export const AdminFrame = z.intersection(
+  z.object({ id: z.literal("admin"), type: z.literal("status") }),
+  StatusEvent,
+);
+export type AdminFrame = z.infer<typeof AdminFrame>;
+
+/** Result of {@link decodeRequest}: a typed request, or the error frame to send back. */
+export type DecodeResult = { ok: true; request: Request } | { ok: false; error: ErrorFrame };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Turns one request line (without its newline) into a typed request, or into
+ * the error frame that answers it: `BAD_JSON` (not UTF-8 or not JSON),
+ * `BAD_REQUEST` (not an object, a missing or invalid field — named in
+ * `details.field`), `UNKNOWN_OP`. The error frame carries the request's id
+ * whenever it is readable.
+ *
+ * @example
+ * ```ts
+ * const r = decodeRequest('{"id":"7","op":"generate","model":"m"}');
+ * // r.ok === false; r.error: {id:"7", type:"error", code:"BAD_REQUEST", details:{field:"prompt",…}, …}
+ * ```
+ */
+export function decodeRequest(line: Uint8Array | string): DecodeResult {
+  let text: string;
+  try {
+    text = typeof line === "string" ? line : utf8.decode(line);
+  } catch {
+    return fail(null, new LodeError("BAD_JSON", "the line is not valid UTF-8"));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return fail(
+      null,
+      new LodeError("BAD_JSON", `the line is not JSON: ${(e as Error).message}`, {
+        details: { line: text.length > 120 ? text.slice(0, 120) + "…" : text },
+      }),
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail(null, badRequest("(frame)", 'a request is a JSON object with "id" and "op"'));
+  }
+  const raw = value as Record<string, unknown>;
+  const id = typeof raw.id === "string" && raw.id.length >= 1 && raw.id.length <= MAX_ID_LENGTH
+    ? raw.id
+    : null;
+  if (id === null) {
+    return fail(null, badRequest("id", `"id" must be a string of 1 to ${MAX_ID_LENGTH} characters`));
+  }
+  if (raw.op === undefined) return fail(id, badRequest("op", `"op" is missing; one of ${OPS.join(", ")}`));
+  if (typeof raw.op !== "string" || !(OPS as readonly string[]).includes(raw.op)) {
+    return fail(
+      id,
+      new LodeError(
+        "UNKNOWN_OP",
+        `unknown op ${JSON.stringify(raw.op)}; this daemon knows ${OPS.join(", ")}`,
+        {
+          details: { op: raw.op, known: [...OPS] },
+        },
+      ),
+    );
+  }
+  if (raw.v !== undefined && raw.v !== PROTOCOL_VERSION) {
+    return fail(
+      id,
+      badRequest(
+        "v",
+        `protocol version ${
+          JSON.stringify(raw.v)
+        } is not spoken here; this daemon speaks ${PROTOCOL_VERSION}`,
+      ),
+    );
+  }
+  const hot = hotRequest(raw, id);
+  if (hot !== null) return { ok: true, request: hot };
+  const parsed = Request.safeParse(raw);
+  if (parsed.success) return { ok: true, request: parsed.data };
+  const { field, problem } = schemaIssue(parsed.error);
+  return fail(id, badRequest(field, `${raw.op}: field "${field}" ${problem}`));
+}
+
+/**
+ * `health` and a well-formed `tokenize` (the ops clients send by the thousand) checked by hand as
+ * {@link Request} would check them, unknown fields dropped alike; null for everything else (and for any
+ * doubt), which {@link Request} then decodes. Saves a schema pass per request; protocol_test checks both
+ * agree. `id` and `v` are already checked.
+ */
+function hotRequest(raw: Record<string, unknown>, id: string): Request | null {
+  const v = raw.v as number | undefined;
+  if (raw.op === "health") return v === undefined ? { id, op: "health" } : { id, op: "health", v };
+  const { model, text } = raw;
+  if (
+    raw.op !== "tokenize" || typeof model !== "string" || model.length < 1 ||
+    model.length > MAX_MODEL_LENGTH ||
+    typeof text !== "string"
+  ) return null;
+  return v === undefined ? { id, op: "tokenize", model, text } : { id, op: "tokenize", v, model, text };
+}
+
+/**
+ * The field a schema error is about (its path, `tokens.1`; `(frame)` for the whole object) and what is
+ * wrong with it (`is missing`, or `is invalid: …`): how both ends word a frame that breaks its schema.
+ *
+ * @example
+ * ```ts
+ * const r = Request.safeParse({ id: "7", op: "generate", model: "m" });
+ * if (!r.success) schemaIssue(r.error); // { field: "prompt", problem: "is missing" }
+ * ```
+ */
+export function schemaIssue(error: z.ZodError): { field: string; problem: string } {
+  const issue = error.issues[0];
+  const field = issue?.path.join(".") || "(frame)";
+  const missing = issue?.code === "invalid_type" && issue.received === "undefined";
+  return { field, problem: missing ? "is missing" : `is invalid: ${issue?.message ?? "no issue"}` };
+}
+
+function badRequest(field: string, message: string): LodeError {
+  return new LodeError("BAD_REQUEST", message, { details: { field } });
+}
+
+function fail(id: string | null, error: LodeError): DecodeResult {
+  return { ok: false, error: errorFrame(id, error) };
+}
+
+/**
+ * The `error` frame for `error` (a {@link LodeError}, or anything, which is
+ * reported as `INTERNAL`), answering request `id`.
+ *
+ * @example
+ * ```ts
+ * errorFrame("7", new LodeError("QUEUE_FULL", "64 requests are queued"));
+ * ```
+ */
+export function errorFrame(id: string | null, error: unknown): ErrorFrame {
+  const e = error instanceof LodeError
+    ? error
+    : new LodeError("INTERNAL", error instanceof Error ? error.message : String(error));
+  const frame: ErrorFrame = { id, type: "error", code: e.code, message: e.message, hint: e.hint };
+  if (Object.keys(e.details).length > 0) frame.details = e.details;
+  return frame;
+}
+
+/**
+ * The error frame for a request line longer than `limit` bytes; `id` is the
+ * id read from the line's start, when there was one.
+ *
+ * @example
+ * ```ts
+ * frameTooLargeFrame(null, 4 * 1024 * 1024);
+ * ```
+ */
+export function frameTooLargeFrame(id: string | null, limit: number): ErrorFrame {
+  return errorFrame(
+    id,
+    new LodeError("FRAME_TOO_LARGE", `the request line is longer than the limit of ${limit} bytes`, {
+      details: { limit },
+    }),
+  );
+}
+
+/**
+ * The id of a request from the first bytes of a line too long to parse
+ * (`"id":"…"` near its start), or null.
+ *
+ * @example
+ * ```ts
+ * idFromPrefix('{"id":"big-1","op":"embed","input":"aaaa'); // "big-1"
+ * ```
+ */
+export function idFromPrefix(prefix: string): string | null {
+  const m = /^\s*\{[^]*?"id"\s*:\s*("(?:[^"\\]|\\.){1,256}")/.exec(prefix);
+  if (!m) return null;
+  try {
+    const id = JSON.parse(m[1]!);
+    return Id.safeParse(id).success ? id : null;
+  } catch {
+    return null;
+  }
+}
