@@ -15,7 +15,13 @@ export {
   toMb,
   WaitingEvent,
 } from "./download_event.ts";
-export { Capabilities, type LoadingModelEvent, LoadPhase, StatusEvent } from "./status_event.ts";
+export {
+  Capabilities,
+  type LoadingModelEvent,
+  LoadPhase,
+  StatusEvent,
+  UnloadReason,
+} from "./status_event.ts";
 export {
   DoneEvent,
   EmbeddingEvent,

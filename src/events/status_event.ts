@@ -63,6 +63,14 @@ export const Capabilities = z.object({
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 
+/**
+ * Why a model was unloaded: `idle` (its keep-alive ran out), `evicted` (room for another model),
+ * `unload` (the `unload` op asked), `removed` (the store no longer holds it: `lode rm`), `changed` (the
+ * store holds another file under its name: pulled or imported again).
+ */
+export const UnloadReason = z.enum(["idle", "evicted", "unload", "removed", "changed"]);
+export type UnloadReason = z.infer<typeof UnloadReason>;
+
 /** Any status event. */
 export const StatusEvent = z.union([
   z.object({ status: z.literal("starting") }),
@@ -70,6 +78,10 @@ export const StatusEvent = z.union([
   Capabilities.extend({ status: z.literal("capabilities") }),
   z.object({ status: z.literal("ready") }),
   ...phased("restarting"),
+  // A load that ended without a model: the error's stable code (src/errors.ts) and message.
+  z.object({ status: z.literal("load_failed"), code: z.string(), message: z.string() }),
+  // A model's runner has stopped (not for a reload or a crash: those are `restarting`).
+  z.object({ status: z.literal("unloaded"), reason: UnloadReason }),
   z.object({ status: z.literal("draining") }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEvent>;

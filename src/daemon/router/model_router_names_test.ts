@@ -115,7 +115,10 @@ Deno.test("a failed reload brings the model back as it was; a request naming no 
     const entry = (await router.models()).find((m) => m.name === "m");
     assert.ok(entry?.expires_in_ms! > 50_000, `its keep-alive too: ${entry?.expires_in_ms}`);
     const seen = statuses.map((s) => `${s.event.status}${s.reason ? `/${s.reason}` : ""}`);
-    assert.deepEqual(seen, ["restarting/context_size", "restarting/reload_failed", "ready"]);
+    // The failed reload ends with its error; the model is then loaded back.
+    assert.deepEqual(seen, ["restarting/context_size", "load_failed", "restarting/reload_failed", "ready"]);
+    const failure = statuses.find((s) => s.event.status === "load_failed")!.event;
+    assert.deepEqual(failure, { status: "load_failed", code: "MODEL_LOAD_FAILED", message: "too big" });
 
     // A reload abandoned by the only request that asked for it: back as it was too.
     const asker = new AbortController();

@@ -19,8 +19,15 @@
  * @example
  * ```ts
  * import { ModelNames } from "./router_names.ts";
- * const names = new ModelNames({ store, storedName: (m) => storedName(store, m) });
- * const path = await names.resolve("hf:o/r:Q8_0@0123…", { signal, onStatus, onName: (n) => console.log(n) });
+ * import { createStoredName } from "./model_provider.ts";
+ * import { ModelStore } from "../../store/model_store.ts";
+ * const store = await ModelStore.open("/srv/models");
+ * const names = new ModelNames({ store, storedName: createStoredName(store) });
+ * const path = await names.resolve("hf:o/r:Q8_0@0123…", {
+ *   signal: new AbortController().signal,
+ *   onStatus: (event) => console.log(event.status),
+ *   onName: (name) => console.log(name),
+ * });
  * names.keyOf("hf:o/r:Q8_0@0123…"); // "r-Q8_0"
  * ```
  * @module
@@ -74,6 +81,13 @@ export class ModelNames {
     this.#o = options;
   }
 
+  /** Forgets every request string that resolved to `name` (the store no longer holds what they named). */
+  forget(name: string): void {
+    for (const [request, stored] of this.#aliases) {
+      if (stored === name) this.#aliases.delete(request);
+    }
+  }
+
   /** The store name `model` resolved to before, else `model` itself. */
   keyOf(model: string): string {
     return this.#aliases.get(model) ?? model;
@@ -120,5 +134,21 @@ export class ModelNames {
       named(provided.name);
       return provided.path;
     }
+  }
+}
+
+/**
+ * Why a load stopped: the model it resolved to is another state's, whose acquirers join (never seen
+ * outside the router).
+ *
+ * @example
+ * ```ts
+ * import { Moved } from "./router_names.ts";
+ * const retry = (e: unknown) => e instanceof Moved; // acquire again: the live state now has the name
+ * ```
+ */
+export class Moved extends Error {
+  constructor(name: string) {
+    super(`"${name}" is loaded by another entry`);
   }
 }

@@ -6,14 +6,17 @@
  * @example
  * ```ts
  * import type { ModelRouterOptions } from "./router_options.ts";
+ * import { ModelStore } from "../../store/model_store.ts";
+ * const store = await ModelStore.open("/srv/models");
  * const options: ModelRouterOptions = { store, maxLoaded: 2, keepAliveMs: 60_000, load: { threads: 1 } };
  * ```
  * @module
  */
 import type { StatusEvent } from "../../events/status_event.ts";
 import type { ModelStore } from "../../store/model_store.ts";
-import type { EntryClock, LoadedModel } from "./router_entry.ts";
+import type { LoadedModel, StateClock } from "./model_state.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
+import type { StoredVersions } from "./stored_versions.ts";
 import type { Vocabulary } from "../../inference/backend.ts";
 import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
 
@@ -23,6 +26,7 @@ import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
  * @example
  * ```ts
  * import type { StartModel } from "./router_options.ts";
+ * import { startRunnerSession } from "../runner/runner_session.ts";
  * const start: StartModel = (path, o) => startRunnerSession(path, o);
  * ```
  */
@@ -31,8 +35,8 @@ export type StartModel = (
   options: { load: RunnerLoadOptions; onStatus: (event: StatusEvent) => void; signal: AbortSignal },
 ) => Promise<LoadedModel>;
 
-/** A clock and timers (injected in tests): the one the entries read. */
-export type RouterClock = EntryClock;
+/** A clock and timers (injected in tests): the one the models' states read. */
+export type RouterClock = StateClock;
 
 /** Options of the `ModelRouter`. */
 export interface ModelRouterOptions {
@@ -42,6 +46,11 @@ export interface ModelRouterOptions {
   provide?: ProvideModel;
   /** The stored model a reference names, told without the network (see {@link StoredName}). */
   storedName?: StoredName;
+  /**
+   * What the store holds under a name now (stored_versions.ts): a loaded model the store no longer holds,
+   * or holds another file under its name, is unloaded. Default: not compared (the store never changes).
+   */
+  versions?: StoredVersions;
   /** How runners load models (context size, threads, GPU, memory check). */
   load?: RunnerLoadOptions;
   /** Idle time before a model is unloaded (default 5 minutes; `Infinity`: never). */
@@ -67,10 +76,3 @@ export interface ModelRouterOptions {
   notice?: (line: string) => void;
   clock?: RouterClock;
 }
-
-/** performance.now() and the global timers. */
-export const REAL_CLOCK: RouterClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-};

@@ -3,6 +3,9 @@
  * phases to the listeners, and why a model is loaded again — its runner
  * crashed, or it is reloaded with another context — so that the phases of
  * that load are reported as `restarting` with the reason, until it is ready.
+ * A load that was reported and fails ends with `load_failed` (its error's
+ * code and message), so that no model stays "loading"; a model whose runner
+ * stopped for good is reported `unloaded`, with why.
  *
  * @example
  * ```ts
@@ -15,7 +18,8 @@
  * ```
  * @module
  */
-import type { StatusEvent } from "../../events/status_event.ts";
+import { toLodeError } from "../../errors.ts";
+import type { StatusEvent, UnloadReason } from "../../events/status_event.ts";
 import type { ModelStatus } from "./router.ts";
 
 /** Why a model is loaded again. */
@@ -26,6 +30,8 @@ export class RouterStatus {
   readonly #listeners = new Set<(status: ModelStatus) => void>();
   /** Models whose next load is reported as `restarting`, and why. */
   readonly #restarts = new Map<string, RestartReason>();
+  /** Models with a load whose phases were reported and that has not ended (`ready` or `load_failed`). */
+  readonly #loading = new Set<string>();
 
   /** Adds a listener; returns its removal. */
   listen(listener: (status: ModelStatus) => void): () => void {
@@ -45,6 +51,7 @@ export class RouterStatus {
 
   /** Reports a phase of `model`'s load: `loading_model` is reported as `restarting` (with why) when it is one. */
   phase(model: string, event: StatusEvent): void {
+    this.#loading.add(model);
     const reason = this.#restarts.get(model);
     if (reason === undefined) return this.emit({ model, event });
     const e = event.status === "loading_model" ? { ...event, status: "restarting" as const } : event;
@@ -63,8 +70,24 @@ export class RouterStatus {
 
   /** `model` is loaded: reports `ready`; its next load is no restart. */
   ready(model: string): void {
+    this.#loading.delete(model);
     this.#restarts.delete(model);
     this.emit({ model, event: { status: "ready" } });
+  }
+
+  /**
+   * `model`'s load failed with `error`: reported as `load_failed` (its code and message) when a phase of
+   * it was (a name that resolves to nothing is the request's error alone), unless `quiet` (closing).
+   */
+  loadFailed(model: string, error: unknown, options: { quiet?: boolean } = {}): void {
+    if (!this.#loading.delete(model) || options.quiet) return;
+    const { code, message } = toLodeError(error);
+    this.emit({ model, event: { status: "load_failed", code, message } });
+  }
+
+  /** `model`'s runner has stopped, for `reason`. */
+  unloaded(model: string, reason: UnloadReason): void {
+    this.emit({ model, event: { status: "unloaded", reason } });
   }
 
   /** Tells every listener (a listener's failure is its own). */

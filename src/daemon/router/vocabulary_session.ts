@@ -34,7 +34,7 @@ import type {
   Generation,
   Vocabulary,
 } from "../../inference/backend.ts";
-import type { LoadedModel } from "./router_entry.ts";
+import type { LoadedModel } from "./model_state.ts";
 
 /** Options of {@link withVocabulary}. */
 export interface WithVocabularyOptions {

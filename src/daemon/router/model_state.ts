@@ -1,30 +1,34 @@
 /**
- * One model in the router (model_router.ts): its shared load, the acquirers
- * waiting for it, its leases, its keep-alive timer and its stop. The router
- * decides *when* to load, evict and stop; an entry keeps the counts those
- * decisions read, and tells the router when it becomes idle.
+ * One model in the router (model_router.ts) through its life: its shared
+ * load, the acquirers waiting for it, its leases, its keep-alive timer, its
+ * stop or its crash, and what it was loaded from (path, context, the store's
+ * version of it). The router's lifecycle (router_lifecycle.ts) decides *when*
+ * to load, evict and stop; a state keeps the counts those decisions read, and
+ * tells the lifecycle when it becomes idle.
  *
  * @example
  * ```ts
- * import { RouterEntry } from "./router_entry.ts";
- * const entry = new RouterEntry("stories260K", clock, { onIdle: () => {}, onRelease: () => {} });
- * entry.start(startRunnerSession(path));
- * const lease = await entry.acquire();
+ * import { type LoadedModel, ModelState, REAL_CLOCK } from "./model_state.ts";
+ * declare const loading: Promise<LoadedModel>;
+ * const state = new ModelState("stories260K", REAL_CLOCK, { onIdle: () => {}, onRelease: () => {} });
+ * state.start(loading);
+ * const lease = await state.acquire();
  * lease.release();
  * ```
  * @module
  */
-import { LodeError } from "../../errors.ts";
 import type { Session } from "../../inference/backend.ts";
-import type { ModelEntry } from "../wire/protocol.ts";
+import { abortable } from "./abortable.ts";
 import type { Lease } from "./router.ts";
+import { loadInterrupted } from "./router_errors.ts";
+import type { StoredVersion } from "./stored_versions.ts";
 
 /**
- * A model as the router holds it: a session whose end it can watch (a {@link RunnerSession} is one).
+ * A model as the router holds it: a session whose end it can watch (a runner session is one).
  *
  * @example
  * ```ts
- * import type { LoadedModel } from "./router_entry.ts";
+ * import type { LoadedModel } from "./model_state.ts";
  * const onCrash = (m: LoadedModel, f: () => void) => m.exited.then((x) => x.crashed && f());
  * ```
  */
@@ -35,23 +39,30 @@ export interface LoadedModel extends Session {
   readonly exited: Promise<{ crashed: boolean }>;
 }
 
-/** The clock an entry reads for LRU order and keep-alive. */
-export interface EntryClock {
+/** The clock a model's state reads for LRU order and keep-alive (injected in tests). */
+export interface StateClock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
 
-/** What an entry tells the router. */
-export interface EntryHooks {
+/** performance.now() and the global timers. */
+export const REAL_CLOCK: StateClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+/** What a model's state tells the lifecycle. */
+export interface StateHooks {
   /** Loaded, and no lease or acquirer left. */
-  onIdle(entry: RouterEntry): void;
+  onIdle(state: ModelState): void;
   /** A lease was released (loads waiting for room may proceed). */
   onRelease(): void;
 }
 
 /** The state of one model in the router. */
-export class RouterEntry {
+export class ModelState {
   /** The model's name: as requested while it resolves, then the name it is stored under (`rename`). */
   name: string;
   /** The context it is loaded with, as asked (null: the backend's choice). */
@@ -60,6 +71,8 @@ export class RouterEntry {
   keepAliveMs = Infinity;
   /** The file loaded (known once resolved). */
   path: string | null = null;
+  /** What the store held under {@link name} when it was loaded (null: not compared with the store). */
+  version: StoredVersion | null = null;
   /** Estimated bytes of RAM while loaded. */
   bytes = 0;
   /** True once the router gave it a slot and memory. */
@@ -86,10 +99,10 @@ export class RouterEntry {
   #idleWaiters: (() => void)[] = [];
   readonly #markStopped: () => void;
   readonly #controller = new AbortController();
-  readonly #clock: EntryClock;
-  readonly #hooks: EntryHooks;
+  readonly #clock: StateClock;
+  readonly #hooks: StateHooks;
 
-  constructor(name: string, clock: EntryClock, hooks: EntryHooks) {
+  constructor(name: string, clock: StateClock, hooks: StateHooks) {
     this.name = name;
     this.#clock = clock;
     this.#hooks = hooks;
@@ -109,6 +122,13 @@ export class RouterEntry {
   get evictable(): boolean {
     return this.session !== null && this.#leases === 0 && this.#waiters === 0 && !this.stopping &&
       !this.#dead;
+  }
+
+  /** Loaded (or loading) with a context other than `contextSize`, when that is asked. */
+  wantsOtherContext(contextSize: number | undefined): boolean {
+    if (contextSize === undefined) return false;
+    if (this.contextSize !== null) return this.contextSize !== contextSize;
+    return this.session?.info.contextSize !== contextSize;
   }
 
   /** Takes the load (started by the router). */
@@ -268,100 +288,5 @@ function leasedSession(session: Session, release: () => void): Session {
     tokenize: (text) => session.tokenize(text),
     detokenize: (tokens) => session.detokenize(tokens),
     close: () => Promise.resolve(release()),
-  };
-}
-
-/**
- * Why a load stopped: the model it resolved to is another entry's, whose acquirers join (never seen
- * outside the router).
- *
- * @example
- * ```ts
- * try { await entry.acquire(signal); } catch (e) { if (e instanceof Moved) retry(); }
- * ```
- */
-export class Moved extends Error {
-  constructor(name: string) {
-    super(`"${name}" is loaded by another entry`);
-  }
-}
-
-/**
- * True when `contextSize` is asked and `entry` is loaded (as asked, or by the backend's choice) with another.
- *
- * @example
- * ```ts
- * if (wantsOtherContext(entry, 512)) reload(entry, 512);
- * ```
- */
-export function wantsOtherContext(entry: RouterEntry, contextSize: number | undefined): boolean {
-  if (contextSize === undefined) return false;
-  if (entry.contextSize !== null) return entry.contextSize !== contextSize;
-  return entry.session?.info.contextSize !== contextSize;
-}
-
-/**
- * The error of an acquirer that stopped waiting for `model`'s load (or of a load abandoned).
- *
- * @example
- * ```ts
- * loadInterrupted("stories260K").code; // "INTERRUPTED"
- * ```
- */
-export function loadInterrupted(model: string): LodeError {
-  return new LodeError("INTERRUPTED", `loading model "${model}" was cancelled`, { details: { model } });
-}
-
-/**
- * The error of a load asked of a router that is closing.
- *
- * @example
- * ```ts
- * draining().code; // "DRAINING"
- * ```
- */
-export function draining(): LodeError {
-  return new LodeError("DRAINING", "the daemon is shutting down and loads no more models");
-}
-
-/**
- * `promise`, or a rejection with `error()` as soon as `signal` aborts.
- *
- * @example
- * ```ts
- * await abortable(load, request.signal, () => new LodeError("INTERRUPTED", "cancelled"));
- * ```
- */
-export function abortable<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  error: () => Error,
-): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(error());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(error());
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-/**
- * What `models` and `load` tell of a loaded entry at `now`: its context size, capabilities and time left
- * before its keep-alive unloads it (null: never); nothing while it loads.
- *
- * @example
- * ```ts
- * loadedFields(entry, clock.now()); // { context_size: 2048, capabilities: {…}, expires_in_ms: 299000 }
- * ```
- */
-export function loadedFields(entry: RouterEntry, now: number): Partial<ModelEntry> {
-  const session = entry.session;
-  if (session === null) return {};
-  const expiresAt = entry.expiresAt;
-  return {
-    context_size: session.info.contextSize,
-    capabilities: session.capabilities,
-    expires_in_ms: expiresAt === null ? null : Math.max(0, Math.round(expiresAt - now)),
   };
 }
