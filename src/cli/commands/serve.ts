@@ -88,10 +88,13 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend()
     : undefined;
   const { createStoredName } = await import("../../daemon/router/model_provider.ts");
+  const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
   const router = new ModelRouter({
     store,
     provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true }),
     storedName: createStoredName(store),
+    // Another process's `lode rm`, `gc` or pull changes the store: loaded models follow it.
+    versions: storeVersions(store),
     load,
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,

@@ -27,6 +27,15 @@ const RESTART_REASONS: Record<string, string> = {
   reload_failed: "back as it was: the reload failed",
 };
 
+/** Why a model was unloaded (the `reason` of an `unloaded` frame), for people. */
+const UNLOAD_REASONS: Record<string, string> = {
+  idle: "idle for its keep-alive",
+  evicted: "evicted to make room",
+  unload: "unload asked",
+  removed: "no longer in the store",
+  changed: "the store holds another file under its name",
+};
+
 /**
  * One admin frame as a line for people.
  *
@@ -55,6 +64,14 @@ export function describeStatus(frame: AdminFrame): string {
         }`;
     case "ready":
       return who ? `${who}ready` : "ready: accepting requests";
+    case "load_failed":
+      return `${who}load failed — ${frame.code}: ${frame.message}`;
+    case "unloaded": {
+      const why = typeof frame.reason === "string"
+        ? ` (${UNLOAD_REASONS[frame.reason] ?? frame.reason})`
+        : "";
+      return `${who}unloaded${why}`;
+    }
     case "draining":
       return "draining: finishing requests in flight, refusing new ones";
     case "starting":

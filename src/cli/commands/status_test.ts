@@ -46,6 +46,18 @@ Deno.test("describeStatus: load phases, downloads with and without a known size,
     }),
     "loading — quarantine: /s/q/x has sha256 aa, expected bb",
   );
+  assert.equal(
+    describeStatus({ status: "load_failed", code: "MODEL_LOAD_FAILED", message: "bad tensor", model: "m" }),
+    "m: load failed — MODEL_LOAD_FAILED: bad tensor",
+  );
+  assert.equal(
+    describeStatus({ status: "unloaded", reason: "removed", model: "m" }),
+    "m: unloaded (no longer in the store)",
+  );
+  assert.equal(
+    describeStatus({ status: "unloaded", reason: "idle", model: "m" }),
+    "m: unloaded (idle for its keep-alive)",
+  );
   assert.equal(describeStatus({ status: "ready" }), "ready: accepting requests");
   assert.equal(describeStatus({ status: "ready", model: "m" }), "m: ready");
   assert.equal(
