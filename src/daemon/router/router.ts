@@ -56,7 +56,8 @@ export interface Lease {
 
 /**
  * A status event of one model, for the admin stream (`loading_model` phases with `download` progress of a
- * pull the daemon performs, `capabilities`, `ready`, `restarting` after a runner crash).
+ * pull the daemon performs, `capabilities`, `ready`, `load_failed` with the error's code, `restarting` after
+ * a runner crash, `unloaded` with why).
  *
  * @example
  * ```ts
