@@ -261,7 +261,7 @@ export class RouterLifecycle {
       const version = await this.#store.read(state.name);
       if (version === null) throw removedWhileLoading(state.name);
       state.version = version;
-      path = version.path;
+      path = version.path ?? path;
     }
     state.path = path;
     emit({ status: "loading_model", phase: "checking_local", path });

@@ -63,9 +63,9 @@ export class StoreSync {
     this.#hooks = hooks;
   }
 
-  /** What the store holds under `name` now, to load (null: nothing); from the first, the store is watched. */
+  /** What the store holds under `name` now, with the file to load (null: nothing); from the first, the store is watched. */
   async read(name: string): Promise<StoredVersion | null> {
-    const version = await this.#versions.read(name);
+    const version = await this.#versions.read(name, { path: true });
     if (!this.#closed && this.#watch === null) this.#watch = this.#versions.watch(() => void this.checkAll());
     return version;
   }

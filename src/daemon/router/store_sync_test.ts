@@ -211,7 +211,7 @@ Deno.test("storeVersions: one stat tells a manifest removed or rewritten; read i
     const versions = storeVersions(store);
     assert.equal(await versions.read("m"), null);
     const { path } = await importModelFile(store, STORIES, { name: "m" });
-    const first = (await versions.read("m"))!;
+    const first = (await versions.read("m", { path: true }))!;
     assert.equal(first.path, path);
     assert.equal(versions.unchanged("m", first), true);
     await importModelFile(store, STORIES, { name: "m" });

@@ -23,7 +23,7 @@
  * import { ModelStore } from "../../store/model_store.ts";
  * import { storeVersions } from "./stored_versions.ts";
  * const versions = storeVersions(await ModelStore.open("/srv/models"));
- * const loaded = await versions.read("stories260K"); // null: no such model, or a blob of it is missing
+ * const loaded = await versions.read("stories260K", { path: true }); // null: no such model, or a blob is missing
  * if (loaded !== null && !versions.unchanged("stories260K", loaded)) {
  *   const now = await versions.read("stories260K");
  *   console.log(now?.digest === loaded.digest ? "rewritten, same bytes" : "removed or replaced");
@@ -50,8 +50,8 @@ export interface StoredVersion {
   readonly digest: string;
   /** The manifest file's identity when it was read (inode, size, change and modification times). */
   readonly stamp: string;
-  /** The file to load (the blob, or a multi-file model's link to its primary file). */
-  readonly path: string;
+  /** The file to load (the blob, or a multi-file model's link to its primary file), when asked. */
+  readonly path: string | null;
 }
 
 /**
@@ -64,8 +64,11 @@ export interface StoredVersion {
  * ```
  */
 export interface StoredVersions {
-  /** The model stored as `name` now; null when there is none, its manifest is invalid or a blob is missing. */
-  read(name: string): Promise<StoredVersion | null>;
+  /**
+   * The model stored as `name` now; null when there is none, its manifest is invalid or a blob is missing.
+   * `path`: with the file to load (a multi-file model's links made or repaired), else `path` is null.
+   */
+  read(name: string, options?: { path?: boolean }): Promise<StoredVersion | null>;
   /** At once: true when `name`'s manifest is still the file `version` was read from. */
   unchanged(name: string, version: StoredVersion): boolean;
   /** Calls `onChange` when the manifests may have changed (and every poll interval); `close` stops it. */
@@ -96,7 +99,7 @@ export function storeVersions(
 ): StoredVersions {
   const stampOf = (name: string) => fileStamp(store.layout.manifestPath(name));
   return {
-    async read(name) {
+    async read(name, o = {}) {
       const stamp = stampOf(name); // before the read: a rewrite after it changes the stamp
       if (stamp === null) return null;
       const manifest = await store.readManifest(name).catch((e) => {
@@ -108,7 +111,7 @@ export function storeVersions(
       for (const hex of hexes) {
         if (!(await store.hasBlob(hex))) return null;
       }
-      return { digest: hexes.join(","), stamp, path: await store.modelPath(manifest) };
+      return { digest: hexes.join(","), stamp, path: o.path ? await store.modelPath(manifest) : null };
     },
     unchanged: (name, version) => stampOf(name) === version.stamp,
     watch: (onChange) => watchDirectory(store.layout.manifestsDir, onChange, options.pollMs ?? 10_000),
