@@ -1,6 +1,6 @@
 /**
  * How the router (model_router.ts) tells which stored model a request names,
- * so that every spelling of one model shares one entry and one runner:
+ * so that every spelling of one model shares one state and one runner:
  *
  * 1. **a store name** is itself (`ModelStore.modelPathOf`);
  * 2. **a reference the store already holds**, told without the network by
@@ -13,7 +13,7 @@
  *
  * The name is reported through `onName` as soon as it is known, and every
  * request string that resolved is remembered ({@link ModelNames.keyOf}), so a
- * later request with the same reference finds the live entry without
+ * later request with the same reference finds the live state without
  * resolving again.
  *
  * @example
@@ -149,6 +149,6 @@ export class ModelNames {
  */
 export class Moved extends Error {
   constructor(name: string) {
-    super(`"${name}" is loaded by another entry`);
+    super(`"${name}" is loaded by another state`);
   }
 }
