@@ -76,12 +76,14 @@ export function schemaIssues(
   value: unknown,
   options: { text?: string; schema?: z.ZodTypeAny } = {},
 ): SchemaIssue[] {
-  return merged(flatIssues(error.issues, value, options.schema)).map(
-    ({ keys, expected, received, message }) => {
+  const issues = merged(flatIssues(error.issues, value, options.schema)).map(
+    ({ keys, expected, received, message }): SchemaIssue => {
       const line = options.text === undefined ? null : lineOfPath(options.text, keys);
       return { path: formatPath(keys), ...(line === null ? {} : { line }), expected, received, message };
     },
   );
+  // In a file, top to bottom (the sort is stable: issues on one line keep the schema's order).
+  return issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }
 
 /**
@@ -279,7 +281,7 @@ function flatIssues(
           }`,
         });
       }
-    } else if (issue.code === "invalid_union") {
+    } else if (issue.code === "invalid_union" && !authored(issue)) {
       out.push(...unionIssues(issue, value, schema));
     } else {
       const found = at(value, issue.path);
@@ -339,7 +341,8 @@ function unionIssues(
 }
 
 function sentence(issue: z.ZodIssue, expected: string, found: unknown, received: string): string {
-  if (authored(issue)) {
+  // A union's own message describes what it takes (`a string or a list of text parts`).
+  if (authored(issue) && issue.code !== "invalid_union") {
     if (/^must /.test(issue.message)) return `${issue.message}, found ${received}`;
     return issue.code === "custom" ? issue.message : `${issue.message} (found ${received})`;
   }
@@ -365,7 +368,10 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** What an issue's schema wanted, in words. */
 function expectation(issue: z.ZodIssue): string {
-  if (authored(issue) && (/^must be /.test(issue.message) || issue.code === "custom")) {
+  if (
+    authored(issue) &&
+    (/^must be /.test(issue.message) || issue.code === "custom" || issue.code === "invalid_union")
+  ) {
     return issue.message.replace(/^must be /, "");
   }
   switch (issue.code) {
@@ -508,10 +514,10 @@ function fieldsOf(schema: z.ZodTypeAny, value: unknown): string[] | null {
   return null;
 }
 
-/** The known name closest to `key` when it is a likely misspelling (at most 2 edits), else null. */
+/** The known name closest to `key` when it is a likely misspelling (1 edit, 2 for names of 6 or more), else null. */
 function nearest(key: string, known: readonly string[]): string | null {
   let best: string | null = null;
-  let bestDistance = 3;
+  let bestDistance = Math.min(2, Math.max(1, Math.floor(key.length / 3))) + 1;
   for (const name of known) {
     const d = editDistance(key.toLowerCase(), name.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [name, d];
