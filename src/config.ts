@@ -31,7 +31,7 @@
 import { joinPath } from "./path.ts";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
-import { parseJson } from "./schema_issues.ts";
+import { parseJson } from "./schema/schema_error.ts";
 import { DEFAULT_CUSHION_BYTES } from "./download/disk_space.ts";
 import { parseNoProxy, parseProxyUrl, type ProxyConfig } from "./download/proxy.ts";
 

@@ -40,8 +40,8 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import { assertModelName, isSha256Hex } from "../store/layout.ts";
-import { lineOfPath } from "../json_locate.ts";
-import { checkSchema, parseJsonText } from "../schema_issues.ts";
+import { lineOfPath } from "../schema/json_locate.ts";
+import { checkSchema, parseJsonText } from "../schema/schema_error.ts";
 
 /** The lockfile format this lode reads and writes. */
 export const LOCKFILE_VERSION = 1;

@@ -23,7 +23,7 @@
  */
 import { z } from "zod";
 import { isLodeError, LodeError } from "../errors.ts";
-import { checkSchema } from "../schema_issues.ts";
+import { checkSchema } from "../schema/schema_error.ts";
 import type { HfFile } from "./hf_files.ts";
 import type { RegistryContext } from "./registry.ts";
 

@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { checkSchema, parseJsonText } from "../schema_issues.ts";
+import { checkSchema, parseJsonText } from "../schema/schema_error.ts";
 import { Manifest } from "./manifest.ts";
 import { manifestBlobSizes } from "./model_store.ts";
 

@@ -11,7 +11,7 @@
  * @module
  */
 import { z } from "zod";
-import { checkSchema, parseJson } from "../schema_issues.ts";
+import { checkSchema, parseJson } from "../schema/schema_error.ts";
 
 export const ManifestSource = z.object({
   registry: z.string(),

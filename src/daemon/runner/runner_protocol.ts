@@ -26,7 +26,7 @@
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { StatusEvent } from "../../events/status_event.ts";
-import { checkSchema, parseJsonText } from "../../schema_issues.ts";
+import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
 import type { GenerateOptions, LoadOptions } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();

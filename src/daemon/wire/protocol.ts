@@ -21,7 +21,7 @@
  */
 import { z } from "zod";
 import { LodeError } from "../../errors.ts";
-import { schemaError } from "../../schema_issues.ts";
+import { schemaError } from "../../schema/schema_error.ts";
 import { Capabilities, StatusEvent } from "../../events/status_event.ts";
 
 /** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
