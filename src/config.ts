@@ -31,6 +31,7 @@
 import { joinPath } from "./path.ts";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
+import { parseJson } from "./schema/schema_error.ts";
 import { DEFAULT_CUSHION_BYTES } from "./download/disk_space.ts";
 import { parseNoProxy, parseProxyUrl, type ProxyConfig } from "./download/proxy.ts";
 
@@ -99,14 +100,7 @@ async function readConfigFile(path: string): Promise<z.infer<typeof ConfigFile> 
     if (e instanceof Deno.errors.NotFound) return null;
     throw new LodeError("IO", `cannot read config file ${path}: ${(e as Error).message}`);
   }
-  try {
-    return ConfigFile.parse(JSON.parse(text));
-  } catch (e) {
-    throw new LodeError("USAGE", `config file ${path} is invalid: ${(e as Error).message}`, {
-      details: { path },
-      hint: "Fix or remove the config file; see the README for its fields.",
-    });
-  }
+  return parseJson(ConfigFile, text, { code: "CONFIG_INVALID", subject: `config file ${path}`, file: path });
 }
 
 /** The first of `names` set to a non-empty value in `env`, with its name. */

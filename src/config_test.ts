@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CUSHION_BYTES } from "./download/mod.ts";
-import { LodeError } from "./errors.ts";
+import { isLodeError, LodeError } from "./errors.ts";
 import { loadConfig } from "./config.ts";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
@@ -165,22 +165,40 @@ Deno.test("a missing CA file is USAGE naming it", async () => {
   });
 });
 
-Deno.test("an invalid config file is USAGE naming its path", async () => {
+Deno.test("an invalid config file is CONFIG_INVALID naming its path, the field, what was expected and found", async () => {
   await withWorld(async ({ env, writeConfig }) => {
     for (
-      const bad of [
-        "{ not json",
-        { store: 42 },
-        { allow_hosts: "one.example" },
-        { min_free_bytes: -1 },
-        { unknown_field: true },
-        [],
-      ]
+      const [bad, field, says] of [
+        ["{ not json", "(root)", /not valid JSON at line 1/],
+        [{ store: 42 }, "store", /store: expected a string, found 42/],
+        [{ allow_hosts: "one.example" }, "allow_hosts", /allow_hosts: expected a list, found "one\.example"/],
+        [{ allow_http: ["a", 7] }, "allow_http[1]", /allow_http\[1\]: expected a string, found 7/],
+        [{ min_free_bytes: -1 }, "min_free_bytes", /expected a number of at least 0, found -1/],
+        [
+          { unknown_field: true },
+          "unknown_field",
+          /unknown_field: unknown field \(known: store, allow_hosts/,
+        ],
+        [{ stor: "/x" }, "stor", /did you mean "store"/],
+        [[], "(root)", /expected an object, found an empty list/],
+      ] as const
     ) {
       const path = await writeConfig(bad);
-      const e = await usage(loadConfig({}, env));
-      assert.equal(e.details.path, path, JSON.stringify(bad));
-      assert.ok(e.message.includes(path), e.message);
+      const e = await loadConfig({}, env).then(() => assert.fail("accepted"), (e) => e);
+      assert.ok(isLodeError(e, "CONFIG_INVALID"), String(e));
+      assert.equal(e.exitCode, 2);
+      assert.equal(e.details.file, path, JSON.stringify(bad));
+      assert.equal(e.details.field, field, JSON.stringify(bad));
+      assert.match(e.message, says);
+      assert.ok(e.message.startsWith(`config file ${path} `), e.message);
+      assert.doesNotMatch(e.message, /invalid_type|"code"/);
+      const issue = (e.details.issues as Record<string, unknown>[])[0]!;
+      assert.deepEqual(Object.keys(issue).filter((k) => k !== "line" && k !== "column").sort(), [
+        "expected",
+        "message",
+        "path",
+        "received",
+      ]);
     }
   });
 });

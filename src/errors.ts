@@ -200,6 +200,11 @@ export const ERROR_CODES = {
     exit: EXIT.NOT_FOUND,
     hint: "Start one with `lode serve` (or pass the --socket it listens on).",
   },
+  CONFIG_INVALID: {
+    exit: EXIT.USAGE,
+    hint:
+      "Fix the named field of the config file (docs/configuration.md lists its fields), or remove the file.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -170,7 +170,7 @@ Deno.test("a malformed lockfile: LOCKFILE_INVALID names the line and field; a mi
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
-      /error\[LOCKFILE_INVALID\]: lockfile .*lode\.lock is invalid at line 4, models\[0\]\.name/,
+      /error\[LOCKFILE_INVALID\]: lockfile .*lode\.lock is invalid \(6 problems\):\n {2}line 4, models\[0\]\.name: expected a string, found 3\n {2}line 4, models\[0\]\.reference: missing/,
     );
     await Deno.writeTextFile(w.lockfile, '{\n  "lockfile_version": 1,\n  "models": [,]\n}\n');
     const syntax = await w.lode(["lock", "key", "--json"]);

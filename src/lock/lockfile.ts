@@ -40,7 +40,8 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import { assertModelName, isSha256Hex } from "../store/layout.ts";
-import { lineOfPath, lineOfSyntaxError } from "./json_locate.ts";
+import { lineOfPath } from "../schema/json_locate.ts";
+import { checkSchema, parseJsonText } from "../schema/schema_error.ts";
 
 /** The lockfile format this lode reads and writes. */
 export const LOCKFILE_VERSION = 1;
@@ -110,57 +111,31 @@ export function emptyLockfile(): Lockfile {
   return { lockfile_version: LOCKFILE_VERSION, models: [] };
 }
 
-function describePath(raw: unknown, path: (string | number)[]): string {
-  let out = "";
-  let node = raw as Record<string | number, unknown> | undefined;
-  for (const part of path) {
-    if (typeof part === "number") {
-      const child = node?.[part] as Record<string, unknown> | undefined;
-      const name = typeof child?.name === "string" && out === "models" ? ` ("${child.name}")` : "";
-      out += `[${part}]${name}`;
-    } else out += out ? `.${part}` : part;
-    node = node?.[part] as Record<string | number, unknown> | undefined;
-  }
-  return out || "(root)";
-}
-
-function invalid(path: string, line: number | null, field: string | null, problem: string): LodeError {
-  const where = [line === null ? null : `line ${line}`, field].filter(Boolean).join(", ");
-  return new LodeError(
-    "LOCKFILE_INVALID",
-    `lockfile ${path} is invalid${where ? ` at ${where}` : ""}: ${problem}`,
-    {
-      details: { path, line, field },
-    },
-  );
-}
-
-/** Parses lockfile text; `LOCKFILE_INVALID` names the line and the field that is wrong. */
+/** Parses lockfile text; `LOCKFILE_INVALID` names the line, the field, what was expected and what was found. */
 export function parseLockfile(text: string, path: string): Lockfile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    const problem = (e as Error).message.split("\n")[0]!.replace(/, "[\s\S]*$/, "");
-    throw invalid(path, lineOfSyntaxError(text), null, `not valid JSON (${problem})`);
-  }
+  const boundary = { code: "LOCKFILE_INVALID", subject: `lockfile ${path}`, file: path } as const;
+  const raw = parseJsonText(text, boundary);
   const version = (raw as { lockfile_version?: unknown } | null)?.lockfile_version;
   if (typeof version === "number" && version > LOCKFILE_VERSION) {
-    throw new LodeError(
-      "LOCKFILE_INVALID",
-      `lockfile ${path} has lockfile_version ${version}; this lode reads version ${LOCKFILE_VERSION}`,
-      {
-        details: { path, line: lineOfPath(text, ["lockfile_version"]), field: "lockfile_version" },
-        hint: "Upgrade lode.",
+    const line = lineOfPath(text, ["lockfile_version"]);
+    const message = `lockfile_version ${version}; this lode reads version ${LOCKFILE_VERSION}`;
+    throw new LodeError("LOCKFILE_INVALID", `lockfile ${path} has ${message}`, {
+      details: {
+        file: path,
+        line,
+        field: "lockfile_version",
+        issues: [{
+          path: "lockfile_version",
+          ...(line === null ? {} : { line }),
+          expected: String(LOCKFILE_VERSION),
+          received: String(version),
+          message,
+        }],
       },
-    );
+      hint: "Upgrade lode.",
+    });
   }
-  const parsed = Lockfile.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw invalid(path, lineOfPath(text, issue.path), describePath(raw, issue.path), issue.message);
-  }
-  return parsed.data;
+  return checkSchema(Lockfile, raw, boundary, text);
 }
 
 function sortedUnique(values: string[]): string[] {
@@ -200,7 +175,9 @@ function canonicalEntry(entry: LockEntry): LockEntry {
 
 /** The canonical form: models sorted by name (code-unit order), fields in a fixed order. */
 export function canonicalLockfile(lock: Lockfile): Lockfile {
-  const models = Lockfile.parse(lock).models.map(canonicalEntry);
+  const models = checkSchema(Lockfile, lock, { code: "LOCKFILE_INVALID", subject: "the lockfile to write" })
+    .models
+    .map(canonicalEntry);
   models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { lockfile_version: LOCKFILE_VERSION, models };
 }

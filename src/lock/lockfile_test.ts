@@ -99,7 +99,10 @@ Deno.test("withEntry replaces a same-named entry; withoutEntry removes it", () =
 });
 
 Deno.test("malformed JSON: LOCKFILE_INVALID names the line", () => {
-  const e = rejects('{\n  "lockfile_version": 1,\n  "models": [\n    x\n  ]\n}\n', /line 4.*not valid JSON/);
+  const e = rejects(
+    '{\n  "lockfile_version": 1,\n  "models": [\n    x\n  ]\n}\n',
+    /not valid JSON at line 4/,
+  );
   assert.equal(e.details.line, 4);
   assert.equal(e.exitCode, 2);
 });
@@ -113,14 +116,24 @@ Deno.test("a bad field: LOCKFILE_INVALID names the line, the model and the field
   const bad = text.split("\n");
   const badLine = bad.findIndex((l) => l.includes("aaag")) + 1;
   assert.ok(badLine > 0);
-  const e = rejects(text, /models\[0\] \("a"\)\.files\[0\]\.sha256: must be 64 lowercase hex digits/);
+  const e = rejects(
+    text,
+    /line \d+, models\[0\] \("a"\)\.files\[0\]\.sha256: must be 64 lowercase hex digits, found "a+g"/,
+  );
   assert.equal(e.details.line, badLine);
-  assert.equal(e.details.field, 'models[0] ("a").files[0].sha256');
+  assert.equal(e.details.field, "models[0].files[0].sha256");
+  assert.deepEqual(e.details.issues, [{
+    path: "models[0].files[0].sha256",
+    line: badLine,
+    expected: "64 lowercase hex digits",
+    received: `"${"a".repeat(63)}g"`,
+    message: `must be 64 lowercase hex digits, found "${"a".repeat(63)}g"`,
+  }]);
 });
 
 Deno.test("unknown fields, duplicate names, bad names, no files and newer versions are refused", () => {
   const text = serializeLockfile(withEntry(emptyLockfile(), entry("a")));
-  rejects(text.replace('"sha256"', '"sha265"'), /Unrecognized key.*sha265/);
+  rejects(text.replace('"sha256"', '"sha265"'), /files\[0\]\.sha265: unknown field; did you mean "sha256"\?/);
   const twice = JSON.parse(text);
   twice.models.push(twice.models[0]);
   rejects(JSON.stringify(twice, null, 2), /models\[1\] \("a"\)\.name: "a" is locked twice/);

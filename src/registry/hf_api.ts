@@ -23,6 +23,7 @@
  */
 import { z } from "zod";
 import { isLodeError, LodeError } from "../errors.ts";
+import { checkSchema } from "../schema/schema_error.ts";
 import type { HfFile } from "./hf_files.ts";
 import type { RegistryContext } from "./registry.ts";
 
@@ -226,17 +227,12 @@ export function accessDenied(
 }
 
 function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, url: string): z.infer<T> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new LodeError(
-    "HTTP_STATUS",
-    `unexpected answer from ${url} at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
-    {
-      details: { url },
-      hint: "Check HF_ENDPOINT: it must point at a Hugging Face Hub (or a mirror of its API).",
-    },
-  );
+  return checkSchema(schema, body, {
+    code: "HTTP_STATUS",
+    subject: `the answer of ${url}`,
+    details: { url },
+    hint: "Check HF_ENDPOINT: it must point at a Hugging Face Hub (or a mirror of its API).",
+  });
 }
 
 /** The `rel="next"` target of a `Link` header, resolved against `base`. */

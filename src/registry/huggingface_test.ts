@@ -228,7 +228,14 @@ Deno.test("an endpoint that does not speak the Hub's API is a clear error", asyn
   assert.ok(e instanceof LodeError && e.code === "HTTP_STATUS");
   assert.match(e.hint, /HF_ENDPOINT/);
   const bad = await context(hubRoutes(HUB, { ...INFO, sha: "main" }));
-  await assert.rejects(() => resolveModel(parseRef(`hf:${REPO}`), bad.ctx), /40-digit commit sha/);
+  const sha = await resolveModel(parseRef(`hf:${REPO}`), bad.ctx).catch((e) => e);
+  assert.ok(sha instanceof LodeError && sha.code === "HTTP_STATUS", String(sha));
+  assert.match(
+    sha.message,
+    /^the answer of https:\/\/\S+ is invalid at sha: must be a 40-digit commit sha, found "main"$/,
+  );
+  assert.equal(sha.details.field, "sha");
+  assert.deepEqual((sha.details.issues as { received: string }[]).map((i) => i.received), ['"main"']);
   const env = await context({}, { HF_ENDPOINT: "not a url" });
   await assert.rejects(() => resolveModel(parseRef(`hf:${REPO}`), env.ctx), code("USAGE"));
 });

@@ -18,7 +18,8 @@
 import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { type Manifest, parseManifest } from "./manifest.ts";
+import { checkSchema, parseJsonText } from "../schema/schema_error.ts";
+import { Manifest } from "./manifest.ts";
 import { manifestBlobSizes } from "./model_store.ts";
 
 /** The first entry of every bundle. */
@@ -40,7 +41,7 @@ export type BundleBlob = z.infer<typeof BundleBlob>;
 const BundleIndexSchema = z.object({
   lode_bundle: z.number().int(),
   produced_by: z.string().optional(),
-  manifest: z.record(z.string(), z.unknown()),
+  manifest: Manifest,
   blobs: z.array(BundleBlob).min(1),
 });
 
@@ -74,7 +75,8 @@ export function sumsText(blobs: BundleBlob[]): string {
 
 /**
  * Parses and checks an index entry: a known format version, a valid manifest, and a blob list that
- * is exactly the manifest's blobs with the manifest's sizes (`BUNDLE_INVALID`, `MANIFEST_INVALID`).
+ * is exactly the manifest's blobs with the manifest's sizes (`BUNDLE_INVALID` naming the line and the
+ * field of the index that is wrong, `MANIFEST_INVALID` for a manifest that disagrees with the list).
  */
 export function parseBundleIndex(bytes: Uint8Array, label: string): BundleIndex {
   const invalid = (problem: string, hint?: string) =>
@@ -82,28 +84,30 @@ export function parseBundleIndex(bytes: Uint8Array, label: string): BundleIndex 
       details: { bundle: label },
       hint,
     });
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    throw invalid(`${BUNDLE_INDEX_PATH} is not JSON (${(e as Error).message})`);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw invalid(`${BUNDLE_INDEX_PATH} is not UTF-8 text`);
   }
-  const parsed = BundleIndexSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+  const boundary = {
+    code: "BUNDLE_INVALID",
+    subject: `${label}: ${BUNDLE_INDEX_PATH}`,
+    file: `${label}:${BUNDLE_INDEX_PATH}`,
+    details: { bundle: label },
+  } as const;
+  const raw = parseJsonText(text, boundary);
+  const version = (raw as { lode_bundle?: unknown } | null)?.lode_bundle;
+  if (typeof version === "number" && version !== BUNDLE_VERSION) {
     throw invalid(
-      `${BUNDLE_INDEX_PATH} is invalid at ${issue?.path.join(".") || "(root)"}: ${issue?.message}`,
-    );
-  }
-  if (parsed.data.lode_bundle !== BUNDLE_VERSION) {
-    throw invalid(
-      `it is bundle format ${parsed.data.lode_bundle}; this lode reads format ${BUNDLE_VERSION}`,
+      `it is bundle format ${version}; this lode reads format ${BUNDLE_VERSION}`,
       "Import it with the lode version that exported it, or export it again with this one.",
     );
   }
-  const manifest = parseManifest(JSON.stringify(parsed.data.manifest), `${label}:${BUNDLE_INDEX_PATH}`);
+  const parsed = checkSchema(BundleIndexSchema, raw, boundary, text);
+  const manifest = parsed.manifest;
   const declared = new Map<string, number>();
-  for (const b of parsed.data.blobs) {
+  for (const b of parsed.blobs) {
     if (declared.has(b.sha256)) throw invalid(`blob ${b.sha256} is listed twice`);
     declared.set(b.sha256, b.size_bytes);
   }
@@ -135,7 +139,7 @@ export function parseBundleIndex(bytes: Uint8Array, label: string): BundleIndex 
   }
   return {
     lode_bundle: BUNDLE_VERSION,
-    produced_by: parsed.data.produced_by ?? "",
+    produced_by: parsed.produced_by ?? "",
     manifest,
     blobs: expected,
   };

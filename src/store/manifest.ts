@@ -11,7 +11,7 @@
  * @module
  */
 import { z } from "zod";
-import { LodeError } from "../errors.ts";
+import { checkSchema, parseJson } from "../schema/schema_error.ts";
 
 export const ManifestSource = z.object({
   registry: z.string(),
@@ -26,7 +26,7 @@ export type ManifestSource = z.infer<typeof ManifestSource>;
 export const ManifestFile = z.object({
   role: z.string(),
   filename: z.string(),
-  blob: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  blob: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 lowercase hex digits>"),
   size_bytes: z.number().int().nonnegative(),
   /** lode: where this file's bytes came from (a re-pull by name fetches it from there). */
   url: z.string().optional(),
@@ -50,28 +50,16 @@ export const Manifest = z.object({
 });
 export type Manifest = z.infer<typeof Manifest>;
 
-/** Parses and validates manifest text; `MANIFEST_INVALID` names the file and the problem. */
+/** Parses and validates manifest text; `MANIFEST_INVALID` names the file, the line, the field, what was expected and found. */
 export function parseManifest(text: string, path: string): Manifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new LodeError("MANIFEST_INVALID", `manifest ${path} is not valid JSON: ${(e as Error).message}`, {
-      details: { path },
-    });
-  }
-  const parsed = Manifest.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.join(".") || "(root)";
-    throw new LodeError("MANIFEST_INVALID", `manifest ${path} is invalid at ${where}: ${issue?.message}`, {
-      details: { path, field: where },
-    });
-  }
-  return parsed.data;
+  return parseJson(Manifest, text, { code: "MANIFEST_INVALID", subject: `manifest ${path}`, file: path });
 }
 
 /** Stable, human-readable serialisation (2-space JSON, trailing newline). */
 export function serializeManifest(manifest: Manifest): string {
-  return JSON.stringify(Manifest.parse(manifest), null, 2) + "\n";
+  const checked = checkSchema(Manifest, manifest, {
+    code: "MANIFEST_INVALID",
+    subject: `the manifest of "${manifest.name}" to write`,
+  });
+  return JSON.stringify(checked, null, 2) + "\n";
 }

@@ -36,7 +36,7 @@ function invalid(text: string): LodeError {
   } catch (e) {
     assert.ok(e instanceof LodeError, String(e));
     assert.equal(e.code, "MANIFEST_INVALID");
-    assert.equal(e.details.path, PATH);
+    assert.equal(e.details.file, PATH);
     assert.ok(e.message.includes(PATH), e.message);
     return e;
   }
@@ -101,10 +101,30 @@ Deno.test("parseManifest: each bad field is MANIFEST_INVALID naming the path and
     ["produced_at", { ...seed(), produced_at: undefined }],
   ];
   for (const [field, value] of cases) {
-    const e = invalid(JSON.stringify(value));
+    const e = invalid(JSON.stringify(value, null, 2));
     assert.equal(e.details.field, field, JSON.stringify(value));
     assert.ok(e.message.includes(field), e.message);
+    assert.doesNotMatch(e.message, /invalid_type|"code"|\[\s*\{/);
+    assert.equal(typeof e.details.line, "number", e.message);
   }
+  const e = invalid(JSON.stringify({ ...seed(), size_bytes: "big" }, null, 2));
+  assert.equal(
+    e.message,
+    `manifest ${PATH} is invalid at line 6, size_bytes: expected a number, found "big"`,
+  );
+  assert.deepEqual(e.details.issues, [
+    {
+      path: "size_bytes",
+      line: 6,
+      expected: "a number",
+      received: '"big"',
+      message: 'expected a number, found "big"',
+    },
+  ]);
+  const missing = invalid(
+    JSON.stringify({ ...seed(), source: { registry: "hf", repo: "r", revision: "v" } }),
+  );
+  assert.match(missing.message, /source\.filename: missing \(expected a string\)/);
   assert.equal(invalid("[]").details.field, "(root)");
   assert.equal(invalid("null").details.field, "(root)");
 });

@@ -263,7 +263,7 @@ Deno.test("list: one malformed manifest gives the good ones plus one problem; it
     assert.deepEqual(models.map((m) => m.name), ["alpha", "zeta"]);
     assert.equal(problems.length, 1);
     assert.equal(problems[0]?.code, "MANIFEST_INVALID");
-    assert.equal(problems[0]?.details.path, bad);
+    assert.equal(problems[0]?.details.file, bad);
     await assert.rejects(store.getManifest("broken"), code("MANIFEST_INVALID"));
     assert.deepEqual(await store.remove("broken"), { blobRemoved: false, blobsRemoved: 0, blobsKept: 0 });
     assert.equal((await store.list()).problems.length, 0);

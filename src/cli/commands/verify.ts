@@ -13,8 +13,13 @@ import { formatBytes } from "../output.ts";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const store = await ctx.store();
   let names = parsed.args.name as string[];
-  if (parsed.options.all) names = (await store.list()).models.map((m) => m.name);
-  else if (names.length === 0) throw new LodeError("USAGE", "name a model to verify, or pass --all");
+  // --all: a manifest that does not parse is a failure too (named after the models that do).
+  let unreadable: LodeError[] = [];
+  if (parsed.options.all) {
+    const { models, problems } = await store.list();
+    names = models.map((m) => m.name);
+    unreadable = problems;
+  } else if (names.length === 0) throw new LodeError("USAGE", "name a model to verify, or pass --all");
   for (const name of names) {
     const started = performance.now();
     const r = await verifyModel(store, name);
@@ -39,5 +44,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     ctx.output.result(`FAILED  ${name}  ${r.problem}`);
     ctx.output.error(failed);
     ctx.output.exitCode = failed.exitCode;
+  }
+  for (const problem of unreadable) {
+    ctx.output.error(problem);
+    ctx.output.exitCode = problem.exitCode;
   }
 }

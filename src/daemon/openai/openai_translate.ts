@@ -22,7 +22,7 @@
  */
 import { z } from "zod";
 import { LodeError } from "../../errors.ts";
-import { Request, type RequestOf } from "../wire/protocol.ts";
+import { invalidFrame, Request, type RequestOf } from "../wire/protocol.ts";
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -209,10 +209,10 @@ const OPENAI_FIELD: Record<string, string> = { json_schema: "response_format.jso
 function checked(fields: Record<string, unknown>): Request {
   const parsed = Request.safeParse(fields);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const path = issue.path.join(".");
-  const field = OPENAI_FIELD[path] ?? path;
-  throw badRequest(field, `field "${field}" is invalid: ${issue.message}`);
+  const e = invalidFrame(parsed.error, fields, `${fields.op} request`, Request);
+  const field = OPENAI_FIELD[String(e.details.field)];
+  if (field === undefined) throw e;
+  throw new LodeError(e.code, e.message, { details: { ...e.details, field } });
 }
 
 function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, endpoint: string): z.infer<T> {
@@ -221,18 +221,7 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: unknown, endpoint: strin
   }
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const field = issue.path.join(".") || "(body)";
-  const missing = issue.path.reduce<unknown>(
-    (v, key) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[key] : undefined),
-    body,
-  ) === undefined;
-  throw badRequest(
-    field,
-    missing
-      ? `${endpoint}: field "${field}" is missing`
-      : `${endpoint}: field "${field}" is invalid: ${issue.message}`,
-  );
+  throw invalidFrame(parsed.error, body, `${endpoint} request`, schema);
 }
 
 /**

@@ -79,7 +79,7 @@ Deno.test("completions: what lode cannot honour is a BAD_REQUEST naming the fiel
   assert.throws(() => completionRequest([], "c"), badField("(body)"));
   assert.throws(
     () => completionRequest({ model: "m" }, "c"),
-    (e) => isLodeError(e) && /field "prompt" is missing/.test(e.message),
+    (e) => isLodeError(e) && /^completions request is invalid at prompt: missing/.test(e.message),
   );
 });
 

@@ -22,11 +22,12 @@ import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 import { ChunkBatcher } from "./chunk_batcher.ts";
 import {
   CHUNK_FLUSH_MS,
+  decodeRunnerRequest,
   FAST_CHUNK_FLUSH,
   RUNNER_MAX_LINE_BYTES,
   runnerLine,
   type RunnerReply,
-  RunnerRequest,
+  type RunnerRequest,
   toWireError,
 } from "./runner_protocol.ts";
 
@@ -69,13 +70,15 @@ export async function runnerMain(options: RunnerMainOptions): Promise<number> {
   const decoder = new TextDecoder();
   for await (const item of conn.lines()) {
     if (item.type !== "line") continue;
-    let request: RunnerRequest;
-    try {
-      request = RunnerRequest.parse(JSON.parse(decoder.decode(item.bytes)));
-    } catch (e) {
-      console.error(`lode runner: ignoring a malformed request: ${(e as Error).message}`);
+    const decoded = decodeRunnerRequest(decoder.decode(item.bytes));
+    if (!decoded.ok) {
+      console.error(`lode runner: ignoring a malformed request: ${decoded.error.message}`);
+      if (decoded.id !== null) {
+        conn.enqueue(runnerLine({ id: decoded.id, type: "error", error: toWireError(decoded.error) }));
+      }
       continue;
     }
+    const request = decoded.request;
     if (request.op === "close") {
       await host.close();
       conn.enqueue(runnerLine({ id: request.id, type: "result", value: null }));

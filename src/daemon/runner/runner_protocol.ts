@@ -26,6 +26,7 @@
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { StatusEvent } from "../../events/status_event.ts";
+import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
 import type { GenerateOptions, LoadOptions } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();
@@ -46,6 +47,33 @@ export const RunnerRequest = z.discriminatedUnion("op", [
   z.object({ id: Id, op: z.literal("close") }),
 ]);
 export type RunnerRequest = z.infer<typeof RunnerRequest>;
+
+/** A request read by {@link decodeRunnerRequest}, or why it could not be (with its id when readable). */
+export type DecodedRunnerRequest =
+  | { ok: true; request: RunnerRequest }
+  | { ok: false; id: number | null; error: LodeError };
+
+/**
+ * A runner request from one line; a line that is not one is an `INTERNAL` error (the daemon and its
+ * runner are one executable: a bad request is a bug) naming each field, what was expected and found.
+ *
+ * @example
+ * ```ts
+ * decodeRunnerRequest('{"id":1,"op":"tokenize","text":"hi"}'); // { ok: true, request: { id: 1, op: "tokenize", text: "hi" } }
+ * decodeRunnerRequest('{"id":1,"op":"tokenize"}'); // { ok: false, id: 1, error: … "at text: missing (expected a string)" }
+ * ```
+ */
+export function decodeRunnerRequest(line: string): DecodedRunnerRequest {
+  const boundary = { code: "INTERNAL", subject: "a runner request" } as const;
+  let value: unknown;
+  try {
+    value = parseJsonText(line, boundary);
+    return { ok: true, request: checkSchema(RunnerRequest, value, boundary) };
+  } catch (e) {
+    const id = (value as { id?: unknown } | undefined)?.id;
+    return { ok: false, id: Id.safeParse(id).success ? id as number : null, error: toLodeError(e) };
+  }
+}
 
 /**
  * How often, at most, a runner sends a generation's chunks: the first chunk after a quiet period goes out

@@ -176,7 +176,16 @@ Deno.test("garbage, oversized and half-written frames get error frames; the conn
     assert.equal(terminal(await c.frames("u")).code, "UNKNOWN_OP");
     const missing = terminal(await c.frames("m"));
     assert.equal(missing.code, "BAD_REQUEST");
-    assert.deepEqual(missing.details, { field: "prompt" });
+    assert.equal(missing.message, "generate request is invalid at prompt: missing (expected a string)");
+    assert.deepEqual(missing.details, {
+      field: "prompt",
+      issues: [{
+        path: "prompt",
+        expected: "a string",
+        received: "nothing",
+        message: "missing (expected a string)",
+      }],
+    });
     assert.deepEqual(types(await c.frames("half")), ["health", "done"]);
     await c.until(() => c.anonymous.length >= 3);
     assert.deepEqual(c.anonymous.map((f) => f.code), ["BAD_JSON", "BAD_REQUEST", "BAD_JSON"]);

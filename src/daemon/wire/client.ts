@@ -32,11 +32,11 @@ import { createGeneration } from "../../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 import {
   type FrameOf,
+  invalidFrame,
   PROTOCOL_VERSION,
   type Request,
   type RequestOf,
   ResponseFrame,
-  schemaIssue,
 } from "./protocol.ts";
 import { samplingFields } from "./protocol_backend.ts";
 
@@ -329,16 +329,16 @@ function unreadable(value: unknown, error: z.ZodError): FrameOf<"error"> & { id:
   if (typeof value !== "object" || value === null) return null;
   const { id, type } = value as Record<string, unknown>;
   if (typeof id !== "string" || typeof type !== "string" || !KNOWN_TYPES.has(type)) return null;
-  const { field, problem } = schemaIssue(error);
+  const subject = `the daemon's "${type}" frame (protocol ${PROTOCOL_VERSION})`;
+  const { details, message } = invalidFrame(error, value, subject, ResponseFrame);
   return {
     id,
     type: "error",
     code: "INTERNAL",
-    message: `the daemon sent a "${type}" frame this client cannot read: field "${field}" ${problem} ` +
-      `(protocol ${PROTOCOL_VERSION})`,
+    message,
     hint: "The daemon and this lode do not speak the same protocol: restart `lode serve` with this lode, " +
       "or run with --no-daemon.",
-    details: { frame_type: type, field },
+    details: { ...details, frame_type: type },
   };
 }
 

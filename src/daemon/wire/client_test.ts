@@ -59,9 +59,21 @@ Deno.test("DaemonClient: a loaded frame without capabilities fails the load, nam
       try {
         await assert.rejects(client.session("m"), (e: LodeError) => {
           assert.equal(e.code, "INTERNAL");
-          assert.match(e.message, /"loaded" frame this client cannot read: field "capabilities" is missing/);
+          assert.equal(
+            e.message,
+            `the daemon's "loaded" frame (protocol 1) is invalid at capabilities: missing (expected an object)`,
+          );
           assert.match(e.hint, /restart `lode serve` with this lode, or run with --no-daemon/);
-          assert.deepEqual(e.details, { frame_type: "loaded", field: "capabilities" });
+          assert.deepEqual(e.details, {
+            frame_type: "loaded",
+            field: "capabilities",
+            issues: [{
+              path: "capabilities",
+              expected: "an object",
+              received: "nothing",
+              message: "missing (expected an object)",
+            }],
+          });
           return true;
         });
         // A frame type this client does not know (a newer daemon's) is ignored; the request goes on.

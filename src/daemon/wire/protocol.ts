@@ -21,6 +21,7 @@
  */
 import { z } from "zod";
 import { LodeError } from "../../errors.ts";
+import { schemaError } from "../../schema/schema_error.ts";
 import { Capabilities, StatusEvent } from "../../events/status_event.ts";
 
 /** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
@@ -290,8 +291,7 @@ export function decodeRequest(line: Uint8Array | string): DecodeResult {
   if (hot !== null) return { ok: true, request: hot };
   const parsed = Request.safeParse(raw);
   if (parsed.success) return { ok: true, request: parsed.data };
-  const { field, problem } = schemaIssue(parsed.error);
-  return fail(id, badRequest(field, `${raw.op}: field "${field}" ${problem}`));
+  return fail(id, invalidFrame(parsed.error, raw, `${raw.op} request`, Request));
 }
 
 /**
@@ -313,20 +313,27 @@ function hotRequest(raw: Record<string, unknown>, id: string): Request | null {
 }
 
 /**
- * The field a schema error is about (its path, `tokens.1`; `(frame)` for the whole object) and what is
- * wrong with it (`is missing`, or `is invalid: …`): how both ends word a frame that breaks its schema.
+ * The `BAD_REQUEST` for a frame that breaks its schema: the message names each field, what was expected
+ * and what was found (src/schema_issues.ts); `details.issues` lists them, `details.field` is the first
+ * one's path in the protocol's dotted form (`messages.0.role`).
  *
  * @example
  * ```ts
- * const r = Request.safeParse({ id: "7", op: "generate", model: "m" });
- * if (!r.success) schemaIssue(r.error); // { field: "prompt", problem: "is missing" }
+ * const raw = { id: "7", op: "generate", model: "m" };
+ * const r = Request.safeParse(raw);
+ * if (!r.success) invalidFrame(r.error, raw, "generate request", Request).message;
+ * // 'generate request is invalid at prompt: missing (expected a string)'
  * ```
  */
-export function schemaIssue(error: z.ZodError): { field: string; problem: string } {
-  const issue = error.issues[0];
-  const field = issue?.path.join(".") || "(frame)";
-  const missing = issue?.code === "invalid_type" && issue.received === "undefined";
-  return { field, problem: missing ? "is missing" : `is invalid: ${issue?.message ?? "no issue"}` };
+export function invalidFrame(
+  error: z.ZodError,
+  frame: unknown,
+  subject: string,
+  schema: z.ZodTypeAny,
+): LodeError {
+  const e = schemaError(error, frame, { code: "BAD_REQUEST", subject }, { schema });
+  const field = String(e.details.field).replace(/\[(\d+)\]/g, ".$1");
+  return new LodeError(e.code, e.message, { details: { ...e.details, field } });
 }
 
 function badRequest(field: string, message: string): LodeError {

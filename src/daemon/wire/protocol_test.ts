@@ -157,30 +157,66 @@ Deno.test("decodeRequest: a missing or unknown op keeps the id", () => {
   assert.equal(err('{"id":"c","op":42}').code, "UNKNOWN_OP");
 });
 
-Deno.test("decodeRequest: a missing or invalid field is BAD_REQUEST naming the field", () => {
+Deno.test("decodeRequest: a missing or invalid field is BAD_REQUEST naming the field, what was expected and found", () => {
   const cases: [string, string, RegExp][] = [
-    ['{"id":"1","op":"generate","model":"m"}', "prompt", /field "prompt" is missing/],
-    ['{"id":"1","op":"generate","prompt":"p"}', "model", /field "model" is missing/],
-    ['{"id":"1","op":"generate","model":"m","prompt":"p","max_tokens":-1}', "max_tokens", /invalid/],
-    ['{"id":"1","op":"generate","model":"m","prompt":"p","temperature":"hot"}', "temperature", /invalid/],
-    ['{"id":"1","op":"generate","model":"m","prompt":"p","top_p":0}', "top_p", /invalid/],
-    ['{"id":"1","op":"chat","model":"m","messages":[]}', "messages", /invalid/],
+    [
+      '{"id":"1","op":"generate","model":"m"}',
+      "prompt",
+      /^generate request is invalid at prompt: missing \(expected a string\)$/,
+    ],
+    ['{"id":"1","op":"generate","prompt":"p"}', "model", /at model: missing \(expected a string\)/],
+    [
+      '{"id":"1","op":"generate","model":"m","prompt":"p","max_tokens":-1}',
+      "max_tokens",
+      /greater than 0, found -1/,
+    ],
+    [
+      '{"id":"1","op":"generate","model":"m","prompt":"p","temperature":"hot"}',
+      "temperature",
+      /expected a number, found "hot"/,
+    ],
+    ['{"id":"1","op":"generate","model":"m","prompt":"p","top_p":0}', "top_p", /greater than 0, found 0/],
+    [
+      '{"id":"1","op":"generate","model":"m","prompt":"p","stop":["a",""]}',
+      "stop.1",
+      /stop\[1\]: expected a non-empty string/,
+    ],
+    [
+      '{"id":"1","op":"generate","model":"m","prompt":"p","stop":5}',
+      "stop",
+      /expected a string or a list, found 5/,
+    ],
+    [
+      '{"id":"1","op":"chat","model":"m","messages":[]}',
+      "messages",
+      /expected a non-empty list, found an empty list/,
+    ],
     [
       '{"id":"1","op":"chat","model":"m","messages":[{"role":"robot","content":"x"}]}',
       "messages.0.role",
-      /invalid/,
+      /messages\[0\]\.role: expected one of "system", "user", "assistant", found "robot"/,
     ],
-    ['{"id":"1","op":"embed","model":"m","input":[1]}', "input", /invalid/],
+    ['{"id":"1","op":"embed","model":"m","input":[1]}', "input.0", /input\[0\]: expected a string, found 1/],
     ['{"id":"1","op":"tokenize","model":"m"}', "text", /missing/],
     ['{"id":"1","op":"cancel"}', "target", /missing/],
-    ['{"id":"1","op":"load","model":""}', "model", /invalid/],
+    ['{"id":"1","op":"load","model":""}', "model", /expected a non-empty string, found ""/],
   ];
   for (const [line, field, message] of cases) {
     const e = err(line);
     assert.equal(e.code, "BAD_REQUEST", line);
     assert.equal(e.id, "1", line);
-    assert.deepEqual(e.details, { field }, line);
+    assert.equal(e.details?.field, field, line);
+    const issues = e.details?.issues as {
+      path: string;
+      expected: string;
+      received: string;
+      message: string;
+    }[];
+    assert.equal(issues.length, 1, line);
+    assert.deepEqual(Object.keys(issues[0]!).sort(), ["expected", "message", "path", "received"], line);
+    assert.equal(issues[0]!.path.replace(/\[(\d+)\]/g, ".$1"), field, line);
     assert.match(e.message, message, line);
+    assert.doesNotMatch(e.message, /invalid_type|"code"/, line);
   }
 });
 
@@ -233,15 +269,22 @@ Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the
   }
   assert.equal(
     err('{"id":"d","op":"detokenize","model":"m"}').message,
-    'detokenize: field "tokens" is missing',
+    "detokenize request is invalid at tokens: missing (expected a list)",
   );
+  const several = err('{"id":"d","op":"detokenize","model":"m","tokens":[1,-1,"x"]}');
+  assert.equal(
+    several.message,
+    "detokenize request is invalid (2 problems):\n  tokens[1]: expected a number of at least 0, found -1\n" +
+      '  tokens[2]: expected a number, found "x"',
+  );
+  assert.equal(several.details?.field, "tokens.1");
 });
 
 Deno.test("render_chat: messages as chat takes them, at least one", () => {
   assert.equal(err('{"id":"p","op":"render_chat","model":"m","messages":[]}').details?.field, "messages");
   assert.equal(
     err('{"id":"p","op":"render_chat","model":"m"}').message,
-    'render_chat: field "messages" is missing',
+    "render_chat request is invalid at messages: missing (expected a list)",
   );
   const e = err('{"id":"p","op":"render_chat","model":"m","messages":[{"role":"tool","content":"x"}]}');
   assert.equal(e.details?.field, "messages.0.role");
