@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
 import { finish, listTree, runLode, spawnLode, storeEvents } from "./support/lode_cli.ts";
+import { ggufWith } from "./support/gguf_bytes.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -336,7 +337,7 @@ Deno.test("a malformed manifest is named in a clear error; ls still lists the ot
 });
 
 Deno.test("lode pull A B C: all at once under one budget; one failure does not stop the others", async () => {
-  const other = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
+  const other = ggufWith(new Uint8Array(300_000).map((_, i) => (i * 7919) % 251));
   const routes = {
     "/a.gguf": { body: BYTES, fault: { kind: "stall" as const, afterBytes: 65536, ms: 600 } },
     "/b.gguf": { body: other, fault: { kind: "stall" as const, afterBytes: 65536, ms: 600 } },
