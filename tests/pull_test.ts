@@ -208,11 +208,15 @@ Deno.test("an untrusted certificate fails with TLS; DENO_CERT trusts a CA like -
 
 Deno.test("the disk preflight refuses a pull that would not leave the cushion free", async () => {
   await withWorld({ "/m.gguf": { body: BYTES } }, async ({ origin, store, lode }) => {
-    const r = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--json"], {
-      LODE_MIN_FREE_BYTES: String(2 ** 62),
-    });
+    const env = { LODE_MIN_FREE_BYTES: String(2 ** 62) };
+    const r = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--json"], env);
     assert.equal(r.code, 8);
-    assert.equal(r.events.find((e) => e.event === "failed")?.code, "INSUFFICIENT_SPACE");
+    const failed = r.events.find((e) => e.event === "failed");
+    assert.equal(failed?.code, "INSUFFICIENT_SPACE");
+    // The message and the hint name the cushion's setting.
+    assert.match(String(failed?.error), /kept free \(LODE_MIN_FREE_BYTES\)/);
+    const text = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`], env);
+    assert.match(text.stderr, /hint: .*LODE_MIN_FREE_BYTES/);
     assert.deepEqual((await listTree(store)).filter((p) => !p.startsWith("locks/")), []);
   });
 });
