@@ -36,6 +36,11 @@ interface CatalogueEntry {
   readonly exit: number;
   /** What the user can do about it. */
   readonly hint: string;
+  /**
+   * The hint when a daemon raised the error and the remedy is a setting of the process that failed:
+   * the daemon's (`lode serve` flags, its environment), not the client's ({@link asDaemonError}).
+   */
+  readonly daemon?: string;
 }
 
 /** Every error code lode can produce, with its exit code and the advice shown to users. */
@@ -67,28 +72,44 @@ export const ERROR_CODES = {
   NETWORK: {
     exit: EXIT.NETWORK,
     hint: "Check your connection, proxy settings (HTTPS_PROXY) and the host name.",
+    daemon:
+      "The daemon made the connection: check its network, the proxy settings of the environment `lode serve` started with (HTTPS_PROXY), and the host name.",
   },
   TLS: {
     exit: EXIT.NETWORK,
     hint: "The server's certificate is not trusted. Pass --ca-cert FILE (or set DENO_CERT) for a private CA.",
+    daemon:
+      "The daemon does not trust the server's certificate; a client's --ca-cert does not reach it. Start `lode serve` with --ca-cert FILE (or DENO_CERT in its environment, or ca_certs in its config file) for a private CA.",
   },
   INSECURE_URL: {
     exit: EXIT.REFUSED,
     hint:
       "lode only downloads over https. Allow a host for plain http with --allow-http HOST (loopback mirrors, tests).",
+    daemon:
+      "The daemon only downloads over https. Allow a host for plain http where `lode serve` starts: --allow-http HOST (or LODE_ALLOW_HTTP, or allow_http in its config file).",
   },
   HOST_NOT_ALLOWED: {
     exit: EXIT.REFUSED,
     hint: "Add the host with --allow-host HOST (or LODE_ALLOW_HOSTS) if you trust it.",
+    daemon:
+      "The daemon's host policy refused it; a client's --allow-host does not reach it. If you trust the host, start `lode serve` with --allow-host HOST (or LODE_ALLOW_HOSTS, or allow_hosts in its config file).",
   },
-  OFFLINE: { exit: EXIT.REFUSED, hint: "Drop --offline (or LODE_OFFLINE) to allow network access." },
+  OFFLINE: {
+    exit: EXIT.REFUSED,
+    hint: "Drop --offline (or LODE_OFFLINE) to allow network access.",
+    daemon:
+      "The daemon runs offline (`lode serve --offline` or LODE_OFFLINE): put the model in the store first (`lode pull`, `lode sync`), or restart the daemon without it.",
+  },
   LOCK_CONTENDED: {
     exit: EXIT.LOCKED,
     hint: "Another lode process is working on this model; wait for it, or drop --no-wait to queue behind it.",
   },
   INSUFFICIENT_SPACE: {
     exit: EXIT.NO_SPACE,
-    hint: "Free some disk space (`lode rm`), or point MODELS_HOME / --store at a larger disk.",
+    hint:
+      "Free some disk space (`lode rm`, `lode gc`), point MODELS_HOME / --store at a larger disk, or lower the free space lode keeps beyond a download (LODE_MIN_FREE_BYTES, or min_free_bytes in the config file; default 512 MiB).",
+    daemon:
+      "Free some disk space (`lode rm`, `lode gc`), or lower the free space the daemon keeps beyond a download: LODE_MIN_FREE_BYTES (or min_free_bytes in the config file) where `lode serve` starts (default 512 MiB).",
   },
   MANIFEST_INVALID: {
     exit: EXIT.STORE_CORRUPT,
@@ -112,6 +133,8 @@ export const ERROR_CODES = {
   STALLED: {
     exit: EXIT.NETWORK,
     hint: "The origin stopped sending bytes; run the pull again (it resumes), or raise LODE_STALL_SECONDS.",
+    daemon:
+      "The origin stopped sending bytes; send the request again (the pull resumes), or raise LODE_STALL_SECONDS where `lode serve` starts.",
   },
   ORIGIN_CHANGED: {
     exit: EXIT.NETWORK,
@@ -121,6 +144,8 @@ export const ERROR_CODES = {
     exit: EXIT.REFUSED,
     hint:
       "The server refused access (HTTP 401/403): the model is private or gated. Give lode a token (HF_TOKEN for Hugging Face) and accept the model's terms on its page.",
+    daemon:
+      "The server refused access (HTTP 401/403): the model is private or gated. The daemon pulls with its own environment, not the client's: set HF_TOKEN where `lode serve` starts, and accept the model's terms on its page.",
   },
   LOCKFILE_INVALID: {
     exit: EXIT.USAGE,
@@ -154,6 +179,8 @@ export const ERROR_CODES = {
     exit: EXIT.INFERENCE,
     hint:
       "Free memory, use a smaller model or quantization, lower --ctx-size, or pass --no-memory-check to try anyway.",
+    daemon:
+      "Free memory, use a smaller model or quantization, or lower --ctx-size; the memory check is the daemon's: start `lode serve` with --no-memory-check to try anyway.",
   },
   BAD_JSON: {
     exit: EXIT.USAGE,
@@ -205,6 +232,11 @@ export const ERROR_CODES = {
     hint:
       "Fix the named field of the config file (docs/configuration.md lists its fields), or remove the file.",
   },
+  FILE_NOT_FOUND: {
+    exit: EXIT.NOT_FOUND,
+    hint:
+      "Check the path (a relative one starts from the current directory); `lode ls` lists the stored models.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */
@@ -255,6 +287,24 @@ export class LodeError extends Error {
 /** True when `e` is a {@link LodeError}, optionally with the given code. */
 export function isLodeError(e: unknown, code?: ErrorCode): e is LodeError {
   return e instanceof LodeError && (code === undefined || e.code === code);
+}
+
+/**
+ * `e` as a daemon reports it to its clients: when the remedy is a setting of the process that failed (a
+ * CA certificate, allowed hosts, offline mode, the free-space cushion, a proxy, the memory check), that
+ * process is the daemon, so the catalogue's `daemon` hint names `lode serve`'s flags and environment
+ * instead of the client's. An error with a hint of its own, or without a daemon hint, is returned as is.
+ *
+ * @example
+ * ```ts
+ * const e = asDaemonError(new LodeError("TLS", "TLS to origin.test failed: UnknownIssuer"));
+ * e.hint.includes("lode serve"); // true
+ * ```
+ */
+export function asDaemonError(e: LodeError): LodeError {
+  const entry: CatalogueEntry = ERROR_CODES[e.code];
+  if (entry.daemon === undefined || e.hint !== entry.hint) return e;
+  return new LodeError(e.code, e.message, { details: e.details, hint: entry.daemon, cause: e.cause });
 }
 
 /** Wraps anything thrown into a {@link LodeError}; LodeErrors pass through unchanged. */

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { ERROR_CODES, type ErrorCode, EXIT, isLodeError, LodeError, toLodeError } from "./errors.ts";
+import {
+  asDaemonError,
+  ERROR_CODES,
+  type ErrorCode,
+  EXIT,
+  isLodeError,
+  LodeError,
+  toLodeError,
+} from "./errors.ts";
 
 Deno.test("EXIT: the documented process exit codes", () => {
   assert.deepEqual(EXIT, {
@@ -75,6 +83,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     CANCELLED: 130,
     DAEMON_NOT_RUNNING: 3,
     CONFIG_INVALID: 2,
+    FILE_NOT_FOUND: 3,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());
@@ -162,9 +171,53 @@ Deno.test("toLodeError: a real ENOENT from Deno is IO", async () => {
 Deno.test("docs/exit-codes.md's table lists every code of the catalogue in its exit's row", async () => {
   const page = await Deno.readTextFile(new URL("../docs/exit-codes.md", import.meta.url));
   const table = page.split("\n").filter((line) => line.startsWith("|"));
+  assert.ok(table.length > 10, "docs/exit-codes.md has no exit-code table");
   for (const [code, { exit }] of Object.entries(ERROR_CODES)) {
     const row = table.find((line) => line.includes(`\`${code}\``));
     assert.ok(row, `${code} is missing from the exit-code table of docs/exit-codes.md`);
     assert.match(row, new RegExp(`^\\| ${exit} +\\|`), `${code} is in the wrong row: ${row}`);
   }
+});
+
+Deno.test("asDaemonError: a hint about a setting names the daemon's; a specific hint or another code stays", () => {
+  const tls = new LodeError("TLS", "TLS to origin.test failed: UnknownIssuer", {
+    details: { url: "https://o/" },
+  });
+  assert.match(tls.hint, /Pass --ca-cert/);
+  const served = asDaemonError(tls);
+  assert.deepEqual([served.code, served.message, served.details], [tls.code, tls.message, tls.details]);
+  assert.match(served.hint, /`lode serve` with --ca-cert FILE/);
+  assert.match(served.hint, /DENO_CERT/);
+  assert.doesNotMatch(served.hint, /^Pass/);
+  assert.match(
+    asDaemonError(new LodeError("INSUFFICIENT_SPACE", "full")).hint,
+    /LODE_MIN_FREE_BYTES.*lode serve/,
+  );
+  assert.match(
+    asDaemonError(new LodeError("INSUFFICIENT_MEMORY", "big")).hint,
+    /lode serve` with --no-memory-check/,
+  );
+  for (
+    const code of [
+      "HOST_NOT_ALLOWED",
+      "INSECURE_URL",
+      "OFFLINE",
+      "NETWORK",
+      "STALLED",
+      "ACCESS_DENIED",
+    ] as const
+  ) {
+    const hint = asDaemonError(new LodeError(code, "m")).hint;
+    assert.notEqual(hint, ERROR_CODES[code].hint, code);
+    assert.match(hint, /lode serve/, code);
+  }
+  const own = new LodeError("TLS", "m", { hint: "a hint of its own" });
+  assert.equal(asDaemonError(own), own);
+  const usage = new LodeError("USAGE", "m");
+  assert.equal(asDaemonError(usage), usage);
+});
+
+Deno.test("INSUFFICIENT_SPACE's hint names the free-space cushion, LODE_MIN_FREE_BYTES", () => {
+  assert.match(ERROR_CODES.INSUFFICIENT_SPACE.hint, /LODE_MIN_FREE_BYTES/);
+  assert.match(new LodeError("INSUFFICIENT_SPACE", "full").hint, /min_free_bytes/);
 });

@@ -265,3 +265,29 @@ Deno.test("path traversal entries and foreign tars are refused; a GGUF file stil
     assert.deepEqual(storeEvents(gguf.stdout).map((e) => e.event), ["imported"]);
   });
 });
+
+Deno.test("a bundle of a gguf model whose bytes are not GGUF: GGUF_INVALID, exit 4, quarantined, no manifest", async () => {
+  await withBundle(async ({ dir, lode }) => {
+    // A store where a text file was stored as a gguf model (as an older lode allowed), exported as is.
+    const old = `${dir}/old`;
+    await Deno.writeTextFile(`${dir}/notes.txt`, "notes, not weights\n");
+    assert.equal(
+      (await lode(old, "import", `${dir}/notes.txt`, "--name", "notes", "--format", "json")).code,
+      0,
+    );
+    const manifest = `${old}/manifests/notes.json`;
+    await Deno.writeTextFile(manifest, (await Deno.readTextFile(manifest)).replace('"json"', '"gguf"'));
+    assert.equal((await lode(old, "export", "notes", `${dir}/notes.lode`)).code, 0);
+    const target = `${dir}/target`;
+    const r = await lode(target, "import", `${dir}/notes.lode`, "--json");
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    const error = storeEvents(r.stdout).find((e) => e.event === "error");
+    assert.ok(error?.event === "error" && error.code === "GGUF_INVALID", r.stdout);
+    assert.match(error.message, /"notes" was not stored: notes\.txt: not a GGUF file/);
+    const left = await contents(target);
+    assert.ok(!left.some((p) => p.startsWith("manifests/") || p.startsWith("blobs/")), left.join());
+    const record = left.find((p) => p.endsWith(".json"))!;
+    const q = JSON.parse(await Deno.readTextFile(`${target}/${record}`));
+    assert.deepEqual([q.reason, q.source], ["gguf_invalid", `${dir}/notes.lode`]);
+  });
+});

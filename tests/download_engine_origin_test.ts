@@ -16,14 +16,14 @@ import {
   lodeErrorOf,
   PART,
   plannedParts,
-  randomBody,
+  randomModel,
   rangeOf,
   sha256,
   sleep,
   withEngine,
 } from "./support/engine_world.ts";
 
-const BODY = randomBody(FIRST_PART + 16 * PART + 1000);
+const BODY = randomModel(FIRST_PART + 16 * PART + 1000);
 const SHA = sha256(BODY);
 const PARTS = plannedParts(BODY.length);
 
@@ -33,7 +33,7 @@ engineTest(
   "the file changing mid-download restarts once and ends with one version, never a mix",
   async () => {
     // Version A for the first 4 requests, then version B (another size, another ETag) for good.
-    const B = randomBody(BODY.length + 4096);
+    const B = randomModel(BODY.length + 4096);
     const vA: BodyRoute = { body: BODY, etag: '"A"', lastModified: new Date(Date.UTC(2024, 0, 1)) };
     const vB: BodyRoute = { body: B, etag: '"B"', lastModified: new Date(Date.UTC(2024, 0, 2)) };
     let n = 0;

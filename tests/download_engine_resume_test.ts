@@ -15,7 +15,7 @@ import {
   lodeErrorOf,
   PART,
   plannedParts,
-  randomBody,
+  randomModel,
   rangeBytes,
   rangeOf,
   sha256,
@@ -23,7 +23,7 @@ import {
   withEngine,
 } from "./support/engine_world.ts";
 
-const BODY = randomBody(FIRST_PART + 16 * PART + 1000);
+const BODY = randomModel(FIRST_PART + 16 * PART + 1000);
 const SHA = sha256(BODY);
 const PARTS = plannedParts(BODY.length);
 const LAST = PARTS.at(-1)!;
@@ -168,15 +168,15 @@ engineTest("an interrupted download resumes from state.json and fetches only the
 engineTest("a file that changed on the origin between runs is downloaded afresh, right bytes", async () => {
   const changes: [string, BodyRoute, BodyRoute][] = [
     // Another ETag, same size: the resumed probe's If-Range fails and the origin sends it whole.
-    ["etag", { body: BODY, etag: '"v1"' }, { body: randomBody(BODY.length), etag: '"v2"' }],
+    ["etag", { body: BODY, etag: '"v1"' }, { body: randomModel(BODY.length), etag: '"v2"' }],
     // Another size too.
-    ["size", { body: BODY, etag: '"v1"' }, { body: randomBody(BODY.length + PART / 2), etag: '"v2"' }],
+    ["size", { body: BODY, etag: '"v1"' }, { body: randomModel(BODY.length + PART / 2), etag: '"v2"' }],
     // No ETag and an unchanged Last-Modified, so If-Range still matches, but the 206 names another size.
     [
       "206 of another size",
       { body: BODY, headers: { etag: "" }, lastModified: new Date(Date.UTC(2024, 0, 1)) },
       {
-        body: randomBody(BODY.length - PART),
+        body: randomModel(BODY.length - PART),
         headers: { etag: "" },
         lastModified: new Date(Date.UTC(2024, 0, 1)),
       },
@@ -241,7 +241,7 @@ engineTest("nothing writes into the partial directory after downloadToPartial re
 });
 
 engineTest("lode pull killed with SIGKILL resumes on the next pull; bytes refetched bounded", async () => {
-  const big = randomBody(24 * 1024 * 1024);
+  const big = randomModel(24 * 1024 * 1024);
   const bigSha = sha256(big);
   const clean: BodyRoute = { body: big, etag: '"big"' };
   // Throttled while the first pull runs: every response pauses 600 ms after its first MiB.

@@ -23,7 +23,7 @@ Deno.test("gc skips the partial of a running pull, then the pull completes; text
   try {
     // An orphan blob to collect: imported, then its manifest removed.
     await Deno.writeFile(`${dir}/other.bin`, new Uint8Array(70_000).fill(3));
-    assert.equal((await lode("import", `${dir}/other.bin`, "--name", "other")).code, 0);
+    assert.equal((await lode("import", `${dir}/other.bin`, "--name", "other", "--format", "bin")).code, 0);
     await Deno.remove(`${store}/manifests/other.json`);
     const pull = spawnLode([
       "--ca-cert",

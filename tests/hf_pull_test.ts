@@ -9,6 +9,7 @@ import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type FakeHub, type FakeRepo, startFakeHub } from "./support/fake_hub.ts";
 import { fileURLToPath } from "node:url";
 import { listTree, runLode } from "./support/lode_cli.ts";
+import { ggufWith } from "./support/gguf_bytes.ts";
 import { splitGguf } from "../scripts/split_gguf.ts";
 
 const STORIES_PATH = fileURLToPath(new URL("./fixtures/stories260K.gguf", import.meta.url));
@@ -38,8 +39,9 @@ const SHARDS = await (async () => {
   }
 })();
 const SHARD_BYTES = SHARDS.reduce((n, b) => n + b.length, 0);
-const MMPROJ = bytes(50_000, 4);
-const Q8 = bytes(150_000, 5);
+// Well-formed GGUF files of patterned bytes: the store takes a model only when lode's GGUF reader does.
+const MMPROJ = ggufWith(bytes(50_000, 4));
+const Q8 = ggufWith(bytes(150_000, 5));
 
 const REPOS: FakeRepo[] = [
   {

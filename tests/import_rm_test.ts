@@ -51,3 +51,73 @@ Deno.test("import two names sharing a blob; path prints it; rm keeps it until th
     await Deno.remove(store, { recursive: true });
   }
 });
+
+Deno.test("import refuses what is not a GGUF model: a text file, a truncated GGUF, GGUF magic + junk (exit 4, quarantined)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lode-import-bad-" });
+  const store = `${dir}/store`;
+  try {
+    const lode = (...args: string[]) => runLode(args, { store });
+    assert.equal((await lode("import", FIXTURE, "--name", "good")).code, 0);
+    const kept = (await listTree(store)).filter((p) => !p.startsWith("locks/"));
+    const fixture = await Deno.readFile(FIXTURE);
+    const junk = new Uint8Array(200_000).map((_, i) => (i * 2654435761) >>> 24);
+    const files: [string, Uint8Array, RegExp][] = [
+      ["notes.txt", new TextEncoder().encode("meeting notes, not weights\n"), /wrong magic "meet"/],
+      ["cut.gguf", fixture.subarray(0, fixture.length / 2), /beyond the end of the file/],
+      [
+        "junk.gguf",
+        new Uint8Array([...new TextEncoder().encode("GGUF"), ...junk]),
+        /unsupported GGUF version/,
+      ],
+      ["junk3.gguf", new Uint8Array([0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, ...junk]), /exceeds the limit/],
+    ];
+    for (const [name, bytes, why] of files) {
+      await Deno.writeFile(`${dir}/${name}`, bytes);
+      const r = await lode("import", `${dir}/${name}`, "--name", "bad", "--json");
+      assert.equal(r.code, 4, r.stdout + r.stderr);
+      const [error] = storeEvents(r.stdout);
+      assert.ok(error?.event === "error" && error.code === "GGUF_INVALID", r.stdout);
+      assert.match(error.message, why);
+      assert.match(error.hint, /--format NAME/);
+      assert.deepEqual(await Deno.readFile(String(error.details.quarantine_path)), bytes);
+      assert.deepEqual(
+        (await listTree(store)).filter((p) => !p.startsWith("locks/")),
+        kept,
+        "only quarantine",
+      );
+    }
+    const records = (await listTree(`${store}/locks/quarantine`)).filter((p) => p.endsWith(".json"));
+    assert.equal(records.length, files.length);
+    for (const record of records) {
+      const r = JSON.parse(await Deno.readTextFile(`${store}/locks/quarantine/${record}`));
+      assert.equal(r.reason, "gguf_invalid");
+      assert.match(r.problem, /\.(txt|gguf): /);
+    }
+    const ls = await lode("ls", "--json");
+    assert.deepEqual(storeEvents(ls.stdout).map((e) => e.event === "model" && e.name), ["good"]);
+    // A file that is not a model is stored with its format named; verify says ok.
+    const json = await lode("import", `${dir}/notes.txt`, "--name", "notes", "--format", "json");
+    assert.equal(json.code, 0, json.stderr);
+    const formats = storeEvents((await lode("ls", "--json")).stdout).map((e) =>
+      e.event === "model" && e.format
+    );
+    assert.deepEqual(formats, ["gguf", "json"]);
+    assert.equal((await lode("verify", "--all")).code, 0);
+    // The same bytes as a gguf model stored by an older lode: verify reports them, exit 4, and leaves them.
+    const manifest = `${store}/manifests/notes.json`;
+    await Deno.writeTextFile(manifest, (await Deno.readTextFile(manifest)).replace('"json"', '"gguf"'));
+    const verify = await lode("verify", "notes");
+    assert.equal(verify.code, 4);
+    assert.match(verify.stderr, /error\[GGUF_INVALID\]: notes: its blob is not a well-formed GGUF model/);
+    assert.match(verify.stderr, /lode rm notes/);
+    assert.equal((await lode("path", "notes")).code, 0, "verify left the bytes in place");
+    // A missing path is not found, naming it; a --format that is not a word is a usage error.
+    const missing = await lode("import", `${dir}/nope.gguf`);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /error\[FILE_NOT_FOUND\]: no such file: .*nope\.gguf/);
+    const badFormat = await lode("import", `${dir}/notes.txt`, "--format", "Not A Word");
+    assert.equal(badFormat.code, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

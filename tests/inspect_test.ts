@@ -110,7 +110,10 @@ Deno.test("lode inspect: a missing file exits 3, a remote reference is a usage e
   await withTempDir(async (store) => {
     const missing = await runLode(["inspect", "./nope.gguf"], { store });
     assert.equal(missing.code, 3);
-    assert.match(missing.stderr, /no such file: \.\/nope\.gguf/);
+    assert.match(missing.stderr, /error\[FILE_NOT_FOUND\]: no such file: \.\/nope\.gguf/);
+    const prefixed = await runLode(["inspect", "file:./nope.gguf"], { store });
+    assert.equal(prefixed.code, 3);
+    assert.match(prefixed.stderr, /error\[FILE_NOT_FOUND\]: no such file: \.\/nope\.gguf/);
     const name = await runLode(["inspect", "nope"], { store });
     assert.equal(name.code, 3);
     assert.match(name.stderr, /MODEL_NOT_FOUND/);

@@ -9,11 +9,12 @@ import { SyncEvent } from "../src/events/lock_event.ts";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
 import { runLode } from "./support/lode_cli.ts";
+import { ggufWith } from "./support/gguf_bytes.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const STORIES = await Deno.readFile(FIXTURE);
 const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
-const OTHER = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+const OTHER = ggufWith(new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24));
 const OTHER_SHA = createHash("sha256").update(OTHER).digest("hex");
 
 interface World {

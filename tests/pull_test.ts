@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
 import { finish, listTree, runLode, spawnLode, storeEvents } from "./support/lode_cli.ts";
+import { ggufWith } from "./support/gguf_bytes.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -207,11 +208,15 @@ Deno.test("an untrusted certificate fails with TLS; DENO_CERT trusts a CA like -
 
 Deno.test("the disk preflight refuses a pull that would not leave the cushion free", async () => {
   await withWorld({ "/m.gguf": { body: BYTES } }, async ({ origin, store, lode }) => {
-    const r = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--json"], {
-      LODE_MIN_FREE_BYTES: String(2 ** 62),
-    });
+    const env = { LODE_MIN_FREE_BYTES: String(2 ** 62) };
+    const r = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`, "--json"], env);
     assert.equal(r.code, 8);
-    assert.equal(r.events.find((e) => e.event === "failed")?.code, "INSUFFICIENT_SPACE");
+    const failed = r.events.find((e) => e.event === "failed");
+    assert.equal(failed?.code, "INSUFFICIENT_SPACE");
+    // The message and the hint name the cushion's setting.
+    assert.match(String(failed?.error), /kept free \(LODE_MIN_FREE_BYTES\)/);
+    const text = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`], env);
+    assert.match(text.stderr, /hint: .*LODE_MIN_FREE_BYTES/);
     assert.deepEqual((await listTree(store)).filter((p) => !p.startsWith("locks/")), []);
   });
 });
@@ -336,7 +341,7 @@ Deno.test("a malformed manifest is named in a clear error; ls still lists the ot
 });
 
 Deno.test("lode pull A B C: all at once under one budget; one failure does not stop the others", async () => {
-  const other = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
+  const other = ggufWith(new Uint8Array(300_000).map((_, i) => (i * 7919) % 251));
   const routes = {
     "/a.gguf": { body: BYTES, fault: { kind: "stall" as const, afterBytes: 65536, ms: 600 } },
     "/b.gguf": { body: other, fault: { kind: "stall" as const, afterBytes: 65536, ms: 600 } },

@@ -14,6 +14,23 @@ const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const STORY =
   ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
+/** A lockfile that pins `name` (to a URL nothing serves: the test never syncs it). */
+const LOCKED = (name: string) => ({
+  lockfile_version: 1,
+  models: [{
+    name,
+    reference: `https://models.test/${name}.gguf#sha256=${SHA}`,
+    registry: "models.test",
+    repo: "",
+    revision: "",
+    files: [{
+      role: "model",
+      filename: `${name}.gguf`,
+      url: `https://models.test/${name}.gguf`,
+      sha256: SHA,
+    }],
+  }],
+});
 
 Deno.test("lode run pulls a missing model over https, then prints the known story at temperature 0", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lode-run-" });
@@ -72,12 +89,24 @@ Deno.test("lode run --json streams load phases, capabilities, tokens and usage",
   }
 });
 
-Deno.test("lode run: unknown model exits 3, a non-GGUF file exits 10, prompt comes from stdin too", async () => {
+Deno.test("lode run: an unknown model or a missing file exits 3 (a locked name: lode sync), a non-GGUF file 10, stdin prompts", async () => {
   const store = await Deno.makeTempDir();
   try {
     const missing = await runLode(["run", "nope", "hi"], { store });
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /error\[MODEL_NOT_FOUND\]/);
+    // A local path that is not there is not found (exit 3), not a load failure.
+    const noFile = await runLode(["run", "file:./missing.gguf", "hi"], { store, cwd: store });
+    assert.equal(noFile.code, 3, noFile.stderr);
+    assert.match(noFile.stderr, /error\[FILE_NOT_FOUND\]: no such model file: \.\/missing\.gguf/);
+    // A name ./lode.lock pins but the store lacks: `lode sync NAME` installs it.
+    await Deno.writeTextFile(`${store}/lode.lock`, JSON.stringify(LOCKED("nope")));
+    const locked = await runLode(["run", "nope", "hi", "--no-daemon"], { store, cwd: store });
+    assert.equal(locked.code, 3);
+    assert.match(
+      locked.stderr,
+      /hint: \.\/lode\.lock pins "nope" but the store lacks it: `lode sync nope` installs it/,
+    );
     await Deno.writeTextFile(`${store}/junk.gguf`, "this is not a model");
     const junk = await runLode(["run", `file:${store}/junk.gguf`, "hi"], { store });
     assert.equal(junk.code, 10, junk.stderr);
@@ -199,10 +228,6 @@ Deno.test("lode run: bad flag values exit 2 with a message naming the flag, befo
       [["--seed", "-1"], /error\[USAGE\]: --seed/],
       [["--repeat-penalty", "0"], /error\[USAGE\]: --repeat-penalty/],
       [["--stop", ""], /error\[USAGE\]: --stop needs a non-empty text/],
-      [
-        ["--json-schema", `${store}/missing.json`],
-        /error\[SCHEMA_INVALID\]: --json-schema .*missing\.json: no such file/,
-      ],
       [["--top-k"], /error\[USAGE\]: option --top-k needs a value/],
     ];
     for (const [flags, message] of cases) {
@@ -210,6 +235,11 @@ Deno.test("lode run: bad flag values exit 2 with a message naming the flag, befo
       assert.equal(r.code, 2, flags.join(" "));
       assert.match(r.stderr, message, flags.join(" "));
     }
+    const noSchema = await runLode(["run", "no-such-model", "hi", "--json-schema", `${store}/missing.json`], {
+      store,
+    });
+    assert.equal(noSchema.code, 3);
+    assert.match(noSchema.stderr, /error\[FILE_NOT_FOUND\]: --json-schema .*missing\.json: no such file/);
     await Deno.writeTextFile(`${store}/bad.json`, "{ nope");
     const bad = await runLode([
       "run",

@@ -12,6 +12,7 @@
 import { EXIT, toLodeError } from "../errors.ts";
 import { parseArgv, renderHelp } from "./args.ts";
 import type { CommonFlags } from "./context.ts";
+import { withLockfileHint } from "./lockfile_hint.ts";
 import { Output } from "./output.ts";
 import { COMMANDS, PROGRAM } from "./program.ts";
 
@@ -50,7 +51,7 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
     }
     return output.exitCode;
   } catch (e) {
-    const error = toLodeError(e);
+    const error = await withLockfileHint(toLodeError(e), options.env);
     output.error(error);
     if (error.code === "INTERNAL" && options.env.LODE_DEBUG) console.error(e);
     return error.exitCode;

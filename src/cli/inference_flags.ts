@@ -291,8 +291,13 @@ async function readJsonSchema(
   try {
     text = await readTextFile(path);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "no such file" : `cannot read it (${message(e)})`;
-    throw invalid(why, e);
+    if (e instanceof Deno.errors.NotFound) {
+      throw new LodeError("FILE_NOT_FOUND", `--json-schema ${path}: no such file`, {
+        details: { path },
+        cause: e,
+      });
+    }
+    throw invalid(`cannot read it (${message(e)})`, e);
   }
   let schema: unknown;
   try {

@@ -146,9 +146,14 @@ Deno.test("--json-schema: read and parsed; missing, broken or non-object files a
     path in files ? Promise.resolve(files[path]!) : Promise.reject(new Deno.errors.NotFound(path));
   const ok = await parseGenerateFlags(options("--json-schema", "ok.json"), { readTextFile });
   assert.deepEqual(ok.options.jsonSchema, { type: "object", properties: { name: { type: "string" } } });
+  await assert.rejects(
+    parseGenerateFlags(options("--json-schema", "missing.json"), { readTextFile }),
+    (e) =>
+      e instanceof LodeError && e.code === "FILE_NOT_FOUND" && e.exitCode === 3 &&
+      e.message === "--json-schema missing.json: no such file" && e.details.path === "missing.json",
+  );
   for (
     const [path, why] of [
-      ["missing.json", /no such file/],
       ["broken.json", /not valid JSON/],
       ["array.json", /must be a JSON object/],
     ] as const

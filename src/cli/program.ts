@@ -158,11 +158,24 @@ const SPECS: CommandSpec[] = [
         description: "model name (default: the bundle's, or the file name without .gguf)",
       },
       SHA256,
+      {
+        name: "format",
+        type: "string",
+        value: "<format>",
+        description: "what the file is (default: gguf, a model: checked); another format is stored unread",
+      },
     ],
     examples: [
       "lode import ./stories260K.gguf --name stories260K",
       "lode import ./stories260K.lode",
       "ssh build-host lode export stories260K - | lode import - --name tiny",
+      "lode import ./tokenizer.json --name qwen-tokenizer --format json",
+    ],
+    notes: [
+      "A file is stored as a model only when lode's GGUF reader accepts its header (magic, version, counts",
+      "within limits, tensor data inside the file): a text file or a truncated download fails with GGUF_INVALID",
+      "(exit 4), its bytes moved to locks/quarantine/ and nothing stored. A file that is not a model (a",
+      "tokenizer, a config) needs --format NAME: it is stored as it is, and `lode run` cannot load it.",
     ],
   },
   {

@@ -45,9 +45,9 @@ export async function checkDiskSpace(
     const mib = (n: number) => `${Math.ceil(n / 2 ** 20)} MiB`;
     throw new LodeError(
       "INSUFFICIENT_SPACE",
-      `not enough disk space at ${path}: need ${mib(options.neededBytes)} (+${mib(cushion)} free), have ${
-        mib(available)
-      }`,
+      `not enough disk space at ${path}: need ${mib(options.neededBytes)} and ${
+        mib(cushion)
+      } kept free (LODE_MIN_FREE_BYTES), have ${mib(available)}`,
       {
         details: {
           path,

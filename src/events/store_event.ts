@@ -25,7 +25,8 @@
  *
  * `lode verify`: `verified` per model — `name`, `ok`, `expected` / `actual`
  * hex digests of the first blob that failed (the primary one when all are
- * fine), `problem` (`BLOB_MISSING`, `DIGEST_MISMATCH`), `quarantinePath`,
+ * fine), `problem` (`BLOB_MISSING`, `DIGEST_MISMATCH`, `GGUF_INVALID` — the
+ * bytes hash right but are not a GGUF model: `reason` says why), `quarantinePath`,
  * `sizeBytes` (bytes checked), `files` (each blob of a model of several files),
  * `ms`. These camelCase names are the API as first shipped.
  *
@@ -146,7 +147,9 @@ const BlobVerify = z.object({
   expected: z.string(),
   actual: z.string().nullable(),
   quarantinePath: z.string().optional(),
-  problem: z.enum(["BLOB_MISSING", "DIGEST_MISMATCH"]).optional(),
+  problem: z.enum(["BLOB_MISSING", "DIGEST_MISMATCH", "GGUF_INVALID"]).optional(),
+  /** What is wrong with a `GGUF_INVALID` blob. */
+  reason: z.string().optional(),
 });
 
 export const VerifiedEvent = BlobVerify.extend({

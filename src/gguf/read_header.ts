@@ -51,8 +51,9 @@ const MIN_TENSOR_BYTES = 8 + 4 + 4 + 8;
 /**
  * Reads and checks the header of a GGUF file. Rejects with `GGUF_INVALID` (wrong magic, v1 or an
  * unknown version, a truncated file, a count or length over the limits or over what the file holds,
- * an unknown value or tensor type, tensor data misaligned, overlapping or beyond the end of the file)
- * and with `IO` when the file cannot be opened or is not a regular file.
+ * an unknown value or tensor type, tensor data misaligned, overlapping or beyond the end of the file),
+ * with `FILE_NOT_FOUND` when there is no file at the path, and with `IO` when it cannot be opened or
+ * is not a regular file.
  * @example
  * ```ts
  * const h = await readGgufHeader("model.gguf", { limits: { maxHeaderBytes: 16 * 1024 * 1024 } });
@@ -67,6 +68,12 @@ export async function readGgufHeader(source: GgufSource, options: ReadGgufOption
     try {
       file = await Deno.open(source, { read: true });
     } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        throw new LodeError("FILE_NOT_FOUND", `no such file: ${label}`, {
+          cause: e,
+          details: { path: label },
+        });
+      }
       throw new LodeError("IO", `cannot open ${label}: ${e instanceof Error ? e.message : e}`, {
         cause: e,
         details: { path: label },

@@ -196,10 +196,11 @@ Deno.test("readGgufHeader: every hostile header is GGUF_INVALID naming what and 
   }, { prefix: "gguf-hostile-" });
 });
 
-Deno.test("readGgufHeader: a missing file or a directory is IO, not GGUF_INVALID", async () => {
+Deno.test("readGgufHeader: a missing file is FILE_NOT_FOUND, a directory IO, neither GGUF_INVALID", async () => {
   await withTempDir(async (dir) => {
     const missing = await readGgufHeader(`${dir}/nope.gguf`).then(() => undefined, (e) => e);
-    assert.ok(isLodeError(missing, "IO"), String(missing));
+    assert.ok(isLodeError(missing, "FILE_NOT_FOUND"), String(missing));
+    assert.equal(missing.details.path, `${dir}/nope.gguf`);
     const directory = await readGgufHeader(dir).then(() => undefined, (e) => e);
     assert.ok(isLodeError(directory, "IO"), String(directory));
     assert.match(directory.message, /not a regular file/);

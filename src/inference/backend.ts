@@ -363,15 +363,17 @@ export interface Backend {
    */
   probe(path: string): Promise<ProbeResult>;
   /**
-   * Loads the model at `path`. Rejects with `LodeError("MODEL_LOAD_FAILED")`
-   * when the file is not a model this backend can run, and with
-   * `LodeError("INTERRUPTED")` when `options.signal` aborts it.
+   * Loads the model at `path`. Rejects with `LodeError("FILE_NOT_FOUND")`
+   * when there is no file at `path` (or at a shard beside it), with
+   * `LodeError("MODEL_LOAD_FAILED")` when the file is not a model this backend
+   * can run, and with `LodeError("INTERRUPTED")` when `options.signal` aborts it.
    */
   load(path: string, options?: LoadOptions): Promise<Session>;
   /**
    * Optional: opens only the vocabulary of the model at `path` (no weights,
    * no context), to tokenize as a {@link Session} of it does at a fraction
-   * of the cost. Rejects with `LodeError("MODEL_LOAD_FAILED")` like `load`.
+   * of the cost. Rejects with `LodeError("FILE_NOT_FOUND")` and
+   * `LodeError("MODEL_LOAD_FAILED")` like `load`.
    */
   loadVocabulary?(path: string): Promise<Vocabulary>;
   /** Closes every open session and vocabulary and releases the runtime. Idempotent. */

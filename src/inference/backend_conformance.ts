@@ -345,7 +345,7 @@ export function backendConformance(
       );
 
       await t.step(
-        "a file that is not a model fails to load with MODEL_LOAD_FAILED; probe says why",
+        "a file that is not a model fails to load with MODEL_LOAD_FAILED, a missing one with FILE_NOT_FOUND; probe says why",
         async () => {
           const dir = await Deno.makeTempDir({ prefix: "lode-conformance-" });
           try {
@@ -357,9 +357,10 @@ export function backendConformance(
             assert(!bad.ok && bad.reason.length > 0, JSON.stringify(bad));
             assert(!(await backend.probe(`${dir}/missing.gguf`)).ok);
             await rejectsWith(backend.load(notes, loadOptions), "MODEL_LOAD_FAILED");
-            await rejectsWith(backend.load(`${dir}/missing.gguf`, loadOptions), "MODEL_LOAD_FAILED");
-            for (const path of backend.loadVocabulary ? [notes, `${dir}/missing.gguf`] : []) {
-              await rejectsWith(backend.loadVocabulary!(path), "MODEL_LOAD_FAILED");
+            await rejectsWith(backend.load(`${dir}/missing.gguf`, loadOptions), "FILE_NOT_FOUND");
+            if (backend.loadVocabulary) {
+              await rejectsWith(backend.loadVocabulary(notes), "MODEL_LOAD_FAILED");
+              await rejectsWith(backend.loadVocabulary(`${dir}/missing.gguf`), "FILE_NOT_FOUND");
             }
           } finally {
             await Deno.remove(dir, { recursive: true });

@@ -352,6 +352,9 @@ async function assertFile(path: string): Promise<void> {
   try {
     stat = await Deno.stat(path);
   } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new LodeError("FILE_NOT_FOUND", `no such model file: ${path}`, { details: { path }, cause: e });
+    }
     throw new LodeError("MODEL_LOAD_FAILED", `cannot read the model file ${path}: ${errorMessage(e)}`, {
       details: { path },
       cause: e,

@@ -118,7 +118,8 @@ Deno.test("loading a file that is not a GGUF model fails with MODEL_LOAD_FAILED"
     const broken = await assertLodeError(backend.load(header, { gpu: "off" }), "MODEL_LOAD_FAILED");
     assert(/only \d+ remain in the file/.test(broken.message), broken.message);
 
-    await assertLodeError(backend.load(`${dir}/missing.gguf`), "MODEL_LOAD_FAILED");
+    const missing = await assertLodeError(backend.load(`${dir}/missing.gguf`), "FILE_NOT_FOUND");
+    assertEquals([missing.exitCode, missing.details.path], [3, `${dir}/missing.gguf`]);
     await assertLodeError(backend.load(dir), "MODEL_LOAD_FAILED");
 
     // The runtime still loads good models after failures.

@@ -5,9 +5,11 @@ import type { ModelPlan } from "../registry/registry.ts";
 import { importModelFile, ModelStore, sha256Bytes } from "../store/mod.ts";
 import { emptyLockfile, type LockEntry, type Lockfile, withEntry } from "./lockfile.ts";
 import { syncLockfile, type SyncOptions } from "./sync.ts";
+import { ggufWith } from "../../tests/support/gguf_bytes.ts";
 
-const A = new TextEncoder().encode("model A bytes\n".repeat(1000));
-const B = new TextEncoder().encode("model B bytes\n".repeat(2000));
+// Models as the store accepts them: well-formed GGUF files holding distinct bytes.
+const A = ggufWith(new TextEncoder().encode("model A bytes\n".repeat(1000)));
+const B = ggufWith(new TextEncoder().encode("model B bytes\n".repeat(2000)));
 const BYTES: Record<string, Uint8Array> = { "https://h.test/a.gguf": A, "https://h.test/b.gguf": B };
 
 function entry(name: string, url: string, pinned = true): LockEntry {

@@ -7,7 +7,9 @@
  * written last. A damaged, truncated or foreign bundle fails with a typed
  * error (`BUNDLE_INVALID`, `DIGEST_MISMATCH`, `SIZE_MISMATCH`,
  * `MANIFEST_INVALID`) and leaves the store as it was, apart from blobs that
- * were fully verified (unreferenced, so `lode gc` collects them).
+ * were fully verified (unreferenced, so `lode gc` collects them). A `gguf`
+ * model whose blob is not a well-formed GGUF file is refused (`GGUF_INVALID`)
+ * and that blob quarantined.
  *
  * @example
  * ```ts
@@ -116,7 +118,7 @@ export async function importBundle(
       index.blobs.reduce((n, b) => n + (present.has(b.sha256) ? 0 : b.size_bytes), 0),
     );
     const blobs = await readBlobs(store, tar, { index, present, options });
-    await store.saveManifest(manifest);
+    await store.saveManifest(manifest, { origin: tar.label });
     return {
       manifest,
       blobs,

@@ -7,6 +7,7 @@ import { writeFileAtomic } from "./atomic_write.ts";
 import { importModelFile } from "./import_file.ts";
 import { type Manifest, serializeManifest } from "./manifest.ts";
 import { ModelStore } from "./model_store.ts";
+import { ggufWith } from "../../tests/support/gguf_bytes.ts";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
 
 const FIXTURE = new URL("../../tests/fixtures/stories260K.gguf", import.meta.url).pathname;
@@ -17,7 +18,7 @@ const withDir = (body: (dir: string) => Promise<void>) => withTempDir(body, { pr
 async function multiFileStore(dir: string): Promise<{ store: ModelStore; manifest: Manifest }> {
   const store = await ModelStore.open(`${dir}/a`);
   const main = (await importModelFile(store, FIXTURE, { name: "multi" })).manifest;
-  await Deno.writeFile(`${dir}/mmproj.gguf`, new Uint8Array(300_001).map((_, i) => i % 251));
+  await Deno.writeFile(`${dir}/mmproj.gguf`, ggufWith(new Uint8Array(300_001).map((_, i) => i % 251)));
   const extra = (await importModelFile(store, `${dir}/mmproj.gguf`, { name: "mmproj" })).manifest;
   await Deno.remove(store.layout.manifestPath("mmproj"));
   const manifest: Manifest = {
@@ -59,7 +60,7 @@ Deno.test("importing a different model under a taken name replaces it and names 
     const { store } = await multiFileStore(dir);
     await exportBundleToFile(store, "multi", `${dir}/m.lode`);
     const target = await ModelStore.open(`${dir}/b`);
-    await Deno.writeFile(`${dir}/other.gguf`, new Uint8Array(1000).fill(5));
+    await Deno.writeFile(`${dir}/other.gguf`, ggufWith(new Uint8Array(1000).fill(5)));
     const old = (await importModelFile(target, `${dir}/other.gguf`, { name: "x" })).manifest;
     const r = await importFile(target, `${dir}/m.lode`, "x");
     assert.equal(r.replaced, old.blob);

@@ -6,6 +6,7 @@ import { ModelStore } from "./model_store.ts";
 import { quarantineFile } from "./quarantine.ts";
 import { sha256Bytes } from "./hash.ts";
 import { verifiedRecordPath } from "./verified_record.ts";
+import { ggufWith } from "../../tests/support/gguf_bytes.ts";
 import { holdLock } from "../../tests/support/hold_lock.ts";
 import { listTree } from "../../tests/support/lode_cli.ts";
 
@@ -28,7 +29,7 @@ async function withStore(body: (w: World) => Promise<void>): Promise<void> {
     const store = await ModelStore.open(root);
     await importModelFile(store, FIXTURE, { name: "stories" });
     const extra = `${root}/extra.bin`;
-    await Deno.writeFile(extra, new Uint8Array(100_000).fill(7));
+    await Deno.writeFile(extra, ggufWith(new Uint8Array(100_000).fill(7)));
     const { manifest } = await importModelFile(store, extra, { name: "gone" });
     await Deno.remove(store.layout.manifestPath("gone"));
     await Deno.remove(extra);

@@ -1,7 +1,9 @@
 /**
  * Importing a local file into the store: copied through the hashing writer
  * into a partial directory, then committed like a download (blob lock, atomic
- * rename, manifest last). A wrong pinned hash quarantines the copy.
+ * rename, manifest last). A wrong pinned hash quarantines the copy, and so does
+ * a file of format `gguf` (the default) that is not a well-formed GGUF model
+ * (`GGUF_INVALID`, see `well_formed.ts`).
  *
  * @example
  * ```ts
@@ -38,7 +40,10 @@ export async function importModelFile(
   try {
     let digest: { sha256: string; bytes: number };
     {
-      using src = await Deno.open(file, { read: true });
+      using src = await Deno.open(file, { read: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        throw new LodeError("FILE_NOT_FOUND", `no such file: ${file}`, { details: { path: file }, cause: e });
+      });
       using dst = await Deno.open(tmp, { write: true, create: true, truncate: true });
       const writer = new HashingWriter(dst);
       await writer.pipeFrom(src.readable);
@@ -71,6 +76,7 @@ export async function importModelFile(
       },
       digest.sha256,
       digest.bytes,
+      { origin: file },
     );
     return { manifest, path };
   } finally {

@@ -12,7 +12,9 @@ export {
   type ManifestInput,
   ModelStore,
   type RemoveResult,
+  type SaveManifestOptions,
 } from "./model_store.ts";
+export { GGUF_FORMAT, ggufProblem, refuseMalformed, type RefuseMalformedOptions } from "./well_formed.ts";
 export { type BlobCheck, checkBlob, verifyModel, type VerifyResult } from "./verify_model.ts";
 export { importModelFile, type ImportOptions } from "./import_file.ts";
 export { assertModelName, formatBlobRef, isSha256Hex, parseBlobRef, StoreLayout } from "./layout.ts";

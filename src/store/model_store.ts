@@ -26,6 +26,7 @@ import {
 import { writeFileAtomic } from "./atomic_write.ts";
 import { acquireFileLock, type FileLock } from "./file_lock.ts";
 import { forgetVerified, recordVerified } from "./verified_record.ts";
+import { refuseMalformed } from "./well_formed.ts";
 
 /** How to behave when another process holds a lock. */
 export interface LockWaitOptions {
@@ -44,6 +45,12 @@ export interface ManifestInput {
   pinned: boolean;
   /** Every file of a multi-file model, the primary one first (omitted for a single file). */
   files?: ManifestFile[];
+}
+
+/** Options of {@link ModelStore.saveManifest}. */
+export interface SaveManifestOptions {
+  /** Where the bytes came from (a file path, a bundle), for a quarantine record; default: each file's URL. */
+  origin?: string;
 }
 
 /** What {@link ModelStore.remove} removed. */
@@ -228,7 +235,12 @@ export class ModelStore {
   }
 
   /** Writes the manifest of a committed blob. Called last: readers trust a manifest only once its blob exists. */
-  async writeManifest(input: ManifestInput, hex: string, sizeBytes: number): Promise<Manifest> {
+  async writeManifest(
+    input: ManifestInput,
+    hex: string,
+    sizeBytes: number,
+    options: SaveManifestOptions = {},
+  ): Promise<Manifest> {
     const manifest: Manifest = {
       schema_version: 1,
       name: assertModelName(input.name),
@@ -242,11 +254,18 @@ export class ModelStore {
       pinned: input.pinned,
       ...(input.files?.length ? { files: input.files } : {}),
     };
-    return await this.saveManifest(manifest);
+    return await this.saveManifest(manifest, options);
   }
 
-  /** Writes `manifest` as it is (atomically). Its blobs must be committed first. */
-  async saveManifest(manifest: Manifest): Promise<Manifest> {
+  /**
+   * Writes `manifest` as it is (atomically); its blobs are committed and locked by the caller. Every route
+   * into the store ends here: a `gguf` model whose blob is not well-formed is refused ({@link refuseMalformed}).
+   */
+  async saveManifest(manifest: Manifest, options: SaveManifestOptions = {}): Promise<Manifest> {
+    await refuseMalformed(this.layout, manifest, {
+      origin: options.origin,
+      referenced: () => this.referencedBlobs(),
+    });
     await writeFileAtomic(this.layout.manifestPath(manifest.name), serializeManifest(manifest));
     return manifest;
   }

@@ -69,17 +69,17 @@ Deno.test("ModelStore.open creates nothing; a store that does not exist lists em
 
 Deno.test("importFile writes the blob and then the manifest, unpinned without a sha256", async () => {
   await withStore(async ({ store, file }) => {
-    const src = await file("hello.gguf", "hello world");
-    const { manifest, path } = await importModelFile(store, src, { name: "hello" });
+    const src = await file("hello.txt", "hello world");
+    const { manifest, path } = await importModelFile(store, src, { name: "hello", format: "text" });
     assert.equal(path, store.layout.blobPath(HELLO));
     assert.equal(await Deno.readTextFile(path), "hello world");
     assert.equal(manifest.schema_version, 1);
     assert.equal(manifest.name, "hello");
-    assert.equal(manifest.format, "gguf");
+    assert.equal(manifest.format, "text");
     assert.equal(manifest.blob, `sha256:${HELLO}`);
     assert.equal(manifest.size_bytes, 11);
     assert.equal(manifest.license, null);
-    assert.deepEqual(manifest.source, { registry: "file", repo: "", revision: "", filename: "hello.gguf" });
+    assert.deepEqual(manifest.source, { registry: "file", repo: "", revision: "", filename: "hello.txt" });
     assert.equal(manifest.produced_by, `lode/${VERSION}`);
     assert.match(manifest.produced_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.equal(manifest.pinned, false);
@@ -97,9 +97,10 @@ Deno.test("importFile writes the blob and then the manifest, unpinned without a 
 
 Deno.test("importFile with the right sha256 (any case) is pinned", async () => {
   await withStore(async ({ store, file }) => {
-    const src = await file("hello.gguf", "hello world");
+    const src = await file("hello.txt", "hello world");
     const { manifest } = await importModelFile(store, src, {
       name: "hello",
+      format: "text",
       expectedSha256: HELLO.toUpperCase(),
     });
     assert.equal(manifest.pinned, true);
@@ -109,11 +110,12 @@ Deno.test("importFile with the right sha256 (any case) is pinned", async () => {
 
 Deno.test("importFile with a wrong sha256: DIGEST_MISMATCH, copy quarantined, no manifest, no blob", async () => {
   await withStore(async ({ store, file }) => {
-    const src = await file("hello.gguf", "hello world");
-    const err = await importModelFile(store, src, { name: "hello", expectedSha256: OTHER }).then(
-      () => assert.fail("imported"),
-      (e) => e,
-    );
+    const src = await file("hello.txt", "hello world");
+    const err = await importModelFile(store, src, { name: "hello", format: "text", expectedSha256: OTHER })
+      .then(
+        () => assert.fail("imported"),
+        (e) => e,
+      );
     assert.ok(err instanceof LodeError);
     assert.equal(err.code, "DIGEST_MISMATCH");
     assert.equal(err.exitCode, 4);
@@ -139,7 +141,10 @@ Deno.test("importFile with a wrong sha256: DIGEST_MISMATCH, copy quarantined, no
 
 Deno.test("importFile of a missing file leaves nothing behind", async () => {
   await withStore(async ({ dir, store }) => {
-    await assert.rejects(importModelFile(store, `${dir}/src/nope.gguf`, { name: "nope" }));
+    await assert.rejects(
+      importModelFile(store, `${dir}/src/nope.gguf`, { name: "nope", format: "text" }),
+      code("FILE_NOT_FOUND"),
+    );
     const files = (await tree(store.layout.root)).filter((f) => !f.startsWith("locks/"));
     assert.deepEqual(files, []);
   });
@@ -147,17 +152,20 @@ Deno.test("importFile of a missing file leaves nothing behind", async () => {
 
 Deno.test("importFile refuses an invalid name before touching anything", async () => {
   await withStore(async ({ store, file }) => {
-    const src = await file("hello.gguf", "hello world");
-    await assert.rejects(importModelFile(store, src, { name: "../evil" }), code("INVALID_REF"));
+    const src = await file("hello.txt", "hello world");
+    await assert.rejects(
+      importModelFile(store, src, { name: "../evil", format: "text" }),
+      code("INVALID_REF"),
+    );
     await assert.rejects(Deno.stat(store.layout.root), Deno.errors.NotFound);
   });
 });
 
 Deno.test("two names share one blob: removing one keeps it, removing the other deletes it", async () => {
   await withStore(async ({ store, file }) => {
-    const src = await file("hello.gguf", "hello world");
-    const a = await importModelFile(store, src, { name: "a" });
-    const b = await importModelFile(store, src, { name: "b" });
+    const src = await file("hello.txt", "hello world");
+    const a = await importModelFile(store, src, { name: "a", format: "text" });
+    const b = await importModelFile(store, src, { name: "b", format: "text" });
     assert.equal(a.path, b.path);
     assert.deepEqual(await store.referencedBlobs(), new Set([HELLO]));
     await Deno.stat(verifiedRecordPath(store.layout, HELLO));
@@ -176,7 +184,7 @@ Deno.test("two names share one blob: removing one keeps it, removing the other d
 
 Deno.test("remove with wait:false fails with LOCK_CONTENDED while the name is locked", async () => {
   await withStore(async ({ store, file }) => {
-    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "a" });
+    await importModelFile(store, await file("hello.txt", "hello world"), { name: "a", format: "text" });
     const held = await acquireFileLock(store.layout.nameLockPath("a"), { name: "a" });
     try {
       await assert.rejects(store.remove("a", { wait: false }), code("LOCK_CONTENDED"));
@@ -194,7 +202,7 @@ Deno.test("remove with wait:false fails with LOCK_CONTENDED while the name is lo
 
 Deno.test("remove with wait:false while the blob is locked fails without removing anything", async () => {
   await withStore(async ({ store, file }) => {
-    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "a" });
+    await importModelFile(store, await file("hello.txt", "hello world"), { name: "a", format: "text" });
     // Another process is, say, verifying the blob: it holds the blob lock, not the name lock.
     const held = await acquireFileLock(store.layout.blobLockPath(HELLO), { name: "blob" });
     try {
@@ -209,7 +217,7 @@ Deno.test("remove with wait:false while the blob is locked fails without removin
 
 Deno.test("verify: an intact blob is ok", async () => {
   await withStore(async ({ store, file }) => {
-    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "hello" });
+    await importModelFile(store, await file("hello.txt", "hello world"), { name: "hello", format: "text" });
     const seen: number[] = [];
     const r = await verifyModel(store, "hello", { onProgress: (n) => seen.push(n) });
     assert.deepEqual(r, { name: "hello", ok: true, expected: HELLO, actual: HELLO, sizeBytes: 11 });
@@ -219,7 +227,10 @@ Deno.test("verify: an intact blob is ok", async () => {
 
 Deno.test("verify: a corrupt blob is quarantined with reason corrupt_on_disk; the manifest stays", async () => {
   await withStore(async ({ store, file }) => {
-    const { path } = await importModelFile(store, await file("hello.gguf", "hello world"), { name: "hello" });
+    const { path } = await importModelFile(store, await file("hello.txt", "hello world"), {
+      name: "hello",
+      format: "text",
+    });
     await Deno.writeTextFile(path, "hello wOrld");
     const r = await verifyModel(store, "hello");
     assert.equal(r.ok, false);
@@ -251,9 +262,9 @@ Deno.test("verify: a corrupt blob is quarantined with reason corrupt_on_disk; th
 
 Deno.test("list: one malformed manifest gives the good ones plus one problem; it can be removed", async () => {
   await withStore(async ({ store, file }) => {
-    const src = await file("hello.gguf", "hello world");
-    await importModelFile(store, src, { name: "zeta" });
-    await importModelFile(store, src, { name: "alpha" });
+    const src = await file("hello.txt", "hello world");
+    await importModelFile(store, src, { name: "zeta", format: "text" });
+    await importModelFile(store, src, { name: "alpha", format: "text" });
     const bad = store.layout.manifestPath("broken");
     await Deno.writeTextFile(bad, '{"schema_version": 1, "name": "broken"');
     // Not manifests: ignored.
@@ -273,7 +284,7 @@ Deno.test("list: one malformed manifest gives the good ones plus one problem; it
 
 Deno.test("remove keeps a blob that a manifest which no longer parses still names", async () => {
   await withStore(async ({ store, file }) => {
-    await importModelFile(store, await file("hello.gguf", "hello world"), { name: "a" });
+    await importModelFile(store, await file("hello.txt", "hello world"), { name: "a", format: "text" });
     // A damaged manifest of another model that names the same blob.
     await Deno.writeTextFile(
       store.layout.manifestPath("damaged"),

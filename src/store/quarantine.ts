@@ -21,7 +21,10 @@ export interface QuarantineRecord {
   actual: string;
   /** Where the bytes came from: a URL, a file path or `store` for on-disk corruption. */
   source: string;
-  reason: "digest_mismatch" | "size_mismatch" | "corrupt_on_disk";
+  /** `gguf_invalid`: the bytes hash right but are not a well-formed GGUF model (see `well_formed.ts`). */
+  reason: "digest_mismatch" | "size_mismatch" | "corrupt_on_disk" | "gguf_invalid";
+  /** What is wrong with the bytes, when the reason alone does not say (the GGUF reader's message). */
+  problem?: string;
   /** The model name involved, when known. */
   name?: string;
 }

@@ -2,7 +2,10 @@
  * Re-verifying a stored model: re-hash its blob (every blob, for a model of
  * several files) and compare with the manifest.
  * A mismatch moves the blob to quarantine (the manifest stays, so the next
- * `lode pull NAME` repairs it).
+ * `lode pull NAME` repairs it). A model of format `gguf` whose bytes hash right
+ * but are not a well-formed GGUF file (`well_formed.ts`; stored by an older lode)
+ * is reported as `GGUF_INVALID` and left as it is: pulling it again would bring
+ * the same bytes, so the remedy is `lode rm`.
  *
  * @example
  * ```ts
@@ -15,6 +18,7 @@ import { digestsEqual, sha256File } from "./hash.ts";
 import { blobHex, exists, manifestBlobs, type ModelStore } from "./model_store.ts";
 import { quarantineFile } from "./quarantine.ts";
 import { forgetVerified, recordVerified } from "./verified_record.ts";
+import { GGUF_FORMAT, ggufProblem } from "./well_formed.ts";
 
 /** The check of one blob of a model. */
 export interface BlobVerify {
@@ -23,8 +27,10 @@ export interface BlobVerify {
   actual: string | null;
   /** Where the bad bytes went, when they failed. */
   quarantinePath?: string;
-  /** `BLOB_MISSING` when the blob is not on disk. */
-  problem?: "BLOB_MISSING" | "DIGEST_MISMATCH";
+  /** `BLOB_MISSING` when the blob is not on disk; `GGUF_INVALID` when its bytes are not a GGUF model. */
+  problem?: "BLOB_MISSING" | "DIGEST_MISMATCH" | "GGUF_INVALID";
+  /** What is wrong with a `GGUF_INVALID` blob (the GGUF reader's message). */
+  reason?: string;
 }
 
 /**
@@ -87,12 +93,21 @@ export async function verifyModel(
   const checks = new Map<string, BlobVerify>();
   let sizeBytes = 0;
   let before = 0;
+  // The label a GGUF problem is reported under: the file's name (null: the format is not read).
+  const label = (hex: string) =>
+    manifest.format !== GGUF_FORMAT
+      ? null
+      : manifest.files?.find((f) => f.blob === `sha256:${hex}`)?.filename ??
+        (manifest.source.filename || name);
   for (const hex of manifestBlobs(manifest)) {
     const check = await verifyBlob(store, hex, {
       name,
+      ggufLabel: label(hex),
       onProgress: options.onProgress && ((n) => options.onProgress!(before + n)),
     });
-    if (check.ok) sizeBytes += (await Deno.stat(store.layout.blobPath(hex))).size;
+    if (check.ok || check.problem === "GGUF_INVALID") {
+      sizeBytes += (await Deno.stat(store.layout.blobPath(hex))).size;
+    }
     before = sizeBytes;
     checks.set(hex, check);
   }
@@ -109,11 +124,18 @@ export async function verifyModel(
 async function verifyBlob(
   store: ModelStore,
   expected: string,
-  options: { name: string; onProgress?: (bytes: number) => void },
+  options: { name: string; ggufLabel: string | null; onProgress?: (bytes: number) => void },
 ): Promise<BlobVerify> {
   await using _blobLock = await store.lockBlob(expected);
   const check = await checkBlob(store, expected, options);
-  if (check.ok) return { ok: true, expected, actual: check.actual };
+  if (check.ok) {
+    const path = store.layout.blobPath(expected);
+    const bad = options.ggufLabel === null ? null : await ggufProblem(path, options.ggufLabel);
+    if (bad) {
+      return { ok: false, expected, actual: check.actual, problem: "GGUF_INVALID", reason: bad.message };
+    }
+    return { ok: true, expected, actual: check.actual };
+  }
   if (check.actual === null) return { ok: false, expected, actual: null, problem: "BLOB_MISSING" };
   return {
     ok: false,

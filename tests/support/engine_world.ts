@@ -32,6 +32,7 @@ import {
 } from "./origin.ts";
 import { makeTestCa, type TestCa } from "./test_ca.ts";
 import { runLode } from "./lode_cli.ts";
+import { ggufWith } from "./gguf_bytes.ts";
 
 /** The engine's first part (the probe's range): `FIRST_PART_BYTES` in parallel_download.ts. */
 export const FIRST_PART = 4 * 1024 * 1024;
@@ -43,6 +44,16 @@ export function randomBody(n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let off = 0; off < n; off += 65536) crypto.getRandomValues(b.subarray(off, Math.min(n, off + 65536)));
   return b;
+}
+
+/**
+ * A model of exactly `n` bytes (at least 128): a well-formed GGUF header and one tensor of random bytes,
+ * for tests whose downloads end in the store (which takes a model only when lode's GGUF reader does).
+ */
+export function randomModel(n: number): Uint8Array {
+  const model = ggufWith(randomBody(n - 128));
+  if (model.length !== n) throw new Error(`randomModel(${n}) made ${model.length} bytes`);
+  return model;
 }
 
 /** SHA-256 hex of `bytes` with node:crypto (the reference the engine is checked against). */

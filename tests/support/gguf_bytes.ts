@@ -128,3 +128,21 @@ export function sampleGguf(options: { tokens?: string[]; chatTemplate?: string }
   const dataBytes = Math.ceil((8 * tokens.length * 4) / 32) * 32 + 8 * 4;
   return w.zeros(dataBytes).bytes();
 }
+
+/**
+ * A well-formed GGUF v3 file whose one tensor (`data`, ggml type I8, one row) holds `payload`: any bytes
+ * become a file lode's header reader accepts, so tests that need distinct or patterned "models" (sizes,
+ * resumes, mismatches) keep their bytes and still pass the store's model check. The header takes 128 bytes:
+ * the result is `payload.length + 128` bytes long.
+ * @example
+ * ```ts
+ * const model = ggufWith(new Uint8Array(300_000).map((_, i) => i % 251));
+ * model.length; // 300128
+ * ```
+ */
+export function ggufWith(payload: Uint8Array): Uint8Array {
+  const w = new GgufBytes().head(1, 1).kvStr("general.architecture", "llama")
+    .tensor("data", [payload.length], 24, 0)
+    .pad(32);
+  return w.raw(payload).bytes();
+}

@@ -25,6 +25,8 @@ export interface LodeProcessOptions {
   env?: Record<string, string>;
   /** Text for stdin (default: no stdin). */
   input?: string;
+  /** Working directory (default: this process's). */
+  cwd?: string;
 }
 
 /** The outcome of a finished lode process. */
@@ -39,6 +41,7 @@ export interface LodeRun {
 function command(args: string[], options: LodeProcessOptions): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN_TS, ...args],
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     env: {
       MODELS_HOME: options.store,
       NO_COLOR: "1",

@@ -1,6 +1,8 @@
 /**
- * `lode import PATH [--name NAME] [--sha256 HEX]`: copy a local GGUF into the store, or import a bundle
- * made by `lode export` (recognised by its content, whatever its name; `-` reads a bundle from stdin).
+ * `lode import PATH [--name NAME] [--sha256 HEX] [--format FORMAT]`: copy a local GGUF into the store, or
+ * import a bundle made by `lode export` (recognised by its content, whatever its name; `-` reads a bundle
+ * from stdin). A file of format `gguf` (the default) must be a well-formed GGUF model (`GGUF_INVALID`
+ * otherwise, the copy quarantined); a file of another format (`--format json`) is stored unread.
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
@@ -24,7 +26,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   if (!fromStdin) {
     file = await Deno.open(path, { read: true }).catch((e) => {
       throw e instanceof Deno.errors.NotFound
-        ? new LodeError("IO", `${path} does not exist`, { hint: "Give the path of a GGUF file or a bundle." })
+        ? new LodeError("FILE_NOT_FOUND", `no such file: ${path}`, {
+          details: { path },
+          hint: "Give the path of a GGUF file or of a bundle made by `lode export`.",
+        })
         : toLodeError(e, "IO");
     });
   }
@@ -42,6 +47,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const name = (parsed.options.name as string | undefined) ?? nameFromFilename(path.split("/").pop() ?? path);
   const { manifest, path: blob } = await importModelFile(store, path, {
     name,
+    format: formatOption(parsed.options.format),
     expectedSha256: (parsed.options.sha256 as string | undefined)?.toLowerCase(),
     lock: { wait: ctx.flags.wait !== false },
   });
@@ -56,6 +62,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   ctx.output.result(`${name}  ${manifest.blob}  ${formatBytes(manifest.size_bytes)}  imported`);
 }
 
+/** `--format`: a lowercase word (`gguf`, `json`, `safetensors`); undefined: gguf. */
+function formatOption(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "string" && /^[a-z0-9][a-z0-9._-]{0,31}$/.test(value)) return value;
+  throw new LodeError("USAGE", `--format must be a lowercase word such as gguf or json, got "${value}"`, {
+    details: { format: value },
+  });
+}
+
 async function runBundle(
   ctx: CommandContext,
   parsed: ParsedArgv,
@@ -64,6 +79,11 @@ async function runBundle(
   if (parsed.options.sha256 !== undefined) {
     throw new LodeError("USAGE", `${input.path} is a bundle: it carries its own hashes`, {
       hint: "Drop --sha256; every blob of a bundle is checked against the hash its index records.",
+    });
+  }
+  if (parsed.options.format !== undefined) {
+    throw new LodeError("USAGE", `${input.path} is a bundle: its manifest records the model's format`, {
+      hint: "Drop --format; a bundle is imported with the format it was exported with.",
     });
   }
   const { checkDiskSpace } = await import("../../download/disk_space.ts");

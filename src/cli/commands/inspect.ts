@@ -34,7 +34,7 @@ async function resolvePath(ctx: CommandContext, model: string): Promise<string> 
   }
   if (path !== undefined) {
     if (await isFile(path)) return path;
-    throw new LodeError("MODEL_NOT_FOUND", `no such file: ${path}`, {
+    throw new LodeError("FILE_NOT_FOUND", `no such file: ${path}`, {
       details: { path },
       hint: "Check the path; `lode inspect NAME` inspects a model in the store.",
     });

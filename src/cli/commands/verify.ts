@@ -1,5 +1,6 @@
 /**
- * `lode verify [NAME… | --all]`: re-hash blobs; a mismatch quarantines the blob and fails.
+ * `lode verify [NAME… | --all]`: re-hash blobs; a mismatch quarantines the blob and fails. A `gguf`
+ * model's blobs must also read as GGUF files (`GGUF_INVALID` otherwise).
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -36,6 +37,12 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     const blob = which ? `the blob of ${which}` : "its blob";
     const failed = r.problem === "BLOB_MISSING"
       ? new LodeError("BLOB_MISSING", `${name}: ${blob} is missing`, { details: { ...r } })
+      : r.problem === "GGUF_INVALID"
+      ? new LodeError("GGUF_INVALID", `${name}: ${blob} is not a well-formed GGUF model: ${r.reason}`, {
+        details: { ...r },
+        hint: `The bytes are the ones its manifest names (pulling again brings the same): remove it ` +
+          `with \`lode rm ${name}\`, then pull or convert the model again.`,
+      })
       : new LodeError(
         "DIGEST_MISMATCH",
         `${name}: ${blob} has sha256 ${r.actual}, expected ${r.expected}; moved to ${r.quarantinePath}`,

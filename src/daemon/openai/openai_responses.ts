@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
+import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import type { ModelEntry, Usage } from "../wire/protocol.ts";
 
 /** OpenAI's `finish_reason`. */
@@ -263,7 +263,8 @@ export function httpStatus(code: string): number {
 
 /**
  * OpenAI's error body for anything thrown: `{"error":{"message","type","param","code","hint"}}` where `code`
- * is lode's stable code and `param` the offending field (or null), with its HTTP status.
+ * is lode's stable code and `param` the offending field (or null), with its HTTP status. A hint about
+ * settings names the daemon's ({@link asDaemonError}).
  *
  * @example
  * ```ts
@@ -282,7 +283,7 @@ export function errorBody(error: unknown): { status: number; body: { error: Reco
         type: TYPE[status] ?? "server_error",
         param: typeof field === "string" ? field : null,
         code: e.code,
-        hint: e.hint,
+        hint: asDaemonError(e).hint,
         ...(Object.keys(e.details).length > 0 ? { details: e.details } : {}),
       },
     },

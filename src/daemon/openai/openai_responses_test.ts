@@ -118,6 +118,9 @@ Deno.test("errors: status per code, OpenAI shape with lode's code and the field 
   assert.equal(body.error.message, "bad");
   assert.equal(errorBody(new Error("boom")).body.error.code, "INTERNAL");
   assert.equal(errorBody(new Error("boom")).body.error.type, "server_error");
+  // A remedy that is a setting names the daemon's (`lode serve …`, its environment).
+  const space = errorBody(new LodeError("INSUFFICIENT_SPACE", "not enough disk space")).body.error;
+  assert.match(String(space.hint), /LODE_MIN_FREE_BYTES .*where `lode serve` starts/);
 
   const full = errorResponse(new LodeError("QUEUE_FULL", "full"));
   assert.equal(full.status, 429);

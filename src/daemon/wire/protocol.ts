@@ -20,7 +20,7 @@
  * @module
  */
 import { z } from "zod";
-import { LodeError } from "../../errors.ts";
+import { asDaemonError, LodeError } from "../../errors.ts";
 import { schemaError } from "../../schema/schema_error.ts";
 import { Capabilities, StatusEvent } from "../../events/status_event.ts";
 
@@ -357,7 +357,9 @@ export function errorFrame(id: string | null, error: unknown): ErrorFrame {
   const e = error instanceof LodeError
     ? error
     : new LodeError("INTERNAL", error instanceof Error ? error.message : String(error));
-  const frame: ErrorFrame = { id, type: "error", code: e.code, message: e.message, hint: e.hint };
+  // The daemon's frame: a hint about settings names the daemon's (`lode serve --ca-cert`, …), not the client's.
+  const hint = asDaemonError(e).hint;
+  const frame: ErrorFrame = { id, type: "error", code: e.code, message: e.message, hint };
   if (Object.keys(e.details).length > 0) frame.details = e.details;
   return frame;
 }

@@ -252,6 +252,10 @@ Deno.test("errorFrame: LodeErrors keep code, hint and details; anything else is 
   assert.equal(internal.code, "INTERNAL");
   assert.equal(internal.message, "boom");
   assert.equal("details" in internal, false);
+  // The daemon made this connection: the hint names its settings, not the client's --ca-cert.
+  const tls = errorFrame("t", new LodeError("TLS", "TLS to o.test failed: UnknownIssuer"));
+  assert.equal(tls.hint, ERROR_CODES.TLS.daemon);
+  assert.match(tls.hint!, /Start `lode serve` with --ca-cert FILE/);
 });
 
 Deno.test("detokenize: token ids are integers ≥ 0, else BAD_REQUEST naming the item", () => {
