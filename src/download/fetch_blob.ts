@@ -19,7 +19,7 @@ import { toMb } from "../events/download_event.ts";
 import { checkBlob, digestsEqual, quarantineFile, sha256Bytes } from "../store/mod.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import { downloadToPartial } from "./parallel_download.ts";
-import type { PullContext } from "./pull_model.ts";
+import type { PullContext } from "./pull_context.ts";
 import { RateMeter } from "./rate_meter.ts";
 
 /** One file to fetch. */

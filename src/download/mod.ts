@@ -9,7 +9,6 @@ export { createHttpClients, type HttpClients, type ProxyConfig } from "./proxy.t
 export { checkDiskSpace, DEFAULT_CUSHION_BYTES, freeBytes } from "./disk_space.ts";
 export {
   type FetchedBlob,
-  type PullContext,
   type PulledFile,
   type PullFile,
   pullFiles,
@@ -18,6 +17,7 @@ export {
   type PullPlan,
   type PullResult,
 } from "./pull_model.ts";
+export type { PullContext } from "./pull_context.ts";
 export { RateMeter } from "./rate_meter.ts";
 export { ConnectionBudget } from "./connection_budget.ts";
 export {
@@ -28,13 +28,8 @@ export {
   type RetryPolicy,
   withRetries,
 } from "./retry.ts";
-export {
-  choosePartBytes,
-  type DownloadOptions,
-  type DownloadResult,
-  downloadToPartial,
-  MAX_AUTO_CONNECTIONS,
-} from "./parallel_download.ts";
+export { choosePartBytes, downloadToPartial, MAX_AUTO_CONNECTIONS } from "./parallel_download.ts";
+export type { DownloadOptions, DownloadResult } from "./download_options.ts";
 export { HashFrontier } from "./hash_frontier.ts";
 export {
   contiguousPrefix,

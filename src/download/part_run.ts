@@ -15,7 +15,7 @@ import { LodeError, toLodeError } from "../errors.ts";
 import { ConnectionBudget } from "./connection_budget.ts";
 import { HashFrontier } from "./hash_frontier.ts";
 import { openGet } from "./http_get.ts";
-import type { DownloadOptions } from "./parallel_download.ts";
+import type { DownloadOptions } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
 import { fetchRange } from "./range_fetch.ts";
 import { contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { DownloadOptions } from "./parallel_download.ts";
+import type { DownloadOptions } from "./download_options.ts";
 import { openGet } from "./http_get.ts";
 
 /** An open answer to the probe, and how to abort its request. */

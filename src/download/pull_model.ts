@@ -24,24 +24,18 @@
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
-import type { DownloadEvent } from "../events/download_event.ts";
 import { toMb } from "../events/download_event.ts";
-import type { StatusEvent } from "../events/status_event.ts";
 import {
   digestsEqual,
   type FileLock,
   formatBlobRef,
-  type LockWaitOptions,
   type Manifest,
   type ManifestSource,
   type ModelStore,
   parseBlobRef,
 } from "../store/mod.ts";
-import type { HostPolicy } from "./host_policy.ts";
-import type { SendRequest } from "./http_get.ts";
-import type { ConnectionBudget } from "./connection_budget.ts";
 import { emitCompleted, fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
-import type { RetryPolicy } from "./retry.ts";
+import type { PullContext } from "./pull_context.ts";
 
 export type { FetchedBlob, PullFile } from "./fetch_blob.ts";
 
@@ -72,31 +66,6 @@ export interface PullFilesPlan {
   format?: string;
   /** The hint of the `ACCESS_DENIED` error a 401/403 of a download becomes (what to do about it). */
   accessHint?: string;
-}
-
-/** Effects and settings of a pull. */
-export interface PullContext {
-  store: ModelStore;
-  policy: HostPolicy;
-  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
-  clientFor?: (url: URL) => Deno.HttpClient | undefined;
-  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
-  send?: SendRequest;
-  emit?: (event: DownloadEvent) => void;
-  emitStatus?: (event: StatusEvent) => void;
-  lock?: LockWaitOptions;
-  /** Free space to keep beyond the download. */
-  cushionBytes?: number;
-  signal?: AbortSignal;
-  /** Minimum time between `file_progress` events. Default 100 ms. */
-  progressIntervalMs?: number;
-  /** Connections per file, or `"auto"` (the default: chosen by measurement). */
-  connections?: number | "auto";
-  /** Shared by every file pulled with this context. */
-  budget?: ConnectionBudget;
-  /** No byte for this long restarts a part. */
-  stallMs?: number;
-  retry?: RetryPolicy;
 }
 
 /** One file of a pull's result. */

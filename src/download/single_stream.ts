@@ -14,7 +14,7 @@ import { LodeError, toLodeError } from "../errors.ts";
 import { HashingWriter } from "../store/hashing_writer.ts";
 import { checkDiskSpace } from "./disk_space.ts";
 import { transportError } from "./http_get.ts";
-import type { DownloadOptions, DownloadResult } from "./parallel_download.ts";
+import type { DownloadOptions, DownloadResult } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
 
 /** The origin ignores ranges: one stream, hashed as it lands; retried from the start. */

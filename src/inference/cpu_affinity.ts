@@ -34,7 +34,6 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import type { LoadOptions } from "./backend.ts";
 
 /** `"auto"` (pin a one-thread CPU generation to the least busy CPU), `"off"`, or the CPUs to pin to. */
 export type CpuAffinity = "auto" | "off" | number[];
@@ -291,7 +290,7 @@ export function checkCpuAffinity(value: unknown): asserts value is CpuAffinity |
 }
 
 /**
- * Pins this process as a model's load options ask ({@link LoadOptions.cpus}); call it before the model's context (and its threads) exist. Resolves
+ * Pins this process as a model's load options ask (`LoadOptions.cpus` in backend.ts); call it before the model's context (and its threads) exist. Resolves
  * with the CPUs, or null when the process was left to the kernel (or pinning is not possible here).
  *
  * @example
@@ -300,7 +299,7 @@ export function checkCpuAffinity(value: unknown): asserts value is CpuAffinity |
  * ```
  */
 export async function pinForModel(
-  options: Pick<LoadOptions, "cpus">,
+  options: { cpus?: CpuAffinity },
   model: { threads: number; cpuOnly: boolean },
 ): Promise<number[] | null> {
   const cpus = await planCpus(options.cpus, model);
