@@ -21,7 +21,7 @@ import process from "node:process";
 import { isPinnedCommit, parseRef, storedModelFor } from "../registry/mod.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
-import { pullRef } from "./commands/pull.ts";
+import { pullRef } from "./pull_ref.ts";
 
 /**
  * Where the model comes from when it has to be pulled (`--name`, `--sha256`).

@@ -9,10 +9,10 @@
 import type { ParsedArgv } from "../args.ts";
 import { CHAT_HELP, ChatLoop } from "../chat_loop.ts";
 import type { CommandContext } from "../context.ts";
+import { withFlaggedModel } from "../flagged_model.ts";
 import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
 import { createLineReader } from "../line_reader.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
-import { withFlaggedModel } from "./run.ts";
 
 /**
  * The prompt marker on a terminal.

@@ -12,10 +12,10 @@ import { LodeError } from "../../errors.ts";
 import type { EmbeddingEvent } from "../../events/inference_event.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
+import { withFlaggedModel } from "../flagged_model.ts";
 import { parseLoadFlags } from "../inference_flags.ts";
 import { readAllLines } from "../line_reader.ts";
 import { sessionLine } from "../usage_report.ts";
-import { withFlaggedModel } from "./run.ts";
 
 async function inputTexts(args: string[]): Promise<string[]> {
   if (args.length > 0) return args;

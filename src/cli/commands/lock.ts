@@ -17,10 +17,10 @@ import {
 } from "../../lock/lockfile.ts";
 import { lockKey } from "../../lock/cache_key.ts";
 import { pinPlan } from "../../lock/pin_plan.ts";
-import { pullResolved, resolveRef } from "./pull.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
+import { pullResolved, resolveRef } from "../pull_ref.ts";
 
 const ACTIONS = "add REF [--name N] | rm NAME | key";
 
