@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { cliSettings } from "../config_env.ts";
 import { EXIT, toLodeError } from "../errors.ts";
 import { parseArgv, renderHelp } from "./args.ts";
 import type { CommonFlags } from "./context.ts";
@@ -22,10 +23,11 @@ export interface RunCliOptions {
 
 /** Runs the CLI on `argv` (without the program name) and returns the exit code. */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
+  const settings = cliSettings(options.env);
   const output = new Output({
     json: argv.includes("--json"),
     quiet: argv.includes("--quiet") || argv.includes("-q"),
-    color: !options.env.NO_COLOR,
+    color: settings.color,
   });
   try {
     const parsed = parseArgv(argv, PROGRAM);
@@ -52,7 +54,7 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
   } catch (e) {
     const error = toLodeError(e);
     output.error(error);
-    if (error.code === "INTERNAL" && options.env.LODE_DEBUG) console.error(e);
+    if (error.code === "INTERNAL" && settings.debug) console.error(e);
     return error.exitCode;
   }
 }

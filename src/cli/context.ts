@@ -30,15 +30,13 @@ export interface CommandContext {
   config: Config;
   output: Output;
   flags: CommonFlags;
-  /** The environment as lode saw it at start. */
-  env: Readonly<Record<string, string | undefined>>;
   store(): Promise<ModelStore>;
   /**
    * The pull context for `urls` the user named (their hosts join the allow-list). Every pull of one
    * command shares the HTTP clients, the connection budget and the progress display.
    */
   pullContext(urls: string[]): Promise<PullContext>;
-  /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the environment, the store. */
+  /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the settings, the store. */
   registryContext(hosts: string[]): Promise<RegistryContext>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
@@ -60,7 +58,6 @@ export async function createContext(
     config,
     output,
     flags,
-    env,
     store: openStore,
     async pullContext(urls) {
       network ??= createNetwork(config, output, flags);
@@ -73,7 +70,7 @@ export async function createContext(
       const { openGet } = await import("../download/http_get.ts");
       const policy = policyFor(hosts.map((h) => `https://${h}/`));
       return {
-        env,
+        settings: { hfEndpoint: config.hfEndpoint, hfToken: config.hfToken },
         store: await openStore(),
         get: async (url, init) =>
           (await openGet(url, {

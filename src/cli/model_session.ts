@@ -198,7 +198,7 @@ export async function openInDaemon(
   const { socketPaths, storeIdentity } = await import("./daemon_flags.ts");
   const { DaemonClient } = await import("../daemon/wire/client.ts");
   const { PROTOCOL_VERSION } = await import("../daemon/wire/protocol.ts");
-  const path = socketPaths({ socket }, ctx.env).socket;
+  const path = socketPaths({ socket }, ctx.config).socket;
   let client;
   try {
     client = await DaemonClient.connect(path);

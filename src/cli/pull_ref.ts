@@ -18,7 +18,7 @@ export async function resolveRef(
 ): Promise<ModelPlan> {
   const parsed = parseRef(ref);
   const registry = registryFor(parsed);
-  const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.env) ?? []);
+  const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.config) ?? []);
   return await resolveModel(parsed, registryContext, options);
 }
 

@@ -5,7 +5,7 @@
  */
 export { HostPolicy, type HostPolicyOptions } from "./host_policy.ts";
 export { openGet, type OpenGetOptions } from "./http_get.ts";
-export { createHttpClients, type HttpClients, type ProxyConfig } from "./proxy.ts";
+export { createHttpClients, type HttpClients } from "./proxy.ts";
 export { checkDiskSpace, DEFAULT_CUSHION_BYTES, freeBytes } from "./disk_space.ts";
 export {
   type FetchedBlob,

@@ -97,12 +97,9 @@ export const Lockfile = z.object({
 });
 export type Lockfile = z.infer<typeof Lockfile>;
 
-/** The lockfile path: `--lockfile`, else `$LODE_LOCKFILE`, else `./lode.lock`. */
-export function lockfilePath(
-  flag: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-): string {
-  return flag || env.LODE_LOCKFILE || DEFAULT_LOCKFILE;
+/** The lockfile path: `--lockfile`, else `$LODE_LOCKFILE` (the config's `lockfile`), else `./lode.lock`. */
+export function lockfilePath(flag: string | undefined, configured: string | undefined): string {
+  return flag || configured || DEFAULT_LOCKFILE;
 }
 
 /** A lockfile with no models. */

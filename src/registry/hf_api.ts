@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * const hub = new HfApi(ctx, { endpoint: "https://huggingface.co", token: ctx.env.HF_TOKEN });
+ * const hub = new HfApi(ctx, { endpoint: "https://huggingface.co", token: ctx.settings.hfToken });
  * const info = await hub.modelInfo("Qwen/Qwen3-0.6B-GGUF", "main");
  * const files = await hub.listFiles("Qwen/Qwen3-0.6B-GGUF", info.sha);
  * ```

@@ -36,6 +36,7 @@ export type {
   PlannedFile,
   Registry,
   RegistryContext,
+  RegistrySettings,
   ResolveModelOptions,
 } from "./registry.ts";
 export {

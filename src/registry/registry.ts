@@ -66,10 +66,18 @@ export interface RegistryContext {
     url: string | URL,
     init?: { headers?: Record<string, string>; signal?: AbortSignal },
   ): Promise<Response>;
-  /** The environment as lode saw it at start (`HF_TOKEN`, `HF_ENDPOINT`, …). */
-  env: Readonly<Record<string, string | undefined>>;
+  /** The settings registries take from the config. */
+  settings: RegistrySettings;
   store: ModelStore;
   signal?: AbortSignal;
+}
+
+/** The settings registries take from the config (src/config.ts reads them from the environment). */
+export interface RegistrySettings {
+  /** `HF_ENDPOINT`: the Hugging Face Hub to use instead of huggingface.co. */
+  hfEndpoint?: string;
+  /** `HF_TOKEN`: the Hub's access token. */
+  hfToken?: string;
 }
 
 /** Options of {@link Registry.resolve}. */
@@ -87,6 +95,6 @@ export interface Registry {
   /** True when this registry resolves `ref`. */
   claims(ref: ModelRef): boolean;
   /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */
-  hostsFor?(ref: ModelRef, env: Readonly<Record<string, string | undefined>>): string[];
+  hostsFor?(ref: ModelRef, settings: RegistrySettings): string[];
   resolve(ref: ModelRef, ctx: RegistryContext, options?: ResolveModelOptions): Promise<ModelPlan>;
 }

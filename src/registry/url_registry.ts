@@ -94,6 +94,6 @@ export const storeRegistry: Registry = {
       files,
       license: manifest.license,
       format: manifest.format,
-    }, ctx.env);
+    }, ctx.settings);
   },
 };

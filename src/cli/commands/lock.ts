@@ -28,7 +28,7 @@ const ACTIONS = "add REF [--name N] | rm NAME | key";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const action = parsed.args.action as string;
   const target = parsed.args.target as string | undefined;
-  const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.env);
+  const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.config.lockfile);
   const needs = (what: string) => {
     if (target === undefined) throw new LodeError("USAGE", `lode lock ${action} needs ${what}`);
     return target;

@@ -37,8 +37,8 @@ export async function provider(
   o: ParsedArgv["options"],
   options: { notice: (line: string) => void; allowRemote: boolean },
 ): Promise<ProvideModel> {
-  const explicit = (o.lockfile as string | undefined) ?? ctx.env.LODE_LOCKFILE;
-  const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.env));
+  const explicit = (o.lockfile as string | undefined) ?? ctx.config.lockfile;
+  const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.config.lockfile));
   const initial = await readLockfileIfPresent(path); // an invalid lockfile fails the start
   if (initial) options.notice(`lockfile ${path}: ${initial.models.length} model(s) pulled on first use`);
   else if (explicit) {
@@ -50,7 +50,7 @@ export async function provider(
     lockfile: () => readLockfileIfPresent(path),
     pullContext: (urls) => ctx.pullContext(urls),
     registryContext: (hosts) => ctx.registryContext(hosts),
-    env: ctx.env,
+    settings: ctx.config,
     offline: ctx.config.offline,
     references: !options.allowRemote,
     notice: options.notice,
@@ -70,7 +70,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const o = parsed.options;
   const settings = parseServeFlags(o);
   const load = parseLoadFlags(o);
-  const paths = socketPaths(o, ctx.env);
+  const paths = socketPaths(o, ctx.config);
   if (paths.useDefaultDir) await prepareSocketDir(paths.dir, { uid: Deno.uid() });
   const store = await ctx.store();
   const notice = (line: string) => ctx.output.note(`lode serve: ${line}`);

@@ -91,7 +91,7 @@ function describePhase(f: AdminFrame): string {
  * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
-  const paths = socketPaths(parsed.options, ctx.env);
+  const paths = socketPaths(parsed.options, ctx.config);
   const watch = parsed.options.watch === true;
   let raw: Deno.Conn;
   try {

@@ -48,7 +48,7 @@ import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
 import { parseRef } from "../../registry/reference.ts";
-import type { ModelPlan, RegistryContext } from "../../registry/registry.ts";
+import type { ModelPlan, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 
@@ -69,8 +69,8 @@ export interface ModelProviderOptions {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What a registry resolves with (GETs to the allowed hosts plus `hosts`). */
   registryContext(hosts: string[]): Promise<RegistryContext>;
-  /** The environment (`HF_TOKEN`, `HF_ENDPOINT`). */
-  env?: Readonly<Record<string, string | undefined>>;
+  /** The daemon's registry settings (`HF_TOKEN`, `HF_ENDPOINT` of its config). */
+  settings?: RegistrySettings;
   /** Never download (`--offline`). */
   offline?: boolean;
   /** Resolve and pull references (default true; false: only the lockfile's names). */
@@ -94,7 +94,7 @@ export interface ModelProviderOptions {
  */
 export function createModelProvider(options: ModelProviderOptions): ProvideModel {
   const { store } = options;
-  const env = options.env ?? {};
+  const settings = options.settings ?? {};
   const now = options.now ?? (() => performance.now());
   const notice = options.notice ?? (() => {});
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
@@ -104,7 +104,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
     if (ref.kind === "file") return null;
     const registry = await import("../../registry/mod.ts");
     const pull = async (plan: ModelPlan) => {
-      const access = registry.withHfAccess(plan, env);
+      const access = registry.withHfAccess(plan, settings);
       const context = await options.pullContext(registry.planUrls(access));
       const emitStatus = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
       return await registry.pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
@@ -128,7 +128,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       return { name: ref.name, path: await store.modelPathOf(ref.name) };
     }
     if (options.references === false) return null;
-    const hosts = registry.registryFor(ref).hostsFor?.(ref, env) ?? [];
+    const hosts = registry.registryFor(ref).hostsFor?.(ref, settings) ?? [];
     const plan = await registry.resolveModel(ref, await options.registryContext(hosts));
     onName?.(plan.name);
     const result = await pull(plan);

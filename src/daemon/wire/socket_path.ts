@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * const paths = defaultDaemonPaths({ env: { XDG_RUNTIME_DIR: "/run/user/1000" }, uid: 1000 });
+ * const paths = defaultDaemonPaths({ runtimeDir: "/run/user/1000", uid: 1000 });
  * await prepareSocketDir(paths.dir, { uid: 1000 });
  * const listener = await listenUnixSocket(paths.socket);
  * ```
@@ -43,20 +43,20 @@ export const MAX_SOCKET_PATH_BYTES = 103;
 
 /**
  * The default socket paths for the user `uid` (null where there are no uids):
- * under `$XDG_RUNTIME_DIR/lode`, else `${TMPDIR:-/tmp}/lode-<uid>`.
+ * under `$XDG_RUNTIME_DIR/lode` (`runtimeDir`), else `${TMPDIR:-/tmp}/lode-<uid>` (`tmpDir`).
  *
  * @example
  * ```ts
- * defaultDaemonPaths({ env: {}, uid: 1000 }).socket; // "/tmp/lode-1000/lode.sock"
+ * defaultDaemonPaths({ uid: 1000 }).socket; // "/tmp/lode-1000/lode.sock"
  * ```
  */
 export function defaultDaemonPaths(
-  options: { env: { XDG_RUNTIME_DIR?: string; TMPDIR?: string }; uid: number | null },
+  options: { runtimeDir?: string; tmpDir?: string; uid: number | null },
 ): DaemonPaths {
-  const runtime = options.env.XDG_RUNTIME_DIR;
+  const runtime = options.runtimeDir;
   const dir = runtime && runtime.startsWith("/")
     ? joinPath(runtime, "lode")
-    : joinPath(options.env.TMPDIR || "/tmp", options.uid === null ? "lode" : `lode-${options.uid}`);
+    : joinPath(options.tmpDir || "/tmp", options.uid === null ? "lode" : `lode-${options.uid}`);
   const socket = joinPath(dir, "lode.sock");
   return { dir, socket, adminSocket: joinPath(dir, "admin.sock"), lock: instanceLockPath(socket) };
 }
