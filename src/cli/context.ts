@@ -12,7 +12,7 @@
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
-import type { PullContext } from "../download/mod.ts";
+import type { PullContext } from "../download/pull_context.ts";
 import type { RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import type { Output } from "./output.ts";
@@ -95,10 +95,20 @@ export async function createContext(
 /** The network side of a command, made once: clients, the global connection budget, the renderer. */
 async function createNetwork(config: Config, output: Output, flags: CommonFlags) {
   const [
-    { ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy, MAX_AUTO_CONNECTIONS },
+    { ConnectionBudget },
+    { createHttpClients },
+    { DEFAULT_RETRY },
+    { HostPolicy },
+    { MAX_AUTO_CONNECTIONS },
     { createPullRenderer },
-  ] = await Promise
-    .all([import("../download/mod.ts"), import("./pull_renderer.ts")]);
+  ] = await Promise.all([
+    import("../download/connection_budget.ts"),
+    import("../download/proxy.ts"),
+    import("../download/retry.ts"),
+    import("../download/host_policy.ts"),
+    import("../download/parallel_download.ts"),
+    import("./pull_renderer.ts"),
+  ]);
   const base = new HostPolicy({
     allowHosts: config.allowHosts,
     httpHosts: config.httpHosts,

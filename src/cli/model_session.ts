@@ -18,7 +18,8 @@
  * @module
  */
 import process from "node:process";
-import { isPinnedCommit, parseRef, storedModelFor } from "../registry/mod.ts";
+import { isPinnedCommit, storedModelFor } from "../registry/stored_ref.ts";
+import { parseRef } from "../registry/reference.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./pull_ref.ts";
@@ -146,7 +147,7 @@ export async function openModel(
     }
   }
   const path = await modelPath(ctx, ref, options.pull);
-  const { createLlamaCppBackend } = await import("../inference/mod.ts");
+  const { createLlamaCppBackend } = await import("../inference/llama_cpp_backend.ts");
   const backend = createLlamaCppBackend();
   try {
     const session = await backend.load(path, { ...options.load, onStatus: (e) => ctx.output.event(e) });

@@ -6,8 +6,11 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import type { PullResult } from "../download/mod.ts";
-import { type ModelPlan, parseRef, planUrls, pullPlan, registryFor, resolveModel } from "../registry/mod.ts";
+import type { PullResult } from "../download/pull_model.ts";
+import type { ModelPlan } from "../registry/registry.ts";
+import { parseRef } from "../registry/reference.ts";
+import { planUrls, pullPlan } from "../registry/pull_plan.ts";
+import { registryFor, resolveModel } from "../registry/resolve_model.ts";
 import type { CommandContext } from "./context.ts";
 
 /** Resolves one reference (hf:, URL or stored name) to a pinned plan, asking only the hosts its registry needs. */

@@ -16,7 +16,9 @@
 import { LodeError } from "../errors.ts";
 import { parentDir } from "../path.ts";
 import { toMb } from "../events/download_event.ts";
-import { checkBlob, digestsEqual, quarantineFile, sha256Bytes } from "../store/mod.ts";
+import { checkBlob } from "../store/verify_model.ts";
+import { digestsEqual, sha256Bytes } from "../store/hash.ts";
+import { quarantineFile } from "../store/quarantine.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import { downloadToPartial } from "./parallel_download.ts";
 import type { PullContext } from "./pull_context.ts";

@@ -5,7 +5,7 @@
  */
 import type { DownloadEvent } from "../events/download_event.ts";
 import type { StatusEvent } from "../events/status_event.ts";
-import type { LockWaitOptions, ModelStore } from "../store/mod.ts";
+import type { LockWaitOptions, ModelStore } from "../store/model_store.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
 import type { HostPolicy } from "./host_policy.ts";
 import type { SendRequest } from "./http_get.ts";

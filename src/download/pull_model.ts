@@ -25,15 +25,11 @@
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import { toMb } from "../events/download_event.ts";
-import {
-  digestsEqual,
-  type FileLock,
-  formatBlobRef,
-  type Manifest,
-  type ManifestSource,
-  type ModelStore,
-  parseBlobRef,
-} from "../store/mod.ts";
+import { digestsEqual } from "../store/hash.ts";
+import type { FileLock } from "../store/file_lock.ts";
+import { formatBlobRef, parseBlobRef } from "../store/layout.ts";
+import type { Manifest, ManifestSource } from "../store/manifest.ts";
+import type { ModelStore } from "../store/model_store.ts";
 import { emitCompleted, fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
 import type { PullContext } from "./pull_context.ts";
 

@@ -34,13 +34,10 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import {
-  type GgufHeader,
-  type GgufSummary,
-  readGgufModelHeader,
-  summarizeGguf,
-  tensorBytes,
-} from "../gguf/mod.ts";
+import type { GgufHeader } from "../gguf/gguf_types.ts";
+import { type GgufSummary, summarizeGguf } from "../gguf/summary.ts";
+import { readGgufModelHeader } from "../gguf/split.ts";
+import { tensorBytes } from "../gguf/ggml_types.ts";
 import { readMemAvailable } from "./mem_available.ts";
 
 /**

@@ -13,7 +13,8 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { checkBlob, exists, type LockWaitOptions, manifestBlobs, type ModelStore } from "../store/mod.ts";
+import { checkBlob } from "../store/verify_model.ts";
+import { exists, type LockWaitOptions, manifestBlobs, type ModelStore } from "../store/model_store.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import type { LockEntry } from "./lockfile.ts";
 

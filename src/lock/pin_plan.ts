@@ -12,7 +12,7 @@
  * @module
  */
 import type { ModelPlan } from "../registry/registry.ts";
-import type { ModelStore } from "../store/mod.ts";
+import type { ModelStore } from "../store/model_store.ts";
 import type { LockEntry } from "./lockfile.ts";
 import { unpinnedFiles } from "./lockfile.ts";
 import { entryFromPlan, pinFromManifest } from "./plan_entry.ts";

@@ -13,7 +13,9 @@
  */
 import { LodeError } from "../errors.ts";
 import type { ModelPlan } from "../registry/registry.ts";
-import { blobHex, type Manifest, parseBlobRef } from "../store/mod.ts";
+import { blobHex } from "../store/model_store.ts";
+import type { Manifest } from "../store/manifest.ts";
+import { parseBlobRef } from "../store/layout.ts";
 import { lockedFile, type LockEntry } from "./lockfile.ts";
 
 /** The lock entry of a plan. Files keep the plan's order (`files[0]` is the primary one). */

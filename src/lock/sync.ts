@@ -26,7 +26,7 @@
 import { LodeError, toLodeError } from "../errors.ts";
 import type { SyncCheckEvent, SyncModelEvent } from "../events/lock_event.ts";
 import type { ModelPlan } from "../registry/registry.ts";
-import type { LockWaitOptions, ModelStore } from "../store/mod.ts";
+import type { LockWaitOptions, ModelStore } from "../store/model_store.ts";
 import { type BlobState, checkLockedBlob, manifestMatches } from "./check_store.ts";
 import { type LockEntry, type Lockfile, unpinnedFiles, withEntry } from "./lockfile.ts";
 import { pinFromManifest, planFromEntry } from "./plan_entry.ts";

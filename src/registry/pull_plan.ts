@@ -11,7 +11,8 @@
  * ```
  * @module
  */
-import { type PullContext, pullFiles, type PullResult } from "../download/mod.ts";
+import type { PullContext } from "../download/pull_context.ts";
+import { pullFiles, type PullResult } from "../download/pull_model.ts";
 import type { ModelPlan } from "./registry.ts";
 
 /** URLs whose hosts a pull of `plan` must be allowed to reach (its files and its CDN hosts). */

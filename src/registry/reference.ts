@@ -37,7 +37,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { assertModelName, isSha256Hex } from "../store/mod.ts";
+import { assertModelName, isSha256Hex } from "../store/layout.ts";
 
 /** A parsed reference. */
 export type ModelRef =

@@ -14,7 +14,7 @@
  * @module
  */
 import type { PullFile } from "../download/fetch_blob.ts";
-import type { ModelStore } from "../store/mod.ts";
+import type { ModelStore } from "../store/model_store.ts";
 import type { ModelRef } from "./reference.ts";
 
 /** What a file is to its model; the first `model` (or `shard` 1) is the manifest's primary blob. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { isSha256Hex } from "../store/mod.ts";
+import { isSha256Hex } from "../store/layout.ts";
 import type { ModelRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, ResolveModelOptions } from "./registry.ts";
 import { huggingFaceRegistry } from "./huggingface.ts";

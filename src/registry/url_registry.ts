@@ -10,7 +10,8 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { blobHex, parseBlobRef } from "../store/mod.ts";
+import { blobHex } from "../store/model_store.ts";
+import { parseBlobRef } from "../store/layout.ts";
 import { withHfAccess } from "./huggingface.ts";
 import { nameFromFilename, parseSha256Flag } from "./reference.ts";
 import type { ModelPlan, PlannedFile, Registry } from "./registry.ts";

@@ -7,8 +7,9 @@
  */
 import { LodeError } from "../../errors.ts";
 import type { InspectEvent } from "../../events/inspect_event.ts";
-import { type GgufSummary, inspectGgufModel } from "../../gguf/mod.ts";
-import { parseRef } from "../../registry/mod.ts";
+import type { GgufSummary } from "../../gguf/summary.ts";
+import { inspectGgufModel } from "../../gguf/split.ts";
+import { parseRef } from "../../registry/reference.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";

@@ -3,7 +3,7 @@
  * re-hashing every blob lode did not write itself (a cache restore).
  * @module
  */
-import type { PullContext } from "../../download/mod.ts";
+import type { PullContext } from "../../download/pull_context.ts";
 import { lockfilePath, readLockfile, writeLockfile } from "../../lock/lockfile.ts";
 import { planFromEntry } from "../../lock/plan_entry.ts";
 import { syncLockfile } from "../../lock/sync.ts";

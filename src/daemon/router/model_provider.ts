@@ -42,7 +42,7 @@
  * ```
  * @module
  */
-import type { PullContext } from "../../download/mod.ts";
+import type { PullContext } from "../../download/pull_context.ts";
 import { isLodeError, LodeError } from "../../errors.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
@@ -102,12 +102,16 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
     const ref = parseRef(name);
     if (ref.kind === "file") return null;
-    const registry = await import("../../registry/mod.ts");
+    const [{ withHfAccess }, { planUrls, pullPlan }, { registryFor, resolveModel }] = await Promise.all([
+      import("../../registry/huggingface.ts"),
+      import("../../registry/pull_plan.ts"),
+      import("../../registry/resolve_model.ts"),
+    ]);
     const pull = async (plan: ModelPlan) => {
-      const access = registry.withHfAccess(plan, settings);
-      const context = await options.pullContext(registry.planUrls(access));
+      const access = withHfAccess(plan, settings);
+      const context = await options.pullContext(planUrls(access));
       const emitStatus = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
-      return await registry.pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
+      return await pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
     };
     const started = now();
     if (ref.kind === "name") {
@@ -128,8 +132,8 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       return { name: ref.name, path: await store.modelPathOf(ref.name) };
     }
     if (options.references === false) return null;
-    const hosts = registry.registryFor(ref).hostsFor?.(ref, settings) ?? [];
-    const plan = await registry.resolveModel(ref, await options.registryContext(hosts));
+    const hosts = registryFor(ref).hostsFor?.(ref, settings) ?? [];
+    const plan = await resolveModel(ref, await options.registryContext(hosts));
     onName?.(plan.name);
     const result = await pull(plan);
     const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
@@ -165,7 +169,7 @@ function daemonAccessHint(e: unknown): unknown {
  */
 export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
   return async (reference) => {
-    const { parseRef, storedModelFor } = await import("../../registry/mod.ts");
+    const { storedModelFor } = await import("../../registry/stored_ref.ts");
     let ref;
     try {
       ref = parseRef(reference);
