@@ -48,7 +48,7 @@ export interface PullFlags {
  * const path = await modelPath(ctx, "file:./tests/fixtures/stories260K.gguf");
  * ```
  */
-export async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
+async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
   const parsed = parseRef(ref);
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
@@ -190,7 +190,7 @@ export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pul
  * if (remote) console.log(`running in the daemon on ${remote.daemon}`);
  * ```
  */
-export async function openInDaemon(
+async function openInDaemon(
   ctx: CommandContext,
   name: string,
   options: { socket?: string; signal?: AbortSignal; contextSize?: number } = {},

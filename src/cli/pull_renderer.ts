@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const render = createPullRenderer(output);
- * await pullModel(plan, { store, policy, emit: render.onEvent });
+ * await pullFiles(plan, { store, policy, emit: render.onEvent });
  * render.stop();
  * ```
  * @module

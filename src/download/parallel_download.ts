@@ -38,7 +38,7 @@ export const MAX_AUTO_CONNECTIONS = 16;
 const FIRST_PART_BYTES = 4 * 1024 * 1024;
 
 /** Chooses the part size: about four parts per connection, between 4 and 64 MiB. */
-export function choosePartBytes(size: number, connections: number): number {
+function choosePartBytes(size: number, connections: number): number {
   const MiB = 1024 * 1024;
   return Math.min(64 * MiB, Math.max(4 * MiB, Math.ceil(size / (connections * 4) / MiB) * MiB));
 }

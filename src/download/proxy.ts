@@ -136,18 +136,6 @@ export function noProxyMatcher(entries: readonly string[]): (url: URL) => boolea
   };
 }
 
-/**
- * Whether `url` bypasses the proxy under these `NO_PROXY` entries (see {@link noProxyMatcher}).
- *
- * @example
- * ```ts
- * bypassesProxy(new URL("https://localhost:8443/m.gguf"), ["localhost"]); // true
- * ```
- */
-export function bypassesProxy(url: URL, entries: readonly string[]): boolean {
-  return noProxyMatcher(entries)(url);
-}
-
 /** The clients of {@link createHttpClients}. */
 export interface HttpClients {
   /**

@@ -16,10 +16,17 @@
  *
  * @example
  * ```ts
- * const result = await pullModel(
- *   { name: "stories", url: "https://127.0.0.1:8443/stories.gguf", sha256: "270cba…", source },
- *   { store, policy: new HostPolicy().with(["https://127.0.0.1:8443"]), emit: console.log },
- * );
+ * import { pullFiles } from "./pull_model.ts";
+ * import { HostPolicy } from "./host_policy.ts";
+ * import { ModelStore } from "../store/model_store.ts";
+ * const store = await ModelStore.open("/tmp/models");
+ * const url = "https://127.0.0.1:8443/stories.gguf";
+ * const result = await pullFiles({
+ *   name: "stories",
+ *   files: [{ role: "model", filename: "stories.gguf", url, sha256: "270cba1b…" }],
+ *   source: { registry: "url", repo: "127.0.0.1:8443", revision: "", filename: "stories.gguf", url },
+ * }, { store, policy: new HostPolicy().with([url]), emit: console.log });
+ * console.log(result.path);
  * ```
  * @module
  */
@@ -32,25 +39,6 @@ import type { Manifest, ManifestSource } from "../store/manifest.ts";
 import type { ModelStore } from "../store/model_store.ts";
 import { emitCompleted, fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
 import type { PullContext } from "./pull_context.ts";
-
-export type { FetchedBlob, PullFile } from "./fetch_blob.ts";
-
-/** A pinned download plan of a single-file model. */
-export interface PullPlan {
-  /** Model name in the store. */
-  name: string;
-  /** Where the bytes come from. */
-  url: string;
-  /** Expected SHA-256 (lowercase hex). Without it the hash is computed and recorded as not pinned. */
-  sha256?: string;
-  /** Expected size, when the registry knows it. */
-  sizeBytes?: number;
-  source: ManifestSource;
-  license?: string | null;
-  format?: string;
-  /** Extra request headers (auth), sent only to the plan's own URL host. */
-  headers?: Record<string, string>;
-}
 
 /** A pinned download plan of a model of one or more files; `files[0]` is the primary one. */
 export interface PullFilesPlan {
@@ -82,24 +70,6 @@ export interface PullResult {
   pinned: boolean;
   /** Every file in the manifest, primary first. */
   files: PulledFile[];
-}
-
-/** Pulls a single-file `plan` into the store. */
-export function pullModel(plan: PullPlan, ctx: PullContext): Promise<PullResult> {
-  return pullFiles({
-    name: plan.name,
-    source: plan.source,
-    license: plan.license,
-    format: plan.format,
-    files: [{
-      role: "model",
-      filename: plan.source.filename || plan.name,
-      url: plan.url,
-      sha256: plan.sha256,
-      sizeBytes: plan.sizeBytes,
-      headers: plan.headers,
-    }],
-  }, ctx);
 }
 
 /** Pulls every file of `plan` and writes one manifest last. Emits download events; `failed` before throwing. */

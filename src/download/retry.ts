@@ -30,7 +30,7 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random: () => nu
 }
 
 /** Milliseconds a `Retry-After` header asks for (seconds or an HTTP date), or `null`. */
-export function retryAfterMs(header: string | null | undefined, now: number = Date.now()): number | null {
+function retryAfterMs(header: string | null | undefined, now: number = Date.now()): number | null {
   if (!header) return null;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;

@@ -96,6 +96,3 @@ export const DownloadEvent = z.discriminatedUnion("event", [
   WaitingEvent,
 ]);
 export type DownloadEvent = z.infer<typeof DownloadEvent>;
-
-/** Something that receives events; must not block. */
-export type EventSink<E> = (event: E) => void;

@@ -73,6 +73,3 @@ export const StatusEvent = z.union([
   z.object({ status: z.literal("draining") }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEvent>;
-
-/** A `loading_model` event for one phase, typed by the phase's name. */
-export type LoadingModelEvent = Extract<StatusEvent, { status: "loading_model" }>;

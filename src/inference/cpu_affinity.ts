@@ -39,7 +39,7 @@ import { LodeError } from "../errors.ts";
 export type CpuAffinity = "auto" | "off" | number[];
 
 /** Milliseconds of `/proc/stat` sampled to find the least busy CPU. */
-export const BUSY_SAMPLE_MS = 60;
+const BUSY_SAMPLE_MS = 60;
 
 /**
  * The CPUs in a Linux CPU list (`0-3,8,10-11`), sorted, without repeats.

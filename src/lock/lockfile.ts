@@ -43,10 +43,10 @@ import { assertModelName, isSha256Hex } from "../store/layout.ts";
 import { lineOfPath, lineOfSyntaxError } from "./json_locate.ts";
 
 /** The lockfile format this lode reads and writes. */
-export const LOCKFILE_VERSION = 1;
+const LOCKFILE_VERSION = 1;
 
 /** Default lockfile path, relative to the working directory. */
-export const DEFAULT_LOCKFILE = "lode.lock";
+const DEFAULT_LOCKFILE = "lode.lock";
 
 const validName = (name: string) => {
   try {
@@ -196,7 +196,7 @@ function canonicalEntry(entry: LockEntry): LockEntry {
 }
 
 /** The canonical form: models sorted by name (code-unit order), fields in a fixed order. */
-export function canonicalLockfile(lock: Lockfile): Lockfile {
+function canonicalLockfile(lock: Lockfile): Lockfile {
   const models = Lockfile.parse(lock).models.map(canonicalEntry);
   models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { lockfile_version: LOCKFILE_VERSION, models };

@@ -69,7 +69,7 @@ export interface SyncOutcome {
 }
 
 /** The entries `names` selects (every entry when empty); a name without an entry fails. */
-export function selectEntries(lock: Lockfile, names: string[] = []): LockEntry[] {
+function selectEntries(lock: Lockfile, names: string[] = []): LockEntry[] {
   if (names.length === 0) return lock.models;
   return names.map((name) => {
     const entry = lock.models.find((m) => m.name === name);
@@ -84,7 +84,7 @@ export function selectEntries(lock: Lockfile, names: string[] = []): LockEntry[]
 }
 
 /** Fails with `LOCKFILE_FROZEN` when any of `entries` has an unpinned file. */
-export function assertFrozen(entries: LockEntry[]): void {
+function assertFrozen(entries: LockEntry[]): void {
   const unpinned = entries.flatMap((e) => unpinnedFiles(e).map((f) => `${e.name}: ${f.filename}`));
   if (unpinned.length === 0) return;
   throw new LodeError(

@@ -32,7 +32,7 @@ import type { ModelPlan, PlannedFile, Registry, RegistrySettings, ResolveModelOp
 export const HF_CDN_HOSTS = ["hf.co", "*.hf.co", "huggingface.co", "*.huggingface.co"];
 
 /** The Hub endpoint: `HF_ENDPOINT` or `https://huggingface.co`; `USAGE` when it is not a URL. */
-export function hfEndpoint(settings: RegistrySettings): URL {
+function hfEndpoint(settings: RegistrySettings): URL {
   const raw = settings.hfEndpoint?.trim() || DEFAULT_HF_ENDPOINT;
   let url: URL;
   try {
@@ -52,7 +52,7 @@ export function hfEndpoint(settings: RegistrySettings): URL {
 }
 
 /** Hosts the Hub's downloads may redirect to: its CDN for the public Hub; none for a mirror (`--allow-host`). */
-export function hfAllowHosts(settings: RegistrySettings): string[] {
+function hfAllowHosts(settings: RegistrySettings): string[] {
   return hfEndpoint(settings).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
 }
 
@@ -61,7 +61,7 @@ function hfToken(settings: RegistrySettings): string | undefined {
 }
 
 /** The `Authorization` header for `url` when it is on the Hub endpoint's origin and HF_TOKEN is set. */
-export function hfAuthFor(url: string, settings: RegistrySettings): Record<string, string> | undefined {
+function hfAuthFor(url: string, settings: RegistrySettings): Record<string, string> | undefined {
   const token = hfToken(settings);
   if (!token) return undefined;
   return new URL(url).origin === hfEndpoint(settings).origin

@@ -26,7 +26,7 @@ export const BUNDLE_INDEX_PATH = "lode-bundle.json";
 /** The second entry: checksums in `sha256sum` format. */
 export const BUNDLE_SUMS_PATH = "SHA256SUMS";
 /** The bundle format version this lode writes and reads. */
-export const BUNDLE_VERSION = 1;
+const BUNDLE_VERSION = 1;
 /** Upper bound on the index entry (a manifest and a list of blobs). */
 export const MAX_INDEX_BYTES = 1024 * 1024;
 

@@ -15,8 +15,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { BatchedFileWriter } from "./batched_file_writer.ts";
 
-export { WRITE_BATCH_BYTES } from "./batched_file_writer.ts";
-
 /** A {@link BatchedFileWriter} that hashes every batch before writing it. */
 export class HashingWriter extends BatchedFileWriter {
   readonly #hash: Hash;

@@ -43,7 +43,7 @@ export function verifiedRecordPath(layout: StoreLayout, hex: string): string {
 }
 
 /** The identity of the committed blob `hex` now, or null when it is missing. */
-export async function blobIdentity(layout: StoreLayout, hex: string): Promise<VerifiedRecord | null> {
+async function blobIdentity(layout: StoreLayout, hex: string): Promise<VerifiedRecord | null> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(layout.blobPath(hex));

@@ -23,7 +23,7 @@ import { sessionLine, usageLines } from "../usage_report.ts";
  * const typed = (screenLine: string) => screenLine.startsWith(PROMPT_MARKER);
  * ```
  */
-export const PROMPT_MARKER = ">>> ";
+const PROMPT_MARKER = ">>> ";
 
 /**
  * `lode chat`.

@@ -38,7 +38,7 @@ async function inputTexts(args: string[]): Promise<string[]> {
  * embeddingsJson(["hi"], [[0.6, 0.8]]); // '[\n{"text":"hi","embedding":[0.6,0.8]}\n]\n'
  * ```
  */
-export function embeddingsJson(texts: string[], vectors: number[][]): string {
+function embeddingsJson(texts: string[], vectors: number[][]): string {
   const rows = texts.map((text, i) => JSON.stringify({ text, embedding: vectors[i] }));
   return `[\n${rows.join(",\n")}\n]\n`;
 }

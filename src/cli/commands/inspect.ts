@@ -55,7 +55,7 @@ async function resolvePath(ctx: CommandContext, model: string): Promise<string> 
 }
 
 /** The `--json` event of a summary. */
-export function inspectEvent(model: string, path: string, s: GgufSummary): InspectEvent {
+function inspectEvent(model: string, path: string, s: GgufSummary): InspectEvent {
   return {
     event: "inspect",
     model,
@@ -91,7 +91,7 @@ function formatCount(n: number): string {
 }
 
 /** The human lines: `key  value`, keys padded to one column. */
-export function inspectLines(e: InspectEvent): string[] {
+function inspectLines(e: InspectEvent): string[] {
   const opt = (v: number | string | null) => (v === null ? "-" : String(v));
   const rows: [string, string][] = [
     ["path", e.path],

@@ -33,7 +33,7 @@ async function readPrompt(arg: string | undefined): Promise<string> {
  * const mode: RunMode = { kind: "chat", messages: [{ role: "user", content: "Hi" }] };
  * ```
  */
-export type RunMode =
+type RunMode =
   | { kind: "chat"; messages: ChatMessage[] }
   | { kind: "continue"; text: string };
 
@@ -47,7 +47,7 @@ export type RunMode =
  * // { kind: "continue", text: "Tell a story.\n\nOnce upon a time" }
  * ```
  */
-export function runMode(
+function runMode(
   hasChatTemplate: boolean,
   prompt: string,
   options: { system?: string; raw?: boolean },

@@ -32,7 +32,7 @@ import { parseLoadFlags } from "../inference_flags.ts";
  * const provide = await provider(ctx, parsed.options, { notice: console.error, allowRemote: false });
  * ```
  */
-export async function provider(
+async function provider(
   ctx: CommandContext,
   o: ParsedArgv["options"],
   options: { notice: (line: string) => void; allowRemote: boolean },

@@ -26,7 +26,7 @@
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { StatusEvent } from "../../events/status_event.ts";
-import type { GenerateOptions, LoadOptions } from "../../inference/backend.ts";
+import type { LoadOptions } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();
 const Messages = z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }));
@@ -85,9 +85,6 @@ export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
 
 /** The load options a runner accepts (`onStatus` and `signal` are the protocol's `status` and `cancel`). */
 export type RunnerLoadOptions = Omit<LoadOptions, "onStatus" | "signal">;
-
-/** Generate options as sent to a runner (`signal` becomes a `cancel` request). */
-export type RunnerGenerateOptions = Omit<GenerateOptions, "signal">;
 
 /** A LodeError's fields, as an `error` reply carries them. */
 export interface WireError {

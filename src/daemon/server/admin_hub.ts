@@ -28,7 +28,7 @@ import { encodeFrame } from "../wire/frame_lines.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 
 /** Frames a subscriber may fall behind by before it is dropped (the seed's `ADMIN_BROADCAST_CAPACITY`). */
-export const DEFAULT_ADMIN_BUFFER_FRAMES = 256;
+const DEFAULT_ADMIN_BUFFER_FRAMES = 256;
 
 /** Options of {@link AdminHub}. */
 export interface AdminHubOptions {
