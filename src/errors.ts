@@ -15,7 +15,7 @@
  * @module
  */
 
-/** Process exit codes. Documented in the README; stable. */
+/** Process exit codes. Documented in docs/exit-codes.md; stable. */
 export const EXIT = {
   OK: 0,
   INTERNAL: 1,

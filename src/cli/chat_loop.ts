@@ -4,7 +4,7 @@
  * user message, and handles the slash commands and Ctrl-C. `chat.ts` wires it
  * to stdin/stdout and SIGINT; tests drive it with a fake session.
  *
- * Rules (also in `lode chat --help` and the README):
+ * Rules (also in `lode chat --help` and docs/running.md):
  * - `/reset` clears the history (the `--system` message stays), `/exit` (or
  *   `/quit`, or the end of input: Ctrl-D) ends the chat, `/help` lists these.
  * - Ctrl-C while an answer streams stops that answer only. The partial answer

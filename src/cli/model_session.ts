@@ -230,7 +230,7 @@ async function openInDaemon(
  * Registered as a Node `process` listener, not with `Deno.addSignalListener`:
  * node-llama-cpp loads `signal-exit`, which on SIGINT re-raises the signal
  * (`process.kill(pid, "SIGINT")`) when it sees no other `process` listener,
- * so a Deno listener would get every Ctrl-C twice (measured: 8 ms apart).
+ * so a Deno listener would get every Ctrl-C twice.
  *
  * @example
  * ```ts

@@ -1,9 +1,9 @@
 /**
  * A small HTTP/1.1 client on `Deno.connectTls` / `Deno.connect`, for the bytes
- * of a download. Why not `fetch`: measured here on 1 GiB over loopback HTTPS,
- * draining a `fetch` body takes 3–5.6 s (its body arrives in 16 KiB pieces,
- * one op each), while reading the same response from a TLS connection into
- * 1–4 MiB buffers takes 1.3–2.3 s — as fast as curl. This client answers with
+ * of a download. Why not `fetch`: a `fetch` body arrives in 16 KiB pieces,
+ * one op each, and drains at about half the speed of reading the same
+ * response from a TLS connection into 1–4 MiB buffers, which is as fast as
+ * curl (docs/benchmarks.md). This client answers with
  * a standard `Response` whose body is a byte stream that reads the socket
  * straight into the caller's BYOB buffer, so everything downstream is the same
  * code as with `fetch`.

@@ -142,8 +142,8 @@ export class PartRun {
    * {@link FAST_CONNECTION_BYTES_PER_S}, the origin (or the path) limits each connection — a CDN, a
    * proxy, a distant host — and all `connections` start at once. A single connection faster than that
    * means the link is fast and this machine's CPU is the limit: more connections would only add TLS
-   * work and out-of-order parts to read back (measured on loopback: 1 connection 2.2 s for 512 MiB,
-   * 2 connections 2.8 s, 4 connections 3.0 s).
+   * work and out-of-order parts to read back (on loopback, one connection is the fastest:
+   * docs/benchmarks.md).
    */
   #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;

@@ -146,7 +146,8 @@ export interface HttpClients {
   clientFor(url: URL): Deno.HttpClient | undefined;
   /**
    * Sends one GET (redirects not followed): through `fetch` with {@link HttpClients.clientFor}'s client
-   * when a proxy applies, otherwise on lode's own HTTP/1.1 client, which reads bodies 2–3x faster here.
+   * when a proxy applies, otherwise on lode's own HTTP/1.1 client, which reads bodies faster
+   * (http1_client.ts).
    */
   send: SendRequest;
   /** The proxy (`scheme://host:port`, no credentials) that `url` goes through, or null; for messages. */

@@ -1,6 +1,6 @@
 /**
  * Pull one model — one file or several (split shards, an mmproj) — into the
- * store: the seed's producer flow (`001` fetch.rs), extended to many files.
+ * store:
  *
  * 1. manifest + every blob present? done (no network);
  * 2. take the per-name lock (waiting, and saying so), re-check;

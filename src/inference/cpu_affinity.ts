@@ -6,12 +6,10 @@
  * (decode, then sample: ~6 thread switches per token). Left to the kernel,
  * the two threads land on different CPUs, so every hand-off wakes an idle
  * CPU — in a VM an inter-processor interrupt through the hypervisor. Kept on
- * one CPU, the hand-off is a switch on a CPU that is already awake.
- * Measured on the 2-vCPU VM this project runs on (stories260K, 1 thread,
- * 1000 greedy tokens, `taskset`): in-process 670–730 tokens/s free, 800–900
- * pinned (+15–20%); a daemon's runner 750–800 free, 880–900 pinned. The other
- * CPU stays free for the daemon and its clients, so they no longer wake up
- * on the runner's CPU either.
+ * one CPU, the hand-off is a switch on a CPU that is already awake, and a
+ * one-thread generation runs faster, in-process and in a daemon's runner
+ * (docs/benchmarks.md). The other CPU stays free for the daemon and its
+ * clients, so they no longer wake up on the runner's CPU either.
  *
  * Only `"auto"` decides by itself, and only where it was measured: one
  * evaluation thread, no GPU, Linux, at least two CPUs allowed. It picks the

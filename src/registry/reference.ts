@@ -1,7 +1,7 @@
 /**
  * Model references: what a user types to name a model, parsed once into a
- * typed {@link ModelRef}. This comment and the README's "References" section
- * are the grammar's documentation. Accepted forms:
+ * typed {@link ModelRef}. This comment and docs/references.md are the
+ * grammar's documentation. Accepted forms:
  *
  * | form                                        | meaning                                                    |
  * | ------------------------------------------- | ---------------------------------------------------------- |

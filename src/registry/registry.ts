@@ -2,9 +2,9 @@
  * The registry contract: a registry turns a parsed reference into a pinned
  * {@link ModelPlan} — descriptors of files (URL, SHA-256, size, headers) —
  * and never downloads or writes anything itself. Only the core downloads and
- * verifies. The https, store-name and Hugging Face registries implement it;
- * the plugin issue exposes the same interface to plugins, so new members are
- * only ever optional additions.
+ * verifies. The https, store-name and Hugging Face registries implement it.
+ * It is the interface registry plugins are to implement too, so new members
+ * are only ever optional additions.
  *
  * @example
  * ```ts

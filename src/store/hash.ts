@@ -1,6 +1,6 @@
 /**
  * SHA-256 helpers. `node:crypto` is used rather than Web Crypto: it streams and
- * is ~4x faster here (DESIGN.md: 1 GiB in 0.93 s with 8 MiB reads).
+ * is several times faster (docs/benchmarks.md).
  *
  * @example
  * ```ts
@@ -58,7 +58,7 @@ export function sha256Bytes(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Constant-time comparison of two hex digests (seed F-5). Different lengths are simply unequal. */
+/** Constant-time comparison of two hex digests. Different lengths are simply unequal. */
 export function digestsEqual(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a.toLowerCase());
   const y = new TextEncoder().encode(b.toLowerCase());

@@ -6,9 +6,8 @@
  *
  * Why: a runner round trip (a socket write, a wake-up in the runner, its
  * reply, a wake-up in the daemon) costs several times the tokenization
- * itself; through the runner `tokenize` reached 16–23% of a bare NDJSON
- * echo server's request rate, from the vocabulary 46–69%, near `health`
- * (scripts/bench_daemon.ts). The router hands the open vocabulary out
+ * itself; from the vocabulary `tokenize` answers about as fast as `health`
+ * (scripts/bench_daemon.ts, docs/benchmarks.md). The router hands the open vocabulary out
  * ({@link vocabularyOf}, `Router.vocabulary`), and the daemon answers
  * tokenize from it at once, without a lease.
  *

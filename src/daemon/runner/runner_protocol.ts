@@ -51,12 +51,11 @@ export type RunnerRequest = z.infer<typeof RunnerRequest>;
  * How often, at most, a runner sends a generation's chunks: the first chunk after a quiet period goes out
  * at once; chunks produced within this many milliseconds of the last send go out together (with the next
  * chunk after that time, or by a timer at twice it); see also {@link FAST_CHUNK_FLUSH}. Each message wakes
- * the daemon and then its client, and a Deno process's wake-up costs ~100–300 µs of CPU here whatever it
- * carries; on 2 cores that CPU is taken from the runner's own threads. Measured with
- * scripts/bench_runner.ts (stories260K, ~1,600 tokens/s): a message per token (over a pipe, before the
- * socket) cost 13–26% of tokens/s; over the socket, 4 ms batches 4–6%, 16 ms batches 1.4–2.5%. A model
- * slower than a token per 16 ms streams token by token with no delay; a faster one in batches no later
- * than a display frame, each chunk still delivered on its own and in order.
+ * the daemon and then its client, and a Deno process's wake-up costs CPU whatever it carries; on 2 cores
+ * that CPU is taken from the runner's own threads (scripts/bench_runner.ts: what a message per token and
+ * batches of 4 and 16 ms cost, in docs/benchmarks.md). A model slower than a token per 16 ms streams token
+ * by token with no delay; a faster one in batches no later than a display frame, each chunk still
+ * delivered on its own and in order.
  *
  * @example
  * ```ts
@@ -67,11 +66,9 @@ export const CHUNK_FLUSH_MS = 16;
 
 /**
  * A stream of at least `chunksPerSecond` (4 chunks per {@link CHUNK_FLUSH_MS}) is sent at most every
- * `flushMs` instead: at that speed a display shows batches anyway, and each message costs the daemon
- * ~350 µs and its client ~200 µs of CPU (scripts/bench_daemon.ts, stories260K at ~650 tokens/s through
- * `lode serve`, 16 ms batches: daemon 49–71 and client 26–35 µs of CPU per token; 48 ms batches: 35 and
- * 15; the per-token floor, one message a second: 15 and 5.5). Models slower than 250 tokens/s — every
- * real model on a CPU — keep {@link CHUNK_FLUSH_MS}.
+ * `flushMs` instead: at that speed a display shows batches anyway, and each message costs the daemon and
+ * its client more CPU than the tokens in it (scripts/bench_daemon.ts; docs/benchmarks.md). Models slower
+ * than 250 tokens/s — every real model on a CPU — keep {@link CHUNK_FLUSH_MS}.
  *
  * @example
  * ```ts

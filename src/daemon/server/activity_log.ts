@@ -102,7 +102,7 @@ export function activityRecord(
 let lastMs = NaN;
 let lastIso = "";
 
-/** `ms` as ISO 8601, formatted once per millisecond: a flood's records share most of theirs (~0.5 µs each). */
+/** `ms` as ISO 8601, formatted once per millisecond: a flood's records share most of theirs. */
 function isoTime(ms: number): string {
   if (ms !== lastMs) {
     lastIso = new Date(ms).toISOString();

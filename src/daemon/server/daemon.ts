@@ -141,7 +141,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await adminServing;
     });
     unsubscribe = options.router.onStatus(({ model, event, reason }) => {
-      // While starting, the daemon's own `ready` ends the preloads (the seed's sequence has one `ready`).
+      // While starting, a model's `ready` is not sent: the daemon's own `ready`, after every preload, is
+      // the start's one `ready`.
       if (event.status === "ready" && !ready) return;
       // The model named in the frame (and why a `restarting` one is loaded again).
       const tagged: StatusEvent = Object.assign({ model }, event, reason ? { reason } : {});

@@ -16,8 +16,8 @@
  * frames are coalesced into one write. A line may be queued as text: it is
  * encoded straight into the connection's write buffer, so answering a
  * request allocates no buffer of its own (each buffer outside the JS heap
- * costs a zeroed `calloc` and a `free` on a GC thread: measured at several
- * µs a request under load, more than the rest of the framing). {@link NdjsonConnection.send}
+ * costs a zeroed `calloc` and a `free` on a GC thread, under load more than
+ * the rest of the framing). {@link NdjsonConnection.send}
  * resolves once the kernel has taken the frame (await it to be paced by a
  * slow reader); {@link NdjsonConnection.enqueue} does not wait, and
  * {@link NdjsonConnection.pendingFrames} says how far behind the peer is.
