@@ -220,7 +220,12 @@ export interface LodeErrorOptions {
  *
  * @example
  * ```ts
- * try { await pull(); } catch (e) { if (isLodeError(e, "LOCK_CONTENDED")) retryLater(); }
+ * const pull = (): Promise<void> => Promise.reject(new LodeError("LOCK_CONTENDED", "stories260K is locked"));
+ * try {
+ *   await pull();
+ * } catch (e) {
+ *   if (isLodeError(e, "LOCK_CONTENDED")) console.error(`try again later: ${e.message}`);
+ * }
  * ```
  */
 export class LodeError extends Error {

@@ -10,13 +10,6 @@
  * Grammar: `lode [global options] COMMAND [options] [args]`; options may appear
  * anywhere (global ones too), `--opt value` or `--opt=value`, `-x value`,
  * `--no-FLAG` for negatable flags, `--` ends options.
- *
- * @example
- * ```ts
- * const parsed = parseArgv(["pull", "https://x/m.gguf", "--json"], program);
- * parsed.command?.name; // "pull"
- * parsed.options.json; // true
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

@@ -3,12 +3,6 @@
  * when a command pulls — the network effects (host policy, trusting HTTP
  * client, progress renderer) built from the config. The download engine and the
  * progress bar are imported on first use so that `lode ls` does not pay for them.
- *
- * @example
- * ```ts
- * const ctx = await createContext(flags, Deno.env.toObject());
- * const store = await ctx.store();
- * ```
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";

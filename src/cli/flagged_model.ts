@@ -30,15 +30,6 @@ export interface ModelControl {
  * The opening `run`, `chat` and `embed` share: opens the MODEL argument of `parsed` with `load` (in the daemon
  * unless `--no-daemon`; pulled when missing, with `--name`/`--sha256`), Ctrl-C cancelling the load, runs `use`
  * with the session and closes the model, whatever happens.
- *
- * @example
- * ```ts
- * import { withFlaggedModel } from "./flagged_model.ts";
- * await withFlaggedModel(ctx, parsed, {
- *   load: parseLoadFlags(parsed.options),
- *   use: async (session, { signal }) => console.log(await session.tokenize("hi")),
- * });
- * ```
  */
 export async function withFlaggedModel(
   ctx: CommandContext,

@@ -4,17 +4,6 @@
  * Hugging Face reference not yet in the store), then load it with the
  * node-llama-cpp backend (imported only here, on first use), reporting load
  * phases as status events.
- *
- * @example
- * ```ts
- * import { openModel } from "./model_session.ts";
- * const model = await openModel(ctx, "stories260K", { load: { threads: 1 } });
- * try {
- *   console.log((await model.session.generate("Once upon a time").result).text);
- * } finally {
- *   await model.close();
- * }
- * ```
  * @module
  */
 import process from "node:process";
@@ -41,12 +30,6 @@ export interface PullFlags {
 /**
  * The local path of the model a reference names: a stored model, `file:PATH`,
  * or a URL / `hf:` reference (pulled and verified first when missing).
- *
- * @example
- * ```ts
- * import { modelPath } from "./model_session.ts";
- * const path = await modelPath(ctx, "file:./tests/fixtures/stories260K.gguf");
- * ```
  */
 async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
   const parsed = parseRef(ref);
@@ -110,14 +93,6 @@ export interface OpenedModel {
 /**
  * Resolves `ref` to a file and loads it; status events go to `ctx.output`
  * (printed with `--json`).
- *
- * @example
- * ```ts
- * import { openModel } from "./model_session.ts";
- * const { session, close } = await openModel(ctx, "file:m.gguf", { load: { gpu: "off" } });
- * console.log(session.info.hasChatTemplate);
- * await close();
- * ```
  */
 export async function openModel(
   ctx: CommandContext,
@@ -163,12 +138,6 @@ export async function openModel(
  * a stored model's name always (when one serves this store); a reference (`hf:`, URL) only with an
  * explicit `--socket` and no `--name`/`--sha256` (the daemon pulls it, reporting progress on its admin
  * stream, and keys it by the reference).
- *
- * @example
- * ```ts
- * import { daemonMayServe } from "./model_session.ts";
- * daemonMayServe("hf:o/r:Q8_0", { load: {}, daemon: { socket: "/tmp/l.sock" } }); // true
- * ```
  */
 export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pull" | "daemon">): boolean {
   if (options.daemon?.use === false) return false;
@@ -182,13 +151,6 @@ export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pul
  * The model `name` in the running daemon, or null when no daemon of this
  * store answers `health` (then the model is loaded in this process). With
  * an explicit `socket` the daemon must answer (`DAEMON_NOT_RUNNING`).
- *
- * @example
- * ```ts
- * import { openInDaemon } from "./model_session.ts";
- * const remote = await openInDaemon(ctx, "stories260K");
- * if (remote) console.log(`running in the daemon on ${remote.daemon}`);
- * ```
  */
 async function openInDaemon(
   ctx: CommandContext,

@@ -14,14 +14,6 @@
  * look like `fetch`'s: a `TypeError` for the network or TLS (mapped to typed
  * errors by `transportError`), the signal's reason when aborted. Proxies are not
  * its business: {@link createHttpClients} sends proxied requests with `fetch`.
- *
- * @example
- * ```ts
- * const client = new Http1Client({ caCerts: [pem] });
- * const response = await client.request(new URL("https://127.0.0.1:8443/m.gguf"), { headers: { range: "bytes=0-9" } });
- * console.log(response.status, (await response.bytes()).length);
- * client.close();
- * ```
  * @module
  */
 import {

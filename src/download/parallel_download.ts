@@ -19,6 +19,10 @@
  *
  * @example
  * ```ts
+ * import { HostPolicy } from "./host_policy.ts";
+ * const url = "https://127.0.0.1:8443/m.gguf";
+ * const partialDir = "/srv/models/blobs/sha256/27/.partial-270cba1b…";
+ * const policy = new HostPolicy().with([url]);
  * const { file, sha256, bytes } = await downloadToPartial(url, partialDir, { policy, connections: 8 });
  * ```
  * @module

@@ -3,12 +3,6 @@
  * connection budget, per-part retries and re-resolution of expired signed
  * URLs, the hashing frontier following the contiguous prefix, and the resume
  * sidecar saved (after syncing the data) at most every 250 ms and whenever a part completes.
- *
- * @example
- * ```ts
- * const run = new PartRun({ url, file, partialDir, parts, options, identity });
- * const { sha256 } = await run.complete(probe);
- * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";

@@ -2,11 +2,6 @@
  * The first request of a download: a `GET` for one range, redirects followed
  * and checked hop by hop. Its answer decides everything else — a `206` gives
  * the size and validators (parallel parts), a `200` means one stream.
- *
- * @example
- * ```ts
- * const probe = await openProbe(url, { from: 0, to: FIRST - 1, validator: null }, options);
- * ```
  * @module
  */
 import type { DownloadOptions } from "./download_options.ts";

@@ -172,7 +172,9 @@ export interface HttpClientsOptions {
  *
  * @example
  * ```ts
- * const clients = createHttpClients({ caCertPems: [caPem], proxy: config.proxy });
+ * import { proxyFromEnv } from "../config_env.ts";
+ * const caPem = await Deno.readTextFile("ca.pem");
+ * const clients = createHttpClients({ caCertPems: [caPem], proxy: proxyFromEnv(Deno.env.toObject()) });
  * try {
  *   const url = new URL("https://127.0.0.1:8443/m.gguf");
  *   const response = await fetch(url, { client: clients.clientFor(url), redirect: "manual" });

@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
- * const bytes = await withRetries((attempt) => fetchPart(attempt), { policy: DEFAULT_RETRY });
+ * const bytes = await withRetries(
+ *   async (attempt) => (await fetch(`https://127.0.0.1:8443/m.gguf?attempt=${attempt}`)).bytes(),
+ *   { policy: DEFAULT_RETRY },
+ * );
  * ```
  * @module
  */

@@ -3,11 +3,6 @@
  * streamed into the partial file and hashed as it lands. It cannot be resumed,
  * so a failure frees the partial and marks the error `single_stream` for the
  * caller to start over.
- *
- * @example
- * ```ts
- * if (probe.response.status === 200) return await singleStream(probe, { ...options, file, partialDir });
- * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";

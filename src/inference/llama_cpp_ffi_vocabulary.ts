@@ -93,11 +93,6 @@ export interface OpenFfiVocabularyOptions {
  * The vocabulary of the GGUF at `path`, loaded without weights by the libllama already in this process;
  * null when that way is unavailable (see the module doc; `onUnavailable` says why). Throws
  * `MODEL_LOAD_FAILED` when llama.cpp cannot read the file's vocabulary.
- *
- * @example
- * ```ts
- * const vocabulary = await openFfiVocabulary(path, { onUnavailable: (why) => console.error(why) });
- * ```
  */
 export async function openFfiVocabulary(
   path: string,

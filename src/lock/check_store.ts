@@ -4,12 +4,6 @@
  * the file, see `src/store/verified_record.ts`) is trusted without reading
  * it; any other blob — a cache restore, a copy, a file changed since — is
  * re-hashed under its blob lock, and bad bytes go to quarantine.
- *
- * @example
- * ```ts
- * const state = await checkLockedBlob(store, hex, { name: "stories260K" });
- * if (state.status === "corrupt") console.log("quarantined at", state.quarantinePath);
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

@@ -32,6 +32,21 @@
  * @example
  * ```ts
  * const lock = await readLockfile("lode.lock");
+ * const url = "https://mirror.example/models/stories260K.gguf";
+ * const entry: LockEntry = {
+ *   name: "stories260K",
+ *   reference: url,
+ *   registry: "url",
+ *   repo: "mirror.example",
+ *   revision: "",
+ *   files: [{
+ *     role: "model",
+ *     filename: "stories260K.gguf",
+ *     url,
+ *     sha256: "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d",
+ *     size: 1185376,
+ *   }],
+ * };
  * await writeLockfile("lode.lock", withEntry(lock, entry));
  * ```
  * @module

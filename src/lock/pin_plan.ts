@@ -4,11 +4,6 @@
  * needs no download; a file missing either (a plain https URL) is pulled
  * into the store, which computes and verifies them, and the pins come from
  * the store's manifest.
- *
- * @example
- * ```ts
- * const { entry, downloaded } = await pinPlan(plan, { store, pull: (p) => pullPlan(p, pullContext) });
- * ```
  * @module
  */
 import type { ModelPlan } from "../registry/registry.ts";

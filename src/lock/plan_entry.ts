@@ -3,12 +3,6 @@
  * the download core pulls (every file, with its pin), and a resolved, pinned
  * plan converts to an entry. Request headers (credentials) are never written
  * to the lockfile.
- *
- * @example
- * ```ts
- * const entry = entryFromPlan(pinnedPlan);
- * const plan = planFromEntry(entry); // what `lode sync` pulls, without asking the registry again
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

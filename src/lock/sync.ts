@@ -18,8 +18,13 @@
  *
  * @example
  * ```ts
- * const outcome = await syncLockfile(lock, { store, pull: (plan) => pullPlan(plan, pullContext) });
- * if (outcome.changed) await writeLockfile(path, outcome.lock);
+ * import { readLockfile, writeLockfile } from "./lockfile.ts";
+ * import { pullPlan } from "../registry/pull_plan.ts";
+ * import type { PullContext } from "../download/pull_context.ts";
+ * declare const pullContext: PullContext; // the command's: host policy, HTTP clients, progress
+ * const lock = await readLockfile("lode.lock");
+ * const outcome = await syncLockfile(lock, { store: pullContext.store, pull: (plan) => pullPlan(plan, pullContext) });
+ * if (outcome.changed) await writeLockfile("lode.lock", outcome.lock);
  * ```
  * @module
  */

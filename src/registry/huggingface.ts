@@ -17,6 +17,9 @@
  *
  * @example
  * ```ts
+ * import type { RegistryContext } from "./registry.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const ctx: RegistryContext;
  * const plan = await huggingFaceRegistry.resolve(parseRef("hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"), ctx);
  * plan.source.revision; // "c1899de2…" (the commit sha of main)
  * ```

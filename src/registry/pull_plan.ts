@@ -6,6 +6,12 @@
  *
  * @example
  * ```ts
+ * import type { PullContext } from "../download/pull_context.ts";
+ * import type { RegistryContext } from "./registry.ts";
+ * import { resolveModel } from "./resolve_model.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const registryContext: RegistryContext;
+ * declare const pullContext: PullContext;
  * const plan = await resolveModel(parseRef("hf:owner/repo:Q4_K_M"), registryContext);
  * const result = await pullPlan(plan, pullContext);
  * ```

@@ -8,6 +8,10 @@
  *
  * @example
  * ```ts
+ * import type { RegistryContext } from "./registry.ts";
+ * import { resolveModel } from "./resolve_model.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const registryContext: RegistryContext; // a command's: GETs through the host policy, the store
  * const plan = await resolveModel(parseRef("hf:owner/repo:Q4_K_M"), registryContext, { name: "m" });
  * console.log(plan.files.map((f) => f.filename));
  * ```

@@ -4,7 +4,10 @@
  *
  * @example
  * ```ts
- * const plan = await resolveModel(parseRef("https://h/m.gguf"), ctx);
+ * import type { RegistryContext } from "./registry.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const ctx: RegistryContext;
+ * const plan = await resolveModel(parseRef("https://h.example/m.gguf"), ctx);
  * ```
  * @module
  */

@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
- * const plan = await urlRegistry.resolve(parseRef("https://h/m.gguf"), ctx, { name: "m" });
+ * import type { RegistryContext } from "./registry.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const ctx: RegistryContext;
+ * const plan = await urlRegistry.resolve(parseRef("https://h.example/m.gguf"), ctx, { name: "m" });
  * ```
  * @module
  */

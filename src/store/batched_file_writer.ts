@@ -11,15 +11,6 @@
  * batch is handed to `onBatch` (the hash) and then to a serial write chain while the next batch fills,
  * and the file is synced in the background every 256 MiB so the final `fsync`
  * before the commit is short. Memory stays at two batches whatever the size.
- *
- * @example
- * ```ts
- * using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
- * await file.seek(offset, Deno.SeekMode.Start);
- * const writer = new BatchedFileWriter(file, { batchBytes: 1 << 20 });
- * await writer.pipeFrom(response.body!, { onProgress: (n) => report(n) });
- * await writer.close();
- * ```
  * @module
  */
 import { writeAll } from "./atomic_write.ts";

@@ -8,13 +8,6 @@
  * error (`BUNDLE_INVALID`, `DIGEST_MISMATCH`, `SIZE_MISMATCH`,
  * `MANIFEST_INVALID`) and leaves the store as it was, apart from blobs that
  * were fully verified (unreferenced, so `lode gc` collects them).
- *
- * @example
- * ```ts
- * using file = await Deno.open("stories260K.lode");
- * const tar = new TarReader(file, "stories260K.lode");
- * if (await looksLikeTar(tar)) await importBundle(store, tar, { name: "tiny" });
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

@@ -7,12 +7,6 @@
  * SHA256SUMS              "<hex>  blobs/sha256/<hex>" per blob, for `sha256sum -c`
  * blobs/sha256/<hex>      the bytes of every blob of the model (main blob and every `files` entry)
  * ```
- *
- * @example
- * ```ts
- * const index = bundleIndexFor(manifest);
- * const again = parseBundleIndex(new TextEncoder().encode(JSON.stringify(index)), "m.lode");
- * ```
  * @module
  */
 import { z } from "zod";

@@ -4,8 +4,10 @@
  *
  * @example
  * ```ts
- * const hex = await sha256File("model.gguf");
- * if (!digestsEqual(hex, expected)) throw …;
+ * import { digestsEqual, sha256File } from "./hash.ts";
+ * const expected = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+ * const hex = await sha256File("tests/fixtures/stories260K.gguf");
+ * if (!digestsEqual(hex, expected)) throw new Error(`sha256 is ${hex}`);
  * ```
  * @module
  */

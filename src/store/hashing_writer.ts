@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
- * using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+ * const response = await fetch("https://127.0.0.1:8443/m.gguf");
+ * using file = await Deno.open("/tmp/m.gguf.tmp", { write: true, create: true, truncate: true });
  * const writer = new HashingWriter(file);
- * await writer.pipeFrom(response.body!, { onProgress: (n) => report(n) });
+ * await writer.pipeFrom(response.body!, { onProgress: (n) => console.log(`${n} bytes`) });
  * const { sha256, bytes } = await writer.finish();
  * ```
  * @module

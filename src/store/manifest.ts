@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * const path = "/srv/models/manifests/stories260K.json";
  * const m = parseManifest(await Deno.readTextFile(path), path);
  * console.log(m.blob); // "sha256:…"
  * ```

@@ -16,23 +16,11 @@ import { sessionLine, usageLines } from "../usage_report.ts";
 
 /**
  * The prompt marker on a terminal.
- *
- * @example
- * ```ts
- * import { PROMPT_MARKER } from "./chat.ts";
- * const typed = (screenLine: string) => screenLine.startsWith(PROMPT_MARKER);
- * ```
  */
 const PROMPT_MARKER = ">>> ";
 
 /**
  * `lode chat`.
- *
- * @example
- * ```ts
- * import { run } from "./chat.ts";
- * await run(ctx, parseArgv(["chat", "qwen3", "--system", "Be brief."], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

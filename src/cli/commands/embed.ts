@@ -31,12 +31,6 @@ async function inputTexts(args: string[]): Promise<string[]> {
 
 /**
  * The default output: a JSON array with one object per line.
- *
- * @example
- * ```ts
- * import { embeddingsJson } from "./embed.ts";
- * embeddingsJson(["hi"], [[0.6, 0.8]]); // '[\n{"text":"hi","embedding":[0.6,0.8]}\n]\n'
- * ```
  */
 function embeddingsJson(texts: string[], vectors: number[][]): string {
   const rows = texts.map((text, i) => JSON.stringify({ text, embedding: vectors[i] }));
@@ -45,12 +39,6 @@ function embeddingsJson(texts: string[], vectors: number[][]): string {
 
 /**
  * `lode embed`.
- *
- * @example
- * ```ts
- * import { run } from "./embed.ts";
- * await run(ctx, parseArgv(["embed", "stories260K", "a red ball"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

@@ -26,12 +26,6 @@ async function readPrompt(arg: string | undefined): Promise<string> {
 
 /**
  * How the prompt reaches the model: through its chat template, or as text to continue.
- *
- * @example
- * ```ts
- * import type { RunMode } from "./run.ts";
- * const mode: RunMode = { kind: "chat", messages: [{ role: "user", content: "Hi" }] };
- * ```
  */
 type RunMode =
   | { kind: "chat"; messages: ChatMessage[] }
@@ -39,13 +33,6 @@ type RunMode =
 
 /**
  * Chooses between chat and continuation for `prompt`.
- *
- * @example
- * ```ts
- * import { runMode } from "./run.ts";
- * runMode(false, "Once upon a time", { system: "Tell a story." });
- * // { kind: "continue", text: "Tell a story.\n\nOnce upon a time" }
- * ```
  */
 function runMode(
   hasChatTemplate: boolean,
@@ -63,12 +50,6 @@ function runMode(
 
 /**
  * `lode run`.
- *
- * @example
- * ```ts
- * import { run } from "./run.ts";
- * await run(ctx, parseArgv(["run", "stories260K", "Once upon a time"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

@@ -26,11 +26,6 @@ import { parseLoadFlags } from "../inference_flags.ts";
  * (`--lockfile`, `$LODE_LOCKFILE`, else `./lode.lock` when present; read again on every miss) and
  * references, pulled through this command's one pull context. References are not pulled when the
  * HTTP front accepts remote clients (a remote client must not make the daemon fetch URLs it names).
- *
- * @example
- * ```ts
- * const provide = await provider(ctx, parsed.options, { notice: console.error, allowRemote: false });
- * ```
  */
 async function provider(
   ctx: CommandContext,
@@ -59,12 +54,6 @@ async function provider(
 
 /**
  * `lode serve`.
- *
- * @example
- * ```ts
- * import { run } from "./serve.ts";
- * await run(ctx, parseArgv(["serve", "--model", "stories260K", "--max-queue", "16"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

@@ -83,12 +83,6 @@ function describePhase(f: AdminFrame): string {
 
 /**
  * `lode status`.
- *
- * @example
- * ```ts
- * import { run } from "./status.ts";
- * await run(ctx, parseArgv(["status", "--watch"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const paths = socketPaths(parsed.options, ctx.config);

@@ -28,18 +28,6 @@
  * that needs bytes fails with `OFFLINE`. Credentials come from `env`, the
  * daemon's own environment (`HF_TOKEN`), never from a client: an
  * `ACCESS_DENIED` says so in its hint.
- *
- * @example
- * ```ts
- * import { createModelProvider } from "./model_provider.ts";
- * const provide = createModelProvider({
- *   store,
- *   lockfile: () => readLockfileIfPresent("lode.lock"),
- *   pullContext: (urls) => ctx.pullContext(urls),
- *   registryContext: (hosts) => ctx.registryContext(hosts),
- * });
- * const router = new ModelRouter({ store, provide });
- * ```
  * @module
  */
 import type { PullContext } from "../../download/pull_context.ts";
@@ -84,13 +72,6 @@ export interface ModelProviderOptions {
 
 /**
  * The provider (see the module doc).
- *
- * @example
- * ```ts
- * import { createModelProvider } from "./model_provider.ts";
- * const provide = createModelProvider({ store, pullContext, registryContext, offline: true });
- * const path = await provide("stories260K", { signal: new AbortController().signal, onStatus: console.log });
- * ```
  */
 export function createModelProvider(options: ModelProviderOptions): ProvideModel {
   const { store } = options;
@@ -160,12 +141,6 @@ function daemonAccessHint(e: unknown): unknown {
  * The router's {@link StoredName} for `store`: the stored model a reference names when the store's
  * manifests tell it without the network (`storedModelFor` of src/registry/stored_ref.ts: a URL pulled
  * before, an `hf:` reference pinned to a commit), else null. Names and invalid references: null.
- *
- * @example
- * ```ts
- * import { createStoredName } from "./model_provider.ts";
- * const router = new ModelRouter({ store, storedName: createStoredName(store), provide });
- * ```
  */
 export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
   return async (reference) => {
@@ -185,12 +160,6 @@ export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
  * `onStatus` with `loading_model` `download` frames thinned to one per
  * `intervalMs` (the last one of a file, downloaded = total, always passes),
  * and an event equal to the one just passed dropped.
- *
- * @example
- * ```ts
- * import { throttleDownloads } from "./model_provider.ts";
- * const emit = throttleDownloads((e) => hub.publish(e), { intervalMs: 100 });
- * ```
  */
 export function throttleDownloads(
   onStatus: (event: StatusEvent) => void,

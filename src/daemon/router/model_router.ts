@@ -25,19 +25,6 @@
  *   `restarting` is reported, and the next acquire loads it again (its phases reported as
  *   `restarting`).
  * - **Status** per model (router_status.ts): `loading_model` phases, `ready`.
- *
- * @example
- * ```ts
- * import { ModelRouter } from "./model_router.ts";
- * const router = new ModelRouter({ store, maxLoaded: 2, keepAliveMs: 5 * 60_000, load: { threads: 1 } });
- * const lease = await router.acquire("stories260K");
- * try {
- *   console.log((await lease.session.generate("Once upon a time", { maxTokens: 20 }).result).text);
- * } finally {
- *   lease.release();
- * }
- * await router.close();
- * ```
  * @module
  */
 import { toLodeError } from "../../errors.ts";

@@ -3,15 +3,6 @@
  * waiting for it, its leases, its keep-alive timer and its stop. The router
  * decides *when* to load, evict and stop; an entry keeps the counts those
  * decisions read, and tells the router when it becomes idle.
- *
- * @example
- * ```ts
- * import { RouterEntry } from "./router_entry.ts";
- * const entry = new RouterEntry("stories260K", clock, { onIdle: () => {}, onRelease: () => {} });
- * entry.start(startRunnerSession(path));
- * const lease = await entry.acquire();
- * lease.release();
- * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -274,11 +265,6 @@ function leasedSession(session: Session, release: () => void): Session {
 /**
  * Why a load stopped: the model it resolved to is another entry's, whose acquirers join (never seen
  * outside the router).
- *
- * @example
- * ```ts
- * try { await entry.acquire(signal); } catch (e) { if (e instanceof Moved) retry(); }
- * ```
  */
 export class Moved extends Error {
   constructor(name: string) {
@@ -288,11 +274,6 @@ export class Moved extends Error {
 
 /**
  * True when `contextSize` is asked and `entry` is loaded (as asked, or by the backend's choice) with another.
- *
- * @example
- * ```ts
- * if (wantsOtherContext(entry, 512)) reload(entry, 512);
- * ```
  */
 export function wantsOtherContext(entry: RouterEntry, contextSize: number | undefined): boolean {
   if (contextSize === undefined) return false;
@@ -326,11 +307,6 @@ export function draining(): LodeError {
 
 /**
  * `promise`, or a rejection with `error()` as soon as `signal` aborts.
- *
- * @example
- * ```ts
- * await abortable(load, request.signal, () => new LodeError("INTERRUPTED", "cancelled"));
- * ```
  */
 export function abortable<T>(
   promise: Promise<T>,
@@ -349,11 +325,6 @@ export function abortable<T>(
 /**
  * What `models` and `load` tell of a loaded entry at `now`: its context size, capabilities and time left
  * before its keep-alive unloads it (null: never); nothing while it loads.
- *
- * @example
- * ```ts
- * loadedFields(entry, clock.now()); // { context_size: 2048, capabilities: {…}, expires_in_ms: 299000 }
- * ```
  */
 export function loadedFields(entry: RouterEntry, now: number): Partial<ModelEntry> {
   const session = entry.session;

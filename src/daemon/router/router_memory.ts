@@ -19,11 +19,6 @@ import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
 /**
  * What a runner process takes beyond its model: the Deno runtime and node-llama-cpp (the RSS of a runner
  * with stories260K, less the model's estimate; docs/benchmarks.md).
- *
- * @example
- * ```ts
- * const need = estimate.ram + RUNNER_PROCESS_BYTES;
- * ```
  */
 export const RUNNER_PROCESS_BYTES = 96 * 1024 * 1024;
 

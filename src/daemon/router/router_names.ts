@@ -15,14 +15,6 @@
  * request string that resolved is remembered ({@link ModelNames.keyOf}), so a
  * later request with the same reference finds the live entry without
  * resolving again.
- *
- * @example
- * ```ts
- * import { ModelNames } from "./router_names.ts";
- * const names = new ModelNames({ store, storedName: (m) => storedName(store, m) });
- * const path = await names.resolve("hf:o/r:Q8_0@0123…", { signal, onStatus, onName: (n) => console.log(n) });
- * names.keyOf("hf:o/r:Q8_0@0123…"); // "r-Q8_0"
- * ```
  * @module
  */
 import { isLodeError } from "../../errors.ts";

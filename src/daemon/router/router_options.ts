@@ -2,12 +2,6 @@
  * The options of the daemon's router (model_router.ts): where names
  * resolve, how models are started and loaded, the limits on what stays
  * loaded, and the effects (clock, free RAM, estimates) tests inject.
- *
- * @example
- * ```ts
- * import type { ModelRouterOptions } from "./router_options.ts";
- * const options: ModelRouterOptions = { store, maxLoaded: 2, keepAliveMs: 60_000, load: { threads: 1 } };
- * ```
  * @module
  */
 import type { StatusEvent } from "../../events/status_event.ts";
@@ -19,12 +13,6 @@ import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
 
 /**
  * Starts a loaded model (default: a runner process with `startRunnerSession`).
- *
- * @example
- * ```ts
- * import type { StartModel } from "./router_options.ts";
- * const start: StartModel = (path, o) => startRunnerSession(path, o);
- * ```
  */
 export type StartModel = (
   path: string,

@@ -122,11 +122,6 @@ export class RunnerClient {
    * Starts a runner and waits for it to connect. Rejects with `RUNNER_CRASHED` when the executable cannot
    * be started, or the runner exits (or `signal` aborts, or the timeout passes) before it connected; with
    * `USAGE` when the socket's path would be too long (a long `socketDir` / `TMPDIR`).
-   *
-   * @example
-   * ```ts
-   * const client = await RunnerClient.start(runnerCommand(), { onLog: (l) => console.error(`[runner] ${l}`) });
-   * ```
    */
   static async start(command: RunnerCommand, options: RunnerSpawnOptions = {}): Promise<RunnerClient> {
     const failed = (why: string, details: Record<string, unknown> = {}, cause?: unknown) =>

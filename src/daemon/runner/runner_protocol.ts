@@ -14,13 +14,6 @@
  * `target` (a generation then ends with `stopReason: "abort"`, a load or an
  * embedding with `INTERRUPTED`); `close` frees the model, answers, and the
  * runner exits. A failure is an `error` reply with the LodeError's fields.
- *
- * @example
- * ```ts
- * import { encodeRunnerMessage } from "./runner_protocol.ts";
- * encodeRunnerMessage({ id: 2, op: "generate", prompt: "Once upon a time", options: { maxTokens: 8 } });
- * encodeRunnerMessage({ id: 2, type: "chunks", texts: [" there", " was"] });
- * ```
  * @module
  */
 import { z } from "zod";
@@ -153,6 +146,7 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * toWireError(new LodeError("USAGE", "tokenize needs a string")).code; // "USAGE"
  * ```
  */

@@ -13,14 +13,6 @@
  * past it is dropped (closed — it reconnects to resume from the snapshot; the
  * last line it receives may be cut short, and a reader discards it). What
  * subscribers write is read and ignored.
- *
- * @example
- * ```ts
- * const hub = new AdminHub();
- * void hub.serve(adminSocket.listener);
- * hub.publish({ status: "loading_model", phase: "mmap", path: "/models/m.gguf" });
- * hub.publish({ status: "ready" });
- * ```
  * @module
  */
 import type { StatusEvent } from "../../events/status_event.ts";

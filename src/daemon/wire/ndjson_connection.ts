@@ -22,15 +22,6 @@
  * slow reader); {@link NdjsonConnection.enqueue} does not wait, and
  * {@link NdjsonConnection.pendingFrames} says how far behind the peer is.
  * Once the peer is gone, sends resolve `false` instead of throwing.
- *
- * @example
- * ```ts
- * const conn = new NdjsonConnection(await listener.accept(), { maxLineBytes: 1 << 20 });
- * for await (const item of conn.lines()) {
- *   if (item.type === "too_large") await conn.send({ id: null, type: "error", code: "FRAME_TOO_LARGE" });
- *   else await conn.send({ echo: new TextDecoder().decode(item.bytes) });
- * }
- * ```
  * @module
  */
 import { DEFAULT_MAX_FRAME_BYTES } from "./protocol.ts";

@@ -121,12 +121,6 @@ export interface UnixSocketListener {
  * parent directory `0700`. A socket file nobody listens on is removed first;
  * one with a live listener is refused with `DAEMON_RUNNING`; anything else
  * at `path` (a regular file, a directory) is refused and left alone.
- *
- * @example
- * ```ts
- * const socket = await listenUnixSocket("/run/user/1000/lode/lode.sock");
- * for await (const conn of socket.listener) handle(conn);
- * ```
  */
 export async function listenUnixSocket(path: string): Promise<UnixSocketListener> {
   const length = new TextEncoder().encode(path).length;
