@@ -25,8 +25,8 @@
  * the next try). Their progress goes to `onStatus` as `loading_model`
  * `download` (at most one per `statusIntervalMs` per pull, plus the last),
  * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
- * that needs bytes fails with `OFFLINE`. Credentials come from `env`, the
- * daemon's own environment (`HF_TOKEN`), never from a client: an
+ * that needs bytes fails with `OFFLINE`. Credentials come from `settings`,
+ * the daemon's own config (`HF_TOKEN`), never from a client: an
  * `ACCESS_DENIED` says so in its hint.
  * @module
  */
