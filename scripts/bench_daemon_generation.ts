@@ -1,7 +1,7 @@
 /**
  * Tokens/s of a greedy generation streamed through a running `lode serve`
  * (client socket → daemon → runner process → daemon → client) against the
- * same generation in this process (issue 6: at most 5% lower).
+ * same generation in this process (the target: at most 5% lower).
  *
  * Fair by construction, and checked: the same model file, the same load
  * settings (the daemon's `loaded` frame must report the threads, context
@@ -180,7 +180,7 @@ function report(
       `load average ${loadAverage()} (2 cores: above ~1.5 other work shares the runner's CPU)`,
   );
   console.log(
-    `target (issue 6): at most ${((1 - TARGET) * 100).toFixed(0)}% lower → ${
+    `target: at most ${((1 - TARGET) * 100).toFixed(0)}% lower → ${
       (100 - consumer * 100).toFixed(1)
     }% lower: ${consumer >= TARGET ? "MET" : "NOT MET"}`,
   );

@@ -17,10 +17,16 @@
  * | `LODE_RETRIES`             | attempts per request before giving up (default 6) |
  * | `LODE_STALL_SECONDS`       | no byte for this long restarts a part (default 30) |
  * | `LODE_HTTP_CLIENT`         | `http1` (default: lode's own client for direct connections) or `fetch` |
+ * | `HF_ENDPOINT`, `HF_TOKEN`  | the Hugging Face Hub and its access token (src/registry/huggingface.ts) |
+ * | `LODE_LOCKFILE`            | the lockfile when `--lockfile` is not given (default `./lode.lock`) |
+ * | `XDG_RUNTIME_DIR`, `TMPDIR` | where the daemon's sockets live (src/daemon/wire/socket_path.ts) |
  * | `NO_COLOR`                 | no colours                                |
+ * | `LODE_DEBUG`               | an `INTERNAL` error also prints its stack trace |
  * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes}` |
  *
- * Flags win over environment variables, which win over the config file.
+ * Flags win over environment variables, which win over the config file. The layers below take
+ * these values; they read no environment variable themselves. (config_env.ts reads the proxy
+ * variables and the settings the CLI needs before the config is loaded.)
  *
  * @example
  * ```ts
@@ -32,8 +38,7 @@ import { joinPath } from "./path.ts";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
 import { parseJson } from "./schema/schema_error.ts";
-import { DEFAULT_CUSHION_BYTES } from "./download/disk_space.ts";
-import { parseNoProxy, parseProxyUrl, type ProxyConfig } from "./download/proxy.ts";
+import { cliSettings, type ProxyConfig, proxyFromEnv } from "./config_env.ts";
 
 /** Flags shared by every command. */
 export interface GlobalFlags {
@@ -53,7 +58,8 @@ export interface Config {
   allowHosts: string[];
   httpHosts: string[];
   offline: boolean;
-  cushionBytes: number;
+  /** Free space the disk preflight keeps; unset: the download layer's default. */
+  cushionBytes?: number;
   /** Connections per file, or `"auto"` (chosen by measurement). */
   connections: number | "auto";
   /** Attempts per request. */
@@ -66,6 +72,18 @@ export interface Config {
   configFile: string | null;
   /** Proxies from the environment; `{ noProxy: [] }` when none is set. URLs may carry credentials. */
   proxy: ProxyConfig;
+  /** `HF_ENDPOINT`: the Hugging Face Hub to use instead of huggingface.co. */
+  hfEndpoint?: string;
+  /** `HF_TOKEN`: the Hub's access token. */
+  hfToken?: string;
+  /** `LODE_LOCKFILE`: the lockfile when no `--lockfile` is given. */
+  lockfile?: string;
+  /** `XDG_RUNTIME_DIR`: the per-user runtime directory (the daemon's sockets). */
+  runtimeDir?: string;
+  /** `TMPDIR`: the temporary directory (the daemon's sockets without a runtime directory). */
+  tmpDir?: string;
+  /** `LODE_DEBUG`: an `INTERNAL` error also prints its stack trace. */
+  debug: boolean;
 }
 
 const ConfigFile = z.object({
@@ -101,43 +119,6 @@ async function readConfigFile(path: string): Promise<z.infer<typeof ConfigFile> 
     throw new LodeError("IO", `cannot read config file ${path}: ${(e as Error).message}`);
   }
   return parseJson(ConfigFile, text, { code: "CONFIG_INVALID", subject: `config file ${path}`, file: path });
-}
-
-/** The first of `names` set to a non-empty value in `env`, with its name. */
-function firstSet(
-  env: Record<string, string | undefined>,
-  names: string[],
-): { name: string; value: string } | null {
-  for (const name of names) {
-    const value = env[name]?.trim();
-    if (value) return { name, value };
-  }
-  return null;
-}
-
-function proxyFromEnv(env: Record<string, string | undefined>): ProxyConfig {
-  const all = ["ALL_PROXY", "all_proxy"];
-  // Under CGI, a request's `Proxy:` header arrives as HTTP_PROXY ("httpoxy"): never trust it there.
-  const httpNames = env.REQUEST_METHOD ? ["http_proxy"] : ["HTTP_PROXY", "http_proxy"];
-  const https = firstSet(env, ["HTTPS_PROXY", "https_proxy", ...all]);
-  const http = firstSet(env, [...httpNames, ...all]);
-  for (const found of [https, http]) {
-    if (!found) continue;
-    try {
-      parseProxyUrl(found.value);
-    } catch (e) {
-      throw new LodeError("USAGE", `${found.name}: ${(e as Error).message}`, {
-        details: { variable: found.name },
-        hint: (e as LodeError).hint,
-      });
-    }
-  }
-  const noProxy = firstSet(env, ["NO_PROXY", "no_proxy"]);
-  return {
-    ...(https ? { https: https.value } : {}),
-    ...(http ? { http: http.value } : {}),
-    noProxy: parseNoProxy(noProxy?.value),
-  };
 }
 
 /** Reads flags, environment and config file into one {@link Config}. */
@@ -181,16 +162,22 @@ export async function loadConfig(
     allowHosts: [...(flags.allowHost ?? []), ...list(env.LODE_ALLOW_HOSTS), ...(file?.allow_hosts ?? [])],
     httpHosts: [...(flags.allowHttp ?? []), ...list(env.LODE_ALLOW_HTTP), ...(file?.allow_http ?? [])],
     offline: flags.offline === true || env.LODE_OFFLINE === "1" || env.LODE_OFFLINE === "true",
-    cushionBytes: minFree !== undefined ? Number(minFree) : file?.min_free_bytes ?? DEFAULT_CUSHION_BYTES,
+    cushionBytes: minFree !== undefined ? Number(minFree) : file?.min_free_bytes,
     connections: (flags.connections ?? env.LODE_CONNECTIONS ?? "auto") === "auto"
       ? "auto"
       : positiveInt("--connections", flags.connections ?? env.LODE_CONNECTIONS, 1),
     retries: positiveInt("LODE_RETRIES", env.LODE_RETRIES, 6),
     stallMs: positiveInt("LODE_STALL_SECONDS", env.LODE_STALL_SECONDS, 30) * 1000,
     httpClient: httpClientChoice(env.LODE_HTTP_CLIENT),
-    color: !env.NO_COLOR,
+    color: cliSettings(env).color,
     configFile: file ? configPath : null,
     proxy,
+    hfEndpoint: env.HF_ENDPOINT?.trim() || undefined,
+    hfToken: env.HF_TOKEN?.trim() || undefined,
+    lockfile: env.LODE_LOCKFILE || undefined,
+    runtimeDir: env.XDG_RUNTIME_DIR || undefined,
+    tmpDir: env.TMPDIR || undefined,
+    debug: cliSettings(env).debug,
   };
 }
 

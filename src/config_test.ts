@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CUSHION_BYTES } from "./download/mod.ts";
 import { isLodeError, LodeError } from "./errors.ts";
 import { loadConfig } from "./config.ts";
 
@@ -40,7 +39,7 @@ async function usage(p: Promise<unknown>): Promise<LodeError> {
   return e;
 }
 
-Deno.test("defaults: the store is ~/.local/share/models, https to no extra host, the 512 MiB cushion", async () => {
+Deno.test("defaults: the store is ~/.local/share/models, https to no extra host, the download layer's cushion", async () => {
   await withWorld(async ({ dir, env }) => {
     const c = await loadConfig({}, env);
     assert.deepEqual(c, {
@@ -50,7 +49,7 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       allowHosts: [],
       httpHosts: [],
       offline: false,
-      cushionBytes: DEFAULT_CUSHION_BYTES,
+      cushionBytes: undefined,
       connections: "auto",
       retries: 6,
       stallMs: 30_000,
@@ -58,7 +57,37 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       color: true,
       configFile: null,
       proxy: { noProxy: [] },
+      hfEndpoint: undefined,
+      hfToken: undefined,
+      lockfile: undefined,
+      runtimeDir: undefined,
+      tmpDir: undefined,
+      debug: false,
     });
+  });
+});
+
+Deno.test("HF_*, LODE_LOCKFILE, XDG_RUNTIME_DIR, TMPDIR and LODE_DEBUG are read into the config", async () => {
+  await withWorld(async ({ env }) => {
+    const c = await loadConfig({}, {
+      ...env,
+      HF_ENDPOINT: " https://hf-mirror.example ",
+      HF_TOKEN: "hf_x ",
+      LODE_LOCKFILE: "ci/lode.lock",
+      XDG_RUNTIME_DIR: "/run/user/7",
+      TMPDIR: "/var/tmp",
+      LODE_DEBUG: "1",
+    });
+    assert.equal(c.hfEndpoint, "https://hf-mirror.example");
+    assert.equal(c.hfToken, "hf_x");
+    assert.equal(c.lockfile, "ci/lode.lock");
+    assert.equal(c.runtimeDir, "/run/user/7");
+    assert.equal(c.tmpDir, "/var/tmp");
+    assert.equal(c.debug, true);
+    const empty = await loadConfig({}, { ...env, HF_TOKEN: " ", LODE_LOCKFILE: "", XDG_RUNTIME_DIR: "" });
+    assert.equal(empty.hfToken, undefined);
+    assert.equal(empty.lockfile, undefined);
+    assert.equal(empty.runtimeDir, undefined);
   });
 });
 

@@ -15,7 +15,7 @@
  * @module
  */
 
-/** Process exit codes. Documented in the README; stable. */
+/** Process exit codes. Documented in docs/exit-codes.md; stable. */
 export const EXIT = {
   OK: 0,
   INTERNAL: 1,
@@ -257,7 +257,12 @@ export interface LodeErrorOptions {
  *
  * @example
  * ```ts
- * try { await pull(); } catch (e) { if (isLodeError(e, "LOCK_CONTENDED")) retryLater(); }
+ * const pull = (): Promise<void> => Promise.reject(new LodeError("LOCK_CONTENDED", "stories260K is locked"));
+ * try {
+ *   await pull();
+ * } catch (e) {
+ *   if (isLodeError(e, "LOCK_CONTENDED")) console.error(`try again later: ${e.message}`);
+ * }
  * ```
  */
 export class LodeError extends Error {

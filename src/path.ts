@@ -1,6 +1,6 @@
 /**
  * The three path operations lode needs. Not `node:path`: importing it starts
- * Deno's Node compatibility layer (~15 ms here), which `lode ls` must not pay.
+ * Deno's Node compatibility layer, whose start-up time `lode ls` must not pay.
  * Paths use `/`, which Deno accepts on every platform.
  *
  * @example

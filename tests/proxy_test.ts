@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { makeTestCa, type TestCa } from "./support/test_ca.ts";
 import { type Origin, startOrigin } from "./support/origin.ts";
 import { startProxy, type TestProxy, tinyproxyMissing } from "./support/proxy.ts";
-import { createHttpClients, type ProxyConfig } from "../src/download/proxy.ts";
+import { createHttpClients } from "../src/download/proxy.ts";
+import type { ProxyConfig } from "../src/config_env.ts";
 import { runLode } from "./support/lode_cli.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
@@ -18,6 +19,7 @@ const BYTES = await Deno.readFile(FIXTURE);
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const PROXY_MODULE = new URL("../src/download/proxy.ts", import.meta.url).href;
 const CONFIG_MODULE = new URL("../src/config.ts", import.meta.url).href;
+const CONFIG_ENV_MODULE = new URL("../src/config_env.ts", import.meta.url).href;
 
 const missing = await tinyproxyMissing();
 if (missing) console.log(`proxy_test.ts: SKIPPED, ${missing}`);
@@ -248,7 +250,8 @@ async function childFetch(
 ): Promise<string> {
   await Deno.writeTextFile(`${w.dir}/ca.pem`, w.ca.caCertPem);
   const code = `
-    import { createHttpClients, PROXY_ENV_NAMES } from ${JSON.stringify(PROXY_MODULE)};
+    import { createHttpClients } from ${JSON.stringify(PROXY_MODULE)};
+    import { PROXY_ENV_NAMES } from ${JSON.stringify(CONFIG_ENV_MODULE)};
     import { loadConfig } from ${JSON.stringify(CONFIG_MODULE)};
     const env = Deno.env.toObject();
     if (${options.clearEnv}) for (const name of PROXY_ENV_NAMES) Deno.env.delete(name);

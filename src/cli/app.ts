@@ -9,6 +9,7 @@
  * ```
  * @module
  */
+import { cliSettings } from "../config_env.ts";
 import { EXIT, toLodeError } from "../errors.ts";
 import { parseArgv, renderHelp } from "./args.ts";
 import type { CommonFlags } from "./context.ts";
@@ -23,10 +24,11 @@ export interface RunCliOptions {
 
 /** Runs the CLI on `argv` (without the program name) and returns the exit code. */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
+  const settings = cliSettings(options.env);
   const output = new Output({
     json: argv.includes("--json"),
     quiet: argv.includes("--quiet") || argv.includes("-q"),
-    color: !options.env.NO_COLOR,
+    color: settings.color,
   });
   try {
     const parsed = parseArgv(argv, PROGRAM);
@@ -51,9 +53,9 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
     }
     return output.exitCode;
   } catch (e) {
-    const error = await withLockfileHint(toLodeError(e), options.env);
+    const error = await withLockfileHint(toLodeError(e), settings.lockfile);
     output.error(error);
-    if (error.code === "INTERNAL" && options.env.LODE_DEBUG) console.error(e);
+    if (error.code === "INTERNAL" && settings.debug) console.error(e);
     return error.exitCode;
   }
 }

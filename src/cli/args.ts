@@ -2,22 +2,14 @@
  * A small, typed command-line parser with help rendering.
  *
  * Why not commander / citty / `node:util` parseArgs: each of them loads Deno's
- * Node compatibility layer, which costs ~100 ms before the first line of lode
- * runs (measured here: `deno run` of `import "commander"` 0.18 s against 0.06 s
- * for an empty file). `lode --version` and `lode ls` must start in under 100 ms,
- * so the parser is Deno-only and declarative: commands and options are data,
- * help text is generated from the same data.
+ * Node compatibility layer before the first line of lode runs, and `lode
+ * --version` and `lode ls` must start in under 100 ms (docs/benchmarks.md), so
+ * the parser is Deno-only and declarative: commands and options are data, help
+ * text is generated from the same data.
  *
  * Grammar: `lode [global options] COMMAND [options] [args]`; options may appear
  * anywhere (global ones too), `--opt value` or `--opt=value`, `-x value`,
  * `--no-FLAG` for negatable flags, `--` ends options.
- *
- * @example
- * ```ts
- * const parsed = parseArgv(["pull", "https://x/m.gguf", "--json"], program);
- * parsed.command?.name; // "pull"
- * parsed.options.json; // true
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

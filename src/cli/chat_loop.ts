@@ -4,7 +4,7 @@
  * user message, and handles the slash commands and Ctrl-C. `chat.ts` wires it
  * to stdin/stdout and SIGINT; tests drive it with a fake session.
  *
- * Rules (also in `lode chat --help` and the README):
+ * Rules (also in `lode chat --help` and docs/running.md):
  * - `/reset` clears the history (the `--system` message stays), `/exit` (or
  *   `/quit`, or the end of input: Ctrl-D) ends the chat, `/help` lists these.
  * - Ctrl-C while an answer streams stops that answer only. The partial answer
@@ -12,15 +12,6 @@
  *   answer stopped before its first token is dropped together with its question.
  * - Ctrl-C at the prompt does not quit: it prints how to quit, and a second
  *   Ctrl-C in a row (no line typed in between) ends the chat.
- *
- * @example
- * ```ts
- * import { ChatLoop } from "./chat_loop.ts";
- * const loop = new ChatLoop(session, { io, generate: { maxTokens: 256 }, system: "Answer briefly." });
- * const stop = onInterrupt(() => loop.interrupt());
- * await loop.run();
- * stop();
- * ```
  * @module
  */
 import type { ChatMessage, GenerateOptions, GenerateResult, Session } from "../inference/backend.ts";
@@ -93,14 +84,6 @@ export const CHAT_HELP =
 
 /**
  * A chat over one session.
- *
- * @example
- * ```ts
- * import { ChatLoop } from "./chat_loop.ts";
- * const loop = new ChatLoop(session, { io, generate: {} });
- * await loop.run();
- * console.log(loop.history.length);
- * ```
  */
 export class ChatLoop {
   readonly #session: Pick<Session, "chat">;

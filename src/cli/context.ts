@@ -3,16 +3,10 @@
  * when a command pulls — the network effects (host policy, trusting HTTP
  * client, progress renderer) built from the config. The download engine and the
  * progress bar are imported on first use so that `lode ls` does not pay for them.
- *
- * @example
- * ```ts
- * const ctx = await createContext(flags, Deno.env.toObject());
- * const store = await ctx.store();
- * ```
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
-import type { PullContext } from "../download/mod.ts";
+import type { PullContext } from "../download/pull_context.ts";
 import type { RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import type { Output } from "./output.ts";
@@ -30,15 +24,13 @@ export interface CommandContext {
   config: Config;
   output: Output;
   flags: CommonFlags;
-  /** The environment as lode saw it at start. */
-  env: Readonly<Record<string, string | undefined>>;
   store(): Promise<ModelStore>;
   /**
    * The pull context for `urls` the user named (their hosts join the allow-list). Every pull of one
    * command shares the HTTP clients, the connection budget and the progress display.
    */
   pullContext(urls: string[]): Promise<PullContext>;
-  /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the environment, the store. */
+  /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the settings, the store. */
   registryContext(hosts: string[]): Promise<RegistryContext>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
@@ -60,7 +52,6 @@ export async function createContext(
     config,
     output,
     flags,
-    env,
     store: openStore,
     async pullContext(urls) {
       network ??= createNetwork(config, output, flags);
@@ -73,7 +64,7 @@ export async function createContext(
       const { openGet } = await import("../download/http_get.ts");
       const policy = policyFor(hosts.map((h) => `https://${h}/`));
       return {
-        env,
+        settings: { hfEndpoint: config.hfEndpoint, hfToken: config.hfToken },
         store: await openStore(),
         get: async (url, init) =>
           (await openGet(url, {
@@ -98,10 +89,20 @@ export async function createContext(
 /** The network side of a command, made once: clients, the global connection budget, the renderer. */
 async function createNetwork(config: Config, output: Output, flags: CommonFlags) {
   const [
-    { ConnectionBudget, createHttpClients, DEFAULT_RETRY, HostPolicy, MAX_AUTO_CONNECTIONS },
+    { ConnectionBudget },
+    { createHttpClients },
+    { DEFAULT_RETRY },
+    { HostPolicy },
+    { MAX_AUTO_CONNECTIONS },
     { createPullRenderer },
-  ] = await Promise
-    .all([import("../download/mod.ts"), import("./pull_renderer.ts")]);
+  ] = await Promise.all([
+    import("../download/connection_budget.ts"),
+    import("../download/proxy.ts"),
+    import("../download/retry.ts"),
+    import("../download/host_policy.ts"),
+    import("../download/parallel_download.ts"),
+    import("./pull_renderer.ts"),
+  ]);
   const base = new HostPolicy({
     allowHosts: config.allowHosts,
     httpHosts: config.httpHosts,

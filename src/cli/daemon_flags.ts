@@ -232,15 +232,15 @@ function httpFlag(values: OptionValues): ServeSettings["http"] {
  * @example
  * ```ts
  * import { socketPaths } from "./daemon_flags.ts";
- * socketPaths({}, { XDG_RUNTIME_DIR: "/run/user/1000" }, 1000).socket; // "/run/user/1000/lode/lode.sock"
+ * socketPaths({}, { runtimeDir: "/run/user/1000" }, 1000).socket; // "/run/user/1000/lode/lode.sock"
  * ```
  */
 export function socketPaths(
   values: OptionValues,
-  env: Readonly<Record<string, string | undefined>>,
+  dirs: { runtimeDir?: string; tmpDir?: string },
   uid: number | null = Deno.uid(),
 ): DaemonPaths & { useDefaultDir: boolean } {
-  const defaults = defaultDaemonPaths({ env, uid });
+  const defaults = defaultDaemonPaths({ runtimeDir: dirs.runtimeDir, tmpDir: dirs.tmpDir, uid });
   const socket = values.socket as string | undefined;
   const admin = values.adminSocket as string | undefined;
   if (socket === undefined) {

@@ -4,24 +4,14 @@
  * Hugging Face reference not yet in the store), then load it with the
  * node-llama-cpp backend (imported only here, on first use), reporting load
  * phases as status events.
- *
- * @example
- * ```ts
- * import { openModel } from "./model_session.ts";
- * const model = await openModel(ctx, "stories260K", { load: { threads: 1 } });
- * try {
- *   console.log((await model.session.generate("Once upon a time").result).text);
- * } finally {
- *   await model.close();
- * }
- * ```
  * @module
  */
 import process from "node:process";
-import { isPinnedCommit, parseRef, storedModelFor } from "../registry/mod.ts";
+import { isPinnedCommit, storedModelFor } from "../registry/stored_ref.ts";
+import { parseRef } from "../registry/reference.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import type { CommandContext } from "./context.ts";
-import { pullRef } from "./commands/pull.ts";
+import { pullRef } from "./pull_ref.ts";
 
 /**
  * Where the model comes from when it has to be pulled (`--name`, `--sha256`).
@@ -40,14 +30,8 @@ export interface PullFlags {
 /**
  * The local path of the model a reference names: a stored model, `file:PATH`,
  * or a URL / `hf:` reference (pulled and verified first when missing).
- *
- * @example
- * ```ts
- * import { modelPath } from "./model_session.ts";
- * const path = await modelPath(ctx, "file:./tests/fixtures/stories260K.gguf");
- * ```
  */
-export async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
+async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
   const parsed = parseRef(ref);
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
@@ -109,14 +93,6 @@ export interface OpenedModel {
 /**
  * Resolves `ref` to a file and loads it; status events go to `ctx.output`
  * (printed with `--json`).
- *
- * @example
- * ```ts
- * import { openModel } from "./model_session.ts";
- * const { session, close } = await openModel(ctx, "file:m.gguf", { load: { gpu: "off" } });
- * console.log(session.info.hasChatTemplate);
- * await close();
- * ```
  */
 export async function openModel(
   ctx: CommandContext,
@@ -146,7 +122,7 @@ export async function openModel(
     }
   }
   const path = await modelPath(ctx, ref, options.pull);
-  const { createLlamaCppBackend } = await import("../inference/mod.ts");
+  const { createLlamaCppBackend } = await import("../inference/llama_cpp_backend.ts");
   const backend = createLlamaCppBackend();
   try {
     const session = await backend.load(path, { ...options.load, onStatus: (e) => ctx.output.event(e) });
@@ -162,12 +138,6 @@ export async function openModel(
  * a stored model's name always (when one serves this store); a reference (`hf:`, URL) only with an
  * explicit `--socket` and no `--name`/`--sha256` (the daemon pulls it, reporting progress on its admin
  * stream, and keys it by the reference).
- *
- * @example
- * ```ts
- * import { daemonMayServe } from "./model_session.ts";
- * daemonMayServe("hf:o/r:Q8_0", { load: {}, daemon: { socket: "/tmp/l.sock" } }); // true
- * ```
  */
 export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pull" | "daemon">): boolean {
   if (options.daemon?.use === false) return false;
@@ -181,15 +151,8 @@ export function daemonMayServe(ref: string, options: Pick<OpenModelOptions, "pul
  * The model `name` in the running daemon, or null when no daemon of this
  * store answers `health` (then the model is loaded in this process). With
  * an explicit `socket` the daemon must answer (`DAEMON_NOT_RUNNING`).
- *
- * @example
- * ```ts
- * import { openInDaemon } from "./model_session.ts";
- * const remote = await openInDaemon(ctx, "stories260K");
- * if (remote) console.log(`running in the daemon on ${remote.daemon}`);
- * ```
  */
-export async function openInDaemon(
+async function openInDaemon(
   ctx: CommandContext,
   name: string,
   options: { socket?: string; signal?: AbortSignal; contextSize?: number } = {},
@@ -198,7 +161,7 @@ export async function openInDaemon(
   const { socketPaths, storeIdentity } = await import("./daemon_flags.ts");
   const { DaemonClient } = await import("../daemon/wire/client.ts");
   const { PROTOCOL_VERSION } = await import("../daemon/wire/protocol.ts");
-  const path = socketPaths({ socket }, ctx.env).socket;
+  const path = socketPaths({ socket }, ctx.config).socket;
   let client;
   try {
     client = await DaemonClient.connect(path);
@@ -229,7 +192,7 @@ export async function openInDaemon(
  * Registered as a Node `process` listener, not with `Deno.addSignalListener`:
  * node-llama-cpp loads `signal-exit`, which on SIGINT re-raises the signal
  * (`process.kill(pid, "SIGINT")`) when it sees no other `process` listener,
- * so a Deno listener would get every Ctrl-C twice (measured: 8 ms apart).
+ * so a Deno listener would get every Ctrl-C twice.
  *
  * @example
  * ```ts

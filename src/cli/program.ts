@@ -3,12 +3,6 @@
  * data (help is generated from it), and where each command's implementation
  * lives. Implementations are imported only when their command runs, so
  * `lode --version` and `lode ls` load nothing they do not use.
- *
- * @example
- * ```ts
- * const parsed = parseArgv(Deno.args, PROGRAM);
- * const { run } = await COMMANDS[parsed.command!.name]!();
- * ```
  * @module
  */
 import { VERSION } from "../version.ts";

@@ -2,13 +2,6 @@
  * Renders download events: NDJSON with `--json`, a progress bar (bytes, rate,
  * ETA; `cli-progress`) when stderr is a terminal, a line per file otherwise,
  * nothing but the result with `--quiet`.
- *
- * @example
- * ```ts
- * const render = createPullRenderer(output);
- * await pullModel(plan, { store, policy, emit: render.onEvent });
- * render.stop();
- * ```
  * @module
  */
 // @ts-types="@types/cli-progress"

@@ -17,12 +17,6 @@ import type { Capabilities, GenerateResult, SessionInfo } from "../inference/bac
 /**
  * One line about a loaded session: load time, architecture, context, threads,
  * accelerator and whether answers go through a chat template.
- *
- * @example
- * ```ts
- * import { sessionLine } from "./usage_report.ts";
- * const line = sessionLine(session.info, session.capabilities, "text continuation");
- * ```
  */
 export function sessionLine(info: SessionInfo, capabilities: Capabilities, mode: string): string {
   const threads = `${info.threads} thread${info.threads === 1 ? "" : "s"}`;
@@ -34,12 +28,6 @@ export function sessionLine(info: SessionInfo, capabilities: Capabilities, mode:
 /**
  * Two lines about one generation: prompt tokens and prompt speed, generated
  * tokens and decode speed.
- *
- * @example
- * ```ts
- * import { usageLines } from "./usage_report.ts";
- * for (const line of usageLines(await generation.result)) console.error(line);
- * ```
  */
 export function usageLines(result: GenerateResult): string[] {
   const u = result.usage;

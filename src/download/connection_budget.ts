@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const budget = new ConnectionBudget(8);
- * await budget.run(() => fetchPart(part));
+ * const response = await budget.run(() => fetch("https://127.0.0.1:8443/m.gguf"));
  * ```
  * @module
  */

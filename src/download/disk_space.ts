@@ -1,5 +1,5 @@
 /**
- * Disk-space preflight (seed `000` `check_disk_space`): refuse a download that
+ * Disk-space preflight: refuse a download that
  * would leave less than a cushion of free space, before writing a byte.
  *
  * @example
@@ -16,7 +16,7 @@ export const DEFAULT_CUSHION_BYTES = 512 * 1024 * 1024;
 
 /** Free bytes available to this user on the filesystem holding `path` (or its nearest existing parent). */
 export async function freeBytes(path: string): Promise<number | null> {
-  // Imported here, not at the top: node:fs costs ~50 ms of start-up that `lode ls` must not pay.
+  // Imported here, not at the top: node:fs costs start-up time that `lode ls` must not pay.
   const { statfs } = await import("node:fs/promises");
   let probe = path;
   for (let i = 0; i < 64; i++) {

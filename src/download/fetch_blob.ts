@@ -6,20 +6,17 @@
  * hashing them, compare in constant time (mismatch → quarantine,
  * `DIGEST_MISMATCH`) and rename them into place. Emits `file_started`,
  * `file_progress` and `file_completed` for the file.
- *
- * @example
- * ```ts
- * const blob = await fetchBlob(file, ctx, { model: "m", index: 1, totalFiles: 2, trusted: new Set() });
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";
 import { parentDir } from "../path.ts";
 import { toMb } from "../events/download_event.ts";
-import { checkBlob, digestsEqual, quarantineFile, sha256Bytes } from "../store/mod.ts";
+import { checkBlob } from "../store/verify_model.ts";
+import { digestsEqual, sha256Bytes } from "../store/hash.ts";
+import { quarantineFile } from "../store/quarantine.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import { downloadToPartial } from "./parallel_download.ts";
-import type { PullContext } from "./pull_model.ts";
+import type { PullContext } from "./pull_context.ts";
 import { RateMeter } from "./rate_meter.ts";
 
 /** One file to fetch. */
@@ -123,11 +120,6 @@ export async function fetchBlob(file: PullFile, ctx: PullContext, at: FetchPosit
 
 /**
  * Emits `file_completed` for a blob that is in the CAS (fetched now, or found there).
- *
- * @example
- * ```ts
- * emitCompleted(ctx, blob); // { event: "file_completed", filename, sha256, size_bytes, cached }
- * ```
  */
 export function emitCompleted(ctx: Pick<PullContext, "emit">, blob: FetchedBlob): void {
   const { filename, sha256, sizeBytes, cached } = blob;

@@ -6,13 +6,6 @@
  * last part lands the digest is all but done: no second pass over the file.
  * Bytes that arrive exactly at the frontier are {@link HashFrontier.offer}ed and
  * hashed in flight, so an in-order download never reads anything back.
- *
- * @example
- * ```ts
- * const frontier = new HashFrontier(partialFile);
- * frontier.advance(64 << 20); // the first 64 MiB are on disk
- * const sha256 = await frontier.finish(total);
- * ```
  * @module
  */
 import { createHash } from "node:crypto";

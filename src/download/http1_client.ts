@@ -1,9 +1,9 @@
 /**
  * A small HTTP/1.1 client on `Deno.connectTls` / `Deno.connect`, for the bytes
- * of a download. Why not `fetch`: measured here on 1 GiB over loopback HTTPS,
- * draining a `fetch` body takes 3–5.6 s (its body arrives in 16 KiB pieces,
- * one op each), while reading the same response from a TLS connection into
- * 1–4 MiB buffers takes 1.3–2.3 s — as fast as curl. This client answers with
+ * of a download. Why not `fetch`: a `fetch` body arrives in 16 KiB pieces,
+ * one op each, and drains at about half the speed of reading the same
+ * response from a TLS connection into 1–4 MiB buffers, which is as fast as
+ * curl (docs/benchmarks.md). This client answers with
  * a standard `Response` whose body is a byte stream that reads the socket
  * straight into the caller's BYOB buffer, so everything downstream is the same
  * code as with `fetch`.
@@ -14,14 +14,6 @@
  * look like `fetch`'s: a `TypeError` for the network or TLS (mapped to typed
  * errors by `transportError`), the signal's reason when aborted. Proxies are not
  * its business: {@link createHttpClients} sends proxied requests with `fetch`.
- *
- * @example
- * ```ts
- * const client = new Http1Client({ caCerts: [pem] });
- * const response = await client.request(new URL("https://127.0.0.1:8443/m.gguf"), { headers: { range: "bytes=0-9" } });
- * console.log(response.status, (await response.bytes()).length);
- * client.close();
- * ```
  * @module
  */
 import {

@@ -3,13 +3,6 @@
  * headers it writes, the response head it parses (at most 64 KiB), and the framings of a body —
  * `Content-Length`, `chunked`, or until the connection closes — each reading straight into the
  * caller's buffer.
- *
- * @example
- * ```ts
- * const head = await readHead(socket, url);
- * const framing = head.chunked ? new ChunkedFraming() : new LengthFraming(head.contentLength);
- * const n = await framing.read(socket, buffer); // null at the end of the body
- * ```
  * @module
  */
 import { VERSION } from "../version.ts";

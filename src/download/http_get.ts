@@ -6,7 +6,10 @@
  *
  * @example
  * ```ts
- * const clients = createHttpClients({ caCertPems: [pem] });
+ * import { createHttpClients } from "./proxy.ts";
+ * import { HostPolicy } from "./host_policy.ts";
+ * const clients = createHttpClients({ caCertPems: [await Deno.readTextFile("ca.pem")] });
+ * const policy = new HostPolicy().with(["https://127.0.0.1:8443"]);
  * const { response, url } = await openGet("https://127.0.0.1:8443/m.gguf", { policy, clientFor: clients.clientFor });
  * ```
  * @module

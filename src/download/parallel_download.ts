@@ -9,7 +9,7 @@
  * 2. **Resume**: a sidecar (`state.json`) that matches the URL, size and
  *    validators keeps every byte already on disk; anything else starts over.
  * 3. **Parts** run on up to `connections` connections (a global
- *    {@link ConnectionBudget} across files), each retried with backoff,
+ *    `ConnectionBudget` across files), each retried with backoff,
  *    watched for stalls, and re-resolved when a signed redirect expires.
  * 4. **Hashing frontier**: the contiguous prefix is hashed as it forms
  *    ({@link HashFrontier}), so the digest is ready when the last part lands.
@@ -19,19 +19,21 @@
  *
  * @example
  * ```ts
+ * import { HostPolicy } from "./host_policy.ts";
+ * const url = "https://127.0.0.1:8443/m.gguf";
+ * const partialDir = "/srv/models/blobs/sha256/27/.partial-270cba1b…";
+ * const policy = new HostPolicy().with([url]);
  * const { file, sha256, bytes } = await downloadToPartial(url, partialDir, { policy, connections: 8 });
  * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
-import type { ConnectionBudget } from "./connection_budget.ts";
 import { checkDiskSpace } from "./disk_space.ts";
-import type { HostPolicy } from "./host_policy.ts";
-import type { SendRequest } from "./http_get.ts";
+import type { DownloadOptions, DownloadResult } from "./download_options.ts";
 import { PartRun } from "./part_run.ts";
 import { openProbe } from "./probe.ts";
 import { isIncomplete, type PartState, planParts, readResumeState } from "./resume_state.ts";
-import { backoffMs, DEFAULT_RETRY, isRetryable, type RetryPolicy, sleep, withRetries } from "./retry.ts";
+import { backoffMs, DEFAULT_RETRY, isRetryable, sleep, withRetries } from "./retry.ts";
 import { singleStream } from "./single_stream.ts";
 
 /** The most connections `"auto"` grows to. */
@@ -39,51 +41,8 @@ export const MAX_AUTO_CONNECTIONS = 16;
 /** The first part (the probe's range). */
 const FIRST_PART_BYTES = 4 * 1024 * 1024;
 
-/** Options of {@link downloadToPartial}. */
-export interface DownloadOptions {
-  policy: HostPolicy;
-  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
-  clientFor?: (url: URL) => Deno.HttpClient | undefined;
-  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
-  send?: SendRequest;
-  /** Credentials; only ever sent to the URL's own origin. */
-  headers?: Record<string, string>;
-  signal?: AbortSignal;
-  /**
-   * Connections for this file: a number is used as is; `"auto"` (the default) measures the first
-   * connection and opens up to 16 when each connection is limited (see `PartRun`).
-   */
-  connections?: number | "auto";
-  /** Part size (default: about four parts per connection, 4–64 MiB). */
-  partBytes?: number;
-  /** Shared across files; default: one of `connections` slots for this file alone. */
-  budget?: ConnectionBudget;
-  /** No byte for this long restarts a part (default 30 s). */
-  stallMs?: number;
-  retry?: RetryPolicy;
-  /** The size a registry promised: a different size fails before any byte is kept. */
-  expectedBytes?: number;
-  /** Disk preflight: the directory to check and the free space to keep. */
-  disk?: { path: string; cushionBytes?: number };
-  /** The download starts: the size (when known), the URL after redirects, bytes already on disk. */
-  onStart?: (info: { totalBytes: number | null; url: string; resumedBytes: number }) => void;
-  /** Bytes on disk so far (monotonic). */
-  onProgress?: (bytes: number) => void;
-  /** A failed attempt will be retried after `delayMs`. */
-  onRetry?: (error: LodeError, attempt: number, delayMs: number) => void;
-}
-
-/** What a finished download produced. */
-export interface DownloadResult {
-  file: string;
-  sha256: string;
-  bytes: number;
-  /** Bytes that were already on disk from an earlier, interrupted pull. */
-  resumedBytes: number;
-}
-
 /** Chooses the part size: about four parts per connection, between 4 and 64 MiB. */
-export function choosePartBytes(size: number, connections: number): number {
+function choosePartBytes(size: number, connections: number): number {
   const MiB = 1024 * 1024;
   return Math.min(64 * MiB, Math.max(4 * MiB, Math.ceil(size / (connections * 4) / MiB) * MiB));
 }

@@ -3,19 +3,13 @@
  * connection budget, per-part retries and re-resolution of expired signed
  * URLs, the hashing frontier following the contiguous prefix, and the resume
  * sidecar saved (after syncing the data) at most every 250 ms and whenever a part completes.
- *
- * @example
- * ```ts
- * const run = new PartRun({ url, file, partialDir, parts, options, identity });
- * const { sha256 } = await run.complete(probe);
- * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import { ConnectionBudget } from "./connection_budget.ts";
 import { HashFrontier } from "./hash_frontier.ts";
 import { openGet } from "./http_get.ts";
-import type { DownloadOptions } from "./parallel_download.ts";
+import type { DownloadOptions } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
 import { fetchRange } from "./range_fetch.ts";
 import { contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
@@ -142,8 +136,8 @@ export class PartRun {
    * {@link FAST_CONNECTION_BYTES_PER_S}, the origin (or the path) limits each connection — a CDN, a
    * proxy, a distant host — and all `connections` start at once. A single connection faster than that
    * means the link is fast and this machine's CPU is the limit: more connections would only add TLS
-   * work and out-of-order parts to read back (measured on loopback: 1 connection 2.2 s for 512 MiB,
-   * 2 connections 2.8 s, 4 connections 3.0 s).
+   * work and out-of-order parts to read back (on loopback, one connection is the fastest:
+   * docs/benchmarks.md).
    */
   #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;

@@ -2,14 +2,9 @@
  * The first request of a download: a `GET` for one range, redirects followed
  * and checked hop by hop. Its answer decides everything else — a `206` gives
  * the size and validators (parallel parts), a `200` means one stream.
- *
- * @example
- * ```ts
- * const probe = await openProbe(url, { from: 0, to: FIRST - 1, validator: null }, options);
- * ```
  * @module
  */
-import type { DownloadOptions } from "./parallel_download.ts";
+import type { DownloadOptions } from "./download_options.ts";
 import { openGet } from "./http_get.ts";
 
 /** An open answer to the probe, and how to abort its request. */

@@ -8,7 +8,7 @@
  * `Deno.createHttpClient({ caCerts })` (or the default client) still applies `HTTPS_PROXY` from the
  * process environment; and the process's `NO_PROXY` even overrides an explicit `proxy` option. The
  * environment is read when a client is created (the default client: at the first fetch), so the
- * composition root removes `PROXY_ENV_NAMES` (below) from the live environment once
+ * composition root removes `PROXY_ENV_NAMES` (src/config_env.ts) from the live environment once
  * `loadConfig` has its snapshot, and the clients made here are then the only ones deciding.
  * Deno never bypasses a proxy for loopback hosts by itself, and neither does lode: only `NO_PROXY` does.
  *
@@ -35,113 +35,9 @@
  * ```
  * @module
  */
-import { LodeError } from "../errors.ts";
+import { parseProxyUrl, type ProxyConfig, type ProxyEndpoint } from "../config_env.ts";
 import { Http1Client } from "./http1_client.ts";
 import { fetchSender, type SendRequest } from "./http_get.ts";
-
-/**
- * Every environment variable that Deno's own `fetch` reads proxies from. lode reads them here into
- * {@link Config.proxy} and decides per URL itself; the composition root should remove them from the
- * live process environment after taking its snapshot, so that Deno does not apply them a second time.
- *
- * @example
- * ```ts
- * const env = Deno.env.toObject();
- * for (const name of PROXY_ENV_NAMES) Deno.env.delete(name);
- * ```
- */
-export const PROXY_ENV_NAMES: readonly string[] = [
-  "HTTPS_PROXY",
-  "https_proxy",
-  "HTTP_PROXY",
-  "http_proxy",
-  "ALL_PROXY",
-  "all_proxy",
-  "NO_PROXY",
-  "no_proxy",
-];
-
-/** Proxy settings, as `loadConfig` reads them from `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`. */
-export interface ProxyConfig {
-  /** Proxy URL for `https:` requests; may carry `user:password@`. */
-  https?: string;
-  /** Proxy URL for `http:` requests; may carry `user:password@`. */
-  http?: string;
-  /** `NO_PROXY` entries (see the module doc), lower-cased. */
-  noProxy: string[];
-}
-
-/** A parsed proxy URL, in the shape `Deno.createHttpClient({ proxy })` takes. */
-export interface ProxyEndpoint {
-  /** `scheme://host[:port]`, without credentials (so it may be printed). */
-  url: string;
-  basicAuth?: { username: string; password: string };
-}
-
-const SCHEMES = new Set(["http:", "https:", "socks5:", "socks5h:"]);
-
-/**
- * Parses a proxy URL (`HTTPS_PROXY` style). Throws `USAGE` (without echoing a password) when it is not one.
- *
- * @example
- * ```ts
- * parseProxyUrl("alice:s%40cret@proxy.corp:3128");
- * // { url: "http://proxy.corp:3128", basicAuth: { username: "alice", password: "s@cret" } }
- * ```
- */
-export function parseProxyUrl(value: string): ProxyEndpoint {
-  const text = value.trim();
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new LodeError("USAGE", `not a proxy URL: "${redact(text)}"`, {
-      hint: "Give the proxy as http://HOST:PORT (or http://USER:PASSWORD@HOST:PORT).",
-    });
-  }
-  if (!SCHEMES.has(url.protocol) || !url.hostname) {
-    throw new LodeError(
-      "USAGE",
-      `unsupported proxy URL "${redact(text)}": use http, https, socks5 or socks5h`,
-      {
-        hint: "Give the proxy as http://HOST:PORT (or http://USER:PASSWORD@HOST:PORT).",
-      },
-    );
-  }
-  const bare = `${url.protocol}//${url.host}`;
-  const username = decode(url.username);
-  const password = decode(url.password);
-  return {
-    url: bare,
-    ...(username || password ? { basicAuth: { username, password } } : {}),
-  };
-}
-
-function decode(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
-
-/** `scheme://user:password@host` → `scheme://host`, for messages about a value that did not parse. */
-function redact(text: string): string {
-  return text.replace(/\/\/[^/@]*@/, "//").replace(/^[^/:]*:[^/@]*@/, "");
-}
-
-/**
- * Splits a `NO_PROXY` value into entries: commas or whitespace between them, lower-cased, empties dropped.
- *
- * @example
- * ```ts
- * parseNoProxy(" localhost, .Corp  10.0.0.0/8 "); // ["localhost", ".corp", "10.0.0.0/8"]
- * ```
- */
-export function parseNoProxy(value: string | undefined): string[] {
-  return (value ?? "").split(/[\s,]+/).map((s) => s.toLowerCase()).filter(Boolean);
-}
 
 /** Bytes of an IPv4 (4) or IPv6 (16) address (brackets and a `%zone` allowed), or null when `text` is not one. */
 function parseIp(text: string): Uint8Array | null {
@@ -240,18 +136,6 @@ export function noProxyMatcher(entries: readonly string[]): (url: URL) => boolea
   };
 }
 
-/**
- * Whether `url` bypasses the proxy under these `NO_PROXY` entries (see {@link noProxyMatcher}).
- *
- * @example
- * ```ts
- * bypassesProxy(new URL("https://localhost:8443/m.gguf"), ["localhost"]); // true
- * ```
- */
-export function bypassesProxy(url: URL, entries: readonly string[]): boolean {
-  return noProxyMatcher(entries)(url);
-}
-
 /** The clients of {@link createHttpClients}. */
 export interface HttpClients {
   /**
@@ -262,7 +146,8 @@ export interface HttpClients {
   clientFor(url: URL): Deno.HttpClient | undefined;
   /**
    * Sends one GET (redirects not followed): through `fetch` with {@link HttpClients.clientFor}'s client
-   * when a proxy applies, otherwise on lode's own HTTP/1.1 client, which reads bodies 2–3x faster here.
+   * when a proxy applies, otherwise on lode's own HTTP/1.1 client, which reads bodies faster
+   * (http1_client.ts).
    */
   send: SendRequest;
   /** The proxy (`scheme://host:port`, no credentials) that `url` goes through, or null; for messages. */
@@ -287,7 +172,9 @@ export interface HttpClientsOptions {
  *
  * @example
  * ```ts
- * const clients = createHttpClients({ caCertPems: [caPem], proxy: config.proxy });
+ * import { proxyFromEnv } from "../config_env.ts";
+ * const caPem = await Deno.readTextFile("ca.pem");
+ * const clients = createHttpClients({ caCertPems: [caPem], proxy: proxyFromEnv(Deno.env.toObject()) });
  * try {
  *   const url = new URL("https://127.0.0.1:8443/m.gguf");
  *   const response = await fetch(url, { client: clients.clientFor(url), redirect: "manual" });

@@ -1,47 +1,7 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
-import { bypassesProxy, createHttpClients, noProxyMatcher, parseNoProxy, parseProxyUrl } from "./proxy.ts";
-
-Deno.test("parseProxyUrl: scheme defaults to http, credentials become percent-decoded basic auth", () => {
-  assert.deepEqual(parseProxyUrl("proxy.corp:3128"), {
-    url: "http://proxy.corp:3128",
-  });
-  assert.deepEqual(parseProxyUrl(" http://alice:s%40c%3Ar%2Ft@proxy.corp:3128/ignored/path "), {
-    url: "http://proxy.corp:3128",
-    basicAuth: { username: "alice", password: "s@c:r/t" },
-  });
-  assert.deepEqual(parseProxyUrl("127.0.0.1:8080").url, "http://127.0.0.1:8080");
-  assert.deepEqual(parseProxyUrl("http://[::1]:8080").url, "http://[::1]:8080");
-  assert.deepEqual(parseProxyUrl("HTTPS://Proxy.Corp:443").url, "https://proxy.corp");
-  assert.deepEqual(parseProxyUrl("socks5h://bob@socks.corp:1080"), {
-    url: "socks5h://socks.corp:1080",
-    basicAuth: { username: "bob", password: "" },
-  });
-});
-
-Deno.test("parseProxyUrl: not a proxy URL is USAGE, and the password is not repeated", () => {
-  for (
-    const bad of ["ftp://alice:hunter2@proxy:21", "http://alice:hunter2@[oops", "http://", "alice:hunter2@"]
-  ) {
-    assert.throws(() => parseProxyUrl(bad), (e: unknown) => {
-      assert.ok(e instanceof LodeError, String(e));
-      assert.equal(e.code, "USAGE");
-      assert.ok(!e.message.includes("hunter2"), e.message);
-      return true;
-    }, bad);
-  }
-});
-
-Deno.test("parseNoProxy: commas or whitespace, lower-cased, empties dropped", () => {
-  assert.deepEqual(parseNoProxy(" localhost, .Corp\t10.0.0.0/8 ,,[::1]:8443 "), [
-    "localhost",
-    ".corp",
-    "10.0.0.0/8",
-    "[::1]:8443",
-  ]);
-  assert.deepEqual(parseNoProxy(undefined), []);
-  assert.deepEqual(parseNoProxy(""), []);
-});
+import { parseNoProxy } from "../config_env.ts";
+import { createHttpClients, noProxyMatcher } from "./proxy.ts";
 
 Deno.test("NO_PROXY matching: names, domain suffixes, *, ports, IPs and CIDR ranges", () => {
   const cases: [string[], string, boolean][] = [
@@ -96,7 +56,7 @@ Deno.test("NO_PROXY matching: names, domain suffixes, *, ports, IPs and CIDR ran
     [[], "https://example.com/", false],
   ];
   for (const [entries, url, expected] of cases) {
-    assert.equal(bypassesProxy(new URL(url), entries), expected, `${JSON.stringify(entries)} ${url}`);
+    assert.equal(noProxyMatcher(entries)(new URL(url)), expected, `${JSON.stringify(entries)} ${url}`);
   }
 });
 

@@ -1,6 +1,6 @@
 /**
  * Pull one model — one file or several (split shards, an mmproj) — into the
- * store: the seed's producer flow (`001` fetch.rs), extended to many files.
+ * store:
  *
  * 1. manifest + every blob present? done (no network);
  * 2. take the per-name lock (waiting, and saying so), re-check;
@@ -16,51 +16,29 @@
  *
  * @example
  * ```ts
- * const result = await pullModel(
- *   { name: "stories", url: "https://127.0.0.1:8443/stories.gguf", sha256: "270cba…", source },
- *   { store, policy: new HostPolicy().with(["https://127.0.0.1:8443"]), emit: console.log },
- * );
+ * import { pullFiles } from "./pull_model.ts";
+ * import { HostPolicy } from "./host_policy.ts";
+ * import { ModelStore } from "../store/model_store.ts";
+ * const store = await ModelStore.open("/tmp/models");
+ * const url = "https://127.0.0.1:8443/stories.gguf";
+ * const result = await pullFiles({
+ *   name: "stories",
+ *   files: [{ role: "model", filename: "stories.gguf", url, sha256: "270cba1b…" }],
+ *   source: { registry: "url", repo: "127.0.0.1:8443", revision: "", filename: "stories.gguf", url },
+ * }, { store, policy: new HostPolicy().with([url]), emit: console.log });
+ * console.log(result.path);
  * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
-import type { DownloadEvent } from "../events/download_event.ts";
 import { toMb } from "../events/download_event.ts";
-import type { StatusEvent } from "../events/status_event.ts";
-import {
-  digestsEqual,
-  type FileLock,
-  formatBlobRef,
-  type LockWaitOptions,
-  type Manifest,
-  type ManifestSource,
-  type ModelStore,
-  parseBlobRef,
-} from "../store/mod.ts";
-import type { HostPolicy } from "./host_policy.ts";
-import type { SendRequest } from "./http_get.ts";
-import type { ConnectionBudget } from "./connection_budget.ts";
+import { digestsEqual } from "../store/hash.ts";
+import type { FileLock } from "../store/file_lock.ts";
+import { formatBlobRef, parseBlobRef } from "../store/layout.ts";
+import type { Manifest, ManifestSource } from "../store/manifest.ts";
+import type { ModelStore } from "../store/model_store.ts";
 import { emitCompleted, fetchBlob, type FetchedBlob, type PullFile } from "./fetch_blob.ts";
-import type { RetryPolicy } from "./retry.ts";
-
-export type { FetchedBlob, PullFile } from "./fetch_blob.ts";
-
-/** A pinned download plan of a single-file model. */
-export interface PullPlan {
-  /** Model name in the store. */
-  name: string;
-  /** Where the bytes come from. */
-  url: string;
-  /** Expected SHA-256 (lowercase hex). Without it the hash is computed and recorded as not pinned. */
-  sha256?: string;
-  /** Expected size, when the registry knows it. */
-  sizeBytes?: number;
-  source: ManifestSource;
-  license?: string | null;
-  format?: string;
-  /** Extra request headers (auth), sent only to the plan's own URL host. */
-  headers?: Record<string, string>;
-}
+import type { PullContext } from "./pull_context.ts";
 
 /** A pinned download plan of a model of one or more files; `files[0]` is the primary one. */
 export interface PullFilesPlan {
@@ -72,31 +50,6 @@ export interface PullFilesPlan {
   format?: string;
   /** The hint of the `ACCESS_DENIED` error a 401/403 of a download becomes (what to do about it). */
   accessHint?: string;
-}
-
-/** Effects and settings of a pull. */
-export interface PullContext {
-  store: ModelStore;
-  policy: HostPolicy;
-  /** The HTTP client for a URL (extra CAs, the proxy that applies to its host); Deno's default when omitted. */
-  clientFor?: (url: URL) => Deno.HttpClient | undefined;
-  /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
-  send?: SendRequest;
-  emit?: (event: DownloadEvent) => void;
-  emitStatus?: (event: StatusEvent) => void;
-  lock?: LockWaitOptions;
-  /** Free space to keep beyond the download. */
-  cushionBytes?: number;
-  signal?: AbortSignal;
-  /** Minimum time between `file_progress` events. Default 100 ms. */
-  progressIntervalMs?: number;
-  /** Connections per file, or `"auto"` (the default: chosen by measurement). */
-  connections?: number | "auto";
-  /** Shared by every file pulled with this context. */
-  budget?: ConnectionBudget;
-  /** No byte for this long restarts a part. */
-  stallMs?: number;
-  retry?: RetryPolicy;
 }
 
 /** One file of a pull's result. */
@@ -117,24 +70,6 @@ export interface PullResult {
   pinned: boolean;
   /** Every file in the manifest, primary first. */
   files: PulledFile[];
-}
-
-/** Pulls a single-file `plan` into the store. */
-export function pullModel(plan: PullPlan, ctx: PullContext): Promise<PullResult> {
-  return pullFiles({
-    name: plan.name,
-    source: plan.source,
-    license: plan.license,
-    format: plan.format,
-    files: [{
-      role: "model",
-      filename: plan.source.filename || plan.name,
-      url: plan.url,
-      sha256: plan.sha256,
-      sizeBytes: plan.sizeBytes,
-      headers: plan.headers,
-    }],
-  }, ctx);
 }
 
 /** Pulls every file of `plan` and writes one manifest last. Emits download events; `failed` before throwing. */

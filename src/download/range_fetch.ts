@@ -7,11 +7,6 @@
  *
  * The part's `done` counter advances only as bytes reach the file, so a retry
  * (or a later resume) continues exactly where the data ends.
- *
- * @example
- * ```ts
- * await fetchRange({ url, part, file, size, validator: etag, signal, stallMs: 30_000, onBytes: (n) => {} });
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

@@ -4,12 +4,6 @@
  * validators that prove the origin still serves the same file, and how much of
  * each part is on disk. Written atomically after the data it describes has been
  * synced, so after a SIGKILL or a reboot it never claims bytes that are not there.
- *
- * @example
- * ```ts
- * const state = await readResumeState(dir); // null when absent or unreadable
- * await writeResumeState(dir, { ...state, parts });
- * ```
  * @module
  */
 import { z } from "zod";

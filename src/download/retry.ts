@@ -5,7 +5,10 @@
  *
  * @example
  * ```ts
- * const bytes = await withRetries((attempt) => fetchPart(attempt), { policy: DEFAULT_RETRY });
+ * const bytes = await withRetries(
+ *   async (attempt) => (await fetch(`https://127.0.0.1:8443/m.gguf?attempt=${attempt}`)).bytes(),
+ *   { policy: DEFAULT_RETRY },
+ * );
  * ```
  * @module
  */
@@ -30,7 +33,7 @@ export function backoffMs(attempt: number, policy: RetryPolicy, random: () => nu
 }
 
 /** Milliseconds a `Retry-After` header asks for (seconds or an HTTP date), or `null`. */
-export function retryAfterMs(header: string | null | undefined, now: number = Date.now()): number | null {
+function retryAfterMs(header: string | null | undefined, now: number = Date.now()): number | null {
   if (!header) return null;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;

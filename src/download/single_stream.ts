@@ -3,18 +3,13 @@
  * streamed into the partial file and hashed as it lands. It cannot be resumed,
  * so a failure frees the partial and marks the error `single_stream` for the
  * caller to start over.
- *
- * @example
- * ```ts
- * if (probe.response.status === 200) return await singleStream(probe, { ...options, file, partialDir });
- * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import { HashingWriter } from "../store/hashing_writer.ts";
 import { checkDiskSpace } from "./disk_space.ts";
 import { transportError } from "./http_get.ts";
-import type { DownloadOptions, DownloadResult } from "./parallel_download.ts";
+import type { DownloadOptions, DownloadResult } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
 
 /** The origin ignores ranges: one stream, hashed as it lands; retried from the start. */

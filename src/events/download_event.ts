@@ -1,7 +1,6 @@
 /**
- * Download events: the wire format of a pull (seed `000`, `DownloadEvent`),
- * serialised with an `event` tag. lode keeps the seed's fields (MB numbers)
- * and adds exact byte counts, so old readers keep working.
+ * Download events: the wire format of a pull, serialised with an `event` tag.
+ * Sizes come both in whole mebibytes (the `*_mb` fields) and in exact bytes.
  *
  * @example
  * ```ts
@@ -14,7 +13,7 @@ import { z } from "zod";
 
 const MB = 1024 * 1024;
 
-/** Whole mebibytes, as the seed's `*_mb` fields count them. */
+/** Whole mebibytes (rounded down), as the `*_mb` fields count them. */
 export function toMb(bytes: number): number {
   return Math.floor(bytes / MB);
 }
@@ -96,6 +95,3 @@ export const DownloadEvent = z.discriminatedUnion("event", [
   WaitingEvent,
 ]);
 export type DownloadEvent = z.infer<typeof DownloadEvent>;
-
-/** Something that receives events; must not block. */
-export type EventSink<E> = (event: E) => void;

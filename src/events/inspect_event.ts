@@ -5,6 +5,7 @@
  * @example
  * ```ts
  * import { InspectEvent } from "./inspect_event.ts";
+ * declare const line: string; // one line of `lode inspect MODEL --json`
  * const e = InspectEvent.parse(JSON.parse(line));
  * console.log(e.architecture, e.parameters, e.quantization);
  * ```

@@ -13,7 +13,9 @@
  *
  * @example
  * ```ts
- * SyncEvent.parse({ event: "sync_completed", models: 1, blobs: 1, trusted: 1, verified: 0, … });
+ * import { SyncEvent } from "./lock_event.ts";
+ * const line = '{"event":"lock_removed","lockfile":"lode.lock","model":"stories"}';
+ * SyncEvent.parse(JSON.parse(line)); // throws when the line is not one of these events
  * ```
  * @module
  */

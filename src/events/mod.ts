@@ -6,7 +6,6 @@
 export {
   CompletedEvent,
   DownloadEvent,
-  type EventSink,
   FailedEvent,
   FileCompletedEvent,
   FileProgressEvent,
@@ -15,13 +14,7 @@ export {
   toMb,
   WaitingEvent,
 } from "./download_event.ts";
-export {
-  Capabilities,
-  type LoadingModelEvent,
-  LoadPhase,
-  StatusEvent,
-  UnloadReason,
-} from "./status_event.ts";
+export { Capabilities, LoadPhase, StatusEvent, UnloadReason } from "./status_event.ts";
 export {
   DoneEvent,
   EmbeddingEvent,

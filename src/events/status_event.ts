@@ -1,7 +1,8 @@
 /**
- * Status events (seed `003`, `StatusEvent` / `LoadPhase`), tagged by `status`;
- * `loading_model` and `restarting` carry a `phase` whose fields are flattened
- * into the same object, exactly as the seed's admin frames read:
+ * Status events of model loads and of the daemon (the admin stream's frames,
+ * docs/protocol.md), tagged by `status`; `loading_model` and `restarting`
+ * carry a `phase` whose fields are flattened into the same object, as admin
+ * frames read:
  * `{"status":"loading_model","phase":"download","downloaded_bytes":…}`.
  *
  * @example
@@ -13,7 +14,7 @@
  */
 import { z } from "zod";
 
-/** The sub-stages of a model load (seed `LoadPhase`), tagged by `phase`. */
+/** The sub-stages of a model load, tagged by `phase`. */
 export const LoadPhase = z.discriminatedUnion("phase", [
   z.object({ phase: z.literal("checking_local"), path: z.string() }),
   z.object({
@@ -49,7 +50,7 @@ function phased<S extends "loading_model" | "restarting">(status: S) {
   ] as const;
 }
 
-/** The backend capability snapshot, exactly the seed's fields. */
+/** The backend capability snapshot. */
 export const Capabilities = z.object({
   backend: z.string(),
   v2: z.boolean(),
@@ -85,6 +86,3 @@ export const StatusEvent = z.union([
   z.object({ status: z.literal("draining") }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEvent>;
-
-/** A `loading_model` event for one phase, typed by the phase's name. */
-export type LoadingModelEvent = Extract<StatusEvent, { status: "loading_model" }>;

@@ -47,19 +47,11 @@ export const GGUF_MAGIC = 0x46554747;
 
 /**
  * The alignment of the data section when `general.alignment` is absent.
- * @example
- * ```ts
- * const alignment = header.metadata.has("general.alignment") ? header.alignment : GGUF_DEFAULT_ALIGNMENT;
- * ```
  */
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
 /**
  * The most dimensions a ggml tensor has (`GGML_MAX_DIMS`).
- * @example
- * ```ts
- * if (dims.length > GGML_MAX_DIMS) throw new Error("too many dims");
- * ```
  */
 export const GGML_MAX_DIMS = 4;
 

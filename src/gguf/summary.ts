@@ -87,7 +87,8 @@ function str(v: GgufValue | undefined): string | null {
  * Summarizes a header read by {@link readGgufHeader}.
  * @example
  * ```ts
- * const s = summarizeGguf(await readGgufHeader("model.gguf"));
+ * import { readGgufHeader } from "./read_header.ts";
+ * const s = summarizeGguf(await readGgufHeader("tests/fixtures/stories260K.gguf"));
  * console.log(`${s.architecture} ${s.parameters} params ${s.quantization}`);
  * ```
  */

@@ -97,7 +97,7 @@ export function backendConformance(
       session = await backend.load(fixtures.model, { ...loadOptions, onStatus: (e) => events.push(e) });
       const s = session;
 
-      await t.step("load reports loading_model mmap, kv_cache, then capabilities (the seed's fields)", () => {
+      await t.step("load reports loading_model mmap, kv_cache, then capabilities", () => {
         for (const event of events) StatusEvent.parse(event);
         assertEquals(events.map((e) => ("phase" in e ? `${e.status}:${e.phase}` : e.status)), [
           "loading_model:mmap",

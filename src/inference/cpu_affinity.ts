@@ -6,12 +6,10 @@
  * (decode, then sample: ~6 thread switches per token). Left to the kernel,
  * the two threads land on different CPUs, so every hand-off wakes an idle
  * CPU — in a VM an inter-processor interrupt through the hypervisor. Kept on
- * one CPU, the hand-off is a switch on a CPU that is already awake.
- * Measured on the 2-vCPU VM this project runs on (stories260K, 1 thread,
- * 1000 greedy tokens, `taskset`): in-process 670–730 tokens/s free, 800–900
- * pinned (+15–20%); a daemon's runner 750–800 free, 880–900 pinned. The other
- * CPU stays free for the daemon and its clients, so they no longer wake up
- * on the runner's CPU either.
+ * one CPU, the hand-off is a switch on a CPU that is already awake, and a
+ * one-thread generation runs faster, in-process and in a daemon's runner
+ * (docs/benchmarks.md). The other CPU stays free for the daemon and its
+ * clients, so they no longer wake up on the runner's CPU either.
  *
  * Only `"auto"` decides by itself, and only where it was measured: one
  * evaluation thread, no GPU, Linux, at least two CPUs allowed. It picks the
@@ -34,13 +32,12 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import type { LoadOptions } from "./backend.ts";
 
 /** `"auto"` (pin a one-thread CPU generation to the least busy CPU), `"off"`, or the CPUs to pin to. */
 export type CpuAffinity = "auto" | "off" | number[];
 
 /** Milliseconds of `/proc/stat` sampled to find the least busy CPU. */
-export const BUSY_SAMPLE_MS = 60;
+const BUSY_SAMPLE_MS = 60;
 
 /**
  * The CPUs in a Linux CPU list (`0-3,8,10-11`), sorted, without repeats.
@@ -291,7 +288,7 @@ export function checkCpuAffinity(value: unknown): asserts value is CpuAffinity |
 }
 
 /**
- * Pins this process as a model's load options ask ({@link LoadOptions.cpus}); call it before the model's context (and its threads) exist. Resolves
+ * Pins this process as a model's load options ask (`LoadOptions.cpus` in backend.ts); call it before the model's context (and its threads) exist. Resolves
  * with the CPUs, or null when the process was left to the kernel (or pinning is not possible here).
  *
  * @example
@@ -300,7 +297,7 @@ export function checkCpuAffinity(value: unknown): asserts value is CpuAffinity |
  * ```
  */
 export async function pinForModel(
-  options: Pick<LoadOptions, "cpus">,
+  options: { cpus?: CpuAffinity },
   model: { threads: number; cpuOnly: boolean },
 ): Promise<number[] | null> {
   const cpus = await planCpus(options.cpus, model);

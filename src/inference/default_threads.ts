@@ -3,10 +3,10 @@
  *
  * llama.cpp spins its threads while it waits for each other, so asking for as
  * many threads as there are logical CPUs (its default) fights every other
- * process, and the main thread, for the same cores. On a 2-core machine
- * stories260K runs at ~920 tokens/s with 1 thread, ~160 with 2 and ~2 with
- * the library default. So: leave one core free, and stop at 4, where decoding
- * small models is memory-bound anyway.
+ * process, and the main thread, for the same cores: on a 2-core machine a
+ * second thread, and more so the library default, makes a small model many
+ * times slower (docs/benchmarks.md). So: leave one core free, and stop at 4,
+ * where decoding small models is memory-bound anyway.
  *
  * @example
  * ```ts

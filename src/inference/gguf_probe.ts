@@ -12,7 +12,8 @@
  * ```
  * @module
  */
-import { readGgufHeader, summarizeGguf } from "../gguf/mod.ts";
+import { readGgufHeader } from "../gguf/read_header.ts";
+import { summarizeGguf } from "../gguf/summary.ts";
 import type { ProbeResult } from "./backend.ts";
 
 /**

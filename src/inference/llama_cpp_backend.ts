@@ -4,7 +4,7 @@
  * gives sessions that stream text continuations (`generate`), answers
  * through the model's chat template (`chat`), embeddings and tokens.
  *
- * node-llama-cpp costs ~0.6 s to import, so it is imported lazily by the
+ * node-llama-cpp is slow to import, so it is imported lazily by the
  * first `load`, never by importing this module. One llama.cpp runtime is
  * started per backend (per GPU mode) and shared by its sessions; `close`
  * releases it.
@@ -42,7 +42,7 @@ import { LlamaCppSession } from "./llama_cpp_session.ts";
 import { openFfiVocabulary } from "./llama_cpp_ffi_vocabulary.ts";
 import { LlamaCppVocabulary } from "./llama_cpp_vocabulary.ts";
 
-/** The name of this backend, also `capabilities.backend` (the seed's identifier). */
+/** The name of this backend, also `capabilities.backend`. */
 export const LLAMA_CPP_BACKEND_NAME = "llamacpp";
 
 /** The context size used when none is asked for (capped by the model's training context). */
@@ -220,7 +220,7 @@ class LlamaCppBackend implements Backend {
       if (this.#closed) throw new LodeError("INTERNAL", "loadVocabulary() called on a closed backend");
       const llama = await this.#runtime(lib, "cpu");
       const forget = (v: Vocabulary) => this.#vocabularies.delete(v);
-      // Straight to the libllama node-llama-cpp loaded when it can (~2 µs less per call), else the addon.
+      // Straight to the libllama node-llama-cpp loaded when it can (cheaper per call), else the addon.
       const onUnavailable = (why: string) => this.#log("info", `vocabulary through the addon: ${why}`);
       const vocabulary = await openFfiVocabulary(path, { onClosed: forget, onUnavailable }) ??
         new LlamaCppVocabulary(

@@ -10,8 +10,8 @@
  * (memory outside the JavaScript heap, freed later by a GC thread that then
  * contends with the main thread for malloc's lock). Called directly, the text
  * is encoded into a buffer kept from the last call and the ids are read from
- * another: ~2 µs less per request, ~8% of the daemon's CPU for a tokenize
- * (scripts/bench_daemon.ts: 21.4–21.7 µs per request against 23.5–27.1).
+ * another, which saves a share of the daemon's CPU per tokenize request
+ * (scripts/bench_daemon.ts; docs/benchmarks.md).
  *
  * Why it is safe: the ids are llama.cpp's own, from the very library the
  * addon uses (`tests`: equal to node-llama-cpp's for every kind of text, and
@@ -93,11 +93,6 @@ export interface OpenFfiVocabularyOptions {
  * The vocabulary of the GGUF at `path`, loaded without weights by the libllama already in this process;
  * null when that way is unavailable (see the module doc; `onUnavailable` says why). Throws
  * `MODEL_LOAD_FAILED` when llama.cpp cannot read the file's vocabulary.
- *
- * @example
- * ```ts
- * const vocabulary = await openFfiVocabulary(path, { onUnavailable: (why) => console.error(why) });
- * ```
  */
 export async function openFfiVocabulary(
   path: string,

@@ -23,11 +23,6 @@ import type { Vocabulary } from "./backend.ts";
 
 /**
  * The token ids of `text` in `model`'s vocabulary (no BOS added, special tokens not parsed).
- *
- * @example
- * ```ts
- * tokenizeWith(model, "Once upon a time"); // [9038, 2501, 263, 931] for a llama vocabulary
- * ```
  */
 export function tokenizeWith(model: NodeLlamaCpp.LlamaModel, text: string): number[] {
   if (typeof text !== "string") throw new LodeError("USAGE", "tokenize needs a string");
@@ -37,11 +32,6 @@ export function tokenizeWith(model: NodeLlamaCpp.LlamaModel, text: string): numb
 /**
  * The text of `tokens` in `model`'s vocabulary. Every id is checked first (llama.cpp aborts the whole
  * process on an id outside the vocabulary): a bad one is a `USAGE` error naming its index.
- *
- * @example
- * ```ts
- * detokenizeWith(model, [9038, 2501, 263, 931]); // "Once upon a time"
- * ```
  */
 export function detokenizeWith(model: NodeLlamaCpp.LlamaModel, tokens: number[]): string {
   checkTokenIds(tokens, model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0);
@@ -74,11 +64,6 @@ export function checkTokenIds(tokens: number[], size: number): void {
 /**
  * A {@link Vocabulary} over a model node-llama-cpp loaded with `vocabOnly`. Created by the backend's
  * `loadVocabulary`; `onClosed` lets the backend forget it.
- *
- * @example
- * ```ts
- * const vocabulary = new LlamaCppVocabulary(await llama.loadModel({ modelPath, vocabOnly: true }), () => {});
- * ```
  */
 export class LlamaCppVocabulary implements Vocabulary {
   readonly #model: NodeLlamaCpp.LlamaModel;

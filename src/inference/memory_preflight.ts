@@ -34,22 +34,15 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import {
-  type GgufHeader,
-  type GgufSummary,
-  readGgufModelHeader,
-  summarizeGguf,
-  tensorBytes,
-} from "../gguf/mod.ts";
+import type { GgufHeader } from "../gguf/gguf_types.ts";
+import { type GgufSummary, summarizeGguf } from "../gguf/summary.ts";
+import { readGgufModelHeader } from "../gguf/split.ts";
+import { tensorBytes } from "../gguf/ggml_types.ts";
 import { readMemAvailable } from "./mem_available.ts";
 
 /**
  * Bytes added to every estimate for what loading a model costs beyond weights, KV cache and compute
  * buffers (measured ~11 MB here for small models; see the module doc).
- * @example
- * ```ts
- * const ram = weights + kvCache + compute + MODEL_OVERHEAD_BYTES;
- * ```
  */
 export const MODEL_OVERHEAD_BYTES = 32 * 1024 * 1024;
 
@@ -97,6 +90,7 @@ const LAYER = /^blk\.(\d+)\./;
  * Estimates the memory llama.cpp needs for a model (its GGUF header) and a context. Pure.
  * @example
  * ```ts
+ * import { readGgufHeader } from "../gguf/read_header.ts";
  * const header = await readGgufHeader("tests/fixtures/stories260K.gguf");
  * const e = estimateMemory(header, { contextSize: 2048 });
  * console.log(e.kvCache.ram); // 1310720 (2 × 5 layers × 2048 × (32 + 32) × 2 bytes)
@@ -183,6 +177,9 @@ function mib(n: number): string {
  * smaller model) in the message and `details`.
  * @example
  * ```ts
+ * import { readGgufHeader } from "../gguf/read_header.ts";
+ * import { readMemAvailable } from "./mem_available.ts";
+ * const estimate = estimateMemory(await readGgufHeader("tests/fixtures/stories260K.gguf"), { contextSize: 2048 });
  * checkMemory(estimate, { ram: await readMemAvailable() });
  * ```
  */
@@ -247,8 +244,9 @@ export interface PreflightOptions extends Omit<MemoryEstimateOptions, "contextSi
  * `INSUFFICIENT_MEMORY` (and `GGUF_INVALID` for a bad file). The backend calls it before loading.
  * @example
  * ```ts
+ * const path = "tests/fixtures/stories260K.gguf";
  * await preflight(path, { contextSize: 4096, gpuLayers: 0 }); // RAM from /proc/meminfo
- * await preflight(path, { gpuLayers: 33, availableVram: vramFree }); // the model's context, at most 4096
+ * await preflight(path, { gpuLayers: 33, availableVram: 8 * 2 ** 30 }); // the model's context, at most 4096
  * ```
  */
 export async function preflight(path: string, options: PreflightOptions = {}): Promise<MemoryEstimate> {

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { readLockfile } from "./lockfile.ts";
  * lockKey(await readLockfile("lode.lock")); // "lode-3f1a…" (64 hex digits)
  * ```
  * @module

@@ -4,16 +4,11 @@
  * the file, see `src/store/verified_record.ts`) is trusted without reading
  * it; any other blob — a cache restore, a copy, a file changed since — is
  * re-hashed under its blob lock, and bad bytes go to quarantine.
- *
- * @example
- * ```ts
- * const state = await checkLockedBlob(store, hex, { name: "stories260K" });
- * if (state.status === "corrupt") console.log("quarantined at", state.quarantinePath);
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { checkBlob, exists, type LockWaitOptions, manifestBlobs, type ModelStore } from "../store/mod.ts";
+import { checkBlob } from "../store/verify_model.ts";
+import { exists, type LockWaitOptions, manifestBlobs, type ModelStore } from "../store/model_store.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import type { LockEntry } from "./lockfile.ts";
 

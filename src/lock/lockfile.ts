@@ -32,6 +32,21 @@
  * @example
  * ```ts
  * const lock = await readLockfile("lode.lock");
+ * const url = "https://mirror.example/models/stories260K.gguf";
+ * const entry: LockEntry = {
+ *   name: "stories260K",
+ *   reference: url,
+ *   registry: "url",
+ *   repo: "mirror.example",
+ *   revision: "",
+ *   files: [{
+ *     role: "model",
+ *     filename: "stories260K.gguf",
+ *     url,
+ *     sha256: "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d",
+ *     size: 1185376,
+ *   }],
+ * };
  * await writeLockfile("lode.lock", withEntry(lock, entry));
  * ```
  * @module
@@ -44,10 +59,10 @@ import { lineOfPath } from "../schema/json_locate.ts";
 import { checkSchema, parseJsonText } from "../schema/schema_error.ts";
 
 /** The lockfile format this lode reads and writes. */
-export const LOCKFILE_VERSION = 1;
+const LOCKFILE_VERSION = 1;
 
 /** Default lockfile path, relative to the working directory. */
-export const DEFAULT_LOCKFILE = "lode.lock";
+const DEFAULT_LOCKFILE = "lode.lock";
 
 const validName = (name: string) => {
   try {
@@ -98,12 +113,9 @@ export const Lockfile = z.object({
 });
 export type Lockfile = z.infer<typeof Lockfile>;
 
-/** The lockfile path: `--lockfile`, else `$LODE_LOCKFILE`, else `./lode.lock`. */
-export function lockfilePath(
-  flag: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-): string {
-  return flag || env.LODE_LOCKFILE || DEFAULT_LOCKFILE;
+/** The lockfile path: `--lockfile`, else `$LODE_LOCKFILE` (the config's `lockfile`), else `./lode.lock`. */
+export function lockfilePath(flag: string | undefined, configured: string | undefined): string {
+  return flag || configured || DEFAULT_LOCKFILE;
 }
 
 /** A lockfile with no models. */
@@ -174,7 +186,7 @@ function canonicalEntry(entry: LockEntry): LockEntry {
 }
 
 /** The canonical form: models sorted by name (code-unit order), fields in a fixed order. */
-export function canonicalLockfile(lock: Lockfile): Lockfile {
+function canonicalLockfile(lock: Lockfile): Lockfile {
   const models = checkSchema(Lockfile, lock, { code: "LOCKFILE_INVALID", subject: "the lockfile to write" })
     .models
     .map(canonicalEntry);

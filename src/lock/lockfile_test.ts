@@ -173,9 +173,9 @@ Deno.test("read/write: missing file is LOCKFILE_NOT_FOUND (or null); writes are 
 });
 
 Deno.test("lockfilePath: --lockfile, then LODE_LOCKFILE, then ./lode.lock", () => {
-  assert.equal(lockfilePath("x.lock", { LODE_LOCKFILE: "y.lock" }), "x.lock");
-  assert.equal(lockfilePath(undefined, { LODE_LOCKFILE: "y.lock" }), "y.lock");
-  assert.equal(lockfilePath(undefined, {}), "lode.lock");
+  assert.equal(lockfilePath("x.lock", "y.lock"), "x.lock");
+  assert.equal(lockfilePath(undefined, "y.lock"), "y.lock");
+  assert.equal(lockfilePath(undefined, undefined), "lode.lock");
 });
 
 Deno.test("plan <-> entry: the lockfile is the plan (all files, pins, CDN hosts; never headers)", () => {

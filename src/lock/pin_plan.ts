@@ -4,15 +4,10 @@
  * needs no download; a file missing either (a plain https URL) is pulled
  * into the store, which computes and verifies them, and the pins come from
  * the store's manifest.
- *
- * @example
- * ```ts
- * const { entry, downloaded } = await pinPlan(plan, { store, pull: (p) => pullPlan(p, pullContext) });
- * ```
  * @module
  */
 import type { ModelPlan } from "../registry/registry.ts";
-import type { ModelStore } from "../store/mod.ts";
+import type { ModelStore } from "../store/model_store.ts";
 import type { LockEntry } from "./lockfile.ts";
 import { unpinnedFiles } from "./lockfile.ts";
 import { entryFromPlan, pinFromManifest } from "./plan_entry.ts";

@@ -3,17 +3,13 @@
  * the download core pulls (every file, with its pin), and a resolved, pinned
  * plan converts to an entry. Request headers (credentials) are never written
  * to the lockfile.
- *
- * @example
- * ```ts
- * const entry = entryFromPlan(pinnedPlan);
- * const plan = planFromEntry(entry); // what `lode sync` pulls, without asking the registry again
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";
 import type { ModelPlan } from "../registry/registry.ts";
-import { blobHex, type Manifest, parseBlobRef } from "../store/mod.ts";
+import { blobHex } from "../store/model_store.ts";
+import type { Manifest } from "../store/manifest.ts";
+import { parseBlobRef } from "../store/layout.ts";
 import { lockedFile, type LockEntry } from "./lockfile.ts";
 
 /** The lock entry of a plan. Files keep the plan's order (`files[0]` is the primary one). */

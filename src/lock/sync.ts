@@ -18,15 +18,20 @@
  *
  * @example
  * ```ts
- * const outcome = await syncLockfile(lock, { store, pull: (plan) => pullPlan(plan, pullContext) });
- * if (outcome.changed) await writeLockfile(path, outcome.lock);
+ * import { readLockfile, writeLockfile } from "./lockfile.ts";
+ * import { pullPlan } from "../registry/pull_plan.ts";
+ * import type { PullContext } from "../download/pull_context.ts";
+ * declare const pullContext: PullContext; // the command's: host policy, HTTP clients, progress
+ * const lock = await readLockfile("lode.lock");
+ * const outcome = await syncLockfile(lock, { store: pullContext.store, pull: (plan) => pullPlan(plan, pullContext) });
+ * if (outcome.changed) await writeLockfile("lode.lock", outcome.lock);
  * ```
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import type { SyncCheckEvent, SyncModelEvent } from "../events/lock_event.ts";
 import type { ModelPlan } from "../registry/registry.ts";
-import type { LockWaitOptions, ModelStore } from "../store/mod.ts";
+import type { LockWaitOptions, ModelStore } from "../store/model_store.ts";
 import { type BlobState, checkLockedBlob, manifestMatches } from "./check_store.ts";
 import { type LockEntry, type Lockfile, unpinnedFiles, withEntry } from "./lockfile.ts";
 import { pinFromManifest, planFromEntry } from "./plan_entry.ts";
@@ -69,7 +74,7 @@ export interface SyncOutcome {
 }
 
 /** The entries `names` selects (every entry when empty); a name without an entry fails. */
-export function selectEntries(lock: Lockfile, names: string[] = []): LockEntry[] {
+function selectEntries(lock: Lockfile, names: string[] = []): LockEntry[] {
   if (names.length === 0) return lock.models;
   return names.map((name) => {
     const entry = lock.models.find((m) => m.name === name);
@@ -84,7 +89,7 @@ export function selectEntries(lock: Lockfile, names: string[] = []): LockEntry[]
 }
 
 /** Fails with `LOCKFILE_FROZEN` when any of `entries` has an unpinned file. */
-export function assertFrozen(entries: LockEntry[]): void {
+function assertFrozen(entries: LockEntry[]): void {
   const unpinned = entries.flatMap((e) => unpinnedFiles(e).map((f) => `${e.name}: ${f.filename}`));
   if (unpinned.length === 0) return;
   throw new LodeError(

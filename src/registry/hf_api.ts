@@ -12,13 +12,6 @@
  *
  * Every request goes through {@link RegistryContext.get}; the token (if any) is a header of the API
  * host's requests only.
- *
- * @example
- * ```ts
- * const hub = new HfApi(ctx, { endpoint: "https://huggingface.co", token: ctx.env.HF_TOKEN });
- * const info = await hub.modelInfo("Qwen/Qwen3-0.6B-GGUF", "main");
- * const files = await hub.listFiles("Qwen/Qwen3-0.6B-GGUF", info.sha);
- * ```
  * @module
  */
 import { z } from "zod";

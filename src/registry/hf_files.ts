@@ -14,6 +14,10 @@
  *
  * @example
  * ```ts
+ * const files: HfFile[] = [
+ *   { path: "Qwen3-0.6B-Q4_K_M.gguf", size: 484_220_320 },
+ *   { path: "Qwen3-0.6B-Q8_0.gguf", size: 639_446_688 },
+ * ];
  * const picked = selectHfFiles(files, { quant: "Q8_0" });
  * picked.model.map((f) => f.path); // ["Qwen3-0.6B-Q8_0.gguf"]
  * ```

@@ -17,6 +17,9 @@
  *
  * @example
  * ```ts
+ * import type { RegistryContext } from "./registry.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const ctx: RegistryContext;
  * const plan = await huggingFaceRegistry.resolve(parseRef("hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"), ctx);
  * plan.source.revision; // "c1899de2…" (the commit sha of main)
  * ```
@@ -26,16 +29,14 @@ import { LodeError } from "../errors.ts";
 import { accessDenied, accessHint, DEFAULT_HF_ENDPOINT, HfApi } from "./hf_api.ts";
 import { type HfFile, selectHfFiles } from "./hf_files.ts";
 import { formatHfRef, type HfRef, nameFromFilename, parseSha256Flag } from "./reference.ts";
-import type { ModelPlan, PlannedFile, Registry, ResolveModelOptions } from "./registry.ts";
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { ModelPlan, PlannedFile, Registry, RegistrySettings, ResolveModelOptions } from "./registry.ts";
 
 /** CDN hosts of the public Hub, allowed for its redirects. */
 export const HF_CDN_HOSTS = ["hf.co", "*.hf.co", "huggingface.co", "*.huggingface.co"];
 
 /** The Hub endpoint: `HF_ENDPOINT` or `https://huggingface.co`; `USAGE` when it is not a URL. */
-export function hfEndpoint(env: Env): URL {
-  const raw = env.HF_ENDPOINT?.trim() || DEFAULT_HF_ENDPOINT;
+function hfEndpoint(settings: RegistrySettings): URL {
+  const raw = settings.hfEndpoint?.trim() || DEFAULT_HF_ENDPOINT;
   let url: URL;
   try {
     url = new URL(raw);
@@ -54,38 +55,40 @@ export function hfEndpoint(env: Env): URL {
 }
 
 /** Hosts the Hub's downloads may redirect to: its CDN for the public Hub; none for a mirror (`--allow-host`). */
-export function hfAllowHosts(env: Env): string[] {
-  return hfEndpoint(env).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
+function hfAllowHosts(settings: RegistrySettings): string[] {
+  return hfEndpoint(settings).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
 }
 
-function hfToken(env: Env): string | undefined {
-  return env.HF_TOKEN?.trim() || undefined;
+function hfToken(settings: RegistrySettings): string | undefined {
+  return settings.hfToken?.trim() || undefined;
 }
 
 /** The `Authorization` header for `url` when it is on the Hub endpoint's origin and HF_TOKEN is set. */
-export function hfAuthFor(url: string, env: Env): Record<string, string> | undefined {
-  const token = hfToken(env);
+function hfAuthFor(url: string, settings: RegistrySettings): Record<string, string> | undefined {
+  const token = hfToken(settings);
   if (!token) return undefined;
-  return new URL(url).origin === hfEndpoint(env).origin ? { authorization: `Bearer ${token}` } : undefined;
+  return new URL(url).origin === hfEndpoint(settings).origin
+    ? { authorization: `Bearer ${token}` }
+    : undefined;
 }
 
 /**
- * `plan` with what a download from the Hub needs, from the environment of this run: `HF_TOKEN` on the
+ * `plan` with what a download from the Hub needs, from the settings of this run: `HF_TOKEN` on the
  * files on the Hub's own origin, the Hub's CDN hosts, and what to do on a 401/403. The Hub's
  * registry, a re-pull by name and `lode sync` all pull through it; plans of other registries pass
  * unchanged.
  */
-export function withHfAccess(plan: ModelPlan, env: Env): ModelPlan {
+export function withHfAccess(plan: ModelPlan, settings: RegistrySettings): ModelPlan {
   if (plan.source.registry !== "huggingface") return plan;
-  const page = `${hfEndpoint(env).href.replace(/\/$/, "")}/${plan.source.repo}`;
+  const page = `${hfEndpoint(settings).href.replace(/\/$/, "")}/${plan.source.repo}`;
   return {
     ...plan,
     files: plan.files.map((f) => {
-      const headers = hfAuthFor(f.url, env);
+      const headers = hfAuthFor(f.url, settings);
       return headers ? { ...f, headers } : f;
     }),
-    allowHosts: [...new Set([...plan.allowHosts ?? [], ...hfAllowHosts(env)])],
-    accessHint: accessHint({ repo: plan.source.repo, page, hasToken: hfToken(env) !== undefined }),
+    allowHosts: [...new Set([...plan.allowHosts ?? [], ...hfAllowHosts(settings)])],
+    accessHint: accessHint({ repo: plan.source.repo, page, hasToken: hfToken(settings) !== undefined }),
   };
 }
 
@@ -122,10 +125,10 @@ function checkSha256Flag(files: PlannedFile[], options: ResolveModelOptions | un
 export const huggingFaceRegistry: Registry = {
   id: "huggingface",
   claims: (ref) => ref.kind === "hf",
-  hostsFor: (ref, env) => (ref.kind === "hf" ? [hfEndpoint(env).hostname] : []),
+  hostsFor: (ref, settings) => (ref.kind === "hf" ? [hfEndpoint(settings).hostname] : []),
   async resolve(ref, ctx, options): Promise<ModelPlan> {
     if (ref.kind !== "hf") throw new LodeError("INTERNAL", "huggingFaceRegistry given a non-hf reference");
-    const hub = new HfApi(ctx, { endpoint: hfEndpoint(ctx.env).href, token: hfToken(ctx.env) });
+    const hub = new HfApi(ctx, { endpoint: hfEndpoint(ctx.settings).href, token: hfToken(ctx.settings) });
     const revision = ref.revision ?? "main";
     const info = await hub.modelInfo(ref.repo, revision);
     const page = hub.pageUrl(ref.repo);
@@ -161,7 +164,7 @@ export const huggingFaceRegistry: Registry = {
       files: checkSha256Flag(files, options),
       license: Array.isArray(license) ? license[0] ?? null : license ?? null,
       format: "gguf",
-    }, ctx.env);
+    }, ctx.settings);
   },
 };
 

@@ -6,7 +6,7 @@ import { HfModelInfo, HfTreeEntry, nextLink } from "./hf_api.ts";
 import { HF_CDN_HOSTS, huggingFaceRegistry } from "./huggingface.ts";
 import { planUrls } from "./pull_plan.ts";
 import { parseRef } from "./reference.ts";
-import type { RegistryContext } from "./registry.ts";
+import type { RegistryContext, RegistrySettings } from "./registry.ts";
 import { resolveModel } from "./resolve_model.ts";
 
 const FIXTURES = new URL("../../tests/fixtures/hf/", import.meta.url);
@@ -24,11 +24,11 @@ interface Seen {
 /** A registry context whose `get` answers from `routes` (URL → Response factory) and logs requests. */
 async function context(
   routes: Record<string, () => Response>,
-  env: Record<string, string> = {},
+  settings: RegistrySettings = {},
 ): Promise<{ ctx: RegistryContext; seen: Seen[] }> {
   const seen: Seen[] = [];
   const ctx: RegistryContext = {
-    env,
+    settings,
     store: await ModelStore.open(await Deno.makeTempDir()),
     get(url, init) {
       seen.push({ url: String(url), headers: init?.headers ?? {} });
@@ -155,10 +155,10 @@ Deno.test("a revision is URL-encoded in the API path and resolved to the commit 
 Deno.test("HF_TOKEN goes to the API and the plan's Hub URLs as a Bearer header; HF_ENDPOINT is a mirror", async () => {
   const mirror = "https://mirror.example:8443";
   const { ctx, seen } = await context(hubRoutes(mirror), {
-    HF_TOKEN: "hf_secret",
-    HF_ENDPOINT: `${mirror}/`,
+    hfToken: "hf_secret",
+    hfEndpoint: `${mirror}/`,
   });
-  assert.deepEqual(huggingFaceRegistry.hostsFor!(parseRef(`hf:${REPO}`), ctx.env), ["mirror.example"]);
+  assert.deepEqual(huggingFaceRegistry.hostsFor!(parseRef(`hf:${REPO}`), ctx.settings), ["mirror.example"]);
   const plan = await resolveModel(parseRef(`hf:${REPO}`), ctx);
   assert.ok(seen.every((s) => s.url.startsWith(`${mirror}/`)));
   assert.ok(seen.every((s) => s.headers.authorization === "Bearer hf_secret"));
@@ -171,14 +171,14 @@ Deno.test("HF_TOKEN goes to the API and the plan's Hub URLs as a Bearer header; 
 
 Deno.test("401 and 403 from the Hub are ACCESS_DENIED saying what to do; 404 is MODEL_NOT_FOUND", async () => {
   for (
-    const [status, env, hint] of [
+    const [status, settings, hint] of [
       [401, {}, /Set HF_TOKEN/],
-      [403, { HF_TOKEN: "hf_secret403" }, /was sent and refused.*accept the model's terms/],
+      [403, { hfToken: "hf_secret403" }, /was sent and refused.*accept the model's terms/],
     ] as const
   ) {
     const { ctx } = await context({
       [`${HUB}/api/models/${REPO}/revision/main`]: () => new Response("{}", { status }),
-    }, env);
+    }, settings);
     const e = await resolveModel(parseRef(`hf:${REPO}`), ctx).catch((e) => e);
     assert.ok(e instanceof LodeError && e.code === "ACCESS_DENIED", String(e));
     assert.equal(e.exitCode, 6);
@@ -236,6 +236,6 @@ Deno.test("an endpoint that does not speak the Hub's API is a clear error", asyn
   );
   assert.equal(sha.details.field, "sha");
   assert.deepEqual((sha.details.issues as { received: string }[]).map((i) => i.received), ['"main"']);
-  const env = await context({}, { HF_ENDPOINT: "not a url" });
-  await assert.rejects(() => resolveModel(parseRef(`hf:${REPO}`), env.ctx), code("USAGE"));
+  const world = await context({}, { hfEndpoint: "not a url" });
+  await assert.rejects(() => resolveModel(parseRef(`hf:${REPO}`), world.ctx), code("USAGE"));
 });

@@ -11,15 +11,7 @@ export {
   parseSha256Flag,
   REF_FORMS,
 } from "./reference.ts";
-export {
-  HF_CDN_HOSTS,
-  hfAllowHosts,
-  hfAuthFor,
-  hfEndpoint,
-  hfStoreName,
-  huggingFaceRegistry,
-  withHfAccess,
-} from "./huggingface.ts";
+export { HF_CDN_HOSTS, hfStoreName, huggingFaceRegistry, withHfAccess } from "./huggingface.ts";
 export { accessDenied, accessHint, DEFAULT_HF_ENDPOINT, HfApi, HfModelInfo, HfTreeEntry } from "./hf_api.ts";
 export {
   availableQuants,
@@ -36,6 +28,7 @@ export type {
   PlannedFile,
   Registry,
   RegistryContext,
+  RegistrySettings,
   ResolveModelOptions,
 } from "./registry.ts";
 export {

@@ -6,12 +6,19 @@
  *
  * @example
  * ```ts
+ * import type { PullContext } from "../download/pull_context.ts";
+ * import type { RegistryContext } from "./registry.ts";
+ * import { resolveModel } from "./resolve_model.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const registryContext: RegistryContext;
+ * declare const pullContext: PullContext;
  * const plan = await resolveModel(parseRef("hf:owner/repo:Q4_K_M"), registryContext);
  * const result = await pullPlan(plan, pullContext);
  * ```
  * @module
  */
-import { type PullContext, pullFiles, type PullResult } from "../download/mod.ts";
+import type { PullContext } from "../download/pull_context.ts";
+import { pullFiles, type PullResult } from "../download/pull_model.ts";
 import type { ModelPlan } from "./registry.ts";
 
 /** URLs whose hosts a pull of `plan` must be allowed to reach (its files and its CDN hosts). */

@@ -1,7 +1,7 @@
 /**
  * Model references: what a user types to name a model, parsed once into a
- * typed {@link ModelRef}. This comment and the README's "References" section
- * are the grammar's documentation. Accepted forms:
+ * typed {@link ModelRef}. This comment and docs/references.md are the
+ * grammar's documentation. Accepted forms:
  *
  * | form                                        | meaning                                                    |
  * | ------------------------------------------- | ---------------------------------------------------------- |
@@ -37,7 +37,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { assertModelName, isSha256Hex } from "../store/mod.ts";
+import { assertModelName, isSha256Hex } from "../store/layout.ts";
 
 /** A parsed reference. */
 export type ModelRef =

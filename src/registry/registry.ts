@@ -2,19 +2,23 @@
  * The registry contract: a registry turns a parsed reference into a pinned
  * {@link ModelPlan} — descriptors of files (URL, SHA-256, size, headers) —
  * and never downloads or writes anything itself. Only the core downloads and
- * verifies. The https, store-name and Hugging Face registries implement it;
- * the plugin issue exposes the same interface to plugins, so new members are
- * only ever optional additions.
+ * verifies. The https, store-name and Hugging Face registries implement it.
+ * It is the interface registry plugins are to implement too, so new members
+ * are only ever optional additions.
  *
  * @example
  * ```ts
+ * import type { RegistryContext } from "./registry.ts";
+ * import { resolveModel } from "./resolve_model.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const registryContext: RegistryContext; // a command's: GETs through the host policy, the store
  * const plan = await resolveModel(parseRef("hf:owner/repo:Q4_K_M"), registryContext, { name: "m" });
  * console.log(plan.files.map((f) => f.filename));
  * ```
  * @module
  */
 import type { PullFile } from "../download/fetch_blob.ts";
-import type { ModelStore } from "../store/mod.ts";
+import type { ModelStore } from "../store/model_store.ts";
 import type { ModelRef } from "./reference.ts";
 
 /** What a file is to its model; the first `model` (or `shard` 1) is the manifest's primary blob. */
@@ -66,10 +70,18 @@ export interface RegistryContext {
     url: string | URL,
     init?: { headers?: Record<string, string>; signal?: AbortSignal },
   ): Promise<Response>;
-  /** The environment as lode saw it at start (`HF_TOKEN`, `HF_ENDPOINT`, …). */
-  env: Readonly<Record<string, string | undefined>>;
+  /** The settings registries take from the config. */
+  settings: RegistrySettings;
   store: ModelStore;
   signal?: AbortSignal;
+}
+
+/** The settings registries take from the config (src/config.ts reads them from the environment). */
+export interface RegistrySettings {
+  /** `HF_ENDPOINT`: the Hugging Face Hub to use instead of huggingface.co. */
+  hfEndpoint?: string;
+  /** `HF_TOKEN`: the Hub's access token. */
+  hfToken?: string;
 }
 
 /** Options of {@link Registry.resolve}. */
@@ -87,6 +99,6 @@ export interface Registry {
   /** True when this registry resolves `ref`. */
   claims(ref: ModelRef): boolean;
   /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */
-  hostsFor?(ref: ModelRef, env: Readonly<Record<string, string | undefined>>): string[];
+  hostsFor?(ref: ModelRef, settings: RegistrySettings): string[];
   resolve(ref: ModelRef, ctx: RegistryContext, options?: ResolveModelOptions): Promise<ModelPlan>;
 }

@@ -4,12 +4,15 @@
  *
  * @example
  * ```ts
- * const plan = await resolveModel(parseRef("https://h/m.gguf"), ctx);
+ * import type { RegistryContext } from "./registry.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const ctx: RegistryContext;
+ * const plan = await resolveModel(parseRef("https://h.example/m.gguf"), ctx);
  * ```
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { isSha256Hex } from "../store/mod.ts";
+import { isSha256Hex } from "../store/layout.ts";
 import type { ModelRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, ResolveModelOptions } from "./registry.ts";
 import { huggingFaceRegistry } from "./huggingface.ts";

@@ -10,7 +10,7 @@ const SHA = "ab".repeat(32);
 async function context(): Promise<RegistryContext> {
   const root = await Deno.makeTempDir();
   return {
-    env: {},
+    settings: {},
     store: await ModelStore.open(root),
     get: () => Promise.reject(new Error("no network in this test")),
   };
@@ -35,7 +35,7 @@ Deno.test("resolveModel: an https URL becomes a one-file plan pinned by its frag
 Deno.test("resolveModel: --sha256 that disagrees with the fragment is a usage error", async () => {
   const ref = parseRef(`https://h.example/m.gguf#sha256=${SHA}`);
   await assert.rejects(
-    () => resolveModel(ref, { env: {} } as RegistryContext, { sha256: "cd".repeat(32) }),
+    () => resolveModel(ref, { settings: {} } as RegistryContext, { sha256: "cd".repeat(32) }),
     hasCode("USAGE"),
   );
 });

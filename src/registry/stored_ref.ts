@@ -19,8 +19,10 @@
  *
  * @example
  * ```ts
- * import { parseRef, storedModelFor } from "./mod.ts";
- * const { models } = await store.list();
+ * import { storedModelFor } from "./stored_ref.ts";
+ * import { parseRef } from "./reference.ts";
+ * import { ModelStore } from "../store/model_store.ts";
+ * const { models } = await (await ModelStore.open("/srv/models")).list();
  * storedModelFor(parseRef("hf:o/r:Q8_0@5d2e…40 hex"), models); // "r-Q8_0", or null
  * ```
  * @module
@@ -48,7 +50,11 @@ export function isPinnedCommit(revision: string | undefined): boolean {
  *
  * @example
  * ```ts
- * storedModelFor(parseRef("https://h/m/stories260K.gguf#sha256=270c…"), manifests); // "stories260K"
+ * import { parseRef } from "./reference.ts";
+ * import type { Manifest } from "../store/manifest.ts";
+ * declare const manifests: Manifest[]; // the store's
+ * const sha256 = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+ * storedModelFor(parseRef(`https://h.example/m/stories260K.gguf#sha256=${sha256}`), manifests); // "stories260K"
  * ```
  */
 export function storedModelFor(ref: ModelRef, manifests: readonly Manifest[]): string | null {

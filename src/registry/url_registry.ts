@@ -5,12 +5,16 @@
  *
  * @example
  * ```ts
- * const plan = await urlRegistry.resolve(parseRef("https://h/m.gguf"), ctx, { name: "m" });
+ * import type { RegistryContext } from "./registry.ts";
+ * import { parseRef } from "./reference.ts";
+ * declare const ctx: RegistryContext;
+ * const plan = await urlRegistry.resolve(parseRef("https://h.example/m.gguf"), ctx, { name: "m" });
  * ```
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { blobHex, parseBlobRef } from "../store/mod.ts";
+import { blobHex } from "../store/model_store.ts";
+import { parseBlobRef } from "../store/layout.ts";
 import { withHfAccess } from "./huggingface.ts";
 import { nameFromFilename, parseSha256Flag } from "./reference.ts";
 import type { ModelPlan, PlannedFile, Registry } from "./registry.ts";
@@ -94,6 +98,6 @@ export const storeRegistry: Registry = {
       files,
       license: manifest.license,
       format: manifest.format,
-    }, ctx.env);
+    }, ctx.settings);
   },
 };

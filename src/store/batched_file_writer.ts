@@ -3,23 +3,14 @@
  * while the previous one is written. {@link HashingWriter} adds SHA-256 on top;
  * the parallel download engine uses it as is, one per byte range.
  *
- * Where the time goes (measured on 1 GiB over loopback HTTPS, see
- * `scripts/bench_pull.ts`): Deno hands a response body over in 16 KiB chunks,
- * and the default reader allocates a fresh array for each (65,000 per GiB),
- * which costs ~2 s and ~70 MB of garbage per GiB. So {@link HashingWriter.pipeFrom}
+ * Where the time goes (`scripts/bench_pull.ts`, docs/benchmarks.md): Deno hands
+ * a response body over in 16 KiB chunks, and the default reader allocates a
+ * fresh array for each (65,536 per GiB), seconds of time and tens of MB of
+ * garbage per GiB. So {@link HashingWriter.pipeFrom}
  * reads with a BYOB reader straight into one of two large batch buffers; a full
  * batch is handed to `onBatch` (the hash) and then to a serial write chain while the next batch fills,
  * and the file is synced in the background every 256 MiB so the final `fsync`
  * before the commit is short. Memory stays at two batches whatever the size.
- *
- * @example
- * ```ts
- * using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
- * await file.seek(offset, Deno.SeekMode.Start);
- * const writer = new BatchedFileWriter(file, { batchBytes: 1 << 20 });
- * await writer.pipeFrom(response.body!, { onProgress: (n) => report(n) });
- * await writer.close();
- * ```
  * @module
  */
 import { writeAll } from "./atomic_write.ts";

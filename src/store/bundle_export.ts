@@ -9,6 +9,8 @@
  *
  * @example
  * ```ts
+ * import { ModelStore } from "./model_store.ts";
+ * const store = await ModelStore.open("/srv/models");
  * const r = await exportBundleToFile(store, "stories260K", "./stories260K.lode");
  * console.log(r.bundleBytes, r.blobs.length);
  * ```

@@ -10,13 +10,6 @@
  * were fully verified (unreferenced, so `lode gc` collects them). A `gguf`
  * model whose blob is not a well-formed GGUF file is refused (`GGUF_INVALID`)
  * and that blob quarantined.
- *
- * @example
- * ```ts
- * using file = await Deno.open("stories260K.lode");
- * const tar = new TarReader(file, "stories260K.lode");
- * if (await looksLikeTar(tar)) await importBundle(store, tar, { name: "tiny" });
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

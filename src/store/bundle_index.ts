@@ -7,12 +7,6 @@
  * SHA256SUMS              "<hex>  blobs/sha256/<hex>" per blob, for `sha256sum -c`
  * blobs/sha256/<hex>      the bytes of every blob of the model (main blob and every `files` entry)
  * ```
- *
- * @example
- * ```ts
- * const index = bundleIndexFor(manifest);
- * const again = parseBundleIndex(new TextEncoder().encode(JSON.stringify(index)), "m.lode");
- * ```
  * @module
  */
 import { z } from "zod";
@@ -27,7 +21,7 @@ export const BUNDLE_INDEX_PATH = "lode-bundle.json";
 /** The second entry: checksums in `sha256sum` format. */
 export const BUNDLE_SUMS_PATH = "SHA256SUMS";
 /** The bundle format version this lode writes and reads. */
-export const BUNDLE_VERSION = 1;
+const BUNDLE_VERSION = 1;
 /** Upper bound on the index entry (a manifest and a list of blobs). */
 export const MAX_INDEX_BYTES = 1024 * 1024;
 

@@ -2,9 +2,9 @@
  * The subset of POSIX tar (ustar, plus pax `size`/`path` records) that model
  * bundles use: regular files with short names, any size. Pure encoding and
  * decoding of 512-byte header blocks; the streaming reader is
- * `bundle_tar_reader.ts`. Hand-written rather than `tar-stream`: reading a
- * 1 GiB entry through tar-stream and SHA-256 took 2.6 s here against 0.9 s for
- * 8 MiB reads straight from the file (see README, "Bundles").
+ * `bundle_tar_reader.ts`. Hand-written rather than `tar-stream`: reading an
+ * entry through tar-stream and SHA-256 was several times slower than 8 MiB
+ * reads straight from the file (docs/benchmarks.md).
  *
  * @example
  * ```ts

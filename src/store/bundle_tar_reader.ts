@@ -4,15 +4,6 @@
  * buffers (a BYOB byte stream), so a multi-GB entry is never held in memory.
  * Works on anything with `read` — a file or stdin. Truncated or malformed
  * archives are `BUNDLE_INVALID`.
- *
- * @example
- * ```ts
- * using file = await Deno.open("m.lode");
- * const tar = new TarReader(file);
- * for (let e = await tar.next(); e; e = await tar.next()) {
- *   if (e.path === "SHA256SUMS") console.log(new TextDecoder().decode(await tar.bodyBytes(65536)));
- * }
- * ```
  * @module
  */
 import { LodeError } from "../errors.ts";

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * await using _lock = await acquireFileLock("/store/locks/m.lock", { name: "m", onWait: () => log("waiting") });
+ * await using _lock = await acquireFileLock("/store/locks/m.lock", { name: "m", onWait: () => console.error("waiting") });
  * ```
  * @module
  */

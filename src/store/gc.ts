@@ -22,6 +22,8 @@
  *
  * @example
  * ```ts
+ * import { ModelStore } from "./model_store.ts";
+ * const store = await ModelStore.open("/srv/models");
  * const summary = await collectGarbage(store, { olderThanMs: 86_400_000, onEvent: (e) => console.log(e) });
  * console.log(`${summary.bytesFreed} bytes freed`);
  * ```

@@ -3,12 +3,6 @@
  * quarantined files, leftover temporary manifests, and non-blocking lock
  * probes (the blobs manifests reference are `ModelStore.referencedBlobs`).
  * Read-only; the decisions are `gc.ts`'s.
- *
- * @example
- * ```ts
- * const found = await scanBlobsDir(store.layout);
- * for (const [hex, dir] of found.blobs) console.log(hex, (await diskItem(dir))?.bytes);
- * ```
  * @module
  */
 import { joinPath } from "../path.ts";

@@ -1,11 +1,13 @@
 /**
  * SHA-256 helpers. `node:crypto` is used rather than Web Crypto: it streams and
- * is ~4x faster here (DESIGN.md: 1 GiB in 0.93 s with 8 MiB reads).
+ * is several times faster (docs/benchmarks.md).
  *
  * @example
  * ```ts
- * const hex = await sha256File("model.gguf");
- * if (!digestsEqual(hex, expected)) throw …;
+ * import { digestsEqual, sha256File } from "./hash.ts";
+ * const expected = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+ * const hex = await sha256File("tests/fixtures/stories260K.gguf");
+ * if (!digestsEqual(hex, expected)) throw new Error(`sha256 is ${hex}`);
  * ```
  * @module
  */
@@ -58,7 +60,7 @@ export function sha256Bytes(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Constant-time comparison of two hex digests (seed F-5). Different lengths are simply unequal. */
+/** Constant-time comparison of two hex digests. Different lengths are simply unequal. */
 export function digestsEqual(a: string, b: string): boolean {
   const x = new TextEncoder().encode(a.toLowerCase());
   const y = new TextEncoder().encode(b.toLowerCase());

@@ -5,17 +5,16 @@
  *
  * @example
  * ```ts
- * using file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+ * const response = await fetch("https://127.0.0.1:8443/m.gguf");
+ * using file = await Deno.open("/tmp/m.gguf.tmp", { write: true, create: true, truncate: true });
  * const writer = new HashingWriter(file);
- * await writer.pipeFrom(response.body!, { onProgress: (n) => report(n) });
+ * await writer.pipeFrom(response.body!, { onProgress: (n) => console.log(`${n} bytes`) });
  * const { sha256, bytes } = await writer.finish();
  * ```
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
 import { BatchedFileWriter } from "./batched_file_writer.ts";
-
-export { WRITE_BATCH_BYTES } from "./batched_file_writer.ts";
 
 /** A {@link BatchedFileWriter} that hashes every batch before writing it. */
 export class HashingWriter extends BatchedFileWriter {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { HashingWriter, WRITE_BATCH_BYTES } from "./hashing_writer.ts";
+import { WRITE_BATCH_BYTES } from "./batched_file_writer.ts";
+import { HashingWriter } from "./hashing_writer.ts";
 
 const BATCH = 1000;
 

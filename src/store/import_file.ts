@@ -7,6 +7,8 @@
  *
  * @example
  * ```ts
+ * import { ModelStore } from "./model_store.ts";
+ * const store = await ModelStore.open("/srv/models");
  * const { manifest } = await importModelFile(store, "./m.gguf", { name: "m" });
  * ```
  * @module

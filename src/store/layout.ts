@@ -1,5 +1,5 @@
 /**
- * Where everything lives in a store (seed `001`, ADR 0011):
+ * Where everything lives in a store (shared with other tools that use `$MODELS_HOME`):
  *
  * ```text
  * $MODELS_HOME/

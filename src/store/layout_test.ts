@@ -8,7 +8,7 @@ function isInvalidRef(e: unknown): boolean {
   return e instanceof LodeError && e.code === "INVALID_REF";
 }
 
-Deno.test("StoreLayout: directories are the seed's", () => {
+Deno.test("StoreLayout: directories of the shared layout", () => {
   const l = new StoreLayout("/srv/models");
   assert.equal(l.root, "/srv/models");
   assert.equal(l.blobsDir, "/srv/models/blobs/sha256");
@@ -17,7 +17,7 @@ Deno.test("StoreLayout: directories are the seed's", () => {
   assert.equal(l.quarantineDir, "/srv/models/locks/quarantine");
 });
 
-Deno.test("StoreLayout: blob, partial, manifest and lock paths are exactly the seed layout", () => {
+Deno.test("StoreLayout: blob, partial, manifest and lock paths are exactly the shared layout", () => {
   const l = new StoreLayout("/srv/models");
   assert.equal(l.blobDir(HEX), `/srv/models/blobs/sha256/27/${HEX}`);
   assert.equal(l.blobPath(HEX), `/srv/models/blobs/sha256/27/${HEX}/data`);

@@ -1,10 +1,12 @@
 /**
- * The model manifest (seed `001`), `manifests/<name>.json`, schema version 1.
- * Multi-file models add an optional `files` list; a single-file manifest stays
- * readable by the seed's reader.
+ * The model manifest, `manifests/<name>.json`, schema version 1.
+ * Multi-file models add an optional `files` list; a single-file manifest has
+ * only the version-1 fields, so other tools that share the store
+ * (docs/store.md) read it.
  *
  * @example
  * ```ts
+ * const path = "/srv/models/manifests/stories260K.json";
  * const m = parseManifest(await Deno.readTextFile(path), path);
  * console.log(m.blob); // "sha256:…"
  * ```

@@ -6,8 +6,8 @@ const HEX = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const PATH = "/store/manifests/stories260K.json";
 
 /**
- * A manifest shaped exactly as the seed (`001` write_manifest_for) writes it: registry derived from the
- * URL host, empty repo/revision, `inferd/<version>`, seconds-precision RFC 3339; none of lode's optional fields.
+ * A manifest as another tool sharing the store (inferd) writes it: registry derived from the URL host,
+ * empty repo/revision, `inferd/<version>`, seconds-precision RFC 3339; none of lode's optional fields.
  */
 const SEED_TEXT = `{
   "schema_version": 1,
@@ -136,7 +136,7 @@ Deno.test("serializeManifest: round-trips through parseManifest, 2-space JSON wi
   assert.match(text, /^\{\n {2}"schema_version": 1,\n/);
   assert.deepEqual(parseManifest(text, PATH), m);
   assert.equal(serializeManifest(parseManifest(text, PATH)), text);
-  // The seed's own text round-trips to the same object.
+  // That tool's text round-trips to the same object.
   assert.deepEqual(JSON.parse(serializeManifest(parseManifest(SEED_TEXT, PATH))), seed());
 });
 

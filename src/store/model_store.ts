@@ -2,8 +2,8 @@
  * The content-addressed model store: reading and writing manifests, committing
  * verified blobs, locking and removing models. Hashing lives in `verify_model.ts`
  * and `import_file.ts`, so listing the store never loads `node:crypto`.
- * Layout and flow follow seed `001` (see {@link StoreLayout}); the network side
- * of a pull lives in `src/download/`.
+ * The layout is {@link StoreLayout}'s; the network side of a pull lives in
+ * `src/download/`.
  *
  * @example
  * ```ts

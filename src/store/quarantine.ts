@@ -2,11 +2,6 @@
  * Quarantine: bytes that failed verification are moved (never deleted) to
  * `locks/quarantine/` with a JSON record saying why, so an operator can inspect
  * them and nothing wrong is ever left at a CAS path.
- *
- * @example
- * ```ts
- * const { path } = await quarantineFile(layout, partial, { expected, actual, source: url, reason: "digest_mismatch" });
- * ```
  * @module
  */
 import { joinPath } from "../path.ts";

@@ -12,12 +12,6 @@
  * is what tells a restored file from the one lode wrote. Where a file system
  * has no birth time, a restore is still caught by its new inode or ctime.
  * A record is a fast path, never a proof of content: `lode verify` always re-hashes.
- *
- * @example
- * ```ts
- * await recordVerified(store.layout, hex);        // after commit or a successful re-hash
- * if (!(await isVerifiedByLode(store.layout, hex))) await checkBlob(store, hex);
- * ```
  * @module
  */
 import { joinPath } from "../path.ts";
@@ -43,7 +37,7 @@ export function verifiedRecordPath(layout: StoreLayout, hex: string): string {
 }
 
 /** The identity of the committed blob `hex` now, or null when it is missing. */
-export async function blobIdentity(layout: StoreLayout, hex: string): Promise<VerifiedRecord | null> {
+async function blobIdentity(layout: StoreLayout, hex: string): Promise<VerifiedRecord | null> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(layout.blobPath(hex));
@@ -87,11 +81,6 @@ export async function forgetVerified(layout: StoreLayout, hex: string): Promise<
  * `lode gc`) and of names that are not records, and returns how many went.
  * Housekeeping only: a stale record can never vouch for a new file, whose
  * identity differs. `dryRun` counts without removing.
- *
- * @example
- * ```ts
- * const pruned = await pruneVerifiedRecords(store.layout, { dryRun: false });
- * ```
  */
 export async function pruneVerifiedRecords(
   layout: StoreLayout,

@@ -9,6 +9,8 @@
  *
  * @example
  * ```ts
+ * import { ModelStore } from "./model_store.ts";
+ * const store = await ModelStore.open("/srv/models");
  * const r = await verifyModel(store, "stories260K");
  * if (!r.ok) console.log(r.problem, r.quarantinePath);
  * ```

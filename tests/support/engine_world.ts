@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { Http1Client } from "../../src/download/http1_client.ts";
 import { LodeError } from "../../src/errors.ts";
 import { HostPolicy } from "../../src/download/host_policy.ts";
-import type { DownloadOptions } from "../../src/download/parallel_download.ts";
+import type { DownloadOptions } from "../../src/download/download_options.ts";
 import {
   type BodyRoute,
   type Origin,

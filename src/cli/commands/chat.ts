@@ -9,30 +9,18 @@
 import type { ParsedArgv } from "../args.ts";
 import { CHAT_HELP, ChatLoop } from "../chat_loop.ts";
 import type { CommandContext } from "../context.ts";
+import { withFlaggedModel } from "../flagged_model.ts";
 import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
 import { createLineReader } from "../line_reader.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
-import { withFlaggedModel } from "./run.ts";
 
 /**
  * The prompt marker on a terminal.
- *
- * @example
- * ```ts
- * import { PROMPT_MARKER } from "./chat.ts";
- * const typed = (screenLine: string) => screenLine.startsWith(PROMPT_MARKER);
- * ```
  */
-export const PROMPT_MARKER = ">>> ";
+const PROMPT_MARKER = ">>> ";
 
 /**
  * `lode chat`.
- *
- * @example
- * ```ts
- * import { run } from "./chat.ts";
- * await run(ctx, parseArgv(["chat", "qwen3", "--system", "Be brief."], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

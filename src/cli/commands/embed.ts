@@ -12,10 +12,10 @@ import { LodeError } from "../../errors.ts";
 import type { EmbeddingEvent } from "../../events/inference_event.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
+import { withFlaggedModel } from "../flagged_model.ts";
 import { parseLoadFlags } from "../inference_flags.ts";
 import { readAllLines } from "../line_reader.ts";
 import { sessionLine } from "../usage_report.ts";
-import { withFlaggedModel } from "./run.ts";
 
 async function inputTexts(args: string[]): Promise<string[]> {
   if (args.length > 0) return args;
@@ -31,26 +31,14 @@ async function inputTexts(args: string[]): Promise<string[]> {
 
 /**
  * The default output: a JSON array with one object per line.
- *
- * @example
- * ```ts
- * import { embeddingsJson } from "./embed.ts";
- * embeddingsJson(["hi"], [[0.6, 0.8]]); // '[\n{"text":"hi","embedding":[0.6,0.8]}\n]\n'
- * ```
  */
-export function embeddingsJson(texts: string[], vectors: number[][]): string {
+function embeddingsJson(texts: string[], vectors: number[][]): string {
   const rows = texts.map((text, i) => JSON.stringify({ text, embedding: vectors[i] }));
   return `[\n${rows.join(",\n")}\n]\n`;
 }
 
 /**
  * `lode embed`.
- *
- * @example
- * ```ts
- * import { run } from "./embed.ts";
- * await run(ctx, parseArgv(["embed", "stories260K", "a red ball"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

@@ -7,7 +7,7 @@
  */
 import { LodeError, toLodeError } from "../../errors.ts";
 import type { BundleBlobEvent, ImportedEvent } from "../../events/store_event.ts";
-import { nameFromFilename } from "../../registry/mod.ts";
+import { nameFromFilename } from "../../registry/reference.ts";
 import { importModelFile } from "../../store/import_file.ts";
 import { type ByteSource, TarReader } from "../../store/bundle_tar_reader.ts";
 import { importBundle, looksLikeTar } from "../../store/bundle_import.ts";

@@ -7,8 +7,9 @@
  */
 import { LodeError } from "../../errors.ts";
 import type { InspectEvent } from "../../events/inspect_event.ts";
-import { type GgufSummary, inspectGgufModel } from "../../gguf/mod.ts";
-import { parseRef } from "../../registry/mod.ts";
+import type { GgufSummary } from "../../gguf/summary.ts";
+import { inspectGgufModel } from "../../gguf/split.ts";
+import { parseRef } from "../../registry/reference.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -54,7 +55,7 @@ async function resolvePath(ctx: CommandContext, model: string): Promise<string> 
 }
 
 /** The `--json` event of a summary. */
-export function inspectEvent(model: string, path: string, s: GgufSummary): InspectEvent {
+function inspectEvent(model: string, path: string, s: GgufSummary): InspectEvent {
   return {
     event: "inspect",
     model,
@@ -90,7 +91,7 @@ function formatCount(n: number): string {
 }
 
 /** The human lines: `key  value`, keys padded to one column. */
-export function inspectLines(e: InspectEvent): string[] {
+function inspectLines(e: InspectEvent): string[] {
   const opt = (v: number | string | null) => (v === null ? "-" : String(v));
   const rows: [string, string][] = [
     ["path", e.path],

@@ -17,10 +17,10 @@ import {
 } from "../../lock/lockfile.ts";
 import { lockKey } from "../../lock/cache_key.ts";
 import { pinPlan } from "../../lock/pin_plan.ts";
-import { pullResolved, resolveRef } from "./pull.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
+import { pullResolved, resolveRef } from "../pull_ref.ts";
 
 const ACTIONS = "add REF [--name N] | rm NAME | key";
 
@@ -28,7 +28,7 @@ const ACTIONS = "add REF [--name N] | rm NAME | key";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const action = parsed.args.action as string;
   const target = parsed.args.target as string | undefined;
-  const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.env);
+  const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.config.lockfile);
   const needs = (what: string) => {
     if (target === undefined) throw new LodeError("USAGE", `lode lock ${action} needs ${what}`);
     return target;

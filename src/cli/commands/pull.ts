@@ -3,51 +3,10 @@
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
-import type { PullResult } from "../../download/mod.ts";
-import {
-  type ModelPlan,
-  parseRef,
-  planUrls,
-  pullPlan,
-  registryFor,
-  resolveModel,
-} from "../../registry/mod.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
-
-/** Resolves one reference (hf:, URL or stored name) to a pinned plan, asking only the hosts its registry needs. */
-export async function resolveRef(
-  ctx: CommandContext,
-  ref: string,
-  options: { name?: string; sha256?: string },
-): Promise<ModelPlan> {
-  const parsed = parseRef(ref);
-  const registry = registryFor(parsed);
-  const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.env) ?? []);
-  return await resolveModel(parsed, registryContext, options);
-}
-
-/** Downloads and verifies a plan into the store. Shared with `lode lock add`. */
-export async function pullResolved(ctx: CommandContext, plan: ModelPlan): Promise<PullResult> {
-  const pull = await ctx.pullContext(planUrls(plan));
-  try {
-    return await pullPlan(plan, pull);
-  } catch (e) {
-    // pullPlan already emitted a `failed` event; with --json that is the error report.
-    if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
-    throw e;
-  }
-}
-
-/** Pulls one reference and returns the result. Shared with `lode run`. */
-export async function pullRef(
-  ctx: CommandContext,
-  ref: string,
-  options: { name?: string; sha256?: string },
-): Promise<PullResult> {
-  return await pullResolved(ctx, await resolveRef(ctx, ref, options));
-}
+import { pullRef } from "../pull_ref.ts";
 
 /** `lode pull`. */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {

@@ -7,11 +7,11 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import type { ChatMessage, LoadOptions, Session } from "../../inference/backend.ts";
+import type { ChatMessage } from "../../inference/backend.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { explicitLoadFlags, parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
-import { onInterrupt, type OpenedModel, openModel } from "../model_session.ts";
+import { withFlaggedModel } from "../flagged_model.ts";
+import { parseGenerateFlags, parseLoadFlags } from "../inference_flags.ts";
 import { sessionLine, usageLines } from "../usage_report.ts";
 
 async function readPrompt(arg: string | undefined): Promise<string> {
@@ -25,91 +25,16 @@ async function readPrompt(arg: string | undefined): Promise<string> {
 }
 
 /**
- * What {@link withFlaggedModel} gives its body: the signal Ctrl-C aborts, and a way to give Ctrl-C another
- * meaning once the model is loaded.
- *
- * @example
- * ```ts
- * import type { ModelControl } from "./run.ts";
- * const stopOnCtrlC = (control: ModelControl, stop: () => void) => control.onInterrupt(stop);
- * ```
- */
-export interface ModelControl {
-  /** Aborted by Ctrl-C (unless {@link onInterrupt} replaced that). */
-  signal: AbortSignal;
-  /** What Ctrl-C does from now on, instead of aborting `signal`. */
-  onInterrupt(handler: () => void): void;
-}
-
-/**
- * The opening `run`, `chat` and `embed` share: opens the MODEL argument of `parsed` with `load` (in the daemon
- * unless `--no-daemon`; pulled when missing, with `--name`/`--sha256`), Ctrl-C cancelling the load, runs `use`
- * with the session and closes the model, whatever happens.
- *
- * @example
- * ```ts
- * import { withFlaggedModel } from "./run.ts";
- * await withFlaggedModel(ctx, parsed, {
- *   load: parseLoadFlags(parsed.options),
- *   use: async (session, { signal }) => console.log(await session.tokenize("hi")),
- * });
- * ```
- */
-export async function withFlaggedModel(
-  ctx: CommandContext,
-  parsed: ParsedArgv,
-  options: { load: LoadOptions; use: (session: Session, control: ModelControl) => Promise<void> },
-): Promise<void> {
-  const o = parsed.options;
-  const abort = new AbortController();
-  let interrupt = () => abort.abort(new DOMException("Ctrl-C", "AbortError"));
-  const stopListening = onInterrupt(() => interrupt());
-  let model: OpenedModel | undefined;
-  try {
-    model = await openModel(ctx, parsed.args.model as string, {
-      load: { ...options.load, signal: abort.signal },
-      pull: { name: o.name as string | undefined, sha256: o.sha256 as string | undefined },
-      daemon: {
-        use: o.daemon !== false,
-        socket: o.socket as string | undefined,
-        loadFlags: explicitLoadFlags(o),
-      },
-    });
-    if (model.daemon && o.verbose === true) ctx.output.note(`running in the daemon on ${model.daemon}`);
-    await options.use(model.session, {
-      signal: abort.signal,
-      onInterrupt: (handler) => interrupt = handler,
-    });
-  } finally {
-    stopListening();
-    await model?.close();
-  }
-}
-
-/**
  * How the prompt reaches the model: through its chat template, or as text to continue.
- *
- * @example
- * ```ts
- * import type { RunMode } from "./run.ts";
- * const mode: RunMode = { kind: "chat", messages: [{ role: "user", content: "Hi" }] };
- * ```
  */
-export type RunMode =
+type RunMode =
   | { kind: "chat"; messages: ChatMessage[] }
   | { kind: "continue"; text: string };
 
 /**
  * Chooses between chat and continuation for `prompt`.
- *
- * @example
- * ```ts
- * import { runMode } from "./run.ts";
- * runMode(false, "Once upon a time", { system: "Tell a story." });
- * // { kind: "continue", text: "Tell a story.\n\nOnce upon a time" }
- * ```
  */
-export function runMode(
+function runMode(
   hasChatTemplate: boolean,
   prompt: string,
   options: { system?: string; raw?: boolean },
@@ -125,12 +50,6 @@ export function runMode(
 
 /**
  * `lode run`.
- *
- * @example
- * ```ts
- * import { run } from "./run.ts";
- * await run(ctx, parseArgv(["run", "stories260K", "Once upon a time"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;

@@ -26,19 +26,14 @@ import { parseLoadFlags } from "../inference_flags.ts";
  * (`--lockfile`, `$LODE_LOCKFILE`, else `./lode.lock` when present; read again on every miss) and
  * references, pulled through this command's one pull context. References are not pulled when the
  * HTTP front accepts remote clients (a remote client must not make the daemon fetch URLs it names).
- *
- * @example
- * ```ts
- * const provide = await provider(ctx, parsed.options, { notice: console.error, allowRemote: false });
- * ```
  */
-export async function provider(
+async function provider(
   ctx: CommandContext,
   o: ParsedArgv["options"],
   options: { notice: (line: string) => void; allowRemote: boolean },
 ): Promise<ProvideModel> {
-  const explicit = (o.lockfile as string | undefined) ?? ctx.env.LODE_LOCKFILE;
-  const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.env));
+  const explicit = (o.lockfile as string | undefined) ?? ctx.config.lockfile;
+  const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.config.lockfile));
   const initial = await readLockfileIfPresent(path); // an invalid lockfile fails the start
   if (initial) options.notice(`lockfile ${path}: ${initial.models.length} model(s) pulled on first use`);
   else if (explicit) {
@@ -50,7 +45,7 @@ export async function provider(
     lockfile: () => readLockfileIfPresent(path),
     pullContext: (urls) => ctx.pullContext(urls),
     registryContext: (hosts) => ctx.registryContext(hosts),
-    env: ctx.env,
+    settings: ctx.config,
     offline: ctx.config.offline,
     references: !options.allowRemote,
     notice: options.notice,
@@ -59,18 +54,12 @@ export async function provider(
 
 /**
  * `lode serve`.
- *
- * @example
- * ```ts
- * import { run } from "./serve.ts";
- * await run(ctx, parseArgv(["serve", "--model", "stories260K", "--max-queue", "16"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const o = parsed.options;
   const settings = parseServeFlags(o);
   const load = parseLoadFlags(o);
-  const paths = socketPaths(o, ctx.env);
+  const paths = socketPaths(o, ctx.config);
   if (paths.useDefaultDir) await prepareSocketDir(paths.dir, { uid: Deno.uid() });
   const store = await ctx.store();
   const notice = (line: string) => ctx.output.note(`lode serve: ${line}`);

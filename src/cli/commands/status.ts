@@ -100,15 +100,9 @@ function describePhase(f: AdminFrame): string {
 
 /**
  * `lode status`.
- *
- * @example
- * ```ts
- * import { run } from "./status.ts";
- * await run(ctx, parseArgv(["status", "--watch"], PROGRAM));
- * ```
  */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
-  const paths = socketPaths(parsed.options, ctx.env);
+  const paths = socketPaths(parsed.options, ctx.config);
   const watch = parsed.options.watch === true;
   let raw: Deno.Conn;
   try {

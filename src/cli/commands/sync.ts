@@ -3,7 +3,7 @@
  * re-hashing every blob lode did not write itself (a cache restore).
  * @module
  */
-import type { PullContext } from "../../download/mod.ts";
+import type { PullContext } from "../../download/pull_context.ts";
 import { lockfilePath, readLockfile, writeLockfile } from "../../lock/lockfile.ts";
 import { planFromEntry } from "../../lock/plan_entry.ts";
 import { syncLockfile } from "../../lock/sync.ts";
@@ -24,7 +24,7 @@ const LABEL = {
 /** `lode sync`. */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const started = performance.now();
-  const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.env);
+  const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.config.lockfile);
   const frozen = parsed.options.frozen === true;
   const lock = await readLockfile(path);
   const store = await ctx.store();
@@ -47,7 +47,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       // Credentials are never in the lockfile: a Hugging Face model gets HF_TOKEN (for the Hub's host only)
       // and the access hint here, as a re-pull by name does.
       const { withHfAccess } = await import("../../registry/huggingface.ts");
-      return await pullPlan(withHfAccess(plan, ctx.env), context);
+      return await pullPlan(withHfAccess(plan, ctx.config), context);
     },
     emit(event) {
       ctx.output.event(event);

@@ -4,13 +4,6 @@
  * another site, or a DNS-rebound name, cannot use a loopback server), that it
  * carries the API key when one is set, and that its body is JSON within the
  * size limit.
- *
- * @example
- * ```ts
- * import { checkClient, readJsonBody } from "./http_intake.ts";
- * checkClient(req, { allowRemote: false });
- * const body = await readJsonBody(req, 4 * 1024 * 1024);
- * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";

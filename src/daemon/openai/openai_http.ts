@@ -20,15 +20,6 @@
  * `allowRemote`), refuses requests whose `Host` or `Origin` is not loopback
  * (DNS rebinding, web pages posting to localhost), and with `apiKey` wants
  * `Authorization: Bearer KEY`.
- *
- * @example
- * ```ts
- * const http = startOpenAiHttp({ hostname: "127.0.0.1", port: 8080, router, queue });
- * console.log(`OpenAI-compatible API on ${http.url}`); // http://127.0.0.1:8080/v1
- * // … on SIGTERM:
- * await http.drain({ graceMs: 30_000 });
- * await http.close();
- * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -121,12 +112,6 @@ interface Call {
 /**
  * Starts the HTTP front (listening when it returns); throws `LodeError("USAGE")` for a non-loopback host
  * without `allowRemote`, or an address in use.
- *
- * @example
- * ```ts
- * const http = startOpenAiHttp({ hostname: "127.0.0.1", port: 0, router, queue, onActivity: (r) => log.write(r) });
- * const client = new OpenAI({ baseURL: http.url, apiKey: "unused" });
- * ```
  */
 export function startOpenAiHttp(options: OpenAiHttpOptions): OpenAiHttp {
   checkListenHost(options.hostname, { allowRemote: options.allowRemote ?? false });

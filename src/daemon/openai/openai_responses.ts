@@ -7,6 +7,7 @@
  * @example
  * ```ts
  * import { chatBody, errorResponse } from "./openai_responses.ts";
+ * import { LodeError } from "../../errors.ts";
  * const body = chatBody({ id: "chatcmpl-1", created: 0, model: "m", text: "Hello", stopReason: "eos" });
  * const refused = errorResponse(new LodeError("QUEUE_FULL", "the queue is full")); // 429
  * ```
@@ -268,6 +269,7 @@ export function httpStatus(code: string): number {
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * errorBody(new LodeError("QUEUE_FULL", "the queue is full")); // { status: 429, body: { error: { code: "QUEUE_FULL", … } } }
  * ```
  */
@@ -327,6 +329,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * errorResponse(new LodeError("DRAINING", "shutting down")).status; // 503
  * ```
  */

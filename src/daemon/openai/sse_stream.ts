@@ -4,17 +4,6 @@
  * paces the writer to the reader (a stream that a client does not read
  * holds at most `highWaterMark` bytes), and a client that goes away is
  * reported once through `onCancel`; after that, writes are dropped.
- *
- * @example
- * ```ts
- * import { SseStream } from "./sse_stream.ts";
- * const sse = new SseStream({ onCancel: () => controller.abort() });
- * const response = new Response(sse.body, { headers: SSE_HEADERS });
- * sse.send({ text: "Once" });
- * await sse.ready();
- * sse.send("[DONE]");
- * sse.close();
- * ```
  * @module
  */
 

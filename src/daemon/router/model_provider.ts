@@ -25,30 +25,18 @@
  * the next try). Their progress goes to `onStatus` as `loading_model`
  * `download` (at most one per `statusIntervalMs` per pull, plus the last),
  * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
- * that needs bytes fails with `OFFLINE`. Credentials come from `env`, the
- * daemon's own environment (`HF_TOKEN`), never from a client: an
+ * that needs bytes fails with `OFFLINE`. Credentials come from `settings`,
+ * the daemon's own config (`HF_TOKEN`), never from a client: an
  * `ACCESS_DENIED` says so in its hint.
- *
- * @example
- * ```ts
- * import { createModelProvider } from "./model_provider.ts";
- * const provide = createModelProvider({
- *   store,
- *   lockfile: () => readLockfileIfPresent("lode.lock"),
- *   pullContext: (urls) => ctx.pullContext(urls),
- *   registryContext: (hosts) => ctx.registryContext(hosts),
- * });
- * const router = new ModelRouter({ store, provide });
- * ```
  * @module
  */
-import type { PullContext } from "../../download/mod.ts";
+import type { PullContext } from "../../download/pull_context.ts";
 import { isLodeError, LodeError } from "../../errors.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
 import { parseRef } from "../../registry/reference.ts";
-import type { ModelPlan, RegistryContext } from "../../registry/registry.ts";
+import type { ModelPlan, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 
@@ -69,8 +57,8 @@ export interface ModelProviderOptions {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What a registry resolves with (GETs to the allowed hosts plus `hosts`). */
   registryContext(hosts: string[]): Promise<RegistryContext>;
-  /** The environment (`HF_TOKEN`, `HF_ENDPOINT`). */
-  env?: Readonly<Record<string, string | undefined>>;
+  /** The daemon's registry settings (`HF_TOKEN`, `HF_ENDPOINT` of its config). */
+  settings?: RegistrySettings;
   /** Never download (`--offline`). */
   offline?: boolean;
   /** Resolve and pull references (default true; false: only the lockfile's names). */
@@ -84,17 +72,10 @@ export interface ModelProviderOptions {
 
 /**
  * The provider (see the module doc).
- *
- * @example
- * ```ts
- * import { createModelProvider } from "./model_provider.ts";
- * const provide = createModelProvider({ store, pullContext, registryContext, offline: true });
- * const path = await provide("stories260K", { signal: new AbortController().signal, onStatus: console.log });
- * ```
  */
 export function createModelProvider(options: ModelProviderOptions): ProvideModel {
   const { store } = options;
-  const env = options.env ?? {};
+  const settings = options.settings ?? {};
   const now = options.now ?? (() => performance.now());
   const notice = options.notice ?? (() => {});
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
@@ -102,12 +83,16 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
     const ref = parseRef(name);
     if (ref.kind === "file") return null;
-    const registry = await import("../../registry/mod.ts");
+    const [{ withHfAccess }, { planUrls, pullPlan }, { registryFor, resolveModel }] = await Promise.all([
+      import("../../registry/huggingface.ts"),
+      import("../../registry/pull_plan.ts"),
+      import("../../registry/resolve_model.ts"),
+    ]);
     const pull = async (plan: ModelPlan) => {
-      const access = registry.withHfAccess(plan, env);
-      const context = await options.pullContext(registry.planUrls(access));
+      const access = withHfAccess(plan, settings);
+      const context = await options.pullContext(planUrls(access));
       const emitStatus = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
-      return await registry.pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
+      return await pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
     };
     const started = now();
     if (ref.kind === "name") {
@@ -128,8 +113,8 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       return { name: ref.name, path: await store.modelPathOf(ref.name) };
     }
     if (options.references === false) return null;
-    const hosts = registry.registryFor(ref).hostsFor?.(ref, env) ?? [];
-    const plan = await registry.resolveModel(ref, await options.registryContext(hosts));
+    const hosts = registryFor(ref).hostsFor?.(ref, settings) ?? [];
+    const plan = await resolveModel(ref, await options.registryContext(hosts));
     onName?.(plan.name);
     const result = await pull(plan);
     const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
@@ -156,16 +141,10 @@ function daemonAccessHint(e: unknown): unknown {
  * The router's {@link StoredName} for `store`: the stored model a reference names when the store's
  * manifests tell it without the network (`storedModelFor` of src/registry/stored_ref.ts: a URL pulled
  * before, an `hf:` reference pinned to a commit), else null. Names and invalid references: null.
- *
- * @example
- * ```ts
- * import { createStoredName } from "./model_provider.ts";
- * const router = new ModelRouter({ store, storedName: createStoredName(store), provide });
- * ```
  */
 export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
   return async (reference) => {
-    const { parseRef, storedModelFor } = await import("../../registry/mod.ts");
+    const { storedModelFor } = await import("../../registry/stored_ref.ts");
     let ref;
     try {
       ref = parseRef(reference);
@@ -181,12 +160,6 @@ export function createStoredName(store: Pick<ModelStore, "list">): StoredName {
  * `onStatus` with `loading_model` `download` frames thinned to one per
  * `intervalMs` (the last one of a file, downloaded = total, always passes),
  * and an event equal to the one just passed dropped.
- *
- * @example
- * ```ts
- * import { throttleDownloads } from "./model_provider.ts";
- * const emit = throttleDownloads((e) => hub.publish(e), { intervalMs: 100 });
- * ```
  */
 export function throttleDownloads(
   onStatus: (event: StatusEvent) => void,

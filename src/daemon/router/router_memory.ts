@@ -17,13 +17,8 @@ import { preflight } from "../../inference/memory_preflight.ts";
 import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
 
 /**
- * What a runner process takes beyond its model: the Deno runtime and node-llama-cpp. Measured here: a
- * runner with stories260K loaded has an RSS of ~115 MB, of which the model's estimate is ~39 MB.
- *
- * @example
- * ```ts
- * const need = estimate.ram + RUNNER_PROCESS_BYTES;
- * ```
+ * What a runner process takes beyond its model: the Deno runtime and node-llama-cpp (the RSS of a runner
+ * with stories260K, less the model's estimate; docs/benchmarks.md).
  */
 export const RUNNER_PROCESS_BYTES = 96 * 1024 * 1024;
 

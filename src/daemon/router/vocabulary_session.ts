@@ -6,9 +6,8 @@
  *
  * Why: a runner round trip (a socket write, a wake-up in the runner, its
  * reply, a wake-up in the daemon) costs several times the tokenization
- * itself; through the runner `tokenize` reached 16–23% of a bare NDJSON
- * echo server's request rate, from the vocabulary 46–69%, near `health`
- * (scripts/bench_daemon.ts). The router hands the open vocabulary out
+ * itself; from the vocabulary `tokenize` answers about as fast as `health`
+ * (scripts/bench_daemon.ts, docs/benchmarks.md). The router hands the open vocabulary out
  * ({@link vocabularyOf}, `Router.vocabulary`), and the daemon answers
  * tokenize from it at once, without a lease.
  *
@@ -18,13 +17,6 @@
  * after lode's own bounded GGUF reader accepted its header. Until it is
  * open, or if opening it fails, tokenize goes to the runner. It is closed
  * when the runner exits (crash or close), so it never outlives the model.
- *
- * @example
- * ```ts
- * import { withVocabulary } from "./vocabulary_session.ts";
- * const loaded = withVocabulary(await startRunnerSession(path), () => backend.loadVocabulary!(path));
- * await loaded.tokenize("Once upon a time"); // in this process once the vocabulary is open
- * ```
  * @module
  */
 import type {
@@ -46,11 +38,6 @@ export interface WithVocabularyOptions {
  * `loaded`, with tokenize/detokenize answered by the vocabulary `open` gives (opened now, in the
  * background) once it is open. Closing the result closes both; the vocabulary is also closed as soon
  * as `loaded` exits.
- *
- * @example
- * ```ts
- * const loaded = withVocabulary(runnerModel, () => backend.loadVocabulary!(path), { onError: console.error });
- * ```
  */
 export function withVocabulary(
   loaded: LoadedModel,
@@ -143,12 +130,6 @@ class VocabularySession implements LoadedModel {
 /**
  * The vocabulary `loaded` tokenizes with in this process, while it is open; undefined for a model
  * not made by {@link withVocabulary}.
- *
- * @example
- * ```ts
- * const vocabulary = vocabularyOf(entry.session);
- * if (vocabulary) await vocabulary.tokenize("hi");
- * ```
  */
 export function vocabularyOf(loaded: LoadedModel): Vocabulary | undefined {
   return loaded instanceof VocabularySession ? loaded.vocabulary : undefined;
@@ -157,11 +138,6 @@ export function vocabularyOf(loaded: LoadedModel): Vocabulary | undefined {
 /**
  * Whether tokenize of `loaded` is answered in this process: resolves once that is decided (for tests
  * and benchmarks; false for a model not made by {@link withVocabulary}).
- *
- * @example
- * ```ts
- * if (await tokenizesInProcess(lease.session)) console.log("tokenize skips the runner");
- * ```
  */
 export function tokenizesInProcess(loaded: LoadedModel): Promise<boolean> {
   return loaded instanceof VocabularySession ? loaded.vocabularyReady : Promise.resolve(false);

@@ -7,10 +7,10 @@
  * a signal, or dropped the connection) every request still waiting rejects
  * with `LodeError("RUNNER_CRASHED")`, and so does every later one.
  *
- * Why a socket and not the runner's stdin/stdout: Deno wakes up for a read
- * of a child's stdout at ~320 µs of CPU here (a Unix socket: ~57 µs; the
- * same pipe read from Python: ~18 µs), which was most of the cost of
- * streaming a token through a runner. The socket sits in a fresh `0700`
+ * Why a socket and not the runner's stdin/stdout: Deno's wake-up for a read
+ * of a child's stdout costs several times one for a Unix socket
+ * (docs/benchmarks.md), and was most of the cost of streaming a token
+ * through a runner. The socket sits in a fresh `0700`
  * directory (only this user can connect), is accepted once and removed at
  * once; the runner gets its path as `--socket PATH`. When the daemon dies
  * (even by SIGKILL) the kernel closes the connection and the runner exits.
@@ -122,11 +122,6 @@ export class RunnerClient {
    * Starts a runner and waits for it to connect. Rejects with `RUNNER_CRASHED` when the executable cannot
    * be started, or the runner exits (or `signal` aborts, or the timeout passes) before it connected; with
    * `USAGE` when the socket's path would be too long (a long `socketDir` / `TMPDIR`).
-   *
-   * @example
-   * ```ts
-   * const client = await RunnerClient.start(runnerCommand(), { onLog: (l) => console.error(`[runner] ${l}`) });
-   * ```
    */
   static async start(command: RunnerCommand, options: RunnerSpawnOptions = {}): Promise<RunnerClient> {
     const failed = (why: string, details: Record<string, unknown> = {}, cause?: unknown) =>

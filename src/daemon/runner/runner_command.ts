@@ -7,13 +7,6 @@
  *
  * This module imports nothing, so main.ts can read the subcommand's name
  * without loading the daemon.
- *
- * @example
- * ```ts
- * import { runnerCommand } from "./runner_command.ts";
- * const { command, args } = runnerCommand();
- * const child = new Deno.Command(command, { args: [...args, "--socket", path], stdout: "piped", stderr: "piped" }).spawn();
- * ```
  * @module
  */
 

@@ -31,8 +31,6 @@ import {
   toWireError,
 } from "./runner_protocol.ts";
 
-export { RUNNER_MAX_LINE_BYTES };
-
 /** How long `close` waits for the backend to free the model before the runner exits anyway. */
 const DISPOSE_TIMEOUT_MS = 3000;
 

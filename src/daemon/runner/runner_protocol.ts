@@ -14,20 +14,13 @@
  * `target` (a generation then ends with `stopReason: "abort"`, a load or an
  * embedding with `INTERRUPTED`); `close` frees the model, answers, and the
  * runner exits. A failure is an `error` reply with the LodeError's fields.
- *
- * @example
- * ```ts
- * import { encodeRunnerMessage } from "./runner_protocol.ts";
- * encodeRunnerMessage({ id: 2, op: "generate", prompt: "Once upon a time", options: { maxTokens: 8 } });
- * encodeRunnerMessage({ id: 2, type: "chunks", texts: [" there", " was"] });
- * ```
  * @module
  */
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { StatusEvent } from "../../events/status_event.ts";
 import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
-import type { GenerateOptions, LoadOptions } from "../../inference/backend.ts";
+import type { LoadOptions } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();
 const Messages = z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }));
@@ -79,12 +72,11 @@ export function decodeRunnerRequest(line: string): DecodedRunnerRequest {
  * How often, at most, a runner sends a generation's chunks: the first chunk after a quiet period goes out
  * at once; chunks produced within this many milliseconds of the last send go out together (with the next
  * chunk after that time, or by a timer at twice it); see also {@link FAST_CHUNK_FLUSH}. Each message wakes
- * the daemon and then its client, and a Deno process's wake-up costs ~100–300 µs of CPU here whatever it
- * carries; on 2 cores that CPU is taken from the runner's own threads. Measured with
- * scripts/bench_runner.ts (stories260K, ~1,600 tokens/s): a message per token (over a pipe, before the
- * socket) cost 13–26% of tokens/s; over the socket, 4 ms batches 4–6%, 16 ms batches 1.4–2.5%. A model
- * slower than a token per 16 ms streams token by token with no delay; a faster one in batches no later
- * than a display frame, each chunk still delivered on its own and in order.
+ * the daemon and then its client, and a Deno process's wake-up costs CPU whatever it carries; on 2 cores
+ * that CPU is taken from the runner's own threads (scripts/bench_runner.ts: what a message per token and
+ * batches of 4 and 16 ms cost, in docs/benchmarks.md). A model slower than a token per 16 ms streams token
+ * by token with no delay; a faster one in batches no later than a display frame, each chunk still
+ * delivered on its own and in order.
  *
  * @example
  * ```ts
@@ -95,11 +87,9 @@ export const CHUNK_FLUSH_MS = 16;
 
 /**
  * A stream of at least `chunksPerSecond` (4 chunks per {@link CHUNK_FLUSH_MS}) is sent at most every
- * `flushMs` instead: at that speed a display shows batches anyway, and each message costs the daemon
- * ~350 µs and its client ~200 µs of CPU (scripts/bench_daemon.ts, stories260K at ~650 tokens/s through
- * `lode serve`, 16 ms batches: daemon 49–71 and client 26–35 µs of CPU per token; 48 ms batches: 35 and
- * 15; the per-token floor, one message a second: 15 and 5.5). Models slower than 250 tokens/s — every
- * real model on a CPU — keep {@link CHUNK_FLUSH_MS}.
+ * `flushMs` instead: at that speed a display shows batches anyway, and each message costs the daemon and
+ * its client more CPU than the tokens in it (scripts/bench_daemon.ts; docs/benchmarks.md). Models slower
+ * than 250 tokens/s — every real model on a CPU — keep {@link CHUNK_FLUSH_MS}.
  *
  * @example
  * ```ts
@@ -113,9 +103,6 @@ export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
 
 /** The load options a runner accepts (`onStatus` and `signal` are the protocol's `status` and `cancel`). */
 export type RunnerLoadOptions = Omit<LoadOptions, "onStatus" | "signal">;
-
-/** Generate options as sent to a runner (`signal` becomes a `cancel` request). */
-export type RunnerGenerateOptions = Omit<GenerateOptions, "signal">;
 
 /** A LodeError's fields, as an `error` reply carries them. */
 export interface WireError {
@@ -187,6 +174,7 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * toWireError(new LodeError("USAGE", "tokenize needs a string")).code; // "USAGE"
  * ```
  */

@@ -55,11 +55,6 @@ export interface StartRunnerOptions extends Pick<RunnerSpawnOptions, "onLog" | "
  * Starts a runner process and loads the model at `path` in it. Rejects with the load's error
  * (`MODEL_LOAD_FAILED`, `INSUFFICIENT_MEMORY`, …; the runner is then stopped), `INTERRUPTED` when
  * `signal` aborts, or `RUNNER_CRASHED` when the runner dies while loading.
- *
- * @example
- * ```ts
- * const session = await startRunnerSession(path, { load: { contextSize: 2048 }, onStatus: console.log });
- * ```
  */
 export async function startRunnerSession(
   path: string,

@@ -16,13 +16,6 @@
  * dropped (counted in {@link ActivityLog.dropped}). A failing
  * write (disk full, file removed…) is reported once through `onError`; the
  * log then keeps trying with later records.
- *
- * @example
- * ```ts
- * const log = await ActivityLog.open("/var/log/lode/activity.ndjson", { maxBytes: 10 << 20, keep: 3 });
- * log.write({ time: new Date().toISOString(), request_id: "g1", client: 1, op: "generate", outcome: "ok" });
- * await log.close();
- * ```
  * @module
  */
 import { parentDir } from "../../path.ts";
@@ -102,7 +95,7 @@ export function activityRecord(
 let lastMs = NaN;
 let lastIso = "";
 
-/** `ms` as ISO 8601, formatted once per millisecond: a flood's records share most of theirs (~0.5 µs each). */
+/** `ms` as ISO 8601, formatted once per millisecond: a flood's records share most of theirs. */
 function isoTime(ms: number): string {
   if (ms !== lastMs) {
     lastIso = new Date(ms).toISOString();

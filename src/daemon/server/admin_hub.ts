@@ -1,5 +1,5 @@
 /**
- * The admin status stream (seeds `002`/`003`): every subscriber of the admin
+ * The admin status stream (docs/protocol.md): every subscriber of the admin
  * socket gets, on connect, the `capabilities` frame (when the backend has
  * announced one), then the snapshot frame (the latest lifecycle status), then
  * every status event published after it, in order. Frames are
@@ -13,22 +13,14 @@
  * past it is dropped (closed — it reconnects to resume from the snapshot; the
  * last line it receives may be cut short, and a reader discards it). What
  * subscribers write is read and ignored.
- *
- * @example
- * ```ts
- * const hub = new AdminHub();
- * void hub.serve(adminSocket.listener);
- * hub.publish({ status: "loading_model", phase: "mmap", path: "/models/m.gguf" });
- * hub.publish({ status: "ready" });
- * ```
  * @module
  */
 import type { StatusEvent } from "../../events/status_event.ts";
 import { encodeFrame } from "../wire/frame_lines.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 
-/** Frames a subscriber may fall behind by before it is dropped (the seed's `ADMIN_BROADCAST_CAPACITY`). */
-export const DEFAULT_ADMIN_BUFFER_FRAMES = 256;
+/** Frames a subscriber may fall behind by before it is dropped. */
+const DEFAULT_ADMIN_BUFFER_FRAMES = 256;
 
 /** Options of {@link AdminHub}. */
 export interface AdminHubOptions {

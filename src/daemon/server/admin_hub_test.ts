@@ -7,7 +7,7 @@ import { CPU_CAPABILITIES } from "../../../tests/support/loaded_frame.ts";
 
 const CAPS: StatusEvent = { status: "capabilities", ...CPU_CAPABILITIES, backend: "llama.cpp", v2: true };
 
-/** The seed's bring-up sequence, a reload, and shutdown. */
+/** A daemon's bring-up sequence, a reload, and shutdown. */
 const TRANSITIONS: StatusEvent[] = [
   { status: "loading_model", phase: "checking_local", path: "/m/blobs/sha256/ab/abcd/data" },
   {

@@ -10,21 +10,6 @@
  * its `admit` rejects with `CANCELLED` — or aborts a running one through the
  * admission's `signal`; the slot is free once the holder calls `release`.
  * Each admission reports how long it waited, on an injected clock.
- *
- * @example
- * ```ts
- * const queue = new AdmissionQueue({ maxQueue: 64, parallel: 1 });
- * const admission = await queue.admit({
- *   model: "stories260K",
- *   key: "conn1/req7",
- *   onPosition: (position) => send({ id: "req7", type: "queued", position }),
- * });
- * try {
- *   await generate({ signal: admission.signal });
- * } finally {
- *   admission.release();
- * }
- * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";

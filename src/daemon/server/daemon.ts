@@ -11,13 +11,6 @@
  * A failure while starting (the lock is held: `DAEMON_RUNNING`; a socket is
  * live or not a socket; a preload fails) undoes what was started and is
  * thrown.
- *
- * @example
- * ```ts
- * const daemon = await startDaemon({ socket, adminSocket, router, preload: ["stories260K"] });
- * Deno.addSignalListener("SIGTERM", () => void daemon.stop());
- * await daemon.stopped;
- * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -97,12 +90,6 @@ export interface Daemon {
 
 /**
  * Starts the daemon: lock, admin socket, preloads, inference socket, `ready`.
- *
- * @example
- * ```ts
- * const daemon = await startDaemon({ socket: "/tmp/l.sock", adminSocket: "/tmp/a.sock", router });
- * await daemon.stop({ graceMs: 1000 });
- * ```
  */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const notice = options.notice ?? (() => {});
@@ -141,7 +128,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await adminServing;
     });
     unsubscribe = options.router.onStatus(({ model, event, reason }) => {
-      // While starting, the daemon's own `ready` ends the preloads (the seed's sequence has one `ready`).
+      // While starting, a model's `ready` is not sent: the daemon's own `ready`, after every preload, is
+      // the start's one `ready`.
       if (event.status === "ready" && !ready) return;
       // The model named in the frame (and why a `restarting` one is loaded again).
       const tagged: StatusEvent = Object.assign({ model }, event, reason ? { reason } : {});

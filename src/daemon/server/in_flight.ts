@@ -2,16 +2,6 @@
  * The requests a front (the inference socket, the HTTP front) is handling,
  * and the graceful drain both share: wait for them to finish within a grace
  * period, then stop the rest with `DRAINING`.
- *
- * @example
- * ```ts
- * const requests = new InFlightSet<AbortController>();
- * requests.add(controller);
- * // … when it ends: requests.delete(controller);
- * const stopped = await requests.drain(30_000, (reason) => {
- *   for (const c of requests.values()) c.abort(reason);
- * });
- * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";

@@ -24,15 +24,6 @@
  *
  * Every finished request of a model op is reported to `onActivity` (the
  * activity log).
- *
- * @example
- * ```ts
- * const server = new InferenceServer({ router, queue: new AdmissionQueue({ maxQueue: 64, parallel: 1 }) });
- * void server.serve(socket.listener);
- * // … on SIGTERM:
- * await server.drain({ graceMs: 30_000 });
- * await server.close();
- * ```
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";

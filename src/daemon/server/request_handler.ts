@@ -14,13 +14,6 @@
  * request's signal was aborted, its reason: `CANCELLED`, `DRAINING`).
  * `health` and `cancel` concern the connection and the daemon and are
  * answered by the server (inference_server.ts).
- *
- * @example
- * ```ts
- * const handled = await handleRequest(request, { router, queue, key: "1/g1", signal, send });
- * for (const frame of handled.frames) send(frame);
- * send({ id: request.id, type: "done", usage: handled.usage });
- * ```
  * @module
  */
 import { isLodeError, LodeError, toLodeError } from "../../errors.ts";
@@ -86,11 +79,6 @@ export type ModelOp = Exclude<Request["op"], "health" | "cancel">;
 /**
  * Runs one request of a model op; resolves with its answer or rejects with
  * the {@link LodeError} to send as its `error` frame.
- *
- * @example
- * ```ts
- * const { frames } = await handleRequest({ id: "t1", op: "tokenize", model: "m", text: "hi" }, ctx);
- * ```
  */
 export async function handleRequest(
   request: RequestOf<ModelOp>,
@@ -138,11 +126,6 @@ export async function handleRequest(
 /**
  * The error to report for `e`: the abort reason when `signal` was aborted
  * with a {@link LodeError} (a cancel, a drain), else `e` as a LodeError.
- *
- * @example
- * ```ts
- * failure(new LodeError("INTERRUPTED", "load aborted"), signal); // LodeError CANCELLED after a cancel
- * ```
  */
 export function failure(e: unknown, signal: AbortSignal): LodeError {
   if (signal.aborted && signal.reason instanceof LodeError) return signal.reason;
@@ -226,12 +209,6 @@ async function admitted<T>(
  * (no lease, no queue, no runner), like `health`; null when the model has none open (then
  * {@link handleRequest} answers through a lease). Throws the request's error (`BAD_REQUEST` for a token
  * id outside the vocabulary).
- *
- * @example
- * ```ts
- * const now = answerAtOnce({ id: "t", op: "tokenize", model: "m", text: "hi" }, router);
- * if (now) console.log(now.frames); // [{ id: "t", type: "tokens", tokens: [...] }]
- * ```
  */
 export function answerAtOnce(request: Request, router: Router): Handled | null {
   if (request.op !== "tokenize" && request.op !== "detokenize") return null;

@@ -3,12 +3,6 @@
  * `NdjsonConnection` encodes the text straight into its write buffer),
  * bytes for a frame written to many (the admin stream encodes each status
  * once for every subscriber).
- *
- * @example
- * ```ts
- * import { frameLines } from "./frame_lines.ts";
- * conn.enqueue(frameLines([{ id: "t1", type: "tokens", tokens: [1] }, { id: "t1", type: "done" }]));
- * ```
  * @module
  */
 import type { AdminFrame, ResponseFrame } from "./protocol.ts";

@@ -63,15 +63,6 @@ export interface InstanceLock extends AsyncDisposable {
  * missing) and records this process in it, or throws
  * `LodeError("DAEMON_RUNNING")` with the holder's pid and start time in the
  * message and `details`.
- *
- * @example
- * ```ts
- * try {
- *   await acquireInstanceLock(lockPath, { socket });
- * } catch (e) {
- *   if (isLodeError(e, "DAEMON_RUNNING")) console.error(`already running as pid ${e.details.pid}`);
- * }
- * ```
  */
 export async function acquireInstanceLock(
   path: string,
@@ -112,11 +103,6 @@ export async function acquireInstanceLock(
  * The record in the lock file at `path`, or null when there is none (no file,
  * empty after a clean exit, or not a record). It may name a process that has
  * died: only a failed {@link acquireInstanceLock} proves the holder is alive.
- *
- * @example
- * ```ts
- * const holder = await readInstanceRecord(lockPath); // { pid: 4242, started_at: "…", … } | null
- * ```
  */
 export async function readInstanceRecord(path: string): Promise<InstanceRecord | null> {
   let text: string;

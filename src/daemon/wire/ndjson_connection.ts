@@ -16,21 +16,12 @@
  * frames are coalesced into one write. A line may be queued as text: it is
  * encoded straight into the connection's write buffer, so answering a
  * request allocates no buffer of its own (each buffer outside the JS heap
- * costs a zeroed `calloc` and a `free` on a GC thread: measured at several
- * µs a request under load, more than the rest of the framing). {@link NdjsonConnection.send}
+ * costs a zeroed `calloc` and a `free` on a GC thread, under load more than
+ * the rest of the framing). {@link NdjsonConnection.send}
  * resolves once the kernel has taken the frame (await it to be paced by a
  * slow reader); {@link NdjsonConnection.enqueue} does not wait, and
  * {@link NdjsonConnection.pendingFrames} says how far behind the peer is.
  * Once the peer is gone, sends resolve `false` instead of throwing.
- *
- * @example
- * ```ts
- * const conn = new NdjsonConnection(await listener.accept(), { maxLineBytes: 1 << 20 });
- * for await (const item of conn.lines()) {
- *   if (item.type === "too_large") await conn.send({ id: null, type: "error", code: "FRAME_TOO_LARGE" });
- *   else await conn.send({ echo: new TextDecoder().decode(item.bytes) });
- * }
- * ```
  * @module
  */
 import { DEFAULT_MAX_FRAME_BYTES } from "./protocol.ts";

@@ -350,6 +350,7 @@ function fail(id: string | null, error: LodeError): DecodeResult {
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * errorFrame("7", new LodeError("QUEUE_FULL", "64 requests are queued"));
  * ```
  */

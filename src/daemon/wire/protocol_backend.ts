@@ -60,11 +60,6 @@ export function samplingFields(options: GenerateOptions): SamplingFields {
 /**
  * The wire `usage` of a generation from the backend's {@link BackendUsage}
  * and the time it waited in the queue.
- *
- * @example
- * ```ts
- * usageFrom(result.usage, { queueMs: ticket.waitMs });
- * ```
  */
 export function usageFrom(usage: BackendUsage, options: { queueMs?: number } = {}): Usage {
   return {

@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * const paths = defaultDaemonPaths({ env: { XDG_RUNTIME_DIR: "/run/user/1000" }, uid: 1000 });
+ * const paths = defaultDaemonPaths({ runtimeDir: "/run/user/1000", uid: 1000 });
  * await prepareSocketDir(paths.dir, { uid: 1000 });
  * const listener = await listenUnixSocket(paths.socket);
  * ```
@@ -43,20 +43,20 @@ export const MAX_SOCKET_PATH_BYTES = 103;
 
 /**
  * The default socket paths for the user `uid` (null where there are no uids):
- * under `$XDG_RUNTIME_DIR/lode`, else `${TMPDIR:-/tmp}/lode-<uid>`.
+ * under `$XDG_RUNTIME_DIR/lode` (`runtimeDir`), else `${TMPDIR:-/tmp}/lode-<uid>` (`tmpDir`).
  *
  * @example
  * ```ts
- * defaultDaemonPaths({ env: {}, uid: 1000 }).socket; // "/tmp/lode-1000/lode.sock"
+ * defaultDaemonPaths({ uid: 1000 }).socket; // "/tmp/lode-1000/lode.sock"
  * ```
  */
 export function defaultDaemonPaths(
-  options: { env: { XDG_RUNTIME_DIR?: string; TMPDIR?: string }; uid: number | null },
+  options: { runtimeDir?: string; tmpDir?: string; uid: number | null },
 ): DaemonPaths {
-  const runtime = options.env.XDG_RUNTIME_DIR;
+  const runtime = options.runtimeDir;
   const dir = runtime && runtime.startsWith("/")
     ? joinPath(runtime, "lode")
-    : joinPath(options.env.TMPDIR || "/tmp", options.uid === null ? "lode" : `lode-${options.uid}`);
+    : joinPath(options.tmpDir || "/tmp", options.uid === null ? "lode" : `lode-${options.uid}`);
   const socket = joinPath(dir, "lode.sock");
   return { dir, socket, adminSocket: joinPath(dir, "admin.sock"), lock: instanceLockPath(socket) };
 }
@@ -121,12 +121,6 @@ export interface UnixSocketListener {
  * parent directory `0700`. A socket file nobody listens on is removed first;
  * one with a live listener is refused with `DAEMON_RUNNING`; anything else
  * at `path` (a regular file, a directory) is refused and left alone.
- *
- * @example
- * ```ts
- * const socket = await listenUnixSocket("/run/user/1000/lode/lode.sock");
- * for await (const conn of socket.listener) handle(conn);
- * ```
  */
 export async function listenUnixSocket(path: string): Promise<UnixSocketListener> {
   const length = new TextEncoder().encode(path).length;

@@ -33,21 +33,21 @@ async function staleSocket(path: string): Promise<void> {
 }
 
 Deno.test("defaultDaemonPaths: XDG_RUNTIME_DIR/lode, else TMPDIR or /tmp with the uid", () => {
-  assert.deepEqual(defaultDaemonPaths({ env: { XDG_RUNTIME_DIR: "/run/user/1000" }, uid: 1000 }), {
+  assert.deepEqual(defaultDaemonPaths({ runtimeDir: "/run/user/1000", uid: 1000 }), {
     dir: "/run/user/1000/lode",
     socket: "/run/user/1000/lode/lode.sock",
     adminSocket: "/run/user/1000/lode/admin.sock",
     lock: "/run/user/1000/lode/lode.sock.lock",
   });
-  assert.equal(defaultDaemonPaths({ env: {}, uid: 1000 }).socket, "/tmp/lode-1000/lode.sock");
+  assert.equal(defaultDaemonPaths({ uid: 1000 }).socket, "/tmp/lode-1000/lode.sock");
   assert.equal(
-    defaultDaemonPaths({ env: { TMPDIR: "/var/tmp/" }, uid: 7 }).adminSocket,
+    defaultDaemonPaths({ tmpDir: "/var/tmp/", uid: 7 }).adminSocket,
     "/var/tmp/lode-7/admin.sock",
   );
   // An empty or relative XDG_RUNTIME_DIR is ignored, as the XDG spec says.
-  assert.equal(defaultDaemonPaths({ env: { XDG_RUNTIME_DIR: "" }, uid: 7 }).dir, "/tmp/lode-7");
-  assert.equal(defaultDaemonPaths({ env: { XDG_RUNTIME_DIR: "run" }, uid: 7 }).dir, "/tmp/lode-7");
-  assert.equal(defaultDaemonPaths({ env: {}, uid: null }).dir, "/tmp/lode");
+  assert.equal(defaultDaemonPaths({ runtimeDir: "", uid: 7 }).dir, "/tmp/lode-7");
+  assert.equal(defaultDaemonPaths({ runtimeDir: "run", uid: 7 }).dir, "/tmp/lode-7");
+  assert.equal(defaultDaemonPaths({ uid: null }).dir, "/tmp/lode");
   assert.equal(instanceLockPath("/a/b.sock"), "/a/b.sock.lock");
 });
 
