@@ -200,6 +200,11 @@ export const ERROR_CODES = {
     exit: EXIT.NOT_FOUND,
     hint: "Start one with `lode serve` (or pass the --socket it listens on).",
   },
+  CONTEXT_LENGTH_EXCEEDED: {
+    exit: EXIT.USAGE,
+    hint:
+      "Shorten the input (in a chat: fewer or shorter messages), or load the model with a larger context: --ctx-size N (`lode run`, `lode serve`), a `load` request's context_size.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -296,13 +296,23 @@ export interface SessionInfo {
 export interface Session {
   readonly capabilities: Capabilities;
   readonly info: SessionInfo;
-  /** Streams a continuation of `prompt` (plain text completion, no template). */
+  /**
+   * Streams a continuation of `prompt` (plain text completion, no template).
+   * A prompt that leaves no room in the context for a generated token
+   * (context_limit.ts: its tokens, BOS included, ≥ `info.contextSize`) is
+   * refused with `LodeError("CONTEXT_LENGTH_EXCEEDED")` at once, before
+   * anything is evaluated or waits for earlier generations; a prompt that
+   * fits is never cut.
+   */
   generate(prompt: string, options?: GenerateOptions): Generation;
   /**
    * Streams the assistant's answer to `messages` (the last one is normally
    * the user's), rendered through the model's own chat template. A model
    * without a template is rendered with a plain "role: content" layout.
-   * Each call is independent: pass the whole history every time.
+   * Each call is independent: pass the whole history every time. A
+   * conversation that does not fit (counted as rendered) is refused with
+   * `CONTEXT_LENGTH_EXCEEDED` as {@link generate}'s prompt is; messages are
+   * never dropped to make it fit.
    */
   chat(messages: ChatMessage[], options?: GenerateOptions): Generation;
   /**
@@ -310,7 +320,11 @@ export interface Session {
    * assistant's turn opened (for inspection, tests and `--verbose`).
    */
   renderChat(messages: ChatMessage[]): Promise<string>;
-  /** One vector of {@link SessionInfo.embeddingSize} numbers per input text, in order. */
+  /**
+   * One vector of {@link SessionInfo.embeddingSize} numbers per input text, in order. A text of as many
+   * tokens as the context or more is refused with `CONTEXT_LENGTH_EXCEEDED` (naming its `index`) before
+   * any is embedded.
+   */
   embed(texts: string[], options?: EmbedOptions): Promise<number[][]>;
   /** The model's token ids for `text` (no BOS added). */
   tokenize(text: string): Promise<number[]>;

@@ -231,6 +231,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SCHEMA_INVALID: 400,
   USAGE: 400,
   INVALID_REF: 400,
+  CONTEXT_LENGTH_EXCEEDED: 400,
   UNKNOWN_OP: 404,
   MODEL_NOT_FOUND: 404,
   ACCESS_DENIED: 403,
@@ -248,8 +249,13 @@ const TYPE: Record<number, string> = {
   503: "service_unavailable",
 };
 
+/** OpenAI's own code for a lode code, where OpenAI has one that clients look for. */
+const OPENAI_CODE: Partial<Record<ErrorCode, string>> = {
+  CONTEXT_LENGTH_EXCEEDED: "context_length_exceeded",
+};
+
 /**
- * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`), 403 refused, 404 no such model
+ * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`, `CONTEXT_LENGTH_EXCEEDED`), 403 refused, 404 no such model
  * or endpoint, 413 body too large, 429 `QUEUE_FULL`, 503 `DRAINING`, 500 otherwise.
  *
  * @example
@@ -263,7 +269,8 @@ export function httpStatus(code: string): number {
 
 /**
  * OpenAI's error body for anything thrown: `{"error":{"message","type","param","code","hint"}}` where `code`
- * is lode's stable code and `param` the offending field (or null), with its HTTP status.
+ * is lode's stable code (OpenAI's own where it has one: `context_length_exceeded`) and `param` the offending
+ * field (or null), with its HTTP status.
  *
  * @example
  * ```ts
@@ -281,7 +288,7 @@ export function errorBody(error: unknown): { status: number; body: { error: Reco
         message: e.message,
         type: TYPE[status] ?? "server_error",
         param: typeof field === "string" ? field : null,
-        code: e.code,
+        code: OPENAI_CODE[e.code] ?? e.code,
         hint: e.hint,
         ...(Object.keys(e.details).length > 0 ? { details: e.details } : {}),
       },

@@ -131,8 +131,22 @@ export async function handleRequest(
       }
     }
   } catch (e) {
-    throw failure(e, ctx.signal);
+    throw inputField(failure(e, ctx.signal), request.op);
   }
+}
+
+/** The request field a CONTEXT_LENGTH_EXCEEDED is about, as both fronts name it. */
+const INPUT_FIELD: Partial<Record<ModelOp, string>> = {
+  generate: "prompt",
+  chat: "messages",
+  embed: "input",
+};
+
+/** `e` with `details.field` naming the request's input when it is a `CONTEXT_LENGTH_EXCEEDED`. */
+function inputField(e: LodeError, op: ModelOp): LodeError {
+  const field = INPUT_FIELD[op];
+  if (!isLodeError(e, "CONTEXT_LENGTH_EXCEEDED") || field === undefined || "field" in e.details) return e;
+  return new LodeError(e.code, e.message, { details: { ...e.details, field }, hint: e.hint, cause: e });
 }
 
 /**
