@@ -33,11 +33,6 @@ function refusal(contextSize: number, extra: (details: Record<string, unknown>) 
 
 /**
  * The space-separated text of `count` copies of `word`.
- *
- * @example
- * ```ts
- * words(3); // "a a a"
- * ```
  */
 function words(count: number, word = "a"): string {
   return Array(count).fill(word).join(" ");
@@ -48,7 +43,9 @@ function words(count: number, word = "a"): string {
  *
  * @example
  * ```ts
- * await contextLimitSteps(t, session, "Once upon a time");
+ * import type { Session } from "./backend.ts";
+ * declare const session: Session;
+ * Deno.test("the context's limit", async (t) => await contextLimitSteps(t, session, "Once upon a time"));
  * ```
  */
 export async function contextLimitSteps(t: Deno.TestContext, s: Session, prompt: string): Promise<void> {

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * import { chatBody, errorResponse } from "./openai_responses.ts";
  * const body = chatBody({ id: "chatcmpl-1", created: 0, model: "m", text: "Hello", stopReason: "eos" });
  * const refused = errorResponse(new LodeError("QUEUE_FULL", "the queue is full")); // 429
@@ -13,7 +14,8 @@
  * @module
  */
 import { type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
-import type { ModelEntry, Usage } from "../wire/protocol.ts";
+import type { StopReason, Usage } from "../../inference/backend.ts";
+import type { ModelEntry } from "../wire/protocol.ts";
 
 /** OpenAI's `finish_reason`. */
 export type FinishReason = "stop" | "length";
@@ -28,7 +30,7 @@ export type FinishReason = "stop" | "length";
  * finishReason("context_full"); // "length"
  * ```
  */
-export function finishReason(stopReason: string | undefined): FinishReason {
+export function finishReason(stopReason: StopReason | undefined): FinishReason {
   return stopReason === "max_tokens" || stopReason === "context_full" ? "length" : "stop";
 }
 
@@ -40,16 +42,17 @@ export interface OpenAiUsage {
 }
 
 /**
- * OpenAI's `usage` from the protocol's.
+ * OpenAI's `usage` of a generation's {@link Usage}.
  *
  * @example
  * ```ts
- * openAiUsage({ prompt_tokens: 5, completion_tokens: 40 }); // { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 }
+ * const usage = { promptTokens: 5, generatedTokens: 40, loadMs: 0, timeToFirstTokenMs: 3, totalMs: 50, tokensPerSecond: 800 };
+ * openAiUsage(usage); // { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 }
  * ```
  */
 export function openAiUsage(usage: Usage | undefined): OpenAiUsage {
-  const prompt = usage?.prompt_tokens ?? 0;
-  const completion = usage?.completion_tokens ?? 0;
+  const prompt = usage?.promptTokens ?? 0;
+  const completion = usage?.generatedTokens ?? 0;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
@@ -61,7 +64,7 @@ export interface Answer {
   created: number;
   model: string;
   text: string;
-  stopReason?: string;
+  stopReason?: StopReason;
   usage?: Usage;
 }
 
@@ -150,7 +153,8 @@ export function chunk(
  *
  * @example
  * ```ts
- * usageChunk("chat", { id: "c1", created: 0, model: "m", text: "", usage: { prompt_tokens: 3 } });
+ * const usage = { promptTokens: 3, generatedTokens: 8, loadMs: 0, timeToFirstTokenMs: 2, totalMs: 9, tokensPerSecond: 900 };
+ * usageChunk("chat", { id: "c1", created: 0, model: "m", text: "", usage });
  * ```
  */
 export function usageChunk(kind: ChunkKind, a: Answer): Record<string, unknown> {
@@ -274,6 +278,7 @@ export function httpStatus(code: string): number {
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * errorBody(new LodeError("QUEUE_FULL", "the queue is full")); // { status: 429, body: { error: { code: "QUEUE_FULL", … } } }
  * ```
  */
@@ -333,6 +338,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
  *
  * @example
  * ```ts
+ * import { LodeError } from "../../errors.ts";
  * errorResponse(new LodeError("DRAINING", "shutting down")).status; // 503
  * ```
  */
