@@ -237,6 +237,11 @@ export const ERROR_CODES = {
     hint:
       "Check the path (a relative one starts from the current directory); `lode ls` lists the stored models.",
   },
+  CONTEXT_LENGTH_EXCEEDED: {
+    exit: EXIT.USAGE,
+    hint:
+      "Shorten the input (in a chat: fewer or shorter messages), or load the model with a larger context: --ctx-size N (`lode run`, `lode serve`), a `load` request's context_size.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

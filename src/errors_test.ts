@@ -84,6 +84,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     DAEMON_NOT_RUNNING: 3,
     CONFIG_INVALID: 2,
     FILE_NOT_FOUND: 3,
+    CONTEXT_LENGTH_EXCEEDED: 2,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

@@ -12,8 +12,12 @@
  *   answer stopped before its first token is dropped together with its question.
  * - Ctrl-C at the prompt does not quit: it prints how to quit, and a second
  *   Ctrl-C in a row (no line typed in between) ends the chat.
+ * - On a terminal, a message that makes the conversation longer than the
+ *   context is refused with a note and dropped; the chat goes on. With
+ *   piped input the refusal (`CONTEXT_LENGTH_EXCEEDED`, exit 2) ends it.
  * @module
  */
+import { isLodeError } from "../errors.ts";
 import type { ChatMessage, GenerateOptions, GenerateResult, Session } from "../inference/backend.ts";
 import type { DoneEvent, TokenEvent } from "../events/inference_event.ts";
 import type { LineReader } from "./line_reader.ts";
@@ -66,6 +70,12 @@ export interface ChatLoopOptions {
   system?: string;
   /** Called after each answer (for `--verbose`). */
   onResult?: (result: GenerateResult) => void;
+  /**
+   * A person types the lines (a terminal): a message that makes the conversation too long for the
+   * context (`CONTEXT_LENGTH_EXCEEDED`) is then reported and dropped and the chat goes on. Otherwise
+   * that error ends {@link ChatLoop.run}, as every other does.
+   */
+  interactive?: boolean;
 }
 
 const INTERRUPTED = Symbol("interrupted");
@@ -145,7 +155,14 @@ export class ChatLoop {
         if (this.#command(text)) return "exit";
         continue;
       }
-      await this.send(text);
+      try {
+        await this.send(text);
+      } catch (e) {
+        if (!(this.#options.interactive && isLodeError(e, "CONTEXT_LENGTH_EXCEEDED"))) throw e;
+        io.note(
+          `${e.message}. The message was dropped: send a shorter one, /reset, or use a larger --ctx-size.`,
+        );
+      }
     }
   }
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import type { ChatMessage, GenerateOptions, Generation, Session } from "../inference/backend.ts";
+import { isLodeError } from "../errors.ts";
+import { contextLengthExceeded } from "../inference/context_limit.ts";
 import { createGeneration } from "../inference/generation.ts";
 import { type ChatIo, ChatLoop } from "./chat_loop.ts";
 
@@ -151,4 +153,33 @@ Deno.test("chat: Ctrl-C at the prompt prints how to quit; a second one in a row 
   assert.equal(await loop.run(), "interrupt");
   assert.equal(notes.filter((n) => n.includes("Ctrl-C again")).length, 2);
   assert.equal(calls.length, 1);
+});
+
+Deno.test("chat: a message too long for the context is dropped with a note on a terminal; piped, it ends the chat", async () => {
+  const refusing = (): Pick<Session, "chat"> => {
+    const { session } = fakeSession();
+    return {
+      chat(messages, generate) {
+        const long = messages.some((m) => m.content.length > 20);
+        if (!long) return session.chat(messages, generate);
+        return createGeneration(() => {
+          throw contextLengthExceeded({
+            input: { kind: "conversation" },
+            count: { tokens: 99, exact: true },
+            contextSize: 64,
+          });
+        });
+      },
+    };
+  };
+  const typed = fakeIo(["Hi", "x".repeat(30), "Again", "/exit"]);
+  const loop = new ChatLoop(refusing(), { io: typed.io, generate: {}, interactive: true });
+  assert.equal(await loop.run(), "exit");
+  assert.deepEqual(loop.history.map((m) => m.content), ["Hi", "answer 1", "Again", "answer 2"]);
+  assert.match(typed.notes.join("\n"), /is 99 tokens and the context holds 64: .*The message was dropped/);
+
+  const piped = fakeIo(["Hi", "x".repeat(30), "Again"]);
+  const ended = new ChatLoop(refusing(), { io: piped.io, generate: {} });
+  await assert.rejects(ended.run(), (e: unknown) => isLodeError(e, "CONTEXT_LENGTH_EXCEEDED"));
+  assert.equal(ended.history.length, 2);
 });

@@ -19,20 +19,50 @@
 import { z } from "zod";
 
 /**
- * A generation's counters and timings (the backend's `Usage`, times in milliseconds).
+ * Why a generation ended: the model's end-of-text token (`eos`), a stop
+ * sequence (`stop`), `maxTokens` (`max_tokens`), a full context window
+ * (`context_full`), or an abort signal / the consumer leaving the loop
+ * (`abort`). The backend contract's `StopReason` (src/inference/backend.ts),
+ * and the `stop_reason` of every front.
+ *
+ * @example
+ * ```ts
+ * import { StopReason } from "./inference_event.ts";
+ * const truncated = (r: StopReason) => r === "max_tokens" || r === "context_full";
+ * StopReason.parse("eos");
+ * ```
+ */
+export const StopReason = z.enum(["eos", "stop", "max_tokens", "context_full", "abort"]);
+export type StopReason = z.infer<typeof StopReason>;
+
+/**
+ * Counters and timings of one generation, times in milliseconds: the
+ * backend contract's `Usage` (src/inference/backend.ts). The daemon's `done`
+ * frame and the OpenAI front encode it in their own wire shapes.
  *
  * @example
  * ```ts
  * import { Usage } from "./inference_event.ts";
  * Usage.parse({ promptTokens: 5, generatedTokens: 40, loadMs: 120, timeToFirstTokenMs: 3, totalMs: 50, tokensPerSecond: 800 });
+ * const line = (u: Usage) => `${u.generatedTokens} tokens, ${u.tokensPerSecond.toFixed(0)} tok/s`;
  * ```
  */
 export const Usage = z.object({
+  /** Tokens of the prompt as the model was fed it (a BOS token and the chat template included). */
   promptTokens: z.number().int().nonnegative(),
+  /** Tokens generated. */
   generatedTokens: z.number().int().nonnegative(),
+  /** How long the session took to load (same for every generation of a session). */
   loadMs: z.number().nonnegative(),
+  /** From the start of the generation to the first generated token; null if none was generated. */
   timeToFirstTokenMs: z.number().nonnegative().nullable(),
+  /** From the start of the generation (after waiting for earlier ones) to its end. */
   totalMs: z.number().nonnegative(),
+  /**
+   * Decode speed: tokens after the first divided by the time since the first
+   * (prompt processing excluded, as llama.cpp reports "eval" speed). With
+   * fewer than two tokens: generated tokens over `totalMs`.
+   */
   tokensPerSecond: z.number().nonnegative(),
 });
 export type Usage = z.infer<typeof Usage>;
@@ -64,7 +94,7 @@ export type TokenEvent = z.infer<typeof TokenEvent>;
  */
 export const DoneEvent = z.object({
   event: z.literal("done"),
-  stop_reason: z.enum(["eos", "stop", "max_tokens", "context_full", "abort"]),
+  stop_reason: StopReason,
   usage: Usage,
 });
 export type DoneEvent = z.infer<typeof DoneEvent>;

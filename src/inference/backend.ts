@@ -27,9 +27,15 @@
  * @module
  */
 import type { Capabilities, StatusEvent } from "../events/status_event.ts";
+import type { StopReason, Usage } from "../events/inference_event.ts";
 import type { CpuAffinity } from "./cpu_affinity.ts";
 
-export type { Capabilities, StatusEvent };
+/**
+ * Why a generation ended ({@link GenerateResult.stopReason}): `eos`, `stop`, `max_tokens`, `context_full`
+ * or `abort`; and the counters and timings of one ({@link GenerateResult.usage}). Declared once, with the
+ * events `lode run --json` prints them in (src/events/inference_event.ts).
+ */
+export type { Capabilities, StatusEvent, StopReason, Usage };
 
 /**
  * How much of a model goes to the accelerator: `"auto"` lets the backend
@@ -125,48 +131,6 @@ export interface GenerateOptions {
 }
 
 /**
- * Why a generation ended: the model's end-of-text token (`eos`), a stop
- * sequence (`stop`), `maxTokens` (`max_tokens`), a full context window
- * (`context_full`), or an abort signal / the consumer leaving the loop
- * (`abort`).
- *
- * @example
- * ```ts
- * import type { StopReason } from "./backend.ts";
- * const truncated = (r: StopReason) => r === "max_tokens" || r === "context_full";
- * ```
- */
-export type StopReason = "eos" | "stop" | "max_tokens" | "context_full" | "abort";
-
-/**
- * Counters and timings of one generation. Times are milliseconds.
- *
- * @example
- * ```ts
- * import type { Usage } from "./backend.ts";
- * const line = (u: Usage) => `${u.generatedTokens} tokens, ${u.tokensPerSecond.toFixed(0)} tok/s`;
- * ```
- */
-export interface Usage {
-  /** Tokens of the prompt, a BOS token included (before any cut to fit the context). */
-  promptTokens: number;
-  /** Tokens generated. */
-  generatedTokens: number;
-  /** How long the session took to load (same for every generation of a session). */
-  loadMs: number;
-  /** From the start of the generation to the first generated token; null if none was generated. */
-  timeToFirstTokenMs: number | null;
-  /** From the start of the generation (after waiting for earlier ones) to its end. */
-  totalMs: number;
-  /**
-   * Decode speed: tokens after the first divided by the time since the first
-   * (prompt processing excluded, as llama.cpp reports "eval" speed). With
-   * fewer than two tokens: generated tokens over `totalMs`.
-   */
-  tokensPerSecond: number;
-}
-
-/**
  * The summary of a finished generation.
  *
  * @example
@@ -184,9 +148,11 @@ export interface GenerateResult {
 
 /**
  * A running generation: iterate it (once) for text chunks as they are
- * produced, and await `result` for the summary. It starts as soon as
- * `generate` is called; leaving the loop early (`break`) aborts it. A failure
- * rejects both the iteration and `result` with `LodeError("INFERENCE_FAILED")`.
+ * produced — or read them in {@link batches} — and await `result` for the
+ * summary. It starts as soon as `generate` is called; leaving the loop early
+ * (`break`) aborts it. A failure rejects both the iteration and `result` with
+ * `LodeError("INFERENCE_FAILED")`. `createGeneration` (generation.ts) makes
+ * one from a callback.
  *
  * @example
  * ```ts
@@ -200,6 +166,13 @@ export interface GenerateResult {
 export interface Generation extends AsyncIterable<string> {
   /** Settles when the generation ends; awaiting it alone (without iterating) is fine too. */
   readonly result: Promise<GenerateResult>;
+  /**
+   * The chunks in batches, instead of one by one: each batch is every chunk produced and not yet read (at
+   * least one), in order, each chunk whole. A consumer that forwards chunks handles a burst at once (the
+   * daemon writes the `token` frames of a runner's message with one write). Read either the batches or
+   * the generation itself, once; leaving the loop early aborts the generation.
+   */
+  batches(): AsyncIterable<string[]>;
 }
 
 /**
@@ -296,13 +269,23 @@ export interface SessionInfo {
 export interface Session {
   readonly capabilities: Capabilities;
   readonly info: SessionInfo;
-  /** Streams a continuation of `prompt` (plain text completion, no template). */
+  /**
+   * Streams a continuation of `prompt` (plain text completion, no template).
+   * A prompt that leaves no room in the context for a generated token
+   * (context_limit.ts: its tokens, BOS included, ≥ `info.contextSize`) is
+   * refused with `LodeError("CONTEXT_LENGTH_EXCEEDED")` at once, before
+   * anything is evaluated or waits for earlier generations; a prompt that
+   * fits is never cut.
+   */
   generate(prompt: string, options?: GenerateOptions): Generation;
   /**
    * Streams the assistant's answer to `messages` (the last one is normally
    * the user's), rendered through the model's own chat template. A model
    * without a template is rendered with a plain "role: content" layout.
-   * Each call is independent: pass the whole history every time.
+   * Each call is independent: pass the whole history every time. A
+   * conversation that does not fit (counted as rendered) is refused with
+   * `CONTEXT_LENGTH_EXCEEDED` as {@link generate}'s prompt is; messages are
+   * never dropped to make it fit.
    */
   chat(messages: ChatMessage[], options?: GenerateOptions): Generation;
   /**
@@ -310,7 +293,11 @@ export interface Session {
    * assistant's turn opened (for inspection, tests and `--verbose`).
    */
   renderChat(messages: ChatMessage[]): Promise<string>;
-  /** One vector of {@link SessionInfo.embeddingSize} numbers per input text, in order. */
+  /**
+   * One vector of {@link SessionInfo.embeddingSize} numbers per input text, in order. A text of as many
+   * tokens as the context or more is refused with `CONTEXT_LENGTH_EXCEEDED` (naming its `index`) before
+   * any is embedded.
+   */
   embed(texts: string[], options?: EmbedOptions): Promise<number[][]>;
   /** The model's token ids for `text` (no BOS added). */
   tokenize(text: string): Promise<number[]>;

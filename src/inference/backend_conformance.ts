@@ -4,7 +4,8 @@
  * `Deno.test` whose steps load a small model once and check the whole
  * contract — load events, deterministic greedy text, `maxTokens`, stop
  * strings, prompt aborts, embeddings, tokenize/detokenize, JSON-schema
- * output, chat, close, and a non-model file. Call it from a `_test.ts` file.
+ * output, chat, the context's limit (backend_conformance_context.ts), close,
+ * and a non-model file. Call it from a `_test.ts` file.
  *
  * The model fixture must be a small text model that generates at least a
  * few words for "Once upon a time" at temperature 0 (stories260K does).
@@ -21,6 +22,7 @@ import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects
 import { type ErrorCode, isLodeError } from "../errors.ts";
 import { Capabilities, StatusEvent } from "../events/status_event.ts";
 import type { Backend, GenerateResult, Generation, LoadOptions, Session } from "./backend.ts";
+import { contextLimitSteps } from "./backend_conformance_context.ts";
 
 /**
  * What the suite runs against.
@@ -322,6 +324,8 @@ export function backendConformance(
         // deno-lint-ignore no-explicit-any -- a caller outside TypeScript
         await rejectsWith(s.chat([{ role: "robot", content: "x" } as any]).result, "USAGE");
       });
+
+      await contextLimitSteps(t, s, prompt);
 
       await t.step(
         "close is idempotent; a running generation ends with abort; calls after close reject",

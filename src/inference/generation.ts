@@ -1,9 +1,10 @@
 /**
  * Turns a callback-style generation (a function that emits text chunks and
  * resolves with a summary) into a {@link Generation}: an async iterable of
- * chunks plus a `result` promise, abortable through a signal or by leaving
- * the loop. Every backend builds its streams with it, so all of them share
- * the same semantics (eager start, buffered chunks, abort = normal end).
+ * chunks (also readable in batches) plus a `result` promise, abortable
+ * through a signal or by leaving the loop. Every backend builds its streams
+ * with it, so all of them share the same semantics (eager start, buffered
+ * chunks, abort = normal end).
  *
  * @example
  * ```ts
@@ -50,7 +51,19 @@ export interface CreateGenerationOptions {
  * Calls `run` at once (so generations start in call order; a synchronous
  * throw becomes a rejection) and returns its stream. Chunks are buffered
  * until read, so a slow reader never loses text; the stream is meant for one
- * reader. Leaving a `for await` loop early aborts the run.
+ * reader. Leaving a `for await` loop early aborts the run. `batches()` gives
+ * every chunk emitted since the last batch at once (a burst `run` emits
+ * without awaiting stays together):
+ *
+ * ```ts
+ * import { createGeneration } from "./generation.ts";
+ * const burst = createGeneration(async (emit) => {
+ *   emit("Once"); emit(" upon");
+ *   const usage = { promptTokens: 0, generatedTokens: 2, loadMs: 0, timeToFirstTokenMs: 0, totalMs: 0, tokensPerSecond: 0 };
+ *   return { text: "Once upon", stopReason: "max_tokens", usage };
+ * });
+ * for await (const texts of burst.batches()) console.log(texts); // ["Once", " upon"]
+ * ```
  *
  * @example
  * ```ts
@@ -120,41 +133,11 @@ export function createGeneration(run: GenerationRun, options: CreateGenerationOp
     }
   }
 
-  const generation: Generation = { result, [Symbol.asyncIterator]: () => drain(() => chunks.shift()) };
-  batchReaders.set(generation, () => drain(() => chunks.length === 0 ? undefined : chunks.splice(0)));
-  return generation;
-}
-
-/** How to read a generation made by {@link createGeneration} in batches. */
-const batchReaders = new WeakMap<Generation, () => AsyncGenerator<string[], void, undefined>>();
-
-/**
- * The chunks of `generation` in batches: each batch is every chunk produced
- * and not yet read (at least one), in order, each chunk whole. A consumer
- * that forwards chunks can then handle a burst at once — the daemon writes
- * the `token` frames of one runner message with one write — where reading
- * chunk by chunk would interleave its writes with the reading. A generation
- * not made by {@link createGeneration} gives one chunk per batch. Read either
- * the batches or the generation itself, once; leaving the loop early aborts
- * the run, as leaving the generation's own loop does.
- *
- * @example
- * ```ts
- * import { chunkBatches, createGeneration } from "./generation.ts";
- * const g = createGeneration(async (emit) => {
- *   emit("Once"); emit(" upon"); // one burst
- *   const usage = { promptTokens: 0, generatedTokens: 2, loadMs: 0, timeToFirstTokenMs: 0, totalMs: 0, tokensPerSecond: 0 };
- *   return { text: "Once upon", stopReason: "max_tokens", usage };
- * });
- * for await (const texts of chunkBatches(g)) console.log(texts); // ["Once", " upon"]
- * ```
- */
-export function chunkBatches(generation: Generation): AsyncIterable<string[]> {
-  const read = batchReaders.get(generation);
-  if (read !== undefined) return { [Symbol.asyncIterator]: read };
   return {
-    async *[Symbol.asyncIterator]() {
-      for await (const chunk of generation) yield [chunk];
-    },
+    result,
+    [Symbol.asyncIterator]: () => drain(() => chunks.shift()),
+    batches: () => ({
+      [Symbol.asyncIterator]: () => drain(() => chunks.length === 0 ? undefined : chunks.splice(0)),
+    }),
   };
 }

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
 import type { GenerateResult, StopReason } from "./backend.ts";
-import { chunkBatches, createGeneration } from "./generation.ts";
+import { createGeneration } from "./generation.ts";
 
 function summary(text: string, stopReason: StopReason): GenerateResult {
   const usage = {
@@ -98,7 +98,7 @@ Deno.test("createGeneration: an unobserved failure is not an unhandled rejection
   await new Promise((resolve) => setTimeout(resolve, 5));
 });
 
-Deno.test("chunkBatches gives every chunk emitted since the last batch at once, in order", async () => {
+Deno.test("batches() gives every chunk emitted since the last batch at once, in order", async () => {
   const generation = createGeneration(async (emit) => {
     for (const burst of [["a", "b", "c"], ["d"], ["e", "f"]]) {
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -107,19 +107,25 @@ Deno.test("chunkBatches gives every chunk emitted since the last batch at once, 
     return summary("abcdef", "max_tokens");
   });
   const batches: string[][] = [];
-  for await (const batch of chunkBatches(generation)) batches.push(batch);
+  for await (const batch of generation.batches()) batches.push(batch);
   assertEquals(batches, [["a", "b", "c"], ["d"], ["e", "f"]]);
   assertEquals((await generation.result).text, "abcdef");
 });
 
-Deno.test("chunkBatches: one chunk per batch from other generations; leaving early aborts the run", async () => {
-  const plain = createGeneration(ticker(3));
-  const other = { result: plain.result, [Symbol.asyncIterator]: () => plain[Symbol.asyncIterator]() };
-  const batches: string[][] = [];
-  for await (const batch of chunkBatches(other)) batches.push(batch);
-  assertEquals(batches, [["a"], ["b"], ["c"]]);
-
+Deno.test("batches(): leaving early aborts the run; a failure rejects the batches and the result", async () => {
   const long = createGeneration(ticker(1000));
-  for await (const _ of chunkBatches(long)) break;
+  for await (const _ of long.batches()) break;
   assertEquals((await long.result).stopReason, "abort");
+
+  const failing = createGeneration(async (emit) => {
+    emit("a");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    throw new Error("the model fell over");
+  });
+  const seen: string[][] = [];
+  await assertRejects(async () => {
+    for await (const batch of failing.batches()) seen.push(batch);
+  }, /fell over/);
+  assertEquals(seen, [["a"]]);
+  await assertRejects(() => failing.result, /fell over/);
 });

@@ -131,9 +131,29 @@ export function toChatHistory(messages: readonly ChatMessage[]): NodeLlamaCpp.Ch
 }
 
 /**
- * The tokens `LlamaChat.generateResponse` loads for `messages`: the history
+ * The text `LlamaChat.generateResponse` loads for `messages`: the history
  * with an open assistant turn (an empty one is added unless the last message
  * is the assistant's, which is then continued), rendered by `wrapper`.
+ *
+ * @example
+ * ```ts
+ * import { chatWrapperFor, renderChatText } from "./llama_cpp_chat.ts";
+ * const lib = await import("node-llama-cpp");
+ * const model = await (await lib.getLlama({ gpu: false })).loadModel({ modelPath: "m.gguf" });
+ * renderChatText(chatWrapperFor(lib, model), [{ role: "user", content: "Hi" }]).toString();
+ * ```
+ */
+export function renderChatText(
+  wrapper: NodeLlamaCpp.ChatWrapper,
+  messages: readonly ChatMessage[],
+): NodeLlamaCpp.LlamaText {
+  const history = toChatHistory(messages);
+  if (history.at(-1)?.type !== "model") history.push({ type: "model", response: [] });
+  return wrapper.generateContextState({ chatHistory: history }).contextText;
+}
+
+/**
+ * The tokens of {@link renderChatText}: what `LlamaChat.generateResponse` loads for `messages`.
  *
  * @example
  * ```ts
@@ -148,8 +168,5 @@ export function renderChatTokens(
   model: NodeLlamaCpp.LlamaModel,
   messages: readonly ChatMessage[],
 ): NodeLlamaCpp.Token[] {
-  const history = toChatHistory(messages);
-  if (history.at(-1)?.type !== "model") history.push({ type: "model", response: [] });
-  const { contextText } = wrapper.generateContextState({ chatHistory: history });
-  return contextText.tokenize(model.tokenizer);
+  return renderChatText(wrapper, messages).tokenize(model.tokenizer);
 }

@@ -9,9 +9,11 @@
  * @example
  * ```ts
  * import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
+ * import { PromptMeter } from "./llama_cpp_prompt.ts";
  * const lib = await import("node-llama-cpp");
  * const model = await (await lib.getLlama({ gpu: false })).loadModel({ modelPath: "tests/fixtures/stories260K.gguf" });
- * const embedder = new LlamaCppEmbedder({ model, contextSize: 512, threads: 1, path: "stories260K.gguf" });
+ * const meter = new PromptMeter(model, 512, "stories260K.gguf");
+ * const embedder = new LlamaCppEmbedder({ model, contextSize: 512, threads: 1, path: "stories260K.gguf", meter });
  * const [vector] = await embedder.embed(["Once upon a time"]);
  * await embedder.dispose();
  * ```
@@ -20,6 +22,7 @@
 import type * as NodeLlamaCpp from "node-llama-cpp";
 import { LodeError } from "../errors.ts";
 import type { EmbedOptions } from "./backend.ts";
+import type { PromptMeter } from "./llama_cpp_prompt.ts";
 
 /**
  * What {@link LlamaCppEmbedder} needs: the loaded model and the context
@@ -37,6 +40,8 @@ export interface EmbedderParts {
   threads: number;
   /** The model file, for error details. */
   path: string;
+  /** Checks the texts against the context (the session's). */
+  meter: PromptMeter;
 }
 
 /**
@@ -77,11 +82,11 @@ export class LlamaCppEmbedder {
   }
 
   /**
-   * One vector per text, in order. Rejects with USAGE for an empty text,
-   * INFERENCE_FAILED for a text longer than the context (or an encoder-decoder
-   * model), INTERRUPTED when `signal` aborts (checked between texts).
+   * Checks `texts` without evaluating anything: USAGE for a non-list or an
+   * empty text, INFERENCE_FAILED for an encoder-decoder model,
+   * CONTEXT_LENGTH_EXCEEDED for a text whose bytes alone show it cannot fit.
    */
-  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<number[][]> {
+  check(texts: readonly string[]): void {
     const { model, path } = this.#parts;
     if (!Array.isArray(texts) || texts.some((t) => typeof t !== "string" || t === "")) {
       throw new LodeError("USAGE", "embed needs a list of non-empty texts", { details: { path } });
@@ -90,26 +95,28 @@ export class LlamaCppEmbedder {
       throw new LodeError(
         "INFERENCE_FAILED",
         `${path} is an encoder-decoder model; it cannot compute embeddings`,
-        {
-          details: { path },
-        },
+        { details: { path } },
       );
     }
+    this.#parts.meter.refuseLongTexts(texts);
+  }
+
+  /**
+   * One vector per text, in order. Rejects as {@link check} does, with
+   * CONTEXT_LENGTH_EXCEEDED for a text as long as the context or longer
+   * (before any is embedded), and with INTERRUPTED when `signal` aborts
+   * (checked between texts).
+   */
+  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<number[][]> {
+    const { path } = this.#parts;
+    this.check(texts);
     throwIfAborted(options.signal);
     const context = await this.#embeddingContext();
+    this.#parts.meter.embedding(texts, (text) => context.calculateInputLength(text));
     const normalize = options.normalize ?? true;
     const vectors: number[][] = [];
     for (const [index, text] of texts.entries()) {
       throwIfAborted(options.signal);
-      const length = context.calculateInputLength(text);
-      if (length >= this.#parts.contextSize) {
-        throw new LodeError(
-          "INFERENCE_FAILED",
-          `text ${index} is ${length} tokens, longer than the ${this.#parts.contextSize}-token context; ` +
-            "split it or load the model with a larger context size",
-          { details: { path, index, tokens: length, context_size: this.#parts.contextSize } },
-        );
-      }
       let vector: number[];
       try {
         vector = [...(await context.getEmbeddingFor(text)).vector];

@@ -35,6 +35,7 @@ import type {
 import { createGeneration } from "./generation.ts";
 import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
+import { PromptMeter } from "./llama_cpp_prompt.ts";
 import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
 import { type CheckedOptions, checkGenerateOptions, runTurn, samplingOptions } from "./llama_cpp_turn.ts";
 
@@ -57,9 +58,12 @@ export interface SessionParts {
   onClosed: (session: LlamaCppSession) => void;
 }
 
-type TurnBody = (checked: CheckedOptions, emit: (chunk: string) => void, signal: AbortSignal) => Promise<
-  GenerateResult
->;
+/** One generation, run when the earlier ones are done; `promptTokens` were counted (and fit) at the call. */
+type TurnBody = (
+  turn: { checked: CheckedOptions; promptTokens: number },
+  emit: (chunk: string) => void,
+  signal: AbortSignal,
+) => Promise<GenerateResult>;
 
 /**
  * The {@link Session} of the node-llama-cpp backend.
@@ -77,6 +81,7 @@ export class LlamaCppSession implements Session {
   readonly #sequence: NodeLlamaCpp.LlamaContextSequence;
   readonly #completion: NodeLlamaCpp.LlamaCompletion;
   readonly #embedder: LlamaCppEmbedder;
+  readonly #meter: PromptMeter;
   readonly #closing = new AbortController();
   #chat: NodeLlamaCpp.LlamaChat | undefined;
   #wrapper: NodeLlamaCpp.ChatWrapper | undefined;
@@ -89,21 +94,23 @@ export class LlamaCppSession implements Session {
     this.info = parts.info;
     this.#sequence = parts.context.getSequence();
     this.#completion = new parts.lib.LlamaCompletion({ contextSequence: this.#sequence });
+    this.#meter = new PromptMeter(parts.model, parts.context.contextSize, parts.info.path);
     this.#embedder = new LlamaCppEmbedder({
       model: parts.model,
       contextSize: parts.info.contextSize,
       threads: parts.info.threads,
       path: parts.info.path,
+      meter: this.#meter,
     });
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Generation {
-    return this.#start("generate", options, async (checked, emit, signal) => {
-      const { model } = this.#parts;
-      const sampling = await samplingOptions(model.llama, checked);
+    const measure = () => this.#meter.completion(prompt);
+    return this.#start("generate", options, measure, async ({ checked, promptTokens }, emit, signal) => {
+      const sampling = await samplingOptions(this.#parts.model.llama, checked);
       return runTurn({
         ...this.#turnBase(checked, emit, signal),
-        promptTokens: countPromptTokens(model, prompt),
+        promptTokens,
         call: async (hooks) => {
           const response = await this.#completion.generateCompletionWithMeta(prompt, {
             ...sampling,
@@ -111,6 +118,7 @@ export class LlamaCppSession implements Session {
             maxTokens: checked.options.maxTokens,
             stopOnAbortSignal: true,
             disableContextShift: true, // stop at a full context rather than silently forget the prompt
+            contextShiftSize: 1, // and never cut a prompt that fits (the default keeps a tenth of the context free)
           });
           return response.metadata.stopReason;
         },
@@ -119,22 +127,11 @@ export class LlamaCppSession implements Session {
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    return this.#start("chat", options, async (checked, emit, signal) => {
-      const { model, context } = this.#parts;
+    const measure = () => this.#meter.chat(this.#chatWrapper(), messages);
+    return this.#start("chat", options, measure, async ({ checked, promptTokens }, emit, signal) => {
       const history = toChatHistory(messages);
-      const promptTokens = renderChatTokens(this.#chatWrapper(), model, messages).length;
-      const room = context.contextSize - promptTokens;
-      if (room <= 0) {
-        throw new LodeError(
-          "INFERENCE_FAILED",
-          `the conversation is ${promptTokens} tokens and does not fit the ${context.contextSize}-token ` +
-            "context; drop earlier messages or load the model with a larger context size",
-          {
-            details: { path: this.info.path, prompt_tokens: promptTokens, context_size: context.contextSize },
-          },
-        );
-      }
-      const sampling = await samplingOptions(model.llama, checked);
+      const room = this.#parts.context.contextSize - 1 - promptTokens; // LlamaChat keeps one token free
+      const sampling = await samplingOptions(this.#parts.model.llama, checked);
       return runTurn({
         ...this.#turnBase(checked, emit, signal),
         promptTokens,
@@ -164,6 +161,7 @@ export class LlamaCppSession implements Session {
 
   embed(texts: string[], options: EmbedOptions = {}): Promise<number[][]> {
     return this.#now("embed", () => {
+      this.#embedder.check(texts); // a bad or far too long text is refused without waiting for the queue
       const signal = AbortSignal.any([options.signal, this.#closing.signal].filter((s) => s !== undefined));
       return this.#enqueue(() => this.#embedder.embed(texts, { ...options, signal }));
     });
@@ -191,13 +189,18 @@ export class LlamaCppSession implements Session {
     return this.#closed;
   }
 
-  /** A generation that checks its options now and runs `body` when earlier ones are done. */
-  #start(what: string, options: GenerateOptions, body: TurnBody): Generation {
+  /**
+   * A generation that checks its options and measures its prompt now (a prompt that does not fit the
+   * context is refused at once, without waiting for earlier generations), and runs `body` when earlier
+   * ones are done.
+   */
+  #start(what: string, options: GenerateOptions, measure: () => number, body: TurnBody): Generation {
     return createGeneration((emit, signal) => {
       this.#assertOpen(what);
       const checked = checkGenerateOptions(options);
+      const promptTokens = measure();
       const both = AbortSignal.any([signal, this.#closing.signal]);
-      return this.#enqueue(() => body(checked, emit, both));
+      return this.#enqueue(() => body({ checked, promptTokens }, emit, both));
     }, { signal: options.signal });
   }
 
@@ -247,11 +250,4 @@ export class LlamaCppSession implements Session {
     });
     return this.#chat;
   }
-}
-
-/** The prompt as LlamaCompletion feeds it: a BOS token (if the model wants one) and the text. */
-function countPromptTokens(model: NodeLlamaCpp.LlamaModel, prompt: string): number {
-  if (model.disposed) return 0;
-  const bos = model.tokens.shouldPrependBosToken;
-  return model.tokenize(prompt, false, bos ? "trimLeadingSpace" : undefined).length + (bos ? 1 : 0);
 }

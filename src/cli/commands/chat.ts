@@ -46,6 +46,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
         generate,
         system: o.system as string | undefined,
         onResult: verbose ? (r) => usageLines(r).forEach((l) => ctx.output.note(l)) : undefined,
+        interactive,
         io: {
           readLine: createLineReader(Deno.stdin.readable),
           answer: (text) => ctx.output.text(text),

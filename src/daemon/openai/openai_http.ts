@@ -5,9 +5,11 @@
  * `POST /v1/chat/completions` (server-sent events with `stream: true`) and
  * `POST /v1/embeddings`.
  *
- * Every request becomes a protocol request (openai_translate.ts) run by
- * {@link handleRequest} with the router and admission queue the inference
- * socket uses, so both fronts share one bound and one set of loaded models:
+ * Every request is checked and translated (openai_translate.ts) and run by
+ * the {@link InferenceService} over the router and admission queue the
+ * inference socket uses, so both fronts share one bound and one set of
+ * loaded models; its typed answers are encoded here in OpenAI's shapes
+ * (openai_responses.ts):
  * `QUEUE_FULL` → 429, `DRAINING` → 503, a client that disconnects cancels
  * its request (waiting or running), and every request is reported to
  * `onActivity` (request id `cmpl-…`, `chatcmpl-…`, `embd-…`; `client` 0).
@@ -22,26 +24,21 @@
  * `Authorization: Bearer KEY`.
  * @module
  */
-import { LodeError } from "../../errors.ts";
+import { LodeError, toLodeError } from "../../errors.ts";
+import { embedActivity } from "../server/activity_fields.ts";
 import { type ActivityRecord, activityRecord } from "../server/activity_log.ts";
 import type { AdmissionQueue } from "../server/admission_queue.ts";
 import { checkListenHost } from "./http_address.ts";
 import { checkClient, readJsonBody } from "./http_intake.ts";
 import { drainingError, InFlightSet } from "../server/in_flight.ts";
 import {
-  type Answer,
-  chatBody,
-  chunk,
   type ChunkKind,
-  completionBody,
   embeddingsBody,
-  errorBody,
   errorResponse,
   json,
   methodNotAllowed,
   modelObject,
   modelsBody,
-  usageChunk,
 } from "./openai_responses.ts";
 import {
   badRequest,
@@ -50,10 +47,10 @@ import {
   embeddingsRequest,
   type Translated,
 } from "./openai_translate.ts";
-import type { FrameOf, Request, RequestOf, ResponseFrame } from "../wire/protocol.ts";
-import { type Handled, handleRequest, type ModelOp } from "../server/request_handler.ts";
+import type { Request, RequestOf } from "../wire/protocol.ts";
+import { InferenceService, type ServiceCall } from "../server/inference_service.ts";
+import { answerGeneration, type Ran } from "./openai_generation.ts";
 import type { Router } from "../router/router.ts";
-import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
 
 /** Options of {@link startOpenAiHttp}. */
 export interface OpenAiHttpOptions {
@@ -152,12 +149,14 @@ export function startOpenAiHttp(options: OpenAiHttpOptions): OpenAiHttp {
 class Front {
   readonly calls = new InFlightSet<Call>();
   readonly #o: OpenAiHttpOptions;
+  readonly #service: InferenceService;
   readonly #maxBody: number;
   #next = 1;
   #draining = false;
 
   constructor(options: OpenAiHttpOptions) {
     this.#o = options;
+    this.#service = new InferenceService({ router: options.router, queue: options.queue });
     this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   }
 
@@ -209,8 +208,10 @@ class Front {
   async #models(req: globalThis.Request, name: string): Promise<Response> {
     const call = this.#begin(req, this.#id("models"));
     try {
-      const handled = await this.#run({ id: call.id, op: "models" }, call);
-      const models = (handled.frames[0] as FrameOf<"models">).models;
+      const models = await this.#run({ id: call.id, op: "models" }, call, async () => ({
+        value: await this.#service.models(),
+        activity: {},
+      }));
       const created = this.#created();
       if (name === "") return json(200, modelsBody(models, created));
       const entry = models.find((m) => m.name === name);
@@ -229,47 +230,16 @@ class Front {
     t: Translated<RequestOf<"generate" | "chat">>,
   ): Promise<Response> {
     const call = this.#begin(req, t.request.id);
-    const head: Answer = { id: call.id, created: this.#created(), model: t.request.model, text: "" };
-    if (!t.stream) {
-      const parts: string[] = [];
-      const done = this.#run(t.request, call, (f) => f.type === "token" && parts.push(f.text)).then((h) => {
-        const answer = { ...head, text: parts.join(""), stopReason: h.stopReason, usage: h.usage };
-        return json(200, kind === "chat" ? chatBody(answer) : completionBody(answer));
-      });
-      return done.finally(() => this.#end(call));
-    }
-    return new Promise<Response>((resolve) => {
-      const sse = new SseStream({
-        highWaterMark: this.#o.maxPendingBytes ?? 256 * 1024,
-        onCancel: () => call.controller.abort(CLIENT_GONE()),
-      });
-      let started = false;
-      const start = () => {
-        if (started) return;
-        started = true;
-        if (kind === "chat") sse.send(chunk(kind, head, { first: true }));
-        resolve(new Response(sse.body, { headers: SSE_HEADERS }));
-      };
-      const send = (f: ResponseFrame) => {
-        if (f.type !== "token") return;
-        start();
-        sse.send(chunk(kind, { ...head, text: f.text }));
-      };
-      this.#run(t.request, call, send, () => sse.ready()).then(
-        (h) => {
-          start();
-          const last = { ...head, stopReason: h.stopReason, usage: h.usage };
-          sse.send(chunk(kind, last, { finish: true }));
-          if (t.includeUsage) sse.send(usageChunk(kind, last));
-          sse.send("[DONE]");
-          sse.close();
-        },
-        (e) => {
-          if (!started) return resolve(errorResponse(e));
-          sse.send(errorBody(e).body);
-          sse.close();
-        },
-      ).finally(() => this.#end(call));
+    return answerGeneration({
+      service: this.#service,
+      kind,
+      translated: t,
+      head: { id: call.id, created: this.#created(), model: t.request.model, text: "" },
+      call: this.#call(call),
+      run: (body) => this.#run(t.request, call, body),
+      maxPendingBytes: this.#o.maxPendingBytes ?? 256 * 1024,
+      onCancel: () => call.controller.abort(CLIENT_GONE()),
+      onEnd: () => this.#end(call),
     });
   }
 
@@ -277,52 +247,50 @@ class Front {
     const t = embeddingsRequest(body, this.#id("embd"));
     const call = this.#begin(req, t.request.id);
     try {
-      const handled = await this.#run(t.request, call);
-      const vectors = (handled.frames[0] as FrameOf<"embeddings">).embeddings;
+      const { model } = t.request;
+      const inputs = typeof t.request.input === "string" ? [t.request.input] : t.request.input;
+      const vectors = await this.#run(t.request, call, async () => {
+        const embedded = await this.#service.embed(
+          model,
+          inputs,
+          { normalize: t.request.normalize },
+          this.#call(call),
+        );
+        return { value: embedded.embeddings, activity: embedActivity(embedded, inputs) };
+      });
       const size = vectors[0]?.length ?? 0;
       if (t.dimensions !== undefined && t.dimensions !== size) {
-        throw badRequest(
-          "dimensions",
-          `${t.request.model} gives ${size}-dimensional embeddings, not ${t.dimensions}`,
-        );
+        throw badRequest("dimensions", `${model} gives ${size}-dimensional embeddings, not ${t.dimensions}`);
       }
-      const inputs = typeof t.request.input === "string" ? [t.request.input] : t.request.input;
-      const counts = await Promise.all(inputs.map(async (text, i) => {
-        const request = { id: `${call.id}-t${i}`, op: "tokenize" as const, model: t.request.model, text };
-        const h = await handleRequest(request, this.#context(call, () => {}));
-        return (h.frames[0] as FrameOf<"tokens">).tokens.length;
-      }));
-      const promptTokens = counts.reduce((a, b) => a + b, 0);
-      return json(
-        200,
-        embeddingsBody({ model: t.request.model, embeddings: vectors, promptTokens, base64: t.base64 }),
+      const counts = await Promise.all(
+        inputs.map(async (text) =>
+          (await this.#service.tokenize(model, text, this.#call(call))).tokens.length
+        ),
       );
+      const promptTokens = counts.reduce((a, b) => a + b, 0);
+      return json(200, embeddingsBody({ model, embeddings: vectors, promptTokens, base64: t.base64 }));
     } finally {
       this.#end(call);
     }
   }
 
-  /** Runs one protocol request and records it in the activity log. */
-  async #run(
-    request: RequestOf<ModelOp>,
-    call: Call,
-    send: (frame: ResponseFrame) => unknown = () => {},
-    backpressure: () => Promise<void> = () => Promise.resolve(),
-  ): Promise<Handled> {
+  /** Runs one request's `body` and records it in the activity log. */
+  async #run<T>(request: Request, call: Call, body: () => Promise<Ran<T>>): Promise<T> {
     try {
-      const handled = await handleRequest(request, this.#context(call, send, backpressure));
-      this.#record(request, call, { ...handled.activity, outcome: "ok" });
-      return handled;
+      const { value, activity } = await body();
+      this.#record(request, call, { ...activity, outcome: "ok" });
+      return value;
     } catch (e) {
-      // handleRequest rejects with the LodeError to report (the abort reason after a cancel or drain).
-      this.#record(request, call, { outcome: "error", code: (e as LodeError).code });
-      throw e;
+      // The service rejects with the LodeError to report (the abort reason after a cancel or drain).
+      const error = toLodeError(e);
+      this.#record(request, call, { outcome: "error", code: error.code });
+      throw error;
     }
   }
 
-  #context(call: Call, send: (frame: ResponseFrame) => unknown, backpressure = () => Promise.resolve()) {
-    const { router, queue } = this.#o;
-    return { router, queue, key: call.key, signal: call.controller.signal, send, backpressure };
+  /** The request as the inference service sees it (the front tells no one how it waits). */
+  #call(call: Call): ServiceCall {
+    return { key: call.key, signal: call.controller.signal };
   }
 
   /**

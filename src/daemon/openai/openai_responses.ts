@@ -6,15 +6,16 @@
  *
  * @example
  * ```ts
- * import { chatBody, errorResponse } from "./openai_responses.ts";
  * import { LodeError } from "../../errors.ts";
+ * import { chatBody, errorResponse } from "./openai_responses.ts";
  * const body = chatBody({ id: "chatcmpl-1", created: 0, model: "m", text: "Hello", stopReason: "eos" });
  * const refused = errorResponse(new LodeError("QUEUE_FULL", "the queue is full")); // 429
  * ```
  * @module
  */
 import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
-import type { ModelEntry, Usage } from "../wire/protocol.ts";
+import type { StopReason, Usage } from "../../inference/backend.ts";
+import type { ModelEntry } from "../wire/protocol.ts";
 
 /** OpenAI's `finish_reason`. */
 export type FinishReason = "stop" | "length";
@@ -29,7 +30,7 @@ export type FinishReason = "stop" | "length";
  * finishReason("context_full"); // "length"
  * ```
  */
-export function finishReason(stopReason: string | undefined): FinishReason {
+export function finishReason(stopReason: StopReason | undefined): FinishReason {
   return stopReason === "max_tokens" || stopReason === "context_full" ? "length" : "stop";
 }
 
@@ -41,16 +42,17 @@ export interface OpenAiUsage {
 }
 
 /**
- * OpenAI's `usage` from the protocol's.
+ * OpenAI's `usage` of a generation's {@link Usage}.
  *
  * @example
  * ```ts
- * openAiUsage({ prompt_tokens: 5, completion_tokens: 40 }); // { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 }
+ * const usage = { promptTokens: 5, generatedTokens: 40, loadMs: 0, timeToFirstTokenMs: 3, totalMs: 50, tokensPerSecond: 800 };
+ * openAiUsage(usage); // { prompt_tokens: 5, completion_tokens: 40, total_tokens: 45 }
  * ```
  */
 export function openAiUsage(usage: Usage | undefined): OpenAiUsage {
-  const prompt = usage?.prompt_tokens ?? 0;
-  const completion = usage?.completion_tokens ?? 0;
+  const prompt = usage?.promptTokens ?? 0;
+  const completion = usage?.generatedTokens ?? 0;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
@@ -62,7 +64,7 @@ export interface Answer {
   created: number;
   model: string;
   text: string;
-  stopReason?: string;
+  stopReason?: StopReason;
   usage?: Usage;
 }
 
@@ -151,7 +153,8 @@ export function chunk(
  *
  * @example
  * ```ts
- * usageChunk("chat", { id: "c1", created: 0, model: "m", text: "", usage: { prompt_tokens: 3 } });
+ * const usage = { promptTokens: 3, generatedTokens: 8, loadMs: 0, timeToFirstTokenMs: 2, totalMs: 9, tokensPerSecond: 900 };
+ * usageChunk("chat", { id: "c1", created: 0, model: "m", text: "", usage });
  * ```
  */
 export function usageChunk(kind: ChunkKind, a: Answer): Record<string, unknown> {
@@ -232,6 +235,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   SCHEMA_INVALID: 400,
   USAGE: 400,
   INVALID_REF: 400,
+  CONTEXT_LENGTH_EXCEEDED: 400,
   UNKNOWN_OP: 404,
   MODEL_NOT_FOUND: 404,
   ACCESS_DENIED: 403,
@@ -249,8 +253,13 @@ const TYPE: Record<number, string> = {
   503: "service_unavailable",
 };
 
+/** OpenAI's own code for a lode code, where OpenAI has one that clients look for. */
+const OPENAI_CODE: Partial<Record<ErrorCode, string>> = {
+  CONTEXT_LENGTH_EXCEEDED: "context_length_exceeded",
+};
+
 /**
- * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`), 403 refused, 404 no such model
+ * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`, `CONTEXT_LENGTH_EXCEEDED`), 403 refused, 404 no such model
  * or endpoint, 413 body too large, 429 `QUEUE_FULL`, 503 `DRAINING`, 500 otherwise.
  *
  * @example
@@ -264,8 +273,8 @@ export function httpStatus(code: string): number {
 
 /**
  * OpenAI's error body for anything thrown: `{"error":{"message","type","param","code","hint"}}` where `code`
- * is lode's stable code and `param` the offending field (or null), with its HTTP status. A hint about
- * settings names the daemon's ({@link asDaemonError}).
+ * is lode's stable code (OpenAI's own where it has one: `context_length_exceeded`) and `param` the offending
+ * field (or null), with its HTTP status. A hint about settings names the daemon's ({@link asDaemonError}).
  *
  * @example
  * ```ts
@@ -284,7 +293,7 @@ export function errorBody(error: unknown): { status: number; body: { error: Reco
         message: e.message,
         type: TYPE[status] ?? "server_error",
         param: typeof field === "string" ? field : null,
-        code: e.code,
+        code: OPENAI_CODE[e.code] ?? e.code,
         hint: asDaemonError(e).hint,
         ...(Object.keys(e.details).length > 0 ? { details: e.details } : {}),
       },

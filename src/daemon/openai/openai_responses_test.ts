@@ -15,17 +15,26 @@ import {
   usageChunk,
 } from "./openai_responses.ts";
 
-const A = { id: "x-1", created: 1700000000, model: "m", text: "Hi", stopReason: "eos" };
+const A = { id: "x-1", created: 1700000000, model: "m", text: "Hi", stopReason: "eos" as const };
+/** A generation's usage with these token counts. */
+const used = (promptTokens: number, generatedTokens: number) => ({
+  promptTokens,
+  generatedTokens,
+  loadMs: 5,
+  timeToFirstTokenMs: 1,
+  totalMs: 9,
+  tokensPerSecond: 700,
+});
 
 Deno.test("finish_reason: eos and stop → stop, max_tokens and context_full → length", () => {
   assert.deepEqual(
-    ["eos", "stop", "max_tokens", "context_full", "abort", undefined].map(finishReason),
+    (["eos", "stop", "max_tokens", "context_full", "abort", undefined] as const).map(finishReason),
     ["stop", "stop", "length", "length", "stop", "stop"],
   );
 });
 
 Deno.test("completion and chat bodies", () => {
-  const usage = { prompt_tokens: 4, completion_tokens: 2, queue_ms: 1 };
+  const usage = used(4, 2);
   assert.deepEqual(completionBody({ ...A, usage }), {
     id: "x-1",
     object: "text_completion",
@@ -60,7 +69,7 @@ Deno.test("chunks: first chat chunk has the role, the last the finish_reason, us
   assert.equal(text.choices[0]!.text, "Hi");
   assert.equal(text.choices[0]!.finish_reason, null);
   assert.deepEqual(
-    usageChunk("chat", { ...A, usage: { prompt_tokens: 1, completion_tokens: 1 } }).choices,
+    usageChunk("chat", { ...A, usage: used(1, 1) }).choices,
     [],
   );
 });

@@ -91,6 +91,14 @@ Deno.test("a runner answers every Session call exactly as the in-process backend
     assert.equal((await caught(remote.detokenize([1e9]))).code, "USAGE");
     assert.equal((await caught(remote.generate(PROMPT, { maxTokens: -1 }).result)).code, "USAGE");
     assert.equal((await remote.generate(PROMPT, { maxTokens: 3 }).result).usage.generatedTokens, 3);
+    // A prompt longer than the context is refused in the runner as in process: same code, words, numbers.
+    const long = Array(4003).fill("a").join(" ");
+    const [inProcess, inRunner] = [
+      await caught(local.generate(long).result),
+      await caught(remote.generate(long).result),
+    ];
+    assert.equal(inRunner.code, "CONTEXT_LENGTH_EXCEEDED");
+    assert.deepEqual([inRunner.message, inRunner.details], [inProcess.message, inProcess.details]);
   } finally {
     await remote.close();
     await backend.close();

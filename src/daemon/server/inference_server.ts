@@ -8,9 +8,10 @@
  *   missing field) gets an `error` frame; the connection stays up.
  * - An id already in flight on the connection is refused (`BAD_REQUEST`,
  *   `details.field: "id"`).
- * - `health` and `cancel` are answered here; the model ops by
- *   request_handler.ts (generate, chat and embed through the admission
- *   queue, `queued` frames while they wait, `QUEUE_FULL` at once beyond it).
+ * - `health` and `cancel` are answered here; the model ops by the inference
+ *   service (inference_service.ts: generate, chat and embed through the
+ *   admission queue, `QUEUE_FULL` at once beyond it), in frames
+ *   (request_handler.ts: `queued` frames while they wait).
  * - `cancel` removes a waiting target from the queue or stops a running one;
  *   the target ends with `CANCELLED`.
  * - A connection that closes cancels what it has in flight. End of input
@@ -44,6 +45,7 @@ import {
   type Request,
   type ResponseFrame,
 } from "../wire/protocol.ts";
+import { InferenceService } from "./inference_service.ts";
 import { answerAtOnce, type Handled, handleRequest, type ModelOp } from "./request_handler.ts";
 import type { Router } from "../router/router.ts";
 
@@ -94,7 +96,7 @@ const CLIENT_GONE = () => new LodeError("CANCELLED", "the client closed its conn
  * ```
  */
 export class InferenceServer {
-  readonly #router: Router;
+  readonly #service: InferenceService;
   readonly #queue: AdmissionQueue;
   readonly #status: () => string;
   readonly #loaded: (() => string[]) | undefined;
@@ -110,7 +112,7 @@ export class InferenceServer {
   #closed = false;
 
   constructor(options: InferenceServerOptions) {
-    this.#router = options.router;
+    this.#service = new InferenceService({ router: options.router, queue: options.queue });
     this.#queue = options.queue;
     this.#status = options.status ?? (() => this.#draining ? "draining" : "ready");
     this.#loaded = options.loaded;
@@ -249,7 +251,7 @@ export class InferenceServer {
     }
     let now: Handled | null;
     try {
-      now = answerAtOnce(request, this.#router);
+      now = answerAtOnce(request, this.#service);
     } catch (e) {
       const error = toLodeError(e);
       this.#send(client, errorFrame(id, error));
@@ -265,8 +267,7 @@ export class InferenceServer {
     client.inFlight.set(id, controller);
     this.#inFlight.add(controller);
     const handled = handleRequest(request as Extract<Request, { op: ModelOp }>, {
-      router: this.#router,
-      queue: this.#queue,
+      service: this.#service,
       key: `${client.number}/${id}`,
       signal: controller.signal,
       send: (frame) => this.#send(client, frame),

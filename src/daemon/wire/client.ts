@@ -26,7 +26,6 @@ import type {
   Generation,
   Session,
   SessionInfo,
-  StopReason,
 } from "../../inference/backend.ts";
 import { createGeneration } from "../../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
@@ -38,7 +37,7 @@ import {
   type RequestOf,
   ResponseFrame,
 } from "./protocol.ts";
-import { samplingFields } from "./protocol_backend.ts";
+import { samplingFields, usageOf } from "./protocol_backend.ts";
 
 type Listener = (frame: ResponseFrame) => void;
 
@@ -280,18 +279,10 @@ class DaemonSession implements Session {
         }
         throw e;
       }
-      const u = done.usage ?? {};
       const result: GenerateResult = {
         text,
-        stopReason: (done.stop_reason ?? "eos") as StopReason,
-        usage: {
-          promptTokens: u.prompt_tokens ?? 0,
-          generatedTokens: u.completion_tokens ?? 0,
-          loadMs: u.load_ms ?? 0,
-          timeToFirstTokenMs: u.time_to_first_token_ms ?? null,
-          totalMs: u.total_ms ?? performance.now() - started,
-          tokensPerSecond: u.tokens_per_second ?? 0,
-        },
+        stopReason: done.stop_reason ?? "eos",
+        usage: usageOf(done.usage, performance.now() - started),
       };
       return result;
     }, options.signal ? { signal: options.signal } : {});

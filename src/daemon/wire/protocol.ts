@@ -22,6 +22,7 @@
 import { z } from "zod";
 import { asDaemonError, LodeError } from "../../errors.ts";
 import { schemaError } from "../../schema/schema_error.ts";
+import { StopReason } from "../../events/inference_event.ts";
 import { Capabilities, StatusEvent } from "../../events/status_event.ts";
 
 /** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
@@ -101,8 +102,11 @@ export type RequestOf<O extends Op> = Extract<Request, { op: O }>;
 /** Every op, in the order docs/protocol.md lists them. */
 export const OPS: readonly Op[] = Request.options.map((o) => o.shape.op.value);
 
-/** Counters and timings of a finished request (`done.usage`); which fields appear depends on the op. */
-export const Usage = z.object({
+/**
+ * Counters and timings of a finished request (`done.usage`): the wire form of a generation's `Usage`
+ * (protocol_backend.ts encodes it), and `queue_ms` alone for `embed`.
+ */
+export const DoneUsage = z.object({
   prompt_tokens: Count.optional(),
   completion_tokens: Count.optional(),
   total_tokens: Count.optional(),
@@ -113,10 +117,7 @@ export const Usage = z.object({
   total_ms: Millis.optional(),
   tokens_per_second: z.number().nonnegative().optional(),
 });
-export type Usage = z.infer<typeof Usage>;
-
-/** Why a generation ended (the backend's `StopReason`). */
-export const StopReason = z.enum(["eos", "stop", "max_tokens", "context_full", "abort"]);
+export type DoneUsage = z.infer<typeof DoneUsage>;
 
 /** One model as `models` lists it. */
 export const ModelEntry = z.object({
@@ -171,7 +172,7 @@ export const ResponseFrame = z.discriminatedUnion("type", [
    * progress, `verify`, `mmap`, `kv_cache`, …): `phase` and its fields, flattened as on the admin stream.
    */
   z.object({ ...reply("loading"), phase: z.string() }).passthrough(),
-  z.object({ ...reply("done"), usage: Usage.optional(), stop_reason: StopReason.optional() }),
+  z.object({ ...reply("done"), usage: DoneUsage.optional(), stop_reason: StopReason.optional() }),
   ErrorFrame,
   z.object({
     ...reply("health"),

@@ -1,7 +1,7 @@
 /**
  * The backend's options and usage (src/inference/backend.ts) as protocol fields (src/daemon/wire/protocol.ts),
  * and back: the daemon reads a request's sampling fields into {@link GenerateOptions} and writes a
- * generation's usage as `done.usage`; the client (client.ts) does the reverse. One place for both
+ * generation's usage as `done.usage`; the client (client.ts) writes the fields and reads the usage. One place for both
  * directions, so a sampling option added to the backend is added to the wire once.
  *
  * @example
@@ -11,8 +11,8 @@
  * ```
  * @module
  */
-import type { GenerateOptions, Usage as BackendUsage } from "../../inference/backend.ts";
-import type { SamplingFields, Usage } from "./protocol.ts";
+import type { GenerateOptions, Usage } from "../../inference/backend.ts";
+import type { DoneUsage, SamplingFields } from "./protocol.ts";
 
 /**
  * The backend's sampling options from a `generate` or `chat` request.
@@ -58,10 +58,10 @@ export function samplingFields(options: GenerateOptions): SamplingFields {
 }
 
 /**
- * The wire `usage` of a generation from the backend's {@link BackendUsage}
+ * The wire `usage` of a generation from the backend's {@link Usage}
  * and the time it waited in the queue.
  */
-export function usageFrom(usage: BackendUsage, options: { queueMs?: number } = {}): Usage {
+export function usageFrom(usage: Usage, options: { queueMs?: number } = {}): DoneUsage {
   return {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.generatedTokens,
@@ -71,5 +71,26 @@ export function usageFrom(usage: BackendUsage, options: { queueMs?: number } = {
     time_to_first_token_ms: usage.timeToFirstTokenMs,
     total_ms: usage.totalMs,
     tokens_per_second: usage.tokensPerSecond,
+  };
+}
+
+/**
+ * The backend's {@link Usage} from a `done` frame's `usage` (the inverse of {@link usageFrom}); a field
+ * the daemon left out is 0 (`totalMs`: `elapsedMs`).
+ *
+ * @example
+ * ```ts
+ * usageOf({ prompt_tokens: 5, completion_tokens: 40 }, 52).generatedTokens; // 40
+ * ```
+ */
+export function usageOf(usage: DoneUsage | undefined, elapsedMs: number): Usage {
+  const u = usage ?? {};
+  return {
+    promptTokens: u.prompt_tokens ?? 0,
+    generatedTokens: u.completion_tokens ?? 0,
+    loadMs: u.load_ms ?? 0,
+    timeToFirstTokenMs: u.time_to_first_token_ms ?? null,
+    totalMs: u.total_ms ?? elapsedMs,
+    tokensPerSecond: u.tokens_per_second ?? 0,
   };
 }
