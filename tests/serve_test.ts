@@ -233,7 +233,12 @@ Deno.test("detokenize through lode serve: docs/protocol.md's example answers as 
       const documented = answers[2];
       assert.deepEqual({ ...bad, hint: "…" }, documented);
       await c.write({ id: "d3", op: "detokenize", model: "stories260K", tokens: [403, -1] });
-      assert.deepEqual(terminal(await c.frames("d3")).details, { field: "tokens.1" });
+      const negative = terminal(await c.frames("d3")).details as {
+        field: string;
+        issues: { path: string }[];
+      };
+      assert.equal(negative.field, "tokens.1");
+      assert.deepEqual(negative.issues.map((i) => i.path), ["tokens[1]"]);
       // The runner that refused the id still serves (the same process: no crash, no reload).
       await c.write({ id: "d4", op: "detokenize", model: "stories260K", tokens: [403, 407] });
       assert.deepEqual((await c.frames("d4"))[0], { id: "d4", type: "text", text: "Once upon" });
