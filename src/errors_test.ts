@@ -15,6 +15,7 @@ Deno.test("EXIT: the documented process exit codes", () => {
     STORE_CORRUPT: 9,
     INFERENCE: 10,
     INTERRUPTED: 130,
+    OUTPUT_CLOSED: 141,
   });
 });
 
@@ -160,7 +161,7 @@ Deno.test("toLodeError: a real ENOENT from Deno is IO", async () => {
 
 Deno.test("README's exit-code table lists every code of the catalogue in its exit's row", async () => {
   const readme = await Deno.readTextFile(new URL("../docs/exit-codes.md", import.meta.url));
-  const table = readme.slice(readme.indexOf("## Exit codes and error codes"));
+  const table = readme.slice(readme.indexOf("# Exit codes and error codes"));
   for (const [code, { exit }] of Object.entries(ERROR_CODES)) {
     const row = table.split("\n").find((line) => line.includes(`\`${code}\``));
     assert.ok(row, `${code} is missing from the README's exit-code table`);

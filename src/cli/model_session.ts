@@ -20,6 +20,7 @@
 import process from "node:process";
 import { isPinnedCommit, parseRef, storedModelFor } from "../registry/mod.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
+import { type StatusEvent, statusLine } from "../events/status_event.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./commands/pull.ts";
 
@@ -108,7 +109,7 @@ export interface OpenedModel {
 
 /**
  * Resolves `ref` to a file and loads it; status events go to `ctx.output`
- * (printed with `--json`).
+ * (printed with `--json`, tagged `event: "status"`).
  *
  * @example
  * ```ts
@@ -147,9 +148,13 @@ export async function openModel(
   }
   const path = await modelPath(ctx, ref, options.pull);
   const { createLlamaCppBackend } = await import("../inference/mod.ts");
-  const backend = createLlamaCppBackend();
+  const { output } = ctx;
+  const backend = createLlamaCppBackend({
+    log: output.sink((level, line) => output.stderr(`[llama.cpp ${level}] ${line}\n`)),
+  });
   try {
-    const session = await backend.load(path, { ...options.load, onStatus: (e) => ctx.output.event(e) });
+    const onStatus = output.sink((e: StatusEvent) => output.event(statusLine(e)));
+    const session = await backend.load(path, { ...options.load, onStatus });
     return { session, close: () => backend.close() };
   } catch (e) {
     await backend.close();

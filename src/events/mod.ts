@@ -15,7 +15,14 @@ export {
   toMb,
   WaitingEvent,
 } from "./download_event.ts";
-export { Capabilities, type LoadingModelEvent, LoadPhase, StatusEvent } from "./status_event.ts";
+export {
+  Capabilities,
+  type LoadingModelEvent,
+  LoadPhase,
+  StatusEvent,
+  StatusLine,
+  statusLine,
+} from "./status_event.ts";
 export {
   DoneEvent,
   EmbeddingEvent,
@@ -23,7 +30,7 @@ export {
   TokenEvent,
   Usage as InferenceUsage,
 } from "./inference_event.ts";
-export { ErrorEvent } from "./error_event.ts";
+export { ErrorEvent, ErrorFields } from "./error_event.ts";
 export {
   BundleBlobEvent,
   CollectedEvent,
@@ -39,5 +46,6 @@ export {
   SkippedEvent,
   StoreEvent,
   VerifiedEvent,
+  VerifyDoneEvent,
 } from "./store_event.ts";
 export { InspectEvent } from "./inspect_event.ts";
