@@ -29,6 +29,8 @@ export const EXIT = {
   STORE_CORRUPT: 9,
   INFERENCE: 10,
   INTERRUPTED: 130,
+  /** The reader of stdout or stderr went away (a closed pipe): 128 + SIGPIPE, nothing printed. */
+  OUTPUT_CLOSED: 141,
 } as const;
 
 interface CatalogueEntry {

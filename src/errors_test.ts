@@ -23,6 +23,7 @@ Deno.test("EXIT: the documented process exit codes", () => {
     STORE_CORRUPT: 9,
     INFERENCE: 10,
     INTERRUPTED: 130,
+    OUTPUT_CLOSED: 141,
   });
 });
 

@@ -2,7 +2,7 @@
  * `lode embed` through the real CLI on stories260K (embedding length 64).
  */
 import assert from "node:assert/strict";
-import { EmbeddingEvent, StatusEvent } from "../src/events/mod.ts";
+import { EmbeddingEvent, StatusLine } from "../src/events/mod.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
@@ -37,7 +37,9 @@ Deno.test("lode embed --json: status events, then one embedding event per stdin 
   await withTempDir(async (store) => {
     const r = await runLode(["embed", `file:${FIXTURE}`, "--json"], { store, input: "first\n\nsecond\r\n" });
     assert.equal(r.code, 0, r.stderr);
-    const statuses = r.events.filter((e) => "status" in e).map((e) => StatusEvent.parse(e).status);
+    // One tag for every line: the load's events are `status` lines.
+    assert.ok(r.events.every((e) => typeof e.event === "string"), r.stdout);
+    const statuses = r.events.filter((e) => e.event === "status").map((e) => StatusLine.parse(e).status);
     assert.deepEqual(statuses, ["loading_model", "loading_model", "capabilities"]);
     const embeddings = r.events.filter((e) => e.event === "embedding").map((e) => EmbeddingEvent.parse(e));
     assert.deepEqual(embeddings.map((e) => [e.index, e.text, e.embedding.length]), [[0, "first", 64], [

@@ -336,7 +336,7 @@ Deno.test("gated and private repos: ACCESS_DENIED saying what to do; HF_TOKEN on
     assert.equal(wrong.code, 6, wrong.stdout + wrong.stderr);
     const failed = wrong.events.find((e) => e.event === "failed")!;
     assert.equal(failed.code, "ACCESS_DENIED");
-    assert.match(String(failed.error), /HTTP 403/);
+    assert.match(String(failed.message), /HTTP 403/);
     const priv = await lode(["pull", "hf:tiny/private-GGUF"]);
     assert.equal(priv.code, 6);
     // The Hub's X-Error-Code (RepoNotFound) says which: private, not gated.

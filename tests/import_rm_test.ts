@@ -40,6 +40,17 @@ Deno.test("import two names sharing a blob; path prints it; rm keeps it until th
       { event: "removed", name: "tiny", blob_removed: true, blobs_removed: 1, blobs_kept: 0 },
     ]);
     assert.ok(!(await listTree(store)).some((p) => p.startsWith("blobs/") || p.startsWith("manifests/")));
+    // An empty store: verify --all says there is nothing to verify, for people and with --json.
+    const empty = await lode("verify", "--all");
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, `no models in the store (${store}): nothing to verify\n`);
+    const emptyJson = await lode("verify", "--all", "--json");
+    assert.deepEqual(
+      storeEvents(emptyJson.stdout).map((e) => e.event === "verify_done" && [e.models, e.failed]),
+      [
+        [0, 0],
+      ],
+    );
     const gone = await lode("rm", "tiny", "--json");
     assert.equal(gone.code, 3);
     assert.deepEqual(storeEvents(gone.stdout).map((e) => e.event === "error" && e.code), ["MODEL_NOT_FOUND"]);

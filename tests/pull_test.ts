@@ -310,8 +310,9 @@ Deno.test("a blob corrupted on disk: verify quarantines it and exits 4; pull NAM
     const r = await lode(["verify", "--all", "--json"]);
     assert.equal(r.code, 4);
     assert.equal(r.events.find((e) => e.event === "verified")?.ok, false);
-    const [verified, error, ...rest] = storeEvents(r.stdout);
+    const [verified, done, error, ...rest] = storeEvents(r.stdout);
     assert.equal(rest.length, 0);
+    assert.deepEqual(done?.event === "verify_done" && [done.models, done.ok, done.failed], [1, 0, 1]);
     assert.ok(
       verified?.event === "verified" && verified.problem === "DIGEST_MISMATCH" && verified.quarantinePath,
     );

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
 import { runLode } from "./support/lode_cli.ts";
-import { DoneEvent, InferenceEvent, StatusEvent } from "../src/events/mod.ts";
+import { DoneEvent, InferenceEvent, StatusLine } from "../src/events/mod.ts";
 import { writeChatModel } from "./support/chat_model.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
@@ -73,7 +73,9 @@ Deno.test("lode run --json streams load phases, capabilities, tokens and usage",
       { store },
     );
     assert.equal(r.code, 0, r.stderr);
-    const statuses = r.events.filter((e) => "status" in e).map((e) => StatusEvent.parse(e));
+    // Every line is tagged by `event`; the load's are `status` lines.
+    assert.ok(r.events.every((e) => typeof e.event === "string"), r.stdout);
+    const statuses = r.events.filter((e) => e.event === "status").map((e) => StatusLine.parse(e));
     assert.deepEqual(statuses.map((s) => "phase" in s ? s.phase : s.status), [
       "mmap",
       "kv_cache",
@@ -130,7 +132,7 @@ Deno.test("lode run --json: the whole event sequence matches the schemas; --stop
     );
     assert.equal(r.code, 0, r.stderr);
     const kinds = r.events.map((e) => {
-      if ("status" in e) return StatusEvent.parse(e).status;
+      if (e.event === "status") return StatusLine.parse(e).status;
       return InferenceEvent.parse(e).event;
     });
     assert.deepEqual(kinds.slice(0, 3), ["loading_model", "loading_model", "capabilities"]);

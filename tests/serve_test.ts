@@ -12,6 +12,7 @@ import type { LodeError } from "../src/errors.ts";
 import { createLlamaCppBackend } from "../src/inference/mod.ts";
 import { LineReader } from "./support/unix_socket.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { StatusLine } from "../src/events/mod.ts";
 
 const STORY =
   ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
@@ -49,7 +50,11 @@ Deno.test("lode serve --model: the admin stream shows starting → loading phase
       assert.match(status.stdout, /^queue: 0 waiting, 0 running$/m);
       assert.match(status.stdout, /^model: stories260K \(loaded, n_ctx \d+/m);
       const json = await runLode(["status", "--socket", daemon.socket, "--json"], { store });
-      assert.deepEqual(json.events.map((e) => e.status), ["capabilities", "ready"]);
+      assert.deepEqual(json.events.map((e) => [e.event, e.status]), [["status", "capabilities"], [
+        "status",
+        "ready",
+      ]]);
+      json.events.forEach((e) => StatusLine.parse(e));
 
       const args = [
         "run",

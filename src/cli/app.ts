@@ -2,6 +2,9 @@
  * The `lode` command line: parse (see {@link PROGRAM}), print help or the
  * version, build the command's context, run the command's lazily imported
  * implementation, and map every failure to a typed error and its exit code.
+ * Once the output has closed (the reader of stdout or stderr went away; see
+ * output.ts) nothing more is printed and the exit code is 141, whatever the
+ * command's work ended with.
  *
  * @example
  * ```ts
@@ -14,7 +17,7 @@ import { EXIT, toLodeError } from "../errors.ts";
 import { parseArgv, renderHelp } from "./args.ts";
 import type { CommonFlags } from "./context.ts";
 import { withLockfileHint } from "./lockfile_hint.ts";
-import { Output } from "./output.ts";
+import { Output, OutputClosed } from "./output.ts";
 import { COMMANDS, PROGRAM } from "./program.ts";
 
 /** Options of {@link runCli}. */
@@ -51,11 +54,20 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
     } finally {
       await ctx.dispose();
     }
-    return output.exitCode;
+    return output.closed.aborted ? EXIT.OUTPUT_CLOSED : output.exitCode;
   } catch (e) {
+    // The command stopped because its output closed (or failed after that): nothing to tell anyone.
+    if (output.closed.aborted) return EXIT.OUTPUT_CLOSED;
     const error = await withLockfileHint(toLodeError(e), settings.lockfile);
-    output.error(error);
-    if (error.code === "INTERNAL" && settings.debug) console.error(e);
+    try {
+      output.error(error);
+      if (error.code === "INTERNAL" && settings.debug) {
+        output.stderr(`${e instanceof Error ? e.stack : String(e)}\n`);
+      }
+    } catch (printing) {
+      if (printing instanceof OutputClosed) return EXIT.OUTPUT_CLOSED;
+      throw printing;
+    }
     return error.exitCode;
   }
 }

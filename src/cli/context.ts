@@ -123,6 +123,8 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags)
     stallMs: config.stallMs,
     retry: { ...DEFAULT_RETRY, attempts: config.retries },
     emit: renderer.onEvent,
+    // A closed output stops every pull of the command; each keeps its partial download for the next pull.
+    signal: output.closed,
     lock: {
       wait: flags.wait !== false,
       onWait: (what) => renderer.onEvent({ event: "waiting", reason: "lock", what }),

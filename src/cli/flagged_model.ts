@@ -29,7 +29,7 @@ export interface ModelControl {
 /**
  * The opening `run`, `chat` and `embed` share: opens the MODEL argument of `parsed` with `load` (in the daemon
  * unless `--no-daemon`; pulled when missing, with `--name`/`--sha256`), Ctrl-C cancelling the load, runs `use`
- * with the session and closes the model, whatever happens.
+ * with the session and closes the model, whatever happens. A closed output aborts the signal too.
  */
 export async function withFlaggedModel(
   ctx: CommandContext,
@@ -40,6 +40,11 @@ export async function withFlaggedModel(
   const abort = new AbortController();
   let interrupt = () => abort.abort(new DOMException("Ctrl-C", "AbortError"));
   const stopListening = onInterrupt(() => interrupt());
+  // A closed output cancels the load and the generation (Ctrl-C's meaning may change; this does not).
+  const closed = ctx.output.closed;
+  const onClosed = () => abort.abort(closed.reason);
+  if (closed.aborted) onClosed();
+  closed.addEventListener("abort", onClosed, { once: true });
   let model: OpenedModel | undefined;
   try {
     model = await openModel(ctx, parsed.args.model as string, {
@@ -58,6 +63,7 @@ export async function withFlaggedModel(
     });
   } finally {
     stopListening();
+    closed.removeEventListener("abort", onClosed);
     await model?.close();
   }
 }

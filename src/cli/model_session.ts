@@ -10,6 +10,7 @@ import process from "node:process";
 import { isPinnedCommit, storedModelFor } from "../registry/stored_ref.ts";
 import { parseRef } from "../registry/reference.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
+import { type StatusEvent, statusLine } from "../events/status_event.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./pull_ref.ts";
 
@@ -92,7 +93,7 @@ export interface OpenedModel {
 
 /**
  * Resolves `ref` to a file and loads it; status events go to `ctx.output`
- * (printed with `--json`).
+ * (printed with `--json`, tagged `event: "status"`).
  */
 export async function openModel(
   ctx: CommandContext,
@@ -123,9 +124,13 @@ export async function openModel(
   }
   const path = await modelPath(ctx, ref, options.pull);
   const { createLlamaCppBackend } = await import("../inference/llama_cpp_backend.ts");
-  const backend = createLlamaCppBackend();
+  const { output } = ctx;
+  const backend = createLlamaCppBackend({
+    log: output.sink((level, line) => output.stderr(`[llama.cpp ${level}] ${line}\n`)),
+  });
   try {
-    const session = await backend.load(path, { ...options.load, onStatus: (e) => ctx.output.event(e) });
+    const onStatus = output.sink((e: StatusEvent) => output.event(statusLine(e)));
+    const session = await backend.load(path, { ...options.load, onStatus });
     return { session, close: () => backend.close() };
   } catch (e) {
     await backend.close();

@@ -1,12 +1,13 @@
 /**
  * Renders download events: NDJSON with `--json`, a progress bar (bytes, rate,
  * ETA; `cli-progress`) when stderr is a terminal, a line per file otherwise,
- * nothing but the result with `--quiet`.
+ * nothing but the result with `--quiet`. Everything is written through the
+ * {@link Output} (the bar too), as callbacks of the download engine: a closed
+ * output drops what follows (the pull itself stops through `output.closed`).
  * @module
  */
 // @ts-types="@types/cli-progress"
 import cliProgress from "cli-progress";
-import process from "node:process";
 import type { DownloadEvent } from "../events/download_event.ts";
 import { formatBytes, type Output } from "./output.ts";
 
@@ -19,10 +20,10 @@ export interface PullRenderer {
 
 /** Creates the renderer that fits the output mode. */
 export function createPullRenderer(output: Output): PullRenderer {
-  if (output.json) return { onEvent: (e) => output.event(e), stop: () => {} };
+  if (output.json) return { onEvent: output.sink((e) => output.event(e)), stop: () => {} };
   if (output.quiet) return { onEvent: () => {}, stop: () => {} };
-  if (output.stderrIsTty) return barRenderer();
-  return lineRenderer(output);
+  const renderer = output.stderrIsTty ? barRenderer(output) : lineRenderer(output);
+  return { onEvent: output.sink(renderer.onEvent), stop: output.sink(renderer.stop) };
 }
 
 function lineRenderer(output: Output): PullRenderer {
@@ -40,9 +41,30 @@ function lineRenderer(output: Output): PullRenderer {
   };
 }
 
-function barRenderer(): PullRenderer {
+/** The terminal stream cli-progress draws on: stderr through `output` (it redraws from a timer too). */
+function barStream(output: Output) {
+  const write = output.sink((text: string) => output.stderr(text));
+  return {
+    isTTY: true,
+    get columns(): number | undefined {
+      try {
+        return Deno.consoleSize().columns;
+      } catch {
+        return undefined; // cli-progress then assumes 80
+      }
+    },
+    write(chunk: string, callback?: () => void) {
+      write(chunk);
+      callback?.();
+      return true;
+    },
+  };
+}
+
+function barRenderer(output: Output): PullRenderer {
   const multi = new cliProgress.MultiBar({
-    stream: process.stderr,
+    // @ts-expect-error: cli-progress writes to, and asks the width of, nothing more than this of a stream
+    stream: barStream(output),
     format: "{filename} {bar} {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted}",
     barsize: 30,
     hideCursor: true,

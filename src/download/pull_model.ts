@@ -99,13 +99,7 @@ export async function pullFiles(plan: PullFilesPlan, ctx: PullContext): Promise<
     return result;
   } catch (e) {
     const error = toLodeError(e);
-    emit({
-      event: "failed",
-      model: plan.name,
-      error: error.message,
-      code: error.code,
-      details: error.details,
-    });
+    emit({ event: "failed", model: plan.name, ...error.toJSON() });
     throw error;
   }
 }

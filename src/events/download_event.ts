@@ -1,6 +1,8 @@
 /**
- * Download events: the wire format of a pull, serialised with an `event` tag.
- * Sizes come both in whole mebibytes (the `*_mb` fields) and in exact bytes.
+ * Download events: the wire format of a pull (`DownloadEvent`), serialised
+ * with an `event` tag: whole-MiB counts (`*_mb`) and exact byte counts. A
+ * `failed` event carries the error's `code`, `message`, `hint` and `details`,
+ * as every error lode prints does (`error_event.ts`).
  *
  * @example
  * ```ts
@@ -10,6 +12,7 @@
  * @module
  */
 import { z } from "zod";
+import { ErrorFields } from "./error_event.ts";
 
 const MB = 1024 * 1024;
 
@@ -68,13 +71,11 @@ export const CompletedEvent = z.object({
   pinned: z.boolean(),
 });
 
-export const FailedEvent = z.object({
+/** A model's pull failed: the error's fields as every error event has them (`error_event.ts`). */
+export const FailedEvent = ErrorFields.extend({
   event: z.literal("failed"),
   /** lode: the model whose pull failed. */
   model: z.string().optional(),
-  error: z.string(),
-  code: z.string(),
-  details: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** lode: the pull is waiting for another process that holds a lock (per-name or per-blob). */

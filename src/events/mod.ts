@@ -14,7 +14,15 @@ export {
   toMb,
   WaitingEvent,
 } from "./download_event.ts";
-export { Capabilities, LoadPhase, StatusEvent, UnloadReason } from "./status_event.ts";
+export {
+  Capabilities,
+  type LoadingModelEvent,
+  LoadPhase,
+  StatusEvent,
+  StatusLine,
+  statusLine,
+  UnloadReason,
+} from "./status_event.ts";
 export {
   DoneEvent,
   EmbeddingEvent,
@@ -22,7 +30,7 @@ export {
   TokenEvent,
   Usage as InferenceUsage,
 } from "./inference_event.ts";
-export { ErrorEvent } from "./error_event.ts";
+export { ErrorEvent, ErrorFields } from "./error_event.ts";
 export {
   BundleBlobEvent,
   CollectedEvent,
@@ -38,5 +46,6 @@ export {
   SkippedEvent,
   StoreEvent,
   VerifiedEvent,
+  VerifyDoneEvent,
 } from "./store_event.ts";
 export { InspectEvent } from "./inspect_event.ts";

@@ -4,6 +4,7 @@
  * carry a `phase` whose fields are flattened into the same object, as admin
  * frames read:
  * `{"status":"loading_model","phase":"download","downloaded_bytes":…}`.
+ * The CLI prints them with `--json` as {@link StatusLine}s, tagged `event`.
  *
  * @example
  * ```ts
@@ -86,3 +87,41 @@ export const StatusEvent = z.union([
   z.object({ status: z.literal("draining") }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEvent>;
+
+/**
+ * A status event as the CLI prints it with `--json` (`lode run`, `chat`, `embed` and `status`): tagged
+ * `event: "status"`, as every NDJSON line lode prints is tagged by `event`, with the status event's fields
+ * beside the tag. A daemon's frames (`lode status`) also name the `model` and why it is loaded again
+ * (`reason`).
+ *
+ * @example
+ * ```ts
+ * import { StatusLine } from "./status_event.ts";
+ * StatusLine.parse({ event: "status", status: "loading_model", phase: "kv_cache", n_ctx: 2048 });
+ * ```
+ */
+export const StatusLine = z.intersection(
+  z.object({
+    event: z.literal("status"),
+    model: z.string().optional(),
+    reason: z.string().optional(),
+  }),
+  StatusEvent,
+);
+export type StatusLine = z.infer<typeof StatusLine>;
+
+/**
+ * The `--json` line of a status event.
+ *
+ * @example
+ * ```ts
+ * import { statusLine } from "./status_event.ts";
+ * statusLine({ status: "ready" }); // { event: "status", status: "ready" }
+ * ```
+ */
+export function statusLine(event: StatusEvent): StatusLine {
+  return { event: "status", ...event };
+}
+
+/** A `loading_model` event for one phase, typed by the phase's name. */
+export type LoadingModelEvent = Extract<StatusEvent, { status: "loading_model" }>;

@@ -8,7 +8,7 @@
  * - `skipped`: one item left — `reason` `locked` (another process holds its
  *   lock) or `recent` (written within `--older-than`), `last_write` (ISO time).
  * - `problem`: a manifest that does not parse (gc keeps every blob it names):
- *   `code`, `message`, `details`; `lode ls` adds the error's `hint`.
+ *   the error's `code`, `message`, `hint`, `details`, as every error event has them.
  * - `gc_done`: the totals — `removed`, `bytes_freed` (disk blocks),
  *   `skipped_locked`, `kept_recent`, `quarantine_kept {items, bytes}`,
  *   `verified_records_pruned`, `older_than_ms`, `dry_run`.
@@ -28,7 +28,8 @@
  * fine), `problem` (`BLOB_MISSING`, `DIGEST_MISMATCH`, `GGUF_INVALID` — the
  * bytes hash right but are not a GGUF model: `reason` says why), `quarantinePath`,
  * `sizeBytes` (bytes checked), `files` (each blob of a model of several files),
- * `ms`. These camelCase names are the API as first shipped.
+ * `ms`. These camelCase names are the API as first shipped. Then `verify_done`:
+ * `models` checked (0 when the store has none), `ok`, `failed`, `ms`.
  *
  * `lode ls`: `model` per model (`name`, `size_bytes`, `digest`, `format`,
  * `source`, `pinned`), then `problem` per manifest that could not be read.
@@ -44,7 +45,7 @@
  * @module
  */
 import { z } from "zod";
-import { ErrorEvent } from "./error_event.ts";
+import { ErrorEvent, ErrorFields } from "./error_event.ts";
 
 const count = z.number().int().nonnegative();
 
@@ -75,14 +76,7 @@ export const SkippedEvent = z.object({
 export type SkippedEvent = z.infer<typeof SkippedEvent>;
 
 /** A manifest that could not be read or parsed (gc and ls report it and go on). */
-export const ProblemEvent = z.object({
-  event: z.literal("problem"),
-  code: z.string(),
-  message: z.string(),
-  /** `lode ls` only. */
-  hint: z.string().optional(),
-  details: z.record(z.string(), z.unknown()),
-});
+export const ProblemEvent = ErrorFields.extend({ event: z.literal("problem") });
 export type ProblemEvent = z.infer<typeof ProblemEvent>;
 
 /** What `collectGarbage` reports, item by item. */
@@ -161,6 +155,16 @@ export const VerifiedEvent = BlobVerify.extend({
 });
 export type VerifiedEvent = z.infer<typeof VerifiedEvent>;
 
+/** The end of `lode verify`: how many models were checked (0: the store has none), how many were fine. */
+export const VerifyDoneEvent = z.object({
+  event: z.literal("verify_done"),
+  models: count,
+  ok: count,
+  failed: count,
+  ms: count,
+});
+export type VerifyDoneEvent = z.infer<typeof VerifyDoneEvent>;
+
 export const ModelEvent = z.object({
   event: z.literal("model"),
   name: z.string(),
@@ -201,6 +205,7 @@ export const StoreEvent = z.discriminatedUnion("event", [
   ExportedEvent,
   ImportedEvent,
   VerifiedEvent,
+  VerifyDoneEvent,
   ModelEvent,
   RemovedEvent,
   PathEvent,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
+import { FailedEvent } from "./download_event.ts";
 import { ErrorEvent } from "./error_event.ts";
-import { GcEvent, StoreEvent } from "./store_event.ts";
+import { GcEvent, ProblemEvent, StoreEvent } from "./store_event.ts";
 
 const HEX = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 
@@ -16,7 +17,6 @@ const SAMPLES: Record<string, unknown>[] = [
     reason: "locked",
     last_write: "2025-01-01T00:00:00.000Z",
   },
-  { event: "problem", code: "MANIFEST_INVALID", message: "bad", details: { path: "/s/manifests/b.json" } },
   {
     event: "problem",
     ...new LodeError("MANIFEST_INVALID", "bad", { details: { path: "/b.json" } }).toJSON(),
@@ -68,6 +68,7 @@ const SAMPLES: Record<string, unknown>[] = [
     }],
     ms: 1,
   },
+  { event: "verify_done", models: 2, ok: 1, failed: 1, ms: 3 },
   {
     event: "model",
     name: "m",
@@ -109,4 +110,22 @@ Deno.test("the error event is exactly LodeError.toJSON() with its tag", () => {
   const event = { event: "error", ...e.toJSON() };
   assert.deepEqual(ErrorEvent.parse(event), event);
   assert.equal(ErrorEvent.parse(event).hint, e.hint);
+});
+
+Deno.test("one error shape: error, a pull's failed and a manifest's problem all carry LodeError.toJSON()", () => {
+  const fields = new LodeError("OFFLINE", "offline: not downloading m", { details: { url: "https://h/m" } })
+    .toJSON();
+  const events = [
+    [ErrorEvent, { event: "error", ...fields }],
+    [FailedEvent, { event: "failed", model: "m", ...fields }],
+    [ProblemEvent, { event: "problem", ...fields }],
+  ] as const;
+  for (const [schema, event] of events) assert.deepEqual(schema.parse(event), event);
+  // The message is `message` everywhere (a `failed` event once named it `error`), with a hint.
+  assert.throws(() =>
+    FailedEvent.parse({ event: "failed", model: "m", error: "offline", code: "OFFLINE", details: {} })
+  );
+  assert.throws(() =>
+    ProblemEvent.parse({ event: "problem", code: "MANIFEST_INVALID", message: "bad", details: {} })
+  );
 });

@@ -118,7 +118,7 @@ class GcRun {
     const { layout } = this.#store;
     const references = () =>
       this.#store.referencedBlobs((p) => {
-        this.#emit({ event: "problem", code: p.code, message: p.message, details: p.details });
+        this.#emit({ event: "problem", ...p.toJSON() });
       });
     const scan = await scanBlobsDir(layout);
     const before = await references();

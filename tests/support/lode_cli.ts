@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import { DownloadEvent, InferenceEvent, StoreEvent } from "../../src/events/mod.ts";
+import { DownloadEvent, InferenceEvent, StatusLine, StoreEvent } from "../../src/events/mod.ts";
 
 /** Absolute path of main.ts. */
 export const MAIN_TS: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -60,7 +60,7 @@ const STORE_TAGS: ReadonlySet<unknown> = new Set(StoreEvent.options.map((o) => o
 /** Tags of `lode run`, `chat` and `embed` events (`token`, `done`, `embedding`). */
 const INFERENCE_TAGS: ReadonlySet<unknown> = new Set(InferenceEvent.options.map((o) => o.shape.event.value));
 
-/** Parses NDJSON output into objects; download, store and inference events are checked against the wire schemas. */
+/** Parses NDJSON output into objects; download, store, inference and status events are checked against their schemas. */
 export function parseEvents(stdout: string): Record<string, unknown>[] {
   const events: Record<string, unknown>[] = [];
   for (const line of stdout.split("\n")) {
@@ -75,6 +75,7 @@ export function parseEvents(stdout: string): Record<string, unknown>[] {
     if (known) DownloadEvent.parse(event);
     if (STORE_TAGS.has(event.event)) StoreEvent.parse(event);
     if (INFERENCE_TAGS.has(event.event)) InferenceEvent.parse(event);
+    if (event.event === "status") StatusLine.parse(event);
     events.push(event);
   }
   return events;
@@ -111,6 +112,50 @@ export async function runLode(args: string[], options: LodeProcessOptions): Prom
 /** Starts lode and returns the child (the caller reads or kills it). */
 export function spawnLode(args: string[], options: LodeProcessOptions): Deno.ChildProcess {
   return command(args, options).spawn();
+}
+
+/** Options of {@link runLodeClosing}. */
+export interface ClosingOptions extends LodeProcessOptions {
+  /** The output whose reader goes away. */
+  close: "stdout" | "stderr";
+  /** Read that output until this says enough was read (given all text read so far); absent: close it at once. */
+  until?: (read: string) => boolean;
+}
+
+/** A finished lode process whose reader of one output went away early. */
+export interface ClosingRun {
+  code: number;
+  /** What was read of the closed output before closing it. */
+  read: string;
+  /** All of the other output. */
+  other: string;
+}
+
+/**
+ * Runs lode with `close` (stdout or stderr) a pipe whose read end is closed early: at once, or after
+ * reading until `until` is satisfied (as `lode … | head -n 2` does).
+ */
+export async function runLodeClosing(args: string[], options: ClosingOptions): Promise<ClosingRun> {
+  const child = command(args, options).spawn();
+  const [closing, other] = options.close === "stdout"
+    ? [child.stdout, child.stderr]
+    : [child.stderr, child.stdout];
+  const otherText = new Response(other).text();
+  let read = "";
+  if (options.until) {
+    const reader = closing.getReader();
+    const decoder = new TextDecoder();
+    while (!options.until(read)) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      read += decoder.decode(chunk.value, { stream: true });
+    }
+    await reader.cancel();
+  } else {
+    await closing.cancel();
+  }
+  const status = await child.status;
+  return { code: status.code, read, other: await otherText };
 }
 
 /** Collects a spawned child's output. */

@@ -16,7 +16,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const name = parsed.args.name as string;
   const file = parsed.args.file as string;
   const toStdout = file === "-";
-  if (toStdout && Deno.stdout.isTerminal()) {
+  if (toStdout && ctx.output.stdoutIsTty) {
     throw new LodeError("USAGE", "refusing to write a bundle to a terminal", {
       hint: `Redirect stdout (\`lode export ${name} - > ${name}.lode\`, or pipe it), or name a FILE.`,
     });
@@ -26,21 +26,24 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     if (!toStdout) ctx.output.event(event);
     else if (ctx.output.json) ctx.output.stderr(JSON.stringify(event) + "\n");
   };
+  const sink = { write: (bytes: Uint8Array) => ctx.output.bytes(bytes) };
   const store = await ctx.store();
   const started = performance.now();
   const progress = progressLine(ctx);
   const options = {
     lock: { wait: ctx.flags.wait !== false },
-    onProgress: progress.update,
-    onBlob: (b: { sha256: string; size_bytes: number }) =>
-      emit({ event: "bundle_blob", name, sha256: b.sha256, size_bytes: b.size_bytes }),
+    onProgress: ctx.output.sink(progress.update),
+    onBlob: ctx.output.sink((b: { sha256: string; size_bytes: number }) =>
+      emit({ event: "bundle_blob", name, sha256: b.sha256, size_bytes: b.size_bytes })
+    ),
   };
   let result: ExportResult;
   try {
     result = toStdout
-      ? await exportBundle(store, name, { ...options, sink: Deno.stdout })
+      ? await exportBundle(store, name, { ...options, sink })
       : await exportBundleToFile(store, name, file, options);
   } catch (e) {
+    if (ctx.output.closed.aborted) throw e; // nothing more is printed
     progress.end();
     const error = toLodeError(e);
     if (toStdout && ctx.output.json) {

@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const store = await ctx.store();
   const line = (verb: string, e: { kind: string; bytes: number; path: string }, why = "") =>
     `${verb.padEnd(12)}  ${e.kind.padEnd(10)}  ${formatBytes(e.bytes).padStart(9)}  ${e.path}${why}`;
-  const onEvent = (e: GcEvent) => {
+  const onEvent = ctx.output.sink((e: GcEvent) => {
     ctx.output.event(e);
     if (e.event === "collected") ctx.output.note(line(dryRun ? "would remove" : "removed", e));
     else if (e.event === "skipped" && e.reason === "locked") {
@@ -26,7 +26,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     } else if (e.event === "problem" && !ctx.output.json) {
       ctx.output.error(new LodeError("MANIFEST_INVALID", `${e.message}; gc keeps every blob it names`));
     }
-  };
+  });
   const s = await collectGarbage(store, {
     olderThanMs,
     dryRun,

@@ -93,7 +93,7 @@ async function runBundle(
     lock: { wait: ctx.flags.wait !== false },
     preflight: (neededBytes) =>
       checkDiskSpace(input.store.layout.blobsDir, { neededBytes, cushionBytes: ctx.config.cushionBytes }),
-    onBlob: (b) => {
+    onBlob: ctx.output.sink((b) => {
       const event: BundleBlobEvent = {
         event: "bundle_blob",
         sha256: b.sha256,
@@ -106,7 +106,7 @@ async function runBundle(
           b.cached ? "already in the store" : "verified"
         }`,
       );
-    },
+    }),
   });
   const m = r.manifest;
   const written = r.blobs.filter((b) => !b.cached).length;

@@ -6,7 +6,8 @@
  * socket. SIGTERM or SIGINT drains (new requests get `DRAINING`, in-flight
  * ones have `--grace` to finish; a second signal stops them at once); the
  * sockets and the lock record are removed and the process exits 0.
- * Operator notes (ready, loads, drains) go to stderr.
+ * Operator notes (ready, loads, drains) go to stderr; when its reader goes
+ * away the daemon drains as on SIGTERM and exits 141.
  * @module
  */
 import process from "node:process";
@@ -62,7 +63,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const paths = socketPaths(o, ctx.config);
   if (paths.useDefaultDir) await prepareSocketDir(paths.dir, { uid: Deno.uid() });
   const store = await ctx.store();
-  const notice = (line: string) => ctx.output.note(`lode serve: ${line}`);
+  // Notices come from the daemon's insides: a closed stderr drops them, and stops the daemon (below).
+  const notice = ctx.output.sink((line: string) => ctx.output.note(`lode serve: ${line}`));
   const log = settings.log
     ? await ActivityLog.open(settings.log.path, {
       maxBytes: settings.log.maxBytes,
@@ -74,7 +76,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const { ModelRouter } = await import("../../daemon/router/model_router.ts");
   // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
   const vocabularies = settings.tokenizeInDaemon
-    ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend()
+    ? (await import("../../inference/llama_cpp_backend.ts")).createLlamaCppBackend({
+      log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
+    })
     : undefined;
   const { createStoredName } = await import("../../daemon/router/model_provider.ts");
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
@@ -96,9 +100,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   // A signal while starting (loading a preload) stops the start; afterwards it drains.
   const starting = new AbortController();
   let onSignal: () => void = () => starting.abort();
-  const handler = () => onSignal();
+  let stopRequested = false;
+  const handler = () => {
+    stopRequested = true;
+    onSignal();
+  };
   process.on("SIGINT", handler);
   process.on("SIGTERM", handler);
+  // The reader of its output went away (`lode serve 2>&1 | head`): the daemon stops as on a signal.
+  ctx.output.closed.addEventListener("abort", handler, { once: true });
   try {
     const daemon = await startDaemon({
       socket: paths.socket,
@@ -117,6 +127,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ...(settings.http ? { http: settings.http } : {}),
     });
     onSignal = () => void daemon.stop();
+    // A stop asked for after the start's last look at its signal is carried out now.
+    if (stopRequested) onSignal();
     await daemon.stopped;
   } catch (e) {
     await log?.close();
@@ -124,6 +136,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   } finally {
     process.off("SIGINT", handler);
     process.off("SIGTERM", handler);
+    ctx.output.closed.removeEventListener("abort", handler);
     await vocabularies?.close();
   }
 }

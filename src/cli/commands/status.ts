@@ -3,8 +3,9 @@
  * `--watch` it prints the snapshot (status, capabilities, pid and uptime,
  * queue, models) and exits; with `--watch` it then prints every status event
  * as it happens, until the daemon stops (exit 0) or Ctrl-C. `--json` prints
- * the admin frames as they arrive (NDJSON). No daemon: `DAEMON_NOT_RUNNING`,
- * exit 3.
+ * the admin frames as they arrive, as status lines (`{"event":"status",
+ * "status":…}`, src/events/status_event.ts): the frame without its wire
+ * envelope (`id`, `type`). No daemon: `DAEMON_NOT_RUNNING`, exit 3.
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -127,8 +128,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     const decoder = new TextDecoder();
     for await (const item of conn.lines()) {
       if (item.type !== "line") continue;
-      const frame = JSON.parse(decoder.decode(item.bytes)) as AdminFrame;
-      if (ctx.output.json) ctx.output.event(frame);
+      const { id: _id, type: _type, ...frame } = JSON.parse(decoder.decode(item.bytes)) as AdminFrame;
+      if (ctx.output.json) ctx.output.event({ event: "status", ...frame });
       if (!snapshotSeen) {
         if (frame.status === "capabilities") {
           capabilities = frame;

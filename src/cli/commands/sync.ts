@@ -49,14 +49,14 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       const { withHfAccess } = await import("../../registry/huggingface.ts");
       return await pullPlan(withHfAccess(plan, ctx.config), context);
     },
-    emit(event) {
+    emit: ctx.output.sink((event) => {
       ctx.output.event(event);
       if (event.event === "sync_check") {
         const size = event.size_bytes === null ? "" : `  ${formatBytes(event.size_bytes)}`;
         const time = event.status === "verified" || event.status === "corrupt" ? `  ${event.ms} ms` : "";
         ctx.output.note(`${LABEL[event.status].padEnd(9)}  ${event.model}  ${event.filename}${size}${time}`);
       }
-    },
+    }),
   });
   await ctx.endProgress();
   if (outcome.changed) await writeLockfile(path, outcome.lock);

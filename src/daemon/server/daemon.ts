@@ -127,15 +127,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await admin.close();
       await adminServing;
     });
+    // Models being loaded again, and why: one notice per restart, not one per phase of its load.
+    const restarts = new Map<string, string | undefined>();
     unsubscribe = options.router.onStatus(({ model, event, reason }) => {
+      if (event.status === "ready") restarts.delete(model);
       // While starting, a model's `ready` is not sent: the daemon's own `ready`, after every preload, is
       // the start's one `ready`.
       if (event.status === "ready" && !ready) return;
       // The model named in the frame (and why a `restarting` one is loaded again).
       const tagged: StatusEvent = Object.assign({ model }, event, reason ? { reason } : {});
       hub.publish(tagged);
-      if (event.status === "restarting") {
-        notice(`${model}: runner restarting (${event.phase}${reason ? `, ${reason}` : ""})`);
+      if (event.status === "restarting" && (!restarts.has(model) || restarts.get(model) !== reason)) {
+        restarts.set(model, reason);
+        notice(`${model}: runner restarting${reason ? ` (${reason})` : ""}`);
       }
     });
     undo.push(() => Promise.resolve(unsubscribe()));
