@@ -36,7 +36,7 @@ Deno.test({
       const t0 = performance.now();
       assertEquals((await curl()).code, 0);
       const s = (performance.now() - t0) / 1000;
-      ok(s > 0.9 && s < 3, `3 MiB at 2 MiB/s took ${s} s`);
+      ok(s > 0.9, `3 MiB at 2 MiB/s took ${s} s: the rate limit applies`);
       assertEquals((await curl("-r", "100-199")).code, 0);
       await server.stop();
       const [full, ranged] = parseAccessLog(await Deno.readTextFile(accessLog));
