@@ -11,6 +11,7 @@ const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => {
   }
 });
 const MIB = 2 ** 20;
+if (!NGINX) console.log("bench_nginx_test.ts: SKIPPED, nginx is not installed (apt-get install -y nginx)");
 
 Deno.test({
   name: "startNginx: limit_rate is bytes per second per request; the access log has ranges and body bytes",
