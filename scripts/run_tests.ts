@@ -5,7 +5,7 @@
  * ```sh
  * deno task test                      # the whole suite (what .ci/run runs)
  * deno task test --jobs 1             # …one test file at a time
- * deno task test:unit                 # unit tests only: no processes, no model (scripts/test_plan.ts)
+ * deno task test:unit                 # unit tests only: no processes, no model, --jobs at once
  * deno task test tests/pull_test.ts   # any other arguments go to `deno test -A` as they are
  * ```
  *
@@ -60,13 +60,16 @@ function addTo(totals: Totals, text: string, label: string, success: boolean): v
 }
 
 /** Runs `deno test` on `args`, streaming its output; returns what it said and whether it passed. */
-async function streamed(args: string[]): Promise<{ text: string; success: boolean }> {
+async function streamed(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ text: string; success: boolean }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",
-    env: ENV,
+    env: { ...ENV, ...env },
   }).spawn();
   let text = "";
   const decoder = new TextDecoder();
@@ -198,7 +201,15 @@ async function main(args: string[]): Promise<number> {
     }
     if (values.unit) {
       const files = (await listTestFiles(ROOT)).filter(isUnitTest);
-      const { text, success } = await streamed([...UNIT_PERMISSIONS, "--no-check=remote", ...files]);
+      // No test here shares a process-wide resource (children, memory, CPUs): one worker per job.
+      const { text, success } = await streamed([
+        ...UNIT_PERMISSIONS,
+        "--no-check=remote",
+        "--parallel",
+        ...files,
+      ], {
+        DENO_JOBS: String(jobs),
+      });
       addTo(totals, text, "unit tests", success);
     } else {
       await suite(jobs, totals);

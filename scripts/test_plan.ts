@@ -32,6 +32,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "scripts/bench_inference_test.ts",
   "scripts/bench_nginx_test.ts",
   "scripts/compile_test.ts",
+  "scripts/doc_examples_test.ts",
   "scripts/gen_gguf_test.ts",
   "scripts/install_test.ts",
   "scripts/split_gguf_test.ts",
@@ -209,8 +210,9 @@ export function parseTestOutput(text: string): TestOutput {
       pending = [];
       continue;
     }
-    const ignored = /^(.*) \.\.\. ignored \(/.exec(line);
-    if (ignored && file) entry(file).tests.push(ignored[1]!);
+    // `deno test --parallel` names the file on each line: "./src/a_test.ts => name ... ignored (0ms)".
+    const ignored = /^(?:\.\/(\S+) => )?(.*) \.\.\. ignored \(/.exec(line);
+    if (ignored && (ignored[1] ?? file)) entry(ignored[1] ?? file).tests.push(ignored[2]!);
     if (/^ FAILURES $/.test(line)) inFailures = true;
     else if (inFailures && / => \.\/\S+:\d+:\d+$/.test(line)) out.failures.push(line.trim());
     else if (inFailures && /^(ok|FAILED) \|/.test(line)) inFailures = false;
@@ -223,6 +225,15 @@ export function parseTestOutput(text: string): TestOutput {
       out.summarySeen = true;
     }
   }
-  out.skipped = [...byFile.values()].filter((s) => s.tests.length > 0);
+  // A reason that names its file ("proxy_test.ts: SKIPPED, …") goes to that file, wherever it was printed.
+  const skipped = [...byFile.values()].filter((s) => s.tests.length > 0);
+  for (const from of byFile.values()) {
+    from.reasons = from.reasons.filter((reason) => {
+      const to = skipped.find((s) => s !== from && reason.startsWith(`${s.file.split("/").at(-1)}:`));
+      to?.reasons.push(reason);
+      return to === undefined;
+    });
+  }
+  out.skipped = skipped;
   return out;
 }

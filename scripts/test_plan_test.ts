@@ -100,5 +100,18 @@ Deno.test("parseTestOutput: counts, ignored tests with the reason their file pri
     },
   ]);
   assert.deepEqual(out.failures, ["breaks => ./src/x_test.ts:3:6"]);
+
+  // deno test --parallel: module output comes first, as post-test output; each line names its file.
+  const parallel = parseTestOutput([
+    "./src/a_test.ts => a ... ok (3ms)",
+    "------- post-test output -------",
+    "c_test.ts: SKIPPED, nothing to run here",
+    "----- post-test output end -----",
+    "./src/c_test.ts => c ... ignored (0ms)",
+    "ok | 1 passed | 0 failed | 1 ignored (1s)",
+  ].join("\n"));
+  assert.deepEqual(parallel.skipped, [
+    { file: "src/c_test.ts", tests: ["c"], reasons: ["c_test.ts: SKIPPED, nothing to run here"] },
+  ]);
   assert.equal(parseTestOutput("error: Module not found\n").summarySeen, false);
 });
