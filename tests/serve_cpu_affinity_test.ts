@@ -15,6 +15,9 @@ import { withTempDir } from "./support/temp_dir.ts";
 
 const ALLOWED = allowedCpus();
 const ignore = Deno.build.os !== "linux" || ALLOWED === null || ALLOWED.length < 2;
+if (ignore) {
+  console.log("serve_cpu_affinity_test.ts: SKIPPED, it needs Linux and at least 2 CPUs to choose from");
+}
 
 /** The distinct CPU lists the threads of process `pid` may run on. */
 async function threadCpuLists(pid: number): Promise<string[]> {

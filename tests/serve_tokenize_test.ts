@@ -94,15 +94,15 @@ Deno.test("lode serve: tokenize is answered in the daemon while the runner is st
 
 Deno.test("lode serve --tokenize-in-runner: tokenize goes to the runner (a stopped runner holds it), the daemon stays without llama.cpp", async () => {
   await withDaemon(["--tokenize-in-runner"], async ({ client, runner, expected, daemonPid }) => {
-    await new Promise((r) => setTimeout(r, 2000)); // longer than a vocabulary takes to open
+    Deno.kill(runner, "SIGSTOP");
+    await client.write({ id: "held", op: "tokenize", model: "stories260K", text: TEXT });
+    // Held for longer than a vocabulary takes to open: the daemon neither answers nor loads llama.cpp.
+    await assert.rejects(client.frames("held", 2000), /no terminal frame/);
     assert.doesNotMatch(
       await mappedLibraries(daemonPid),
       /libllama|llama-addon/,
       "no llama.cpp in the daemon",
     );
-    Deno.kill(runner, "SIGSTOP");
-    await client.write({ id: "held", op: "tokenize", model: "stories260K", text: TEXT });
-    await assert.rejects(client.frames("held", 1000), /no terminal frame/);
     Deno.kill(runner, "SIGCONT");
     assert.deepEqual(tokensOf(await client.frames("held")), expected);
   });

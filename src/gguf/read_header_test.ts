@@ -52,7 +52,7 @@ Deno.test("readGgufHeader: long arrays are skipped with their length; an open fi
   assert.equal((budget.metadata.get("tokenizer.ggml.scores") as GgufArrayValue).value, undefined);
 });
 
-Deno.test("readGgufHeader: a v2 file reads like v3; a 150k-token vocabulary costs little", async () => {
+Deno.test("readGgufHeader: a v2 file reads like v3; a 150k-token vocabulary is skipped, not kept", async () => {
   await withTempDir(async (dir) => {
     const v2 = sampleGguf();
     new DataView(v2.buffer).setUint32(4, 2, true);
@@ -63,11 +63,10 @@ Deno.test("readGgufHeader: a v2 file reads like v3; a 150k-token vocabulary cost
 
     const tokens = Array.from({ length: 150_000 }, (_, i) => `tok${i}▁`);
     await Deno.writeFile(`${dir}/big.gguf`, sampleGguf({ tokens }));
-    const started = performance.now();
     const big = await readGgufHeader(`${dir}/big.gguf`);
-    const ms = performance.now() - started;
-    assert.equal((big.metadata.get("tokenizer.ggml.tokens") as GgufArrayValue).length, 150_000);
-    assert.ok(ms < 2000, `150k tokens skipped in ${ms.toFixed(0)} ms`);
+    const skipped = big.metadata.get("tokenizer.ggml.tokens") as GgufArrayValue;
+    assert.equal(skipped.length, 150_000);
+    assert.equal(skipped.value, undefined, "skipped with its length: no string of it is kept");
     const kept = await readGgufHeader(`${dir}/big.gguf`, { limits: { keepArrayItems: Infinity } });
     assert.equal(
       (kept.metadata.get("tokenizer.ggml.tokens") as GgufArrayValue).value?.[149_999],

@@ -128,7 +128,8 @@ async function writeBody(
     while (true) {
       if (!stalled && sent === stallAt) {
         stalled = true;
-        await sleep(fault?.kind === "stall" ? fault.ms : 0, signal);
+        const pause = sleep(fault?.kind === "stall" ? fault.ms : 0, signal);
+        await (fault?.kind === "stall" && fault.release ? Promise.race([pause, fault.release]) : pause);
         if (signal.aborted) return false;
       }
       if (sent >= stop) break;

@@ -13,7 +13,8 @@ import { type ByteRange, parseRange, type RequestHead } from "./http_wire.ts";
  * - `short`: announce the full Content-Length, send `bytes` body bytes, then close gracefully.
  * - `reset`: send `afterBytes` body bytes, then drop the connection abruptly (no TLS close_notify).
  * - `corrupt`: flip every bit of the byte at resource `offset` (if the response covers it).
- * - `stall`: send `afterBytes` body bytes, pause `ms` milliseconds, then send the rest.
+ * - `stall`: send `afterBytes` body bytes, pause `ms` milliseconds (or until `release` resolves, if sooner),
+ *   then send the rest.
  * - `throttle`: send `afterBytes` body bytes (default 0) at full speed, then the rest `chunkBytes` at a
  *   time, pausing `delayMs` milliseconds before each chunk but the body's first (a slow origin: a download
  *   that takes a while).
@@ -27,7 +28,7 @@ export type Fault =
   | { kind: "short"; bytes: number }
   | { kind: "reset"; afterBytes: number }
   | { kind: "corrupt"; offset: number }
-  | { kind: "stall"; afterBytes: number; ms: number }
+  | { kind: "stall"; afterBytes: number; ms: number; release?: Promise<unknown> }
   | { kind: "throttle"; chunkBytes: number; delayMs: number; afterBytes?: number }
   | { kind: "ignore_range" }
   | { kind: "wrong_content_range" }

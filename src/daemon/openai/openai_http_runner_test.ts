@@ -53,7 +53,7 @@ Deno.test("through runner processes: completion, streamed chat cancelled by the 
       });
       let chunks = 0;
       for await (const _ of stream) if (++chunks === 3) stream.controller.abort();
-      const deadline = performance.now() + 5000;
+      const deadline = performance.now() + 30_000;
       while (queue.stats().running > 0) {
         assert.ok(performance.now() < deadline, "the cancelled generation kept its slot");
         await new Promise((r) => setTimeout(r, 10));

@@ -12,7 +12,6 @@ import { startOpenAiHttp } from "./openai_http.ts";
 
 Deno.test("a client that aborts mid-stream cancels the generation", async () => {
   await withFront({ tokenDelayMs: 20 }, async ({ client, queue, records }) => {
-    const started = performance.now();
     const stream = await client.chat.completions.create({
       model: MODEL,
       messages: [{ role: "user", content: "Tell me a long story." }],
@@ -27,9 +26,9 @@ Deno.test("a client that aborts mid-stream cancels the generation", async () => 
       }
     }
     await until("the generation to stop", () => queue.stats().running === 0 && records.length === 1);
-    const elapsed = performance.now() - started;
+    // Stopped by the client's leaving, not run to its end (that would be outcome ok).
+    assert.equal(records[0]!.outcome, "error");
     assert.equal(records[0]!.code, "CANCELLED");
-    assert.ok(elapsed < 3000, `stopped after ${elapsed.toFixed(0)} ms, not after 400 tokens × 20 ms`);
     // The slot is free: the next request runs at once.
     const next = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 3 });
     assert.equal(next.usage!.completion_tokens, 3);
@@ -47,13 +46,13 @@ Deno.test("a full queue answers 429 QUEUE_FULL at once; a draining front 503 DRA
     const iterator = busy[Symbol.asyncIterator]();
     await iterator.next();
     assert.equal(queue.stats().running, 1);
-    const started = performance.now();
     const full = await apiError(client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 5 }));
     assert.ok(full instanceof OpenAI.RateLimitError);
     assert.equal(full.status, 429);
     assert.equal(full.code, "QUEUE_FULL");
     assert.equal(full.headers.get("retry-after"), "1");
-    assert.ok(performance.now() - started < 1000);
+    // At once: refused while the request it would wait for still runs.
+    assert.equal(queue.stats().running, 1);
 
     const draining = http.drain({ graceMs: 50 });
     const refused = await apiError(

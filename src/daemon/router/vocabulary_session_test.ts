@@ -100,10 +100,34 @@ Deno.test("router.vocabulary: undefined until loaded, then tokenizing counts as 
     await importModelFile(store, MODEL, { name: "m" });
     const backend = createLlamaCppBackend();
     const logs: string[] = [];
+    // The router's clock: keep-alive time passes only when the test advances it.
+    let now = 0;
+    const timers: { fn: () => void; at: number; cancelled: boolean }[] = [];
+    const clock = {
+      now: () => now,
+      setTimeout: (fn: () => void, ms: number) => {
+        const t = { fn, at: now + ms, cancelled: false };
+        timers.push(t);
+        return t;
+      },
+      clearTimeout: (t: unknown) => {
+        if (t) (t as { cancelled: boolean }).cancelled = true;
+      },
+    };
+    const advance = (ms: number) => {
+      now += ms;
+      for (const t of [...timers]) {
+        if (!t.cancelled && t.at <= now) {
+          t.cancelled = true;
+          t.fn();
+        }
+      }
+    };
     const router = new ModelRouter({
       store,
       ...LOAD,
       keepAliveMs: 600,
+      clock,
       vocabulary: (p) => backend.loadVocabulary!(p),
       onLog: (_, line) => logs.push(line),
     });
@@ -116,15 +140,13 @@ Deno.test("router.vocabulary: undefined until loaded, then tokenizing counts as 
       const vocabulary = router.vocabulary("m");
       assert.ok(vocabulary, `the vocabulary opened after the load (${logs.join("; ")})`);
       lease.release();
-      const started = performance.now();
-      while (performance.now() - started < 1500) { // 2.5 keep-alives, tokenizing every 150 ms
-        assert.ok(
-          router.vocabulary("m"),
-          `unloaded after ${Math.round(performance.now() - started)} ms of use`,
-        );
-        vocabulary.tokenize(TEXTS[0]!);
-        await new Promise((r) => setTimeout(r, 150));
+      for (let used = 400; used <= 2000; used += 400) { // 3.3 keep-alives, tokenizing every 400 ms
+        advance(400);
+        const entry = (await router.models()).find((m) => m.name === "m"); // not a use
+        assert.equal(entry?.loaded, true, `unloaded after ${used} ms of use`);
+        router.vocabulary("m")!.tokenize(TEXTS[0]!); // as the daemon tokenizes: look up, then tokenize
       }
+      advance(600);
       for (let i = 0; i < 100 && (await router.models()).some((m) => m.loaded); i++) {
         await new Promise((r) => setTimeout(r, 20));
       }

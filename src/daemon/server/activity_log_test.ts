@@ -64,9 +64,10 @@ Deno.test("writing never waits: a burst goes out in one write; beyond the bound 
       maxPendingRecords: 5,
       onError: (m) => errors.push(m),
     });
-    const t0 = performance.now();
     for (let i = 0; i < 8; i++) log.write(record(i));
-    assert.ok(performance.now() - t0 < 50);
+    // The writes returned before any I/O: five records wait, the three beyond the bound are dropped at once.
+    assert.equal(log.written, 0);
+    assert.equal(log.dropped, 3);
     await log.close();
     assert.equal(log.written, 5);
     assert.equal(log.dropped, 3);
@@ -82,7 +83,7 @@ Deno.test("records wait up to flushMs and go out together, with no flush asked",
     for (let i = 0; i < 3; i++) log.write(record(i));
     await new Promise((r) => setTimeout(r, 20));
     assert.equal((await Deno.stat(path)).size, 0, "still waiting for its companions");
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000;
     while (log.written < 3) {
       assert.ok(Date.now() < deadline, "written after flushMs");
       await new Promise((r) => setTimeout(r, 20));
