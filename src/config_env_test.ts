@@ -59,7 +59,16 @@ Deno.test("proxyFromEnv: each scheme's variable, the ALL_PROXY fallback, NO_PROX
 });
 
 Deno.test("cliSettings: NO_COLOR turns colours off, LODE_DEBUG turns stack traces on", () => {
-  assert.deepEqual(cliSettings({}), { color: true, debug: false });
-  assert.deepEqual(cliSettings({ NO_COLOR: "1", LODE_DEBUG: "1" }), { color: false, debug: true });
-  assert.deepEqual(cliSettings({ NO_COLOR: "", LODE_DEBUG: "" }), { color: true, debug: false });
+  assert.deepEqual(cliSettings({}), { color: true, debug: false, lockfile: undefined });
+  assert.deepEqual(cliSettings({ NO_COLOR: "1", LODE_DEBUG: "1" }), {
+    color: false,
+    debug: true,
+    lockfile: undefined,
+  });
+  assert.deepEqual(cliSettings({ NO_COLOR: "", LODE_DEBUG: "", LODE_LOCKFILE: "" }), {
+    color: true,
+    debug: false,
+    lockfile: undefined,
+  });
+  assert.equal(cliSettings({ LODE_LOCKFILE: "ci/lode.lock" }).lockfile, "ci/lode.lock");
 });
