@@ -310,16 +310,19 @@ export async function readImports(root: string): Promise<Import[]> {
   return imports;
 }
 
+/** The arrows of {@link roomGraph}, one room a row from the top layer down: the room and what it imports. */
+export function graphRows(imports: readonly Import[]): [string, string[]][] {
+  const graph = roomGraph(imports);
+  const order = (room: string) => layerOf(room) * 100 + subLayerOf(room);
+  const byOrder = (a: string, b: string) => order(a) - order(b) || a.localeCompare(b);
+  return [...graph.keys()].sort(byOrder).map((from) => [from, [...graph.get(from)!.keys()].sort(byOrder)]);
+}
+
 if (import.meta.main) {
   const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   const imports = await readImports(root);
   if (Deno.args.includes("--graph")) {
-    const graph = roomGraph(imports);
-    const order = (room: string) => layerOf(room) * 100 + subLayerOf(room);
-    for (const from of [...graph.keys()].sort((a, b) => order(a) - order(b) || a.localeCompare(b))) {
-      const targets = [...graph.get(from)!.keys()].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
-      console.log(`${from} → ${targets.join(", ")}`);
-    }
+    for (const [from, targets] of graphRows(imports)) console.log(`${from} → ${targets.join(", ")}`);
     Deno.exit(0);
   }
   const problems = checkImports(imports);

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { checkImports, findCycles, type Import, parseImports, readImports, roomOf } from "./check_imports.ts";
+import {
+  checkImports,
+  findCycles,
+  graphRows,
+  type Import,
+  parseImports,
+  readImports,
+  roomOf,
+} from "./check_imports.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -117,4 +125,14 @@ Deno.test("lode's own imports point one way, in no circle, and use no mod.ts ins
   const imports = await readImports(ROOT);
   assert.ok(imports.length > 100, `only ${imports.length} imports found`);
   assert.deepEqual(checkImports(imports).map((p) => p.message), []);
+});
+
+Deno.test("docs/architecture.md's table of arrows is the graph the code has", async () => {
+  const page = await Deno.readTextFile(`${ROOT}/docs/architecture.md`);
+  const table = page.slice(page.indexOf("Today:"));
+  const documented = table.split("\n").filter((line) => /^\| `/.test(line)).map((line) => {
+    const [room, targets] = line.split("|").slice(1, 3).map((cell) => cell.trim());
+    return [room!.replaceAll("`", "").replace(/\.ts$/, ""), targets!.split(", ")];
+  });
+  assert.deepEqual(documented, graphRows(await readImports(ROOT)));
 });
