@@ -1,5 +1,5 @@
 /**
- * The three path operations lode needs. Not `node:path`: importing it starts
+ * The path operations lode needs. Not `node:path`: importing it starts
  * Deno's Node compatibility layer, whose start-up time `lode ls` must not pay.
  * Paths use `/`, which Deno accepts on every platform.
  *
@@ -8,6 +8,7 @@
  * joinPath("/srv/models", "blobs", "sha256"); // "/srv/models/blobs/sha256"
  * parentDir("/srv/models/blobs"); // "/srv/models"
  * baseName("/srv/m.gguf"); // "m.gguf"
+ * absolutePath("models/../store", "/srv"); // "/srv/store"
  * ```
  * @module
  */
@@ -35,4 +36,19 @@ export function parentDir(path: string): string {
 export function baseName(path: string): string {
   const trimmed = path.replace(/[/\\]+$/, "");
   return trimmed.slice(Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\")) + 1);
+}
+
+/**
+ * `path` made absolute against `cwd` (default: the process's), with `.` and `..` segments resolved and
+ * repeated separators collapsed, as `node:path`'s `resolve` does on POSIX.
+ */
+export function absolutePath(path: string, cwd: string = Deno.cwd()): string {
+  const joined = path.startsWith("/") ? path : `${cwd}/${path}`;
+  const segments: string[] = [];
+  for (const segment of joined.split("/")) {
+    if (segment === "" || segment === ".") continue;
+    if (segment === "..") segments.pop();
+    else segments.push(segment);
+  }
+  return `/${segments.join("/")}`;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
-import { baseName, joinPath, parentDir } from "./path.ts";
+import { dirname, resolve } from "node:path";
+import { absolutePath, baseName, joinPath, parentDir } from "./path.ts";
 
 Deno.test("joinPath joins with single separators", () => {
   assert.equal(joinPath("/a", "b", "c"), "/a/b/c");
@@ -20,4 +20,11 @@ Deno.test("baseName is the last segment", () => {
   assert.equal(baseName("m.gguf"), "m.gguf");
   assert.equal(baseName("/a/b/"), "b");
   assert.equal(baseName("C:\\m\\x.gguf"), "x.gguf");
+});
+
+Deno.test("absolutePath agrees with node:path resolve on POSIX paths", () => {
+  for (const path of ["/models/../models", "/a//b/./c/", "rel/../x", ".", "..", "/", "a/b/../../..", "/.."]) {
+    assert.equal(absolutePath(path, "/srv/work"), resolve("/srv/work", path), path);
+  }
+  assert.equal(absolutePath("m"), resolve("m"));
 });

@@ -15,8 +15,8 @@
  * ```
  * @module
  */
-import { resolve } from "node:path";
 import { LodeError } from "../errors.ts";
+import { absolutePath } from "../path.ts";
 import { parseDuration } from "../store/gc_duration.ts";
 import { type DaemonPaths, defaultDaemonPaths, instanceLockPath } from "../daemon/wire/socket_path.ts";
 import { parseHttpAddress } from "../daemon/openai/http_address.ts";
@@ -288,5 +288,5 @@ function duration(flag: string, value: unknown): number {
  * ```
  */
 export function storeIdentity(root: string): string {
-  return resolve(root);
+  return absolutePath(root);
 }
