@@ -76,7 +76,7 @@ Deno.test("lode pull https://…: a text file, a truncated GGUF and GGUF magic +
         assert.equal(r.code, 4, r.stdout + r.stderr);
         const failed = failure(r.events);
         assert.equal(failed.code, "GGUF_INVALID");
-        assert.match(String(failed.error), why);
+        assert.match(String(failed.message), why);
         const details = failed.details as Record<string, unknown>;
         assert.deepEqual(await Deno.readFile(String(details.quarantine_path)), bytes);
         assert.deepEqual(await storeFiles(store), before, `${ref} left something besides its quarantine`);

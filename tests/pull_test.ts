@@ -215,7 +215,7 @@ Deno.test("the disk preflight refuses a pull that would not leave the cushion fr
     const failed = r.events.find((e) => e.event === "failed");
     assert.equal(failed?.code, "INSUFFICIENT_SPACE");
     // The message and the hint name the cushion's setting.
-    assert.match(String(failed?.error), /kept free \(LODE_MIN_FREE_BYTES\)/);
+    assert.match(String(failed?.message), /kept free \(LODE_MIN_FREE_BYTES\)/);
     const text = await lode(["pull", `${origin.url}/m.gguf#sha256=${SHA}`], env);
     assert.match(text.stderr, /hint: .*LODE_MIN_FREE_BYTES/);
     assert.deepEqual((await listTree(store)).filter((p) => !p.startsWith("locks/")), []);
