@@ -1,17 +1,29 @@
 /**
- * Pulling a reference from a command: resolve it through its registry (asking only the hosts that
- * registry needs), then download and verify the plan into the store with the command's pull
- * context (progress, `--json` events). Used by `lode pull`, `lode lock add` and the model opening
- * of `lode run`/`chat`/`embed`.
+ * Pulling a reference from a command: the one resolve-then-pull task
+ * (src/registry/pull_reference.ts) with the command's effects — its registry context, its pull
+ * context (progress, `--json` events) and the config's credentials. Used by `lode pull`,
+ * `lode lock add`, `lode sync` and the model opening of `lode run`/`chat`/`embed`.
  * @module
  */
 import { LodeError } from "../errors.ts";
 import type { PullResult } from "../download/pull_model.ts";
 import type { ModelPlan } from "../registry/registry.ts";
-import { parseRef } from "../registry/reference.ts";
-import { planUrls, pullPlan } from "../registry/pull_plan.ts";
-import { registryFor, resolveModel } from "../registry/resolve_model.ts";
+import {
+  type PullEffects,
+  pullReference,
+  pullResolvedPlan,
+  resolveReference,
+} from "../registry/pull_reference.ts";
 import type { CommandContext } from "./context.ts";
+
+/** The command's effects for a pull: its contexts, and the config's `HF_TOKEN`/`HF_ENDPOINT`. */
+export function pullEffects(ctx: CommandContext): PullEffects {
+  return {
+    registryContext: (hosts) => ctx.registryContext(hosts),
+    pullContext: (urls) => ctx.pullContext(urls),
+    settings: { hfEndpoint: ctx.config.hfEndpoint, hfToken: ctx.config.hfToken },
+  };
+}
 
 /** Resolves one reference (hf:, URL or stored name) to a pinned plan, asking only the hosts its registry needs. */
 export async function resolveRef(
@@ -19,22 +31,12 @@ export async function resolveRef(
   ref: string,
   options: { name?: string; sha256?: string },
 ): Promise<ModelPlan> {
-  const parsed = parseRef(ref);
-  const registry = registryFor(parsed);
-  const registryContext = await ctx.registryContext(registry.hostsFor?.(parsed, ctx.config) ?? []);
-  return await resolveModel(parsed, registryContext, options);
+  return await resolveReference(ref, pullEffects(ctx), options);
 }
 
-/** Downloads and verifies a plan into the store. Used by `lode pull` and `lode lock add`. */
+/** Downloads and verifies a plan into the store. Used by `lode lock add`. */
 export async function pullResolved(ctx: CommandContext, plan: ModelPlan): Promise<PullResult> {
-  const pull = await ctx.pullContext(planUrls(plan));
-  try {
-    return await pullPlan(plan, pull);
-  } catch (e) {
-    // pullPlan already emitted a `failed` event; with --json that is the error report.
-    if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
-    throw e;
-  }
+  return await reported(ctx, () => pullResolvedPlan(plan, pullEffects(ctx)));
 }
 
 /** Pulls one reference and returns the result. Used by `lode pull` and by `lode run`, `chat` and `embed` for a model the store lacks. */
@@ -43,5 +45,21 @@ export async function pullRef(
   ref: string,
   options: { name?: string; sha256?: string },
 ): Promise<PullResult> {
-  return await pullResolved(ctx, await resolveRef(ctx, ref, options));
+  let pulling = false; // resolved: a typed error from now on was emitted as a `failed` event
+  try {
+    return await pullReference(ref, pullEffects(ctx), { ...options, onPlan: () => pulling = true });
+  } catch (e) {
+    if (pulling && e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
+    throw e;
+  }
+}
+
+/** Runs a pull; a typed error it throws was already emitted as a `failed` event, which with `--json` is the error report. */
+async function reported<T>(ctx: CommandContext, pull: () => Promise<T>): Promise<T> {
+  try {
+    return await pull();
+  } catch (e) {
+    if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
+    throw e;
+  }
 }

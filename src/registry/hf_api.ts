@@ -17,8 +17,11 @@
 import { z } from "zod";
 import { isLodeError, LodeError } from "../errors.ts";
 import { checkSchema } from "../schema/schema_error.ts";
+import { credentialsFor } from "./credentials.ts";
 import type { HfFile } from "./hf_files.ts";
 import type { RegistryContext } from "./registry.ts";
+
+export { DEFAULT_HF_ENDPOINT } from "./credentials.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}` (only the fields lode reads; the rest pass through). */
 export const HfModelInfo = z.object({
@@ -43,15 +46,13 @@ export const HfTreeEntry = z.object({
 }).passthrough();
 export type HfTreeEntry = z.infer<typeof HfTreeEntry>;
 
-/** The public Hub. */
-export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
 const MAX_PAGES = 100;
 
 /** What the client needs to know about the caller. */
 export interface HfApiOptions {
   /** `HF_ENDPOINT` or the public Hub, no trailing slash. */
   endpoint: string;
-  /** `HF_TOKEN`; sent as `Authorization: Bearer` to the endpoint's host only. */
+  /** `HF_TOKEN`; sent as `Authorization: Bearer` to the endpoint's origin only ({@link credentialsFor}). */
   token?: string;
 }
 
@@ -72,9 +73,9 @@ export class HfApi {
     return this.#token !== undefined;
   }
 
-  /** Request headers for the Hub's own host. */
-  #authHeaders(): Record<string, string> | undefined {
-    return this.#token ? { authorization: `Bearer ${this.#token}` } : undefined;
+  /** The credentials for `url` (the token on the endpoint's own origin only). */
+  #authHeaders(url: string): Record<string, string> | undefined {
+    return credentialsFor(url, { hfEndpoint: this.endpoint, hfToken: this.#token });
   }
 
   /** The model's info at `revision` (branch, tag or sha): its commit sha, gating, license. */
@@ -127,7 +128,7 @@ export class HfApi {
     let response: Response;
     try {
       response = await this.#ctx.get(url, {
-        headers: { accept: "application/json", ...this.#authHeaders() },
+        headers: { accept: "application/json", ...this.#authHeaders(url) },
         signal: this.#ctx.signal,
       });
     } catch (e) {

@@ -26,7 +26,8 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { accessDenied, accessHint, DEFAULT_HF_ENDPOINT, HfApi } from "./hf_api.ts";
+import { credentialsFor, DEFAULT_HF_ENDPOINT, hubEndpoint, hubToken } from "./credentials.ts";
+import { accessDenied, accessHint, HfApi } from "./hf_api.ts";
 import { type HfFile, selectHfFiles } from "./hf_files.ts";
 import { formatHfRef, type HfRef, nameFromFilename, parseSha256Flag } from "./reference.ts";
 import type { ModelPlan, PlannedFile, Registry, RegistrySettings, ResolveModelOptions } from "./registry.ts";
@@ -34,42 +35,9 @@ import type { ModelPlan, PlannedFile, Registry, RegistrySettings, ResolveModelOp
 /** CDN hosts of the public Hub, allowed for its redirects. */
 export const HF_CDN_HOSTS = ["hf.co", "*.hf.co", "huggingface.co", "*.huggingface.co"];
 
-/** The Hub endpoint: `HF_ENDPOINT` or `https://huggingface.co`; `USAGE` when it is not a URL. */
-function hfEndpoint(settings: RegistrySettings): URL {
-  const raw = settings.hfEndpoint?.trim() || DEFAULT_HF_ENDPOINT;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new LodeError("USAGE", `HF_ENDPOINT is not a URL: "${raw}"`, {
-      hint: "Set HF_ENDPOINT to the base URL of a Hugging Face mirror, like https://hf-mirror.example.",
-    });
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new LodeError("USAGE", `HF_ENDPOINT must be an https URL, got "${raw}"`);
-  }
-  url.pathname = url.pathname.replace(/\/+$/, "");
-  url.search = "";
-  url.hash = "";
-  return url;
-}
-
 /** Hosts the Hub's downloads may redirect to: its CDN for the public Hub; none for a mirror (`--allow-host`). */
 function hfAllowHosts(settings: RegistrySettings): string[] {
-  return hfEndpoint(settings).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
-}
-
-function hfToken(settings: RegistrySettings): string | undefined {
-  return settings.hfToken?.trim() || undefined;
-}
-
-/** The `Authorization` header for `url` when it is on the Hub endpoint's origin and HF_TOKEN is set. */
-function hfAuthFor(url: string, settings: RegistrySettings): Record<string, string> | undefined {
-  const token = hfToken(settings);
-  if (!token) return undefined;
-  return new URL(url).origin === hfEndpoint(settings).origin
-    ? { authorization: `Bearer ${token}` }
-    : undefined;
+  return hubEndpoint(settings).origin === DEFAULT_HF_ENDPOINT ? [...HF_CDN_HOSTS] : [];
 }
 
 /**
@@ -80,15 +48,15 @@ function hfAuthFor(url: string, settings: RegistrySettings): Record<string, stri
  */
 export function withHfAccess(plan: ModelPlan, settings: RegistrySettings): ModelPlan {
   if (plan.source.registry !== "huggingface") return plan;
-  const page = `${hfEndpoint(settings).href.replace(/\/$/, "")}/${plan.source.repo}`;
+  const page = `${hubEndpoint(settings).href.replace(/\/$/, "")}/${plan.source.repo}`;
   return {
     ...plan,
     files: plan.files.map((f) => {
-      const headers = hfAuthFor(f.url, settings);
+      const headers = credentialsFor(f.url, settings);
       return headers ? { ...f, headers } : f;
     }),
     allowHosts: [...new Set([...plan.allowHosts ?? [], ...hfAllowHosts(settings)])],
-    accessHint: accessHint({ repo: plan.source.repo, page, hasToken: hfToken(settings) !== undefined }),
+    accessHint: accessHint({ repo: plan.source.repo, page, hasToken: hubToken(settings) !== undefined }),
   };
 }
 
@@ -125,10 +93,10 @@ function checkSha256Flag(files: PlannedFile[], options: ResolveModelOptions | un
 export const huggingFaceRegistry: Registry = {
   id: "huggingface",
   claims: (ref) => ref.kind === "hf",
-  hostsFor: (ref, settings) => (ref.kind === "hf" ? [hfEndpoint(settings).hostname] : []),
+  hostsFor: (ref, settings) => (ref.kind === "hf" ? [hubEndpoint(settings).hostname] : []),
   async resolve(ref, ctx, options): Promise<ModelPlan> {
     if (ref.kind !== "hf") throw new LodeError("INTERNAL", "huggingFaceRegistry given a non-hf reference");
-    const hub = new HfApi(ctx, { endpoint: hfEndpoint(ctx.settings).href, token: hfToken(ctx.settings) });
+    const hub = new HfApi(ctx, { endpoint: hubEndpoint(ctx.settings).href, token: hubToken(ctx.settings) });
     const revision = ref.revision ?? "main";
     const info = await hub.modelInfo(ref.repo, revision);
     const page = hub.pageUrl(ref.repo);

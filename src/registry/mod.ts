@@ -1,5 +1,6 @@
 /**
- * Model references, the registry contract, and resolution to pinned plans.
+ * Model references, the registry contract, resolution to pinned plans, credentials, and the one
+ * resolve-then-pull task.
  * @module
  */
 export {
@@ -39,4 +40,13 @@ export {
 } from "./resolve_model.ts";
 export { storeRegistry, urlRegistry } from "./url_registry.ts";
 export { planUrls, pullPlan } from "./pull_plan.ts";
+export {
+  type PulledReference,
+  type PullEffects,
+  pullReference,
+  type PullReferenceOptions,
+  pullResolvedPlan,
+  resolveReference,
+} from "./pull_reference.ts";
+export { credentialsFor, hubEndpoint, hubToken } from "./credentials.ts";
 export { isPinnedCommit, storedModelFor } from "./stored_ref.ts";

@@ -3,15 +3,11 @@
  * re-hashing every blob lode did not write itself (a cache restore).
  * @module
  */
-import type { PullContext } from "../../download/pull_context.ts";
 import { lockfilePath, readLockfile, writeLockfile } from "../../lock/lockfile.ts";
-import { planFromEntry } from "../../lock/plan_entry.ts";
 import { syncLockfile } from "../../lock/sync.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
-
-type PullPlanFn = typeof import("../../registry/pull_plan.ts").pullPlan;
 
 const LABEL = {
   trusted: "trusted",
@@ -28,26 +24,21 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const frozen = parsed.options.frozen === true;
   const lock = await readLockfile(path);
   const store = await ctx.store();
-  // One pull context for the whole command: one connection budget, one set of clients, one display.
-  // The download engine is loaded only when something has to be pulled: a warm sync never needs it.
-  let pulling: Promise<{ context: PullContext; pullPlan: PullPlanFn }> | null = null;
-  const openPull = async () => {
-    const { planUrls, pullPlan } = await import("../../registry/pull_plan.ts");
-    const urls = lock.models.flatMap((entry) => planUrls(planFromEntry(entry)));
-    return { context: await ctx.pullContext(urls), pullPlan };
-  };
   const outcome = await syncLockfile(lock, {
     store,
     names: parsed.args.name as string[],
     frozen,
     offline: ctx.config.offline,
     lock: { wait: ctx.flags.wait !== false },
+    // Every pull shares the command's network (one connection budget, one set of clients, one display).
+    // The download engine is loaded only when something has to be pulled: a warm sync never needs it.
+    // Credentials are never in the lockfile: the pull adds this run's (HF_TOKEN to the Hub's host only).
     pull: async (plan) => {
-      const { context, pullPlan } = await (pulling ??= openPull());
-      // Credentials are never in the lockfile: a Hugging Face model gets HF_TOKEN (for the Hub's host only)
-      // and the access hint here, as a re-pull by name does.
-      const { withHfAccess } = await import("../../registry/huggingface.ts");
-      return await pullPlan(withHfAccess(plan, ctx.config), context);
+      const [{ pullResolvedPlan }, { pullEffects }] = await Promise.all([
+        import("../../registry/pull_reference.ts"),
+        import("../pull_ref.ts"),
+      ]);
+      return await pullResolvedPlan(plan, pullEffects(ctx));
     },
     emit: ctx.output.sink((event) => {
       ctx.output.event(event);

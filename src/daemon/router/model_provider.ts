@@ -9,7 +9,8 @@
  *   on every miss, so an edit applies without a restart; the daemon never
  *   writes it (an unpinned file is pulled, and `lode sync` pins it).
  * - **A reference** (`hf:…`, `https://…#sha256=…`) is resolved by its
- *   registry and pulled as `lode pull REF` would; the model is stored under
+ *   registry and pulled as `lode pull REF` would (the same task,
+ *   `pullReference` of src/registry/pull_reference.ts); the model is stored under
  *   the name the registry gives it (told to `onName` before any byte is
  *   fetched). A later request with the same reference resolves to the same
  *   name, and the pull then finds it in the store (no download). The router
@@ -36,7 +37,7 @@ import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
 import { parseRef } from "../../registry/reference.ts";
-import type { ModelPlan, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
+import type { RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 
@@ -83,16 +84,18 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
     const ref = parseRef(name);
     if (ref.kind === "file") return null;
-    const [{ withHfAccess }, { planUrls, pullPlan }, { registryFor, resolveModel }] = await Promise.all([
-      import("../../registry/huggingface.ts"),
-      import("../../registry/pull_plan.ts"),
-      import("../../registry/resolve_model.ts"),
-    ]);
-    const pull = async (plan: ModelPlan) => {
-      const access = withHfAccess(plan, settings);
-      const context = await options.pullContext(planUrls(access));
-      const emitStatus = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
-      return await pullPlan(access, { ...context, signal, emitStatus, emit: () => {} });
+    const { pullReference, pullResolvedPlan } = await import("../../registry/pull_reference.ts");
+    // The daemon's own effects: its pull context with this request's signal and status sink (download
+    // events go nowhere: the status frames carry the progress), its registry context, its credentials.
+    const effects = {
+      registryContext: options.registryContext,
+      pullContext: async (urls: string[]) => ({
+        ...await options.pullContext(urls),
+        signal,
+        emitStatus: throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now }),
+        emit: () => {},
+      }),
+      settings,
     };
     const started = now();
     if (ref.kind === "name") {
@@ -104,7 +107,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
         store,
         names: [ref.name],
         offline: options.offline,
-        pull,
+        pull: (plan) => pullResolvedPlan(plan, effects),
       });
       if (outcome.error) throw outcome.error;
       if (outcome.changed) notice(`${ref.name}: the lockfile has unpinned files; \`lode sync\` pins them`);
@@ -113,10 +116,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       return { name: ref.name, path: await store.modelPathOf(ref.name) };
     }
     if (options.references === false) return null;
-    const hosts = registryFor(ref).hostsFor?.(ref, settings) ?? [];
-    const plan = await resolveModel(ref, await options.registryContext(hosts));
-    onName?.(plan.name);
-    const result = await pull(plan);
+    const result = await pullReference(ref, effects, { onPlan: (plan) => onName?.(plan.name) });
     const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
     notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);
     return { name: result.name, path: result.path };

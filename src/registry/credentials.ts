@@ -1,0 +1,56 @@
+/**
+ * Which credentials go to which host: the one place that decides it. `HF_TOKEN` (from the config's
+ * settings, never from a lockfile, a manifest or a client) is sent as `Authorization: Bearer` to
+ * the Hugging Face endpoint's own origin only — never to its CDN, a mirror's CDN or any other host.
+ * The Hub's API client, the Hub's plans and every re-pull of a Hub model take their headers here.
+ *
+ * @example
+ * ```ts
+ * import { credentialsFor } from "./credentials.ts";
+ * credentialsFor("https://huggingface.co/o/r/resolve/abc/m.gguf", { hfToken: "hf_x" }); // { authorization: "Bearer hf_x" }
+ * credentialsFor("https://cdn-lfs.hf.co/m.gguf", { hfToken: "hf_x" }); // undefined
+ * ```
+ * @module
+ */
+import { LodeError } from "../errors.ts";
+import type { RegistrySettings } from "./registry.ts";
+
+/** The public Hub. */
+export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
+
+/** The Hub endpoint: `HF_ENDPOINT` or `https://huggingface.co`; `USAGE` when it is not an http(s) URL. */
+export function hubEndpoint(settings: RegistrySettings): URL {
+  const raw = settings.hfEndpoint?.trim() || DEFAULT_HF_ENDPOINT;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new LodeError("USAGE", `HF_ENDPOINT is not a URL: "${raw}"`, {
+      hint: "Set HF_ENDPOINT to the base URL of a Hugging Face mirror, like https://hf-mirror.example.",
+    });
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new LodeError("USAGE", `HF_ENDPOINT must be an https URL, got "${raw}"`);
+  }
+  url.pathname = url.pathname.replace(/\/+$/, "");
+  url.search = "";
+  url.hash = "";
+  return url;
+}
+
+/** `HF_TOKEN`, or undefined when unset or blank. */
+export function hubToken(settings: RegistrySettings): string | undefined {
+  return settings.hfToken?.trim() || undefined;
+}
+
+/** The request headers carrying credentials for `url`: `HF_TOKEN` on the Hub endpoint's origin, else none. */
+export function credentialsFor(
+  url: string | URL,
+  settings: RegistrySettings,
+): Record<string, string> | undefined {
+  const token = hubToken(settings);
+  if (!token) return undefined;
+  return new URL(url).origin === hubEndpoint(settings).origin
+    ? { authorization: `Bearer ${token}` }
+    : undefined;
+}

@@ -1,0 +1,95 @@
+/**
+ * The one resolve-then-pull task: a reference (`hf:…`, `https://…`, a stored name) is parsed,
+ * resolved by the registry that claims it (asking only the hosts that registry needs), given the
+ * credentials of this run ({@link withHfAccess}: `HF_TOKEN` to the Hub's origin only), then
+ * downloaded, verified and stored with one manifest written last. `lode pull`, `lode lock add`,
+ * `lode run`/`chat`/`embed` for a model the store lacks, `lode sync` and the daemon's model
+ * provider all pull through {@link pullReference} or, for a plan they already hold (a lock entry),
+ * {@link pullResolvedPlan}.
+ *
+ * Every effect is passed in ({@link PullEffects}): the registry's GETs, the pull context (host
+ * policy, HTTP clients, connection budget, event sinks, store), and the settings that hold the
+ * credentials. Nothing here reads the environment or renders anything.
+ *
+ * @example
+ * ```ts
+ * import type { PullEffects } from "./pull_reference.ts";
+ * import { pullReference } from "./pull_reference.ts";
+ * declare const effects: PullEffects; // a command's or the daemon's
+ * const { name, path, cached } = await pullReference("hf:owner/repo:Q4_K_M", effects, { name: "m" });
+ * ```
+ * @module
+ */
+import type { PullContext } from "../download/pull_context.ts";
+import type { PullResult } from "../download/pull_model.ts";
+import { withHfAccess } from "./huggingface.ts";
+import { planUrls, pullPlan } from "./pull_plan.ts";
+import { type ModelRef, parseRef } from "./reference.ts";
+import type { ModelPlan, RegistryContext, RegistrySettings } from "./registry.ts";
+import { registryFor, resolveModel } from "./resolve_model.ts";
+
+/** What a resolve-then-pull uses, injected by its caller (a command, the daemon, a job). */
+export interface PullEffects {
+  /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the settings, the store. */
+  registryContext(hosts: string[]): Promise<RegistryContext>;
+  /** The pull context for `urls` (their hosts join the allow-list): store, policy, clients, event sinks. */
+  pullContext(urls: string[]): Promise<PullContext>;
+  /** The settings of this run (`HF_TOKEN`, `HF_ENDPOINT` of the config): the only source of credentials. */
+  settings: RegistrySettings;
+}
+
+/** Options of {@link pullReference}. */
+export interface PullReferenceOptions {
+  /** Store name to use instead of the one the registry derives (`--name`). */
+  name?: string;
+  /** Expected SHA-256 of a single-file model (`--sha256`). */
+  sha256?: string;
+  /** Told the resolved plan before any byte is fetched (its `name` is the model's name in the store). */
+  onPlan?(plan: ModelPlan): void;
+  /** Stops the resolution and the pull (a partial download is kept); default: the contexts' own. */
+  signal?: AbortSignal;
+}
+
+/** A pulled reference: the download core's result and the plan it pulled. */
+export interface PulledReference extends PullResult {
+  plan: ModelPlan;
+}
+
+/** Resolves `ref` to a pinned plan through the registry that claims it, asking only the hosts it needs. */
+export async function resolveReference(
+  ref: string | ModelRef,
+  effects: Pick<PullEffects, "registryContext" | "settings">,
+  options: Pick<PullReferenceOptions, "name" | "sha256" | "signal"> = {},
+): Promise<ModelPlan> {
+  const parsed = typeof ref === "string" ? parseRef(ref) : ref;
+  const hosts = registryFor(parsed).hostsFor?.(parsed, effects.settings) ?? [];
+  const context = await effects.registryContext(hosts);
+  const { name, sha256, signal } = options;
+  return await resolveModel(parsed, signal ? { ...context, signal } : context, { name, sha256 });
+}
+
+/**
+ * Downloads and verifies `plan` into the store, with this run's credentials and the hosts it
+ * needs allowed; the manifest is written last. Emits the pull context's events (`failed` before
+ * throwing).
+ */
+export async function pullResolvedPlan(
+  plan: ModelPlan,
+  effects: Pick<PullEffects, "pullContext" | "settings">,
+  options: Pick<PullReferenceOptions, "signal"> = {},
+): Promise<PullResult> {
+  const access = withHfAccess(plan, effects.settings);
+  const context = await effects.pullContext(planUrls(access));
+  return await pullPlan(access, options.signal ? { ...context, signal: options.signal } : context);
+}
+
+/** Resolves `ref` and pulls its plan: {@link resolveReference}, then {@link pullResolvedPlan}. */
+export async function pullReference(
+  ref: string | ModelRef,
+  effects: PullEffects,
+  options: PullReferenceOptions = {},
+): Promise<PulledReference> {
+  const plan = await resolveReference(ref, effects, options);
+  options.onPlan?.(plan);
+  return { ...await pullResolvedPlan(plan, effects, options), plan };
+}
