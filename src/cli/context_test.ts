@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { makeTestCa } from "../../tests/support/test_ca.ts";
 import { startOrigin } from "../../tests/support/origin.ts";
+import { pullFiles } from "../download/pull_model.ts";
+import { downloadPhases } from "../events/download_status.ts";
 import { Envelope } from "../events/envelope.ts";
+import type { StatusEvent } from "../events/status_event.ts";
 import { createContext } from "./context.ts";
 import { Output, type OutputStream } from "./output.ts";
 import { pullRef } from "./pull_ref.ts";
@@ -67,4 +70,45 @@ Deno.test("a command's pull publishes each download event once on ctx.events; th
   assert.equal(late.buffered, 2);
   assert.equal(late.dropped, seen.length - 2);
   late.close();
+});
+
+Deno.test("downloadPhases: the download layer's `download` status phases are its file_progress events with their file's URL", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lode-ctx-phases-" });
+  const ca = await makeTestCa(`${dir}/ca`);
+  const bytes = await Deno.readFile(FIXTURE);
+  const origin = await startOrigin({ tls: ca, routes: { "/m/a.gguf": { body: bytes } } });
+  const output = new Output({
+    json: true,
+    quiet: false,
+    color: false,
+    streams: { stdout: captured(), stderr: captured() },
+  });
+  const ctx = await createContext(
+    { json: true, store: `${dir}/store`, caCert: [ca.caCertPath] },
+    { HOME: dir, XDG_CONFIG_HOME: `${dir}/config` },
+    output,
+  );
+  const direct: StatusEvent[] = [];
+  const derived: StatusEvent[] = [];
+  try {
+    const url = `${origin.url}/m/a.gguf`;
+    const pull = await ctx.pullContext([url]);
+    await pullFiles({
+      name: "a",
+      files: [{ role: "model", filename: "a.gguf", url, sha256: SHA }],
+      source: { registry: "url", repo: url, revision: SHA, filename: "a.gguf", url },
+    }, {
+      ...pull,
+      progressIntervalMs: 0,
+      emit: downloadPhases((s) => derived.push(s)),
+      emitStatus: (s) => direct.push(s),
+    });
+  } finally {
+    await ctx.dispose();
+    await origin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  const downloads = direct.filter((s) => s.status === "loading_model" && s.phase === "download");
+  assert.ok(downloads.length >= 2);
+  assert.deepEqual(derived, downloads);
 });

@@ -1,7 +1,8 @@
 /**
  * Typed event unions: the wire format of pulls, status streams and the store commands
  * (lock and sync: `lock_event.ts`); the envelope every event travels in (`envelope.ts`) and the fan-out
- * that delivers it to every subscriber (`event_stream.ts`).
+ * that delivers it to every subscriber (`event_stream.ts`); a load's `download` phase from a pull's download
+ * events (`download_status.ts`).
  * @module
  */
 export {
@@ -65,3 +66,4 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from "./event_stream.ts";
+export { type DownloadPhase, downloadPhases } from "./download_status.ts";
