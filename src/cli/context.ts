@@ -3,10 +3,16 @@
  * when a command pulls — the network effects (host policy, trusting HTTP
  * client, progress renderer) built from the config. The download engine and the
  * progress bar are imported on first use so that `lode ls` does not pay for them.
+ *
+ * A command's events travel through its {@link CommandContext.events} stream: the download layer
+ * publishes a pull's events there once (source `download`), and the progress renderer (or the `--json`
+ * printer) is a listener of the stream.
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
 import type { PullContext } from "../download/pull_context.ts";
+import type { DownloadEvent } from "../events/download_event.ts";
+import { EventStream } from "../events/event_stream.ts";
 import type { RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import type { Output } from "./output.ts";
@@ -24,6 +30,8 @@ export interface CommandContext {
   config: Config;
   output: Output;
   flags: CommonFlags;
+  /** The command's event stream: pulls publish their download events here; the renderer listens. */
+  events: EventStream;
   store(): Promise<ModelStore>;
   /**
    * The pull context for `urls` the user named (their hosts join the allow-list). Every pull of one
@@ -48,18 +56,23 @@ export async function createContext(
   let store: Promise<ModelStore> | null = null;
   let network: ReturnType<typeof createNetwork> | null = null;
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
+  const events = new EventStream({
+    // A listener's bug neither fails the pull nor goes unseen.
+    onListenerError: output.sink((e) => output.stderr(`lode: an event listener failed: ${e}\n`)),
+  });
   return {
     config,
     output,
     flags,
+    events,
     store: openStore,
     async pullContext(urls) {
-      network ??= createNetwork(config, output, flags);
+      network ??= createNetwork(config, output, flags, events);
       const { policyFor, shared } = await network;
       return { store: await openStore(), policy: policyFor(urls), ...shared };
     },
     async registryContext(hosts) {
-      network ??= createNetwork(config, output, flags);
+      network ??= createNetwork(config, output, flags, events);
       const { policyFor, shared } = await network;
       const { openGet } = await import("../download/http_get.ts");
       const policy = policyFor(hosts.map((h) => `https://${h}/`));
@@ -86,8 +99,11 @@ export async function createContext(
   };
 }
 
-/** The network side of a command, made once: clients, the global connection budget, the renderer. */
-async function createNetwork(config: Config, output: Output, flags: CommonFlags) {
+/**
+ * The network side of a command, made once: clients, the global connection budget, the renderer (a
+ * listener of `events`, where the pulls publish).
+ */
+async function createNetwork(config: Config, output: Output, flags: CommonFlags, events: EventStream) {
   const [
     { ConnectionBudget },
     { createHttpClients },
@@ -114,6 +130,10 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags)
     fetchOnly: config.httpClient === "fetch",
   });
   const renderer = createPullRenderer(output);
+  const stopRendering = events.listen((e) => {
+    if (e.source === "download") renderer.onEvent(e.event);
+  });
+  const publish = (event: DownloadEvent) => void events.publish("download", event);
   const shared: Omit<PullContext, "store" | "policy"> = {
     clientFor: clients.clientFor,
     send: clients.send,
@@ -122,12 +142,12 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags)
     budget: new ConnectionBudget(config.connections === "auto" ? MAX_AUTO_CONNECTIONS : config.connections),
     stallMs: config.stallMs,
     retry: { ...DEFAULT_RETRY, attempts: config.retries },
-    emit: renderer.onEvent,
+    emit: publish,
     // A closed output stops every pull of the command; each keeps its partial download for the next pull.
     signal: output.closed,
     lock: {
       wait: flags.wait !== false,
-      onWait: (what) => renderer.onEvent({ event: "waiting", reason: "lock", what }),
+      onWait: (what) => publish({ event: "waiting", reason: "lock", what }),
     },
   };
   let open = true;
@@ -136,6 +156,7 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags)
     shared,
     endProgress: () => renderer.stop(),
     dispose() {
+      stopRendering();
       renderer.stop();
       if (open) clients.close();
       open = false;

@@ -168,7 +168,6 @@ async function download(
   const meter = new RateMeter();
   const interval = ctx.progressIntervalMs ?? 100;
   let total: number | null = null;
-  let source = file.url;
   let lastEmit = -Infinity;
   const progress = (downloaded: number, force = false) => {
     const now = performance.now();
@@ -183,13 +182,6 @@ async function download(
       downloaded_bytes: downloaded,
       total_bytes: total,
       bytes_per_second: Math.round(meter.bytesPerSecond),
-    });
-    ctx.emitStatus?.({
-      status: "loading_model",
-      phase: "download",
-      downloaded_bytes: downloaded,
-      total_bytes: total,
-      source_url: source,
     });
   };
   const result = await downloadToPartial(file.url, partialDir, {
@@ -206,7 +198,6 @@ async function download(
     disk: { path: ctx.store.layout.blobsDir, cushionBytes: ctx.cushionBytes },
     onStart: (info) => {
       total = info.totalBytes;
-      source = info.url;
       emit({
         event: "file_started",
         model: at.model,

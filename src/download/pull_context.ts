@@ -19,7 +19,9 @@ export interface PullContext {
   clientFor?: (url: URL) => Deno.HttpClient | undefined;
   /** Sends one GET without following redirects; `fetch` with `clientFor`'s client when omitted. */
   send?: SendRequest;
+  /** Download events, a file's byte-level progress among them (the one channel of a pull's progress). */
   emit?: (event: DownloadEvent) => void;
+  /** The load phases a download has no event for: `checking_local`, `verify`, `quarantine`. */
   emitStatus?: (event: StatusEvent) => void;
   lock?: LockWaitOptions;
   /** Free space to keep beyond the download. */

@@ -1,6 +1,8 @@
 /**
  * Typed event unions: the wire format of pulls, status streams and the store commands
- * (lock and sync: `lock_event.ts`).
+ * (lock and sync: `lock_event.ts`); the envelope every event travels in (`envelope.ts`) and the fan-out
+ * that delivers it to every subscriber (`event_stream.ts`); a load's `download` phase from a pull's download
+ * events (`download_status.ts`).
  * @module
  */
 export {
@@ -49,3 +51,19 @@ export {
   VerifyDoneEvent,
 } from "./store_event.ts";
 export { InspectEvent } from "./inspect_event.ts";
+export {
+  DroppedEvent,
+  Envelope,
+  type EnvelopeOf,
+  EventSource,
+  LodeEvent,
+  SOURCE_EVENTS,
+  type SourceEvents,
+} from "./envelope.ts";
+export {
+  EventStream,
+  type EventStreamOptions,
+  type SubscribeOptions,
+  type Subscription,
+} from "./event_stream.ts";
+export { type DownloadPhase, downloadPhases } from "./download_status.ts";

@@ -40,6 +40,7 @@ import { parseRef } from "../../registry/reference.ts";
 import type { RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
+import { downloadPhases } from "../../events/download_status.ts";
 
 /**
  * Effects and switches of {@link createModelProvider}.
@@ -85,15 +86,17 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
     const ref = parseRef(name);
     if (ref.kind === "file") return null;
     const { pullReference, pullResolvedPlan } = await import("../../registry/pull_reference.ts");
-    // The daemon's own effects: its pull context with this request's signal and status sink (download
-    // events go nowhere: the status frames carry the progress), its registry context, its credentials.
+    // The daemon's own effects: its pull context with this request's signal and status sink (a file's
+    // progress arrives once, as download events, and becomes the `download` phase of the load's status),
+    // its registry context, its credentials.
+    const status = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
     const effects = {
       registryContext: options.registryContext,
       pullContext: async (urls: string[]) => ({
         ...await options.pullContext(urls),
         signal,
-        emitStatus: throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now }),
-        emit: () => {},
+        emitStatus: status,
+        emit: downloadPhases(status),
       }),
       settings,
     };
