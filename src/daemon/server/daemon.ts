@@ -11,7 +11,9 @@
  * The daemon owns one event stream (`daemon_events.ts`): its router's status
  * events and its own lifecycle are published there once (source `daemon`),
  * the pulls it performs publish their download events there (`download`), and
- * the admin hub and the operator's restart notices are its subscribers.
+ * the requests it finished are published there (`request`, when it keeps an
+ * activity log); the admin hub, the
+ * activity log and the operator's restart notices are its subscribers.
  *
  * A failure while starting (the lock is held: `DAEMON_RUNNING`; a socket is
  * live or not a socket; a preload fails) undoes what was started and is
@@ -20,10 +22,16 @@
  */
 import { LodeError } from "../../errors.ts";
 import { EventStream } from "../../events/event_stream.ts";
-import type { ActivityLog } from "./activity_log.ts";
+import type { ActivityLog, ActivityRecord } from "./activity_log.ts";
 import { AdminHub } from "./admin_hub.ts";
 import { AdmissionQueue } from "./admission_queue.ts";
-import { adminSubscriber, daemonStatusLine, restartNotices } from "./daemon_events.ts";
+import {
+  activitySubscriber,
+  adminSubscriber,
+  daemonStatusLine,
+  requestEvent,
+  restartNotices,
+} from "./daemon_events.ts";
 import { InferenceServer } from "./inference_server.ts";
 import { acquireInstanceLock, type InstanceLock } from "../wire/instance_lock.ts";
 import type { OpenAiHttp } from "../openai/openai_http.ts";
@@ -122,7 +130,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const stopListening = [
     events.listen(adminSubscriber(hub, { started: () => ready })),
     events.listen(restartNotices(notice)),
+    ...(options.log ? [events.listen(activitySubscriber(options.log))] : []),
   ];
+  // Finished requests, published once when the daemon keeps a log (without one no record is built); their
+  // prompts only when the operator logs them.
+  const withPrompts = options.log?.logsPrompts ?? false;
+  const onActivity = (record: ActivityRecord) =>
+    void events.publish("daemon", requestEvent(record, withPrompts));
   events.publish("daemon", daemonStatusLine({ status: "starting" }));
   const undo: (() => Promise<unknown>)[] = [() => lock.release(), () => Promise.resolve(events.close())];
   const unwind = async () => {
@@ -138,7 +152,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     queue,
     ...(options.loaded ? { loaded: options.loaded } : {}),
     ...(options.store ? { store: options.store } : {}),
-    ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+    ...(options.log ? { onActivity } : {}),
   });
   try {
     admin = await listenUnixSocket(options.adminSocket);
@@ -167,7 +181,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         ...options.http,
         router: options.router,
         queue,
-        ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+        ...(options.log ? { onActivity } : {}),
       });
       http = front;
       undo.push(() => front.close());

@@ -2,10 +2,13 @@
  * The daemon's one event stream ({@link EventStream}) and its subscribers. The daemon publishes on it
  * once: its router's status events and its own lifecycle (`starting`, `ready`, `draining`) as `daemon`
  * status lines ({@link daemonStatusLine}: the model a frame concerns, and why a `restarting` model is
- * loaded again), and the pulls it performs publish their download events there (source `download`,
- * `model_provider.ts`). The admin hub ({@link adminSubscriber}) and the operator's restart notices
- * ({@link restartNotices}) are listeners of it: called inline, each only enqueues (the hub's frames go
- * to each admin connection's bounded queue, a laggard is dropped), so no subscriber slows a producer.
+ * loaded again) and the requests it finished (`request` events, {@link requestEvent}, when it keeps an
+ * activity log), and the pulls it performs publish their download events there (source `download`,
+ * `model_provider.ts`). The admin hub ({@link adminSubscriber}), the activity log
+ * ({@link activitySubscriber}) and the operator's restart notices ({@link restartNotices}) are listeners
+ * of it: called inline, each only enqueues (the hub's frames go to each admin connection's bounded queue,
+ * a laggard is dropped; the log queues a line for its background writer), so no subscriber slows a
+ * producer.
  *
  * @example
  * ```ts
@@ -22,8 +25,10 @@
  * @module
  */
 import type { Envelope } from "../../events/envelope.ts";
+import type { RequestEvent } from "../../events/request_event.ts";
 import type { StatusEvent, StatusLine } from "../../events/status_event.ts";
 import type { ModelStatus } from "../router/router.ts";
+import type { ActivityLog, ActivityRecord } from "./activity_log.ts";
 import type { AdminHub } from "./admin_hub.ts";
 
 /**
@@ -75,5 +80,29 @@ export function restartNotices(notice: (line: string) => void): (e: Envelope) =>
       restarts.set(model, reason);
       notice(`${model}: runner restarting${reason ? ` (${reason})` : ""}`);
     }
+  };
+}
+
+/**
+ * The `request` event of a finished request's record. Its prompt, messages and output stay off the
+ * stream unless `withPrompts` (the operator's `--log-prompts`).
+ */
+export function requestEvent(record: ActivityRecord, withPrompts: boolean): RequestEvent {
+  if (
+    withPrompts ||
+    (record.prompt === undefined && record.messages === undefined && record.output === undefined)
+  ) {
+    return Object.assign({ event: "request" as const }, record);
+  }
+  const { prompt: _prompt, messages: _messages, output: _output, ...rest } = record;
+  return Object.assign({ event: "request" as const }, rest);
+}
+
+/** The activity log as a listener of the daemon's stream: each `request` event becomes its record. */
+export function activitySubscriber(log: Pick<ActivityLog, "write">): (e: Envelope) => void {
+  return (e) => {
+    if (e.source !== "daemon" || e.event.event !== "request") return;
+    const { event: _tag, ...record } = e.event;
+    log.write(record);
   };
 }
