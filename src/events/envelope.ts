@@ -9,7 +9,7 @@
  * - `source`: the layer that produced it, which fixes the union `event` belongs to ({@link SourceEvents}):
  *   `download` (a pull's download events), `store` (the store commands' events), `lock` (`lode lock` and
  *   `lode sync`), `inference` (tokens, `done`, embeddings, and a load's status lines), `daemon` (the
- *   daemon's status lines), `cli` (`inspect`, `error`), `job` (whatever a job reports), `stream` (the
+ *   daemon's status lines and the requests it finished), `cli` (`inspect`, `error`), `job` (whatever a job reports), `stream` (the
  *   stream's own `dropped` event).
  * - `job_id`: the job the event belongs to, when there is one.
  * - `event`: the event, tagged by `event` as every `--json` line is (status events as their
@@ -33,6 +33,7 @@ import { DownloadEvent } from "./download_event.ts";
 import { ErrorEvent } from "./error_event.ts";
 import { InferenceEvent } from "./inference_event.ts";
 import { InspectEvent } from "./inspect_event.ts";
+import { RequestEvent } from "./request_event.ts";
 import { SyncEvent } from "./lock_event.ts";
 import { StatusLine } from "./status_event.ts";
 import { StoreEvent } from "./store_event.ts";
@@ -65,6 +66,7 @@ export const LodeEvent = z.union([
   InferenceEvent,
   InspectEvent,
   StatusLine,
+  RequestEvent,
   ErrorEvent,
   DroppedEvent,
 ]);
@@ -76,7 +78,7 @@ export const SOURCE_EVENTS = {
   store: StoreEvent,
   lock: SyncEvent,
   inference: z.union([InferenceEvent, StatusLine]),
-  daemon: StatusLine,
+  daemon: z.union([StatusLine, RequestEvent]),
   cli: z.union([InspectEvent, ErrorEvent]),
   job: LodeEvent,
   stream: DroppedEvent,

@@ -51,6 +51,7 @@ export {
   VerifyDoneEvent,
 } from "./store_event.ts";
 export { InspectEvent } from "./inspect_event.ts";
+export { RequestEvent } from "./request_event.ts";
 export {
   DroppedEvent,
   Envelope,

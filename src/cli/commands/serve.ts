@@ -12,6 +12,7 @@
  */
 import process from "node:process";
 import { ActivityLog } from "../../daemon/server/activity_log.ts";
+import { EventStream } from "../../events/event_stream.ts";
 import { startDaemon } from "../../daemon/server/daemon.ts";
 import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
@@ -31,7 +32,7 @@ import { parseLoadFlags } from "../inference_flags.ts";
 async function provider(
   ctx: CommandContext,
   o: ParsedArgv["options"],
-  options: { notice: (line: string) => void; allowRemote: boolean },
+  options: { notice: (line: string) => void; allowRemote: boolean; events: EventStream },
 ): Promise<ProvideModel> {
   const explicit = (o.lockfile as string | undefined) ?? ctx.config.lockfile;
   const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.config.lockfile));
@@ -50,6 +51,7 @@ async function provider(
     offline: ctx.config.offline,
     references: !options.allowRemote,
     notice: options.notice,
+    events: options.events,
   });
 }
 
@@ -73,6 +75,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       onError: notice,
     })
     : undefined;
+  // The daemon's one event stream: its status events and the download events of the pulls it performs.
+  const events = new EventStream({ onListenerError: (e) => notice(`an event listener failed: ${e}`) });
   const { ModelRouter } = await import("../../daemon/router/model_router.ts");
   // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
   const vocabularies = settings.tokenizeInDaemon
@@ -84,7 +88,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
   const router = new ModelRouter({
     store,
-    provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true }),
+    provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true, events }),
     storedName: createStoredName(store),
     // Another process's `lode rm`, `gc` or pull changes the store: loaded models follow it.
     versions: storeVersions(store),
@@ -123,6 +127,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       loaded: () => router.loadedNames(),
       ...(log ? { log } : {}),
       notice,
+      events,
       signal: starting.signal,
       ...(settings.http ? { http: settings.http } : {}),
     });

@@ -23,7 +23,8 @@
  * Pulls share the daemon's one pull context (global connection budget, HTTP
  * clients, host policy; per-name and per-blob store locks) and are aborted
  * when every request waiting for the load went away (partials are kept for
- * the next try). Their progress goes to `onStatus` as `loading_model`
+ * the next try). Their download events are published once on the daemon's
+ * event stream (`events`, source `download`), and their progress goes to `onStatus` as `loading_model`
  * `download` (at most one per `statusIntervalMs` per pull, plus the last),
  * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
  * that needs bytes fails with `OFFLINE`. Credentials come from `settings`,
@@ -33,6 +34,8 @@
  */
 import type { PullContext } from "../../download/pull_context.ts";
 import { isLodeError, LodeError } from "../../errors.ts";
+import type { DownloadEvent } from "../../events/download_event.ts";
+import type { EventStream } from "../../events/event_stream.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
@@ -69,6 +72,8 @@ export interface ModelProviderOptions {
   statusIntervalMs?: number;
   /** Lines for the daemon's operator. */
   notice?: (line: string) => void;
+  /** The daemon's event stream: each pull's download events are published there (source `download`). */
+  events?: Pick<EventStream, "publish">;
   now?: () => number;
 }
 
@@ -90,13 +95,21 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
     // progress arrives once, as download events, and becomes the `download` phase of the load's status),
     // its registry context, its credentials.
     const status = throttleDownloads(onStatus, { intervalMs: options.statusIntervalMs ?? 100, now });
+    const phases = downloadPhases(status);
+    const events = options.events;
+    const emit = events
+      ? (event: DownloadEvent) => {
+        events.publish("download", event);
+        phases(event);
+      }
+      : phases;
     const effects = {
       registryContext: options.registryContext,
       pullContext: async (urls: string[]) => ({
         ...await options.pullContext(urls),
         signal,
         emitStatus: status,
-        emit: downloadPhases(status),
+        emit,
       }),
       settings,
     };

@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
 import { HostPolicy } from "../../download/host_policy.ts";
+import type { Envelope } from "../../events/envelope.ts";
+import { EventStream } from "../../events/event_stream.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import type { Lockfile } from "../../lock/lockfile.ts";
 import { ModelStore } from "../../store/model_store.ts";
 import { createModelProvider, throttleDownloads } from "./model_provider.ts";
+import { startOrigin } from "../../../tests/support/origin.ts";
+import { STORIES_FILE } from "../../../tests/support/serve_process.ts";
+import { makeTestCa } from "../../../tests/support/test_ca.ts";
+import { withTempDir } from "../../../tests/support/temp_dir.ts";
+
+const STORIES = await Deno.readFile(STORIES_FILE);
 
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const LOCK: Lockfile = {
@@ -100,4 +108,56 @@ Deno.test("throttleDownloads: at most one download frame per interval, the last 
   emit(download(1000));
   const bytes = seen.map((e) => ("downloaded_bytes" in e ? e.downloaded_bytes : e.status));
   assert.deepEqual(bytes, [0, 40, 80, "loading_model", 1000]);
+});
+
+Deno.test("provider: a pull through the daemon publishes its download events once on the daemon's stream; the load's download phases are derived from them", async () => {
+  await withTempDir(async (dir) => {
+    const ca = await makeTestCa(`${dir}/ca`);
+    const origin = await startOrigin({ tls: ca, routes: { "/m/stories260K.gguf": { body: STORIES } } });
+    const client = Deno.createHttpClient({ caCerts: [ca.caCertPem] });
+    try {
+      const store = await ModelStore.open(`${dir}/store`);
+      const url = `${origin.url}/m/stories260K.gguf`;
+      const file = { ...LOCK.models[0]!.files[0]!, url, size: STORIES.length };
+      const lock: Lockfile = { ...LOCK, models: [{ ...LOCK.models[0]!, reference: url, files: [file] }] };
+      const events = new EventStream();
+      const envelopes: Envelope[] = [];
+      events.listen((e) => envelopes.push(e));
+      const provide = createModelProvider({
+        store,
+        pullContext: (urls) =>
+          Promise.resolve({
+            store,
+            policy: new HostPolicy({ allowHosts: urls.map((u) => new URL(u).hostname) }),
+            clientFor: () => client,
+          }),
+        registryContext: () => Promise.reject(new Error("no registry here")),
+        lockfile: () => Promise.resolve(lock),
+        events,
+        statusIntervalMs: 0,
+      });
+      const statuses: StatusEvent[] = [];
+      const got = await provide("tiny", {
+        signal: new AbortController().signal,
+        onStatus: (e) => statuses.push(e),
+      });
+      assert.equal(got?.path !== undefined, true);
+      assert.deepEqual(new Set(envelopes.map((e) => e.source)), new Set(["download"]));
+      const kinds = envelopes.map((e) => e.event.event);
+      assert.equal(kinds.includes("file_started"), true);
+      assert.equal(kinds.includes("file_completed"), true);
+      const progress = envelopes.flatMap((e) =>
+        e.source === "download" && e.event.event === "file_progress" ? [e.event.downloaded_bytes] : []
+      );
+      assert.equal(progress.at(-1), STORIES.length);
+      const phases = statuses.flatMap((s) =>
+        s.status === "loading_model" && s.phase === "download" ? [s] : []
+      );
+      assert.deepEqual(phases.map((p) => p.downloaded_bytes), progress, "one phase per progress event");
+      assert.equal(phases.at(-1)!.source_url, url);
+    } finally {
+      client.close();
+      await origin.close();
+    }
+  });
 });

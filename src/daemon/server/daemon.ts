@@ -8,16 +8,30 @@
  * and then stopped; then the router, the sockets (their files removed), the
  * activity log and the lock are closed, in that order.
  *
+ * The daemon owns one event stream (`daemon_events.ts`): its router's status
+ * events and its own lifecycle are published there once (source `daemon`),
+ * the pulls it performs publish their download events there (`download`), and
+ * the requests it finished are published there (`request`, when it keeps an
+ * activity log); the admin hub, the
+ * activity log and the operator's restart notices are its subscribers.
+ *
  * A failure while starting (the lock is held: `DAEMON_RUNNING`; a socket is
  * live or not a socket; a preload fails) undoes what was started and is
  * thrown.
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import type { StatusEvent } from "../../events/status_event.ts";
-import type { ActivityLog } from "./activity_log.ts";
+import { EventStream } from "../../events/event_stream.ts";
+import type { ActivityLog, ActivityRecord } from "./activity_log.ts";
 import { AdminHub } from "./admin_hub.ts";
 import { AdmissionQueue } from "./admission_queue.ts";
+import {
+  activitySubscriber,
+  adminSubscriber,
+  daemonStatusLine,
+  requestEvent,
+  restartNotices,
+} from "./daemon_events.ts";
 import { InferenceServer } from "./inference_server.ts";
 import { acquireInstanceLock, type InstanceLock } from "../wire/instance_lock.ts";
 import type { OpenAiHttp } from "../openai/openai_http.ts";
@@ -61,6 +75,11 @@ export interface DaemonOptions {
   notice?: (line: string) => void;
   /** Also serve the OpenAI-compatible HTTP API (openai_http.ts) here, sharing the router and the queue. */
   http?: { hostname: string; port: number; allowRemote?: boolean };
+  /**
+   * The daemon's event stream (give the one its model provider publishes on). Default: a new one.
+   * Closed by {@link Daemon.stop}.
+   */
+  events?: EventStream;
 }
 
 /**
@@ -77,6 +96,8 @@ export interface Daemon {
   readonly httpUrl?: string;
   readonly lock: InstanceLock;
   readonly hub: AdminHub;
+  /** The daemon's event stream: status (`daemon`) and download (`download`) events. */
+  readonly events: EventStream;
   readonly server: InferenceServer;
   /** Settles when {@link stop} has finished. */
   readonly stopped: Promise<void>;
@@ -102,7 +123,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     initial: { status: "starting" },
     onDrop: (i) => notice(`admin subscriber dropped: ${i.pendingFrames} frames behind`),
   });
-  const undo: (() => Promise<unknown>)[] = [() => lock.release()];
+  const events = options.events ?? new EventStream({
+    onListenerError: (e) => notice(`an event listener failed: ${e}`),
+  });
+  let ready = false;
+  const stopListening = [
+    events.listen(adminSubscriber(hub, { started: () => ready })),
+    events.listen(restartNotices(notice)),
+    ...(options.log ? [events.listen(activitySubscriber(options.log))] : []),
+  ];
+  // Finished requests, published once when the daemon keeps a log (without one no record is built); their
+  // prompts only when the operator logs them.
+  const withPrompts = options.log?.logsPrompts ?? false;
+  const onActivity = (record: ActivityRecord) =>
+    void events.publish("daemon", requestEvent(record, withPrompts));
+  events.publish("daemon", daemonStatusLine({ status: "starting" }));
+  const undo: (() => Promise<unknown>)[] = [() => lock.release(), () => Promise.resolve(events.close())];
   const unwind = async () => {
     for (const step of undo.reverse()) await step().catch(() => {});
   };
@@ -111,13 +147,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let unsubscribe = () => {};
   let http: OpenAiHttp | undefined;
   const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
-  let ready = false;
   const server = new InferenceServer({
     router: options.router,
     queue,
     ...(options.loaded ? { loaded: options.loaded } : {}),
     ...(options.store ? { store: options.store } : {}),
-    ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+    ...(options.log ? { onActivity } : {}),
   });
   try {
     admin = await listenUnixSocket(options.adminSocket);
@@ -127,22 +162,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await admin.close();
       await adminServing;
     });
-    // Models being loaded again, and why: one notice per restart, not one per phase of its load.
-    const restarts = new Map<string, string | undefined>();
-    unsubscribe = options.router.onStatus(({ model, event, reason }) => {
-      if (event.status === "ready") restarts.delete(model);
-      // While starting, a model's `ready` is not sent: the daemon's own `ready`, after every preload, is
-      // the start's one `ready`.
-      if (event.status === "ready" && !ready) return;
-      // The model named in the frame (and why a `restarting` one is loaded again).
-      const tagged: StatusEvent = Object.assign({ model }, event, reason ? { reason } : {});
-      hub.publish(tagged);
-      if (event.status === "restarting" && (!restarts.has(model) || restarts.get(model) !== reason)) {
-        restarts.set(model, reason);
-        notice(`${model}: runner restarting${reason ? ` (${reason})` : ""}`);
-      }
-    });
+    // The model named in the line (and why a `restarting` one is loaded again).
+    unsubscribe = options.router.onStatus(({ event, ...from }) =>
+      void events.publish("daemon", daemonStatusLine(event, from))
+    );
     undo.push(() => Promise.resolve(unsubscribe()));
+    undo.push(() => Promise.resolve(stopListening.forEach((stop) => stop())));
     for (const model of options.preload ?? []) {
       const started = performance.now();
       await options.router.load(model, options.signal ? { signal: options.signal } : {});
@@ -156,7 +181,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         ...options.http,
         router: options.router,
         queue,
-        ...(options.log ? { onActivity: (r) => options.log!.write(r) } : {}),
+        ...(options.log ? { onActivity } : {}),
       });
       http = front;
       undo.push(() => front.close());
@@ -168,7 +193,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
   const serving = server.serve(inference.listener);
   ready = true;
-  hub.publish({ status: "ready" });
+  events.publish("daemon", daemonStatusLine({ status: "ready" }));
   notice(
     `ready: ${options.socket} (admin ${options.adminSocket})${http ? `, ${http.url}` : ""}, pid ${Deno.pid}`,
   );
@@ -183,7 +208,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return stopping;
     }
     if (o.graceMs !== undefined) graceMs = o.graceMs;
-    hub.publish({ status: "draining" });
+    events.publish("daemon", daemonStatusLine({ status: "draining" }));
     notice(`draining: ${server.inFlight} request(s) in flight, grace ${graceMs} ms`);
     stopping = (async () => {
       const hurried = new Promise<number>((resolve) => hurry = () => resolve(0));
@@ -207,5 +232,5 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     })();
     return stopping;
   };
-  return { lock, hub, server, stopped: done.promise, stop, ...(http ? { httpUrl: http.url } : {}) };
+  return { lock, hub, events, server, stopped: done.promise, stop, ...(http ? { httpUrl: http.url } : {}) };
 }

@@ -7,6 +7,8 @@ import { withTempDir } from "../../../tests/support/temp_dir.ts";
 import type { ModelEntry } from "../wire/protocol.ts";
 import { startDaemon } from "./daemon.ts";
 import { ActivityLog } from "./activity_log.ts";
+import type { Envelope } from "../../events/envelope.ts";
+import { EventStream } from "../../events/event_stream.ts";
 
 /** A LocalRouter whose loads wait for `gate` (so a test can subscribe before the preload starts). */
 class GatedRouter extends LocalRouter {
@@ -111,5 +113,52 @@ Deno.test("a failing preload undoes the start: no sockets left, lock free, the e
     for (const f of [socket, adminSocket]) await assert.rejects(Deno.lstat(f), Deno.errors.NotFound);
     const again = await startDaemon({ socket, adminSocket, router: new LocalRouter({ models: {} }) });
     await again.stop();
+  });
+});
+
+Deno.test("the daemon's one stream: its status lines and finished requests are published once; the admin frames and the log records are what its listeners made of them; a subscription never read does not hold the daemon", async () => {
+  await withTempDir(async (dir) => {
+    const socket = `${dir}/lode.sock`;
+    const adminSocket = `${dir}/admin.sock`;
+    const router = new LocalRouter({ models: { stories260K: STORIES } });
+    const log = await ActivityLog.open(`${dir}/activity.ndjson`);
+    const events = new EventStream();
+    const seen: Envelope[] = [];
+    events.listen((e) => seen.push(e));
+    const stuck = events.subscribe({ bufferSize: 1 });
+    const daemon = await startDaemon({ socket, adminSocket, router, preload: ["stories260K"], log, events });
+    assert.equal(daemon.events, events);
+    const admin = await Deno.connect({ transport: "unix", path: adminSocket });
+    const reader = new LineReader(admin);
+    const c = await FrameClient.connect(socket);
+    await c.write({ id: "t", op: "tokenize", model: "stories260K", text: "Once upon a time" });
+    assert.equal(terminal(await c.frames("t")).type, "done");
+    await daemon.stop();
+    c.close();
+    await c.ended;
+    const frames = (await reader.rest()).map((l) => JSON.parse(l));
+    admin.close();
+
+    assert.deepEqual(new Set(seen.map((e) => e.source)), new Set(["daemon"]));
+    assert.deepEqual(seen.map((e) => e.seq), seen.map((_, i) => i + 1), "each published once, in order");
+    const statuses = seen.flatMap((e) =>
+      e.source === "daemon" && e.event.event === "status" ? [e.event] : []
+    );
+    assert.deepEqual(
+      statuses.map((s) => "phase" in s ? s.phase : s.status),
+      ["starting", "mmap", "kv_cache", "capabilities", "ready", "ready", "draining"],
+    );
+    assert.equal(statuses[5]!.model, undefined, "the daemon's own ready");
+    // A late admin subscriber: capabilities, the snapshot (ready), then live (draining).
+    assert.deepEqual(frames.map((f) => f.status), ["capabilities", "ready", "draining"]);
+    const requests = seen.flatMap((e) =>
+      e.source === "daemon" && e.event.event === "request" ? [e.event] : []
+    );
+    const records = (await Deno.readTextFile(`${dir}/activity.ndjson`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(records, requests.map(({ event: _tag, ...record }) => record));
+    assert.equal(records[0]!.request_id, "t");
+    assert.equal(stuck.dropped, seen.length - 1, "the stuck subscription held one and counted the rest");
   });
 });
