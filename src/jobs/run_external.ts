@@ -54,13 +54,14 @@ export async function runExternalCommand(
     }
     throw e;
   }
-  ctx.progress(1, 3, `running ${spec.command}`);
   const kill = () => {
     try {
       child.kill("SIGTERM");
     } catch { /* already exited */ }
   };
   ctx.signal.addEventListener("abort", kill, { once: true });
+  if (ctx.signal.aborted) kill();
+  ctx.progress(1, 3, `running ${spec.command}`);
   let status: Deno.CommandStatus;
   try {
     const [out, err] = await Promise.all([
