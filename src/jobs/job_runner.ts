@@ -39,7 +39,7 @@ export interface RunJobOptions {
   /** Events of the layers below (download events), as they come. */
   onForward?: (event: { event: string }) => void;
   effects?: JobEffects;
-  /** Milliseconds between progress events (default 250); the last progress is always recorded. */
+  /** Milliseconds between progress events in bytes (default 250); the last progress is always recorded. */
   progressEveryMs?: number;
 }
 
@@ -69,6 +69,11 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
     await records.write(current);
   };
   let lastProgress = 0;
+  let emitted: JobRecord["progress"] | null = null;
+  const emitProgress = () => {
+    emitted = current.progress;
+    emit({ event: "job_progress", ...base(), progress: current.progress });
+  };
   const ctx: JobContext = {
     id: current.id,
     plan: current.plan,
@@ -82,10 +87,11 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
         ...current,
         progress: { unit: current.plan.progress_unit, done, total, ...(message ? { message } : {}) },
       };
+      // Bytes come many times a second: at most one event per `every` ms. Steps, files and inputs: each one.
       const now = performance.now();
-      if (now - lastProgress < every && done !== total) return;
+      if (current.plan.progress_unit === "bytes" && now - lastProgress < every && done !== total) return;
       lastProgress = now;
-      emit({ event: "job_progress", ...base(), progress: current.progress });
+      emitProgress();
     },
     artifact(artifact) {
       current = {
@@ -113,7 +119,7 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
   try {
     const result = await runKind(ctx);
     signal.throwIfAborted();
-    emit({ event: "job_progress", ...base(), progress: current.progress });
+    if (emitted !== current.progress) emitProgress();
     await setState("succeeded", { result: result ?? null, finished_at: at() });
     return { record: current, error: null };
   } catch (e) {
