@@ -4,6 +4,7 @@
  * @module
  */
 import type { JobPlan } from "../jobs/job_plan.ts";
+import type { JobSummary } from "../jobs/job_index.ts";
 import type { JobRecord } from "../jobs/job_record.ts";
 import { formatBytes } from "./output.ts";
 
@@ -11,18 +12,18 @@ import { formatBytes } from "./output.ts";
 export const JOB_LS_HEADER = "ID                KIND                      STATE        PROGRESS      MODEL";
 
 /** One line of `lode job ls`. */
-export function jobLine(r: JobRecord): string {
+export function jobLine(r: JobSummary): string {
   return [
     r.id.padEnd(17),
     r.kind.padEnd(25),
     r.state.padEnd(12),
     progressText(r).padEnd(13),
-    r.plan.metadata["model.name"] ?? "",
+    r.model,
   ].join(" ");
 }
 
 /** The progress of a record in its unit: `12.0 MiB / 40.0 MiB`, `1/2 files`. */
-export function progressText(r: JobRecord): string {
+export function progressText(r: Pick<JobRecord, "progress">): string {
   const { unit, done, total } = r.progress;
   if (unit === "bytes") {
     return total === null ? formatBytes(done) : `${formatBytes(done)} / ${formatBytes(total)}`;

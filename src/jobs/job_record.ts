@@ -8,7 +8,7 @@
  * ```ts
  * import { JobRecords } from "./job_record.ts";
  * const records = new JobRecords("/srv/models");
- * for (const r of await records.list()) console.log(r.id, r.state);
+ * for (const s of await records.list()) console.log(s.id, s.state);
  * ```
  * @module
  */
@@ -18,6 +18,14 @@ import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import { JobArtifact, type JobEvent, JobProgress, JobState } from "./job_event.ts";
 import { JobPlan } from "./job_plan.ts";
+import {
+  appendSummary,
+  compactIndex,
+  type JobSummary,
+  readIndex,
+  summaryFinal,
+  summaryOf,
+} from "./job_index.ts";
 import { processAlive, processStart } from "./process_alive.ts";
 
 /** The record of one job. */
@@ -95,12 +103,13 @@ export class JobRecords {
     return record;
   }
 
-  /** Writes `record` whole (temp file, rename). */
+  /** Writes `record` whole (temp file, rename), then appends its summary to the index. */
   async write(record: JobRecord): Promise<void> {
     await writeFileAtomic(
       joinPath(this.jobDir(record.id), "record.json"),
       JSON.stringify(record, null, 2) + "\n",
     );
+    await appendSummary(this.dir, record);
   }
 
   /** Appends `event` to the job's `events.ndjson`. */
@@ -119,15 +128,37 @@ export class JobRecords {
     return await settle(record);
   }
 
-  /** Every readable record, oldest first (ids sort by time), states settled as in {@link read}. */
-  async list(): Promise<JobRecord[]> {
-    const entries = await Array.fromAsync(Deno.readDir(this.dir)).catch((e) => {
+  /**
+   * A summary of every job, oldest first (ids sort by time), states settled as in {@link read}: read from
+   * the index (`job_index.ts`), and from its record for a job the index lacks or shows unfinished.
+   */
+  async list(): Promise<JobSummary[]> {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(this.dir)];
+    } catch (e) {
       if (e instanceof Deno.errors.NotFound) return [];
       throw e;
-    });
+    }
     const ids = entries.filter((e) => e.isDirectory && ID.test(e.name)).map((e) => e.name).sort();
-    const records = await Promise.all(ids.map((id) => this.#load(joinPath(this.jobDir(id), "record.json"))));
-    return await Promise.all(records.filter((r): r is JobRecord => r !== null).map(settle));
+    const index = readIndex(this.dir);
+    const out: JobSummary[] = [];
+    for (const id of ids) {
+      const known = index.summaries.get(id);
+      if (summaryFinal(known)) {
+        out.push(known);
+        continue;
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(Deno.readTextFileSync(joinPath(this.jobDir(id), "record.json")));
+      } catch {
+        continue; // not there yet (a job being created), or not lode's
+      }
+      if (hasRecordShape(json, id)) out.push(summaryOf(await settle(json)));
+    }
+    if (index.lines > 2 * out.length + 64) await compactIndex(this.dir, out).catch(() => {});
+    return out;
   }
 
   async #load(path: string): Promise<JobRecord | null> {
@@ -147,6 +178,17 @@ export class JobRecords {
     const parsed = JobRecord.safeParse(json);
     return parsed.success ? parsed.data : null;
   }
+}
+
+const STATES: ReadonlySet<unknown> = new Set(JobState.options);
+
+/** True when `json` looks like the record of job `id`: the fields listing and its text use. */
+function hasRecordShape(json: unknown, id: string): json is JobRecord {
+  if (json === null || typeof json !== "object") return false;
+  const r = json as Record<string, unknown>;
+  return r.schema_version === 1 && r.id === id && typeof r.kind === "string" && STATES.has(r.state) &&
+    typeof r.plan === "object" && r.plan !== null && typeof r.progress === "object" && r.progress !== null &&
+    Array.isArray(r.artifacts) && (r.pid === null || typeof r.pid === "number");
 }
 
 /** `record` with `interrupted` for a queued or running job whose process is gone. */

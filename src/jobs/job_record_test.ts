@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { isLodeError } from "../errors.ts";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
 import { JobRecords, newJobId } from "./job_record.ts";
+import { summaryOf } from "./job_index.ts";
 import { parseJobSpec } from "./job_spec.ts";
 import { planJob } from "./job_plan.ts";
 import { processAlive, processStart } from "./process_alive.ts";
@@ -69,4 +70,27 @@ Deno.test("ids sort by time", () => {
 Deno.test("this process is alive; pid 0 is not", async () => {
   assert.equal(await processAlive(Deno.pid, await processStart(Deno.pid)), true);
   assert.equal(await processAlive(0, null), false);
+});
+
+Deno.test("the index: ls reads it; a job it lacks or shows unfinished is read from its record; compacted", async () => {
+  await withTempDir(async (dir) => {
+    const records = new JobRecords(dir);
+    const done = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await records.create(plan(), dir, new Date(1_000 + i));
+      for (let j = 0; j < 3; j++) await records.write({ ...r, state: "running" });
+      done.push({ ...r, state: "succeeded" as const, pid: null });
+      await records.write(done.at(-1)!);
+    }
+    const index = `${dir}/jobs/index.ndjson`;
+    assert.equal((await Deno.readTextFile(index)).trim().split("\n").length, 200);
+    assert.deepEqual(await records.list(), done.map(summaryOf));
+    // Compacted: one line per job.
+    assert.equal((await Deno.readTextFile(index)).trim().split("\n").length, 40);
+    // A lost index, or a stale line: the records stand.
+    await Deno.remove(index);
+    assert.deepEqual(await records.list(), done.map(summaryOf));
+    await Deno.writeTextFile(index, JSON.stringify({ ...summaryOf(done[0]!), state: "running" }) + "\n{torn");
+    assert.deepEqual(await records.list(), done.map(summaryOf));
+  });
 });
