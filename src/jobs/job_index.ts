@@ -9,7 +9,6 @@
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import { isFinished, type JobProgress, type JobState } from "./job_event.ts";
-import type { JobRecord } from "./job_record.ts";
 
 /** What `lode job ls` shows of a job. */
 export interface JobSummary {
@@ -25,8 +24,14 @@ export interface JobSummary {
   pid_start: string | null;
 }
 
-/** The summary of `record`. */
-export function summaryOf(record: JobRecord): JobSummary {
+/** The fields of a job record a summary takes. */
+export interface SummarySource extends Omit<JobSummary, "model" | "error"> {
+  plan: { metadata: Record<string, string> };
+  error: { code: string; message: string; hint?: string } | null;
+}
+
+/** The summary of a record. */
+export function summaryOf(record: SummarySource): JobSummary {
   return {
     id: record.id,
     kind: record.kind,
@@ -47,7 +52,7 @@ export function indexPath(dir: string): string {
 }
 
 /** Appends `record`'s summary to the index (one write of one line, in append mode). */
-export async function appendSummary(dir: string, record: JobRecord): Promise<void> {
+export async function appendSummary(dir: string, record: SummarySource): Promise<void> {
   await Deno.writeTextFile(indexPath(dir), JSON.stringify(summaryOf(record)) + "\n", { append: true });
 }
 
