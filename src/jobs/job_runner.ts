@@ -153,7 +153,7 @@ async function runKind(ctx: JobContext): Promise<unknown> {
     case "model-download": {
       const pull = needs(ctx.effects.pull, spec.kind);
       let total: number | null = null;
-      const perFile = new Map<string, number>();
+      const perFile = new Map<string, { done: number; total: number | null }>();
       const onEvent = (event: { event: string }) => {
         const e = event as {
           event: string;
@@ -163,8 +163,10 @@ async function runKind(ctx: JobContext): Promise<unknown> {
         };
         if (e.event === "started") total = e.total_bytes ?? null;
         if (e.event === "file_progress" && e.filename !== undefined && e.downloaded_bytes !== undefined) {
-          perFile.set(e.filename, e.downloaded_bytes);
-          ctx.progress([...perFile.values()].reduce((a, b) => a + b, 0), total);
+          perFile.set(e.filename, { done: e.downloaded_bytes, total: e.total_bytes ?? null });
+          const files = [...perFile.values()];
+          const known = files.every((f) => f.total !== null) ? files.reduce((n, f) => n + f.total!, 0) : null;
+          ctx.progress(files.reduce((n, f) => n + f.done, 0), total ?? known);
         }
         forward(event);
       };
