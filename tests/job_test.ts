@@ -196,3 +196,20 @@ Deno.test("materialize through the CLI: the model's file under its name in a rel
     assert.deepEqual(await Deno.readFile(`${dir}/out/models/stories260K.gguf`), await Deno.readFile(FIXTURE));
   });
 });
+
+Deno.test("watch from another process: every event of the job, in order, to its end", async () => {
+  await withStore(async (dir, store) => {
+    const { child, id, rest } = await startLongJob(dir, store, 1);
+    const watch = await runLode(["job", "watch", id, "--json"], { store });
+    assert.equal(watch.code, 0, watch.stderr);
+    await child.status;
+    await rest;
+    await child.stderr.cancel();
+    const lines = (await Deno.readTextFile(`${store}/jobs/${id}/events.ndjson`)).trim().split("\n");
+    assert.deepEqual(watch.events.slice(0, -1), lines.map((l) => JSON.parse(l)));
+    assert.equal(jobOf(watch.events).state, "succeeded");
+    const unknown = await runLode(["job", "watch", "0000-none"], { store });
+    assert.equal(unknown.code, 3, unknown.stderr);
+    assert.match(unknown.stderr, /error\[JOB_NOT_FOUND\]/);
+  });
+});

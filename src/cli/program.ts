@@ -250,13 +250,14 @@ const SPECS: CommandSpec[] = [
   },
   {
     name: "job",
-    summary: "plan, run and inspect jobs: job plan KIND | run KIND | ls | show ID | cancel ID | resume ID",
+    summary:
+      "plan, run and inspect jobs: job plan KIND | run KIND | ls | show ID | watch ID | cancel ID | resume ID",
     args: [
       {
         name: "action",
         required: true,
         description:
-          "plan (print a kind's plan), run (record and run a job here), ls, show, cancel (SIGTERM to the job's process), resume (an interrupted download)",
+          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download)",
       },
       {
         name: "target",
@@ -277,6 +278,7 @@ const SPECS: CommandSpec[] = [
       `lode job run model-materialize-bundle --spec '{"model":"stories260K","target":"out"}'`,
       "lode job ls --json",
       "lode job show 0mxcsnhnv-d4351c",
+      "lode job watch 0mxcsnhnv-d4351c --json",
       "lode job cancel 0mxcsnhnv-d4351c",
       "lode job resume 0mxcsnhnv-d4351c",
     ],

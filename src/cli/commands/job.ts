@@ -1,7 +1,7 @@
 /**
- * `lode job plan KIND | run KIND | ls | show ID | cancel ID | resume ID`: jobs without a daemon. `plan`
+ * `lode job plan KIND | run KIND | ls | show ID | watch ID | cancel ID | resume ID`: jobs without a daemon. `plan`
  * prints a job's pure plan; `run` records it under `$MODELS_HOME/jobs/<id>/` and runs it in this process
- * (SIGINT or SIGTERM cancels it); `ls` and `show` read the records; `cancel` sends SIGTERM to the process
+ * (SIGINT or SIGTERM cancels it); `ls` and `show` read the records; `watch` follows a job's events file; `cancel` sends SIGTERM to the process
  * running a job and waits for its record to say `cancelled`; `resume` runs an interrupted job again from
  * its record (a download continues from its partial). The runner and the download engine are loaded
  * only by `run` and `resume`.
@@ -16,7 +16,7 @@ import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { JOB_LS_HEADER, jobLine, planLines, progressText, recordLines } from "../job_text.ts";
 
-const ACTIONS = "plan KIND | run KIND | ls | show ID | cancel ID | resume ID";
+const ACTIONS = "plan KIND | run KIND | ls | show ID | watch ID | cancel ID | resume ID";
 
 /** `lode job`. */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
@@ -65,6 +65,13 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     }
     case "cancel":
       return await cancel(ctx, records, needs("a job id: lode job cancel ID"));
+    case "watch": {
+      const { watchJob } = await import("../job_watch.ts");
+      const r = await watchJob(ctx, records, needs("a job id: lode job watch ID"));
+      ctx.output.event({ event: "job", ...r });
+      ctx.output.result(`job ${r.id} ${r.state}`);
+      return;
+    }
     case "resume": {
       const r = await records.read(needs("a job id: lode job resume ID"));
       if (r.state !== "interrupted" || !r.plan.resumable) {
