@@ -65,11 +65,10 @@ Deno.test("a download job killed mid-download is interrupted; `lode job resume` 
       const child = spawnLode(["--ca-cert", ca.caCertPath, "job", "run", "model-download", "--spec", spec], {
         store,
       });
-      const partial = `${store}/blobs/sha256/27/.partial-${SHA}/data.tmp`;
-      // The stall comes after 500 kB: wait until the partial holds bytes and the origin is mid-body.
-      while ((await Deno.stat(partial).then((s) => s.size, () => 0)) < 400_000) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      // The stall comes after 500 kB: wait until the origin has sent them (the process is mid-download).
+      const sent = () =>
+        origin.requests.find((r) => r.method === "GET" && r.path === "/m.gguf")?.sentBytes ?? 0;
+      while (sent() < 500_000) await new Promise((r) => setTimeout(r, 20));
       child.kill("SIGKILL");
       await finish(child);
 
@@ -92,6 +91,44 @@ Deno.test("a download job killed mid-download is interrupted; `lode job resume` 
       const again = await runLode(["job", "resume", id], { store });
       assert.equal(again.code, 6, again.stderr);
       assert.match(again.stderr, /error\[JOB_FINISHED\]/);
+    } finally {
+      await origin.close();
+    }
+  }, { prefix: "lode-job-dl-" });
+});
+
+Deno.test("a lock-add job pins a reference in a lockfile relative to its directory", async () => {
+  await withTempDir(async (dir) => {
+    const ca = await makeTestCa(`${dir}/ca`);
+    const origin = await startOrigin({ tls: ca, routes: { "/m.gguf": { body: BYTES } } });
+    try {
+      const spec = JSON.stringify({ ref: `${origin.url}/m.gguf`, lockfile: "ci/models.lock" });
+      await Deno.mkdir(`${dir}/ci`);
+      const r = await runLode([
+        "--ca-cert",
+        ca.caCertPath,
+        "job",
+        "run",
+        "lock-add",
+        "--spec",
+        spec,
+        "--json",
+      ], {
+        store: `${dir}/store`,
+        cwd: dir,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const job = jobOf(r.events);
+      assert.equal(job.state, "succeeded");
+      assert.deepEqual(job.result, {
+        lockfile: `${dir}/ci/models.lock`,
+        model: "m",
+        replaced: false,
+        downloaded: true,
+      });
+      assert.equal(job.artifacts[0]!.path, `${dir}/ci/models.lock`);
+      const lock = JSON.parse(await Deno.readTextFile(`${dir}/ci/models.lock`));
+      assert.equal(lock.models[0].files[0].sha256, SHA);
     } finally {
       await origin.close();
     }

@@ -21,7 +21,7 @@
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import type { ModelStore } from "../store/model_store.ts";
-import type { JobContext, JobEffects } from "./job_context.ts";
+import { fileArtifact, type JobContext, type JobEffects } from "./job_context.ts";
 import type { JobEvent, JobState } from "./job_event.ts";
 import type { JobRecord, JobRecords } from "./job_record.ts";
 import { processStart } from "./process_alive.ts";
@@ -190,7 +190,12 @@ async function runKind(ctx: JobContext): Promise<unknown> {
     case "lock-add":
     case "sync": {
       const effect = needs(spec.kind === "sync" ? ctx.effects.sync : ctx.effects.lockAdd, spec.kind);
-      return await effect(spec, { cwd: ctx.cwd, signal: ctx.signal, onEvent: forward });
+      const result = await effect(spec, { cwd: ctx.cwd, signal: ctx.signal, onEvent: forward });
+      const lockfile = (result as { lockfile?: unknown } | null)?.lockfile;
+      if (typeof lockfile === "string") {
+        ctx.artifact(await fileArtifact("lockfile", lockfile, "application/json"));
+      }
+      return result;
     }
     case "model-warmup":
     case "model-inference": {
