@@ -62,6 +62,9 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/inference/llama_cpp_ffi_vocabulary_test.ts",
   "src/inference/llama_cpp_prompt_test.ts",
   "src/inference/memory_preflight_test.ts",
+  // Reads /proc/<pid>/stat (Deno grants it only with every permission) and runs programs as jobs.
+  "src/jobs/job_record_test.ts",
+  "src/jobs/job_runner_test.ts",
   "src/store/file_lock_test.ts",
   "src/store/gc_test.ts",
 ];

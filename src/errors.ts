@@ -244,6 +244,44 @@ export const ERROR_CODES = {
     hint:
       "Shorten the input (in a chat: fewer or shorter messages), or load the model with a larger context: --ctx-size N (`lode run`, `lode serve`), a `load` request's context_size.",
   },
+  JOB_SPEC_INVALID: {
+    exit: EXIT.USAGE,
+    hint:
+      "Fix the named field of the job spec (docs/jobs.md gives every kind's fields); paths in a spec are relative, without `..`.",
+  },
+  JOB_KIND_UNKNOWN: {
+    exit: EXIT.USAGE,
+    hint:
+      "Use one of the job kinds: model-download, model-materialize-bundle, model-validate-bundle, model-warmup, model-inference, model-batch-inference, model-external-command, lock-add, sync.",
+  },
+  JOB_NOT_FOUND: {
+    exit: EXIT.NOT_FOUND,
+    hint: "See `lode job ls` for the jobs recorded in this store.",
+  },
+  JOB_FINISHED: {
+    exit: EXIT.REFUSED,
+    hint: "The job has already finished; `lode job show ID` gives its outcome.",
+  },
+  JOB_NOT_RESUMABLE: {
+    exit: EXIT.REFUSED,
+    hint:
+      "Only an interrupted job resumes (its process died); run a new one with `lode job run KIND --spec …`.",
+  },
+  JOB_NOT_IMPLEMENTED: {
+    exit: EXIT.REFUSED,
+    hint:
+      "This version of lode plans and records this kind of job but cannot run it yet; `lode job plan` shows its plan.",
+  },
+  EXTERNAL_COMMAND_NOT_FOUND: {
+    exit: EXIT.NOT_FOUND,
+    hint:
+      "Check the command of the job spec: a program on PATH, or a relative path from the directory the job runs in.",
+  },
+  EXTERNAL_COMMAND_FAILED: {
+    exit: EXIT.INFERENCE,
+    hint:
+      "The program exited with a failure; its stdout.txt and stderr.txt are in the job's directory (`lode job show ID`).",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -86,6 +86,14 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     CONFIG_INVALID: 2,
     FILE_NOT_FOUND: 3,
     CONTEXT_LENGTH_EXCEEDED: 2,
+    JOB_SPEC_INVALID: 2,
+    JOB_KIND_UNKNOWN: 2,
+    JOB_NOT_FOUND: 3,
+    JOB_FINISHED: 6,
+    JOB_NOT_RESUMABLE: 6,
+    JOB_NOT_IMPLEMENTED: 6,
+    EXTERNAL_COMMAND_NOT_FOUND: 3,
+    EXTERNAL_COMMAND_FAILED: 10,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

@@ -248,6 +248,46 @@ const SPECS: CommandSpec[] = [
     ],
     examples: ["lode sync --frozen", "lode sync --offline --frozen --json", "lode sync stories260K"],
   },
+  {
+    name: "job",
+    summary:
+      "plan, run and inspect jobs: job plan KIND | run KIND | ls | show ID | watch ID | cancel ID | resume ID",
+    args: [
+      {
+        name: "action",
+        required: true,
+        description:
+          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download)",
+      },
+      {
+        name: "target",
+        description:
+          "KIND for plan and run (model-download, model-materialize-bundle, model-validate-bundle, model-external-command, …); ID otherwise",
+      },
+    ],
+    options: [{
+      name: "spec",
+      type: "string",
+      value: "<json|@file>",
+      description:
+        "plan, run: the job spec, as JSON or @FILE holding it (docs/jobs.md gives each kind's fields)",
+    }],
+    examples: [
+      `lode job plan model-download --spec '{"ref":"hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"}' --json`,
+      `lode job run model-external-command --spec '{"model":"stories260K","command":"sha256sum","args":["{model}"]}'`,
+      `lode job run model-materialize-bundle --spec '{"model":"stories260K","target":"out"}'`,
+      "lode job ls --json",
+      "lode job show 0mxcsnhnv-d4351c",
+      "lode job watch 0mxcsnhnv-d4351c --json",
+      "lode job cancel 0mxcsnhnv-d4351c",
+      "lode job resume 0mxcsnhnv-d4351c",
+    ],
+    notes: [
+      "Jobs are recorded under $MODELS_HOME/jobs/<id>/ (record.json, events.ndjson, a job's own files);",
+      "a job whose process died shows `interrupted`. Paths in a spec are relative to the directory the job",
+      "runs in, without `..`.",
+    ],
+  },
 ];
 
 /** The program: global options, commands, examples. */
@@ -278,4 +318,5 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   inspect: () => import("./commands/inspect.ts"),
   serve: () => import("./commands/serve.ts"),
   status: () => import("./commands/status.ts"),
+  job: () => import("./commands/job.ts"),
 };

@@ -1,0 +1,74 @@
+/**
+ * What a kind's runner gets: its spec, the job's directory and working directory, the store, one
+ * cancellation signal, and the calls that report progress, artifacts and diagnostics; and what the
+ * runner is given from outside (effects injected: the pull, the lockfile and model operations).
+ * @module
+ */
+import { joinPath } from "../path.ts";
+import { sha256File } from "../store/hash.ts";
+import type { ModelStore } from "../store/model_store.ts";
+import type { JobArtifact } from "./job_event.ts";
+import type { JobPlan } from "./job_plan.ts";
+
+/** What a model-download job is given: the pull of `ref` into the store (resolve, then download). */
+export type PullEffect = (
+  ref: string,
+  options: {
+    name?: string;
+    sha256?: string;
+    signal: AbortSignal;
+    onEvent: (event: { event: string }) => void;
+  },
+) => Promise<{ name: string; result: unknown }>;
+
+/** A job operation done by a layer above jobs (the CLI, the daemon): it returns the job's result. */
+export type JobEffect = (
+  spec: Record<string, unknown>,
+  options: { cwd: string; signal: AbortSignal; onEvent: (event: { event: string }) => void },
+) => Promise<unknown>;
+
+/** The effects the runners are given; a kind whose effect is absent fails with `JOB_NOT_IMPLEMENTED`. */
+export interface JobEffects {
+  pull?: PullEffect;
+  lockAdd?: JobEffect;
+  sync?: JobEffect;
+  warmup?: JobEffect;
+  inference?: JobEffect;
+}
+
+/** A kind runner's world. */
+export interface JobContext {
+  id: string;
+  plan: JobPlan;
+  /** The job's own directory (`<store>/jobs/<id>`). */
+  dir: string;
+  /** The directory the spec's relative paths start from. */
+  cwd: string;
+  store: ModelStore;
+  signal: AbortSignal;
+  effects: JobEffects;
+  /** Progress in the plan's unit. */
+  progress(done: number, total: number | null, message?: string): void;
+  /** Records an artifact. */
+  artifact(artifact: JobArtifact): void;
+  /** A diagnostic line (kept in the record, and an event). */
+  log(message: string, level?: "info" | "warn"): void;
+  /** Any event of the layer below (a download event), passed on as it is. */
+  forward(event: { event: string }): void;
+}
+
+/** A spec path resolved against the job's working directory. */
+export function resolveSpecPath(ctx: JobContext, path: string): string {
+  return joinPath(ctx.cwd, path);
+}
+
+/** A file artifact: its size and SHA-256 read from disk. */
+export async function fileArtifact(id: string, path: string, mediaType: string): Promise<JobArtifact> {
+  const { size } = await Deno.stat(path);
+  return { id, kind: "file", path, media_type: mediaType, size, sha256: await sha256File(path) };
+}
+
+/** Throws the signal's reason when it is aborted. */
+export function checkCancelled(signal: AbortSignal): void {
+  signal.throwIfAborted();
+}

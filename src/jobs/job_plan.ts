@@ -1,0 +1,228 @@
+/**
+ * The pure plan of a job, made before any work: its side effects, what it requires, the unit its
+ * progress counts in, whether it can be cancelled or resumed, the artifacts it is expected to leave,
+ * and the model metadata of its spec. Planning reads no file, writes none and opens no socket.
+ *
+ * @example
+ * ```ts
+ * import { parseJobSpec } from "./job_spec.ts";
+ * import { planJob } from "./job_plan.ts";
+ * const plan = planJob(parseJobSpec("model-download", { ref: "hf:Qwen/Qwen3-0.6B-GGUF:Q8_0" }));
+ * plan.side_effects; // ["network", "writes_files"]
+ * plan.metadata["model.repoId"]; // "Qwen/Qwen3-0.6B-GGUF"
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { parseRef } from "../registry/reference.ts";
+import { JobSpec } from "./job_spec.ts";
+
+/** What a job may do to the world outside its record. */
+export const SideEffect = z.enum([
+  "network",
+  "reads_files",
+  "writes_files",
+  "external_process",
+  "loads_model",
+]);
+export type SideEffect = z.infer<typeof SideEffect>;
+
+/** What a job's progress counts. */
+export const ProgressUnit = z.enum(["bytes", "files", "inputs", "steps"]);
+export type ProgressUnit = z.infer<typeof ProgressUnit>;
+
+/** An artifact a plan expects; `path` is relative to the job's directory, or to the spec's target. */
+export const ExpectedArtifact = z.object({
+  id: z.string(),
+  kind: z.enum(["file", "directory", "json"]),
+  media_type: z.string(),
+  path: z.string(),
+  required: z.boolean(),
+});
+export type ExpectedArtifact = z.infer<typeof ExpectedArtifact>;
+
+/** The plan of a job. */
+export const JobPlan = z.object({
+  kind: z.string(),
+  title: z.string(),
+  spec: JobSpec,
+  /** `model.name`, `model.source`, `model.revision`, `model.repoId`, `model.runtime`, then the spec's own. */
+  metadata: z.record(z.string(), z.string()),
+  side_effects: z.array(SideEffect),
+  requirements: z.array(z.string()),
+  progress_unit: ProgressUnit,
+  cancellable: z.boolean(),
+  /** An interrupted job of this kind can run again from its record and continue (`lode job resume`). */
+  resumable: z.boolean(),
+  expected_artifacts: z.array(ExpectedArtifact),
+});
+export type JobPlan = z.infer<typeof JobPlan>;
+
+const STDOUT: ExpectedArtifact = {
+  id: "stdout",
+  kind: "file",
+  media_type: "text/plain",
+  path: "stdout.txt",
+  required: true,
+};
+const STDERR: ExpectedArtifact = { ...STDOUT, id: "stderr", path: "stderr.txt" };
+
+/** The model metadata of a spec (the plan's `metadata`, before the spec's own entries). */
+export function modelMetadata(spec: JobSpec): Record<string, string> {
+  const runtime = spec.kind === "model-external-command"
+    ? "external"
+    : spec.kind === "model-warmup" || spec.kind === "model-inference" || spec.kind === "model-batch-inference"
+    ? "node-llama-cpp"
+    : "none";
+  const out: Record<string, string> = {};
+  if (spec.kind === "model-download" || spec.kind === "lock-add") {
+    const ref = parseRef(spec.ref);
+    out["model.name"] = spec.name ?? refName(ref);
+    out["model.source"] = ref.kind;
+    if (ref.kind === "hf") {
+      out["model.repoId"] = ref.repo;
+      if (ref.revision !== undefined) out["model.revision"] = ref.revision;
+    }
+  } else if (spec.kind === "sync") {
+    out["model.name"] = spec.names.join(",") || "*";
+    out["model.source"] = "lockfile";
+  } else {
+    out["model.name"] = spec.model;
+    out["model.source"] = "store";
+  }
+  out["model.runtime"] = runtime;
+  return out;
+}
+
+function refName(ref: ReturnType<typeof parseRef>): string {
+  switch (ref.kind) {
+    case "name":
+      return ref.name;
+    case "url":
+      return ref.filename.replace(/\.gguf$/i, "");
+    case "file":
+      return ref.path.slice(ref.path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
+    case "hf":
+      return ref.repo.slice(ref.repo.indexOf("/") + 1);
+  }
+}
+
+/** Plans `spec`: no file read or written, no socket opened. */
+export function planJob(spec: JobSpec): JobPlan {
+  const metadata = { ...modelMetadata(spec), ...(spec.metadata ?? {}) };
+  const base = { kind: spec.kind, title: `${spec.kind} ${metadata["model.name"]}`, spec, metadata };
+  switch (spec.kind) {
+    case "model-download":
+      return {
+        ...base,
+        side_effects: ["network", "writes_files"],
+        requirements: ["store", "network"],
+        progress_unit: "bytes",
+        cancellable: true,
+        resumable: true,
+        expected_artifacts: [manifestArtifact()],
+      };
+    case "model-materialize-bundle":
+      return {
+        ...base,
+        side_effects: ["reads_files", "writes_files"],
+        requirements: ["store", `model ${spec.model} in the store`],
+        progress_unit: "files",
+        cancellable: true,
+        resumable: false,
+        expected_artifacts: [{
+          id: "bundle",
+          kind: "directory",
+          media_type: "inode/directory",
+          path: spec.target,
+          required: true,
+        }],
+      };
+    case "model-validate-bundle":
+      return {
+        ...base,
+        side_effects: ["reads_files"],
+        requirements: ["store", `model ${spec.model} in the store`],
+        progress_unit: "bytes",
+        cancellable: true,
+        resumable: false,
+        expected_artifacts: [manifestArtifact()],
+      };
+    case "model-warmup":
+    case "model-inference":
+      return {
+        ...base,
+        side_effects: ["reads_files", "loads_model"],
+        requirements: ["store", `model ${spec.model} in the store`, "backend node-llama-cpp"],
+        progress_unit: "steps",
+        cancellable: true,
+        resumable: false,
+        expected_artifacts: spec.kind === "model-inference" ? [outputArtifact("output.json")] : [],
+      };
+    case "model-batch-inference":
+      return {
+        ...base,
+        side_effects: ["reads_files", "writes_files", "loads_model"],
+        requirements: [
+          "store",
+          `model ${spec.model} in the store`,
+          "backend node-llama-cpp",
+          `file ${spec.inputs}`,
+        ],
+        progress_unit: "inputs",
+        cancellable: true,
+        resumable: false,
+        expected_artifacts: [{ ...outputArtifact(spec.output), media_type: "application/x-ndjson" }],
+      };
+    case "model-external-command":
+      return {
+        ...base,
+        side_effects: ["reads_files", "external_process"],
+        requirements: ["store", `model ${spec.model} in the store`, `program ${spec.command}`],
+        progress_unit: "steps",
+        cancellable: true,
+        resumable: false,
+        expected_artifacts: [STDOUT, STDERR],
+      };
+    case "lock-add":
+      return {
+        ...base,
+        side_effects: ["network", "reads_files", "writes_files"],
+        requirements: ["store", "network", `lockfile ${spec.lockfile ?? "lode.lock"}`],
+        progress_unit: "bytes",
+        cancellable: true,
+        resumable: true,
+        expected_artifacts: [{
+          id: "lockfile",
+          kind: "file",
+          media_type: "application/json",
+          path: spec.lockfile ?? "lode.lock",
+          required: true,
+        }],
+      };
+    case "sync":
+      return {
+        ...base,
+        side_effects: ["network", "reads_files", "writes_files"],
+        requirements: ["store", `lockfile ${spec.lockfile ?? "lode.lock"}`],
+        progress_unit: "bytes",
+        cancellable: true,
+        resumable: true,
+        expected_artifacts: [],
+      };
+  }
+}
+
+function manifestArtifact(): ExpectedArtifact {
+  return {
+    id: "manifest",
+    kind: "json",
+    media_type: "application/json",
+    path: "manifest.json",
+    required: true,
+  };
+}
+
+function outputArtifact(path: string): ExpectedArtifact {
+  return { id: "output", kind: "json", media_type: "application/json", path, required: true };
+}

@@ -1,0 +1,20 @@
+/**
+ * Jobs: kinds and specs, pure plans, records on disk, and the runner.
+ * @module
+ */
+export {
+  isJobKind,
+  JOB_KINDS,
+  type JobKind,
+  JobSpec,
+  parseJobSpec,
+  type SpecOf,
+  specPathProblem,
+} from "./job_spec.ts";
+export { ExpectedArtifact, JobPlan, modelMetadata, planJob, ProgressUnit, SideEffect } from "./job_plan.ts";
+export { isFinished, JobArtifact, JobEvent, JobProgress, JobState } from "./job_event.ts";
+export { JobRecord, JobRecords, newJobId } from "./job_record.ts";
+export { type JobSummary, summaryOf } from "./job_index.ts";
+export { type JobOutcome, runJob, type RunJobOptions } from "./job_runner.ts";
+export type { JobContext, JobEffect, JobEffects, PullEffect } from "./job_context.ts";
+export { processAlive, processStart } from "./process_alive.ts";
