@@ -41,6 +41,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/daemon/openai/openai_http_runner_test.ts",
   "src/daemon/openai/openai_http_test.ts",
   "src/daemon/openai/openai_http_wire_test.ts",
+  "src/daemon/router/model_provider_test.ts",
   "src/daemon/router/model_router_runner_test.ts",
   "src/daemon/router/vocabulary_session_test.ts",
   "src/daemon/runner/runner_client_test.ts",
