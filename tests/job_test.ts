@@ -4,7 +4,7 @@
  * process was killed shown as interrupted, and bad specs and kinds refused with their typed errors.
  */
 import assert from "node:assert/strict";
-import { JobEvent } from "../src/jobs/job_event.ts";
+import { JobEvent } from "../src/events/job_event.ts";
 import { JobRecord } from "../src/jobs/job_record.ts";
 import { summaryOf } from "../src/jobs/job_index.ts";
 import { finish, runLode, spawnLode } from "./support/lode_cli.ts";

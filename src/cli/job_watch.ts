@@ -3,7 +3,7 @@
  * then each one appended, until its record says it finished (or its process died: `interrupted`).
  * @module
  */
-import { isFinished, type JobEvent } from "../jobs/job_event.ts";
+import { isFinished, type JobEvent } from "../events/job_event.ts";
 import type { JobRecord, JobRecords } from "../jobs/job_record.ts";
 import type { CommandContext } from "./context.ts";
 import { progressText } from "./job_text.ts";

@@ -9,7 +9,7 @@
  * - `source`: the layer that produced it, which fixes the union `event` belongs to ({@link SourceEvents}):
  *   `download` (a pull's download events), `store` (the store commands' events), `lock` (`lode lock` and
  *   `lode sync`), `inference` (tokens, `done`, embeddings, and a load's status lines), `daemon` (the
- *   daemon's status lines and the requests it finished), `cli` (`inspect`, `error`), `job` (whatever a job reports), `stream` (the
+ *   daemon's status lines and the requests it finished), `cli` (`inspect`, `error`), `job` (a job's state, progress, artifacts and log; the events of the work it does keep their own source, with its `job_id`), `stream` (the
  *   stream's own `dropped` event).
  * - `job_id`: the job the event belongs to, when there is one.
  * - `event`: the event, tagged by `event` as every `--json` line is (status events as their
@@ -33,6 +33,7 @@ import { DownloadEvent } from "./download_event.ts";
 import { ErrorEvent } from "./error_event.ts";
 import { InferenceEvent } from "./inference_event.ts";
 import { InspectEvent } from "./inspect_event.ts";
+import { JobEvent } from "./job_event.ts";
 import { RequestEvent } from "./request_event.ts";
 import { SyncEvent } from "./lock_event.ts";
 import { StatusLine } from "./status_event.ts";
@@ -67,6 +68,7 @@ export const LodeEvent = z.union([
   InspectEvent,
   StatusLine,
   RequestEvent,
+  JobEvent,
   ErrorEvent,
   DroppedEvent,
 ]);
@@ -80,7 +82,7 @@ export const SOURCE_EVENTS = {
   inference: z.union([InferenceEvent, StatusLine]),
   daemon: z.union([StatusLine, RequestEvent]),
   cli: z.union([InspectEvent, ErrorEvent]),
-  job: LodeEvent,
+  job: JobEvent,
   stream: DroppedEvent,
 } as const;
 

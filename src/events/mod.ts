@@ -68,3 +68,14 @@ export {
   type Subscription,
 } from "./event_stream.ts";
 export { type DownloadPhase, downloadPhases } from "./download_status.ts";
+export {
+  isFinished,
+  JobArtifact,
+  JobArtifactEvent,
+  JobEvent,
+  JobLogEvent,
+  JobProgress,
+  JobProgressEvent,
+  JobState,
+  JobStateEvent,
+} from "./job_event.ts";

@@ -7,7 +7,7 @@
 import { joinPath } from "../path.ts";
 import { sha256File } from "../store/hash.ts";
 import type { ModelStore } from "../store/model_store.ts";
-import type { JobArtifact } from "./job_event.ts";
+import type { JobArtifact } from "../events/job_event.ts";
 import type { JobPlan } from "./job_plan.ts";
 
 /** What a model-download job is given: the pull of `ref` into the store (resolve, then download). */

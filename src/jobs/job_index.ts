@@ -8,7 +8,7 @@
  */
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
-import { isFinished, type JobProgress, type JobState } from "./job_event.ts";
+import { isFinished, type JobProgress, type JobState } from "../events/job_event.ts";
 
 /** What `lode job ls` shows of a job. */
 export interface JobSummary {

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
-import { JobArtifact, type JobEvent, JobProgress, JobState } from "./job_event.ts";
+import { JobArtifact, type JobEvent, JobProgress, JobState } from "../events/job_event.ts";
 import { JobPlan } from "./job_plan.ts";
 import {
   appendSummary,

@@ -22,7 +22,7 @@
 import { LodeError, toLodeError } from "../errors.ts";
 import type { ModelStore } from "../store/model_store.ts";
 import { fileArtifact, type JobContext, type JobEffects } from "./job_context.ts";
-import type { JobEvent, JobState } from "./job_event.ts";
+import type { JobEvent, JobState } from "../events/job_event.ts";
 import type { JobRecord, JobRecords } from "./job_record.ts";
 import { processStart } from "./process_alive.ts";
 import { runExternalCommand } from "./run_external.ts";

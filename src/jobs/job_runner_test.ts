@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
 import { importModelFile } from "../store/import_file.ts";
 import { ModelStore } from "../store/model_store.ts";
-import type { JobEvent } from "./job_event.ts";
+import type { JobEvent } from "../events/job_event.ts";
 import { JobRecords } from "./job_record.ts";
 import { parseJobSpec } from "./job_spec.ts";
 import { planJob } from "./job_plan.ts";

@@ -1,5 +1,6 @@
 /**
- * Jobs: kinds and specs, pure plans, records on disk, and the runner.
+ * Jobs: kinds and specs, pure plans, records on disk, and the runner. Job events are in
+ * src/events/job_event.ts (exported by src/events/mod.ts).
  * @module
  */
 export {
@@ -12,7 +13,6 @@ export {
   specPathProblem,
 } from "./job_spec.ts";
 export { ExpectedArtifact, JobPlan, modelMetadata, planJob, ProgressUnit, SideEffect } from "./job_plan.ts";
-export { isFinished, JobArtifact, JobEvent, JobProgress, JobState } from "./job_event.ts";
 export { JobRecord, JobRecords, newJobId } from "./job_record.ts";
 export { type JobSummary, summaryOf } from "./job_index.ts";
 export { type JobOutcome, runJob, type RunJobOptions } from "./job_runner.ts";

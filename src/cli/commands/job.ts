@@ -8,7 +8,7 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { isFinished } from "../../jobs/job_event.ts";
+import { isFinished } from "../../events/job_event.ts";
 import { planJob } from "../../jobs/job_plan.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
@@ -127,16 +127,22 @@ async function execute(ctx: CommandContext, records: JobRecords, record: JobReco
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   for (const s of signals) Deno.addSignalListener(s, cancel);
   ctx.output.note(`job ${record.id} (${record.kind}) running`);
+  // The job's events go through the command's one stream (source `job`, with the job's id); `--json`
+  // prints them from there, as it prints a pull's download events.
+  const stopPrinting = ctx.events.listen((e) => {
+    if (e.source === "job") ctx.output.event(e.event);
+  });
   let outcome;
   try {
     outcome = await runJob(record, {
       records,
       store: await ctx.store(),
       signal: AbortSignal.any([controller.signal, ctx.output.closed]),
-      onEvent: (e) => ctx.output.event(e),
+      onEvent: (e) => void ctx.events.publish("job", e, { jobId: record.id }),
       effects: cliJobEffects(ctx),
     });
   } finally {
+    stopPrinting();
     for (const s of signals) Deno.removeSignalListener(s, cancel);
     await ctx.endProgress();
   }
