@@ -31,7 +31,7 @@ import { AdmissionQueue } from "../src/daemon/server/admission_queue.ts";
 import { InferenceServer } from "../src/daemon/server/inference_server.ts";
 import { NdjsonConnection } from "../src/daemon/wire/ndjson_connection.ts";
 import { frameLines } from "../src/daemon/wire/frame_lines.ts";
-import { decodeRequest } from "../src/daemon/wire/protocol.ts";
+import { decodeRequest } from "../src/daemon/wire/decode_request.ts";
 import type { Router } from "../src/daemon/router/router.ts";
 import type { Vocabulary } from "../src/inference/backend.ts";
 import { createLlamaCppBackend } from "../src/inference/llama_cpp_backend.ts";

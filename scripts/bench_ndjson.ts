@@ -14,7 +14,8 @@
  * @module
  */
 import { NdjsonConnection } from "../src/daemon/wire/ndjson_connection.ts";
-import { decodeRequest, PROTOCOL_VERSION } from "../src/daemon/wire/protocol.ts";
+import { PROTOCOL_VERSION } from "../src/daemon/wire/protocol.ts";
+import { decodeRequest } from "../src/daemon/wire/decode_request.ts";
 import { VERSION } from "../src/version.ts";
 
 const enc = new TextEncoder();

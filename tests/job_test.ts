@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { JobEvent } from "../src/events/job_event.ts";
 import { JobRecord } from "../src/jobs/job_record.ts";
 import { summaryOf } from "../src/jobs/job_index.ts";
-import { finish, runLode, spawnLode } from "./support/lode_cli.ts";
+import { runLode, spawnLode } from "./support/lode_cli.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;

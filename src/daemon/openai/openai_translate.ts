@@ -22,7 +22,8 @@
  */
 import { z } from "zod";
 import { LodeError } from "../../errors.ts";
-import { invalidFrame, Request, type RequestOf } from "../wire/protocol.ts";
+import { Request, type RequestOf } from "../wire/protocol.ts";
+import { invalidFrame } from "../wire/decode_request.ts";
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 

@@ -35,16 +35,13 @@ import { drainingError, InFlightSet } from "./in_flight.ts";
 import { frameLine, frameLines } from "../wire/frame_lines.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 import {
-  decodeRequest,
   DEFAULT_MAX_FRAME_BYTES,
-  errorFrame,
   type FrameOf,
-  frameTooLargeFrame,
-  idFromPrefix,
   PROTOCOL_VERSION,
   type Request,
   type ResponseFrame,
 } from "../wire/protocol.ts";
+import { decodeRequest, errorFrame, frameTooLargeFrame, idFromPrefix } from "../wire/decode_request.ts";
 import { InferenceService } from "./inference_service.ts";
 import { answerAtOnce, type Handled, handleRequest, type ModelOp } from "./request_handler.ts";
 import type { Router } from "../router/router.ts";

@@ -29,14 +29,8 @@ import type {
 } from "../../inference/backend.ts";
 import { createGeneration } from "../../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
-import {
-  type FrameOf,
-  invalidFrame,
-  PROTOCOL_VERSION,
-  type Request,
-  type RequestOf,
-  ResponseFrame,
-} from "./protocol.ts";
+import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseFrame } from "./protocol.ts";
+import { invalidFrame } from "./decode_request.ts";
 import { samplingFields, usageOf } from "./protocol_backend.ts";
 
 type Listener = (frame: ResponseFrame) => void;

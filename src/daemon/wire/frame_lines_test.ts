@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { LodeError } from "../../errors.ts";
 import { loadedFrame } from "../../../tests/support/loaded_frame.ts";
 import { encodeFrame, frameLine, frameLines } from "./frame_lines.ts";
-import { errorFrame, ResponseFrame } from "./protocol.ts";
+import { ResponseFrame } from "./protocol.ts";
+import { errorFrame } from "./decode_request.ts";
 import { usageFrom } from "./protocol_backend.ts";
 
 Deno.test("encodeFrame, frameLine: one JSON line every frame schema accepts", () => {

@@ -5,7 +5,7 @@ import {
   type NdjsonConnectionOptions,
   PREFIX_BYTES,
 } from "./ndjson_connection.ts";
-import { idFromPrefix } from "./protocol.ts";
+import { idFromPrefix } from "./decode_request.ts";
 import { LineReader, withSocketPair } from "../../../tests/support/unix_socket.ts";
 
 const enc = new TextEncoder();

@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { ERROR_CODES } from "../../errors.ts";
-import {
-  AdminFrame,
-  decodeRequest,
-  ErrorFrame,
-  errorFrame,
-  frameTooLargeFrame,
-  idFromPrefix,
-  OPS,
-  PROTOCOL_VERSION,
-  Request,
-  ResponseFrame,
-} from "./protocol.ts";
+import { AdminFrame, ErrorFrame, OPS, PROTOCOL_VERSION, Request, ResponseFrame } from "./protocol.ts";
+import { decodeRequest, errorFrame, frameTooLargeFrame, idFromPrefix } from "./decode_request.ts";
 import { samplingOptions } from "./protocol_backend.ts";
 import { LodeError } from "../../errors.ts";
 import { loadedFrame } from "../../../tests/support/loaded_frame.ts";
