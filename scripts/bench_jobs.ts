@@ -11,6 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { median } from "./bench_report.ts";
+import { timeOnce } from "./bench_startup.ts";
 import { JobRecords } from "../src/jobs/job_record.ts";
 import { parseJobSpec } from "../src/jobs/job_spec.ts";
 import { planJob } from "../src/jobs/job_plan.ts";
@@ -43,21 +44,6 @@ export async function writeRecords(root: string, count: number): Promise<void> {
   }
 }
 
-async function timeOnce(args: string[], env: Record<string, string>): Promise<number> {
-  const t0 = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  })
-    .output();
-  const ms = performance.now() - t0;
-  if (!out.success) throw new Error(`deno ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  return ms;
-}
-
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -77,7 +63,7 @@ if (import.meta.main) {
     for (const [, args] of commands) await timeOnce(args, env); // warm-up: module cache
     const times = new Map<string, number[]>(commands.map(([name]) => [name, []]));
     for (let run = 0; run < Number(values.runs); run++) {
-      for (const [name, args] of commands) times.get(name)!.push(await timeOnce(args, env));
+      for (const [name, args] of commands) times.get(name)!.push(1000 * await timeOnce(args, env));
     }
     console.log(`${values.records} job records, ${values.runs} runs each (wall time, median and fastest):`);
     for (const [name, ms] of times) {

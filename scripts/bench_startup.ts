@@ -25,7 +25,8 @@ export interface StartupRow {
   over_floor_s: number;
 }
 
-async function timeOnce(args: string[], env: Record<string, string>): Promise<number> {
+/** Wall time (seconds) of one `deno ARGS` run in `env`; a failed run throws with its stderr. */
+export async function timeOnce(args: string[], env: Record<string, string>): Promise<number> {
   const t0 = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
     args,

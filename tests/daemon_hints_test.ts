@@ -10,8 +10,7 @@ import { startOrigin } from "./support/origin.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe, STORIES_FILE } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
-
-const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+import { writeStoriesLockfile } from "./support/stories_lockfile.ts";
 
 Deno.test("a daemon that does not trust an origin's certificate: the client's hint names lode serve --ca-cert", async () => {
   await withTempDir(async (dir) => {
@@ -19,20 +18,7 @@ Deno.test("a daemon that does not trust an origin's certificate: the client's hi
     const origin = await startOrigin({ tls: ca, routes: { "/m/stories260K.gguf": { file: STORIES_FILE } } });
     const url = `${origin.url}/m/stories260K.gguf`;
     const lockfile = `${dir}/lode.lock`;
-    await Deno.writeTextFile(
-      lockfile,
-      JSON.stringify({
-        lockfile_version: 1,
-        models: [{
-          name: "stories260K",
-          reference: `${url}#sha256=${STORIES_SHA}`,
-          registry: new URL(url).host,
-          repo: "",
-          revision: "",
-          files: [{ role: "model", filename: "stories260K.gguf", url, sha256: STORIES_SHA }],
-        }],
-      }),
-    );
+    await writeStoriesLockfile(lockfile, url);
     const store = `${dir}/store`;
     const daemon = await startServe(dir, store, ["--lockfile", lockfile]);
     try {

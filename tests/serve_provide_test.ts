@@ -15,9 +15,9 @@ import { type Origin, startOrigin } from "./support/origin.ts";
 import { type ServeProcess, startServe, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { LineReader } from "./support/unix_socket.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { STORIES_SHA, writeStoriesLockfile } from "./support/stories_lockfile.ts";
 
 const STORIES = await Deno.readFile(STORIES_FILE);
-const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const STORY =
   ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball.";
 /** stories260K with one byte changed, served where another digest is pinned. */
@@ -42,28 +42,7 @@ async function withWorld(body: (w: World) => Promise<void>): Promise<void> {
     });
     const url = `${origin.url}/m/stories260K.gguf`;
     const lockfile = `${dir}/lode.lock`;
-    await Deno.writeTextFile(
-      lockfile,
-      JSON.stringify({
-        lockfile_version: 1,
-        models: [{
-          name: "stories260K",
-          reference: `${url}#sha256=${STORIES_SHA}`,
-          registry: new URL(url).host,
-          repo: "",
-          revision: "",
-          format: "gguf",
-          license: null,
-          files: [{
-            role: "model",
-            filename: "stories260K.gguf",
-            url,
-            sha256: STORIES_SHA,
-            size: STORIES.length,
-          }],
-        }],
-      }),
-    );
+    await writeStoriesLockfile(lockfile, url);
     try {
       await body({ dir, ca, origin, store: `${dir}/store`, lockfile });
     } finally {
