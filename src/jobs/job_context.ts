@@ -68,6 +68,13 @@ export async function fileArtifact(id: string, path: string, mediaType: string):
   return { id, kind: "file", path, media_type: mediaType, size, sha256: await sha256File(path) };
 }
 
+/** The `manifest` artifact: the store's manifest of model `name` (a job that installed or checked it). */
+export async function manifestArtifact(ctx: JobContext, name: string): Promise<JobArtifact> {
+  const path = ctx.store.layout.manifestPath(name);
+  const { size } = await Deno.stat(path);
+  return { id: "manifest", kind: "json", path, media_type: "application/json", size, sha256: null };
+}
+
 /** Throws the signal's reason when it is aborted. */
 export function checkCancelled(signal: AbortSignal): void {
   signal.throwIfAborted();

@@ -21,7 +21,7 @@
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import type { ModelStore } from "../store/model_store.ts";
-import { fileArtifact, type JobContext, type JobEffects } from "./job_context.ts";
+import { fileArtifact, type JobContext, type JobEffects, manifestArtifact } from "./job_context.ts";
 import type { JobEvent, JobState } from "../events/job_event.ts";
 import type { JobRecord, JobRecords } from "./job_record.ts";
 import { processStart } from "./process_alive.ts";
@@ -176,15 +176,7 @@ async function runKind(ctx: JobContext): Promise<unknown> {
         signal: ctx.signal,
         onEvent,
       });
-      const manifestPath = ctx.store.layout.manifestPath(name);
-      ctx.artifact({
-        id: "manifest",
-        kind: "json",
-        path: manifestPath,
-        media_type: "application/json",
-        size: (await Deno.stat(manifestPath)).size,
-        sha256: null,
-      });
+      ctx.artifact(await manifestArtifact(ctx, name));
       return result;
     }
     case "lock-add":

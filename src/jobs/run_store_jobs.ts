@@ -9,7 +9,7 @@ import { baseName, joinPath } from "../path.ts";
 import { parseBlobRef } from "../store/layout.ts";
 import { manifestBlobSizes } from "../store/model_store.ts";
 import { verifyModel } from "../store/verify_model.ts";
-import { type JobContext, resolveSpecPath } from "./job_context.ts";
+import { type JobContext, manifestArtifact, resolveSpecPath } from "./job_context.ts";
 import type { SpecOf } from "./job_spec.ts";
 
 /** Verifies the model; a failure is the typed error `lode verify` gives. */
@@ -24,15 +24,7 @@ export async function runValidate(ctx: JobContext, spec: SpecOf<"model-validate-
     },
   });
   ctx.signal.throwIfAborted();
-  const manifestPath = ctx.store.layout.manifestPath(spec.model);
-  ctx.artifact({
-    id: "manifest",
-    kind: "json",
-    path: manifestPath,
-    media_type: "application/json",
-    size: (await Deno.stat(manifestPath)).size,
-    sha256: null,
-  });
+  ctx.artifact(await manifestArtifact(ctx, spec.model));
   if (!r.ok) {
     const code = r.problem === "BLOB_MISSING" || r.problem === "GGUF_INVALID" ? r.problem : "DIGEST_MISMATCH";
     const where = r.quarantinePath ? `; the bytes were moved to ${r.quarantinePath}` : "";
