@@ -73,7 +73,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 /** The rooms inside a room, from the top down; a room not listed is the room's own top level. */
 const SUB_LAYERS: Record<string, readonly (readonly string[])[]> = {
   cli: [["commands"], [""]],
-  daemon: [["server", "openai"], ["router"], ["runner"], ["wire"]],
+  daemon: [["server", "openai"], ["jobs"], ["router"], ["runner"], ["wire"]],
 };
 
 /** The command table: the one module that imports commands (lazily, one per command). */

@@ -8,6 +8,7 @@
 import { VERSION } from "../version.ts";
 import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
 import type { CommandContext } from "./context.ts";
+import { SOCKET_OPTION } from "./daemon_flags.ts";
 import { LOCKFILE, MODEL_COMMAND_SPECS, SHA256, STORIES, STORIES_SHA } from "./model_command_specs.ts";
 
 /** A command implementation module. */
@@ -76,9 +77,21 @@ const SPECS: CommandSpec[] = [
         description: "store under this name (default: file name without .gguf)",
       },
       SHA256,
+      {
+        ...SOCKET_OPTION,
+        description:
+          "pull in the daemon on this socket, as a job that survives this command (Ctrl-C cancels it)",
+      },
+      {
+        name: "detach",
+        type: "boolean",
+        description:
+          "start the pull as a job in the daemon of this store and return at once (lode job watch ID)",
+      },
     ],
     examples: [
       "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0",
+      "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 --detach",
       "lode pull hf.co/unsloth/Qwen3-0.6B-GGUF:q4_k_m@main --json",
       `lode pull ${STORIES}#sha256=${STORIES_SHA}`,
       `lode pull ${STORIES} --name tiny --json`,

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
-import { JobArtifact, type JobEvent, JobProgress, JobState } from "../events/job_event.ts";
+import { isFinished, JobArtifact, type JobEvent, JobProgress, JobState } from "../events/job_event.ts";
 import { JobPlan } from "./job_plan.ts";
 import {
   appendSummary,
@@ -50,6 +50,8 @@ export const JobRecord = z.object({
   pid_start: z.string().nullable(),
   /** How many times it was started (a resume adds one). */
   attempts: z.number().int().nonnegative(),
+  /** The inference socket of the daemon running the job, when a daemon runs it (it is cancelled there). */
+  daemon_socket: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
@@ -77,8 +79,13 @@ export class JobRecords {
     return joinPath(this.dir, id);
   }
 
-  /** A new `queued` record of `plan`, owned by this process, written to disk. */
-  async create(plan: JobPlan, cwd: string, now = new Date()): Promise<JobRecord> {
+  /** A new `queued` record of `plan`, owned by this process (a daemon: its socket), written to disk. */
+  async create(
+    plan: JobPlan,
+    cwd: string,
+    now = new Date(),
+    options: { daemonSocket?: string } = {},
+  ): Promise<JobRecord> {
     const record: JobRecord = {
       schema_version: 1,
       id: newJobId(now.getTime()),
@@ -97,6 +104,7 @@ export class JobRecords {
       pid: Deno.pid,
       pid_start: await processStart(Deno.pid),
       attempts: 0,
+      ...(options.daemonSocket !== undefined ? { daemon_socket: options.daemonSocket } : {}),
     };
     await Deno.mkdir(this.jobDir(record.id), { recursive: true });
     await this.write(record);
@@ -117,6 +125,23 @@ export class JobRecords {
     await Deno.writeTextFile(joinPath(this.jobDir(event.id), "events.ndjson"), JSON.stringify(event) + "\n", {
       append: true,
     });
+  }
+
+  /** Closes `record` (a job no process runs any more) as `cancelled`: its event appended, the record written. */
+  async closeCancelled(record: JobRecord): Promise<JobRecord> {
+    const at = new Date().toISOString();
+    const error = { code: "CANCELLED", message: `job ${record.id} was cancelled` };
+    const done: JobRecord = { ...record, state: "cancelled", finished_at: at, error };
+    await this.append({
+      event: "job_state",
+      id: record.id,
+      kind: record.kind,
+      at,
+      state: "cancelled",
+      error,
+    });
+    await this.write(done);
+    return done;
   }
 
   /** The record of `id` as it stands (`interrupted` when its process died); `JOB_NOT_FOUND` when there is none. */
@@ -196,4 +221,19 @@ async function settle(record: JobRecord): Promise<JobRecord> {
   if (record.state !== "queued" && record.state !== "running") return record;
   if (record.pid !== null && await processAlive(record.pid, record.pid_start)) return record;
   return { ...record, state: "interrupted" };
+}
+
+/**
+ * Throws unless `record` may resume: it is `interrupted` and its plan resumable (`JOB_FINISHED` for a
+ * finished job, `JOB_NOT_RESUMABLE` otherwise).
+ */
+export function checkResumable(record: JobRecord): void {
+  if (record.state === "interrupted" && record.plan.resumable) return;
+  throw new LodeError(
+    isFinished(record.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
+    record.state === "interrupted"
+      ? `job ${record.id} (${record.kind}) cannot resume: a ${record.kind} job starts over`
+      : `job ${record.id} is ${record.state}: only an interrupted job resumes`,
+    { details: { id: record.id, kind: record.kind, state: record.state } },
+  );
 }

@@ -1,6 +1,7 @@
 /**
  * Runs a recorded job: `queued → running → succeeded | failed | cancelled`, progress in the plan's unit,
- * cancellation through one signal, artifacts, a result and diagnostics. The record is rewritten (whole,
+ * cancellation through one signal, artifacts, a result and diagnostics. A signal aborted with an
+ * `INTERRUPTED` error (its runner is stopping, not the user cancelling) leaves it `interrupted`. The record is rewritten (whole,
  * atomically) at each change of state; every event is appended to the job's `events.ndjson` and given
  * to `onEvent`. A job whose process dies mid-run is left `running` on disk and reads as `interrupted`.
  *
@@ -19,7 +20,7 @@
  * ```
  * @module
  */
-import { LodeError, toLodeError } from "../errors.ts";
+import { isLodeError, LodeError, toLodeError } from "../errors.ts";
 import type { ModelStore } from "../store/model_store.ts";
 import { fileArtifact, type JobContext, type JobEffects, manifestArtifact } from "./job_context.ts";
 import type { JobEvent, JobState } from "../events/job_event.ts";
@@ -123,6 +124,12 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
     await setState("succeeded", { result: result ?? null, finished_at: at() });
     return { record: current, error: null };
   } catch (e) {
+    if (signal.aborted && isLodeError(signal.reason, "INTERRUPTED")) {
+      // Stopped, not cancelled (the daemon running it is shutting down): `lode job resume` continues it.
+      const error = signal.reason;
+      await setState("interrupted", { error: brief(error), finished_at: null });
+      return { record: current, error };
+    }
     if (signal.aborted) {
       const error = new LodeError("CANCELLED", `job ${current.id} was cancelled`, {
         details: { id: current.id },

@@ -1,5 +1,6 @@
 /**
- * `lode pull REF… [--name N] [--sha256 HEX]`: download, verify and store models.
+ * `lode pull REF… [--name N] [--sha256 HEX] [--socket S] [--detach]`: download, verify and store models,
+ * here or (`--socket`, `--detach`) as download jobs in the daemon.
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
@@ -16,9 +17,18 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   if (refs.length > 1 && (name || sha256)) {
     throw new LodeError("USAGE", "--name and --sha256 apply to a single reference");
   }
-  // Every model at once, under one global connection budget; each result (or error) in the order given.
-  const results = await Promise.allSettled(refs.map((ref) => pullRef(ctx, ref, { name, sha256 })));
-  await ctx.endProgress();
+  const socket = parsed.options.socket as string | undefined;
+  const detach = parsed.options.detach === true;
+  let results;
+  if (socket !== undefined || detach) {
+    // A download job in the daemon (src/cli/daemon_pull.ts): it survives this client.
+    const { pullInDaemon } = await import("../daemon_pull.ts");
+    results = await pullInDaemon(ctx, refs, { name, sha256, socket, detach });
+  } else {
+    // Every model at once, under one global connection budget; each result (or error) in the order given.
+    results = await Promise.allSettled(refs.map((ref) => pullRef(ctx, ref, { name, sha256 })));
+    await ctx.endProgress();
+  }
   let failure: LodeError | null = null;
   for (const [i, settled] of results.entries()) {
     if (settled.status === "rejected") {

@@ -84,7 +84,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       log: (level, line) => notice(`[llama.cpp ${level}] ${line}`),
     })
     : undefined;
-  const { createStoredName } = await import("../../daemon/router/model_provider.ts");
+  const { createDaemonPull, createStoredName } = await import("../../daemon/router/model_provider.ts");
+  const pullContext = (urls: string[]) => ctx.pullContext(urls);
+  const registryContext = (hosts: string[]) => ctx.registryContext(hosts);
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
   const router = new ModelRouter({
     store,
@@ -128,6 +130,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ...(log ? { log } : {}),
       notice,
       events,
+      jobs: { store, pull: createDaemonPull({ pullContext, registryContext, settings: ctx.config }) },
       signal: starting.signal,
       ...(settings.http ? { http: settings.http } : {}),
     });

@@ -33,6 +33,7 @@
  * @module
  */
 import type { PullContext } from "../../download/pull_context.ts";
+import type { PullEffect } from "../../jobs/job_context.ts";
 import { isLodeError, LodeError } from "../../errors.ts";
 import type { DownloadEvent } from "../../events/download_event.ts";
 import type { EventStream } from "../../events/event_stream.ts";
@@ -137,6 +138,35 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
     notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);
     return { name: result.name, path: result.path };
   }
+}
+
+/**
+ * The daemon's pull of a model-download job: the reference resolved and pulled as a request's reference
+ * is (the daemon's pull context, registry context and credentials), the job's signal stopping it and its
+ * download events given to the job (which publishes them with its id). The daemon's host policy applies
+ * (offline: `OFFLINE` for a model that needs bytes).
+ */
+export function createDaemonPull(
+  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings">,
+): PullEffect {
+  return async (ref, { name, sha256, signal, onEvent }) => {
+    const { pullReference } = await import("../../registry/pull_reference.ts");
+    const effects = {
+      registryContext: options.registryContext,
+      pullContext: async (urls: string[]) => ({ ...await options.pullContext(urls), signal, emit: onEvent }),
+      settings: options.settings ?? {},
+    };
+    try {
+      const { plan: _plan, ...result } = await pullReference(ref, effects, {
+        ...(name !== undefined ? { name } : {}),
+        ...(sha256 !== undefined ? { sha256 } : {}),
+        signal,
+      });
+      return { name: result.name, result };
+    } catch (e) {
+      throw daemonAccessHint(e);
+    }
+  };
 }
 
 /**

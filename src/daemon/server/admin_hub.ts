@@ -12,9 +12,12 @@
  * has a bounded buffer of frames the kernel has not taken yet; one that lags
  * past it is dropped (closed — it reconnects to resume from the snapshot; the
  * last line it receives may be cut short, and a reader discards it). What
- * subscribers write is read and ignored.
+ * subscribers write is read and ignored. The events of the jobs the daemon
+ * runs are sent live as `{"id":"admin","type":"job","event":{…}}` frames
+ * (not part of the snapshot: `job_list` tells what runs).
  * @module
  */
+import type { JobEvent } from "../../events/job_event.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { encodeFrame } from "../wire/frame_lines.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
@@ -97,10 +100,19 @@ export class AdminHub {
       this.#snapshot = event;
       this.#snapshotFrame = frame;
     }
+    this.#broadcast(frame);
+  }
+
+  #broadcast(frame: Uint8Array): void {
     for (const subscriber of this.#subscribers) {
       subscriber.enqueue(frame);
       if (subscriber.pendingFrames > this.#bufferFrames) this.#drop(subscriber);
     }
+  }
+
+  /** Sends `event` of a job the daemon runs, as `{"id":"admin","type":"job","event":{…}}` (not kept). */
+  publishJob(event: JobEvent): void {
+    this.#broadcast(encodeFrame({ id: "admin", type: "job", event }));
   }
 
   /**

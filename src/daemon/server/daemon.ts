@@ -15,6 +15,9 @@
  * activity log); the admin hub, the
  * activity log and the operator's restart notices are its subscribers.
  *
+ * With `jobs` it runs jobs submitted over its socket (../jobs/daemon_jobs.ts): their events go on the
+ * stream (the admin hub sends them as `job` frames); a stop interrupts them (`interrupted`, resumable).
+ *
  * A failure while starting (the lock is held: `DAEMON_RUNNING`; a socket is
  * live or not a socket; a preload fails) undoes what was started and is
  * thrown.
@@ -33,6 +36,11 @@ import {
   restartNotices,
 } from "./daemon_events.ts";
 import { InferenceServer } from "./inference_server.ts";
+import { InferenceService } from "./inference_service.ts";
+import { daemonJobEffects } from "./daemon_job_effects.ts";
+import { DaemonJobs } from "../jobs/daemon_jobs.ts";
+import type { PullEffect } from "../../jobs/job_context.ts";
+import type { ModelStore } from "../../store/model_store.ts";
 import { acquireInstanceLock, type InstanceLock } from "../wire/instance_lock.ts";
 import type { OpenAiHttp } from "../openai/openai_http.ts";
 import type { Router } from "../router/router.ts";
@@ -80,6 +88,11 @@ export interface DaemonOptions {
    * Closed by {@link Daemon.stop}.
    */
   events?: EventStream;
+  /**
+   * Run jobs (the job ops) on this store; `pull` is what its model-download jobs do (without it they
+   * fail `JOB_NOT_IMPLEMENTED`). Warmup and inference jobs go through the daemon's own queue.
+   */
+  jobs?: { store: ModelStore; pull?: PullEffect };
 }
 
 /**
@@ -99,6 +112,8 @@ export interface Daemon {
   /** The daemon's event stream: status (`daemon`) and download (`download`) events. */
   readonly events: EventStream;
   readonly server: InferenceServer;
+  /** The jobs it runs, when it runs jobs. */
+  readonly jobs?: DaemonJobs;
   /** Settles when {@link stop} has finished. */
   readonly stopped: Promise<void>;
   /**
@@ -147,9 +162,22 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let unsubscribe = () => {};
   let http: OpenAiHttp | undefined;
   const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
+  const jobs = options.jobs
+    ? new DaemonJobs({
+      store: options.jobs.store,
+      events,
+      effects: {
+        ...daemonJobEffects(new InferenceService({ router: options.router, queue })),
+        ...(options.jobs.pull ? { pull: options.jobs.pull } : {}),
+      },
+      socket: options.socket,
+      notice,
+    })
+    : undefined;
   const server = new InferenceServer({
     router: options.router,
     queue,
+    ...(jobs ? { jobs } : {}),
     ...(options.loaded ? { loaded: options.loaded } : {}),
     ...(options.store ? { store: options.store } : {}),
     ...(options.log ? { onActivity } : {}),
@@ -210,6 +238,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (o.graceMs !== undefined) graceMs = o.graceMs;
     events.publish("daemon", daemonStatusLine({ status: "draining" }));
     notice(`draining: ${server.inFlight} request(s) in flight, grace ${graceMs} ms`);
+    // Running jobs stop now, recorded `interrupted` (resumable), while requests get their grace.
+    const jobsStopped = jobs?.stop();
     stopping = (async () => {
       const hurried = new Promise<number>((resolve) => hurry = () => resolve(0));
       const drainBoth = (ms: number) =>
@@ -220,6 +250,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       // A second stop (a second Ctrl-C) ends the grace period now.
       const stopped = await Promise.race([drained, hurried.then(() => drainBoth(0))]);
       await drained;
+      await jobsStopped;
       await server.close({ graceMs: 1000 });
       await inference.close();
       await serving;
@@ -232,5 +263,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     })();
     return stopping;
   };
-  return { lock, hub, events, server, stopped: done.promise, stop, ...(http ? { httpUrl: http.url } : {}) };
+  return {
+    lock,
+    hub,
+    events,
+    server,
+    stopped: done.promise,
+    stop,
+    ...(http ? { httpUrl: http.url } : {}),
+    ...(jobs ? { jobs } : {}),
+  };
 }

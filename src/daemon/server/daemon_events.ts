@@ -53,11 +53,15 @@ function daemonStatus(e: Envelope): StatusLine | null {
 
 /**
  * The admin hub as a listener of the daemon's stream: every `daemon` status line becomes an admin
- * frame, except a model's `ready` before the daemon `started()` (while starting, the daemon's own
+ * status frame and every job event a `job` frame, except a model's `ready` before the daemon `started()` (while starting, the daemon's own
  * `ready`, after every preload, is the start's one `ready`).
  */
 export function adminSubscriber(hub: AdminHub, options: { started: () => boolean }): (e: Envelope) => void {
   return (e) => {
+    if (e.source === "job") {
+      hub.publishJob(e.event);
+      return;
+    }
     const line = daemonStatus(e);
     if (line === null) return;
     if (line.status === "ready" && line.model !== undefined && !options.started()) return;

@@ -8,7 +8,8 @@
  *   missing field) gets an `error` frame; the connection stays up.
  * - An id already in flight on the connection is refused (`BAD_REQUEST`,
  *   `details.field: "id"`).
- * - `health` and `cancel` are answered here; the model ops by the inference
+ * - `health` and `cancel` are answered here; the job ops by the daemon's jobs
+ *   (job_requests.ts; a drain does not wait for them); the model ops by the inference
  *   service (inference_service.ts: generate, chat and embed through the
  *   admission queue, `QUEUE_FULL` at once beyond it), in frames
  *   (request_handler.ts: `queued` frames while they wait).
@@ -44,6 +45,9 @@ import {
 import { decodeRequest, errorFrame, frameTooLargeFrame, idFromPrefix } from "../wire/decode_request.ts";
 import { InferenceService } from "./inference_service.ts";
 import { answerAtOnce, type Handled, handleRequest, type ModelOp } from "./request_handler.ts";
+import { handleJobRequest, isJobRequest, type JobOp } from "./job_requests.ts";
+import type { DaemonJobs } from "../jobs/daemon_jobs.ts";
+import type { RequestOf } from "../wire/protocol.ts";
 import type { Router } from "../router/router.ts";
 
 /**
@@ -71,6 +75,8 @@ export interface InferenceServerOptions {
   maxLineBytes?: number;
   /** Bytes queued to one client before a token stream waits for it to read. Default 256 KiB. */
   maxPendingBytes?: number;
+  /** The daemon's jobs, for the job ops (without them a job op is `BAD_REQUEST`). */
+  jobs?: DaemonJobs;
 }
 
 interface Client {
@@ -101,6 +107,7 @@ export class InferenceServer {
   readonly #onActivity: ((record: ActivityRecord) => void) | undefined;
   readonly #maxLine: number;
   readonly #maxPending: number;
+  readonly #jobs: DaemonJobs | undefined;
   readonly #clients = new Set<Client>();
   readonly #started = performance.now();
   readonly #inFlight = new InFlightSet<AbortController>();
@@ -117,6 +124,7 @@ export class InferenceServer {
     this.#onActivity = options.onActivity;
     this.#maxLine = options.maxLineBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#maxPending = options.maxPendingBytes ?? 256 * 1024;
+    this.#jobs = options.jobs;
   }
 
   /** Connections open now. */
@@ -240,6 +248,10 @@ export class InferenceServer {
       this.#send(client, { id, type: "done" });
       return;
     }
+    if (isJobRequest(request)) {
+      this.#job(client, request);
+      return;
+    }
     if (this.#draining) {
       const error = drainingError();
       this.#send(client, errorFrame(id, error));
@@ -286,6 +298,37 @@ export class InferenceServer {
     ).finally(() => {
       client.inFlight.delete(id);
       this.#inFlight.delete(controller);
+      this.#endIfDone(client);
+    });
+  }
+
+  /**
+   * A job op: answered by the daemon's jobs, tracked on its connection (so `cancel` and a client leaving
+   * end a watch) but not by a drain (a job outlives its requests; the jobs are stopped by the daemon).
+   */
+  #job(client: Client, request: RequestOf<JobOp>): void {
+    const { id } = request;
+    const jobs = this.#jobs;
+    if (jobs === undefined) {
+      const error = new LodeError("BAD_REQUEST", `this daemon runs no jobs: ${request.op} is not served`, {
+        details: { field: "op", op: request.op },
+      });
+      this.#send(client, errorFrame(id, error));
+      return;
+    }
+    const controller = new AbortController();
+    client.inFlight.set(id, controller);
+    handleJobRequest(request, {
+      jobs,
+      signal: controller.signal,
+      send: (frame) => this.#send(client, frame),
+      backpressure: () =>
+        client.conn.pendingBytes > this.#maxPending ? client.conn.flush() : Promise.resolve(),
+    }).then(
+      () => this.#send(client, { id, type: "done" }),
+      (e) => this.#send(client, errorFrame(id, toLodeError(e))),
+    ).finally(() => {
+      client.inFlight.delete(id);
       this.#endIfDone(client);
     });
   }

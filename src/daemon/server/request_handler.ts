@@ -77,7 +77,7 @@ export interface Handled {
  * const op: ModelOp = "tokenize";
  * ```
  */
-export type ModelOp = Exclude<Request["op"], "health" | "cancel">;
+export type ModelOp = Exclude<Request["op"], "health" | "cancel" | `job_${string}`>;
 
 /**
  * Runs one request of a model op; resolves with its answer or rejects with

@@ -22,6 +22,9 @@
 import { z } from "zod";
 import { StopReason } from "../../events/inference_event.ts";
 import { Capabilities, StatusEvent } from "../../events/status_event.ts";
+import { DownloadEvent } from "../../events/download_event.ts";
+import { JobEvent } from "../../events/job_event.ts";
+import { JobRecord } from "../../jobs/job_record.ts";
 
 /** The protocol version this daemon speaks; reported by `health` and accepted as a request's `v`. */
 export const PROTOCOL_VERSION = 1;
@@ -38,6 +41,7 @@ export const RequestId = z.string().min(1).max(MAX_ID_LENGTH);
 export const MAX_MODEL_LENGTH = 1024;
 const Model = z.string().min(1).max(MAX_MODEL_LENGTH);
 const Count = z.number().int().nonnegative();
+const JobId = z.string().min(1).max(64);
 const Millis = z.number().nonnegative();
 
 /** OpenAI-style sampling fields shared by `generate` and `chat`. */
@@ -94,6 +98,25 @@ export const Request = z.discriminatedUnion("op", [
   z.object({ ...envelope("unload"), model: Model }),
   z.object({ ...envelope("cancel"), target: RequestId }),
   z.object({ ...envelope("health") }),
+  /**
+   * Runs a job in the daemon (a job survives its client): `kind` and its `spec` as `lode job run` takes
+   * them; relative paths of the spec start at `cwd` (absolute; default the daemon's). A model-download job
+   * asking for what a running job already pulls joins it (`job.shared` true).
+   */
+  z.object({
+    ...envelope("job_submit"),
+    kind: z.string().min(1),
+    spec: z.record(z.unknown()).default({}),
+    cwd: z.string().startsWith("/").optional(),
+  }),
+  /** Every job of the store, oldest first, with live progress for the daemon's running ones. */
+  z.object({ ...envelope("job_list") }),
+  z.object({ ...envelope("job_get"), job: JobId }),
+  /** The job's events from after sequence number `since` (default 0: all), then live until it finishes. */
+  z.object({ ...envelope("job_watch"), job: JobId, since: Count.optional() }),
+  z.object({ ...envelope("job_cancel"), job: JobId }),
+  /** Runs an interrupted job again in the daemon (a download continues from its partial). */
+  z.object({ ...envelope("job_resume"), job: JobId }),
 ]);
 export type Request = z.infer<typeof Request>;
 
@@ -153,6 +176,21 @@ export const ModelInfo = z.object({
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
+/** A job as `job_list` lists it (`lode job ls`'s columns). */
+const JobSummaryFrame = JobRecord.pick({
+  id: true,
+  kind: true,
+  state: true,
+  created_at: true,
+  finished_at: true,
+  progress: true,
+  pid: true,
+  pid_start: true,
+}).extend({
+  model: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+
 const reply = <T extends string>(type: T) => ({ id: RequestId, type: z.literal(type) });
 
 /** The `error` frame: `id` is null when the request's id could not be read. */
@@ -209,15 +247,25 @@ export const ResponseFrame = z.discriminatedUnion("type", [
   }),
   z.object({ ...reply("unloaded"), model: z.string(), was_loaded: z.boolean() }),
   z.object({ ...reply("cancelled"), target: RequestId, state: z.enum(["queued", "running", "not_found"]) }),
+  /** A job's record as it stands; `shared` when a `job_submit` joined a running job. */
+  z.object({ ...reply("job"), job: JobRecord, shared: z.boolean().optional() }),
+  z.object({ ...reply("jobs"), jobs: z.array(JobSummaryFrame) }),
+  /** One event of a watched job: `seq` is its line number in the job's `events.ndjson`. */
+  z.object({ ...reply("job_event"), seq: z.number().int().positive(), event: JobEvent }),
+  /** A download event of a watched job's pull (live, not numbered). */
+  z.object({ ...reply("job_download"), event: DownloadEvent }),
 ]);
 export type ResponseFrame = z.infer<typeof ResponseFrame>;
 
 /** A response frame of one type. */
 export type FrameOf<T extends ResponseFrame["type"]> = Extract<ResponseFrame, { type: T }>;
 
-/** Frames of the admin socket: `{"id":"admin","type":"status",…}` with the status event's fields flattened. */
-export const AdminFrame = z.intersection(
-  z.object({ id: z.literal("admin"), type: z.literal("status") }),
-  StatusEvent,
-);
+/**
+ * Frames of the admin socket: `{"id":"admin","type":"status",…}` with the status event's fields
+ * flattened, and `{"id":"admin","type":"job","event":{…}}` for each event of a job the daemon runs.
+ */
+export const AdminFrame = z.union([
+  z.intersection(z.object({ id: z.literal("admin"), type: z.literal("status") }), StatusEvent),
+  z.object({ id: z.literal("admin"), type: z.literal("job"), event: JobEvent }),
+]);
 export type AdminFrame = z.infer<typeof AdminFrame>;

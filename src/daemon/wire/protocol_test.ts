@@ -35,6 +35,12 @@ Deno.test("protocol: the ops, in order, and the version", () => {
     "unload",
     "cancel",
     "health",
+    "job_submit",
+    "job_list",
+    "job_get",
+    "job_watch",
+    "job_cancel",
+    "job_resume",
   ]);
   assert.equal(PROTOCOL_VERSION, 1);
 });
@@ -53,6 +59,12 @@ Deno.test("decodeRequest: one valid line of every op", () => {
     unload: '{"id":"u1","op":"unload","model":"m"}',
     cancel: '{"id":"x1","op":"cancel","target":"g1"}',
     health: '{"id":"h1","op":"health","v":1}',
+    job_submit: '{"id":"j1","op":"job_submit","kind":"model-download","spec":{"ref":"hf:o/r:Q8_0"},"cwd":"/home/me"}',
+    job_list: '{"id":"j2","op":"job_list"}',
+    job_get: '{"id":"j3","op":"job_get","job":"0mxcvkjhg-8180b3"}',
+    job_watch: '{"id":"j4","op":"job_watch","job":"0mxcvkjhg-8180b3","since":3}',
+    job_cancel: '{"id":"j5","op":"job_cancel","job":"0mxcvkjhg-8180b3"}',
+    job_resume: '{"id":"j6","op":"job_resume","job":"0mxcvkjhg-8180b3"}',
   };
   assert.deepEqual(Object.keys(lines), [...OPS]);
   for (const [op, line] of Object.entries(lines)) {
@@ -303,7 +315,7 @@ Deno.test("AdminFrame: the status event's fields flattened into the admin envelo
     total_bytes: 5126304928,
     source_url: "https://huggingface.co/x",
   });
-  assert.equal(frame.status, "loading_model");
+  assert.equal("status" in frame && frame.status, "loading_model");
   assert.throws(() => AdminFrame.parse({ id: "admin", type: "status", status: "flying" }));
   assert.throws(() => AdminFrame.parse({ id: "x", type: "status", status: "ready" }));
 });

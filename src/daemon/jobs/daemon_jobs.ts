@@ -1,0 +1,368 @@
+/**
+ * The jobs a daemon runs ({@link DaemonJobs}): submitted over its socket, run in the daemon's process so
+ * that they outlive the client that asked, recorded like every job under `<store>/jobs/<id>/`.
+ *
+ * - **Submit**: the spec is checked and planned (`parseJobSpec`, `planJob`), the record is written with
+ *   the daemon's socket in it (so `lode job cancel` asks the daemon), and the job starts at once. A job
+ *   asking for what a running one already does — the same download, the same warmup — joins it
+ *   (`shared`): two clients pulling one model share one download.
+ * - **Watch**: a job's events by sequence number, the line number in its `events.ndjson`: the lines of
+ *   earlier runs from the file, this run's from memory, then live until the job ends. A watcher reads at
+ *   its own pace through a cursor: the job never waits for it, and nothing is dropped.
+ * - **Events**: each job event is published on the daemon's stream (source `job`), and the download
+ *   events of its pull with its `job_id` (source `download`).
+ * - **Stop** ({@link DaemonJobs.stop}): running jobs are aborted with `INTERRUPTED`, so they are recorded
+ *   `interrupted` (partials kept), and the next daemon, or `lode job resume ID`, continues them. A daemon
+ *   killed outright leaves them `running` on disk with its pid gone, which reads `interrupted` too.
+ *
+ * @example
+ * ```ts
+ * import { EventStream } from "../../events/event_stream.ts";
+ * import { ModelStore } from "../../store/model_store.ts";
+ * import { DaemonJobs } from "./daemon_jobs.ts";
+ * const jobs = new DaemonJobs({ store: await ModelStore.open("/srv/models"), events: new EventStream(), effects: {} });
+ * const { record } = await jobs.submit("model-validate-bundle", { model: "stories260K" });
+ * for await (const { seq, event } of jobs.watch(record.id)) console.log(seq, event.event);
+ * ```
+ * @module
+ */
+import { LodeError } from "../../errors.ts";
+import type { DownloadEvent } from "../../events/download_event.ts";
+import type { EventStream } from "../../events/event_stream.ts";
+import { isFinished, JobEvent, type JobProgress, type JobState } from "../../events/job_event.ts";
+import type { JobEffects } from "../../jobs/job_context.ts";
+import type { JobSummary } from "../../jobs/job_index.ts";
+import { planJob } from "../../jobs/job_plan.ts";
+import { checkResumable, type JobRecord, JobRecords } from "../../jobs/job_record.ts";
+import { runJob } from "../../jobs/job_runner.ts";
+import { type JobSpec, parseJobSpec } from "../../jobs/job_spec.ts";
+import { joinPath } from "../../path.ts";
+import type { ModelStore } from "../../store/model_store.ts";
+
+/** Options of {@link DaemonJobs}. */
+export interface DaemonJobsOptions {
+  store: ModelStore;
+  /** The daemon's event stream. */
+  events: Pick<EventStream, "publish">;
+  /** What the kinds that reach outside the store do here (the daemon's pull, load and generation). */
+  effects: JobEffects;
+  /** The daemon's inference socket, written in its jobs' records. */
+  socket?: string;
+  /** Where a job's relative paths start when its client gives no directory. Default `Deno.cwd()`. */
+  cwd?: string;
+  /** Lines for the daemon's operator. */
+  notice?: (line: string) => void;
+}
+
+/**
+ * What a watch gives: a job event with its number (its position in the job's `events.ndjson`, 1 for the
+ * first), or a download event of the job's pull (not numbered, not kept on disk).
+ */
+export type WatchItem =
+  | { source: "job"; seq: number; event: JobEvent }
+  | { source: "download"; event: DownloadEvent };
+
+/** A job running in this daemon. */
+interface Running {
+  readonly id: string;
+  readonly key: string | null;
+  readonly controller: AbortController;
+  /** Lines of `events.ndjson` written by earlier runs. */
+  readonly base: number;
+  /** This run's events, in order; `seq` counts job events only. */
+  readonly log: WatchItem[];
+  /** Job events of this run. */
+  jobEvents: number;
+  progress: JobProgress | null;
+  /** The state its last `job_state` event gave (the record on disk follows it). */
+  state: JobState | null;
+  finished: boolean;
+  /** Resolved (and replaced) at every event and at the end. */
+  wake: PromiseWithResolvers<void>;
+  outcome: Promise<JobRecord>;
+}
+
+/** The daemon's jobs (see the module doc). */
+export class DaemonJobs {
+  readonly records: JobRecords;
+  readonly #options: DaemonJobsOptions;
+  readonly #running = new Map<string, Running>();
+  /** Share keys of running jobs (and of ones being created), to their ids. */
+  readonly #byKey = new Map<string, Promise<string>>();
+  #stopping = false;
+
+  constructor(options: DaemonJobsOptions) {
+    this.#options = options;
+    this.records = new JobRecords(options.store.layout.root);
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Plans and starts a job of `kind` (`JOB_KIND_UNKNOWN`, `JOB_SPEC_INVALID` before anything is
+   * written); `shared` when a running job already does the same and is returned instead.
+   */
+  async submit(
+    kind: string,
+    rawSpec: unknown,
+    cwd?: string,
+  ): Promise<{ record: JobRecord; shared: boolean }> {
+    this.#refuseWhenStopping();
+    const spec = parseJobSpec(kind, rawSpec);
+    const plan = planJob(spec);
+    const key = shareKey(spec);
+    const existing = key === null ? undefined : this.#byKey.get(key);
+    if (existing !== undefined) return { record: await this.get(await existing), shared: true };
+    const created = this.records.create(plan, cwd ?? this.#options.cwd ?? Deno.cwd(), new Date(), {
+      ...(this.#options.socket !== undefined ? { daemonSocket: this.#options.socket } : {}),
+    });
+    if (key !== null) {
+      const id = created.then((r) => r.id);
+      id.catch(() => this.#byKey.delete(key));
+      this.#byKey.set(key, id);
+    }
+    const record = await created;
+    return { record: await this.#start(record, key, 0), shared: false };
+  }
+
+  /** Runs interrupted job `id` again here (`JOB_NOT_RESUMABLE`, `JOB_FINISHED` when it cannot). */
+  async resume(id: string): Promise<JobRecord> {
+    this.#refuseWhenStopping();
+    if (this.#running.has(id)) {
+      throw new LodeError("JOB_NOT_RESUMABLE", `job ${id} is running in this daemon`, {
+        details: { id, state: "running" },
+      });
+    }
+    const record = await this.records.read(id);
+    checkResumable(record);
+    const key = shareKey(record.plan.spec);
+    const joined = key === null ? undefined : this.#byKey.get(key);
+    if (joined !== undefined) {
+      throw new LodeError(
+        "JOB_NOT_RESUMABLE",
+        `job ${await joined} is doing what job ${id} did; watch it instead`,
+        {
+          details: { id, running: await joined },
+        },
+      );
+    }
+    const base = (await readJobEvents(this.records.jobDir(id))).length;
+    const owned: JobRecord = {
+      ...record,
+      ...(this.#options.socket !== undefined ? { daemon_socket: this.#options.socket } : {}),
+    };
+    if (key !== null) this.#byKey.set(key, Promise.resolve(id));
+    return await this.#start(owned, key, base);
+  }
+
+  /** Job `id` as it stands (`JOB_NOT_FOUND` when there is none); a running one with its live state and progress. */
+  async get(id: string): Promise<JobRecord> {
+    const record = await this.records.read(id);
+    const running = this.#running.get(id);
+    if (running === undefined) return record;
+    return {
+      ...record,
+      ...(running.state ? { state: running.state } : {}),
+      ...(running.progress ? { progress: running.progress } : {}),
+    };
+  }
+
+  /** Every job of the store, oldest first; the running ones with their live progress. */
+  async list(): Promise<JobSummary[]> {
+    const all = await this.records.list();
+    return all.map((s) => {
+      const running = this.#running.get(s.id);
+      if (running === undefined) return s;
+      return {
+        ...s,
+        ...(running.state ? { state: running.state } : {}),
+        ...(running.progress ? { progress: running.progress } : {}),
+      };
+    });
+  }
+
+  /**
+   * The events of job `id` after `since`, then live ones until it ends (or `signal` aborts); a job not
+   * running here gives what its file holds. Download events come with this run's (of what happened
+   * before the watch, progress is left out: the next one tells where it is). `JOB_NOT_FOUND` for an
+   * unknown id, before anything else.
+   */
+  async *watch(id: string, since = 0, signal?: AbortSignal): AsyncGenerator<WatchItem> {
+    const running = this.#running.get(id);
+    const past = running === undefined || since < running.base;
+    if (running === undefined) await this.records.read(id);
+    if (past) {
+      const events = await readJobEvents(this.records.jobDir(id), running?.base ?? Infinity);
+      for (let i = since; i < events.length; i++) yield { source: "job", seq: i + 1, event: events[i]! };
+    }
+    if (running === undefined) return;
+    const aborted = signal
+      ? new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }))
+      : null;
+    const caughtUp = running.log.length;
+    let i = 0;
+    while (!signal?.aborted) {
+      for (; i < running.log.length; i++) {
+        const item = running.log[i]!;
+        if (
+          item.source === "job" ? item.seq <= since : i < caughtUp && item.event.event === "file_progress"
+        ) {
+          continue;
+        }
+        yield item;
+      }
+      if (running.finished) return;
+      const next = running.wake.promise;
+      await (aborted ? Promise.race([next, aborted]) : next);
+    }
+  }
+
+  /**
+   * Cancels job `id`: a running one stops (partials kept, no manifest half written) and resolves with its
+   * `cancelled` record; an interrupted one is closed as `cancelled`. `JOB_FINISHED` for a finished job.
+   */
+  async cancel(id: string): Promise<JobRecord> {
+    const running = this.#running.get(id);
+    if (running !== undefined && !running.finished) {
+      running.controller.abort();
+      return await running.outcome;
+    }
+    const record = await this.records.read(id);
+    if (isFinished(record.state)) {
+      throw new LodeError(
+        "JOB_FINISHED",
+        `job ${id} has already ${record.state === "cancelled" ? "been cancelled" : record.state}`,
+        { details: { id, state: record.state } },
+      );
+    }
+    if (record.state !== "interrupted") {
+      throw new LodeError("BAD_REQUEST", `job ${id} runs in process ${record.pid}, not in this daemon`, {
+        details: { id, pid: record.pid },
+        hint: `\`lode job cancel ${id}\` stops it there.`,
+      });
+    }
+    return await this.records.closeCancelled(record);
+  }
+
+  /**
+   * Interrupts every running job (each is recorded `interrupted`, resumable) and refuses new ones;
+   * resolves once their records are written.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const outcomes = [...this.#running.values()].map((r) => {
+      r.controller.abort(
+        new LodeError("INTERRUPTED", `the daemon stopped while job ${r.id} ran`, {
+          details: { id: r.id },
+          hint: `\`lode job resume ${r.id}\` continues it (a download from its partial).`,
+        }),
+      );
+      return r.outcome.catch(() => {});
+    });
+    await Promise.all(outcomes);
+  }
+
+  #refuseWhenStopping(): void {
+    if (this.#stopping) {
+      throw new LodeError("DRAINING", "the daemon is shutting down and takes no new jobs", {
+        hint: "Run the job again once the daemon is back, or with `lode job run` here.",
+      });
+    }
+  }
+
+  /** Starts `record`'s run; resolves with its record once it is `running` (or has ended). */
+  #start(record: JobRecord, key: string | null, base: number): Promise<JobRecord> {
+    const started = Promise.withResolvers<void>();
+    const { events } = this.#options;
+    const running: Running = {
+      id: record.id,
+      key,
+      controller: new AbortController(),
+      base,
+      log: [],
+      jobEvents: 0,
+      progress: null,
+      state: null,
+      finished: false,
+      wake: Promise.withResolvers<void>(),
+      outcome: Promise.resolve(record),
+    };
+    const wake = () => {
+      const w = running.wake;
+      running.wake = Promise.withResolvers<void>();
+      w.resolve();
+    };
+    this.#running.set(record.id, running);
+    running.outcome = runJob(record, {
+      records: this.records,
+      store: this.#options.store,
+      signal: running.controller.signal,
+      effects: this.#options.effects,
+      onEvent: (event) => {
+        running.log.push({ source: "job", seq: base + ++running.jobEvents, event });
+        if (event.event === "job_progress") running.progress = event.progress;
+        events.publish("job", event, { jobId: record.id });
+        if (event.event === "job_state") {
+          running.state = event.state;
+          started.resolve();
+        }
+        wake();
+      },
+      // The daemon's effects forward their pull's download events.
+      onForward: (forwarded) => {
+        const event = forwarded as DownloadEvent;
+        running.log.push({ source: "download", event });
+        events.publish("download", event, { jobId: record.id });
+        wake();
+      },
+    }).then(({ record: done }) => {
+      this.#options.notice?.(`job ${done.id} (${done.kind}) ${done.state}`);
+      return done;
+    }).finally(() => {
+      running.finished = true;
+      this.#running.delete(record.id);
+      if (key !== null) this.#byKey.delete(key);
+      started.resolve();
+      wake();
+    });
+    return started.promise.then(() => this.get(record.id));
+  }
+}
+
+/** What makes two jobs the same work: a download of the same reference, a warmup of the same model. */
+function shareKey(spec: JobSpec): string | null {
+  switch (spec.kind) {
+    case "model-download":
+      return JSON.stringify([spec.kind, spec.ref, spec.name ?? null, spec.sha256 ?? null]);
+    case "model-warmup":
+      return JSON.stringify([spec.kind, spec.model, spec.context_size ?? null]);
+    default:
+      return null;
+  }
+}
+
+/** The events of the job in `dir`, in order (at most `limit`); a line that is not a job event is skipped. */
+export async function readJobEvents(dir: string, limit = Infinity): Promise<JobEvent[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(joinPath(dir, "events.ndjson"));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const out: JobEvent[] = [];
+  for (const line of text.split("\n")) {
+    if (out.length >= limit) break;
+    if (line === "") continue;
+    try {
+      const parsed = JobEvent.safeParse(JSON.parse(line));
+      if (parsed.success) out.push(parsed.data);
+    } catch {
+      // a torn last line of a process that died mid-write
+    }
+  }
+  return out;
+}
