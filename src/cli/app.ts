@@ -61,16 +61,19 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
     await done.dispose();
     return output.closed.aborted ? EXIT.OUTPUT_CLOSED : output.exitCode;
   } catch (e) {
-    const code = await reportFailure(e, {
-      output,
-      events,
-      ctx,
-      lockfile: settings.lockfile,
-      debug: settings.debug,
-    });
-    // Released after its failure was published: every subscriber of the command's stream has seen it.
-    await ctx?.dispose().catch(() => {});
-    return code;
+    try {
+      return await reportFailure(e, {
+        output,
+        events,
+        ctx,
+        lockfile: settings.lockfile,
+        debug: settings.debug,
+      });
+    } finally {
+      // Released after its failure was published, so every subscriber of the stream has it; the failure
+      // reported is the command's, not a later one of the release.
+      await ctx?.dispose().catch(() => {});
+    }
   }
 }
 
