@@ -20,10 +20,10 @@
  *
  * What is an event: every line of these unions. A CLI command publishes each of its events once on its
  * stream (`src/cli/command_events.ts`), whether or not `--json` prints them, and `--json` prints exactly
- * the stream's events; the daemon does the same on its own. What is not: a document a command shows as it
- * is stored — the `job` record and the `job_plan` that `lode job plan|ls|show|watch|run` print with
- * `--json` (`Output.event`). Those restate what the job's own events (source `job`) already published, so
- * they are results of the command, printed, never published.
+ * the stream's events; the daemon publishes its own on its stream (`src/daemon/server/daemon_events.ts`).
+ * What is not: a document a command shows as it is stored — the `job` record and the `job_plan` that
+ * `lode job plan|ls|show|watch|run` print with `--json` (`Output.event`). Those restate what the job's own
+ * events (source `job`) already published, so they are results of the command, printed, never published.
  *
  * A subscriber that could not keep up receives, where its gap is, one {@link DroppedEvent}:
  * `{"event":"dropped","count":…,"first_seq":…,"last_seq":…}` (the envelope's `seq` is `last_seq`).
