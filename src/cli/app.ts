@@ -1,7 +1,8 @@
 /**
  * The `lode` command line: parse (see {@link PROGRAM}), print help or the
  * version, build the command's context, run the command's lazily imported
- * implementation, and map every failure to a typed error and its exit code.
+ * implementation, and map every failure to a typed error and its exit code: its `error` event is
+ * published on the process's command stream (command_events.ts) before the command's context is released.
  * Once the output has closed (the reader of stdout or stderr went away; see
  * output.ts) nothing more is printed and the exit code is 141, whatever the
  * command's work ended with.
@@ -15,7 +16,9 @@
 import { cliSettings } from "../config_env.ts";
 import { EXIT, toLodeError } from "../errors.ts";
 import { parseArgv, renderHelp } from "./args.ts";
-import type { CommonFlags } from "./context.ts";
+import type { EventStream } from "../events/event_stream.ts";
+import { commandEvents, reportError } from "./command_events.ts";
+import type { CommandContext, CommonFlags } from "./context.ts";
 import { withLockfileHint } from "./lockfile_hint.ts";
 import { Output, OutputClosed } from "./output.ts";
 import { COMMANDS, PROGRAM } from "./program.ts";
@@ -33,6 +36,9 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
     quiet: argv.includes("--quiet") || argv.includes("-q"),
     color: settings.color,
   });
+  // The process's one stream of command events: the `--json` printer listens from the start.
+  const events = commandEvents(output);
+  let ctx: CommandContext | null = null;
   try {
     const parsed = parseArgv(argv, PROGRAM);
     if (parsed.version) {
@@ -48,26 +54,47 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       import("./context.ts"),
       COMMANDS[parsed.command.name]!(),
     ]);
-    const ctx = await createContext(parsed.options as CommonFlags, options.env, output);
-    try {
-      await command.run(ctx, parsed);
-    } finally {
-      await ctx.dispose();
-    }
+    ctx = await createContext(parsed.options as CommonFlags, options.env, output, events);
+    await command.run(ctx, parsed);
+    const done = ctx;
+    ctx = null;
+    await done.dispose();
     return output.closed.aborted ? EXIT.OUTPUT_CLOSED : output.exitCode;
   } catch (e) {
-    // The command stopped because its output closed (or failed after that): nothing to tell anyone.
-    if (output.closed.aborted) return EXIT.OUTPUT_CLOSED;
-    const error = await withLockfileHint(toLodeError(e), settings.lockfile);
     try {
-      output.error(error);
-      if (error.code === "INTERNAL" && settings.debug) {
-        output.stderr(`${e instanceof Error ? e.stack : String(e)}\n`);
-      }
-    } catch (printing) {
-      if (printing instanceof OutputClosed) return EXIT.OUTPUT_CLOSED;
-      throw printing;
+      return await reportFailure(e, {
+        output,
+        events,
+        ctx,
+        lockfile: settings.lockfile,
+        debug: settings.debug,
+      });
+    } finally {
+      // Released after its failure was published, so every subscriber of the stream has it; the failure
+      // reported is the command's, not a later one of the release.
+      await ctx?.dispose().catch(() => {});
     }
-    return error.exitCode;
   }
+}
+
+/** Reports what a command failed with (on the stream, and for people) and returns its exit code. */
+async function reportFailure(
+  e: unknown,
+  o: { output: Output; events: EventStream; ctx: CommandContext | null; lockfile?: string; debug: boolean },
+): Promise<number> {
+  const { output } = o;
+  // The command stopped because its output closed (or failed after that): nothing to tell anyone.
+  if (output.closed.aborted) return EXIT.OUTPUT_CLOSED;
+  const error = await withLockfileHint(toLodeError(e), o.lockfile);
+  try {
+    await o.ctx?.endProgress();
+    reportError(o.events, output, error);
+    if (error.code === "INTERNAL" && o.debug) {
+      output.stderr(`${e instanceof Error ? e.stack : String(e)}\n`);
+    }
+  } catch (printing) {
+    if (printing instanceof OutputClosed) return EXIT.OUTPUT_CLOSED;
+    throw printing;
+  }
+  return error.exitCode;
 }

@@ -47,9 +47,9 @@ export interface ChatIo {
   note(line: string): void;
   /** Shows the prompt marker (only on a terminal; a no-op for piped input). */
   prompt(): void;
-  /** An NDJSON event (only with --json). */
+  /** An answer's event (published on the command's stream; the NDJSON line with --json). */
   event(event: TokenEvent | DoneEvent): void;
-  /** With --json answers go out as events only. */
+  /** With --json answers go out as events only (no answer text). */
   json: boolean;
 }
 
@@ -181,15 +181,15 @@ export class ChatLoop {
     try {
       const generation = this.#session.chat(messages, { ...generate, signal: controller.signal });
       for await (const chunk of generation) {
-        if (io.json) io.event({ event: "token", text: chunk });
-        else io.answer(chunk);
+        io.event({ event: "token", text: chunk });
+        if (!io.json) io.answer(chunk);
       }
       result = await generation.result;
     } finally {
       this.#answering = null;
     }
-    if (io.json) io.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
-    else io.answer("\n");
+    io.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
+    if (!io.json) io.answer("\n");
     if (result.stopReason !== "abort" || result.text !== "") {
       this.#history.push(question, { role: "assistant", content: result.text });
     }

@@ -64,7 +64,15 @@ function fakeIo(script: (string | (() => void))[], json = false) {
 
 Deno.test("chat: every turn sends the whole history; /reset keeps only the system message", async () => {
   const { session, calls } = fakeSession();
-  const { io, out, notes } = fakeIo(["Hi", "", "  How are you?  ", "/reset", "Again", "/exit", "never read"]);
+  const { io, out, notes, events } = fakeIo([
+    "Hi",
+    "",
+    "  How are you?  ",
+    "/reset",
+    "Again",
+    "/exit",
+    "never read",
+  ]);
   const loop = new ChatLoop(session, { io, generate: { maxTokens: 5 }, system: "Be brief." });
   assert.equal(await loop.run(), "exit");
   const sys = { role: "system", content: "Be brief." } as const;
@@ -77,6 +85,8 @@ Deno.test("chat: every turn sends the whole history; /reset keeps only the syste
     [sys, { role: "user", content: "Again" }],
   ]);
   assert.equal(out.join(""), "answer 1\nanswer 2\nanswer 3\n");
+  // Without --json the answers are events too (for the command's stream), besides the text.
+  assert.equal(events.filter((e) => (e as { event: string }).event === "done").length, 3);
   assert.deepEqual(notes, ["(history cleared)"]);
   assert.deepEqual(loop.history, [{ role: "user", content: "Again" }, {
     role: "assistant",

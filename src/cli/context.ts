@@ -4,17 +4,22 @@
  * client, progress renderer) built from the config. The download engine and the
  * progress bar are imported on first use so that `lode ls` does not pay for them.
  *
- * A command's events travel through its {@link CommandContext.events} stream: the download layer
- * publishes a pull's events there once (source `download`), and the progress renderer (or the `--json`
- * printer) is a listener of the stream.
+ * Every event a command produces travels through its {@link CommandContext.events} stream, published
+ * once with its source (command_events.ts): the command's own with {@link CommandContext.emit}, a pull's
+ * from the download layer (source `download`), its failure's `error` (source `cli`) with
+ * {@link CommandContext.error}. The progress renderer and, with `--json`, the printer are listeners of
+ * the stream; so is any other subscriber of the command's events.
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
 import type { PullContext } from "../download/pull_context.ts";
 import type { DownloadEvent } from "../events/download_event.ts";
-import { EventStream } from "../events/event_stream.ts";
+import type { EventSource, SourceEvents } from "../events/envelope.ts";
+import type { EventStream } from "../events/event_stream.ts";
+import type { LodeError } from "../errors.ts";
 import type { RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
+import { commandEvents, reportError } from "./command_events.ts";
 import type { Output } from "./output.ts";
 
 /** Flags every command accepts. */
@@ -30,8 +35,21 @@ export interface CommandContext {
   config: Config;
   output: Output;
   flags: CommonFlags;
-  /** The command's event stream: pulls publish their download events here; the renderer listens. */
+  /**
+   * The command's event stream: every event the command produces is published here once; the renderer,
+   * the `--json` printer and any other subscriber listen.
+   */
   events: EventStream;
+  /**
+   * Publishes one of the command's events on {@link events}; once the output has closed it throws that
+   * condition (`OutputClosed`), as a write would, so the command stops.
+   */
+  emit<S extends EventSource>(source: S, event: SourceEvents[S], options?: { jobId?: string }): void;
+  /**
+   * Reports a failure the command goes on after (or ends with): its `error` event (source `cli`) unless
+   * one was reported already, and the text for people.
+   */
+  error(error: LodeError): void;
   store(): Promise<ModelStore>;
   /**
    * The pull context for `urls` the user named (their hosts join the allow-list). Every pull of one
@@ -46,25 +64,30 @@ export interface CommandContext {
   dispose(): Promise<void>;
 }
 
-/** Builds the context from parsed flags and the environment. */
+/**
+ * Builds the context from parsed flags and the environment; `events` is the process's command stream
+ * (`runCli` makes it before parsing, so that a usage error is published there too), else a new one.
+ */
 export async function createContext(
   flags: CommonFlags,
   env: Record<string, string | undefined>,
   output: Output,
+  events: EventStream = commandEvents(output),
 ): Promise<CommandContext> {
   const config = await loadConfig(flags, env);
   let store: Promise<ModelStore> | null = null;
   let network: ReturnType<typeof createNetwork> | null = null;
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
-  const events = new EventStream({
-    // A listener's bug neither fails the pull nor goes unseen.
-    onListenerError: output.sink((e) => output.stderr(`lode: an event listener failed: ${e}\n`)),
-  });
   return {
     config,
     output,
     flags,
     events,
+    emit(source, event, options) {
+      events.publish(source, event, options);
+      if (output.closed.aborted) throw output.closed.reason;
+    },
+    error: (error) => reportError(events, output, error),
     store: openStore,
     async pullContext(urls) {
       network ??= createNetwork(config, output, flags, events);

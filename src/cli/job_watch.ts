@@ -1,6 +1,7 @@
 /**
- * `lode job watch ID` without a daemon: prints the job's events from the start of its `events.ndjson`,
- * then each one appended, until its record says it finished (or its process died: `interrupted`).
+ * `lode job watch ID` without a daemon: publishes the job's events on the command's stream (source `job`,
+ * with its id; printed with `--json`) from the start of its `events.ndjson`, then each one appended, until
+ * its record says it finished (or its process died: `interrupted`).
  * @module
  */
 import { isFinished, type JobEvent } from "../events/job_event.ts";
@@ -23,7 +24,7 @@ export async function watchJob(ctx: CommandContext, records: JobRecords, id: str
       offset = bytes.length;
       const lines = pending.split("\n");
       pending = lines.pop()!;
-      for (const line of lines) print(ctx, line);
+      for (const line of lines) print(ctx, id, line);
       delay = 20;
     }
     // Read once more after the record says finished: the last events are appended before the record is written.
@@ -34,14 +35,15 @@ export async function watchJob(ctx: CommandContext, records: JobRecords, id: str
   }
 }
 
-function print(ctx: CommandContext, line: string): void {
+/** Publishes one line of the events file (source `job`, with the job's id) and prints it for people. */
+function print(ctx: CommandContext, id: string, line: string): void {
   let event: JobEvent;
   try {
     event = JSON.parse(line);
   } catch {
     return; // a line being appended
   }
-  ctx.output.event(event);
+  ctx.emit("job", event, { jobId: id });
   switch (event.event) {
     case "job_state":
       ctx.output.result(

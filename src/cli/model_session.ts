@@ -92,8 +92,8 @@ export interface OpenedModel {
 }
 
 /**
- * Resolves `ref` to a file and loads it; status events go to `ctx.output`
- * (printed with `--json`, tagged `event: "status"`).
+ * Resolves `ref` to a file and loads it; a load in this process publishes its status events on the
+ * command's stream (source `inference`, as `{"event":"status",…}` lines: printed with `--json`).
  */
 export async function openModel(
   ctx: CommandContext,
@@ -129,7 +129,8 @@ export async function openModel(
     log: output.sink((level, line) => output.stderr(`[llama.cpp ${level}] ${line}\n`)),
   });
   try {
-    const onStatus = output.sink((e: StatusEvent) => output.event(statusLine(e)));
+    // The load's phases: `inference` status lines on the command's stream.
+    const onStatus = output.sink((e: StatusEvent) => ctx.emit("inference", statusLine(e)));
     const session = await backend.load(path, { ...options.load, onStatus });
     return { session, close: () => backend.close() };
   } catch (e) {

@@ -1,6 +1,6 @@
 /**
- * Everything the CLI prints goes through here: NDJSON events with `--json`,
- * human lines otherwise, nothing but results and errors with `--quiet`,
+ * Everything the CLI prints goes through here: NDJSON events with `--json` (a command's events come
+ * from its event stream, command_events.ts), human lines otherwise, nothing but results and errors with `--quiet`,
  * colours only on a terminal and never with `NO_COLOR`.
  *
  * A closed output (the reader of stdout or stderr went away: `lode run M … | head -c 20`) is one
@@ -19,7 +19,6 @@
  * @module
  */
 import type { LodeError } from "../errors.ts";
-import type { ErrorEvent } from "../events/error_event.ts";
 
 /** A stream the CLI writes to (`Deno.stdout`, `Deno.stderr`). */
 export interface OutputStream {
@@ -76,8 +75,18 @@ export class Output {
   readonly #color: boolean;
   readonly #streams: Record<OutputName, OutputStream>;
   readonly #closing = new AbortController();
-  /** Set once an error was printed as an event, so it is not printed twice. */
+  /**
+   * Set once the command's failure was reported as an event (its `error`, or a pull's `failed`), so no
+   * second `error` event follows (`reportError`, command_events.ts).
+   */
   errorReported = false;
+  /**
+   * Where `--json` lines go: stdout, or stderr when stdout carries something else (`lode export NAME -`
+   * writes the bundle there).
+   */
+  eventsTo: OutputName = "stdout";
+  /** The event objects printed so far: each is printed once. */
+  readonly #printed = new WeakSet<object>();
   /** Exit code for a command that reported its failures itself and finished (e.g. `verify --all`). */
   exitCode = 0;
 
@@ -95,9 +104,17 @@ export class Output {
     return this.#closing.signal;
   }
 
-  /** An NDJSON event on stdout (only with `--json`); every line lode prints is tagged by `event`. */
+  /**
+   * One NDJSON line on stdout (or {@link eventsTo}), only with `--json`; every line lode prints is tagged
+   * by `event`. A command's events reach it through the command's stream (its printer is a listener,
+   * command_events.ts); a command calls it directly only for a result that is no event (a job's record
+   * or plan, `lode job`). An event object is printed once: a listener that prints the event of an
+   * envelope the printer already printed adds no line.
+   */
   event<E extends { event: string }>(event: E): void {
-    if (this.json) this.#write("stdout", JSON.stringify(event) + "\n");
+    if (!this.json || this.#printed.has(event)) return;
+    this.#printed.add(event);
+    this.#write(this.eventsTo, JSON.stringify(event) + "\n");
   }
 
   /** A result line for people on stdout (not with `--json`). */
@@ -149,15 +166,14 @@ export class Output {
     return this.#color ? `\x1b[2m${text}\x1b[22m` : text;
   }
 
-  /** An error: a JSON event with `--json`, otherwise `error[CODE]: message` and a hint on stderr. */
+  /**
+   * An error for people: `error[CODE]: message` and a hint on stderr (not with `--json`: there the
+   * command's failure is its `error` event, published on its stream by `reportError`, command_events.ts).
+   */
   error(error: LodeError): void {
-    if (this.json) {
-      if (!this.errorReported) this.event({ event: "error", ...error.toJSON() } satisfies ErrorEvent);
-    } else {
-      const label = this.#color ? `\x1b[31merror[${error.code}]\x1b[39m` : `error[${error.code}]`;
-      this.#write("stderr", `${label}: ${error.message}\n  hint: ${error.hint}\n`);
-    }
-    this.errorReported = true;
+    if (this.json) return;
+    const label = this.#color ? `\x1b[31merror[${error.code}]\x1b[39m` : `error[${error.code}]`;
+    this.#write("stderr", `${label}: ${error.message}\n  hint: ${error.hint}\n`);
   }
 
   #write(name: OutputName, text: string): void {

@@ -40,7 +40,7 @@ Deno.test("Output: a closed stdout is one condition: the signal aborts, this and
   // stderr is open, yet nothing more is printed anywhere: the command is stopping.
   const before = stderr.writes;
   assert.throws(() => out.stderr("progress"), OutputClosed);
-  assert.throws(() => out.error(new LodeError("IO", "late")), OutputClosed);
+  assert.throws(() => out.text("late"), OutputClosed);
   await assert.rejects(out.bytes(new Uint8Array([1])), OutputClosed);
   assert.equal(stderr.writes, before);
 });
@@ -57,6 +57,7 @@ Deno.test("Output: a closed stderr closes the output too; sink() drops writes in
   assert.equal((out.closed.reason as OutputClosed).output, "stderr");
   assert.doesNotThrow(() => note("more"));
   assert.throws(() => out.result("m  sha256:…"), OutputClosed);
+  assert.throws(() => out.error(new LodeError("IO", "late")), OutputClosed);
   // A failure that is not a closed pipe stays what it is, in a sink too.
   const failing = new Output({
     json: false,
@@ -80,4 +81,22 @@ Deno.test("Output: a closed stderr closes the output too; sink() drops writes in
   const bytes = new Output({ json: false, quiet: false, color: false, streams: { stdout: gone, stderr } });
   await assert.rejects(bytes.bytes(new Uint8Array([1])), OutputClosed);
   assert.ok(bytes.closed.aborted);
+});
+
+Deno.test("Output: an event object is printed once; eventsTo sends the --json lines to stderr; error() is for people only", () => {
+  const [stdout, stderr] = [pipe(), pipe()];
+  const out = new Output({ json: true, quiet: false, color: false, streams: { stdout, stderr } });
+  const token = { event: "token", text: "Once" };
+  out.event(token);
+  out.event(token);
+  out.event({ ...token });
+  assert.equal(stdout.text, '{"event":"token","text":"Once"}\n'.repeat(2));
+  out.error(new LodeError("IO", "with --json the error is an event of the command's stream"));
+  assert.equal(stderr.text, "");
+  out.eventsTo = "stderr";
+  out.event({ event: "exported", name: "m" });
+  assert.equal(stderr.text, '{"event":"exported","name":"m"}\n');
+  const text = new Output({ json: false, quiet: false, color: false, streams: { stdout, stderr: pipe() } });
+  text.event(token);
+  assert.equal(stdout.text, '{"event":"token","text":"Once"}\n'.repeat(2));
 });

@@ -45,21 +45,21 @@ export async function pullRef(
   ref: string,
   options: { name?: string; sha256?: string },
 ): Promise<PullResult> {
-  let pulling = false; // resolved: a typed error from now on was emitted as a `failed` event
+  let pulling = false; // resolved: a typed error from now on was published as a `failed` event
   try {
     return await pullReference(ref, pullEffects(ctx), { ...options, onPlan: () => pulling = true });
   } catch (e) {
-    if (pulling && e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
+    if (pulling && e instanceof LodeError) ctx.output.errorReported = true;
     throw e;
   }
 }
 
-/** Runs a pull; a typed error it throws was already emitted as a `failed` event, which with `--json` is the error report. */
+/** Runs a pull; a typed error it throws was already published as a `failed` event: that is its error report. */
 async function reported<T>(ctx: CommandContext, pull: () => Promise<T>): Promise<T> {
   try {
     return await pull();
   } catch (e) {
-    if (e instanceof LodeError) ctx.output.errorReported = ctx.output.json;
+    if (e instanceof LodeError) ctx.output.errorReported = true;
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Renders download events: NDJSON with `--json`, a progress bar (bytes, rate,
- * ETA; `cli-progress`) when stderr is a terminal, a line per file otherwise,
- * nothing but the result with `--quiet`. Everything is written through the
+ * Renders download events for people: a progress bar (bytes, rate, ETA; `cli-progress`) when stderr is
+ * a terminal, a line per file otherwise, nothing with `--quiet` or `--json` (there the command stream's
+ * printer prints the events, command_events.ts). Everything is written through the
  * {@link Output} (the bar too), as callbacks of the download engine: a closed
  * output drops what follows (the pull itself stops through `output.closed`).
  * @module
@@ -20,8 +20,7 @@ export interface PullRenderer {
 
 /** Creates the renderer that fits the output mode. */
 export function createPullRenderer(output: Output): PullRenderer {
-  if (output.json) return { onEvent: output.sink((e) => output.event(e)), stop: () => {} };
-  if (output.quiet) return { onEvent: () => {}, stop: () => {} };
+  if (output.json || output.quiet) return { onEvent: () => {}, stop: () => {} };
   const renderer = output.stderrIsTty ? barRenderer(output) : lineRenderer(output);
   return { onEvent: output.sink(renderer.onEvent), stop: output.sink(renderer.stop) };
 }

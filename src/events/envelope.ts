@@ -7,13 +7,23 @@
  * - `time`: when the event was published, milliseconds since the Unix epoch (a number: no clock
  *   formatting on the producer's path; `new Date(time)` reads it).
  * - `source`: the layer that produced it, which fixes the union `event` belongs to ({@link SourceEvents}):
- *   `download` (a pull's download events), `store` (the store commands' events), `lock` (`lode lock` and
- *   `lode sync`), `inference` (tokens, `done`, embeddings, and a load's status lines), `daemon` (the
- *   daemon's status lines and the requests it finished), `cli` (`inspect`, `error`), `job` (a job's state, progress, artifacts and log; the events of the work it does keep their own source, with its `job_id`), `stream` (the
- *   stream's own `dropped` event).
+ *   `download` (a pull's download events), `store` (the store commands' events: `ls`, `verify`, `rm`,
+ *   `gc`, `path`, `import`, `export`), `lock` (`lode lock` and `lode sync`), `inference` (tokens, `done`,
+ *   embeddings, and the status lines of a load in the process that runs it: the CLI's `lode run`, `chat`,
+ *   `embed` without a daemon), `daemon` (the daemon's status lines — also as `lode status` relays them —
+ *   and the requests it finished), `cli` (`inspect`, and a command's failure: `error`), `job` (a job's
+ *   state, progress, artifacts and log; the events of the work it does keep their own source, with its
+ *   `job_id`), `stream` (the stream's own `dropped` event).
  * - `job_id`: the job the event belongs to, when there is one.
  * - `event`: the event, tagged by `event` as every `--json` line is (status events as their
  *   {@link StatusLine}, `{"event":"status","status":…}`).
+ *
+ * What is an event: every line of these unions. A CLI command publishes each of its events once on its
+ * stream (`src/cli/command_events.ts`), whether or not `--json` prints them, and `--json` prints exactly
+ * the stream's events; the daemon publishes its own on its stream (`src/daemon/server/daemon_events.ts`).
+ * What is not: a document a command shows as it is stored — the `job` record and the `job_plan` that
+ * `lode job plan|ls|show|watch|run` print with `--json` (`Output.event`). Those restate what the job's own
+ * events (source `job`) already published, so they are results of the command, printed, never published.
  *
  * A subscriber that could not keep up receives, where its gap is, one {@link DroppedEvent}:
  * `{"event":"dropped","count":…,"first_seq":…,"last_seq":…}` (the envelope's `seq` is `last_seq`).

@@ -54,7 +54,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
           prompt: () => {
             if (interactive && !ctx.output.json) ctx.output.text(PROMPT_MARKER);
           },
-          event: (e) => ctx.output.event(e),
+          event: (e) => ctx.emit("inference", e),
           json: ctx.output.json,
         },
       });

@@ -57,12 +57,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       if (o.verbose === true) {
         ctx.output.note(`embedded ${texts.length} text(s) in ${(performance.now() - started).toFixed(1)} ms`);
       }
-      if (ctx.output.json) {
-        texts.forEach((text, index) => {
-          const event: EmbeddingEvent = { event: "embedding", index, text, embedding: vectors[index]! };
-          ctx.output.event(event);
-        });
-      } else ctx.output.text(embeddingsJson(texts, vectors));
+      texts.forEach((text, index) => {
+        const event: EmbeddingEvent = { event: "embedding", index, text, embedding: vectors[index]! };
+        ctx.emit("inference", event);
+      });
+      if (!ctx.output.json) ctx.output.text(embeddingsJson(texts, vectors));
     },
   });
 }

@@ -3,8 +3,7 @@
  * machine without network; `FILE` `-` is stdout (events and notes then go to stderr).
  * @module
  */
-import { LodeError, toLodeError } from "../../errors.ts";
-import type { ErrorEvent } from "../../events/error_event.ts";
+import { LodeError } from "../../errors.ts";
 import type { BundleBlobEvent, ExportedEvent } from "../../events/store_event.ts";
 import { exportBundle, exportBundleToFile, type ExportResult } from "../../store/bundle_export.ts";
 import type { ParsedArgv } from "../args.ts";
@@ -21,11 +20,9 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       hint: `Redirect stdout (\`lode export ${name} - > ${name}.lode\`, or pipe it), or name a FILE.`,
     });
   }
-  // With FILE "-" stdout carries the bundle: events go to stderr.
-  const emit = (event: BundleBlobEvent | ExportedEvent | ErrorEvent) => {
-    if (!toStdout) ctx.output.event(event);
-    else if (ctx.output.json) ctx.output.stderr(JSON.stringify(event) + "\n");
-  };
+  // With FILE "-" stdout carries the bundle: the `--json` lines (its failure's `error` too) go to stderr.
+  if (toStdout) ctx.output.eventsTo = "stderr";
+  const emit = (event: BundleBlobEvent | ExportedEvent) => ctx.emit("store", event);
   const sink = { write: (bytes: Uint8Array) => ctx.output.bytes(bytes) };
   const store = await ctx.store();
   const started = performance.now();
@@ -43,14 +40,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ? await exportBundle(store, name, { ...options, sink })
       : await exportBundleToFile(store, name, file, options);
   } catch (e) {
-    if (ctx.output.closed.aborted) throw e; // nothing more is printed
-    progress.end();
-    const error = toLodeError(e);
-    if (toStdout && ctx.output.json) {
-      emit({ event: "error", ...error.toJSON() });
-      ctx.output.errorReported = true;
-    }
-    throw error;
+    if (!ctx.output.closed.aborted) progress.end(); // else nothing more is printed
+    throw e;
   }
   progress.end();
   const ms = Math.round(performance.now() - started);

@@ -19,7 +19,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const line = (verb: string, e: { kind: string; bytes: number; path: string }, why = "") =>
     `${verb.padEnd(12)}  ${e.kind.padEnd(10)}  ${formatBytes(e.bytes).padStart(9)}  ${e.path}${why}`;
   const onEvent = ctx.output.sink((e: GcEvent) => {
-    ctx.output.event(e);
+    ctx.emit("store", e);
     if (e.event === "collected") ctx.output.note(line(dryRun ? "would remove" : "removed", e));
     else if (e.event === "skipped" && e.reason === "locked") {
       ctx.output.note(line("skipped", e, " (in use by another lode process)"));
@@ -44,7 +44,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     verified_records_pruned: s.verifiedRecordsPruned,
     older_than_ms: olderThanMs,
   };
-  ctx.output.event(done);
+  ctx.emit("store", done);
   const parts = [
     `${s.dryRun ? "would free" : "freed"} ${formatBytes(s.bytesFreed)} (${s.removed} item${
       s.removed === 1 ? "" : "s"

@@ -58,7 +58,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     size_bytes: manifest.size_bytes,
     path: blob,
   };
-  ctx.output.event(imported);
+  ctx.emit("store", imported);
   ctx.output.result(`${name}  ${manifest.blob}  ${formatBytes(manifest.size_bytes)}  imported`);
 }
 
@@ -100,7 +100,7 @@ async function runBundle(
         size_bytes: b.size_bytes,
         cached: b.cached,
       };
-      ctx.output.event(event);
+      ctx.emit("store", event);
       ctx.output.note(
         `  sha256:${b.sha256.slice(0, 12)}  ${formatBytes(b.size_bytes)}  ${
           b.cached ? "already in the store" : "verified"
@@ -123,7 +123,7 @@ async function runBundle(
     replaced: r.replaced,
     ms: Math.round(performance.now() - started),
   };
-  ctx.output.event(imported);
+  ctx.emit("store", imported);
   const what = r.alreadyPresent
     ? "already in the store: nothing to do"
     : `imported (${written} of ${r.blobs.length} blob${r.blobs.length === 1 ? "" : "s"} written)` +

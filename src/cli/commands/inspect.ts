@@ -127,6 +127,6 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const model = parsed.args.model as string;
   const path = await resolvePath(ctx, model);
   const event = inspectEvent(model, path, await inspectGgufModel(path));
-  ctx.output.event(event);
+  ctx.emit("cli", event);
   for (const line of inspectLines(event)) ctx.output.result(line);
 }

@@ -45,7 +45,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     case "key": {
       if (target !== undefined) throw new LodeError("USAGE", `lode lock key takes no argument`);
       const key = lockKey(await readLockfile(path));
-      ctx.output.event({ event: "lock_key", lockfile: path, key });
+      ctx.emit("lock", { event: "lock_key", lockfile: path, key });
       ctx.output.result(key);
       return;
     }
@@ -63,7 +63,7 @@ async function add(ctx: CommandContext, path: string, ref: string, parsed: Parse
   await ctx.endProgress();
   const replaced = findEntry(lock, entry.name) !== undefined;
   await writeLockfile(path, withEntry(lock, entry));
-  ctx.output.event({
+  ctx.emit("lock", {
     event: "lock_added",
     lockfile: path,
     model: entry.name,
@@ -88,7 +88,7 @@ async function remove(ctx: CommandContext, path: string, name: string): Promise<
     });
   }
   await writeLockfile(path, withoutEntry(lock, name));
-  ctx.output.event({ event: "lock_removed", lockfile: path, model: name });
+  ctx.emit("lock", { event: "lock_removed", lockfile: path, model: name });
   ctx.output.result(`removed ${name} from ${path}`);
   ctx.output.note(`note: the store still holds it; \`lode rm ${name}\` removes it from the store.`);
 }

@@ -19,8 +19,8 @@ export async function run(ctx: CommandContext, _parsed: ParsedArgv): Promise<voi
     source: m.source.url ?? (m.source.repo ? `${m.source.registry}:${m.source.repo}` : m.source.registry),
     pinned: m.pinned ?? true,
   }));
-  for (const row of rows) ctx.output.event({ event: "model", ...row } satisfies ModelEvent);
-  for (const p of problems) ctx.output.event({ event: "problem", ...p.toJSON() } satisfies ProblemEvent);
+  for (const row of rows) ctx.emit("store", { event: "model", ...row } satisfies ModelEvent);
+  for (const p of problems) ctx.emit("store", { event: "problem", ...p.toJSON() } satisfies ProblemEvent);
   if (!ctx.output.json) {
     const table = [["NAME", "SIZE", "DIGEST", "FORMAT", "SOURCE"]].concat(
       rows.map((

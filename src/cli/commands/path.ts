@@ -11,6 +11,6 @@ import type { CommandContext } from "../context.ts";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const name = parsed.args.name as string;
   const path = await (await ctx.store()).modelPathOf(name);
-  ctx.output.event({ event: "path", name, path } satisfies PathEvent);
+  ctx.emit("store", { event: "path", name, path } satisfies PathEvent);
   ctx.output.result(path);
 }

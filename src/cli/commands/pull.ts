@@ -34,7 +34,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     if (settled.status === "rejected") {
       const error = toLodeError(settled.reason);
       failure ??= error;
-      if (refs.length > 1) ctx.output.error(error);
+      if (refs.length > 1) ctx.error(error);
       continue;
     }
     const r = settled.value;

@@ -18,7 +18,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       blobs_removed: r.blobsRemoved,
       blobs_kept: r.blobsKept,
     };
-    ctx.output.event(removed);
+    ctx.emit("store", removed);
     const kept = r.blobsKept === 0
       ? ""
       : r.blobsKept === 1 && r.blobsRemoved === 0

@@ -79,13 +79,14 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       const generation = mode.kind === "chat"
         ? session.chat(mode.messages, options)
         : session.generate(mode.text, options);
+      // Tokens and `done` are `inference` events on the command's stream (printed by it with --json).
       for await (const text of generation) {
-        if (ctx.output.json) ctx.output.event({ event: "token", text });
-        else ctx.output.text(text);
+        ctx.emit("inference", { event: "token", text });
+        if (!ctx.output.json) ctx.output.text(text);
       }
       const result = await generation.result;
       if (!ctx.output.json) ctx.output.text("\n");
-      ctx.output.event({ event: "done", stop_reason: result.stopReason, usage: result.usage });
+      ctx.emit("inference", { event: "done", stop_reason: result.stopReason, usage: result.usage });
       if (verbose) { for (const line of usageLines(result)) ctx.output.note(line); }
       if (result.stopReason === "abort") throw new LodeError("INTERRUPTED", "generation stopped by Ctrl-C");
     },

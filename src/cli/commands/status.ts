@@ -5,10 +5,11 @@
  * as it happens, until the daemon stops (exit 0) or Ctrl-C. `--json` prints
  * the admin frames as they arrive, as status lines (`{"event":"status",
  * "status":…}`, src/events/status_event.ts): the frame without its wire
- * envelope (`id`, `type`). No daemon: `DAEMON_NOT_RUNNING`, exit 3.
+ * envelope (`id`, `type`), published on the command's stream as `daemon` events. No daemon: `DAEMON_NOT_RUNNING`, exit 3.
  * @module
  */
 import { LodeError } from "../../errors.ts";
+import type { StatusLine } from "../../events/status_event.ts";
 import { DaemonClient } from "../../daemon/wire/client.ts";
 import { readInstanceRecord } from "../../daemon/wire/instance_lock.ts";
 import type { FrameOf, ModelEntry } from "../../daemon/wire/protocol.ts";
@@ -129,7 +130,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     for await (const item of conn.lines()) {
       if (item.type !== "line") continue;
       const { id: _id, type: _type, ...frame } = JSON.parse(decoder.decode(item.bytes)) as AdminFrame;
-      if (ctx.output.json) ctx.output.event({ event: "status", ...frame });
+      // The daemon's status line, relayed on the command's stream (source `daemon`).
+      ctx.emit("daemon", { event: "status", ...frame } as StatusLine);
       if (!snapshotSeen) {
         if (frame.status === "capabilities") {
           capabilities = frame;

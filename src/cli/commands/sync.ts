@@ -41,7 +41,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       return await pullResolvedPlan(plan, pullEffects(ctx));
     },
     emit: ctx.output.sink((event) => {
-      ctx.output.event(event);
+      ctx.emit("lock", event);
       if (event.event === "sync_check") {
         const size = event.size_bytes === null ? "" : `  ${formatBytes(event.size_bytes)}`;
         const time = event.status === "verified" || event.status === "corrupt" ? `  ${event.ms} ms` : "";
@@ -55,7 +55,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const count = (status: string) => outcome.blobs.filter((b) => b.status === status).length;
   const repaired = count("corrupt") + count("missing");
   const ms = Math.round(performance.now() - started);
-  ctx.output.event({
+  ctx.emit("lock", {
     event: "sync_completed",
     lockfile: path,
     models: outcome.models.length,
@@ -81,7 +81,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     if (!ctx.output.json) {
       for (const m of outcome.models) if (m.error && m.error !== outcome.error) ctx.output.error(m.error);
     }
-    ctx.output.error(outcome.error);
+    ctx.error(outcome.error);
     ctx.output.exitCode = outcome.error.exitCode;
   }
 }

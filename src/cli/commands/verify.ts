@@ -29,7 +29,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     const modelStarted = performance.now();
     const r = await verifyModel(store, name);
     const ms = Math.round(performance.now() - modelStarted);
-    ctx.output.event({ event: "verified", ...r, ms } satisfies VerifiedEvent);
+    ctx.emit("store", { event: "verified", ...r, ms } satisfies VerifiedEvent);
     if (r.ok) {
       const files = r.files ? `  (${r.files.length} files)` : "";
       ctx.output.result(
@@ -58,7 +58,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   }
   failures.push(...unreadable);
   const models = names.length + unreadable.length;
-  ctx.output.event(
+  ctx.emit(
+    "store",
     {
       event: "verify_done",
       models,
@@ -68,6 +69,6 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     } satisfies VerifyDoneEvent,
   );
   if (models === 0) ctx.output.result(`no models in the store (${store.layout.root}): nothing to verify`);
-  for (const failure of failures) ctx.output.error(failure);
+  for (const failure of failures) ctx.error(failure);
   if (failures.length > 0) ctx.output.exitCode = failures[0]!.exitCode;
 }
