@@ -271,6 +271,12 @@ const SPECS: CommandSpec[] = [
       value: "<json|@file>",
       description:
         "plan, run: the job spec, as JSON or @FILE holding it (docs/jobs.md gives each kind's fields)",
+    }, {
+      name: "timeout",
+      type: "string",
+      value: "<duration>",
+      description:
+        "cancel: how long the job's process has to record `cancelled` after SIGTERM (default 10s): 30s, 2m",
     }],
     examples: [
       `lode job plan model-download --spec '{"ref":"hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"}' --json`,
@@ -279,7 +285,7 @@ const SPECS: CommandSpec[] = [
       "lode job ls --json",
       "lode job show 0mxcsnhnv-d4351c",
       "lode job watch 0mxcsnhnv-d4351c --json",
-      "lode job cancel 0mxcsnhnv-d4351c",
+      "lode job cancel 0mxcsnhnv-d4351c --timeout 30s",
       "lode job resume 0mxcsnhnv-d4351c",
     ],
     notes: [
