@@ -53,7 +53,7 @@ export async function claimJob(jobDir: string): Promise<JobClaim> {
     lock = await acquireFileLock(path, { name: `job ${id}`, wait: false });
   } catch (e) {
     if (!isLodeError(e, "LOCK_CONTENDED")) throw e;
-    throw runningError(id, path, await waitForHolder(path));
+    throw jobRunningError(id, await waitForHolder(path), path);
   }
   try {
     const previous = await readClaim(path);
@@ -107,15 +107,20 @@ async function waitForHolder(path: string): Promise<ClaimHolder | null> {
   }
 }
 
-function runningError(id: string, path: string, holder: ClaimHolder | null): LodeError {
+/** `JOB_RUNNING`: job `id` is run by `holder` (null when its name could not be read). */
+export function jobRunningError(
+  id: string,
+  holder: { pid: number; pid_start: string | null; claimed_at?: string } | null,
+  claim?: string,
+): LodeError {
   const who = holder === null ? "another lode process (pid unknown)" : `lode process ${holder.pid}`;
   return new LodeError("JOB_RUNNING", `job ${id} is being run by ${who}`, {
     details: {
       id,
-      claim: path,
+      ...(claim === undefined ? {} : { claim }),
       pid: holder?.pid ?? null,
       pid_start: holder?.pid_start ?? null,
-      claimed_at: holder?.claimed_at ?? null,
+      ...(holder?.claimed_at === undefined ? {} : { claimed_at: holder.claimed_at }),
     },
   });
 }

@@ -10,7 +10,7 @@
  */
 import { LodeError } from "../../errors.ts";
 import { isFinished } from "../../events/job_event.ts";
-import { claimJob } from "../../jobs/job_claim.ts";
+import { claimJob, jobRunningError } from "../../jobs/job_claim.ts";
 import { planJob } from "../../jobs/job_plan.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
@@ -72,7 +72,12 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       return;
     }
     case "cancel":
-      return await cancel(ctx, records, needs("a job id: lode job cancel ID"), parseDuration(timeout ?? "10s"));
+      return await cancel(
+        ctx,
+        records,
+        needs("a job id: lode job cancel ID"),
+        parseDuration(timeout ?? "10s"),
+      );
     case "watch": {
       const { watchJob } = await import("../job_watch.ts");
       const r = await watchJob(ctx, records, needs("a job id: lode job watch ID"));
@@ -93,9 +98,16 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   }
 }
 
-/** `r` when it can resume (interrupted, of a resumable kind); else `JOB_FINISHED` or `JOB_NOT_RESUMABLE`. */
+/**
+ * `r` when it can resume (interrupted, of a resumable kind); else `JOB_RUNNING` (a live process runs it),
+ * `JOB_FINISHED` or `JOB_NOT_RESUMABLE`.
+ */
 function resumable(r: JobRecord): JobRecord {
   if (r.state === "interrupted" && r.plan.resumable) return r;
+  // Its process is alive (a dead one's job reads interrupted).
+  if ((r.state === "running" || r.state === "queued") && r.pid !== null) {
+    throw jobRunningError(r.id, { pid: r.pid, pid_start: r.pid_start });
+  }
   throw new LodeError(
     isFinished(r.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
     r.state === "interrupted"
