@@ -134,3 +134,45 @@ Deno.test("a lock-add job pins a reference in a lockfile relative to its directo
     }
   }, { prefix: "lode-job-dl-" });
 });
+
+Deno.test("a sync job installs what a lockfile pins (as `lode sync`); the lockfile is its artifact", async () => {
+  await withTempDir(async (dir) => {
+    const ca = await makeTestCa(`${dir}/ca`);
+    const origin = await startOrigin({ tls: ca, routes: { "/m.gguf": { body: BYTES } } });
+    try {
+      await Deno.mkdir(`${dir}/ci`);
+      const add = await runLode(["--ca-cert", ca.caCertPath, "lock", "add", `${origin.url}/m.gguf`], {
+        store: `${dir}/first`,
+        cwd: dir,
+        env: { LODE_LOCKFILE: "ci/models.lock" },
+      });
+      assert.equal(add.code, 0, add.stderr);
+      const store = `${dir}/store`; // empty: everything the lockfile pins is pulled
+      const spec = JSON.stringify({ lockfile: "ci/models.lock" });
+      const r = await runLode(["--ca-cert", ca.caCertPath, "job", "run", "sync", "--spec", spec, "--json"], {
+        store,
+        cwd: dir,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.events.some((e) => e.event === "sync_check"), "the sync's events are printed");
+      const job = jobOf(r.events);
+      assert.equal(job.state, "succeeded");
+      const result = job.result as Record<string, unknown>;
+      assert.equal(result.lockfile, `${dir}/ci/models.lock`);
+      assert.deepEqual(result.synced, [{ name: "m", status: "pulled" }]);
+      assert.equal(result.ok, true);
+      assert.equal(job.artifacts.find((a) => a.id === "lockfile")?.path, `${dir}/ci/models.lock`);
+      assert.deepEqual(await Deno.readFile(`${store}/blobs/sha256/27/${SHA}/data`), BYTES);
+
+      // A name the lockfile lacks: the job fails with the error `lode sync NAME` gives.
+      const unknown = await runLode(
+        ["job", "run", "sync", "--spec", JSON.stringify({ lockfile: "ci/models.lock", names: ["nope"] })],
+        { store, cwd: dir },
+      );
+      assert.equal(unknown.code, 3, unknown.stderr);
+      assert.match(unknown.stderr, /error\[MODEL_NOT_FOUND\]/);
+    } finally {
+      await origin.close();
+    }
+  }, { prefix: "lode-job-dl-" });
+});

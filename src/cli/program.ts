@@ -9,6 +9,7 @@ import { VERSION } from "../version.ts";
 import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
 import type { CommandContext } from "./context.ts";
 import { LOCKFILE, MODEL_COMMAND_SPECS, SHA256, STORIES, STORIES_SHA } from "./model_command_specs.ts";
+import { SOCKET_OPTION } from "./daemon_flags.ts";
 
 /** A command implementation module. */
 export interface CommandModule {
@@ -277,11 +278,17 @@ const SPECS: CommandSpec[] = [
       value: "<duration>",
       description:
         "cancel: how long the job's process has to record `cancelled` after SIGTERM (default 10s): 30s, 2m",
+    }, {
+      ...SOCKET_OPTION,
+      description:
+        "run, resume: the daemon of model-warmup and model-inference jobs (default: the one serving this store)",
     }],
     examples: [
       `lode job plan model-download --spec '{"ref":"hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"}' --json`,
       `lode job run model-external-command --spec '{"model":"stories260K","command":"sha256sum","args":["{model}"]}'`,
       `lode job run model-materialize-bundle --spec '{"model":"stories260K","target":"out"}'`,
+      `lode job run model-inference --spec '{"model":"stories260K","prompt":"Once upon a time","max_tokens":20}'`,
+      `lode job run sync --spec '{"frozen":true}'`,
       "lode job ls --json",
       "lode job show 0mxcsnhnv-d4351c",
       "lode job watch 0mxcsnhnv-d4351c --json",

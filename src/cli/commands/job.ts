@@ -37,6 +37,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   if (timeout !== undefined && action !== "cancel") {
     throw new LodeError("USAGE", "--timeout applies to `lode job cancel`");
   }
+  const socket = parsed.options.socket as string | undefined;
+  if (socket !== undefined && action !== "run" && action !== "resume") {
+    throw new LodeError("USAGE", "--socket applies to `lode job run` and `lode job resume`");
+  }
   const records = new JobRecords(ctx.config.storeRoot);
   switch (action) {
     case "plan": {
@@ -53,7 +57,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       );
       const record = await records.create(plan, Deno.cwd());
       await using _claim = await claimJob(records.jobDir(record.id));
-      return await execute(ctx, records, record);
+      return await execute(ctx, records, record, socket);
     }
     case "ls":
     case "list": {
@@ -91,7 +95,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       // One process runs a job: a second resume fails here with JOB_RUNNING. The record is read again
       // under the claim, as the first may have finished the job meanwhile.
       await using _claim = await claimJob(records.jobDir(id));
-      return await execute(ctx, records, resumable(await records.read(id)));
+      return await execute(ctx, records, resumable(await records.read(id)), socket);
     }
     default:
       throw new LodeError("USAGE", `unknown job action "${action}": lode job ${ACTIONS}`);
@@ -144,7 +148,12 @@ async function readSpec(spec: string | undefined): Promise<unknown> {
 }
 
 /** Runs `record` here: SIGINT and SIGTERM cancel it; its events are printed with --json. */
-async function execute(ctx: CommandContext, records: JobRecords, record: JobRecord): Promise<void> {
+async function execute(
+  ctx: CommandContext,
+  records: JobRecords,
+  record: JobRecord,
+  socket?: string,
+): Promise<void> {
   const [{ runJob }, { cliJobEffects }] = await Promise.all([
     import("../../jobs/job_runner.ts"),
     import("../job_effects.ts"),
@@ -166,7 +175,7 @@ async function execute(ctx: CommandContext, records: JobRecords, record: JobReco
       store: await ctx.store(),
       signal: AbortSignal.any([controller.signal, ctx.output.closed]),
       onEvent: (e) => void ctx.events.publish("job", e, { jobId: record.id }),
-      effects: cliJobEffects(ctx),
+      effects: cliJobEffects(ctx, { dir: records.jobDir(record.id), ...(socket ? { socket } : {}) }),
     });
   } finally {
     stopPrinting();
