@@ -1,13 +1,13 @@
 /**
  * Download jobs through real CLI processes against a real HTTPS origin on loopback: a `model-download`
- * job pulls and verifies, its progress in bytes; one whose process is SIGKILLed mid-download reads as
- * `interrupted`, and `lode job resume` completes it (the download engine continues from the partial it finds).
+ * job pulls and verifies, its progress in bytes; lock-add and sync jobs edit and install a lockfile. A
+ * download job SIGKILLed mid-download and resumed: tests/job_resume_test.ts.
  */
 import assert from "node:assert/strict";
 import { JobRecord } from "../src/jobs/job_record.ts";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
-import { finish, runLode, spawnLode } from "./support/lode_cli.ts";
+import { runLode } from "./support/lode_cli.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
@@ -42,55 +42,6 @@ Deno.test("a model-download job pulls and verifies; its record has the manifest 
       assert.deepEqual(job.progress, { unit: "bytes", done: BYTES.length, total: BYTES.length });
       assert.equal(job.artifacts[0]!.path, `${dir}/store/manifests/m.json`);
       assert.deepEqual(await Deno.readFile(`${dir}/store/blobs/sha256/27/${SHA}/data`), BYTES);
-    } finally {
-      await origin.close();
-    }
-  }, { prefix: "lode-job-dl-" });
-});
-
-Deno.test("a download job killed mid-download is interrupted; `lode job resume` completes it from its partial", async () => {
-  await withTempDir(async (dir) => {
-    const ca = await makeTestCa(`${dir}/ca`);
-    const routes = {
-      "/m.gguf": {
-        body: BYTES,
-        fault: { kind: "stall" as const, afterBytes: 500_000, ms: 5_000 },
-        faultTimes: 1,
-      },
-    };
-    const origin = await startOrigin({ tls: ca, routes });
-    const store = `${dir}/store`;
-    try {
-      const spec = JSON.stringify({ ref: `${origin.url}/m.gguf#sha256=${SHA}` });
-      const child = spawnLode(["--ca-cert", ca.caCertPath, "job", "run", "model-download", "--spec", spec], {
-        store,
-      });
-      // The stall comes after 500 kB: wait until the origin has sent them (the process is mid-download).
-      const sent = () =>
-        origin.requests.find((r) => r.method === "GET" && r.path === "/m.gguf")?.sentBytes ?? 0;
-      while (sent() < 500_000) await new Promise((r) => setTimeout(r, 20));
-      child.kill("SIGKILL");
-      await finish(child);
-
-      const ls = await runLode(["job", "ls", "--json"], { store });
-      assert.equal(ls.events.length, 1);
-      assert.equal(ls.events[0]!.state, "interrupted");
-      const id = ls.events[0]!.id as string;
-
-      const resumed = await runLode(["--ca-cert", ca.caCertPath, "job", "resume", id, "--json"], { store });
-      assert.equal(resumed.code, 0, resumed.stderr);
-      const job = jobOf(resumed.events);
-      assert.equal(job.id, id);
-      assert.equal(job.state, "succeeded");
-      assert.equal(job.attempts, 2);
-      assert.deepEqual(await Deno.readFile(`${store}/blobs/sha256/27/${SHA}/data`), BYTES);
-      // Two attempts, one job: the engine picked up the partial the first left (the range it asks for depends
-      // on what its sidecar had recorded when the process died).
-      assert.equal(origin.requests.filter((r) => r.method === "GET" && r.path === "/m.gguf").length, 2);
-
-      const again = await runLode(["job", "resume", id], { store });
-      assert.equal(again.code, 6, again.stderr);
-      assert.match(again.stderr, /error\[JOB_FINISHED\]/);
     } finally {
       await origin.close();
     }

@@ -116,6 +116,10 @@ Deno.test("a download job SIGKILLed mid-download resumes from its partial: at mo
         );
     }, 0);
     assert.ok(twice <= 2 * PART_BYTES, `${twice} bytes sent in both runs`);
+
+    const again = await w.lode(["job", "resume", id]);
+    assert.equal(again.code, 6, again.stderr);
+    assert.match(again.stderr, /error\[JOB_FINISHED\]/);
   });
 });
 
