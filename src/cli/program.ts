@@ -258,12 +258,12 @@ const SPECS: CommandSpec[] = [
         name: "action",
         required: true,
         description:
-          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download)",
+          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download, lock-add or sync)",
       },
       {
         name: "target",
         description:
-          "KIND for plan and run (model-download, model-materialize-bundle, model-validate-bundle, model-external-command, …); ID otherwise",
+          "KIND for plan and run (model-download, model-inference, model-warmup, model-external-command, sync, …); ID otherwise",
       },
     ],
     options: [{
