@@ -282,6 +282,16 @@ export const ERROR_CODES = {
     hint:
       "The program exited with a failure; its stdout.txt and stderr.txt are in the job's directory (`lode job show ID`).",
   },
+  JOB_CANCEL_TIMEOUT: {
+    exit: EXIT.REFUSED,
+    hint:
+      "The job's process did not stop in time; wait longer (`lode job cancel ID --timeout 1m`) or kill it (`kill -9 PID`): the job then reads `interrupted`.",
+  },
+  JOB_RUNNING: {
+    exit: EXIT.LOCKED,
+    hint:
+      "Another lode process runs this job; follow it with `lode job watch ID`, or stop it with `lode job cancel ID`.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

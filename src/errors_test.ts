@@ -94,6 +94,8 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     JOB_NOT_IMPLEMENTED: 6,
     EXTERNAL_COMMAND_NOT_FOUND: 3,
     EXTERNAL_COMMAND_FAILED: 10,
+    JOB_CANCEL_TIMEOUT: 6,
+    JOB_RUNNING: 7,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

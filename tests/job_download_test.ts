@@ -1,13 +1,13 @@
 /**
  * Download jobs through real CLI processes against a real HTTPS origin on loopback: a `model-download`
- * job pulls and verifies, its progress in bytes; one whose process is SIGKILLed mid-download reads as
- * `interrupted`, and `lode job resume` completes it (the download engine continues from the partial it finds).
+ * job pulls and verifies, its progress in bytes; lock-add and sync jobs edit and install a lockfile. A
+ * download job SIGKILLed mid-download and resumed: tests/job_resume_test.ts.
  */
 import assert from "node:assert/strict";
 import { JobRecord } from "../src/jobs/job_record.ts";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
-import { finish, runLode, spawnLode } from "./support/lode_cli.ts";
+import { runLode } from "./support/lode_cli.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
@@ -48,55 +48,6 @@ Deno.test("a model-download job pulls and verifies; its record has the manifest 
   }, { prefix: "lode-job-dl-" });
 });
 
-Deno.test("a download job killed mid-download is interrupted; `lode job resume` completes it from its partial", async () => {
-  await withTempDir(async (dir) => {
-    const ca = await makeTestCa(`${dir}/ca`);
-    const routes = {
-      "/m.gguf": {
-        body: BYTES,
-        fault: { kind: "stall" as const, afterBytes: 500_000, ms: 5_000 },
-        faultTimes: 1,
-      },
-    };
-    const origin = await startOrigin({ tls: ca, routes });
-    const store = `${dir}/store`;
-    try {
-      const spec = JSON.stringify({ ref: `${origin.url}/m.gguf#sha256=${SHA}` });
-      const child = spawnLode(["--ca-cert", ca.caCertPath, "job", "run", "model-download", "--spec", spec], {
-        store,
-      });
-      // The stall comes after 500 kB: wait until the origin has sent them (the process is mid-download).
-      const sent = () =>
-        origin.requests.find((r) => r.method === "GET" && r.path === "/m.gguf")?.sentBytes ?? 0;
-      while (sent() < 500_000) await new Promise((r) => setTimeout(r, 20));
-      child.kill("SIGKILL");
-      await finish(child);
-
-      const ls = await runLode(["job", "ls", "--json"], { store });
-      assert.equal(ls.events.length, 1);
-      assert.equal(ls.events[0]!.state, "interrupted");
-      const id = ls.events[0]!.id as string;
-
-      const resumed = await runLode(["--ca-cert", ca.caCertPath, "job", "resume", id, "--json"], { store });
-      assert.equal(resumed.code, 0, resumed.stderr);
-      const job = jobOf(resumed.events);
-      assert.equal(job.id, id);
-      assert.equal(job.state, "succeeded");
-      assert.equal(job.attempts, 2);
-      assert.deepEqual(await Deno.readFile(`${store}/blobs/sha256/27/${SHA}/data`), BYTES);
-      // Two attempts, one job: the engine picked up the partial the first left (the range it asks for depends
-      // on what its sidecar had recorded when the process died).
-      assert.equal(origin.requests.filter((r) => r.method === "GET" && r.path === "/m.gguf").length, 2);
-
-      const again = await runLode(["job", "resume", id], { store });
-      assert.equal(again.code, 6, again.stderr);
-      assert.match(again.stderr, /error\[JOB_FINISHED\]/);
-    } finally {
-      await origin.close();
-    }
-  }, { prefix: "lode-job-dl-" });
-});
-
 Deno.test("a lock-add job pins a reference in a lockfile relative to its directory", async () => {
   await withTempDir(async (dir) => {
     const ca = await makeTestCa(`${dir}/ca`);
@@ -129,6 +80,48 @@ Deno.test("a lock-add job pins a reference in a lockfile relative to its directo
       assert.equal(job.artifacts[0]!.path, `${dir}/ci/models.lock`);
       const lock = JSON.parse(await Deno.readTextFile(`${dir}/ci/models.lock`));
       assert.equal(lock.models[0].files[0].sha256, SHA);
+    } finally {
+      await origin.close();
+    }
+  }, { prefix: "lode-job-dl-" });
+});
+
+Deno.test("a sync job installs what a lockfile pins (as `lode sync`); the lockfile is its artifact", async () => {
+  await withTempDir(async (dir) => {
+    const ca = await makeTestCa(`${dir}/ca`);
+    const origin = await startOrigin({ tls: ca, routes: { "/m.gguf": { body: BYTES } } });
+    try {
+      await Deno.mkdir(`${dir}/ci`);
+      const add = await runLode(["--ca-cert", ca.caCertPath, "lock", "add", `${origin.url}/m.gguf`], {
+        store: `${dir}/first`,
+        cwd: dir,
+        env: { LODE_LOCKFILE: "ci/models.lock" },
+      });
+      assert.equal(add.code, 0, add.stderr);
+      const store = `${dir}/store`; // empty: everything the lockfile pins is pulled
+      const spec = JSON.stringify({ lockfile: "ci/models.lock" });
+      const r = await runLode(["--ca-cert", ca.caCertPath, "job", "run", "sync", "--spec", spec, "--json"], {
+        store,
+        cwd: dir,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.events.some((e) => e.event === "sync_check"), "the sync's events are printed");
+      const job = jobOf(r.events);
+      assert.equal(job.state, "succeeded");
+      const result = job.result as Record<string, unknown>;
+      assert.equal(result.lockfile, `${dir}/ci/models.lock`);
+      assert.deepEqual(result.synced, [{ name: "m", status: "pulled" }]);
+      assert.equal(result.ok, true);
+      assert.equal(job.artifacts.find((a) => a.id === "lockfile")?.path, `${dir}/ci/models.lock`);
+      assert.deepEqual(await Deno.readFile(`${store}/blobs/sha256/27/${SHA}/data`), BYTES);
+
+      // A name the lockfile lacks: the job fails with the error `lode sync NAME` gives.
+      const unknown = await runLode(
+        ["job", "run", "sync", "--spec", JSON.stringify({ lockfile: "ci/models.lock", names: ["nope"] })],
+        { store, cwd: dir },
+      );
+      assert.equal(unknown.code, 3, unknown.stderr);
+      assert.match(unknown.stderr, /error\[MODEL_NOT_FOUND\]/);
     } finally {
       await origin.close();
     }

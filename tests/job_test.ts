@@ -91,8 +91,13 @@ Deno.test("a script that exits non-zero: EXTERNAL_COMMAND_FAILED (exit 10), its 
 });
 
 /** Starts a long external-command job and waits until its program runs; returns the child and the job id. */
-async function startLongJob(dir: string, store: string, seconds: number) {
-  const spec = JSON.stringify({ model: "stories260K", command: "sleep", args: [String(seconds)] });
+async function startLongJob(
+  dir: string,
+  store: string,
+  seconds: number,
+  program: { command: string; args?: string[] } = { command: "sleep", args: [String(seconds)] },
+) {
+  const spec = JSON.stringify({ model: "stories260K", ...program });
   const child = spawnLode(["job", "run", "model-external-command", "--spec", spec, "--json"], {
     store,
     cwd: dir,
@@ -139,6 +144,46 @@ Deno.test("a running job cancelled from another process: SIGTERM, its record say
     const again = await runLode(["job", "cancel", id], { store });
     assert.equal(again.code, 6, again.stderr);
     assert.match(again.stderr, /error\[JOB_FINISHED\]/);
+  });
+});
+
+Deno.test("cancel of a job whose process ignores SIGTERM: JOB_CANCEL_TIMEOUT after --timeout naming its pid", async () => {
+  await withStore(async (dir, store) => {
+    // The program ignores SIGTERM, so the job's process waits for it and never records `cancelled`.
+    await script(dir, "stubborn.sh", `trap '' TERM\necho $$ > stubborn.pid\nwhile :; do sleep 0.1; done`);
+    const { child, id, rest } = await startLongJob(dir, store, 0, { command: "./stubborn.sh" });
+    try {
+      const cancel = await runLode(["job", "cancel", id, "--timeout", "1s", "--json"], { store });
+      assert.equal(cancel.code, 6, cancel.stderr);
+      const error = cancel.events.find((e) => e.event === "error") as Record<string, unknown>;
+      assert.equal(error.code, "JOB_CANCEL_TIMEOUT");
+      assert.match(String(error.message), new RegExp(`pid ${child.pid}\\b`));
+      assert.match(String(error.hint), new RegExp(`kill -9 ${child.pid}\\b.*interrupted`));
+      assert.deepEqual((error.details as Record<string, unknown>).pid, child.pid);
+      assert.equal(jobOf((await runLode(["job", "show", id, "--json"], { store })).events).state, "running");
+
+      // As the hint says: kill -9, and the job reads interrupted.
+      child.kill("SIGKILL");
+      await child.status;
+      assert.equal(
+        jobOf((await runLode(["job", "show", id, "--json"], { store })).events).state,
+        "interrupted",
+      );
+      const bad = await runLode(["job", "cancel", id, "--timeout", "soon"], { store });
+      assert.equal(bad.code, 2, bad.stderr);
+    } finally {
+      const kill = (f: () => void) => {
+        try {
+          f();
+        } catch { /* already gone */ }
+      };
+      kill(() => child.kill("SIGKILL"));
+      await child.status;
+      await rest;
+      await child.stderr.cancel();
+      const pid = Number(await Deno.readTextFile(`${dir}/stubborn.pid`).catch(() => "0"));
+      if (pid > 0) kill(() => Deno.kill(pid, "SIGKILL"));
+    }
   });
 });
 

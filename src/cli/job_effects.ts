@@ -1,60 +1,98 @@
 /**
- * What `lode job run` and `lode job resume` give the job runner: the pull of a model-download job
- * (resolve the reference, then download it with the command's pull context, its signal the job's and
- * its download events passed to the job as well as to the progress display), and the lockfile edit of a
- * lock-add job (as `lode lock add`).
+ * What `lode job run` and `lode job resume` give the job runner: the pull of a model-download job (the
+ * one resolve-then-pull of src/registry/pull_reference.ts with the command's effects, its signal the
+ * job's and its download events passed to the job as well as to the progress display), the lockfile work
+ * of lock-add and sync jobs (the functions `lode lock add` and `lode sync` call), and the model effects of
+ * warmup and inference jobs (`job_model_effects.ts`).
  * @module
  */
+import type { PullContext } from "../download/pull_context.ts";
 import type { JobEffects } from "../jobs/job_context.ts";
-import {
-  emptyLockfile,
-  findEntry,
-  lockfilePath,
-  readLockfileIfPresent,
-  withEntry,
-  writeLockfile,
-} from "../lock/lockfile.ts";
-import { pinPlan } from "../lock/pin_plan.ts";
+import type { SpecOf } from "../jobs/job_spec.ts";
+import { lockfilePath } from "../lock/lockfile.ts";
+import { pinToLockfile } from "../lock/pin_plan.ts";
+import { syncLockfileAt } from "../lock/sync_file.ts";
 import { joinPath } from "../path.ts";
-import type { ModelPlan } from "../registry/registry.ts";
-import { planUrls, pullPlan } from "../registry/pull_plan.ts";
+import {
+  type PullEffects,
+  pullReference,
+  pullResolvedPlan,
+  resolveReference,
+} from "../registry/pull_reference.ts";
 import type { CommandContext } from "./context.ts";
-import { resolveRef } from "./pull_ref.ts";
+import { inferenceEffect, warmupEffect } from "./job_model_effects.ts";
+import { pullEffects } from "./pull_ref.ts";
 
 type OnEvent = (event: { event: string }) => void;
 
+/** Where a job runs: its directory (its own files), and the daemon socket it was given (`--socket`). */
+export interface JobPlace {
+  dir: string;
+  socket?: string;
+}
+
 /** The effects of a job run from the command line. */
-export function cliJobEffects(ctx: CommandContext): JobEffects {
-  const pullWith = async (plan: ModelPlan, signal: AbortSignal, onEvent: OnEvent) => {
-    const pull = await ctx.pullContext(planUrls(plan));
-    return await pullPlan(plan, {
-      ...pull,
-      signal: AbortSignal.any([signal, ...(pull.signal ? [pull.signal] : [])]),
-      emit: (event) => {
-        pull.emit?.(event);
-        onEvent(event);
-      },
-    });
+export function cliJobEffects(ctx: CommandContext, place: JobPlace): JobEffects {
+  // The command's pull effects, its pull context joined to the job's signal and events.
+  const jobPull = (signal: AbortSignal, onEvent: OnEvent): PullEffects => ({
+    ...pullEffects(ctx),
+    pullContext: async (urls): Promise<PullContext> => {
+      const pull = await ctx.pullContext(urls);
+      return {
+        ...pull,
+        signal: AbortSignal.any([signal, ...(pull.signal ? [pull.signal] : [])]),
+        emit: (event) => {
+          pull.emit?.(event);
+          onEvent(event);
+        },
+      };
+    },
+  });
+  // A lockfile path of a spec starts from the job's directory, as the configured one does.
+  const lockfileOf = (cwd: string, lockfile: string | undefined) => {
+    const path = lockfile ?? lockfilePath(undefined, ctx.config.lockfile);
+    return path.startsWith("/") ? path : joinPath(cwd, path);
   };
   return {
     pull: async (ref, { name, sha256, signal, onEvent }) => {
-      const result = await pullWith(await resolveRef(ctx, ref, { name, sha256 }), signal, onEvent);
-      return { name: result.name, result };
+      const result = await pullReference(ref, jobPull(signal, onEvent), { name, sha256, signal });
+      const { plan: _plan, ...pulled } = result;
+      return { name: result.name, result: pulled };
     },
-    lockAdd: async (spec, { cwd, signal, onEvent }) => {
-      const { ref, name, lockfile } = spec as { ref: string; name?: string; lockfile?: string };
-      const path = lockfile === undefined
-        ? lockfilePath(undefined, ctx.config.lockfile)
-        : joinPath(cwd, lockfile);
-      // Read first: a malformed lockfile fails before anything is downloaded.
-      const lock = (await readLockfileIfPresent(path)) ?? emptyLockfile();
-      const plan = await resolveRef(ctx, ref, { name });
-      const store = await ctx.store();
-      const { entry, downloaded } = await pinPlan(plan, { store, pull: (p) => pullWith(p, signal, onEvent) });
+    lockAdd: async (raw, { cwd, signal, onEvent }) => {
+      const spec = raw as SpecOf<"lock-add">;
+      const effects = jobPull(signal, onEvent);
+      const pinned = await pinToLockfile(lockfileOf(cwd, spec.lockfile), spec.ref, {
+        store: await ctx.store(),
+        resolve: (ref, options) => resolveReference(ref, effects, { ...options, signal }),
+        pull: (plan) => pullResolvedPlan(plan, effects, { signal }),
+        signal,
+        ...(spec.name === undefined ? {} : { name: spec.name }),
+      });
+      const { lockfile, entry, replaced, downloaded } = pinned;
+      return { lockfile, model: entry.name, replaced, downloaded };
+    },
+    sync: async (raw, { cwd, signal, onEvent }) => {
+      const spec = raw as SpecOf<"sync">;
+      const effects = jobPull(signal, onEvent);
+      const { outcome, summary } = await syncLockfileAt(lockfileOf(cwd, spec.lockfile), {
+        store: () => ctx.store(),
+        names: spec.names,
+        frozen: spec.frozen,
+        offline: ctx.config.offline,
+        lock: { wait: ctx.flags.wait !== false },
+        pull: (plan) => pullResolvedPlan(plan, effects, { signal }),
+        // Printed with --json, as `lode sync` prints them (a pull's events come from the command's pull context).
+        emit: (event) => {
+          ctx.emit("lock", event);
+          onEvent(event);
+        },
+      });
       signal.throwIfAborted();
-      const replaced = findEntry(lock, entry.name) !== undefined;
-      await writeLockfile(path, withEntry(lock, entry));
-      return { lockfile: path, model: entry.name, replaced, downloaded };
+      if (outcome.error) throw outcome.error;
+      return { ...summary, synced: outcome.models.map((m) => ({ name: m.name, status: m.status })) };
     },
+    warmup: warmupEffect(ctx, place.socket),
+    inference: inferenceEffect(ctx, place),
   };
 }

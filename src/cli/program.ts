@@ -270,12 +270,12 @@ const SPECS: CommandSpec[] = [
         name: "action",
         required: true,
         description:
-          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download)",
+          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download, lock-add or sync)",
       },
       {
         name: "target",
         description:
-          "KIND for plan and run (model-download, model-materialize-bundle, model-validate-bundle, model-external-command, …); ID otherwise",
+          "KIND for plan and run (model-download, model-inference, model-warmup, model-external-command, sync, …); ID otherwise",
       },
     ],
     options: [{
@@ -284,15 +284,27 @@ const SPECS: CommandSpec[] = [
       value: "<json|@file>",
       description:
         "plan, run: the job spec, as JSON or @FILE holding it (docs/jobs.md gives each kind's fields)",
+    }, {
+      name: "timeout",
+      type: "string",
+      value: "<duration>",
+      description:
+        "cancel: how long the job's process has to record `cancelled` after SIGTERM (default 10s): 30s, 2m",
+    }, {
+      ...SOCKET_OPTION,
+      description:
+        "run, resume: the daemon of model-warmup and model-inference jobs (default: the one serving this store)",
     }],
     examples: [
       `lode job plan model-download --spec '{"ref":"hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"}' --json`,
       `lode job run model-external-command --spec '{"model":"stories260K","command":"sha256sum","args":["{model}"]}'`,
       `lode job run model-materialize-bundle --spec '{"model":"stories260K","target":"out"}'`,
+      `lode job run model-inference --spec '{"model":"stories260K","prompt":"Once upon a time","max_tokens":20}'`,
+      `lode job run sync --spec '{"frozen":true}'`,
       "lode job ls --json",
       "lode job show 0mxcsnhnv-d4351c",
       "lode job watch 0mxcsnhnv-d4351c --json",
-      "lode job cancel 0mxcsnhnv-d4351c",
+      "lode job cancel 0mxcsnhnv-d4351c --timeout 30s",
       "lode job resume 0mxcsnhnv-d4351c",
     ],
     notes: [

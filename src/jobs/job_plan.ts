@@ -149,15 +149,34 @@ export function planJob(spec: JobSpec): JobPlan {
         expected_artifacts: [manifestArtifact()],
       };
     case "model-warmup":
-    case "model-inference":
       return {
         ...base,
         side_effects: ["reads_files", "loads_model"],
+        requirements: [
+          "store",
+          `model ${spec.model} in the store`,
+          "a daemon serving the store (lode serve)",
+        ],
+        progress_unit: "steps",
+        cancellable: true,
+        resumable: false,
+        expected_artifacts: [],
+      };
+    case "model-inference":
+      return {
+        ...base,
+        side_effects: ["reads_files", "writes_files", "loads_model"],
         requirements: ["store", `model ${spec.model} in the store`, "backend node-llama-cpp"],
         progress_unit: "steps",
         cancellable: true,
         resumable: false,
-        expected_artifacts: spec.kind === "model-inference" ? [outputArtifact("output.json")] : [],
+        expected_artifacts: [{
+          id: "output",
+          kind: "file",
+          media_type: "text/plain",
+          path: "output.txt",
+          required: true,
+        }],
       };
     case "model-batch-inference":
       return {
@@ -208,7 +227,13 @@ export function planJob(spec: JobSpec): JobPlan {
         progress_unit: "bytes",
         cancellable: true,
         resumable: true,
-        expected_artifacts: [],
+        expected_artifacts: [{
+          id: "lockfile",
+          kind: "file",
+          media_type: "application/json",
+          path: spec.lockfile ?? "lode.lock",
+          required: true,
+        }],
       };
   }
 }

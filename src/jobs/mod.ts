@@ -18,3 +18,4 @@ export { type JobSummary, summaryOf } from "./job_index.ts";
 export { type JobOutcome, runJob, type RunJobOptions } from "./job_runner.ts";
 export type { JobContext, JobEffect, JobEffects, PullEffect } from "./job_context.ts";
 export { processAlive, processStart } from "./process_alive.ts";
+export { ClaimHolder, claimJob, claimPath, type JobClaim, jobRunningError, readClaim } from "./job_claim.ts";

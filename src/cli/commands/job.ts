@@ -2,16 +2,19 @@
  * `lode job plan KIND | run KIND | ls | show ID | watch ID | cancel ID | resume ID`: jobs without a daemon. `plan`
  * prints a job's pure plan; `run` records it under `$MODELS_HOME/jobs/<id>/` and runs it in this process
  * (SIGINT or SIGTERM cancels it); `ls` and `show` read the records; `watch` follows a job's events file; `cancel` sends SIGTERM to the process
- * running a job and waits for its record to say `cancelled`; `resume` runs an interrupted job again from
- * its record (a download continues from its partial). The runner and the download engine are loaded
+ * running a job and waits (`--timeout`, 10s) for its record to say `cancelled`; `resume` runs an interrupted job again from
+ * its record (a download continues from its partial). `run` and `resume` hold the job's claim while it runs
+ * (`job_claim.ts`): a second `resume` of it fails with `JOB_RUNNING`. The runner and the download engine are loaded
  * only by `run` and `resume`.
  * @module
  */
 import { LodeError } from "../../errors.ts";
 import { isFinished } from "../../events/job_event.ts";
+import { claimJob, jobRunningError } from "../../jobs/job_claim.ts";
 import { planJob } from "../../jobs/job_plan.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
+import { formatDuration, parseDuration } from "../../store/gc_duration.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { JOB_LS_HEADER, jobLine, planLines, progressText, recordLines } from "../job_text.ts";
@@ -30,6 +33,14 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   if (spec !== undefined && action !== "plan" && action !== "run") {
     throw new LodeError("USAGE", "--spec applies to `lode job plan` and `lode job run`");
   }
+  const timeout = parsed.options.timeout as string | undefined;
+  if (timeout !== undefined && action !== "cancel") {
+    throw new LodeError("USAGE", "--timeout applies to `lode job cancel`");
+  }
+  const socket = parsed.options.socket as string | undefined;
+  if (socket !== undefined && action !== "run" && action !== "resume") {
+    throw new LodeError("USAGE", "--socket applies to `lode job run` and `lode job resume`");
+  }
   const records = new JobRecords(ctx.config.storeRoot);
   switch (action) {
     case "plan": {
@@ -45,7 +56,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
         parseJobSpec(needs("a kind: lode job run KIND --spec JSON"), await readSpec(spec)),
       );
       const record = await records.create(plan, Deno.cwd());
-      return await execute(ctx, records, record);
+      await using _claim = await claimJob(records.jobDir(record.id));
+      return await execute(ctx, records, record, socket);
     }
     case "ls":
     case "list": {
@@ -64,7 +76,12 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       return;
     }
     case "cancel":
-      return await cancel(ctx, records, needs("a job id: lode job cancel ID"));
+      return await cancel(
+        ctx,
+        records,
+        needs("a job id: lode job cancel ID"),
+        parseDuration(timeout ?? "10s"),
+      );
     case "watch": {
       const { watchJob } = await import("../job_watch.ts");
       const r = await watchJob(ctx, records, needs("a job id: lode job watch ID"));
@@ -73,21 +90,35 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       return;
     }
     case "resume": {
-      const r = await records.read(needs("a job id: lode job resume ID"));
-      if (r.state !== "interrupted" || !r.plan.resumable) {
-        throw new LodeError(
-          isFinished(r.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
-          r.state === "interrupted"
-            ? `job ${r.id} (${r.kind}) cannot resume: a ${r.kind} job starts over`
-            : `job ${r.id} is ${r.state}: only an interrupted job resumes`,
-          { details: { id: r.id, kind: r.kind, state: r.state } },
-        );
-      }
-      return await execute(ctx, records, r);
+      const id = needs("a job id: lode job resume ID");
+      resumable(await records.read(id));
+      // One process runs a job: a second resume fails here with JOB_RUNNING. The record is read again
+      // under the claim, as the first may have finished the job meanwhile.
+      await using _claim = await claimJob(records.jobDir(id));
+      return await execute(ctx, records, resumable(await records.read(id)), socket);
     }
     default:
       throw new LodeError("USAGE", `unknown job action "${action}": lode job ${ACTIONS}`);
   }
+}
+
+/**
+ * `r` when it can resume (interrupted, of a resumable kind); else `JOB_RUNNING` (a live process runs it),
+ * `JOB_FINISHED` or `JOB_NOT_RESUMABLE`.
+ */
+function resumable(r: JobRecord): JobRecord {
+  if (r.state === "interrupted" && r.plan.resumable) return r;
+  // Its process is alive (a dead one's job reads interrupted).
+  if ((r.state === "running" || r.state === "queued") && r.pid !== null) {
+    throw jobRunningError(r.id, { pid: r.pid, pid_start: r.pid_start });
+  }
+  throw new LodeError(
+    isFinished(r.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
+    r.state === "interrupted"
+      ? `job ${r.id} (${r.kind}) cannot resume: a ${r.kind} job starts over`
+      : `job ${r.id} is ${r.state}: only an interrupted job resumes`,
+    { details: { id: r.id, kind: r.kind, state: r.state } },
+  );
 }
 
 /** The spec of `--spec`: JSON text, or `@FILE` holding it; none is `{}`. */
@@ -117,7 +148,12 @@ async function readSpec(spec: string | undefined): Promise<unknown> {
 }
 
 /** Runs `record` here: SIGINT and SIGTERM cancel it; its events are printed with --json. */
-async function execute(ctx: CommandContext, records: JobRecords, record: JobRecord): Promise<void> {
+async function execute(
+  ctx: CommandContext,
+  records: JobRecords,
+  record: JobRecord,
+  socket?: string,
+): Promise<void> {
   const [{ runJob }, { cliJobEffects }] = await Promise.all([
     import("../../jobs/job_runner.ts"),
     import("../job_effects.ts"),
@@ -129,9 +165,6 @@ async function execute(ctx: CommandContext, records: JobRecords, record: JobReco
   ctx.output.note(`job ${record.id} (${record.kind}) running`);
   // The job's events go through the command's one stream (source `job`, with the job's id); `--json`
   // prints them from there, as it prints a pull's download events.
-  const stopPrinting = ctx.events.listen((e) => {
-    if (e.source === "job") ctx.output.event(e.event);
-  });
   let outcome;
   try {
     outcome = await runJob(record, {
@@ -139,10 +172,9 @@ async function execute(ctx: CommandContext, records: JobRecords, record: JobReco
       store: await ctx.store(),
       signal: AbortSignal.any([controller.signal, ctx.output.closed]),
       onEvent: (e) => void ctx.events.publish("job", e, { jobId: record.id }),
-      effects: cliJobEffects(ctx),
+      effects: cliJobEffects(ctx, { dir: records.jobDir(record.id), ...(socket ? { socket } : {}) }),
     });
   } finally {
-    stopPrinting();
     for (const s of signals) Deno.removeSignalListener(s, cancel);
     await ctx.endProgress();
   }
@@ -153,8 +185,11 @@ async function execute(ctx: CommandContext, records: JobRecords, record: JobReco
   if (outcome.error) throw outcome.error;
 }
 
-/** Cancels job `id`: a live process gets SIGTERM (its runner records `cancelled`); a dead one's record is closed. */
-async function cancel(ctx: CommandContext, records: JobRecords, id: string): Promise<void> {
+/**
+ * Cancels job `id`: a live process gets SIGTERM (its runner records `cancelled`) and `waitMs` to record it,
+ * else `JOB_CANCEL_TIMEOUT` naming its pid; a dead one's record is closed.
+ */
+async function cancel(ctx: CommandContext, records: JobRecords, id: string, waitMs: number): Promise<void> {
   const r = await records.read(id);
   if (isFinished(r.state)) {
     throw new LodeError(
@@ -167,24 +202,59 @@ async function cancel(ctx: CommandContext, records: JobRecords, id: string): Pro
   }
   let done: JobRecord;
   if (r.state === "interrupted" || r.pid === null) {
-    const at = new Date().toISOString();
-    const error = { code: "CANCELLED", message: `job ${id} was cancelled` };
-    done = { ...r, state: "cancelled", finished_at: at, error };
-    await records.append({ event: "job_state", id, kind: r.kind, at, state: "cancelled", error });
-    await records.write(done);
+    const closed = await closeRecord(records, r);
+    // Another process took the job up meanwhile (a resume): cancel it as it now stands.
+    if (closed === null) return await cancel(ctx, records, id, waitMs);
+    done = closed;
   } else {
-    Deno.kill(r.pid, "SIGTERM");
-    done = await settled(records, id);
+    const pid = r.pid;
+    try {
+      Deno.kill(pid, "SIGTERM");
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e; // it died since its record was read
+    }
+    const settledOrNull = await settled(records, id, Date.now() + waitMs);
+    if (settledOrNull === null) {
+      const waited = formatDuration(waitMs);
+      throw new LodeError(
+        "JOB_CANCEL_TIMEOUT",
+        `job ${id}'s process (pid ${pid}) was sent SIGTERM but has not recorded \`cancelled\` after ${waited}`,
+        {
+          details: { id, pid, waited_ms: waitMs },
+          hint:
+            `Wait longer (\`lode job cancel ${id} --timeout 1m\`), or stop it: \`kill -9 ${pid}\`; the job then reads \`interrupted\`.`,
+        },
+      );
+    }
+    done = settledOrNull;
   }
   ctx.output.event({ event: "job", ...done });
   ctx.output.result(`job ${id} ${done.state}`);
 }
 
-/** Waits for job `id` to finish (polling its record), or for its process to die. */
-async function settled(records: JobRecords, id: string): Promise<JobRecord> {
+/**
+ * Records `r` (a job no process runs) as cancelled, under the job's claim so that a resume that has claimed it
+ * but not yet recorded `running` is not overwritten; null when the record changed before the claim was taken.
+ */
+async function closeRecord(records: JobRecords, r: JobRecord): Promise<JobRecord | null> {
+  await using _claim = await claimJob(records.jobDir(r.id));
+  const now = await records.read(r.id);
+  if (now.state !== r.state || now.pid !== r.pid || now.attempts !== r.attempts) return null;
+  const at = new Date().toISOString();
+  const error = { code: "CANCELLED", message: `job ${r.id} was cancelled` };
+  const done: JobRecord = { ...now, state: "cancelled", finished_at: at, error };
+  await records.append({ event: "job_state", id: r.id, kind: r.kind, at, state: "cancelled", error });
+  await records.write(done);
+  return done;
+}
+
+/** Waits until `deadline` (epoch ms) for job `id` to finish (polling its record) or its process to die; null when it has not. */
+async function settled(records: JobRecords, id: string, deadline: number): Promise<JobRecord | null> {
   for (let delay = 10;; delay = Math.min(delay * 2, 200)) {
     const r = await records.read(id);
     if (isFinished(r.state) || r.state === "interrupted") return r;
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
   }
 }

@@ -5,18 +5,9 @@
  */
 import { LodeError } from "../../errors.ts";
 import type { LockEntry } from "../../lock/lockfile.ts";
-import {
-  emptyLockfile,
-  findEntry,
-  lockfilePath,
-  readLockfile,
-  readLockfileIfPresent,
-  withEntry,
-  withoutEntry,
-  writeLockfile,
-} from "../../lock/lockfile.ts";
+import { findEntry, lockfilePath, readLockfile, withoutEntry, writeLockfile } from "../../lock/lockfile.ts";
 import { lockKey } from "../../lock/cache_key.ts";
-import { pinPlan } from "../../lock/pin_plan.ts";
+import { pinToLockfile } from "../../lock/pin_plan.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -55,14 +46,13 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
 }
 
 async function add(ctx: CommandContext, path: string, ref: string, parsed: ParsedArgv): Promise<void> {
-  // Read first: a malformed lockfile fails before anything is downloaded.
-  const lock = (await readLockfileIfPresent(path)) ?? emptyLockfile();
-  const plan = await resolveRef(ctx, ref, { name: parsed.options.name as string | undefined });
-  const store = await ctx.store();
-  const { entry, downloaded } = await pinPlan(plan, { store, pull: (p) => pullResolved(ctx, p) });
-  await ctx.endProgress();
-  const replaced = findEntry(lock, entry.name) !== undefined;
-  await writeLockfile(path, withEntry(lock, entry));
+  const name = parsed.options.name as string | undefined;
+  const { entry, replaced, downloaded } = await pinToLockfile(path, ref, {
+    store: await ctx.store(),
+    resolve: (r, options) => resolveRef(ctx, r, options),
+    pull: (p) => pullResolved(ctx, p),
+    ...(name === undefined ? {} : { name }),
+  }).finally(() => ctx.endProgress());
   ctx.emit("lock", {
     event: "lock_added",
     lockfile: path,

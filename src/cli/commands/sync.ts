@@ -3,8 +3,8 @@
  * re-hashing every blob lode did not write itself (a cache restore).
  * @module
  */
-import { lockfilePath, readLockfile, writeLockfile } from "../../lock/lockfile.ts";
-import { syncLockfile } from "../../lock/sync.ts";
+import { lockfilePath } from "../../lock/lockfile.ts";
+import { syncLockfileAt } from "../../lock/sync_file.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -22,10 +22,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const started = performance.now();
   const path = lockfilePath(parsed.options.lockfile as string | undefined, ctx.config.lockfile);
   const frozen = parsed.options.frozen === true;
-  const lock = await readLockfile(path);
-  const store = await ctx.store();
-  const outcome = await syncLockfile(lock, {
-    store,
+  const { outcome, summary } = await syncLockfileAt(path, {
+    store: () => ctx.store(),
     names: parsed.args.name as string[],
     frozen,
     offline: ctx.config.offline,
@@ -48,32 +46,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
         ctx.output.note(`${LABEL[event.status].padEnd(9)}  ${event.model}  ${event.filename}${size}${time}`);
       }
     }),
-  });
-  await ctx.endProgress();
-  if (outcome.changed) await writeLockfile(path, outcome.lock);
+  }).finally(() => ctx.endProgress());
   for (const m of outcome.models) ctx.output.result(`${m.status.padEnd(7)} ${m.name}`);
-  const count = (status: string) => outcome.blobs.filter((b) => b.status === status).length;
-  const repaired = count("corrupt") + count("missing");
   const ms = Math.round(performance.now() - started);
-  ctx.emit("lock", {
-    event: "sync_completed",
-    lockfile: path,
-    models: outcome.models.length,
-    blobs: outcome.blobs.length,
-    trusted: count("trusted"),
-    verified: count("verified"),
-    repaired,
-    hashed_bytes: outcome.hashedBytes,
-    check_ms: outcome.checkMs,
-    ms,
-    lockfile_changed: outcome.changed,
-    ok: outcome.error === null,
-  });
-  const trusted = `${count("trusted")} trusted (written by lode)`;
-  const rehashed = `${count("verified")} re-hashed (${formatBytes(outcome.hashedBytes)})`;
-  const checked = `checked ${outcome.blobs.length} blob(s) in ${outcome.checkMs} ms`;
+  ctx.emit("lock", { event: "sync_completed", ...summary, ms });
+  const trusted = `${summary.trusted} trusted (written by lode)`;
+  const rehashed = `${summary.verified} re-hashed (${formatBytes(summary.hashed_bytes)})`;
+  const checked = `checked ${summary.blobs} blob(s) in ${summary.check_ms} ms`;
   ctx.output.result(
-    `${checked}: ${trusted}, ${rehashed}, ${repaired} missing or corrupt; sync took ${ms} ms`,
+    `${checked}: ${trusted}, ${rehashed}, ${summary.repaired} missing or corrupt; sync took ${ms} ms`,
   );
   if (outcome.changed) ctx.output.note(`pinned unpinned files in ${path}: commit it.`);
   if (outcome.error) {

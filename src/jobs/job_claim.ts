@@ -1,0 +1,139 @@
+/**
+ * The claim on a job: one process at a time runs a job. The claim is `<store>/jobs/<id>/claim`, an
+ * exclusive lock on that file (`flock`, through {@link acquireFileLock}) whose content names the holder:
+ * its pid, its start time (`/proc`, as {@link processStart} reads it) and when it claimed the job. A second
+ * claimant fails at once with `JOB_RUNNING` naming the holder's pid. The kernel drops the lock when its
+ * holder dies, even by SIGKILL, so the claim of a dead process is simply taken over (its record is returned
+ * as `previous`). The claim is released when the run ends; release empties the file and keeps it (the lock
+ * lives on the file's inode, which a newcomer must share).
+ *
+ * @example
+ * ```ts
+ * import { claimJob } from "./job_claim.ts";
+ * await using claim = await claimJob("/srv/models/jobs/0mxcsnhnv-d4351c");
+ * if (claim.previous) console.log(`pid ${claim.previous.pid} held it and is gone`);
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import { isLodeError, LodeError } from "../errors.ts";
+import { baseName, joinPath } from "../path.ts";
+import { acquireFileLock } from "../store/file_lock.ts";
+import { processStart } from "./process_alive.ts";
+
+/** What a claim file says about its holder. */
+export const ClaimHolder = z.object({
+  pid: z.number().int().positive(),
+  /** The holder's start time (`/proc/<pid>/stat`), null where it cannot be read. */
+  pid_start: z.string().nullable(),
+  claimed_at: z.string(),
+});
+export type ClaimHolder = z.infer<typeof ClaimHolder>;
+
+/** A held claim. Dispose it (or `release`) when the run ends; dying releases it too. */
+export interface JobClaim extends AsyncDisposable {
+  readonly path: string;
+  readonly holder: ClaimHolder;
+  /** The holder of a claim left by a process that died, now taken over; null when the claim was free. */
+  readonly previous: ClaimHolder | null;
+  release(): Promise<void>;
+}
+
+/** The claim file of the job whose directory is `jobDir`. */
+export function claimPath(jobDir: string): string {
+  return joinPath(jobDir, "claim");
+}
+
+/** Claims the job whose directory is `jobDir` for this process, or throws `JOB_RUNNING` naming the holder. */
+export async function claimJob(jobDir: string): Promise<JobClaim> {
+  const path = claimPath(jobDir);
+  const id = baseName(jobDir);
+  let lock;
+  try {
+    lock = await acquireFileLock(path, { name: `job ${id}`, wait: false });
+  } catch (e) {
+    if (!isLodeError(e, "LOCK_CONTENDED")) throw e;
+    throw jobRunningError(id, await waitForHolder(path), path);
+  }
+  try {
+    const previous = await readClaim(path);
+    const holder: ClaimHolder = {
+      pid: Deno.pid,
+      pid_start: await processStart(Deno.pid),
+      claimed_at: new Date().toISOString(),
+    };
+    await writeInPlace(path, JSON.stringify(holder) + "\n");
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await writeInPlace(path, "").catch(() => {});
+      await lock.release();
+    };
+    return { path, holder, previous, release, [Symbol.asyncDispose]: release };
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+/**
+ * The holder named in the claim file at `path`, or null (no file, released, not a claim). It may name a
+ * process that died: only a failed {@link claimJob} proves the holder alive.
+ */
+export async function readClaim(path: string): Promise<ClaimHolder | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  try {
+    const parsed = ClaimHolder.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The winner of a race may not have written its name yet: read again for up to a second. */
+async function waitForHolder(path: string): Promise<ClaimHolder | null> {
+  const deadline = Date.now() + 1000;
+  while (true) {
+    const holder = await readClaim(path);
+    if (holder !== null || Date.now() >= deadline) return holder;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** `JOB_RUNNING`: job `id` is run by `holder` (null when its name could not be read). */
+export function jobRunningError(
+  id: string,
+  holder: { pid: number; pid_start: string | null; claimed_at?: string } | null,
+  claim?: string,
+): LodeError {
+  const who = holder === null ? "another lode process (pid unknown)" : `lode process ${holder.pid}`;
+  return new LodeError("JOB_RUNNING", `job ${id} is being run by ${who}`, {
+    details: {
+      id,
+      ...(claim === undefined ? {} : { claim }),
+      pid: holder?.pid ?? null,
+      pid_start: holder?.pid_start ?? null,
+      ...(holder?.claimed_at === undefined ? {} : { claimed_at: holder.claimed_at }),
+    },
+  });
+}
+
+/** Replaces the file's content without replacing the file (the lock lives on its inode). */
+async function writeInPlace(path: string, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  const file = await Deno.open(path, { write: true });
+  try {
+    let n = 0;
+    while (n < bytes.length) n += await file.write(bytes.subarray(n));
+    await file.truncate(bytes.length);
+  } finally {
+    file.close();
+  }
+}
