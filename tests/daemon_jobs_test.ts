@@ -19,7 +19,9 @@ const encodeHex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).pa
 
 /** A 24 MiB model: six 4 MiB parts, so a resume that reuses the partial fetches at most one part per connection. */
 const BYTES = ggufWith(new Uint8Array(24 * 1024 * 1024).map((_, i) => (i * 7) % 251));
-const SHA = encodeHex(new Uint8Array(await crypto.subtle.digest("SHA-256", BYTES as Uint8Array<ArrayBuffer>)));
+const SHA = encodeHex(
+  new Uint8Array(await crypto.subtle.digest("SHA-256", BYTES as Uint8Array<ArrayBuffer>)),
+);
 const PART = 4 * 1024 * 1024;
 const STALL_AT = 500_000;
 
@@ -67,7 +69,9 @@ const sentBytes = (origin: Origin, from = 0) =>
  * other connections fetched is on disk, the first part waits in its stall).
  */
 async function midDownload(origin: Origin, store: string): Promise<void> {
-  while (sentBytes(origin) < BYTES.length - PART + STALL_AT || await savedBytes(store) < BYTES.length - PART) {
+  while (
+    sentBytes(origin) < BYTES.length - PART + STALL_AT || await savedBytes(store) < BYTES.length - PART
+  ) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -154,10 +158,12 @@ Deno.test("cancelling a daemon pull mid-download: cancelled, no manifest, the pa
       assert.equal(detached.code, 0, detached.stderr);
       const id = detached.events.find((e) => e.event === "job")!.id as string;
       await midDownload(w.origin, w.store);
-      const client = await FrameClient.connect(daemon.socket);
-      const cancelled = await jobOf(client, "c", { op: "job_cancel", job: id });
-      assert.equal(cancelled.state, "cancelled");
+      // `lode job cancel` finds the daemon's socket in the record and cancels there (no signal to the daemon).
+      const cancel = await runLode(["job", "cancel", id, "--json"], { store: w.store });
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.equal(JobRecord.parse(cancel.events.find((e) => e.event === "job")).state, "cancelled");
       assert.equal(await Deno.stat(`${w.store}/manifests/m.json`).then(() => true, () => false), false);
+      const client = await FrameClient.connect(daemon.socket);
       const again = await request(client, "c2", { op: "job_cancel", job: id });
       assert.equal(again.at(-1)!.code, "JOB_FINISHED");
       client.close();

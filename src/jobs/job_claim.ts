@@ -19,6 +19,8 @@ import { z } from "zod";
 import { isLodeError, LodeError } from "../errors.ts";
 import { baseName, joinPath } from "../path.ts";
 import { acquireFileLock } from "../store/file_lock.ts";
+import { isFinished } from "../events/job_event.ts";
+import type { JobRecord, JobRecords } from "./job_record.ts";
 import { processStart } from "./process_alive.ts";
 
 /** What a claim file says about its holder. */
@@ -136,4 +138,35 @@ async function writeInPlace(path: string, text: string): Promise<void> {
   } finally {
     file.close();
   }
+}
+
+/**
+ * `record` when it can resume (interrupted, of a resumable kind); else `JOB_RUNNING` (a live process runs
+ * it), `JOB_FINISHED` or `JOB_NOT_RESUMABLE`.
+ */
+export function resumableRecord(record: JobRecord): JobRecord {
+  if (record.state === "interrupted" && record.plan.resumable) return record;
+  // Its process is alive (a dead one's job reads interrupted).
+  if ((record.state === "running" || record.state === "queued") && record.pid !== null) {
+    throw jobRunningError(record.id, { pid: record.pid, pid_start: record.pid_start });
+  }
+  throw new LodeError(
+    isFinished(record.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
+    record.state === "interrupted"
+      ? `job ${record.id} (${record.kind}) cannot resume: a ${record.kind} job starts over`
+      : `job ${record.id} is ${record.state}: only an interrupted job resumes`,
+    { details: { id: record.id, kind: record.kind, state: record.state } },
+  );
+}
+
+/**
+ * Closes `record` (a job no process runs) as `cancelled`, under the job's claim so that a resume that has
+ * claimed it but not yet recorded `running` is not overwritten; null when the record changed before the
+ * claim was taken (cancel it as it now stands).
+ */
+export async function cancelStoppedJob(records: JobRecords, record: JobRecord): Promise<JobRecord | null> {
+  await using _claim = await claimJob(records.jobDir(record.id));
+  const now = await records.read(record.id);
+  if (now.state !== record.state || now.pid !== record.pid || now.attempts !== record.attempts) return null;
+  return await records.closeCancelled(now);
 }

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
-import { isFinished, JobArtifact, type JobEvent, JobProgress, JobState } from "../events/job_event.ts";
+import { JobArtifact, type JobEvent, JobProgress, JobState } from "../events/job_event.ts";
 import { JobPlan } from "./job_plan.ts";
 import {
   appendSummary,
@@ -221,19 +221,4 @@ async function settle(record: JobRecord): Promise<JobRecord> {
   if (record.state !== "queued" && record.state !== "running") return record;
   if (record.pid !== null && await processAlive(record.pid, record.pid_start)) return record;
   return { ...record, state: "interrupted" };
-}
-
-/**
- * Throws unless `record` may resume: it is `interrupted` and its plan resumable (`JOB_FINISHED` for a
- * finished job, `JOB_NOT_RESUMABLE` otherwise).
- */
-export function checkResumable(record: JobRecord): void {
-  if (record.state === "interrupted" && record.plan.resumable) return;
-  throw new LodeError(
-    isFinished(record.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
-    record.state === "interrupted"
-      ? `job ${record.id} (${record.kind}) cannot resume: a ${record.kind} job starts over`
-      : `job ${record.id} is ${record.state}: only an interrupted job resumes`,
-    { details: { id: record.id, kind: record.kind, state: record.state } },
-  );
 }

@@ -204,6 +204,8 @@ async function runKind(ctx: JobContext): Promise<unknown> {
       );
       ctx.progress(0, 1);
       const result = await effect(spec, { cwd: ctx.cwd, signal: ctx.signal, onEvent: forward });
+      const output = (result as { output?: unknown } | null)?.output;
+      if (typeof output === "string") ctx.artifact(await fileArtifact("output", output, "text/plain"));
       ctx.progress(1, 1);
       return result;
     }

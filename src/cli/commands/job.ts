@@ -10,7 +10,7 @@
  */
 import { LodeError } from "../../errors.ts";
 import { isFinished } from "../../events/job_event.ts";
-import { claimJob, jobRunningError } from "../../jobs/job_claim.ts";
+import { cancelStoppedJob, claimJob, resumableRecord } from "../../jobs/job_claim.ts";
 import { planJob } from "../../jobs/job_plan.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
@@ -91,34 +91,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     }
     case "resume": {
       const id = needs("a job id: lode job resume ID");
-      resumable(await records.read(id));
+      resumableRecord(await records.read(id));
       // One process runs a job: a second resume fails here with JOB_RUNNING. The record is read again
       // under the claim, as the first may have finished the job meanwhile.
       await using _claim = await claimJob(records.jobDir(id));
-      return await execute(ctx, records, resumable(await records.read(id)), socket);
+      return await execute(ctx, records, resumableRecord(await records.read(id)), socket);
     }
     default:
       throw new LodeError("USAGE", `unknown job action "${action}": lode job ${ACTIONS}`);
   }
-}
-
-/**
- * `r` when it can resume (interrupted, of a resumable kind); else `JOB_RUNNING` (a live process runs it),
- * `JOB_FINISHED` or `JOB_NOT_RESUMABLE`.
- */
-function resumable(r: JobRecord): JobRecord {
-  if (r.state === "interrupted" && r.plan.resumable) return r;
-  // Its process is alive (a dead one's job reads interrupted).
-  if ((r.state === "running" || r.state === "queued") && r.pid !== null) {
-    throw jobRunningError(r.id, { pid: r.pid, pid_start: r.pid_start });
-  }
-  throw new LodeError(
-    isFinished(r.state) ? "JOB_FINISHED" : "JOB_NOT_RESUMABLE",
-    r.state === "interrupted"
-      ? `job ${r.id} (${r.kind}) cannot resume: a ${r.kind} job starts over`
-      : `job ${r.id} is ${r.state}: only an interrupted job resumes`,
-    { details: { id: r.id, kind: r.kind, state: r.state } },
-  );
 }
 
 /** The spec of `--spec`: JSON text, or `@FILE` holding it; none is `{}`. */
@@ -202,10 +183,12 @@ async function cancel(ctx: CommandContext, records: JobRecords, id: string, wait
   }
   let done: JobRecord;
   if (r.state === "interrupted" || r.pid === null) {
-    const closed = await closeRecord(records, r);
+    const closed = await cancelStoppedJob(records, r);
     // Another process took the job up meanwhile (a resume): cancel it as it now stands.
     if (closed === null) return await cancel(ctx, records, id, waitMs);
     done = closed;
+  } else if (r.daemon_socket !== undefined) {
+    done = await cancelInDaemon(r.daemon_socket, r);
   } else {
     const pid = r.pid;
     try {
@@ -233,19 +216,28 @@ async function cancel(ctx: CommandContext, records: JobRecords, id: string, wait
 }
 
 /**
- * Records `r` (a job no process runs) as cancelled, under the job's claim so that a resume that has claimed it
- * but not yet recorded `running` is not overwritten; null when the record changed before the claim was taken.
+ * Cancels `r`, which a daemon runs, through its socket (the daemon stops it and answers its record). A
+ * daemon that no longer answers has stopped: the record then reads `interrupted`, and is closed here.
  */
-async function closeRecord(records: JobRecords, r: JobRecord): Promise<JobRecord | null> {
-  await using _claim = await claimJob(records.jobDir(r.id));
-  const now = await records.read(r.id);
-  if (now.state !== r.state || now.pid !== r.pid || now.attempts !== r.attempts) return null;
-  const at = new Date().toISOString();
-  const error = { code: "CANCELLED", message: `job ${r.id} was cancelled` };
-  const done: JobRecord = { ...now, state: "cancelled", finished_at: at, error };
-  await records.append({ event: "job_state", id: r.id, kind: r.kind, at, state: "cancelled", error });
-  await records.write(done);
-  return done;
+async function cancelInDaemon(socket: string, r: JobRecord): Promise<JobRecord> {
+  const [{ DaemonClient }, { cancelJob }] = await Promise.all([
+    import("../../daemon/wire/client.ts"),
+    import("../../daemon/wire/job_client.ts"),
+  ]);
+  let client;
+  try {
+    client = await DaemonClient.connect(socket);
+  } catch {
+    throw new LodeError("JOB_RUNNING", `job ${r.id} runs in the daemon on ${socket}, which does not answer`, {
+      details: { id: r.id, socket, pid: r.pid },
+      hint: "The daemon is starting or stopping: run the cancel again in a moment.",
+    });
+  }
+  try {
+    return await cancelJob(client, r.id);
+  } finally {
+    client.close();
+  }
 }
 
 /** Waits until `deadline` (epoch ms) for job `id` to finish (polling its record) or its process to die; null when it has not. */

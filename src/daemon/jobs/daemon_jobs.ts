@@ -33,7 +33,8 @@ import { isFinished, JobEvent, type JobProgress, type JobState } from "../../eve
 import type { JobEffects } from "../../jobs/job_context.ts";
 import type { JobSummary } from "../../jobs/job_index.ts";
 import { planJob } from "../../jobs/job_plan.ts";
-import { checkResumable, type JobRecord, JobRecords } from "../../jobs/job_record.ts";
+import { cancelStoppedJob, claimJob, type JobClaim, resumableRecord } from "../../jobs/job_claim.ts";
+import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { runJob } from "../../jobs/job_runner.ts";
 import { type JobSpec, parseJobSpec } from "../../jobs/job_spec.ts";
 import { joinPath } from "../../path.ts";
@@ -125,7 +126,8 @@ export class DaemonJobs {
       this.#byKey.set(key, id);
     }
     const record = await created;
-    return { record: await this.#start(record, key, 0), shared: false };
+    const claim = await claimJob(this.records.jobDir(record.id));
+    return { record: await this.#start(record, key, 0, claim), shared: false };
   }
 
   /** Runs interrupted job `id` again here (`JOB_NOT_RESUMABLE`, `JOB_FINISHED` when it cannot). */
@@ -136,11 +138,20 @@ export class DaemonJobs {
         details: { id, state: "running" },
       });
     }
-    const record = await this.records.read(id);
-    checkResumable(record);
+    // One process runs a job: the claim, then the record read again under it.
+    resumableRecord(await this.records.read(id));
+    const claim = await claimJob(this.records.jobDir(id));
+    let record: JobRecord;
+    try {
+      record = resumableRecord(await this.records.read(id));
+    } catch (e) {
+      await claim.release();
+      throw e;
+    }
     const key = shareKey(record.plan.spec);
     const joined = key === null ? undefined : this.#byKey.get(key);
     if (joined !== undefined) {
+      await claim.release();
       throw new LodeError(
         "JOB_NOT_RESUMABLE",
         `job ${await joined} is doing what job ${id} did; watch it instead`,
@@ -155,7 +166,7 @@ export class DaemonJobs {
       ...(this.#options.socket !== undefined ? { daemon_socket: this.#options.socket } : {}),
     };
     if (key !== null) this.#byKey.set(key, Promise.resolve(id));
-    return await this.#start(owned, key, base);
+    return await this.#start(owned, key, base, claim);
   }
 
   /** Job `id` as it stands (`JOB_NOT_FOUND` when there is none); a running one with its live state and progress. */
@@ -244,7 +255,7 @@ export class DaemonJobs {
         hint: `\`lode job cancel ${id}\` stops it there.`,
       });
     }
-    return await this.records.closeCancelled(record);
+    return await cancelStoppedJob(this.records, record) ?? await this.cancel(id);
   }
 
   /**
@@ -274,7 +285,7 @@ export class DaemonJobs {
   }
 
   /** Starts `record`'s run; resolves with its record once it is `running` (or has ended). */
-  #start(record: JobRecord, key: string | null, base: number): Promise<JobRecord> {
+  #start(record: JobRecord, key: string | null, base: number, claim: JobClaim): Promise<JobRecord> {
     const started = Promise.withResolvers<void>();
     const { events } = this.#options;
     const running: Running = {
@@ -321,7 +332,8 @@ export class DaemonJobs {
     }).then(({ record: done }) => {
       this.#options.notice?.(`job ${done.id} (${done.kind}) ${done.state}`);
       return done;
-    }).finally(() => {
+    }).finally(async () => {
+      await claim.release();
       running.finished = true;
       this.#running.delete(record.id);
       if (key !== null) this.#byKey.delete(key);

@@ -59,7 +59,8 @@ Deno.test("decodeRequest: one valid line of every op", () => {
     unload: '{"id":"u1","op":"unload","model":"m"}',
     cancel: '{"id":"x1","op":"cancel","target":"g1"}',
     health: '{"id":"h1","op":"health","v":1}',
-    job_submit: '{"id":"j1","op":"job_submit","kind":"model-download","spec":{"ref":"hf:o/r:Q8_0"},"cwd":"/home/me"}',
+    job_submit:
+      '{"id":"j1","op":"job_submit","kind":"model-download","spec":{"ref":"hf:o/r:Q8_0"},"cwd":"/home/me"}',
     job_list: '{"id":"j2","op":"job_list"}',
     job_get: '{"id":"j3","op":"job_get","job":"0mxcvkjhg-8180b3"}',
     job_watch: '{"id":"j4","op":"job_watch","job":"0mxcvkjhg-8180b3","since":3}',
