@@ -66,6 +66,10 @@ export const NEEDS_PROCESSES: readonly string[] = [
   // Reads /proc/<pid>/stat (Deno grants it only with every permission) and runs programs as jobs.
   "src/jobs/job_record_test.ts",
   "src/jobs/job_runner_test.ts",
+  // Start plugin processes (deno run with a plugin's sandbox flags, an executable plugin).
+  "src/plugin/plugin_driver_test.ts",
+  "src/plugin/plugin_process_test.ts",
+  "src/plugin/plugin_supervisor_test.ts",
   "src/store/file_lock_test.ts",
   "src/store/gc_test.ts",
 ];
