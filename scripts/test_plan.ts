@@ -99,7 +99,7 @@ export function isTestFileName(name: string): boolean {
 /** Every test file under `dirs` of `root`, sorted, as paths from `root` (node_modules and dot-directories skipped). */
 export async function listTestFiles(
   root: string,
-  dirs: readonly string[] = ["src", "scripts", "tests"],
+  dirs: readonly string[] = ["src", "scripts", "tests", "plugins"],
 ): Promise<string[]> {
   const found: string[] = [];
   const walk = async (rel: string): Promise<void> => {
