@@ -168,3 +168,25 @@ Deno.test("an out-of-process sink receives events; a faulty plugin fails alone a
   assert.deepEqual(await driver.close(), []);
   assert.match(process.log.text(), /mirror: 1 events/);
 });
+
+Deno.test("an out-of-process backend: probe, load, a streamed generation, embed, tokenize, close", async () => {
+  const driver = new PluginDriver();
+  driver.registerRemote(await remote("echo_backend"));
+  assert.equal(await driver.probe("/m.gguf"), null);
+  const session = await driver.load("/m.echo");
+  assert.equal(session.capabilities.backend, "echo");
+  assert.equal(session.info.architecture, "parrot");
+  const chunks: unknown[] = [];
+  const context = { signal: new AbortController().signal, progress: (d: unknown) => chunks.push(d) };
+  const result = await session.generate("once upon a time", {}, context);
+  assert.deepEqual(chunks, [{ text: "once " }, { text: "upon " }, { text: "a " }, { text: "time " }]);
+  assert.equal(result.stopReason, "eos");
+  assert.equal(result.usage.generatedTokens, 4);
+  assert.deepEqual(await session.embed(["ab"], {}, context), [[2, 1]]);
+  assert.deepEqual(await session.tokenize("hi", context), [104, 105]);
+  assert.equal(await session.detokenize([104, 105], context), "hi");
+  await session.close();
+  const missing = await failure(driver.load("/m.gguf"));
+  assert.equal(missing.code, "MODEL_LOAD_FAILED");
+  await driver.close();
+});
