@@ -44,3 +44,19 @@ export function tagged(e: unknown, plugin: string, hook: string): LodeError {
   const message = e instanceof Error ? e.message : String(e);
   return pluginError("PLUGIN_FAILED", plugin, hook, message, {}, e);
 }
+
+/** An access the plugin's sandbox refused, as its error frame reported it: `PLUGIN_DENIED` naming it. */
+export function deniedError(
+  plugin: string,
+  hook: string,
+  error: { message: string; permission?: string; target?: string },
+): LodeError {
+  const what = error.permission ?? "an undeclared permission";
+  return pluginError(
+    "PLUGIN_DENIED",
+    plugin,
+    hook,
+    `its sandbox refused ${what} access${error.target ? ` to ${error.target}` : ""}: ${error.message}`,
+    { permission: error.permission ?? null, target: error.target ?? null },
+  );
+}

@@ -27,7 +27,7 @@
  */
 import type { LodeError } from "../errors.ts";
 import { API_VERSION, PROTOCOL_VERSIONS } from "./api.ts";
-import { pluginError } from "./plugin_error.ts";
+import { deniedError, pluginError } from "./plugin_error.ts";
 import {
   boundedLines,
   commonVersion,
@@ -38,7 +38,6 @@ import {
   MAX_FRAME_BYTES,
   PluginFrame,
   type PluginHello,
-  type WireError,
 } from "./plugin_protocol.ts";
 import type { SandboxCommand } from "./sandbox.ts";
 
@@ -75,18 +74,6 @@ interface Pending {
   onProgress?: (data: unknown) => void;
   timer?: ReturnType<typeof setTimeout>;
   cancelled: boolean;
-}
-
-/** A denied access as the plugin reported it, as `PLUGIN_DENIED`. */
-function denied(name: string, hook: string, error: WireError): LodeError {
-  const what = error.permission ?? "an undeclared permission";
-  return pluginError(
-    "PLUGIN_DENIED",
-    name,
-    hook,
-    `its sandbox refused ${what} access${error.target ? ` to ${error.target}` : ""}: ${error.message}`,
-    { permission: error.permission ?? null, target: error.target ?? null },
-  );
 }
 
 /** A running plugin process. */
@@ -393,7 +380,7 @@ export class PluginProcess {
     } else if (frame.type === "result") {
       pending.resolve(frame.value);
     } else if (frame.error.kind === "denied") {
-      pending.reject(denied(this.name, pending.hook, frame.error));
+      pending.reject(deniedError(this.name, pending.hook, frame.error));
     } else if (frame.error.kind === "cancelled") {
       pending.reject(pluginError("CANCELLED", this.name, pending.hook, frame.error.message));
     } else {
