@@ -104,14 +104,17 @@ export class SupervisedPlugin {
   }
 
   #fault(error: LodeError): void {
-    if (this.#process?.failure === error || this.#process === null) this.#process = null;
+    if (this.#process?.failure === error) this.#process = null;
     this.failures++;
     if (this.failures >= (this.#options.maxFailures ?? 3)) this.disabledBy = error;
   }
 
   async #ready(hook: string): Promise<PluginProcess> {
     if (this.#process?.alive) return this.#process;
+    // A process that died between calls is a fault too.
+    if (this.#process?.failure) this.#fault(this.#process.failure);
     this.#process = null;
+    if (this.disabledBy !== null) throw this.#disabled(hook);
     this.#starting ??= this.#start().finally(() => this.#starting = null);
     try {
       return await this.#starting;
