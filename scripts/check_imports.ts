@@ -21,7 +21,9 @@
  * | 9     | `src/schema` (input that breaks its schema, as a typed error)                |
  * | 10    | `src/errors.ts`, `src/events`, `src/path.ts`, `src/version.ts`               |
  *
- * Rooms of one layer do not import each other. Only `src/cli/program.ts` (the command table)
+ * Rooms of one layer do not import each other. The plugins in `plugins/` (built-ins, the SDK, examples)
+ * import of `src/` only the plugin contract (`src/plugin/api.ts`, and `src/plugin/sink_runner.ts`, whose
+ * sink type it re-exports) and `src/events`: what an out-of-process plugin can reach too. Only `src/cli/program.ts` (the command table)
  * imports a command, and a command imports no other command. No module in `src/` imports a
  * `mod.ts` (a folder's surface for code outside `src/`), and a `mod.ts` only re-exports its own
  * folder's modules.
@@ -51,7 +53,7 @@ export interface Import {
 
 /** What {@link checkImports} found wrong. */
 export interface Problem {
-  kind: "direction" | "sideways" | "command" | "cycle" | "mod";
+  kind: "direction" | "sideways" | "command" | "cycle" | "mod" | "plugin";
   message: string;
 }
 
@@ -75,6 +77,9 @@ const SUB_LAYERS: Record<string, readonly (readonly string[])[]> = {
   cli: [["commands"], [""]],
   daemon: [["server", "openai"], ["jobs"], ["router"], ["runner"], ["wire"]],
 };
+
+/** What a module of `plugins/` may import from `src/`: the plugin contract and the events. */
+const PLUGIN_REACH = ["src/plugin/api.ts", "src/plugin/sink_runner.ts", "src/events/"];
 
 /** The command table: the one module that imports commands (lazily, one per command). */
 const COMMAND_TABLE = "src/cli/program.ts";
@@ -171,6 +176,19 @@ function where(i: Import): string {
 export function checkImports(imports: readonly Import[]): Problem[] {
   const problems: Problem[] = [];
   for (const i of imports) {
+    if (i.from.startsWith("plugins/") && i.to.startsWith("src/")) {
+      if (
+        !PLUGIN_REACH.some((allowed) =>
+          i.to === allowed || (allowed.endsWith("/") && i.to.startsWith(allowed))
+        )
+      ) {
+        problems.push({
+          kind: "plugin",
+          message: `${where(i)} imports ${i.to}: a plugin imports of src/ only ${PLUGIN_REACH.join(", ")}`,
+        });
+      }
+      continue;
+    }
     const from = roomOf(i.from);
     const to = roomOf(i.to);
     if (from === null || to === null) continue;
@@ -287,10 +305,12 @@ export function roomGraph(imports: readonly Import[]): Map<string, Map<string, n
   return graph;
 }
 
-/** The modules of `main.ts` and `src/` (tests excluded), relative to `root`. */
+/** The modules of `main.ts`, `src/` and `plugins/` (tests excluded), relative to `root`. */
 export async function sourceModules(root: string): Promise<string[]> {
   const files = ["main.ts"];
   const walk = async (dir: string): Promise<void> => {
+    const exists = await Deno.stat(`${root}/${dir}`).then(() => true, () => false);
+    if (!exists) return;
     for await (const entry of Deno.readDir(`${root}/${dir}`)) {
       const path = `${dir}/${entry.name}`;
       if (entry.isDirectory) await walk(path);
@@ -298,6 +318,7 @@ export async function sourceModules(root: string): Promise<string[]> {
     }
   };
   await walk("src");
+  await walk("plugins");
   return files.sort();
 }
 

@@ -101,6 +101,16 @@ Deno.test("checkImports: src/ imports no mod.ts, a mod.ts re-exports only its ow
   assert.deepEqual(kinds([imp("tests/pull_test.ts", "src/events/mod.ts")]), []);
 });
 
+Deno.test("checkImports: a plugin imports of src/ only the plugin contract and the events", () => {
+  const kinds = (imports: Import[]) => checkImports(imports).map((p) => p.kind);
+  assert.deepEqual(kinds([imp("plugins/sdk/mod.ts", "src/plugin/api.ts")]), []);
+  assert.deepEqual(kinds([imp("plugins/sdk/mod.ts", "src/events/envelope.ts")]), []);
+  assert.deepEqual(kinds([imp("plugins/webhook_sink/sink.ts", "src/plugin/sink_runner.ts")]), []);
+  assert.deepEqual(kinds([imp("plugins/examples/mirror/main.ts", "plugins/sdk/mod.ts")]), []);
+  assert.deepEqual(kinds([imp("plugins/sdk/mod.ts", "src/plugin/plugin_process.ts")]), ["plugin"]);
+  assert.deepEqual(kinds([imp("plugins/sdk/mod.ts", "src/registry/registry.ts")]), ["plugin"]);
+});
+
 Deno.test("findCycles: every circle, type-only ones too, once each", () => {
   assert.deepEqual(
     findCycles([

@@ -66,6 +66,10 @@ export const NEEDS_PROCESSES: readonly string[] = [
   // Reads /proc/<pid>/stat (Deno grants it only with every permission) and runs programs as jobs.
   "src/jobs/job_record_test.ts",
   "src/jobs/job_runner_test.ts",
+  // Start plugin processes (deno run with a plugin's sandbox flags, an executable plugin).
+  "src/plugin/plugin_driver_test.ts",
+  "src/plugin/plugin_process_test.ts",
+  "src/plugin/plugin_supervisor_test.ts",
   "src/store/file_lock_test.ts",
   "src/store/gc_test.ts",
 ];
@@ -95,7 +99,7 @@ export function isTestFileName(name: string): boolean {
 /** Every test file under `dirs` of `root`, sorted, as paths from `root` (node_modules and dot-directories skipped). */
 export async function listTestFiles(
   root: string,
-  dirs: readonly string[] = ["src", "scripts", "tests"],
+  dirs: readonly string[] = ["src", "scripts", "tests", "plugins"],
 ): Promise<string[]> {
   const found: string[] = [];
   const walk = async (rel: string): Promise<void> => {

@@ -292,6 +292,35 @@ export const ERROR_CODES = {
     hint:
       "Another lode process runs this job; follow it with `lode job watch ID`, or stop it with `lode job cancel ID`.",
   },
+  PLUGIN_MANIFEST_INVALID: {
+    exit: EXIT.USAGE,
+    hint:
+      "Fix the named field of the plugin's lode-plugin.json (docs/plugins.md gives every field with an example).",
+  },
+  PLUGIN_FAILED: {
+    exit: EXIT.INTERNAL,
+    hint:
+      "The plugin failed or its process died; its log (stderr) is in the error's details. Fix the plugin, or remove it.",
+  },
+  PLUGIN_PROTOCOL: {
+    exit: EXIT.INTERNAL,
+    hint:
+      "The plugin broke lode's plugin protocol (docs/plugins.md): build it with plugins/sdk/mod.ts for this lode's protocol version.",
+  },
+  PLUGIN_TIMEOUT: {
+    exit: EXIT.INTERNAL,
+    hint: "The plugin did not answer in time and was stopped; check its log, or the service it depends on.",
+  },
+  PLUGIN_DENIED: {
+    exit: EXIT.REFUSED,
+    hint:
+      "The plugin tried an access its manifest does not declare; declare it in lode-plugin.json's permissions (with a reason) if it is meant to.",
+  },
+  PLUGIN_DISABLED: {
+    exit: EXIT.REFUSED,
+    hint:
+      "The plugin failed too many times in a row and was disabled until lode restarts; see the earlier errors and its log.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

@@ -96,6 +96,12 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     EXTERNAL_COMMAND_FAILED: 10,
     JOB_CANCEL_TIMEOUT: 6,
     JOB_RUNNING: 7,
+    PLUGIN_MANIFEST_INVALID: 2,
+    PLUGIN_FAILED: 1,
+    PLUGIN_PROTOCOL: 1,
+    PLUGIN_TIMEOUT: 1,
+    PLUGIN_DENIED: 6,
+    PLUGIN_DISABLED: 6,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());
