@@ -43,7 +43,7 @@ export async function pullResolved(ctx: CommandContext, plan: ModelPlan): Promis
 export async function pullRef(
   ctx: CommandContext,
   ref: string,
-  options: { name?: string; sha256?: string },
+  options: { name?: string; sha256?: string; mirrors?: string[] },
 ): Promise<PullResult> {
   let pulling = false; // resolved: a typed error from now on was emitted as a `failed` event
   try {

@@ -1,5 +1,5 @@
 /**
- * `lode pull REF… [--name N] [--sha256 HEX]`: download, verify and store models.
+ * `lode pull REF… [--name N] [--sha256 HEX] [--mirror URL]…`: download, verify and store models.
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
@@ -13,11 +13,12 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const refs = parsed.args.ref as string[];
   const name = parsed.options.name as string | undefined;
   const sha256 = parsed.options.sha256 as string | undefined;
-  if (refs.length > 1 && (name || sha256)) {
-    throw new LodeError("USAGE", "--name and --sha256 apply to a single reference");
+  const mirrors = parsed.options.mirror as string[] | undefined;
+  if (refs.length > 1 && (name || sha256 || mirrors?.length)) {
+    throw new LodeError("USAGE", "--name, --sha256 and --mirror apply to a single reference");
   }
   // Every model at once, under one global connection budget; each result (or error) in the order given.
-  const results = await Promise.allSettled(refs.map((ref) => pullRef(ctx, ref, { name, sha256 })));
+  const results = await Promise.allSettled(refs.map((ref) => pullRef(ctx, ref, { name, sha256, mirrors })));
   await ctx.endProgress();
   let failure: LodeError | null = null;
   for (const [i, settled] of results.entries()) {
