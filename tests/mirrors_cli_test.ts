@@ -92,3 +92,38 @@ engineTest("cli: lode sync pulls a locked file from its mirrors when its url fai
     assert.equal(again.code, 0, again.stderr);
   }, { second: { "/m.gguf": { body: BODY } } });
 });
+
+engineTest(
+  "cli: lode lock add --mirror writes the mirrors; sync uses them when the url is gone",
+  async () => {
+    await withEngine({ "/m.gguf": { body: BODY } }, async (w) => {
+      const lockfile = `${w.dir}/lode.lock`;
+      const mirror = `${w.second!.url}/m.gguf`;
+      const add = await w.lode([
+        "lock",
+        "add",
+        `${w.origin.url}/m.gguf#sha256=${SHA}`,
+        "--mirror",
+        mirror,
+        "--lockfile",
+        lockfile,
+      ]);
+      assert.equal(add.code, 0, add.stderr);
+      const locked = JSON.parse(await Deno.readTextFile(lockfile)).models[0].files[0];
+      assert.deepEqual(locked.mirrors, [mirror]);
+      assert.equal(getsOf(w.second!, "/m.gguf").length, 0, "the mirror is not asked while the url works");
+
+      w.origin.routes["/m.gguf"] = { status: 410 };
+      const sync = await w.lode(["sync", "--lockfile", lockfile, "--frozen", "--json"], {
+        MODELS_HOME: `${w.dir}/ci`,
+      });
+      assert.equal(sync.code, 0, sync.stderr);
+      assert.deepEqual(
+        sync.events.filter((e) => e.event === "mirror_failed").map((e) => [e.code, e.status]),
+        [
+          ["HTTP_NOT_FOUND", 410],
+        ],
+      );
+    }, { second: { "/m.gguf": { body: BODY } } });
+  },
+);

@@ -57,6 +57,15 @@ const GLOBAL: OptionSpec[] = [
   },
 ];
 
+/** `--mirror`, shared by `pull` and `lock add`. */
+const MIRROR: OptionSpec = {
+  name: "mirror",
+  type: "list",
+  split: false,
+  value: "<url>",
+  description: "another URL of the same bytes (needs #sha256=), tried in order when the first fails; repeatable",
+};
+
 const SPECS: CommandSpec[] = [
   {
     name: "pull",
@@ -76,13 +85,7 @@ const SPECS: CommandSpec[] = [
         description: "store under this name (default: file name without .gguf)",
       },
       SHA256,
-      {
-        name: "mirror",
-        type: "list",
-        split: false,
-        value: "<url>",
-        description: "another URL of the same bytes, tried in order when the first fails; repeatable",
-      },
+      MIRROR,
     ],
     examples: [
       "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0",
@@ -233,10 +236,12 @@ const SPECS: CommandSpec[] = [
         value: "<name>",
         description: "lock add: model name (default: from the file name)",
       },
+      { ...MIRROR, description: `lock add: ${MIRROR.description}` },
       LOCKFILE,
     ],
     examples: [
       `lode lock add ${STORIES}#sha256=${STORIES_SHA}`,
+      `lode lock add ${STORIES}#sha256=${STORIES_SHA} --mirror https://mirror.example/stories260K.gguf`,
       `lode lock add ${STORIES} --name tiny`,
       "lode lock rm tiny",
       "lode lock key",

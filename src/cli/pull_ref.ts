@@ -29,7 +29,7 @@ export function pullEffects(ctx: CommandContext): PullEffects {
 export async function resolveRef(
   ctx: CommandContext,
   ref: string,
-  options: { name?: string; sha256?: string },
+  options: { name?: string; sha256?: string; mirrors?: string[] },
 ): Promise<ModelPlan> {
   return await resolveReference(ref, pullEffects(ctx), options);
 }

@@ -57,7 +57,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
 async function add(ctx: CommandContext, path: string, ref: string, parsed: ParsedArgv): Promise<void> {
   // Read first: a malformed lockfile fails before anything is downloaded.
   const lock = (await readLockfileIfPresent(path)) ?? emptyLockfile();
-  const plan = await resolveRef(ctx, ref, { name: parsed.options.name as string | undefined });
+  const plan = await resolveRef(ctx, ref, {
+    name: parsed.options.name as string | undefined,
+    mirrors: parsed.options.mirror as string[] | undefined,
+  });
   const store = await ctx.store();
   const { entry, downloaded } = await pinPlan(plan, { store, pull: (p) => pullResolved(ctx, p) });
   await ctx.endProgress();
