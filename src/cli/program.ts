@@ -63,7 +63,8 @@ const MIRROR: OptionSpec = {
   type: "list",
   split: false,
   value: "<url>",
-  description: "another URL of the same bytes (needs #sha256=), tried in order when the first fails; repeatable",
+  description:
+    "another URL of the same bytes (needs #sha256=), tried in order when the first fails; repeatable",
 };
 
 const SPECS: CommandSpec[] = [
