@@ -23,7 +23,8 @@ import {
   sha256,
   withEngine,
 } from "./support/engine_world.ts";
-import type { Route } from "./support/origin.ts";
+import { type Route, startOrigin } from "./support/origin.ts";
+import { makeTestCa } from "./support/test_ca.ts";
 
 const MiB = 1024 * 1024;
 const BODY = randomModel(FIRST_PART + 8 * MiB + 4321);
@@ -245,5 +246,25 @@ engineTest("mirrors: a cancelled pull does not move to the next URL", async () =
     assert.equal(error.code, "INTERRUPTED");
     assert.equal(mirrorEvents(events).length, 0);
     assert.equal(getsOf(w.second!, "/f").length, 0);
+  }, { second: { "/f": { body: BODY } } });
+});
+
+engineTest("mirrors: a TLS failure and a redirect to a host not allowed move on too", async () => {
+  await withEngine({ "/away": { redirect: "https://127.0.0.3:9/f" } }, async (w) => {
+    // An origin whose certificate no CA of this client signed.
+    const stranger = await makeTestCa(`${w.dir}/stranger`, { caName: "stranger CA" });
+    const untrusted = await startOrigin({ tls: stranger, routes: { "/f": { body: BODY } } });
+    try {
+      const events: DownloadEvent[] = [];
+      const { pull } = await pullMirrored(w, {
+        url: `${untrusted.url}/f`,
+        mirrors: [`${w.origin.url}/away`, `${w.second!.url}/f`],
+      }, events);
+      assert.equal((await pull).sha256, SHA);
+      assert.deepEqual(mirrorEvents(events).map((e) => e.code), ["TLS", "HOST_NOT_ALLOWED"]);
+      assert.equal(getsOf(untrusted, "/f").length, 0, "no request went over the failed handshake");
+    } finally {
+      await untrusted.close();
+    }
   }, { second: { "/f": { body: BODY } } });
 });
