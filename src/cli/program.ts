@@ -58,6 +58,16 @@ const GLOBAL: OptionSpec[] = [
   },
 ];
 
+/** `--mirror`, shared by `pull` and `lock add`. */
+const MIRROR: OptionSpec = {
+  name: "mirror",
+  type: "list",
+  split: false,
+  value: "<url>",
+  description:
+    "another URL of the same bytes (needs #sha256=), tried in order when the first fails; repeatable",
+};
+
 const SPECS: CommandSpec[] = [
   {
     name: "pull",
@@ -88,6 +98,7 @@ const SPECS: CommandSpec[] = [
         description:
           "start the pull as a job in the daemon of this store and return at once (lode job watch ID)",
       },
+      MIRROR,
     ],
     examples: [
       "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0",
@@ -95,6 +106,7 @@ const SPECS: CommandSpec[] = [
       "lode pull hf.co/unsloth/Qwen3-0.6B-GGUF:q4_k_m@main --json",
       `lode pull ${STORIES}#sha256=${STORIES_SHA}`,
       `lode pull ${STORIES} --name tiny --json`,
+      `lode pull ${STORIES}#sha256=${STORIES_SHA} --mirror https://mirror.example/stories260K.gguf`,
     ],
   },
   ...MODEL_COMMAND_SPECS,
@@ -238,10 +250,12 @@ const SPECS: CommandSpec[] = [
         value: "<name>",
         description: "lock add: model name (default: from the file name)",
       },
+      { ...MIRROR, description: `lock add: ${MIRROR.description}` },
       LOCKFILE,
     ],
     examples: [
       `lode lock add ${STORIES}#sha256=${STORIES_SHA}`,
+      `lode lock add ${STORIES}#sha256=${STORIES_SHA} --mirror https://mirror.example/stories260K.gguf`,
       `lode lock add ${STORIES} --name tiny`,
       "lode lock rm tiny",
       "lode lock key",

@@ -29,7 +29,7 @@ export function pullEffects(ctx: CommandContext): PullEffects {
 export async function resolveRef(
   ctx: CommandContext,
   ref: string,
-  options: { name?: string; sha256?: string },
+  options: { name?: string; sha256?: string; mirrors?: string[] },
 ): Promise<ModelPlan> {
   return await resolveReference(ref, pullEffects(ctx), options);
 }
@@ -43,7 +43,7 @@ export async function pullResolved(ctx: CommandContext, plan: ModelPlan): Promis
 export async function pullRef(
   ctx: CommandContext,
   ref: string,
-  options: { name?: string; sha256?: string },
+  options: { name?: string; sha256?: string; mirrors?: string[] },
 ): Promise<PullResult> {
   let pulling = false; // resolved: a typed error from now on was published as a `failed` event
   try {

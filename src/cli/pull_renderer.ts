@@ -34,10 +34,18 @@ function lineRenderer(output: Output): PullRenderer {
         );
       } else if (e.event === "waiting") {
         output.note(`waiting: another lode process holds the lock of ${e.what}…`);
+      } else if (e.event === "mirror_failed") {
+        output.note(mirrorLine(e));
       }
     },
     stop() {},
   };
+}
+
+/** One line for a URL of a file that failed: what failed, why, and the URL tried next. */
+function mirrorLine(e: Extract<DownloadEvent, { event: "mirror_failed" }>): string {
+  const why = e.status === undefined ? e.code : `${e.code}, HTTP ${e.status}`;
+  return `${e.filename}: ${e.url} failed (${why}); trying ${e.next_url}`;
 }
 
 /** The terminal stream cli-progress draws on: stderr through `output` (it redraws from a timer too). */
@@ -97,6 +105,14 @@ function barRenderer(output: Output): PullRenderer {
         case "file_completed":
           bars.get(e.filename)?.stop();
           break;
+        case "mirror_failed": {
+          // The next URL's `file_started` draws the file's bar again.
+          const bar = bars.get(e.filename);
+          if (bar) multi.remove(bar);
+          bars.delete(e.filename);
+          multi.log(`${mirrorLine(e)}\n`);
+          break;
+        }
         case "failed": {
           const bar = e.model ? bars.get(fileOf.get(e.model) ?? "") : undefined;
           bar?.stop();

@@ -32,6 +32,11 @@ export interface DownloadOptions {
   /** No byte for this long restarts a part (default 30 s). */
   stallMs?: number;
   retry?: RetryPolicy;
+  /**
+   * The caller pins the bytes by their SHA-256 (the partial directory is the digest's): a partial that
+   * another URL of them left is resumed when this URL serves the same size (mirrors).
+   */
+  pinnedBytes?: boolean;
   /** The size a registry promised: a different size fails before any byte is kept. */
   expectedBytes?: number;
   /** Disk preflight: the directory to check and the free space to keep. */

@@ -4,8 +4,10 @@
  * (trusted when the model's own manifest names it, else re-hashed) or
  * quarantined; otherwise stream the bytes into the partial directory while
  * hashing them, compare in constant time (mismatch → quarantine,
- * `DIGEST_MISMATCH`) and rename them into place. Emits `file_started`,
- * `file_progress` and `file_completed` for the file.
+ * `DIGEST_MISMATCH`) and rename them into place. A file with mirrors tries
+ * its URLs in order ({@link fromMirrors}); the partial of a pinned file is
+ * shared by all of them. Emits `file_started`, `file_progress`,
+ * `mirror_failed` and `file_completed` for the file.
  * @module
  */
 import { LodeError } from "../errors.ts";
@@ -15,6 +17,7 @@ import { checkBlob } from "../store/verify_model.ts";
 import { digestsEqual, sha256Bytes } from "../store/hash.ts";
 import { quarantineFile } from "../store/quarantine.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
+import { type FileSource, fromMirrors } from "./mirrors.ts";
 import { downloadToPartial } from "./parallel_download.ts";
 import type { PullContext } from "./pull_context.ts";
 import { RateMeter } from "./rate_meter.ts";
@@ -26,10 +29,15 @@ export interface PullFile {
   /** Name as the source knows it (a path in a repo); recorded in the manifest. */
   filename: string;
   url: string;
+  /**
+   * Further URLs of the same bytes, tried in order after `url` fails in a way another origin may not
+   * (mirrors.ts). A pinned file's partial download carries over from one to the next.
+   */
+  mirrors?: string[];
   /** Expected SHA-256 (lowercase hex); without it the hash is computed and the file is not pinned. */
   sha256?: string;
   sizeBytes?: number;
-  /** Credentials, sent only to `url`'s own origin (never to a redirect target elsewhere). */
+  /** Credentials, sent only to `url`'s own origin (a mirror on it too; never a redirect target elsewhere). */
   headers?: Record<string, string>;
   /** An optional file's failure does not fail the pull. */
   optional?: boolean;
@@ -84,38 +92,59 @@ export async function fetchBlob(file: PullFile, ctx: PullContext, at: FetchPosit
     if (at.trusted.has(expected) && (await store.hasBlob(expected))) return await present();
     await using _blobLock = await store.lockBlob(expected, ctx.lock);
     if (await reusable(ctx, expected, at.model)) return await present();
-    const downloaded = await download(file, ctx, at, store.layout.partialDir(expected));
-    if (!digestsEqual(downloaded.sha256, expected)) {
-      const moved = await quarantineFile(store.layout, downloaded.file, {
-        expected,
-        actual: downloaded.sha256,
-        source: file.url,
-        reason: "digest_mismatch",
-        name: at.model,
-      });
-      await Deno.remove(store.layout.partialDir(expected), { recursive: true }).catch(() => {});
-      ctx.emitStatus?.({
-        status: "loading_model",
-        phase: "quarantine",
-        path: downloaded.file,
-        expected_sha256: expected,
-        actual_sha256: downloaded.sha256,
-        quarantine_path: moved.path,
-      });
-      throw new LodeError(
-        "DIGEST_MISMATCH",
-        `sha256 of ${file.filename} is ${downloaded.sha256}, expected ${expected}; bytes quarantined at ${moved.path}`,
-        { details: { expected, actual: downloaded.sha256, quarantine_path: moved.path, url: file.url } },
-      );
-    }
+    const partialDir = store.layout.partialDir(expected);
+    const downloaded = await fromMirrors(file, ctx, at.model, async (source) => {
+      const got = await download(file, source, ctx, at, partialDir, true);
+      if (!digestsEqual(got.sha256, expected)) {
+        throw await quarantined(ctx, at, file, source.url, got, expected, partialDir);
+      }
+      return got;
+    });
     await commit(ctx, downloaded.file, expected);
     return done(expected, downloaded.bytes, false, true);
   }
-  const partialDir = store.layout.unpinnedPartialDir(sha256Bytes(`url:${file.url}`));
-  const downloaded = await download(file, ctx, at, partialDir);
+  // Unpinned, nothing says two URLs serve the same bytes: each has its own partial.
+  const downloaded = await fromMirrors(file, ctx, at.model, (source) => {
+    const partialDir = store.layout.unpinnedPartialDir(sha256Bytes(`url:${source.url}`));
+    return download(file, source, ctx, at, partialDir, false);
+  });
   await using _blobLock = await store.lockBlob(downloaded.sha256, ctx.lock);
   await commit(ctx, downloaded.file, downloaded.sha256);
   return done(downloaded.sha256, downloaded.bytes, false, false);
+}
+
+/** Wrong bytes: quarantined, the partial removed (the next URL starts clean); the `DIGEST_MISMATCH` to throw. */
+async function quarantined(
+  ctx: PullContext,
+  at: FetchPosition,
+  file: PullFile,
+  url: string,
+  downloaded: { file: string; sha256: string },
+  expected: string,
+  partialDir: string,
+): Promise<LodeError> {
+  const { store } = ctx;
+  const moved = await quarantineFile(store.layout, downloaded.file, {
+    expected,
+    actual: downloaded.sha256,
+    source: url,
+    reason: "digest_mismatch",
+    name: at.model,
+  });
+  await Deno.remove(partialDir, { recursive: true }).catch(() => {});
+  ctx.emitStatus?.({
+    status: "loading_model",
+    phase: "quarantine",
+    path: downloaded.file,
+    expected_sha256: expected,
+    actual_sha256: downloaded.sha256,
+    quarantine_path: moved.path,
+  });
+  return new LodeError(
+    "DIGEST_MISMATCH",
+    `sha256 of ${file.filename} is ${downloaded.sha256}, expected ${expected}; bytes quarantined at ${moved.path}`,
+    { details: { expected, actual: downloaded.sha256, quarantine_path: moved.path, url } },
+  );
 }
 
 /**
@@ -156,12 +185,17 @@ async function reusable(ctx: PullContext, expected: string, model: string): Prom
   return false;
 }
 
-/** Downloads the file's URL into `partialDir` (resuming what is there), with byte-level progress events. */
+/**
+ * Downloads one URL of the file into `partialDir` (resuming what is there — for `pinned` bytes, whichever
+ * URL it came from), with byte-level progress events.
+ */
 async function download(
   file: PullFile,
+  source: FileSource,
   ctx: PullContext,
   at: FetchPosition,
   partialDir: string,
+  pinned: boolean,
 ): Promise<{ file: string; sha256: string; bytes: number }> {
   const emit = ctx.emit ?? (() => {});
   const filename = file.filename;
@@ -184,11 +218,12 @@ async function download(
       bytes_per_second: Math.round(meter.bytesPerSecond),
     });
   };
-  const result = await downloadToPartial(file.url, partialDir, {
+  const result = await downloadToPartial(source.url, partialDir, {
     policy: ctx.policy,
     clientFor: ctx.clientFor,
     send: ctx.send,
-    headers: file.headers,
+    headers: source.headers,
+    pinnedBytes: pinned,
     signal: ctx.signal,
     connections: ctx.connections,
     budget: ctx.budget,

@@ -7,7 +7,9 @@
  *    Last-Modified); a `200` means the origin ignores ranges: one stream,
  *    hashed as it lands.
  * 2. **Resume**: a sidecar (`state.json`) that matches the URL, size and
- *    validators keeps every byte already on disk; anything else starts over.
+ *    validators keeps every byte already on disk; for bytes pinned by their
+ *    SHA-256 (`pinnedBytes`), one left by another URL (a mirror) of the same
+ *    size is kept too; anything else starts over.
  * 3. **Parts** run on up to `connections` connections (a global
  *    `ConnectionBudget` across files), each retried with backoff,
  *    watched for stalls, and re-resolved when a signed redirect expires.
@@ -102,12 +104,14 @@ async function attemptInner(
   const file = `${partialDir}/data.tmp`;
   const retry = options.retry ?? DEFAULT_RETRY;
   const saved = await readResumeState(partialDir);
-  const resumable = saved?.url === url && saved.parts.some(isIncomplete) ? saved : null;
+  // Another URL's partial is kept only for pinned bytes (a mirror); its validators are that origin's.
+  const sameUrl = saved?.url === url;
+  const resumable = (sameUrl || options.pinnedBytes) && saved?.parts.some(isIncomplete) ? saved : null;
   const firstMissing = resumable?.parts.find(isIncomplete);
   const probeFrom = firstMissing ? firstMissing.start + firstMissing.done : 0;
   const probeTo = firstMissing ? firstMissing.end - 1 : FIRST_PART_BYTES - 1;
 
-  const validator = resumable?.etag ?? resumable?.last_modified ?? null;
+  const validator = sameUrl ? resumable?.etag ?? resumable?.last_modified ?? null : null;
   const probe = await withRetries(
     () => openProbe(url, { from: probeFrom, to: probeTo, validator }, options),
     {
@@ -142,8 +146,8 @@ async function attemptInner(
   }
   const etag = strongEtag(probe.response.headers.get("etag"));
   const lastModified = probe.response.headers.get("last-modified");
-  const sameFile = resumable !== null && resumable.size === size && resumable.etag === etag &&
-    resumable.last_modified === lastModified;
+  const sameFile = resumable !== null && resumable.size === size &&
+    (!sameUrl || (resumable.etag === etag && resumable.last_modified === lastModified));
   if (resumable && !sameFile) {
     // The sidecar describes another file: forget it and probe again from the start.
     probe.controller.abort();

@@ -85,6 +85,23 @@ export const WaitingEvent = z.object({
   what: z.string(),
 });
 
+/**
+ * lode: one URL of a file failed in a way another origin may not (mirrors.ts in src/download says
+ * which), and the file's next URL is tried; a partial download carries over, the SHA-256 pins the bytes.
+ * URLs are shown without credentials, query or fragment.
+ */
+export const MirrorFailedEvent = z.object({
+  event: z.literal("mirror_failed"),
+  model: z.string().optional(),
+  filename: z.string(),
+  url: z.string(),
+  /** The error code of the failure (`NETWORK`, `HTTP_NOT_FOUND`, `DIGEST_MISMATCH`, …). */
+  code: z.string(),
+  /** The HTTP status, when the origin answered with one. */
+  status: z.number().int().optional(),
+  next_url: z.string(),
+});
+
 /** Any download event. */
 export const DownloadEvent = z.discriminatedUnion("event", [
   StartedEvent,
@@ -94,5 +111,6 @@ export const DownloadEvent = z.discriminatedUnion("event", [
   CompletedEvent,
   FailedEvent,
   WaitingEvent,
+  MirrorFailedEvent,
 ]);
 export type DownloadEvent = z.infer<typeof DownloadEvent>;

@@ -12,6 +12,7 @@ export {
   FileCompletedEvent,
   FileProgressEvent,
   FileStartedEvent,
+  MirrorFailedEvent,
   StartedEvent,
   toMb,
   WaitingEvent,

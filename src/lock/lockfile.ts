@@ -23,6 +23,10 @@
  * }
  * ```
  *
+ * A file may list `mirrors`: further URLs of the same bytes, tried in order
+ * when `url` fails (`lode sync` uses them; they get no credentials unless on
+ * `url`'s origin).
+ *
  * A file without `sha256` or `size` is *unpinned* (a hand-written entry):
  * `lode sync` pins it by downloading it and writes the hash back; `lode sync
  * --frozen` refuses it. Unknown fields are errors (a misspelt `sha256` must
@@ -74,10 +78,14 @@ const validName = (name: string) => {
 };
 
 /** One file of a locked model. */
+const HttpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, "must be an https:// (or http://) URL");
+
 export const LockedFile = z.object({
   role: z.string().min(1),
   filename: z.string().min(1),
-  url: z.string().regex(/^https?:\/\/[^\s]+$/, "must be an https:// (or http://) URL"),
+  url: HttpUrl,
+  /** Further URLs of the same bytes, tried in order when `url` fails (optional). */
+  mirrors: z.array(HttpUrl).optional(),
   sha256: z.string().refine(isSha256Hex, "must be 64 lowercase hex digits").optional(),
   size: z.number().int().nonnegative().optional(),
 }).strict();
@@ -159,12 +167,13 @@ function sortedUnique(values: string[]): string[] {
  * Anything else `file` carries (a plan's request headers, say) is left out.
  */
 export function lockedFile(
-  file: { role: string; filename: string; url: string; sha256?: string; size?: number },
+  file: { role: string; filename: string; url: string; mirrors?: string[]; sha256?: string; size?: number },
 ): LockedFile {
   return {
     role: file.role,
     filename: file.filename,
     url: file.url,
+    ...(file.mirrors?.length ? { mirrors: [...file.mirrors] } : {}),
     ...(file.sha256 !== undefined ? { sha256: file.sha256 } : {}),
     ...(file.size !== undefined ? { size: file.size } : {}),
   };

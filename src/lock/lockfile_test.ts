@@ -207,3 +207,26 @@ Deno.test("plan <-> entry: the lockfile is the plan (all files, pins, CDN hosts;
     files: plan.files.map(({ headers: _, ...f }) => f),
   });
 });
+
+Deno.test("mirrors: optional per file, kept in order after url, absent when none; plans carry them", () => {
+  const plain = entry("plain");
+  assert.ok(!serializeLockfile(withEntry(emptyLockfile(), plain)).includes("mirrors"));
+  const mirrored: LockEntry = {
+    ...entry("m"),
+    files: [{ ...entry("m").files[0]!, mirrors: ["https://b.test/m.gguf", "https://a.test/m.gguf"] }],
+  };
+  const text = serializeLockfile(withEntry(emptyLockfile(), mirrored));
+  const file = JSON.parse(text).models[0].files[0];
+  assert.deepEqual(Object.keys(file), ["role", "filename", "url", "mirrors", "sha256", "size"]);
+  assert.deepEqual(parseLockfile(text, "lode.lock").models[0]!.files[0]!.mirrors, [
+    "https://b.test/m.gguf",
+    "https://a.test/m.gguf",
+  ]);
+  assert.deepEqual(planFromEntry(mirrored).files[0]!.mirrors, [
+    "https://b.test/m.gguf",
+    "https://a.test/m.gguf",
+  ]);
+  assert.deepEqual(entryFromPlan(planFromEntry(mirrored)), mirrored);
+  const bad = text.replace('"https://a.test/m.gguf"', '"ftp://a.test/m.gguf"');
+  rejects(bad, /mirrors/);
+});

@@ -21,9 +21,12 @@ import type { PullContext } from "../download/pull_context.ts";
 import { pullFiles, type PullResult } from "../download/pull_model.ts";
 import type { ModelPlan } from "./registry.ts";
 
-/** URLs whose hosts a pull of `plan` must be allowed to reach (its files and its CDN hosts). */
+/** URLs whose hosts a pull of `plan` must be allowed to reach (its files, their mirrors, its CDN hosts). */
 export function planUrls(plan: ModelPlan): string[] {
-  return [...plan.files.map((f) => f.url), ...(plan.allowHosts ?? []).map((h) => `https://${h}/`)];
+  return [
+    ...plan.files.flatMap((f) => [f.url, ...(f.mirrors ?? [])]),
+    ...(plan.allowHosts ?? []).map((h) => `https://${h}/`),
+  ];
 }
 
 /** Downloads and verifies every file of `plan`, then writes its manifest. */

@@ -44,6 +44,8 @@ export interface PullReferenceOptions {
   name?: string;
   /** Expected SHA-256 of a single-file model (`--sha256`). */
   sha256?: string;
+  /** Further URLs of the same bytes as a URL reference (`--mirror`). */
+  mirrors?: string[];
   /** Told the resolved plan before any byte is fetched (its `name` is the model's name in the store). */
   onPlan?(plan: ModelPlan): void;
   /** Stops the resolution and the pull (a partial download is kept); default: the contexts' own. */
@@ -59,13 +61,13 @@ export interface PulledReference extends PullResult {
 export async function resolveReference(
   ref: string | ModelRef,
   effects: Pick<PullEffects, "registryContext" | "settings">,
-  options: Pick<PullReferenceOptions, "name" | "sha256" | "signal"> = {},
+  options: Pick<PullReferenceOptions, "name" | "sha256" | "mirrors" | "signal"> = {},
 ): Promise<ModelPlan> {
   const parsed = typeof ref === "string" ? parseRef(ref) : ref;
   const hosts = registryFor(parsed).hostsFor?.(parsed, effects.settings) ?? [];
   const context = await effects.registryContext(hosts);
-  const { name, sha256, signal } = options;
-  return await resolveModel(parsed, signal ? { ...context, signal } : context, { name, sha256 });
+  const { name, sha256, mirrors, signal } = options;
+  return await resolveModel(parsed, signal ? { ...context, signal } : context, { name, sha256, mirrors });
 }
 
 /**

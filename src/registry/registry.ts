@@ -25,9 +25,9 @@ import type { ModelRef } from "./reference.ts";
 export type FileRole = "model" | "shard" | "mmproj" | (string & Record<never, never>);
 
 /**
- * One file of a plan: exactly what the download core fetches ({@link PullFile}: filename, url, sha256 —
- * which a registry that knows it must give — size, credentials for `url`'s own host, optional), with its
- * role named.
+ * One file of a plan: exactly what the download core fetches ({@link PullFile}: filename, url and its
+ * mirrors — further URLs of the same bytes, tried in order — sha256, which a registry that knows it must
+ * give, size, credentials for `url`'s own origin, optional), with its role named.
  */
 export interface PlannedFile extends PullFile {
   role: FileRole;
@@ -90,6 +90,8 @@ export interface ResolveModelOptions {
   name?: string;
   /** Expected SHA-256 of a single-file model (`--sha256`). */
   sha256?: string;
+  /** Further URLs of the same bytes as a URL reference (`--mirror`, repeatable), tried in order after it. */
+  mirrors?: string[];
 }
 
 /** A source of models. */

@@ -43,6 +43,11 @@ export async function resolveModel(
   options: ResolveModelWithOptions = {},
 ): Promise<ModelPlan> {
   const registry = registryFor(ref, options.registries);
+  if (options.mirrors?.length && ref.kind !== "url") {
+    throw new LodeError("USAGE", "--mirror applies to an https URL reference (the same bytes elsewhere)", {
+      hint: "Give the file's URL with its hash and each mirror: lode pull URL#sha256=HEX --mirror URL2.",
+    });
+  }
   const plan = await registry.resolve(ref, ctx, options);
   if (plan.files.length === 0) {
     throw new LodeError("INTERNAL", `registry ${registry.id} returned a plan without files`);

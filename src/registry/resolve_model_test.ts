@@ -50,3 +50,24 @@ Deno.test("resolveModel: a name not in the store is MODEL_NOT_FOUND", async () =
 Deno.test("registryFor: a file: reference is imported, not pulled", () => {
   assert.throws(() => registryFor(parseRef("file:/tmp/m.gguf")), hasCode("USAGE"));
 });
+
+Deno.test("resolveModel: --mirror URLs join a pinned URL reference's file, in order", async () => {
+  const plan = await resolveModel(parseRef(`https://h.example/m.gguf#sha256=${SHA}`), await context(), {
+    mirrors: ["https://b.example/x/m.gguf#frag", "http://127.0.0.1:8080/m.gguf"],
+  });
+  assert.deepEqual(plan.files[0]!.mirrors, ["https://b.example/x/m.gguf", "http://127.0.0.1:8080/m.gguf"]);
+});
+
+Deno.test("resolveModel: --mirror needs a pinned URL reference and well-formed URLs", async () => {
+  const ctx = await context();
+  const mirrors = ["https://b.example/m.gguf"];
+  await assert.rejects(
+    () => resolveModel(parseRef("https://h.example/m.gguf"), ctx, { mirrors }),
+    hasCode("USAGE"),
+  );
+  await assert.rejects(() => resolveModel(parseRef("hf:o/r:Q4_K_M"), ctx, { mirrors }), hasCode("USAGE"));
+  const pinned = parseRef(`https://h.example/m.gguf#sha256=${SHA}`);
+  for (const bad of ["not a url", "ftp://b.example/m.gguf", "https://u:p@b.example/m.gguf"]) {
+    await assert.rejects(() => resolveModel(pinned, ctx, { mirrors: [bad] }), hasCode("USAGE"), bad);
+  }
+});

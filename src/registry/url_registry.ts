@@ -33,14 +33,57 @@ export const urlRegistry: Registry = {
       });
     }
     const sha256 = flag ?? ref.sha256;
+    const mirrors = parseMirrors(options?.mirrors ?? [], sha256);
     return Promise.resolve({
       name: options?.name ?? nameFromFilename(ref.filename),
       reference: sha256 ? `${ref.url.href}#sha256=${sha256}` : ref.url.href,
       source: { registry: ref.url.host, repo: "", revision: "" },
-      files: [{ role: "model", filename: ref.filename, url: ref.url.href, sha256 }],
+      files: [{
+        role: "model",
+        filename: ref.filename,
+        url: ref.url.href,
+        sha256,
+        ...(mirrors.length ? { mirrors } : {}),
+      }],
     });
   },
 };
+
+/**
+ * The `--mirror` URLs of a URL reference: http(s), without credentials or a fragment. They serve the
+ * same bytes only if the SHA-256 says so, so mirrors need the reference pinned (`USAGE` otherwise).
+ */
+export function parseMirrors(mirrors: readonly string[], sha256: string | undefined): string[] {
+  if (mirrors.length === 0) return [];
+  if (!sha256) {
+    throw new LodeError(
+      "USAGE",
+      "--mirror needs the bytes pinned: add #sha256=HEX to the URL (or --sha256)",
+      {
+        hint: "Mirrors are other URLs of the same bytes; only the SHA-256 can say they are.",
+      },
+    );
+  }
+  return mirrors.map((text) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new LodeError("USAGE", `--mirror is not a URL: "${text}"`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new LodeError("USAGE", `--mirror must be an https URL, got "${text}"`);
+    }
+    if (url.username || url.password) {
+      throw new LodeError(
+        "USAGE",
+        "credentials in a --mirror URL would be stored in the lockfile and events",
+      );
+    }
+    url.hash = "";
+    return url.href;
+  });
+}
 
 /**
  * A name in the store, pulled again from the sources its manifest records (every file of a

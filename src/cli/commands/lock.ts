@@ -47,9 +47,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
 
 async function add(ctx: CommandContext, path: string, ref: string, parsed: ParsedArgv): Promise<void> {
   const name = parsed.options.name as string | undefined;
+  const mirrors = parsed.options.mirror as string[] | undefined;
   const { entry, replaced, downloaded } = await pinToLockfile(path, ref, {
     store: await ctx.store(),
-    resolve: (r, options) => resolveRef(ctx, r, options),
+    resolve: (r, options) => resolveRef(ctx, r, { ...options, ...(mirrors ? { mirrors } : {}) }),
     pull: (p) => pullResolved(ctx, p),
     ...(name === undefined ? {} : { name }),
   }).finally(() => ctx.endProgress());
