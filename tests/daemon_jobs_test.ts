@@ -301,3 +301,35 @@ async function readSome(conn: Deno.Conn): Promise<string> {
     text += new TextDecoder().decode(buf.subarray(0, n));
   }
 }
+
+Deno.test("a request naming a reference pulls it as a job: listed while it runs, and a client's job_submit of it joins that job", async () => {
+  await withWorld(1_500, async (w) => {
+    const daemon = await serve(w);
+    try {
+      const client = await FrameClient.connect(daemon.socket);
+      await client.write({ id: "l", op: "load", model: w.ref });
+      let jobs: { id: string; kind: string; state: string }[] = [];
+      while (jobs[0]?.state !== "running") {
+        const frames = await request(client, `ls${Math.random()}`, { op: "job_list" });
+        jobs = frames.find((f) => f.type === "jobs")!.jobs as typeof jobs;
+      }
+      assert.deepEqual(jobs.map((j) => [j.kind, j.state]), [["model-download", "running"]]);
+      const joined = await request(client, "s", {
+        op: "job_submit",
+        kind: "model-download",
+        spec: { ref: w.ref },
+      });
+      const frame = joined.find((f) => f.type === "job")!;
+      assert.equal((frame.job as JobRecord).id, jobs[0]!.id);
+      assert.equal(frame.shared, true);
+      // The load waits for the job: it fails on the model (not a real llama model) after the pull, which
+      // the job records as succeeded.
+      await client.frames("l", 60_000);
+      const done = await jobOf(client, "g", { op: "job_get", job: jobs[0]!.id });
+      assert.equal(done.state, "succeeded");
+      client.close();
+    } finally {
+      await stopped(daemon);
+    }
+  });
+});

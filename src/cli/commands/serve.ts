@@ -14,6 +14,7 @@ import process from "node:process";
 import { ActivityLog } from "../../daemon/server/activity_log.ts";
 import { EventStream } from "../../events/event_stream.ts";
 import { startDaemon } from "../../daemon/server/daemon.ts";
+import type { DaemonJobs } from "../../daemon/jobs/daemon_jobs.ts";
 import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
@@ -32,7 +33,12 @@ import { parseLoadFlags } from "../inference_flags.ts";
 async function provider(
   ctx: CommandContext,
   o: ParsedArgv["options"],
-  options: { notice: (line: string) => void; allowRemote: boolean; events: EventStream },
+  options: {
+    notice: (line: string) => void;
+    allowRemote: boolean;
+    events: EventStream;
+    jobs: DaemonJobs;
+  },
 ): Promise<ProvideModel> {
   const explicit = (o.lockfile as string | undefined) ?? ctx.config.lockfile;
   const path = resolve(lockfilePath(o.lockfile as string | undefined, ctx.config.lockfile));
@@ -52,6 +58,7 @@ async function provider(
     references: !options.allowRemote,
     notice: options.notice,
     events: options.events,
+    pullJob: (ref, call) => options.jobs.pull(ref, call),
   });
 }
 
@@ -85,12 +92,29 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     })
     : undefined;
   const { createDaemonPull, createStoredName } = await import("../../daemon/router/model_provider.ts");
-  const pullContext = (urls: string[]) => ctx.pullContext(urls);
-  const registryContext = (hosts: string[]) => ctx.registryContext(hosts);
+  // The daemon's jobs: submitted over its socket, and the pulls a request's load needs.
+  const jobs = new (await import("../../daemon/jobs/daemon_jobs.ts")).DaemonJobs({
+    store,
+    events,
+    effects: {
+      pull: createDaemonPull({
+        pullContext: (urls) => ctx.pullContext(urls),
+        registryContext: (hosts) => ctx.registryContext(hosts),
+        settings: ctx.config,
+      }),
+    },
+    socket: paths.socket,
+    notice,
+  });
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
   const router = new ModelRouter({
     store,
-    provide: await provider(ctx, o, { notice, allowRemote: settings.http?.allowRemote === true, events }),
+    provide: await provider(ctx, o, {
+      notice,
+      allowRemote: settings.http?.allowRemote === true,
+      events,
+      jobs,
+    }),
     storedName: createStoredName(store),
     // Another process's `lode rm`, `gc` or pull changes the store: loaded models follow it.
     versions: storeVersions(store),
@@ -130,7 +154,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ...(log ? { log } : {}),
       notice,
       events,
-      jobs: { store, pull: createDaemonPull({ pullContext, registryContext, settings: ctx.config }) },
+      jobs,
       signal: starting.signal,
       ...(settings.http ? { http: settings.http } : {}),
     });

@@ -26,7 +26,7 @@
  * ```
  * @module
  */
-import { LodeError } from "../../errors.ts";
+import { ERROR_CODES, type ErrorCode, LodeError } from "../../errors.ts";
 import type { DownloadEvent } from "../../events/download_event.ts";
 import type { EventStream } from "../../events/event_stream.ts";
 import { isFinished, JobEvent, type JobProgress, type JobState } from "../../events/job_event.ts";
@@ -81,6 +81,19 @@ interface Running {
   /** Resolved (and replaced) at every event and at the end. */
   wake: PromiseWithResolvers<void>;
   outcome: Promise<JobRecord>;
+  /** The typed error of a run that did not succeed (the record keeps its code, message and hint). */
+  error: LodeError | null;
+  /** True once a client asked for it over the socket (a job a request's load started stops with it, else). */
+  asked: boolean;
+}
+
+/** What {@link DaemonJobs.pull} gives the model provider: the model's name and file in the store. */
+export interface PulledByJob {
+  id: string;
+  name: string;
+  path: string;
+  cached: boolean;
+  sizeBytes: number;
 }
 
 /** The daemon's jobs (see the module doc). */
@@ -90,11 +103,20 @@ export class DaemonJobs {
   readonly #running = new Map<string, Running>();
   /** Share keys of running jobs (and of ones being created), to their ids. */
   readonly #byKey = new Map<string, Promise<string>>();
+  /** Download jobs a request's load started and left: the next load of the same reference resumes them. */
+  readonly #left = new Map<string, string>();
   #stopping = false;
+  #effects: JobEffects;
 
   constructor(options: DaemonJobsOptions) {
     this.#options = options;
+    this.#effects = { ...options.effects };
     this.records = new JobRecords(options.store.layout.root);
+  }
+
+  /** Adds effects for the kinds that need the daemon's serving side (its warmup and inference). */
+  addEffects(more: JobEffects): void {
+    this.#effects = { ...this.#effects, ...more };
   }
 
   /** Jobs running now. */
@@ -106,17 +128,28 @@ export class DaemonJobs {
    * Plans and starts a job of `kind` (`JOB_KIND_UNKNOWN`, `JOB_SPEC_INVALID` before anything is
    * written); `shared` when a running job already does the same and is returned instead.
    */
-  async submit(
+  submit(kind: string, rawSpec: unknown, cwd?: string): Promise<{ record: JobRecord; shared: boolean }> {
+    return this.#submit(kind, rawSpec, cwd, true);
+  }
+
+  /** {@link submit}; `asked`: by a client over the socket (else by a request's load, see {@link pull}). */
+  async #submit(
     kind: string,
     rawSpec: unknown,
-    cwd?: string,
+    cwd: string | undefined,
+    asked: boolean,
   ): Promise<{ record: JobRecord; shared: boolean }> {
     this.#refuseWhenStopping();
     const spec = parseJobSpec(kind, rawSpec);
     const plan = planJob(spec);
     const key = shareKey(spec);
     const existing = key === null ? undefined : this.#byKey.get(key);
-    if (existing !== undefined) return { record: await this.get(await existing), shared: true };
+    if (existing !== undefined) {
+      const id = await existing;
+      const running = this.#running.get(id);
+      if (running && asked) running.asked = true;
+      return { record: await this.get(id), shared: true };
+    }
     const created = this.records.create(plan, cwd ?? this.#options.cwd ?? Deno.cwd(), new Date(), {
       ...(this.#options.socket !== undefined ? { daemonSocket: this.#options.socket } : {}),
     });
@@ -127,11 +160,56 @@ export class DaemonJobs {
     }
     const record = await created;
     const claim = await claimJob(this.records.jobDir(record.id));
-    return { record: await this.#start(record, key, 0, claim), shared: false };
+    return { record: await this.#start(record, key, 0, claim, asked), shared: false };
+  }
+
+  /**
+   * The download a request's load needs (the model provider's pull of a reference): joins the job pulling
+   * `ref`, else resumes the one an earlier load left, else starts one; its download events go to
+   * `onDownload` as they come (the load's status phases). When `signal` aborts (every request waiting for the
+   * load went away) a job no client asked for over the socket stops, `interrupted`, its partial kept for the
+   * next load; one a client asked for goes on. Rejects with the pull's own typed error.
+   */
+  async pull(
+    ref: string,
+    call: { signal: AbortSignal; onDownload: (event: DownloadEvent) => void },
+  ): Promise<PulledByJob> {
+    const key = shareKey({ kind: "model-download", ref });
+    let id: string;
+    const joined = key === null ? undefined : this.#byKey.get(key!);
+    const left = this.#left.get(key!);
+    if (joined !== undefined) id = await joined;
+    else if (left !== undefined) {
+      this.#left.delete(key!);
+      const submit = () => this.#submit("model-download", { ref }, undefined, false).then((r) => r.record);
+      id = (await this.#resume(left, false).catch(submit)).id;
+    } else id = (await this.#submit("model-download", { ref }, undefined, false)).record.id;
+    const running = this.#running.get(id);
+    if (running === undefined) return pulledOf(await this.records.read(id), null);
+    const stop = () => {
+      if (running.asked || running.finished) return;
+      this.#left.set(key!, id);
+      running.controller.abort(
+        new LodeError("INTERRUPTED", `every request waiting for ${ref} went away`, { details: { id, ref } }),
+      );
+    };
+    call.signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const item of this.watch(id, Infinity)) {
+        if (item.source === "download") call.onDownload(item.event);
+      }
+      return pulledOf(await running.outcome, running.error);
+    } finally {
+      call.signal.removeEventListener("abort", stop);
+    }
   }
 
   /** Runs interrupted job `id` again here (`JOB_NOT_RESUMABLE`, `JOB_FINISHED` when it cannot). */
-  async resume(id: string): Promise<JobRecord> {
+  resume(id: string): Promise<JobRecord> {
+    return this.#resume(id, true);
+  }
+
+  async #resume(id: string, asked: boolean): Promise<JobRecord> {
     this.#refuseWhenStopping();
     if (this.#running.has(id)) {
       throw new LodeError("JOB_NOT_RESUMABLE", `job ${id} is running in this daemon`, {
@@ -166,7 +244,7 @@ export class DaemonJobs {
       ...(this.#options.socket !== undefined ? { daemon_socket: this.#options.socket } : {}),
     };
     if (key !== null) this.#byKey.set(key, Promise.resolve(id));
-    return await this.#start(owned, key, base, claim);
+    return await this.#start(owned, key, base, claim, asked);
   }
 
   /** Job `id` as it stands (`JOB_NOT_FOUND` when there is none); a running one with its live state and progress. */
@@ -285,7 +363,13 @@ export class DaemonJobs {
   }
 
   /** Starts `record`'s run; resolves with its record once it is `running` (or has ended). */
-  #start(record: JobRecord, key: string | null, base: number, claim: JobClaim): Promise<JobRecord> {
+  #start(
+    record: JobRecord,
+    key: string | null,
+    base: number,
+    claim: JobClaim,
+    asked: boolean,
+  ): Promise<JobRecord> {
     const started = Promise.withResolvers<void>();
     const { events } = this.#options;
     const running: Running = {
@@ -300,6 +384,8 @@ export class DaemonJobs {
       finished: false,
       wake: Promise.withResolvers<void>(),
       outcome: Promise.resolve(record),
+      error: null,
+      asked,
     };
     const wake = () => {
       const w = running.wake;
@@ -311,7 +397,7 @@ export class DaemonJobs {
       records: this.records,
       store: this.#options.store,
       signal: running.controller.signal,
-      effects: this.#options.effects,
+      effects: this.#effects,
       onEvent: (event) => {
         running.log.push({ source: "job", seq: base + ++running.jobEvents, event });
         if (event.event === "job_progress") running.progress = event.progress;
@@ -329,7 +415,8 @@ export class DaemonJobs {
         events.publish("download", event, { jobId: record.id });
         wake();
       },
-    }).then(({ record: done }) => {
+    }).then(({ record: done, error }) => {
+      running.error = error;
       this.#options.notice?.(`job ${done.id} (${done.kind}) ${done.state}`);
       return done;
     }).finally(async () => {
@@ -377,4 +464,24 @@ export async function readJobEvents(dir: string, limit = Infinity): Promise<JobE
     }
   }
   return out;
+}
+
+/** What a finished download job gives the provider, or its error (the typed one when this daemon ran it). */
+function pulledOf(record: JobRecord, error: LodeError | null): PulledByJob {
+  if (record.state !== "succeeded") {
+    if (error !== null) throw error;
+    const e = record.error ?? { code: "INTERNAL", message: `job ${record.id} ended ${record.state}` };
+    throw new LodeError(e.code in ERROR_CODES ? e.code as ErrorCode : "INTERNAL", e.message, {
+      details: { id: record.id, state: record.state },
+      ...(e.hint ? { hint: e.hint } : {}),
+    });
+  }
+  const result = record.result as { name: string; path: string; cached: boolean; sizeBytes: number };
+  return {
+    id: record.id,
+    name: result.name,
+    path: result.path,
+    cached: result.cached,
+    sizeBytes: result.sizeBytes,
+  };
 }

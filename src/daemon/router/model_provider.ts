@@ -20,6 +20,10 @@
  *   now, as `lode run` and `lode pull` do.
  * - Anything else: null (the router answers `MODEL_NOT_FOUND`).
  *
+ * With `pullJob` (as `lode serve` composes it) a reference is pulled as a download job of the daemon
+ * (`DaemonJobs.pull`): `lode job ls` lists it, `lode job watch` follows it, a client's `lode pull --socket`
+ * of the same reference joins it.
+ *
  * Pulls share the daemon's one pull context (global connection budget, HTTP
  * clients, host policy; per-name and per-blob store locks) and are aborted
  * when every request waiting for the load went away (partials are kept for
@@ -75,6 +79,15 @@ export interface ModelProviderOptions {
   notice?: (line: string) => void;
   /** The daemon's event stream: each pull's download events are published there (source `download`). */
   events?: Pick<EventStream, "publish">;
+  /**
+   * Pulls a reference as a download job of the daemon (`DaemonJobs.pull`: listed, watched, cancellable;
+   * its download events published with its job id, and given to `onDownload`). Without it the provider
+   * pulls itself.
+   */
+  pullJob?: (
+    ref: string,
+    call: { signal: AbortSignal; onDownload: (event: DownloadEvent) => void },
+  ) => Promise<{ name: string; path: string; cached: boolean; sizeBytes: number }>;
   now?: () => number;
 }
 
@@ -133,6 +146,23 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       return { name: ref.name, path: await store.modelPathOf(ref.name) };
     }
     if (options.references === false) return null;
+    if (options.pullJob) {
+      // The model's store name comes with the pull's `started` event, before any byte.
+      let named = false;
+      const result = await options.pullJob(name, {
+        signal,
+        onDownload: (event) => {
+          if (!named && event.event === "started") {
+            named = true;
+            onName?.(event.model);
+          }
+          phases(event);
+        },
+      });
+      const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
+      notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);
+      return { name: result.name, path: result.path };
+    }
     const result = await pullReference(ref, effects, { onPlan: (plan) => onName?.(plan.name) });
     const how = result.cached ? "already in the store" : `pulled ${result.sizeBytes} bytes`;
     notice(`${name}: ${how} as "${result.name}" in ${Math.round(now() - started)} ms`);

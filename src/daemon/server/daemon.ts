@@ -38,9 +38,7 @@ import {
 import { InferenceServer } from "./inference_server.ts";
 import { InferenceService } from "./inference_service.ts";
 import { daemonJobEffects } from "./daemon_job_effects.ts";
-import { DaemonJobs } from "../jobs/daemon_jobs.ts";
-import type { PullEffect } from "../../jobs/job_context.ts";
-import type { ModelStore } from "../../store/model_store.ts";
+import type { DaemonJobs } from "../jobs/daemon_jobs.ts";
 import { acquireInstanceLock, type InstanceLock } from "../wire/instance_lock.ts";
 import type { OpenAiHttp } from "../openai/openai_http.ts";
 import type { Router } from "../router/router.ts";
@@ -89,10 +87,10 @@ export interface DaemonOptions {
    */
   events?: EventStream;
   /**
-   * Run jobs (the job ops) on this store; `pull` is what its model-download jobs do (without it they
-   * fail `JOB_NOT_IMPLEMENTED`). Warmup and inference jobs go through the daemon's own queue.
+   * The jobs it runs (the job ops); the daemon gives them its warmup and inference (through its own queue)
+   * and stops them when it stops.
    */
-  jobs?: { store: ModelStore; pull?: PullEffect };
+  jobs?: DaemonJobs;
 }
 
 /**
@@ -162,18 +160,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let unsubscribe = () => {};
   let http: OpenAiHttp | undefined;
   const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
-  const jobs = options.jobs
-    ? new DaemonJobs({
-      store: options.jobs.store,
-      events,
-      effects: {
-        ...daemonJobEffects(new InferenceService({ router: options.router, queue })),
-        ...(options.jobs.pull ? { pull: options.jobs.pull } : {}),
-      },
-      socket: options.socket,
-      notice,
-    })
-    : undefined;
+  const jobs = options.jobs;
+  jobs?.addEffects(daemonJobEffects(new InferenceService({ router: options.router, queue })));
   const server = new InferenceServer({
     router: options.router,
     queue,
