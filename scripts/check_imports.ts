@@ -21,6 +21,9 @@
  * | 9     | `src/schema` (input that breaks its schema, as a typed error)                |
  * | 10    | `src/errors.ts`, `src/events`, `src/path.ts`, `src/version.ts`               |
  *
+ * The built-in plugins (`plugins/`, the room `plugins`) stand beside the layers: `src/cli` may import
+ * them, and they import only {@link PLUGIN_IMPORTS} (and each other's modules).
+ *
  * Rooms of one layer do not import each other. Only `src/cli/program.ts` (the command table)
  * imports a command, and a command imports no other command. No module in `src/` imports a
  * `mod.ts` (a folder's surface for code outside `src/`), and a `mod.ts` only re-exports its own
@@ -69,6 +72,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["schema"],
   ["errors", "events", "path", "version"],
 ];
+
+/** The rooms of `src/` a module of `plugins/` may import. */
+export const PLUGIN_IMPORTS: readonly string[] = ["plugin", "events", "download", "errors", "schema", "path"];
 
 /** The rooms inside a room, from the top down; a room not listed is the room's own top level. */
 const SUB_LAYERS: Record<string, readonly (readonly string[])[]> = {
@@ -142,6 +148,7 @@ export function parseImports(file: string, text: string): Import[] {
 export function roomOf(file: string): string | null {
   if (file === "main.ts") return "main";
   const parts = file.split("/");
+  if (parts[0] === "plugins" && parts.length > 1) return "plugins";
   if (parts[0] !== "src" || parts.length < 2) return null;
   // A module directly in src/ is the room of its name up to an underscore (config_env.ts: config).
   if (parts.length === 2) return parts[1]!.replace(/\.ts$/, "").replace(/_.*$/, "");
@@ -188,6 +195,21 @@ export function checkImports(imports: readonly Import[]): Problem[] {
           message: `${where(i)} re-exports ${i.to}: a mod.ts re-exports only its own folder's modules`,
         });
       }
+    }
+    if (from === "plugins" || to === "plugins") {
+      if (from === "plugins" && to !== "plugins" && !PLUGIN_IMPORTS.includes(to)) {
+        problems.push({
+          kind: "direction",
+          message: `${where(i)} imports ${i.to}: a plugin imports only src/{${PLUGIN_IMPORTS.join(",")}}`,
+        });
+      }
+      if (to === "plugins" && from !== "plugins" && from.split("/")[0] !== "cli") {
+        problems.push({
+          kind: "direction",
+          message: `${where(i)} imports ${i.to}: only src/cli imports plugins/`,
+        });
+      }
+      continue;
     }
     if (to === "cli/commands" && i.from === COMMAND_TABLE) continue;
     if (to === "cli/commands" && from === to && i.from !== i.to) {
@@ -298,6 +320,7 @@ export async function sourceModules(root: string): Promise<string[]> {
     }
   };
   await walk("src");
+  await walk("plugins");
   return files.sort();
 }
 

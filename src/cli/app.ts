@@ -18,7 +18,7 @@ import { parseArgv, renderHelp } from "./args.ts";
 import type { CommonFlags } from "./context.ts";
 import { withLockfileHint } from "./lockfile_hint.ts";
 import { Output, OutputClosed } from "./output.ts";
-import { COMMANDS, PROGRAM } from "./program.ts";
+import { COMMANDS, PROGRAM, SINK_COMMANDS } from "./program.ts";
 
 /** Options of {@link runCli}. */
 export interface RunCliOptions {
@@ -48,7 +48,9 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       import("./context.ts"),
       COMMANDS[parsed.command.name]!(),
     ]);
-    const ctx = await createContext(parsed.options as CommonFlags, options.env, output);
+    const ctx = await createContext(parsed.options as CommonFlags, options.env, output, {
+      sinks: SINK_COMMANDS.has(parsed.command.name),
+    });
     try {
       await command.run(ctx, parsed);
     } finally {

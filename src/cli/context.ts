@@ -6,7 +6,9 @@
  *
  * A command's events travel through its {@link CommandContext.events} stream: the download layer
  * publishes a pull's events there once (source `download`), and the progress renderer (or the `--json`
- * printer) is a listener of the stream.
+ * printer) is a listener of the stream. The commands that have sinks (the config file's `sinks`,
+ * `--sink`: pull, sync, job, and serve on its daemon's stream) attach them with
+ * {@link CommandContext.attachSinks}; `dispose` flushes and closes them.
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
@@ -40,10 +42,21 @@ export interface CommandContext {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the settings, the store. */
   registryContext(hosts: string[]): Promise<RegistryContext>;
+  /**
+   * Attaches the configured event sinks (src/cli/sinks.ts) to `stream`; `dispose` flushes and closes
+   * them. Throws when one cannot be opened (a webhook without its secret, a URL the network policy refuses).
+   */
+  attachSinks(stream: EventStream): Promise<void>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
   dispose(): Promise<void>;
+}
+
+/** Options of {@link createContext}. */
+export interface ContextOptions {
+  /** Attach the configured sinks to the command's stream (pull, sync, job). */
+  sinks?: boolean;
 }
 
 /** Builds the context from parsed flags and the environment. */
@@ -51,6 +64,7 @@ export async function createContext(
   flags: CommonFlags,
   env: Record<string, string | undefined>,
   output: Output,
+  options: ContextOptions = {},
 ): Promise<CommandContext> {
   const config = await loadConfig(flags, env);
   let store: Promise<ModelStore> | null = null;
@@ -60,7 +74,8 @@ export async function createContext(
     // A listener's bug neither fails the pull nor goes unseen.
     onListenerError: output.sink((e) => output.stderr(`lode: an event listener failed: ${e}\n`)),
   });
-  return {
+  const closeSinks: (() => Promise<void>)[] = [];
+  const ctx: CommandContext = {
     config,
     output,
     flags,
@@ -90,13 +105,29 @@ export async function createContext(
             .response,
       };
     },
+    async attachSinks(stream) {
+      if (config.sinks.length === 0) return;
+      const { openSinks } = await import("./sinks.ts");
+      closeSinks.push(
+        await openSinks(stream, {
+          specs: config.sinks,
+          storeRoot: config.storeRoot,
+          network: config,
+          notice: output.sink((line: string) => output.stderr(`lode: ${line}\n`)),
+        }),
+      );
+    },
     async endProgress() {
       if (network) (await network).endProgress();
     },
     async dispose() {
+      // The sinks first: they may still be delivering over the network.
+      for (const close of closeSinks.splice(0)) await close();
       if (network) (await network).dispose();
     },
   };
+  if (options.sinks) await ctx.attachSinks(events);
+  return ctx;
 }
 
 /**
