@@ -2,8 +2,8 @@
  * The file-log sink's write rate: N download events published on an {@link EventStream} with the
  * sink attached (its subscription large enough to drop nothing), timed from the first publish to
  * the sink's close (every line written); the log file's lines are counted after. Also the webhook
- * sink's cost on the producer's side: the same events handed to a webhook sink whose receiver is
- * down (each event signed later, spooled now).
+ * sink's rate with the network policy offline: the same events, each made a message and spooled,
+ * none sent.
  *
  * ```sh
  * deno run -A scripts/bench_sinks.ts [--events 200000] [--runs 3]
@@ -65,7 +65,7 @@ if (import.meta.main) {
     console.log(
       `file-log sink: ${Math.round(median(fileRates))} events/s (median of ${runs}, ${events} events)`,
     );
-    const url = "https://127.0.0.1:9/hook"; // nothing listens: every event stays spooled
+    const url = "https://127.0.0.1:9/hook"; // offline: every message stays spooled
     const webhookRates: number[] = [];
     for (let r = 0; r < runs; r++) {
       const sink = await createWebhookSink({
