@@ -54,6 +54,8 @@ export class Spool {
   #head = 0;
   #written: number;
   #pendingBytes: number;
+  /** The slot's lock (spool_slots.ts), released by `close`. */
+  #lock: Deno.FsFile | null = null;
 
   private constructor(
     readonly dir: string,
@@ -70,7 +72,7 @@ export class Spool {
   }
 
   /** Opens (or creates) the spool in `dir`, with the messages an earlier run left undelivered. */
-  static async open(dir: string, options: { maxBytes: number }): Promise<Spool> {
+  static async open(dir: string, options: { maxBytes: number; lock?: Deno.FsFile }): Promise<Spool> {
     await Deno.mkdir(dir, { recursive: true });
     let generation = 0;
     let offset = 0;
@@ -106,6 +108,7 @@ export class Spool {
     const file = await Deno.open(path, { create: true, append: true });
     if (size < bytes.length) await file.truncate(size);
     const spool = new Spool(dir, options.maxBytes, { generation, offset, size, file, entries });
+    spool.#lock = options.lock ?? null;
     if (offset > 0) await spool.#compact();
     return spool;
   }
@@ -119,6 +122,11 @@ export class Spool {
   get first(): SpoolItem | undefined {
     const entry = this.#entries[this.#head];
     return entry && { id: entry.id, body: entry.body };
+  }
+
+  /** Every undelivered message, oldest first. */
+  items(): SpoolItem[] {
+    return this.#entries.slice(this.#head).map((e) => ({ id: e.id, body: e.body }));
   }
 
   /** Keeps `item` for delivery; false (and nothing kept) when the spool is full. */
@@ -173,8 +181,13 @@ export class Spool {
 
   /** Writes what was added and closes the file. */
   async close(): Promise<void> {
-    await this.flush();
-    this.#file.close();
+    try {
+      await this.flush();
+    } finally {
+      this.#file.close();
+      this.#lock?.close(); // closing the file releases its lock
+      this.#lock = null;
+    }
   }
 
   async #writeDelivered(): Promise<void> {

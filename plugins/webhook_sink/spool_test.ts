@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Spool } from "./spool.ts";
+import { openSpoolSlot } from "./spool_slots.ts";
 
 async function withDir(t: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "lode-spool-" });
@@ -66,5 +67,28 @@ Deno.test("spool: bounded — an add past maxBytes is refused; clear forgets eve
     const again = await Spool.open(dir, { maxBytes: 100 });
     assert.equal(again.length, 0);
     await again.close();
+  });
+});
+
+Deno.test("spool slots: a second process takes the next slot; a later run adopts what ended processes left", async () => {
+  await withDir(async (dir) => {
+    const a = await openSpoolSlot(dir, { maxBytes: 1 << 20 });
+    const b = await openSpoolSlot(dir, { maxBytes: 1 << 20 }); // a is still open: b gets slot 1
+    assert.deepEqual([...Deno.readDirSync(dir)].map((f) => f.name).sort(), ["0", "1"]);
+    a.add({ id: "msg_a", body: "{}" });
+    b.add({ id: "msg_b", body: "{}" });
+    await b.close();
+    // b ended: a third opener (a still running) takes slot 1 again and finds msg_b there.
+    const c = await openSpoolSlot(dir, { maxBytes: 1 << 20 });
+    assert.deepEqual(c.items().map((i) => i.id), ["msg_b"]);
+    await c.close();
+    await a.close();
+    // Both ended: the next run holds slot 0 and adopts slot 1's message.
+    const d = await openSpoolSlot(dir, { maxBytes: 1 << 20 });
+    assert.deepEqual(d.items().map((i) => i.id), ["msg_a", "msg_b"]);
+    await d.close();
+    const e = await openSpoolSlot(dir, { maxBytes: 1 << 20 });
+    assert.deepEqual(e.items().map((i) => i.id), ["msg_a", "msg_b"], "adopted once, not twice");
+    await e.close();
   });
 });

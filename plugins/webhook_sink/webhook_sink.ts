@@ -7,7 +7,8 @@
  * - Headers: `webhook-id` (`msg_…`, made once per message, the same on every retry),
  *   `webhook-timestamp` (the attempt's Unix seconds) and `webhook-signature`
  *   (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, signature.ts).
- * - At least once, in order: a message is spooled (spool.ts) before it is sent and leaves the spool
+ * - At least once, in order: a message is spooled (spool.ts; one slot of the spool directory per
+ *   running process, spool_slots.ts) before it is sent and leaves the spool
  *   when the receiver answers 2xx. Any other answer, a network error or a timeout is retried with
  *   exponential backoff and jitter, or after the receiver's `Retry-After` (retry_schedule.ts), for as
  *   long as the sink runs; what is left at close is delivered by the next run with the same spool.
@@ -41,7 +42,8 @@ import type { EventSink } from "../../src/plugin/sink_runner.ts";
 import { eventMatcher, eventType } from "./event_type.ts";
 import { retryDelay, type RetrySchedule } from "./retry_schedule.ts";
 import { importSecret, sign } from "./signature.ts";
-import { Spool, type SpoolItem } from "./spool.ts";
+import type { Spool, SpoolItem } from "./spool.ts";
+import { openSpoolSlot } from "./spool_slots.ts";
 
 /** Options of {@link createWebhookSink}. */
 export interface WebhookSinkOptions {
@@ -94,7 +96,7 @@ export async function createWebhookSink(options: WebhookSinkOptions): Promise<We
   if (!options.policy.offline) options.policy.check(url);
   const key = await importSecret(options.secret, options.secretSource);
   const name = `webhook ${url.origin}${url.pathname}`;
-  const spool = await Spool.open(options.spoolDir, {
+  const spool = await openSpoolSlot(options.spoolDir, {
     maxBytes: options.maxSpoolBytes ?? DEFAULTS.maxSpoolBytes,
   });
   const gone = joinPath(options.spoolDir, "gone");

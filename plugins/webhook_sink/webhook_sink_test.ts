@@ -139,8 +139,9 @@ Deno.test("webhook: undelivered events stay spooled and a restart delivers them 
     await until(() => first.stats.failures >= 1);
     await first.close();
     assert.equal(first.stats.sent, 0);
+    const slot = `${dir}/spool/0`;
     const spooled = await Deno.readTextFile(
-      `${dir}/spool/${[...Deno.readDirSync(`${dir}/spool`)].find((f) => f.name.startsWith("events-"))!.name}`,
+      `${slot}/${[...Deno.readDirSync(slot)].find((f) => f.name.startsWith("events-"))!.name}`,
     );
     const ids = spooled.trim().split("\n").map((l) => JSON.parse(l).id);
     assert.equal(ids.length, 10);
