@@ -4,7 +4,8 @@
  * order) and `delivered` (`<generation> <byte offset>`: the lines before the offset were delivered).
  *
  * - Adding a message costs memory until {@link Spool.flush} writes every added line in one write
- *   (O_APPEND). The sink flushes before each delivery and on close.
+ *   (O_APPEND). The sink flushes once per burst of events, before each delivery and on close. Writes,
+ *   acknowledgements and compactions run one after another, never overlapping.
  * - Bounded: a message that would take the undelivered bytes past `maxBytes` is refused (the sink
  *   counts it as dropped).
  * - Compaction writes the undelivered lines to the next generation's file, then points `delivered`
@@ -56,6 +57,7 @@ export class Spool {
   #pendingBytes: number;
   /** The slot's lock (spool_slots.ts), released by `close`. */
   #lock: Deno.FsFile | null = null;
+  #tail: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -140,7 +142,33 @@ export class Spool {
   }
 
   /** Writes the messages added since the last flush, in one write. */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    return this.#serial(() => this.#flush());
+  }
+
+  /** The oldest message was delivered. */
+  ack(): Promise<void> {
+    return this.#serial(() => this.#ack());
+  }
+
+  /** Forgets every undelivered message (the endpoint is gone). */
+  clear(): Promise<void> {
+    return this.#serial(() => this.#clear());
+  }
+
+  /** Writes what was added and closes the file. */
+  close(): Promise<void> {
+    return this.#serial(() => this.#close());
+  }
+
+  /** Runs `step` after every step asked for before it: the file's writes and renames never overlap. */
+  #serial(step: () => Promise<void>): Promise<void> {
+    const run = this.#tail.then(step);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #flush(): Promise<void> {
     if (this.#written >= this.#entries.length) return;
     const lines = this.#entries.slice(this.#written).map((e) =>
       JSON.stringify({ id: e.id, body: e.body }) + "\n"
@@ -152,11 +180,10 @@ export class Spool {
     this.#size += bytes.length;
   }
 
-  /** The oldest message was delivered. */
-  async ack(): Promise<void> {
+  async #ack(): Promise<void> {
     const entry = this.#entries[this.#head];
     if (!entry) return;
-    await this.flush();
+    await this.#flush();
     this.#entries[this.#head++] = undefined as unknown as Entry;
     this.#pendingBytes -= entry.bytes;
     this.#offset += entry.bytes;
@@ -169,8 +196,7 @@ export class Spool {
     else await this.#writeDelivered();
   }
 
-  /** Forgets every undelivered message (the endpoint is gone). */
-  async clear(): Promise<void> {
+  async #clear(): Promise<void> {
     this.#entries = [];
     this.#head = 0;
     this.#written = 0;
@@ -179,10 +205,9 @@ export class Spool {
     await this.#compact();
   }
 
-  /** Writes what was added and closes the file. */
-  async close(): Promise<void> {
+  async #close(): Promise<void> {
     try {
-      await this.flush();
+      await this.#flush();
     } finally {
       this.#file.close();
       this.#lock?.close(); // closing the file releases its lock
@@ -196,7 +221,7 @@ export class Spool {
 
   /** Moves the undelivered lines to the next generation's file (see the module doc). */
   async #compact(): Promise<void> {
-    await this.flush();
+    await this.#flush();
     const old = joinPath(this.dir, `events-${this.#generation}.ndjson`);
     const next = this.#generation + 1;
     const path = joinPath(this.dir, `events-${next}.ndjson`);

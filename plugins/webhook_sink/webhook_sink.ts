@@ -124,6 +124,7 @@ class Webhook implements WebhookSink {
   #wake: (() => void) | null = null;
   #failures = 0;
   #accepting = true;
+  #flushScheduled = false;
   readonly #loop: Promise<void>;
   readonly stats = { sent: 0, failures: 0, dropped: 0, waiting: 0, disabled: false };
 
@@ -158,7 +159,18 @@ class Webhook implements WebhookSink {
       return;
     }
     this.stats.waiting = this.spool.length;
+    this.#scheduleFlush();
     this.#poke();
+  }
+
+  /** Writes this burst's messages to disk once the burst is over (a crash then loses none of them). */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setTimeout(() => {
+      this.#flushScheduled = false;
+      this.spool.flush().catch((e) => this.#notice(`cannot write the spool: ${(e as Error).message}`));
+    }, 0);
   }
 
   async close(): Promise<void> {
