@@ -110,7 +110,7 @@ Deno.test("config file sinks: a webhook filtered by type with its secret_env, an
   });
 });
 
-Deno.test("a webhook sink without its secret, or over plain http, stops the command before it starts", async () => {
+Deno.test("a webhook sink without its secret or over plain http, or a log file that cannot be opened, stops the command before it starts", async () => {
   await withWorld(async ({ origin, receiver, store, lode }) => {
     const ref = `${origin.url}/m/stories260K.gguf#sha256=${SHA}`;
     const noSecret = await lode(["pull", ref, "--sink", `webhook=${receiver.url}`, "--json"]);
@@ -130,6 +130,14 @@ Deno.test("a webhook sink without its secret, or over plain http, stops the comm
     const bad = badSecret.events.find((e) => e.event === "error");
     assert.equal(bad?.code, "USAGE");
     assert.doesNotMatch(String(bad?.message), /not-a-secret/, "the secret is never printed");
+    const noDir = await lode(["pull", ref, "--sink", `file=${store}/no/such/dir/events.ndjson`, "--json"]);
+    const unopened = noDir.events.find((e) => e.event === "error");
+    assert.equal(noDir.code, 2, noDir.stderr);
+    assert.equal(unopened?.code, "USAGE");
+    assert.match(
+      String(unopened?.message),
+      /cannot open the log file .*no\/such\/dir\/events\.ndjson of a file sink/,
+    );
     assert.equal(receiver.received.length, 0);
     assert.equal(origin.requests.length, 0, "nothing was pulled");
     await assert.rejects(Deno.stat(`${store}/manifests/stories260K.json`));

@@ -142,7 +142,10 @@ class Webhook implements WebhookSink {
     this.stats.disabled = disabled;
     this.stats.waiting = spool.length;
     this.#stop.signal.addEventListener("abort", () => this.#poke(), { once: true });
-    this.#loop = disabled || options.policy.offline ? Promise.resolve() : this.#deliver();
+    // A spool that cannot be written stops delivery (what it holds stays for the next run), never the process.
+    this.#loop = disabled || options.policy.offline ? Promise.resolve() : this.#deliver().catch((e) => {
+      this.#notice(`delivery stopped: ${(e as Error).message}`);
+    });
   }
 
   event(envelope: Envelope): void {

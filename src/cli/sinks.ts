@@ -59,11 +59,17 @@ export async function openSinks(
     for (const spec of options.specs) {
       if (spec.type === "file") {
         const { createFileLogSink } = await import("../../plugins/file_log_sink/file_log_sink.ts");
+        const path = absolutePath(spec.path);
         sinks.push(
-          await createFileLogSink({
-            path: absolutePath(spec.path),
-            maxBytes: spec.maxBytes,
-            keep: spec.keep,
+          await createFileLogSink({ path, maxBytes: spec.maxBytes, keep: spec.keep }).catch((e) => {
+            throw new LodeError(
+              "USAGE",
+              `cannot open the log file ${path} of a file sink: ${(e as Error).message}`,
+              {
+                hint: "Create its directory (or make it writable), or name another file.",
+                details: { path },
+              },
+            );
           }),
         );
       } else {
