@@ -159,3 +159,29 @@ Deno.test("serve --sink file=…: the daemon's own events go to the log", async 
     assert.ok(statuses.includes("draining") || statuses.includes("stopped"), JSON.stringify(statuses));
   });
 });
+
+Deno.test("job run --sink webhook=…: the job's events are delivered, signed", async () => {
+  await withWorld(async ({ receiver, store, lode }) => {
+    const imported = await runLode(["import", FIXTURE, "--name", "stories260K"], { store });
+    assert.equal(imported.code, 0, imported.stderr);
+    const spec = JSON.stringify({ model: "stories260K", command: "true" });
+    const r = await lode([
+      "job",
+      "run",
+      "model-external-command",
+      "--spec",
+      spec,
+      "--sink",
+      `webhook=${receiver.url}`,
+    ], {
+      LODE_WEBHOOK_SECRET: SECRET,
+    });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const types = receiver.received.map((m) => JSON.parse(m.body).type as string);
+    assert.ok(types.includes("job.job_state"), types.join(", "));
+    assert.ok(receiver.received.every((m) => m.valid));
+    const states = receiver.received.map((m) => JSON.parse(m.body).data.event)
+      .filter((e: { event: string }) => e.event === "job_state").map((e: { state: string }) => e.state);
+    assert.equal(states.at(-1), "succeeded", states.join(", "));
+  });
+});
