@@ -66,7 +66,7 @@ export interface WebhookSinkOptions {
   timeoutMs?: number;
   /** Backoff bounds. Default 1 s doubling up to 5 min. */
   retry?: RetrySchedule;
-  /** How long `close()` keeps delivering what is waiting, milliseconds. Default 2000. */
+  /** How long `close()` keeps delivering what is waiting, milliseconds (0 while failing). Default 2000. */
   drainMs?: number;
   /** Failures, recoveries, drops and the endpoint's end, as lines for the operator. */
   onNotice?: (line: string) => void;
@@ -180,8 +180,10 @@ class Webhook implements WebhookSink {
     if (!this.#accepting) return;
     this.#accepting = false;
     await this.spool.flush();
-    // Delivers what is waiting for at most `drainMs`; the rest stays spooled for the next run.
-    const drain = setTimeout(() => this.#stop.abort(), this.options.drainMs ?? DEFAULTS.drainMs);
+    // Delivers what is waiting for at most `drainMs` (not at all while the endpoint is failing); the rest
+    // stays spooled for the next run.
+    const drainMs = this.#failures > 0 ? 0 : this.options.drainMs ?? DEFAULTS.drainMs;
+    const drain = setTimeout(() => this.#stop.abort(), drainMs);
     this.#poke();
     try {
       await this.#loop;
