@@ -21,9 +21,12 @@
  * | 9     | `src/schema` (input that breaks its schema, as a typed error)                |
  * | 10    | `src/errors.ts`, `src/events`, `src/path.ts`, `src/version.ts`               |
  *
- * Rooms of one layer do not import each other. The plugins in `plugins/` (built-ins, the SDK, examples)
- * import of `src/` only the plugin contract (`src/plugin/api.ts`, and `src/plugin/sink_runner.ts`, whose
- * sink type it re-exports) and `src/events`: what an out-of-process plugin can reach too. Only `src/cli/program.ts` (the command table)
+ * The built-in plugins (`plugins/`, the room `plugins`) stand beside the layers: `src/cli` may import
+ * them, and they import only {@link PLUGIN_IMPORTS} (and each other's modules). The SDK and the examples
+ * (`plugins/sdk/`, `plugins/examples/`), which run out of process, import of `src/` only the plugin contract
+ * and the events.
+ *
+ * Rooms of one layer do not import each other. Only `src/cli/program.ts` (the command table)
  * imports a command, and a command imports no other command. No module in `src/` imports a
  * `mod.ts` (a folder's surface for code outside `src/`), and a `mod.ts` only re-exports its own
  * folder's modules.
@@ -72,14 +75,21 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["errors", "events", "path", "version"],
 ];
 
+/** The rooms of `src/` a module of `plugins/` may import. */
+export const PLUGIN_IMPORTS: readonly string[] = ["plugin", "events", "download", "errors", "schema", "path"];
+
 /** The rooms inside a room, from the top down; a room not listed is the room's own top level. */
 const SUB_LAYERS: Record<string, readonly (readonly string[])[]> = {
   cli: [["commands"], [""]],
   daemon: [["server", "openai"], ["jobs"], ["router"], ["runner"], ["wire"]],
 };
 
-/** What a module of `plugins/` may import from `src/`: the plugin contract and the events. */
+/**
+ * What the SDK and the example plugins (they run out of process, under `deno run`) may import from `src/`:
+ * the plugin contract and the events.
+ */
 const PLUGIN_REACH = ["src/plugin/api.ts", "src/plugin/sink_runner.ts", "src/events/"];
+const OUT_OF_PROCESS = ["plugins/sdk/", "plugins/examples/"];
 
 /** The command table: the one module that imports commands (lazily, one per command). */
 const COMMAND_TABLE = "src/cli/program.ts";
@@ -147,6 +157,7 @@ export function parseImports(file: string, text: string): Import[] {
 export function roomOf(file: string): string | null {
   if (file === "main.ts") return "main";
   const parts = file.split("/");
+  if (parts[0] === "plugins" && parts.length > 1) return "plugins";
   if (parts[0] !== "src" || parts.length < 2) return null;
   // A module directly in src/ is the room of its name up to an underscore (config_env.ts: config).
   if (parts.length === 2) return parts[1]!.replace(/\.ts$/, "").replace(/_.*$/, "");
@@ -176,7 +187,7 @@ function where(i: Import): string {
 export function checkImports(imports: readonly Import[]): Problem[] {
   const problems: Problem[] = [];
   for (const i of imports) {
-    if (i.from.startsWith("plugins/") && i.to.startsWith("src/")) {
+    if (OUT_OF_PROCESS.some((dir) => i.from.startsWith(dir)) && i.to.startsWith("src/")) {
       if (
         !PLUGIN_REACH.some((allowed) =>
           i.to === allowed || (allowed.endsWith("/") && i.to.startsWith(allowed))
@@ -206,6 +217,21 @@ export function checkImports(imports: readonly Import[]): Problem[] {
           message: `${where(i)} re-exports ${i.to}: a mod.ts re-exports only its own folder's modules`,
         });
       }
+    }
+    if (from === "plugins" || to === "plugins") {
+      if (from === "plugins" && to !== "plugins" && !PLUGIN_IMPORTS.includes(to)) {
+        problems.push({
+          kind: "direction",
+          message: `${where(i)} imports ${i.to}: a plugin imports only src/{${PLUGIN_IMPORTS.join(",")}}`,
+        });
+      }
+      if (to === "plugins" && from !== "plugins" && from.split("/")[0] !== "cli") {
+        problems.push({
+          kind: "direction",
+          message: `${where(i)} imports ${i.to}: only src/cli imports plugins/`,
+        });
+      }
+      continue;
     }
     if (to === "cli/commands" && i.from === COMMAND_TABLE) continue;
     if (to === "cli/commands" && from === to && i.from !== i.to) {

@@ -28,6 +28,8 @@
 export const NEEDS_PROCESSES: readonly string[] = [
   // Cross-module suites: the real CLI, the daemon, HTTPS origins with certificates made by openssl.
   "tests/",
+  "plugins/file_log_sink/file_log_sink_signal_test.ts",
+  "plugins/webhook_sink/webhook_sink_test.ts",
   "scripts/bench_framing_test.ts",
   "scripts/bench_inference_test.ts",
   "scripts/bench_nginx_test.ts",
@@ -99,7 +101,7 @@ export function isTestFileName(name: string): boolean {
 /** Every test file under `dirs` of `root`, sorted, as paths from `root` (node_modules and dot-directories skipped). */
 export async function listTestFiles(
   root: string,
-  dirs: readonly string[] = ["src", "scripts", "tests", "plugins"],
+  dirs: readonly string[] = ["src", "plugins", "scripts", "tests"],
 ): Promise<string[]> {
   const found: string[] = [];
   const walk = async (rel: string): Promise<void> => {

@@ -22,7 +22,8 @@
  * | `XDG_RUNTIME_DIR`, `TMPDIR` | where the daemon's sockets live (src/daemon/wire/socket_path.ts) |
  * | `NO_COLOR`                 | no colours                                |
  * | `LODE_DEBUG`               | an `INTERNAL` error also prints its stack trace |
- * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes}` |
+ * | `--sink`, `LODE_WEBHOOK_SECRET` | event sinks of pull, sync, serve and job (src/config_sinks.ts) |
+ * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks}` |
  *
  * Flags win over environment variables, which win over the config file. The layers below take
  * these values; they read no environment variable themselves. (config_env.ts reads the proxy
@@ -39,6 +40,7 @@ import { z } from "zod";
 import { LodeError } from "./errors.ts";
 import { parseJson } from "./schema/schema_error.ts";
 import { cliSettings, type ProxyConfig, proxyFromEnv } from "./config_env.ts";
+import { SinkEntry, sinkFlag, sinkFromEntry, type SinkSpec } from "./config_sinks.ts";
 
 /** Flags shared by every command. */
 export interface GlobalFlags {
@@ -48,6 +50,8 @@ export interface GlobalFlags {
   allowHttp?: string[];
   offline?: boolean;
   connections?: string;
+  /** `--sink` (pull, sync, serve and job): `webhook=URL` or `file=PATH`, repeatable. */
+  sink?: string[];
 }
 
 /** Resolved settings. */
@@ -84,6 +88,8 @@ export interface Config {
   tmpDir?: string;
   /** `LODE_DEBUG`: an `INTERNAL` error also prints its stack trace. */
   debug: boolean;
+  /** Event sinks: the config file's `sinks`, then `--sink` (attached by pull, sync, serve and job). */
+  sinks: SinkSpec[];
 }
 
 const ConfigFile = z.object({
@@ -92,6 +98,7 @@ const ConfigFile = z.object({
   allow_http: z.array(z.string()).optional(),
   ca_certs: z.array(z.string()).optional(),
   min_free_bytes: z.number().int().nonnegative().optional(),
+  sinks: z.array(SinkEntry).optional(),
 }).strict();
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -178,6 +185,10 @@ export async function loadConfig(
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     tmpDir: env.TMPDIR || undefined,
     debug: cliSettings(env).debug,
+    sinks: [
+      ...(file?.sinks ?? []).map((entry) => sinkFromEntry(entry, env)),
+      ...(flags.sink ?? []).map((value) => sinkFlag(value, env)),
+    ],
   };
 }
 

@@ -63,6 +63,7 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       runtimeDir: undefined,
       tmpDir: undefined,
       debug: false,
+      sinks: [],
     });
   });
 });
@@ -335,5 +336,73 @@ Deno.test("LODE_HTTP_CLIENT chooses fetch or lode's HTTP/1.1 client; anything el
       () => loadConfig({}, { ...env, LODE_HTTP_CLIENT: "curl" }),
       (e: unknown) => e instanceof LodeError && e.code === "USAGE",
     );
+  });
+});
+
+Deno.test("sinks: the config file's list, then --sink; secrets read from the variables named", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    await writeConfig({
+      sinks: [
+        {
+          type: "webhook",
+          url: "https://hooks.example/lode",
+          secret_env: "MY_HOOK_SECRET",
+          events: ["job.*"],
+        },
+        { type: "file", path: "/var/log/lode/events.ndjson", max_bytes: 1000, keep: 2 },
+      ],
+    });
+    const c = await loadConfig(
+      { sink: ["webhook=https://other.example/h?a=1,2", "file=./e.ndjson"] },
+      { ...env, MY_HOOK_SECRET: "whsec_a", LODE_WEBHOOK_SECRET: "whsec_b" },
+    );
+    assert.deepEqual(c.sinks, [
+      {
+        type: "webhook",
+        url: "https://hooks.example/lode",
+        secret: "whsec_a",
+        secretEnv: "MY_HOOK_SECRET",
+        events: ["job.*"],
+      },
+      { type: "file", path: "/var/log/lode/events.ndjson", maxBytes: 1000, keep: 2 },
+      {
+        type: "webhook",
+        url: "https://other.example/h?a=1,2",
+        secret: "whsec_b",
+        secretEnv: "LODE_WEBHOOK_SECRET",
+      },
+      { type: "file", path: "./e.ndjson" },
+    ]);
+    const unset = await loadConfig({}, env);
+    assert.equal(
+      unset.sinks[0]!.type === "webhook" && unset.sinks[0]!.secret,
+      undefined,
+      "no secret: undefined",
+    );
+  });
+});
+
+Deno.test("sinks: a bad entry is CONFIG_INVALID naming the field; a bad --sink is USAGE", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    for (
+      const [entry, field, says] of [
+        [{ type: "webhook", url: "ftp://x", secret_env: "S" }, "sinks[0].url", /expected an http\(s\) URL/],
+        [{ type: "webhook", url: "https://x" }, "sinks[0].secret_env", /secret_env/],
+        [{ type: "file", path: "/p", keep: -1 }, "sinks[0].keep", /at least 0/],
+        [{ type: "syslog" }, "sinks[0].type", /type/],
+        [{ type: "file", path: "/p", max_byte: 5 }, "sinks[0].max_byte", /did you mean "max_bytes"/],
+      ] as const
+    ) {
+      await writeConfig({ sinks: [entry] });
+      const e = await loadConfig({}, env).then(() => assert.fail("accepted"), (e) => e);
+      assert.ok(isLodeError(e, "CONFIG_INVALID"), String(e));
+      assert.equal(e.details.field, field, `${JSON.stringify(entry)}: ${e.message}`);
+      assert.match(e.message, says);
+    }
+    await writeConfig({});
+    for (const bad of ["webhook", "webhook=", "webhook=not a url", "file=", "syslog=x"]) {
+      const e = await usage(loadConfig({ sink: [bad] }, env));
+      assert.match(e.message, /expected webhook=URL or file=PATH/);
+    }
   });
 });

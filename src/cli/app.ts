@@ -21,7 +21,7 @@ import { commandEvents, reportError } from "./command_events.ts";
 import type { CommandContext, CommonFlags } from "./context.ts";
 import { withLockfileHint } from "./lockfile_hint.ts";
 import { Output, OutputClosed } from "./output.ts";
-import { COMMANDS, PROGRAM } from "./program.ts";
+import { COMMANDS, PROGRAM, SINK_COMMANDS } from "./program.ts";
 
 /** Options of {@link runCli}. */
 export interface RunCliOptions {
@@ -54,7 +54,10 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       import("./context.ts"),
       COMMANDS[parsed.command.name]!(),
     ]);
-    ctx = await createContext(parsed.options as CommonFlags, options.env, output, events);
+    ctx = await createContext(parsed.options as CommonFlags, options.env, output, {
+      events,
+      sinks: SINK_COMMANDS.has(parsed.command.name),
+    });
     await command.run(ctx, parsed);
     const done = ctx;
     ctx = null;

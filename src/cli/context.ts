@@ -9,6 +9,8 @@
  * from the download layer (source `download`), its failure's `error` (source `cli`) with
  * {@link CommandContext.error}. The progress renderer and, with `--json`, the printer are listeners of
  * the stream; so is any other subscriber of the command's events.
+ * The commands that have sinks (the config file's `sinks`, `--sink`: pull, sync, job, and serve on its
+ * daemon's stream) attach them with {@link CommandContext.attachSinks}; `dispose` flushes and closes them.
  * @module
  */
 import { type Config, type GlobalFlags, loadConfig } from "../config.ts";
@@ -58,27 +60,39 @@ export interface CommandContext {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the settings, the store. */
   registryContext(hosts: string[]): Promise<RegistryContext>;
+  /**
+   * Attaches the configured event sinks (src/cli/sinks.ts) to `stream`; `dispose` flushes and closes
+   * them. Throws when one cannot be opened (a webhook without its secret, a URL the network policy refuses).
+   */
+  attachSinks(stream: EventStream): Promise<void>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
   dispose(): Promise<void>;
 }
 
-/**
- * Builds the context from parsed flags and the environment; `events` is the process's command stream
- * (`runCli` makes it before parsing, so that a usage error is published there too), else a new one.
- */
+/** Options of {@link createContext}. */
+export interface ContextOptions {
+  /** The process's command stream (`runCli` makes it before parsing, so a usage error is published there too); default a new one. */
+  events?: EventStream;
+  /** Attach the configured sinks to the command's stream (pull, sync, job). */
+  sinks?: boolean;
+}
+
+/** Builds the context from parsed flags and the environment. */
 export async function createContext(
   flags: CommonFlags,
   env: Record<string, string | undefined>,
   output: Output,
-  events: EventStream = commandEvents(output),
+  options: ContextOptions = {},
 ): Promise<CommandContext> {
   const config = await loadConfig(flags, env);
   let store: Promise<ModelStore> | null = null;
   let network: ReturnType<typeof createNetwork> | null = null;
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
-  return {
+  const events = options.events ?? commandEvents(output);
+  const closeSinks: (() => Promise<void>)[] = [];
+  const ctx: CommandContext = {
     config,
     output,
     flags,
@@ -113,13 +127,29 @@ export async function createContext(
             .response,
       };
     },
+    async attachSinks(stream) {
+      if (config.sinks.length === 0) return;
+      const { openSinks } = await import("./sinks.ts");
+      closeSinks.push(
+        await openSinks(stream, {
+          specs: config.sinks,
+          storeRoot: config.storeRoot,
+          network: config,
+          notice: output.sink((line: string) => output.stderr(`lode: ${line}\n`)),
+        }),
+      );
+    },
     async endProgress() {
       if (network) (await network).endProgress();
     },
     async dispose() {
+      // The sinks first: they may still be delivering over the network.
+      for (const close of closeSinks.splice(0)) await close();
       if (network) (await network).dispose();
     },
   };
+  if (options.sinks) await ctx.attachSinks(events);
+  return ctx;
 }
 
 /**

@@ -31,6 +31,18 @@ export const LOCKFILE: OptionSpec = {
   description: "the lockfile (default: ./lode.lock; $LODE_LOCKFILE)",
 };
 
+/**
+ * `--sink`, shared with `pull`, `sync` and `job`: an event sink besides the config file's `sinks`
+ * (docs/sinks.md). Each value is kept whole (a URL may hold commas).
+ */
+export const SINK: OptionSpec = {
+  name: "sink",
+  type: "list",
+  split: false,
+  value: "<webhook=URL|file=PATH>",
+  description: "also send every event to a webhook (secret: $LODE_WEBHOOK_SECRET) or a log file; repeatable",
+};
+
 const MODEL_ARG = "a stored model name, hf:OWNER/REPO[:QUANT], an https URL (#sha256=HEX) or file:PATH";
 
 /** How a model reference that needs pulling is named and pinned. */
@@ -158,12 +170,14 @@ export const MODEL_COMMAND_SPECS: CommandSpec[] = [
           "pull the models it pins on first use (default: ./lode.lock when present; $LODE_LOCKFILE)",
       },
       ...LOAD_OPTIONS,
+      SINK,
     ],
     examples: [
       "lode serve --model stories260K",
       "lode serve --lockfile ci/lode.lock   # a locked model missing from the store is pulled on first use",
       "lode serve --max-queue 16 --parallel 2 --keep-alive 10m --log ~/.local/state/lode/activity.ndjson",
       "lode serve --socket /tmp/lode-test.sock --threads 1 --grace 5s",
+      "LODE_WEBHOOK_SECRET=whsec_… lode serve --sink webhook=https://hooks.example.com/lode",
     ],
     notes: [
       "One daemon per socket: a second one exits 7 (DAEMON_RUNNING, naming the first one's pid).",

@@ -9,7 +9,7 @@ import { VERSION } from "../version.ts";
 import type { CommandSpec, OptionSpec, ParsedArgv, ProgramSpec } from "./args.ts";
 import type { CommandContext } from "./context.ts";
 import { SOCKET_OPTION } from "./daemon_flags.ts";
-import { LOCKFILE, MODEL_COMMAND_SPECS, SHA256, STORIES, STORIES_SHA } from "./model_command_specs.ts";
+import { LOCKFILE, MODEL_COMMAND_SPECS, SHA256, SINK, STORIES, STORIES_SHA } from "./model_command_specs.ts";
 
 /** A command implementation module. */
 export interface CommandModule {
@@ -99,11 +99,13 @@ const SPECS: CommandSpec[] = [
           "start the pull as a job in the daemon of this store and return at once (lode job watch ID)",
       },
       MIRROR,
+      SINK,
     ],
     examples: [
       "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0",
       "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 --detach",
       "lode pull hf.co/unsloth/Qwen3-0.6B-GGUF:q4_k_m@main --json",
+      "lode pull hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 --sink file=pulls.ndjson",
       `lode pull ${STORIES}#sha256=${STORIES_SHA}`,
       `lode pull ${STORIES} --name tiny --json`,
       `lode pull ${STORIES}#sha256=${STORIES_SHA} --mirror https://mirror.example/stories260K.gguf`,
@@ -272,6 +274,7 @@ const SPECS: CommandSpec[] = [
         description: "fail instead of changing the lockfile (an unpinned file); for CI",
       },
       LOCKFILE,
+      SINK,
     ],
     examples: ["lode sync --frozen", "lode sync --offline --frozen --json", "lode sync stories260K"],
   },
@@ -308,7 +311,7 @@ const SPECS: CommandSpec[] = [
       ...SOCKET_OPTION,
       description:
         "run, resume: the daemon of model-warmup and model-inference jobs (default: the one serving this store)",
-    }],
+    }, SINK],
     examples: [
       `lode job plan model-download --spec '{"ref":"hf:Qwen/Qwen3-0.6B-GGUF:Q8_0"}' --json`,
       `lode job run model-external-command --spec '{"model":"stories260K","command":"sha256sum","args":["{model}"]}'`,
@@ -338,6 +341,9 @@ export const PROGRAM: ProgramSpec = {
   commands: SPECS,
   examples: [`lode run ${STORIES}#sha256=${STORIES_SHA} 'Once upon a time'`, "lode ls"],
 };
+
+/** The commands whose events go to the sinks (the config file's `sinks`, `--sink`); `serve` attaches them to its daemon's stream. */
+export const SINK_COMMANDS: ReadonlySet<string> = new Set(["pull", "sync", "job"]);
 
 /** Lazy loaders of the command implementations (literal specifiers: compile-safe). */
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {

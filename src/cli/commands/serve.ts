@@ -74,6 +74,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const store = await ctx.store();
   // Notices come from the daemon's insides: a closed stderr drops them, and stops the daemon (below).
   const notice = ctx.output.sink((line: string) => ctx.output.note(`lode serve: ${line}`));
+  // The daemon's one event stream: its status events and the download events of the pulls it performs.
+  const events = new EventStream({ onListenerError: (e) => notice(`an event listener failed: ${e}`) });
+  // The sinks (config file, --sink) receive the daemon's events; the command's dispose flushes them.
+  await ctx.attachSinks(events);
   const log = settings.log
     ? await ActivityLog.open(settings.log.path, {
       maxBytes: settings.log.maxBytes,
@@ -82,8 +86,6 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       onError: notice,
     })
     : undefined;
-  // The daemon's one event stream: its status events and the download events of the pulls it performs.
-  const events = new EventStream({ onListenerError: (e) => notice(`an event listener failed: ${e}`) });
   const { ModelRouter } = await import("../../daemon/router/model_router.ts");
   // Vocabularies of loaded models, opened in this process so that tokenize skips the runners.
   const vocabularies = settings.tokenizeInDaemon
