@@ -22,7 +22,9 @@
  * import { DaemonJobs } from "./daemon_jobs.ts";
  * const jobs = new DaemonJobs({ store: await ModelStore.open("/srv/models"), events: new EventStream(), effects: {} });
  * const { record } = await jobs.submit("model-validate-bundle", { model: "stories260K" });
- * for await (const { seq, event } of jobs.watch(record.id)) console.log(seq, event.event);
+ * for await (const item of jobs.watch(record.id)) {
+ *   if (item.source === "job") console.log(item.seq, item.event.event);
+ * }
  * ```
  * @module
  */
