@@ -38,6 +38,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "scripts/gen_gguf_test.ts",
   "scripts/install_test.ts",
   "scripts/split_gguf_test.ts",
+  "src/cli/command_stream_test.ts",
   "src/cli/context_test.ts",
   "src/cli/model_session_test.ts",
   "src/daemon/openai/openai_http_runner_test.ts",

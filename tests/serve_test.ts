@@ -185,14 +185,16 @@ Deno.test("SIGTERM drains: an in-flight generate completes, a new request gets D
         max_tokens: 1500,
         temperature: 0,
       });
+      // Connected before the signal: on a busy machine the generation may end (and the daemon with it)
+      // before a connection opened after it.
+      const admin = await Deno.connect({ transport: "unix", path: daemon.adminSocket });
+      const late = await FrameClient.connect(daemon.socket);
       await c.until(() => c.sofar("g").some((f) => f.type === "token"));
       daemon.child.kill("SIGTERM");
-      // Draining: the admin stream says so; a new request on a new connection is refused.
-      const admin = await Deno.connect({ transport: "unix", path: daemon.adminSocket });
+      // Draining: the admin stream says so; a new request is refused.
       const reader = new LineReader(admin);
       let status = "";
       while (status !== "draining") status = JSON.parse((await reader.next())!).status;
-      const late = await FrameClient.connect(daemon.socket);
       await late.write({ id: "t", op: "tokenize", model: "stories260K", text: "hi" });
       assert.equal(terminal(await late.frames("t")).code, "DRAINING");
       const g = await c.frames("g");
