@@ -268,7 +268,11 @@ export interface SessionInfo {
  * ```
  */
 export interface SessionFeatures {
-  /** {@link Session.tokenize} and {@link Session.detokenize} give the model's own token ids. */
+  /**
+   * {@link Session.tokenize} and {@link Session.detokenize} give the model's own token ids. Without them
+   * a session cannot count a prompt's tokens either: a prompt that does not fit is refused by what the
+   * session fronts (still `CONTEXT_LENGTH_EXCEEDED`), in that one's order, not before earlier generations.
+   */
   tokenize: boolean;
   /** {@link Session.renderChat} gives the exact text {@link Session.chat} feeds the model. */
   renderChat: boolean;

@@ -80,8 +80,9 @@ const SCHEMA = {
 
 /**
  * Registers the suite as one `Deno.test` named `backend conformance: NAME`,
- * one step per rule. `makeBackend` is called once; the backend is closed at
- * the end whatever happens.
+ * one step per rule. `makeBackend` is called once, inside the test (it may
+ * start what the backend needs, such as a server, and its `close` stop it);
+ * the backend is closed at the end whatever happens.
  *
  * @example
  * ```ts
@@ -93,7 +94,7 @@ const SCHEMA = {
  */
 export function backendConformance(
   name: string,
-  makeBackend: () => Backend,
+  makeBackend: () => Backend | Promise<Backend>,
   fixtures: ConformanceFixtures,
 ): void {
   const prompt = fixtures.prompt ?? "Once upon a time";
@@ -101,7 +102,7 @@ export function backendConformance(
   const abortWithinMs = fixtures.abortWithinMs ?? 200;
 
   Deno.test(`backend conformance: ${name}`, async (t) => {
-    const backend = makeBackend();
+    const backend = await makeBackend();
     const events: StatusEvent[] = [];
     let session: Session | undefined;
     try {

@@ -40,7 +40,8 @@ function words(count: number, word = "a"): string {
 
 /**
  * Runs the context-limit steps on an open session (whose context is small: a few hundred tokens). The
- * first step counts tokens: it runs only when `features.tokenize` is true (the default).
+ * first step counts tokens, and a refusal before a running generation ends needs the session to count
+ * them itself: both are checked only when `features.tokenize` is true (the default).
  *
  * @example
  * ```ts
@@ -96,7 +97,8 @@ export async function contextLimitSteps(
       await assertRejects(s.generate(huge).result.finally(() => order.push("refused")), refusal(n));
       for await (const _ of running) break; // stops it
       await done;
-      assertEquals(order, ["refused", "running"]);
+      // A session that cannot count tokens leaves the refusal to what it fronts, in that one's order.
+      if (features.tokenize) assertEquals(order, ["refused", "running"]);
       await assertRejects(s.chat([{ role: "user", content: huge }]).result, refusal(n));
       await assertRejects(s.embed(["fine", huge]), refusal(n, (d) => d.index === 1));
     },
