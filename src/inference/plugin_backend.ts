@@ -3,7 +3,9 @@
  * as the in-process {@link Backend} of backend.ts, so `lode run`, the daemon and the conformance suite use
  * it as they use llama.cpp:
  *
- * - a generation streams the plugin's progress frames (`{ text }`) as its chunks, as they come;
+ * - a generation streams the plugin's progress frames (`{ text }`) as its chunks, as they come (text of
+ *   its result it did not stream comes as a last chunk; a result that contradicts the stream is
+ *   `PLUGIN_PROTOCOL`); calls go to the plugin as they are made, in the order it answers them;
  * - aborting it (its signal, leaving the loop, closing the session) cancels the plugin's call, which the
  *   plugin still answers; the generation then ends with `stopReason: "abort"` and the text streamed so far;
  * - every failure names the plugin and the hook (`plugin openai_backend (session.generate): …`), with the
@@ -201,7 +203,23 @@ function pluginSession(loaded: PluginSession, plugin: string, forget: () => void
           emit(chunk);
         };
         try {
-          return await call({ signal: inner, progress });
+          const result = await call({ signal: inner, progress });
+          if (result.text === text) return result;
+          // A plugin that streamed less than its text (or nothing): the rest is the last chunk.
+          if (!result.text.startsWith(text)) {
+            throw pluginError(
+              "PLUGIN_PROTOCOL",
+              plugin,
+              hook,
+              "its result's text is not the text it streamed",
+              {
+                streamed: text.slice(0, 200),
+                text: result.text.slice(0, 200),
+              },
+            );
+          }
+          emit(result.text.slice(text.length));
+          return result;
         } catch (e) {
           if (inner.aborted && isLodeError(e, "CANCELLED")) return aborted();
           throw e;
