@@ -35,8 +35,9 @@ export interface BackendChoices {
  */
 export async function chooseBackend(path: string, choices: BackendChoices): Promise<Backend> {
   const plugins = choices.plugins ?? [];
+  if (plugins.length === 0) return await choices.builtIn();
   const gguf = await probeGguf(path);
-  if (gguf.ok || plugins.length === 0 || !(await exists(path))) return await choices.builtIn();
+  if (gguf.ok || !(await exists(path))) return await choices.builtIn();
   const reasons: Record<string, string> = { gguf: gguf.reason };
   for (const open of plugins) {
     const backend = await open();
