@@ -68,6 +68,24 @@ export interface ServeStreams {
 
 type Frame = Record<string, unknown> & { type?: unknown; id?: unknown };
 
+/**
+ * A failure reported with a code of lode's error catalogue (docs/exit-codes.md) instead of
+ * `PLUGIN_FAILED`: lode raises it as that code, with `details`, tagged with the plugin and hook. A backend
+ * throws `new PluginError("USAGE", "maxTokens must be at least 1")` where lode's own backend would
+ * reject with `USAGE`.
+ */
+export class PluginError extends Error {
+  override readonly name = "PluginError";
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
 const PERMISSION = /Requires (\w+) access(?: to "?([^",]+)"?)?/;
 
 /** The `error` of an error frame for `e`: a sandbox refusal becomes `denied` with its permission. */
@@ -78,6 +96,7 @@ export function wireError(e: unknown, cancelled: boolean): Record<string, unknow
   if (refused || m) {
     return { kind: "denied", message, ...(m ? { permission: m[1], ...(m[2] ? { target: m[2] } : {}) } : {}) };
   }
+  if (e instanceof PluginError) return { kind: "failed", message, code: e.code, details: e.details };
   return { kind: cancelled ? "cancelled" : "failed", message };
 }
 
@@ -135,7 +154,8 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
           const loaded = await plugin.backend.load(p.path, p.options ?? {}, context);
           const id = `s${nextSession++}`;
           sessions.set(id, loaded);
-          return { session: id, capabilities: loaded.capabilities, info: loaded.info };
+          const features = loaded.features === undefined ? {} : { features: loaded.features };
+          return { session: id, capabilities: loaded.capabilities, info: loaded.info, ...features };
         }
         break;
       case "session.generate":

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type PluginDefinition, serve, wireError } from "./mod.ts";
+import { type PluginDefinition, PluginError, serve, wireError } from "./mod.ts";
 
 /** Runs `plugin` on in-memory streams: send host frames, read the plugin's frames. */
 function harness(plugin: PluginDefinition) {
@@ -120,4 +120,17 @@ Deno.test("wireError: a sandbox refusal is denied with its permission and target
   });
   assert.deepEqual(wireError(new Error("boom"), false), { kind: "failed", message: "boom" });
   assert.deepEqual(wireError(new Error("boom"), true), { kind: "cancelled", message: "boom" });
+});
+
+Deno.test("wireError: a PluginError carries its catalogue code and details", () => {
+  assert.deepEqual(
+    wireError(new PluginError("USAGE", "maxTokens must be at least 1", { field: "maxTokens" }), false),
+    {
+      kind: "failed",
+      message: "maxTokens must be at least 1",
+      code: "USAGE",
+      details: { field: "maxTokens" },
+    },
+  );
+  assert.deepEqual(wireError(new Error("boom"), false), { kind: "failed", message: "boom" });
 });

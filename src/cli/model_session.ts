@@ -2,8 +2,9 @@
  * What `lode run`, `lode chat` and `lode embed` share before the first token:
  * find the model file a reference names (pulling it when it is a URL or a
  * Hugging Face reference not yet in the store), then load it with the
- * node-llama-cpp backend (imported only here, on first use), reporting load
- * phases as status events.
+ * node-llama-cpp backend (imported only here, on first use) — or, for a file
+ * that is not GGUF, with the first backend plugin given that claims it —
+ * reporting load phases as status events.
  * @module
  */
 import process from "node:process";
@@ -73,6 +74,11 @@ export interface OpenModelOptions {
      */
     loadFlags?: string[];
   };
+  /**
+   * Folders of backend plugins, tried in order for a model file that is not GGUF (`chooseBackend` of
+   * backend_choice.ts); a GGUF file always runs on llama.cpp.
+   */
+  plugins?: readonly string[];
 }
 
 /**
@@ -123,10 +129,15 @@ export async function openModel(
     }
   }
   const path = await modelPath(ctx, ref, options.pull);
-  const { createLlamaCppBackend } = await import("../inference/llama_cpp_backend.ts");
   const { output } = ctx;
-  const backend = createLlamaCppBackend({
-    log: output.sink((level, line) => output.stderr(`[llama.cpp ${level}] ${line}\n`)),
+  const { chooseBackend } = await import("../inference/backend_choice.ts");
+  const { openPluginBackend } = await import("../inference/plugin_backend.ts");
+  const backend = await chooseBackend(path, {
+    builtIn: async () =>
+      (await import("../inference/llama_cpp_backend.ts")).createLlamaCppBackend({
+        log: output.sink((level, line) => output.stderr(`[llama.cpp ${level}] ${line}\n`)),
+      }),
+    plugins: (options.plugins ?? []).map((dir) => () => openPluginBackend(dir)),
   });
   try {
     // The load's phases: `inference` status lines on the command's stream.

@@ -255,6 +255,37 @@ export interface SessionInfo {
 }
 
 /**
+ * What a {@link Session} can do exactly, as flags ({@link Session.features}); a session without them can
+ * do everything (the llama.cpp backend). A backend that fronts another server through an API that cannot
+ * give, say, the model's token ids reports that flag false, and the method rejects with
+ * `LodeError("INFERENCE_FAILED")` naming what is missing, instead of approximating; the conformance suite
+ * skips the checks a false flag rules out.
+ *
+ * @example
+ * ```ts
+ * import type { SessionFeatures } from "./backend.ts";
+ * const remote: SessionFeatures = { tokenize: false, renderChat: false, rawEmbeddings: false, loadOptions: false };
+ * ```
+ */
+export interface SessionFeatures {
+  /**
+   * {@link Session.tokenize} and {@link Session.detokenize} give the model's own token ids. Without them
+   * a session cannot count a prompt's tokens either: a prompt that does not fit is refused by what the
+   * session fronts (still `CONTEXT_LENGTH_EXCEEDED`), in that one's order, not before earlier generations.
+   */
+  tokenize: boolean;
+  /** {@link Session.renderChat} gives the exact text {@link Session.chat} feeds the model. */
+  renderChat: boolean;
+  /** {@link Session.embed} with `normalize: false` gives the raw vectors. */
+  rawEmbeddings: boolean;
+  /**
+   * {@link Backend.load} honours {@link LoadOptions} (context size, threads, accelerator, memory check)
+   * and reports the load's phases (`loading_model` `mmap`, then `kv_cache`) before `capabilities`.
+   */
+  loadOptions: boolean;
+}
+
+/**
  * A model loaded into memory with a context, ready to generate. Generations
  * on one session run one after another, in call order.
  *
@@ -269,6 +300,8 @@ export interface SessionInfo {
 export interface Session {
   readonly capabilities: Capabilities;
   readonly info: SessionInfo;
+  /** What it can do exactly; absent: everything. */
+  readonly features?: SessionFeatures;
   /**
    * Streams a continuation of `prompt` (plain text completion, no template).
    * A prompt that leaves no room in the context for a generated token

@@ -214,10 +214,26 @@ export interface GenerateResultDescriptor {
   usage: Usage;
 }
 
+/**
+ * What a session can do exactly (the inference layer's `SessionFeatures`); a session without it can do all.
+ * A backend that fronts another server through an API that cannot give the model's token ids says so here
+ * instead of approximating them.
+ */
+export interface SessionFeaturesDescriptor {
+  /** `tokenize`/`detokenize` give the model's own token ids. */
+  tokenize: boolean;
+  /** `embed` with `normalize: false` gives the raw vectors. */
+  rawEmbeddings: boolean;
+  /** `load` honours the load options (context size, threads, GPU) and reports the load's phases. */
+  loadOptions: boolean;
+}
+
 /** A loaded model in a backend plugin: the inference layer's `Session`, minus what cannot cross a process. */
 export interface PluginSession {
   readonly capabilities: Capabilities;
   readonly info: SessionInfoDescriptor;
+  /** What it can do exactly; absent: everything. */
+  readonly features?: SessionFeaturesDescriptor;
   /** Streams text chunks with `context.progress({ text })`, then resolves with the whole result. */
   generate(
     prompt: string,

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { type ErrorCode, LodeError } from "../errors.ts";
+import { ERROR_CODES, type ErrorCode, LodeError } from "../errors.ts";
 
 /** A {@link LodeError} of `code` tagged with the plugin and the hook. */
 export function pluginError(
@@ -59,4 +59,20 @@ export function deniedError(
     `its sandbox refused ${what} access${error.target ? ` to ${error.target}` : ""}: ${error.message}`,
     { permission: error.permission ?? null, target: error.target ?? null },
   );
+}
+
+/**
+ * A call's failure as its error frame reported it: the catalogue code the plugin named (`USAGE`,
+ * `CONTEXT_LENGTH_EXCEEDED`, …) with its details, else `PLUGIN_FAILED`; tagged with the plugin and hook
+ * either way. A code the catalogue does not have is kept in `details.plugin_code`.
+ */
+export function failedError(
+  plugin: string,
+  hook: string,
+  error: { kind: string; message: string; code?: string; details?: Record<string, unknown> },
+): LodeError {
+  const known = error.code !== undefined && Object.hasOwn(ERROR_CODES, error.code);
+  const code: ErrorCode = known ? error.code as ErrorCode : "PLUGIN_FAILED";
+  const extra = known ? {} : error.code === undefined ? {} : { plugin_code: error.code };
+  return pluginError(code, plugin, hook, error.message, { ...error.details, ...extra, kind: error.kind });
 }

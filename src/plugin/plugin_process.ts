@@ -27,7 +27,7 @@
  */
 import type { LodeError } from "../errors.ts";
 import { API_VERSION, PROTOCOL_VERSIONS } from "./api.ts";
-import { deniedError, pluginError } from "./plugin_error.ts";
+import { deniedError, failedError, pluginError } from "./plugin_error.ts";
 import {
   boundedLines,
   commonVersion,
@@ -384,9 +384,7 @@ export class PluginProcess {
     } else if (frame.error.kind === "cancelled") {
       pending.reject(pluginError("CANCELLED", this.name, pending.hook, frame.error.message));
     } else {
-      pending.reject(pluginError("PLUGIN_FAILED", this.name, pending.hook, frame.error.message, {
-        kind: frame.error.kind,
-      }));
+      pending.reject(failedError(this.name, pending.hook, frame.error));
     }
   }
 }

@@ -46,6 +46,13 @@ export const WireError = z.object({
   permission: z.string().optional(),
   /** For `denied`: what was asked for (`127.0.0.1:8080`, `/etc/passwd`, `HF_TOKEN`). */
   target: z.string().optional(),
+  /**
+   * For `failed` and `bad_request`: a code of lode's error catalogue (`USAGE`, `CONTEXT_LENGTH_EXCEEDED`,
+   * `MODEL_LOAD_FAILED`, …) the failure is reported with instead of `PLUGIN_FAILED`.
+   */
+  code: z.string().optional(),
+  /** With `code`: the error's structured fields (`details` of the `LodeError`). */
+  details: z.record(z.unknown()).optional(),
 });
 export type WireError = z.infer<typeof WireError>;
 

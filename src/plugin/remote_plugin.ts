@@ -94,6 +94,7 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
     return {
       capabilities: loaded.capabilities,
       info: loaded.info,
+      ...(loaded.features === undefined ? {} : { features: loaded.features }),
       generate: (prompt: string, o: GenerateDescriptor, context: CallContext) =>
         generation("session.generate", { prompt, options: o }, context),
       chat: (messages: ChatMessageDescriptor[], o: GenerateDescriptor, context: CallContext) =>

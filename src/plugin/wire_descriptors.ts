@@ -63,6 +63,11 @@ export const LoadedSessionSchema = z.object({
     embeddingSize: z.number().int().nonnegative(),
     loadMs: z.number().nonnegative(),
   }),
+  features: z.object({
+    tokenize: z.boolean(),
+    rawEmbeddings: z.boolean(),
+    loadOptions: z.boolean(),
+  }).optional(),
 });
 
 /** api.ts's `GenerateResultDescriptor`. */
