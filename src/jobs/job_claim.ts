@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { isLodeError, LodeError } from "../errors.ts";
 import { baseName, joinPath } from "../path.ts";
-import { acquireFileLock } from "../store/file_lock.ts";
+import { acquireHolderLock, type HolderLock, readHolder, waitForHolder } from "../store/holder_lock.ts";
 import { isFinished } from "../events/job_event.ts";
 import type { JobRecord, JobRecords } from "./job_record.ts";
 import { processStart } from "./process_alive.ts";
@@ -33,13 +33,7 @@ export const ClaimHolder = z.object({
 export type ClaimHolder = z.infer<typeof ClaimHolder>;
 
 /** A held claim. Dispose it (or `release`) when the run ends; dying releases it too. */
-export interface JobClaim extends AsyncDisposable {
-  readonly path: string;
-  readonly holder: ClaimHolder;
-  /** The holder of a claim left by a process that died, now taken over; null when the claim was free. */
-  readonly previous: ClaimHolder | null;
-  release(): Promise<void>;
-}
+export type JobClaim = HolderLock<ClaimHolder>;
 
 /** The claim file of the job whose directory is `jobDir`. */
 export function claimPath(jobDir: string): string {
@@ -50,32 +44,16 @@ export function claimPath(jobDir: string): string {
 export async function claimJob(jobDir: string): Promise<JobClaim> {
   const path = claimPath(jobDir);
   const id = baseName(jobDir);
-  let lock;
+  const holder: ClaimHolder = {
+    pid: Deno.pid,
+    pid_start: await processStart(Deno.pid),
+    claimed_at: new Date().toISOString(),
+  };
   try {
-    lock = await acquireFileLock(path, { name: `job ${id}`, wait: false });
+    return await acquireHolderLock(path, ClaimHolder, holder, { name: `job ${id}` });
   } catch (e) {
     if (!isLodeError(e, "LOCK_CONTENDED")) throw e;
-    throw jobRunningError(id, await waitForHolder(path), path);
-  }
-  try {
-    const previous = await readClaim(path);
-    const holder: ClaimHolder = {
-      pid: Deno.pid,
-      pid_start: await processStart(Deno.pid),
-      claimed_at: new Date().toISOString(),
-    };
-    await writeInPlace(path, JSON.stringify(holder) + "\n");
-    let released = false;
-    const release = async () => {
-      if (released) return;
-      released = true;
-      await writeInPlace(path, "").catch(() => {});
-      await lock.release();
-    };
-    return { path, holder, previous, release, [Symbol.asyncDispose]: release };
-  } catch (e) {
-    await lock.release();
-    throw e;
+    throw jobRunningError(id, await waitForHolder(path, ClaimHolder, 1000), path);
   }
 }
 
@@ -83,30 +61,8 @@ export async function claimJob(jobDir: string): Promise<JobClaim> {
  * The holder named in the claim file at `path`, or null (no file, released, not a claim). It may name a
  * process that died: only a failed {@link claimJob} proves the holder alive.
  */
-export async function readClaim(path: string): Promise<ClaimHolder | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  try {
-    const parsed = ClaimHolder.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The winner of a race may not have written its name yet: read again for up to a second. */
-async function waitForHolder(path: string): Promise<ClaimHolder | null> {
-  const deadline = Date.now() + 1000;
-  while (true) {
-    const holder = await readClaim(path);
-    if (holder !== null || Date.now() >= deadline) return holder;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function readClaim(path: string): Promise<ClaimHolder | null> {
+  return readHolder(path, ClaimHolder);
 }
 
 /** `JOB_RUNNING`: job `id` is run by `holder` (null when its name could not be read). */
@@ -125,19 +81,6 @@ export function jobRunningError(
       ...(holder?.claimed_at === undefined ? {} : { claimed_at: holder.claimed_at }),
     },
   });
-}
-
-/** Replaces the file's content without replacing the file (the lock lives on its inode). */
-async function writeInPlace(path: string, text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  const file = await Deno.open(path, { write: true });
-  try {
-    let n = 0;
-    while (n < bytes.length) n += await file.write(bytes.subarray(n));
-    await file.truncate(bytes.length);
-  } finally {
-    file.close();
-  }
 }
 
 /**

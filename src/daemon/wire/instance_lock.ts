@@ -1,14 +1,9 @@
 /**
- * One daemon per socket: an exclusive lock file (`flock`, through
- * {@link acquireFileLock}) that also records who holds it — pid, start time,
+ * One daemon per socket: a lock file that names its holder (src/store/holder_lock.ts) — pid, start time,
  * sockets, version — as one JSON line. A second daemon fails at once with
  * `LodeError("DAEMON_RUNNING")` naming the holder's pid. The kernel releases
  * the lock when its holder dies (even by SIGKILL), so a lock left by a dead
  * process is simply taken over; its stale record is returned as `previous`.
- *
- * The record is rewritten in place, never renamed over: a rename would swap
- * the inode and a newcomer could lock the new file while the old one is held.
- * For the same reason release empties the file instead of removing it.
  *
  * @example
  * ```ts
@@ -21,7 +16,7 @@
  */
 import { z } from "zod";
 import { isLodeError, LodeError } from "../../errors.ts";
-import { acquireFileLock } from "../../store/file_lock.ts";
+import { acquireHolderLock, type HolderLock, readHolder, waitForHolder } from "../../store/holder_lock.ts";
 import { VERSION } from "../../version.ts";
 
 /** What the lock file says about its holder. */
@@ -48,14 +43,9 @@ export interface InstanceLockOptions {
   recordWaitMs?: number;
 }
 
-/** A held instance lock. Dispose it (or `release`) on exit; dying releases it too. */
-export interface InstanceLock extends AsyncDisposable {
-  readonly path: string;
-  /** The record written for this daemon. */
+/** A held instance lock (`record`: the one written for this daemon). Dispose it (or `release`) on exit; dying releases it too. */
+export interface InstanceLock extends HolderLock<InstanceRecord> {
   readonly record: InstanceRecord;
-  /** The record of a holder that died without releasing, now taken over; null if the lock was free. */
-  readonly previous: InstanceRecord | null;
-  release(): Promise<void>;
 }
 
 /**
@@ -68,34 +58,20 @@ export async function acquireInstanceLock(
   path: string,
   options: InstanceLockOptions = {},
 ): Promise<InstanceLock> {
-  let fileLock;
+  const record: InstanceRecord = {
+    pid: options.pid ?? Deno.pid,
+    started_at: (options.now ?? (() => new Date()))().toISOString(),
+    version: VERSION,
+    ...(options.socket === undefined ? {} : { socket: options.socket }),
+    ...(options.adminSocket === undefined ? {} : { admin_socket: options.adminSocket }),
+  };
   try {
-    fileLock = await acquireFileLock(path, { name: "daemon", wait: false });
+    const lock = await acquireHolderLock(path, InstanceRecord, record, { name: "daemon" });
+    return Object.assign(lock, { record });
   } catch (e) {
     if (!isLodeError(e, "LOCK_CONTENDED")) throw e;
-    throw runningError(path, await waitForRecord(path, options.recordWaitMs ?? 1000), options.socket);
-  }
-  try {
-    const previous = await readInstanceRecord(path);
-    const record: InstanceRecord = {
-      pid: options.pid ?? Deno.pid,
-      started_at: (options.now ?? (() => new Date()))().toISOString(),
-      version: VERSION,
-      ...(options.socket === undefined ? {} : { socket: options.socket }),
-      ...(options.adminSocket === undefined ? {} : { admin_socket: options.adminSocket }),
-    };
-    await writeInPlace(path, JSON.stringify(record) + "\n");
-    let released = false;
-    const release = async () => {
-      if (released) return;
-      released = true;
-      await writeInPlace(path, "").catch(() => {});
-      await fileLock.release();
-    };
-    return { path, record, previous, release, [Symbol.asyncDispose]: release };
-  } catch (e) {
-    await fileLock.release();
-    throw e;
+    const holder = await waitForHolder(path, InstanceRecord, options.recordWaitMs ?? 1000);
+    throw runningError(path, holder, options.socket);
   }
 }
 
@@ -104,30 +80,8 @@ export async function acquireInstanceLock(
  * empty after a clean exit, or not a record). It may name a process that has
  * died: only a failed {@link acquireInstanceLock} proves the holder is alive.
  */
-export async function readInstanceRecord(path: string): Promise<InstanceRecord | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  try {
-    const parsed = InstanceRecord.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The winner of a race may not have written its record yet: poll briefly. */
-async function waitForRecord(path: string, waitMs: number): Promise<InstanceRecord | null> {
-  const deadline = Date.now() + waitMs;
-  while (true) {
-    const record = await readInstanceRecord(path);
-    if (record !== null || Date.now() >= deadline) return record;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function readInstanceRecord(path: string): Promise<InstanceRecord | null> {
+  return readHolder(path, InstanceRecord);
 }
 
 function runningError(path: string, holder: InstanceRecord | null, socket: string | undefined): LodeError {
@@ -143,17 +97,4 @@ function runningError(path: string, holder: InstanceRecord | null, socket: strin
       socket: where ?? null,
     },
   });
-}
-
-/** Replaces the file's content without replacing the file (the lock lives on its inode). */
-async function writeInPlace(path: string, text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  const file = await Deno.open(path, { write: true });
-  try {
-    let n = 0;
-    while (n < bytes.length) n += await file.write(bytes.subarray(n));
-    await file.truncate(bytes.length);
-  } finally {
-    file.close();
-  }
 }
