@@ -35,6 +35,7 @@
  * @module
  */
 import type { HostPolicy } from "../../src/download/host_policy.ts";
+import { sleep } from "../../src/download/retry.ts";
 import type { Envelope } from "../../src/events/envelope.ts";
 import { LodeError } from "../../src/errors.ts";
 import { joinPath } from "../../src/path.ts";
@@ -250,7 +251,7 @@ class Webhook implements WebhookSink {
       if (this.#failures === 1) {
         this.#notice(`${attempt.why}; retrying (next in ${delay} ms, ${this.spool.length} waiting)`);
       }
-      await sleep(delay, signal);
+      await sleep(delay, signal).catch(() => {}); // stopped: the loop sees the signal
     }
   }
 
@@ -284,17 +285,4 @@ class Webhook implements WebhookSink {
       return { kind: "retry", why: (e as Error).message, retryAfter: null };
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
