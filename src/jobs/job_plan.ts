@@ -211,13 +211,7 @@ export function planJob(spec: JobSpec): JobPlan {
         progress_unit: "bytes",
         cancellable: true,
         resumable: true,
-        expected_artifacts: [{
-          id: "lockfile",
-          kind: "file",
-          media_type: "application/json",
-          path: spec.lockfile ?? "lode.lock",
-          required: true,
-        }],
+        expected_artifacts: [lockfileArtifact(spec.lockfile)],
       };
     case "sync":
       return {
@@ -227,13 +221,7 @@ export function planJob(spec: JobSpec): JobPlan {
         progress_unit: "bytes",
         cancellable: true,
         resumable: true,
-        expected_artifacts: [{
-          id: "lockfile",
-          kind: "file",
-          media_type: "application/json",
-          path: spec.lockfile ?? "lode.lock",
-          required: true,
-        }],
+        expected_artifacts: [lockfileArtifact(spec.lockfile)],
       };
   }
 }
@@ -250,4 +238,15 @@ function manifestArtifact(): ExpectedArtifact {
 
 function outputArtifact(path: string): ExpectedArtifact {
   return { id: "output", kind: "json", media_type: "application/json", path, required: true };
+}
+
+/** The lockfile a lock-add or sync job writes. */
+function lockfileArtifact(lockfile: string | undefined): ExpectedArtifact {
+  return {
+    id: "lockfile",
+    kind: "file",
+    media_type: "application/json",
+    path: lockfile ?? "lode.lock",
+    required: true,
+  };
 }
