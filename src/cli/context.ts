@@ -17,7 +17,8 @@ import type { DownloadEvent } from "../events/download_event.ts";
 import type { EventSource, SourceEvents } from "../events/envelope.ts";
 import type { EventStream } from "../events/event_stream.ts";
 import type { LodeError } from "../errors.ts";
-import type { RegistryContext } from "../registry/registry.ts";
+import type { PluginDriver } from "../plugin/plugin_driver.ts";
+import type { Registry, RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import { commandEvents, reportError } from "./command_events.ts";
 import type { Output } from "./output.ts";
@@ -58,6 +59,13 @@ export interface CommandContext {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What registries resolve with: GETs limited to the allowed hosts plus `hosts`, the settings, the store. */
   registryContext(hosts: string[]): Promise<RegistryContext>;
+  /**
+   * The plugin driver of the command (plugin_host.ts): the built-in registries, each `--plugin DIR`, the
+   * installed plugins; loaded on first use, an out-of-process plugin started on its first call.
+   */
+  plugins(): Promise<PluginDriver>;
+  /** The registries a reference resolves with: the built-ins, then the registry plugins of {@link plugins}. */
+  registries(): Promise<readonly Registry[]>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
@@ -78,7 +86,8 @@ export async function createContext(
   let store: Promise<ModelStore> | null = null;
   let network: ReturnType<typeof createNetwork> | null = null;
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
-  return {
+  let plugins: Promise<PluginDriver> | null = null;
+  const context: CommandContext = {
     config,
     output,
     flags,
@@ -113,13 +122,35 @@ export async function createContext(
             .response,
       };
     },
+    plugins() {
+      return plugins ??= import("./plugin_host.ts").then(({ loadPlugins }) =>
+        loadPlugins({
+          dirs: flags.plugin,
+          pluginsDir: config.pluginsDir,
+          env,
+          registryContext: (hosts) => context.registryContext(hosts),
+          settings: { hfEndpoint: config.hfEndpoint, hfToken: config.hfToken },
+        })
+      );
+    },
+    async registries() {
+      const [driver, { pluginRegistries }, { BUILTIN_REGISTRIES }] = await Promise.all([
+        context.plugins(),
+        import("./plugin_registry.ts"),
+        import("../registry/resolve_model.ts"),
+      ]);
+      return [...BUILTIN_REGISTRIES, ...pluginRegistries(driver)];
+    },
     async endProgress() {
       if (network) (await network).endProgress();
     },
     async dispose() {
+      // The plugins' processes are stopped (shutdown, exit) before the network goes.
+      if (plugins) await (await plugins.catch(() => null))?.close();
       if (network) (await network).dispose();
     },
   };
+  return context;
 }
 
 /**

@@ -45,6 +45,13 @@ const GLOBAL: OptionSpec[] = [
   },
   { name: "offline", type: "boolean", description: "never open a network connection" },
   {
+    name: "plugin",
+    type: "list",
+    split: false,
+    value: "<dir>",
+    description: "load the plugin in this folder for this command (a registry's SCHEME:REST); repeatable",
+  },
+  {
     name: "connections",
     type: "string",
     value: "<n>",

@@ -104,6 +104,8 @@ function refName(ref: ReturnType<typeof parseRef>): string {
       return ref.path.slice(ref.path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
     case "hf":
       return ref.repo.slice(ref.repo.indexOf("/") + 1);
+    case "plugin":
+      return ref.body;
   }
 }
 

@@ -54,3 +54,22 @@ export function credentialsFor(
     ? { authorization: `Bearer ${token}` }
     : undefined;
 }
+
+/**
+ * `plan` with a registry's credentials for hosts (`host` as in a URL: name and optional port): each file
+ * whose `url` is on a host of `byHost` gets that host's headers. The download core sends a file's headers
+ * to its `url`'s own origin only (a mirror on that origin too), never to a mirror or redirect elsewhere;
+ * a host the registry did not name gets nothing.
+ */
+export function withHostCredentials<P extends { files: { url: string; headers?: Record<string, string> }[] }>(
+  plan: P,
+  byHost: ReadonlyMap<string, Record<string, string>>,
+): P {
+  return {
+    ...plan,
+    files: plan.files.map((file) => {
+      const headers = byHost.get(new URL(file.url).host);
+      return headers ? { ...file, headers: { ...file.headers, ...headers } } : file;
+    }),
+  };
+}

@@ -98,6 +98,8 @@ export interface ResolveModelOptions {
 export interface Registry {
   /** Stable id, recorded in manifests and the lockfile. */
   readonly id: string;
+  /** The reference schemes it claims as `SCHEME:REST` (a registry plugin's), without colons. */
+  readonly schemes?: readonly string[];
   /** True when this registry resolves `ref`. */
   claims(ref: ModelRef): boolean;
   /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */

@@ -1,0 +1,82 @@
+/**
+ * The plugins of one command, loaded at the composition root: the built-in registries (in-process),
+ * then each `--plugin DIR`, then the installed plugins (`$XDG_CONFIG_HOME/lode/plugins/<name>/`) whose
+ * names no `--plugin` took, all registered with one {@link PluginDriver}. An out-of-process plugin's
+ * process starts on its first call, sandboxed by its manifest, with an environment made from `env` alone.
+ *
+ * @example
+ * ```ts
+ * import { installedPluginDirs } from "./plugin_host.ts";
+ * const dirs = await installedPluginDirs("/home/me/.config/lode/plugins"); // ["/home/me/…/plugins/mirror"]
+ * ```
+ * @module
+ */
+import { MANIFEST_FILE, type PluginManifest, readManifest } from "../plugin/manifest.ts";
+import { PluginDriver } from "../plugin/plugin_driver.ts";
+import { SupervisedPlugin } from "../plugin/plugin_supervisor.ts";
+import { denoExecutable, sandboxCommand } from "../plugin/sandbox.ts";
+import type { RegistryContext, RegistrySettings } from "../registry/registry.ts";
+import { builtinPlugins } from "./plugin_registry.ts";
+
+/** The folders under `pluginsDir` that hold a manifest, sorted by name; none when it does not exist. */
+export async function installedPluginDirs(pluginsDir: string): Promise<string[]> {
+  const dirs: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(pluginsDir)) {
+      if (!entry.isDirectory) continue;
+      const dir = `${pluginsDir}/${entry.name}`;
+      try {
+        await Deno.stat(`${dir}/${MANIFEST_FILE}`);
+        dirs.push(dir);
+      } catch {
+        // A folder without a manifest is not a plugin (an interrupted `lode plugin add`).
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return dirs.sort();
+}
+
+/** What {@link loadPlugins} needs from its command. */
+export interface PluginHostOptions {
+  /** `--plugin` folders. */
+  dirs?: readonly string[];
+  /** Where installed plugins live (the config's `pluginsDir`). */
+  pluginsDir: string;
+  /** lode's environment: the source of a plugin's declared `env` names and of `LODE_DENO`. */
+  env: Record<string, string | undefined>;
+  /** What the built-in registries resolve with. */
+  registryContext(hosts: string[]): Promise<RegistryContext>;
+  settings: RegistrySettings;
+}
+
+/** The manifests of `--plugin` folders, then of installed plugins of other names. */
+export async function pluginManifests(options: Pick<PluginHostOptions, "dirs" | "pluginsDir">): Promise<
+  PluginManifest[]
+> {
+  const given = await Promise.all((options.dirs ?? []).map((dir) => readManifest(dir)));
+  const names = new Set(given.map((m) => m.name));
+  const installed = await Promise.all((await installedPluginDirs(options.pluginsDir)).map((d) => readManifest(d)));
+  return [...given, ...installed.filter((m) => !names.has(m.name))];
+}
+
+/** A supervised process for `manifest`, sandboxed, its environment made from `env`. */
+export function supervise(manifest: PluginManifest, env: Record<string, string | undefined>): SupervisedPlugin {
+  const defined = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  return new SupervisedPlugin(manifest, {
+    command: sandboxCommand(manifest, { deno: denoExecutable(defined, Deno.execPath()), env: defined }),
+  });
+}
+
+/** The driver of a command: the built-ins, then the plugins of {@link pluginManifests}. */
+export async function loadPlugins(options: PluginHostOptions): Promise<PluginDriver> {
+  const driver = new PluginDriver();
+  for (const plugin of builtinPlugins((hosts) => options.registryContext(hosts), options.settings)) {
+    driver.register(plugin);
+  }
+  for (const manifest of await pluginManifests(options)) driver.registerRemote(supervise(manifest, options.env));
+  return driver;
+}
