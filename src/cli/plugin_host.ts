@@ -13,21 +13,26 @@
  */
 import { MANIFEST_FILE, type PluginManifest, readManifest } from "../plugin/manifest.ts";
 import { PluginDriver } from "../plugin/plugin_driver.ts";
-import { SupervisedPlugin } from "../plugin/plugin_supervisor.ts";
+import { SupervisedPlugin, type SupervisorOptions } from "../plugin/plugin_supervisor.ts";
 import { denoExecutable, sandboxCommand } from "../plugin/sandbox.ts";
 import type { RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { builtinPlugins } from "./plugin_registry.ts";
 
-/** The folders under `pluginsDir` that hold a manifest, sorted by name; none when it does not exist. */
+/**
+ * The folders of the installed plugins (the links under `pluginsDir` resolved), in the order of their
+ * names; none when `pluginsDir` does not exist.
+ */
 export async function installedPluginDirs(pluginsDir: string): Promise<string[]> {
   const dirs: string[] = [];
   try {
-    for await (const entry of Deno.readDir(pluginsDir)) {
-      if (!entry.isDirectory) continue;
+    const entries = await Array.fromAsync(Deno.readDir(pluginsDir));
+    for (const entry of entries.sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (!entry.isDirectory && !entry.isSymlink) continue;
       const dir = `${pluginsDir}/${entry.name}`;
       try {
         await Deno.stat(`${dir}/${MANIFEST_FILE}`);
-        dirs.push(dir);
+        // The plugin's own folder, so that the modules it imports resolve from where it is.
+        dirs.push(await Deno.realPath(dir));
       } catch {
         // A folder without a manifest is not a plugin (an interrupted `lode plugin add`).
       }
@@ -35,7 +40,7 @@ export async function installedPluginDirs(pluginsDir: string): Promise<string[]>
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  return dirs.sort();
+  return dirs;
 }
 
 /** What {@link loadPlugins} needs from its command. */
@@ -57,16 +62,23 @@ export async function pluginManifests(options: Pick<PluginHostOptions, "dirs" | 
 > {
   const given = await Promise.all((options.dirs ?? []).map((dir) => readManifest(dir)));
   const names = new Set(given.map((m) => m.name));
-  const installed = await Promise.all((await installedPluginDirs(options.pluginsDir)).map((d) => readManifest(d)));
+  const installed = await Promise.all(
+    (await installedPluginDirs(options.pluginsDir)).map((d) => readManifest(d)),
+  );
   return [...given, ...installed.filter((m) => !names.has(m.name))];
 }
 
 /** A supervised process for `manifest`, sandboxed, its environment made from `env`. */
-export function supervise(manifest: PluginManifest, env: Record<string, string | undefined>): SupervisedPlugin {
+export function supervise(
+  manifest: PluginManifest,
+  env: Record<string, string | undefined>,
+  options: SupervisorOptions = {},
+): SupervisedPlugin {
   const defined = Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
   );
   return new SupervisedPlugin(manifest, {
+    ...options,
     command: sandboxCommand(manifest, { deno: denoExecutable(defined, Deno.execPath()), env: defined }),
   });
 }
@@ -77,6 +89,8 @@ export async function loadPlugins(options: PluginHostOptions): Promise<PluginDri
   for (const plugin of builtinPlugins((hosts) => options.registryContext(hosts), options.settings)) {
     driver.register(plugin);
   }
-  for (const manifest of await pluginManifests(options)) driver.registerRemote(supervise(manifest, options.env));
+  for (const manifest of await pluginManifests(options)) {
+    driver.registerRemote(supervise(manifest, options.env));
+  }
   return driver;
 }

@@ -88,14 +88,20 @@ export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
     schemes,
     claims: (ref) => ref.kind === "plugin" && schemes.includes(ref.scheme),
     async resolve(ref, ctx, options = {}) {
-      if (ref.kind !== "plugin") throw new LodeError("INTERNAL", `${plugin.name} given a ${ref.kind} reference`);
+      if (ref.kind !== "plugin") {
+        throw new LodeError("INTERNAL", `${plugin.name} given a ${ref.kind} reference`);
+      }
       const context: CallContext = { signal: ctx.signal ?? new AbortController().signal, progress: () => {} };
       const plan = planFromDescriptor(await driver.resolve(ref.reference, context));
       const primary = plan.files[0]!;
       if (options.sha256 !== undefined && (plan.files.length > 1 || primary.sha256 !== options.sha256)) {
-        throw new LodeError("USAGE", `--sha256 disagrees with the plan ${plugin.name} gave for ${ref.reference}`, {
-          details: { ref: ref.reference, expected: options.sha256, planned: primary.sha256 },
-        });
+        throw new LodeError(
+          "USAGE",
+          `--sha256 disagrees with the plan ${plugin.name} gave for ${ref.reference}`,
+          {
+            details: { ref: ref.reference, expected: options.sha256, planned: primary.sha256 },
+          },
+        );
       }
       const byHost = new Map<string, Record<string, string>>();
       for (const host of new Set(plan.files.map((f) => new URL(f.url).host))) {

@@ -151,10 +151,14 @@ export const storeRegistry: Registry = {
 function schemeHint(e: unknown, name: string): unknown {
   const scheme = /^([a-z][a-z0-9+.-]*):./.exec(name)?.[1];
   if (!(e instanceof LodeError) || e.code !== "MODEL_NOT_FOUND" || scheme === undefined) return e;
-  return new LodeError("MODEL_NOT_FOUND", `${e.message} (and no registry plugin claims the scheme ${scheme}:)`, {
-    details: { ...e.details, scheme },
-    hint: `To resolve ${scheme}: references, install a registry plugin with \`lode plugin add DIR\` ` +
-      "or load one for this command with --plugin DIR.",
-    cause: e,
-  });
+  return new LodeError(
+    "MODEL_NOT_FOUND",
+    `${e.message} (and no registry plugin claims the scheme ${scheme}:)`,
+    {
+      details: { ...e.details, scheme },
+      hint: `To resolve ${scheme}: references, install a registry plugin with \`lode plugin add DIR\` ` +
+        "or load one for this command with --plugin DIR.",
+      cause: e,
+    },
+  );
 }

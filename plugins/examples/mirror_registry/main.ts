@@ -22,7 +22,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function mirrors(): URL[] {
   const raw = Deno.env.get("MIRROR_REGISTRY_URLS") ?? "";
-  const urls = raw.split(",").map((s) => s.trim()).filter(Boolean).map((s) => new URL(s.endsWith("/") ? s : `${s}/`));
+  const urls = raw.split(",").map((s) => s.trim()).filter(Boolean).map((s) =>
+    new URL(s.endsWith("/") ? s : `${s}/`)
+  );
   if (urls.length === 0) throw new Error("MIRROR_REGISTRY_URLS lists no mirror (comma-separated base URLs)");
   return urls;
 }
@@ -87,7 +89,8 @@ definePlugin({
     resolve,
     credentials(host) {
       const headers = authorization();
-      const ours = Deno.env.get("MIRROR_REGISTRY_URLS") !== undefined && mirrors().some((b) => b.host === host);
+      const ours = Deno.env.get("MIRROR_REGISTRY_URLS") !== undefined &&
+        mirrors().some((b) => b.host === host);
       return Promise.resolve(ours && headers.authorization ? { headers } : null);
     },
   },
