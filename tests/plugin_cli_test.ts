@@ -72,6 +72,17 @@ Deno.test("lode plugin add shows the permissions, needs --yes for run, and ls an
     const ls = await runLode(["plugin", "ls", "--json"], { store });
     assert.deepEqual(ls.events.map((e) => [e.event, e.name, e.installed]), [["plugin", "runner", true]]);
 
+    // A run permission the manifest gains after add is not accepted; --plugin grants no run at all.
+    const manifest = JSON.parse(await Deno.readTextFile(`${plugin}/lode-plugin.json`));
+    manifest.permissions.run.push({ command: "curl", reason: "fetches things" });
+    await Deno.writeTextFile(`${plugin}/lode-plugin.json`, JSON.stringify(manifest));
+    const grown = await runLode(["pull", "some:thing"], { store });
+    assert.equal(grown.code, 6, grown.stderr);
+    assert.match(grown.stderr, /plugin runner asks for run curl, which were not accepted/);
+    const given = await runLode(["pull", "some:thing", "--plugin", plugin], { store });
+    assert.equal(given.code, 6, given.stderr);
+    assert.match(given.stderr, /--plugin is not given/);
+
     const rm = await runLode(["plugin", "rm", "runner"], { store });
     assert.equal(rm.code, 0, rm.stderr);
     const gone = await runLode(["plugin", "rm", "runner", "--json"], { store });

@@ -33,7 +33,11 @@ export interface PullFlags {
  * or a URL / `hf:` reference (pulled and verified first when missing).
  */
 async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
-  const parsed = parseRef(ref);
+  // A registry plugin's SCHEME:REST is its reference, not a store name.
+  const schemes = /^[a-z][a-z0-9+.-]*:/.test(ref)
+    ? (await ctx.registries()).flatMap((r) => r.schemes ?? [])
+    : [];
+  const parsed = parseRef(ref, { schemes });
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
   if (parsed.kind === "hf" && isPinnedCommit(parsed.revision)) {

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { LodeError } from "../errors.ts";
 import { MANIFEST_FILE, type PluginManifest, readManifest } from "../plugin/manifest.ts";
 import { PluginDriver } from "../plugin/plugin_driver.ts";
 import { SupervisedPlugin, type SupervisorOptions } from "../plugin/plugin_supervisor.ts";
@@ -56,16 +57,64 @@ export interface PluginHostOptions {
   settings: RegistrySettings;
 }
 
-/** The manifests of `--plugin` folders, then of installed plugins of other names. */
+/** The `run` commands and `ffi` paths a manifest asks for: what `lode plugin add` needs accepted. */
+export function powerfulPermissions(m: PluginManifest): { run: string[]; ffi: string[] } {
+  return {
+    run: (m.permissions.run ?? []).map((e) => e.command),
+    ffi: (m.permissions.ffi ?? []).map((e) => e.path),
+  };
+}
+
+/** Where `lode plugin add` records the run and ffi permissions accepted for the plugin `name`. */
+export function acceptedFile(pluginsDir: string, name: string): string {
+  return `${pluginsDir}/${name}.accepted.json`;
+}
+
+async function readAccepted(pluginsDir: string, name: string): Promise<{ run: string[]; ffi: string[] }> {
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(acceptedFile(pluginsDir, name)));
+    return { run: [...parsed.run ?? []], ffi: [...parsed.ffi ?? []] };
+  } catch {
+    return { run: [], ffi: [] };
+  }
+}
+
+/**
+ * `PLUGIN_DENIED` unless every run and ffi permission of `m` is in `accepted` (a `--plugin` folder has
+ * none accepted: such a plugin must be installed with `lode plugin add --yes`).
+ */
+function assertAccepted(m: PluginManifest, accepted: { run: string[]; ffi: string[] }, how: string): void {
+  const asked = powerfulPermissions(m);
+  const run = asked.run.filter((c) => !accepted.run.includes(c));
+  const ffi = asked.ffi.filter((p) => !accepted.ffi.includes(p));
+  if (run.length === 0 && ffi.length === 0) return;
+  const what = [...run.map((c) => `run ${c}`), ...ffi.map((p) => `ffi ${p}`)].join(", ");
+  throw new LodeError("PLUGIN_DENIED", `plugin ${m.name} asks for ${what}, which ${how}`, {
+    details: { plugin: m.name, hook: "start", permission: run.length ? "run" : "ffi", run, ffi },
+    hint: `Read its manifest's reasons, then accept them: lode plugin add ${m.dir} --yes`,
+  });
+}
+
+/**
+ * The manifests of `--plugin` folders, then of installed plugins of other names; `PLUGIN_DENIED` for one
+ * whose run or ffi permissions were not accepted by `lode plugin add`.
+ */
 export async function pluginManifests(options: Pick<PluginHostOptions, "dirs" | "pluginsDir">): Promise<
   PluginManifest[]
 > {
   const given = await Promise.all((options.dirs ?? []).map((dir) => readManifest(dir)));
+  for (const m of given) {
+    assertAccepted(m, { run: [], ffi: [] }, "a plugin loaded with --plugin is not given");
+  }
   const names = new Set(given.map((m) => m.name));
   const installed = await Promise.all(
     (await installedPluginDirs(options.pluginsDir)).map((d) => readManifest(d)),
   );
-  return [...given, ...installed.filter((m) => !names.has(m.name))];
+  const others = installed.filter((m) => !names.has(m.name));
+  for (const m of others) {
+    assertAccepted(m, await readAccepted(options.pluginsDir, m.name), "were not accepted");
+  }
+  return [...given, ...others];
 }
 
 /** A supervised process for `manifest`, sandboxed, its environment made from `env`. */

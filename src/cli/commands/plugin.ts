@@ -9,7 +9,7 @@ import type { PluginManifest } from "../../plugin/manifest.ts";
 import { readManifest } from "../../plugin/manifest.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
-import { installedPluginDirs, supervise } from "../plugin_host.ts";
+import { acceptedFile, installedPluginDirs, powerfulPermissions, supervise } from "../plugin_host.ts";
 import { scaffold, SCAFFOLD_KINDS, type ScaffoldKind } from "../plugin_scaffold.ts";
 
 const ACTIONS = "ls | add PATH | rm NAME | test DIR | new registry|sink|backend DIR";
@@ -128,6 +128,10 @@ async function add(ctx: CommandContext, path: string, yes: boolean): Promise<voi
     }
   }
   await Deno.symlink(m.dir, link);
+  await Deno.writeTextFile(
+    acceptedFile(ctx.config.pluginsDir, m.name),
+    JSON.stringify(powerfulPermissions(m)) + "\n",
+  );
   ctx.output.event({ event: "plugin_added", ...describe(m), link, replaced });
   ctx.output.result(`${replaced ? "replaced" : "added"} plugin ${m.name} ${m.version}: ${link} -> ${m.dir}`);
 }
@@ -145,7 +149,8 @@ async function remove(ctx: CommandContext, name: string): Promise<void> {
       hint: `Installed plugins: ${names.join(", ") || "(none)"}.`,
     });
   }
-  await Deno.remove(link, { recursive: true });
+  await Deno.remove(link);
+  await Deno.remove(acceptedFile(ctx.config.pluginsDir, name)).catch(() => {});
   ctx.output.event({ event: "plugin_removed", name, link });
   ctx.output.result(`removed plugin ${name}`);
 }

@@ -48,6 +48,7 @@ async function provider(
     pullContext: (urls) => ctx.pullContext(urls),
     registryContext: (hosts) => ctx.registryContext(hosts),
     settings: ctx.config,
+    registries: () => ctx.registries(),
     offline: ctx.config.offline,
     references: !options.allowRemote,
     notice: options.notice,
@@ -130,7 +131,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       ...(log ? { log } : {}),
       notice,
       events,
-      jobs: { store, pull: createDaemonPull({ pullContext, registryContext, settings: ctx.config }) },
+      jobs: {
+        store,
+        pull: createDaemonPull({
+          pullContext,
+          registryContext,
+          settings: ctx.config,
+          registries: () => ctx.registries(),
+        }),
+      },
       signal: starting.signal,
       ...(settings.http ? { http: settings.http } : {}),
     });
