@@ -87,6 +87,9 @@ export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
     id: plugin.name,
     schemes,
     claims: (ref) => ref.kind === "plugin" && schemes.includes(ref.scheme),
+    prepare: (ref) => {
+      if (ref.kind === "plugin") driver.warm(ref.scheme);
+    },
     async resolve(ref, ctx, options = {}) {
       if (ref.kind !== "plugin") {
         throw new LodeError("INTERNAL", `${plugin.name} given a ${ref.kind} reference`);

@@ -84,6 +84,14 @@ export class SupervisedPlugin {
     }
   }
 
+  /**
+   * Starts the process now when it does not run, so that the next call need not wait for its hello; a
+   * start that fails is a fault as in {@link call}, reported to the next call.
+   */
+  start(): void {
+    if (this.disabledBy === null && !this.#process?.alive) this.#ready("start").catch(() => {});
+  }
+
   /** Stops the running process (shutdown, exit, kill after the grace period). */
   async shutdown(): Promise<void> {
     const process = this.#process ?? await this.#starting?.catch(() => null) ?? null;

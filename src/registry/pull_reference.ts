@@ -70,7 +70,9 @@ export async function resolveReference(
 ): Promise<ModelPlan> {
   const registries = await effects.registries?.() ?? BUILTIN_REGISTRIES;
   const parsed = typeof ref === "string" ? parseRef(ref, { schemes: claimedSchemes(registries) }) : ref;
-  const hosts = registryFor(parsed, registries).hostsFor?.(parsed, effects.settings) ?? [];
+  const registry = registryFor(parsed, registries);
+  registry.prepare?.(parsed);
+  const hosts = registry.hostsFor?.(parsed, effects.settings) ?? [];
   const context = await effects.registryContext(hosts);
   const { name, sha256, mirrors, signal } = options;
   return await resolveModel(parsed, signal ? { ...context, signal } : context, {

@@ -102,6 +102,11 @@ export interface Registry {
   readonly schemes?: readonly string[];
   /** True when this registry resolves `ref`. */
   claims(ref: ModelRef): boolean;
+  /**
+   * Starts what resolving `ref` will need (a registry plugin's process), called before the registry
+   * context is built so that both happen at once.
+   */
+  prepare?(ref: ModelRef): void;
   /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */
   hostsFor?(ref: ModelRef, settings: RegistrySettings): string[];
   resolve(ref: ModelRef, ctx: RegistryContext, options?: ResolveModelOptions): Promise<ModelPlan>;
