@@ -32,13 +32,21 @@ engineTest(
   "plugin registry: lode pull mirror:NAME --plugin DIR, the first mirror down, the second serves",
   async () => {
     await withEngine({}, async (w) => {
-      const env = { MIRROR_REGISTRY_URLS: `${refusedBase()},${w.second!.url}/`, DENO_CERT: w.ca.caCertPath };
+      const env = {
+        MIRROR_REGISTRY_URLS: `${refusedBase()},${w.second!.url}/`,
+        MIRROR_REGISTRY_TOKEN: "mirror-secret",
+        DENO_CERT: w.ca.caCertPath,
+      };
       const r = await w.lode(["pull", "mirror:tiny", "--plugin", EXAMPLE, "--json"], env);
       assert.equal(r.code, 0, r.stderr);
       const events = r.events as { event?: string; code?: string }[];
       assert.ok(events.some((e) => e.event === "mirror_failed" && e.code === "NETWORK"), r.stdout);
       assert.equal(events.at(-1)?.event, "completed", r.stdout);
-      assert.equal(getsOf(w.second!, "/tiny.gguf").length > 0, true);
+      const gets = getsOf(w.second!, "/tiny.gguf");
+      assert.equal(gets.length > 0, true);
+      // The plugin's credentials reach the mirror it named (the file's second URL), sent by the core.
+      assert.ok(gets.every((g) => g.headers.authorization === "Bearer mirror-secret"), JSON.stringify(gets));
+      assert.ok(!r.stdout.includes("mirror-secret"), "no credential in the events");
 
       const ls = await w.lode(["ls", "--json"]);
       assert.match(ls.stdout, /"tiny"/);

@@ -79,7 +79,7 @@ export function descriptorFromPlan(plan: ModelPlan): PlanDescriptor {
 /**
  * The registry plugin `plugin` of `driver` as a {@link Registry}: `SCHEME:REST` of its schemes resolved
  * through the driver's `registry.resolve`, then its `registry.credentials` asked once per host of the
- * plan's files, each answer applied to that host only.
+ * plan's URLs (mirrors too), each answer applied to the URLs on that host only.
  */
 export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
   const schemes = plugin.registry?.schemes ?? [];
@@ -107,7 +107,8 @@ export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
         );
       }
       const byHost = new Map<string, Record<string, string>>();
-      for (const host of new Set(plan.files.map((f) => new URL(f.url).host))) {
+      const urls = plan.files.flatMap((f) => [f.url, ...(f.mirrors ?? [])]);
+      for (const host of new Set(urls.map((u) => new URL(u).host))) {
         const found = await driver.first(
           "registry.credentials",
           (p) => p === plugin ? p.registry?.credentials?.(host, context) ?? null : null,

@@ -82,7 +82,7 @@ Deno.test("a registry plugin's credentials go to the hosts it names only", async
               {
                 role: "shard",
                 filename: "b.gguf",
-                urls: ["https://b.test:8443/b.gguf"],
+                urls: ["https://b.test:8443/b.gguf", "https://a.test/b.gguf"],
                 sha256: SHA,
                 sizeBytes: 1,
               },
@@ -98,6 +98,9 @@ Deno.test("a registry plugin's credentials go to the hosts it names only", async
     assert.equal(registry.claims(ref), true);
     const plan = await registry.resolve(ref, ctx, { name: "renamed" });
     assert.equal(plan.name, "renamed");
-    assert.deepEqual(plan.files.map((f) => f.headers), [{ authorization: "Bearer t" }, undefined]);
+    assert.deepEqual(plan.files.map((f) => f.hostHeaders), [
+      { "a.test": { authorization: "Bearer t" } },
+      { "a.test": { authorization: "Bearer t" } },
+    ]);
   });
 });
