@@ -102,7 +102,8 @@ export class PluginDriver {
 
   /** Starts the process of the out-of-process registry claiming `scheme`, if any, ahead of its first call. */
   warm(scheme: string): void {
-    this.#remote.find((p) => p.manifest.schemes?.includes(scheme))?.start();
+    // A failed start is a fault the supervisor keeps; the call that follows reports it.
+    this.#remote.find((p) => p.manifest.schemes?.includes(scheme))?.start().catch(() => {});
   }
 
   /** The registry plugin claiming `scheme`. */

@@ -85,11 +85,11 @@ export class SupervisedPlugin {
   }
 
   /**
-   * Starts the process now when it does not run, so that the next call need not wait for its hello; a
-   * start that fails is a fault as in {@link call}, reported to the next call.
+   * Starts the process now when it does not run (both hellos said), so that the next call need not wait
+   * for them; a start that fails is a fault as in {@link call}, and rejects with its error, tagged.
    */
-  start(): void {
-    if (this.disabledBy === null && !this.#process?.alive) this.#ready("start").catch(() => {});
+  async start(): Promise<void> {
+    await this.#ready("start");
   }
 
   /** Stops the running process (shutdown, exit, kill after the grace period). */

@@ -20,9 +20,7 @@ export async function helloConformance(plugin: SupervisedPlugin): Promise<Check[
   const run = (name: string, body: () => Promise<void>) => check(name, body, "hello");
   return [
     await run("starts and says hello with a protocol lode speaks", async () => {
-      // An unknown hook is answered with an error once the hello is done: the process is up.
-      const code = await codeOf(() => plugin.call("conformance.unknown", null, { timeoutMs: 10_000 }));
-      expect(code !== "PLUGIN_PROTOCOL" && code !== "PLUGIN_TIMEOUT", `the start failed: ${code}`);
+      await plugin.start();
       expect(plugin.process?.alive === true, "the process is not running after its hello");
       expect(plugin.failures === 0, "the start was a fault");
     }),
