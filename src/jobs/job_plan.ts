@@ -76,7 +76,7 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
     : "none";
   const out: Record<string, string> = {};
   if (spec.kind === "model-download" || spec.kind === "lock-add") {
-    const ref = parseRef(spec.ref);
+    const ref = parseJobRef(spec.ref);
     out["model.name"] = spec.name ?? refName(ref);
     out["model.source"] = ref.kind;
     if (ref.kind === "hf") {
@@ -92,6 +92,16 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
   }
   out["model.runtime"] = runtime;
   return out;
+}
+
+/**
+ * A spec's reference, parsed without knowing the registry plugins (a plan is pure): `SCHEME://…` of a
+ * scheme lode does not know is taken as a plugin's, resolved (or refused) when the job runs.
+ */
+function parseJobRef(text: string): ReturnType<typeof parseRef> {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(text.trim())?.[1];
+  const builtin = scheme === undefined || ["http", "https", "hf", "file"].includes(scheme);
+  return parseRef(text, builtin ? {} : { schemes: [scheme] });
 }
 
 function refName(ref: ReturnType<typeof parseRef>): string {
