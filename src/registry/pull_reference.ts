@@ -68,7 +68,9 @@ export async function resolveReference(
   effects: Pick<PullEffects, "registryContext" | "settings" | "registries">,
   options: Pick<PullReferenceOptions, "name" | "sha256" | "mirrors" | "signal"> = {},
 ): Promise<ModelPlan> {
-  const registries = await effects.registries?.() ?? BUILTIN_REGISTRIES;
+  // Only a `SCHEME:` of a scheme no built-in owns can be a plugin's: the others never load the plugins.
+  const plugin = typeof ref === "string" ? mayBePlugin(ref) : ref.kind === "plugin";
+  const registries = (plugin ? await effects.registries?.() : undefined) ?? BUILTIN_REGISTRIES;
   const parsed = typeof ref === "string" ? parseRef(ref, { schemes: claimedSchemes(registries) }) : ref;
   const registry = registryFor(parsed, registries);
   registry.prepare?.(parsed);
@@ -81,6 +83,12 @@ export async function resolveReference(
     mirrors,
     registries,
   });
+}
+
+/** Whether `ref` starts with a scheme (`x:`) that is not one of the built-in forms (hf, URLs, file). */
+function mayBePlugin(ref: string): boolean {
+  const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(ref)?.[1]?.toLowerCase();
+  return scheme !== undefined && !["hf", "http", "https", "file"].includes(scheme);
 }
 
 /**
