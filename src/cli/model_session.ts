@@ -8,7 +8,7 @@
  */
 import process from "node:process";
 import { isPinnedCommit, storedModelFor } from "../registry/stored_ref.ts";
-import { parseRef } from "../registry/reference.ts";
+import { mayBePluginRef, parseRef } from "../registry/reference.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import { type StatusEvent, statusLine } from "../events/status_event.ts";
 import type { CommandContext } from "./context.ts";
@@ -34,9 +34,7 @@ export interface PullFlags {
  */
 async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
   // A registry plugin's SCHEME:REST is its reference, not a store name.
-  const schemes = /^[a-z][a-z0-9+.-]*:/.test(ref)
-    ? (await ctx.registries()).flatMap((r) => r.schemes ?? [])
-    : [];
+  const schemes = mayBePluginRef(ref) ? (await ctx.registries()).flatMap((r) => r.schemes ?? []) : [];
   const parsed = parseRef(ref, { schemes });
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);

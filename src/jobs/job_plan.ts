@@ -14,7 +14,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseRef } from "../registry/reference.ts";
+import { mayBePluginRef, parseRef } from "../registry/reference.ts";
 import { JobSpec } from "./job_spec.ts";
 
 /** What a job may do to the world outside its record. */
@@ -99,9 +99,8 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
  * scheme lode does not know is taken as a plugin's, resolved (or refused) when the job runs.
  */
 function parseJobRef(text: string): ReturnType<typeof parseRef> {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(text.trim())?.[1];
-  const builtin = scheme === undefined || ["http", "https", "hf", "file"].includes(scheme);
-  return parseRef(text, builtin ? {} : { schemes: [scheme] });
+  const scheme = /^\s*([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1];
+  return parseRef(text, scheme !== undefined && mayBePluginRef(text) ? { schemes: [scheme] } : {});
 }
 
 function refName(ref: ReturnType<typeof parseRef>): string {

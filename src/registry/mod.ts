@@ -6,6 +6,7 @@
 export {
   formatHfRef,
   type HfRef,
+  mayBePluginRef,
   type ModelRef,
   nameFromFilename,
   parseRef,

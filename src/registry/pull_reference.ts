@@ -24,7 +24,7 @@ import type { PullContext } from "../download/pull_context.ts";
 import type { PullResult } from "../download/pull_model.ts";
 import { withHfAccess } from "./huggingface.ts";
 import { planUrls, pullPlan } from "./pull_plan.ts";
-import { type ModelRef, parseRef } from "./reference.ts";
+import { mayBePluginRef, type ModelRef, parseRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "./registry.ts";
 import { BUILTIN_REGISTRIES, claimedSchemes, registryFor, resolveModel } from "./resolve_model.ts";
 
@@ -69,7 +69,7 @@ export async function resolveReference(
   options: Pick<PullReferenceOptions, "name" | "sha256" | "mirrors" | "signal"> = {},
 ): Promise<ModelPlan> {
   // Only a `SCHEME:` of a scheme no built-in owns can be a plugin's: the others never load the plugins.
-  const plugin = typeof ref === "string" ? mayBePlugin(ref) : ref.kind === "plugin";
+  const plugin = typeof ref === "string" ? mayBePluginRef(ref) : ref.kind === "plugin";
   const registries = (plugin ? await effects.registries?.() : undefined) ?? BUILTIN_REGISTRIES;
   const parsed = typeof ref === "string" ? parseRef(ref, { schemes: claimedSchemes(registries) }) : ref;
   const registry = registryFor(parsed, registries);
@@ -83,12 +83,6 @@ export async function resolveReference(
     mirrors,
     registries,
   });
-}
-
-/** Whether `ref` starts with a scheme (`x:`) that is not one of the built-in forms (hf, URLs, file). */
-function mayBePlugin(ref: string): boolean {
-  const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(ref)?.[1]?.toLowerCase();
-  return scheme !== undefined && !["hf", "http", "https", "file"].includes(scheme);
 }
 
 /**

@@ -115,6 +115,15 @@ function unknownScheme(input: string, scheme: string): LodeError {
   });
 }
 
+/**
+ * Whether `input` may be a registry plugin's reference: it starts with a scheme (`x:`) other than the
+ * built-in forms' (`hf`, `http`, `https`, `file`). Only then do the plugins need loading to parse it.
+ */
+export function mayBePluginRef(input: string): boolean {
+  const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
+  return scheme !== undefined && !["hf", "http", "https", "file"].includes(scheme);
+}
+
 /** Parses a reference; `INVALID_REF` (listing the accepted forms) when it is none of them. */
 export function parseRef(input: string, options: ParseRefOptions = {}): ModelRef {
   const ref = input.trim();

@@ -3,6 +3,7 @@ import { LodeError } from "../errors.ts";
 import {
   formatHfRef,
   type HfRef,
+  mayBePluginRef,
   type ModelRef,
   nameFromFilename,
   parseRef,
@@ -277,4 +278,21 @@ Deno.test("parseRef: SCHEME:REST of a scheme a registry plugin claims is a plugi
   assert.match(invalid("s3://bucket/m.gguf").hint, /lode plugin add/);
   assert.throws(() => parseRef("mirror:", { schemes }), /needs something after the colon/);
   assert.equal(parseRef("hf:o/r", { schemes }).kind, "hf");
+});
+
+Deno.test("mayBePluginRef: only a scheme other than the built-in forms' may be a plugin's", () => {
+  for (const ref of ["mirror:tiny", "s3://b/m.gguf", "qwen:q8"]) assert.equal(mayBePluginRef(ref), true, ref);
+  for (
+    const ref of [
+      "hf:o/r",
+      "HF:o/r",
+      "https://h/m.gguf",
+      "http://h/m.gguf",
+      "file:m.gguf",
+      "hf.co/o/r:Q8_0",
+      "tiny",
+    ]
+  ) {
+    assert.equal(mayBePluginRef(ref), false, ref);
+  }
 });

@@ -40,7 +40,7 @@ import type { EventStream } from "../../events/event_stream.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
-import { parseRef } from "../../registry/reference.ts";
+import { mayBePluginRef, parseRef } from "../../registry/reference.ts";
 import type { Registry, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
@@ -91,7 +91,8 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
 
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
-    const schemes = (await options.registries?.() ?? []).flatMap((r) => r.schemes ?? []);
+    const plugins = mayBePluginRef(name) ? await options.registries?.() ?? [] : [];
+    const schemes = plugins.flatMap((r) => r.schemes ?? []);
     const ref = parseRef(name, { schemes });
     if (ref.kind === "file") return null;
     const { pullReference, pullResolvedPlan } = await import("../../registry/pull_reference.ts");
