@@ -24,6 +24,7 @@
  * | `LODE_DEBUG`               | an `INTERNAL` error also prints its stack trace |
  * | `--sink`, `LODE_WEBHOOK_SECRET` | event sinks of pull, sync, serve and job (src/config_sinks.ts) |
  * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks}` |
+ * | `$XDG_CONFIG_HOME/lode/plugins/<name>/` | installed plugins (`lode plugin add`); `--plugin DIR` adds one for a command |
  *
  * Flags win over environment variables, which win over the config file. The layers below take
  * these values; they read no environment variable themselves. (config_env.ts reads the proxy
@@ -52,6 +53,8 @@ export interface GlobalFlags {
   connections?: string;
   /** `--sink` (pull, sync, serve and job): `webhook=URL` or `file=PATH`, repeatable. */
   sink?: string[];
+  /** `--plugin DIR` (repeatable): plugins loaded for this one command. */
+  plugin?: string[];
 }
 
 /** Resolved settings. */
@@ -74,6 +77,8 @@ export interface Config {
   httpClient: "http1" | "fetch";
   color: boolean;
   configFile: string | null;
+  /** Where installed plugins live, one folder each: `$XDG_CONFIG_HOME/lode/plugins` (`lode plugin add`). */
+  pluginsDir: string;
   /** Proxies from the environment; `{ noProxy: [] }` when none is set. URLs may carry credentials. */
   proxy: ProxyConfig;
   /** `HF_ENDPOINT`: the Hugging Face Hub to use instead of huggingface.co. */
@@ -178,6 +183,7 @@ export async function loadConfig(
     httpClient: httpClientChoice(env.LODE_HTTP_CLIENT),
     color: cliSettings(env).color,
     configFile: file ? configPath : null,
+    pluginsDir: joinPath(xdgConfig, "lode", "plugins"),
     proxy,
     hfEndpoint: env.HF_ENDPOINT?.trim() || undefined,
     hfToken: env.HF_TOKEN?.trim() || undefined,

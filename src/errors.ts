@@ -316,6 +316,10 @@ export const ERROR_CODES = {
     hint:
       "The plugin tried an access its manifest does not declare; declare it in lode-plugin.json's permissions (with a reason) if it is meant to.",
   },
+  PLUGIN_NOT_FOUND: {
+    exit: EXIT.NOT_FOUND,
+    hint: "List the installed plugins with `lode plugin ls`; install one with `lode plugin add PATH`.",
+  },
   PLUGIN_DISABLED: {
     exit: EXIT.REFUSED,
     hint:

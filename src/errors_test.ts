@@ -101,6 +101,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     PLUGIN_PROTOCOL: 1,
     PLUGIN_TIMEOUT: 1,
     PLUGIN_DENIED: 6,
+    PLUGIN_NOT_FOUND: 3,
     PLUGIN_DISABLED: 6,
   };
   // Same set of codes: a new code must be added here with its exit code.

@@ -19,7 +19,8 @@ import type { DownloadEvent } from "../events/download_event.ts";
 import type { EventSource, SourceEvents } from "../events/envelope.ts";
 import type { EventStream } from "../events/event_stream.ts";
 import type { LodeError } from "../errors.ts";
-import type { RegistryContext } from "../registry/registry.ts";
+import type { PluginDriver } from "../plugin/plugin_driver.ts";
+import type { Registry, RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import { commandEvents, reportError } from "./command_events.ts";
 import type { Output } from "./output.ts";
@@ -65,6 +66,13 @@ export interface CommandContext {
    * them. Throws when one cannot be opened (a webhook without its secret, a URL the network policy refuses).
    */
   attachSinks(stream: EventStream): Promise<void>;
+  /**
+   * The plugin driver of the command (plugin_host.ts): the built-in registries, each `--plugin DIR`, the
+   * installed plugins; loaded on first use, an out-of-process plugin started on its first call.
+   */
+  plugins(): Promise<PluginDriver>;
+  /** The registries a reference resolves with: the built-ins, then the registry plugins of {@link plugins}. */
+  registries(): Promise<readonly Registry[]>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
@@ -92,6 +100,7 @@ export async function createContext(
   const openStore = () => (store ??= ModelStore.open(config.storeRoot));
   const events = options.events ?? commandEvents(output);
   const closeSinks: (() => Promise<void>)[] = [];
+  let plugins: Promise<PluginDriver> | null = null;
   const ctx: CommandContext = {
     config,
     output,
@@ -139,12 +148,33 @@ export async function createContext(
         }),
       );
     },
+    plugins() {
+      return plugins ??= import("./plugin_host.ts").then(({ loadPlugins }) =>
+        loadPlugins({
+          dirs: flags.plugin,
+          pluginsDir: config.pluginsDir,
+          env,
+          registryContext: (hosts) => ctx.registryContext(hosts),
+          settings: { hfEndpoint: config.hfEndpoint, hfToken: config.hfToken },
+        })
+      );
+    },
+    async registries() {
+      const [driver, { pluginRegistries }, { BUILTIN_REGISTRIES }] = await Promise.all([
+        ctx.plugins(),
+        import("./plugin_registry.ts"),
+        import("../registry/resolve_model.ts"),
+      ]);
+      return [...BUILTIN_REGISTRIES, ...pluginRegistries(driver)];
+    },
     async endProgress() {
       if (network) (await network).endProgress();
     },
     async dispose() {
-      // The sinks first: they may still be delivering over the network.
+      // The sinks first: they may still be delivering over the network. The plugins' processes are stopped
+      // (shutdown, exit) before the network goes.
       for (const close of closeSinks.splice(0)) await close();
+      if (plugins) await (await plugins.catch(() => null))?.close();
       if (network) (await network).dispose();
     },
   };

@@ -45,6 +45,13 @@ const GLOBAL: OptionSpec[] = [
   },
   { name: "offline", type: "boolean", description: "never open a network connection" },
   {
+    name: "plugin",
+    type: "list",
+    split: false,
+    value: "<dir>",
+    description: "load the plugin in this folder for this command (a registry's SCHEME:REST); repeatable",
+  },
+  {
     name: "connections",
     type: "string",
     value: "<n>",
@@ -330,6 +337,55 @@ const SPECS: CommandSpec[] = [
       "runs in, without `..`.",
     ],
   },
+  {
+    name: "plugin",
+    summary: "manage plugins: plugin ls | add PATH | rm NAME | test DIR | new registry|sink|backend DIR",
+    args: [
+      {
+        name: "action",
+        required: true,
+        description:
+          "ls (installed plugins), add (install the plugin in PATH), rm (uninstall NAME), test (run the conformance suites of DIR's hooks), new (make a plugin that passes them)",
+      },
+      { name: "target", description: "PATH for add, NAME for rm, DIR for test; the kind for new" },
+      { name: "dir", description: "new: the folder to make (its name is the plugin's)" },
+    ],
+    options: [
+      {
+        name: "yes",
+        short: "y",
+        type: "boolean",
+        description:
+          "add: accept the run and ffi permissions the manifest asks for (shown with their reasons)",
+      },
+      {
+        name: "ref",
+        type: "list",
+        split: false,
+        value: "<ref>",
+        description: "test: a reference the registry must resolve to a pinned plan; repeatable",
+      },
+      {
+        name: "model",
+        type: "string",
+        value: "<file>",
+        description: "test: a model file a backend must load",
+      },
+    ],
+    examples: [
+      "lode plugin ls --json",
+      "lode plugin add plugins/examples/mirror_registry",
+      "lode pull mirror:stories260K",
+      "lode pull mirror:stories260K --plugin plugins/examples/mirror_registry",
+      "lode plugin test plugins/examples/mirror_registry --ref mirror:stories260K",
+      "lode plugin new registry ./my_registry && lode plugin test ./my_registry",
+      "lode plugin rm mirror_registry",
+    ],
+    notes: [
+      "Installed plugins live in $XDG_CONFIG_HOME/lode/plugins/<name>/ (a link to the plugin's folder).",
+      "Each runs in its own process, sandboxed by its lode-plugin.json (docs/plugins.md).",
+    ],
+  },
 ];
 
 /** The program: global options, commands, examples. */
@@ -364,4 +420,5 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   serve: () => import("./commands/serve.ts"),
   status: () => import("./commands/status.ts"),
   job: () => import("./commands/job.ts"),
+  plugin: () => import("./commands/plugin.ts"),
 };

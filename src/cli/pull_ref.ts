@@ -22,6 +22,7 @@ export function pullEffects(ctx: CommandContext): PullEffects {
     registryContext: (hosts) => ctx.registryContext(hosts),
     pullContext: (urls) => ctx.pullContext(urls),
     settings: { hfEndpoint: ctx.config.hfEndpoint, hfToken: ctx.config.hfToken },
+    registries: () => ctx.registries(),
   };
 }
 

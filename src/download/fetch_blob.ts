@@ -39,6 +39,11 @@ export interface PullFile {
   sizeBytes?: number;
   /** Credentials, sent only to `url`'s own origin (a mirror on it too; never a redirect target elsewhere). */
   headers?: Record<string, string>;
+  /**
+   * Credentials by host (`name:port` as in a URL; a registry plugin's `registry.credentials`): sent to each
+   * URL of this file (`url` or a mirror) on that host only, never to a redirect target elsewhere.
+   */
+  hostHeaders?: Record<string, Record<string, string>>;
   /** An optional file's failure does not fail the pull. */
   optional?: boolean;
 }

@@ -14,7 +14,8 @@
  *
  * Anything else (`INTERRUPTED`, `OFFLINE`, `INSUFFICIENT_SPACE`, `IO`, lock and store errors) fails
  * the file at once: another URL cannot fix it. Credentials (`headers`) go only to URLs on the origin
- * of `url`, the origin they were given for; a mirror elsewhere gets none.
+ * of `url`, the origin they were given for; a mirror elsewhere gets none. Credentials by host
+ * (`hostHeaders`, a registry plugin's) go to the https URLs on their host, whichever place they have.
  *
  * @example
  * ```ts
@@ -40,9 +41,18 @@ export interface FileSource {
 
 /** The URLs of a file in the order they are tried: `url`, then each mirror (duplicates dropped). */
 export function fileSources(
-  file: { url: string; mirrors?: readonly string[]; headers?: Record<string, string> },
+  file: {
+    url: string;
+    mirrors?: readonly string[];
+    headers?: Record<string, string>;
+    hostHeaders?: Record<string, Record<string, string>>;
+  },
 ): FileSource[] {
-  const first: FileSource = { url: file.url, headers: file.headers };
+  const byHost = (url: string, headers: Record<string, string> | undefined) => {
+    const host = file.hostHeaders?.[hostOf(url) ?? ""];
+    return host ? { ...headers, ...host } : headers;
+  };
+  const first: FileSource = { url: file.url, headers: byHost(file.url, file.headers) };
   if (!file.mirrors?.length) return [first];
   const origin = originOf(file.url);
   const seen = new Set([file.url]);
@@ -50,9 +60,22 @@ export function fileSources(
   for (const url of file.mirrors) {
     if (seen.has(url)) continue;
     seen.add(url);
-    out.push({ url, headers: file.headers && originOf(url) === origin ? file.headers : undefined });
+    out.push({
+      url,
+      headers: byHost(url, file.headers && originOf(url) === origin ? file.headers : undefined),
+    });
   }
   return out;
+}
+
+/** The host of an https URL (credentials by host never travel in clear text); null otherwise. */
+function hostOf(url: string): string | null {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "https:" ? parsed.host : null;
+  } catch {
+    return null;
+  }
 }
 
 function originOf(url: string): string | null {

@@ -24,6 +24,26 @@ Deno.test("fileSources: url first, then each mirror once; credentials only on ur
   ]);
 });
 
+Deno.test("fileSources: credentials by host go to the https URLs on that host, mirrors too", () => {
+  const token = { authorization: "Bearer m" };
+  const sources = fileSources({
+    url: "https://a.mirror.test/m.gguf",
+    mirrors: [
+      "https://b.mirror.test:8443/m.gguf",
+      "http://b.mirror.test:8443/m.gguf",
+      "https://c.test/m.gguf",
+    ],
+    headers: { "x-origin": "a" },
+    hostHeaders: { "b.mirror.test:8443": token },
+  });
+  assert.deepEqual(sources.map((s) => [s.url, s.headers]), [
+    ["https://a.mirror.test/m.gguf", { "x-origin": "a" }],
+    ["https://b.mirror.test:8443/m.gguf", token],
+    ["http://b.mirror.test:8443/m.gguf", undefined],
+    ["https://c.test/m.gguf", undefined],
+  ]);
+});
+
 Deno.test("fileSources: a file without mirrors is its url alone", () => {
   assert.deepEqual(fileSources({ url: "https://h.example/m.gguf" }), [
     { url: "https://h.example/m.gguf", headers: undefined },

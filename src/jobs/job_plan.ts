@@ -14,7 +14,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseRef } from "../registry/reference.ts";
+import { mayBePluginRef, parseRef } from "../registry/reference.ts";
 import { JobSpec } from "./job_spec.ts";
 
 /** What a job may do to the world outside its record. */
@@ -76,7 +76,7 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
     : "none";
   const out: Record<string, string> = {};
   if (spec.kind === "model-download" || spec.kind === "lock-add") {
-    const ref = parseRef(spec.ref);
+    const ref = parseJobRef(spec.ref);
     out["model.name"] = spec.name ?? refName(ref);
     out["model.source"] = ref.kind;
     if (ref.kind === "hf") {
@@ -94,6 +94,15 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
   return out;
 }
 
+/**
+ * A spec's reference, parsed without knowing the registry plugins (a plan is pure): `SCHEME://…` of a
+ * scheme lode does not know is taken as a plugin's, resolved (or refused) when the job runs.
+ */
+function parseJobRef(text: string): ReturnType<typeof parseRef> {
+  const scheme = /^\s*([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1];
+  return parseRef(text, scheme !== undefined && mayBePluginRef(text) ? { schemes: [scheme] } : {});
+}
+
 function refName(ref: ReturnType<typeof parseRef>): string {
   switch (ref.kind) {
     case "name":
@@ -104,6 +113,8 @@ function refName(ref: ReturnType<typeof parseRef>): string {
       return ref.path.slice(ref.path.lastIndexOf("/") + 1).replace(/\.gguf$/i, "");
     case "hf":
       return ref.repo.slice(ref.repo.indexOf("/") + 1);
+    case "plugin":
+      return ref.body;
   }
 }
 

@@ -100,6 +100,12 @@ export class PluginDriver {
     this.#remote.push(plugin);
   }
 
+  /** Starts the process of the out-of-process registry claiming `scheme`, if any, ahead of its first call. */
+  warm(scheme: string): void {
+    // A failed start is a fault the supervisor keeps; the call that follows reports it.
+    this.#remote.find((p) => p.manifest.schemes?.includes(scheme))?.start().catch(() => {});
+  }
+
   /** The registry plugin claiming `scheme`. */
   registryFor(scheme: string): Plugin | undefined {
     return this.#plugins.find((p) => p.registry?.schemes.includes(scheme));

@@ -84,6 +84,14 @@ export class SupervisedPlugin {
     }
   }
 
+  /**
+   * Starts the process now when it does not run (both hellos said), so that the next call need not wait
+   * for them; a start that fails is a fault as in {@link call}, and rejects with its error, tagged.
+   */
+  async start(): Promise<void> {
+    await this.#ready("start");
+  }
+
   /** Stops the running process (shutdown, exit, kill after the grace period). */
   async shutdown(): Promise<void> {
     const process = this.#process ?? await this.#starting?.catch(() => null) ?? null;

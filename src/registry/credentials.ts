@@ -13,7 +13,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import type { RegistrySettings } from "./registry.ts";
+import type { PlannedFile, RegistrySettings } from "./registry.ts";
 
 /** The public Hub. */
 export const DEFAULT_HF_ENDPOINT = "https://huggingface.co";
@@ -53,4 +53,27 @@ export function credentialsFor(
   return new URL(url).origin === hubEndpoint(settings).origin
     ? { authorization: `Bearer ${token}` }
     : undefined;
+}
+
+/**
+ * `plan` with a registry's credentials for hosts (`host` as in a URL: name and optional port): each file
+ * gets, as its `hostHeaders`, the headers of each host of `byHost` that one of its URLs (`url`, mirrors)
+ * is on. The download core sends them to the URLs on that host only, never to a redirect elsewhere; a
+ * host the registry did not name gets nothing.
+ */
+export function withHostCredentials<P extends { files: PlannedFile[] }>(
+  plan: P,
+  byHost: ReadonlyMap<string, Record<string, string>>,
+): P {
+  return {
+    ...plan,
+    files: plan.files.map((file) => {
+      const hosts = [file.url, ...(file.mirrors ?? [])].map((u) => new URL(u).host);
+      const entries = [...new Set(hosts)].flatMap((h) => {
+        const headers = byHost.get(h);
+        return headers ? [[h, headers] as const] : [];
+      });
+      return entries.length ? { ...file, hostHeaders: Object.fromEntries(entries) } : file;
+    }),
+  };
 }

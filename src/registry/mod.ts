@@ -6,10 +6,13 @@
 export {
   formatHfRef,
   type HfRef,
+  mayBePluginRef,
   type ModelRef,
   nameFromFilename,
   parseRef,
+  type ParseRefOptions,
   parseSha256Flag,
+  type PluginRef,
   REF_FORMS,
 } from "./reference.ts";
 export { HF_CDN_HOSTS, hfStoreName, huggingFaceRegistry, withHfAccess } from "./huggingface.ts";
@@ -34,6 +37,7 @@ export type {
 } from "./registry.ts";
 export {
   BUILTIN_REGISTRIES,
+  claimedSchemes,
   registryFor,
   resolveModel,
   type ResolveModelWithOptions,
@@ -48,5 +52,5 @@ export {
   pullResolvedPlan,
   resolveReference,
 } from "./pull_reference.ts";
-export { credentialsFor, hubEndpoint, hubToken } from "./credentials.ts";
+export { credentialsFor, hubEndpoint, hubToken, withHostCredentials } from "./credentials.ts";
 export { isPinnedCommit, storedModelFor } from "./stored_ref.ts";

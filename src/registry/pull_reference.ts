@@ -24,9 +24,9 @@ import type { PullContext } from "../download/pull_context.ts";
 import type { PullResult } from "../download/pull_model.ts";
 import { withHfAccess } from "./huggingface.ts";
 import { planUrls, pullPlan } from "./pull_plan.ts";
-import { type ModelRef, parseRef } from "./reference.ts";
-import type { ModelPlan, RegistryContext, RegistrySettings } from "./registry.ts";
-import { registryFor, resolveModel } from "./resolve_model.ts";
+import { mayBePluginRef, type ModelRef, parseRef } from "./reference.ts";
+import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "./registry.ts";
+import { BUILTIN_REGISTRIES, claimedSchemes, registryFor, resolveModel } from "./resolve_model.ts";
 
 /** What a resolve-then-pull uses, injected by its caller (a command, the daemon, a job). */
 export interface PullEffects {
@@ -36,6 +36,11 @@ export interface PullEffects {
   pullContext(urls: string[]): Promise<PullContext>;
   /** The settings of this run (`HF_TOKEN`, `HF_ENDPOINT` of the config): the only source of credentials. */
   settings: RegistrySettings;
+  /**
+   * The registries of this run, asked in order (default {@link BUILTIN_REGISTRIES}): the built-ins, then
+   * the registry plugins the composition root loaded; their `schemes` decide which `SCHEME:REST` parse.
+   */
+  registries?(): Promise<readonly Registry[]>;
 }
 
 /** Options of {@link pullReference}. */
@@ -60,14 +65,24 @@ export interface PulledReference extends PullResult {
 /** Resolves `ref` to a pinned plan through the registry that claims it, asking only the hosts it needs. */
 export async function resolveReference(
   ref: string | ModelRef,
-  effects: Pick<PullEffects, "registryContext" | "settings">,
+  effects: Pick<PullEffects, "registryContext" | "settings" | "registries">,
   options: Pick<PullReferenceOptions, "name" | "sha256" | "mirrors" | "signal"> = {},
 ): Promise<ModelPlan> {
-  const parsed = typeof ref === "string" ? parseRef(ref) : ref;
-  const hosts = registryFor(parsed).hostsFor?.(parsed, effects.settings) ?? [];
+  // Only a `SCHEME:` of a scheme no built-in owns can be a plugin's: the others never load the plugins.
+  const plugin = typeof ref === "string" ? mayBePluginRef(ref) : ref.kind === "plugin";
+  const registries = (plugin ? await effects.registries?.() : undefined) ?? BUILTIN_REGISTRIES;
+  const parsed = typeof ref === "string" ? parseRef(ref, { schemes: claimedSchemes(registries) }) : ref;
+  const registry = registryFor(parsed, registries);
+  registry.prepare?.(parsed);
+  const hosts = registry.hostsFor?.(parsed, effects.settings) ?? [];
   const context = await effects.registryContext(hosts);
   const { name, sha256, mirrors, signal } = options;
-  return await resolveModel(parsed, signal ? { ...context, signal } : context, { name, sha256, mirrors });
+  return await resolveModel(parsed, signal ? { ...context, signal } : context, {
+    name,
+    sha256,
+    mirrors,
+    registries,
+  });
 }
 
 /**

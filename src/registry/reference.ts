@@ -14,6 +14,7 @@
  * | `http://…`                                  | only for hosts allowed with `--allow-http`                 |
  * | `file:PATH`                                 | a local file (imported, hashed on the way)                 |
  * | `NAME`                                      | a model already in the store                               |
+ * | `SCHEME:REST`                               | resolved by the registry plugin claiming SCHEME (`mirror:`) |
  *
  * Hugging Face parts:
  * - `OWNER`, `REPO`: letters, digits, `.`, `_`, `-`; start and end with a letter or digit; no `--` or
@@ -26,7 +27,9 @@
  * - `PATH`: `/`-separated, ending in `.gguf`; no empty, `.` or `..` part, no `:`, `@`, `\`, `?`, `#`.
  * - At most one `:` (before QUANT) and one `@` (before REVISION); a path takes no QUANT.
  *
- * `hf:` is reserved: a store name cannot start with it.
+ * `hf:` is reserved: a store name cannot start with it. A `SCHEME:REST` reference is a plugin's only when
+a registry plugin of this run claims SCHEME (the `schemes` given to {@link parseRef}); otherwise
+`SCHEME:REST` is a store name, and `SCHEME://…` of an unknown scheme is `INVALID_REF` naming it.
  *
  * @example
  * ```ts
@@ -44,6 +47,15 @@ export type ModelRef =
   | { kind: "url"; url: URL; sha256?: string; filename: string }
   | { kind: "file"; path: string }
   | { kind: "name"; name: string }
+  | {
+    kind: "plugin";
+    /** The scheme a registry plugin claims, without its colon. */
+    scheme: string;
+    /** Everything after the scheme's colon. */
+    body: string;
+    /** The whole reference, trimmed. */
+    reference: string;
+  }
   | {
     kind: "hf";
     /** `OWNER/REPO`. */
@@ -67,6 +79,7 @@ export const REF_FORMS = [
   "https://HOST/PATH/FILE.gguf[#sha256=HEX]",
   "file:PATH",
   "NAME (a model in the store)",
+  "SCHEME:REST (a registry plugin's scheme)",
 ];
 
 function invalid(input: string, why: string): LodeError {
@@ -83,10 +96,43 @@ const REVISION = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/[A-Za-z0-9._-]+)*$/;
 // deno-lint-ignore no-control-regex -- control characters are exactly what a path part must not hold
 const PATH_PART = /^[^\\/:@?#\x00-\x1f\x7f]+$/;
 
+/** A plugin's reference. */
+export type PluginRef = Extract<ModelRef, { kind: "plugin" }>;
+
+/** Options of {@link parseRef}. */
+export interface ParseRefOptions {
+  /** The schemes registry plugins of this run claim (without colons). */
+  schemes?: readonly string[];
+}
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):(.*)$/;
+
+function unknownScheme(input: string, scheme: string): LodeError {
+  return new LodeError("INVALID_REF", `invalid model reference "${input}": unknown scheme "${scheme}"`, {
+    details: { ref: input, scheme, accepted: REF_FORMS },
+    hint: `No registry plugin claims ${scheme}:. Install one with \`lode plugin add DIR\`, or load one ` +
+      `for this command with --plugin DIR. Accepted forms: ${REF_FORMS.join(" | ")}`,
+  });
+}
+
+/**
+ * Whether `input` may be a registry plugin's reference: it starts with a scheme (`x:`) other than the
+ * built-in forms' (`hf`, `http`, `https`, `file`). Only then do the plugins need loading to parse it.
+ */
+export function mayBePluginRef(input: string): boolean {
+  const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
+  return scheme !== undefined && !["hf", "http", "https", "file"].includes(scheme);
+}
+
 /** Parses a reference; `INVALID_REF` (listing the accepted forms) when it is none of them. */
-export function parseRef(input: string): ModelRef {
+export function parseRef(input: string, options: ParseRefOptions = {}): ModelRef {
   const ref = input.trim();
   if (ref === "") throw invalid(input, "it is empty");
+  const claimed = SCHEME.exec(ref);
+  if (claimed && options.schemes?.includes(claimed[1]!)) {
+    if (!claimed[2]) throw invalid(input, `${claimed[1]}: needs something after the colon`);
+    return { kind: "plugin", scheme: claimed[1]!, body: claimed[2], reference: ref };
+  }
   if (/^hf:\/\//i.test(ref)) throw invalid(input, `unknown scheme "hf://" (write hf:OWNER/REPO, without //)`);
   if (HF_PREFIX.test(ref)) return parseHfRef(input, ref.replace(HF_PREFIX, ""));
   if (/^https?:\/\//i.test(ref)) return parseUrlRef(ref);
@@ -96,7 +142,7 @@ export function parseRef(input: string): ModelRef {
     return { kind: "file", path };
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(ref);
-  if (scheme) throw invalid(input, `unknown scheme "${scheme[1]}"`);
+  if (scheme) throw unknownScheme(input, scheme[1]!);
   try {
     return { kind: "name", name: assertModelName(ref) };
   } catch {

@@ -3,6 +3,7 @@ import { LodeError } from "../errors.ts";
 import {
   formatHfRef,
   type HfRef,
+  mayBePluginRef,
   type ModelRef,
   nameFromFilename,
   parseRef,
@@ -256,4 +257,42 @@ Deno.test("parseRef: malformed Hugging Face references are INVALID_REF listing t
   invalid("hf:o/r/dir", /must name a .gguf file/);
   invalid("hf:o/r/m.gguf:Q4_K_M", /takes no :QUANT/);
   invalid("hf://o/r", /unknown scheme "hf:\/\/".*without \/\//);
+});
+
+Deno.test("parseRef: SCHEME:REST of a scheme a registry plugin claims is a plugin reference", () => {
+  const schemes = ["mirror", "s3"];
+  assert.deepEqual(parseRef("mirror:tiny@v1", { schemes }), {
+    kind: "plugin",
+    scheme: "mirror",
+    body: "tiny@v1",
+    reference: "mirror:tiny@v1",
+  });
+  assert.deepEqual(parseRef("s3://bucket/m.gguf", { schemes }), {
+    kind: "plugin",
+    scheme: "s3",
+    body: "//bucket/m.gguf",
+    reference: "s3://bucket/m.gguf",
+  });
+  // Without a plugin claiming it, mirror:tiny stays a store name; a URL of an unknown scheme hints at plugins.
+  assert.deepEqual(parseRef("mirror:tiny"), { kind: "name", name: "mirror:tiny" });
+  assert.match(invalid("s3://bucket/m.gguf").hint, /lode plugin add/);
+  assert.throws(() => parseRef("mirror:", { schemes }), /needs something after the colon/);
+  assert.equal(parseRef("hf:o/r", { schemes }).kind, "hf");
+});
+
+Deno.test("mayBePluginRef: only a scheme other than the built-in forms' may be a plugin's", () => {
+  for (const ref of ["mirror:tiny", "s3://b/m.gguf", "qwen:q8"]) assert.equal(mayBePluginRef(ref), true, ref);
+  for (
+    const ref of [
+      "hf:o/r",
+      "HF:o/r",
+      "https://h/m.gguf",
+      "http://h/m.gguf",
+      "file:m.gguf",
+      "hf.co/o/r:Q8_0",
+      "tiny",
+    ]
+  ) {
+    assert.equal(mayBePluginRef(ref), false, ref);
+  }
 });

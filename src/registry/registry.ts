@@ -98,8 +98,15 @@ export interface ResolveModelOptions {
 export interface Registry {
   /** Stable id, recorded in manifests and the lockfile. */
   readonly id: string;
+  /** The reference schemes it claims as `SCHEME:REST` (a registry plugin's), without colons. */
+  readonly schemes?: readonly string[];
   /** True when this registry resolves `ref`. */
   claims(ref: ModelRef): boolean;
+  /**
+   * Starts what resolving `ref` will need (a registry plugin's process), called before the registry
+   * context is built so that both happen at once.
+   */
+  prepare?(ref: ModelRef): void;
   /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */
   hostsFor?(ref: ModelRef, settings: RegistrySettings): string[];
   resolve(ref: ModelRef, ctx: RegistryContext, options?: ResolveModelOptions): Promise<ModelPlan>;

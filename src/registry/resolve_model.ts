@@ -21,6 +21,11 @@ import { storeRegistry, urlRegistry } from "./url_registry.ts";
 /** The built-in registries, in the order they are asked. */
 export const BUILTIN_REGISTRIES: readonly Registry[] = [huggingFaceRegistry, urlRegistry, storeRegistry];
 
+/** The `SCHEME:REST` schemes `registries` claim (a registry plugin's). */
+export function claimedSchemes(registries: readonly Registry[]): string[] {
+  return registries.flatMap((r) => r.schemes ?? []);
+}
+
 /** Options of {@link resolveModel}. */
 export interface ResolveModelWithOptions extends ResolveModelOptions {
   registries?: readonly Registry[];
@@ -32,6 +37,12 @@ export function registryFor(ref: ModelRef, registries: readonly Registry[] = BUI
   if (registry) return registry;
   if (ref.kind === "file") {
     throw new LodeError("USAGE", `a local file is imported, not pulled: lode import ${ref.path} --name NAME`);
+  }
+  if (ref.kind === "plugin") {
+    throw new LodeError("INVALID_REF", `no registry claims the scheme ${ref.scheme}:`, {
+      details: { ref: ref.reference, scheme: ref.scheme },
+      hint: "Install a registry plugin with `lode plugin add DIR`, or load one with --plugin DIR.",
+    });
   }
   throw new LodeError("INVALID_REF", `no registry resolves this reference`, { details: { ref } });
 }

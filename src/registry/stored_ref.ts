@@ -70,6 +70,7 @@ export function storedModelFor(ref: ModelRef, manifests: readonly Manifest[]): s
     case "hf":
       return storedHf(ref, manifests);
     case "file":
+    case "plugin": // a plugin's plan may change: it is always resolved
       return null;
   }
 }

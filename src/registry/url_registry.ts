@@ -94,7 +94,9 @@ export const storeRegistry: Registry = {
   claims: (ref) => ref.kind === "name",
   async resolve(ref, ctx, options): Promise<ModelPlan> {
     if (ref.kind !== "name") throw new LodeError("INTERNAL", "storeRegistry given a non-name reference");
-    const manifest = await ctx.store.getManifest(ref.name);
+    const manifest = await ctx.store.getManifest(ref.name).catch((e) => {
+      throw schemeHint(e, ref.name);
+    });
     const flag = parseSha256Flag(options?.sha256);
     const pinned = blobHex(manifest);
     if (flag && flag !== pinned) {
@@ -144,3 +146,19 @@ export const storeRegistry: Registry = {
     }, ctx.settings);
   },
 };
+
+/** A missing name spelled `SCHEME:REST` was most likely meant for a registry plugin: say so. */
+function schemeHint(e: unknown, name: string): unknown {
+  const scheme = /^([a-z][a-z0-9+.-]*):./.exec(name)?.[1];
+  if (!(e instanceof LodeError) || e.code !== "MODEL_NOT_FOUND" || scheme === undefined) return e;
+  return new LodeError(
+    "MODEL_NOT_FOUND",
+    `${e.message} (and no registry plugin claims the scheme ${scheme}:)`,
+    {
+      details: { ...e.details, scheme },
+      hint: `To resolve ${scheme}: references, install a registry plugin with \`lode plugin add DIR\` ` +
+        "or load one for this command with --plugin DIR.",
+      cause: e,
+    },
+  );
+}

@@ -44,8 +44,8 @@ import type { EventStream } from "../../events/event_stream.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
-import { parseRef } from "../../registry/reference.ts";
-import type { RegistryContext, RegistrySettings } from "../../registry/registry.ts";
+import { mayBePluginRef, parseRef } from "../../registry/reference.ts";
+import type { Registry, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 import { downloadPhases } from "../../events/download_status.ts";
@@ -69,6 +69,8 @@ export interface ModelProviderOptions {
   registryContext(hosts: string[]): Promise<RegistryContext>;
   /** The daemon's registry settings (`HF_TOKEN`, `HF_ENDPOINT` of its config). */
   settings?: RegistrySettings;
+  /** The registries references resolve with: the built-ins, then registry plugins (default: the built-ins). */
+  registries?(): Promise<readonly Registry[]>;
   /** Never download (`--offline`). */
   offline?: boolean;
   /** Resolve and pull references (default true; false: only the lockfile's names). */
@@ -102,7 +104,9 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
 
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
-    const ref = parseRef(name);
+    const plugins = mayBePluginRef(name) ? await options.registries?.() ?? [] : [];
+    const schemes = plugins.flatMap((r) => r.schemes ?? []);
+    const ref = parseRef(name, { schemes });
     if (ref.kind === "file") return null;
     const { pullReference, pullResolvedPlan } = await import("../../registry/pull_reference.ts");
     // The daemon's own effects: its pull context with this request's signal and status sink (a file's
@@ -126,6 +130,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
         emit,
       }),
       settings,
+      ...(options.registries ? { registries: options.registries } : {}),
     };
     const started = now();
     if (ref.kind === "name") {
@@ -177,7 +182,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
  * (offline: `OFFLINE` for a model that needs bytes).
  */
 export function createDaemonPull(
-  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings">,
+  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings" | "registries">,
 ): PullEffect {
   return async (ref, { name, sha256, signal, onEvent }) => {
     const { pullReference } = await import("../../registry/pull_reference.ts");
@@ -185,6 +190,7 @@ export function createDaemonPull(
       registryContext: options.registryContext,
       pullContext: async (urls: string[]) => ({ ...await options.pullContext(urls), signal, emit: onEvent }),
       settings: options.settings ?? {},
+      ...(options.registries ? { registries: options.registries } : {}),
     };
     try {
       const { plan: _plan, ...result } = await pullReference(ref, effects, {

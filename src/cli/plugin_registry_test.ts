@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { registryConformance } from "../plugin/conformance/registry_conformance.ts";
+import { PluginDriver } from "../plugin/plugin_driver.ts";
+import { parseRef } from "../registry/reference.ts";
+import type { RegistryContext } from "../registry/registry.ts";
+import { ModelStore } from "../store/model_store.ts";
+import { builtinPlugins, descriptorFromPlan, planFromDescriptor, pluginRegistry } from "./plugin_registry.ts";
+
+const SHA = "ab".repeat(32);
+
+async function withContext(fn: (ctx: RegistryContext) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "lode-plugreg-" });
+  try {
+    const store = await ModelStore.open(dir);
+    await fn({
+      store,
+      settings: {},
+      get: () => Promise.reject(new Error("no network in this test")),
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the built-in registries pass the registry conformance suite through the driver", async () => {
+  await withContext(async (ctx) => {
+    const driver = new PluginDriver();
+    for (const p of builtinPlugins(() => Promise.resolve(ctx), {})) driver.register(p);
+    const byName = (name: string) => driver.plugins.find((p) => p.name === name)!;
+    const cases = [
+      { name: "https", refs: [`https://h.example/m.gguf#sha256=${SHA}`], badRefs: ["https://h.example/"] },
+      { name: "store", refs: undefined, badRefs: ["store:\u0001bad"] },
+      { name: "huggingface", refs: undefined, badRefs: ["hf:bad//repo"] },
+    ];
+    for (const c of cases) {
+      const checks = await registryConformance(byName(c.name), { refs: c.refs, badRefs: c.badRefs });
+      assert.deepEqual(checks.filter((x) => !x.ok), [], c.name);
+    }
+    assert.equal((await driver.resolve(`https://h.example/m.gguf#sha256=${SHA}`)).files[0]!.sha256, SHA);
+  });
+});
+
+Deno.test("a plan descriptor and a model plan convert both ways, mirrors after the first URL", () => {
+  const descriptor = {
+    name: "tiny",
+    reference: "mirror:tiny",
+    source: { registry: "mirror", repo: "", revision: "r1" },
+    files: [{
+      role: "model",
+      filename: "tiny.gguf",
+      urls: ["https://a.test/t.gguf", "https://b.test/t.gguf"],
+      sha256: SHA,
+      sizeBytes: 5,
+    }],
+  };
+  const plan = planFromDescriptor(descriptor);
+  assert.equal(plan.files[0]!.url, "https://a.test/t.gguf");
+  assert.deepEqual(plan.files[0]!.mirrors, ["https://b.test/t.gguf"]);
+  assert.deepEqual(descriptorFromPlan(plan), descriptor);
+});
+
+Deno.test("a registry plugin's credentials go to the hosts it names only", async () => {
+  await withContext(async (ctx) => {
+    const driver = new PluginDriver();
+    driver.register({
+      name: "table",
+      registry: {
+        schemes: ["table"],
+        resolve: (ref) =>
+          Promise.resolve({
+            name: ref.rest,
+            reference: ref.reference,
+            source: { registry: "table", repo: "", revision: "" },
+            files: [
+              {
+                role: "model",
+                filename: "a.gguf",
+                urls: ["https://a.test/a.gguf"],
+                sha256: SHA,
+                sizeBytes: 1,
+              },
+              {
+                role: "shard",
+                filename: "b.gguf",
+                urls: ["https://b.test:8443/b.gguf", "https://a.test/b.gguf"],
+                sha256: SHA,
+                sizeBytes: 1,
+              },
+            ],
+          }),
+        credentials: (host) =>
+          Promise.resolve(host === "a.test" ? { headers: { authorization: "Bearer t" } } : null),
+      },
+    });
+    const registry = pluginRegistry(driver, driver.registryFor("table")!);
+    const ref = parseRef("table:tiny", { schemes: registry.schemes });
+    assert.deepEqual(ref, { kind: "plugin", scheme: "table", body: "tiny", reference: "table:tiny" });
+    assert.equal(registry.claims(ref), true);
+    const plan = await registry.resolve(ref, ctx, { name: "renamed" });
+    assert.equal(plan.name, "renamed");
+    assert.deepEqual(plan.files.map((f) => f.hostHeaders), [
+      { "a.test": { authorization: "Bearer t" } },
+      { "a.test": { authorization: "Bearer t" } },
+    ]);
+  });
+});
