@@ -12,6 +12,7 @@ import { openModel } from "../src/cli/model_session.ts";
 import { Output, type OutputStream } from "../src/cli/output.ts";
 import { STORIES_FILE } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { runLode } from "./support/lode_cli.ts";
 
 const ECHO = fromFileUrl(new URL("./fixtures/plugins/echo_backend", import.meta.url));
 const SLOW = fromFileUrl(new URL("./fixtures/plugins/slow_backend", import.meta.url));
@@ -59,5 +60,24 @@ Deno.test("openModel: a file a backend plugin claims loads there; a GGUF file on
     } finally {
       await ctx.dispose();
     }
+  });
+});
+
+Deno.test("lode run --plugin DIR: a file the backend plugin claims runs there, from the command line", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/m.echo`, "");
+    const r = await runLode([
+      "run",
+      `file:${dir}/m.echo`,
+      "once upon a time",
+      "--plugin",
+      ECHO,
+      "--no-daemon",
+    ], {
+      store: `${dir}/store`,
+      env: { HOME: dir, XDG_CONFIG_HOME: `${dir}/config` },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /once upon a time/);
   });
 });

@@ -77,7 +77,8 @@ export interface OpenModelOptions {
     loadFlags?: string[];
   };
   /**
-   * Folders of backend plugins, tried in order for a model file that is not GGUF (`chooseBackend` of
+   * Folders of backend plugins, tried in order for a model file that is not GGUF; default: the `--plugin`
+   * folders, then the installed plugins, that have backend hooks (`chooseBackend` of
    * backend_choice.ts); a GGUF file always runs on llama.cpp.
    */
   plugins?: readonly string[];
@@ -139,7 +140,9 @@ export async function openModel(
       (await import("../inference/llama_cpp_backend.ts")).createLlamaCppBackend({
         log: output.sink((level, line) => output.stderr(`[llama.cpp ${level}] ${line}\n`)),
       }),
-    plugins: (options.plugins ?? []).map((dir) => () => openPluginBackend(dir)),
+    plugins: options.plugins
+      ? options.plugins.map((dir) => () => openPluginBackend(dir))
+      : async () => (await backendPluginDirs(ctx)).map((dir) => () => openPluginBackend(dir)),
   });
   try {
     // The load's phases: `inference` status lines on the command's stream.
@@ -227,4 +230,11 @@ export function onInterrupt(handler: () => void): () => void {
   return () => {
     process.off("SIGINT", listener);
   };
+}
+
+/** The folders of the command's backend plugins: `--plugin` folders first, then the installed ones. */
+async function backendPluginDirs(ctx: CommandContext): Promise<string[]> {
+  const { pluginManifests } = await import("./plugin_host.ts");
+  const manifests = await pluginManifests({ dirs: ctx.flags.plugin, pluginsDir: ctx.config.pluginsDir });
+  return manifests.filter((m) => m.hooks.includes("backend")).map((m) => m.dir);
 }

@@ -24,8 +24,11 @@ import { probeGguf } from "./gguf_probe.ts";
 export interface BackendChoices {
   /** The built-in backend, for GGUF files. */
   builtIn: () => Promise<Backend>;
-  /** Backend plugins, tried in order for a file that is not GGUF. */
-  plugins?: readonly (() => Promise<Backend>)[];
+  /**
+   * Backend plugins, tried in order for a file that is not GGUF; or a function giving them, called only
+   * for such a file (finding the plugins costs a look at their folders).
+   */
+  plugins?: readonly (() => Promise<Backend>)[] | (() => Promise<readonly (() => Promise<Backend>)[]>);
 }
 
 /**
@@ -34,10 +37,12 @@ export interface BackendChoices {
  * ok (the others are closed). When none claims it: `MODEL_LOAD_FAILED` with every backend's reason.
  */
 export async function chooseBackend(path: string, choices: BackendChoices): Promise<Backend> {
-  const plugins = choices.plugins ?? [];
-  if (plugins.length === 0) return await choices.builtIn();
+  const given = choices.plugins ?? [];
+  if (Array.isArray(given) && given.length === 0) return await choices.builtIn();
   const gguf = await probeGguf(path);
   if (gguf.ok || !(await exists(path))) return await choices.builtIn();
+  const plugins = typeof given === "function" ? await given() : given;
+  if (plugins.length === 0) return await choices.builtIn();
   const reasons: Record<string, string> = { gguf: gguf.reason };
   for (const open of plugins) {
     const backend = await open();
