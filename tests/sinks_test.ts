@@ -185,3 +185,44 @@ Deno.test("job run --sink webhook=…: the job's events are delivered, signed", 
     assert.equal(states.at(-1), "succeeded", states.join(", "));
   });
 });
+
+Deno.test("pull --plugin DIR of a sink plugin: its process receives the pull's events (sandboxed: it writes only its declared folder)", async () => {
+  await withWorld(async ({ dir, origin, lode }) => {
+    const plugin = `${dir}/event_tap`;
+    await Deno.mkdir(`${plugin}/out`, { recursive: true });
+    await Deno.writeTextFile(
+      `${plugin}/lode-plugin.json`,
+      JSON.stringify({
+        name: "event_tap",
+        version: "1.0.0",
+        api_version: 1,
+        hooks: ["sink"],
+        entry: "main.ts",
+        permissions: { write: [{ path: "out", reason: "the events it receives, one JSON line each" }] },
+      }),
+    );
+    const sdk = new URL("../plugins/sdk/mod.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${plugin}/main.ts`,
+      `import { definePlugin } from ${JSON.stringify(sdk)};
+const lines: string[] = [];
+definePlugin({
+  name: "event_tap",
+  sink: {
+    event(envelope) { lines.push(JSON.stringify(envelope)); },
+    async close() { await Deno.writeTextFile(${
+        JSON.stringify(`${plugin}/out/events.ndjson`)
+      }, lines.join("\\n") + "\\n"); },
+  },
+});
+`,
+    );
+    const r = await lode(["pull", `${origin.url}/m/stories260K.gguf#sha256=${SHA}`, "--plugin", plugin]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const records = await logRecords(`${plugin}/out/events.ndjson`);
+    const kinds = records.map((e) => (e.event as { event: string }).event).filter((k) =>
+      k !== "file_progress"
+    );
+    assert.deepEqual(kinds, ["started", "file_started", "file_completed", "completed"]);
+  });
+});

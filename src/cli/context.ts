@@ -20,6 +20,7 @@ import type { EventSource, SourceEvents } from "../events/envelope.ts";
 import type { EventStream } from "../events/event_stream.ts";
 import type { LodeError } from "../errors.ts";
 import type { PluginDriver } from "../plugin/plugin_driver.ts";
+import type { EventSink } from "../plugin/sink_runner.ts";
 import type { Registry, RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import { commandEvents, reportError } from "./command_events.ts";
@@ -137,11 +138,13 @@ export async function createContext(
       };
     },
     async attachSinks(stream) {
-      if (config.sinks.length === 0) return;
+      const plugins = await pluginSinks(ctx);
+      if (config.sinks.length === 0 && plugins.length === 0) return;
       const { openSinks } = await import("./sinks.ts");
       closeSinks.push(
         await openSinks(stream, {
           specs: config.sinks,
+          plugins,
           storeRoot: config.storeRoot,
           network: config,
           notice: output.sink((line: string) => output.stderr(`lode: ${line}\n`)),
@@ -245,4 +248,24 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags,
       open = false;
     },
   };
+}
+
+/**
+ * The sink plugins of the command (`--plugin` folders, then the installed ones, with `sink` hooks) as event
+ * sinks, their processes started by the command's driver; none without such a plugin (nothing is started).
+ * A plugin that cannot be loaded is told on stderr and left out: a sink never stops a command.
+ */
+async function pluginSinks(ctx: CommandContext): Promise<EventSink[]> {
+  const { pluginManifests } = await import("./plugin_host.ts");
+  try {
+    const manifests = await pluginManifests({ dirs: ctx.flags.plugin, pluginsDir: ctx.config.pluginsDir });
+    const names = new Set(manifests.filter((m) => m.hooks.includes("sink")).map((m) => m.name));
+    if (names.size === 0) return [];
+    const driver = await ctx.plugins();
+    const { pluginEventSinks } = await import("./sinks.ts");
+    return pluginEventSinks(driver.plugins.filter((p) => names.has(p.name)));
+  } catch (e) {
+    ctx.output.stderr(`lode: the sink plugins were not loaded: ${(e as Error).message}\n`);
+    return [];
+  }
 }

@@ -33,10 +33,14 @@ import { LodeError } from "../errors.ts";
 import type { EventStream } from "../events/event_stream.ts";
 import { absolutePath, joinPath } from "../path.ts";
 import { attachSinks, type EventSink, type SinkNotice } from "../plugin/sink_runner.ts";
+import type { Plugin } from "../plugin/api.ts";
+import type { Envelope } from "../events/envelope.ts";
 
 /** What {@link openSinks} needs. */
 export interface OpenSinksOptions {
   specs: readonly SinkSpec[];
+  /** Sinks of plugins (src/cli/plugin_host.ts), attached with the configured ones. */
+  plugins?: readonly EventSink[];
   /** The store's root: webhook spools live under it. */
   storeRoot: string;
   /** The network settings webhooks follow. */
@@ -52,8 +56,8 @@ export async function openSinks(
   stream: EventStream,
   options: OpenSinksOptions,
 ): Promise<() => Promise<void>> {
-  if (options.specs.length === 0) return () => Promise.resolve();
-  const sinks: EventSink[] = [];
+  if (options.specs.length === 0 && !options.plugins?.length) return () => Promise.resolve();
+  const sinks: EventSink[] = [...options.plugins ?? []];
   const cleanups: (() => void)[] = [];
   try {
     for (const spec of options.specs) {
@@ -154,4 +158,17 @@ function noticeLine(n: SinkNotice, failures: Map<string, number>): string | null
       return `sink ${n.sink} failed: ${n.error instanceof Error ? n.error.message : String(n.error)}`;
     }
   }
+}
+
+/**
+ * The sink hooks of `plugins` as event sinks, fed by the sink runner like the built-ins (a bounded buffer
+ * each, drops counted). Closing one only waits for what it was given: the plugin's own `sink.close` comes
+ * when the command's plugin driver closes.
+ */
+export function pluginEventSinks(plugins: readonly Plugin[]): EventSink[] {
+  return plugins.flatMap((p) => {
+    const sink = p.sink;
+    if (sink === undefined) return [];
+    return [{ name: `plugin ${p.name}`, event: (e: Envelope) => sink.event(e), close: () => Promise.resolve() }];
+  });
 }
