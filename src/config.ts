@@ -23,7 +23,7 @@
  * | `NO_COLOR`                 | no colours                                |
  * | `LODE_DEBUG`               | an `INTERNAL` error also prints its stack trace |
  * | `--sink`, `LODE_WEBHOOK_SECRET` | event sinks of pull, sync, serve and job (src/config_sinks.ts) |
- * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks}` |
+ * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks, allow_origins}` |
  *
  * Flags win over environment variables, which win over the config file. The layers below take
  * these values; they read no environment variable themselves. (config_env.ts reads the proxy
@@ -41,6 +41,7 @@ import { LodeError } from "./errors.ts";
 import { parseJson } from "./schema/schema_error.ts";
 import { cliSettings, type ProxyConfig, proxyFromEnv } from "./config_env.ts";
 import { SinkEntry, sinkFlag, sinkFromEntry, type SinkSpec } from "./config_sinks.ts";
+import { ORIGIN_FORM, originOf } from "./config_origins.ts";
 
 /** Flags shared by every command. */
 export interface GlobalFlags {
@@ -90,6 +91,8 @@ export interface Config {
   debug: boolean;
   /** Event sinks: the config file's `sinks`, then `--sink` (attached by pull, sync, serve and job). */
   sinks: SinkSpec[];
+  /** The config file's `allow_origins`: web origins `lode serve --http` answers besides loopback ones (normalized). */
+  allowOrigins: string[];
 }
 
 const ConfigFile = z.object({
@@ -99,6 +102,8 @@ const ConfigFile = z.object({
   ca_certs: z.array(z.string()).optional(),
   min_free_bytes: z.number().int().nonnegative().optional(),
   sinks: z.array(SinkEntry).optional(),
+  allow_origins: z.array(z.string().refine((s) => originOf(s) !== null, `expected ${ORIGIN_FORM}`))
+    .optional(),
 }).strict();
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -189,6 +194,7 @@ export async function loadConfig(
       ...(file?.sinks ?? []).map((entry) => sinkFromEntry(entry, env)),
       ...(flags.sink ?? []).map((value) => sinkFlag(value, env)),
     ],
+    allowOrigins: (file?.allow_origins ?? []).map((o) => originOf(o)!),
   };
 }
 

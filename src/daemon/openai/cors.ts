@@ -21,6 +21,7 @@
  * ```
  * @module
  */
+import { ORIGIN_FORM, originOf } from "../../config_origins.ts";
 import { LodeError } from "../../errors.ts";
 import { isLoopbackHost } from "./http_address.ts";
 
@@ -43,29 +44,6 @@ const METHODS = "GET, POST, OPTIONS";
 const MAX_AGE = "600";
 
 /**
- * The origin `text` names, normalized (`scheme://host[:port]`, lower case, default port dropped), or null
- * when it is not an http(s) origin (a path, a query or credentials make it something else).
- *
- * @example
- * ```ts
- * originOf("HTTPS://App.Example.com:443"); // "https://app.example.com"
- * originOf("https://app.example.com/page"); // null
- * ```
- */
-export function originOf(text: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return null;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
-  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") return null;
-  if (url.pathname !== "/") return null;
-  return url.origin;
-}
-
-/**
  * The origins in `texts` normalized ({@link originOf}); `USAGE` naming the first that is not an origin.
  * `where` names the setting in the message (`--allow-origin`).
  *
@@ -80,8 +58,7 @@ export function parseOrigins(texts: readonly string[], where: string): string[] 
     if (origin === null) {
       throw new LodeError("USAGE", `${where} ${JSON.stringify(text)} is not a web origin`, {
         details: { origin: text },
-        hint: "Give a web page's origin: scheme, host and port only, as https://app.example.com or " +
-          "http://localhost:5173 (loopback origins are allowed without it).",
+        hint: `Give ${ORIGIN_FORM} (loopback origins are allowed without it).`,
       });
     }
     return origin;
