@@ -86,6 +86,30 @@ Deno.test("lode serve --http: the Responses API through the openai client, the V
       assert.equal(deltas, r.output_text);
     });
 
+    await t.step("an unknown model: the same 404 on every endpoint, without the store's path", async () => {
+      const client = new OpenAI({ baseURL: url, apiKey: "unused", maxRetries: 0 });
+      const calls = [
+        () => client.responses.create({ model: "nope", input: PROMPT }),
+        () =>
+          client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: PROMPT }] }),
+        () => client.completions.create({ model: "nope", prompt: PROMPT }),
+        () => client.embeddings.create({ model: "nope", input: PROMPT }),
+        () => client.models.retrieve("nope"),
+      ];
+      for (const call of calls) {
+        const e = await call().then(
+          () => assert.fail("answered"),
+          (e) => e as InstanceType<typeof OpenAI.APIError>,
+        );
+        assert.deepEqual([e.status, e.code, e.message], [
+          404,
+          "model_not_found",
+          "404 The model 'nope' does not exist",
+        ]);
+        assert.doesNotMatch(JSON.stringify(e.error), /lode-serve-sdks-/, "no store path");
+      }
+    });
+
     await t.step("Vercel AI SDK: generateText, streamText, Output.object", async () => {
       const model = createOpenAI({ baseURL: url, apiKey: "unused" })(MODEL);
       const plain = await generateText({
