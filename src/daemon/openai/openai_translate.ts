@@ -6,11 +6,16 @@
  * openai_responses.ts.
  *
  * Request fields are checked twice: their OpenAI shape here (a field lode
- * cannot honour — `n` > 1, `tools`, `logprobs`, `echo`, token-id prompts — is
- * a `BAD_REQUEST` naming it, not silently dropped), then the protocol's
- * schema. `frequency_penalty`, `presence_penalty`, `logit_bias`, `user` and
- * unknown fields are ignored. lode's own sampling fields `top_k` and
- * `repeat_penalty` are accepted as extensions.
+ * cannot honour — `n` > 1, `tools`, `logprobs`, `top_logprobs`, `echo`,
+ * token-id prompts, `tool_choice` without tools — is a `BAD_REQUEST` naming
+ * it, not silently dropped), then the protocol's schema. What clients send
+ * for "no choice" is read as they mean it: `top_p: 0` keeps only the
+ * likeliest token (`top_k: 1`), a negative `seed` (llama.cpp's `-1`) is a
+ * random one. A completions `prompt` may be a list of up to
+ * {@link MAX_PROMPTS} (`Translated.prompts`). `frequency_penalty`,
+ * `presence_penalty`, `logit_bias`, `user` and unknown fields are ignored.
+ * lode's own sampling fields `top_k` and `repeat_penalty` are accepted as
+ * extensions.
  *
  * @example
  * ```ts
