@@ -12,7 +12,11 @@
  * each as `event: TYPE` + `data: {…, "sequence_number": n}`. A stream's
  * headers are sent once the model has been admitted and started, so a
  * request refused before that gets a real HTTP status; a failure after it is
- * an `error` event then `response.failed`.
+ * an `error` event then `response.failed`. Tool calls the generation made
+ * (`ResponsesAnswer.toolCalls`) follow the message as `function_call` items
+ * (streamed: `response.output_item.added`, one
+ * `response.function_call_arguments.delta`, `…arguments.done`,
+ * `response.output_item.done` each).
  *
  * @example
  * ```ts
@@ -29,6 +33,7 @@ import { samplingOptions } from "../wire/protocol_backend.ts";
 import type { Ran } from "./openai_generation.ts";
 import { errorBody, errorResponse, json } from "./openai_responses.ts";
 import type { TranslatedResponses } from "./responses_request.ts";
+import { type FunctionCall, functionCallItem } from "./responses_tools.ts";
 import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
 
 /**
@@ -55,6 +60,8 @@ export interface ResponsesAnswer {
   onCancel: () => void;
   /** The request is over (after the response, for a stream). */
   onEnd: () => void;
+  /** The tool calls in a generation's result (none when absent). */
+  toolCalls?: (result: GenerateResult) => FunctionCall[];
 }
 
 /** A response object's state: the fields that change while it runs. */
@@ -64,6 +71,7 @@ interface State {
   stopReason?: StopReason;
   usage?: Usage;
   error?: { code: string; message: string };
+  calls?: FunctionCall[];
 }
 
 /**
@@ -94,7 +102,7 @@ export function responseObject(
     instructions: b.instructions ?? null,
     max_output_tokens: b.max_output_tokens ?? null,
     model: b.model,
-    output: state.text === undefined ? [] : [messageItem(head.id, state.text, "completed")],
+    output: state.text === undefined ? [] : outputItems(head.id, state.text, state.calls ?? []),
     parallel_tool_calls: true,
     previous_response_id: null,
     reasoning: { effort: null, summary: null },
@@ -102,7 +110,7 @@ export function responseObject(
     temperature: b.temperature ?? null,
     text: { format },
     tool_choice: b.tool_choice ?? "auto",
-    tools: [],
+    tools: b.tools ?? [],
     top_p: b.top_p ?? null,
     truncation: "disabled",
     usage: state.usage === undefined ? null : responsesUsage(state.usage),
@@ -138,6 +146,12 @@ function messageItem(responseId: string, text: string | undefined, status: strin
     role: "assistant",
     content: text === undefined ? [] : [textPart(text)],
   };
+}
+
+/** The output items: the message (left out when the model only called tools), then the tool calls. */
+function outputItems(responseId: string, text: string, calls: FunctionCall[]): Record<string, unknown>[] {
+  const message = text === "" && calls.length > 0 ? [] : [messageItem(responseId, text, "completed")];
+  return [...message, ...calls.map((call) => functionCallItem(call))];
 }
 
 function textPart(text: string): Record<string, unknown> {
@@ -180,18 +194,15 @@ export function answerResponses(a: ResponsesAnswer): Promise<Response> {
       const result = await generation.result;
       return { value: result, activity: generationActivity(generation, result, input) };
     });
+  const final = (r: GenerateResult): State => ({
+    status: finalStatus(r.stopReason),
+    text: r.text,
+    stopReason: r.stopReason,
+    usage: r.usage,
+    calls: a.toolCalls?.(r) ?? [],
+  });
   if (!t.chat.stream) {
-    return generate().then((r) =>
-      json(
-        200,
-        responseObject(t, head, {
-          status: finalStatus(r.stopReason),
-          text: r.text,
-          stopReason: r.stopReason,
-          usage: r.usage,
-        }),
-      )
-    ).finally(a.onEnd);
+    return generate().then((r) => json(200, responseObject(t, head, final(r)))).finally(a.onEnd);
   }
   return new Promise<Response>((resolve) => {
     const sse = new SseStream({ highWaterMark: a.maxPendingBytes, onCancel: a.onCancel });
@@ -227,15 +238,23 @@ export function answerResponses(a: ResponsesAnswer): Promise<Response> {
         send("response.output_text.done", { ...item, text: r.text, logprobs: [] });
         send("response.content_part.done", { ...item, part: textPart(r.text) });
         send("response.output_item.done", { output_index: 0, item: messageItem(a.id, r.text, "completed") });
-        const status = finalStatus(r.stopReason);
-        send(`response.${status}`, {
-          response: responseObject(t, head, {
-            status,
-            text: r.text,
-            stopReason: r.stopReason,
-            usage: r.usage,
-          }),
+        const state = final(r);
+        const calls = state.calls ?? [];
+        calls.forEach((call, i) => {
+          const at = { output_index: i + 1, item_id: `fc_${call.id}` };
+          const added = { ...functionCallItem(call, "in_progress"), arguments: "" };
+          send("response.output_item.added", { output_index: i + 1, item: added });
+          send("response.function_call_arguments.delta", { ...at, delta: call.arguments });
+          send("response.function_call_arguments.done", { ...at, arguments: call.arguments });
+          send("response.output_item.done", { output_index: i + 1, item: functionCallItem(call) });
         });
+        // The stream announced its message item first: its final response keeps it, even empty.
+        const response = responseObject(t, head, state);
+        response.output = [
+          messageItem(a.id, r.text, "completed"),
+          ...calls.map((call) => functionCallItem(call)),
+        ];
+        send(`response.${state.status}`, { response });
         sse.close();
       },
       (e) => {

@@ -120,7 +120,7 @@ Deno.test("responses: refusals are OpenAI 400s naming the Responses field", asyn
       [{ input: [{ role: "user", content: [{ type: "input_image", image_url: "x" }] }] }, "input.0.content"],
       [{ input: [{ type: "item_reference", id: "msg_1" }] }, "input.0.type"],
       [{ input: "x", previous_response_id: "resp_1" }, "previous_response_id"],
-      [{ input: "x", tools: [{ type: "function", name: "f", parameters: {} }] }, "tools"],
+      [{ input: "x", tools: [{ type: "web_search" }] }, "tools.0.type"],
       [{ input: "x", tool_choice: "required" }, "tool_choice"],
       [{ input: "x", top_logprobs: 2 }, "top_logprobs"],
       [{ input: "x", text: { format: { type: "json_schema", name: "x" } } }, "text.format.schema"],

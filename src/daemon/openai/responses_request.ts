@@ -8,12 +8,14 @@
  * JSON-schema path ({@link chatRequest}). Errors name the Responses field
  * (`max_output_tokens`, `text.format.schema`, `input.0.content`).
  *
- * What lode cannot honour is a 400 naming the field, not silently dropped:
+ * Function `tools`, `tool_choice`, `parallel_tool_calls` and `function_call` /
+ * `function_call_output` items become the chat body's tools, tool calls and
+ * tool messages (responses_tools.ts), which the chat front checks. What lode
+ * cannot honour is a 400 naming the field, not silently dropped:
  * `previous_response_id` and `conversation` (nothing is stored), `background`,
- * `top_logprobs`, images, files, and (until the front has tools) `tools` and
- * function-call items. `store`, `include`, `metadata`, `reasoning`,
- * `truncation`, `user` and unknown fields are ignored; the answer says
- * `store: false`.
+ * `top_logprobs`, images, files, tools other than functions. `store`,
+ * `include`, `metadata`, `reasoning`, `truncation`, `user` and unknown fields
+ * are ignored; the answer says `store: false`.
  *
  * @example
  * ```ts
@@ -28,6 +30,13 @@ import { LodeError } from "../../errors.ts";
 import type { RequestOf } from "../wire/protocol.ts";
 import { invalidFrame } from "../wire/decode_request.ts";
 import { badRequest, chatRequest, type Translated } from "./openai_translate.ts";
+import {
+  type ChatMessage,
+  chatToolChoice,
+  chatTools,
+  functionItemMessage,
+  isFunctionItem,
+} from "./responses_tools.ts";
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -63,9 +72,6 @@ const Format = z.discriminatedUnion("type", [
 
 const refused = (what: string) =>
   z.any().refine((v) => v === undefined || v === null || v === false || v === "", what);
-const empty = (what: string) =>
-  z.any().refine((v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0), what);
-
 /** The fields of a Responses body lode reads or refuses. */
 export const ResponsesBody = z.object({
   model: z.string().min(1),
@@ -94,11 +100,9 @@ export const ResponsesBody = z.object({
     (v) => v === undefined || v === null || v === 0,
     "log probabilities are not supported",
   ),
-  tools: empty("tools are not supported on /v1/responses by this server"),
-  tool_choice: z.any().refine(
-    (v) => v === undefined || v === null || v === "auto" || v === "none",
-    "tool_choice needs tools, and this server has none on /v1/responses",
-  ),
+  tools: nullish(z.array(z.unknown())),
+  tool_choice: z.unknown().optional(),
+  parallel_tool_calls: nullish(z.boolean()),
 });
 
 /** A Responses body, checked. */
@@ -115,6 +119,7 @@ const RESPONSES_FIELD: [RegExp, string][] = [
   [/^max_tokens$/, "max_output_tokens"],
   [/^response_format\.json_schema\.schema/, "text.format.schema"],
   [/^response_format/, "text.format"],
+  [/^tools\.(\d+)\.function/, "tools.$1"],
 ];
 
 /**
@@ -134,13 +139,28 @@ export function responsesRequest(body: unknown, id: string): TranslatedResponses
   const parsed = ResponsesBody.safeParse(body);
   if (!parsed.success) throw invalidFrame(parsed.error, body, "responses request", ResponsesBody);
   const b = parsed.data;
-  const messages: { role: string; content: string }[] = [];
+  const messages: ChatMessage[] = [];
   if (b.instructions != null && b.instructions !== "") {
     messages.push({ role: "system", content: b.instructions });
   }
   if (typeof b.input === "string") messages.push({ role: "user", content: b.input });
-  else b.input.forEach((item, i) => messages.push(inputMessage(item, i)));
+  else {
+    b.input.forEach((item, i) => {
+      const message = isFunctionItem(item)
+        ? functionItemMessage(item, i, messages.at(-1))
+        : inputMessage(item, i);
+      if (message !== null) messages.push(message);
+    });
+  }
   const chatBody: Record<string, unknown> = { model: b.model, messages };
+  const tools = b.tools ?? [];
+  if (tools.length > 0) chatBody.tools = chatTools(tools);
+  // "auto" and "none" without tools are what the Responses API answers by default: no choice to make.
+  const choice = b.tool_choice;
+  if (choice != null && !(tools.length === 0 && (choice === "auto" || choice === "none"))) {
+    chatBody.tool_choice = chatToolChoice(choice);
+  }
+  if (b.parallel_tool_calls != null && tools.length > 0) chatBody.parallel_tool_calls = b.parallel_tool_calls;
   for (const key of ["temperature", "top_p", "top_k", "seed"] as const) {
     if (b[key] != null) chatBody[key] = b[key];
   }
@@ -166,9 +186,7 @@ function inputMessage(item: unknown, i: number): { role: string; content: string
   if (type !== undefined && type !== "message") {
     const what = type === "item_reference"
       ? "references to stored items are not supported (nothing is stored): send the item itself"
-      : type === "function_call" || type === "function_call_output"
-      ? "function calls are not supported on /v1/responses by this server"
-      : `input items of type ${JSON.stringify(type)} are not supported (send messages)`;
+      : `input items of type ${JSON.stringify(type)} are not supported (send messages and function calls)`;
     throw badRequest(`input.${i}.type`, `responses request is invalid at input.${i}.type: ${what}`);
   }
   const parsed = Message.safeParse(item);

@@ -58,11 +58,8 @@ Deno.test("responses: refused fields name the Responses field, not the chat one"
       /^responses request is invalid at max_output_tokens/,
     ],
     [{ input: "x", temperature: 3 }, "temperature", /temperature/],
-    [
-      { input: [{ type: "function_call_output", call_id: "c", output: "1" }] },
-      "input.0.type",
-      /function calls/,
-    ],
+    [{ input: [{ type: "reasoning", summary: [] }] }, "input.0.type", /"reasoning" are not supported/],
+    [{ input: [{ type: "function_call_output", call_id: "c" }] }, "input.0.output", /expected a string/],
     [{ input: [{ role: "tool", content: "x" }] }, "input.0.role", /role/],
     [{ input: "x", text: { format: { type: "json_schema", schema: "no" } } }, "text.format.schema", /schema/],
     [{ input: "x", background: true }, "background", /background/],
