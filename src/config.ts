@@ -23,7 +23,7 @@
  * | `NO_COLOR`                 | no colours                                |
  * | `LODE_DEBUG`               | an `INTERNAL` error also prints its stack trace |
  * | `--sink`, `LODE_WEBHOOK_SECRET` | event sinks of pull, sync, serve and job (src/config_sinks.ts) |
- * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks}` |
+ * | `$XDG_CONFIG_HOME/lode/config.json` (or `LODE_CONFIG`) | `{store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks, allow_origins}` |
  * | `$XDG_CONFIG_HOME/lode/plugins/<name>/` | installed plugins (`lode plugin add`); `--plugin DIR` adds one for a command |
  *
  * Flags win over environment variables, which win over the config file. The layers below take
@@ -42,6 +42,7 @@ import { LodeError } from "./errors.ts";
 import { parseJson } from "./schema/schema_error.ts";
 import { cliSettings, type ProxyConfig, proxyFromEnv } from "./config_env.ts";
 import { SinkEntry, sinkFlag, sinkFromEntry, type SinkSpec } from "./config_sinks.ts";
+import { ORIGIN_FORM, originOf } from "./config_origins.ts";
 
 /** Flags shared by every command. */
 export interface GlobalFlags {
@@ -95,6 +96,8 @@ export interface Config {
   debug: boolean;
   /** Event sinks: the config file's `sinks`, then `--sink` (attached by pull, sync, serve and job). */
   sinks: SinkSpec[];
+  /** The config file's `allow_origins`: web origins `lode serve --http` answers besides loopback ones (normalized). */
+  allowOrigins: string[];
 }
 
 const ConfigFile = z.object({
@@ -104,6 +107,8 @@ const ConfigFile = z.object({
   ca_certs: z.array(z.string()).optional(),
   min_free_bytes: z.number().int().nonnegative().optional(),
   sinks: z.array(SinkEntry).optional(),
+  allow_origins: z.array(z.string().refine((s) => originOf(s) !== null, `expected ${ORIGIN_FORM}`))
+    .optional(),
 }).strict();
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -195,6 +200,7 @@ export async function loadConfig(
       ...(file?.sinks ?? []).map((entry) => sinkFromEntry(entry, env)),
       ...(flags.sink ?? []).map((value) => sinkFlag(value, env)),
     ],
+    allowOrigins: (file?.allow_origins ?? []).map((o) => originOf(o)!),
   };
 }
 

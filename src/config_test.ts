@@ -50,6 +50,7 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       httpHosts: [],
       offline: false,
       cushionBytes: undefined,
+      allowOrigins: [],
       connections: "auto",
       retries: 6,
       stallMs: 30_000,
@@ -153,6 +154,17 @@ Deno.test("hosts: flags, then env (comma-separated), then the config file, all k
   });
 });
 
+Deno.test("allow_origins: the config file's web origins, normalized", async () => {
+  await withWorld(async ({ env, writeConfig }) => {
+    assert.deepEqual((await loadConfig({}, env)).allowOrigins, []);
+    await writeConfig({ allow_origins: ["HTTPS://App.Example.com:443/", "http://lan.test:8080"] });
+    assert.deepEqual((await loadConfig({}, env)).allowOrigins, [
+      "https://app.example.com",
+      "http://lan.test:8080",
+    ]);
+  });
+});
+
 Deno.test("offline from --offline or LODE_OFFLINE=1/true; NO_COLOR turns colours off", async () => {
   await withWorld(async ({ env }) => {
     assert.equal((await loadConfig({ offline: true }, env)).offline, true);
@@ -204,6 +216,11 @@ Deno.test("an invalid config file is CONFIG_INVALID naming its path, the field, 
         [{ allow_hosts: "one.example" }, "allow_hosts", /allow_hosts: expected a list, found "one\.example"/],
         [{ allow_http: ["a", 7] }, "allow_http[1]", /allow_http\[1\]: expected a string, found 7/],
         [{ min_free_bytes: -1 }, "min_free_bytes", /expected a number of at least 0, found -1/],
+        [
+          { allow_origins: ["app.example.com"] },
+          "allow_origins[0]",
+          /allow_origins\[0\]: expected a web origin: scheme, host and port only/,
+        ],
         [
           { unknown_field: true },
           "unknown_field",

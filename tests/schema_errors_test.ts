@@ -91,7 +91,7 @@ Deno.test("a bad config file: CONFIG_INVALID naming the file, the line, the fiel
       `error[CONFIG_INVALID]: config file ${config} is invalid (2 problems):`,
       "  line 4, allow_hosts[1]: expected a string, found 42",
       '  line 6, min_free_byte: unknown field; did you mean "min_free_bytes"? ' +
-      "(known: store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks)",
+      "(known: store, allow_hosts, allow_http, ca_certs, min_free_bytes, sinks, allow_origins)",
     ]);
     const deepJson = errorEvent(await lode(true));
     assert.deepEqual(issuesOf(deepJson.details).map((i) => [i.path, i.line]), [["allow_hosts[1]", 4], [

@@ -20,6 +20,7 @@ import { absolutePath } from "../path.ts";
 import { parseDuration } from "../store/gc_duration.ts";
 import { type DaemonPaths, defaultDaemonPaths, instanceLockPath } from "../daemon/wire/socket_path.ts";
 import { parseHttpAddress } from "../daemon/openai/http_address.ts";
+import { parseOrigins } from "../daemon/openai/cors.ts";
 import type { OptionSpec, OptionValues } from "./args.ts";
 
 /**
@@ -154,6 +155,13 @@ export const SERVE_OPTIONS: OptionSpec[] = [
       "let --http listen on a non-loopback address (it has no accounts: anyone who reaches it can use it)",
   },
   {
+    name: "allow-origin",
+    type: "list",
+    value: "<origin>",
+    description:
+      "let web pages of this origin call --http (loopback origins always may); repeatable, as https://app.example.com",
+  },
+  {
     name: "tokenize-in-runner",
     type: "boolean",
     description:
@@ -179,7 +187,7 @@ export interface ServeSettings {
   graceMs: number;
   log: { path: string; logPrompts: boolean; maxBytes: number; keep: number } | null;
   /** `--http`: where the OpenAI-compatible front listens, or null. */
-  http: { hostname: string; port: number; allowRemote: boolean } | null;
+  http: { hostname: string; port: number; allowRemote: boolean; allowOrigins: string[] } | null;
   /** False with `--tokenize-in-runner`: loaded models' vocabularies are not opened in the daemon. */
   tokenizeInDaemon: boolean;
 }
@@ -216,11 +224,17 @@ export function parseServeFlags(values: OptionValues): ServeSettings {
 function httpFlag(values: OptionValues): ServeSettings["http"] {
   const text = values.http as string | undefined;
   const allowRemote = values.httpAllowRemote === true;
+  const origins = (values.allowOrigin as string[] | undefined) ?? [];
   if (text === undefined) {
     if (allowRemote) throw new LodeError("USAGE", "--http-allow-remote needs --http [HOST:]PORT");
+    if (origins.length > 0) throw new LodeError("USAGE", "--allow-origin needs --http [HOST:]PORT");
     return null;
   }
-  return { ...parseHttpAddress(text, { allowRemote }), allowRemote };
+  return {
+    ...parseHttpAddress(text, { allowRemote }),
+    allowRemote,
+    allowOrigins: parseOrigins(origins, "--allow-origin"),
+  };
 }
 
 /**

@@ -177,6 +177,7 @@ export const MODEL_COMMAND_SPECS: CommandSpec[] = [
       "lode serve --lockfile ci/lode.lock   # a locked model missing from the store is pulled on first use",
       "lode serve --max-queue 16 --parallel 2 --keep-alive 10m --log ~/.local/state/lode/activity.ndjson",
       "lode serve --socket /tmp/lode-test.sock --threads 1 --grace 5s",
+      "lode serve --http 8080 --allow-origin https://app.example.com   # that page may call the OpenAI API too",
       "LODE_WEBHOOK_SECRET=whsec_… lode serve --sink webhook=https://hooks.example.com/lode",
     ],
     notes: [

@@ -169,6 +169,10 @@ export function pluginEventSinks(plugins: readonly Plugin[]): EventSink[] {
   return plugins.flatMap((p) => {
     const sink = p.sink;
     if (sink === undefined) return [];
-    return [{ name: `plugin ${p.name}`, event: (e: Envelope) => sink.event(e), close: () => Promise.resolve() }];
+    return [{
+      name: `plugin ${p.name}`,
+      event: (e: Envelope) => sink.event(e),
+      close: () => Promise.resolve(),
+    }];
   });
 }

@@ -32,7 +32,7 @@ export interface World {
 
 /** Runs `body` against a fresh front, router and queue (parallel 1), closed afterwards. */
 export async function withFront(
-  options: { maxQueue?: number; tokenDelayMs?: number; apiKey?: string },
+  options: { maxQueue?: number; tokenDelayMs?: number; apiKey?: string; allowOrigins?: string[] },
   body: (world: World) => Promise<void>,
 ): Promise<void> {
   const router = new LocalRouter({ models: { [MODEL]: STORIES }, tokenDelayMs: options.tokenDelayMs ?? 0 });
@@ -45,6 +45,7 @@ export async function withFront(
     queue,
     onActivity: (r) => records.push(r),
     ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+    ...(options.allowOrigins ? { allowOrigins: options.allowOrigins } : {}),
   });
   const client = new OpenAI({ baseURL: http.url, apiKey: options.apiKey ?? "unused", maxRetries: 0 });
   try {

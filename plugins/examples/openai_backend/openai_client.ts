@@ -17,7 +17,10 @@
 import { PluginError } from "../../sdk/mod.ts";
 import type { RemoteModel } from "./remote_model.ts";
 
-const OPENAI_CODES: Record<string, string> = { context_length_exceeded: "CONTEXT_LENGTH_EXCEEDED" };
+const OPENAI_CODES: Record<string, string> = {
+  context_length_exceeded: "CONTEXT_LENGTH_EXCEEDED",
+  model_not_found: "MODEL_NOT_FOUND",
+};
 
 /** The {@link PluginError} of an error body the server sent with `status`. */
 export function errorFromBody(status: number, body: unknown): PluginError {

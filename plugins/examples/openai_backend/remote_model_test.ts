@@ -25,7 +25,7 @@ Deno.test("parseRemoteModel: the fields, the base URL from the environment, and 
   );
 });
 
-Deno.test("errorFromBody: lode's codes kept, OpenAI's context code mapped, anything else INFERENCE_FAILED", () => {
+Deno.test("errorFromBody: lode's codes kept, OpenAI's context and model codes mapped, anything else INFERENCE_FAILED", () => {
   const lode = errorFromBody(400, {
     error: { code: "SCHEMA_INVALID", message: "no", details: { field: "x" } },
   });
@@ -33,6 +33,10 @@ Deno.test("errorFromBody: lode's codes kept, OpenAI's context code mapped, anyth
   assert.equal(
     errorFromBody(400, { error: { code: "context_length_exceeded", message: "long" } }).code,
     "CONTEXT_LENGTH_EXCEEDED",
+  );
+  assert.equal(
+    errorFromBody(404, { error: { code: "model_not_found", message: "The model 'x' does not exist" } }).code,
+    "MODEL_NOT_FOUND",
   );
   const other = errorFromBody(503, null);
   assert.deepEqual([other.code, other.message], ["INFERENCE_FAILED", "the server answered HTTP 503"]);

@@ -160,7 +160,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       events,
       jobs,
       signal: starting.signal,
-      ...(settings.http ? { http: settings.http } : {}),
+      // Origins allowed on the HTTP front: --allow-origin, then the config file's allow_origins.
+      ...(settings.http
+        ? {
+          http: {
+            ...settings.http,
+            allowOrigins: [...settings.http.allowOrigins, ...ctx.config.allowOrigins],
+          },
+        }
+        : {}),
     });
     onSignal = () => void daemon.stop();
     // A stop asked for after the start's last look at its signal is carried out now.

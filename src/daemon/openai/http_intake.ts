@@ -16,11 +16,14 @@ export interface ClientCheck {
   allowRemote: boolean;
   /** When set, `Authorization: Bearer <apiKey>` is required. */
   apiKey?: string;
+  /** Web origins allowed besides loopback ones (cors.ts); default loopback only. */
+  allowOrigin?: (origin: string) => boolean;
 }
 
 /**
- * Throws `ACCESS_DENIED` (403) for a non-loopback `Host` or `Origin` unless
- * `allowRemote`, and (401) for a missing or wrong API key.
+ * Throws `ACCESS_DENIED` (403) for a non-loopback `Host`, or an `Origin` that
+ * is neither loopback nor allowed, unless `allowRemote`; (401) for a missing
+ * or wrong API key.
  *
  * @example
  * ```ts
@@ -34,8 +37,16 @@ export function checkClient(req: Request, check: ClientCheck): void {
       throw forbidden(`the Host header ${JSON.stringify(host)} is not a loopback name`);
     }
     const origin = req.headers.get("origin");
-    if (origin !== null && !isLoopbackOrigin(origin)) {
-      throw forbidden(`requests from the web page ${JSON.stringify(origin)} are refused`);
+    if (origin !== null && !(check.allowOrigin ?? isLoopbackOrigin)(origin)) {
+      throw new LodeError(
+        "ACCESS_DENIED",
+        `requests from the web page ${JSON.stringify(origin)} are refused`,
+        {
+          details: { origin },
+          hint: "Pages on loopback origins (http://localhost:PORT) may call this server; start it with " +
+            "--allow-origin ORIGIN (or allow_origins in the config file) to allow another one.",
+        },
+      );
     }
   }
   if (check.apiKey !== undefined) {

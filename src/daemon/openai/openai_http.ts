@@ -2,8 +2,8 @@
  * The OpenAI-compatible HTTP front of the daemon (`lode serve --http
  * 127.0.0.1:PORT`; docs/protocol.md, "OpenAI-compatible HTTP"):
  * `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/completions`,
- * `POST /v1/chat/completions` (server-sent events with `stream: true`) and
- * `POST /v1/embeddings`.
+ * `POST /v1/chat/completions` (server-sent events with `stream: true`),
+ * `POST /v1/responses` (responses_api.ts) and `POST /v1/embeddings`.
  *
  * Every request is checked and translated (openai_translate.ts) and run by
  * the {@link InferenceService} over the router and admission queue the
@@ -19,9 +19,11 @@
  * token, so a request refused or failing before that gets a real status.
  *
  * The front has no accounts: it listens on loopback only (unless
- * `allowRemote`), refuses requests whose `Host` or `Origin` is not loopback
- * (DNS rebinding, web pages posting to localhost), and with `apiKey` wants
- * `Authorization: Bearer KEY`.
+ * `allowRemote`), refuses requests whose `Host` is not loopback (DNS
+ * rebinding) or whose `Origin` is neither loopback nor in `allowOrigins`
+ * (web pages posting to localhost), answers allowed origins with CORS
+ * headers and preflights (cors.ts), and with `apiKey` wants
+ * `Authorization: Bearer KEY`. Every answer carries an `x-request-id`.
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
@@ -30,6 +32,9 @@ import { type ActivityRecord, activityRecord } from "../server/activity_log.ts";
 import type { AdmissionQueue } from "../server/admission_queue.ts";
 import { checkListenHost } from "./http_address.ts";
 import { checkClient, readJsonBody } from "./http_intake.ts";
+import { allowedOrigins, options as optionsAnswer, preflight, withCors } from "./cors.ts";
+import { answerResponses } from "./responses_api.ts";
+import { responsesRequest } from "./responses_request.ts";
 import { drainingError, InFlightSet } from "../server/in_flight.ts";
 import {
   type ChunkKind,
@@ -50,6 +55,7 @@ import {
 import type { Request, RequestOf } from "../wire/protocol.ts";
 import { InferenceService, type ServiceCall } from "../server/inference_service.ts";
 import { answerGeneration, type Ran } from "./openai_generation.ts";
+import { answerCompletionBatch } from "./completions_batch.ts";
 import type { Router } from "../router/router.ts";
 
 /** Options of {@link startOpenAiHttp}. */
@@ -64,6 +70,8 @@ export interface OpenAiHttpOptions {
   allowRemote?: boolean;
   /** When set, requests need `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
+  /** Web origins allowed besides loopback ones (`--allow-origin`; normalized, cors.ts `parseOrigins`). */
+  allowOrigins?: readonly string[];
   /** Told about every finished request (the activity log). Must not throw or block. */
   onActivity?: (record: ActivityRecord) => void;
   /** Largest request body. Default 4 MiB (the socket's line limit). */
@@ -96,6 +104,7 @@ const GENERATIONS: Record<string, ChunkKind> = {
   "/v1/completions": "completion",
   "/v1/chat/completions": "chat",
 };
+const ENDPOINTS = new Set(["/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/embeddings"]);
 
 interface Call {
   id: string;
@@ -151,6 +160,7 @@ class Front {
   readonly #o: OpenAiHttpOptions;
   readonly #service: InferenceService;
   readonly #maxBody: number;
+  readonly #allowOrigin: (origin: string) => boolean;
   #next = 1;
   #draining = false;
 
@@ -158,24 +168,42 @@ class Front {
     this.#o = options;
     this.#service = new InferenceService({ router: options.router, queue: options.queue });
     this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+    this.#allowOrigin = allowedOrigins(options.allowOrigins ?? []);
   }
 
+  /** Answers `req`: its `x-request-id`, and CORS headers when it comes from an allowed web page. */
   async handle(req: globalThis.Request): Promise<Response> {
+    const requestId = this.#id("req_");
+    const origin = req.headers.get("origin");
+    const response = await this.#answer(req);
+    response.headers.set("x-request-id", requestId);
+    return withCors(response, origin !== null && this.#allowOrigin(origin) ? origin : null);
+  }
+
+  async #answer(req: globalThis.Request): Promise<Response> {
     try {
+      const preflighting = req.method === "OPTIONS";
       checkClient(req, {
         allowRemote: this.#o.allowRemote ?? false,
-        ...(this.#o.apiKey === undefined ? {} : { apiKey: this.#o.apiKey }),
+        allowOrigin: this.#allowOrigin,
+        // A browser's preflight carries no credentials.
+        ...(this.#o.apiKey === undefined || preflighting ? {} : { apiKey: this.#o.apiKey }),
       });
+      if (preflighting) {
+        const origin = req.headers.get("origin");
+        return origin !== null && this.#allowOrigin(origin) ? preflight(req, origin) : optionsAnswer();
+      }
       const path = new URL(req.url).pathname.replace(/\/+$/, "");
       if (path === "/v1/models" || path.startsWith("/v1/models/")) {
         if (req.method !== "GET") return methodNotAllowed("GET", path);
         return await this.#models(req, decodeURIComponent(path.slice("/v1/models/".length)));
       }
       const kind = GENERATIONS[path];
-      if (kind === undefined && path !== "/v1/embeddings") {
+      if (!ENDPOINTS.has(path)) {
         throw new LodeError(
           "UNKNOWN_OP",
-          `no endpoint ${path}; this server has /v1/models, /v1/completions, /v1/chat/completions and /v1/embeddings`,
+          `no endpoint ${path}; this server has /v1/models, /v1/completions, /v1/chat/completions, ` +
+            "/v1/responses and /v1/embeddings",
           { details: { path } },
         );
       }
@@ -186,6 +214,7 @@ class Front {
       if (kind === "completion") {
         return await this.#generate(req, kind, completionRequest(body, this.#id("cmpl")));
       }
+      if (path === "/v1/responses") return await this.#responses(req, body);
       return await this.#embeddings(req, body);
     } catch (e) {
       return errorResponse(e);
@@ -230,13 +259,30 @@ class Front {
     t: Translated<RequestOf<"generate" | "chat">>,
   ): Promise<Response> {
     const call = this.#begin(req, t.request.id);
-    return answerGeneration({
+    const answer = t.prompts === undefined ? answerGeneration : answerCompletionBatch;
+    return answer({
       service: this.#service,
       kind,
       translated: t,
       head: { id: call.id, created: this.#created(), model: t.request.model, text: "" },
       call: this.#call(call),
       run: (body) => this.#run(t.request, call, body),
+      maxPendingBytes: this.#o.maxPendingBytes ?? 256 * 1024,
+      onCancel: () => call.controller.abort(CLIENT_GONE()),
+      onEnd: () => this.#end(call),
+    });
+  }
+
+  #responses(req: globalThis.Request, body: unknown): Promise<Response> {
+    const translated = responsesRequest(body, this.#id("resp_"));
+    const call = this.#begin(req, translated.chat.request.id);
+    return answerResponses({
+      service: this.#service,
+      translated,
+      id: call.id,
+      createdAt: this.#created(),
+      call: this.#call(call),
+      run: (run) => this.#run(translated.chat.request, call, run),
       maxPendingBytes: this.#o.maxPendingBytes ?? 256 * 1024,
       onCancel: () => call.controller.abort(CLIENT_GONE()),
       onEnd: () => this.#end(call),
@@ -334,7 +380,8 @@ class Front {
   }
 
   #id(prefix: string): string {
-    return `${prefix}-${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+    const separator = prefix.endsWith("_") ? "" : "-";
+    return `${prefix}${separator}${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
   }
 
   #now(): number {

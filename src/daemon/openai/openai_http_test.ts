@@ -19,7 +19,8 @@ Deno.test("models.list and models.retrieve list the router's models", async () =
     assert.equal(one.id, MODEL);
     const missing = await apiError(client.models.retrieve("nope"));
     assert.equal(missing.status, 404);
-    assert.equal(missing.code, "MODEL_NOT_FOUND");
+    assert.equal(missing.code, "model_not_found");
+    assert.equal(missing.message, "404 The model 'nope' does not exist");
   });
 });
 
@@ -222,7 +223,8 @@ Deno.test("bad requests are 400 APIErrors with lode's code and the field; unknow
         }),
       );
       assert.ok(missing instanceof OpenAI.NotFoundError, `stream: ${stream}`);
-      assert.equal(missing.code, "MODEL_NOT_FOUND");
+      assert.equal(missing.code, "model_not_found");
+      assert.equal(missing.param, "model");
     }
     assert.ok(records.some((r) => r.model === "nope" && r.code === "MODEL_NOT_FOUND"));
   });

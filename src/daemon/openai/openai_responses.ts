@@ -13,7 +13,8 @@
  * ```
  * @module
  */
-import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
+import { type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
+import { inOpenAiTerms } from "./openai_errors.ts";
 import type { StopReason, Usage } from "../../inference/backend.ts";
 import type { ModelEntry } from "../wire/protocol.ts";
 
@@ -253,11 +254,6 @@ const TYPE: Record<number, string> = {
   503: "service_unavailable",
 };
 
-/** OpenAI's own code for a lode code, where OpenAI has one that clients look for. */
-const OPENAI_CODE: Partial<Record<ErrorCode, string>> = {
-  CONTEXT_LENGTH_EXCEEDED: "context_length_exceeded",
-};
-
 /**
  * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`, `CONTEXT_LENGTH_EXCEEDED`), 403 refused, 404 no such model
  * or endpoint, 413 body too large, 429 `QUEUE_FULL`, 503 `DRAINING`, 500 otherwise.
@@ -273,8 +269,9 @@ export function httpStatus(code: string): number {
 
 /**
  * OpenAI's error body for anything thrown: `{"error":{"message","type","param","code","hint"}}` where `code`
- * is lode's stable code (OpenAI's own where it has one: `context_length_exceeded`) and `param` the offending
- * field (or null), with its HTTP status. A hint about settings names the daemon's ({@link asDaemonError}).
+ * is lode's stable code (OpenAI's own where it has one: `context_length_exceeded`, `model_not_found`) and
+ * `param` the offending field (or null), with its HTTP status; messages and hints in OpenAI's terms
+ * (openai_errors.ts).
  *
  * @example
  * ```ts
@@ -283,18 +280,17 @@ export function httpStatus(code: string): number {
  * ```
  */
 export function errorBody(error: unknown): { status: number; body: { error: Record<string, unknown> } } {
-  const e = toLodeError(error);
-  const status = httpStatus(e.code);
-  const field = e.details.field;
+  const e = inOpenAiTerms(toLodeError(error));
+  const status = httpStatus(e.status);
   return {
     status,
     body: {
       error: {
         message: e.message,
         type: TYPE[status] ?? "server_error",
-        param: typeof field === "string" ? field : null,
-        code: OPENAI_CODE[e.code] ?? e.code,
-        hint: asDaemonError(e).hint,
+        param: e.param,
+        code: e.code,
+        hint: e.hint,
         ...(Object.keys(e.details).length > 0 ? { details: e.details } : {}),
       },
     },

@@ -6,11 +6,16 @@
  * openai_responses.ts.
  *
  * Request fields are checked twice: their OpenAI shape here (a field lode
- * cannot honour — `n` > 1, `tools`, `logprobs`, `echo`, token-id prompts — is
- * a `BAD_REQUEST` naming it, not silently dropped), then the protocol's
- * schema. `frequency_penalty`, `presence_penalty`, `logit_bias`, `user` and
- * unknown fields are ignored. lode's own sampling fields `top_k` and
- * `repeat_penalty` are accepted as extensions.
+ * cannot honour — `n` > 1, `tools`, `logprobs`, `top_logprobs`, `echo`,
+ * token-id prompts, `tool_choice` without tools — is a `BAD_REQUEST` naming
+ * it, not silently dropped), then the protocol's schema. What clients send
+ * for "no choice" is read as they mean it: `top_p: 0` keeps only the
+ * likeliest token (`top_k: 1`), a negative `seed` (llama.cpp's `-1`) is a
+ * random one. A completions `prompt` may be a list of up to
+ * {@link MAX_PROMPTS} (`Translated.prompts`). `frequency_penalty`,
+ * `presence_penalty`, `logit_bias`, `user` and unknown fields are ignored.
+ * lode's own sampling fields `top_k` and `repeat_penalty` are accepted as
+ * extensions.
  *
  * @example
  * ```ts
@@ -41,7 +46,7 @@ const Sampling = {
   model: z.string().min(1),
   max_tokens: nullish(z.number().int().positive()),
   temperature: nullish(z.number().min(0).max(2)),
-  top_p: nullish(z.number().gt(0).max(1)),
+  top_p: nullish(z.number().min(0).max(1)),
   seed: nullish(z.number().int()),
   stop: nullish(z.union([z.string(), z.array(z.string())])),
   n: nullish(z.literal(1, { errorMap: () => ({ message: "only n = 1 is supported" }) })),
@@ -57,12 +62,21 @@ const unsupported = (what: string) =>
 const none = (what: string) =>
   z.any().refine((v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0), what);
 
+/** Most prompts one `/v1/completions` request may hold (LangChain sends up to 20). */
+export const MAX_PROMPTS = 20;
+
 const CompletionBody = z.object({
   ...Sampling,
-  prompt: z.union([z.string(), z.array(z.string()).length(1, "give one prompt (a string)")], {
+  prompt: z.union([
+    z.string(),
+    z.array(z.string()).min(1, "give at least one prompt").max(
+      MAX_PROMPTS,
+      `give at most ${MAX_PROMPTS} prompts`,
+    ),
+  ], {
     errorMap: (issue, ctx) => ({
       message: issue.code === "invalid_union"
-        ? "a string (token-id prompts are not supported)"
+        ? `a string or a list of up to ${MAX_PROMPTS} strings (token-id prompts are not supported)`
         : ctx.defaultError,
     }),
   }),
@@ -86,6 +100,7 @@ const ChatBody = z.object({
     }),
   })).min(1),
   logprobs: unsupported("logprobs are not supported"),
+  top_logprobs: z.any().refine((v) => v === undefined || v === null || v === 0, "logprobs are not supported"),
   tools: none("tools are not supported by this server"),
   functions: none("functions are not supported by this server"),
 });
@@ -106,6 +121,8 @@ const EmbeddingsBody = z.object({
 /** A translated generation request and how to answer it. */
 export interface Translated<R> {
   request: R;
+  /** All the prompts of a `/v1/completions` request that gave a list (`request` holds the first). */
+  prompts?: string[];
   /** Answer with server-sent events. */
   stream: boolean;
   /** Send a last chunk with `usage` (`stream_options.include_usage`). */
@@ -133,8 +150,15 @@ export interface TranslatedEmbeddings {
  */
 export function completionRequest(body: unknown, id: string): Translated<RequestOf<"generate">> {
   const b = parse(CompletionBody, body, "completions");
-  const prompt = typeof b.prompt === "string" ? b.prompt : b.prompt[0]!;
-  return translated(b, { id, op: "generate", model: b.model, prompt, ...sampling(b) });
+  const prompts = typeof b.prompt === "string" ? [b.prompt] : b.prompt;
+  const t = translated<"generate">(b, {
+    id,
+    op: "generate",
+    model: b.model,
+    prompt: prompts[0]!,
+    ...sampling(b),
+  });
+  return prompts.length > 1 ? { ...t, prompts } : t;
 }
 
 /**
@@ -149,6 +173,13 @@ export function completionRequest(body: unknown, id: string): Translated<Request
  */
 export function chatRequest(body: unknown, id: string): Translated<RequestOf<"chat">> {
   const b = parse(ChatBody, body, "chat.completions");
+  const raw = body as Record<string, unknown>;
+  if (raw.tool_choice != null && !(Array.isArray(raw.tools) && raw.tools.length > 0)) {
+    throw badRequest(
+      "tool_choice",
+      "chat.completions request is invalid at tool_choice: tool_choice is only allowed when tools are given",
+    );
+  }
   const messages = b.messages.map((m) => ({
     role: m.role === "developer" ? "system" as const : m.role,
     content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
@@ -183,6 +214,12 @@ function sampling(b: SamplingBody): Record<string, unknown> {
   for (const key of ["max_tokens", "temperature", "top_p", "seed", "top_k", "repeat_penalty"] as const) {
     if (b[key] != null) out[key] = b[key];
   }
+  // top_p 0 keeps only the likeliest token (greedy); a negative seed (llama.cpp's -1) asks for a random one.
+  if (b.top_p === 0) {
+    delete out.top_p;
+    out.top_k ??= 1;
+  }
+  if (b.seed != null && b.seed < 0) delete out.seed;
   if (b.stop != null) {
     const stops = (typeof b.stop === "string" ? [b.stop] : b.stop).filter((s) => s !== "");
     if (stops.length > 0) out.stop = stops;

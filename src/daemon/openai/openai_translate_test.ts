@@ -62,11 +62,12 @@ Deno.test("completions: what lode cannot honour is a BAD_REQUEST naming the fiel
     [{ prompt: "x", logprobs: 5 }, "logprobs"],
     [{ prompt: "x", suffix: "end" }, "suffix"],
     [{ prompt: [1, 2, 3] }, "prompt"],
-    [{ prompt: ["a", "b"] }, "prompt"],
+    [{ prompt: [] }, "prompt"],
+    [{ prompt: Array(21).fill("a") }, "prompt"],
     [{}, "prompt"],
     [{ prompt: "x", max_tokens: 0 }, "max_tokens"],
     [{ prompt: "x", temperature: 3 }, "temperature"],
-    [{ prompt: "x", top_p: 0 }, "top_p"],
+    [{ prompt: "x", top_p: -0.1 }, "top_p"],
   ];
   for (const [body, field] of cases) {
     assert.throws(
@@ -81,6 +82,25 @@ Deno.test("completions: what lode cannot honour is a BAD_REQUEST naming the fiel
     () => completionRequest({ model: "m" }, "c"),
     (e) => isLodeError(e) && /^completions request is invalid at prompt: missing/.test(e.message),
   );
+});
+
+Deno.test("completions: a list of prompts, top_p 0 (greedy: top_k 1), seed -1 (random)", () => {
+  const t = completionRequest({ model: "m", prompt: ["a", "b"], top_p: 0, seed: -1 }, "c");
+  assert.deepEqual(t.prompts, ["a", "b"]);
+  assert.deepEqual(t.request, { id: "c", op: "generate", model: "m", prompt: "a", top_k: 1 });
+  assert.equal(completionRequest({ model: "m", prompt: ["a"] }, "c").prompts, undefined);
+  const kept = completionRequest({ model: "m", prompt: "a", top_p: 0, top_k: 5, seed: 3 }, "c").request;
+  assert.deepEqual([kept.top_k, kept.top_p, kept.seed], [5, undefined, 3]);
+});
+
+Deno.test("chat: tool_choice without tools and top_logprobs are refused, naming the field", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  assert.throws(
+    () => chatRequest({ model: "m", messages, tool_choice: "none" }, "c"),
+    badField("tool_choice"),
+  );
+  assert.throws(() => chatRequest({ model: "m", messages, top_logprobs: 2 }, "c"), badField("top_logprobs"));
+  assert.equal(chatRequest({ model: "m", messages, top_logprobs: null }, "c").request.op, "chat");
 });
 
 Deno.test("chat: developer → system, text parts joined, max_completion_tokens, response formats", () => {

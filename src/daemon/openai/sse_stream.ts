@@ -60,6 +60,11 @@ export class SseStream {
     this.#write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
   }
 
+  /** Writes one named event (`event: NAME` + `data: JSON`), as the Responses API streams. Dropped once closed. */
+  event(name: string, data: unknown): void {
+    this.#write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
   /** Writes an SSE comment line (ignored by clients; keeps a connection visibly alive). */
   comment(text: string): void {
     this.#write(`: ${text.replaceAll("\n", " ")}\n\n`);

@@ -80,7 +80,7 @@ export interface DaemonOptions {
   /** Lines for the daemon's operator (stderr). */
   notice?: (line: string) => void;
   /** Also serve the OpenAI-compatible HTTP API (openai_http.ts) here, sharing the router and the queue. */
-  http?: { hostname: string; port: number; allowRemote?: boolean };
+  http?: { hostname: string; port: number; allowRemote?: boolean; allowOrigins?: readonly string[] };
   /**
    * The daemon's event stream (give the one its model provider publishes on). Default: a new one.
    * Closed by {@link Daemon.stop}.
