@@ -65,6 +65,7 @@ Deno.test("defaults: the store is ~/.local/share/models, https to no extra host,
       tmpDir: undefined,
       debug: false,
       sinks: [],
+      pluginsDir: `${dir}/xdg-config/lode/plugins`,
     });
   });
 });
