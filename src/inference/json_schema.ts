@@ -109,10 +109,28 @@ export function checkGenerated(prepared: PreparedSchema, text: string): void {
   if (miss !== undefined) throw mismatch(miss);
 }
 
+/** Keywords (of a {@link Mismatch}) that only the check after generation enforces. */
+const AFTER_ONLY = new Set([
+  "pattern",
+  "format",
+  "minimum",
+  "maximum",
+  "exclusiveMinimum",
+  "exclusiveMaximum",
+  "multipleOf",
+  "uniqueItems",
+  "oneOf",
+]);
+
 function mismatch(miss: { path: string; keyword: string; reason: string }): LodeError {
+  const why = AFTER_ONLY.has(miss.keyword) || miss.keyword.startsWith("propertyNames/")
+    ? `${miss.keyword} is checked after generation; the grammar cannot force it`
+    : miss.reason.includes("\uFFFD")
+    ? "the model wrote bytes that are not UTF-8, which the grammar counts differently"
+    : "the grammar should have prevented this";
   return new LodeError(
     "SCHEMA_MISMATCH",
-    `the output does not match the JSON schema at ${miss.path}: ${miss.reason} (${miss.keyword} is checked after generation; the grammar cannot force it)`,
+    `the output does not match the JSON schema at ${miss.path}: ${miss.reason} (${why})`,
     { details: { ...miss } },
   );
 }

@@ -3,7 +3,7 @@
  * `createGrammarForJsonSchema` reads (GbnfJsonSchema), plus GBNF rules for
  * what that schema language cannot say — integers within bounds, numbers
  * without a minus sign when the minimum is 0 or more, numbers without
- * exponents that overflow, UUID strings. Those values stand in the schema as
+ * exponents that overflow, UUID strings, the length of records' keys. Those values stand in the schema as
  * placeholder constants, whose literals {@link withRules} replaces in the
  * generated GBNF text by the rules.
  *
@@ -30,6 +30,11 @@ export interface GrammarSchema {
   schema: Record<string, unknown>;
   /** Placeholder constant → GBNF expression. */
   rules: Map<string, string>;
+  /**
+   * The length bounds of keys of open objects (records), from their `propertyNames`: the loosest over
+   * all open objects (the exact ones are checked after generation); undefined when any is unbounded.
+   */
+  keyLength?: { min: number; max: number };
 }
 
 /**
@@ -55,6 +60,7 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
     }
     return { const: name };
   };
+  const keyBounds: ({ min: number; max: number } | undefined)[] = [];
   const go = (n: SchemaNode): Record<string, unknown> => {
     switch (n.kind) {
       case "any":
@@ -78,6 +84,12 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
           properties: Object.fromEntries(n.properties.map(([k, v]) => [k, go(v)])),
         };
         if (n.additional !== false) {
+          const names = n.propertyNames;
+          keyBounds.push(
+            names?.kind === "string" && names.maxLength !== undefined
+              ? { min: names.minLength ?? 0, max: names.maxLength }
+              : undefined,
+          );
           out.additionalProperties = n.additional === true ? true : go(n.additional);
           if (n.minProperties !== undefined) out.minProperties = n.minProperties;
           if (n.maxProperties !== undefined) out.maxProperties = n.maxProperties;
@@ -115,7 +127,12 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
         return { type: n.kind };
     }
   };
-  return { schema: go(node), rules };
+  const schema = go(node);
+  const bounded = keyBounds.length > 0 && keyBounds.every((b) => b !== undefined);
+  const keyLength = bounded
+    ? { min: Math.min(...keyBounds.map((b) => b!.min)), max: Math.max(...keyBounds.map((b) => b!.max)) }
+    : undefined;
+  return { schema, rules, ...(keyLength ? { keyLength } : {}) };
 }
 
 /**
@@ -130,9 +147,18 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
  * // 'root ::= lode-rule-0\nlode-rule-0 ::= "1" | "2"'
  * ```
  */
-export function withRules(gbnf: string, rules: Map<string, string>): string {
+export function withRules(
+  gbnf: string,
+  rules: Map<string, string>,
+  keyLength?: { min: number; max: number },
+): string {
   let text = gbnf;
   const defs: string[] = [];
+  // node-llama-cpp writes the key of every open object's extra property as `string-rule ":"`.
+  if (keyLength !== undefined && text.includes('string-rule ":"')) {
+    text = text.replaceAll('string-rule ":"', 'lode-key-rule ":"');
+    defs.push(`lode-key-rule ::= "\\"" ( string-char-rule ){${keyLength.min},${keyLength.max}} "\\""`);
+  }
   let i = 0;
   for (const [placeholder, expression] of rules) {
     const literal = `"\\"${placeholder}\\""`;

@@ -90,3 +90,25 @@ Deno.test("withRules replaces each placeholder literal by a rule and refuses a g
   );
   assertThrows(() => withRules("root ::= x", new Map([["P", '"1"']])), /the grammar has no/);
 });
+
+Deno.test("withRules bounds the keys of open objects by their propertyNames lengths", () => {
+  const record = checkJsonSchema({
+    type: "object",
+    propertyNames: { type: "string", maxLength: 6 },
+    additionalProperties: { type: "boolean" },
+  });
+  assertEquals(record.grammar.keyLength, { min: 0, max: 6 });
+  const gbnf = 'rule0 ::= string-rule ":" [ ]? boolean-rule\nstring-rule ::= "\\"" string-char-rule* "\\""';
+  const text = withRules(gbnf, new Map(), record.grammar.keyLength);
+  assert(text.startsWith('rule0 ::= lode-key-rule ":"'), text);
+  assert(text.endsWith('lode-key-rule ::= "\\"" ( string-char-rule ){0,6} "\\""'), text);
+  // One unbounded record leaves every key unbounded.
+  const mixed = checkJsonSchema({
+    type: "object",
+    properties: {
+      a: { type: "object", propertyNames: { maxLength: 6 }, additionalProperties: true },
+      b: { type: "object", additionalProperties: true },
+    },
+  });
+  assertEquals(mixed.grammar.keyLength, undefined);
+});

@@ -33,6 +33,7 @@ const ANNOTATIONS = new Set([
   "$id",
   "$comment",
   "$anchor",
+  "id",
   "default",
   "examples",
   "example",

@@ -292,3 +292,31 @@ Deno.test("checkGenerated: what the grammar cannot force is checked after genera
     '{"kind": "a"}',
   );
 });
+
+Deno.test("Pydantic's schemas (JSON fixtures): read, and the strict one's pattern/format/multipleOf checked after", async () => {
+  const read = async (name: string) =>
+    JSON.parse(await Deno.readTextFile(new URL(`../../tests/fixtures/pydantic/${name}`, import.meta.url)));
+  const person = checkJsonSchema(await read("person.json"));
+  assertEquals(person.grammar.keyLength, { min: 0, max: 6 });
+  const contact = checkJsonSchema(await read("contact_strict.json"));
+  const good = {
+    email: "a@b.co",
+    id: "123e4567-e89b-12d3-a456-426614174000",
+    born: null,
+    phones: [{ kind: "home", number: "+44 1234 567" }],
+    tags: ["x", "y"],
+    weight: 71.5,
+  };
+  checkGenerated(contact, JSON.stringify(good));
+  const bad = (patch: Record<string, unknown>, path: string, keyword: string) =>
+    assertThrows(() => checkGenerated(contact, JSON.stringify({ ...good, ...patch })), (e: unknown) => {
+      assert(isLodeError(e, "SCHEMA_MISMATCH"), String(e));
+      assertEquals([e.details.path, e.details.keyword], [path, keyword], e.message);
+      return true;
+    });
+  bad({ phones: [{ kind: "home", number: "call me" }] }, "/phones/0/number", "pattern");
+  bad({ email: "nope" }, "/email", "format");
+  bad({ weight: 71.2 }, "/weight", "multipleOf");
+  bad({ tags: ["x", "x"] }, "/tags", "uniqueItems");
+  bad({ born: "2024-02-31x" }, "/born", "anyOf");
+});

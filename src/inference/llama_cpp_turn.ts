@@ -108,12 +108,12 @@ export async function samplingOptions(llama: NodeLlamaCpp.Llama, checked: Checke
   const { temperature = 0, seed, topK, topP, repeatPenalty } = checked.options;
   let grammar: NodeLlamaCpp.LlamaGrammar | undefined;
   if (checked.jsonSchema !== undefined) {
-    const { schema, rules } = checked.jsonSchema.grammar;
+    const { schema, rules, keyLength } = checked.jsonSchema.grammar;
     try {
       // deno-lint-ignore no-explicit-any -- grammarFor writes the shape GbnfJsonSchema describes
       const base = await llama.createGrammarForJsonSchema(schema as any);
-      grammar = rules.size === 0 ? base : await llama.createGrammar({
-        grammar: withRules(base.grammar, rules),
+      grammar = rules.size === 0 && keyLength === undefined ? base : await llama.createGrammar({
+        grammar: withRules(base.grammar, rules, keyLength),
         stopGenerationTriggers: base.stopGenerationTriggers,
         trimWhitespaceSuffix: base.trimWhitespaceSuffix,
       });
