@@ -403,7 +403,7 @@ function numberNode(integer: boolean, schema: Record<string, unknown>, path: str
  * @example
  * ```ts
  * import { integerBounds } from "./json_schema_normalise.ts";
- * integerBounds({ kind: "number", integer: true, exclusiveMinimum: 0, maximum: 9.5 }); // [1, 9]
+ * integerBounds({ exclusiveMinimum: 0, maximum: 9.5 }); // [1, 9]
  * ```
  */
 export function integerBounds(
