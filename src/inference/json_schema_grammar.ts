@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { integerBounds } from "./json_schema_normalise.ts";
+import { integerBounds } from "./json_schema_typed.ts";
 import type { SchemaNode } from "./json_schema_node.ts";
 
 const DATE_FORMATS = new Set(["date-time", "date", "time"]);
