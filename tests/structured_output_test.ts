@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { generateText, Output } from "ai";
+import { generateText, Output, streamText } from "ai";
 import { ChatOpenAI } from "@langchain/openai";
 import { z } from "zod";
 import * as z4 from "zod/v4";
@@ -142,6 +142,25 @@ Deno.test("lode serve --http: structured output from the openai client, the Verc
             });
             assertPerson(result.output as Record<string, unknown>, { scores: true });
           }
+        },
+      );
+
+      await t.step(
+        "Vercel AI SDK: streamText + Output.object streams partial objects, then the whole",
+        async () => {
+          const lode = createOpenAICompatible({ name: "lode", baseURL, supportsStructuredOutputs: true });
+          const result = streamText({
+            model: lode.chatModel(MODEL),
+            output: Output.object({ schema: person4 }),
+            messages: ASKS[0]!,
+            maxOutputTokens: 400,
+            temperature: 0,
+            maxRetries: 0,
+          });
+          let partials = 0;
+          for await (const _ of result.partialOutputStream) partials++;
+          assert.ok(partials > 1, `${partials} partial objects`);
+          assertPerson(await result.output as Record<string, unknown>, { scores: true });
         },
       );
 
