@@ -175,7 +175,12 @@ export const ERROR_CODES = {
   SCHEMA_INVALID: {
     exit: EXIT.USAGE,
     hint:
-      "Give a JSON Schema file using object/array/string/number/integer/boolean/null, enum, const, properties, required and items.",
+      "Give a JSON Schema using type, enum, const, anyOf/oneOf, properties, required, additionalProperties, items, local $refs and the string/number/array bounds (docs/running.md lists what is enforced).",
+  },
+  SCHEMA_MISMATCH: {
+    exit: EXIT.INFERENCE,
+    hint:
+      "The output broke a constraint the grammar cannot force (pattern, format, multipleOf …); run again with another seed or temperature, or loosen the schema.",
   },
   INSUFFICIENT_MEMORY: {
     exit: EXIT.INFERENCE,

@@ -72,6 +72,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     BUNDLE_INVALID: 4,
     GGUF_INVALID: 4,
     SCHEMA_INVALID: 2,
+    SCHEMA_MISMATCH: 10,
     INSUFFICIENT_MEMORY: 10,
     BAD_JSON: 2,
     FRAME_TOO_LARGE: 2,

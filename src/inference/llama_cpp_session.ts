@@ -37,7 +37,13 @@ import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_cha
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
 import { PromptMeter } from "./llama_cpp_prompt.ts";
 import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
-import { type CheckedOptions, checkGenerateOptions, runTurn, samplingOptions } from "./llama_cpp_turn.ts";
+import {
+  checkAfterGeneration,
+  type CheckedOptions,
+  checkGenerateOptions,
+  runTurn,
+  samplingOptions,
+} from "./llama_cpp_turn.ts";
 
 /**
  * What a session is made of, handed over by the backend once loading succeeded.
@@ -200,7 +206,9 @@ export class LlamaCppSession implements Session {
       const checked = checkGenerateOptions(options);
       const promptTokens = measure();
       const both = AbortSignal.any([signal, this.#closing.signal]);
-      return this.#enqueue(() => body({ checked, promptTokens }, emit, both));
+      return this.#enqueue(() =>
+        body({ checked, promptTokens }, emit, both).then((result) => checkAfterGeneration(checked, result))
+      );
     }, { signal: options.signal });
   }
 

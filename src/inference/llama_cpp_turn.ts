@@ -30,11 +30,12 @@ import { StopScanner } from "./stop_scanner.ts";
 import type * as NodeLlamaCpp from "node-llama-cpp";
 import { isLodeError, LodeError } from "../errors.ts";
 import type { GenerateOptions, GenerateResult, StopReason } from "./backend.ts";
-import { checkJsonSchema } from "./json_schema.ts";
+import { checkGenerated, checkJsonSchema, type PreparedSchema } from "./json_schema.ts";
+import { withRules } from "./json_schema_grammar.ts";
 
 /**
  * {@link GenerateOptions} that passed {@link checkGenerateOptions}, with the
- * JSON schema in the form node-llama-cpp reads.
+ * JSON schema read for its grammar and the check after generation.
  *
  * @example
  * ```ts
@@ -44,7 +45,7 @@ import { checkJsonSchema } from "./json_schema.ts";
  */
 export interface CheckedOptions {
   options: GenerateOptions;
-  jsonSchema: Record<string, unknown> | undefined;
+  jsonSchema: PreparedSchema | undefined;
 }
 
 /**
@@ -107,9 +108,15 @@ export async function samplingOptions(llama: NodeLlamaCpp.Llama, checked: Checke
   const { temperature = 0, seed, topK, topP, repeatPenalty } = checked.options;
   let grammar: NodeLlamaCpp.LlamaGrammar | undefined;
   if (checked.jsonSchema !== undefined) {
+    const { schema, rules, keyLength } = checked.jsonSchema.grammar;
     try {
-      // deno-lint-ignore no-explicit-any -- checkJsonSchema has validated the shape GbnfJsonSchema describes
-      grammar = await llama.createGrammarForJsonSchema(checked.jsonSchema as any);
+      // deno-lint-ignore no-explicit-any -- grammarFor writes the shape GbnfJsonSchema describes
+      const base = await llama.createGrammarForJsonSchema(schema as any);
+      grammar = rules.size === 0 && keyLength === undefined ? base : await llama.createGrammar({
+        grammar: withRules(base.grammar, rules, keyLength),
+        stopGenerationTriggers: base.stopGenerationTriggers,
+        trimWhitespaceSuffix: base.trimWhitespaceSuffix,
+      });
     } catch (e) {
       throw new LodeError(
         "SCHEMA_INVALID",
@@ -129,6 +136,26 @@ export async function samplingOptions(llama: NodeLlamaCpp.Llama, checked: Checke
     repeatPenalty: repeatPenalty === undefined || repeatPenalty === 1 ? false : { penalty: repeatPenalty },
     grammar,
   };
+}
+
+/**
+ * Checks a finished generation against its JSON schema, for what the grammar
+ * cannot force: a generation that ended by itself (`eos`) and does not match
+ * is `LodeError("SCHEMA_MISMATCH")`; one cut short is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import { checkAfterGeneration, checkGenerateOptions } from "./llama_cpp_turn.ts";
+ * const checked = checkGenerateOptions({ jsonSchema: { type: "string", pattern: "^a" } });
+ * const usage = { promptTokens: 1, generatedTokens: 2, loadMs: 0, timeToFirstTokenMs: 1, totalMs: 2, tokensPerSecond: 1 };
+ * checkAfterGeneration(checked, { text: '"abc"', stopReason: "eos", usage });
+ * ```
+ */
+export function checkAfterGeneration(checked: CheckedOptions, result: GenerateResult): GenerateResult {
+  if (checked.jsonSchema !== undefined && result.stopReason === "eos") {
+    checkGenerated(checked.jsonSchema, result.text);
+  }
+  return result;
 }
 
 /**

@@ -4,7 +4,13 @@ import {
   throws as assertThrows,
 } from "node:assert/strict";
 import { isLodeError, LodeError } from "../errors.ts";
-import { checkGenerateOptions, runTurn, stopReasonOf, type TurnSpec } from "./llama_cpp_turn.ts";
+import {
+  checkAfterGeneration,
+  checkGenerateOptions,
+  runTurn,
+  stopReasonOf,
+  type TurnSpec,
+} from "./llama_cpp_turn.ts";
 
 function spec(overrides: Partial<TurnSpec>): TurnSpec {
   let t = 0;
@@ -36,7 +42,7 @@ Deno.test("checkGenerateOptions refuses out-of-range options and unusable schema
   usage({ stop: [""] });
   usage({ stop: "x" });
   assertThrows(
-    () => checkGenerateOptions({ jsonSchema: { type: "string", pattern: "x" } }),
+    () => checkGenerateOptions({ jsonSchema: { type: "string", not: { pattern: "x" } } }),
     (e: unknown) => isLodeError(e, "SCHEMA_INVALID"),
   );
   const checked = checkGenerateOptions({
@@ -44,7 +50,28 @@ Deno.test("checkGenerateOptions refuses out-of-range options and unusable schema
     stop: ["\n"],
     jsonSchema: { anyOf: [{ type: "null" }] },
   });
-  assertEquals(checked.jsonSchema, { oneOf: [{ type: "null" }] });
+  assertEquals(checked.jsonSchema?.grammar.schema, { oneOf: [{ type: "null" }] });
+});
+
+Deno.test("checkAfterGeneration: a finished output that breaks the schema is SCHEMA_MISMATCH; a cut one is not checked", () => {
+  const checked = checkGenerateOptions({ jsonSchema: { type: "string", pattern: "^[a-z]+$" } });
+  const usage = {
+    promptTokens: 1,
+    generatedTokens: 2,
+    loadMs: 0,
+    timeToFirstTokenMs: 1,
+    totalMs: 2,
+    tokensPerSecond: 1,
+  };
+  const ok = { text: '"abc"', stopReason: "eos" as const, usage };
+  assertEquals(checkAfterGeneration(checked, ok), ok);
+  assertThrows(
+    () => checkAfterGeneration(checked, { ...ok, text: '"ABC"' }),
+    (e: unknown) => isLodeError(e, "SCHEMA_MISMATCH") && e.details.keyword === "pattern",
+  );
+  const cut = { ...ok, text: '"AB', stopReason: "max_tokens" as const };
+  assertEquals(checkAfterGeneration(checked, cut), cut);
+  assertEquals(checkAfterGeneration(checkGenerateOptions({}), { ...ok, text: "free" }).text, "free");
 });
 
 Deno.test("stopReasonOf maps node-llama-cpp's reasons", () => {

@@ -237,6 +237,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   USAGE: 400,
   INVALID_REF: 400,
   CONTEXT_LENGTH_EXCEEDED: 400,
+  SCHEMA_MISMATCH: 422,
   UNKNOWN_OP: 404,
   MODEL_NOT_FOUND: 404,
   ACCESS_DENIED: 403,
@@ -256,7 +257,8 @@ const TYPE: Record<number, string> = {
 
 /**
  * The HTTP status for a lode error code: 400 bad request (and `SCHEMA_INVALID`, `CONTEXT_LENGTH_EXCEEDED`), 403 refused, 404 no such model
- * or endpoint, 413 body too large, 429 `QUEUE_FULL`, 503 `DRAINING`, 500 otherwise.
+ * or endpoint, 413 body too large, 422 `SCHEMA_MISMATCH` (an answer that broke a constraint checked after generation; not
+ * worth retrying as is), 429 `QUEUE_FULL`, 503 `DRAINING`, 500 otherwise.
  *
  * @example
  * ```ts

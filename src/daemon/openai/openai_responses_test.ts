@@ -107,9 +107,10 @@ Deno.test("errors: status per code, OpenAI shape with lode's code and the field 
     "MODEL_NOT_FOUND",
     "UNKNOWN_OP",
     "FRAME_TOO_LARGE",
+    "SCHEMA_MISMATCH",
   ]
     .map(httpStatus);
-  assert.deepEqual(statuses, [400, 400, 400, 404, 404, 413]);
+  assert.deepEqual(statuses, [400, 400, 400, 404, 404, 413, 422]);
   assert.deepEqual(["QUEUE_FULL", "DRAINING", "INTERNAL", "RUNNER_CRASHED", "FUTURE"].map(httpStatus), [
     429,
     503,
