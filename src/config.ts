@@ -85,6 +85,12 @@ export interface Config {
   hfEndpoint?: string;
   /** `HF_TOKEN`: the Hub's access token. */
   hfToken?: string;
+  /** `LODE_OCI_USERNAME`: the user name for the OCI registry of the reference being pulled. */
+  ociUsername?: string;
+  /** `LODE_OCI_PASSWORD`: its password or token. */
+  ociPassword?: string;
+  /** `DOCKER_CONFIG`, else `~/.docker`: where Docker's `config.json` (registry logins) is read. */
+  dockerConfigDir?: string;
   /** `LODE_LOCKFILE`: the lockfile when no `--lockfile` is given. */
   lockfile?: string;
   /** `XDG_RUNTIME_DIR`: the per-user runtime directory (the daemon's sockets). */
@@ -187,6 +193,9 @@ export async function loadConfig(
     proxy,
     hfEndpoint: env.HF_ENDPOINT?.trim() || undefined,
     hfToken: env.HF_TOKEN?.trim() || undefined,
+    ociUsername: env.LODE_OCI_USERNAME || undefined,
+    ociPassword: env.LODE_OCI_PASSWORD || undefined,
+    dockerConfigDir: env.DOCKER_CONFIG || joinPath(home(env), ".docker"),
     lockfile: env.LODE_LOCKFILE || undefined,
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     tmpDir: env.TMPDIR || undefined,

@@ -23,6 +23,7 @@
 import type { PullContext } from "../download/pull_context.ts";
 import type { PullResult } from "../download/pull_model.ts";
 import { withHfAccess } from "./huggingface.ts";
+import { withOciHint } from "./oci/oci_registry.ts";
 import { planUrls, pullPlan } from "./pull_plan.ts";
 import { mayBePluginRef, type ModelRef, parseRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "./registry.ts";
@@ -95,7 +96,7 @@ export async function pullResolvedPlan(
   effects: Pick<PullEffects, "pullContext" | "settings">,
   options: Pick<PullReferenceOptions, "signal"> = {},
 ): Promise<PullResult> {
-  const access = withHfAccess(plan, effects.settings);
+  const access = withOciHint(withHfAccess(plan, effects.settings));
   const context = await effects.pullContext(planUrls(access));
   return await pullPlan(access, options.signal ? { ...context, signal: options.signal } : context);
 }

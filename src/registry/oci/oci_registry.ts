@@ -1,0 +1,60 @@
+/**
+ * The OCI registry: `oci://HOST[:PORT]/REPO:TAG` and `oci://HOST[:PORT]/REPO@sha256:HEX` resolved into a
+ * pinned plan — the manifest (through an index) fetched with the registry's auth ({@link getWithAuth}),
+ * its digest recorded as the plan's revision, each layer a blob URL with its digest as SHA-256. It
+ * returns descriptors only: the download core fetches and verifies the blobs, with the registry's
+ * `Authorization` sent to the registry's host only (`hostHeaders`), never to a storage host it
+ * redirects to. docs/oci.md describes what is accepted.
+ *
+ * @example
+ * ```ts
+ * import type { RegistryContext } from "../registry.ts";
+ * import { parseRef } from "../reference.ts";
+ * declare const ctx: RegistryContext;
+ * const plan = await ociRegistry.resolve(parseRef("oci://127.0.0.1:5000/models/stories:260k"), ctx);
+ * plan.source.revision; // "sha256:…" (the manifest's digest)
+ * ```
+ * @module
+ */
+import { LodeError } from "../../errors.ts";
+import { withHostCredentials } from "../credentials.ts";
+import { parseSha256Flag } from "../reference.ts";
+import type { ModelPlan, Registry } from "../registry.ts";
+import { ociCredentials } from "./docker_config.ts";
+import { ociAccessHint } from "./oci_auth.ts";
+import { fetchManifest } from "./oci_manifest.ts";
+import { planFromManifest } from "./oci_plan.ts";
+
+/** `plan` of the OCI registry with the hint its 401/403 gets; plans of other registries pass unchanged. */
+export function withOciHint(plan: ModelPlan): ModelPlan {
+  if (plan.source.registry !== "oci" || plan.accessHint) return plan;
+  const host = plan.source.repo.slice(0, plan.source.repo.indexOf("/"));
+  return { ...plan, accessHint: ociAccessHint(host) };
+}
+
+/** `oci://` references. */
+export const ociRegistry: Registry = {
+  id: "oci",
+  claims: (ref) => ref.kind === "oci",
+  hostsFor: (ref) => (ref.kind === "oci" ? [ref.host] : []),
+  async resolve(ref, ctx, options): Promise<ModelPlan> {
+    if (ref.kind !== "oci") throw new LodeError("INTERNAL", "ociRegistry given a non-oci reference");
+    let creds: ReturnType<typeof ociCredentials> | undefined;
+    const credentials = () => (creds ??= ociCredentials(ref.host, ctx.settings));
+    const fetched = await fetchManifest(ctx, ref, credentials);
+    const plan = planFromManifest(ref, fetched.pin, fetched.manifest, { name: options?.name });
+    const flag = parseSha256Flag(options?.sha256);
+    if (flag !== undefined && plan.files[0]!.sha256 !== flag) {
+      throw new LodeError(
+        "USAGE",
+        `--sha256 disagrees with the registry's digest of ${plan.files[0]!.filename}`,
+        {
+          details: { flag, registry: plan.files[0]!.sha256 },
+        },
+      );
+    }
+    const auth = fetched.authorization;
+    const hinted = withOciHint(plan);
+    return auth ? withHostCredentials(hinted, new Map([[ref.host, { authorization: auth }]])) : hinted;
+  },
+};
