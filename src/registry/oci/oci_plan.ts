@@ -3,7 +3,8 @@
  * `artifactType`, config type and layer types ({@link LAYER_TYPES}); each layer becomes a planned file
  * whose URL is its blob (`https://HOST/v2/REPO/blobs/sha256:…`) and whose SHA-256 is its digest, so the
  * download core verifies it while streaming. Several model layers are shards (`role: shard`, in the
- * manifest's order); a projector is `mmproj`; text layers (license, template, …) are optional files.
+ * manifest's order); a projector is `mmproj` (optional). Text layers (license, template, doc, …) are
+ * known but not pulled: a stored model holds its GGUF files only (the store checks each one).
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -22,6 +23,9 @@ import {
 import type { OciDescriptor, OciManifest } from "./oci_manifest.ts";
 import { registryUrl } from "./oci_manifest.ts";
 import { formatOciRef, type OciRef } from "./oci_ref.ts";
+
+/** The roles of the layers a plan pulls: the GGUF files a model loads. */
+const PULLED_ROLES = new Set(["model", "mmproj"]);
 
 /** The shape of `manifest`, or `OCI_UNSUPPORTED` listing the accepted ones. */
 export function shapeOf(host: string, manifest: OciManifest): OciShape {
@@ -82,9 +86,12 @@ export function planFromManifest(
   if (models.length === 0) throw unsupported(ref.host, `a ${shape} artifact without a model layer`);
   const shards = models.length > 1;
   const seen = new Set<string>();
-  const files: PlannedFile[] = layers.map((layer, i) => {
-    const kind = types[layer.mediaType];
-    if (!kind) throw unsupported(ref.host, `the layer type ${layer.mediaType}`);
+  for (const layer of layers) {
+    if (!types[layer.mediaType]) throw unsupported(ref.host, `the layer type ${layer.mediaType}`);
+  }
+  const pulled = layers.filter((l) => PULLED_ROLES.has(types[l.mediaType]!.role));
+  const files: PlannedFile[] = pulled.map((layer, i) => {
+    const kind = types[layer.mediaType]!;
     const sha256 = checkDigest(ref.host, layer);
     let fallback = kind.defaultName;
     if (kind.role === "model" && shards) {
