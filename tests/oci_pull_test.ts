@@ -218,7 +218,7 @@ Deno.test({
   name: "oci: bad bytes are quarantined, a missing blob and an unknown layer type fail typed",
   ignore: missing !== null,
   fn: () =>
-    withRegistry("basic", async ({ reg, lode }) => {
+    withRegistry("basic", async ({ reg, lode, dir }) => {
       // Bytes changed in the registry's storage after the push: the digest check catches them.
       await pushStories(reg, "bad/bytes", "v1", "ollama");
       const path = reg.blobPath(`sha256:${STORIES_SHA}`);
@@ -228,6 +228,9 @@ Deno.test({
       const bad = await lode(["pull", `oci://${reg.host}/bad/bytes:v1`, "--json"], CREDS);
       assert.equal(bad.code, 4, bad.stderr);
       assert.match(bad.stdout + bad.stderr, /DIGEST_MISMATCH/);
+      const quarantined = /"quarantine_path":"([^"]+)"/.exec(bad.stdout)?.[1];
+      assert.ok(quarantined && (await Deno.stat(quarantined)).isFile, bad.stdout);
+      await Deno.writeFile(path, STORIES); // the registry's storage as it was, for the cases below
 
       // A manifest whose model blob the registry no longer has.
       const gone = await reg.pushBlob("gone/blob", new TextEncoder().encode("not here for long"));
@@ -263,5 +266,48 @@ Deno.test({
       const noCreds = await lode(["pull", `oci://${reg.host}/basic/auth:v1`, "--json"]);
       assert.equal(noCreds.code, 6, noCreds.stderr);
       assert.match(noCreds.stdout + noCreds.stderr, /ACCESS_DENIED/);
+      const wrong = await lode(["pull", `oci://${reg.host}/basic/auth:v1`, "--json"], {
+        LODE_OCI_USERNAME: OCI_USER.username,
+        LODE_OCI_PASSWORD: "wrong-pass-7f3a",
+      });
+      assert.equal(wrong.code, 6, wrong.stderr);
+      assert.match(wrong.stdout, /refused the credentials given/);
+      assert.ok(!(wrong.stdout + wrong.stderr).includes("wrong-pass-7f3a"), "the password is printed");
+      await Deno.mkdir(`${dir}/docker`, { recursive: true });
+      const auth = btoa(`${OCI_USER.username}:${OCI_USER.password}`);
+      await Deno.writeTextFile(
+        `${dir}/docker/config.json`,
+        JSON.stringify({ auths: { [reg.host]: { auth } } }),
+      );
+      const fromConfig = await lode([
+        "pull",
+        `oci://${reg.host}/basic/auth:v1`,
+        "--name",
+        "from-config",
+        "--json",
+      ]);
+      assert.equal(fromConfig.code, 0, fromConfig.stdout);
+      // A credential helper (docker-credential-NAME get, the host on stdin) named in credHelpers.
+      await Deno.mkdir(`${dir}/bin`);
+      await Deno.writeTextFile(
+        `${dir}/bin/docker-credential-lodetest`,
+        `#!/bin/sh\nread host\n[ "$host" = "${reg.host}" ] || exit 1\n` +
+          `echo '{"ServerURL":"${reg.host}","Username":"${OCI_USER.username}","Secret":"${OCI_USER.password}"}'\n`,
+      );
+      await Deno.chmod(`${dir}/bin/docker-credential-lodetest`, 0o755);
+      await Deno.writeTextFile(
+        `${dir}/docker/config.json`,
+        JSON.stringify({ credHelpers: { [reg.host]: "lodetest" } }),
+      );
+      const fromHelper = await lode([
+        "pull",
+        `oci://${reg.host}/basic/auth:v1`,
+        "--name",
+        "from-helper",
+        "--json",
+      ], {
+        PATH: `${dir}/bin:${Deno.env.get("PATH")}`,
+      });
+      assert.equal(fromHelper.code, 0, fromHelper.stdout);
     }),
 });

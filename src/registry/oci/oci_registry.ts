@@ -21,8 +21,11 @@ import { withHostCredentials } from "../credentials.ts";
 import { parseSha256Flag } from "../reference.ts";
 import type { ModelPlan, Registry } from "../registry.ts";
 import { ociCredentials } from "./docker_config.ts";
-import { ociAccessHint } from "./oci_auth.ts";
-import { fetchManifest } from "./oci_manifest.ts";
+import type { ModelStore } from "../../store/model_store.ts";
+import type { RegistryContext } from "../registry.ts";
+import { getWithAuth, ociAccessHint } from "./oci_auth.ts";
+import { fetchManifest, registryUrl } from "./oci_manifest.ts";
+import { MANIFEST_ACCEPT } from "./media_types.ts";
 import { planFromManifest } from "./oci_plan.ts";
 
 /** `plan` of the OCI registry with the hint its 401/403 gets; plans of other registries pass unchanged. */
@@ -30,6 +33,36 @@ export function withOciHint(plan: ModelPlan): ModelPlan {
   if (plan.source.registry !== "oci" || plan.accessHint) return plan;
   const host = plan.source.repo.slice(0, plan.source.repo.indexOf("/"));
   return { ...plan, accessHint: ociAccessHint(host) };
+}
+
+/**
+ * A plan of the OCI registry read back from a lockfile or a manifest (no credentials in it) with this
+ * run's `Authorization` for the registry's host: when a blob it names is missing from the store, the
+ * pinned manifest (`source.revision`) is asked for with the registry's auth, and the header that worked
+ * goes to the files on that host. Anything else passes unchanged, without a request.
+ */
+export async function withOciAccess(
+  plan: ModelPlan,
+  store: ModelStore,
+  registryContext: (hosts: string[]) => Promise<RegistryContext>,
+): Promise<ModelPlan> {
+  if (plan.source.registry !== "oci" || plan.files.some((f) => f.hostHeaders)) return plan;
+  const slash = plan.source.repo.indexOf("/");
+  const host = plan.source.repo.slice(0, slash);
+  const repository = plan.source.repo.slice(slash + 1);
+  const present = await Promise.all(plan.files.map((f) => (f.sha256 ? store.hasBlob(f.sha256) : false)));
+  if (present.every(Boolean) || !/^sha256:[0-9a-f]{64}$/.test(plan.source.revision)) return plan;
+  const ctx = await registryContext([host]);
+  const ref = { host, repository };
+  const got = await getWithAuth(ctx, registryUrl(ref, `manifests/${plan.source.revision}`), {
+    host,
+    repository,
+    accept: MANIFEST_ACCEPT,
+  }, () => ociCredentials(host, ctx.settings));
+  await got.response.body?.cancel();
+  return got.authorization
+    ? withHostCredentials(plan, new Map([[host, { authorization: got.authorization }]]))
+    : plan;
 }
 
 /** `oci://` references. */
