@@ -18,6 +18,7 @@
  * | `LODE_STALL_SECONDS`       | no byte for this long restarts a part (default 30) |
  * | `LODE_HTTP_CLIENT`         | `http1` (default: lode's own client for direct connections) or `fetch` |
  * | `HF_ENDPOINT`, `HF_TOKEN`  | the Hugging Face Hub and its access token (src/registry/huggingface.ts) |
+ * | `LODE_OCI_USERNAME`, `LODE_OCI_PASSWORD`, `DOCKER_CONFIG` | OCI registry credentials (src/registry/oci/docker_config.ts) |
  * | `LODE_LOCKFILE`            | the lockfile when `--lockfile` is not given (default `./lode.lock`) |
  * | `XDG_RUNTIME_DIR`, `TMPDIR` | where the daemon's sockets live (src/daemon/wire/socket_path.ts) |
  * | `NO_COLOR`                 | no colours                                |

@@ -54,3 +54,6 @@ export {
 } from "./pull_reference.ts";
 export { credentialsFor, hubEndpoint, hubToken, withHostCredentials } from "./credentials.ts";
 export { isPinnedCommit, storedModelFor } from "./stored_ref.ts";
+export { formatOciRef, type OciRef, parseOciBody } from "./oci/oci_ref.ts";
+export { ociRegistry, withOciAccess, withOciHint } from "./oci/oci_registry.ts";
+export { type OciCredentials, ociCredentials } from "./oci/docker_config.ts";
