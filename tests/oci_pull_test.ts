@@ -100,12 +100,6 @@ async function pushStories(reg: OciRegistry, repo: string, tag: string, shape: s
   }, DOCKER_MANIFEST);
 }
 
-function manifestOf(events: Record<string, unknown>[]): Record<string, unknown> {
-  const done = events.find((e) => e.event === "completed" || e.event === "model_completed");
-  assert.ok(done, JSON.stringify(events.map((e) => e.event)));
-  return done;
-}
-
 Deno.test({
   name:
     "oci: each shape (ModelPack, Docker Model Runner, Ollama, an index) pulls with a Bearer token and runs",
