@@ -25,10 +25,14 @@ interface World {
   lode(args: string[], env?: Record<string, string>): ReturnType<typeof runLode>;
 }
 
-async function withRegistry(auth: "basic" | "token", body: (w: World) => Promise<void>): Promise<void> {
+async function withRegistry(
+  auth: "basic" | "token",
+  body: (w: World) => Promise<void>,
+  plainHttp = false,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "lode-oci-" });
   try {
-    await using reg = await startOciRegistry({ dir: `${dir}/registry`, auth });
+    await using reg = await startOciRegistry({ dir: `${dir}/registry`, auth, plainHttp });
     const store = `${dir}/store`;
     await body({
       reg,
@@ -304,6 +308,24 @@ Deno.test({
       });
       assert.equal(fromHelper.code, 0, fromHelper.stdout);
     }),
+});
+
+Deno.test({
+  name: "oci: a registry on plain http is reached only for a host allowed with --allow-http",
+  ignore: missing !== null,
+  fn: () =>
+    withRegistry("basic", async ({ reg, lode, store }) => {
+      await pushStories(reg, "plain/m", "v1", "ollama");
+      const refused = await lode(["pull", `oci://${reg.host}/plain/m:v1`, "--json"], CREDS);
+      assert.notEqual(refused.code, 0, refused.stdout);
+      const r = await lode(
+        ["--allow-http", "127.0.0.1", "pull", `oci://${reg.host}/plain/m:v1`, "--json"],
+        CREDS,
+      );
+      assert.equal(r.code, 0, r.stdout);
+      const manifest = JSON.parse(await Deno.readTextFile(`${store}/manifests/m-v1.json`));
+      assert.equal(manifest.blob, `sha256:${STORIES_SHA}`);
+    }, true),
 });
 
 async function skopeoMissing(): Promise<string | null> {

@@ -89,8 +89,8 @@ export interface ContextOptions {
 
 /** The settings registries take from the config (the Hub's and the OCI registries' credentials). */
 export function registrySettings(config: Config): RegistrySettings {
-  const { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir } = config;
-  return { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir };
+  const { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts } = config;
+  return { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts };
 }
 
 /** Builds the context from parsed flags and the environment. */

@@ -88,6 +88,8 @@ export interface RegistrySettings {
   ociPassword?: string;
   /** `DOCKER_CONFIG` (default `~/.docker`): the directory of Docker's `config.json` (registry logins). */
   dockerConfigDir?: string;
+  /** Hosts allowed over plain http (`--allow-http`): an OCI registry on one is reached over http. */
+  httpHosts?: readonly string[];
 }
 
 /** Options of {@link Registry.resolve}. */

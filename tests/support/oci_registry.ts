@@ -64,6 +64,8 @@ export interface OciRegistry extends AsyncDisposable {
 export interface OciRegistryOptions {
   dir: string;
   auth: "basic" | "token";
+  /** Serve plain http instead of TLS (default false). */
+  plainHttp?: boolean;
 }
 
 function freePort(): number {
@@ -214,9 +216,9 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
     "    enabled: true",
     "http:",
     `  addr: ${host}`,
-    "  tls:",
-    `    certificate: ${ca.dir}/leaf.crt`,
-    `    key: ${ca.dir}/leaf.key`,
+    ...(options.plainHttp
+      ? []
+      : ["  tls:", `    certificate: ${ca.dir}/leaf.crt`, `    key: ${ca.dir}/leaf.key`]),
     authYaml,
     "",
   ].join("\n");
@@ -238,9 +240,10 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
     if (!token) tokens.set(scope, token = await mint(scope));
     return `Bearer ${token}`;
   };
+  const scheme = options.plainHttp ? "http" : "https";
   const request: OciRegistry["request"] = async (method, path, init = {}) => {
     const repo = /^\/v2\/(.+?)\/(?:blobs|manifests|tags)\//.exec(path)?.[1] ?? "";
-    return await fetch(`https://${host}${path}`, {
+    return await fetch(`${scheme}://${host}${path}`, {
       method,
       client,
       body: init.body as Uint8Array<ArrayBuffer> | undefined,
@@ -251,7 +254,7 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
   // Wait for the registry to answer.
   for (let i = 0;; i++) {
     try {
-      const r = await fetch(`https://${host}/v2/`, { client });
+      const r = await fetch(`${scheme}://${host}/v2/`, { client });
       await r.body?.cancel();
       break;
     } catch (e) {
@@ -270,7 +273,7 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
       const start = await request("POST", `/v2/${repo}/blobs/uploads/`);
       await start.body?.cancel();
       if (start.status !== 202) throw new Error(`upload start: HTTP ${start.status}`);
-      const location = new URL(start.headers.get("location")!, `https://${host}`);
+      const location = new URL(start.headers.get("location")!, `${scheme}://${host}`);
       location.searchParams.set("digest", digest);
       const put = await request("PUT", location.pathname + location.search, {
         body: bytes,

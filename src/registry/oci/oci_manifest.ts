@@ -44,9 +44,21 @@ export interface FetchedManifest {
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-/** The registry URL of `path` (`manifests/…`, `blobs/…`) in `ref`'s repository. */
-export function registryUrl(ref: Pick<OciRef, "host" | "repository">, path: string): URL {
-  return new URL(`https://${ref.host}/v2/${ref.repository}/${path}`);
+/**
+ * The registry URL of `path` (`manifests/…`, `blobs/…`) in `ref`'s repository: https, or plain http for a
+ * host allowed over http (`--allow-http`).
+ */
+export function registryUrl(ref: Pick<OciRef, "host" | "repository">, path: string, http = false): URL {
+  return new URL(`${http ? "http" : "https"}://${ref.host}/v2/${ref.repository}/${path}`);
+}
+
+/** True when `host` (`name[:port]`) is allowed over plain http by `httpHosts` (names, `*.` for sub-domains). */
+export function plainHttp(host: string, httpHosts: readonly string[] | undefined): boolean {
+  const name = new URL(`https://${host}`).hostname.replace(/^\[(.*)\]$/, "$1");
+  return (httpHosts ?? []).some((p) => {
+    const pattern = p.trim().toLowerCase();
+    return pattern === name || (pattern.startsWith("*.") && name.endsWith(pattern.slice(1)));
+  });
 }
 
 async function readLimited(response: Response, host: string): Promise<Uint8Array> {
@@ -66,7 +78,7 @@ async function getManifest(
   authorization: string | undefined,
   credentials: () => Promise<OciCredentials | undefined>,
 ): Promise<FetchedManifest> {
-  const url = registryUrl(ref, `manifests/${reference}`);
+  const url = registryUrl(ref, `manifests/${reference}`, plainHttp(ref.host, ctx.settings.httpHosts));
   const got = await getWithAuth(ctx, url, {
     host: ref.host,
     repository: ref.repository,

@@ -77,7 +77,7 @@ export function planFromManifest(
   ref: OciRef,
   pin: string,
   manifest: OciManifest,
-  options: { name?: string } = {},
+  options: { name?: string; http?: boolean } = {},
 ): ModelPlan {
   const shape = shapeOf(ref.host, manifest);
   const types = LAYER_TYPES[shape];
@@ -104,7 +104,7 @@ export function planFromManifest(
     return {
       role: kind.role === "model" && shards ? "shard" : kind.role,
       filename,
-      url: registryUrl(ref, `blobs/${layer.digest}`).href,
+      url: registryUrl(ref, `blobs/${layer.digest}`, options.http).href,
       sha256,
       ...(Number.isSafeInteger(layer.size) && layer.size >= 0 ? { sizeBytes: layer.size } : {}),
       ...(kind.optional ? { optional: true } : {}),

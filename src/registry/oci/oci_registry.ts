@@ -3,7 +3,7 @@
  * pinned plan — the manifest (through an index) fetched with the registry's auth ({@link getWithAuth}),
  * its digest recorded as the plan's revision, each layer a blob URL with its digest as SHA-256. It
  * returns descriptors only: the download core fetches and verifies the blobs, with the registry's
- * `Authorization` sent to the registry's host only (`hostHeaders`), never to a storage host it
+ * `Authorization` sent to the registry's origin only (each file's `headers`), never to a storage host it
  * redirects to. docs/oci.md describes what is accepted.
  *
  * @example
@@ -17,14 +17,13 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { withHostCredentials } from "../credentials.ts";
 import { parseSha256Flag } from "../reference.ts";
 import type { ModelPlan, Registry } from "../registry.ts";
 import { ociCredentials } from "./docker_config.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { RegistryContext } from "../registry.ts";
 import { getWithAuth, ociAccessHint } from "./oci_auth.ts";
-import { fetchManifest, registryUrl } from "./oci_manifest.ts";
+import { fetchManifest, plainHttp, registryUrl } from "./oci_manifest.ts";
 import { MANIFEST_ACCEPT } from "./media_types.ts";
 import { planFromManifest } from "./oci_plan.ts";
 
@@ -46,7 +45,7 @@ export async function withOciAccess(
   store: ModelStore,
   registryContext: (hosts: string[]) => Promise<RegistryContext>,
 ): Promise<ModelPlan> {
-  if (plan.source.registry !== "oci" || plan.files.some((f) => f.hostHeaders)) return plan;
+  if (plan.source.registry !== "oci" || plan.files.some((f) => f.headers)) return plan;
   const slash = plan.source.repo.indexOf("/");
   const host = plan.source.repo.slice(0, slash);
   const repository = plan.source.repo.slice(slash + 1);
@@ -54,15 +53,23 @@ export async function withOciAccess(
   if (present.every(Boolean) || !/^sha256:[0-9a-f]{64}$/.test(plan.source.revision)) return plan;
   const ctx = await registryContext([host]);
   const ref = { host, repository };
-  const got = await getWithAuth(ctx, registryUrl(ref, `manifests/${plan.source.revision}`), {
+  const http = new URL(plan.files[0]!.url).protocol === "http:";
+  const got = await getWithAuth(ctx, registryUrl(ref, `manifests/${plan.source.revision}`, http), {
     host,
     repository,
     accept: MANIFEST_ACCEPT,
   }, () => ociCredentials(host, ctx.settings));
   await got.response.body?.cancel();
-  return got.authorization
-    ? withHostCredentials(plan, new Map([[host, { authorization: got.authorization }]]))
-    : plan;
+  return withAuthorization(plan, got.authorization);
+}
+
+/**
+ * `plan` with `authorization` on each file (its URL is on the registry's origin): the download core sends
+ * it to that origin only, never to a storage host a blob redirects to, and never writes it anywhere.
+ */
+function withAuthorization(plan: ModelPlan, authorization: string | undefined): ModelPlan {
+  if (!authorization) return plan;
+  return { ...plan, files: plan.files.map((f) => ({ ...f, headers: { ...f.headers, authorization } })) };
 }
 
 /** `oci://` references. */
@@ -75,7 +82,10 @@ export const ociRegistry: Registry = {
     let creds: ReturnType<typeof ociCredentials> | undefined;
     const credentials = () => (creds ??= ociCredentials(ref.host, ctx.settings));
     const fetched = await fetchManifest(ctx, ref, credentials);
-    const plan = planFromManifest(ref, fetched.pin, fetched.manifest, { name: options?.name });
+    const plan = planFromManifest(ref, fetched.pin, fetched.manifest, {
+      name: options?.name,
+      http: plainHttp(ref.host, ctx.settings.httpHosts),
+    });
     const flag = parseSha256Flag(options?.sha256);
     if (flag !== undefined && plan.files[0]!.sha256 !== flag) {
       throw new LodeError(
@@ -88,6 +98,6 @@ export const ociRegistry: Registry = {
     }
     const auth = fetched.authorization;
     const hinted = withOciHint(plan);
-    return auth ? withHostCredentials(hinted, new Map([[ref.host, { authorization: auth }]])) : hinted;
+    return withAuthorization(hinted, auth);
   },
 };
