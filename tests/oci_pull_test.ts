@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { runLode } from "./support/lode_cli.ts";
 import { OCI_USER, type OciRegistry, ociRegistryMissing, startOciRegistry } from "./support/oci_registry.ts";
 import { STORIES_SHA } from "./support/stories_lockfile.ts";
+import { startOrigin } from "./support/origin.ts";
+import { makeTestCa } from "./support/test_ca.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url);
 const STORIES = await Deno.readFile(FIXTURE);
@@ -326,6 +328,46 @@ Deno.test({
       const manifest = JSON.parse(await Deno.readTextFile(`${store}/manifests/m-v1.json`));
       assert.equal(manifest.blob, `sha256:${STORIES_SHA}`);
     }, true),
+});
+
+Deno.test({
+  name: "oci: a blob redirected to a storage host is fetched there without the registry's Authorization",
+  ignore: missing !== null,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "lode-oci-redirect-" });
+    const ca = await makeTestCa(`${dir}/ca`);
+    const storage = await startOrigin({ tls: ca, hostname: "127.0.0.2", routes: {} });
+    try {
+      await using reg = await startOciRegistry({
+        dir: `${dir}/registry`,
+        auth: "token",
+        ca,
+        redirectTo: storage.url,
+      });
+      await pushStories(reg, "redirected/m", "v1", "modelpack");
+      const hex = STORIES_SHA;
+      storage.routes[`/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`] = { body: STORIES };
+      const lode = (args: string[]) =>
+        runLode(["--ca-cert", ca.caCertPath, ...args], {
+          store: `${dir}/store`,
+          env: { ...CREDS, DOCKER_CONFIG: `${dir}/docker` },
+        });
+      const ref = `oci://${reg.host}/redirected/m:v1`;
+      const refused = await lode(["pull", ref, "--json"]);
+      assert.equal(refused.code, 6, refused.stdout);
+      assert.match(refused.stdout, /HOST_NOT_ALLOWED/);
+      const r = await lode(["--allow-host", "127.0.0.2", "pull", ref, "--json"]);
+      assert.equal(r.code, 0, r.stdout);
+      const gets = storage.requests.filter((q) => q.method === "GET");
+      assert.ok(gets.length > 0, "the storage host served the blob");
+      for (const q of gets) {
+        assert.equal(q.headers.authorization, undefined, "Authorization sent to the storage host");
+      }
+    } finally {
+      await storage.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 async function skopeoMissing(): Promise<string | null> {

@@ -66,6 +66,10 @@ export interface OciRegistryOptions {
   auth: "basic" | "token";
   /** Serve plain http instead of TLS (default false). */
   plainHttp?: boolean;
+  /** The CA whose leaf the registry serves (default: a new one in `dir/ca`). */
+  ca?: TestCa;
+  /** Blob GETs answer 307 to this base URL + the blob's storage path (distribution's redirect middleware). */
+  redirectTo?: string;
 }
 
 function freePort(): number {
@@ -117,7 +121,7 @@ const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 /** Starts a registry (and, for `token`, its token server) in `dir`; dispose to stop both. */
 export async function startOciRegistry(options: OciRegistryOptions): Promise<OciRegistry> {
   const { dir } = options;
-  const ca = await makeTestCa(`${dir}/ca`);
+  const ca = options.ca ?? await makeTestCa(`${dir}/ca`);
   const port = freePort();
   const host = `127.0.0.1:${port}`;
   const storage = `${dir}/storage`;
@@ -220,6 +224,15 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
       ? []
       : ["  tls:", `    certificate: ${ca.dir}/leaf.crt`, `    key: ${ca.dir}/leaf.key`]),
     authYaml,
+    ...(options.redirectTo
+      ? [
+        "middleware:",
+        "  storage:",
+        "    - name: redirect",
+        "      options:",
+        `        baseurl: ${options.redirectTo}`,
+      ]
+      : []),
     "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/config.yml`, config);
