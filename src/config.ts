@@ -18,6 +18,7 @@
  * | `LODE_STALL_SECONDS`       | no byte for this long restarts a part (default 30) |
  * | `LODE_HTTP_CLIENT`         | `http1` (default: lode's own client for direct connections) or `fetch` |
  * | `HF_ENDPOINT`, `HF_TOKEN`  | the Hugging Face Hub and its access token (src/registry/huggingface.ts) |
+ * | `LODE_OCI_USERNAME`, `LODE_OCI_PASSWORD`, `DOCKER_CONFIG` | OCI registry credentials (src/registry/oci/docker_config.ts) |
  * | `LODE_LOCKFILE`            | the lockfile when `--lockfile` is not given (default `./lode.lock`) |
  * | `XDG_RUNTIME_DIR`, `TMPDIR` | where the daemon's sockets live (src/daemon/wire/socket_path.ts) |
  * | `NO_COLOR`                 | no colours                                |
@@ -86,6 +87,12 @@ export interface Config {
   hfEndpoint?: string;
   /** `HF_TOKEN`: the Hub's access token. */
   hfToken?: string;
+  /** `LODE_OCI_USERNAME`: the user name for the OCI registry of the reference being pulled. */
+  ociUsername?: string;
+  /** `LODE_OCI_PASSWORD`: its password or token. */
+  ociPassword?: string;
+  /** `DOCKER_CONFIG`, else `~/.docker`: where Docker's `config.json` (registry logins) is read. */
+  dockerConfigDir?: string;
   /** `LODE_LOCKFILE`: the lockfile when no `--lockfile` is given. */
   lockfile?: string;
   /** `XDG_RUNTIME_DIR`: the per-user runtime directory (the daemon's sockets). */
@@ -192,6 +199,9 @@ export async function loadConfig(
     proxy,
     hfEndpoint: env.HF_ENDPOINT?.trim() || undefined,
     hfToken: env.HF_TOKEN?.trim() || undefined,
+    ociUsername: env.LODE_OCI_USERNAME || undefined,
+    ociPassword: env.LODE_OCI_PASSWORD || undefined,
+    dockerConfigDir: env.DOCKER_CONFIG || joinPath(home(env), ".docker"),
     lockfile: env.LODE_LOCKFILE || undefined,
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     tmpDir: env.TMPDIR || undefined,

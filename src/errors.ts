@@ -53,6 +53,11 @@ export const ERROR_CODES = {
     hint:
       "Use hf:OWNER/REPO[:QUANT][@REVISION], https://HOST/PATH/FILE.gguf[#sha256=HEX], file:PATH, or the name of a model already in the store (see `lode ls`).",
   },
+  OCI_UNSUPPORTED: {
+    exit: EXIT.USAGE,
+    hint:
+      "lode pulls CNCF ModelPack, Docker Model Runner and Ollama artifacts with uncompressed layers (docs/oci.md); the error lists the types it reads.",
+  },
   MODEL_NOT_FOUND: {
     exit: EXIT.NOT_FOUND,
     hint: "See `lode ls` for the models in this store, or pull it first.",

@@ -44,6 +44,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
   const expected: Record<ErrorCode, number> = {
     USAGE: 2,
     INVALID_REF: 2,
+    OCI_UNSUPPORTED: 2,
     MODEL_NOT_FOUND: 3,
     HTTP_NOT_FOUND: 3,
     DIGEST_MISMATCH: 4,

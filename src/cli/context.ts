@@ -21,7 +21,7 @@ import type { EventStream } from "../events/event_stream.ts";
 import type { LodeError } from "../errors.ts";
 import type { PluginDriver } from "../plugin/plugin_driver.ts";
 import type { EventSink } from "../plugin/sink_runner.ts";
-import type { Registry, RegistryContext } from "../registry/registry.ts";
+import type { Registry, RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
 import { commandEvents, reportError } from "./command_events.ts";
 import type { Output } from "./output.ts";
@@ -88,6 +88,12 @@ export interface ContextOptions {
   sinks?: boolean;
 }
 
+/** The settings registries take from the config (the Hub's and the OCI registries' credentials). */
+export function registrySettings(config: Config): RegistrySettings {
+  const { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts } = config;
+  return { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts };
+}
+
 /** Builds the context from parsed flags and the environment. */
 export async function createContext(
   flags: CommonFlags,
@@ -124,7 +130,7 @@ export async function createContext(
       const { openGet } = await import("../download/http_get.ts");
       const policy = policyFor(hosts.map((h) => `https://${h}/`));
       return {
-        settings: { hfEndpoint: config.hfEndpoint, hfToken: config.hfToken },
+        settings: registrySettings(config),
         store: await openStore(),
         get: async (url, init) =>
           (await openGet(url, {
@@ -158,7 +164,7 @@ export async function createContext(
           pluginsDir: config.pluginsDir,
           env,
           registryContext: (hosts) => ctx.registryContext(hosts),
-          settings: { hfEndpoint: config.hfEndpoint, hfToken: config.hfToken },
+          settings: registrySettings(config),
         })
       );
     },

@@ -130,6 +130,7 @@ export function pluginRegistries(driver: PluginDriver): Registry[] {
 /** The schemes of each built-in registry, as the driver knows them. */
 const BUILTIN_SCHEMES: Record<string, readonly string[]> = {
   huggingface: ["hf"],
+  oci: ["oci"],
   https: ["https", "http"],
   store: ["store"],
 };

@@ -116,6 +116,7 @@ const SPECS: CommandSpec[] = [
       `lode pull ${STORIES}#sha256=${STORIES_SHA}`,
       `lode pull ${STORIES} --name tiny --json`,
       `lode pull ${STORIES}#sha256=${STORIES_SHA} --mirror https://mirror.example/stories260K.gguf`,
+      "lode pull oci://registry.example/models/qwen3:0.6b-q8 --json",
     ],
   },
   ...MODEL_COMMAND_SPECS,

@@ -14,14 +14,14 @@ import {
   pullResolvedPlan,
   resolveReference,
 } from "../registry/pull_reference.ts";
-import type { CommandContext } from "./context.ts";
+import { type CommandContext, registrySettings } from "./context.ts";
 
 /** The command's effects for a pull: its contexts, and the config's `HF_TOKEN`/`HF_ENDPOINT`. */
 export function pullEffects(ctx: CommandContext): PullEffects {
   return {
     registryContext: (hosts) => ctx.registryContext(hosts),
     pullContext: (urls) => ctx.pullContext(urls),
-    settings: { hfEndpoint: ctx.config.hfEndpoint, hfToken: ctx.config.hfToken },
+    settings: registrySettings(ctx.config),
     registries: () => ctx.registries(),
   };
 }

@@ -72,6 +72,8 @@ export async function openGet(
           retry_after: response.headers.get("retry-after") ?? undefined,
           // A machine-readable reason some origins add (the Hugging Face Hub: GatedRepo, RepoNotFound, …).
           server_error_code: response.headers.get("x-error-code") ?? undefined,
+          // A 401's challenge (an OCI registry's Bearer realm, service and scope); no credentials in it.
+          www_authenticate: response.headers.get("www-authenticate") ?? undefined,
         },
       },
     );

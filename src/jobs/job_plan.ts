@@ -82,6 +82,10 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
     if (ref.kind === "hf") {
       out["model.repoId"] = ref.repo;
       if (ref.revision !== undefined) out["model.revision"] = ref.revision;
+    } else if (ref.kind === "oci") {
+      out["model.repoId"] = `${ref.host}/${ref.repository}`;
+      const revision = ref.digest ?? ref.tag;
+      if (revision !== undefined) out["model.revision"] = revision;
     }
   } else if (spec.kind === "sync") {
     out["model.name"] = spec.names.join(",") || "*";
@@ -115,6 +119,8 @@ function refName(ref: ReturnType<typeof parseRef>): string {
       return ref.repo.slice(ref.repo.indexOf("/") + 1);
     case "plugin":
       return ref.body;
+    case "oci":
+      return ref.repository.slice(ref.repository.lastIndexOf("/") + 1);
   }
 }
 

@@ -47,6 +47,17 @@ Deno.test("a download's plan: network and writes, bytes, resumable, the model me
   });
 });
 
+Deno.test("a download of an oci:// reference: its registry, repository and tag as the model metadata", () => {
+  const plan = planJob(parseJobSpec("model-download", { ref: "oci://127.0.0.1:5000/ai/smol:q4" }));
+  assert.deepEqual(plan.metadata, {
+    "model.name": "smol",
+    "model.source": "oci",
+    "model.repoId": "127.0.0.1:5000/ai/smol",
+    "model.revision": "q4",
+    "model.runtime": "none",
+  });
+});
+
 Deno.test("an external command's plan: an external process, stdout and stderr expected", () => {
   const plan = planJob(parseJobSpec("model-external-command", SPECS["model-external-command"]));
   assert.deepEqual(plan.side_effects, ["reads_files", "external_process"]);

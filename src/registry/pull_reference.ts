@@ -23,6 +23,7 @@
 import type { PullContext } from "../download/pull_context.ts";
 import type { PullResult } from "../download/pull_model.ts";
 import { withHfAccess } from "./huggingface.ts";
+import { withOciAccess, withOciHint } from "./oci/oci_registry.ts";
 import { planUrls, pullPlan } from "./pull_plan.ts";
 import { mayBePluginRef, type ModelRef, parseRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "./registry.ts";
@@ -92,11 +93,15 @@ export async function resolveReference(
  */
 export async function pullResolvedPlan(
   plan: ModelPlan,
-  effects: Pick<PullEffects, "pullContext" | "settings">,
+  effects: Pick<PullEffects, "pullContext" | "settings"> & Partial<Pick<PullEffects, "registryContext">>,
   options: Pick<PullReferenceOptions, "signal"> = {},
 ): Promise<PullResult> {
-  const access = withHfAccess(plan, effects.settings);
+  let access = withOciHint(withHfAccess(plan, effects.settings));
   const context = await effects.pullContext(planUrls(access));
+  if (effects.registryContext && access.source.registry === "oci") {
+    // A locked OCI plan holds no credentials: this run's, for the registry's host, when blobs are missing.
+    access = await withOciAccess(access, context.store, effects.registryContext);
+  }
   return await pullPlan(access, options.signal ? { ...context, signal: options.signal } : context);
 }
 

@@ -13,6 +13,8 @@
  * | `https://…/FILE.gguf#sha256=HEX`            | the same, pinned to a SHA-256                              |
  * | `http://…`                                  | only for hosts allowed with `--allow-http`                 |
  * | `file:PATH`                                 | a local file (imported, hashed on the way)                 |
+ * | `oci://HOST[:PORT]/REPO:TAG`                | a model artifact in an OCI registry (docs/oci.md)          |
+ * | `oci://HOST[:PORT]/REPO@sha256:HEX`         | the same, pinned to a manifest digest                      |
  * | `NAME`                                      | a model already in the store                               |
  * | `SCHEME:REST`                               | resolved by the registry plugin claiming SCHEME (`mirror:`) |
  *
@@ -41,12 +43,14 @@ a registry plugin of this run claims SCHEME (the `schemes` given to {@link parse
  */
 import { LodeError } from "../errors.ts";
 import { assertModelName, isSha256Hex } from "../store/layout.ts";
+import { type OciRef, parseOciBody } from "./oci/oci_ref.ts";
 
 /** A parsed reference. */
 export type ModelRef =
   | { kind: "url"; url: URL; sha256?: string; filename: string }
   | { kind: "file"; path: string }
   | { kind: "name"; name: string }
+  | OciRef
   | {
     kind: "plugin";
     /** The scheme a registry plugin claims, without its colon. */
@@ -78,6 +82,8 @@ export const REF_FORMS = [
   "hf.co/OWNER/REPO[:QUANT][@REVISION]",
   "https://HOST/PATH/FILE.gguf[#sha256=HEX]",
   "file:PATH",
+  "oci://HOST[:PORT]/REPO:TAG",
+  "oci://HOST[:PORT]/REPO@sha256:HEX",
   "NAME (a model in the store)",
   "SCHEME:REST (a registry plugin's scheme)",
 ];
@@ -117,11 +123,11 @@ function unknownScheme(input: string, scheme: string): LodeError {
 
 /**
  * Whether `input` may be a registry plugin's reference: it starts with a scheme (`x:`) other than the
- * built-in forms' (`hf`, `http`, `https`, `file`). Only then do the plugins need loading to parse it.
+ * built-in forms' (`hf`, `http`, `https`, `file`, `oci`). Only then do the plugins need loading to parse it.
  */
 export function mayBePluginRef(input: string): boolean {
   const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
-  return scheme !== undefined && !["hf", "http", "https", "file"].includes(scheme);
+  return scheme !== undefined && !["hf", "http", "https", "file", "oci"].includes(scheme);
 }
 
 /** Parses a reference; `INVALID_REF` (listing the accepted forms) when it is none of them. */
@@ -136,6 +142,8 @@ export function parseRef(input: string, options: ParseRefOptions = {}): ModelRef
   if (/^hf:\/\//i.test(ref)) throw invalid(input, `unknown scheme "hf://" (write hf:OWNER/REPO, without //)`);
   if (HF_PREFIX.test(ref)) return parseHfRef(input, ref.replace(HF_PREFIX, ""));
   if (/^https?:\/\//i.test(ref)) return parseUrlRef(ref);
+  if (/^oci:\/\//i.test(ref)) return parseOciBody(input, ref.slice(6));
+  if (/^oci:/i.test(ref)) throw invalid(input, "an OCI reference is oci://HOST/REPO:TAG (with //)");
   if (ref.startsWith("file:")) {
     const path = ref.slice(5).replace(/^\/\/(?=\/)/, "");
     if (!path) throw invalid(input, "file: needs a path");

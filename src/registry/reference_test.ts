@@ -35,7 +35,7 @@ function invalid(input: string, why?: RegExp): LodeError {
   return caught;
 }
 
-Deno.test("REF_FORMS lists the hf:, hf.co/, https, file: and name forms", () => {
+Deno.test("REF_FORMS lists the hf:, hf.co/, https, file:, oci:// and name forms", () => {
   assert.deepEqual(REF_FORMS.slice(0, 3), [
     "hf:OWNER/REPO[:QUANT][@REVISION]",
     "hf:OWNER/REPO/PATH/FILE.gguf[@REVISION]",
@@ -43,7 +43,9 @@ Deno.test("REF_FORMS lists the hf:, hf.co/, https, file: and name forms", () => 
   ]);
   assert.match(REF_FORMS[3]!, /^https:\/\/.*#sha256=HEX/);
   assert.match(REF_FORMS[4]!, /^file:/);
-  assert.match(REF_FORMS[5]!, /^NAME/);
+  assert.match(REF_FORMS[5]!, /^oci:\/\/HOST\[:PORT\]\/REPO:TAG$/);
+  assert.match(REF_FORMS[6]!, /^oci:\/\/HOST\[:PORT\]\/REPO@sha256:HEX$/);
+  assert.match(REF_FORMS[7]!, /^NAME/);
 });
 
 Deno.test("parseRef: an https URL names a file", () => {
@@ -93,7 +95,7 @@ Deno.test("parseRef: malformed references are INVALID_REF listing the accepted f
   invalid("   ", /empty/);
   invalid("s3://bucket/m.gguf", /unknown scheme "s3"/);
   invalid("ftp://example.com/m.gguf", /unknown scheme "ftp"/);
-  invalid("oci://registry/m:latest", /unknown scheme "oci"/);
+  invalid("oci:registry/m:latest", /oci:\/\/HOST\/REPO:TAG \(with \/\/\)/);
   invalid("https://x/", /does not name a file/);
   invalid("https://example.com", /does not name a file/);
   invalid("https://example.com/dir/", /does not name a file/);

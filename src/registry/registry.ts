@@ -82,6 +82,14 @@ export interface RegistrySettings {
   hfEndpoint?: string;
   /** `HF_TOKEN`: the Hub's access token. */
   hfToken?: string;
+  /** `LODE_OCI_USERNAME`: the user name for the OCI registry of the reference being pulled. */
+  ociUsername?: string;
+  /** `LODE_OCI_PASSWORD`: its password or token. */
+  ociPassword?: string;
+  /** `DOCKER_CONFIG` (default `~/.docker`): the directory of Docker's `config.json` (registry logins). */
+  dockerConfigDir?: string;
+  /** Hosts allowed over plain http (`--allow-http`): an OCI registry on one is reached over http. */
+  httpHosts?: readonly string[];
 }
 
 /** Options of {@link Registry.resolve}. */

@@ -17,9 +17,15 @@ import type { ModelRef } from "./reference.ts";
 import type { ModelPlan, Registry, RegistryContext, ResolveModelOptions } from "./registry.ts";
 import { huggingFaceRegistry } from "./huggingface.ts";
 import { storeRegistry, urlRegistry } from "./url_registry.ts";
+import { ociRegistry } from "./oci/oci_registry.ts";
 
 /** The built-in registries, in the order they are asked. */
-export const BUILTIN_REGISTRIES: readonly Registry[] = [huggingFaceRegistry, urlRegistry, storeRegistry];
+export const BUILTIN_REGISTRIES: readonly Registry[] = [
+  huggingFaceRegistry,
+  ociRegistry,
+  urlRegistry,
+  storeRegistry,
+];
 
 /** The `SCHEME:REST` schemes `registries` claim (a registry plugin's). */
 export function claimedSchemes(registries: readonly Registry[]): string[] {

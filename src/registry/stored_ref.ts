@@ -14,6 +14,8 @@
  *   default quant, Q4_K_M);
  * - with several such models (pulled again under `--name`), the one under the
  *   name the registry gives, else the first name in order;
+ * - an **`oci://` reference pinned to a digest** (`@sha256:…`): the manifest with the OCI source of
+ *   that registry, repository and digest;
  * - anything else (an `hf:` branch or tag, which only the Hub can resolve;
  *   a `file:` path): null.
  *
@@ -30,6 +32,7 @@
 import type { Manifest } from "../store/manifest.ts";
 import { DEFAULT_QUANT, quantOf } from "./hf_files.ts";
 import { hfStoreName } from "./huggingface.ts";
+import { ociStoreName } from "./oci/oci_plan.ts";
 import { type HfRef, type ModelRef, nameFromFilename } from "./reference.ts";
 
 /**
@@ -69,6 +72,14 @@ export function storedModelFor(ref: ModelRef, manifests: readonly Manifest[]): s
     }
     case "hf":
       return storedHf(ref, manifests);
+    case "oci": {
+      if (!ref.digest) return null; // a tag may move: only the registry knows what it names now
+      const repo = `${ref.host}/${ref.repository}`;
+      const held = manifests.filter(({ source }) =>
+        source.registry === "oci" && source.repo === repo && source.revision === ref.digest
+      );
+      return preferred(held, (m) => m.name === ociStoreName(ref));
+    }
     case "file":
     case "plugin": // a plugin's plan may change: it is always resolved
       return null;

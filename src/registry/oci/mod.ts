@@ -1,0 +1,9 @@
+/**
+ * OCI registries as a model source: `oci://HOST[:PORT]/REPO:TAG` and `@sha256:` references, the manifest
+ * shapes accepted (CNCF ModelPack, Docker Model Runner, Ollama, an index of one), the registry's auth, and
+ * the built-in registry that turns a manifest into a pinned plan (docs/oci.md).
+ * @module
+ */
+export { formatOciRef, type OciRef, parseOciBody } from "./oci_ref.ts";
+export { ociRegistry, withOciAccess, withOciHint } from "./oci_registry.ts";
+export { type OciCredentials, ociCredentials } from "./docker_config.ts";

@@ -1,0 +1,125 @@
+/**
+ * From a fetched OCI manifest to a {@link ModelPlan}: the artifact's shape is told from its
+ * `artifactType`, config type and layer types ({@link LAYER_TYPES}); each layer becomes a planned file
+ * whose URL is its blob (`https://HOST/v2/REPO/blobs/sha256:…`) and whose SHA-256 is its digest, so the
+ * download core verifies it while streaming. Several model layers are shards (`role: shard`, in the
+ * manifest's order); a projector is `mmproj` (optional). Text layers (license, template, doc, …) are
+ * known but not pulled: a stored model holds its GGUF files only (the store checks each one).
+ * @module
+ */
+import { LodeError } from "../../errors.ts";
+import { nameFromFilename } from "../reference.ts";
+import type { ModelPlan, PlannedFile } from "../registry.ts";
+import {
+  DOCKER_AI_CONFIGS,
+  FILEPATH_ANNOTATION,
+  LAYER_TYPES,
+  MODELPACK_ARTIFACT,
+  MODELPACK_CONFIG,
+  type OciShape,
+  TITLE_ANNOTATION,
+  unsupported,
+} from "./media_types.ts";
+import type { OciDescriptor, OciManifest } from "./oci_manifest.ts";
+import { registryUrl } from "./oci_manifest.ts";
+import { formatOciRef, type OciRef } from "./oci_ref.ts";
+
+/** The roles of the layers a plan pulls: the GGUF files a model loads. */
+const PULLED_ROLES = new Set(["model", "mmproj"]);
+
+/** The shape of `manifest`, or `OCI_UNSUPPORTED` listing the accepted ones. */
+export function shapeOf(host: string, manifest: OciManifest): OciShape {
+  const config = manifest.config?.mediaType ?? "";
+  const layers = manifest.layers ?? [];
+  if (manifest.artifactType === MODELPACK_ARTIFACT || config === MODELPACK_CONFIG) return "modelpack";
+  if ((DOCKER_AI_CONFIGS as readonly string[]).includes(config)) return "docker";
+  if (layers.some((l) => l.mediaType.startsWith("application/vnd.ollama.image."))) return "ollama";
+  const what = manifest.artifactType ?? (config || manifest.mediaType || "a manifest without a type");
+  throw unsupported(host, `the artifact type ${what}`);
+}
+
+/** A layer's file name: its annotation (a relative path, checked), else the kind's default. */
+function fileName(host: string, layer: OciDescriptor, fallback: string): string {
+  const named = layer.annotations?.[FILEPATH_ANNOTATION] ?? layer.annotations?.[TITLE_ANNOTATION];
+  if (named === undefined) return fallback;
+  const parts = named.split("/");
+  if (
+    !named || named.startsWith("/") || parts.some((p) => !p || p === "." || p === ".." || p.includes("\\"))
+  ) {
+    throw new LodeError(
+      "MANIFEST_INVALID",
+      `${host}: a layer's file path "${named}" is not a relative path`,
+      {
+        details: { registry: host, digest: layer.digest, filepath: named },
+        hint: "The artifact's annotation names a file outside its folder; ask its publisher to fix it.",
+      },
+    );
+  }
+  return named;
+}
+
+function checkDigest(host: string, layer: OciDescriptor): string {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(layer.digest ?? "");
+  if (!m) {
+    throw unsupported(host, `a layer digest "${layer.digest}" (lode verifies sha256 digests)`);
+  }
+  return m[1]!;
+}
+
+/** The store name of `ref`: the repository's last part, with the tag unless it is `latest`. */
+export function ociStoreName(ref: OciRef): string {
+  const base = ref.repository.slice(ref.repository.lastIndexOf("/") + 1);
+  return nameFromFilename(ref.tag && ref.tag !== "latest" ? `${base}-${ref.tag}` : base);
+}
+
+/** The plan of `manifest` (digest `pin`) fetched for `ref`. */
+export function planFromManifest(
+  ref: OciRef,
+  pin: string,
+  manifest: OciManifest,
+  options: { name?: string; http?: boolean } = {},
+): ModelPlan {
+  const shape = shapeOf(ref.host, manifest);
+  const types = LAYER_TYPES[shape];
+  const layers = manifest.layers ?? [];
+  const models = layers.filter((l) => types[l.mediaType]?.role === "model");
+  if (models.length === 0) throw unsupported(ref.host, `a ${shape} artifact without a model layer`);
+  const shards = models.length > 1;
+  const seen = new Set<string>();
+  for (const layer of layers) {
+    if (!types[layer.mediaType]) throw unsupported(ref.host, `the layer type ${layer.mediaType}`);
+  }
+  const pulled = layers.filter((l) => PULLED_ROLES.has(types[l.mediaType]!.role));
+  const files: PlannedFile[] = pulled.map((layer, i) => {
+    const kind = types[layer.mediaType]!;
+    const sha256 = checkDigest(ref.host, layer);
+    let fallback = kind.defaultName;
+    if (kind.role === "model" && shards) {
+      const n = models.indexOf(layer) + 1;
+      fallback = `model-${String(n).padStart(5, "0")}-of-${String(models.length).padStart(5, "0")}.gguf`;
+    }
+    let filename = fileName(ref.host, layer, fallback);
+    if (seen.has(filename)) filename = `${i}-${filename}`;
+    seen.add(filename);
+    return {
+      role: kind.role === "model" && shards ? "shard" : kind.role,
+      filename,
+      url: registryUrl(ref, `blobs/${layer.digest}`, options.http).href,
+      sha256,
+      ...(Number.isSafeInteger(layer.size) && layer.size >= 0 ? { sizeBytes: layer.size } : {}),
+      ...(kind.optional ? { optional: true } : {}),
+    };
+  });
+  // The model's files first, in manifest order (files[0] is the primary one), then the rest.
+  const primary = files.filter((f) => f.role === "model" || f.role === "shard");
+  const rest = files.filter((f) => f.role !== "model" && f.role !== "shard");
+  return {
+    name: options.name ?? ociStoreName(ref),
+    reference: formatOciRef({ ...ref, digest: ref.digest }),
+    source: { registry: "oci", repo: `${ref.host}/${ref.repository}`, revision: pin },
+    files: [...primary, ...rest],
+    format: shape !== "modelpack"
+      ? "gguf"
+      : /\.([A-Za-z0-9]+)$/.exec(primary[0]!.filename)?.[1]?.toLowerCase() ?? "gguf",
+  };
+}
