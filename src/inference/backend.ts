@@ -124,6 +124,17 @@ export interface GenerateOptions {
    */
   jsonSchema?: Record<string, unknown>;
   /**
+   * Tools (functions) the model may call, {@link Session.chat} only (`generate` refuses them with
+   * `USAGE`). The model then answers with text or with calls: the result has {@link GenerateResult.toolCalls}
+   * and `stopReason: "tool_calls"`. A session whose `capabilities.tools` is false refuses them with `USAGE`.
+   * Not combined with {@link jsonSchema} (`USAGE`) unless `toolChoice` is `"none"`.
+   */
+  tools?: ToolDefinition[];
+  /** Whether and which tool the model must call (default `"auto"`); see {@link ToolChoice}. */
+  toolChoice?: ToolChoice;
+  /** False: at most one call per answer. Default true: as many as the model makes (when its template can). */
+  parallelToolCalls?: boolean;
+  /**
    * Stops the generation promptly. The stream then ends normally and the
    * result has `stopReason: "abort"` with the text produced so far.
    */
@@ -140,10 +151,64 @@ export interface GenerateOptions {
  * ```
  */
 export interface GenerateResult {
-  /** All the text generated (the concatenation of the streamed chunks). */
+  /** All the text generated (the concatenation of the streamed chunks); a tool call's text is not in it. */
   text: string;
   stopReason: StopReason;
   usage: Usage;
+  /** The tools the answer calls, in order (with `stopReason: "tool_calls"`); absent when it calls none. */
+  toolCalls?: ToolCall[];
+}
+
+/**
+ * A tool the model may call ({@link GenerateOptions.tools}): a name (letters, digits, `_`, `-`), what it
+ * does, and the JSON Schema of its arguments (an object schema; the subset {@link GenerateOptions.jsonSchema}
+ * accepts). The model is told about it through its chat template; its arguments are grammar-constrained.
+ *
+ * @example
+ * ```ts
+ * import type { ToolDefinition } from "./backend.ts";
+ * const weather: ToolDefinition = {
+ *   name: "get_weather",
+ *   description: "The weather in a city",
+ *   parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+ * };
+ * ```
+ */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object; absent: the tool takes no arguments. */
+  parameters?: Record<string, unknown>;
+}
+
+/**
+ * Whether the model calls a tool ({@link GenerateOptions.toolChoice}): `"auto"` (it decides), `"none"` (it
+ * answers with text; the tools are not shown to it), `"required"` (it must call one: the answer is forced
+ * to start with a call) or `{ name }` (it must call that one).
+ *
+ * @example
+ * ```ts
+ * import type { ToolChoice } from "./backend.ts";
+ * const forced: ToolChoice = { name: "get_weather" };
+ * ```
+ */
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+/**
+ * A call of a tool made by the model ({@link GenerateResult.toolCalls}), or one given back in a
+ * conversation ({@link ChatMessage.toolCalls}): its id (`call_…`, chosen by lode; a tool message answers it
+ * by that id), the tool's name and its arguments as JSON text.
+ *
+ * @example
+ * ```ts
+ * import type { ToolCall } from "./backend.ts";
+ * const call: ToolCall = { id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' };
+ * ```
+ */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
 }
 
 /**
@@ -185,11 +250,21 @@ export interface Generation extends AsyncIterable<string> {
  *   { role: "system", content: "Answer briefly." },
  *   { role: "user", content: "What is a GGUF file?" },
  * ];
+ * const toolTurn: ChatMessage[] = [
+ *   { role: "user", content: "Weather in Paris?" },
+ *   { role: "assistant", content: "", toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] },
+ *   { role: "tool", toolCallId: "call_1", content: '{"celsius":21}' },
+ * ];
  * ```
  */
 export interface ChatMessage {
-  role: "system" | "user" | "assistant";
+  /** `tool`: the result of a tool call, answering the assistant message before it that made the call. */
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
+  /** The calls an assistant message made (the model's earlier answer); `assistant` only. */
+  toolCalls?: ToolCall[];
+  /** The id of the call a `tool` message answers (one of the preceding assistant message's `toolCalls`). */
+  toolCallId?: string;
 }
 
 /**

@@ -29,6 +29,9 @@ export type {
   SessionInfo,
   StatusEvent,
   StopReason,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
   Usage,
 } from "./backend.ts";
 export { defaultThreads, MAX_DEFAULT_THREADS } from "./default_threads.ts";

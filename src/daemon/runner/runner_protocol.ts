@@ -23,7 +23,14 @@ import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
 import type { LoadOptions } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();
-const Messages = z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }));
+const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
+/** `ChatMessage`s of the backend contract: tool calls and results included. */
+const Messages = z.array(z.object({
+  role: z.enum(["system", "user", "assistant", "tool"]),
+  content: z.string(),
+  toolCalls: z.array(ToolCall).optional(),
+  toolCallId: z.string().optional(),
+}));
 /** GenerateOptions without the signal (a `cancel` request replaces it); checked by the backend itself. */
 const Options = z.record(z.unknown());
 
