@@ -2,8 +2,8 @@
  * A `/v1/completions` or `/v1/chat/completions` request answered: the
  * generation run by the inference service, encoded as one JSON body, or
  * with `"stream": true` as server-sent events — one chunk per generated
- * text, then the chunk with `finish_reason`, the usage chunk when asked for,
- * and `[DONE]`. A stream's headers are sent with its first text, so a
+ * text, the chunk with the tool calls when the answer calls tools, then the
+ * chunk with `finish_reason`, the usage chunk when asked for, and `[DONE]`. A stream's headers are sent with its first text, so a
  * request refused or failing before that gets a real HTTP status; a failure
  * after it is a last `data: {"error":…}` event.
  *
@@ -20,7 +20,7 @@ import type { ActivityRecord } from "../server/activity_log.ts";
 import { generationActivity } from "../server/activity_fields.ts";
 import type { InferenceService, ServiceCall } from "../server/inference_service.ts";
 import type { RequestOf } from "../wire/protocol.ts";
-import { samplingOptions } from "../wire/protocol_backend.ts";
+import { chatMessages, samplingOptions, toolOptions } from "../wire/protocol_backend.ts";
 import {
   type Answer,
   chatBody,
@@ -30,6 +30,7 @@ import {
   errorBody,
   errorResponse,
   json,
+  toolCallsChunk,
   usageChunk,
 } from "./openai_responses.ts";
 import type { Translated } from "./openai_translate.ts";
@@ -90,11 +91,14 @@ export function answerGeneration(a: GenerationAnswer): Promise<Response> {
   const { kind, head, translated: t } = a;
   const input = t.request.op === "generate"
     ? { model: t.request.model, prompt: t.request.prompt }
-    : { model: t.request.model, messages: t.request.messages };
+    : { model: t.request.model, messages: chatMessages(t.request.messages) };
+  const options = t.request.op === "chat"
+    ? { ...samplingOptions(t.request), ...toolOptions(t.request) }
+    : samplingOptions(t.request);
   /** Runs the generation, giving each batch of its text to `onTexts` (then waiting for `ready`). */
   const generate = (onTexts?: (texts: string[]) => void, ready?: () => Promise<void>) =>
     a.run(async (): Promise<Ran<GenerateResult>> => {
-      const generation = await a.service.generate(input, samplingOptions(t.request), a.call);
+      const generation = await a.service.generate(input, options, a.call);
       if (onTexts !== undefined) {
         for await (const texts of generation.batches()) {
           onTexts(texts);
@@ -106,7 +110,13 @@ export function answerGeneration(a: GenerationAnswer): Promise<Response> {
     });
   if (!t.stream) {
     return generate().then((r) => {
-      const answer = { ...head, text: r.text, stopReason: r.stopReason, usage: r.usage };
+      const answer = {
+        ...head,
+        text: r.text,
+        stopReason: r.stopReason,
+        usage: r.usage,
+        toolCalls: r.toolCalls,
+      };
       return json(200, kind === "chat" ? chatBody(answer) : completionBody(answer));
     }).finally(a.onEnd);
   }
@@ -127,6 +137,7 @@ export function answerGeneration(a: GenerationAnswer): Promise<Response> {
       (r) => {
         start();
         const last = { ...head, stopReason: r.stopReason, usage: r.usage };
+        if (kind === "chat" && (r.toolCalls?.length ?? 0) > 0) sse.send(toolCallsChunk(head, r.toolCalls!));
         sse.send(chunk(kind, last, { finish: true }));
         if (t.includeUsage) sse.send(usageChunk(kind, last));
         sse.send("[DONE]");

@@ -14,16 +14,17 @@
  * @module
  */
 import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
-import type { StopReason, Usage } from "../../inference/backend.ts";
+import type { StopReason, ToolCall, Usage } from "../../inference/backend.ts";
 import type { ModelEntry } from "../wire/protocol.ts";
+import { openAiToolCalls, toolCallDeltas } from "./openai_tools.ts";
 
 /** OpenAI's `finish_reason`. */
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
 
 /**
  * OpenAI's `finish_reason` for a stop reason: `eos` and `stop` → `stop`,
- * `max_tokens` and `context_full` → `length` (an `abort` only reaches a
- * client that stopped reading: `stop`).
+ * `max_tokens` and `context_full` → `length`, `tool_calls` → `tool_calls`
+ * (an `abort` only reaches a client that stopped reading: `stop`).
  *
  * @example
  * ```ts
@@ -31,6 +32,7 @@ export type FinishReason = "stop" | "length";
  * ```
  */
 export function finishReason(stopReason: StopReason | undefined): FinishReason {
+  if (stopReason === "tool_calls") return "tool_calls";
   return stopReason === "max_tokens" || stopReason === "context_full" ? "length" : "stop";
 }
 
@@ -66,6 +68,8 @@ export interface Answer {
   text: string;
   stopReason?: StopReason;
   usage?: Usage;
+  /** The tools the answer calls (chat). */
+  toolCalls?: ToolCall[];
 }
 
 /**
@@ -96,6 +100,7 @@ export function completionBody(a: Answer): Record<string, unknown> {
  * ```
  */
 export function chatBody(a: Answer): Record<string, unknown> {
+  const calls = a.toolCalls ?? [];
   return {
     id: a.id,
     object: "chat.completion",
@@ -103,7 +108,12 @@ export function chatBody(a: Answer): Record<string, unknown> {
     model: a.model,
     choices: [{
       index: 0,
-      message: { role: "assistant", content: a.text, refusal: null },
+      message: {
+        role: "assistant",
+        content: a.text === "" && calls.length > 0 ? null : a.text,
+        refusal: null,
+        ...(calls.length > 0 ? { tool_calls: openAiToolCalls(calls) } : {}),
+      },
       logprobs: null,
       finish_reason: finishReason(a.stopReason),
     }],
@@ -145,6 +155,33 @@ export function chunk(
     ...head,
     object: "chat.completion.chunk",
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+/**
+ * The chunk with an answer's tool calls, before the last one: `delta.tool_calls`, each call whole
+ * (openai_tools.ts), `delta.role` too when it is the first chunk.
+ *
+ * @example
+ * ```ts
+ * toolCallsChunk({ id: "c1", created: 0, model: "m", text: "" }, [{ id: "call_1", name: "f", arguments: "{}" }]);
+ * ```
+ */
+export function toolCallsChunk(
+  a: Answer,
+  calls: readonly ToolCall[],
+  first = false,
+): Record<string, unknown> {
+  const delta: Record<string, unknown> = {
+    ...(first ? { role: "assistant" } : {}),
+    tool_calls: toolCallDeltas(calls),
+  };
+  return {
+    id: a.id,
+    created: a.created,
+    model: a.model,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: null }],
   };
 }
 

@@ -6,7 +6,7 @@
  * openai_responses.ts.
  *
  * Request fields are checked twice: their OpenAI shape here (a field lode
- * cannot honour — `n` > 1, `tools`, `logprobs`, `echo`, token-id prompts — is
+ * cannot honour — `n` > 1, `functions`, `logprobs`, `echo`, token-id prompts — is
  * a `BAD_REQUEST` naming it, not silently dropped), then the protocol's
  * schema. `frequency_penalty`, `presence_penalty`, `logit_bias`, `user` and
  * unknown fields are ignored. lode's own sampling fields `top_k` and
@@ -24,6 +24,7 @@ import { z } from "zod";
 import { LodeError } from "../../errors.ts";
 import { Request, type RequestOf } from "../wire/protocol.ts";
 import { invalidFrame } from "../wire/decode_request.ts";
+import { OpenAiToolCall, OpenAiTools, toolRequestFields, wireToolCalls } from "./openai_tools.ts";
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -74,20 +75,25 @@ const CompletionBody = z.object({
 
 const ChatBody = z.object({
   ...Sampling,
+  ...OpenAiTools.shape,
   max_completion_tokens: nullish(z.number().int().positive()),
   messages: z.array(z.object({
-    role: z.enum(["system", "developer", "user", "assistant"]),
+    role: z.enum(["system", "developer", "user", "assistant", "tool"]),
     content: z.union([z.string(), z.array(Text), z.null()], {
       errorMap: (issue, ctx) => ({
         message: issue.code === "invalid_union"
           ? "a string or a list of text parts (images and audio are not supported)"
           : ctx.defaultError,
       }),
-    }),
+    }).optional(),
+    /** An assistant message's calls. */
+    tool_calls: nullish(z.array(OpenAiToolCall)),
+    /** The call a `tool` message answers. */
+    tool_call_id: nullish(z.string().min(1)),
   })).min(1),
   logprobs: unsupported("logprobs are not supported"),
-  tools: none("tools are not supported by this server"),
-  functions: none("functions are not supported by this server"),
+  functions: none("functions are not supported: give tools"),
+  function_call: unsupported("function_call is not supported: give tool_choice"),
 });
 
 const EmbeddingsBody = z.object({
@@ -139,7 +145,9 @@ export function completionRequest(body: unknown, id: string): Translated<Request
 
 /**
  * The `chat` request for a `/v1/chat/completions` body (`developer`
- * messages are system messages; text parts are joined); throws
+ * messages are system messages; text parts are joined; `tools`,
+ * `tool_choice`, assistant `tool_calls` and `tool` messages as in
+ * openai_tools.ts); throws
  * `LodeError("BAD_REQUEST")`.
  *
  * @example
@@ -149,11 +157,27 @@ export function completionRequest(body: unknown, id: string): Translated<Request
  */
 export function chatRequest(body: unknown, id: string): Translated<RequestOf<"chat">> {
   const b = parse(ChatBody, body, "chat.completions");
-  const messages = b.messages.map((m) => ({
-    role: m.role === "developer" ? "system" as const : m.role,
-    content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
-  }));
-  const fields = sampling(b);
+  const messages = b.messages.map((m, index) => {
+    if (m.role === "tool" && m.tool_call_id == null) {
+      throw badRequest(
+        `messages.${index}.tool_call_id`,
+        `message ${index} (tool) needs the tool_call_id it answers`,
+      );
+    }
+    if (m.role !== "assistant" && (m.tool_calls?.length ?? 0) > 0) {
+      throw badRequest(
+        `messages.${index}.tool_calls`,
+        `only assistant messages carry tool_calls (message ${index})`,
+      );
+    }
+    return {
+      role: m.role === "developer" ? "system" as const : m.role,
+      content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
+      ...(m.role === "assistant" && m.tool_calls != null ? { tool_calls: wireToolCalls(m.tool_calls) } : {}),
+      ...(m.role === "tool" ? { tool_call_id: m.tool_call_id } : {}),
+    };
+  });
+  const fields = { ...sampling(b), ...tools(b) };
   if (b.max_completion_tokens != null) fields.max_tokens = b.max_completion_tokens;
   return translated(b, { id, op: "chat", model: b.model, messages, ...fields });
 }
@@ -177,6 +201,20 @@ export function embeddingsRequest(body: unknown, id: string): TranslatedEmbeddin
 }
 
 type SamplingBody = z.infer<z.ZodObject<typeof Sampling>>;
+
+/** The `chat` op's tool fields; `tool_choice` without tools, or naming none of them, is refused as OpenAI does. */
+function tools(b: OpenAiTools): Record<string, unknown> {
+  const fields = toolRequestFields(b);
+  const names = new Set((fields.tools ?? []).map((t) => t.name));
+  const choice = fields.tool_choice;
+  if (choice !== undefined && names.size === 0) {
+    throw badRequest("tool_choice", "tool_choice is only allowed when tools are given");
+  }
+  if (typeof choice === "object" && !names.has(choice.name)) {
+    throw badRequest("tool_choice", `tool_choice names ${choice.name}, which is not one of the tools`);
+  }
+  return fields;
+}
 
 function sampling(b: SamplingBody): Record<string, unknown> {
   const out: Record<string, unknown> = {};
