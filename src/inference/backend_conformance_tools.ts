@@ -40,12 +40,19 @@ const ASK: ChatMessage[] = [{ role: "user", content: "What is the weather?" }];
 export async function toolSteps(t: Deno.TestContext, session: Session, maxTokens = 120): Promise<void> {
   const s = session;
   if (!s.capabilities.tools) {
-    await t.step("tools: capabilities.tools is false, so tools are refused (USAGE); toolChoice none is text", async () => {
-      await assertRejects(s.chat(ASK, { tools: [TIME], maxTokens: 4 }).result, (e) => isLodeError(e, "USAGE"));
-      const text = await s.chat(ASK, { tools: [TIME], toolChoice: "none", maxTokens: 4, temperature: 0 }).result;
-      assertEquals(text.toolCalls, undefined);
-      assert(text.stopReason !== "tool_calls", text.stopReason);
-    });
+    await t.step(
+      "tools: capabilities.tools is false, so tools are refused (USAGE); toolChoice none is text",
+      async () => {
+        await assertRejects(
+          s.chat(ASK, { tools: [TIME], maxTokens: 4 }).result,
+          (e) => isLodeError(e, "USAGE"),
+        );
+        const text = await s.chat(ASK, { tools: [TIME], toolChoice: "none", maxTokens: 4, temperature: 0 })
+          .result;
+        assertEquals(text.toolCalls, undefined);
+        assert(text.stopReason !== "tool_calls", text.stopReason);
+      },
+    );
     return;
   }
   await t.step("tools: a required or named toolChoice makes a call; its result is answered", async () => {
@@ -57,18 +64,23 @@ export async function toolSteps(t: Deno.TestContext, session: Session, maxTokens
       assert(call.id.length > 0 && ["get_weather", "get_time"].includes(call.name), JSON.stringify(call));
       assertEquals(typeof JSON.parse(call.arguments), "object");
     }
-    const named = await s.chat(ASK, { ...base, tools: [WEATHER, TIME], toolChoice: { name: "get_weather" } }).result;
+    const named = await s.chat(ASK, { ...base, tools: [WEATHER, TIME], toolChoice: { name: "get_weather" } })
+      .result;
     assertEquals(named.stopReason, "tool_calls");
     const call = named.toolCalls![0]!;
     assertEquals(call.name, "get_weather");
     const args = JSON.parse(call.arguments);
-    assert(typeof args.precise === "boolean" && ["celsius", "fahrenheit"].includes(args.unit), call.arguments);
+    assert(
+      typeof args.precise === "boolean" && ["celsius", "fahrenheit"].includes(args.unit),
+      call.arguments,
+    );
     const turn: ChatMessage[] = [
       ...ASK,
       { role: "assistant", content: "", toolCalls: [call] },
       { role: "tool", toolCallId: call.id, content: '{"celsius":21}' },
     ];
-    const answer = await s.chat(turn, { maxTokens: 4, temperature: 0, tools: [WEATHER], toolChoice: "none" }).result;
+    const answer = await s.chat(turn, { maxTokens: 4, temperature: 0, tools: [WEATHER], toolChoice: "none" })
+      .result;
     assert(["eos", "stop", "max_tokens"].includes(answer.stopReason), answer.stopReason);
     await assertRejects(
       s.chat([...ASK, { role: "tool", toolCallId: "call_none", content: "x" }], { maxTokens: 4 }).result,

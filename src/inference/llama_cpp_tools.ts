@@ -176,13 +176,12 @@ export class ToolForcingWrapper {
 
   constructor(lib: typeof NodeLlamaCpp, base: NodeLlamaCpp.ChatWrapper) {
     const wrapper: NodeLlamaCpp.ChatWrapper = Object.create(base);
-    const self = this;
-    wrapper.generateContextState = function (
+    wrapper.generateContextState = (
       options: NodeLlamaCpp.ChatWrapperGenerateContextStateOptions,
-    ): NodeLlamaCpp.ChatWrapperGeneratedContextState {
+    ): NodeLlamaCpp.ChatWrapperGeneratedContextState => {
       const state = base.generateContextState(options);
       const prefix = base.settings.functions?.call?.prefix;
-      if (!self.force || options.availableFunctions === undefined || prefix == null) return state;
+      if (!this.force || options.availableFunctions === undefined || prefix == null) return state;
       return {
         contextText: state.contextText,
         stopGenerationTriggers: state.stopGenerationTriggers,
@@ -200,7 +199,7 @@ export class ToolForcingWrapper {
  * @example
  * ```ts
  * import { toolCallsOf } from "./llama_cpp_tools.ts";
- * toolCallsOf([{ functionName: "get_time", params: undefined, raw: [] }]);
+ * toolCallsOf([{ functionName: "get_time", params: undefined }]);
  * // [{ id: "call_…", name: "get_time", arguments: "{}" }]
  * ```
  */
