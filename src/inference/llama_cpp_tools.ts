@@ -86,7 +86,7 @@ export function checkTools(options: GenerateOptions): CheckedTools | undefined {
     }
     functions[name] = {
       ...(tool.description ? { description: tool.description } : {}),
-      ...(tool.parameters === undefined ? {} : { params: parameters(name, tool.parameters) }),
+      ...(isEmpty(tool.parameters) ? {} : { params: parameters(name, index, tool.parameters!) }),
     };
   });
   if (toolChoice === "none" || tools.length === 0) {
@@ -118,11 +118,23 @@ export function checkTools(options: GenerateOptions): CheckedTools | undefined {
   };
 }
 
+/** No parameters: none given, or the empty schema `{}` (what clients send for a tool without arguments). */
+function isEmpty(schema: Record<string, unknown> | undefined): boolean {
+  return schema === undefined ||
+    (typeof schema === "object" && schema !== null && !Array.isArray(schema) &&
+      Object.keys(schema).length === 0);
+}
+
 /** A tool's arguments schema: an object schema grammars can enforce. */
-function parameters(name: string, schema: Record<string, unknown>): NodeLlamaCpp.GbnfJsonSchema {
+function parameters(
+  name: string,
+  index: number,
+  schema: Record<string, unknown>,
+): NodeLlamaCpp.GbnfJsonSchema {
+  const field = `tools.${index}.parameters`;
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) {
     throw new LodeError("SCHEMA_INVALID", `tool ${name}'s parameters must be a JSON Schema object`, {
-      details: { path: "/", reason: "not an object", tool: name },
+      details: { path: "/", reason: "not an object", tool: name, field },
     });
   }
   try {
@@ -130,7 +142,7 @@ function parameters(name: string, schema: Record<string, unknown>): NodeLlamaCpp
   } catch (e) {
     if (e instanceof LodeError) {
       throw new LodeError(e.code, `tool ${name}'s parameters: ${e.message}`, {
-        details: { ...e.details, tool: name },
+        details: { ...e.details, tool: name, field },
         cause: e,
       });
     }
