@@ -128,9 +128,11 @@ Deno.test("lode serve --http: tools with the openai client, the Vercel AI SDK an
           });
           const calls: { id: string; name: string; arguments: string }[] = [];
           let finish: string | null = null;
+          let pieces = 0;
           for await (const chunk of stream) {
             const choice = chunk.choices[0];
             if (choice === undefined) continue;
+            if ((choice.delta.tool_calls?.length ?? 0) > 0) pieces++;
             for (const d of choice.delta.tool_calls ?? []) {
               const call = calls[d.index] ??= { id: "", name: "", arguments: "" };
               call.id += d.id ?? "";
@@ -140,6 +142,7 @@ Deno.test("lode serve --http: tools with the openai client, the Vercel AI SDK an
             finish = choice.finish_reason ?? finish;
           }
           assert.equal(finish, "tool_calls");
+          assert.ok(pieces > 1, `the arguments came in ${pieces} chunk(s)`);
           assert.equal(calls.length, 1);
           assert.match(calls[0]!.id, /^call_/);
           assertWeatherCall(calls[0]!);

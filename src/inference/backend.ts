@@ -135,6 +135,13 @@ export interface GenerateOptions {
   /** False: at most one call per answer. Default true: as many as the model makes (when its template can). */
   parallelToolCalls?: boolean;
   /**
+   * Receives the tool calls of a chat answer while they are generated (the text chunks stream as usual):
+   * a call's first delta has its `id` and `name`, the `arguments` of its deltas joined are its arguments.
+   * The result's {@link GenerateResult.toolCalls} are the calls that completed. Must not block; errors it
+   * throws are ignored.
+   */
+  onToolCallDelta?: (delta: ToolCallDelta) => void;
+  /**
    * Stops the generation promptly. The stream then ends normally and the
    * result has `stopReason: "abort"` with the text produced so far.
    */
@@ -208,6 +215,24 @@ export type ToolChoice = "auto" | "none" | "required" | { name: string };
 export interface ToolCall {
   id: string;
   name: string;
+  arguments: string;
+}
+
+/**
+ * A piece of a tool call being generated ({@link GenerateOptions.onToolCallDelta}): `index` is the call's
+ * position in the answer; the first delta of a call has `id` and `name`; `arguments` continues its JSON text.
+ *
+ * @example
+ * ```ts
+ * import type { ToolCallDelta } from "./backend.ts";
+ * const first: ToolCallDelta = { index: 0, id: "call_1", name: "get_weather", arguments: '{"ci' };
+ * const next: ToolCallDelta = { index: 0, arguments: 'ty":"Paris"}' };
+ * ```
+ */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
   arguments: string;
 }
 

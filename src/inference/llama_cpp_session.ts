@@ -37,7 +37,7 @@ import { createGeneration } from "./generation.ts";
 import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
 import { PromptMeter } from "./llama_cpp_prompt.ts";
-import { type CheckedTools, checkTools, toolCallsOf, ToolForcingWrapper } from "./llama_cpp_tools.ts";
+import { type CheckedTools, checkTools, ToolCallStream, ToolForcingWrapper } from "./llama_cpp_tools.ts";
 import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
 import { type CheckedOptions, checkGenerateOptions, runTurn, samplingOptions } from "./llama_cpp_turn.ts";
 
@@ -152,6 +152,7 @@ export class LlamaCppSession implements Session {
       const room = this.#parts.context.contextSize - 1 - promptTokens; // LlamaChat keeps one token free
       const { grammar, ...sampling } = await samplingOptions(this.#parts.model.llama, checked);
       let calls: ToolCall[] = [];
+      const stream = new ToolCallStream(checked.options.onToolCallDelta);
       const result = await runTurn({
         ...this.#turnBase(checked, emit, signal),
         promptTokens,
@@ -165,13 +166,14 @@ export class LlamaCppSession implements Session {
               ...(tools === undefined ? { grammar } : {
                 functions: tools.functions,
                 documentFunctionParams: true,
+                onFunctionCallParamsChunk: (piece) => stream.chunk(piece),
                 ...(tools.maxParallel === undefined ? {} : { maxParallelFunctionCalls: tools.maxParallel }),
               }),
               // Never more than fits: LlamaChat would otherwise drop earlier messages to go on.
               maxTokens: Math.min(checked.options.maxTokens ?? room, room),
               stopOnAbortSignal: true,
             });
-            calls = toolCallsOf(response.functionCalls);
+            calls = stream.finish(response.functionCalls);
             return response.metadata.stopReason;
           } finally {
             this.#forcing!.force = false;

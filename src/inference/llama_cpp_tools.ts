@@ -10,7 +10,8 @@
  * - {@link ToolForcingWrapper} forces a call (`toolChoice` `required` or named): the answer starts in
  *   node-llama-cpp's function-calling mode (`noPrefixTrigger` of type `functionCall`), so the grammar makes the
  *   first thing generated a call of one of the tools;
- * - {@link toolCallsOf} turns node-llama-cpp's calls into {@link ToolCall}s with fresh ids.
+ * - {@link ToolCallStream} turns node-llama-cpp's calls, and the pieces of their arguments as they are
+ *   generated, into {@link ToolCall}s and {@link ToolCallDelta}s with fresh ids.
  *
  * Wrappers without a native syntax (ChatML, Llama 2, …) use node-llama-cpp's generic one
  * (`||call: name({…})`); the plain layout of template-less models has none, so their sessions report
@@ -29,7 +30,7 @@
  */
 import type * as NodeLlamaCpp from "node-llama-cpp";
 import { LodeError } from "../errors.ts";
-import type { GenerateOptions, ToolCall } from "./backend.ts";
+import type { GenerateOptions, ToolCall, ToolCallDelta } from "./backend.ts";
 import { checkJsonSchema } from "./json_schema.ts";
 import { PLAIN_CHAT_WRAPPER_NAME } from "./llama_cpp_chat.ts";
 
@@ -205,24 +206,78 @@ export class ToolForcingWrapper {
 }
 
 /**
- * node-llama-cpp's function calls as {@link ToolCall}s: a fresh `call_…` id each, the arguments as JSON
- * text (`{}` for a tool without parameters).
+ * The tool calls of one answer as node-llama-cpp generates them: {@link chunk} takes its
+ * `onFunctionCallParamsChunk` pieces and passes them on as {@link ToolCallDelta}s (a call's first one with a
+ * fresh `call_…` id and its name); {@link finish} gives the completed calls as {@link ToolCall}s — the same
+ * ids, the arguments as streamed (or `{}` for a tool without parameters) — and announces those no piece
+ * announced (calls without arguments).
  *
  * @example
  * ```ts
- * import { toolCallsOf } from "./llama_cpp_tools.ts";
- * toolCallsOf([{ functionName: "get_time", params: undefined }]);
- * // [{ id: "call_…", name: "get_time", arguments: "{}" }]
+ * import { ToolCallStream } from "./llama_cpp_tools.ts";
+ * const stream = new ToolCallStream((d) => console.log(d));
+ * stream.chunk({ callIndex: 0, functionName: "f", paramsChunk: '{"a":', done: false });
+ * stream.chunk({ callIndex: 0, functionName: "f", paramsChunk: "1}", done: true });
+ * stream.finish([{ functionName: "f", params: { a: 1 } }]); // [{ id: "call_…", name: "f", arguments: '{"a":1}' }]
  * ```
  */
-export function toolCallsOf(
-  calls: readonly { functionName: string; params?: unknown }[] | undefined,
-): ToolCall[] {
-  return (calls ?? []).map((call) => ({
-    id: `call_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`,
-    name: call.functionName,
-    arguments: JSON.stringify(call.params ?? {}),
-  }));
+export class ToolCallStream {
+  readonly #onDelta: ((delta: ToolCallDelta) => void) | undefined;
+  readonly #calls = new Map<number, { id: string; name: string; text: string; sent: number }>();
+
+  constructor(onDelta?: (delta: ToolCallDelta) => void) {
+    this.#onDelta = onDelta;
+  }
+
+  /** A piece of a call's arguments (whitespace at the end is held back until more text follows it). */
+  chunk(piece: { callIndex: number; functionName: string; paramsChunk: string; done: boolean }): void {
+    let call = this.#calls.get(piece.callIndex);
+    const first = call === undefined;
+    call ??= { id: newCallId(), name: piece.functionName, text: "", sent: 0 };
+    this.#calls.set(piece.callIndex, call);
+    call.text += piece.paramsChunk;
+    const upTo = call.text.trimEnd().length;
+    const text = call.text.slice(call.sent, Math.max(upTo, call.sent));
+    call.sent = Math.max(upTo, call.sent);
+    if (first) this.#emit({ index: piece.callIndex, id: call.id, name: call.name, arguments: text });
+    else if (text !== "") this.#emit({ index: piece.callIndex, arguments: text });
+  }
+
+  /** The completed calls (node-llama-cpp's `functionCalls`, in order) as {@link ToolCall}s. */
+  finish(calls: readonly { functionName: string; params?: unknown }[] | undefined): ToolCall[] {
+    return (calls ?? []).map((call, index) => {
+      const streamed = this.#calls.get(index);
+      if (streamed !== undefined && streamed.name === call.functionName && parses(streamed.text)) {
+        return { id: streamed.id, name: call.functionName, arguments: streamed.text.slice(0, streamed.sent) };
+      }
+      const done = {
+        id: streamed?.id ?? newCallId(),
+        name: call.functionName,
+        arguments: JSON.stringify(call.params ?? {}),
+      };
+      if (streamed === undefined) this.#emit({ index, ...done });
+      return done;
+    });
+  }
+
+  #emit(delta: ToolCallDelta): void {
+    try {
+      this.#onDelta?.(delta);
+    } catch { /* an observer's failure is not the generation's */ }
+  }
+}
+
+function newCallId(): string {
+  return `call_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function usage(field: string, message: string): LodeError {

@@ -3,7 +3,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { writeChatModel } from "../../tests/support/chat_model.ts";
 import { withTempDir } from "../../tests/support/temp_dir.ts";
 import { isLodeError } from "../errors.ts";
-import type { ChatMessage, ToolDefinition } from "./backend.ts";
+import type { ChatMessage, ToolCallDelta, ToolDefinition } from "./backend.ts";
 import { createLlamaCppBackend } from "./llama_cpp_backend.ts";
 import { toChatHistory } from "./llama_cpp_chat.ts";
 import { checkTools } from "./llama_cpp_tools.ts";
@@ -88,8 +88,13 @@ Deno.test("a chat model calls tools: capabilities.tools, forced and named calls,
     try {
       const session = await backend.load(await writeChatModel(`${dir}/chat.gguf`), LOAD);
       assert.equal(session.capabilities.tools, true);
-      const required = await session.chat([ASK], { tools: [WEATHER], toolChoice: "required", maxTokens: 100 })
-        .result;
+      const deltas: ToolCallDelta[] = [];
+      const required = await session.chat([ASK], {
+        tools: [WEATHER],
+        toolChoice: "required",
+        maxTokens: 100,
+        onToolCallDelta: (d) => deltas.push(d),
+      }).result;
       assert.equal(required.stopReason, "tool_calls");
       assert.equal(required.text, "");
       assert.equal(required.toolCalls?.length, 1);
@@ -99,6 +104,11 @@ Deno.test("a chat model calls tools: capabilities.tools, forced and named calls,
       const args = JSON.parse(call.arguments);
       assert.equal(typeof args.precise, "boolean");
       assert.ok(["c", "f"].includes(args.unit));
+      // The pieces streamed while the call was generated make the same call.
+      assert.ok(deltas.length > 1, JSON.stringify(deltas));
+      assert.deepEqual([deltas[0]!.index, deltas[0]!.id, deltas[0]!.name], [0, call.id, "get_weather"]);
+      assert.ok(deltas.slice(1).every((d) => d.index === 0 && d.id === undefined));
+      assert.equal(deltas.map((d) => d.arguments).join(""), call.arguments);
 
       const named = await session.chat([ASK], {
         tools: [WEATHER, TIME],
@@ -106,7 +116,7 @@ Deno.test("a chat model calls tools: capabilities.tools, forced and named calls,
         parallelToolCalls: false,
         maxTokens: 100,
       }).result;
-      assert.deepEqual(named.toolCalls?.map((c) => [c.name, c.arguments]), [["get_time", "{}"]]);
+      assert.deepEqual(named.toolCalls?.map((c) => [c.name, JSON.parse(c.arguments)]), [["get_time", {}]]);
 
       const turn: ChatMessage[] = [
         ASK,

@@ -30,6 +30,7 @@ export type {
   StatusEvent,
   StopReason,
   ToolCall,
+  ToolCallDelta,
   ToolChoice,
   ToolDefinition,
   Usage,

@@ -16,7 +16,7 @@
 import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import type { StopReason, ToolCall, Usage } from "../../inference/backend.ts";
 import type { ModelEntry } from "../wire/protocol.ts";
-import { openAiToolCalls, toolCallDeltas } from "./openai_tools.ts";
+import { openAiToolCalls } from "./openai_tools.ts";
 
 /** OpenAI's `finish_reason`. */
 export type FinishReason = "stop" | "length" | "tool_calls";
@@ -159,29 +159,22 @@ export function chunk(
 }
 
 /**
- * The chunk with an answer's tool calls, before the last one: `delta.tool_calls`, each call whole
- * (openai_tools.ts), `delta.role` too when it is the first chunk.
+ * A chunk of tool calls, before the last one: `delta.tool_calls` with `entries` (openai_tools.ts: pieces
+ * of calls as they are generated, or whole calls).
  *
  * @example
  * ```ts
- * toolCallsChunk({ id: "c1", created: 0, model: "m", text: "" }, [{ id: "call_1", name: "f", arguments: "{}" }]);
+ * import { toolCallDeltas } from "./openai_tools.ts";
+ * toolCallsChunk({ id: "c1", created: 0, model: "m", text: "" }, toolCallDeltas([{ id: "call_1", name: "f", arguments: "{}" }]));
  * ```
  */
-export function toolCallsChunk(
-  a: Answer,
-  calls: readonly ToolCall[],
-  first = false,
-): Record<string, unknown> {
-  const delta: Record<string, unknown> = {
-    ...(first ? { role: "assistant" } : {}),
-    tool_calls: toolCallDeltas(calls),
-  };
+export function toolCallsChunk(a: Answer, entries: Record<string, unknown>[]): Record<string, unknown> {
   return {
     id: a.id,
     created: a.created,
     model: a.model,
     object: "chat.completion.chunk",
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: null }],
+    choices: [{ index: 0, delta: { tool_calls: entries }, logprobs: null, finish_reason: null }],
   };
 }
 

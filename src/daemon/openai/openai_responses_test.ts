@@ -15,6 +15,7 @@ import {
   toolCallsChunk,
   usageChunk,
 } from "./openai_responses.ts";
+import { openAiToolCallDelta, toolCallDeltas } from "./openai_tools.ts";
 
 const A = { id: "x-1", created: 1700000000, model: "m", text: "Hi", stopReason: "eos" as const };
 /** A generation's usage with these token counts. */
@@ -161,7 +162,7 @@ Deno.test("tool calls: message.tool_calls with content null and finish_reason to
   ]);
   const plain = chatBody(A) as { choices: { message: Record<string, unknown> }[] };
   assert.equal("tool_calls" in plain.choices[0]!.message, false);
-  const c = toolCallsChunk(A, calls) as {
+  const c = toolCallsChunk(A, toolCallDeltas(calls)) as {
     choices: { delta: { tool_calls: unknown[] }; finish_reason: null }[];
   };
   assert.equal(c.choices[0]!.finish_reason, null);
@@ -170,5 +171,18 @@ Deno.test("tool calls: message.tool_calls with content null and finish_reason to
     id: "call_2",
     type: "function",
     function: { name: "g", arguments: '{"a":1}' },
+  });
+});
+
+Deno.test("a piece of a tool call: id, type and name on a call's first piece only", () => {
+  assert.deepEqual(openAiToolCallDelta({ index: 1, id: "call_2", name: "g", arguments: '{"a"' }), {
+    index: 1,
+    id: "call_2",
+    type: "function",
+    function: { name: "g", arguments: '{"a"' },
+  });
+  assert.deepEqual(openAiToolCallDelta({ index: 1, arguments: ":1}" }), {
+    index: 1,
+    function: { arguments: ":1}" },
   });
 });

@@ -1,8 +1,8 @@
 /**
  * OpenAI function tools (docs/daemon.md, "Tools"), both ways: a request's `tools`, `tool_choice` and
  * `parallel_tool_calls`, and the conversation's assistant `tool_calls` and `role: "tool"` messages, as the
- * `chat` op's fields (docs/protocol.md); a generation's tool calls as OpenAI's `message.tool_calls` and
- * streamed `delta.tool_calls`. The chat completions front (openai_translate.ts, openai_responses.ts) uses
+ * `chat` op's fields (docs/protocol.md); a generation's tool calls as OpenAI's `message.tool_calls`, and
+ * the pieces of those it generates as streamed `delta.tool_calls`. The chat completions front (openai_translate.ts, openai_responses.ts) uses
  * these; so can any other OpenAI-shaped front.
  *
  * @example
@@ -17,6 +17,7 @@
  * @module
  */
 import { z } from "zod";
+import type { ToolCallDelta } from "../../inference/backend.ts";
 import type { ToolCall, ToolFields } from "../wire/protocol.ts";
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
@@ -121,8 +122,27 @@ export function openAiToolCalls(calls: readonly ToolCall[]): Record<string, unkn
 }
 
 /**
- * A generation's tool calls as a streamed chunk's `delta.tool_calls`: each call whole in one delta, with
- * its `index`, `id`, `type`, name and all its arguments (clients join a call's deltas by `index`).
+ * A piece of a tool call as an entry of a streamed chunk's `delta.tool_calls`: `index`, and on a call's first
+ * piece `id`, `type` and `function.name`; `function.arguments` continues the call's JSON text (clients join a
+ * call's pieces by `index`).
+ *
+ * @example
+ * ```ts
+ * import { openAiToolCallDelta } from "./openai_tools.ts";
+ * openAiToolCallDelta({ index: 0, id: "call_1", name: "f", arguments: "{" });
+ * // { index: 0, id: "call_1", type: "function", function: { name: "f", arguments: "{" } }
+ * ```
+ */
+export function openAiToolCallDelta(delta: ToolCallDelta): Record<string, unknown> {
+  return {
+    index: delta.index,
+    ...(delta.id === undefined ? {} : { id: delta.id, type: "function" }),
+    function: { ...(delta.name === undefined ? {} : { name: delta.name }), arguments: delta.arguments },
+  };
+}
+
+/**
+ * Whole tool calls as `delta.tool_calls` entries, one per call (see {@link openAiToolCallDelta}).
  *
  * @example
  * ```ts
@@ -132,5 +152,7 @@ export function openAiToolCalls(calls: readonly ToolCall[]): Record<string, unkn
  * ```
  */
 export function toolCallDeltas(calls: readonly ToolCall[]): Record<string, unknown>[] {
-  return openAiToolCalls(calls).map((call, index) => ({ index, ...call }));
+  return calls.map((c, index) =>
+    openAiToolCallDelta({ index, id: c.id, name: c.name, arguments: c.arguments })
+  );
 }

@@ -20,7 +20,7 @@ import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { StatusEvent } from "../../events/status_event.ts";
 import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
-import type { LoadOptions } from "../../inference/backend.ts";
+import type { LoadOptions, ToolCallDelta } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();
 const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
@@ -123,6 +123,8 @@ export interface WireError {
 export type RunnerReply =
   | { id: number; type: "status"; event: StatusEvent }
   | { id: number; type: "chunks"; texts: string[] }
+  /** A piece of a tool call being generated (after every chunk before it). */
+  | { id: number; type: "toolCall"; delta: ToolCallDelta }
   | { id: number; type: "result"; value: unknown }
   | { id: number; type: "error"; error: WireError };
 
@@ -163,6 +165,10 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
       return Array.isArray(m.texts) && m.texts.every((t) => typeof t === "string") ? m as RunnerReply : null;
     case "result":
       return "value" in m ? m as RunnerReply : null;
+    case "toolCall": {
+      const d = m.delta as Record<string, unknown> | undefined;
+      return typeof d?.index === "number" && typeof d.arguments === "string" ? m as RunnerReply : null;
+    }
     case "error": {
       const e = m.error as Record<string, unknown> | undefined;
       return typeof e?.code === "string" && typeof e.message === "string" ? m as RunnerReply : null;

@@ -27,7 +27,14 @@ import type { ActivityRecord } from "./activity_log.ts";
 import { embedActivity, generationActivity, tokensActivity } from "./activity_fields.ts";
 import type { InferenceService, ServiceCall, WaitEvent } from "./inference_service.ts";
 import type { DoneUsage, FrameOf, Request, RequestOf, ResponseFrame, ToolCall } from "../wire/protocol.ts";
-import { chatMessages, samplingOptions, toolOptions, usageFrom } from "../wire/protocol_backend.ts";
+import {
+  chatMessages,
+  samplingOptions,
+  toolCallFrame,
+  toolOptions,
+  usageFrom,
+} from "../wire/protocol_backend.ts";
+import type { ToolCallDelta } from "../../inference/backend.ts";
 
 /**
  * What a request handler needs.
@@ -193,8 +200,9 @@ async function generate(
   const input = request.op === "generate"
     ? { model: request.model, prompt: request.prompt }
     : { model: request.model, messages: chatMessages(request.messages) };
+  const onToolCallDelta = (delta: ToolCallDelta) => ctx.send(toolCallFrame(request.id, delta));
   const options = request.op === "chat"
-    ? { ...samplingOptions(request), ...toolOptions(request) }
+    ? { ...samplingOptions(request), ...toolOptions(request), onToolCallDelta }
     : samplingOptions(request);
   const generation = await ctx.service.generate(input, options, call);
   // One `token` frame per text, the frames of a burst (a runner's `chunks` message) queued together so

@@ -31,7 +31,7 @@ import { createGeneration } from "../../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseFrame } from "./protocol.ts";
 import { invalidFrame } from "./decode_request.ts";
-import { samplingFields, toolFields, usageOf, wireMessages } from "./protocol_backend.ts";
+import { samplingFields, toolCallDelta, toolFields, usageOf, wireMessages } from "./protocol_backend.ts";
 
 type Listener = (frame: ResponseFrame) => void;
 
@@ -263,6 +263,12 @@ class DaemonSession implements Session {
         done = await this.#client.request(body, {
           signal,
           onFrame: (f) => {
+            if (f.type === "tool_call") {
+              try {
+                options.onToolCallDelta?.(toolCallDelta(f));
+              } catch { /* an observer's failure is not the generation's */ }
+              return;
+            }
             if (f.type !== "token") return;
             first ??= performance.now();
             chunks++;

@@ -244,6 +244,17 @@ export type ErrorFrame = z.infer<typeof ErrorFrame>;
 /** Every frame the inference socket sends, tagged by `type`. */
 export const ResponseFrame = z.discriminatedUnion("type", [
   z.object({ ...reply("token"), text: z.string() }),
+  /**
+   * A piece of a tool call while a `chat` answer generates it: `index` of the call in the answer; its first
+   * piece has `call_id` and `name`; `arguments` continues its JSON text (`done.tool_calls` has the whole calls).
+   */
+  z.object({
+    ...reply("tool_call"),
+    index: Count,
+    call_id: z.string().optional(),
+    name: z.string().optional(),
+    arguments: z.string(),
+  }),
   z.object({ ...reply("queued"), position: z.number().int().positive() }),
   /**
    * A phase of loading the request's model while the request waits for it (a pull's `download`

@@ -11,8 +11,20 @@
  * ```
  * @module
  */
-import type { ChatMessage, GenerateOptions, ToolCall, Usage } from "../../inference/backend.ts";
-import type { ChatMessage as WireMessage, DoneUsage, SamplingFields, ToolFields } from "./protocol.ts";
+import type {
+  ChatMessage,
+  GenerateOptions,
+  ToolCall,
+  ToolCallDelta,
+  Usage,
+} from "../../inference/backend.ts";
+import type {
+  ChatMessage as WireMessage,
+  DoneUsage,
+  FrameOf,
+  SamplingFields,
+  ToolFields,
+} from "./protocol.ts";
 
 /**
  * The backend's sampling options from a `generate` or `chat` request.
@@ -168,4 +180,41 @@ export function wireMessages(messages: readonly ChatMessage[]): WireMessage[] {
 /** A `done` frame's `tool_calls` for a result's calls (absent when it made none). */
 export function toolCallsField(toolCalls: readonly ToolCall[] | undefined): { tool_calls?: ToolCall[] } {
   return toolCalls === undefined || toolCalls.length === 0 ? {} : { tool_calls: [...toolCalls] };
+}
+
+/**
+ * The `tool_call` frame of a piece of a tool call.
+ *
+ * @example
+ * ```ts
+ * toolCallFrame("c1", { index: 0, id: "call_1", name: "f", arguments: "{" });
+ * // { id: "c1", type: "tool_call", index: 0, call_id: "call_1", name: "f", arguments: "{" }
+ * ```
+ */
+export function toolCallFrame(id: string, delta: ToolCallDelta): FrameOf<"tool_call"> {
+  return {
+    id,
+    type: "tool_call",
+    index: delta.index,
+    ...(delta.id === undefined ? {} : { call_id: delta.id }),
+    ...(delta.name === undefined ? {} : { name: delta.name }),
+    arguments: delta.arguments,
+  };
+}
+
+/**
+ * The piece of a tool call a `tool_call` frame carries (the inverse of {@link toolCallFrame}).
+ *
+ * @example
+ * ```ts
+ * toolCallDelta({ id: "c1", type: "tool_call", index: 0, arguments: "}" }); // { index: 0, arguments: "}" }
+ * ```
+ */
+export function toolCallDelta(frame: FrameOf<"tool_call">): ToolCallDelta {
+  return {
+    index: frame.index,
+    ...(frame.call_id === undefined ? {} : { id: frame.call_id }),
+    ...(frame.name === undefined ? {} : { name: frame.name }),
+    arguments: frame.arguments,
+  };
 }

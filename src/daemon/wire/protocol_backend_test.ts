@@ -11,7 +11,7 @@ import {
 } from "./protocol_backend.ts";
 
 Deno.test("samplingFields → the wire → samplingOptions: every backend sampling option comes back as it was, the signal stays home", () => {
-  type Tool = "tools" | "toolChoice" | "parallelToolCalls";
+  type Tool = "tools" | "toolChoice" | "parallelToolCalls" | "onToolCallDelta";
   const options: Required<Omit<GenerateOptions, "signal" | Tool>> = {
     maxTokens: 40,
     temperature: 0.5,
