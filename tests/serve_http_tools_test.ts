@@ -13,6 +13,8 @@ import { ChatOpenAI } from "@langchain/openai";
 import { HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { tool as lcTool } from "@langchain/core/tools";
 import { z } from "zod/v4";
+import { DaemonClient } from "../src/daemon/wire/client.ts";
+import type { ToolCallDelta } from "../src/inference/backend.ts";
 import { writeChatModel } from "./support/chat_model.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe } from "./support/serve_process.ts";
@@ -204,6 +206,32 @@ Deno.test("lode serve --http: tools with the openai client, the Vercel AI SDK an
           assert.ok(orphan instanceof OpenAI.APIError);
           assert.equal(orphan.status, 400);
           assert.match(orphan.message, /tool/);
+        },
+      );
+
+      await t.step(
+        "the daemon's socket: a chat session with tools gets tool_call pieces and the calls",
+        async () => {
+          const socket = await DaemonClient.connect(daemon.socket);
+          try {
+            const session = await socket.session(MODEL);
+            assert.equal(session.capabilities.tools, true);
+            const deltas: ToolCallDelta[] = [];
+            const r = await session.chat([{ role: "user", content: "What is the weather?" }], {
+              maxTokens: 100,
+              temperature: 0,
+              tools: [{ name: WEATHER.function.name, parameters: WEATHER.function.parameters! }],
+              toolChoice: { name: "get_weather" },
+              onToolCallDelta: (d) => deltas.push(d),
+            }).result;
+            assert.equal(r.stopReason, "tool_calls");
+            const call = r.toolCalls![0]!;
+            assertWeatherCall(call);
+            assert.equal(deltas[0]!.id, call.id);
+            assert.equal(deltas.map((d) => d.arguments).join(""), call.arguments);
+          } finally {
+            socket.close();
+          }
         },
       );
 
