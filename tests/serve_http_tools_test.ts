@@ -2,7 +2,8 @@
  * Tools (function calling) through `lode serve --http` on a generated ChatML chat model (random weights:
  * the tests assert on shapes and on what the grammar forces, never on words), driven by three client
  * stacks: the official `openai` client (plain, streamed, forced, a tool-result turn, refusals), the Vercel
- * AI SDK (`generateText` with `tools` through `@ai-sdk/openai-compatible`) and LangChain (`bindTools`).
+ * AI SDK (`generateText` with `tools` through `@ai-sdk/openai-compatible`) and LangChain (`bindTools`); and
+ * the daemon's own socket (`DaemonClient`: `tool_call` frames, `done.tool_calls`).
  * node-llama-cpp's ChatML wrapper has no call syntax of its own: it uses the generic `||call: name(…)`.
  */
 import assert from "node:assert/strict";

@@ -178,6 +178,12 @@ export function chatRequest(body: unknown, id: string): Translated<RequestOf<"ch
     };
   });
   const fields = { ...sampling(b), ...tools(b) };
+  if (fields.json_schema !== undefined && (b.tools?.length ?? 0) > 0 && b.tool_choice !== "none") {
+    throw badRequest(
+      "response_format",
+      "response_format cannot be combined with tools (unless tool_choice is none)",
+    );
+  }
   if (b.max_completion_tokens != null) fields.max_tokens = b.max_completion_tokens;
   return translated(b, { id, op: "chat", model: b.model, messages, ...fields });
 }

@@ -137,6 +137,14 @@ Deno.test("chat: refused shapes", () => {
     ],
     [{ messages: user, functions: [{ name: "f" }] }, "functions"],
     [
+      {
+        messages: user,
+        tools: [{ type: "function", function: { name: "f" } }],
+        response_format: { type: "json_object" },
+      },
+      "response_format",
+    ],
+    [
       { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] },
       "messages.0.content",
     ],
