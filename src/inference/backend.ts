@@ -29,6 +29,7 @@
 import type { Capabilities, StatusEvent } from "../events/status_event.ts";
 import type { StopReason, Usage } from "../events/inference_event.ts";
 import type { CpuAffinity } from "./cpu_affinity.ts";
+import type { ToolCall, ToolCallDelta, ToolChoice, ToolDefinition } from "./backend_tools.ts";
 
 /**
  * Why a generation ended ({@link GenerateResult.stopReason}): `eos`, `stop`, `max_tokens`, `context_full`
@@ -36,6 +37,9 @@ import type { CpuAffinity } from "./cpu_affinity.ts";
  * events `lode run --json` prints them in (src/events/inference_event.ts).
  */
 export type { Capabilities, StatusEvent, StopReason, Usage };
+
+/** Tools a chat may call, and the calls (backend_tools.ts). */
+export type { ToolCall, ToolCallDelta, ToolChoice, ToolDefinition };
 
 /**
  * How much of a model goes to the accelerator: `"auto"` lets the backend
@@ -164,76 +168,6 @@ export interface GenerateResult {
   usage: Usage;
   /** The tools the answer calls, in order (with `stopReason: "tool_calls"`); absent when it calls none. */
   toolCalls?: ToolCall[];
-}
-
-/**
- * A tool the model may call ({@link GenerateOptions.tools}): a name (letters, digits, `_`, `-`), what it
- * does, and the JSON Schema of its arguments (an object schema; the subset {@link GenerateOptions.jsonSchema}
- * accepts). The model is told about it through its chat template; its arguments are grammar-constrained.
- *
- * @example
- * ```ts
- * import type { ToolDefinition } from "./backend.ts";
- * const weather: ToolDefinition = {
- *   name: "get_weather",
- *   description: "The weather in a city",
- *   parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
- * };
- * ```
- */
-export interface ToolDefinition {
-  name: string;
-  description?: string;
-  /** JSON Schema of the arguments object; absent: the tool takes no arguments. */
-  parameters?: Record<string, unknown>;
-}
-
-/**
- * Whether the model calls a tool ({@link GenerateOptions.toolChoice}): `"auto"` (it decides), `"none"` (it
- * answers with text; the tools are not shown to it), `"required"` (it must call one: the answer is forced
- * to start with a call) or `{ name }` (it must call that one).
- *
- * @example
- * ```ts
- * import type { ToolChoice } from "./backend.ts";
- * const forced: ToolChoice = { name: "get_weather" };
- * ```
- */
-export type ToolChoice = "auto" | "none" | "required" | { name: string };
-
-/**
- * A call of a tool made by the model ({@link GenerateResult.toolCalls}), or one given back in a
- * conversation ({@link ChatMessage.toolCalls}): its id (`call_…`, chosen by lode; a tool message answers it
- * by that id), the tool's name and its arguments as JSON text.
- *
- * @example
- * ```ts
- * import type { ToolCall } from "./backend.ts";
- * const call: ToolCall = { id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' };
- * ```
- */
-export interface ToolCall {
-  id: string;
-  name: string;
-  arguments: string;
-}
-
-/**
- * A piece of a tool call being generated ({@link GenerateOptions.onToolCallDelta}): `index` is the call's
- * position in the answer; the first delta of a call has `id` and `name`; `arguments` continues its JSON text.
- *
- * @example
- * ```ts
- * import type { ToolCallDelta } from "./backend.ts";
- * const first: ToolCallDelta = { index: 0, id: "call_1", name: "get_weather", arguments: '{"ci' };
- * const next: ToolCallDelta = { index: 0, arguments: 'ty":"Paris"}' };
- * ```
- */
-export interface ToolCallDelta {
-  index: number;
-  id?: string;
-  name?: string;
-  arguments: string;
 }
 
 /**

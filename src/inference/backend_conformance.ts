@@ -367,16 +367,10 @@ export function backendConformance(
 
       await contextLimitSteps(t, s, prompt, features);
 
-      if (fixtures.toolsModel === undefined) {
-        await toolSteps(t, s);
-      } else {
-        const chat = await backend.load(fixtures.toolsModel, { ...loadOptions, contextSize: 1024 });
-        try {
-          await toolSteps(t, chat);
-        } finally {
-          await chat.close();
-        }
-      }
+      await toolSteps(
+        t,
+        fixtures.toolsModel === undefined ? s : { backend, model: fixtures.toolsModel, loadOptions },
+      );
 
       await t.step(
         "close is idempotent; a running generation ends with abort; calls after close reject",

@@ -18,7 +18,14 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
 import { isLodeError } from "../errors.ts";
-import type { ChatMessage, GenerateOptions, Session, ToolDefinition } from "./backend.ts";
+import type {
+  Backend,
+  ChatMessage,
+  GenerateOptions,
+  LoadOptions,
+  Session,
+  ToolDefinition,
+} from "./backend.ts";
 
 /** Arguments a grammar bounds (a boolean and an enum), so a forced call completes on any model. */
 const WEATHER: ToolDefinition = {
@@ -34,10 +41,23 @@ const TIME: ToolDefinition = { name: "get_time", description: "The time now" };
 const ASK: ChatMessage[] = [{ role: "user", content: "What is the weather?" }];
 
 /**
- * Registers the tool steps on `t` for `session` (its `capabilities.tools` decides which). `maxTokens` bounds
- * a forced call: enough for the call's text on the model at hand.
+ * Registers the tool steps on `t` for `session` (its `capabilities.tools` decides which), or for a session
+ * of `model` loaded by `backend` (context 1024) and closed afterwards. `maxTokens` bounds a forced call:
+ * enough for the call's text on the model at hand.
  */
-export async function toolSteps(t: Deno.TestContext, session: Session, maxTokens = 120): Promise<void> {
+export async function toolSteps(
+  t: Deno.TestContext,
+  session: Session | { backend: Backend; model: string; loadOptions: LoadOptions },
+  maxTokens = 120,
+): Promise<void> {
+  if (!("capabilities" in session)) {
+    const loaded = await session.backend.load(session.model, { ...session.loadOptions, contextSize: 1024 });
+    try {
+      return await toolSteps(t, loaded, maxTokens);
+    } finally {
+      await loaded.close();
+    }
+  }
   const s = session;
   if (!s.capabilities.tools) {
     await t.step(
