@@ -6,7 +6,7 @@ import { isLodeError } from "../errors.ts";
 import type { ChatMessage, ToolCallDelta, ToolDefinition } from "./backend.ts";
 import { createLlamaCppBackend } from "./llama_cpp_backend.ts";
 import { toChatHistory } from "./llama_cpp_chat.ts";
-import { checkTools } from "./llama_cpp_tools.ts";
+import { checkTools, ToolCallStream } from "./llama_cpp_tools.ts";
 
 const STORIES = fromFileUrl(new URL("../../tests/fixtures/stories260K.gguf", import.meta.url));
 const LOAD = { gpu: "off", threads: 1, contextSize: 1024 } as const;
@@ -151,4 +151,27 @@ Deno.test("a model without a chat template cannot call tools: capabilities.tools
   } finally {
     await backend.close();
   }
+});
+
+Deno.test("ToolCallStream: pieces of several calls by index, trailing whitespace held back, calls without pieces announced at the end", () => {
+  const deltas: ToolCallDelta[] = [];
+  const stream = new ToolCallStream((d) => deltas.push(d));
+  stream.chunk({ callIndex: 0, functionName: "f", paramsChunk: '{"a":', done: false });
+  stream.chunk({ callIndex: 0, functionName: "f", paramsChunk: "1}\n\n", done: false });
+  stream.chunk({ callIndex: 1, functionName: "g", paramsChunk: "{ ", done: false });
+  stream.chunk({ callIndex: 1, functionName: "g", paramsChunk: "}", done: true });
+  const calls = stream.finish([
+    { functionName: "f", params: { a: 1 } },
+    { functionName: "g", params: {} },
+    { functionName: "h" },
+  ]);
+  assert.deepEqual(calls.map((c) => [c.name, c.arguments]), [["f", '{"a":1}'], ["g", "{ }"], ["h", "{}"]]);
+  assert.equal(new Set(calls.map((c) => c.id)).size, 3);
+  assert.deepEqual(deltas, [
+    { index: 0, id: calls[0]!.id, name: "f", arguments: '{"a":' },
+    { index: 0, arguments: "1}" },
+    { index: 1, id: calls[1]!.id, name: "g", arguments: "{" },
+    { index: 1, arguments: " }" },
+    { index: 2, id: calls[2]!.id, name: "h", arguments: "{}" },
+  ]);
 });
