@@ -255,7 +255,9 @@ function checked(fields: Record<string, unknown>): Request {
   const parsed = Request.safeParse(fields);
   if (parsed.success) return parsed.data;
   const e = invalidFrame(parsed.error, fields, `${fields.op} request`, Request);
-  const field = OPENAI_FIELD[String(e.details.field)];
+  const wire = String(e.details.field);
+  const field = OPENAI_FIELD[wire] ??
+    wire.match(/^tools\.\d+\./)?.[0].concat("function.", wire.split(".").slice(2).join("."));
   if (field === undefined) throw e;
   throw new LodeError(e.code, e.message, { details: { ...e.details, field } });
 }

@@ -136,6 +136,7 @@ Deno.test("chat: refused shapes", () => {
       "tool_choice",
     ],
     [{ messages: user, functions: [{ name: "f" }] }, "functions"],
+    [{ messages: user, tools: [{ type: "function", function: { name: "a b" } }] }, "tools.0.function.name"],
     [
       {
         messages: user,
