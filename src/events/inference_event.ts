@@ -21,8 +21,9 @@ import { z } from "zod";
 /**
  * Why a generation ended: the model's end-of-text token (`eos`), a stop
  * sequence (`stop`), `maxTokens` (`max_tokens`), a full context window
- * (`context_full`), or an abort signal / the consumer leaving the loop
- * (`abort`). The backend contract's `StopReason` (src/inference/backend.ts),
+ * (`context_full`), an abort signal / the consumer leaving the loop
+ * (`abort`), or a chat answer that calls tools (`tool_calls`: the result's
+ * `toolCalls` name them). The backend contract's `StopReason` (src/inference/backend.ts),
  * and the `stop_reason` of every front.
  *
  * @example
@@ -32,7 +33,7 @@ import { z } from "zod";
  * StopReason.parse("eos");
  * ```
  */
-export const StopReason = z.enum(["eos", "stop", "max_tokens", "context_full", "abort"]);
+export const StopReason = z.enum(["eos", "stop", "max_tokens", "context_full", "abort", "tool_calls"]);
 export type StopReason = z.infer<typeof StopReason>;
 
 /**

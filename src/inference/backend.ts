@@ -29,6 +29,7 @@
 import type { Capabilities, StatusEvent } from "../events/status_event.ts";
 import type { StopReason, Usage } from "../events/inference_event.ts";
 import type { CpuAffinity } from "./cpu_affinity.ts";
+import type { ToolCall, ToolCallDelta, ToolChoice, ToolDefinition } from "./backend_tools.ts";
 
 /**
  * Why a generation ended ({@link GenerateResult.stopReason}): `eos`, `stop`, `max_tokens`, `context_full`
@@ -36,6 +37,9 @@ import type { CpuAffinity } from "./cpu_affinity.ts";
  * events `lode run --json` prints them in (src/events/inference_event.ts).
  */
 export type { Capabilities, StatusEvent, StopReason, Usage };
+
+/** Tools a chat may call, and the calls (backend_tools.ts). */
+export type { ToolCall, ToolCallDelta, ToolChoice, ToolDefinition };
 
 /**
  * How much of a model goes to the accelerator: `"auto"` lets the backend
@@ -124,6 +128,24 @@ export interface GenerateOptions {
    */
   jsonSchema?: Record<string, unknown>;
   /**
+   * Tools (functions) the model may call, {@link Session.chat} only (`generate` refuses them with
+   * `USAGE`). The model then answers with text or with calls: the result has {@link GenerateResult.toolCalls}
+   * and `stopReason: "tool_calls"`. A session whose `capabilities.tools` is false refuses them with `USAGE`.
+   * Not combined with {@link jsonSchema} (`USAGE`) unless `toolChoice` is `"none"`.
+   */
+  tools?: ToolDefinition[];
+  /** Whether and which tool the model must call (default `"auto"`); see {@link ToolChoice}. */
+  toolChoice?: ToolChoice;
+  /** False: at most one call per answer. Default true: as many as the model makes (when its template can). */
+  parallelToolCalls?: boolean;
+  /**
+   * Receives the tool calls of a chat answer while they are generated (the text chunks stream as usual):
+   * a call's first delta has its `id` and `name`, the `arguments` of its deltas joined are its arguments.
+   * The result's {@link GenerateResult.toolCalls} are the calls that completed. Must not block; errors it
+   * throws are ignored.
+   */
+  onToolCallDelta?: (delta: ToolCallDelta) => void;
+  /**
    * Stops the generation promptly. The stream then ends normally and the
    * result has `stopReason: "abort"` with the text produced so far.
    */
@@ -140,10 +162,12 @@ export interface GenerateOptions {
  * ```
  */
 export interface GenerateResult {
-  /** All the text generated (the concatenation of the streamed chunks). */
+  /** All the text generated (the concatenation of the streamed chunks); a tool call's text is not in it. */
   text: string;
   stopReason: StopReason;
   usage: Usage;
+  /** The tools the answer calls, in order (with `stopReason: "tool_calls"`); absent when it calls none. */
+  toolCalls?: ToolCall[];
 }
 
 /**
@@ -185,11 +209,21 @@ export interface Generation extends AsyncIterable<string> {
  *   { role: "system", content: "Answer briefly." },
  *   { role: "user", content: "What is a GGUF file?" },
  * ];
+ * const toolTurn: ChatMessage[] = [
+ *   { role: "user", content: "Weather in Paris?" },
+ *   { role: "assistant", content: "", toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] },
+ *   { role: "tool", toolCallId: "call_1", content: '{"celsius":21}' },
+ * ];
  * ```
  */
 export interface ChatMessage {
-  role: "system" | "user" | "assistant";
+  /** `tool`: the result of a tool call, answering the assistant message before it that made the call. */
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
+  /** The calls an assistant message made (the model's earlier answer); `assistant` only. */
+  toolCalls?: ToolCall[];
+  /** The id of the call a `tool` message answers (one of the preceding assistant message's `toolCalls`). */
+  toolCallId?: string;
 }
 
 /**

@@ -32,6 +32,7 @@ import type {
   SessionFeatures,
 } from "./backend.ts";
 import { contextLimitSteps } from "./backend_conformance_context.ts";
+import { toolSteps } from "./backend_conformance_tools.ts";
 
 /**
  * What the suite runs against.
@@ -51,6 +52,11 @@ export interface ConformanceFixtures {
   loadOptions?: LoadOptions;
   /** How long an abort may take to end a generation, in ms (default 200). */
   abortWithinMs?: number;
+  /**
+   * A chat model whose sessions can call tools (`capabilities.tools`), for the tool steps
+   * (backend_conformance_tools.ts); without one they run on `model` (refusals only when it cannot).
+   */
+  toolsModel?: string;
 }
 
 /** Reads a generation to its end: the streamed chunks and the summary. */
@@ -360,6 +366,11 @@ export function backendConformance(
       });
 
       await contextLimitSteps(t, s, prompt, features);
+
+      await toolSteps(
+        t,
+        fixtures.toolsModel === undefined ? s : { backend, model: fixtures.toolsModel, loadOptions },
+      );
 
       await t.step(
         "close is idempotent; a running generation ends with abort; calls after close reject",

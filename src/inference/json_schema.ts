@@ -134,3 +134,18 @@ function mismatch(miss: { path: string; keyword: string; reason: string }): Lode
     { details: { ...miss } },
   );
 }
+
+/**
+ * `schema` checked as {@link checkJsonSchema} checks it, in the plain form node-llama-cpp takes for a
+ * function's parameters (no rules of lode's own: integer bounds, UUIDs and number signs are left to the
+ * check after generation).
+ *
+ * @example
+ * ```ts
+ * import { plainJsonSchema } from "./json_schema.ts";
+ * plainJsonSchema({ type: "object", properties: { n: { type: "integer", minimum: 1 } } });
+ * ```
+ */
+export function plainJsonSchema(schema: unknown): Record<string, unknown> {
+  return grammarFor(checkJsonSchema(schema).node, { plain: true }).schema;
+}

@@ -39,7 +39,9 @@ export interface GrammarSchema {
 
 /**
  * The grammar form of `node`. Every property is present in the output (what
- * node-llama-cpp's grammar does), which satisfies `required` whatever it lists.
+ * node-llama-cpp's grammar does), which satisfies `required` whatever it lists. With `plain`, no GBNF
+ * rules: what needs one stands as its bare type (the schema for a grammar lode does not write itself,
+ * such as a tool's parameters in node-llama-cpp's function calls).
  *
  * @example
  * ```ts
@@ -47,11 +49,12 @@ export interface GrammarSchema {
  * grammarFor({ kind: "string", format: "email" }).schema; // { type: "string" }
  * ```
  */
-export function grammarFor(node: SchemaNode): GrammarSchema {
+export function grammarFor(node: SchemaNode, options: { plain?: boolean } = {}): GrammarSchema {
   const prefix = placeholderPrefix(node);
   const rules = new Map<string, string>();
   const byRule = new Map<string, string>();
-  const rule = (gbnf: string): Record<string, unknown> => {
+  const rule = (gbnf: string, plain: Record<string, unknown>): Record<string, unknown> => {
+    if (options.plain) return plain;
     let name = byRule.get(gbnf);
     if (name === undefined) {
       name = `${prefix}${rules.size}`;
@@ -67,7 +70,7 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
         return {
           oneOf: [
             { type: ["string", "boolean", "null"] },
-            rule(`"-"? ${UNSIGNED} ${EXPONENT}`),
+            rule(`"-"? ${UNSIGNED} ${EXPONENT}`, { type: "number" }),
             { type: "object", additionalProperties: true },
             { type: "array" },
           ],
@@ -109,7 +112,7 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
         if (n.format !== undefined && DATE_FORMATS.has(n.format) && plain) {
           return { type: "string", format: n.format };
         }
-        if (n.format === "uuid" && plain) return rule(UUID);
+        if (n.format === "uuid" && plain) return rule(UUID, { type: "string" });
         const out: Record<string, unknown> = { type: "string" };
         if (n.minLength !== undefined) out.minLength = n.minLength;
         if (n.maxLength !== undefined) out.maxLength = n.maxLength;
@@ -118,10 +121,10 @@ export function grammarFor(node: SchemaNode): GrammarSchema {
       case "number": {
         if (n.integer) {
           const [lo, hi] = integerBounds(n)!;
-          return rule(integerRange(BigInt(lo), BigInt(hi)));
+          return rule(integerRange(BigInt(lo), BigInt(hi)), { type: "integer" });
         }
         const nonNegative = (n.minimum ?? -1) >= 0 || (n.exclusiveMinimum ?? -1) >= 0;
-        return rule(`${nonNegative ? "" : '"-"? '}${UNSIGNED} ${EXPONENT}`);
+        return rule(`${nonNegative ? "" : '"-"? '}${UNSIGNED} ${EXPONENT}`, { type: "number" });
       }
       default:
         return { type: n.kind };

@@ -39,6 +39,8 @@ import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { errorMessage, LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
+import { chatWrapperFor } from "./llama_cpp_chat.ts";
+import { wrapperSupportsTools } from "./llama_cpp_tools.ts";
 import { openFfiVocabulary } from "./llama_cpp_ffi_vocabulary.ts";
 import { LlamaCppVocabulary } from "./llama_cpp_vocabulary.ts";
 
@@ -171,7 +173,7 @@ class LlamaCppBackend implements Backend {
         v2: false,
         vision: false,
         audio: false,
-        tools: false,
+        tools: wrapperSupportsTools(chatWrapperFor(lib, model)),
         thinking: false,
         embed: canEmbed(model),
         accelerator: llama.gpu === false ? "cpu" : llama.gpu,

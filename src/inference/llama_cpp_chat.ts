@@ -34,7 +34,7 @@ import type { ChatMessage } from "./backend.ts";
 /** `wrapperName` of the layout used for models without a chat template. */
 export const PLAIN_CHAT_WRAPPER_NAME = "lode-plain";
 
-const ROLES = new Set(["system", "user", "assistant"]);
+const ROLES = new Set(["system", "user", "assistant", "tool"]);
 
 /**
  * The chat wrapper for `model`: its own template when it has one, else the
@@ -103,7 +103,12 @@ export function createPlainChatWrapper(lib: typeof NodeLlamaCpp): NodeLlamaCpp.C
 
 /**
  * `messages` as node-llama-cpp chat history. Rejects (USAGE) an empty list,
- * an unknown role or non-string content.
+ * an unknown role, non-string content, or a `tool` message that answers no
+ * call of the assistant message before it. An assistant message's tool
+ * calls become function calls of its response, each with the result of the
+ * `tool` message that answers it (`""` while none does); an assistant
+ * message after tool results continues that same response, as the model
+ * would have.
  *
  * @example
  * ```ts
@@ -115,25 +120,86 @@ export function toChatHistory(messages: readonly ChatMessage[]): NodeLlamaCpp.Ch
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new LodeError("USAGE", "chat needs at least one message");
   }
-  return messages.map((message, index) => {
+  const history: NodeLlamaCpp.ChatHistoryItem[] = [];
+  /** The function calls of the last assistant message, by call id, while tool results may answer them. */
+  let open = new Map<string, NodeLlamaCpp.ChatModelFunctionCall>();
+  let afterResults = false;
+  messages.forEach((message, index) => {
     const { role, content } = message ?? {};
     if (!ROLES.has(role) || typeof content !== "string") {
       throw new LodeError(
         "USAGE",
-        `chat message ${index} must be {role: "system"|"user"|"assistant", content: string}`,
+        `chat message ${index} must be {role: "system"|"user"|"assistant"|"tool", content: string}`,
         { details: { index, role: String(role) } },
       );
     }
-    if (role === "system") return { type: "system", text: content };
-    if (role === "user") return { type: "user", text: content };
-    return { type: "model", response: [content] };
+    if (role === "tool") {
+      const call = open.get(String(message.toolCallId));
+      if (call === undefined) {
+        throw new LodeError(
+          "USAGE",
+          `chat message ${index} (tool) must answer a call of the assistant message before it by its toolCallId`,
+          { details: { index, tool_call_id: String(message.toolCallId) } },
+        );
+      }
+      open.delete(String(message.toolCallId));
+      call.result = jsonOrText(content);
+      afterResults = true;
+      return;
+    }
+    const last = history.at(-1);
+    if (role === "assistant") {
+      const calls = functionCallsOf(message, index);
+      const response = [...(content === "" ? [] : [content]), ...calls];
+      if (afterResults && last?.type === "model") last.response.push(...response);
+      else history.push({ type: "model", response });
+      open = new Map(calls.map((call, i) => [message.toolCalls![i]!.id, call]));
+      afterResults = false;
+      return;
+    }
+    open = new Map();
+    afterResults = false;
+    history.push(role === "system" ? { type: "system", text: content } : { type: "user", text: content });
   });
+  return history;
+}
+
+/** The function calls of an assistant message's `toolCalls`. */
+function functionCallsOf(message: ChatMessage, index: number): NodeLlamaCpp.ChatModelFunctionCall[] {
+  const calls = message.toolCalls ?? [];
+  if (!Array.isArray(calls)) throw badCall(index, "toolCalls must be a list");
+  return calls.map((call, i) => {
+    if (typeof call?.id !== "string" || typeof call.name !== "string" || typeof call.arguments !== "string") {
+      throw badCall(index, `tool call ${i} must be {id, name, arguments} (strings)`);
+    }
+    let params: unknown;
+    try {
+      params = call.arguments.trim() === "" ? undefined : JSON.parse(call.arguments);
+    } catch {
+      throw badCall(index, `tool call ${i}'s arguments are not JSON text`);
+    }
+    return { type: "functionCall", name: call.name, params, result: "", startsNewChunk: i === 0 };
+  });
+}
+
+/** A tool result as the template shows it: its JSON value when it is JSON text, else the text. */
+function jsonOrText(content: string): unknown {
+  try {
+    return JSON.parse(content);
+  } catch {
+    return content;
+  }
+}
+
+function badCall(index: number, what: string): LodeError {
+  return new LodeError("USAGE", `chat message ${index}: ${what}`, { details: { index } });
 }
 
 /**
  * The text `LlamaChat.generateResponse` loads for `messages`: the history
  * with an open assistant turn (an empty one is added unless the last message
- * is the assistant's, which is then continued), rendered by `wrapper`.
+ * is the assistant's, or a tool result, which is then continued), rendered by
+ * `wrapper`, with `functions` documented to the model when given.
  *
  * @example
  * ```ts
@@ -146,10 +212,14 @@ export function toChatHistory(messages: readonly ChatMessage[]): NodeLlamaCpp.Ch
 export function renderChatText(
   wrapper: NodeLlamaCpp.ChatWrapper,
   messages: readonly ChatMessage[],
+  functions?: NodeLlamaCpp.ChatModelFunctions,
 ): NodeLlamaCpp.LlamaText {
   const history = toChatHistory(messages);
   if (history.at(-1)?.type !== "model") history.push({ type: "model", response: [] });
-  return wrapper.generateContextState({ chatHistory: history }).contextText;
+  return wrapper.generateContextState({
+    chatHistory: history,
+    ...(functions === undefined ? {} : { availableFunctions: functions, documentFunctionParams: true }),
+  }).contextText;
 }
 
 /**
@@ -167,6 +237,7 @@ export function renderChatTokens(
   wrapper: NodeLlamaCpp.ChatWrapper,
   model: NodeLlamaCpp.LlamaModel,
   messages: readonly ChatMessage[],
+  functions?: NodeLlamaCpp.ChatModelFunctions,
 ): NodeLlamaCpp.Token[] {
-  return renderChatText(wrapper, messages).tokenize(model.tokenizer);
+  return renderChatText(wrapper, messages, functions).tokenize(model.tokenizer);
 }

@@ -81,12 +81,17 @@ export class PromptMeter {
   }
 
   /**
-   * The tokens `LlamaChat.generateResponse` loads for `messages` (see `renderChatText`). Throws
+   * The tokens `LlamaChat.generateResponse` loads for `messages` (see `renderChatText`), with `functions`
+   * documented to the model when given. Throws
    * `CONTEXT_LENGTH_EXCEEDED` when they do not fit.
    */
-  chat(wrapper: NodeLlamaCpp.ChatWrapper, messages: readonly ChatMessage[]): number {
+  chat(
+    wrapper: NodeLlamaCpp.ChatWrapper,
+    messages: readonly ChatMessage[],
+    functions?: NodeLlamaCpp.ChatModelFunctions,
+  ): number {
     const input: ContextInput = { kind: "conversation" };
-    const text = renderChatText(wrapper, messages);
+    const text = renderChatText(wrapper, messages, functions);
     // Only the plain text of the rendering is counted: special tokens add to the bound.
     this.#refuseLong(input, textBytes, text, CHAT_RESERVED);
     const tokens = text.tokenize(this.#model.tokenizer).length;

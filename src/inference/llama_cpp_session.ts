@@ -31,11 +31,13 @@ import type {
   Generation,
   Session,
   SessionInfo,
+  ToolCall,
 } from "./backend.ts";
 import { createGeneration } from "./generation.ts";
 import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
 import { PromptMeter } from "./llama_cpp_prompt.ts";
+import { type CheckedTools, checkTools, ToolCallStream, ToolForcingWrapper } from "./llama_cpp_tools.ts";
 import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
 import {
   checkAfterGeneration,
@@ -91,6 +93,7 @@ export class LlamaCppSession implements Session {
   readonly #closing = new AbortController();
   #chat: NodeLlamaCpp.LlamaChat | undefined;
   #wrapper: NodeLlamaCpp.ChatWrapper | undefined;
+  #forcing: ToolForcingWrapper | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
@@ -111,7 +114,14 @@ export class LlamaCppSession implements Session {
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Generation {
-    const measure = () => this.#meter.completion(prompt);
+    const measure = () => {
+      if (options.tools !== undefined || options.toolChoice !== undefined) {
+        throw new LodeError("USAGE", "tools are given to chat(), not to generate()", {
+          details: { field: "tools" },
+        });
+      }
+      return this.#meter.completion(prompt);
+    };
     return this.#start("generate", options, measure, async ({ checked, promptTokens }, emit, signal) => {
       const sampling = await samplingOptions(this.#parts.model.llama, checked);
       return runTurn({
@@ -133,33 +143,63 @@ export class LlamaCppSession implements Session {
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    const measure = () => this.#meter.chat(this.#chatWrapper(), messages);
+    let tools: CheckedTools | undefined;
+    const measure = () => {
+      tools = checkTools(options);
+      if (tools !== undefined && !this.capabilities.tools) {
+        throw new LodeError("USAGE", "this model cannot call tools: it has no chat template", {
+          details: { path: this.info.path, field: "tools" },
+        });
+      }
+      return this.#meter.chat(this.#chatWrapper(), messages, tools?.functions);
+    };
     return this.#start("chat", options, measure, async ({ checked, promptTokens }, emit, signal) => {
       const history = toChatHistory(messages);
       const room = this.#parts.context.contextSize - 1 - promptTokens; // LlamaChat keeps one token free
-      const sampling = await samplingOptions(this.#parts.model.llama, checked);
-      return runTurn({
+      const { grammar, ...sampling } = await samplingOptions(this.#parts.model.llama, checked);
+      let calls: ToolCall[] = [];
+      const stream = new ToolCallStream(checked.options.onToolCallDelta);
+      const result = await runTurn({
         ...this.#turnBase(checked, emit, signal),
         promptTokens,
         call: async (hooks) => {
-          const response = await this.#llamaChat().generateResponse(history, {
-            ...sampling,
-            ...hooks,
-            // Never more than fits: LlamaChat would otherwise drop earlier messages to go on.
-            maxTokens: Math.min(checked.options.maxTokens ?? room, room),
-            stopOnAbortSignal: true,
-          });
-          return response.metadata.stopReason;
+          const chat = this.#llamaChat();
+          this.#forcing!.force = tools?.force ?? false;
+          try {
+            const response = await chat.generateResponse(history, {
+              ...sampling,
+              ...hooks,
+              ...(tools === undefined ? { grammar } : {
+                functions: tools.functions,
+                documentFunctionParams: true,
+                onFunctionCallParamsChunk: (piece) => stream.chunk(piece),
+                ...(tools.maxParallel === undefined ? {} : { maxParallelFunctionCalls: tools.maxParallel }),
+              }),
+              // Never more than fits: LlamaChat would otherwise drop earlier messages to go on.
+              maxTokens: Math.min(checked.options.maxTokens ?? room, room),
+              stopOnAbortSignal: true,
+            });
+            calls = stream.finish(response.functionCalls);
+            return response.metadata.stopReason;
+          } finally {
+            this.#forcing!.force = false;
+          }
         },
       });
+      if (calls.length === 0 || result.stopReason === "abort") return result;
+      return { ...result, stopReason: "tool_calls", toolCalls: calls };
     });
   }
 
-  renderChat(messages: ChatMessage[]): Promise<string> {
+  renderChat(
+    messages: ChatMessage[],
+    options: Pick<GenerateOptions, "tools" | "toolChoice"> = {},
+  ): Promise<string> {
     return this.#now("renderChat", () => {
       // The exact tokens chat() loads, as text: special tokens (BOS, <|im_start|>…) spelled out.
+      const functions = this.capabilities.tools ? checkTools(options)?.functions : undefined;
       return this.#parts.model.detokenize(
-        renderChatTokens(this.#chatWrapper(), this.#parts.model, messages),
+        renderChatTokens(this.#chatWrapper(), this.#parts.model, messages, functions),
         true,
       );
     });
@@ -252,9 +292,10 @@ export class LlamaCppSession implements Session {
   }
 
   #llamaChat(): NodeLlamaCpp.LlamaChat {
+    this.#forcing ??= new ToolForcingWrapper(this.#parts.lib, this.#chatWrapper());
     this.#chat ??= new this.#parts.lib.LlamaChat({
       contextSequence: this.#sequence,
-      chatWrapper: this.#chatWrapper(),
+      chatWrapper: this.#forcing.wrapper,
     });
     return this.#chat;
   }

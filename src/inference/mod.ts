@@ -29,6 +29,10 @@ export type {
   SessionInfo,
   StatusEvent,
   StopReason,
+  ToolCall,
+  ToolCallDelta,
+  ToolChoice,
+  ToolDefinition,
   Usage,
 } from "./backend.ts";
 export { defaultThreads, MAX_DEFAULT_THREADS } from "./default_threads.ts";

@@ -32,13 +32,20 @@
  */
 import { isLodeError, LodeError } from "../errors.ts";
 import { StatusEvent } from "../events/status_event.ts";
-import type { BackendHooks, CallContext, GenerateDescriptor, PluginSession } from "../plugin/api.ts";
+import type {
+  BackendHooks,
+  CallContext,
+  ChatMessageDescriptor,
+  GenerateDescriptor,
+  PluginSession,
+} from "../plugin/api.ts";
 import { readManifest } from "../plugin/manifest.ts";
 import { pluginError } from "../plugin/plugin_error.ts";
 import { SupervisedPlugin, type SupervisorOptions } from "../plugin/plugin_supervisor.ts";
 import { type RemoteOptions, remotePlugin } from "../plugin/remote_plugin.ts";
 import type {
   Backend,
+  ChatMessage,
   GenerateOptions,
   GenerateResult,
   Generation,
@@ -71,8 +78,22 @@ async function exists(path: string): Promise<boolean> {
 
 /** The wire part of generate options (the signal stays here). */
 function descriptor(options: GenerateOptions): GenerateDescriptor {
-  const { signal: _signal, ...rest } = options;
+  const { signal: _signal, tools: _tools, toolChoice: _choice, parallelToolCalls: _parallel, ...rest } =
+    options;
   return rest;
+}
+
+/** The plugin protocol has no tools: a chat that gives tools or holds tool calls or results is refused. */
+function toolsRefused(messages: ChatMessage[], options: GenerateOptions): string | null {
+  if ((options.tools?.length ?? 0) > 0 && options.toolChoice !== "none") return "tools";
+  if (typeof options.toolChoice === "object" || options.toolChoice === "required") return "toolChoice";
+  const held = messages.some((m) => m.role === "tool" || (m.toolCalls?.length ?? 0) > 0);
+  return held ? "messages" : null;
+}
+
+/** `messages` in the plugin protocol's form (roles system, user, assistant; text only). */
+function plainMessages(messages: ChatMessage[]): ChatMessageDescriptor[] {
+  return messages.map((m) => ({ role: m.role as ChatMessageDescriptor["role"], content: m.content }));
 }
 
 /** The in-process {@link Backend} of a backend plugin's hooks. */
@@ -123,7 +144,7 @@ export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions
         }
         throw e;
       }
-      report({ status: "capabilities", ...loaded.capabilities });
+      report({ status: "capabilities", ...loaded.capabilities, tools: false });
       const session = pluginSession(loaded, plugin, () => sessions.delete(session));
       sessions.add(session);
       return session;
@@ -245,13 +266,29 @@ function pluginSession(loaded: PluginSession, plugin: string, forget: () => void
   };
 
   return {
-    capabilities: loaded.capabilities,
+    capabilities: { ...loaded.capabilities, tools: false }, // the plugin protocol carries no tools
     info: { ...loaded.info },
     features,
     generate: (prompt, options = {}) =>
       stream("session.generate", (c) => loaded.generate(prompt, descriptor(options), c), options),
-    chat: (messages, options = {}) =>
-      stream("session.chat", (c) => loaded.chat(messages, descriptor(options), c), options),
+    chat: (messages, options = {}) => {
+      const tools = toolsRefused(messages, options);
+      if (tools !== null) {
+        const e = new LodeError(
+          "USAGE",
+          "a plugin's session cannot call tools (the plugin protocol has none)",
+          {
+            details: { plugin, field: tools },
+          },
+        );
+        return createGeneration(() => Promise.reject(e));
+      }
+      return stream(
+        "session.chat",
+        (c) => loaded.chat(plainMessages(messages), descriptor(options), c),
+        options,
+      );
+    },
     renderChat: () =>
       Promise.reject(
         refused("session.renderChat", "a plugin's session cannot show the text a chat feeds its model"),

@@ -2,8 +2,8 @@
  * A `/v1/completions` or `/v1/chat/completions` request answered: the
  * generation run by the inference service, encoded as one JSON body, or
  * with `"stream": true` as server-sent events — one chunk per generated
- * text, then the chunk with `finish_reason`, the usage chunk when asked for,
- * and `[DONE]`. A stream's headers are sent with its first text, so a
+ * text or piece of a tool call (`delta.tool_calls`), then the chunk with
+ * `finish_reason`, the usage chunk when asked for, and `[DONE]`. A stream's headers are sent with its first text, so a
  * request refused or failing before that gets a real HTTP status; a failure
  * after it is a last `data: {"error":…}` event.
  *
@@ -15,12 +15,12 @@
  * ```
  * @module
  */
-import type { GenerateResult } from "../../inference/backend.ts";
+import type { GenerateResult, ToolCallDelta } from "../../inference/backend.ts";
 import type { ActivityRecord } from "../server/activity_log.ts";
 import { generationActivity } from "../server/activity_fields.ts";
 import type { InferenceService, ServiceCall } from "../server/inference_service.ts";
 import type { RequestOf } from "../wire/protocol.ts";
-import { samplingOptions } from "../wire/protocol_backend.ts";
+import { chatMessages, samplingOptions, toolOptions } from "../wire/protocol_backend.ts";
 import {
   type Answer,
   chatBody,
@@ -30,8 +30,10 @@ import {
   errorBody,
   errorResponse,
   json,
+  toolCallsChunk,
   usageChunk,
 } from "./openai_responses.ts";
+import { openAiToolCallDelta, toolCallDeltas } from "./openai_tools.ts";
 import type { Translated } from "./openai_translate.ts";
 import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
 
@@ -90,11 +92,22 @@ export function answerGeneration(a: GenerationAnswer): Promise<Response> {
   const { kind, head, translated: t } = a;
   const input = t.request.op === "generate"
     ? { model: t.request.model, prompt: t.request.prompt }
-    : { model: t.request.model, messages: t.request.messages };
-  /** Runs the generation, giving each batch of its text to `onTexts` (then waiting for `ready`). */
-  const generate = (onTexts?: (texts: string[]) => void, ready?: () => Promise<void>) =>
+    : { model: t.request.model, messages: chatMessages(t.request.messages) };
+  const options = t.request.op === "chat"
+    ? { ...samplingOptions(t.request), ...toolOptions(t.request) }
+    : samplingOptions(t.request);
+  /**
+   * Runs the generation, giving each batch of its text to `onTexts` (then waiting for `ready`) and each
+   * piece of a tool call to `onToolCall`.
+   */
+  const generate = (
+    onTexts?: (texts: string[]) => void,
+    ready?: () => Promise<void>,
+    onToolCall?: (delta: ToolCallDelta) => void,
+  ) =>
     a.run(async (): Promise<Ran<GenerateResult>> => {
-      const generation = await a.service.generate(input, samplingOptions(t.request), a.call);
+      const withDeltas = onToolCall === undefined ? options : { ...options, onToolCallDelta: onToolCall };
+      const generation = await a.service.generate(input, withDeltas, a.call);
       if (onTexts !== undefined) {
         for await (const texts of generation.batches()) {
           onTexts(texts);
@@ -106,7 +119,13 @@ export function answerGeneration(a: GenerationAnswer): Promise<Response> {
     });
   if (!t.stream) {
     return generate().then((r) => {
-      const answer = { ...head, text: r.text, stopReason: r.stopReason, usage: r.usage };
+      const answer = {
+        ...head,
+        text: r.text,
+        stopReason: r.stopReason,
+        usage: r.usage,
+        toolCalls: r.toolCalls,
+      };
       return json(200, kind === "chat" ? chatBody(answer) : completionBody(answer));
     }).finally(a.onEnd);
   }
@@ -123,10 +142,18 @@ export function answerGeneration(a: GenerationAnswer): Promise<Response> {
       start();
       for (const text of texts) sse.send(chunk(kind, { ...head, text }));
     };
-    generate(send, () => sse.ready()).then(
+    const streamed = new Set<number>(); // the calls whose pieces went out as they were generated
+    const sendToolCall = (delta: ToolCallDelta) => {
+      start();
+      streamed.add(delta.index);
+      sse.send(toolCallsChunk(head, [openAiToolCallDelta(delta)]));
+    };
+    generate(send, () => sse.ready(), kind === "chat" ? sendToolCall : undefined).then(
       (r) => {
         start();
         const last = { ...head, stopReason: r.stopReason, usage: r.usage };
+        const unsent = toolCallDeltas(r.toolCalls ?? []).filter((d) => !streamed.has(d.index as number));
+        if (kind === "chat" && unsent.length > 0) sse.send(toolCallsChunk(head, unsent));
         sse.send(chunk(kind, last, { finish: true }));
         if (t.includeUsage) sse.send(usageChunk(kind, last));
         sse.send("[DONE]");

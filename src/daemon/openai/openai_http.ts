@@ -283,6 +283,7 @@ class Front {
       createdAt: this.#created(),
       call: this.#call(call),
       run: (run) => this.#run(translated.chat.request, call, run),
+      toolCalls: (result) => result.toolCalls ?? [],
       maxPendingBytes: this.#o.maxPendingBytes ?? 256 * 1024,
       onCancel: () => call.controller.abort(CLIENT_GONE()),
       onEnd: () => this.#end(call),

@@ -204,7 +204,7 @@ Deno.test("bad requests are 400 APIErrors with lode's code and the field; unknow
       messages: [{ role: "user", content: "hi" }],
       tools: [{ type: "function", function: { name: "f", parameters: {} } }],
     }));
-    assert.equal(tools.param, "tools");
+    assert.equal(tools.param, "tools", JSON.stringify(tools.error));
 
     const schema = await apiError(client.chat.completions.create({
       model: MODEL,

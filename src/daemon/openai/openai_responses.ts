@@ -13,18 +13,19 @@
  * ```
  * @module
  */
-import { type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
+import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { inOpenAiTerms } from "./openai_errors.ts";
-import type { StopReason, Usage } from "../../inference/backend.ts";
+import type { StopReason, ToolCall, Usage } from "../../inference/backend.ts";
 import type { ModelEntry } from "../wire/protocol.ts";
+import { openAiToolCalls } from "./openai_tools.ts";
 
 /** OpenAI's `finish_reason`. */
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
 
 /**
  * OpenAI's `finish_reason` for a stop reason: `eos` and `stop` → `stop`,
- * `max_tokens` and `context_full` → `length` (an `abort` only reaches a
- * client that stopped reading: `stop`).
+ * `max_tokens` and `context_full` → `length`, `tool_calls` → `tool_calls`
+ * (an `abort` only reaches a client that stopped reading: `stop`).
  *
  * @example
  * ```ts
@@ -32,6 +33,7 @@ export type FinishReason = "stop" | "length";
  * ```
  */
 export function finishReason(stopReason: StopReason | undefined): FinishReason {
+  if (stopReason === "tool_calls") return "tool_calls";
   return stopReason === "max_tokens" || stopReason === "context_full" ? "length" : "stop";
 }
 
@@ -67,6 +69,8 @@ export interface Answer {
   text: string;
   stopReason?: StopReason;
   usage?: Usage;
+  /** The tools the answer calls (chat). */
+  toolCalls?: ToolCall[];
 }
 
 /**
@@ -97,6 +101,7 @@ export function completionBody(a: Answer): Record<string, unknown> {
  * ```
  */
 export function chatBody(a: Answer): Record<string, unknown> {
+  const calls = a.toolCalls ?? [];
   return {
     id: a.id,
     object: "chat.completion",
@@ -104,7 +109,12 @@ export function chatBody(a: Answer): Record<string, unknown> {
     model: a.model,
     choices: [{
       index: 0,
-      message: { role: "assistant", content: a.text, refusal: null },
+      message: {
+        role: "assistant",
+        content: a.text === "" && calls.length > 0 ? null : a.text,
+        refusal: null,
+        ...(calls.length > 0 ? { tool_calls: openAiToolCalls(calls) } : {}),
+      },
       logprobs: null,
       finish_reason: finishReason(a.stopReason),
     }],
@@ -146,6 +156,26 @@ export function chunk(
     ...head,
     object: "chat.completion.chunk",
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+/**
+ * A chunk of tool calls, before the last one: `delta.tool_calls` with `entries` (openai_tools.ts: pieces
+ * of calls as they are generated, or whole calls).
+ *
+ * @example
+ * ```ts
+ * import { toolCallDeltas } from "./openai_tools.ts";
+ * toolCallsChunk({ id: "c1", created: 0, model: "m", text: "" }, toolCallDeltas([{ id: "call_1", name: "f", arguments: "{}" }]));
+ * ```
+ */
+export function toolCallsChunk(a: Answer, entries: Record<string, unknown>[]): Record<string, unknown> {
+  return {
+    id: a.id,
+    created: a.created,
+    model: a.model,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta: { tool_calls: entries }, logprobs: null, finish_reason: null }],
   };
 }
 

@@ -12,8 +12,10 @@ import {
   HttpRefusal,
   httpStatus,
   modelsBody,
+  toolCallsChunk,
   usageChunk,
 } from "./openai_responses.ts";
+import { openAiToolCallDelta, toolCallDeltas } from "./openai_tools.ts";
 
 const A = { id: "x-1", created: 1700000000, model: "m", text: "Hi", stopReason: "eos" as const };
 /** A generation's usage with these token counts. */
@@ -141,4 +143,47 @@ Deno.test("errors: status per code, OpenAI shape with lode's code and the field 
   const key = errorResponse(new HttpRefusal(401, "ACCESS_DENIED", "key"));
   assert.equal(key.status, 401);
   assert.equal((await key.json()).error.type, "authentication_error");
+});
+
+Deno.test("tool calls: message.tool_calls with content null and finish_reason tool_calls; a chunk of delta.tool_calls", () => {
+  const calls = [{ id: "call_1", name: "f", arguments: "{}" }, {
+    id: "call_2",
+    name: "g",
+    arguments: '{"a":1}',
+  }];
+  assert.equal(finishReason("tool_calls"), "tool_calls");
+  const body = chatBody({ ...A, text: "", stopReason: "tool_calls", toolCalls: calls }) as {
+    choices: { message: Record<string, unknown>; finish_reason: string }[];
+  };
+  assert.equal(body.choices[0]!.finish_reason, "tool_calls");
+  assert.equal(body.choices[0]!.message.content, null);
+  assert.deepEqual(body.choices[0]!.message.tool_calls, [
+    { id: "call_1", type: "function", function: { name: "f", arguments: "{}" } },
+    { id: "call_2", type: "function", function: { name: "g", arguments: '{"a":1}' } },
+  ]);
+  const plain = chatBody(A) as { choices: { message: Record<string, unknown> }[] };
+  assert.equal("tool_calls" in plain.choices[0]!.message, false);
+  const c = toolCallsChunk(A, toolCallDeltas(calls)) as {
+    choices: { delta: { tool_calls: unknown[] }; finish_reason: null }[];
+  };
+  assert.equal(c.choices[0]!.finish_reason, null);
+  assert.deepEqual(c.choices[0]!.delta.tool_calls[1], {
+    index: 1,
+    id: "call_2",
+    type: "function",
+    function: { name: "g", arguments: '{"a":1}' },
+  });
+});
+
+Deno.test("a piece of a tool call: id, type and name on a call's first piece only", () => {
+  assert.deepEqual(openAiToolCallDelta({ index: 1, id: "call_2", name: "g", arguments: '{"a"' }), {
+    index: 1,
+    id: "call_2",
+    type: "function",
+    function: { name: "g", arguments: '{"a"' },
+  });
+  assert.deepEqual(openAiToolCallDelta({ index: 1, arguments: ":1}" }), {
+    index: 1,
+    function: { arguments: ":1}" },
+  });
 });

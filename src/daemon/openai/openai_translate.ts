@@ -6,16 +6,17 @@
  * openai_responses.ts.
  *
  * Request fields are checked twice: their OpenAI shape here (a field lode
- * cannot honour — `n` > 1, `tools`, `logprobs`, `top_logprobs`, `echo`,
- * token-id prompts, `tool_choice` without tools — is a `BAD_REQUEST` naming
- * it, not silently dropped), then the protocol's schema. What clients send
- * for "no choice" is read as they mean it: `top_p: 0` keeps only the
- * likeliest token (`top_k: 1`), a negative `seed` (llama.cpp's `-1`) is a
- * random one. A completions `prompt` may be a list of up to
- * {@link MAX_PROMPTS} (`Translated.prompts`). `frequency_penalty`,
- * `presence_penalty`, `logit_bias`, `user` and unknown fields are ignored.
- * lode's own sampling fields `top_k` and `repeat_penalty` are accepted as
- * extensions.
+ * cannot honour — `n` > 1, `functions`, `logprobs`, `top_logprobs`, `echo`,
+ * token-id prompts — is a `BAD_REQUEST` naming it, not silently dropped),
+ * then the protocol's schema. `tools`, `tool_choice` and
+ * `parallel_tool_calls` become the `chat` op's tool fields (openai_tools.ts;
+ * a `tool_choice` without tools is refused). What clients send for "no
+ * choice" is read as they mean it: `top_p: 0` keeps only the likeliest token
+ * (`top_k: 1`), a negative `seed` (llama.cpp's `-1`) is a random one. A
+ * completions `prompt` may be a list of up to {@link MAX_PROMPTS}
+ * (`Translated.prompts`). `frequency_penalty`, `presence_penalty`,
+ * `logit_bias`, `user` and unknown fields are ignored. lode's own sampling
+ * fields `top_k` and `repeat_penalty` are accepted as extensions.
  *
  * @example
  * ```ts
@@ -29,6 +30,7 @@ import { z } from "zod";
 import { LodeError } from "../../errors.ts";
 import { Request, type RequestOf } from "../wire/protocol.ts";
 import { invalidFrame } from "../wire/decode_request.ts";
+import { OpenAiToolCall, OpenAiTools, toolRequestFields, wireToolCalls } from "./openai_tools.ts";
 
 const nullish = <T extends z.ZodTypeAny>(t: T) => t.nullable().optional();
 
@@ -88,21 +90,26 @@ const CompletionBody = z.object({
 
 const ChatBody = z.object({
   ...Sampling,
+  ...OpenAiTools.shape,
   max_completion_tokens: nullish(z.number().int().positive()),
   messages: z.array(z.object({
-    role: z.enum(["system", "developer", "user", "assistant"]),
+    role: z.enum(["system", "developer", "user", "assistant", "tool"]),
     content: z.union([z.string(), z.array(Text), z.null()], {
       errorMap: (issue, ctx) => ({
         message: issue.code === "invalid_union"
           ? "a string or a list of text parts (images and audio are not supported)"
           : ctx.defaultError,
       }),
-    }),
+    }).optional(),
+    /** An assistant message's calls. */
+    tool_calls: nullish(z.array(OpenAiToolCall)),
+    /** The call a `tool` message answers. */
+    tool_call_id: nullish(z.string().min(1)),
   })).min(1),
   logprobs: unsupported("logprobs are not supported"),
   top_logprobs: z.any().refine((v) => v === undefined || v === null || v === 0, "logprobs are not supported"),
-  tools: none("tools are not supported by this server"),
-  functions: none("functions are not supported by this server"),
+  functions: none("functions are not supported: give tools"),
+  function_call: unsupported("function_call is not supported: give tool_choice"),
 });
 
 const EmbeddingsBody = z.object({
@@ -163,7 +170,9 @@ export function completionRequest(body: unknown, id: string): Translated<Request
 
 /**
  * The `chat` request for a `/v1/chat/completions` body (`developer`
- * messages are system messages; text parts are joined); throws
+ * messages are system messages; text parts are joined; `tools`,
+ * `tool_choice`, assistant `tool_calls` and `tool` messages as in
+ * openai_tools.ts); throws
  * `LodeError("BAD_REQUEST")`.
  *
  * @example
@@ -173,18 +182,33 @@ export function completionRequest(body: unknown, id: string): Translated<Request
  */
 export function chatRequest(body: unknown, id: string): Translated<RequestOf<"chat">> {
   const b = parse(ChatBody, body, "chat.completions");
-  const raw = body as Record<string, unknown>;
-  if (raw.tool_choice != null && !(Array.isArray(raw.tools) && raw.tools.length > 0)) {
+  const messages = b.messages.map((m, index) => {
+    if (m.role === "tool" && m.tool_call_id == null) {
+      throw badRequest(
+        `messages.${index}.tool_call_id`,
+        `message ${index} (tool) needs the tool_call_id it answers`,
+      );
+    }
+    if (m.role !== "assistant" && (m.tool_calls?.length ?? 0) > 0) {
+      throw badRequest(
+        `messages.${index}.tool_calls`,
+        `only assistant messages carry tool_calls (message ${index})`,
+      );
+    }
+    return {
+      role: m.role === "developer" ? "system" as const : m.role,
+      content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
+      ...(m.role === "assistant" && m.tool_calls != null ? { tool_calls: wireToolCalls(m.tool_calls) } : {}),
+      ...(m.role === "tool" ? { tool_call_id: m.tool_call_id } : {}),
+    };
+  });
+  const fields = { ...sampling(b), ...tools(b) };
+  if (fields.json_schema !== undefined && (b.tools?.length ?? 0) > 0 && b.tool_choice !== "none") {
     throw badRequest(
-      "tool_choice",
-      "chat.completions request is invalid at tool_choice: tool_choice is only allowed when tools are given",
+      "response_format",
+      "response_format cannot be combined with tools (unless tool_choice is none)",
     );
   }
-  const messages = b.messages.map((m) => ({
-    role: m.role === "developer" ? "system" as const : m.role,
-    content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
-  }));
-  const fields = sampling(b);
   if (b.max_completion_tokens != null) fields.max_tokens = b.max_completion_tokens;
   return translated(b, { id, op: "chat", model: b.model, messages, ...fields });
 }
@@ -208,6 +232,20 @@ export function embeddingsRequest(body: unknown, id: string): TranslatedEmbeddin
 }
 
 type SamplingBody = z.infer<z.ZodObject<typeof Sampling>>;
+
+/** The `chat` op's tool fields; `tool_choice` without tools, or naming none of them, is refused as OpenAI does. */
+function tools(b: OpenAiTools): Record<string, unknown> {
+  const fields = toolRequestFields(b);
+  const names = new Set((fields.tools ?? []).map((t) => t.name));
+  const choice = fields.tool_choice;
+  if (choice !== undefined && names.size === 0) {
+    throw badRequest("tool_choice", "tool_choice is only allowed when tools are given");
+  }
+  if (typeof choice === "object" && !names.has(choice.name)) {
+    throw badRequest("tool_choice", `tool_choice names ${choice.name}, which is not one of the tools`);
+  }
+  return fields;
+}
 
 function sampling(b: SamplingBody): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -248,7 +286,9 @@ function checked(fields: Record<string, unknown>): Request {
   const parsed = Request.safeParse(fields);
   if (parsed.success) return parsed.data;
   const e = invalidFrame(parsed.error, fields, `${fields.op} request`, Request);
-  const field = OPENAI_FIELD[String(e.details.field)];
+  const wire = String(e.details.field);
+  const field = OPENAI_FIELD[wire] ??
+    wire.match(/^tools\.\d+\./)?.[0].concat("function.", wire.split(".").slice(2).join("."));
   if (field === undefined) throw e;
   throw new LodeError(e.code, e.message, { details: { ...e.details, field } });
 }

@@ -145,12 +145,32 @@ Deno.test("chat: refused shapes", () => {
   const user = [{ role: "user", content: "hi" }];
   const cases: [Record<string, unknown>, string][] = [
     [{ messages: [] }, "messages"],
-    [{ messages: [{ role: "tool", content: "x" }] }, "messages.0.role"],
+    [{ messages: [{ role: "robot", content: "x" }] }, "messages.0.role"],
+    [{ messages: [{ role: "tool", content: "x" }] }, "messages.0.tool_call_id"],
+    [
+      { messages: [{ role: "user", content: "x", tool_calls: [] }, ...user], tool_choice: "auto" },
+      "tool_choice",
+    ],
+    [
+      { messages: user, tools: [{ type: "function", function: { name: "f" } }], tool_choice: "any" },
+      "tool_choice",
+    ],
+    [{ messages: user, functions: [{ name: "f" }] }, "functions"],
+    [{ messages: user, tools: [{ type: "function", function: { name: "a b" } }] }, "tools.0.function.name"],
+    [
+      {
+        messages: user,
+        tools: [{ type: "function", function: { name: "f" } }],
+        response_format: { type: "json_object" },
+      },
+      "response_format",
+    ],
     [
       { messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] },
       "messages.0.content",
     ],
-    [{ messages: user, tools: [{ type: "function" }] }, "tools"],
+    [{ messages: user, tools: [{ type: "function" }] }, "tools.0.function"],
+    [{ messages: user, tools: [{ type: "web_search" }] }, "tools.0.type"],
     [{ messages: user, logprobs: true }, "logprobs"],
     [
       { messages: user, response_format: { type: "json_schema", json_schema: { name: "x" } } },
@@ -185,4 +205,45 @@ Deno.test("embeddings: input, encoding_format, dimensions", () => {
     () => embeddingsRequest({ model: "m", input: "a", encoding_format: "hex" }, "e"),
     badField("encoding_format"),
   );
+});
+
+Deno.test("chat: tools, a named tool_choice, assistant tool_calls and tool messages become the chat op's fields", () => {
+  const { request } = chatRequest({
+    model: "m",
+    messages: [
+      { role: "user", content: "Weather?" },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "call_1",
+          type: "function",
+          function: { name: "get_weather", arguments: '{"c":1}' },
+        }],
+      },
+      { role: "tool", tool_call_id: "call_1", content: [{ type: "text", text: "21" }] },
+    ],
+    tools: [{
+      type: "function",
+      function: { name: "get_weather", description: "W", parameters: { type: "object" } },
+    }],
+    tool_choice: { type: "function", function: { name: "get_weather" } },
+    parallel_tool_calls: false,
+  }, "c");
+  assert.deepEqual(request.messages, [
+    { role: "user", content: "Weather?" },
+    {
+      role: "assistant",
+      content: "",
+      tool_calls: [{ id: "call_1", name: "get_weather", arguments: '{"c":1}' }],
+    },
+    { role: "tool", content: "21", tool_call_id: "call_1" },
+  ]);
+  assert.deepEqual(request.tools, [{
+    name: "get_weather",
+    description: "W",
+    parameters: { type: "object" },
+  }]);
+  assert.deepEqual(request.tool_choice, { name: "get_weather" });
+  assert.equal(request.parallel_tool_calls, false);
 });

@@ -27,6 +27,7 @@
  */
 import { LodeError } from "../../errors.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
+import type { ToolCallDelta } from "../../inference/backend.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 import type { RunnerCommand } from "./runner_command.ts";
 import {
@@ -74,6 +75,8 @@ export interface RunnerSpawnOptions {
 export interface RequestHandlers {
   /** Each chunk of a `chunks` reply, in order (generations). */
   onChunk?: (text: string) => void;
+  /** A `toolCall` reply: a piece of a tool call (chat generations). */
+  onToolCallDelta?: (delta: ToolCallDelta) => void;
   /** A `status` reply (a load's phases). */
   onStatus?: (event: StatusEvent) => void;
   /** Aborting sends the runner a `cancel` for this request. */
@@ -251,6 +254,11 @@ export class RunnerClient {
       switch (reply.type) {
         case "chunks":
           for (const text of reply.texts) pending.onChunk?.(text);
+          break;
+        case "toolCall":
+          try {
+            pending.onToolCallDelta?.(reply.delta);
+          } catch { /* an observer's failure is not the request's */ }
           break;
         case "status":
           try {

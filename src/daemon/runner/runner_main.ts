@@ -16,7 +16,7 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import type { Backend, Session } from "../../inference/backend.ts";
+import type { Backend, Session, ToolCallDelta } from "../../inference/backend.ts";
 import { createLlamaCppBackend } from "../../inference/llama_cpp_backend.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 import { ChunkBatcher } from "./chunk_batcher.ts";
@@ -162,7 +162,11 @@ class RunnerHost {
       case "generate":
       case "chat": {
         const session = await this.#loaded();
-        const options = { ...request.options, signal };
+        const onToolCallDelta = (delta: ToolCallDelta) => {
+          this.#chunks.flush(); // the text before a call goes first
+          this.#send({ id, type: "toolCall", delta });
+        };
+        const options = { ...request.options, signal, onToolCallDelta };
         const generation = request.op === "generate"
           ? session.generate(request.prompt, options)
           : session.chat(request.messages, options);

@@ -20,10 +20,17 @@ import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { StatusEvent } from "../../events/status_event.ts";
 import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
-import type { LoadOptions } from "../../inference/backend.ts";
+import type { LoadOptions, ToolCallDelta } from "../../inference/backend.ts";
 
 const Id = z.number().int().nonnegative();
-const Messages = z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }));
+const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
+/** `ChatMessage`s of the backend contract: tool calls and results included. */
+const Messages = z.array(z.object({
+  role: z.enum(["system", "user", "assistant", "tool"]),
+  content: z.string(),
+  toolCalls: z.array(ToolCall).optional(),
+  toolCallId: z.string().optional(),
+}));
 /** GenerateOptions without the signal (a `cancel` request replaces it); checked by the backend itself. */
 const Options = z.record(z.unknown());
 
@@ -116,6 +123,8 @@ export interface WireError {
 export type RunnerReply =
   | { id: number; type: "status"; event: StatusEvent }
   | { id: number; type: "chunks"; texts: string[] }
+  /** A piece of a tool call being generated (after every chunk before it). */
+  | { id: number; type: "toolCall"; delta: ToolCallDelta }
   | { id: number; type: "result"; value: unknown }
   | { id: number; type: "error"; error: WireError };
 
@@ -156,6 +165,10 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
       return Array.isArray(m.texts) && m.texts.every((t) => typeof t === "string") ? m as RunnerReply : null;
     case "result":
       return "value" in m ? m as RunnerReply : null;
+    case "toolCall": {
+      const d = m.delta as Record<string, unknown> | undefined;
+      return typeof d?.index === "number" && typeof d.arguments === "string" ? m as RunnerReply : null;
+    }
     case "error": {
       const e = m.error as Record<string, unknown> | undefined;
       return typeof e?.code === "string" && typeof e.message === "string" ? m as RunnerReply : null;

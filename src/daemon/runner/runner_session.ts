@@ -169,11 +169,15 @@ export class RunnerSession implements Session {
     body: { op: "generate"; prompt: string } | { op: "chat"; messages: ChatMessage[] },
     options: GenerateOptions,
   ): Generation {
-    const { signal, ...rest } = options;
+    const { signal, onToolCallDelta, ...rest } = options;
     return createGeneration(
       async (emit, inner) =>
         result(
-          await this.#client.request({ ...body, options: { ...rest } }, { onChunk: emit, signal: inner }),
+          await this.#client.request({ ...body, options: { ...rest } }, {
+            onChunk: emit,
+            onToolCallDelta,
+            signal: inner,
+          }),
         ),
       { signal },
     );

@@ -288,6 +288,7 @@ export class InferenceServer {
         const done: FrameOf<"done"> = { id, type: "done" };
         if (h.stopReason !== undefined) done.stop_reason = h.stopReason;
         if (h.usage !== undefined) done.usage = h.usage;
+        if (h.toolCalls !== undefined && h.toolCalls.length > 0) done.tool_calls = h.toolCalls;
         this.#sendAll(client, [...h.frames, done]);
         this.#record(client, request, received, { ...h.activity, outcome: "ok" });
       },

@@ -26,8 +26,15 @@
 import type { ActivityRecord } from "./activity_log.ts";
 import { embedActivity, generationActivity, tokensActivity } from "./activity_fields.ts";
 import type { InferenceService, ServiceCall, WaitEvent } from "./inference_service.ts";
-import type { DoneUsage, FrameOf, Request, RequestOf, ResponseFrame } from "../wire/protocol.ts";
-import { samplingOptions, usageFrom } from "../wire/protocol_backend.ts";
+import type { DoneUsage, FrameOf, Request, RequestOf, ResponseFrame, ToolCall } from "../wire/protocol.ts";
+import {
+  chatMessages,
+  samplingOptions,
+  toolCallFrame,
+  toolOptions,
+  usageFrom,
+} from "../wire/protocol_backend.ts";
+import type { ToolCallDelta } from "../../inference/backend.ts";
 
 /**
  * What a request handler needs.
@@ -64,6 +71,8 @@ export interface Handled {
   frames: ResponseFrame[];
   usage?: DoneUsage;
   stopReason?: FrameOf<"done">["stop_reason"];
+  /** The tool calls of a chat answer, for `done.tool_calls`. */
+  toolCalls?: ToolCall[];
   /** Fields for the activity log. */
   activity: Partial<ActivityRecord>;
 }
@@ -116,7 +125,7 @@ export async function handleRequest(request: RequestOf<ModelOp>, ctx: RequestCon
       return detokenized(request, model, text);
     }
     case "render_chat": {
-      const { model, text } = await service.renderChat(request.model, request.messages, call);
+      const { model, text } = await service.renderChat(request.model, chatMessages(request.messages), call);
       return {
         frames: [{ id, type: "text", text }],
         activity: { model, count: request.messages.length, output: text },
@@ -190,8 +199,12 @@ async function generate(
 ): Promise<Handled> {
   const input = request.op === "generate"
     ? { model: request.model, prompt: request.prompt }
-    : { model: request.model, messages: request.messages };
-  const generation = await ctx.service.generate(input, samplingOptions(request), call);
+    : { model: request.model, messages: chatMessages(request.messages) };
+  const onToolCallDelta = (delta: ToolCallDelta) => ctx.send(toolCallFrame(request.id, delta));
+  const options = request.op === "chat"
+    ? { ...samplingOptions(request), ...toolOptions(request), onToolCallDelta }
+    : samplingOptions(request);
+  const generation = await ctx.service.generate(input, options, call);
   // One `token` frame per text, the frames of a burst (a runner's `chunks` message) queued together so
   // that they leave in one write: per-frame writes cost the daemon and its client a wake-up per token.
   for await (const texts of generation.batches()) {
@@ -203,6 +216,7 @@ async function generate(
     frames: [],
     usage: usageFrom(result.usage, { queueMs: generation.queueMs }),
     stopReason: result.stopReason,
+    ...(result.toolCalls === undefined ? {} : { toolCalls: result.toolCalls }),
     activity: generationActivity(generation, result, input),
   };
 }

@@ -31,7 +31,7 @@ import { createGeneration } from "../../inference/generation.ts";
 import { NdjsonConnection } from "./ndjson_connection.ts";
 import { type FrameOf, PROTOCOL_VERSION, type Request, type RequestOf, ResponseFrame } from "./protocol.ts";
 import { invalidFrame } from "./decode_request.ts";
-import { samplingFields, usageOf } from "./protocol_backend.ts";
+import { samplingFields, toolCallDelta, toolFields, usageOf, wireMessages } from "./protocol_backend.ts";
 
 type Listener = (frame: ResponseFrame) => void;
 
@@ -203,12 +203,16 @@ class DaemonSession implements Session {
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    return this.#stream({ op: "chat", model: this.#model, messages, ...samplingFields(options) }, options);
+    const fields = { ...samplingFields(options), ...toolFields(options) };
+    return this.#stream(
+      { op: "chat", model: this.#model, messages: wireMessages(messages), ...fields },
+      options,
+    );
   }
 
   async renderChat(messages: ChatMessage[]): Promise<string> {
     let text = "";
-    await this.#client.request({ op: "render_chat", model: this.#model, messages }, {
+    await this.#client.request({ op: "render_chat", model: this.#model, messages: wireMessages(messages) }, {
       onFrame: (f) => f.type === "text" && (text = f.text),
     });
     return text;
@@ -259,6 +263,12 @@ class DaemonSession implements Session {
         done = await this.#client.request(body, {
           signal,
           onFrame: (f) => {
+            if (f.type === "tool_call") {
+              try {
+                options.onToolCallDelta?.(toolCallDelta(f));
+              } catch { /* an observer's failure is not the generation's */ }
+              return;
+            }
             if (f.type !== "token") return;
             first ??= performance.now();
             chunks++;
@@ -277,6 +287,7 @@ class DaemonSession implements Session {
         text,
         stopReason: done.stop_reason ?? "eos",
         usage: usageOf(done.usage, performance.now() - started),
+        ...(done.tool_calls === undefined ? {} : { toolCalls: done.tool_calls }),
       };
       return result;
     }, options.signal ? { signal: options.signal } : {});

@@ -67,16 +67,52 @@ const envelope = <O extends string>(op: O) => ({
   v: z.number().int().optional(),
 });
 
-/** One message of a `chat` request. */
+/** A tool call: of a `done` frame (the model's), or of an assistant message given back (`arguments`: JSON text). */
+export const ToolCall = z.object({ id: z.string().min(1), name: z.string().min(1), arguments: z.string() });
+export type ToolCall = z.infer<typeof ToolCall>;
+
+/**
+ * One message of a `chat` request. An assistant message may carry the `tool_calls` it made; a `tool` message
+ * is the result of one of them, naming it by `tool_call_id`.
+ */
 export const ChatMessage = z.object({
-  role: z.enum(["system", "user", "assistant"]),
+  role: z.enum(["system", "user", "assistant", "tool"]),
   content: z.string(),
+  tool_calls: z.array(ToolCall).optional(),
+  tool_call_id: z.string().min(1).optional(),
 });
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** A tool the model may call: a name, what it does, the JSON Schema of its arguments. */
+export const ToolDefinition = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 letters, digits, _ or -"),
+  description: z.string().optional(),
+  parameters: z.record(z.unknown()).optional(),
+});
+
+/** The tool fields of a `chat` request (see `GenerateOptions.tools`). */
+const Tools = {
+  tools: z.array(ToolDefinition).optional(),
+  /** `auto` (default), `none`, `required`, or `{"name": …}`: that tool. */
+  tool_choice: z.union([z.enum(["auto", "none", "required"]), z.object({ name: z.string().min(1) })])
+    .optional(),
+  /** false: at most one call per answer. */
+  parallel_tool_calls: z.boolean().optional(),
+};
+
+/** The tool fields of a `chat` request. */
+export type ToolFields = z.infer<z.ZodObject<typeof Tools>>;
 
 /** Every request, tagged by `op`. */
 export const Request = z.discriminatedUnion("op", [
   z.object({ ...envelope("generate"), model: Model, prompt: z.string(), ...Sampling }),
-  z.object({ ...envelope("chat"), model: Model, messages: z.array(ChatMessage).min(1), ...Sampling }),
+  z.object({
+    ...envelope("chat"),
+    model: Model,
+    messages: z.array(ChatMessage).min(1),
+    ...Sampling,
+    ...Tools,
+  }),
   z.object({
     ...envelope("embed"),
     model: Model,
@@ -208,13 +244,30 @@ export type ErrorFrame = z.infer<typeof ErrorFrame>;
 /** Every frame the inference socket sends, tagged by `type`. */
 export const ResponseFrame = z.discriminatedUnion("type", [
   z.object({ ...reply("token"), text: z.string() }),
+  /**
+   * A piece of a tool call while a `chat` answer generates it: `index` of the call in the answer; its first
+   * piece has `call_id` and `name`; `arguments` continues its JSON text (`done.tool_calls` has the whole calls).
+   */
+  z.object({
+    ...reply("tool_call"),
+    index: Count,
+    call_id: z.string().optional(),
+    name: z.string().optional(),
+    arguments: z.string(),
+  }),
   z.object({ ...reply("queued"), position: z.number().int().positive() }),
   /**
    * A phase of loading the request's model while the request waits for it (a pull's `download`
    * progress, `verify`, `mmap`, `kv_cache`, …): `phase` and its fields, flattened as on the admin stream.
    */
   z.object({ ...reply("loading"), phase: z.string() }).passthrough(),
-  z.object({ ...reply("done"), usage: DoneUsage.optional(), stop_reason: StopReason.optional() }),
+  /** The end of a request; a chat answer that calls tools has `stop_reason` `tool_calls` and the calls. */
+  z.object({
+    ...reply("done"),
+    usage: DoneUsage.optional(),
+    stop_reason: StopReason.optional(),
+    tool_calls: z.array(ToolCall).optional(),
+  }),
   ErrorFrame,
   z.object({
     ...reply("health"),

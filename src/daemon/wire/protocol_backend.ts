@@ -11,8 +11,20 @@
  * ```
  * @module
  */
-import type { GenerateOptions, Usage } from "../../inference/backend.ts";
-import type { DoneUsage, SamplingFields } from "./protocol.ts";
+import type {
+  ChatMessage,
+  GenerateOptions,
+  ToolCall,
+  ToolCallDelta,
+  Usage,
+} from "../../inference/backend.ts";
+import type {
+  ChatMessage as WireMessage,
+  DoneUsage,
+  FrameOf,
+  SamplingFields,
+  ToolFields,
+} from "./protocol.ts";
 
 /**
  * The backend's sampling options from a `generate` or `chat` request.
@@ -92,5 +104,117 @@ export function usageOf(usage: DoneUsage | undefined, elapsedMs: number): Usage 
     timeToFirstTokenMs: u.time_to_first_token_ms ?? null,
     totalMs: u.total_ms ?? elapsedMs,
     tokensPerSecond: u.tokens_per_second ?? 0,
+  };
+}
+
+/**
+ * The backend's tool options from a `chat` request's `tools`, `tool_choice` and `parallel_tool_calls`.
+ *
+ * @example
+ * ```ts
+ * toolOptions({ tools: [{ name: "f" }], tool_choice: "required" }); // { tools: [{ name: "f" }], toolChoice: "required" }
+ * ```
+ */
+export function toolOptions(
+  request: ToolFields,
+): Pick<GenerateOptions, "tools" | "toolChoice" | "parallelToolCalls"> {
+  const out: Pick<GenerateOptions, "tools" | "toolChoice" | "parallelToolCalls"> = {};
+  if (request.tools !== undefined) out.tools = request.tools;
+  if (request.tool_choice !== undefined) out.toolChoice = request.tool_choice;
+  if (request.parallel_tool_calls !== undefined) out.parallelToolCalls = request.parallel_tool_calls;
+  return out;
+}
+
+/**
+ * The tool fields of a `chat` request from the backend's options (the inverse of {@link toolOptions}).
+ *
+ * @example
+ * ```ts
+ * toolFields({ toolChoice: { name: "f" } }); // { tool_choice: { name: "f" } }
+ * ```
+ */
+export function toolFields(options: GenerateOptions): ToolFields {
+  const out: ToolFields = {};
+  if (options.tools !== undefined) out.tools = options.tools;
+  if (options.toolChoice !== undefined) out.tool_choice = options.toolChoice;
+  if (options.parallelToolCalls !== undefined) out.parallel_tool_calls = options.parallelToolCalls;
+  return out;
+}
+
+/**
+ * The backend's chat messages from a request's (`tool_calls` → `toolCalls`, `tool_call_id` → `toolCallId`).
+ *
+ * @example
+ * ```ts
+ * chatMessages([{ role: "tool", content: "21", tool_call_id: "call_1" }]); // [{ role: "tool", content: "21", toolCallId: "call_1" }]
+ * ```
+ */
+export function chatMessages(messages: readonly WireMessage[]): ChatMessage[] {
+  return messages.map(({ role, content, tool_calls, tool_call_id }) => ({
+    role,
+    content,
+    ...(tool_calls === undefined ? {} : { toolCalls: tool_calls }),
+    ...(tool_call_id === undefined ? {} : { toolCallId: tool_call_id }),
+  }));
+}
+
+/**
+ * A request's messages from the backend's (the inverse of {@link chatMessages}).
+ *
+ * @example
+ * ```ts
+ * wireMessages([{ role: "user", content: "Hi" }]); // [{ role: "user", content: "Hi" }]
+ * ```
+ */
+export function wireMessages(messages: readonly ChatMessage[]): WireMessage[] {
+  return messages.map(({ role, content, toolCalls, toolCallId }) => ({
+    role,
+    content,
+    ...(toolCalls === undefined
+      ? {}
+      : { tool_calls: toolCalls.map(({ id, name, arguments: a }) => ({ id, name, arguments: a })) }),
+    ...(toolCallId === undefined ? {} : { tool_call_id: toolCallId }),
+  }));
+}
+
+/** A `done` frame's `tool_calls` for a result's calls (absent when it made none). */
+export function toolCallsField(toolCalls: readonly ToolCall[] | undefined): { tool_calls?: ToolCall[] } {
+  return toolCalls === undefined || toolCalls.length === 0 ? {} : { tool_calls: [...toolCalls] };
+}
+
+/**
+ * The `tool_call` frame of a piece of a tool call.
+ *
+ * @example
+ * ```ts
+ * toolCallFrame("c1", { index: 0, id: "call_1", name: "f", arguments: "{" });
+ * // { id: "c1", type: "tool_call", index: 0, call_id: "call_1", name: "f", arguments: "{" }
+ * ```
+ */
+export function toolCallFrame(id: string, delta: ToolCallDelta): FrameOf<"tool_call"> {
+  return {
+    id,
+    type: "tool_call",
+    index: delta.index,
+    ...(delta.id === undefined ? {} : { call_id: delta.id }),
+    ...(delta.name === undefined ? {} : { name: delta.name }),
+    arguments: delta.arguments,
+  };
+}
+
+/**
+ * The piece of a tool call a `tool_call` frame carries (the inverse of {@link toolCallFrame}).
+ *
+ * @example
+ * ```ts
+ * toolCallDelta({ id: "c1", type: "tool_call", index: 0, arguments: "}" }); // { index: 0, arguments: "}" }
+ * ```
+ */
+export function toolCallDelta(frame: FrameOf<"tool_call">): ToolCallDelta {
+  return {
+    index: frame.index,
+    ...(frame.call_id === undefined ? {} : { id: frame.call_id }),
+    ...(frame.name === undefined ? {} : { name: frame.name }),
+    arguments: frame.arguments,
   };
 }

@@ -197,7 +197,7 @@ Deno.test("decodeRequest: a missing or invalid field is BAD_REQUEST naming the f
     [
       '{"id":"1","op":"chat","model":"m","messages":[{"role":"robot","content":"x"}]}',
       "messages.0.role",
-      /messages\[0\]\.role: expected one of "system", "user", "assistant", found "robot"/,
+      /messages\[0\]\.role: expected one of "system", "user", "assistant", "tool", found "robot"/,
     ],
     ['{"id":"1","op":"embed","model":"m","input":[1]}', "input.0", /input\[0\]: expected a string, found 1/],
     ['{"id":"1","op":"tokenize","model":"m"}', "text", /missing/],
@@ -293,7 +293,7 @@ Deno.test("render_chat: messages as chat takes them, at least one", () => {
     err('{"id":"p","op":"render_chat","model":"m"}').message,
     "render_chat request is invalid at messages: missing (expected a list)",
   );
-  const e = err('{"id":"p","op":"render_chat","model":"m","messages":[{"role":"tool","content":"x"}]}');
+  const e = err('{"id":"p","op":"render_chat","model":"m","messages":[{"role":"robot","content":"x"}]}');
   assert.equal(e.details?.field, "messages.0.role");
 });
 
