@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { COMPILE_EXIT, compileArgs, CompileError, isDenortFailure } from "./compile.ts";
+import { COMPILE_EXIT, compileArgs, CompileError, isDenortFailure, testOnlyEntries } from "./compile.ts";
 import { VERSION } from "../src/version.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -345,4 +345,15 @@ Deno.test({
       await Deno.remove(store, { recursive: true });
     }
   },
+});
+
+Deno.test("compile script: the SDK clients only the tests import, and what only they need, stay out of the binary", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const denoJson = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  const skip = await testOnlyEntries(`${root}node_modules/.deno`, denoJson);
+  const has = (prefix: string) => skip.some((e) => e.startsWith(prefix));
+  assert.ok(has("ai@") && has("@langchain+core@") && has("openai@"), skip.join(" "));
+  assert.ok(!has("node-llama-cpp@") && !has("zod@3.") && !has("cli-progress@"), skip.join(" "));
+  const plan = compileArgs("main.ts", { installed: INSTALLED, hostTarget: LINUX, testOnly: ["ai@7.0.185"] });
+  assert.ok(plan.args.includes("node_modules/.deno/ai@7.0.185/node_modules/ai"));
 });
