@@ -287,7 +287,7 @@ Deno.test("a bad request frame: BAD_REQUEST naming the field, what was expected 
       assert.equal(
         c.message,
         "chat request is invalid (2 problems):\n" +
-          '  messages[0].role: expected one of "system", "user", "assistant", found "robot"\n' +
+          '  messages[0].role: expected one of "system", "user", "assistant", "tool", found "robot"\n' +
           "  messages[1].content: missing (expected a string)",
       );
       assert.equal((c.details as Record<string, unknown>).field, "messages.0.role");

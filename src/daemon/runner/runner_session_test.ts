@@ -177,7 +177,8 @@ Deno.test("a file that is not a model: MODEL_LOAD_FAILED from the runner, which 
 
 Deno.test("aborting a load kills the runner: INTERRUPTED, and no child process is left", async () => {
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 200); // while the runner starts (importing node-llama-cpp)
+  // While the runner starts (spawning, importing node-llama-cpp: far longer than one turn of the event loop).
+  setTimeout(() => controller.abort(), 0);
   const error = await caught(startRunnerSession(MODEL, { load: LOAD, signal: controller.signal }));
   assert.equal(error.code, "INTERRUPTED");
   assert.deepEqual(await childPids(), []);
