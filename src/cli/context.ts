@@ -262,6 +262,8 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags,
  * A plugin that cannot be loaded is told on stderr and left out: a sink never stops a command.
  */
 async function pluginSinks(ctx: CommandContext): Promise<EventSink[]> {
+  // Without a --plugin folder or an installed plugin, nothing is imported (a pull starts as fast as before).
+  if (!ctx.flags.plugin?.length && !(await hasEntries(ctx.config.pluginsDir))) return [];
   const { pluginManifests } = await import("./plugin_host.ts");
   try {
     const manifests = await pluginManifests({ dirs: ctx.flags.plugin, pluginsDir: ctx.config.pluginsDir });
@@ -274,4 +276,14 @@ async function pluginSinks(ctx: CommandContext): Promise<EventSink[]> {
     ctx.output.stderr(`lode: the sink plugins were not loaded: ${(e as Error).message}\n`);
     return [];
   }
+}
+
+/** True when `dir` exists and holds an entry. */
+async function hasEntries(dir: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(dir)) return true;
+  } catch {
+    // no folder: no installed plugin
+  }
+  return false;
 }
