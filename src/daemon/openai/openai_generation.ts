@@ -60,12 +60,25 @@ export interface Ran<T> {
  * const streaming = (a: GenerationAnswer) => a.translated.stream;
  * ```
  */
-export interface GenerationAnswer {
-  service: InferenceService;
+export interface GenerationAnswer extends AnswerContext {
   kind: ChunkKind;
   translated: Translated<RequestOf<"generate" | "chat">>;
   /** The response's id, `created` and model (`text` empty). */
   head: Answer;
+}
+
+/**
+ * What every generating answer of the front is given (completions, chat, the Responses API): the service,
+ * the call, how the front records the request, and a stream's pacing and end.
+ *
+ * @example
+ * ```ts
+ * import type { AnswerContext } from "./openai_generation.ts";
+ * const pacing = (a: AnswerContext) => a.maxPendingBytes;
+ * ```
+ */
+export interface AnswerContext {
+  service: InferenceService;
   call: ServiceCall;
   /** Runs the request's body as the front records requests (the activity log). */
   run: <T>(body: () => Promise<Ran<T>>) => Promise<T>;

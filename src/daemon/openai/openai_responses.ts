@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { asDaemonError, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
+import { type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
 import { inOpenAiTerms } from "./openai_errors.ts";
 import type { StopReason, ToolCall, Usage } from "../../inference/backend.ts";
 import type { ModelEntry } from "../wire/protocol.ts";

@@ -28,9 +28,8 @@
  */
 import type { GenerateResult, StopReason, Usage } from "../../inference/backend.ts";
 import { generationActivity } from "../server/activity_fields.ts";
-import type { InferenceService, ServiceCall } from "../server/inference_service.ts";
 import { samplingOptions } from "../wire/protocol_backend.ts";
-import type { Ran } from "./openai_generation.ts";
+import type { AnswerContext, Ran } from "./openai_generation.ts";
 import { errorBody, errorResponse, json } from "./openai_responses.ts";
 import type { TranslatedResponses } from "./responses_request.ts";
 import { type FunctionCall, functionCallItem } from "./responses_tools.ts";
@@ -45,21 +44,11 @@ import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
  * const streaming = (a: ResponsesAnswer) => a.translated.chat.stream;
  * ```
  */
-export interface ResponsesAnswer {
-  service: InferenceService;
+export interface ResponsesAnswer extends AnswerContext {
   translated: TranslatedResponses;
   /** The response's id (`resp_…`) and its creation time in Unix seconds. */
   id: string;
   createdAt: number;
-  call: ServiceCall;
-  /** Runs the request's body as the front records requests (the activity log). */
-  run: <T>(body: () => Promise<Ran<T>>) => Promise<T>;
-  /** Bytes queued to a streaming client before the generation waits for it to read. */
-  maxPendingBytes: number;
-  /** The client stopped reading the stream. */
-  onCancel: () => void;
-  /** The request is over (after the response, for a stream). */
-  onEnd: () => void;
   /** The tool calls in a generation's result (none when absent). */
   toolCalls?: (result: GenerateResult) => FunctionCall[];
 }
