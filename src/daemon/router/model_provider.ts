@@ -211,9 +211,13 @@ export function createDaemonPull(
  */
 function daemonAccessHint(e: unknown): unknown {
   if (!isLodeError(e, "ACCESS_DENIED")) return e;
+  // An OCI registry's refusal names the registry; a Hugging Face one does not.
+  const what = e.details.registry !== undefined
+    ? "the registry's credentials (LODE_OCI_USERNAME and LODE_OCI_PASSWORD, or ~/.docker/config.json)"
+    : "HF_TOKEN";
   return new LodeError("ACCESS_DENIED", e.message, {
     details: { ...e.details, pulled_by: "daemon" },
-    hint: `${e.hint} The daemon pulls with its own environment, not the client's: set HF_TOKEN where ` +
+    hint: `${e.hint} The daemon pulls with its own environment, not the client's: set ${what} where ` +
       "`lode serve` starts, then restart it.",
     cause: e,
   });
