@@ -60,8 +60,28 @@ export function modelPackConfig(name: string, facts: ModelFacts, layers: PushLay
   return new TextEncoder().encode(JSON.stringify(config));
 }
 
+/** An OCI descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+
+/** A ModelPack manifest as lode writes it. */
+export interface ModelPackManifest {
+  schemaVersion: 2;
+  mediaType: string;
+  artifactType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
 /** The manifest of the config blob `config` and the model's `layers`, in the model's file order. */
-export function modelPackManifest(config: { digest: string; size: number }, layers: PushLayer[]) {
+export function modelPackManifest(
+  config: { digest: string; size: number },
+  layers: PushLayer[],
+): ModelPackManifest {
   return {
     schemaVersion: 2,
     mediaType: MANIFEST_TYPES[0],

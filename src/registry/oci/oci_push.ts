@@ -4,6 +4,8 @@
  * /v2/REPO/blobs/uploads/`, then `PATCH`es of at most {@link PushOptions.chunkBytes} read from the store's
  * file at their offset (`Content-Range`), then `PUT ?digest=` — so a large blob never sits in memory; a
  * blob it has is skipped. The manifest is PUT last, under the tag: until then the tag is unchanged.
+ * An upload cut off (the registry gone, the process killed) goes on at the next push from the bytes the
+ * registry reports having (upload_state.ts).
  *
  * Auth as for a pull (oci_auth.ts), with the scope `repository:REPO:pull,push`: the first request goes
  * without credentials; the 401's challenge says how to get them. Credentials go to the registry's host
@@ -32,6 +34,7 @@ import { ociCredentials } from "./docker_config.ts";
 import { authorize, ociAccessDenied, parseChallenge } from "./oci_auth.ts";
 import { plainHttp, registryUrl } from "./oci_manifest.ts";
 import { formatOciRef, type OciRef } from "./oci_ref.ts";
+import { clearUploadState, readUploadState, uploadStatePath, writeUploadState } from "./upload_state.ts";
 import { modelPackConfig, modelPackManifest, type PushLayer } from "./modelpack_build.ts";
 
 /** The effects of a push. */
@@ -133,15 +136,23 @@ async function upload(
   size: number,
   source: BlobSource,
   chunkBytes: number,
+  statePath: string,
 ): Promise<void> {
   const { ref, effects } = session;
-  const start = await session.send("POST", registryUrl(ref, "blobs/uploads/", http));
-  if (start.status !== 202) throw await refused(start, ref.host, `to start an upload of ${digest}`);
-  await start.body?.cancel();
-  let location = nextLocation(start, ref.host);
+  let resumed = await resumePoint(session, statePath, size);
+  if (!resumed) {
+    const start = await session.send("POST", registryUrl(ref, "blobs/uploads/", http));
+    if (start.status !== 202) throw await refused(start, ref.host, `to start an upload of ${digest}`);
+    await start.body?.cancel();
+    resumed = { location: nextLocation(start, ref.host), offset: 0 };
+  }
+  let location = resumed.location;
+  if (resumed.offset > 0) {
+    effects.emit({ event: "push_progress", digest, done_bytes: resumed.offset, total_bytes: size });
+  }
   const file = "path" in source ? await Deno.open(source.path, { read: true }) : null;
   try {
-    for (let offset = 0; offset < size;) {
+    for (let offset = resumed.offset; offset < size;) {
       effects.registry.signal?.throwIfAborted();
       const length = Math.min(chunkBytes, size - offset);
       const bytes = file ? await readAt(file, offset, length) : (source as { bytes: Uint8Array }).bytes
@@ -155,6 +166,7 @@ async function upload(
       await patch.body?.cancel();
       location = nextLocation(patch, ref.host, location);
       offset += length;
+      await writeUploadState(statePath, location.href);
       effects.emit({ event: "push_progress", digest, done_bytes: offset, total_bytes: size });
     }
   } finally {
@@ -165,6 +177,36 @@ async function upload(
   const put = await session.send("PUT", done, { "content-length": "0" });
   if (put.status !== 201) throw await refused(put, ref.host, `the upload of ${digest}`);
   await put.body?.cancel();
+  await clearUploadState(statePath);
+}
+
+/**
+ * Where the upload recorded at `statePath` stands: its URL and the bytes the registry has (its `Range`,
+ * `0-LAST`), or null when there is none to go on with (none recorded, gone, or nothing received yet).
+ */
+async function resumePoint(
+  session: RegistrySession,
+  statePath: string,
+  size: number,
+): Promise<{ location: URL; offset: number } | null> {
+  const recorded = await readUploadState(statePath);
+  if (!recorded) return null;
+  let url: URL;
+  try {
+    url = new URL(recorded);
+  } catch {
+    return null;
+  }
+  if (url.host !== session.ref.host) return null;
+  const status = await session.send("GET", url);
+  await status.body?.cancel();
+  const last = /^0-(\d+)$/.exec(status.headers.get("range") ?? "")?.[1];
+  // "0-0" is both nothing and one byte received: start again.
+  if (status.status !== 204 || last === undefined || Number(last) === 0 || Number(last) + 1 > size) {
+    await clearUploadState(statePath);
+    return null;
+  }
+  return { location: nextLocation(status, session.ref.host, url), offset: Number(last) + 1 };
 }
 
 /** The upload URL an answer's `Location` names (relative to the registry), else `current`. */
@@ -240,7 +282,8 @@ export async function pushModel(
     const have = head.status === 200;
     if (!have && head.status !== 404) throw await refused(head, ref.host, `a check of ${blob.digest}`);
     if (!have) {
-      await upload(session, http, blob.digest, blob.size, blob.source, chunkBytes);
+      const state = await uploadStatePath(store.layout.root, ref.host, ref.repository, blob.digest);
+      await upload(session, http, blob.digest, blob.size, blob.source, chunkBytes, state);
       uploaded++;
       bytes += blob.size;
     } else skipped++;
