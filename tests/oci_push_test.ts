@@ -239,3 +239,22 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "oci push: a registry on plain http is pushed to only when its host is allowed with --allow-http",
+  ignore: missing !== null,
+  fn: () =>
+    withRegistry("basic", async ({ reg, lode }) => {
+      assert.equal((await lode(["import", FIXTURE, "--name", "stories260K"])).code, 0);
+      const ref = `oci://${reg.host}/plain/m:v1`;
+      const refused = await lode(["push", "stories260K", ref, "--json"], CREDS);
+      assert.notEqual(refused.code, 0, refused.stdout);
+      const r = await lode(["--allow-http", "127.0.0.1", "push", "stories260K", ref, "--json"], CREDS);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const pulled = await lode(
+        ["--allow-http", "127.0.0.1", "pull", ref, "--name", "back", "--json"],
+        CREDS,
+      );
+      assert.equal(pulled.code, 0, pulled.stdout + pulled.stderr);
+    }, true),
+});
