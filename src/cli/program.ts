@@ -222,6 +222,24 @@ const SPECS: CommandSpec[] = [
     ],
   },
   {
+    name: "push",
+    summary: "upload a stored model to an OCI registry as a CNCF ModelPack artifact",
+    args: [
+      { name: "name", required: true, description: "model name, as `lode ls` shows it" },
+      {
+        name: "target",
+        required: true,
+        description:
+          "oci://HOST[:PORT]/REPO:TAG ($LODE_OCI_USERNAME/$LODE_OCI_PASSWORD or `docker login HOST`)",
+      },
+    ],
+    options: [],
+    examples: [
+      "lode push stories260K oci://registry.example/models/stories:260k",
+      "lode --ca-cert ca.pem push stories260K oci://127.0.0.1:5443/m/stories:v1 --json",
+    ],
+  },
+  {
     name: "gc",
     summary: "remove blobs no model uses and stale partial downloads; report the bytes freed",
     args: [],
@@ -416,6 +434,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   lock: () => import("./commands/lock.ts"),
   sync: () => import("./commands/sync.ts"),
   export: () => import("./commands/export.ts"),
+  push: () => import("./commands/push.ts"),
   gc: () => import("./commands/gc.ts"),
   inspect: () => import("./commands/inspect.ts"),
   serve: () => import("./commands/serve.ts"),

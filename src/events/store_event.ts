@@ -36,6 +36,7 @@
  * `lode rm`: `removed` per name (`blob_removed`: the primary blob went,
  * `blobs_removed`, `blobs_kept`: still used by another model).
  * `lode path`: `path` (`name`, `path`).
+ * `lode push`: `push_blob`, `push_progress`, `pushed` (push_event.ts).
  *
  * @example
  * ```ts
@@ -46,6 +47,7 @@
  */
 import { z } from "zod";
 import { ErrorEvent, ErrorFields } from "./error_event.ts";
+import { PushBlobEvent, PushedEvent, PushProgressEvent } from "./push_event.ts";
 
 const count = z.number().int().nonnegative();
 
@@ -209,6 +211,9 @@ export const StoreEvent = z.discriminatedUnion("event", [
   ModelEvent,
   RemovedEvent,
   PathEvent,
+  PushBlobEvent,
+  PushProgressEvent,
+  PushedEvent,
   ErrorEvent,
 ]);
 export type StoreEvent = z.infer<typeof StoreEvent>;

@@ -80,6 +80,26 @@ const SAMPLES: Record<string, unknown>[] = [
   },
   { event: "removed", name: "m", blob_removed: true, blobs_removed: 1, blobs_kept: 0 },
   { event: "path", name: "m", path: "/s/data" },
+  {
+    event: "push_blob",
+    digest: `sha256:${HEX}`,
+    size_bytes: 10,
+    role: "model",
+    filename: "m.gguf",
+    skipped: false,
+  },
+  { event: "push_progress", digest: `sha256:${HEX}`, done_bytes: 5, total_bytes: 10 },
+  {
+    event: "pushed",
+    name: "m",
+    reference: "oci://127.0.0.1:5000/m:v1",
+    digest: `sha256:${HEX}`,
+    blobs: 2,
+    blobs_uploaded: 1,
+    blobs_skipped: 1,
+    bytes_uploaded: 10,
+    ms: 3,
+  },
   { event: "error", ...new LodeError("MODEL_NOT_FOUND", "no model m").toJSON() },
 ];
 

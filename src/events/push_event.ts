@@ -1,0 +1,57 @@
+/**
+ * Events of `lode push NAME oci://…` (source `store`, NDJSON with `--json`), tagged by `event`:
+ *
+ * - `push_blob`: one blob's outcome — `digest` (`sha256:…`), `size_bytes`, `role` (`model`, `shard`,
+ *   `mmproj`, `config`), `filename` (the layer's file; absent for the config), `skipped` (true: the
+ *   registry had it, nothing was sent).
+ * - `push_progress`: bytes of one blob sent so far — `digest`, `done_bytes`, `total_bytes`.
+ * - `pushed`: the manifest was stored — `name`, `reference` (`oci://HOST/REPO:TAG`), `digest` (the
+ *   manifest's), `blobs`, `blobs_uploaded`, `blobs_skipped`, `bytes_uploaded`, `ms`.
+ *
+ * No credentials appear in any of them.
+ *
+ * @example
+ * ```ts
+ * import { PushEvent } from "./push_event.ts";
+ * PushEvent.parse({ event: "push_progress", digest: "sha256:ab", done_bytes: 10, total_bytes: 20 });
+ * ```
+ * @module
+ */
+import { z } from "zod";
+
+const count = z.number().int().nonnegative();
+
+export const PushBlobEvent = z.object({
+  event: z.literal("push_blob"),
+  digest: z.string(),
+  size_bytes: count,
+  role: z.string(),
+  filename: z.string().optional(),
+  skipped: z.boolean(),
+});
+export type PushBlobEvent = z.infer<typeof PushBlobEvent>;
+
+export const PushProgressEvent = z.object({
+  event: z.literal("push_progress"),
+  digest: z.string(),
+  done_bytes: count,
+  total_bytes: count,
+});
+export type PushProgressEvent = z.infer<typeof PushProgressEvent>;
+
+export const PushedEvent = z.object({
+  event: z.literal("pushed"),
+  name: z.string(),
+  reference: z.string(),
+  digest: z.string(),
+  blobs: count,
+  blobs_uploaded: count,
+  blobs_skipped: count,
+  bytes_uploaded: count,
+  ms: count,
+});
+export type PushedEvent = z.infer<typeof PushedEvent>;
+
+/** Every event of a push. */
+export const PushEvent = z.discriminatedUnion("event", [PushBlobEvent, PushProgressEvent, PushedEvent]);
+export type PushEvent = z.infer<typeof PushEvent>;
