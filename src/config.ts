@@ -41,7 +41,7 @@ import { joinPath } from "./path.ts";
 import { z } from "zod";
 import { LodeError } from "./errors.ts";
 import { parseJson } from "./schema/schema_error.ts";
-import { cliSettings, type ProxyConfig, proxyFromEnv } from "./config_env.ts";
+import { cliSettings, homeDir, pluginsDirOf, type ProxyConfig, proxyFromEnv } from "./config_env.ts";
 import { SinkEntry, sinkFlag, sinkFromEntry, type SinkSpec } from "./config_sinks.ts";
 import { ORIGIN_FORM, originOf } from "./config_origins.ts";
 
@@ -130,10 +130,6 @@ function list(value: string | undefined): string[] {
   return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
-function home(env: Record<string, string | undefined>): string {
-  return env.HOME ?? env.USERPROFILE ?? ".";
-}
-
 async function readConfigFile(path: string): Promise<z.infer<typeof ConfigFile> | null> {
   let text: string;
   try {
@@ -150,7 +146,7 @@ export async function loadConfig(
   flags: GlobalFlags,
   env: Record<string, string | undefined>,
 ): Promise<Config> {
-  const xdgConfig = env.XDG_CONFIG_HOME || joinPath(home(env), ".config");
+  const xdgConfig = env.XDG_CONFIG_HOME || joinPath(homeDir(env), ".config");
   const configPath = env.LODE_CONFIG || joinPath(xdgConfig, "lode", "config.json");
   const file = await readConfigFile(configPath);
   if (env.LODE_CONFIG && !file) {
@@ -158,7 +154,7 @@ export async function loadConfig(
       details: { path: env.LODE_CONFIG },
     });
   }
-  const xdgData = env.XDG_DATA_HOME || joinPath(home(env), ".local", "share");
+  const xdgData = env.XDG_DATA_HOME || joinPath(homeDir(env), ".local", "share");
   const caCertPaths = [
     ...(flags.caCert ?? []),
     ...(env.DENO_CERT ? [env.DENO_CERT] : []),
@@ -195,13 +191,13 @@ export async function loadConfig(
     httpClient: httpClientChoice(env.LODE_HTTP_CLIENT),
     color: cliSettings(env).color,
     configFile: file ? configPath : null,
-    pluginsDir: joinPath(xdgConfig, "lode", "plugins"),
+    pluginsDir: pluginsDirOf(env),
     proxy,
     hfEndpoint: env.HF_ENDPOINT?.trim() || undefined,
     hfToken: env.HF_TOKEN?.trim() || undefined,
     ociUsername: env.LODE_OCI_USERNAME || undefined,
     ociPassword: env.LODE_OCI_PASSWORD || undefined,
-    dockerConfigDir: env.DOCKER_CONFIG || joinPath(home(env), ".docker"),
+    dockerConfigDir: env.DOCKER_CONFIG || joinPath(homeDir(env), ".docker"),
     lockfile: env.LODE_LOCKFILE || undefined,
     runtimeDir: env.XDG_RUNTIME_DIR || undefined,
     tmpDir: env.TMPDIR || undefined,

@@ -13,6 +13,7 @@
  * @module
  */
 import { LodeError } from "./errors.ts";
+import { joinPath } from "./path.ts";
 
 /** The environment as lode read it at start. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -190,4 +191,14 @@ export function proxyFromEnv(env: Env): ProxyConfig {
     ...(http ? { http: http.value } : {}),
     noProxy: parseNoProxy(noProxy?.value),
   };
+}
+
+/** The home folder of `env` (`HOME`, else `USERPROFILE`, else the working folder). */
+export function homeDir(env: Env): string {
+  return env.HOME ?? env.USERPROFILE ?? ".";
+}
+
+/** Where installed plugins live: `$XDG_CONFIG_HOME/lode/plugins` (`~/.config/lode/plugins`). */
+export function pluginsDirOf(env: Env): string {
+  return joinPath(env.XDG_CONFIG_HOME || joinPath(homeDir(env), ".config"), "lode", "plugins");
 }

@@ -17,8 +17,10 @@ import { cliSettings } from "../config_env.ts";
 import { EXIT, toLodeError } from "../errors.ts";
 import { parseArgv, renderHelp } from "./args.ts";
 import type { EventStream } from "../events/event_stream.ts";
+import type { SupervisedPlugin } from "../plugin/plugin_supervisor.ts";
 import { commandEvents, reportError } from "./command_events.ts";
 import type { CommandContext, CommonFlags } from "./context.ts";
+import { earlyPlugins, earlyPluginSchemes } from "./early_plugins.ts";
 import { withLockfileHint } from "./lockfile_hint.ts";
 import { Output, OutputClosed } from "./output.ts";
 import { COMMANDS, PROGRAM, SINK_COMMANDS } from "./program.ts";
@@ -39,6 +41,7 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
   // The process's one stream of command events: the `--json` printer listens from the start.
   const events = commandEvents(output);
   let ctx: CommandContext | null = null;
+  let early: Promise<SupervisedPlugin[]> | undefined;
   try {
     const parsed = parseArgv(argv, PROGRAM);
     if (parsed.version) {
@@ -49,6 +52,14 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       output.text(renderHelp(PROGRAM, parsed.command));
       return parsed.help ? EXIT.OK : EXIT.USAGE;
     }
+    // Started before the command's modules load: the plugins its references need (none for most).
+    early = earlyPlugins(
+      earlyPluginSchemes(parsed.command.name, parsed.args, parsed.options),
+      parsed.options.plugin as string[] | undefined,
+      options.env,
+    );
+    // Their processes spawned (not their hellos) before lode's own modules load, which takes longer.
+    await early?.catch(() => {});
     // Imported after --help/--version: they need neither the config nor the store.
     const [{ createContext }, command] = await Promise.all([
       import("./context.ts"),
@@ -57,6 +68,7 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
     ctx = await createContext(parsed.options as CommonFlags, options.env, output, {
       events,
       sinks: SINK_COMMANDS.has(parsed.command.name),
+      plugins: early,
     });
     await command.run(ctx, parsed);
     const done = ctx;
@@ -76,6 +88,8 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       // Released after its failure was published, so every subscriber of the stream has it; the failure
       // reported is the command's, not a later one of the release.
       await ctx?.dispose().catch(() => {});
+      // Plugins started early for a command whose context was never made are stopped here.
+      if (ctx === null) await early?.then((ps) => Promise.all(ps.map((p) => p.shutdown()))).catch(() => {});
     }
   }
 }

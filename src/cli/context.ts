@@ -20,6 +20,7 @@ import type { EventSource, SourceEvents } from "../events/envelope.ts";
 import type { EventStream } from "../events/event_stream.ts";
 import type { LodeError } from "../errors.ts";
 import type { PluginDriver } from "../plugin/plugin_driver.ts";
+import type { SupervisedPlugin } from "../plugin/plugin_supervisor.ts";
 import type { EventSink } from "../plugin/sink_runner.ts";
 import type { Registry, RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
@@ -86,6 +87,11 @@ export interface ContextOptions {
   events?: EventStream;
   /** Attach the configured sinks to the command's stream (pull, sync, job). */
   sinks?: boolean;
+  /**
+   * The out-of-process plugins, supervised and some started before the context (early_plugins.ts): the
+   * driver is then loaded at once and takes them over, and {@link CommandContext.dispose} stops them.
+   */
+  plugins?: Promise<SupervisedPlugin[]>;
 }
 
 /** The settings registries take from the config (the Hub's and the OCI registries' credentials). */
@@ -165,6 +171,7 @@ export async function createContext(
           env,
           registryContext: (hosts) => ctx.registryContext(hosts),
           settings: registrySettings(config),
+          supervised: options.plugins,
         })
       );
     },
@@ -188,6 +195,8 @@ export async function createContext(
     },
   };
   if (options.sinks) await ctx.attachSinks(events);
+  // Loaded now, so that dispose stops the early plugins even when the command never asks for them.
+  if (options.plugins) ctx.plugins().catch(() => {});
   return ctx;
 }
 

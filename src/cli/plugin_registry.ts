@@ -83,19 +83,39 @@ export function descriptorFromPlan(plan: ModelPlan): PlanDescriptor {
  */
 export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
   const schemes = plugin.registry?.schemes ?? [];
+  // `registry.resolve` calls asked by `prepare`, by reference: the plugin works while lode builds its context.
+  const asked = new Map<string, { answer: Promise<PlanDescriptor>; stop: AbortController }>();
   return {
     id: plugin.name,
     schemes,
     claims: (ref) => ref.kind === "plugin" && schemes.includes(ref.scheme),
     prepare: (ref) => {
-      if (ref.kind === "plugin") driver.warm(ref.scheme);
+      if (ref.kind !== "plugin" || asked.has(ref.reference)) return;
+      const stop = new AbortController();
+      const answer = driver.resolve(ref.reference, { signal: stop.signal, progress: () => {} });
+      answer.catch(() => {}); // reported by the resolve that takes it
+      asked.set(ref.reference, { answer, stop });
     },
     async resolve(ref, ctx, options = {}) {
       if (ref.kind !== "plugin") {
         throw new LodeError("INTERNAL", `${plugin.name} given a ${ref.kind} reference`);
       }
       const context: CallContext = { signal: ctx.signal ?? new AbortController().signal, progress: () => {} };
-      const plan = planFromDescriptor(await driver.resolve(ref.reference, context));
+      const early = asked.get(ref.reference);
+      asked.delete(ref.reference);
+      let descriptor: PlanDescriptor;
+      if (early === undefined) descriptor = await driver.resolve(ref.reference, context);
+      else {
+        const cancel = () => early.stop.abort(context.signal.reason);
+        if (context.signal.aborted) cancel();
+        context.signal.addEventListener("abort", cancel, { once: true });
+        try {
+          descriptor = await early.answer;
+        } finally {
+          context.signal.removeEventListener("abort", cancel);
+        }
+      }
+      const plan = planFromDescriptor(descriptor);
       const primary = plan.files[0]!;
       if (options.sha256 !== undefined && (plan.files.length > 1 || primary.sha256 !== options.sha256)) {
         throw new LodeError(

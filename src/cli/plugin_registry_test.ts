@@ -104,3 +104,41 @@ Deno.test("a registry plugin's credentials go to the hosts it names only", async
     ]);
   });
 });
+
+Deno.test("prepare asks registry.resolve once, before the context exists; resolve takes that answer", async () => {
+  await withContext(async (ctx) => {
+    const driver = new PluginDriver();
+    const asked: string[] = [];
+    driver.register({
+      name: "table",
+      registry: {
+        schemes: ["table"],
+        resolve: (ref) => {
+          asked.push(ref.reference);
+          return Promise.resolve({
+            name: ref.rest,
+            reference: ref.reference,
+            source: { registry: "table", repo: "", revision: "" },
+            files: [{
+              role: "model",
+              filename: "a.gguf",
+              urls: ["https://a.test/a.gguf"],
+              sha256: SHA,
+              sizeBytes: 1,
+            }],
+          });
+        },
+      },
+    });
+    const registry = pluginRegistry(driver, driver.registryFor("table")!);
+    const ref = parseRef("table:tiny", { schemes: registry.schemes });
+    registry.prepare!(ref);
+    registry.prepare!(ref);
+    assert.deepEqual(asked, ["table:tiny"]);
+    assert.equal((await registry.resolve(ref, ctx)).files[0]!.sha256, SHA);
+    assert.deepEqual(asked, ["table:tiny"]);
+    // Taken once: a later resolve of the same reference asks again.
+    await registry.resolve(ref, ctx);
+    assert.deepEqual(asked, ["table:tiny", "table:tiny"]);
+  });
+});

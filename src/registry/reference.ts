@@ -126,8 +126,15 @@ function unknownScheme(input: string, scheme: string): LodeError {
  * built-in forms' (`hf`, `http`, `https`, `file`, `oci`). Only then do the plugins need loading to parse it.
  */
 export function mayBePluginRef(input: string): boolean {
+  return pluginScheme(input) !== undefined;
+}
+
+/** The scheme of `input` (lower-cased) when it {@link mayBePluginRef may be a plugin's reference}. */
+export function pluginScheme(input: string): string | undefined {
   const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
-  return scheme !== undefined && !["hf", "http", "https", "file", "oci"].includes(scheme);
+  return scheme !== undefined && !["hf", "http", "https", "file", "oci"].includes(scheme)
+    ? scheme
+    : undefined;
 }
 
 /** Parses a reference; `INVALID_REF` (listing the accepted forms) when it is none of them. */

@@ -111,8 +111,8 @@ export interface Registry {
   /** True when this registry resolves `ref`. */
   claims(ref: ModelRef): boolean;
   /**
-   * Starts what resolving `ref` will need (a registry plugin's process), called before the registry
-   * context is built so that both happen at once.
+   * Starts what resolving `ref` will need (a registry plugin's process and its `registry.resolve`, which
+   * {@link resolve} then takes), called before the registry context is built so that both happen at once.
    */
   prepare?(ref: ModelRef): void;
   /** Hosts to allow before resolving `ref` (the API host); the plan adds its CDN hosts. */

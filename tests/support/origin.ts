@@ -67,6 +67,8 @@ export interface Origin {
 
 const CHUNK = 1024 * 1024;
 const MAX_HEAD = 64 * 1024;
+/** Bodies up to this size are written with their head in one write. */
+const SMALL_BODY = 64 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -238,7 +240,19 @@ function listen(options: OriginOptions): Origin {
       return !plan.close;
     }
     if (plan.close) plan.headers["connection"] = "close";
-    await writeAll(conn, encoder.encode(responseHead(plan.status, plan.headers)));
+    const head = encoder.encode(responseHead(plan.status, plan.headers));
+    const body = plan.body;
+    if (body?.kind === "bytes" && plan.fault === undefined && body.length <= SMALL_BODY) {
+      // Head and a small body in one write, as HTTP servers send them: written apart, the body would
+      // wait for the client's delayed ACK of the head (Nagle; a TLS connection cannot turn it off).
+      const whole = new Uint8Array(head.length + body.length);
+      whole.set(head);
+      whole.set(body.bytes.subarray(body.start, body.start + body.length), head.length);
+      await writeAll(conn, whole);
+      req.sentBytes += body.length;
+      return !plan.close;
+    }
+    await writeAll(conn, head);
     if (plan.body) {
       let ok: boolean;
       try {
