@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { COMPILE_EXIT, compileArgs, CompileError, isDenortFailure, testOnlyEntries } from "./compile.ts";
+import { COMPILE_EXIT, compileArgs, CompileError, isDenortFailure } from "./compile.ts";
+import { testOnlyEntries } from "./compile_packages.ts";
 import { VERSION } from "../src/version.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
-import { JobArtifact, type JobEvent, JobProgress, JobState } from "../events/job_event.ts";
+import { JobArtifact, JobEvent, JobProgress, JobState } from "../events/job_event.ts";
 import { JobPlan } from "./job_plan.ts";
 import {
   appendSummary,
@@ -142,6 +142,32 @@ export class JobRecords {
     });
     await this.write(done);
     return done;
+  }
+
+  /**
+   * The events of job `id` in order (at most `limit`), as `events.ndjson` holds them; a line that is not a
+   * job event (a torn last line of a process that died mid-write) is skipped.
+   */
+  async readEvents(id: string, limit = Infinity): Promise<JobEvent[]> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(joinPath(this.jobDir(id), "events.ndjson"));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+    const out: JobEvent[] = [];
+    for (const line of text.split("\n")) {
+      if (out.length >= limit) break;
+      if (line === "") continue;
+      try {
+        const parsed = JobEvent.safeParse(JSON.parse(line));
+        if (parsed.success) out.push(parsed.data);
+      } catch {
+        // not a whole line
+      }
+    }
+    return out;
   }
 
   /** The record of `id` as it stands (`interrupted` when its process died); `JOB_NOT_FOUND` when there is none. */

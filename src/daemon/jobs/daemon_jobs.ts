@@ -28,18 +28,19 @@
  * ```
  * @module
  */
-import { ERROR_CODES, type ErrorCode, LodeError } from "../../errors.ts";
+import { LodeError } from "../../errors.ts";
+import { type PulledByJob, pulledOf } from "./pulled_by_job.ts";
+import { shareKey } from "./share_key.ts";
 import type { DownloadEvent } from "../../events/download_event.ts";
 import type { EventStream } from "../../events/event_stream.ts";
-import { isFinished, JobEvent, type JobProgress, type JobState } from "../../events/job_event.ts";
+import { isFinished, type JobEvent, type JobProgress, type JobState } from "../../events/job_event.ts";
 import type { JobEffects } from "../../jobs/job_context.ts";
 import type { JobSummary } from "../../jobs/job_index.ts";
 import { planJob } from "../../jobs/job_plan.ts";
 import { cancelStoppedJob, claimJob, type JobClaim, resumableRecord } from "../../jobs/job_claim.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { runJob } from "../../jobs/job_runner.ts";
-import { type JobSpec, parseJobSpec } from "../../jobs/job_spec.ts";
-import { joinPath } from "../../path.ts";
+import { parseJobSpec } from "../../jobs/job_spec.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 
 /** Options of {@link DaemonJobs}. */
@@ -87,15 +88,6 @@ interface Running {
   error: LodeError | null;
   /** True once a client asked for it over the socket (a job a request's load started stops with it, else). */
   asked: boolean;
-}
-
-/** What {@link DaemonJobs.pull} gives the model provider: the model's name and file in the store. */
-export interface PulledByJob {
-  id: string;
-  name: string;
-  path: string;
-  cached: boolean;
-  sizeBytes: number;
 }
 
 /** The daemon's jobs (see the module doc). */
@@ -240,7 +232,7 @@ export class DaemonJobs {
         },
       );
     }
-    const base = (await readJobEvents(this.records.jobDir(id))).length;
+    const base = (await this.records.readEvents(id)).length;
     const owned: JobRecord = {
       ...record,
       ...(this.#options.socket !== undefined ? { daemon_socket: this.#options.socket } : {}),
@@ -286,7 +278,7 @@ export class DaemonJobs {
     const past = running === undefined || since < running.base;
     if (running === undefined) await this.records.read(id);
     if (past) {
-      const events = await readJobEvents(this.records.jobDir(id), running?.base ?? Infinity);
+      const events = await this.records.readEvents(id, running?.base ?? Infinity);
       for (let i = since; i < events.length; i++) yield { source: "job", seq: i + 1, event: events[i]! };
     }
     if (running === undefined) return;
@@ -431,59 +423,4 @@ export class DaemonJobs {
     });
     return started.promise.then(() => this.get(record.id));
   }
-}
-
-/** What makes two jobs the same work: a download of the same reference, a warmup of the same model. */
-function shareKey(spec: JobSpec): string | null {
-  switch (spec.kind) {
-    case "model-download":
-      return JSON.stringify([spec.kind, spec.ref, spec.name ?? null, spec.sha256 ?? null]);
-    case "model-warmup":
-      return JSON.stringify([spec.kind, spec.model, spec.context_size ?? null]);
-    default:
-      return null;
-  }
-}
-
-/** The events of the job in `dir`, in order (at most `limit`); a line that is not a job event is skipped. */
-export async function readJobEvents(dir: string, limit = Infinity): Promise<JobEvent[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(joinPath(dir, "events.ndjson"));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  const out: JobEvent[] = [];
-  for (const line of text.split("\n")) {
-    if (out.length >= limit) break;
-    if (line === "") continue;
-    try {
-      const parsed = JobEvent.safeParse(JSON.parse(line));
-      if (parsed.success) out.push(parsed.data);
-    } catch {
-      // a torn last line of a process that died mid-write
-    }
-  }
-  return out;
-}
-
-/** What a finished download job gives the provider, or its error (the typed one when this daemon ran it). */
-function pulledOf(record: JobRecord, error: LodeError | null): PulledByJob {
-  if (record.state !== "succeeded") {
-    if (error !== null) throw error;
-    const e = record.error ?? { code: "INTERNAL", message: `job ${record.id} ended ${record.state}` };
-    throw new LodeError(e.code in ERROR_CODES ? e.code as ErrorCode : "INTERNAL", e.message, {
-      details: { id: record.id, state: record.state },
-      ...(e.hint ? { hint: e.hint } : {}),
-    });
-  }
-  const result = record.result as { name: string; path: string; cached: boolean; sizeBytes: number };
-  return {
-    id: record.id,
-    name: result.name,
-    path: result.path,
-    cached: result.cached,
-    sizeBytes: result.sizeBytes,
-  };
 }
