@@ -92,6 +92,13 @@ export interface LoadOptions {
    * to `"auto"` (`--cpu-affinity`).
    */
   cpus?: CpuAffinity;
+  /**
+   * Sequences of the context that run at once (default 1): up to this many
+   * `generate`/`chat` calls on the session decode together in one batch; calls
+   * beyond it wait for a free sequence. The context's tokens are shared out
+   * among them.
+   */
+  sequences?: number;
 }
 
 /**

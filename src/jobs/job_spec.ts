@@ -114,6 +114,14 @@ export const BatchInferenceSpec = z.object({
   inputs: RelPath,
   /** Where the outputs go (JSONL). */
   output: RelPath,
+  /** Where failed requests' lines go (JSONL); default: beside `output`, `.errors` before its extension. */
+  errors: RelPath.optional(),
+  /** Requests decoded at once as sequences of one context. */
+  parallel: z.number().int().positive().max(64).optional(),
+  /** Start over, discarding answers already written. */
+  restart: z.boolean().optional(),
+  /** Run again only the requests whose answer was an error. */
+  retry_errors: z.boolean().optional(),
   metadata: Metadata,
 }).strict();
 
