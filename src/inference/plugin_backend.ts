@@ -3,11 +3,13 @@
  * as the in-process {@link Backend} of backend.ts, so `lode run`, the daemon and the conformance suite use
  * it as they use llama.cpp:
  *
- * - a generation streams the plugin's progress frames (`{ text }`) as its chunks, as they come (text of
- *   its result it did not stream comes as a last chunk; a result that contradicts the stream is
- *   `PLUGIN_PROTOCOL`); calls go to the plugin as they are made, in the order it answers them;
- * - aborting it (its signal, leaving the loop, closing the session) cancels the plugin's call, which the
- *   plugin still answers; the generation then ends with `stopReason: "abort"` and the text streamed so far;
+ * - its sessions are plugin_session.ts's: a generation streams the plugin's progress frames as its chunks,
+ *   as they come; calls go to the plugin as they are made, in the order it answers them; aborting one
+ *   (its signal, leaving the loop, closing the session) cancels the plugin's call, which the plugin still
+ *   answers; the generation then ends with `stopReason: "abort"`;
+ * - the load's options go to the plugin whole (context size, threads, GPU, memory check, CPUs, sequences);
+ *   its progress frames that are status events reach `onStatus`, and lode adds the `capabilities` event
+ *   from the load's answer;
  * - every failure names the plugin and the hook (`plugin openai_backend (session.generate): …`), with the
  *   catalogue code the plugin gave (`USAGE`, `CONTEXT_LENGTH_EXCEEDED`, …) or `PLUGIN_*`;
  * - what a session cannot do exactly (its {@link SessionFeatures}) is refused with `INFERENCE_FAILED`.
@@ -32,29 +34,13 @@
  */
 import { isLodeError, LodeError } from "../errors.ts";
 import { StatusEvent } from "../events/status_event.ts";
-import type {
-  BackendHooks,
-  CallContext,
-  ChatMessageDescriptor,
-  GenerateDescriptor,
-  PluginSession,
-} from "../plugin/api.ts";
+import type { BackendHooks, CallContext, LoadDescriptor, PluginSession } from "../plugin/api.ts";
 import { readManifest } from "../plugin/manifest.ts";
 import { pluginError } from "../plugin/plugin_error.ts";
 import { SupervisedPlugin, type SupervisorOptions } from "../plugin/plugin_supervisor.ts";
 import { type RemoteOptions, remotePlugin } from "../plugin/remote_plugin.ts";
-import type {
-  Backend,
-  ChatMessage,
-  GenerateOptions,
-  GenerateResult,
-  Generation,
-  LoadOptions,
-  ProbeResult,
-  Session,
-  SessionFeatures,
-} from "./backend.ts";
-import { createGeneration } from "./generation.ts";
+import type { Backend, LoadOptions, ProbeResult, Session } from "./backend.ts";
+import { pluginSession } from "./plugin_session.ts";
 
 /** Options of {@link pluginBackend}. */
 export interface PluginBackendOptions {
@@ -74,26 +60,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** The wire part of generate options (the signal stays here). */
-function descriptor(options: GenerateOptions): GenerateDescriptor {
-  const { signal: _signal, tools: _tools, toolChoice: _choice, parallelToolCalls: _parallel, ...rest } =
-    options;
-  return rest;
-}
-
-/** The plugin protocol has no tools: a chat that gives tools or holds tool calls or results is refused. */
-function toolsRefused(messages: ChatMessage[], options: GenerateOptions): string | null {
-  if ((options.tools?.length ?? 0) > 0 && options.toolChoice !== "none") return "tools";
-  if (typeof options.toolChoice === "object" || options.toolChoice === "required") return "toolChoice";
-  const held = messages.some((m) => m.role === "tool" || (m.toolCalls?.length ?? 0) > 0);
-  return held ? "messages" : null;
-}
-
-/** `messages` in the plugin protocol's form (roles system, user, assistant; text only). */
-function plainMessages(messages: ChatMessage[]): ChatMessageDescriptor[] {
-  return messages.map((m) => ({ role: m.role as ChatMessageDescriptor["role"], content: m.content }));
 }
 
 /** The in-process {@link Backend} of a backend plugin's hooks. */
@@ -122,19 +88,18 @@ export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions
       }
       const report = (event: unknown) => {
         const parsed = StatusEvent.safeParse(event);
-        if (!parsed.success) return;
+        // lode reports the capabilities itself, from the load's answer (as the session has them).
+        if (!parsed.success || (parsed.data.status === "capabilities" && event !== answered)) return;
         try {
           load.onStatus?.(parsed.data);
         } catch {
           // A status listener's failure is ignored (LoadOptions.onStatus).
         }
       };
+      let answered: unknown = null;
       const context: CallContext = { signal: load.signal ?? new AbortController().signal, progress: report };
-      const wire = {
-        ...(load.contextSize === undefined ? {} : { contextSize: load.contextSize }),
-        ...(load.gpu === undefined ? {} : { gpu: load.gpu }),
-        ...(load.threads === undefined ? {} : { threads: load.threads }),
-      };
+      const { onStatus: _onStatus, signal: _signal, ...options } = load;
+      const wire: LoadDescriptor = options;
       let loaded: PluginSession;
       try {
         loaded = await hooks.load(path, wire, context);
@@ -144,8 +109,9 @@ export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions
         }
         throw e;
       }
-      report({ status: "capabilities", ...loaded.capabilities, tools: false });
       const session = pluginSession(loaded, plugin, () => sessions.delete(session));
+      answered = { status: "capabilities", ...session.capabilities };
+      report(answered);
       sessions.add(session);
       return session;
     },
@@ -153,171 +119,6 @@ export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions
       closing ??= (async () => {
         await Promise.allSettled([...sessions].map((s) => s.close()));
         await options.shutdown?.();
-      })();
-      return closing;
-    },
-  };
-}
-
-/** The {@link Session} of a plugin's session; `forget` is called once it is closed. */
-function pluginSession(loaded: PluginSession, plugin: string, forget: () => void): Session {
-  const features: SessionFeatures = {
-    tokenize: loaded.features?.tokenize ?? true,
-    renderChat: false,
-    rawEmbeddings: loaded.features?.rawEmbeddings ?? true,
-    loadOptions: loaded.features?.loadOptions ?? true,
-  };
-  const running = new Set<AbortController>();
-  let closing: Promise<void> | null = null;
-  const refused = (hook: string, message: string) => pluginError("INFERENCE_FAILED", plugin, hook, message);
-  const closed = (hook: string) => refused(hook, "the session is closed");
-
-  /** Runs a call with a signal of its own, aborted by `signal` and by close. */
-  const tracked = async <T>(signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>) => {
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal?.reason);
-    if (signal?.aborted) controller.abort(signal.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    running.add(controller);
-    try {
-      return await run(controller.signal);
-    } finally {
-      running.delete(controller);
-      signal?.removeEventListener("abort", onAbort);
-    }
-  };
-
-  const stream = (
-    hook: string,
-    call: (context: CallContext) => Promise<GenerateResult>,
-    options: GenerateOptions,
-  ): Generation =>
-    createGeneration((emit, signal) => {
-      if (closing !== null) return Promise.reject(closed(hook));
-      return tracked(signal, async (inner) => {
-        const started = performance.now();
-        let text = "";
-        let chunks = 0;
-        let first: number | null = null;
-        const aborted = (): GenerateResult => {
-          const totalMs = performance.now() - started;
-          return {
-            text,
-            stopReason: "abort",
-            usage: {
-              promptTokens: 0,
-              generatedTokens: chunks,
-              loadMs: loaded.info.loadMs,
-              timeToFirstTokenMs: first,
-              totalMs,
-              tokensPerSecond: totalMs > 0 ? chunks / (totalMs / 1000) : 0,
-            },
-          };
-        };
-        if (inner.aborted) return aborted();
-        const progress = (data: unknown) => {
-          const chunk = (data as { text?: unknown } | null)?.text;
-          if (typeof chunk !== "string" || chunk === "" || inner.aborted) return;
-          first ??= performance.now() - started;
-          text += chunk;
-          chunks++;
-          emit(chunk);
-        };
-        try {
-          const result = await call({ signal: inner, progress });
-          if (result.text === text) return result;
-          // A plugin that streamed less than its text (or nothing): the rest is the last chunk.
-          if (!result.text.startsWith(text)) {
-            throw pluginError(
-              "PLUGIN_PROTOCOL",
-              plugin,
-              hook,
-              "its result's text is not the text it streamed",
-              {
-                streamed: text.slice(0, 200),
-                text: result.text.slice(0, 200),
-              },
-            );
-          }
-          emit(result.text.slice(text.length));
-          return result;
-        } catch (e) {
-          if (inner.aborted && isLodeError(e, "CANCELLED")) return aborted();
-          throw e;
-        }
-      });
-    }, options.signal ? { signal: options.signal } : {});
-
-  const unary = async <T>(
-    hook: string,
-    signal: AbortSignal | undefined,
-    run: (c: CallContext) => Promise<T>,
-  ) => {
-    if (closing !== null) throw closed(hook);
-    if (signal?.aborted) throw new LodeError("INTERRUPTED", `${hook} was cancelled`);
-    try {
-      return await tracked(signal, (inner) => run({ signal: inner, progress: noop }));
-    } catch (e) {
-      if (isLodeError(e, "CANCELLED")) {
-        throw new LodeError("INTERRUPTED", `${hook} was cancelled`, { cause: e });
-      }
-      throw e;
-    }
-  };
-
-  return {
-    capabilities: { ...loaded.capabilities, tools: false }, // the plugin protocol carries no tools
-    info: { ...loaded.info },
-    features,
-    generate: (prompt, options = {}) =>
-      stream("session.generate", (c) => loaded.generate(prompt, descriptor(options), c), options),
-    chat: (messages, options = {}) => {
-      const tools = toolsRefused(messages, options);
-      if (tools !== null) {
-        const e = new LodeError(
-          "USAGE",
-          "a plugin's session cannot call tools (the plugin protocol has none)",
-          {
-            details: { plugin, field: tools },
-          },
-        );
-        return createGeneration(() => Promise.reject(e));
-      }
-      return stream(
-        "session.chat",
-        (c) => loaded.chat(plainMessages(messages), descriptor(options), c),
-        options,
-      );
-    },
-    renderChat: () =>
-      Promise.reject(
-        refused("session.renderChat", "a plugin's session cannot show the text a chat feeds its model"),
-      ),
-    embed: (texts, options = {}) => {
-      if (options.normalize === false && !features.rawEmbeddings) {
-        return Promise.reject(refused("session.embed", "this session gives normalized vectors only"));
-      }
-      const wire = options.normalize === undefined ? {} : { normalize: options.normalize };
-      return unary("session.embed", options.signal, (c) => loaded.embed(texts, wire, c));
-    },
-    tokenize: (text) =>
-      features.tokenize
-        ? unary("session.tokenize", undefined, (c) => loaded.tokenize(text, c))
-        : Promise.reject(refused("session.tokenize", "this session cannot give its model's token ids")),
-    detokenize: (tokens) =>
-      features.tokenize
-        ? unary("session.detokenize", undefined, (c) => loaded.detokenize(tokens, c))
-        : Promise.reject(refused("session.detokenize", "this session cannot give its model's token ids")),
-    close(): Promise<void> {
-      closing ??= (async () => {
-        for (const controller of running) controller.abort(new DOMException("session closed", "AbortError"));
-        try {
-          await loaded.close();
-        } catch {
-          // A plugin that is gone has closed its sessions with it.
-        } finally {
-          forget();
-        }
       })();
       return closing;
     },

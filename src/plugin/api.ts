@@ -175,6 +175,12 @@ export interface LoadDescriptor {
   /** `auto`, `off`, or a number of layers to offload. */
   gpu?: "auto" | "off" | number;
   threads?: number;
+  /** Check that the model fits in free memory before loading (`INSUFFICIENT_MEMORY` otherwise). */
+  memoryCheck?: boolean;
+  /** Keep the backend's threads on some CPUs: `auto`, `off`, or a list of CPU numbers. */
+  cpus?: "auto" | "off" | number[];
+  /** `generate`/`chat` calls on the session decoded together (default 1); more wait for a free one. */
+  sequences?: number;
 }
 
 /** Facts about a loaded model (the inference layer's `SessionInfo`). */
@@ -187,6 +193,33 @@ export interface SessionInfoDescriptor {
   hasChatTemplate: boolean;
   embeddingSize: number;
   loadMs: number;
+  /** The CPUs the backend's process was pinned to; absent when not pinned. */
+  cpus?: number[];
+}
+
+/** A tool a chat may call (the inference layer's `ToolDefinition`; the `tools` feature). */
+export interface ToolDescriptor {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object. */
+  parameters?: Record<string, unknown>;
+}
+
+/** A tool call a model made, or one given back in a conversation (the `tools` feature). */
+export interface ToolCallDescriptor {
+  id: string;
+  name: string;
+  /** The arguments as JSON text. */
+  arguments: string;
+}
+
+/** A piece of a tool call being generated: the first of a call has `id` and `name` (the `tools` feature). */
+export interface ToolCallDeltaDescriptor {
+  /** The call's position in the answer. */
+  index: number;
+  id?: string;
+  name?: string;
+  arguments: string;
 }
 
 /** Sampling options of a generation (the inference layer's `GenerateOptions` without its signal). */
@@ -199,19 +232,41 @@ export interface GenerateDescriptor {
   repeatPenalty?: number;
   stop?: string[];
   jsonSchema?: Record<string, unknown>;
+  /** Tools the model may call (`session.chat` with the `tools` feature only). */
+  tools?: ToolDescriptor[];
+  /** `auto`, `none`, `required`, or `{ name }` (the `tools` feature). */
+  toolChoice?: "auto" | "none" | "required" | { name: string };
+  /** False: at most one call per answer (the `tools` feature). */
+  parallelToolCalls?: boolean;
 }
 
-/** One message of a chat. */
+/** One message of a chat; `tool` messages and `toolCalls` only with the `tools` feature. */
 export interface ChatMessageDescriptor {
-  role: "system" | "user" | "assistant";
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
+  /** The calls an assistant message made. */
+  toolCalls?: ToolCallDescriptor[];
+  /** The call a `tool` message answers. */
+  toolCallId?: string;
 }
+
+/**
+ * A progress frame's `data` during `session.generate` and `session.chat`: one text chunk; several in
+ * order (the `chunks` feature: a fast stream sends fewer frames); or a piece of a tool call (the `tools`
+ * feature), after every chunk before it.
+ */
+export type GenerationProgress =
+  | { text: string }
+  | { texts: string[] }
+  | { toolCall: ToolCallDeltaDescriptor };
 
 /** The end of a generation (the inference layer's `GenerateResult`). */
 export interface GenerateResultDescriptor {
   text: string;
   stopReason: StopReason;
   usage: Usage;
+  /** The tools the answer calls (with `stopReason: "tool_calls"`; the `tools` feature). */
+  toolCalls?: ToolCallDescriptor[];
 }
 
 /**
@@ -226,6 +281,10 @@ export interface SessionFeaturesDescriptor {
   rawEmbeddings: boolean;
   /** `load` honours the load options (context size, threads, GPU) and reports the load's phases. */
   loadOptions: boolean;
+  /** `session.chat` takes tools (absent: false; only with the `tools` feature of the hellos). */
+  tools?: boolean;
+  /** `renderChat` gives the text a chat feeds the model (absent: false; the `render_chat` feature). */
+  renderChat?: boolean;
 }
 
 /** A loaded model in a backend plugin: the inference layer's `Session`, minus what cannot cross a process. */
@@ -234,7 +293,10 @@ export interface PluginSession {
   readonly info: SessionInfoDescriptor;
   /** What it can do exactly; absent: everything. */
   readonly features?: SessionFeaturesDescriptor;
-  /** Streams text chunks with `context.progress({ text })`, then resolves with the whole result. */
+  /**
+   * Streams text chunks with `context.progress({ text })` (or {@link GenerationProgress}'s other forms
+   * when negotiated), then resolves with the whole result.
+   */
   generate(
     prompt: string,
     options: GenerateDescriptor,
@@ -246,6 +308,8 @@ export interface PluginSession {
     options: GenerateDescriptor,
     context: CallContext,
   ): Promise<GenerateResultDescriptor>;
+  /** The exact text `chat` feeds the model (the `render_chat` feature; `features.renderChat`). */
+  renderChat?(messages: ChatMessageDescriptor[], context: CallContext): Promise<string>;
   embed(texts: string[], options: { normalize?: boolean }, context: CallContext): Promise<number[][]>;
   tokenize(text: string, context: CallContext): Promise<number[]>;
   detokenize(tokens: number[], context: CallContext): Promise<string>;

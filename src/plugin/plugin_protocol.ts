@@ -22,13 +22,41 @@ import { z } from "zod";
 /** The largest frame either side sends (bytes of one line): 16 MiB. */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-/** The features this host offers in its hello. */
-export const HOST_FEATURES: readonly string[] = ["cancel", "progress", "shutdown"];
+/** The largest frame with the `large_frames` feature (an embedding of many texts, or its vectors): 256 MiB. */
+export const LARGE_FRAME_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Every feature a hello may list, with what it means. A feature is used only when both hellos list it;
+ * a side that does not know one ignores it.
+ */
+export const FEATURES = {
+  cancel: "the host may send `cancel`; the call is still answered",
+  progress: "the plugin may send `progress` frames for a call",
+  shutdown: "the host ends with a `shutdown` call, then `exit`",
+  chunks: "a generation's progress may carry `{texts: [...]}`: several chunks at once, in order",
+  large_frames: "lines up to 256 MiB both ways (an embedding of many texts, or its vectors)",
+  tools: "`session.chat` carries tools, tool calls and `tool` messages; progress `{toolCall}`",
+  render_chat: "`session.renderChat` gives the text a chat feeds the model",
+  load_status: "`backend.load`'s progress frames are status events (`loading_model` phases)",
+  concurrent: "several `session.generate`/`session.chat` calls on one session run at once, each cancellable",
+} as const;
+
+/** A feature's name. */
+export type Feature = keyof typeof FEATURES;
+
+/** The features this host (a plugin process on stdio: plugin_process.ts) offers in its hello. */
+export const HOST_FEATURES: readonly Feature[] = ["cancel", "progress", "shutdown"];
+
+/** The features both lists hold, in `ours`' order. */
+export function commonFeatures(ours: readonly string[], theirs: readonly string[]): Feature[] {
+  return ours.filter((f): f is Feature => Object.hasOwn(FEATURES, f) && theirs.includes(f));
+}
 
 /** Methods a call names besides the hooks of api.ts: the calls on a backend's loaded session. */
 export const SESSION_METHODS = [
   "session.generate",
   "session.chat",
+  "session.renderChat",
   "session.embed",
   "session.tokenize",
   "session.detokenize",
@@ -53,6 +81,8 @@ export const WireError = z.object({
   code: z.string().optional(),
   /** With `code`: the error's structured fields (`details` of the `LodeError`). */
   details: z.record(z.unknown()).optional(),
+  /** With `code`: what to do about it (`hint` of the `LodeError`). */
+  hint: z.string().optional(),
 });
 export type WireError = z.infer<typeof WireError>;
 
@@ -76,6 +106,24 @@ export const PluginFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("progress"), id, data: z.unknown() }),
 ]);
 export type PluginFrame = z.infer<typeof PluginFrame>;
+
+/** The host's hello. */
+export const HostHello = z.object({
+  type: z.literal("hello"),
+  protocol: z.array(z.number().int().positive()).min(1),
+  api_version: z.number().int().positive(),
+  features: z.array(z.string()).default([]),
+  host: z.string(),
+});
+export type HostHello = z.infer<typeof HostHello>;
+
+/** Any frame the host sends. */
+export const HostFrameSchema = z.discriminatedUnion("type", [
+  HostHello,
+  z.object({ type: z.literal("call"), id, hook: z.string(), params: z.unknown() }),
+  z.object({ type: z.literal("cancel"), id }),
+  z.object({ type: z.literal("exit") }),
+]);
 
 /** Any frame the host sends. */
 export type HostFrame =

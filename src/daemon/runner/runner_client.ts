@@ -1,46 +1,48 @@
 /**
- * The daemon's end of one runner process: starts it, talks to it over a
- * private Unix socket (runner_protocol.ts: requests out, replies routed to
- * the waiting requests, chunks and status events to their callbacks), keeps
- * the tail of its stdout/stderr (logs only), and notices its death. When the
- * runner dies without having been asked to close (it exited, was killed by
- * a signal, or dropped the connection) every request still waiting rejects
- * with `LodeError("RUNNER_CRASHED")`, and so does every later one.
+ * The daemon's end of one runner process: starts it, speaks the plugin protocol's backend part with it
+ * over a private Unix socket (runner_protocol.ts: hello both ways, then calls with ids, their progress
+ * routed to their callbacks, `cancel`, `shutdown` then `exit`), keeps the tail of its stdout/stderr (logs
+ * only), and notices its death. When the runner dies without having been asked to close (it exited, was
+ * killed by a signal, or dropped the connection) every call still waiting rejects with
+ * `LodeError("RUNNER_CRASHED")`, and so does every later one.
  *
- * Why a socket and not the runner's stdin/stdout: Deno's wake-up for a read
- * of a child's stdout costs several times one for a Unix socket
- * (docs/benchmarks.md), and was most of the cost of streaming a token
- * through a runner. The socket sits in a fresh `0700`
- * directory (only this user can connect), is accepted once and removed at
- * once; the runner gets its path as `--socket PATH`. When the daemon dies
- * (even by SIGKILL) the kernel closes the connection and the runner exits.
+ * Why a socket and not the runner's stdin/stdout, as other plugins have: Deno's wake-up for a read of a
+ * child's stdout costs several times one for a Unix socket (docs/benchmarks.md), and was most of the cost
+ * of streaming a token through a runner. The socket sits in a fresh `0700` directory (only this user can
+ * connect), is accepted once and removed at once; the runner gets its path as `--socket PATH`. When the
+ * daemon dies (even by SIGKILL) the kernel closes the connection and the runner exits.
  *
  * @example
  * ```ts
  * import { RunnerClient } from "./runner_client.ts";
  * import { runnerCommand } from "./runner_command.ts";
  * const client = await RunnerClient.start(runnerCommand());
- * const loaded = await client.request({ op: "load", path: "model.gguf", options: {} });
+ * const loaded = await client.call("backend.load", { path: "model.gguf", options: {} });
  * await client.close();
  * ```
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import type { StatusEvent } from "../../events/status_event.ts";
-import type { ToolCallDelta } from "../../inference/backend.ts";
-import { NdjsonConnection } from "../wire/ndjson_connection.ts";
-import type { RunnerCommand } from "./runner_command.ts";
+import { API_VERSION, PROTOCOL_VERSIONS } from "../../plugin/api.ts";
+import { pluginError } from "../../plugin/plugin_error.ts";
 import {
-  decodeRunnerReply,
-  fromWireError,
-  RUNNER_MAX_LINE_BYTES,
-  runnerLine,
-  type RunnerRequest,
-} from "./runner_protocol.ts";
+  commonFeatures,
+  commonVersion,
+  type Feature,
+  type HostFrame,
+  type PluginHello,
+} from "../../plugin/plugin_protocol.ts";
+import { NdjsonConnection } from "../wire/ndjson_connection.ts";
 import { listenUnixSocket, type UnixSocketListener } from "../wire/socket_path.ts";
-
-/** Lines of the runner's output kept to explain a crash. */
-const STDERR_TAIL = 20;
+import type { RunnerCommand } from "./runner_command.ts";
+import { ProcessLog } from "./runner_log.ts";
+import {
+  decodeRunnerFrame,
+  frameLine,
+  fromWireError,
+  RUNNER_FEATURES,
+  RUNNER_MAX_LINE_BYTES,
+} from "./runner_protocol.ts";
 
 /** How a runner process ended. */
 export interface RunnerExit {
@@ -67,30 +69,24 @@ export interface RunnerSpawnOptions {
   signal?: AbortSignal;
   /** Where the socket's private directory is made (default: the system's temporary directory). */
   socketDir?: string;
-  /** How long the runner may take to connect (default 60 s). */
+  /** How long the runner may take to connect, and then to say hello (default 60 s each). */
   connectTimeoutMs?: number;
 }
 
-/** Callbacks of one request. */
-export interface RequestHandlers {
-  /** Each chunk of a `chunks` reply, in order (generations). */
-  onChunk?: (text: string) => void;
-  /** A `toolCall` reply: a piece of a tool call (chat generations). */
-  onToolCallDelta?: (delta: ToolCallDelta) => void;
-  /** A `status` reply (a load's phases). */
-  onStatus?: (event: StatusEvent) => void;
-  /** Aborting sends the runner a `cancel` for this request. */
+/** Callbacks of one call. */
+export interface CallHandlers {
+  /** Each progress frame's `data` (a generation's chunks and tool-call pieces, a load's status events). */
+  onProgress?: (data: unknown) => void;
+  /** Aborting sends the runner a `cancel` for this call; the call is still answered. */
   signal?: AbortSignal;
 }
 
-interface Pending extends RequestHandlers {
+interface Pending extends CallHandlers {
   resolve: (value: unknown) => void;
   reject: (error: LodeError) => void;
 }
 
-type Body = RunnerRequest extends infer R ? R extends unknown ? Omit<R, "id"> : never : never;
-
-/** A running runner process and the requests it is answering. */
+/** A running runner process and the calls it is answering. */
 export class RunnerClient {
   /** The runner's process id. */
   readonly pid: number;
@@ -104,6 +100,9 @@ export class RunnerClient {
   #nextId = 1;
   #closing = false;
   #gone: LodeError | null = null;
+  #hello: PluginHello | null = null;
+  #features: Feature[] = [];
+  #helloWaiter: PromiseWithResolvers<PluginHello> | null = Promise.withResolvers<PluginHello>();
 
   private constructor(
     child: Deno.ChildProcess,
@@ -116,7 +115,8 @@ export class RunnerClient {
     this.#label = options.label ?? `runner ${child.pid}`;
     this.#log = log;
     this.#conn = new NdjsonConnection(conn, { maxLineBytes: RUNNER_MAX_LINE_BYTES });
-    this.exited = Promise.all([child.status, this.#readReplies(), log.done]).then(([status]) =>
+    this.#helloWaiter!.promise.catch(() => {});
+    this.exited = Promise.all([child.status, this.#readFrames(), log.done]).then(([status]) =>
       this.#died(status)
     );
   }
@@ -177,7 +177,11 @@ export class RunnerClient {
       });
       const conn = await Promise.race([socket.listener.accept(), exitedFirst, timeout]);
       exitedFirst.catch(() => {});
-      return new RunnerClient(child, conn, log, options);
+      clearTimeout(timer);
+      const client = new RunnerClient(child, conn, log, options);
+      timer = setTimeout(stop, options.connectTimeoutMs ?? 60_000);
+      await client.#handshake();
+      return client;
     } catch (e) {
       stop();
       await child?.status.catch(() => {});
@@ -190,23 +194,69 @@ export class RunnerClient {
     }
   }
 
+  /**
+   * Both hellos: the runner must speak a protocol version and the contract version of this lode and
+   * offer every feature of {@link RUNNER_FEATURES} (it is the same executable); else `PLUGIN_PROTOCOL`.
+   * A runner that dies first rejects with `RUNNER_CRASHED`.
+   */
+  async #handshake(): Promise<void> {
+    this.#send({
+      type: "hello",
+      protocol: [...PROTOCOL_VERSIONS],
+      api_version: API_VERSION,
+      features: [...RUNNER_FEATURES],
+      host: "lode",
+    });
+    const hello = await this.#helloWaiter!.promise;
+    this.#helloWaiter = null;
+    const refuse = (message: string, details: Record<string, unknown>) => {
+      this.kill();
+      return pluginError("PLUGIN_PROTOCOL", "runner", "hello", message, details);
+    };
+    if (commonVersion(PROTOCOL_VERSIONS, hello.protocol) === null || hello.api_version > API_VERSION) {
+      throw refuse(
+        `speaks protocol ${hello.protocol.join(", ")} (API ${hello.api_version}); this lode speaks ${
+          PROTOCOL_VERSIONS.join(", ")
+        } (API ${API_VERSION})`,
+        { theirs: hello.protocol, ours: PROTOCOL_VERSIONS },
+      );
+    }
+    const features = commonFeatures(RUNNER_FEATURES, hello.features);
+    const missing = RUNNER_FEATURES.filter((f) => !features.includes(f));
+    if (missing.length > 0) {
+      throw refuse(`lacks the features ${missing.join(", ")}`, { missing });
+    }
+    this.#hello = hello;
+    this.#features = features;
+  }
+
+  /** The runner's hello. */
+  get hello(): PluginHello {
+    return this.#hello!;
+  }
+
+  /** The features both hellos listed. */
+  get features(): readonly Feature[] {
+    return this.#features;
+  }
+
   /** True once the runner has exited (or is being closed). */
   get dead(): boolean {
     return this.#gone !== null;
   }
 
   /**
-   * Sends a request and resolves with its `result` value; rejects with the runner's error, or with
-   * `RUNNER_CRASHED` when the runner dies first.
+   * Calls `hook` with `params` and resolves with its `result` value; rejects with the runner's error
+   * (its code, message, hint and details), or with `RUNNER_CRASHED` when the runner dies first.
    */
-  request(body: Body, handlers: RequestHandlers = {}): Promise<unknown> {
+  call(hook: string, params: unknown, handlers: CallHandlers = {}): Promise<unknown> {
     if (this.#gone !== null) return Promise.reject(this.#gone);
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const { signal } = handlers;
-    const onAbort = () => this.#send({ id: this.#nextId++, op: "cancel", target: id });
+    const onAbort = () => this.#send({ type: "cancel", id });
     this.#pending.set(id, { ...handlers, resolve, reject });
-    this.#send({ ...body, id } as RunnerRequest);
+    this.#send({ type: "call", id, hook, params });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
     return signal === undefined
@@ -215,13 +265,14 @@ export class RunnerClient {
   }
 
   /**
-   * Asks the runner to free its model and exit; kills it (SIGKILL) when it has not exited within
-   * `timeoutMs` (default 5000). Requests still waiting reject with `INFERENCE_FAILED`. Idempotent.
+   * Asks the runner to free its model (`shutdown`) and to exit (`exit`); kills it (SIGKILL) when it has
+   * not exited within `timeoutMs` (default 5000). Calls still waiting reject with `INFERENCE_FAILED`.
+   * Idempotent.
    */
   async close(options: { timeoutMs?: number } = {}): Promise<RunnerExit> {
     if (!this.#closing && this.#gone === null) {
       this.#closing = true;
-      this.#send({ id: this.#nextId++, op: "close" });
+      void this.call("shutdown", null).catch(() => {}).finally(() => this.#send({ type: "exit" }));
       const timer = setTimeout(() => this.kill(), options.timeoutMs ?? 5000);
       this.exited.finally(() => clearTimeout(timer));
     }
@@ -235,43 +286,40 @@ export class RunnerClient {
     } catch { /* already exited */ }
   }
 
-  #send(message: RunnerRequest): void {
-    this.#conn.enqueue(runnerLine(message));
+  #send(frame: HostFrame): void {
+    this.#conn.enqueue(frameLine(frame));
   }
 
-  async #readReplies(): Promise<void> {
+  async #readFrames(): Promise<void> {
     const decoder = new TextDecoder();
     for await (const item of this.#conn.lines()) {
       if (item.type !== "line") continue;
       const text = decoder.decode(item.bytes);
-      const reply = decodeRunnerReply(text);
-      if (reply === null) {
-        this.#log.line(`(not a reply) ${text.slice(0, 200)}`);
+      const frame = decodeRunnerFrame(text);
+      if (frame === null) {
+        this.#log.line(`(not a frame) ${text.slice(0, 200)}`);
         continue;
       }
-      const pending = this.#pending.get(reply.id);
+      if (frame.type === "hello") {
+        if (this.#helloWaiter !== null) this.#helloWaiter.resolve(frame);
+        else this.#log.line("(a second hello, ignored)");
+        continue;
+      }
+      const pending = this.#pending.get(frame.id);
       if (pending === undefined) continue;
-      switch (reply.type) {
-        case "chunks":
-          for (const text of reply.texts) pending.onChunk?.(text);
-          break;
-        case "toolCall":
+      switch (frame.type) {
+        case "progress":
           try {
-            pending.onToolCallDelta?.(reply.delta);
-          } catch { /* an observer's failure is not the request's */ }
-          break;
-        case "status":
-          try {
-            pending.onStatus?.(reply.event);
-          } catch { /* an observer's failure is not the request's */ }
+            pending.onProgress?.(frame.data);
+          } catch { /* an observer's failure is not the call's */ }
           break;
         case "result":
-          this.#pending.delete(reply.id);
-          pending.resolve(reply.value);
+          this.#pending.delete(frame.id);
+          pending.resolve(frame.value);
           break;
         case "error":
-          this.#pending.delete(reply.id);
-          pending.reject(fromWireError(reply.error));
+          this.#pending.delete(frame.id);
+          pending.reject(fromWireError(frame.error));
           break;
       }
     }
@@ -289,53 +337,11 @@ export class RunnerClient {
         details: { pid: this.pid },
       });
     this.#gone = error;
+    this.#helloWaiter?.reject(error);
     this.#conn.close();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(error);
     return { pid: this.pid, code: status.code, signal: status.signal, crashed, error };
-  }
-}
-
-/** The runner's stdout and stderr, line by line: passed to `onLog`, the last lines kept. */
-class ProcessLog {
-  readonly #lines: string[] = [];
-  readonly #onLog: (line: string) => void;
-  readonly #streams: Promise<void>[] = [];
-
-  constructor(onLog: ((line: string) => void) | undefined) {
-    this.#onLog = onLog ?? (() => {});
-  }
-
-  /** Settles when every followed stream has ended. */
-  get done(): Promise<void> {
-    return Promise.all(this.#streams).then(() => {});
-  }
-
-  follow(stream: ReadableStream<Uint8Array>): void {
-    this.#streams.push((async () => {
-      let partial = "";
-      try {
-        for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-          const lines = (partial + text).split("\n");
-          partial = lines.pop()!;
-          for (const line of lines) this.line(line);
-        }
-      } catch { /* the pipe broke: the process is gone */ }
-      if (partial !== "") this.line(partial);
-    })());
-  }
-
-  line(line: string): void {
-    if (line.trim() === "") return;
-    this.#lines.push(line);
-    if (this.#lines.length > STDERR_TAIL) this.#lines.shift();
-    try {
-      this.#onLog(line);
-    } catch { /* a logger's failure changes nothing */ }
-  }
-
-  tail(): string[] {
-    return [...this.#lines];
   }
 }

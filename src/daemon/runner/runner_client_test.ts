@@ -73,16 +73,22 @@ Deno.test("a socket directory whose path is too long for a socket: USAGE, nothin
 
 Deno.test("the real runner killed while it loads: the load rejects RUNNER_CRASHED, exited says crashed", async () => {
   const client = await RunnerClient.start(runnerCommand(), { label: "stories260K" });
-  const error = await client.request(
-    { op: "load", path: MODEL, options: { threads: 1, gpu: "off" } },
-    { onStatus: () => client.kill() }, // at the first load phase (mmap): the model is half loaded
+  assert.deepEqual([client.hello.name, client.hello.hooks], ["runner", ["backend"]]);
+  assert.ok(client.features.includes("chunks") && client.features.includes("large_frames"));
+  const error = await client.call(
+    "backend.load",
+    { path: MODEL, options: { threads: 1, gpu: "off" } },
+    { onProgress: () => client.kill() }, // at the first load phase (mmap): the model is half loaded
   ).then(() => assert.fail("the load resolved"), (e) => e);
   assert.ok(isLodeError(error, "RUNNER_CRASHED"), String(error));
   assert.match(error.message, /the runner process of stories260K was killed by SIGKILL/);
   const exit = await client.exited;
   assert.deepEqual([exit.crashed, exit.signal, client.dead], [true, "SIGKILL", true]);
   assert.ok(
-    isLodeError(await client.request({ op: "tokenize", text: "x" }).catch((e) => e), "RUNNER_CRASHED"),
+    isLodeError(
+      await client.call("session.tokenize", { session: "s1", text: "x" }).catch((e) => e),
+      "RUNNER_CRASHED",
+    ),
   );
   await client.close(); // a dead runner closes quietly
   assert.deepEqual(await childPids(), []);

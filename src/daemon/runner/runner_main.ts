@@ -1,12 +1,11 @@
 /**
- * The runner process (`lode __runner --socket PATH`): hosts one model of one
- * backend and answers the daemon's requests (runner_protocol.ts) over the
- * Unix socket the daemon listens on, so a crash in native code takes down
- * this process, not the daemon. Requests run concurrently with reading (a
- * `cancel` reaches a running generation); the session itself runs
- * generations one after another. When the connection ends (the daemon went
- * away, even by SIGKILL) the runner stops at once. stdout and stderr are the
- * runner's log, which the daemon keeps a tail of.
+ * The runner process (`lode __runner --socket PATH`): a backend plugin built into lode. It hosts one
+ * model of one backend and speaks the plugin protocol's backend part (runner_protocol.ts) over the Unix
+ * socket the daemon listens on, so a crash in native code takes down this process, not the daemon. It
+ * says hello at once (protocol versions, features), then answers calls (runner_host.ts) concurrently with
+ * reading (a `cancel` reaches a running generation); `exit`, or the end of the connection (the daemon
+ * went away, even by SIGKILL), stops it at once. It is not sandboxed: it is lode itself, started from
+ * lode's own executable. stdout and stderr are the runner's log, which the daemon keeps a tail of.
  *
  * @example
  * ```ts
@@ -15,24 +14,21 @@
  * ```
  * @module
  */
-import { LodeError } from "../../errors.ts";
-import type { Backend, Session, ToolCallDelta } from "../../inference/backend.ts";
+import type { Backend } from "../../inference/backend.ts";
 import { createLlamaCppBackend } from "../../inference/llama_cpp_backend.ts";
+import { API_VERSION, PROTOCOL_VERSIONS } from "../../plugin/api.ts";
+import { commonFeatures, commonVersion, type Feature } from "../../plugin/plugin_protocol.ts";
+import { VERSION } from "../../version.ts";
 import { NdjsonConnection } from "../wire/ndjson_connection.ts";
-import { ChunkBatcher } from "./chunk_batcher.ts";
+import { RunnerHost } from "./runner_host.ts";
 import {
-  CHUNK_FLUSH_MS,
-  decodeRunnerRequest,
-  FAST_CHUNK_FLUSH,
+  decodeHostFrame,
+  frameLine,
+  RUNNER_FEATURES,
   RUNNER_MAX_LINE_BYTES,
-  runnerLine,
-  type RunnerReply,
-  type RunnerRequest,
+  type RunnerFrame,
   toWireError,
 } from "./runner_protocol.ts";
-
-/** How long `close` waits for the backend to free the model before the runner exits anyway. */
-const DISPOSE_TIMEOUT_MS = 3000;
 
 /** Options of {@link runnerMain}. */
 export interface RunnerMainOptions {
@@ -43,8 +39,8 @@ export interface RunnerMainOptions {
 }
 
 /**
- * Serves one runner until `close` or the end of the connection; returns the exit code (0; 2 without a
- * socket to connect to).
+ * Serves one runner until `exit` or the end of the connection; returns the exit code (0; 2 without a
+ * socket to connect to; 3 when the daemon speaks no protocol version this runner speaks).
  *
  * @example
  * ```ts
@@ -62,140 +58,63 @@ export async function runnerMain(options: RunnerMainOptions): Promise<number> {
   }
   const socket = await Deno.connect({ transport: "unix", path });
   const conn = new NdjsonConnection(socket, { maxLineBytes: RUNNER_MAX_LINE_BYTES });
-  const host = new RunnerHost(options.backend ?? (() => createLlamaCppBackend()), (reply) => {
-    conn.enqueue(runnerLine(reply));
+  const send = (frame: RunnerFrame) => void conn.enqueue(frameLine(frame));
+  const backend = options.backend ?? (() => createLlamaCppBackend());
+  send({
+    type: "hello",
+    protocol: [...PROTOCOL_VERSIONS],
+    api_version: API_VERSION,
+    name: "runner",
+    version: VERSION,
+    hooks: ["backend"],
+    features: [...RUNNER_FEATURES],
   });
+  let host: RunnerHost | null = null;
   const decoder = new TextDecoder();
   for await (const item of conn.lines()) {
     if (item.type !== "line") continue;
-    const decoded = decodeRunnerRequest(decoder.decode(item.bytes));
+    const decoded = decodeHostFrame(decoder.decode(item.bytes));
     if (!decoded.ok) {
-      console.error(`lode runner: ignoring a malformed request: ${decoded.error.message}`);
+      console.error(`lode runner: ignoring a malformed frame: ${decoded.error.message}`);
       if (decoded.id !== null) {
-        conn.enqueue(runnerLine({ id: decoded.id, type: "error", error: toWireError(decoded.error) }));
+        send({ type: "error", id: decoded.id, error: toWireError(decoded.error, false) });
       }
       continue;
     }
-    const request = decoded.request;
-    if (request.op === "close") {
-      await host.close();
-      conn.enqueue(runnerLine({ id: request.id, type: "result", value: null }));
-      await conn.end();
-      return 0;
-    }
-    host.handle(request);
-  }
-  host.abortAll(); // the daemon is gone: nobody is left to answer
-  return 0;
-}
-
-/** The session of one runner and its running requests. */
-class RunnerHost {
-  readonly #backend: Backend;
-  readonly #send: (reply: RunnerReply) => void;
-  readonly #running = new Map<number, AbortController>();
-  readonly #chunks: ChunkBatcher;
-  #session: Promise<Session> | undefined;
-
-  constructor(backend: () => Backend, send: (reply: RunnerReply) => void) {
-    this.#backend = backend();
-    this.#send = send;
-    this.#chunks = new ChunkBatcher((id, texts) => send({ id, type: "chunks", texts }), {
-      flushMs: CHUNK_FLUSH_MS,
-      fast: FAST_CHUNK_FLUSH,
-    });
-  }
-
-  handle(request: Exclude<RunnerRequest, { op: "close" }>): void {
-    if (request.op === "cancel") {
-      this.#running.get(request.target)?.abort(new DOMException("cancelled by the daemon", "AbortError"));
-      return;
-    }
-    const controller = new AbortController();
-    this.#running.set(request.id, controller);
-    this.#run(request, controller.signal).then(
-      (value) => {
-        this.#chunks.finish(request.id); // every chunk before the result
-        this.#send({ id: request.id, type: "result", value });
-      },
-      (e) => {
-        this.#chunks.finish(request.id);
-        this.#send({ id: request.id, type: "error", error: toWireError(e) });
-      },
-    ).finally(() => this.#running.delete(request.id));
-  }
-
-  abortAll(): void {
-    for (const c of this.#running.values()) c.abort(new DOMException("the runner is stopping", "AbortError"));
-  }
-
-  async close(): Promise<void> {
-    this.abortAll();
-    const session = await this.#session?.catch(() => undefined);
-    await within(
-      DISPOSE_TIMEOUT_MS,
-      (async () => {
-        await session?.close();
-        await this.#backend.close();
-      })(),
-    );
-  }
-
-  async #run(
-    request: Exclude<RunnerRequest, { op: "close" | "cancel" }>,
-    signal: AbortSignal,
-  ): Promise<unknown> {
-    const { id } = request;
-    switch (request.op) {
-      case "load": {
-        if (this.#session !== undefined) {
-          throw new LodeError("INTERNAL", "this runner already loaded a model");
+    const frame = decoded.frame;
+    switch (frame.type) {
+      case "hello": {
+        if (commonVersion(PROTOCOL_VERSIONS, frame.protocol) === null) {
+          console.error(
+            `lode runner: the daemon speaks protocol ${frame.protocol.join(", ")}; this runner speaks ${
+              PROTOCOL_VERSIONS.join(", ")
+            }`,
+          );
+          await conn.end();
+          return 3;
         }
-        this.#session = this.#backend.load(request.path, {
-          ...request.options,
-          onStatus: (event) => this.#send({ id, type: "status", event }),
-          signal,
-        });
-        const session = await this.#session;
-        return { capabilities: session.capabilities, info: session.info };
+        const features: Feature[] = commonFeatures(RUNNER_FEATURES, frame.features);
+        host ??= new RunnerHost(backend(), send, features);
+        break;
       }
-      case "generate":
-      case "chat": {
-        const session = await this.#loaded();
-        const onToolCallDelta = (delta: ToolCallDelta) => {
-          this.#chunks.flush(); // the text before a call goes first
-          this.#send({ id, type: "toolCall", delta });
-        };
-        const options = { ...request.options, signal, onToolCallDelta };
-        const generation = request.op === "generate"
-          ? session.generate(request.prompt, options)
-          : session.chat(request.messages, options);
-        for await (const text of generation) this.#chunks.push(id, text);
-        return await generation.result;
-      }
-      case "renderChat":
-        return (await this.#loaded()).renderChat(request.messages);
-      case "embed":
-        return (await this.#loaded()).embed(request.texts, { normalize: request.normalize, signal });
-      case "tokenize":
-        return (await this.#loaded()).tokenize(request.text);
-      case "detokenize":
-        return (await this.#loaded()).detokenize(request.tokens);
+      case "call":
+        if (host === null) {
+          send({
+            type: "error",
+            id: frame.id,
+            error: { kind: "bad_request", message: "a call before the hello" },
+          });
+        } else host.call(frame.id, frame.hook, frame.params);
+        break;
+      case "cancel":
+        host?.cancel(frame.id);
+        break;
+      case "exit":
+        await host?.close();
+        await conn.end();
+        return 0;
     }
   }
-
-  #loaded(): Promise<Session> {
-    if (this.#session === undefined) throw new LodeError("INTERNAL", "the runner has not loaded a model yet");
-    return this.#session;
-  }
-}
-
-/** Waits for `promise`, but at most `ms`. */
-async function within(ms: number, promise: Promise<unknown>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    await Promise.race([promise.catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+  host?.abortAll(); // the daemon is gone: nobody is left to answer
+  return 0;
 }

@@ -1,79 +1,53 @@
 /**
- * What the daemon and a runner process (one loaded model, `lode __runner`)
- * say to each other: NDJSON over a private Unix socket (runner_client.ts
+ * What the daemon and a runner process (one loaded model, `lode __runner`) say to each other: the plugin
+ * protocol (src/plugin/plugin_protocol.ts, docs/plugins.md), whose backend part the runner implements as
+ * a backend plugin built into lode. Frames are NDJSON over a private Unix socket (runner_client.ts
  * listens, the runner connects); the runner's stdout and stderr are its log.
- * Internal: both ends are the
- * same lode executable, so there is no version negotiation, but every
- * message is checked on arrival.
  *
- * Requests carry a numeric `id` the daemon chooses; every reply names it.
- * `load` (once, first) answers with the session's capabilities and info,
- * after `status` replies with its load phases; `generate` / `chat` stream
- * `chunks` replies (the text chunks produced since the last one, in order:
- * see {@link CHUNK_FLUSH_MS}) and end with `result`; `cancel` aborts the request
- * `target` (a generation then ends with `stopReason: "abort"`, a load or an
- * embedding with `INTERRUPTED`); `close` frees the model, answers, and the
- * runner exits. A failure is an `error` reply with the LodeError's fields.
+ * Both sides say hello (protocol versions, contract version, features); the daemon then calls
+ * `backend.load` once (progress: its status events), then the session's hooks (`session.generate`,
+ * `session.chat` streaming progress `{texts}` and `{toolCall}`, `session.renderChat`, `session.embed`,
+ * `session.tokenize`, `session.detokenize`, `session.close`), several at once, each cancellable and always
+ * answered; `shutdown` frees the model, then `exit` ends the runner. A failure is an `error` frame whose
+ * `code`, `message`, `hint` and `details` are the LodeError's, so the daemon raises exactly the runner's
+ * error. Every frame the runner reads is checked on arrival; the daemon checks the runner's by shape (the
+ * hot path of streaming).
  * @module
  */
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
-import { StatusEvent } from "../../events/status_event.ts";
+import type { LoadOptions } from "../../inference/backend.ts";
+import type { GenerationProgress } from "../../plugin/api.ts";
+import {
+  type Feature,
+  type HostFrame,
+  HostFrameSchema,
+  LARGE_FRAME_BYTES,
+  PluginHello,
+  type WireError,
+} from "../../plugin/plugin_protocol.ts";
 import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
-import type { LoadOptions, ToolCallDelta } from "../../inference/backend.ts";
-
-const Id = z.number().int().nonnegative();
-const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
-/** `ChatMessage`s of the backend contract: tool calls and results included. */
-const Messages = z.array(z.object({
-  role: z.enum(["system", "user", "assistant", "tool"]),
-  content: z.string(),
-  toolCalls: z.array(ToolCall).optional(),
-  toolCallId: z.string().optional(),
-}));
-/** GenerateOptions without the signal (a `cancel` request replaces it); checked by the backend itself. */
-const Options = z.record(z.unknown());
-
-/** Every request the daemon sends a runner, tagged by `op`. */
-export const RunnerRequest = z.discriminatedUnion("op", [
-  z.object({ id: Id, op: z.literal("load"), path: z.string(), options: Options }),
-  z.object({ id: Id, op: z.literal("generate"), prompt: z.string(), options: Options }),
-  z.object({ id: Id, op: z.literal("chat"), messages: Messages, options: Options }),
-  z.object({ id: Id, op: z.literal("renderChat"), messages: Messages }),
-  z.object({ id: Id, op: z.literal("embed"), texts: z.array(z.string()), normalize: z.boolean().optional() }),
-  z.object({ id: Id, op: z.literal("tokenize"), text: z.string() }),
-  z.object({ id: Id, op: z.literal("detokenize"), tokens: z.array(z.number()) }),
-  z.object({ id: Id, op: z.literal("cancel"), target: Id }),
-  z.object({ id: Id, op: z.literal("close") }),
-]);
-export type RunnerRequest = z.infer<typeof RunnerRequest>;
-
-/** A request read by {@link decodeRunnerRequest}, or why it could not be (with its id when readable). */
-export type DecodedRunnerRequest =
-  | { ok: true; request: RunnerRequest }
-  | { ok: false; id: number | null; error: LodeError };
 
 /**
- * A runner request from one line; a line that is not one is an `INTERNAL` error (the daemon and its
- * runner are one executable: a bad request is a bug) naming each field, what was expected and found.
+ * The features the daemon and the runner offer in their hellos: all of the backend part's. The daemon
+ * requires them all of a runner (the runner is the same lode executable).
  *
  * @example
  * ```ts
- * decodeRunnerRequest('{"id":1,"op":"tokenize","text":"hi"}'); // { ok: true, request: { id: 1, op: "tokenize", text: "hi" } }
- * decodeRunnerRequest('{"id":1,"op":"tokenize"}'); // { ok: false, id: 1, error: … "at text: missing (expected a string)" }
+ * RUNNER_FEATURES.includes("chunks"); // true
  * ```
  */
-export function decodeRunnerRequest(line: string): DecodedRunnerRequest {
-  const boundary = { code: "INTERNAL", subject: "a runner request" } as const;
-  let value: unknown;
-  try {
-    value = parseJsonText(line, boundary);
-    return { ok: true, request: checkSchema(RunnerRequest, value, boundary) };
-  } catch (e) {
-    const id = (value as { id?: unknown } | undefined)?.id;
-    return { ok: false, id: Id.safeParse(id).success ? id as number : null, error: toLodeError(e) };
-  }
-}
+export const RUNNER_FEATURES: readonly Feature[] = [
+  "cancel",
+  "progress",
+  "shutdown",
+  "chunks",
+  "large_frames",
+  "tools",
+  "render_chat",
+  "load_status",
+  "concurrent",
+];
 
 /**
  * How often, at most, a runner sends a generation's chunks: the first chunk after a quiet period goes out
@@ -105,52 +79,58 @@ export const CHUNK_FLUSH_MS = 16;
  */
 export const FAST_CHUNK_FLUSH = { flushMs: 48, chunksPerSecond: 250 } as const;
 
-/** Longest line either end reads (an `embed` of many long texts, or its vectors): 256 MiB. */
-export const RUNNER_MAX_LINE_BYTES = 256 * 1024 * 1024;
+/** Longest line either end reads (the `large_frames` feature: an `embed` of many long texts, or its vectors). */
+export const RUNNER_MAX_LINE_BYTES = LARGE_FRAME_BYTES;
 
-/** The load options a runner accepts (`onStatus` and `signal` are the protocol's `status` and `cancel`). */
+/** The load options a runner accepts (`onStatus` and `signal` are the protocol's progress and `cancel`). */
 export type RunnerLoadOptions = Omit<LoadOptions, "onStatus" | "signal">;
 
-/** A LodeError's fields, as an `error` reply carries them. */
-export interface WireError {
-  code: string;
-  message: string;
-  hint?: string;
-  details?: Record<string, unknown>;
-}
-
-/** Every reply of a runner, tagged by `type`. */
-export type RunnerReply =
-  | { id: number; type: "status"; event: StatusEvent }
-  | { id: number; type: "chunks"; texts: string[] }
-  /** A piece of a tool call being generated (after every chunk before it). */
-  | { id: number; type: "toolCall"; delta: ToolCallDelta }
-  | { id: number; type: "result"; value: unknown }
-  | { id: number; type: "error"; error: WireError };
+/** A host frame read by {@link decodeHostFrame}, or why it could not be (with its call's id when readable). */
+export type DecodedHostFrame =
+  | { ok: true; frame: HostFrame }
+  | { ok: false; id: number | null; error: LodeError };
 
 /**
- * One message as an NDJSON line of text (the connection encodes it into its write buffer).
+ * A frame of the daemon from one line; a line that is not one is an `INTERNAL` error (the daemon and its
+ * runner are one executable: a bad frame is a bug) naming each field, what was expected and found.
  *
  * @example
  * ```ts
- * runnerLine({ id: 1, op: "tokenize", text: "hi" }); // '{"id":1,"op":"tokenize","text":"hi"}\n'
+ * decodeHostFrame('{"type":"cancel","id":3}'); // { ok: true, frame: { type: "cancel", id: 3 } }
+ * decodeHostFrame('{"type":"call","id":1}'); // { ok: false, id: 1, error: … "at hook: missing (expected a string)" }
  * ```
  */
-export function runnerLine(message: RunnerRequest | RunnerReply): string {
-  return JSON.stringify(message) + "\n";
+export function decodeHostFrame(line: string): DecodedHostFrame {
+  const boundary = { code: "INTERNAL", subject: "a frame of the daemon" } as const;
+  let value: unknown;
+  try {
+    value = parseJsonText(line, boundary);
+    return { ok: true, frame: checkSchema(HostFrameSchema, value, boundary) as HostFrame };
+  } catch (e) {
+    const id = (value as { id?: unknown } | undefined)?.id;
+    const known = typeof id === "number" && Number.isInteger(id) && id >= 0;
+    return { ok: false, id: known ? id : null, error: toLodeError(e) };
+  }
 }
 
+/** Every frame of a runner (the plugin side of the protocol), with a generation's progress typed. */
+export type RunnerFrame =
+  | PluginHello
+  | { type: "progress"; id: number; data: GenerationProgress | Record<string, unknown> }
+  | { type: "result"; id: number; value: unknown }
+  | { type: "error"; id: number; error: WireError };
+
 /**
- * A runner's reply from one line, or null for a line that is not one.
- * Replies are checked by shape only (this is the hot path of streaming); `status` events fully.
+ * A frame of a runner from one line, or null for a line that is not one. Checked by shape only (this is
+ * the hot path of streaming); a hello fully.
  *
  * @example
  * ```ts
- * decodeRunnerReply('{"id":3,"type":"chunks","texts":[" once"]}'); // { id: 3, type: "chunks", texts: [" once"] }
- * decodeRunnerReply("llama.cpp says hi"); // null
+ * decodeRunnerFrame('{"type":"progress","id":3,"data":{"texts":[" once"]}}'); // { type: "progress", id: 3, … }
+ * decodeRunnerFrame("llama.cpp says hi"); // null
  * ```
  */
-export function decodeRunnerReply(line: string): RunnerReply | null {
+export function decodeRunnerFrame(line: string): RunnerFrame | null {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -159,23 +139,19 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
   }
   if (typeof value !== "object" || value === null) return null;
   const m = value as Record<string, unknown>;
+  if (m.type === "hello") {
+    const hello = PluginHello.safeParse(m);
+    return hello.success ? hello.data : null;
+  }
   if (typeof m.id !== "number") return null;
   switch (m.type) {
-    case "chunks":
-      return Array.isArray(m.texts) && m.texts.every((t) => typeof t === "string") ? m as RunnerReply : null;
+    case "progress":
+      return typeof m.data === "object" && m.data !== null ? m as RunnerFrame : null;
     case "result":
-      return "value" in m ? m as RunnerReply : null;
-    case "toolCall": {
-      const d = m.delta as Record<string, unknown> | undefined;
-      return typeof d?.index === "number" && typeof d.arguments === "string" ? m as RunnerReply : null;
-    }
+      return "value" in m ? m as RunnerFrame : null;
     case "error": {
       const e = m.error as Record<string, unknown> | undefined;
-      return typeof e?.code === "string" && typeof e.message === "string" ? m as RunnerReply : null;
-    }
-    case "status": {
-      const event = StatusEvent.safeParse(m.event);
-      return event.success ? { id: m.id, type: "status", event: event.data } : null;
+      return typeof e?.kind === "string" && typeof e.message === "string" ? m as RunnerFrame : null;
     }
     default:
       return null;
@@ -183,30 +159,54 @@ export function decodeRunnerReply(line: string): RunnerReply | null {
 }
 
 /**
- * The wire form of any failure (a LodeError keeps its code, details and hint; anything else is INTERNAL).
+ * One frame as an NDJSON line of text (the connection encodes it into its write buffer).
+ *
+ * @example
+ * ```ts
+ * frameLine({ type: "cancel", id: 3 }); // '{"type":"cancel","id":3}\n'
+ * ```
+ */
+export function frameLine(frame: HostFrame | RunnerFrame): string {
+  return JSON.stringify(frame) + "\n";
+}
+
+/**
+ * The wire form of any failure: kind `failed` (or `cancelled` for a call the daemon cancelled) with the
+ * LodeError's code, message, hint and details (anything not a LodeError is INTERNAL).
  *
  * @example
  * ```ts
  * import { LodeError } from "../../errors.ts";
- * toWireError(new LodeError("USAGE", "tokenize needs a string")).code; // "USAGE"
+ * toWireError(new LodeError("USAGE", "tokenize needs a string"), false).code; // "USAGE"
  * ```
  */
-export function toWireError(error: unknown): WireError {
+export function toWireError(error: unknown, cancelled: boolean): WireError {
   const e = toLodeError(error);
-  return { code: e.code, message: e.message, hint: e.hint, details: jsonSafe(e.details) };
+  return {
+    kind: cancelled ? "cancelled" : "failed",
+    code: e.code,
+    message: e.message,
+    ...(e.hint ? { hint: e.hint } : {}),
+    details: jsonSafe(e.details),
+  };
 }
 
 /**
- * The LodeError a runner's `error` reply stands for (an unknown code becomes INTERNAL).
+ * The LodeError a runner's `error` frame stands for: its code when the catalogue has it, else INTERNAL.
  *
  * @example
  * ```ts
- * fromWireError({ code: "MODEL_LOAD_FAILED", message: "not a GGUF file" }).code; // "MODEL_LOAD_FAILED"
+ * fromWireError({ kind: "failed", code: "MODEL_LOAD_FAILED", message: "not a GGUF file" }).code; // "MODEL_LOAD_FAILED"
  * ```
  */
 export function fromWireError(error: WireError): LodeError {
-  const code = (Object.hasOwn(ERROR_CODES, error.code) ? error.code : "INTERNAL") as ErrorCode;
-  return new LodeError(code, error.message, { details: error.details ?? {}, hint: error.hint });
+  const known = error.code !== undefined && Object.hasOwn(ERROR_CODES, error.code);
+  const code = (known ? error.code : "INTERNAL") as ErrorCode;
+  const details = {
+    ...error.details,
+    ...(known || error.code === undefined ? {} : { runner_code: error.code }),
+  };
+  return new LodeError(code, error.message, { details, hint: error.hint });
 }
 
 /** `details` that survive JSON (anything that does not serialise is dropped, never thrown). */
@@ -216,4 +216,59 @@ function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/** The params of the calls a runner answers, checked on arrival (`INTERNAL` naming the field otherwise). */
+const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
+const Messages = z.array(z.object({
+  role: z.enum(["system", "user", "assistant", "tool"]),
+  content: z.string(),
+  toolCalls: z.array(ToolCall).optional(),
+  toolCallId: z.string().optional(),
+}));
+/** Options checked by the backend itself (it refuses a bad one with `USAGE` as in process). */
+const Options = z.record(z.unknown());
+const Session = z.string();
+
+/** Each hook's params. */
+export const RUNNER_CALLS = {
+  "backend.probe": z.object({ path: z.string() }),
+  "backend.load": z.object({ path: z.string(), options: Options.default({}) }),
+  "session.generate": z.object({ session: Session, prompt: z.string(), options: Options.default({}) }),
+  "session.chat": z.object({ session: Session, messages: Messages, options: Options.default({}) }),
+  "session.renderChat": z.object({ session: Session, messages: Messages }),
+  "session.embed": z.object({
+    session: Session,
+    texts: z.array(z.string()),
+    options: z.object({ normalize: z.boolean().optional() }).default({}),
+  }),
+  "session.tokenize": z.object({ session: Session, text: z.string() }),
+  "session.detokenize": z.object({ session: Session, tokens: z.array(z.number()) }),
+  "session.close": z.object({ session: Session }),
+  "shutdown": z.null().optional(),
+} as const;
+
+/** A hook a runner answers. */
+export type RunnerHook = keyof typeof RUNNER_CALLS;
+
+/** A call a runner answers, with its params checked. */
+export type RunnerCall = {
+  [H in RunnerHook]: { hook: H; params: z.infer<(typeof RUNNER_CALLS)[H]> };
+}[RunnerHook];
+
+/**
+ * A call's hook and params checked: the {@link RunnerCall}, null for a hook the runner does not answer,
+ * or the `INTERNAL` error naming the field.
+ *
+ * @example
+ * ```ts
+ * checkRunnerCall("session.tokenize", { session: "s1", text: "hi" }); // { hook: "session.tokenize", params: … }
+ * checkRunnerCall("registry.resolve", {}); // null
+ * ```
+ */
+export function checkRunnerCall(hook: string, params: unknown): RunnerCall | null {
+  if (!Object.hasOwn(RUNNER_CALLS, hook)) return null;
+  const schema = RUNNER_CALLS[hook as RunnerHook] as z.ZodTypeAny;
+  const checked = checkSchema(schema, params, { code: "INTERNAL", subject: `a ${hook} call` });
+  return { hook, params: checked } as RunnerCall;
 }

@@ -1,9 +1,12 @@
 /**
  * A {@link Session} whose model runs in a runner process (`lode __runner`,
  * see runner_main.ts): request handling uses the same Session API whether a
- * model runs in-process or out of it. Generations stream their chunks from
- * the runner; an abort signal (or leaving the loop) sends the runner a
- * `cancel`, and the generation ends with `stopReason: "abort"` as in-process.
+ * model runs in-process or out of it. The runner is a backend plugin built
+ * into lode: its session is the one the plugin backend adapter makes of its
+ * hooks (src/inference/plugin_backend.ts, runner_hooks.ts). Generations
+ * stream their chunks from the runner, several at once; an abort signal (or
+ * leaving the loop) sends the runner a `cancel`, and the generation ends
+ * with `stopReason: "abort"` as in-process.
  *
  * When the runner dies unasked (exit, signal, broken pipe) every pending
  * generation, embedding and call rejects with `LodeError("RUNNER_CRASHED")`,
@@ -24,15 +27,16 @@ import type {
   ChatMessage,
   EmbedOptions,
   GenerateOptions,
-  GenerateResult,
   Generation,
   Session,
+  SessionFeatures,
   SessionInfo,
   StatusEvent,
 } from "../../inference/backend.ts";
-import { createGeneration } from "../../inference/generation.ts";
+import { pluginBackend } from "../../inference/plugin_backend.ts";
 import { RunnerClient, type RunnerExit, type RunnerSpawnOptions } from "./runner_client.ts";
 import { type RunnerCommand, runnerCommand } from "./runner_command.ts";
+import { runnerHooks } from "./runner_hooks.ts";
 import type { RunnerLoadOptions } from "./runner_protocol.ts";
 
 /** Options of {@link startRunnerSession}. */
@@ -77,11 +81,9 @@ export async function startRunnerSession(
   const onAbort = () => client.kill();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const loaded = await client.request(
-      { op: "load", path, options: { ...options.load } },
-      { onStatus: options.onStatus },
-    ) as { capabilities: Capabilities; info: SessionInfo };
-    return new RunnerSession(client, loaded, options.closeTimeoutMs);
+    const backend = pluginBackend(runnerHooks(client), { plugin: "runner" });
+    const session = await backend.load(path, { ...options.load, onStatus: options.onStatus });
+    return new RunnerSession(client, session, options.closeTimeoutMs);
   } catch (e) {
     if (signal?.aborted) {
       client.kill();
@@ -97,20 +99,27 @@ export async function startRunnerSession(
 
 /** A model loaded in a runner process. Created by {@link startRunnerSession}. */
 export class RunnerSession implements Session {
-  readonly capabilities: Capabilities;
-  readonly info: SessionInfo;
   readonly #client: RunnerClient;
+  readonly #session: Session;
   readonly #closeTimeoutMs: number | undefined;
 
-  constructor(
-    client: RunnerClient,
-    loaded: { capabilities: Capabilities; info: SessionInfo },
-    closeTimeoutMs?: number,
-  ) {
+  /** `session`: the runner's session as the plugin backend adapter gives it. */
+  constructor(client: RunnerClient, session: Session, closeTimeoutMs?: number) {
     this.#client = client;
-    this.capabilities = loaded.capabilities;
-    this.info = loaded.info;
+    this.#session = session;
     this.#closeTimeoutMs = closeTimeoutMs;
+  }
+
+  get capabilities(): Capabilities {
+    return this.#session.capabilities;
+  }
+
+  get info(): SessionInfo {
+    return this.#session.info;
+  }
+
+  get features(): SessionFeatures | undefined {
+    return this.#session.features;
   }
 
   /** The runner's process id. */
@@ -129,33 +138,32 @@ export class RunnerSession implements Session {
   }
 
   generate(prompt: string, options: GenerateOptions = {}): Generation {
-    return this.#stream({ op: "generate", prompt }, options);
+    return this.#session.generate(prompt, options);
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
-    return this.#stream({ op: "chat", messages }, options);
+    return this.#session.chat(messages, options);
   }
 
-  async renderChat(messages: ChatMessage[]): Promise<string> {
-    return await this.#client.request({ op: "renderChat", messages }) as string;
+  renderChat(messages: ChatMessage[]): Promise<string> {
+    return this.#session.renderChat(messages);
   }
 
-  async embed(texts: string[], options: EmbedOptions = {}): Promise<number[][]> {
-    const { signal, normalize } = options;
-    if (signal?.aborted) throw new LodeError("INTERRUPTED", "the embedding was cancelled");
-    return await this.#client.request({ op: "embed", texts, normalize }, { signal }) as number[][];
+  embed(texts: string[], options: EmbedOptions = {}): Promise<number[][]> {
+    return this.#session.embed(texts, options);
   }
 
-  async tokenize(text: string): Promise<number[]> {
-    return await this.#client.request({ op: "tokenize", text }) as number[];
+  tokenize(text: string): Promise<number[]> {
+    return this.#session.tokenize(text);
   }
 
-  async detokenize(tokens: number[]): Promise<string> {
-    return await this.#client.request({ op: "detokenize", tokens }) as string;
+  detokenize(tokens: number[]): Promise<string> {
+    return this.#session.detokenize(tokens);
   }
 
   /** Aborts running generations, frees the model and stops the runner (killing it after a timeout). */
   async close(): Promise<void> {
+    void this.#session.close(); // cancels the running calls; `shutdown` below frees the model
     await this.#client.close({ timeoutMs: this.#closeTimeoutMs });
   }
 
@@ -163,32 +171,6 @@ export class RunnerSession implements Session {
   kill(signal: Deno.Signal = "SIGKILL"): void {
     this.#client.kill(signal);
   }
-
-  /** A generation streamed from the runner; its signal becomes a `cancel` request. */
-  #stream(
-    body: { op: "generate"; prompt: string } | { op: "chat"; messages: ChatMessage[] },
-    options: GenerateOptions,
-  ): Generation {
-    const { signal, onToolCallDelta, ...rest } = options;
-    return createGeneration(
-      async (emit, inner) =>
-        result(
-          await this.#client.request({ ...body, options: { ...rest } }, {
-            onChunk: emit,
-            onToolCallDelta,
-            signal: inner,
-          }),
-        ),
-      { signal },
-    );
-  }
-}
-
-/** A runner's generation result; JSON turns a non-finite speed into null, which is 0 here. */
-function result(value: unknown): GenerateResult {
-  const r = value as GenerateResult;
-  if (typeof r.usage.tokensPerSecond !== "number") r.usage.tokensPerSecond = 0;
-  return r;
 }
 
 function interrupted(path: string, cause: unknown): LodeError {
