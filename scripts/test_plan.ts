@@ -51,6 +51,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/daemon/router/model_router_runner_test.ts",
   "src/daemon/router/vocabulary_session_test.ts",
   "src/daemon/runner/runner_client_test.ts",
+  "src/daemon/runner/runner_conformance_test.ts",
   "src/daemon/runner/runner_session_test.ts",
   "src/daemon/server/daemon_test.ts",
   "src/daemon/server/inference_server_test.ts",

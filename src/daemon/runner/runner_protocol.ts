@@ -16,7 +16,7 @@
  */
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode, LodeError, toLodeError } from "../../errors.ts";
-import type { LoadOptions } from "../../inference/backend.ts";
+import type { ChatMessage, LoadOptions } from "../../inference/backend.ts";
 import type { GenerationProgress } from "../../plugin/api.ts";
 import {
   type Feature,
@@ -219,13 +219,8 @@ function jsonSafe(details: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The params of the calls a runner answers, checked on arrival (`INTERNAL` naming the field otherwise). */
-const ToolCall = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
-const Messages = z.array(z.object({
-  role: z.enum(["system", "user", "assistant", "tool"]),
-  content: z.string(),
-  toolCalls: z.array(ToolCall).optional(),
-  toolCallId: z.string().optional(),
-}));
+/** Chat messages, checked by the backend itself (a bad role or content is `USAGE`, as in process). */
+const Messages = z.array(z.record(z.unknown())).transform((m) => m as unknown as ChatMessage[]);
 /** Options checked by the backend itself (it refuses a bad one with `USAGE` as in process). */
 const Options = z.record(z.unknown());
 const Session = z.string();

@@ -141,6 +141,33 @@ Deno.test("cancel: an aborted generation stops promptly with stopReason abort; t
   }
 });
 
+Deno.test("several calls in flight at once on one session, each cancellable; frames over 16 MiB both ways", async () => {
+  const session = await startRunnerSession(MODEL, { load: { ...LOAD, sequences: 2 } });
+  try {
+    const greedy = { maxTokens: 40, temperature: 0 };
+    const alone = (await session.generate(PROMPT, greedy).result).text;
+    const controller = new AbortController();
+    const cancelled = session.generate(PROMPT, { temperature: 0, signal: controller.signal });
+    const [a, b] = [session.generate(PROMPT, greedy), session.generate(PROMPT, greedy)];
+    const tokens = session.tokenize("a big red ball");
+    let chunks = 0;
+    for await (const _ of cancelled) if (++chunks === 3) controller.abort();
+    assert.equal((await cancelled.result).stopReason, "abort");
+    assert.deepEqual([(await a.result).text, (await b.result).text], [alone, alone]);
+    assert.ok((await tokens).length > 0);
+
+    // A call and its answer each longer than the 16 MiB frame of other plugins (the large_frames feature).
+    const few = await session.tokenize("Once upon a time there was a big red ball");
+    const ids = Array.from({ length: 5_000_000 }, (_, i) => few[i % few.length]!);
+    assert.ok(JSON.stringify(ids).length > 16 << 20);
+    const text = await session.detokenize(ids);
+    assert.ok(text.length > 16 << 20, `${text.length} characters`);
+    assert.ok(text.startsWith(await session.detokenize(few)));
+  } finally {
+    await session.close();
+  }
+});
+
 Deno.test("kill -9 of a runner mid-generation: the request rejects RUNNER_CRASHED, so does every later call", async () => {
   const session = await startRunnerSession(MODEL, { load: LOAD });
   const generation = session.generate(PROMPT, { temperature: 0 });
