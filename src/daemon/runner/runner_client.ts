@@ -122,8 +122,9 @@ export class RunnerClient {
   }
 
   /**
-   * Starts a runner and waits for it to connect. Rejects with `RUNNER_CRASHED` when the executable cannot
-   * be started, or the runner exits (or `signal` aborts, or the timeout passes) before it connected; with
+   * Starts a runner and waits for it to connect and say hello. Rejects with `RUNNER_CRASHED` when the
+   * executable cannot be started, or the runner exits (or `signal` aborts, or a timeout passes) before it
+   * connected and said hello; with `PLUGIN_PROTOCOL` when its hello does not match this lode's; with
    * `USAGE` when the socket's path would be too long (a long `socketDir` / `TMPDIR`).
    */
   static async start(command: RunnerCommand, options: RunnerSpawnOptions = {}): Promise<RunnerClient> {
@@ -179,8 +180,13 @@ export class RunnerClient {
       exitedFirst.catch(() => {});
       clearTimeout(timer);
       const client = new RunnerClient(child, conn, log, options);
-      timer = setTimeout(stop, options.connectTimeoutMs ?? 60_000);
-      await client.#handshake();
+      const noHello = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          stop();
+          reject(failed("said no hello in time", { log: log.tail() }));
+        }, options.connectTimeoutMs ?? 60_000);
+      });
+      await Promise.race([client.#handshake(), noHello]);
       return client;
     } catch (e) {
       stop();

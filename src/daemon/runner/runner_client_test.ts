@@ -60,6 +60,28 @@ Deno.test("a runner that never connects is killed: at the connect timeout, or wh
   assert.deepEqual(aborted.left, []);
 });
 
+Deno.test("a runner that connects but says no hello, or a hello lode does not speak: refused, killed", async () => {
+  const fake = (mode: string) => ({
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "-A",
+      fileURLToPath(new URL("../../../tests/support/fake_runner.ts", import.meta.url)),
+      mode,
+    ],
+  });
+  const silent = await failedStart(fake("silent"), { connectTimeoutMs: 5000 });
+  assert.equal(silent.error.code, "RUNNER_CRASHED");
+  assert.match(silent.error.message, /said no hello in time/);
+  const other = await failedStart(fake("other_version"));
+  assert.equal(other.error.code, "PLUGIN_PROTOCOL");
+  assert.match(other.error.message, /speaks protocol 99 \(API 1\); this lode speaks 1/);
+  const few = await failedStart(fake("few_features"));
+  assert.equal(few.error.code, "PLUGIN_PROTOCOL");
+  assert.match(few.error.message, /lacks the features shutdown, chunks, large_frames/);
+  assert.deepEqual([silent.left, other.left, few.left], [[], [], []]);
+});
+
 Deno.test("a socket directory whose path is too long for a socket: USAGE, nothing started, nothing left", async () => {
   await withTempDir(async (base) => {
     const socketDir = `${base}/${"d".repeat(100)}`;
