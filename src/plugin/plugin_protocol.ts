@@ -44,8 +44,19 @@ export const FEATURES = {
 /** A feature's name. */
 export type Feature = keyof typeof FEATURES;
 
-/** The features this host (a plugin process on stdio: plugin_process.ts) offers in its hello. */
-export const HOST_FEATURES: readonly Feature[] = ["cancel", "progress", "shutdown"];
+/**
+ * The features this host offers a plugin process on stdio (plugin_process.ts) in its hello: those its
+ * backend adapter (src/inference/plugin_backend.ts) takes from any plugin. `tools`, `render_chat` and
+ * `large_frames` are offered by the runner's host only (src/daemon/runner/runner_protocol.ts).
+ */
+export const HOST_FEATURES: readonly Feature[] = [
+  "cancel",
+  "progress",
+  "shutdown",
+  "chunks",
+  "load_status",
+  "concurrent",
+];
 
 /** The features both lists hold, in `ours`' order. */
 export function commonFeatures(ours: readonly string[], theirs: readonly string[]): Feature[] {
