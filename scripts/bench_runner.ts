@@ -1,7 +1,8 @@
 /**
  * The cost of running a model in a runner process: tokens/s of stories260K
- * streamed through a runner (`lode __runner`, NDJSON over pipes, one line
- * per token) against the same generation in this process. Both generate
+ * streamed through a runner (`lode __runner`, the plugin protocol's backend
+ * part over a Unix socket, chunks batched) against the same generation in
+ * this process. Both generate
  * the same greedy continuation (checked) with the same threads; rounds
  * alternate which goes first, and medians are reported.
  *

@@ -41,9 +41,9 @@ import type { RunnerLoadOptions } from "./runner_protocol.ts";
 
 /** Options of {@link startRunnerSession}. */
 export interface StartRunnerOptions extends Pick<RunnerSpawnOptions, "onLog" | "env"> {
-  /** How the model is loaded (context size, threads, GPU, memory check). */
+  /** How the model is loaded (context size, threads, GPU, memory check, CPU affinity, sequences). */
   load?: RunnerLoadOptions;
-  /** The load's status events (`loading_model` mmap / kv_cache, `capabilities`), as the runner reports them. */
+  /** The load's status events: `loading_model` mmap / kv_cache as the runner reports them, then `capabilities`. */
   onStatus?: (event: StatusEvent) => void;
   /** Aborting while loading kills the runner; the start rejects with `INTERRUPTED`. */
   signal?: AbortSignal;
