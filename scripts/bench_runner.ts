@@ -52,6 +52,8 @@ export interface Timing {
  *
  * @example
  * ```ts
+ * import type { Session } from "../src/inference/backend.ts";
+ * declare const session: Session;
  * const t = await timeGeneration(session, 256);
  * ```
  */
