@@ -100,6 +100,11 @@ export class PluginDriver {
     this.#remote.push(plugin);
   }
 
+  /** The supervised process of the out-of-process plugin `name` (undefined for a built-in or none). */
+  supervised(name: string): SupervisedPlugin | undefined {
+    return this.#remote.find((p) => p.name === name);
+  }
+
   /** Starts the process of the out-of-process registry claiming `scheme`, if any, ahead of its first call. */
   warm(scheme: string): void {
     // A failed start is a fault the supervisor keeps; the call that follows reports it.

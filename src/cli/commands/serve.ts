@@ -17,6 +17,7 @@ import { startDaemon } from "../../daemon/server/daemon.ts";
 import type { DaemonJobs } from "../../daemon/jobs/daemon_jobs.ts";
 import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
+import type { BackendPlugin } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ParsedArgv } from "../args.ts";
@@ -60,6 +61,17 @@ async function provider(
     notice: options.notice,
     events: options.events,
     pullJob: (ref, call) => options.jobs.pull(ref, call),
+  });
+}
+
+/** The backend plugins of the command's driver (`--plugin`, then the installed ones), in that order. */
+async function backendPlugins(ctx: CommandContext): Promise<BackendPlugin[]> {
+  const driver = await ctx.plugins();
+  return driver.plugins.flatMap((p) => {
+    const supervised = driver.supervised(p.name);
+    return p.backend && supervised
+      ? [{ name: p.name, hooks: p.backend, exited: () => supervised.process?.exited }]
+      : [];
   });
 }
 
@@ -111,6 +123,13 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     notice,
   });
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
+  const { startRunnerSession } = await import("../../daemon/runner/runner_session.ts");
+  const { pluginModels } = await import("../../daemon/router/plugin_models.ts");
+  // A GGUF file runs in a runner; any other file on the first backend plugin (--plugin, installed) that claims it.
+  const models = pluginModels({
+    runner: (path, o) => startRunnerSession(path, { ...o, onLog: (line) => notice(`[${o.name}] ${line}`) }),
+    backends: () => backendPlugins(ctx),
+  });
   const router = new ModelRouter({
     store,
     provide: await provider(ctx, o, {
@@ -123,6 +142,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     // Another process's `lode rm`, `gc` or pull changes the store: loaded models follow it.
     versions: storeVersions(store),
     load,
+    start: models.start,
+    estimate: models.estimate,
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,
     onLog: (model, line) => notice(`[${model}] ${line}`),
