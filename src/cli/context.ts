@@ -73,8 +73,12 @@ export interface CommandContext {
    * installed plugins; loaded on first use, an out-of-process plugin started on its first call.
    */
   plugins(): Promise<PluginDriver>;
-  /** The registries a reference resolves with: the built-ins, then the registry plugins of {@link plugins}. */
-  registries(): Promise<readonly Registry[]>;
+  /**
+   * The registry claiming `scheme` (without its colon): one lookup in the driver of {@link plugins}, where
+   * the built-in registries and the registry plugins are registered alike. The built-ins' schemes are
+   * looked up without loading the plugins; another scheme loads them first.
+   */
+  lookupRegistry(scheme: string): Promise<Registry | undefined>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
@@ -114,6 +118,14 @@ export async function createContext(
   const events = options.events ?? commandEvents(output);
   const closeSinks: (() => Promise<void>)[] = [];
   let plugins: Promise<PluginDriver> | null = null;
+  // The command's one driver: the built-in registries at once; the plugins join it when first needed.
+  let driver: Promise<PluginDriver> | null = null;
+  const host = {
+    registryContext: (hosts: string[]) => ctx.registryContext(hosts),
+    settings: registrySettings(config),
+  };
+  const builtins = () =>
+    driver ??= import("./plugin_host.ts").then(({ builtinDriver }) => builtinDriver(host));
   const ctx: CommandContext = {
     config,
     output,
@@ -164,24 +176,26 @@ export async function createContext(
       );
     },
     plugins() {
-      return plugins ??= import("./plugin_host.ts").then(({ loadPlugins }) =>
-        loadPlugins({
+      return plugins ??= Promise.all([builtins(), import("./plugin_host.ts")]).then((
+        [driver, { addPlugins }],
+      ) =>
+        addPlugins(driver, {
+          ...host,
           dirs: flags.plugin,
           pluginsDir: config.pluginsDir,
           env,
-          registryContext: (hosts) => ctx.registryContext(hosts),
-          settings: registrySettings(config),
           supervised: options.plugins,
         })
       );
     },
-    async registries() {
-      const [driver, { pluginRegistries }, { BUILTIN_REGISTRIES }] = await Promise.all([
-        ctx.plugins(),
+    async lookupRegistry(scheme) {
+      const [driver, { isBuiltinScheme, registryOf }] = await Promise.all([
+        builtins(),
         import("./plugin_registry.ts"),
-        import("../registry/resolve_model.ts"),
       ]);
-      return [...BUILTIN_REGISTRIES, ...pluginRegistries(driver)];
+      const found = driver.registryFor(scheme) ??
+        (isBuiltinScheme(scheme) ? undefined : (await ctx.plugins()).registryFor(scheme));
+      return found && registryOf(driver, found);
     },
     async endProgress() {
       if (network) (await network).endProgress();

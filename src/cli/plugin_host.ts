@@ -39,14 +39,26 @@ export interface PluginHostOptions extends PluginSources {
   supervised?: Promise<SupervisedPlugin[]>;
 }
 
-/** The driver of a command: the built-ins, then the plugins of {@link pluginManifests}. */
-export async function loadPlugins(options: PluginHostOptions): Promise<PluginDriver> {
+/** A driver with the built-in registries registered (in process; nothing read from disk, nothing started). */
+export function builtinDriver(
+  options: Pick<PluginHostOptions, "registryContext" | "settings">,
+): PluginDriver {
   const driver = new PluginDriver();
   for (const plugin of builtinPlugins((hosts) => options.registryContext(hosts), options.settings)) {
     driver.register(plugin);
   }
+  return driver;
+}
+
+/** Registers the plugins of {@link pluginManifests} (or `options.supervised`) with `driver`, after its others. */
+export async function addPlugins(driver: PluginDriver, options: PluginHostOptions): Promise<PluginDriver> {
   const supervised = options.supervised ??
     pluginManifests(options).then((manifests) => manifests.map((m) => supervise(m, options.env)));
   for (const plugin of await supervised) driver.registerRemote(plugin);
   return driver;
+}
+
+/** The driver of a command: the built-ins, then the plugins of {@link pluginManifests}. */
+export async function loadPlugins(options: PluginHostOptions): Promise<PluginDriver> {
+  return await addPlugins(builtinDriver(options), options);
 }

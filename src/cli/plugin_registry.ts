@@ -22,6 +22,7 @@ import { hubEndpoint, hubToken, withHostCredentials } from "../registry/credenti
 import { parseRef } from "../registry/reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { BUILTIN_REGISTRIES } from "../registry/resolve_model.ts";
+import { RESERVED_SCHEMES } from "../plugin/manifest.ts";
 
 /** A plugin's plan as the registry layer's {@link ModelPlan}: a file's first URL, then its mirrors. */
 export function planFromDescriptor(d: PlanDescriptor): ModelPlan {
@@ -140,11 +141,22 @@ export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
   };
 }
 
-/** The registries of `driver`'s plugins other than the built-ins, in registration order. */
-export function pluginRegistries(driver: PluginDriver): Registry[] {
-  return driver.plugins.filter((p) => p.registry && !BUILTIN_NAMES.has(p.name)).map((p) =>
-    pluginRegistry(driver, p)
-  );
+/** The built-in registry each built-in plugin of {@link builtinPlugins} wraps. */
+const BUILTIN_OF = new WeakMap<Plugin, Registry>();
+/** The bridge of each registry plugin, made once (its `prepare` and `resolve` share what was asked). */
+const BRIDGES = new WeakMap<Plugin, Registry>();
+
+/**
+ * The registry layer's {@link Registry} of the registry plugin `plugin` of `driver`: a built-in's own
+ * registry (it parses and resolves in process, unpinned URLs and stored names included), else the
+ * plugin's bridge ({@link pluginRegistry}).
+ */
+export function registryOf(driver: PluginDriver, plugin: Plugin): Registry {
+  const builtin = BUILTIN_OF.get(plugin);
+  if (builtin !== undefined) return builtin;
+  let bridge = BRIDGES.get(plugin);
+  if (bridge === undefined) BRIDGES.set(plugin, bridge = pluginRegistry(driver, plugin));
+  return bridge;
 }
 
 /** The schemes of each built-in registry, as the driver knows them. */
@@ -155,7 +167,13 @@ const BUILTIN_SCHEMES: Record<string, readonly string[]> = {
   store: ["store"],
 };
 
-const BUILTIN_NAMES = new Set(BUILTIN_REGISTRIES.map((r) => r.id));
+/**
+ * Whether `scheme` is the built-ins' own: one a built-in registry claims, or one reserved for lode (a
+ * `file:` is imported, not pulled). No registry plugin claims such a scheme, so its lookup needs none loaded.
+ */
+export function isBuiltinScheme(scheme: string): boolean {
+  return RESERVED_SCHEMES.includes(scheme) || Object.values(BUILTIN_SCHEMES).some((s) => s.includes(scheme));
+}
 
 /**
  * The built-in registries as in-process plugins of the driver: they claim their schemes there (so no
@@ -166,7 +184,19 @@ export function builtinPlugins(
   registryContext: (hosts: string[]) => Promise<RegistryContext>,
   settings: RegistrySettings,
 ): Plugin[] {
-  return BUILTIN_REGISTRIES.map((registry) => ({
+  return BUILTIN_REGISTRIES.map((registry) => {
+    const plugin = builtinPlugin(registry, registryContext, settings);
+    BUILTIN_OF.set(plugin, registry);
+    return plugin;
+  });
+}
+
+function builtinPlugin(
+  registry: Registry,
+  registryContext: (hosts: string[]) => Promise<RegistryContext>,
+  settings: RegistrySettings,
+): Plugin {
+  return {
     name: registry.id,
     registry: {
       schemes: BUILTIN_SCHEMES[registry.id] ?? [],
@@ -187,5 +217,5 @@ export function builtinPlugins(
         return Promise.resolve(hub ? { headers: { authorization: `Bearer ${token}` } } : null);
       },
     },
-  }));
+  };
 }

@@ -22,7 +22,7 @@ export function pullEffects(ctx: CommandContext): PullEffects {
     registryContext: (hosts) => ctx.registryContext(hosts),
     pullContext: (urls) => ctx.pullContext(urls),
     settings: registrySettings(ctx.config),
-    registries: () => ctx.registries(),
+    lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
   };
 }
 

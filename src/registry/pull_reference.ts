@@ -25,9 +25,10 @@ import type { PullResult } from "../download/pull_model.ts";
 import { withHfAccess } from "./huggingface.ts";
 import { withOciAccess, withOciHint } from "./oci/oci_registry.ts";
 import { planUrls, pullPlan } from "./pull_plan.ts";
-import { mayBePluginRef, type ModelRef, parseRef } from "./reference.ts";
-import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "./registry.ts";
-import { BUILTIN_REGISTRIES, claimedSchemes, registryFor, resolveModel } from "./resolve_model.ts";
+import type { ModelRef } from "./reference.ts";
+import type { ModelPlan, RegistryContext, RegistrySettings } from "./registry.ts";
+import { lookUpReference, type RegistryLookup } from "./registry_lookup.ts";
+import { registryFor, resolveModel } from "./resolve_model.ts";
 
 /** What a resolve-then-pull uses, injected by its caller (a command, the daemon, a job). */
 export interface PullEffects {
@@ -38,10 +39,11 @@ export interface PullEffects {
   /** The settings of this run (`HF_TOKEN`, `HF_ENDPOINT` of the config): the only source of credentials. */
   settings: RegistrySettings;
   /**
-   * The registries of this run, asked in order (default {@link BUILTIN_REGISTRIES}): the built-ins, then
-   * the registry plugins the composition root loaded; their `schemes` decide which `SCHEME:REST` parse.
+   * The registry claiming a reference's scheme (`hf`, `https`, `mirror`, …; without its colon): one lookup
+   * in the run's plugin driver, where the built-in registries and the registry plugins are registered
+   * alike (default: the built-ins alone, by the forms they parse).
    */
-  registries?(): Promise<readonly Registry[]>;
+  lookupRegistry?: RegistryLookup;
 }
 
 /** Options of {@link pullReference}. */
@@ -66,13 +68,10 @@ export interface PulledReference extends PullResult {
 /** Resolves `ref` to a pinned plan through the registry that claims it, asking only the hosts it needs. */
 export async function resolveReference(
   ref: string | ModelRef,
-  effects: Pick<PullEffects, "registryContext" | "settings" | "registries">,
+  effects: Pick<PullEffects, "registryContext" | "settings" | "lookupRegistry">,
   options: Pick<PullReferenceOptions, "name" | "sha256" | "mirrors" | "signal"> = {},
 ): Promise<ModelPlan> {
-  // Only a `SCHEME:` of a scheme no built-in owns can be a plugin's: the others never load the plugins.
-  const plugin = typeof ref === "string" ? mayBePluginRef(ref) : ref.kind === "plugin";
-  const registries = (plugin ? await effects.registries?.() : undefined) ?? BUILTIN_REGISTRIES;
-  const parsed = typeof ref === "string" ? parseRef(ref, { schemes: claimedSchemes(registries) }) : ref;
+  const { ref: parsed, registries } = await lookUpReference(ref, effects.lookupRegistry);
   const registry = registryFor(parsed, registries);
   registry.prepare?.(parsed);
   const hosts = registry.hostsFor?.(parsed, effects.settings) ?? [];

@@ -44,8 +44,9 @@ import type { EventStream } from "../../events/event_stream.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
-import { mayBePluginRef, parseRef } from "../../registry/reference.ts";
-import type { Registry, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
+import { parseRef } from "../../registry/reference.ts";
+import type { RegistryContext, RegistrySettings } from "../../registry/registry.ts";
+import { lookUpReference, type RegistryLookup } from "../../registry/registry_lookup.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 import { downloadPhases } from "../../events/download_status.ts";
@@ -69,8 +70,11 @@ export interface ModelProviderOptions {
   registryContext(hosts: string[]): Promise<RegistryContext>;
   /** The daemon's registry settings (`HF_TOKEN`, `HF_ENDPOINT` of its config). */
   settings?: RegistrySettings;
-  /** The registries references resolve with: the built-ins, then registry plugins (default: the built-ins). */
-  registries?(): Promise<readonly Registry[]>;
+  /**
+   * The registry claiming a reference's scheme: one lookup in the daemon's plugin driver, built-ins and
+   * registry plugins alike (default: the built-ins alone).
+   */
+  lookupRegistry?: RegistryLookup;
   /** Never download (`--offline`). */
   offline?: boolean;
   /** Resolve and pull references (default true; false: only the lockfile's names). */
@@ -104,9 +108,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
 
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
-    const plugins = mayBePluginRef(name) ? await options.registries?.() ?? [] : [];
-    const schemes = plugins.flatMap((r) => r.schemes ?? []);
-    const ref = parseRef(name, { schemes });
+    const { ref } = await lookUpReference(name, options.lookupRegistry);
     if (ref.kind === "file") return null;
     const { pullReference, pullResolvedPlan } = await import("../../registry/pull_reference.ts");
     // The daemon's own effects: its pull context with this request's signal and status sink (a file's
@@ -130,7 +132,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
         emit,
       }),
       settings,
-      ...(options.registries ? { registries: options.registries } : {}),
+      ...(options.lookupRegistry ? { lookupRegistry: options.lookupRegistry } : {}),
     };
     const started = now();
     if (ref.kind === "name") {
@@ -182,7 +184,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
  * (offline: `OFFLINE` for a model that needs bytes).
  */
 export function createDaemonPull(
-  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings" | "registries">,
+  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings" | "lookupRegistry">,
 ): PullEffect {
   return async (ref, { name, sha256, signal, onEvent }) => {
     const { pullReference } = await import("../../registry/pull_reference.ts");
@@ -190,7 +192,7 @@ export function createDaemonPull(
       registryContext: options.registryContext,
       pullContext: async (urls: string[]) => ({ ...await options.pullContext(urls), signal, emit: onEvent }),
       settings: options.settings ?? {},
-      ...(options.registries ? { registries: options.registries } : {}),
+      ...(options.lookupRegistry ? { lookupRegistry: options.lookupRegistry } : {}),
     };
     try {
       const { plan: _plan, ...result } = await pullReference(ref, effects, {
