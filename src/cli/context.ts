@@ -79,6 +79,12 @@ export interface CommandContext {
    * looked up without loading the plugins; another scheme loads them first.
    */
   lookupRegistry(scheme: string): Promise<Registry | undefined>;
+  /**
+   * The credentials of this run for `host`, asked of the registry `registry` (a plan's `source.registry`)
+   * through its `registry.credentials` hook in the driver of {@link plugins}; null when it gives none. A
+   * built-in's are asked without loading the plugins.
+   */
+  credentials(registry: string, host: string): Promise<Record<string, string> | null>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
@@ -102,6 +108,16 @@ export interface ContextOptions {
 export function registrySettings(config: Config): RegistrySettings {
   const { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts } = config;
   return { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts };
+}
+
+/**
+ * The settings a pull is given beside its registries (pull_reference.ts's `PullEffects`): where the
+ * registries are, without the secrets — credentials come from the registries' `registry.credentials` hook
+ * ({@link CommandContext.credentials}); the registries' own context keeps them ({@link registrySettings}).
+ */
+export function pullSettings(config: Config): RegistrySettings {
+  const { hfToken: _token, ociPassword: _password, ...settings } = registrySettings(config);
+  return settings;
 }
 
 /** Builds the context from parsed flags and the environment. */
@@ -196,6 +212,17 @@ export async function createContext(
       const found = driver.registryFor(scheme) ??
         (isBuiltinScheme(scheme) ? undefined : (await ctx.plugins()).registryFor(scheme));
       return found && registryOf(driver, found);
+    },
+    async credentials(registry, host) {
+      const [driver, { isBuiltinRegistry, registryCredentials }] = await Promise.all([
+        builtins(),
+        import("./plugin_registry.ts"),
+      ]);
+      return await registryCredentials(
+        isBuiltinRegistry(registry) ? driver : await ctx.plugins(),
+        registry,
+        host,
+      );
     },
     async endProgress() {
       if (network) (await network).endProgress();

@@ -18,7 +18,7 @@
 import { LodeError } from "../errors.ts";
 import type { CallContext, PlanDescriptor, Plugin } from "../plugin/api.ts";
 import type { PluginDriver } from "../plugin/plugin_driver.ts";
-import { hubEndpoint, hubToken, withHostCredentials } from "../registry/credentials.ts";
+import { hubCredentials, withHostCredentials } from "../registry/credentials.ts";
 import { parseRef } from "../registry/reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { BUILTIN_REGISTRIES } from "../registry/resolve_model.ts";
@@ -159,6 +159,32 @@ export function registryOf(driver: PluginDriver, plugin: Plugin): Registry {
   return bridge;
 }
 
+const idle: CallContext = { signal: new AbortController().signal, progress: () => {} };
+
+/**
+ * The credentials the registry `registry` of `driver` (a plan's `source.registry`: a plugin's name, or a
+ * scheme it claims) gives for `host` through its `registry.credentials` hook; null when it gives none.
+ */
+export async function registryCredentials(
+  driver: PluginDriver,
+  registry: string,
+  host: string,
+): Promise<Record<string, string> | null> {
+  const owner = driver.plugins.find((p) => p.registry && p.name === registry) ?? driver.registryFor(registry);
+  const credentials = owner?.registry?.credentials;
+  if (owner === undefined || credentials === undefined) return null;
+  const found = await driver.first(
+    "registry.credentials",
+    (p) => p === owner ? credentials(host, idle) : null,
+  );
+  return found?.value.headers ?? null;
+}
+
+/** Whether `registry` (a plan's `source.registry`) is a built-in registry's id or scheme. */
+export function isBuiltinRegistry(registry: string): boolean {
+  return BUILTIN_REGISTRIES.some((r) => r.id === registry) || isBuiltinScheme(registry);
+}
+
 /** The schemes of each built-in registry, as the driver knows them. */
 const BUILTIN_SCHEMES: Record<string, readonly string[]> = {
   huggingface: ["hf"],
@@ -210,11 +236,10 @@ function builtinPlugin(
         const ctx = await registryContext(registry.hostsFor?.(parsed, settings) ?? []);
         return descriptorFromPlan(await registry.resolve(parsed, { ...ctx, signal: context.signal }));
       },
-      // The Hub's token, for the Hub's own host only: the same rule as credentials.ts's credentialsFor.
+      // The Hub's token, for the Hub's own host only (credentials.ts): the one place HF_TOKEN becomes a header.
       credentials: (host) => {
-        const token = hubToken(settings);
-        const hub = registry.id === "huggingface" && token && hubEndpoint(settings).host === host;
-        return Promise.resolve(hub ? { headers: { authorization: `Bearer ${token}` } } : null);
+        const headers = registry.id === "huggingface" ? hubCredentials(host, settings) : null;
+        return Promise.resolve(headers && { headers });
       },
     },
   };

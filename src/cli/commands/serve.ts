@@ -21,7 +21,7 @@ import type { BackendPlugin } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ParsedArgv } from "../args.ts";
-import type { CommandContext } from "../context.ts";
+import { type CommandContext, pullSettings } from "../context.ts";
 import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
 import { parseLoadFlags } from "../inference_flags.ts";
 
@@ -54,7 +54,8 @@ async function provider(
     lockfile: () => readLockfileIfPresent(path),
     pullContext: (urls) => ctx.pullContext(urls),
     registryContext: (hosts) => ctx.registryContext(hosts),
-    settings: ctx.config,
+    settings: pullSettings(ctx.config),
+    credentials: (registry, host) => ctx.credentials(registry, host),
     lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
     offline: ctx.config.offline,
     references: !options.allowRemote,
@@ -115,7 +116,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       pull: createDaemonPull({
         pullContext: (urls) => ctx.pullContext(urls),
         registryContext: (hosts) => ctx.registryContext(hosts),
-        settings: ctx.config,
+        settings: pullSettings(ctx.config),
+        credentials: (registry, host) => ctx.credentials(registry, host),
         lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
       }),
     },

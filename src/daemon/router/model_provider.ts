@@ -31,8 +31,8 @@
  * event stream (`events`, source `download`), and their progress goes to `onStatus` as `loading_model`
  * `download` (at most one per `statusIntervalMs` per pull, plus the last),
  * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
- * that needs bytes fails with `OFFLINE`. Credentials come from `settings`,
- * the daemon's own config (`HF_TOKEN`), never from a client: an
+ * that needs bytes fails with `OFFLINE`. Credentials come from the registries
+ * (`credentials`: the daemon's own `HF_TOKEN` for the Hub's host), never from a client: an
  * `ACCESS_DENIED` says so in its hint.
  * @module
  */
@@ -47,6 +47,7 @@ import { syncLockfile } from "../../lock/sync.ts";
 import { parseRef } from "../../registry/reference.ts";
 import type { RegistryContext, RegistrySettings } from "../../registry/registry.ts";
 import { lookUpReference, type RegistryLookup } from "../../registry/registry_lookup.ts";
+import type { CredentialsLookup } from "../../registry/credentials.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 import { downloadPhases } from "../../events/download_status.ts";
@@ -68,8 +69,13 @@ export interface ModelProviderOptions {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What a registry resolves with (GETs to the allowed hosts plus `hosts`). */
   registryContext(hosts: string[]): Promise<RegistryContext>;
-  /** The daemon's registry settings (`HF_TOKEN`, `HF_ENDPOINT` of its config). */
+  /** The daemon's registry settings (`HF_ENDPOINT`, … of its config; the secrets are the registries'). */
   settings?: RegistrySettings;
+  /**
+   * The daemon's credentials for a host of a plan, asked of the plan's registry (its `registry.credentials`
+   * hook: the daemon's `HF_TOKEN` for the Hub's host); default: those `settings` hold.
+   */
+  credentials?: CredentialsLookup;
   /**
    * The registry claiming a reference's scheme: one lookup in the daemon's plugin driver, built-ins and
    * registry plugins alike (default: the built-ins alone).
@@ -133,6 +139,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
       }),
       settings,
       ...(options.lookupRegistry ? { lookupRegistry: options.lookupRegistry } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     const started = now();
     if (ref.kind === "name") {
@@ -184,7 +191,10 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
  * (offline: `OFFLINE` for a model that needs bytes).
  */
 export function createDaemonPull(
-  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings" | "lookupRegistry">,
+  options: Pick<
+    ModelProviderOptions,
+    "pullContext" | "registryContext" | "settings" | "lookupRegistry" | "credentials"
+  >,
 ): PullEffect {
   return async (ref, { name, sha256, signal, onEvent }) => {
     const { pullReference } = await import("../../registry/pull_reference.ts");
@@ -193,6 +203,7 @@ export function createDaemonPull(
       pullContext: async (urls: string[]) => ({ ...await options.pullContext(urls), signal, emit: onEvent }),
       settings: options.settings ?? {},
       ...(options.lookupRegistry ? { lookupRegistry: options.lookupRegistry } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     try {
       const { plan: _plan, ...result } = await pullReference(ref, effects, {
