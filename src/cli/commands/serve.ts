@@ -125,11 +125,10 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     notice,
   });
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
-  const { startRunnerSession } = await import("../../daemon/runner/runner_session.ts");
   const { pluginModels } = await import("../../daemon/router/plugin_models.ts");
   // A GGUF file runs in a runner; any other file on the first backend plugin (--plugin, installed) that claims it.
   const models = pluginModels({
-    runner: (path, o) => startRunnerSession(path, { ...o, onLog: (line) => notice(`[${o.name}] ${line}`) }),
+    onLog: (model, line) => notice(`[${model}] ${line}`),
     backends: () => backendPlugins(ctx),
   });
   const router = new ModelRouter({

@@ -12,10 +12,9 @@
  * @example
  * ```ts
  * import { pluginModels } from "./plugin_models.ts";
- * import { startRunnerSession } from "../runner/runner_session.ts";
  * const { start, estimate } = pluginModels({
- *   runner: (path, o) => startRunnerSession(path, o),
  *   backends: () => Promise.resolve([]),
+ *   onLog: (model, line) => console.error(`[${model}] ${line}`),
  * });
  * ```
  * @module
@@ -26,6 +25,7 @@ import { probeGguf } from "../../inference/gguf_probe.ts";
 import { pluginBackend } from "../../inference/plugin_backend.ts";
 import type { BackendHooks } from "../../plugin/api.ts";
 import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
+import { startRunnerSession } from "../runner/runner_session.ts";
 import type { LoadedModel } from "./model_state.ts";
 import type { StartModel } from "./router_options.ts";
 import { estimateRunnerBytes } from "./router_memory.ts";
@@ -44,8 +44,10 @@ export interface BackendPlugin {
 
 /** Options of {@link pluginModels}. */
 export interface PluginModelsOptions {
-  /** Starts a GGUF file (and any file when no backend plugin is given): the runner. */
-  runner: StartModel;
+  /** Starts a GGUF file (and any file when no backend plugin claims it); default: a runner process. */
+  runner?: StartModel;
+  /** A runner's stderr lines, with its model's name (for the default runner). */
+  onLog?: (model: string, line: string) => void;
   /** The backend plugins in the order they are asked; called for the first file that is not GGUF. */
   backends(): Promise<readonly BackendPlugin[]>;
   /** Bytes a GGUF model needs loaded (default `estimateRunnerBytes`). */
@@ -58,6 +60,8 @@ export function pluginModels(options: PluginModelsOptions): {
   estimate: (path: string, load: RunnerLoadOptions) => Promise<number>;
 } {
   const estimate = options.estimate ?? estimateRunnerBytes;
+  const runner: StartModel = options.runner ??
+    ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => options.onLog?.(o.name, line) }));
   return {
     async estimate(path, load) {
       // A plugin's model lives in the plugin's process or behind it, outside what the router budgets.
@@ -65,9 +69,9 @@ export function pluginModels(options: PluginModelsOptions): {
     },
     async start(path, o) {
       const gguf = await probeGguf(path);
-      if (gguf.ok || !(await isFile(path))) return await options.runner(path, o);
+      if (gguf.ok || !(await isFile(path))) return await runner(path, o);
       const plugins = await options.backends();
-      if (plugins.length === 0) return await options.runner(path, o); // its load says why it cannot
+      if (plugins.length === 0) return await runner(path, o); // its load says why it cannot
       const reasons: Record<string, string> = { gguf: gguf.reason };
       for (const plugin of plugins) {
         // The plugin's process is shared: closing a model closes its session, never the process.
