@@ -141,7 +141,7 @@ export async function createContext(
     settings: registrySettings(config),
   };
   const builtins = () =>
-    driver ??= import("./plugin_host.ts").then(({ builtinDriver }) => builtinDriver(host));
+    driver ??= import("./plugin_registry.ts").then(({ builtinDriver }) => builtinDriver(host));
   const ctx: CommandContext = {
     config,
     output,

@@ -2,9 +2,11 @@
  * The bridge between the plugin driver and the registry layer, made at the composition root (the two
  * layers do not import each other): a registry plugin run by the {@link PluginDriver} as a registry
  * layer {@link Registry} ({@link pluginRegistry}), and the built-in registries as in-process plugins of
- * the same driver ({@link builtinPlugins}). A plugin gives descriptors only: its plan becomes a
- * {@link ModelPlan} that the core downloads and verifies like any other, with the plugin's
- * `registry.credentials` headers applied to the hosts it names only.
+ * the same driver ({@link builtinPlugins}), each found by one lookup of a scheme ({@link registryOf}: a
+ * built-in's own registry, a plugin's bridge), and the credentials a plan's registry gives for a host
+ * ({@link registryCredentials}). A plugin gives descriptors only: its plan becomes a {@link ModelPlan}
+ * that the core downloads and verifies like any other, with the plugin's `registry.credentials` headers
+ * applied to the hosts it names only.
  *
  * @example
  * ```ts
@@ -17,12 +19,11 @@
  */
 import { LodeError } from "../errors.ts";
 import type { CallContext, PlanDescriptor, Plugin } from "../plugin/api.ts";
-import type { PluginDriver } from "../plugin/plugin_driver.ts";
+import { PluginDriver } from "../plugin/plugin_driver.ts";
 import { hubCredentials, withHostCredentials } from "../registry/credentials.ts";
-import { parseRef } from "../registry/reference.ts";
+import { BUILTIN_FORM_SCHEMES, parseRef } from "../registry/reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { BUILTIN_REGISTRIES } from "../registry/resolve_model.ts";
-import { RESERVED_SCHEMES } from "../plugin/manifest.ts";
 
 /** A plugin's plan as the registry layer's {@link ModelPlan}: a file's first URL, then its mirrors. */
 export function planFromDescriptor(d: PlanDescriptor): ModelPlan {
@@ -194,11 +195,27 @@ const BUILTIN_SCHEMES: Record<string, readonly string[]> = {
 };
 
 /**
- * Whether `scheme` is the built-ins' own: one a built-in registry claims, or one reserved for lode (a
+ * Whether `scheme` is the built-ins' own: one a built-in registry claims, or one of the built-in forms (a
  * `file:` is imported, not pulled). No registry plugin claims such a scheme, so its lookup needs none loaded.
  */
 export function isBuiltinScheme(scheme: string): boolean {
-  return RESERVED_SCHEMES.includes(scheme) || Object.values(BUILTIN_SCHEMES).some((s) => s.includes(scheme));
+  return BUILTIN_FORM_SCHEMES.includes(scheme) ||
+    Object.values(BUILTIN_SCHEMES).some((s) => s.includes(scheme));
+}
+
+/**
+ * A driver with the built-in registries registered (in process; nothing read from disk, nothing started),
+ * the plugins to be added after them (plugin_host.ts).
+ */
+export function builtinDriver(options: {
+  registryContext(hosts: string[]): Promise<RegistryContext>;
+  settings: RegistrySettings;
+}): PluginDriver {
+  const driver = new PluginDriver();
+  for (const plugin of builtinPlugins((hosts) => options.registryContext(hosts), options.settings)) {
+    driver.register(plugin);
+  }
+  return driver;
 }
 
 /**

@@ -8,8 +8,8 @@ import { huggingFaceRegistry } from "../registry/huggingface.ts";
 import { storeRegistry, urlRegistry } from "../registry/url_registry.ts";
 import { createContext } from "./context.ts";
 import { Output } from "./output.ts";
-import { builtinDriver } from "./plugin_host.ts";
 import {
+  builtinDriver,
   builtinPlugins,
   descriptorFromPlan,
   isBuiltinScheme,
