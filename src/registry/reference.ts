@@ -30,8 +30,9 @@
  * - At most one `:` (before QUANT) and one `@` (before REVISION); a path takes no QUANT.
  *
  * `hf:` is reserved: a store name cannot start with it. A `SCHEME:REST` reference is a plugin's only when
-a registry plugin of this run claims SCHEME (the `schemes` given to {@link parseRef}); otherwise
-`SCHEME:REST` is a store name, and `SCHEME://…` of an unknown scheme is `INVALID_REF` naming it.
+ * a registry plugin of this run claims SCHEME: the run's lookup of the scheme (registry_lookup.ts) finds it
+ * and passes it to {@link parseRef} as `schemes`; otherwise `SCHEME:REST` is a store name, and `SCHEME://…`
+ * of an unknown scheme is `INVALID_REF` naming it.
  *
  * @example
  * ```ts
