@@ -73,8 +73,18 @@ export interface CommandContext {
    * installed plugins; loaded on first use, an out-of-process plugin started on its first call.
    */
   plugins(): Promise<PluginDriver>;
-  /** The registries a reference resolves with: the built-ins, then the registry plugins of {@link plugins}. */
-  registries(): Promise<readonly Registry[]>;
+  /**
+   * The registry claiming `scheme` (without its colon): one lookup in the driver of {@link plugins}, where
+   * the built-in registries and the registry plugins are registered alike. The built-ins' schemes are
+   * looked up without loading the plugins; another scheme loads them first.
+   */
+  lookupRegistry(scheme: string): Promise<Registry | undefined>;
+  /**
+   * The credentials of this run for `host`, asked of the registry `registry` (a plan's `source.registry`)
+   * through its `registry.credentials` hook in the driver of {@link plugins}; null when it gives none. A
+   * built-in's are asked without loading the plugins.
+   */
+  credentials(registry: string, host: string): Promise<Record<string, string> | null>;
   /** Takes the progress display down (before results or generated text are printed). */
   endProgress(): Promise<void>;
   /** Releases what the command opened (HTTP clients, the progress display). */
@@ -100,6 +110,16 @@ export function registrySettings(config: Config): RegistrySettings {
   return { hfEndpoint, hfToken, ociUsername, ociPassword, dockerConfigDir, httpHosts };
 }
 
+/**
+ * The settings a pull is given beside its registries (pull_reference.ts's `PullEffects`): where the
+ * registries are, without the secrets — credentials come from the registries' `registry.credentials` hook
+ * ({@link CommandContext.credentials}); the registries' own context keeps them ({@link registrySettings}).
+ */
+export function pullSettings(config: Config): RegistrySettings {
+  const { hfToken: _token, ociPassword: _password, ...settings } = registrySettings(config);
+  return settings;
+}
+
 /** Builds the context from parsed flags and the environment. */
 export async function createContext(
   flags: CommonFlags,
@@ -114,6 +134,14 @@ export async function createContext(
   const events = options.events ?? commandEvents(output);
   const closeSinks: (() => Promise<void>)[] = [];
   let plugins: Promise<PluginDriver> | null = null;
+  // The command's one driver: the built-in registries at once; the plugins join it when first needed.
+  let driver: Promise<PluginDriver> | null = null;
+  const host = {
+    registryContext: (hosts: string[]) => ctx.registryContext(hosts),
+    settings: registrySettings(config),
+  };
+  const builtins = () =>
+    driver ??= import("./plugin_registry.ts").then(({ builtinDriver }) => builtinDriver(host));
   const ctx: CommandContext = {
     config,
     output,
@@ -164,24 +192,37 @@ export async function createContext(
       );
     },
     plugins() {
-      return plugins ??= import("./plugin_host.ts").then(({ loadPlugins }) =>
-        loadPlugins({
+      return plugins ??= Promise.all([builtins(), import("./plugin_host.ts")]).then((
+        [driver, { addPlugins }],
+      ) =>
+        addPlugins(driver, {
+          ...host,
           dirs: flags.plugin,
           pluginsDir: config.pluginsDir,
           env,
-          registryContext: (hosts) => ctx.registryContext(hosts),
-          settings: registrySettings(config),
           supervised: options.plugins,
         })
       );
     },
-    async registries() {
-      const [driver, { pluginRegistries }, { BUILTIN_REGISTRIES }] = await Promise.all([
-        ctx.plugins(),
+    async lookupRegistry(scheme) {
+      const [driver, { isBuiltinScheme, registryOf }] = await Promise.all([
+        builtins(),
         import("./plugin_registry.ts"),
-        import("../registry/resolve_model.ts"),
       ]);
-      return [...BUILTIN_REGISTRIES, ...pluginRegistries(driver)];
+      const found = driver.registryFor(scheme) ??
+        (isBuiltinScheme(scheme) ? undefined : (await ctx.plugins()).registryFor(scheme));
+      return found && registryOf(driver, found);
+    },
+    async credentials(registry, host) {
+      const [driver, { isBuiltinRegistry, registryCredentials }] = await Promise.all([
+        builtins(),
+        import("./plugin_registry.ts"),
+      ]);
+      return await registryCredentials(
+        isBuiltinRegistry(registry) ? driver : await ctx.plugins(),
+        registry,
+        host,
+      );
     },
     async endProgress() {
       if (network) (await network).endProgress();

@@ -1,7 +1,8 @@
 /**
- * The registry plugins a command will call, started as soon as its arguments are parsed: a `lode pull`
- * (in this process) of a reference whose scheme may be a plugin's starts that plugin's process while
- * lode loads the rest of itself and its config, so that its start and hellos are not on the pull's path.
+ * The registry plugins a command will call, started as soon as its arguments are parsed: a `lode pull`,
+ * `lode lock add` or `lode run`/`chat`/`embed` (resolving in this process) of a reference whose scheme
+ * may be a plugin's starts that plugin's process while lode loads the rest of itself and its config, so
+ * that its start and hellos are not on the resolve's path.
  * The command's driver ({@link CommandContext.plugins}) then takes these processes over.
  *
  * @example
@@ -15,16 +16,30 @@ import { pluginsDirOf } from "../config_env.ts";
 import type { SupervisedPlugin } from "../plugin/plugin_supervisor.ts";
 import { pluginScheme } from "../registry/reference.ts";
 
+/**
+ * The references `command` will resolve in this process: `pull REF…` and `run|chat|embed MODEL` unless
+ * the daemon resolves them (`--socket`, `--detach`), `lock add REF`. `sync` resolves none (a locked plan
+ * names its URLs), nor does any other command.
+ */
+function referencesOf(
+  command: string,
+  args: Record<string, unknown>,
+  options: Record<string, unknown>,
+): unknown[] {
+  const inDaemon = options.socket !== undefined || options.detach === true;
+  if (command === "pull" && !inDaemon) return Array.isArray(args.ref) ? args.ref : [];
+  if ((command === "run" || command === "chat" || command === "embed") && !inDaemon) return [args.model];
+  if (command === "lock" && args.action === "add") return [args.target];
+  return [];
+}
+
 /** The schemes of the references `command` will resolve in this process that may be plugins'. */
 export function earlyPluginSchemes(
   command: string,
   args: Record<string, unknown>,
   options: Record<string, unknown>,
 ): string[] {
-  // A pull in the daemon (--socket, --detach) resolves there, not here.
-  if (command !== "pull" || options.socket !== undefined || options.detach === true) return [];
-  const refs = Array.isArray(args.ref) ? args.ref as unknown[] : [];
-  return refs.flatMap((r) => {
+  return referencesOf(command, args, options).flatMap((r) => {
     const scheme = typeof r === "string" ? pluginScheme(r) : undefined;
     return scheme === undefined ? [] : [scheme];
   });

@@ -9,7 +9,8 @@
  */
 import process from "node:process";
 import { isPinnedCommit, storedModelFor } from "../registry/stored_ref.ts";
-import { mayBePluginRef, parseRef } from "../registry/reference.ts";
+import { parseRef } from "../registry/reference.ts";
+import { lookUpReference } from "../registry/registry_lookup.ts";
 import type { LoadOptions, Session } from "../inference/backend.ts";
 import { type StatusEvent, statusLine } from "../events/status_event.ts";
 import type { CommandContext } from "./context.ts";
@@ -34,9 +35,8 @@ export interface PullFlags {
  * or a URL / `hf:` reference (pulled and verified first when missing).
  */
 async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
-  // A registry plugin's SCHEME:REST is its reference, not a store name.
-  const schemes = mayBePluginRef(ref) ? (await ctx.registries()).flatMap((r) => r.schemes ?? []) : [];
-  const parsed = parseRef(ref, { schemes });
+  // Parsed by the registry its scheme names (a registry plugin's SCHEME:REST is its reference, not a name).
+  const { ref: parsed } = await lookUpReference(ref, (scheme) => ctx.lookupRegistry(scheme));
   if (parsed.kind === "file") return parsed.path;
   if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
   if (parsed.kind === "hf" && isPinnedCommit(parsed.revision)) {

@@ -12,11 +12,12 @@
  * ```
  * @module
  */
-import { PluginDriver } from "../plugin/plugin_driver.ts";
+import type { PluginDriver } from "../plugin/plugin_driver.ts";
+import { remotePlugin } from "../plugin/remote_plugin.ts";
 import type { SupervisedPlugin } from "../plugin/plugin_supervisor.ts";
 import type { RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { pluginManifests, type PluginSources, supervise } from "./plugin_manifests.ts";
-import { builtinPlugins } from "./plugin_registry.ts";
+import { builtinDriver } from "./plugin_registry.ts";
 
 export {
   acceptedFile,
@@ -39,14 +40,15 @@ export interface PluginHostOptions extends PluginSources {
   supervised?: Promise<SupervisedPlugin[]>;
 }
 
-/** The driver of a command: the built-ins, then the plugins of {@link pluginManifests}. */
-export async function loadPlugins(options: PluginHostOptions): Promise<PluginDriver> {
-  const driver = new PluginDriver();
-  for (const plugin of builtinPlugins((hosts) => options.registryContext(hosts), options.settings)) {
-    driver.register(plugin);
-  }
+/** Registers the plugins of {@link pluginManifests} (or `options.supervised`) with `driver`, after its others. */
+export async function addPlugins(driver: PluginDriver, options: PluginHostOptions): Promise<PluginDriver> {
   const supervised = options.supervised ??
     pluginManifests(options).then((manifests) => manifests.map((m) => supervise(m, options.env)));
-  for (const plugin of await supervised) driver.registerRemote(plugin);
+  for (const plugin of await supervised) driver.registerRemote(plugin, remotePlugin(plugin));
   return driver;
+}
+
+/** The driver of a command: the built-ins, then the plugins of {@link pluginManifests}. */
+export async function loadPlugins(options: PluginHostOptions): Promise<PluginDriver> {
+  return await addPlugins(builtinDriver(options), options);
 }

@@ -2,9 +2,11 @@
  * The bridge between the plugin driver and the registry layer, made at the composition root (the two
  * layers do not import each other): a registry plugin run by the {@link PluginDriver} as a registry
  * layer {@link Registry} ({@link pluginRegistry}), and the built-in registries as in-process plugins of
- * the same driver ({@link builtinPlugins}). A plugin gives descriptors only: its plan becomes a
- * {@link ModelPlan} that the core downloads and verifies like any other, with the plugin's
- * `registry.credentials` headers applied to the hosts it names only.
+ * the same driver ({@link builtinPlugins}), each found by one lookup of a scheme ({@link registryOf}: a
+ * built-in's own registry, a plugin's bridge), and the credentials a plan's registry gives for a host
+ * ({@link registryCredentials}). A plugin gives descriptors only: its plan becomes a {@link ModelPlan}
+ * that the core downloads and verifies like any other, with the plugin's `registry.credentials` headers
+ * applied to the hosts it names only.
  *
  * @example
  * ```ts
@@ -17,9 +19,9 @@
  */
 import { LodeError } from "../errors.ts";
 import type { CallContext, PlanDescriptor, Plugin } from "../plugin/api.ts";
-import type { PluginDriver } from "../plugin/plugin_driver.ts";
-import { hubEndpoint, hubToken, withHostCredentials } from "../registry/credentials.ts";
-import { parseRef } from "../registry/reference.ts";
+import { PluginDriver } from "../plugin/plugin_driver.ts";
+import { hubCredentials, withHostCredentials } from "../registry/credentials.ts";
+import { BUILTIN_FORM_SCHEMES, parseRef } from "../registry/reference.ts";
 import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "../registry/registry.ts";
 import { BUILTIN_REGISTRIES } from "../registry/resolve_model.ts";
 
@@ -140,11 +142,48 @@ export function pluginRegistry(driver: PluginDriver, plugin: Plugin): Registry {
   };
 }
 
-/** The registries of `driver`'s plugins other than the built-ins, in registration order. */
-export function pluginRegistries(driver: PluginDriver): Registry[] {
-  return driver.plugins.filter((p) => p.registry && !BUILTIN_NAMES.has(p.name)).map((p) =>
-    pluginRegistry(driver, p)
+/** The built-in registry each built-in plugin of {@link builtinPlugins} wraps. */
+const BUILTIN_OF = new WeakMap<Plugin, Registry>();
+/** The bridge of each registry plugin, made once (its `prepare` and `resolve` share what was asked). */
+const BRIDGES = new WeakMap<Plugin, Registry>();
+
+/**
+ * The registry layer's {@link Registry} of the registry plugin `plugin` of `driver`: a built-in's own
+ * registry (it parses and resolves in process, unpinned URLs and stored names included), else the
+ * plugin's bridge ({@link pluginRegistry}).
+ */
+export function registryOf(driver: PluginDriver, plugin: Plugin): Registry {
+  const builtin = BUILTIN_OF.get(plugin);
+  if (builtin !== undefined) return builtin;
+  let bridge = BRIDGES.get(plugin);
+  if (bridge === undefined) BRIDGES.set(plugin, bridge = pluginRegistry(driver, plugin));
+  return bridge;
+}
+
+const idle: CallContext = { signal: new AbortController().signal, progress: () => {} };
+
+/**
+ * The credentials the registry `registry` of `driver` (a plan's `source.registry`: a plugin's name, or a
+ * scheme it claims) gives for `host` through its `registry.credentials` hook; null when it gives none.
+ */
+export async function registryCredentials(
+  driver: PluginDriver,
+  registry: string,
+  host: string,
+): Promise<Record<string, string> | null> {
+  const owner = driver.plugins.find((p) => p.registry && p.name === registry) ?? driver.registryFor(registry);
+  const credentials = owner?.registry?.credentials;
+  if (owner === undefined || credentials === undefined) return null;
+  const found = await driver.first(
+    "registry.credentials",
+    (p) => p === owner ? credentials(host, idle) : null,
   );
+  return found?.value.headers ?? null;
+}
+
+/** Whether `registry` (a plan's `source.registry`) is a built-in registry's id or scheme. */
+export function isBuiltinRegistry(registry: string): boolean {
+  return BUILTIN_REGISTRIES.some((r) => r.id === registry) || isBuiltinScheme(registry);
 }
 
 /** The schemes of each built-in registry, as the driver knows them. */
@@ -155,7 +194,29 @@ const BUILTIN_SCHEMES: Record<string, readonly string[]> = {
   store: ["store"],
 };
 
-const BUILTIN_NAMES = new Set(BUILTIN_REGISTRIES.map((r) => r.id));
+/**
+ * Whether `scheme` is the built-ins' own: one a built-in registry claims, or one of the built-in forms (a
+ * `file:` is imported, not pulled). No registry plugin claims such a scheme, so its lookup needs none loaded.
+ */
+export function isBuiltinScheme(scheme: string): boolean {
+  return BUILTIN_FORM_SCHEMES.includes(scheme) ||
+    Object.values(BUILTIN_SCHEMES).some((s) => s.includes(scheme));
+}
+
+/**
+ * A driver with the built-in registries registered (in process; nothing read from disk, nothing started),
+ * the plugins to be added after them (plugin_host.ts).
+ */
+export function builtinDriver(options: {
+  registryContext(hosts: string[]): Promise<RegistryContext>;
+  settings: RegistrySettings;
+}): PluginDriver {
+  const driver = new PluginDriver();
+  for (const plugin of builtinPlugins((hosts) => options.registryContext(hosts), options.settings)) {
+    driver.register(plugin);
+  }
+  return driver;
+}
 
 /**
  * The built-in registries as in-process plugins of the driver: they claim their schemes there (so no
@@ -166,7 +227,19 @@ export function builtinPlugins(
   registryContext: (hosts: string[]) => Promise<RegistryContext>,
   settings: RegistrySettings,
 ): Plugin[] {
-  return BUILTIN_REGISTRIES.map((registry) => ({
+  return BUILTIN_REGISTRIES.map((registry) => {
+    const plugin = builtinPlugin(registry, registryContext, settings);
+    BUILTIN_OF.set(plugin, registry);
+    return plugin;
+  });
+}
+
+function builtinPlugin(
+  registry: Registry,
+  registryContext: (hosts: string[]) => Promise<RegistryContext>,
+  settings: RegistrySettings,
+): Plugin {
+  return {
     name: registry.id,
     registry: {
       schemes: BUILTIN_SCHEMES[registry.id] ?? [],
@@ -180,12 +253,11 @@ export function builtinPlugins(
         const ctx = await registryContext(registry.hostsFor?.(parsed, settings) ?? []);
         return descriptorFromPlan(await registry.resolve(parsed, { ...ctx, signal: context.signal }));
       },
-      // The Hub's token, for the Hub's own host only: the same rule as credentials.ts's credentialsFor.
+      // The Hub's token, for the Hub's own host only (credentials.ts): the one place HF_TOKEN becomes a header.
       credentials: (host) => {
-        const token = hubToken(settings);
-        const hub = registry.id === "huggingface" && token && hubEndpoint(settings).host === host;
-        return Promise.resolve(hub ? { headers: { authorization: `Bearer ${token}` } } : null);
+        const headers = registry.id === "huggingface" ? hubCredentials(host, settings) : null;
+        return Promise.resolve(headers && { headers });
       },
     },
-  }));
+  };
 }

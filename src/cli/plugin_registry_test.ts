@@ -4,7 +4,20 @@ import { PluginDriver } from "../plugin/plugin_driver.ts";
 import { parseRef } from "../registry/reference.ts";
 import type { RegistryContext } from "../registry/registry.ts";
 import { ModelStore } from "../store/model_store.ts";
-import { builtinPlugins, descriptorFromPlan, planFromDescriptor, pluginRegistry } from "./plugin_registry.ts";
+import { huggingFaceRegistry } from "../registry/huggingface.ts";
+import { storeRegistry, urlRegistry } from "../registry/url_registry.ts";
+import { createContext } from "./context.ts";
+import { Output } from "./output.ts";
+import {
+  builtinDriver,
+  builtinPlugins,
+  descriptorFromPlan,
+  isBuiltinScheme,
+  planFromDescriptor,
+  pluginRegistry,
+  registryCredentials,
+  registryOf,
+} from "./plugin_registry.ts";
 
 const SHA = "ab".repeat(32);
 
@@ -141,4 +154,59 @@ Deno.test("prepare asks registry.resolve once, before the context exists; resolv
     await registry.resolve(ref, ctx);
     assert.deepEqual(asked, ["table:tiny", "table:tiny"]);
   });
+});
+
+Deno.test("the built-ins on the driver: each scheme's one lookup gives the built-in's own registry; the Hub's credentials for its host only", async () => {
+  await withContext(async (ctx) => {
+    const driver = builtinDriver({
+      registryContext: () => Promise.resolve(ctx),
+      settings: { hfToken: "hf_x" },
+    });
+    const cases = { hf: huggingFaceRegistry, https: urlRegistry, http: urlRegistry, store: storeRegistry };
+    for (const [scheme, registry] of Object.entries(cases)) {
+      assert.equal(registryOf(driver, driver.registryFor(scheme)!), registry, scheme);
+    }
+    assert.equal(driver.registryFor("mirror"), undefined);
+    assert.deepEqual(await registryCredentials(driver, "huggingface", "huggingface.co"), {
+      authorization: "Bearer hf_x",
+    });
+    assert.equal(await registryCredentials(driver, "huggingface", "cdn-lfs.hf.co"), null);
+    assert.equal(await registryCredentials(driver, "https", "huggingface.co"), null);
+    assert.equal(await registryCredentials(driver, "nobody", "huggingface.co"), null);
+    for (const scheme of ["hf", "https", "oci", "file", "store"]) assert.equal(isBuiltinScheme(scheme), true);
+    assert.equal(isBuiltinScheme("mirror"), false);
+  });
+});
+
+Deno.test("a command looks a built-in's scheme up without loading the plugins, another scheme after loading them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lode-plugreg-ctx-" });
+  const sink = {
+    writeSync: (p: Uint8Array) => p.length,
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    isTerminal: () => false,
+  };
+  const output = new Output({
+    json: true,
+    quiet: true,
+    color: false,
+    streams: { stdout: sink, stderr: sink },
+  });
+  // A --plugin folder without a manifest: loading the plugins fails, so a lookup that succeeds loaded none.
+  const ctx = await createContext(
+    { json: true, store: `${dir}/store`, plugin: [`${dir}/no-such-plugin`] },
+    { HOME: dir, XDG_CONFIG_HOME: `${dir}/config` },
+    output,
+  );
+  try {
+    assert.equal(await ctx.lookupRegistry("hf"), huggingFaceRegistry);
+    assert.equal(await ctx.lookupRegistry("file"), undefined);
+    assert.equal(await ctx.credentials("huggingface", "huggingface.co"), null);
+    await assert.rejects(
+      ctx.lookupRegistry("mirror"),
+      (e: Error & { code?: string }) => e.code === "PLUGIN_NOT_FOUND" || e.code === "PLUGIN_MANIFEST_INVALID",
+    );
+  } finally {
+    await ctx.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

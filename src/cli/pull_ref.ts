@@ -14,15 +14,19 @@ import {
   pullResolvedPlan,
   resolveReference,
 } from "../registry/pull_reference.ts";
-import { type CommandContext, registrySettings } from "./context.ts";
+import { type CommandContext, pullSettings } from "./context.ts";
 
-/** The command's effects for a pull: its contexts, and the config's `HF_TOKEN`/`HF_ENDPOINT`. */
+/**
+ * The command's effects for a pull: its contexts, its registry lookup and the registries' credentials (the
+ * Hub's token through the built-in Hugging Face registry's `registry.credentials`), the config's settings.
+ */
 export function pullEffects(ctx: CommandContext): PullEffects {
   return {
     registryContext: (hosts) => ctx.registryContext(hosts),
     pullContext: (urls) => ctx.pullContext(urls),
-    settings: registrySettings(ctx.config),
-    registries: () => ctx.registries(),
+    settings: pullSettings(ctx.config),
+    lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
+    credentials: (registry, host) => ctx.credentials(registry, host),
   };
 }
 

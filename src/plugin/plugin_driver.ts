@@ -40,7 +40,6 @@ import type {
 } from "./api.ts";
 import { tagged } from "./plugin_error.ts";
 import type { SupervisedPlugin } from "./plugin_supervisor.ts";
-import { type RemoteOptions, remotePlugin } from "./remote_plugin.ts";
 
 /** Options of a {@link PluginDriver}. */
 export interface DriverOptions {
@@ -94,10 +93,18 @@ export class PluginDriver {
     this.#plugins.push(plugin);
   }
 
-  /** Registers an out-of-process plugin (its hooks are calls on its process). */
-  registerRemote(plugin: SupervisedPlugin, options: RemoteOptions = {}): void {
-    this.register(remotePlugin(plugin, options));
-    this.#remote.push(plugin);
+  /**
+   * Registers an out-of-process plugin: `plugin` its hooks, calls on its process (remote_plugin.ts's
+   * `remotePlugin(supervised)`), `supervised` that process, which {@link close} stops.
+   */
+  registerRemote(supervised: SupervisedPlugin, plugin: Plugin): void {
+    this.register(plugin);
+    this.#remote.push(supervised);
+  }
+
+  /** The supervised process of the out-of-process plugin `name` (undefined for a built-in or none). */
+  supervised(name: string): SupervisedPlugin | undefined {
+    return this.#remote.find((p) => p.name === name);
   }
 
   /** Starts the process of the out-of-process registry claiming `scheme`, if any, ahead of its first call. */

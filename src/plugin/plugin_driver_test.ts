@@ -5,6 +5,7 @@ import type { PlanDescriptor, Plugin } from "./api.ts";
 import { readManifest } from "./manifest.ts";
 import { PluginDriver, splitReference } from "./plugin_driver.ts";
 import { SupervisedPlugin, type SupervisorOptions } from "./plugin_supervisor.ts";
+import { remotePlugin } from "./remote_plugin.ts";
 import { sandboxCommand } from "./sandbox.ts";
 
 const FIXTURES = new URL("../../tests/fixtures/plugins/", import.meta.url).pathname;
@@ -18,6 +19,11 @@ async function remote(name: string, options: SupervisorOptions = {}, env: Record
     sleep: () => Promise.resolve(),
     ...options,
   });
+}
+
+/** Registers `supervised` with `driver`, its hooks calls on its process. */
+function registerRemote(driver: PluginDriver, supervised: SupervisedPlugin): void {
+  driver.registerRemote(supervised, remotePlugin(supervised));
 }
 
 async function failure(p: Promise<unknown>): Promise<LodeError> {
@@ -64,7 +70,7 @@ Deno.test("a built-in and an out-of-process registry resolve through the same dr
     name: "table",
     registry: { schemes: ["table"], resolve: (ref) => Promise.resolve(plan(ref.rest, "table")) },
   });
-  driver.registerRemote(await remote("mirror", {}, { MIRROR_TOKEN: "t0k" }));
+  registerRemote(driver, await remote("mirror", {}, { MIRROR_TOKEN: "t0k" }));
   assert.equal((await driver.resolve("table:a")).source.registry, "table");
   const progress: unknown[] = [];
   const mirrored = await driver.resolve("mirror:tiny", {
@@ -86,7 +92,7 @@ Deno.test("a built-in and an out-of-process registry resolve through the same dr
 
 Deno.test("an answer that breaks its schema is PLUGIN_PROTOCOL naming the field", async () => {
   const driver = new PluginDriver();
-  driver.registerRemote(await remote("mirror"));
+  registerRemote(driver, await remote("mirror"));
   const e = await failure(driver.resolve("mirror:bad-plan"));
   assert.equal(e.code, "PLUGIN_PROTOCOL");
   assert.equal(e.details.plugin, "mirror");
@@ -158,8 +164,8 @@ Deno.test("an out-of-process sink receives events; a faulty plugin fails alone a
   const failures: LodeError[] = [];
   const driver = new PluginDriver({ onFailure: (e) => failures.push(e) });
   const mirror = await remote("mirror");
-  driver.registerRemote(mirror);
-  driver.registerRemote(await remote("hangs", { callTimeoutMs: 200 }));
+  registerRemote(driver, mirror);
+  registerRemote(driver, await remote("hangs", { callTimeoutMs: 200 }));
   driver.publish(envelope);
   const e = await failure(driver.resolve("hangs:x"));
   const process = mirror.process!;
@@ -171,7 +177,7 @@ Deno.test("an out-of-process sink receives events; a faulty plugin fails alone a
 
 Deno.test("an out-of-process backend: probe, load, a streamed generation, embed, tokenize, close", async () => {
   const driver = new PluginDriver();
-  driver.registerRemote(await remote("echo_backend"));
+  registerRemote(driver, await remote("echo_backend"));
   assert.equal(await driver.probe("/m.gguf"), null);
   const session = await driver.load("/m.echo");
   assert.equal(session.capabilities.backend, "echo");

@@ -56,6 +56,44 @@ export function credentialsFor(
 }
 
 /**
+ * The credentials of a run for `host`, asked of the registry that made a plan (its `source.registry`: a
+ * registry's id, or a registry plugin's name or scheme): request headers, or null when it gives none.
+ * The composition root answers with the registries' `registry.credentials` hook.
+ */
+export type CredentialsLookup = (registry: string, host: string) => Promise<Record<string, string> | null>;
+
+/** `HF_TOKEN` for the Hub endpoint's own host (`name:port` as in a URL), else null. */
+export function hubCredentials(host: string, settings: RegistrySettings): Record<string, string> | null {
+  const token = hubToken(settings);
+  return token && hubEndpoint(settings).host === host ? { authorization: `Bearer ${token}` } : null;
+}
+
+/** The credentials `settings` hold, for a run without registry hooks: the Hub's token, for the Hub's plans. */
+export function settingsCredentials(settings: RegistrySettings): CredentialsLookup {
+  return (registry, host) =>
+    Promise.resolve(registry === "huggingface" ? hubCredentials(host, settings) : null);
+}
+
+/**
+ * `plan` with the credentials `lookup` gives its registry for each host of its URLs (mirrors too), each
+ * applied to the URLs on that host only ({@link withHostCredentials}); and the hosts that got some.
+ */
+export async function withRegistryCredentials<P extends PlanLike>(
+  plan: P,
+  lookup: CredentialsLookup,
+): Promise<{ plan: P; hosts: ReadonlySet<string> }> {
+  const urls = plan.files.flatMap((f) => [f.url, ...(f.mirrors ?? [])]);
+  const byHost = new Map<string, Record<string, string>>();
+  for (const host of new Set(urls.map((u) => new URL(u).host))) {
+    const headers = await lookup(plan.source.registry, host);
+    if (headers !== null) byHost.set(host, headers);
+  }
+  return { plan: byHost.size ? withHostCredentials(plan, byHost) : plan, hosts: new Set(byHost.keys()) };
+}
+
+type PlanLike = { files: PlannedFile[]; source: { registry: string } };
+
+/**
  * `plan` with a registry's credentials for hosts (`host` as in a URL: name and optional port): each file
  * gets, as its `hostHeaders`, the headers of each host of `byHost` that one of its URLs (`url`, mirrors)
  * is on. The download core sends them to the URLs on that host only, never to a redirect elsewhere; a

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { credentialsFor, hubEndpoint, hubToken } from "./credentials.ts";
+import {
+  credentialsFor,
+  hubEndpoint,
+  hubToken,
+  settingsCredentials,
+  withRegistryCredentials,
+} from "./credentials.ts";
+import type { PlannedFile } from "./registry.ts";
 
 Deno.test("credentialsFor: HF_TOKEN to the Hub endpoint's origin only", () => {
   const hub = { hfToken: "hf_x" };
@@ -28,4 +35,36 @@ Deno.test("hubEndpoint and hubToken: defaults, trimming, and a bad HF_ENDPOINT i
     () => hubEndpoint({ hfEndpoint: "ftp://m.example" }),
     (e: Error & { code?: string }) => e.code === "USAGE",
   );
+});
+
+Deno.test("withRegistryCredentials: each host of the plan asked of the plan's registry, applied to that host only", async () => {
+  const asked: string[] = [];
+  const plan: { source: { registry: string }; files: PlannedFile[] } = {
+    source: { registry: "mirror" },
+    files: [
+      {
+        role: "model",
+        filename: "a.gguf",
+        url: "https://a.test/a.gguf",
+        mirrors: ["https://b.test:8443/a.gguf"],
+      },
+      { role: "shard", filename: "b.gguf", url: "https://a.test/b.gguf" },
+    ],
+  };
+  const { plan: given, hosts } = await withRegistryCredentials(plan, (registry, host) => {
+    asked.push(`${registry} ${host}`);
+    return Promise.resolve(host === "a.test" ? { authorization: "Bearer m" } : null);
+  });
+  assert.deepEqual(asked, ["mirror a.test", "mirror b.test:8443"]);
+  assert.deepEqual([...hosts], ["a.test"]);
+  assert.deepEqual(given.files[0]!.hostHeaders, { "a.test": { authorization: "Bearer m" } });
+  assert.deepEqual(given.files[1]!.hostHeaders, { "a.test": { authorization: "Bearer m" } });
+});
+
+Deno.test("settingsCredentials: HF_TOKEN for the Hub's host of a Hugging Face plan, nothing else", async () => {
+  const lookup = settingsCredentials({ hfToken: "hf_x" });
+  assert.deepEqual(await lookup("huggingface", "huggingface.co"), { authorization: "Bearer hf_x" });
+  assert.equal(await lookup("huggingface", "cdn-lfs.hf.co"), null);
+  assert.equal(await lookup("https", "huggingface.co"), null);
+  assert.equal(await settingsCredentials({})("huggingface", "huggingface.co"), null);
 });

@@ -48,15 +48,30 @@ function hfAllowHosts(settings: RegistrySettings): string[] {
  */
 export function withHfAccess(plan: ModelPlan, settings: RegistrySettings): ModelPlan {
   if (plan.source.registry !== "huggingface") return plan;
+  return withHfHints(
+    {
+      ...plan,
+      files: plan.files.map((f) => {
+        const headers = credentialsFor(f.url, settings);
+        return headers ? { ...f, headers } : f;
+      }),
+    },
+    settings,
+    hubToken(settings) !== undefined,
+  );
+}
+
+/**
+ * `plan` with the Hub's CDN hosts allowed and what to do on a 401/403 (`hasToken`: whether this run sends
+ * the Hub a token), its credentials untouched; plans of other registries pass unchanged.
+ */
+export function withHfHints(plan: ModelPlan, settings: RegistrySettings, hasToken: boolean): ModelPlan {
+  if (plan.source.registry !== "huggingface") return plan;
   const page = `${hubEndpoint(settings).href.replace(/\/$/, "")}/${plan.source.repo}`;
   return {
     ...plan,
-    files: plan.files.map((f) => {
-      const headers = credentialsFor(f.url, settings);
-      return headers ? { ...f, headers } : f;
-    }),
     allowHosts: [...new Set([...plan.allowHosts ?? [], ...hfAllowHosts(settings)])],
-    accessHint: accessHint({ repo: plan.source.repo, page, hasToken: hubToken(settings) !== undefined }),
+    accessHint: accessHint({ repo: plan.source.repo, page, hasToken }),
   };
 }
 

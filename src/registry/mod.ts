@@ -37,7 +37,6 @@ export type {
 } from "./registry.ts";
 export {
   BUILTIN_REGISTRIES,
-  claimedSchemes,
   registryFor,
   resolveModel,
   type ResolveModelWithOptions,
@@ -52,5 +51,6 @@ export {
   pullResolvedPlan,
   resolveReference,
 } from "./pull_reference.ts";
+export { type LookedUpReference, lookUpReference, type RegistryLookup } from "./registry_lookup.ts";
 export { credentialsFor, hubEndpoint, hubToken, withHostCredentials } from "./credentials.ts";
 export { isPinnedCommit, storedModelFor } from "./stored_ref.ts";

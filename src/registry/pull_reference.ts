@@ -1,15 +1,16 @@
 /**
  * The one resolve-then-pull task: a reference (`hf:…`, `https://…`, a stored name) is parsed,
- * resolved by the registry that claims it (asking only the hosts that registry needs), given the
- * credentials of this run ({@link withHfAccess}: `HF_TOKEN` to the Hub's origin only), then
+ * resolved by the registry its scheme names (one lookup in the run's registry table, the plugin driver:
+ * registry_lookup.ts), asking only the hosts that registry needs, given the credentials of this run for
+ * each host of the plan (asked of the plan's registry: its `registry.credentials` hook), then
  * downloaded, verified and stored with one manifest written last. `lode pull`, `lode lock add`,
  * `lode run`/`chat`/`embed` for a model the store lacks, `lode sync` and the daemon's model
  * provider all pull through {@link pullReference} or, for a plan they already hold (a lock entry),
  * {@link pullResolvedPlan}.
  *
- * Every effect is passed in ({@link PullEffects}): the registry's GETs, the pull context (host
- * policy, HTTP clients, connection budget, event sinks, store), and the settings that hold the
- * credentials. Nothing here reads the environment or renders anything.
+ * Every effect is passed in ({@link PullEffects}): the registry lookup, the registry's GETs, the pull
+ * context (host policy, HTTP clients, connection budget, event sinks, store), the settings and the
+ * credentials lookup. Nothing here reads the environment or renders anything.
  *
  * @example
  * ```ts
@@ -22,12 +23,19 @@
  */
 import type { PullContext } from "../download/pull_context.ts";
 import type { PullResult } from "../download/pull_model.ts";
-import { withHfAccess } from "./huggingface.ts";
+import {
+  type CredentialsLookup,
+  hubEndpoint,
+  settingsCredentials,
+  withRegistryCredentials,
+} from "./credentials.ts";
+import { withHfHints } from "./huggingface.ts";
 import { withOciAccess, withOciHint } from "./oci/oci_registry.ts";
 import { planUrls, pullPlan } from "./pull_plan.ts";
-import { mayBePluginRef, type ModelRef, parseRef } from "./reference.ts";
-import type { ModelPlan, Registry, RegistryContext, RegistrySettings } from "./registry.ts";
-import { BUILTIN_REGISTRIES, claimedSchemes, registryFor, resolveModel } from "./resolve_model.ts";
+import type { ModelRef } from "./reference.ts";
+import type { ModelPlan, RegistryContext, RegistrySettings } from "./registry.ts";
+import { lookUpReference, type RegistryLookup } from "./registry_lookup.ts";
+import { registryFor, resolveModel } from "./resolve_model.ts";
 
 /** What a resolve-then-pull uses, injected by its caller (a command, the daemon, a job). */
 export interface PullEffects {
@@ -35,13 +43,22 @@ export interface PullEffects {
   registryContext(hosts: string[]): Promise<RegistryContext>;
   /** The pull context for `urls` (their hosts join the allow-list): store, policy, clients, event sinks. */
   pullContext(urls: string[]): Promise<PullContext>;
-  /** The settings of this run (`HF_TOKEN`, `HF_ENDPOINT` of the config): the only source of credentials. */
+  /**
+   * The settings of this run (`HF_ENDPOINT`, …): where the registries are. The composition root leaves the
+   * secrets out: credentials come from {@link credentials}.
+   */
   settings: RegistrySettings;
   /**
-   * The registries of this run, asked in order (default {@link BUILTIN_REGISTRIES}): the built-ins, then
-   * the registry plugins the composition root loaded; their `schemes` decide which `SCHEME:REST` parse.
+   * The credentials of this run for a host of a plan, asked of the plan's registry (its `registry.credentials`
+   * hook); default: those of `settings` ({@link settingsCredentials}: `HF_TOKEN` to the Hub's host).
    */
-  registries?(): Promise<readonly Registry[]>;
+  credentials?: CredentialsLookup;
+  /**
+   * The registry claiming a reference's scheme (`hf`, `https`, `mirror`, …; without its colon): one lookup
+   * in the run's plugin driver, where the built-in registries and the registry plugins are registered
+   * alike (default: the built-ins alone, by the forms they parse).
+   */
+  lookupRegistry?: RegistryLookup;
 }
 
 /** Options of {@link pullReference}. */
@@ -66,13 +83,10 @@ export interface PulledReference extends PullResult {
 /** Resolves `ref` to a pinned plan through the registry that claims it, asking only the hosts it needs. */
 export async function resolveReference(
   ref: string | ModelRef,
-  effects: Pick<PullEffects, "registryContext" | "settings" | "registries">,
+  effects: Pick<PullEffects, "registryContext" | "settings" | "lookupRegistry">,
   options: Pick<PullReferenceOptions, "name" | "sha256" | "mirrors" | "signal"> = {},
 ): Promise<ModelPlan> {
-  // Only a `SCHEME:` of a scheme no built-in owns can be a plugin's: the others never load the plugins.
-  const plugin = typeof ref === "string" ? mayBePluginRef(ref) : ref.kind === "plugin";
-  const registries = (plugin ? await effects.registries?.() : undefined) ?? BUILTIN_REGISTRIES;
-  const parsed = typeof ref === "string" ? parseRef(ref, { schemes: claimedSchemes(registries) }) : ref;
+  const { ref: parsed, registries } = await lookUpReference(ref, effects.lookupRegistry);
   const registry = registryFor(parsed, registries);
   registry.prepare?.(parsed);
   const hosts = registry.hostsFor?.(parsed, effects.settings) ?? [];
@@ -93,10 +107,17 @@ export async function resolveReference(
  */
 export async function pullResolvedPlan(
   plan: ModelPlan,
-  effects: Pick<PullEffects, "pullContext" | "settings"> & Partial<Pick<PullEffects, "registryContext">>,
+  effects:
+    & Pick<PullEffects, "pullContext" | "settings">
+    & Partial<Pick<PullEffects, "registryContext" | "credentials">>,
   options: Pick<PullReferenceOptions, "signal"> = {},
 ): Promise<PullResult> {
-  let access = withOciHint(withHfAccess(plan, effects.settings));
+  // Each host's credentials, asked of the plan's registry; the Hub's hint says whether its host got a token.
+  const credentials = effects.credentials ?? settingsCredentials(effects.settings);
+  const given = await withRegistryCredentials(plan, credentials);
+  const hubToken = plan.source.registry === "huggingface" &&
+    given.hosts.has(hubEndpoint(effects.settings).host);
+  let access = withOciHint(withHfHints(given.plan, effects.settings, hubToken));
   const context = await effects.pullContext(planUrls(access));
   if (effects.registryContext && access.source.registry === "oci") {
     // A locked OCI plan holds no credentials: this run's, for the registry's host, when blobs are missing.

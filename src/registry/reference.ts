@@ -30,8 +30,9 @@
  * - At most one `:` (before QUANT) and one `@` (before REVISION); a path takes no QUANT.
  *
  * `hf:` is reserved: a store name cannot start with it. A `SCHEME:REST` reference is a plugin's only when
-a registry plugin of this run claims SCHEME (the `schemes` given to {@link parseRef}); otherwise
-`SCHEME:REST` is a store name, and `SCHEME://…` of an unknown scheme is `INVALID_REF` naming it.
+ * a registry plugin of this run claims SCHEME: the run's lookup of the scheme (registry_lookup.ts) finds it
+ * and passes it to {@link parseRef} as `schemes`; otherwise `SCHEME:REST` is a store name, and `SCHEME://…`
+ * of an unknown scheme is `INVALID_REF` naming it.
  *
  * @example
  * ```ts
@@ -121,6 +122,9 @@ function unknownScheme(input: string, scheme: string): LodeError {
   });
 }
 
+/** The schemes of the built-in forms (the built-in registries register them with the plugin driver). */
+export const BUILTIN_FORM_SCHEMES: readonly string[] = ["hf", "http", "https", "file", "oci"];
+
 /**
  * Whether `input` may be a registry plugin's reference: it starts with a scheme (`x:`) other than the
  * built-in forms' (`hf`, `http`, `https`, `file`, `oci`). Only then do the plugins need loading to parse it.
@@ -131,10 +135,13 @@ export function mayBePluginRef(input: string): boolean {
 
 /** The scheme of `input` (lower-cased) when it {@link mayBePluginRef may be a plugin's reference}. */
 export function pluginScheme(input: string): string | undefined {
-  const scheme = /^\s*([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
-  return scheme !== undefined && !["hf", "http", "https", "file", "oci"].includes(scheme)
-    ? scheme
-    : undefined;
+  const scheme = referenceScheme(input);
+  return scheme !== undefined && !BUILTIN_FORM_SCHEMES.includes(scheme) ? scheme : undefined;
+}
+
+/** The scheme `input` starts with (`hf`, `https`, `mirror`, …), lower-cased, without its colon; undefined without one. */
+export function referenceScheme(input: string): string | undefined {
+  return /^\s*([a-z][a-z0-9+.-]*):/i.exec(input)?.[1]?.toLowerCase();
 }
 
 /** Parses a reference; `INVALID_REF` (listing the accepted forms) when it is none of them. */

@@ -27,11 +27,6 @@ export const BUILTIN_REGISTRIES: readonly Registry[] = [
   storeRegistry,
 ];
 
-/** The `SCHEME:REST` schemes `registries` claim (a registry plugin's). */
-export function claimedSchemes(registries: readonly Registry[]): string[] {
-  return registries.flatMap((r) => r.schemes ?? []);
-}
-
 /** Options of {@link resolveModel}. */
 export interface ResolveModelWithOptions extends ResolveModelOptions {
   registries?: readonly Registry[];

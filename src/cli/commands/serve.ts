@@ -17,10 +17,11 @@ import { startDaemon } from "../../daemon/server/daemon.ts";
 import type { DaemonJobs } from "../../daemon/jobs/daemon_jobs.ts";
 import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
+import type { BackendPlugin } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ParsedArgv } from "../args.ts";
-import type { CommandContext } from "../context.ts";
+import { type CommandContext, pullSettings } from "../context.ts";
 import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
 import { parseLoadFlags } from "../inference_flags.ts";
 
@@ -53,13 +54,25 @@ async function provider(
     lockfile: () => readLockfileIfPresent(path),
     pullContext: (urls) => ctx.pullContext(urls),
     registryContext: (hosts) => ctx.registryContext(hosts),
-    settings: ctx.config,
-    registries: () => ctx.registries(),
+    settings: pullSettings(ctx.config),
+    credentials: (registry, host) => ctx.credentials(registry, host),
+    lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
     offline: ctx.config.offline,
     references: !options.allowRemote,
     notice: options.notice,
     events: options.events,
     pullJob: (ref, call) => options.jobs.pull(ref, call),
+  });
+}
+
+/** The backend plugins of the command's driver (`--plugin`, then the installed ones), in that order. */
+async function backendPlugins(ctx: CommandContext): Promise<BackendPlugin[]> {
+  const driver = await ctx.plugins();
+  return driver.plugins.flatMap((p) => {
+    const supervised = driver.supervised(p.name);
+    return p.backend && supervised
+      ? [{ name: p.name, hooks: p.backend, exited: () => supervised.process?.exited }]
+      : [];
   });
 }
 
@@ -103,14 +116,21 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       pull: createDaemonPull({
         pullContext: (urls) => ctx.pullContext(urls),
         registryContext: (hosts) => ctx.registryContext(hosts),
-        settings: ctx.config,
-        registries: () => ctx.registries(),
+        settings: pullSettings(ctx.config),
+        credentials: (registry, host) => ctx.credentials(registry, host),
+        lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
       }),
     },
     socket: paths.socket,
     notice,
   });
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
+  const { pluginModels } = await import("../../daemon/router/plugin_models.ts");
+  // A GGUF file runs in a runner; any other file on the first backend plugin (--plugin, installed) that claims it.
+  const models = pluginModels({
+    onLog: (model, line) => notice(`[${model}] ${line}`),
+    backends: () => backendPlugins(ctx),
+  });
   const router = new ModelRouter({
     store,
     provide: await provider(ctx, o, {
@@ -123,6 +143,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     // Another process's `lode rm`, `gc` or pull changes the store: loaded models follow it.
     versions: storeVersions(store),
     load,
+    start: models.start,
+    estimate: models.estimate,
     keepAliveMs: settings.keepAliveMs,
     maxLoaded: settings.maxLoaded,
     onLog: (model, line) => notice(`[${model}] ${line}`),

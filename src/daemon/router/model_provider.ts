@@ -31,8 +31,8 @@
  * event stream (`events`, source `download`), and their progress goes to `onStatus` as `loading_model`
  * `download` (at most one per `statusIntervalMs` per pull, plus the last),
  * `verify` and `quarantine` phases. Offline, nothing is downloaded: a model
- * that needs bytes fails with `OFFLINE`. Credentials come from `settings`,
- * the daemon's own config (`HF_TOKEN`), never from a client: an
+ * that needs bytes fails with `OFFLINE`. Credentials come from the registries
+ * (`credentials`: the daemon's own `HF_TOKEN` for the Hub's host), never from a client: an
  * `ACCESS_DENIED` says so in its hint.
  * @module
  */
@@ -44,8 +44,10 @@ import type { EventStream } from "../../events/event_stream.ts";
 import type { StatusEvent } from "../../events/status_event.ts";
 import { findEntry, type Lockfile } from "../../lock/lockfile.ts";
 import { syncLockfile } from "../../lock/sync.ts";
-import { mayBePluginRef, parseRef } from "../../registry/reference.ts";
-import type { Registry, RegistryContext, RegistrySettings } from "../../registry/registry.ts";
+import { parseRef } from "../../registry/reference.ts";
+import type { RegistryContext, RegistrySettings } from "../../registry/registry.ts";
+import { lookUpReference, type RegistryLookup } from "../../registry/registry_lookup.ts";
+import type { CredentialsLookup } from "../../registry/credentials.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import type { ProvideModel, StoredName } from "./router_names.ts";
 import { downloadPhases } from "../../events/download_status.ts";
@@ -67,10 +69,18 @@ export interface ModelProviderOptions {
   pullContext(urls: string[]): Promise<PullContext>;
   /** What a registry resolves with (GETs to the allowed hosts plus `hosts`). */
   registryContext(hosts: string[]): Promise<RegistryContext>;
-  /** The daemon's registry settings (`HF_TOKEN`, `HF_ENDPOINT` of its config). */
+  /** The daemon's registry settings (`HF_ENDPOINT`, … of its config; the secrets are the registries'). */
   settings?: RegistrySettings;
-  /** The registries references resolve with: the built-ins, then registry plugins (default: the built-ins). */
-  registries?(): Promise<readonly Registry[]>;
+  /**
+   * The daemon's credentials for a host of a plan, asked of the plan's registry (its `registry.credentials`
+   * hook: the daemon's `HF_TOKEN` for the Hub's host); default: those `settings` hold.
+   */
+  credentials?: CredentialsLookup;
+  /**
+   * The registry claiming a reference's scheme: one lookup in the daemon's plugin driver, built-ins and
+   * registry plugins alike (default: the built-ins alone).
+   */
+  lookupRegistry?: RegistryLookup;
   /** Never download (`--offline`). */
   offline?: boolean;
   /** Resolve and pull references (default true; false: only the lockfile's names). */
@@ -104,9 +114,7 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
   return (name, call) => provide(name, call).catch((e) => Promise.reject(daemonAccessHint(e)));
 
   async function provide(name: string, { signal, onStatus, onName }: Parameters<ProvideModel>[1]) {
-    const plugins = mayBePluginRef(name) ? await options.registries?.() ?? [] : [];
-    const schemes = plugins.flatMap((r) => r.schemes ?? []);
-    const ref = parseRef(name, { schemes });
+    const { ref } = await lookUpReference(name, options.lookupRegistry);
     if (ref.kind === "file") return null;
     const { pullReference, pullResolvedPlan } = await import("../../registry/pull_reference.ts");
     // The daemon's own effects: its pull context with this request's signal and status sink (a file's
@@ -130,7 +138,8 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
         emit,
       }),
       settings,
-      ...(options.registries ? { registries: options.registries } : {}),
+      ...(options.lookupRegistry ? { lookupRegistry: options.lookupRegistry } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     const started = now();
     if (ref.kind === "name") {
@@ -182,7 +191,10 @@ export function createModelProvider(options: ModelProviderOptions): ProvideModel
  * (offline: `OFFLINE` for a model that needs bytes).
  */
 export function createDaemonPull(
-  options: Pick<ModelProviderOptions, "pullContext" | "registryContext" | "settings" | "registries">,
+  options: Pick<
+    ModelProviderOptions,
+    "pullContext" | "registryContext" | "settings" | "lookupRegistry" | "credentials"
+  >,
 ): PullEffect {
   return async (ref, { name, sha256, signal, onEvent }) => {
     const { pullReference } = await import("../../registry/pull_reference.ts");
@@ -190,7 +202,8 @@ export function createDaemonPull(
       registryContext: options.registryContext,
       pullContext: async (urls: string[]) => ({ ...await options.pullContext(urls), signal, emit: onEvent }),
       settings: options.settings ?? {},
-      ...(options.registries ? { registries: options.registries } : {}),
+      ...(options.lookupRegistry ? { lookupRegistry: options.lookupRegistry } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     try {
       const { plan: _plan, ...result } = await pullReference(ref, effects, {

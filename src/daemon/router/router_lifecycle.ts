@@ -275,15 +275,18 @@ export class RouterLifecycle {
     const name = state.name;
     const start: StartModel = this.#o.start ??
       ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => this.#o.onLog?.(name, line) }));
-    const started = await start(path, { load, onStatus: emit, signal });
+    const started = await start(path, { load, onStatus: emit, signal, name });
     if (this.#closed || signal.aborted) {
       await started.close();
       throw signal.aborted ? loadInterrupted(name) : draining();
     }
     const { vocabulary } = this.#o;
-    const loaded = vocabulary === undefined ? started : withVocabulary(started, () => vocabulary(path), {
-      onError: (e) => this.#o.onLog?.(name, `tokenize stays in the runner: ${toLodeError(e).message}`),
-    });
+    // The vocabulary is llama.cpp's: only a model in a runner has it (a backend plugin's tokenizes itself).
+    const loaded = vocabulary === undefined || started.pid === undefined
+      ? started
+      : withVocabulary(started, () => vocabulary(path), {
+        onError: (e) => this.#o.onLog?.(name, `tokenize stays in the runner: ${toLodeError(e).message}`),
+      });
     void loaded.exited.then((exit) => {
       if (exit.crashed) this.#onCrash(state);
     });

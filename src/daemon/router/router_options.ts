@@ -32,7 +32,13 @@ import type { RunnerLoadOptions } from "../runner/runner_protocol.ts";
  */
 export type StartModel = (
   path: string,
-  options: { load: RunnerLoadOptions; onStatus: (event: StatusEvent) => void; signal: AbortSignal },
+  options: {
+    load: RunnerLoadOptions;
+    onStatus: (event: StatusEvent) => void;
+    signal: AbortSignal;
+    /** The model's name in the router (for its log lines). */
+    name: string;
+  },
 ) => Promise<LoadedModel>;
 
 /** A clock and timers (injected in tests): the one the models' states read. */
