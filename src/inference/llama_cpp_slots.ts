@@ -25,6 +25,37 @@ export interface Slot {
   chat(wrapper: NodeLlamaCpp.ChatWrapper): { chat: NodeLlamaCpp.LlamaChat; forcing: ToolForcingWrapper };
 }
 
+/** Longest a decode waits for the other busy sequences' tokens before it goes without them. */
+export const GATHER_WAIT_MS = 4;
+
+/**
+ * A node-llama-cpp dispatch schedule that gathers the busy sequences' tokens into one decode: it dispatches
+ * once every sequence running a generation (`busy`) has queued its next tokens (`queued`), or after
+ * {@link GATHER_WAIT_MS}. node-llama-cpp's own (`nextCycle`) dispatches on the next turn of the event loop,
+ * which leaves out a sequence still sampling its last token, so sequences are often decoded one by one.
+ * `queued` is null when the context does not tell (then: the next turn).
+ */
+export function gatherSchedule(
+  busy: () => number,
+  queued: () => number | null,
+): (dispatch: () => void) => void {
+  return (dispatch) => {
+    const started = performance.now();
+    const check = () => {
+      const waiting = queued();
+      if (waiting === null || waiting >= busy() || performance.now() - started >= GATHER_WAIT_MS) dispatch();
+      else setTimeout(check, 0);
+    };
+    setTimeout(check, 0);
+  };
+}
+
+/** The number of sequences with tokens queued for the next decode of `context` (node-llama-cpp internals). */
+export function queuedSequences(context: NodeLlamaCpp.LlamaContext): number | null {
+  const ids = (context as unknown as { _queuedDecodeSequenceIds?: unknown })._queuedDecodeSequenceIds;
+  return ids instanceof Set ? ids.size : null;
+}
+
 /** The slots of one context. */
 export class SlotPool {
   readonly #all: SlotImpl[] = [];
@@ -43,6 +74,11 @@ export class SlotPool {
   /** Sequences of the context. */
   get size(): number {
     return this.#all.length;
+  }
+
+  /** Sequences running a generation now. */
+  get busy(): number {
+    return this.#all.length - this.#free.length;
   }
 
   /** Runs `body` on a free slot, when one is (in call order). */
