@@ -2,9 +2,10 @@
  * The sequences of a llama.cpp context, one generation on each at a time: a {@link Slot} is one sequence
  * with its text completion and (made on first use) its chat and tool-forcing wrapper. A generation takes a
  * free slot and waits, in call order, while none is free; node-llama-cpp decodes the tokens of the busy
- * sequences together, in one batch. With one sequence, generations run one after another in call order.
+ * sequences together, in one batch, and {@link gatherSchedule} waits a moment for all of them before a
+ * decode. With one sequence, generations run one after another in call order.
  *
- * Created only by `LlamaCppSession`.
+ * Created by the backend's `load` ({@link createSequences}), used by `LlamaCppSession`.
  *
  * @example
  * ```ts
@@ -54,6 +55,37 @@ export function gatherSchedule(
 export function queuedSequences(context: NodeLlamaCpp.LlamaContext): number | null {
   const ids = (context as unknown as { _queuedDecodeSequenceIds?: unknown })._queuedDecodeSequenceIds;
   return ids instanceof Set ? ids.size : null;
+}
+
+/**
+ * A context of `sequences` sequences sharing `contextSize` tokens (node-llama-cpp sizes one sequence: each
+ * gets `contextSize / sequences`), and its slots; several sequences' tokens are gathered into one decode.
+ */
+export async function createSequences(
+  lib: typeof NodeLlamaCpp,
+  model: NodeLlamaCpp.LlamaModel,
+  options: { contextSize: number; sequences: number; threads: number; signal?: AbortSignal },
+): Promise<{ context: NodeLlamaCpp.LlamaContext; slots: SlotPool }> {
+  const { sequences } = options;
+  const made: { slots?: SlotPool; context?: NodeLlamaCpp.LlamaContext } = {};
+  const batching = sequences === 1 ? {} : {
+    batching: {
+      dispatchSchedule: gatherSchedule(
+        () => made.slots?.busy ?? sequences,
+        () => made.context === undefined ? null : queuedSequences(made.context),
+      ),
+    },
+  };
+  const context = await model.createContext({
+    contextSize: Math.max(1, Math.floor(options.contextSize / sequences)),
+    sequences,
+    threads: options.threads,
+    ...(options.signal ? { createSignal: options.signal } : {}),
+    ...batching,
+  });
+  made.context = context;
+  made.slots = new SlotPool(lib, context, sequences);
+  return { context, slots: made.slots };
 }
 
 /** The slots of one context. */
