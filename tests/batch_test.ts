@@ -182,7 +182,7 @@ async function startUntil(args: string[], store: string, cwd: string, n: number)
       text += decoder.decode(chunk.value, { stream: true });
     }
   };
-  return { child, reader, done, rest };
+  return { child, reader, done, rest, read: () => text };
 }
 
 Deno.test("lode batch: SIGKILL mid-batch, then the same command: every custom_id exactly once", async () => {
@@ -202,6 +202,27 @@ Deno.test("lode batch: SIGKILL mid-batch, then the same command: every custom_id
     await Deno.writeTextFile(`${dir}/out.jsonl`, '{"id":"batch_req_x","custom_id":"req-', { append: true });
     const r = await runLode(args, { store, cwd: dir });
     assert.equal(r.code, 0, r.stderr);
+    const out = await lines(`${dir}/out.jsonl`);
+    assert.deepEqual(out.map((l) => l.custom_id).sort(), [...ids].sort());
+  });
+});
+
+Deno.test("lode batch: SIGKILL mid-batch, then `lode job resume ID` finishes that job", async () => {
+  await withTempDir(async (dir) => {
+    const store = await setup(dir);
+    const ids = await writeInput(`${dir}/in.jsonl`, 60, { max_tokens: 120 });
+    const args = ["batch", "in.jsonl", "-m", "stories260K", "-o", "out.jsonl", "--threads", "1"];
+    const { child, reader, read } = await startUntil(args, store, dir, 3);
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    await child.stderr.cancel();
+    const id = JSON.parse(read().split("\n").find((l) => l.includes('"job_state"'))!).id as string;
+    const resumed = await runLode(["job", "resume", id, "--json"], { store, cwd: dir });
+    assert.equal(resumed.code, 0, resumed.stdout + resumed.stderr);
+    const record = resumed.events.find((e) => e.event === "job") as { state: string; attempts: number };
+    assert.equal(record.state, "succeeded");
+    assert.equal(record.attempts, 2);
     const out = await lines(`${dir}/out.jsonl`);
     assert.deepEqual(out.map((l) => l.custom_id).sort(), [...ids].sort());
   });

@@ -219,8 +219,8 @@ async function runKind(ctx: JobContext): Promise<unknown> {
         progress: (done, total, rate) => ctx.progress(done, total, undefined, rate),
         resumed: ctx.attempts > 1,
       });
-      ctx.artifact(await fileArtifact("output", result.output, "application/jsonl"));
-      ctx.artifact(await fileArtifact("errors", result.errors, "application/jsonl"));
+      ctx.artifact(await fileArtifact("output", result.output, "application/x-ndjson"));
+      ctx.artifact(await fileArtifact("errors", result.errors, "application/x-ndjson"));
       return result;
     }
   }
