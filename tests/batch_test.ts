@@ -82,6 +82,8 @@ Deno.test("lode batch: bad input refused whole, with every line number, before a
     assert.equal(error.code, "BATCH_INVALID");
     assert.deepEqual(error.details.problems.map((p) => p.line), [2, 3, 4, 5]);
     assert.equal(await Deno.readTextFile(`${dir}/out.jsonl`).catch(() => null), null, "nothing written");
+    const jobs = await runLode(["job", "ls", "--json"], { store });
+    assert.deepEqual(jobs.events.filter((e) => e.event === "job"), [], "no job recorded");
     const missing = await runLode(["batch", "none.jsonl", "-m", "stories260K", "-o", "o.jsonl"], {
       store,
       cwd: dir,

@@ -80,6 +80,9 @@ async function batchHere(
         import("../../jobs/job_spec.ts"),
         import("../batch_effect.ts"),
       ]);
+  // A bad input is refused before a job is recorded, as the daemon's path does.
+  const { readBatchInput } = await import("../../daemon/batch/batch_run.ts");
+  await readBatchInput(joinPath(base, spec.inputs), spec.model);
   const records = new JobRecords(ctx.config.storeRoot);
   const created = await records.create(planJob(parseJobSpec("model-batch-inference", spec)), base);
   await using _claim = await claimJob(records.jobDir(created.id));
