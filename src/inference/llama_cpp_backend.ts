@@ -337,14 +337,9 @@ function validateLoadOptions(options: LoadOptions): void {
     new LodeError("USAGE", `${field} must be a positive integer, got ${String(value)}`, {
       details: { [field]: value },
     });
-  if (options.contextSize !== undefined && !isPositiveInteger(options.contextSize)) {
-    throw bad("contextSize", options.contextSize);
-  }
-  if (options.threads !== undefined && !isPositiveInteger(options.threads)) {
-    throw bad("threads", options.threads);
-  }
-  if (options.sequences !== undefined && !isPositiveInteger(options.sequences)) {
-    throw bad("sequences", options.sequences);
+  for (const field of ["contextSize", "threads", "sequences"] as const) {
+    const value = options[field];
+    if (value !== undefined && !isPositiveInteger(value)) throw bad(field, value);
   }
   checkCpuAffinity(options.cpus);
   const gpu = options.gpu;
