@@ -25,7 +25,7 @@ export const TASK_COMMAND_SPECS: CommandSpec[] = [
         name: "action",
         required: true,
         description:
-          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download, lock-add or sync)",
+          "plan (print a kind's plan), run (record and run a job here), ls, show, watch (follow its events), cancel (SIGTERM to the job's process), resume (an interrupted download, lock-add, sync or batch)",
       },
       {
         name: "target",

@@ -39,6 +39,7 @@ import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { errorMessage, LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
+import { createSequences } from "./llama_cpp_slots.ts";
 import { chatWrapperFor } from "./llama_cpp_chat.ts";
 import { wrapperSupportsTools } from "./llama_cpp_tools.ts";
 import { openFfiVocabulary } from "./llama_cpp_ffi_vocabulary.ts";
@@ -167,7 +168,12 @@ class LlamaCppBackend implements Backend {
         cpuOnly: llama.gpu === false || model.gpuLayers === 0,
       });
       notify(options.onStatus, { status: "loading_model", phase: "kv_cache", n_ctx: nCtx });
-      const context = await model.createContext({ contextSize: nCtx, threads, createSignal: signal });
+      const { context, slots } = await createSequences(lib, model, {
+        contextSize: nCtx,
+        sequences: options.sequences ?? 1,
+        threads,
+        signal,
+      });
       const capabilities: Capabilities = {
         backend: LLAMA_CPP_BACKEND_NAME,
         v2: false,
@@ -198,6 +204,7 @@ class LlamaCppBackend implements Backend {
         capabilities,
         info,
         now: this.#now,
+        slots,
         onClosed: (s) => this.#sessions.delete(s),
       });
       this.#sessions.add(session);
@@ -330,11 +337,9 @@ function validateLoadOptions(options: LoadOptions): void {
     new LodeError("USAGE", `${field} must be a positive integer, got ${String(value)}`, {
       details: { [field]: value },
     });
-  if (options.contextSize !== undefined && !isPositiveInteger(options.contextSize)) {
-    throw bad("contextSize", options.contextSize);
-  }
-  if (options.threads !== undefined && !isPositiveInteger(options.threads)) {
-    throw bad("threads", options.threads);
+  for (const field of ["contextSize", "threads", "sequences"] as const) {
+    const value = options[field];
+    if (value !== undefined && !isPositiveInteger(value)) throw bad(field, value);
   }
   checkCpuAffinity(options.cpus);
   const gpu = options.gpu;

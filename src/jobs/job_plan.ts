@@ -207,7 +207,7 @@ export function planJob(spec: JobSpec): JobPlan {
         ],
         progress_unit: "inputs",
         cancellable: true,
-        resumable: false,
+        resumable: true, // the answers written are kept and skipped
         expected_artifacts: [{ ...outputArtifact(spec.output), media_type: "application/x-ndjson" }],
       };
     case "model-external-command":

@@ -77,16 +77,17 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
   };
   const ctx: JobContext = {
     id: current.id,
+    attempts: current.attempts + 1,
     plan: current.plan,
     dir: records.jobDir(current.id),
     cwd: current.cwd,
     store,
     signal,
     effects: options.effects ?? {},
-    progress(done, total, message) {
+    progress(done, total, message, rate) {
       current = {
         ...current,
-        progress: { unit: current.plan.progress_unit, done, total, ...(message ? { message } : {}) },
+        progress: { unit: current.plan.progress_unit, done, total, ...(message ? { message } : {}), ...rate },
       };
       // Bytes come many times a second: at most one event per `every` ms. Steps, files and inputs: each one.
       const now = performance.now();
@@ -209,8 +210,19 @@ async function runKind(ctx: JobContext): Promise<unknown> {
       ctx.progress(1, 1);
       return result;
     }
-    case "model-batch-inference":
-      return needs(undefined, spec.kind);
+    case "model-batch-inference": {
+      const effect = needs(ctx.effects.batch, spec.kind);
+      const result = await effect(spec, {
+        cwd: ctx.cwd,
+        signal: ctx.signal,
+        onEvent: forward,
+        progress: (done, total, rate) => ctx.progress(done, total, undefined, rate),
+        resumed: ctx.attempts > 1,
+      });
+      ctx.artifact(await fileArtifact("output", result.output, "application/x-ndjson"));
+      ctx.artifact(await fileArtifact("errors", result.errors, "application/x-ndjson"));
+      return result;
+    }
   }
 }
 
