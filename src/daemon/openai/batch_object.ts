@@ -15,7 +15,7 @@
  * | `cancelled` by its 24 h window           | `expired`     |
  *
  * Timestamps are Unix seconds, null until they happen; `request_counts` comes from the job's result once
- * it ended and from its progress (and the lines of its error file) while it runs.
+ * it ended and from its progress while it runs.
  *
  * @example
  * ```ts
@@ -102,27 +102,27 @@ export function batchStatus(record: BatchRecord, job: JobRecord | null): BatchSt
 }
 
 /**
- * The request counts: the job's result (`completed`, `failed`) once it ended; while it runs its
- * progress, of which `failedSoFar` failed.
+ * The request counts: the job's result (the batch summary's `succeeded` and `failed`) once it ended; while
+ * it runs its progress (`done`, of which `failed` failed).
  */
-export function requestCounts(record: BatchRecord, job: JobRecord | null, failedSoFar = 0): RequestCounts {
+export function requestCounts(record: BatchRecord, job: JobRecord | null): RequestCounts {
   const total = record.total;
   if (job === null) return { total, completed: 0, failed: 0 };
-  const result = job.result as { completed?: unknown; failed?: unknown } | null;
-  if (result !== null && typeof result === "object" && typeof result.completed === "number") {
+  const result = job.result as { succeeded?: unknown; failed?: unknown } | null;
+  if (result !== null && typeof result === "object" && typeof result.succeeded === "number") {
     return {
       total,
-      completed: result.completed,
+      completed: result.succeeded,
       failed: typeof result.failed === "number" ? result.failed : 0,
     };
   }
   const done = Math.min(job.progress.done, total);
-  const failed = Math.min(failedSoFar, done);
+  const failed = Math.min(job.progress.failed ?? 0, done);
   return { total, completed: done - failed, failed };
 }
 
-/** The batch object of `record` whose job is `job`; `failedSoFar`: lines of its error file while it runs. */
-export function batchObject(record: BatchRecord, job: JobRecord | null, failedSoFar = 0): BatchObject {
+/** The batch object of `record` whose job is `job` (null: none was submitted). */
+export function batchObject(record: BatchRecord, job: JobRecord | null): BatchObject {
   const status = batchStatus(record, job);
   const started = seconds(job?.started_at ?? null);
   const ended = seconds(job?.finished_at ?? null);
@@ -147,7 +147,7 @@ export function batchObject(record: BatchRecord, job: JobRecord | null, failedSo
     expired_at: status === "expired" ? record.expired_at : null,
     cancelling_at: record.cancelling_at ?? (status === "expired" ? record.expired_at : null),
     cancelled_at: status === "cancelled" || status === "expired" ? ended : null,
-    request_counts: requestCounts(record, job, failedSoFar),
+    request_counts: requestCounts(record, job),
     metadata: record.metadata,
   };
 }

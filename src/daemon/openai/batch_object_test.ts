@@ -75,7 +75,7 @@ Deno.test("batchObject: statuses from the job's state", () => {
 
 Deno.test("batchObject: a completed batch has OpenAI's fields, its files and counts", () => {
   const done = job("succeeded", {
-    result: { completed: 3, failed: 1 },
+    result: { succeeded: 3, failed: 1, total: 4 },
     progress: { unit: "inputs", done: 4, total: 4 },
   });
   assert.deepEqual(batchObject({ ...RECORD, finalized: { output: true, error: true } }, done), {
@@ -104,8 +104,8 @@ Deno.test("batchObject: a completed batch has OpenAI's fields, its files and cou
 });
 
 Deno.test("batchObject: counts while running, a refused input's errors, a failed job's error", () => {
-  const running = job("running", { progress: { unit: "inputs", done: 3, total: 4 } });
-  assert.deepEqual(batchObject(RECORD, running, 1).request_counts, { total: 4, completed: 2, failed: 1 });
+  const running = job("running", { progress: { unit: "inputs", done: 3, total: 4, failed: 1 } });
+  assert.deepEqual(batchObject(RECORD, running).request_counts, { total: 4, completed: 2, failed: 1 });
   const refused = batchObject({
     ...RECORD,
     job_id: null,
