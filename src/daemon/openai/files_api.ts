@@ -16,12 +16,11 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { type FileObject, FileStore } from "./file_store.ts";
+import { type FileObject, type FileStore, fileTooLarge } from "./file_store.ts";
 import { badForm, readMultipart } from "./multipart.ts";
 import { json, methodNotAllowed } from "./openai_responses.ts";
 import { badRequest } from "./openai_translate.ts";
 import { listPage } from "./list_page.ts";
-import { fileTooLarge } from "./file_store.ts";
 
 /** The largest upload, in bytes: OpenAI's limit for a batch input file. */
 export const MAX_FILE_BYTES = 200 * 1024 * 1024;
