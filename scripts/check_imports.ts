@@ -81,7 +81,7 @@ export const PLUGIN_IMPORTS: readonly string[] = ["plugin", "events", "download"
 /** The rooms inside a room, from the top down; a room not listed is the room's own top level. */
 const SUB_LAYERS: Record<string, readonly (readonly string[])[]> = {
   cli: [["commands"], [""]],
-  daemon: [["server", "openai"], ["jobs"], ["router"], ["runner"], ["wire"]],
+  daemon: [["server", "openai", "batch"], ["jobs"], ["router"], ["runner"], ["wire"]],
 };
 
 /**

@@ -335,6 +335,16 @@ export const ERROR_CODES = {
     hint:
       "The plugin failed too many times in a row and was disabled until lode restarts; see the earlier errors and its log.",
   },
+  BATCH_INVALID: {
+    exit: EXIT.USAGE,
+    hint:
+      'Fix the listed lines of the batch input (docs/running.md, "lode batch": one OpenAI Batch request per line, a unique custom_id, url /v1/chat/completions, /v1/completions or /v1/embeddings), then run it again; nothing was run.',
+  },
+  BATCH_CHANGED: {
+    exit: EXIT.REFUSED,
+    hint:
+      "The output holds answers of another batch (another input file, model or parameters); pass --restart to discard them and start over, or write to another output file.",
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A stable error code. */

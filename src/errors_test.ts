@@ -105,6 +105,8 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     PLUGIN_DENIED: 6,
     PLUGIN_NOT_FOUND: 3,
     PLUGIN_DISABLED: 6,
+    BATCH_INVALID: 2,
+    BATCH_CHANGED: 6,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

@@ -3,7 +3,8 @@
  * one resolve-then-pull of src/registry/pull_reference.ts with the command's effects, its signal the
  * job's and its download events passed to the job as well as to the progress display), the lockfile work
  * of lock-add and sync jobs (the functions `lode lock add` and `lode sync` call), and the model effects of
- * warmup and inference jobs (`job_model_effects.ts`).
+ * warmup and inference jobs (`job_model_effects.ts`), and the batch of model-batch-inference jobs, run in this
+ * process (`batch_effect.ts`).
  * @module
  */
 import type { PullContext } from "../download/pull_context.ts";
@@ -20,6 +21,8 @@ import {
   resolveReference,
 } from "../registry/pull_reference.ts";
 import type { CommandContext } from "./context.ts";
+import { cliBatchEffect } from "./batch_effect.ts";
+import { parseLoadFlags } from "./inference_flags.ts";
 import { inferenceEffect, warmupEffect } from "./job_model_effects.ts";
 import { pullEffects } from "./pull_ref.ts";
 
@@ -94,5 +97,6 @@ export function cliJobEffects(ctx: CommandContext, place: JobPlace): JobEffects 
     },
     warmup: warmupEffect(ctx, place.socket),
     inference: inferenceEffect(ctx, place),
+    batch: cliBatchEffect(ctx, parseLoadFlags({})),
   };
 }

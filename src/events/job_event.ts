@@ -39,6 +39,12 @@ export const JobProgress = z.object({
   done: z.number().nonnegative(),
   total: z.number().nonnegative().nullable(),
   message: z.string().optional(),
+  /** Inputs that failed (a batch: requests answered with an error). */
+  failed: z.number().int().nonnegative().optional(),
+  /** Tokens generated per second (a batch). */
+  tokens_per_second: z.number().nonnegative().optional(),
+  /** Milliseconds left at the current rate; null while unknown. */
+  eta_ms: z.number().nonnegative().nullable().optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 

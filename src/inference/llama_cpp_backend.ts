@@ -167,7 +167,14 @@ class LlamaCppBackend implements Backend {
         cpuOnly: llama.gpu === false || model.gpuLayers === 0,
       });
       notify(options.onStatus, { status: "loading_model", phase: "kv_cache", n_ctx: nCtx });
-      const context = await model.createContext({ contextSize: nCtx, threads, createSignal: signal });
+      // The context's tokens are shared out among its sequences; node-llama-cpp sizes one sequence.
+      const sequences = options.sequences ?? 1;
+      const context = await model.createContext({
+        contextSize: Math.max(1, Math.floor(nCtx / sequences)),
+        sequences,
+        threads,
+        createSignal: signal,
+      });
       const capabilities: Capabilities = {
         backend: LLAMA_CPP_BACKEND_NAME,
         v2: false,
@@ -198,6 +205,7 @@ class LlamaCppBackend implements Backend {
         capabilities,
         info,
         now: this.#now,
+        sequences,
         onClosed: (s) => this.#sessions.delete(s),
       });
       this.#sessions.add(session);
@@ -335,6 +343,9 @@ function validateLoadOptions(options: LoadOptions): void {
   }
   if (options.threads !== undefined && !isPositiveInteger(options.threads)) {
     throw bad("threads", options.threads);
+  }
+  if (options.sequences !== undefined && !isPositiveInteger(options.sequences)) {
+    throw bad("sequences", options.sequences);
   }
   checkCpuAffinity(options.cpus);
   const gpu = options.gpu;

@@ -1,10 +1,12 @@
 /**
  * A model loaded by the node-llama-cpp backend: one context with one
- * sequence, shared by text completion (`generate`, a continuation of the
- * prompt) and chat (`chat`, the conversation rendered through the model's
- * chat template, see llama_cpp_chat.ts), plus a lazily created embedding
- * context (llama_cpp_embed.ts). Generations and embeddings run one after
- * another in call order; `close` aborts the running one and frees
+ * sequence or more (`LoadOptions.sequences`, llama_cpp_slots.ts), each
+ * running text completion (`generate`, a continuation of the prompt) or chat
+ * (`chat`, the conversation rendered through the model's chat template, see
+ * llama_cpp_chat.ts), plus a lazily created embedding context
+ * (llama_cpp_embed.ts). Generations run as many at once as there are
+ * sequences (decoded together), the others wait in call order; an embedding
+ * takes a turn as a generation does; `close` aborts the running ones and frees
  * everything.
  *
  * Created only by `createLlamaCppBackend().load(...)`.
@@ -37,7 +39,8 @@ import { createGeneration } from "./generation.ts";
 import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
 import { PromptMeter } from "./llama_cpp_prompt.ts";
-import { type CheckedTools, checkTools, ToolCallStream, ToolForcingWrapper } from "./llama_cpp_tools.ts";
+import { type CheckedTools, checkTools, ToolCallStream } from "./llama_cpp_tools.ts";
+import { type Slot, SlotPool } from "./llama_cpp_slots.ts";
 import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
 import {
   checkAfterGeneration,
@@ -64,11 +67,13 @@ export interface SessionParts {
   info: SessionInfo;
   now: () => number;
   onClosed: (session: LlamaCppSession) => void;
+  /** Sequences of `context` (default 1). */
+  sequences?: number;
 }
 
-/** One generation, run when the earlier ones are done; `promptTokens` were counted (and fit) at the call. */
+/** One generation, run on a free sequence; `promptTokens` were counted (and fit) at the call. */
 type TurnBody = (
-  turn: { checked: CheckedOptions; promptTokens: number },
+  turn: { checked: CheckedOptions; promptTokens: number; slot: Slot },
   emit: (chunk: string) => void,
   signal: AbortSignal,
 ) => Promise<GenerateResult>;
@@ -86,23 +91,18 @@ export class LlamaCppSession implements Session {
   readonly capabilities: Capabilities;
   readonly info: SessionInfo;
   readonly #parts: SessionParts;
-  readonly #sequence: NodeLlamaCpp.LlamaContextSequence;
-  readonly #completion: NodeLlamaCpp.LlamaCompletion;
+  readonly #slots: SlotPool;
   readonly #embedder: LlamaCppEmbedder;
   readonly #meter: PromptMeter;
   readonly #closing = new AbortController();
-  #chat: NodeLlamaCpp.LlamaChat | undefined;
   #wrapper: NodeLlamaCpp.ChatWrapper | undefined;
-  #forcing: ToolForcingWrapper | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
   constructor(parts: SessionParts) {
     this.#parts = parts;
     this.capabilities = parts.capabilities;
     this.info = parts.info;
-    this.#sequence = parts.context.getSequence();
-    this.#completion = new parts.lib.LlamaCompletion({ contextSequence: this.#sequence });
+    this.#slots = new SlotPool(parts.lib, parts.context, parts.sequences ?? 1);
     this.#meter = new PromptMeter(parts.model, parts.context.contextSize, parts.info.path);
     this.#embedder = new LlamaCppEmbedder({
       model: parts.model,
@@ -122,24 +122,29 @@ export class LlamaCppSession implements Session {
       }
       return this.#meter.completion(prompt);
     };
-    return this.#start("generate", options, measure, async ({ checked, promptTokens }, emit, signal) => {
-      const sampling = await samplingOptions(this.#parts.model.llama, checked);
-      return runTurn({
-        ...this.#turnBase(checked, emit, signal),
-        promptTokens,
-        call: async (hooks) => {
-          const response = await this.#completion.generateCompletionWithMeta(prompt, {
-            ...sampling,
-            ...hooks,
-            maxTokens: checked.options.maxTokens,
-            stopOnAbortSignal: true,
-            disableContextShift: true, // stop at a full context rather than silently forget the prompt
-            contextShiftSize: 1, // and never cut a prompt that fits (the default keeps a tenth of the context free)
-          });
-          return response.metadata.stopReason;
-        },
-      });
-    });
+    return this.#start(
+      "generate",
+      options,
+      measure,
+      async ({ checked, promptTokens, slot }, emit, signal) => {
+        const sampling = await samplingOptions(this.#parts.model.llama, checked);
+        return runTurn({
+          ...this.#turnBase(checked, slot, emit, signal),
+          promptTokens,
+          call: async (hooks) => {
+            const response = await slot.completion.generateCompletionWithMeta(prompt, {
+              ...sampling,
+              ...hooks,
+              maxTokens: checked.options.maxTokens,
+              stopOnAbortSignal: true,
+              disableContextShift: true, // stop at a full context rather than silently forget the prompt
+              contextShiftSize: 1, // and never cut a prompt that fits (the default keeps a tenth of the context free)
+            });
+            return response.metadata.stopReason;
+          },
+        });
+      },
+    );
   }
 
   chat(messages: ChatMessage[], options: GenerateOptions = {}): Generation {
@@ -153,18 +158,18 @@ export class LlamaCppSession implements Session {
       }
       return this.#meter.chat(this.#chatWrapper(), messages, tools?.functions);
     };
-    return this.#start("chat", options, measure, async ({ checked, promptTokens }, emit, signal) => {
+    return this.#start("chat", options, measure, async ({ checked, promptTokens, slot }, emit, signal) => {
       const history = toChatHistory(messages);
       const room = this.#parts.context.contextSize - 1 - promptTokens; // LlamaChat keeps one token free
       const { grammar, ...sampling } = await samplingOptions(this.#parts.model.llama, checked);
       let calls: ToolCall[] = [];
       const stream = new ToolCallStream(checked.options.onToolCallDelta);
+      const { chat, forcing } = slot.chat(this.#chatWrapper());
       const result = await runTurn({
-        ...this.#turnBase(checked, emit, signal),
+        ...this.#turnBase(checked, slot, emit, signal),
         promptTokens,
         call: async (hooks) => {
-          const chat = this.#llamaChat();
-          this.#forcing!.force = tools?.force ?? false;
+          forcing.force = tools?.force ?? false;
           try {
             const response = await chat.generateResponse(history, {
               ...sampling,
@@ -182,7 +187,7 @@ export class LlamaCppSession implements Session {
             calls = stream.finish(response.functionCalls);
             return response.metadata.stopReason;
           } finally {
-            this.#forcing!.force = false;
+            forcing.force = false;
           }
         },
       });
@@ -209,7 +214,8 @@ export class LlamaCppSession implements Session {
     return this.#now("embed", () => {
       this.#embedder.check(texts); // a bad or far too long text is refused without waiting for the queue
       const signal = AbortSignal.any([options.signal, this.#closing.signal].filter((s) => s !== undefined));
-      return this.#enqueue(() => this.#embedder.embed(texts, { ...options, signal }));
+      // In turn with the generations (it takes a sequence's turn; its context is its own).
+      return this.#slots.run(() => this.#embedder.embed(texts, { ...options, signal }));
     });
   }
 
@@ -224,9 +230,8 @@ export class LlamaCppSession implements Session {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing.abort(new DOMException("the session is closing", "AbortError"));
-      await this.#queue;
-      this.#chat?.dispose({ disposeSequence: false });
-      this.#completion.dispose({ disposeSequence: true });
+      await this.#slots.idle();
+      this.#slots.dispose();
       await this.#embedder.dispose();
       await this.#parts.context.dispose();
       await this.#parts.model.dispose();
@@ -237,8 +242,8 @@ export class LlamaCppSession implements Session {
 
   /**
    * A generation that checks its options and measures its prompt now (a prompt that does not fit the
-   * context is refused at once, without waiting for earlier generations), and runs `body` when earlier
-   * ones are done.
+   * context is refused at once, without waiting for earlier generations), and runs `body` on a free
+   * sequence when there is one.
    */
   #start(what: string, options: GenerateOptions, measure: () => number, body: TurnBody): Generation {
     return createGeneration((emit, signal) => {
@@ -246,13 +251,15 @@ export class LlamaCppSession implements Session {
       const checked = checkGenerateOptions(options);
       const promptTokens = measure();
       const both = AbortSignal.any([signal, this.#closing.signal]);
-      return this.#enqueue(() =>
-        body({ checked, promptTokens }, emit, both).then((result) => checkAfterGeneration(checked, result))
+      return this.#slots.run((slot) =>
+        body({ checked, promptTokens, slot }, emit, both).then((result) =>
+          checkAfterGeneration(checked, result)
+        )
       );
     }, { signal: options.signal });
   }
 
-  #turnBase(checked: CheckedOptions, emit: (chunk: string) => void, signal: AbortSignal) {
+  #turnBase(checked: CheckedOptions, slot: Slot, emit: (chunk: string) => void, signal: AbortSignal) {
     const { now } = this.#parts;
     return {
       now,
@@ -261,15 +268,9 @@ export class LlamaCppSession implements Session {
       maxTokens: checked.options.maxTokens,
       signal,
       stop: checked.options.stop,
-      sampledTokens: () => this.#sequence.tokenMeter.usedOutputTokens,
+      sampledTokens: () => slot.sequence.tokenMeter.usedOutputTokens,
       emit,
     };
-  }
-
-  #enqueue<T>(run: () => Promise<T>): Promise<T> {
-    const turn = this.#queue.then(run);
-    this.#queue = turn.catch(() => {});
-    return turn;
   }
 
   /** Runs `fn` on an open session, turning a synchronous throw into a rejection. */
@@ -289,14 +290,5 @@ export class LlamaCppSession implements Session {
   #chatWrapper(): NodeLlamaCpp.ChatWrapper {
     this.#wrapper ??= chatWrapperFor(this.#parts.lib, this.#parts.model);
     return this.#wrapper;
-  }
-
-  #llamaChat(): NodeLlamaCpp.LlamaChat {
-    this.#forcing ??= new ToolForcingWrapper(this.#parts.lib, this.#chatWrapper());
-    this.#chat ??= new this.#parts.lib.LlamaChat({
-      contextSequence: this.#sequence,
-      chatWrapper: this.#forcing.wrapper,
-    });
-    return this.#chat;
   }
 }

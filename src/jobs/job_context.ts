@@ -7,8 +7,9 @@
 import { joinPath } from "../path.ts";
 import { sha256File } from "../store/hash.ts";
 import type { ModelStore } from "../store/model_store.ts";
-import type { JobArtifact } from "../events/job_event.ts";
+import type { JobArtifact, JobProgress } from "../events/job_event.ts";
 import type { JobPlan } from "./job_plan.ts";
+import type { SpecOf } from "./job_spec.ts";
 
 /** What a model-download job is given: the pull of `ref` into the store (resolve, then download). */
 export type PullEffect = (
@@ -27,6 +28,28 @@ export type JobEffect = (
   options: { cwd: string; signal: AbortSignal; onEvent: (event: { event: string }) => void },
 ) => Promise<unknown>;
 
+/** What a model-batch-inference job is given: its spec run from the job's directory, progress in requests. */
+export type BatchEffect = (
+  spec: SpecOf<"model-batch-inference">,
+  options: {
+    cwd: string;
+    signal: AbortSignal;
+    onEvent: (event: { event: string }) => void;
+    /** Requests answered of `total`, how many failed, the rate and the time left. */
+    progress: (done: number, total: number, rate: ProgressRate) => void;
+  },
+) => Promise<BatchEffectResult>;
+
+/** The rate fields of a job's progress (job_event.ts `JobProgress`). */
+export type ProgressRate = Pick<JobProgress, "failed" | "tokens_per_second" | "eta_ms">;
+
+/** What a batch job returns: the summary, and the files it wrote (absolute paths). */
+export interface BatchEffectResult {
+  output: string;
+  errors: string;
+  [field: string]: unknown;
+}
+
 /** The effects the runners are given; a kind whose effect is absent fails with `JOB_NOT_IMPLEMENTED`. */
 export interface JobEffects {
   pull?: PullEffect;
@@ -34,6 +57,7 @@ export interface JobEffects {
   sync?: JobEffect;
   warmup?: JobEffect;
   inference?: JobEffect;
+  batch?: BatchEffect;
 }
 
 /** A kind runner's world. */
@@ -48,7 +72,7 @@ export interface JobContext {
   signal: AbortSignal;
   effects: JobEffects;
   /** Progress in the plan's unit. */
-  progress(done: number, total: number | null, message?: string): void;
+  progress(done: number, total: number | null, message?: string, rate?: ProgressRate): void;
   /** Records an artifact. */
   artifact(artifact: JobArtifact): void;
   /** A diagnostic line (kept in the record, and an event). */

@@ -83,10 +83,10 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
     store,
     signal,
     effects: options.effects ?? {},
-    progress(done, total, message) {
+    progress(done, total, message, rate) {
       current = {
         ...current,
-        progress: { unit: current.plan.progress_unit, done, total, ...(message ? { message } : {}) },
+        progress: { unit: current.plan.progress_unit, done, total, ...(message ? { message } : {}), ...rate },
       };
       // Bytes come many times a second: at most one event per `every` ms. Steps, files and inputs: each one.
       const now = performance.now();
@@ -209,8 +209,18 @@ async function runKind(ctx: JobContext): Promise<unknown> {
       ctx.progress(1, 1);
       return result;
     }
-    case "model-batch-inference":
-      return needs(undefined, spec.kind);
+    case "model-batch-inference": {
+      const effect = needs(ctx.effects.batch, spec.kind);
+      const result = await effect(spec, {
+        cwd: ctx.cwd,
+        signal: ctx.signal,
+        onEvent: forward,
+        progress: (done, total, rate) => ctx.progress(done, total, undefined, rate),
+      });
+      ctx.artifact(await fileArtifact("output", result.output, "application/jsonl"));
+      ctx.artifact(await fileArtifact("errors", result.errors, "application/jsonl"));
+      return result;
+    }
   }
 }
 

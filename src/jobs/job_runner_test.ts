@@ -129,7 +129,7 @@ Deno.test("download: runs the injected pull, forwards its events, records the ma
   });
 });
 
-Deno.test("batch inference plans but does not run here: JOB_NOT_IMPLEMENTED", async () => {
+Deno.test("batch inference without a batch effect: JOB_NOT_IMPLEMENTED", async () => {
   await withTempDir(async (dir) => {
     const { record, error } = await run(dir, "model-batch-inference", {
       model: "stories260K",

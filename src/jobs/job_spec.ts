@@ -118,6 +118,8 @@ export const BatchInferenceSpec = z.object({
   errors: RelPath.optional(),
   /** Requests decoded at once as sequences of one context. */
   parallel: z.number().int().positive().max(64).optional(),
+  /** Tokens of context each request gets (prompt and answer); default 2048. */
+  context_size: z.number().int().positive().optional(),
   /** Start over, discarding answers already written. */
   restart: z.boolean().optional(),
   /** Run again only the requests whose answer was an error. */

@@ -109,6 +109,11 @@ export class DaemonJobs {
   }
 
   /** Adds effects for the kinds that need the daemon's serving side (its warmup and inference). */
+  /** The store whose jobs these are. */
+  get store(): ModelStore {
+    return this.#options.store;
+  }
+
   addEffects(more: JobEffects): void {
     this.#effects = { ...this.#effects, ...more };
   }

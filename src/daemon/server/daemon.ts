@@ -161,7 +161,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let http: OpenAiHttp | undefined;
   const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
   const jobs = options.jobs;
-  jobs?.addEffects(daemonJobEffects(new InferenceService({ router: options.router, queue })));
+  jobs?.addEffects(daemonJobEffects(new InferenceService({ router: options.router, queue }), jobs.store));
   const server = new InferenceServer({
     router: options.router,
     queue,

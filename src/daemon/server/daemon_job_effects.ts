@@ -2,7 +2,9 @@
  * What the daemon's model-warmup and model-inference jobs do: a warmup loads its model through the
  * inference service (as a `load` request, its keep-alive the daemon's) and reports what was loaded; an
  * inference job generates through the service's admission queue like any `generate` request, and its
- * result is the text, why it stopped and the usage.
+ * result is the text, why it stopped and the usage. A batch job (src/daemon/batch/) runs its requests in
+ * the daemon's process through the service too, each admitted like a request of the sockets (as many at
+ * once as the daemon's `--parallel` lets through); its model is looked up in `store`.
  *
  * @example
  * ```ts
@@ -15,12 +17,48 @@
  * @module
  */
 import type { JobEffects } from "../../jobs/job_context.ts";
+import type { GenerateOptions } from "../../inference/backend.ts";
+import type { ModelStore } from "../../store/model_store.ts";
+import type { BatchTarget } from "../batch/batch_engine.ts";
+import { batchJobEffect } from "../batch/batch_job.ts";
 import type { InferenceService, ServiceCall } from "./inference_service.ts";
 
-/** The warmup and inference effects over `service`. */
-export function daemonJobEffects(service: InferenceService): Pick<JobEffects, "warmup" | "inference"> {
+/** The warmup, inference and (given the store) batch effects over `service`. */
+export function daemonJobEffects(
+  service: InferenceService,
+  store?: ModelStore,
+): Pick<JobEffects, "warmup" | "inference" | "batch"> {
   const call = (signal: AbortSignal): ServiceCall => ({ key: `job/${crypto.randomUUID()}`, signal });
+  const batchTarget = (model: string, signal: AbortSignal): BatchTarget => {
+    const split = (options: GenerateOptions) => {
+      const { signal: own, ...rest } = options;
+      return { rest, call: call(own ? AbortSignal.any([own, signal]) : signal) };
+    };
+    return {
+      generate: (prompt, options) => {
+        const { rest, call } = split(options);
+        return { result: service.generate({ model, prompt }, rest, call).then((g) => g.result) };
+      },
+      chat: (messages, options) => {
+        const { rest, call } = split(options);
+        return { result: service.generate({ model, messages }, rest, call).then((g) => g.result) };
+      },
+      embed: async (texts, options = {}) =>
+        (await service.embed(model, texts, { normalize: options.normalize }, call(options.signal ?? signal)))
+          .embeddings,
+      tokenize: async (text) => (await service.tokenize(model, text, call(signal))).tokens,
+    };
+  };
   return {
+    ...(store === undefined ? {} : {
+      batch: batchJobEffect({
+        resolveModel: async (name) => ({
+          sha256: (await store.getManifest(name)).blob.replace(/^sha256:/, ""),
+        }),
+        open: (name, { signal }) =>
+          Promise.resolve({ target: batchTarget(name, signal), close: async () => {} }),
+      }),
+    }),
     warmup: async (spec, { signal }) => {
       const { model, context_size } = spec as { model: string; context_size?: number };
       const loaded = await service.load(

@@ -1,0 +1,174 @@
+/**
+ * A batch's output and error files, written as results finish and read back to resume. Each result is one
+ * JSON line appended with one write (so a process killed after it keeps it) and the files are synced to
+ * disk at most every {@link SYNC_EVERY_MS} and when closed. Opening reads what an earlier run wrote: a last
+ * line cut short (the process died mid-write, or the disk filled) is cut off, and every `custom_id` of a
+ * whole line is answered — in the output (a success) or in the error file (a failure). `retryErrors`
+ * empties the error file so its requests run again; `restart` empties both.
+ *
+ * @example
+ * ```ts
+ * import { openBatchFiles } from "./batch_files.ts";
+ * const files = await openBatchFiles({ output: "out.jsonl", errors: "out.errors.jsonl" });
+ * files.answered.has("request-1"); // answered by an earlier run
+ * await files.write({ id: "batch_req_1", custom_id: "request-1", response: null, error: null }, false);
+ * await files.close();
+ * ```
+ * @module
+ */
+import { toLodeError } from "../../errors.ts";
+
+/** Most milliseconds between two syncs of the files while results are written. */
+export const SYNC_EVERY_MS = 1000;
+
+/** One line of the output or error file, as OpenAI writes them. */
+export interface BatchResultLine {
+  id: string;
+  custom_id: string;
+  response: { status_code: number; request_id: string; body: unknown } | null;
+  error: { code: string; message: string } | null;
+}
+
+/** Options of {@link openBatchFiles}. */
+export interface BatchFilesOptions {
+  output: string;
+  errors: string;
+  /** Discard both files' lines. */
+  restart?: boolean;
+  /** Discard the error file's lines, so their requests run again. */
+  retryErrors?: boolean;
+}
+
+/** The open files of a batch. */
+export interface BatchFiles {
+  /** The `custom_id`s answered by an earlier run (either file). */
+  readonly answered: ReadonlySet<string>;
+  /** How many of them failed (lines of the error file kept). */
+  readonly failedBefore: number;
+  /** True when either file held a line before (an earlier run wrote it). */
+  readonly resumed: boolean;
+  /** Appends `line` to the error file when `failed`, else to the output. */
+  write(line: BatchResultLine, failed: boolean): Promise<void>;
+  /** Syncs and closes both files. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Opens (creating) the output and error files, reading and repairing what they hold. */
+export async function openBatchFiles(options: BatchFilesOptions): Promise<BatchFiles> {
+  const output = await openLog(options.output, options.restart === true);
+  let errors: Log;
+  try {
+    errors = await openLog(options.errors, options.restart === true || options.retryErrors === true);
+  } catch (e) {
+    output.file.close();
+    throw e;
+  }
+  const answered = new Set([...output.ids, ...errors.ids]);
+  let lastSync = performance.now();
+  let dirty = false;
+  let closed: Promise<void> | undefined;
+  let writing = Promise.resolve();
+  const sync = async () => {
+    dirty = false;
+    lastSync = performance.now();
+    await Promise.all([output.file.syncData(), errors.file.syncData()]);
+  };
+  return {
+    answered,
+    failedBefore: errors.ids.size,
+    resumed: output.ids.size + errors.ids.size > 0,
+    write(line, failed) {
+      // One write at a time: two lines are never interleaved.
+      const bytes = new TextEncoder().encode(JSON.stringify(line) + "\n");
+      const turn = writing.then(async () => {
+        await writeAll((failed ? errors : output).file, bytes);
+        dirty = true;
+        if (performance.now() - lastSync >= SYNC_EVERY_MS) await sync();
+      }).catch((e) => {
+        throw toLodeError(e);
+      });
+      writing = turn.catch(() => {});
+      return turn;
+    },
+    close() {
+      closed ??= (async () => {
+        try {
+          await writing;
+          if (dirty) await sync();
+        } finally {
+          output.file.close();
+          errors.file.close();
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+interface Log {
+  file: Deno.FsFile;
+  ids: Set<string>;
+}
+
+/** Opens `path` for appending after its last whole line (a cut-off tail is truncated), emptied when `empty`. */
+async function openLog(path: string, empty: boolean): Promise<Log> {
+  const ids = new Set<string>();
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (e) {
+    throw toLodeError(e);
+  }
+  try {
+    if (empty) {
+      await file.truncate(0);
+      return { file, ids };
+    }
+    const bytes = await readAll(file);
+    let keep = 0;
+    let start = 0;
+    const decoder = new TextDecoder();
+    while (start < bytes.length) {
+      const end = bytes.indexOf(0x0a, start);
+      if (end === -1) break; // no newline: cut short
+      const id = customIdOf(decoder.decode(bytes.subarray(start, end)));
+      if (id === null) break; // a broken line: it and what follows were not written whole
+      ids.add(id);
+      start = end + 1;
+      keep = start;
+    }
+    if (keep < bytes.length) await file.truncate(keep);
+    await file.seek(keep, Deno.SeekMode.Start);
+    return { file, ids };
+  } catch (e) {
+    file.close();
+    throw toLodeError(e);
+  }
+}
+
+function customIdOf(text: string): string | null {
+  try {
+    const value = JSON.parse(text) as { custom_id?: unknown };
+    return typeof value?.custom_id === "string" ? value.custom_id : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
+  const { size } = await file.stat();
+  const bytes = new Uint8Array(size);
+  let read = 0;
+  await file.seek(0, Deno.SeekMode.Start);
+  while (read < size) {
+    const n = await file.read(bytes.subarray(read));
+    if (n === null) break;
+    read += n;
+  }
+  return bytes.subarray(0, read);
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}

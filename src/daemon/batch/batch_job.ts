@@ -1,0 +1,58 @@
+/**
+ * The model-batch-inference job's effect over a way to find and load models: the spec's paths start from
+ * the job's directory, its progress is the batch's (requests answered of the input's, with the failed
+ * ones, generated tokens per second and the time left), and its result the batch's summary. The command
+ * line loads the model in its own process (`lode batch`, `lode job run`), the daemon through its router.
+ *
+ * @example
+ * ```ts
+ * import type { Session } from "../../inference/backend.ts";
+ * import { batchJobEffect } from "./batch_job.ts";
+ * declare const session: Session;
+ * const effect = batchJobEffect({
+ *   resolveModel: async () => ({ sha256: "ab…" }),
+ *   open: async () => ({ target: session, close: async () => {} }),
+ * });
+ * ```
+ * @module
+ */
+import type { BatchEffect } from "../../jobs/job_context.ts";
+import { joinPath } from "../../path.ts";
+import { type BatchRunOptions, defaultErrorsPath, runBatch } from "./batch_run.ts";
+
+/** The parallel requests of a batch whose spec gives none. */
+export const DEFAULT_BATCH_PARALLEL = 4;
+
+/** Tokens of context each request of a batch gets when its spec gives none. */
+export const DEFAULT_BATCH_CONTEXT = 2048;
+
+/** How a batch job finds and loads its model. */
+export type BatchModels = Pick<BatchRunOptions, "resolveModel" | "open">;
+
+/** The effect of model-batch-inference jobs over `models`. */
+export function batchJobEffect(models: BatchModels): BatchEffect {
+  return async (spec, { cwd, signal, progress }) => {
+    const at = (path: string) => path.startsWith("/") ? path : joinPath(cwd, path);
+    const output = at(spec.output);
+    const errors = spec.errors === undefined ? defaultErrorsPath(output) : at(spec.errors);
+    const summary = await runBatch({
+      ...models,
+      input: at(spec.inputs),
+      output,
+      errors,
+      model: spec.model,
+      parallel: spec.parallel ?? DEFAULT_BATCH_PARALLEL,
+      contextSize: spec.context_size ?? DEFAULT_BATCH_CONTEXT,
+      restart: spec.restart === true,
+      retryErrors: spec.retry_errors === true,
+      signal,
+      onProgress: (p) =>
+        progress(p.done, p.total, {
+          failed: p.failed,
+          tokens_per_second: Math.round(p.tokens_per_second * 10) / 10,
+          eta_ms: p.eta_ms,
+        }),
+    });
+    return { ...summary, output, errors };
+  };
+}
