@@ -258,7 +258,10 @@ export class BatchService {
   async #job(record: BatchRecord): Promise<JobRecord | null> {
     if (record.job_id === null) return null;
     try {
-      return await this.#o.jobs.get(record.job_id);
+      const job = await this.#o.jobs.get(record.job_id);
+      // A running job's final state is known before its record is written (its end, its error): until
+      // then it is still running.
+      return isFinished(job.state) && job.finished_at === null ? { ...job, state: "running" } : job;
     } catch (e) {
       if (isLodeError(e, "JOB_NOT_FOUND")) return null;
       throw e;

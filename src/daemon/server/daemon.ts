@@ -193,10 +193,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     inference = await listenUnixSocket(options.socket);
     if (options.http) {
       const { startOpenAiHttp } = await import("../openai/openai_http.ts");
-      // The Files and Batch APIs, when the daemon runs jobs on a store: batches are its jobs.
-      const batchApi = jobs && options.store
+      // The Files and Batch APIs, when the daemon runs jobs: each batch is one of its jobs.
+      const batchApi = jobs
         ? (await import("../openai/batches_api.ts")).createBatchApi({
-          storeRoot: options.store,
+          storeRoot: jobs.store.layout.root,
           jobs,
           notice,
         })
