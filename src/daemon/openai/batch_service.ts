@@ -63,6 +63,8 @@ export class BatchService {
   readonly #o: BatchServiceOptions;
   /** Batches whose job end is awaited here, to register their files. */
   readonly #following = new Set<string>();
+  /** Batches whose interrupted job is being resumed here. */
+  readonly #resuming = new Map<string, Promise<{ record: BatchRecord; job: JobRecord | null }>>();
 
   constructor(options: BatchServiceOptions) {
     this.#o = options;
@@ -190,7 +192,7 @@ export class BatchService {
         await this.store.write(record);
       }
       if (record.cancelling_at !== null || record.expired_at !== null) this.#stop(record);
-      else if (job.state === "interrupted") job = await this.#resume(record, job);
+      else if (job.state === "interrupted") ({ record, job } = await this.#resume(record, job));
       else this.#follow(record);
     }
     if (job !== null && isFinished(job.state) && record.finalized === null) {
@@ -199,17 +201,44 @@ export class BatchService {
     return batchObject(record, job);
   }
 
-  async #resume(record: BatchRecord, job: JobRecord): Promise<JobRecord> {
-    try {
-      const resumed = await this.#o.jobs.resume(job.id);
-      this.#o.notice?.(`batch ${record.id}: resumed job ${job.id}`);
-      this.#follow(record);
-      return resumed;
-    } catch (e) {
-      // Another process runs it now (JOB_RUNNING), or it ended meanwhile: its record says which.
-      if (!isLodeError(e)) throw e;
-      return await this.#o.jobs.get(job.id);
+  /** Runs the interrupted job of batch `record` again, once however many ask at the same time. */
+  #resume(record: BatchRecord, job: JobRecord): Promise<{ record: BatchRecord; job: JobRecord | null }> {
+    let resuming = this.#resuming.get(record.id);
+    if (resuming === undefined) {
+      resuming = this.#resumeOnce(record, job).finally(() => this.#resuming.delete(record.id));
+      this.#resuming.set(record.id, resuming);
     }
+    return resuming;
+  }
+
+  /**
+   * A resumable job is resumed; one whose kind starts over as a job is replaced by a new job on the same
+   * files, which skips the requests the output and error files already answer.
+   */
+  async #resumeOnce(
+    record: BatchRecord,
+    job: JobRecord,
+  ): Promise<{ record: BatchRecord; job: JobRecord | null }> {
+    if (job.plan.resumable) {
+      try {
+        const resumed = await this.#o.jobs.resume(job.id);
+        this.#o.notice?.(`batch ${record.id}: resumed job ${job.id}`);
+        this.#follow(record);
+        return { record, job: resumed };
+      } catch (e) {
+        // Another process runs it now (JOB_RUNNING), or it ended meanwhile: its record says which.
+        if (!isLodeError(e)) throw e;
+        return { record, job: await this.#job(record) };
+      }
+    }
+    const current = await this.store.get(record.id);
+    if (current.job_id !== job.id) return { record: current, job: await this.#job(current) };
+    const { record: next } = await this.#o.jobs.submit("model-batch-inference", job.plan.spec, job.cwd);
+    const replaced = { ...current, job_id: next.id };
+    await this.store.write(replaced);
+    this.#o.notice?.(`batch ${record.id}: job ${next.id} goes on from interrupted job ${job.id}`);
+    this.#follow(replaced);
+    return { record: replaced, job: next };
   }
 
   /** Cancels the batch's job in the background; its files are registered once it stopped. */
