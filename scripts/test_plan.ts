@@ -70,6 +70,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/inference/llama_cpp_embed_test.ts",
   "src/inference/llama_cpp_ffi_vocabulary_test.ts",
   "src/inference/llama_cpp_prompt_test.ts",
+  "src/inference/llama_cpp_sequences_test.ts",
   "src/inference/llama_cpp_tools_test.ts",
   "src/inference/memory_preflight_test.ts",
   // Reads /proc/<pid>/stat (Deno grants it only with every permission) and runs programs as jobs.

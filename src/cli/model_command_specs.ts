@@ -1,5 +1,5 @@
 /**
- * The command specs of running models: `run`, `chat`, `embed` (in-process or
+ * The command specs of running models: `run`, `batch`, `chat`, `embed` (in-process or
  * through a daemon) and the daemon's own `serve` and `status`. Part of the
  * program's spec table (program.ts), kept apart so each file holds one
  * family of commands.
@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { MODEL_COMMAND_SPECS } from "./model_command_specs.ts";
- * console.log(MODEL_COMMAND_SPECS.map((c) => c.name)); // ["run", "chat", "embed", "serve", "status"]
+ * console.log(MODEL_COMMAND_SPECS.map((c) => c.name)); // ["run", "batch", "chat", "embed", "serve", "status"]
  * ```
  * @module
  */
@@ -74,7 +74,7 @@ export const STORIES = "https://example.com/models/stories260K.gguf";
 /** Its sha256. */
 export const STORIES_SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 
-/** The specs of run, chat, embed, serve and status, in the order help lists them. */
+/** The specs of run, batch, chat, embed, serve and status, in the order help lists them. */
 export const MODEL_COMMAND_SPECS: CommandSpec[] = [
   {
     name: "run",
@@ -102,6 +102,68 @@ export const MODEL_COMMAND_SPECS: CommandSpec[] = [
       "lode run hf:Qwen/Qwen3-0.6B-GGUF:Q8_0 'Why is the sky blue?' --system 'Answer in one sentence.'",
       "lode run qwen3 'List three colours' --json-schema colours.schema.json --temperature 0",
       "lode run stories260K 'Once upon a time' --json --verbose --threads 1 --stop '\\n'",
+    ],
+  },
+  {
+    name: "batch",
+    summary:
+      "answer a JSONL file of OpenAI Batch requests, resumably (output and errors as OpenAI writes them)",
+    args: [{
+      name: "input",
+      required: true,
+      description:
+        'JSONL, one request a line: {"custom_id","method":"POST","url":"/v1/chat/completions"|"/v1/completions"|"/v1/embeddings","body"}',
+    }],
+    options: [
+      {
+        name: "model",
+        short: "m",
+        type: "string",
+        value: "<name>",
+        description: "the stored model (default: the bodies' model)",
+      },
+      {
+        name: "output",
+        short: "o",
+        type: "string",
+        value: "<file>",
+        description: "where the answers go (JSONL; required)",
+      },
+      {
+        name: "errors",
+        type: "string",
+        value: "<file>",
+        description: "where failed requests go (default: OUTPUT with .errors before its extension)",
+      },
+      {
+        name: "parallel",
+        short: "p",
+        type: "string",
+        value: "<n>",
+        description: "requests decoded at once, as sequences of one context (default 4, at most 64)",
+      },
+      { name: "restart", type: "boolean", description: "discard the answers OUTPUT holds and start over" },
+      { name: "retry-errors", type: "boolean", description: "run again the requests the error file holds" },
+      {
+        name: "ctx-size",
+        short: "c",
+        type: "string",
+        value: "<n>",
+        description: "tokens of context each request gets, prompt and answer (default 2048)",
+      },
+      ...LOAD_OPTIONS.filter((o) => o.name !== "ctx-size"),
+      ...DAEMON_CLIENT_OPTIONS,
+    ],
+    examples: [
+      "lode batch requests.jsonl --model stories260K -o answers.jsonl",
+      "lode batch requests.jsonl -m stories260K -o answers.jsonl --parallel 8 --json",
+      "lode batch requests.jsonl -m stories260K -o answers.jsonl --retry-errors",
+    ],
+    notes: [
+      "The whole input is checked first (BATCH_INVALID lists the bad lines); nothing runs until it is good.",
+      "Each answer is written as it finishes (completion order; match them by custom_id). Run the same",
+      "command again after a crash or Ctrl-C: answered requests are skipped. Through the daemon of this",
+      "store when one runs (a job there: `lode job watch ID`), else in this process. docs/running.md.",
     ],
   },
   {

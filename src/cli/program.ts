@@ -319,12 +319,13 @@ export const PROGRAM: ProgramSpec = {
 };
 
 /** The commands whose events go to the sinks (the config file's `sinks`, `--sink`); `serve` attaches them to its daemon's stream. */
-export const SINK_COMMANDS: ReadonlySet<string> = new Set(["pull", "sync", "job"]);
+export const SINK_COMMANDS: ReadonlySet<string> = new Set(["pull", "sync", "job", "batch"]);
 
 /** Lazy loaders of the command implementations (literal specifiers: compile-safe). */
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   pull: () => import("./commands/pull.ts"),
   run: () => import("./commands/run.ts"),
+  batch: () => import("./commands/batch.ts"),
   chat: () => import("./commands/chat.ts"),
   embed: () => import("./commands/embed.ts"),
   ls: () => import("./commands/ls.ts"),

@@ -112,6 +112,8 @@ export function parseBatchInput(text: string, options: ParseBatchOptions): Batch
     const checked = checkLine(source, line);
     if ("problem" in checked) {
       problems.push(checked.problem);
+      const id = checked.problem.custom_id;
+      if (id !== undefined && !seen.has(id)) seen.set(id, line); // a later duplicate is told too
       continue;
     }
     const { customId, url, body } = checked;

@@ -29,7 +29,7 @@ import { sha256Bytes } from "../../store/hash.ts";
 import { type BatchResult, type BatchTarget, runBatchRequests } from "./batch_engine.ts";
 import { openBatchFiles } from "./batch_files.ts";
 import { checkFingerprint } from "./batch_fingerprint.ts";
-import { checkBatchSize, parseBatchInput } from "./batch_input.ts";
+import { type BatchInput, checkBatchSize, parseBatchInput } from "./batch_input.ts";
 
 /** Progress of a batch, in requests. */
 export interface BatchProgress {
@@ -113,13 +113,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
       details: { input: options.input, output: options.output, errors: errorsPath },
     });
   }
-  const bytes = await readInput(options.input);
-  const text = decode(options.input, bytes);
-  const input = parseBatchInput(text, {
-    file: options.input,
-    ...(options.model === undefined ? {} : { model: options.model }),
-  });
-  const inputSha256 = sha256Bytes(bytes);
+  const { input, sha256: inputSha256 } = await readBatchInput(options.input, options.model);
   const { sha256: modelSha256 } = await options.resolveModel(input.model);
   options.signal.throwIfAborted();
   // The fingerprint is checked before either file is touched: a refused run loses nothing.
@@ -201,6 +195,19 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
     parallel: options.parallel,
     elapsed_ms: started === null ? 0 : Math.round(now() - started),
   };
+}
+
+/** The checked requests of the input file at `path` and its SHA-256 (`BATCH_INVALID`, `FILE_NOT_FOUND`). */
+export async function readBatchInput(
+  path: string,
+  model?: string,
+): Promise<{ input: BatchInput; sha256: string }> {
+  const bytes = await readInput(path);
+  const input = parseBatchInput(decode(path, bytes), {
+    file: path,
+    ...(model === undefined ? {} : { model }),
+  });
+  return { input, sha256: sha256Bytes(bytes) };
 }
 
 async function nonEmpty(path: string): Promise<boolean> {

@@ -1,0 +1,276 @@
+/**
+ * `deno run -A scripts/bench_batch.ts`: the throughput of `lode batch` on a generated ~100M-parameter llama
+ * model (f16, cached in a temp directory as scripts/bench_inference.ts caches it), in one run, same threads:
+ * a batch of chat requests (64 by default, each `--max-tokens` tokens at temperature 0) run with
+ * `--parallel 1`, then 2, 4, 8 and 16, each a `lode batch … --no-daemon --json` process; then the same
+ * requests one by one with `lode run` (`--lines-run` of them, a process each, as a loop around `lode run`
+ * would). For each: generated tokens per second (the batch's own count over its own time, after the model
+ * is loaded; for `lode run`, all tokens over the wall time of the processes), the wall time per request
+ * including start-up and load, and the peak RSS (VmHWM) of the process. The answers of every setting are
+ * compared with those of `--parallel 1`.
+ *
+ * ```sh
+ * deno run -A scripts/bench_batch.ts [--lines 64] [--max-tokens 64] [--parallel 1,2,4,8,16] [--threads N]
+ *   [--ctx-size 256] [--lines-run 8] [--params 100M] [--tensor-type f16] [--model FILE] [--out FILE.json]
+ * ```
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { parseCount, type TensorType, writeGgufModel } from "./gen_gguf.ts";
+import { defaultThreads } from "../src/inference/default_threads.ts";
+
+const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+/** Prompts of a few dozen tokens each, different per request. */
+const SUBJECTS = [
+  "a dog",
+  "the sea",
+  "a red ball",
+  "a small town",
+  "the moon",
+  "a lost key",
+  "rain",
+  "a king",
+];
+
+/** One setting's measurements. */
+export interface BatchSample {
+  setting: string;
+  requests: number;
+  generatedTokens: number;
+  /** Generated tokens per second, after load. */
+  tokensPerSecond: number;
+  /** Wall milliseconds of the process(es), start-up and load included. */
+  wallMs: number;
+  /** Wall milliseconds per request. */
+  msPerRequest: number;
+  /** Peak resident memory of the process, in MiB (the largest of the `lode run` processes). */
+  peakRssMiB: number;
+  /** Answers that differ from `--parallel 1`'s (null for `--parallel 1` itself). */
+  differing: number | null;
+}
+
+function prompt(i: number): string {
+  const subject = SUBJECTS[i % SUBJECTS.length]!;
+  return `Request ${i}: tell a short story about ${subject}, with a beginning, a middle and an end. ` +
+    "Use simple words.".repeat(1 + (i % 3));
+}
+
+/** Runs a command, sampling its peak RSS from /proc while it runs. */
+async function measured(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string; wallMs: number; peakKiB: number }> {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let peakKiB = 0;
+  let running = true;
+  const sampling = (async () => {
+    while (running) {
+      try {
+        const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+        const hwm = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0);
+        peakKiB = Math.max(peakKiB, hwm);
+      } catch { /* gone */ }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.status,
+  ]);
+  running = false;
+  await sampling;
+  return { code: status.code, stdout, stderr, wallMs: performance.now() - started, peakKiB };
+}
+
+function answers(path: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of Deno.readTextFileSync(path).split("\n")) {
+    if (line === "") continue;
+    const l = JSON.parse(line);
+    out.set(l.custom_id, l.response.body.choices[0].message.content);
+  }
+  return out;
+}
+
+/** The cached benchmark model (shared with bench_inference.ts's cache). */
+async function cachedModel(
+  params: string,
+  tensorType: TensorType,
+  log: (l: string) => void,
+): Promise<string> {
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/lode-bench-inference`;
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/llama-${params}-${tensorType}-seed1.gguf`;
+  try {
+    await Deno.stat(path);
+    return path;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  log(`generating ${path} (once; cached for later runs)`);
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await writeGgufModel(tmp, { params: parseCount(params), tensorType, seed: 1 });
+  await Deno.rename(tmp, path);
+  return path;
+}
+
+/** Formats the samples as a table. */
+export function formatSamples(samples: BatchSample[]): string {
+  const base = samples.find((s) => s.setting === "--parallel 1");
+  const rows = samples.map((s) =>
+    [
+      s.setting.padEnd(16),
+      String(s.requests).padStart(4),
+      String(s.generatedTokens).padStart(6),
+      s.tokensPerSecond.toFixed(1).padStart(8),
+      (base ? `${(s.tokensPerSecond / base.tokensPerSecond).toFixed(2)}×` : "").padStart(6),
+      (s.msPerRequest / 1000).toFixed(2).padStart(8),
+      s.peakRssMiB.toFixed(0).padStart(7),
+      s.differing === null ? "" : `${s.differing}`.padStart(5),
+    ].join("  ")
+  );
+  return ["setting           req  tokens     tok/s  vs p1  s/request  RSS MiB  diff", ...rows].join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      lines: { type: "string", default: "64" },
+      "max-tokens": { type: "string", default: "64" },
+      parallel: { type: "string", default: "1,2,4,8,16" },
+      threads: { type: "string", default: String(defaultThreads()) },
+      "ctx-size": { type: "string", default: "256" },
+      "lines-run": { type: "string", default: "8" },
+      params: { type: "string", default: "100M" },
+      "tensor-type": { type: "string", default: "f16" },
+      model: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const log = (l: string) => console.error(l);
+  const model = values.model ?? await cachedModel(values.params!, values["tensor-type"] as TensorType, log);
+  const dir = await Deno.makeTempDir({ prefix: "lode-bench-batch-" });
+  const env = { MODELS_HOME: `${dir}/store`, NO_COLOR: "1", XDG_CONFIG_HOME: `${dir}/no-config` };
+  const threads = values.threads!;
+  const maxTokens = Number(values["max-tokens"]);
+  const lines = Number(values.lines);
+  try {
+    const imported = await measured(["import", model, "--name", "bench"], env);
+    if (imported.code !== 0) throw new Error(imported.stderr);
+    const input = `${dir}/in.jsonl`;
+    await Deno.writeTextFile(
+      input,
+      Array.from({ length: lines }, (_, i) =>
+        JSON.stringify({
+          custom_id: `req-${i}`,
+          method: "POST",
+          url: "/v1/chat/completions",
+          body: { messages: [{ role: "user", content: prompt(i) }], max_tokens: maxTokens, temperature: 0 },
+        })).join("\n") + "\n",
+    );
+    const samples: BatchSample[] = [];
+    let reference: Map<string, string> | undefined;
+    for (const p of values.parallel!.split(",").map(Number)) {
+      const output = `${dir}/out-${p}.jsonl`;
+      log(`lode batch --parallel ${p} …`);
+      const r = await measured([
+        "batch",
+        input,
+        "-m",
+        "bench",
+        "-o",
+        output,
+        "-p",
+        String(p),
+        "--threads",
+        threads,
+        "--ctx-size",
+        values["ctx-size"]!,
+        "--no-daemon",
+        "--cpu-affinity",
+        "off",
+        "--json",
+      ], env);
+      if (r.code !== 0) {
+        throw new Error(`lode batch --parallel ${p} failed: ${r.stderr}\n${r.stdout.slice(-2000)}`);
+      }
+      const record = r.stdout.split("\n").filter((l) => l.includes('"event":"job"')).map((l) => JSON.parse(l))
+        .at(-1);
+      const result = record.result as { generated_tokens: number; tokens_per_second: number; total: number };
+      const got = answers(output);
+      const differing = reference === undefined
+        ? null
+        : [...reference.keys()].filter((id) => reference!.get(id) !== got.get(id)).length;
+      reference ??= got;
+      samples.push({
+        setting: `--parallel ${p}`,
+        requests: result.total,
+        generatedTokens: result.generated_tokens,
+        tokensPerSecond: result.tokens_per_second,
+        wallMs: r.wallMs,
+        msPerRequest: r.wallMs / result.total,
+        peakRssMiB: r.peakKiB / 1024,
+        differing,
+      });
+      log(formatSamples(samples.slice(-1)));
+    }
+    const runs = Math.min(Number(values["lines-run"]), lines);
+    if (runs > 0) {
+      log(`lode run, ${runs} requests one by one …`);
+      let tokens = 0;
+      let wall = 0;
+      let peak = 0;
+      for (let i = 0; i < runs; i++) {
+        const r = await measured([
+          "run",
+          "bench",
+          prompt(i),
+          "--json",
+          "-n",
+          String(maxTokens),
+          "--temperature",
+          "0",
+          "--threads",
+          threads,
+          "--ctx-size",
+          values["ctx-size"]!,
+          "--no-daemon",
+          "--cpu-affinity",
+          "off",
+        ], env);
+        if (r.code !== 0) throw new Error(`lode run failed: ${r.stderr}`);
+        const done = r.stdout.split("\n").filter((l) =>
+          l.includes('"event":"done"')
+        ).map((l) => JSON.parse(l))[0];
+        tokens += done.usage.generatedTokens;
+        wall += r.wallMs;
+        peak = Math.max(peak, r.peakKiB);
+      }
+      samples.push({
+        setting: "lode run × 1",
+        requests: runs,
+        generatedTokens: tokens,
+        tokensPerSecond: tokens / (wall / 1000),
+        wallMs: wall,
+        msPerRequest: wall / runs,
+        peakRssMiB: peak / 1024,
+        differing: null,
+      });
+    }
+    console.log(`model ${model}, ${lines} chat requests × ${maxTokens} tokens, threads ${threads}`);
+    console.log(formatSamples(samples));
+    if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(samples, null, 2) + "\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
