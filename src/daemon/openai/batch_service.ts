@@ -94,7 +94,9 @@ export class BatchService {
         details: { field: "input_file_id" },
       });
     }
-    const text = await Deno.readTextFile(this.#o.files.dataPath(input.id));
+    const text = await Deno.readTextFile(this.#o.files.dataPath(input.id)).catch((e) => {
+      throw e instanceof Deno.errors.NotFound ? noSuchFile(input.id, "input_file_id") : e;
+    });
     const check = checkBatchInput(text, { file: input.filename, endpoint: params.endpoint });
     const now = this.#now();
     const record: BatchRecord = {

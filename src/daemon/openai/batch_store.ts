@@ -104,7 +104,7 @@ export class BatchStore {
     const out: BatchRecord[] = [];
     try {
       for await (const entry of Deno.readDir(this.dir)) {
-        if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+        if (!entry.isFile || !entry.name.endsWith(".json") || !ID.test(entry.name.slice(0, -5))) continue;
         const record = await this.#read(joinPath(this.dir, entry.name));
         if (record !== null) out.push(record);
       }

@@ -16,7 +16,7 @@ import { LodeError } from "../../errors.ts";
 import { type BatchJobs, BatchService } from "./batch_service.ts";
 import { FileStore } from "./file_store.ts";
 import { FilesApi } from "./files_api.ts";
-import { readJsonBody } from "./http_intake.ts";
+import { pathSegments, readJsonBody } from "./http_intake.ts";
 import { json, methodNotAllowed } from "./openai_responses.ts";
 
 /** Options of {@link BatchesApi}. */
@@ -36,7 +36,7 @@ export class BatchesApi {
 
   /** Answers a request for `path` (`/v1/batches…`, no trailing slash). */
   async handle(req: Request, path: string): Promise<Response> {
-    const rest = path.slice("/v1/batches".length).split("/").filter((s) => s !== "").map(decodeURIComponent);
+    const rest = pathSegments(path, "/v1/batches");
     const { service } = this.#o;
     if (rest.length === 0) {
       if (req.method === "POST") {

@@ -167,7 +167,8 @@ export class FileStore {
     const out: FileObject[] = [];
     try {
       for await (const entry of Deno.readDir(this.dir)) {
-        if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+        // `<id>.json` only: a batch job keeps its fingerprint beside its output (`<id>.data.lode-batch.json`).
+        if (!entry.isFile || !entry.name.endsWith(".json") || !ID.test(entry.name.slice(0, -5))) continue;
         const object = await this.#read(joinPath(this.dir, entry.name));
         if (object !== null) out.push(object);
       }

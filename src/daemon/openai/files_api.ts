@@ -18,6 +18,7 @@
 import { LodeError } from "../../errors.ts";
 import { type FileObject, type FileStore, fileTooLarge } from "./file_store.ts";
 import { badForm, readMultipart } from "./multipart.ts";
+import { pathSegments } from "./http_intake.ts";
 import { json, methodNotAllowed } from "./openai_responses.ts";
 import { badRequest } from "./openai_translate.ts";
 import { listPage } from "./list_page.ts";
@@ -46,7 +47,7 @@ export class FilesApi {
 
   /** Answers a request for `path` (`/v1/files…`, no trailing slash); throws errors for the front to encode. */
   async handle(req: Request, path: string): Promise<Response> {
-    const rest = path.slice("/v1/files".length).split("/").filter((s) => s !== "").map(decodeURIComponent);
+    const rest = pathSegments(path, "/v1/files");
     if (rest.length === 0) {
       if (req.method === "POST") return json(200, await this.#upload(req));
       if (req.method === "GET") return json(200, await this.#list(new URL(req.url).searchParams));

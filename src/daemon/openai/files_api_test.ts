@@ -25,7 +25,7 @@ async function withFiles(body: (world: World, store: string) => Promise<void>): 
 }
 
 Deno.test("files.create, list, retrieve, content, delete through the openai client", async () => {
-  await withFiles(async ({ client }) => {
+  await withFiles(async ({ client, http }) => {
     const file = await client.files.create({ file: new File([LINE], "in.jsonl"), purpose: "batch" });
     assert.match(file.id, /^file-/);
     assert.deepEqual([file.object, file.bytes, file.filename, file.purpose, file.status], [
@@ -57,6 +57,8 @@ Deno.test("files.create, list, retrieve, content, delete through the openai clie
       "FILE_NOT_FOUND",
     ]);
     assert.match(gone.message, /No such File object/);
+    const undecodable = await fetch(`${http.url}/files/%E0/content`);
+    assert.deepEqual([undecodable.status, (await undecodable.json()).error.code], [404, "FILE_NOT_FOUND"]);
   });
 });
 
