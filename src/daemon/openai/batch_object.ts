@@ -4,7 +4,7 @@
  *
  * | job                                      | batch         |
  * | ---------------------------------------- | ------------- |
- * | none (the input was refused)             | `failed`      |
+ * | none (the input was refused, or removed) | `failed`      |
  * | `queued`                                 | `validating`  |
  * | `running`, `interrupted` (resumed next)  | `in_progress` |
  * | … every request answered, not yet ended  | `finalizing`  |
@@ -82,7 +82,7 @@ export interface BatchObject {
 
 /** The status of a batch whose job is `job` (null: none was submitted). */
 export function batchStatus(record: BatchRecord, job: JobRecord | null): BatchStatus {
-  if (job === null) return record.errors === null ? "validating" : "failed";
+  if (job === null) return record.errors === null && record.job_id === null ? "validating" : "failed";
   switch (job.state) {
     case "succeeded":
       return record.finalized === null ? "finalizing" : "completed";
@@ -126,7 +126,7 @@ export function batchObject(record: BatchRecord, job: JobRecord | null): BatchOb
   const status = batchStatus(record, job);
   const started = seconds(job?.started_at ?? null);
   const ended = seconds(job?.finished_at ?? null);
-  const errors = record.errors ?? jobErrors(job);
+  const errors = record.errors ?? jobErrors(record, job);
   return {
     id: record.id,
     object: "batch",
@@ -156,7 +156,11 @@ export function batchObject(record: BatchRecord, job: JobRecord | null): BatchOb
  * A failed job's error as a batch's `errors`: each problem of a `BATCH_INVALID` (its line, field and
  * message, when the record keeps them), else the error itself.
  */
-function jobErrors(job: JobRecord | null): BatchError[] | null {
+function jobErrors(record: BatchRecord, job: JobRecord | null): BatchError[] | null {
+  if (job === null && record.job_id !== null) {
+    const message = `the job ${record.job_id} that ran this batch is gone from the store`;
+    return [{ code: "JOB_NOT_FOUND", message, param: null, line: null }];
+  }
   if (job === null || job.state !== "failed" || job.error === null) return null;
   const problems = (job.result as { problems?: unknown } | null)?.problems;
   if (Array.isArray(problems) && problems.length > 0) {

@@ -53,6 +53,8 @@ Deno.test("batchObject: statuses from the job's state", () => {
   const status = (record: BatchRecord, j: JobRecord | null) => batchObject(record, j).status;
   assert.equal(status({ ...RECORD, job_id: null, errors: [] }, null), "failed");
   assert.equal(status(RECORD, job("queued")), "validating");
+  assert.equal(status(RECORD, null), "failed", "its job removed from the store");
+  assert.equal(batchObject(RECORD, null).errors?.data[0]?.code, "JOB_NOT_FOUND");
   assert.equal(
     status(RECORD, job("running", { progress: { unit: "inputs", done: 1, total: 4 } })),
     "in_progress",

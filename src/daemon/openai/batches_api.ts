@@ -67,6 +67,8 @@ export function createBatchApi(o: {
   maxBodyBytes?: number;
   maxFileBytes?: number;
   notice?: (line: string) => void;
+  /** Wall clock in milliseconds. Default `Date.now`. */
+  clock?: () => number;
 }): { files: FilesApi; batches: BatchesApi; start: () => Promise<void> } {
   const store = new FileStore(o.storeRoot);
   const service = new BatchService({
@@ -74,6 +76,7 @@ export function createBatchApi(o: {
     jobs: o.jobs,
     files: store,
     ...(o.notice ? { notice: o.notice } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
   });
   return {
     files: new FilesApi({

@@ -1,9 +1,11 @@
 /**
  * `/v1/batches` through the official `openai` client on a real front on 127.0.0.1, with the daemon's jobs
- * over a store in a temp directory but no batch engine (the job fails `JOB_NOT_IMPLEMENTED`): what is
- * checked at create (its fields, the input file: mixed models, bad lines, another endpoint, an empty or
- * unknown file), how a failed job shows, list pages, retrieve and cancel of unknown or ended batches, and
- * records read back by a new service.
+ * over a store in a temp directory and no model: without a batch effect the job fails
+ * `JOB_NOT_IMPLEMENTED`; with one that waits to be cancelled it stays in progress. What is checked at
+ * create (its fields, the input file: mixed models, bad lines, another endpoint, an empty or unknown file),
+ * how a failed job shows, list pages, retrieve and cancel of unknown or ended batches, cancelling, expiry
+ * past the 24 h window (on a clock the test moves), and records read back by a new service. Batches run on
+ * the model: tests/serve_http_batch_test.ts.
  */
 import assert from "node:assert/strict";
 import { EventStream } from "../../events/event_stream.ts";
@@ -11,6 +13,7 @@ import { ModelStore } from "../../store/model_store.ts";
 import { withTempDir } from "../../../tests/support/temp_dir.ts";
 import { apiError, withFront, type World } from "../../../tests/support/openai_front.ts";
 import { DaemonJobs } from "../jobs/daemon_jobs.ts";
+import type { BatchEffect, JobEffects } from "../../jobs/job_context.ts";
 import { createBatchApi } from "./batches_api.ts";
 
 const line = (id: string, model = "stories260K", url = "/v1/chat/completions") =>
@@ -21,11 +24,19 @@ const line = (id: string, model = "stories260K", url = "/v1/chat/completions") =
     body: { model, messages: [{ role: "user", content: "Hi" }] },
   });
 
-async function withBatches(body: (world: World, root: string) => Promise<void>): Promise<void> {
+/** A batch effect that answers nothing and ends when its job is cancelled. */
+const waitForCancel: BatchEffect = (_spec, { signal }) =>
+  new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
+
+async function withBatches(
+  body: (world: World, root: string) => Promise<void>,
+  o: { effects?: JobEffects; clock?: () => number } = {},
+): Promise<void> {
   await withTempDir(async (root) => {
     const store = await ModelStore.open(root);
-    const jobs = new DaemonJobs({ store, events: new EventStream(), effects: {} });
-    await withFront({ batchApi: createBatchApi({ storeRoot: root, jobs }) }, (world) => body(world, root));
+    const jobs = new DaemonJobs({ store, events: new EventStream(), effects: o.effects ?? {} });
+    const batchApi = createBatchApi({ storeRoot: root, jobs, ...(o.clock ? { clock: o.clock } : {}) });
+    await withFront({ batchApi }, (world) => body(world, root));
     await jobs.stop();
   }, { prefix: "lode-batches-api-" });
 }
@@ -164,4 +175,36 @@ Deno.test("a batch whose job fails is failed with the job's error; list pages; c
     );
     assert.equal((await retrieved.json()).status, "failed");
   });
+});
+
+Deno.test("cancel: cancelling, then cancelled without an output file; a batch past its 24 h window expires", async () => {
+  let now = Date.now();
+  await withBatches(async (world) => {
+    const { client } = world;
+    const input_file_id = await upload(world, line("a") + "\n");
+    const params = { input_file_id, endpoint: "/v1/chat/completions", completion_window: "24h" } as const;
+    const first = await client.batches.create(params);
+    assert.equal(first.status, "in_progress");
+    const deleting = await apiError(client.files.delete(input_file_id));
+    assert.deepEqual([deleting.status, deleting.param], [400, "file_id"]);
+    assert.match(deleting.message, new RegExp(first.id));
+    const cancelling = await client.batches.cancel(first.id);
+    assert.ok(["cancelling", "cancelled"].includes(cancelling.status), cancelling.status);
+    let batch = cancelling;
+    while (batch.status !== "cancelled") batch = await client.batches.retrieve(first.id);
+    assert.deepEqual([batch.output_file_id, batch.error_file_id], [null, null]);
+    assert.ok(batch.cancelled_at! >= batch.cancelling_at!);
+
+    const second = await client.batches.create(params);
+    now += 24 * 3600 * 1000;
+    batch = await client.batches.retrieve(second.id);
+    while (batch.status !== "expired") batch = await client.batches.retrieve(second.id);
+    assert.equal(batch.expired_at, Math.floor(now / 1000));
+    assert.equal(typeof batch.cancelled_at, "number");
+    assert.deepEqual(await client.files.delete(input_file_id), {
+      id: input_file_id,
+      object: "file",
+      deleted: true,
+    });
+  }, { effects: { batch: waitForCancel }, clock: () => now });
 });
