@@ -1,7 +1,8 @@
 /**
  * The OpenAI Batch API on the HTTP front: `POST /v1/batches` (create), `GET /v1/batches` (list: `after`,
  * `limit`), `GET /v1/batches/{id}` (retrieve) and `POST /v1/batches/{id}/cancel`, answered by the
- * {@link BatchService}. Errors are thrown for the front to encode in OpenAI's shape.
+ * {@link BatchService}. Errors are thrown for the front to encode in OpenAI's shape. {@link createBatchApi}
+ * puts them together with the Files API (files_api.ts) over a store, for the front to route to.
  *
  * @example
  * ```ts
@@ -57,10 +58,17 @@ export class BatchesApi {
   }
 }
 
-/**
- * The Files and Batch APIs of the store at `storeRoot`, run by `jobs`; `start` resumes the batches a
- * stopped daemon left and registers the files of those that ended.
- */
+/** The Files and Batch APIs together, as the HTTP front routes to them. */
+export interface BatchApi {
+  /** True for `/v1/files…` and `/v1/batches…`. */
+  serves(path: string): boolean;
+  /** Answers a request for such a `path`; throws errors for the front to encode. */
+  handle(req: Request, path: string): Promise<Response>;
+  /** Resumes the batches a stopped daemon left and registers the files of those that ended. */
+  start(): Promise<void>;
+}
+
+/** The Files and Batch APIs of the store at `storeRoot`, run by `jobs`. */
 export function createBatchApi(o: {
   storeRoot: string;
   jobs: BatchJobs;
@@ -69,7 +77,7 @@ export function createBatchApi(o: {
   notice?: (line: string) => void;
   /** Wall clock in milliseconds. Default `Date.now`. */
   clock?: () => number;
-}): { files: FilesApi; batches: BatchesApi; start: () => Promise<void> } {
+}): BatchApi {
   const store = new FileStore(o.storeRoot);
   const service = new BatchService({
     storeRoot: o.storeRoot,
@@ -78,13 +86,16 @@ export function createBatchApi(o: {
     ...(o.notice ? { notice: o.notice } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
   });
+  const files = new FilesApi({
+    files: store,
+    usedBy: (id) => service.usedBy(id),
+    ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+  });
+  const batches = new BatchesApi({ service, maxBodyBytes: o.maxBodyBytes ?? 4 * 1024 * 1024 });
+  const route = (path: string) => /^\/v1\/(files|batches)(\/|$)/.exec(path)?.[1];
   return {
-    files: new FilesApi({
-      files: store,
-      usedBy: (id) => service.usedBy(id),
-      ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
-    }),
-    batches: new BatchesApi({ service, maxBodyBytes: o.maxBodyBytes ?? 4 * 1024 * 1024 }),
+    serves: (path) => route(path) !== undefined,
+    handle: (req, path) => (route(path) === "files" ? files : batches).handle(req, path),
     start: () => service.start(),
   };
 }

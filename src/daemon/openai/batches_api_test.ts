@@ -169,7 +169,7 @@ Deno.test("a batch whose job fails is failed with the job's error; list pages; c
     });
     const again = createBatchApi({ storeRoot: root, jobs });
     await again.start();
-    const retrieved = await again.batches.handle(
+    const retrieved = await again.handle(
       new Request(`http://127.0.0.1/v1/batches/${created.id}`),
       `/v1/batches/${created.id}`,
     );

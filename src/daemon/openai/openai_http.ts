@@ -57,8 +57,7 @@ import type { Request, RequestOf } from "../wire/protocol.ts";
 import { InferenceService, type ServiceCall } from "../server/inference_service.ts";
 import { answerGeneration, type Ran } from "./openai_generation.ts";
 import { answerCompletionBatch } from "./completions_batch.ts";
-import type { FilesApi } from "./files_api.ts";
-import type { BatchesApi } from "./batches_api.ts";
+import type { BatchApi } from "./batches_api.ts";
 import type { Router } from "../router/router.ts";
 
 /** Options of {@link startOpenAiHttp}. */
@@ -84,7 +83,7 @@ export interface OpenAiHttpOptions {
   /** Wall clock in milliseconds, for `created`. Default `Date.now`. */
   clock?: () => number;
   /** The Files and Batch APIs (`/v1/files`, `/v1/batches`), when the daemon runs jobs. */
-  batchApi?: { files: FilesApi; batches: BatchesApi };
+  batchApi?: BatchApi;
 }
 
 /** A running HTTP front. */
@@ -204,10 +203,9 @@ class Front {
         return await this.#models(req, decodeURIComponent(path.slice("/v1/models/".length)));
       }
       const api = this.#o.batchApi;
-      const resource = /^\/v1\/(files|batches)(\/|$)/.exec(path)?.[1];
-      if (api !== undefined && resource !== undefined) {
+      if (api?.serves(path)) {
         if (this.#draining && req.method !== "GET") throw drainingError();
-        return await (resource === "files" ? api.files : api.batches).handle(req, path);
+        return await api.handle(req, path);
       }
       const kind = GENERATIONS[path];
       if (!ENDPOINTS.has(path)) {
