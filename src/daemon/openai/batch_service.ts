@@ -127,7 +127,7 @@ export class BatchService {
       record.job_id = job.id;
       await this.store.write(record);
       this.#follow(record);
-      return batchObject(record, job);
+      return batchObject(record, recorded(job));
     }
     await this.store.write(record);
     return batchObject(record, null);
@@ -289,10 +289,7 @@ export class BatchService {
   async #job(record: BatchRecord): Promise<JobRecord | null> {
     if (record.job_id === null) return null;
     try {
-      const job = await this.#o.jobs.get(record.job_id);
-      // A running job's final state is known before its record is written (its end, its error): until
-      // then it is still running.
-      return isFinished(job.state) && job.finished_at === null ? { ...job, state: "running" } : job;
+      return recorded(await this.#o.jobs.get(record.job_id));
     } catch (e) {
       if (isLodeError(e, "JOB_NOT_FOUND")) return null;
       throw e;
@@ -302,4 +299,14 @@ export class BatchService {
   #now(): number {
     return (this.#o.clock ?? Date.now)();
   }
+}
+
+/**
+ * `job` as far as its record tells: a running job's state is known before its record holds what goes with
+ * it (its start, its end and error), and until then it is still in the state before.
+ */
+function recorded(job: JobRecord): JobRecord {
+  if (isFinished(job.state) && job.finished_at === null) return { ...job, state: "running" };
+  if (job.state === "running" && job.started_at === null) return { ...job, state: "queued" };
+  return job;
 }

@@ -216,16 +216,19 @@ class Chunks {
         while (true) {
           const at = indexOf(this.#buffer, marker, 0);
           if (at !== -1) {
-            const out = this.#buffer.slice(0, at);
+            const out = this.#buffer.subarray(0, at);
             this.#buffer = this.#buffer.subarray(at + marker.length);
             if (out.length > 0) controller.enqueue(out);
             controller.close();
             finish(true);
             return;
           }
-          const safe = this.#buffer.length - marker.length + 1;
+          // A marker not in the buffer can only start in its last bytes, at a byte that starts the marker.
+          const tail = Math.max(0, this.#buffer.length - marker.length + 1);
+          const start = this.#buffer.indexOf(marker[0]!, tail);
+          const safe = start === -1 ? this.#buffer.length : start;
           if (safe > 0) {
-            controller.enqueue(this.#buffer.slice(0, safe));
+            controller.enqueue(this.#buffer.subarray(0, safe));
             this.#buffer = this.#buffer.subarray(safe);
             return;
           }
