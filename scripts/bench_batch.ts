@@ -45,6 +45,10 @@ export interface BatchSample {
   wallMs: number;
   /** Wall milliseconds per request. */
   msPerRequest: number;
+  /** CPU seconds of the process(es), user and system, start-up and load included. */
+  cpuS: number;
+  /** Generated tokens per CPU second (steadier than per wall second on a busy machine). */
+  tokensPerCpuS: number;
   /** Peak resident memory of the process, in MiB (the largest of the `lode run` processes). */
   peakRssMiB: number;
   /** Answers that differ from `--parallel 1`'s (null for `--parallel 1` itself). */
@@ -57,38 +61,31 @@ function prompt(i: number): string {
     "Use simple words.".repeat(1 + (i % 3));
 }
 
-/** Runs a command, sampling its peak RSS from /proc while it runs. */
+/** Runs a command under `/usr/bin/time`: its wall time, CPU time (user + system) and peak RSS. */
 async function measured(
   args: string[],
   env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string; wallMs: number; peakKiB: number }> {
+): Promise<{ code: number; stdout: string; stderr: string; wallMs: number; cpuS: number; peakKiB: number }> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN_TS, ...args],
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "TIME %U %S %M", Deno.execPath(), "run", "-A", MAIN_TS, ...args],
     env,
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
-  let peakKiB = 0;
-  let running = true;
-  const sampling = (async () => {
-    while (running) {
-      try {
-        const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-        const hwm = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0);
-        peakKiB = Math.max(peakKiB, hwm);
-      } catch { /* gone */ }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.status,
-  ]);
-  running = false;
-  await sampling;
-  return { code: status.code, stdout, stderr, wallMs: performance.now() - started, peakKiB };
+  }).output();
+  const wallMs = performance.now() - started;
+  const stderr = new TextDecoder().decode(out.stderr);
+  const [user, system, rss] = (stderr.match(/TIME (\S+) (\S+) (\d+)\s*$/)?.slice(1) ?? ["0", "0", "0"]).map(
+    Number,
+  );
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr,
+    wallMs,
+    cpuS: user! + system!,
+    peakKiB: rss!,
+  };
 }
 
 function answers(path: string): Map<string, string> {
@@ -134,11 +131,13 @@ export function formatSamples(samples: BatchSample[]): string {
       s.tokensPerSecond.toFixed(1).padStart(8),
       (base ? `${(s.tokensPerSecond / base.tokensPerSecond).toFixed(2)}×` : "").padStart(6),
       (s.msPerRequest / 1000).toFixed(2).padStart(8),
+      s.tokensPerCpuS.toFixed(1).padStart(9),
       s.peakRssMiB.toFixed(0).padStart(7),
       s.differing === null ? "" : `${s.differing}`.padStart(5),
     ].join("  ")
   );
-  return ["setting           req  tokens     tok/s  vs p1  s/request  RSS MiB  diff", ...rows].join("\n");
+  return ["setting           req  tokens     tok/s  vs p1  s/request  tok/cpu-s  RSS MiB  diff", ...rows]
+    .join("\n");
 }
 
 if (import.meta.main) {
@@ -218,6 +217,8 @@ if (import.meta.main) {
         generatedTokens: result.generated_tokens,
         tokensPerSecond: result.tokens_per_second,
         wallMs: r.wallMs,
+        cpuS: r.cpuS,
+        tokensPerCpuS: result.generated_tokens / r.cpuS,
         msPerRequest: r.wallMs / result.total,
         peakRssMiB: r.peakKiB / 1024,
         differing,
@@ -230,6 +231,7 @@ if (import.meta.main) {
       let tokens = 0;
       let wall = 0;
       let peak = 0;
+      let cpu = 0;
       for (let i = 0; i < runs; i++) {
         const r = await measured([
           "run",
@@ -254,6 +256,7 @@ if (import.meta.main) {
         ).map((l) => JSON.parse(l))[0];
         tokens += done.usage.generatedTokens;
         wall += r.wallMs;
+        cpu += r.cpuS;
         peak = Math.max(peak, r.peakKiB);
       }
       samples.push({
@@ -262,6 +265,8 @@ if (import.meta.main) {
         generatedTokens: tokens,
         tokensPerSecond: tokens / (wall / 1000),
         wallMs: wall,
+        cpuS: cpu,
+        tokensPerCpuS: tokens / cpu,
         msPerRequest: wall / runs,
         peakRssMiB: peak / 1024,
         differing: null,

@@ -41,6 +41,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/cli/command_stream_test.ts",
   "src/cli/context_test.ts",
   "src/cli/model_session_test.ts",
+  "src/daemon/batch/batch_job_test.ts",
   "src/daemon/openai/batches_api_test.ts",
   "src/daemon/openai/cors_test.ts",
   "src/daemon/openai/files_api_test.ts",

@@ -39,6 +39,7 @@ import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
 import { errorMessage, LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
+import { createSequences } from "./llama_cpp_slots.ts";
 import { chatWrapperFor } from "./llama_cpp_chat.ts";
 import { wrapperSupportsTools } from "./llama_cpp_tools.ts";
 import { openFfiVocabulary } from "./llama_cpp_ffi_vocabulary.ts";
@@ -167,13 +168,11 @@ class LlamaCppBackend implements Backend {
         cpuOnly: llama.gpu === false || model.gpuLayers === 0,
       });
       notify(options.onStatus, { status: "loading_model", phase: "kv_cache", n_ctx: nCtx });
-      // The context's tokens are shared out among its sequences; node-llama-cpp sizes one sequence.
-      const sequences = options.sequences ?? 1;
-      const context = await model.createContext({
-        contextSize: Math.max(1, Math.floor(nCtx / sequences)),
-        sequences,
+      const { context, slots } = await createSequences(lib, model, {
+        contextSize: nCtx,
+        sequences: options.sequences ?? 1,
         threads,
-        createSignal: signal,
+        signal,
       });
       const capabilities: Capabilities = {
         backend: LLAMA_CPP_BACKEND_NAME,
@@ -205,7 +204,7 @@ class LlamaCppBackend implements Backend {
         capabilities,
         info,
         now: this.#now,
-        sequences,
+        slots,
         onClosed: (s) => this.#sessions.delete(s),
       });
       this.#sessions.add(session);

@@ -40,7 +40,7 @@ import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_cha
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
 import { PromptMeter } from "./llama_cpp_prompt.ts";
 import { type CheckedTools, checkTools, ToolCallStream } from "./llama_cpp_tools.ts";
-import { type Slot, SlotPool } from "./llama_cpp_slots.ts";
+import type { Slot, SlotPool } from "./llama_cpp_slots.ts";
 import { detokenizeWith, tokenizeWith } from "./llama_cpp_vocabulary.ts";
 import {
   checkAfterGeneration,
@@ -67,8 +67,8 @@ export interface SessionParts {
   info: SessionInfo;
   now: () => number;
   onClosed: (session: LlamaCppSession) => void;
-  /** Sequences of `context` (default 1). */
-  sequences?: number;
+  /** The sequences of `context`, one generation on each at a time. */
+  slots: SlotPool;
 }
 
 /** One generation, run on a free sequence; `promptTokens` were counted (and fit) at the call. */
@@ -102,7 +102,7 @@ export class LlamaCppSession implements Session {
     this.#parts = parts;
     this.capabilities = parts.capabilities;
     this.info = parts.info;
-    this.#slots = new SlotPool(parts.lib, parts.context, parts.sequences ?? 1);
+    this.#slots = parts.slots;
     this.#meter = new PromptMeter(parts.model, parts.context.contextSize, parts.info.path);
     this.#embedder = new LlamaCppEmbedder({
       model: parts.model,

@@ -2,9 +2,10 @@
  * The sequences of a llama.cpp context, one generation on each at a time: a {@link Slot} is one sequence
  * with its text completion and (made on first use) its chat and tool-forcing wrapper. A generation takes a
  * free slot and waits, in call order, while none is free; node-llama-cpp decodes the tokens of the busy
- * sequences together, in one batch. With one sequence, generations run one after another in call order.
+ * sequences together, in one batch, and {@link gatherSchedule} waits a moment for all of them before a
+ * decode. With one sequence, generations run one after another in call order.
  *
- * Created only by `LlamaCppSession`.
+ * Created by the backend's `load` ({@link createSequences}), used by `LlamaCppSession`.
  *
  * @example
  * ```ts
@@ -25,6 +26,68 @@ export interface Slot {
   chat(wrapper: NodeLlamaCpp.ChatWrapper): { chat: NodeLlamaCpp.LlamaChat; forcing: ToolForcingWrapper };
 }
 
+/** Longest a decode waits for the other busy sequences' tokens before it goes without them. */
+export const GATHER_WAIT_MS = 4;
+
+/**
+ * A node-llama-cpp dispatch schedule that gathers the busy sequences' tokens into one decode: it dispatches
+ * once every sequence running a generation (`busy`) has queued its next tokens (`queued`), or after
+ * {@link GATHER_WAIT_MS}. node-llama-cpp's own (`nextCycle`) dispatches on the next turn of the event loop,
+ * which leaves out a sequence still sampling its last token, so sequences are often decoded one by one.
+ * `queued` is null when the context does not tell (then: the next turn).
+ */
+export function gatherSchedule(
+  busy: () => number,
+  queued: () => number | null,
+): (dispatch: () => void) => void {
+  return (dispatch) => {
+    const started = performance.now();
+    const check = () => {
+      const waiting = queued();
+      if (waiting === null || waiting >= busy() || performance.now() - started >= GATHER_WAIT_MS) dispatch();
+      else setTimeout(check, 0);
+    };
+    setTimeout(check, 0);
+  };
+}
+
+/** The number of sequences with tokens queued for the next decode of `context` (node-llama-cpp internals). */
+export function queuedSequences(context: NodeLlamaCpp.LlamaContext): number | null {
+  const ids = (context as unknown as { _queuedDecodeSequenceIds?: unknown })._queuedDecodeSequenceIds;
+  return ids instanceof Set ? ids.size : null;
+}
+
+/**
+ * A context of `sequences` sequences sharing `contextSize` tokens (node-llama-cpp sizes one sequence: each
+ * gets `contextSize / sequences`), and its slots; several sequences' tokens are gathered into one decode.
+ */
+export async function createSequences(
+  lib: typeof NodeLlamaCpp,
+  model: NodeLlamaCpp.LlamaModel,
+  options: { contextSize: number; sequences: number; threads: number; signal?: AbortSignal },
+): Promise<{ context: NodeLlamaCpp.LlamaContext; slots: SlotPool }> {
+  const { sequences } = options;
+  const made: { slots?: SlotPool; context?: NodeLlamaCpp.LlamaContext } = {};
+  const batching = sequences === 1 ? {} : {
+    batching: {
+      dispatchSchedule: gatherSchedule(
+        () => made.slots?.busy ?? sequences,
+        () => made.context === undefined ? null : queuedSequences(made.context),
+      ),
+    },
+  };
+  const context = await model.createContext({
+    contextSize: Math.max(1, Math.floor(options.contextSize / sequences)),
+    sequences,
+    threads: options.threads,
+    ...(options.signal ? { createSignal: options.signal } : {}),
+    ...batching,
+  });
+  made.context = context;
+  made.slots = new SlotPool(lib, context, sequences);
+  return { context, slots: made.slots };
+}
+
 /** The slots of one context. */
 export class SlotPool {
   readonly #all: SlotImpl[] = [];
@@ -43,6 +106,11 @@ export class SlotPool {
   /** Sequences of the context. */
   get size(): number {
     return this.#all.length;
+  }
+
+  /** Sequences running a generation now. */
+  get busy(): number {
+    return this.#all.length - this.#free.length;
   }
 
   /** Runs `body` on a free slot, when one is (in call order). */

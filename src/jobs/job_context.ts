@@ -37,6 +37,8 @@ export type BatchEffect = (
     onEvent: (event: { event: string }) => void;
     /** Requests answered of `total`, how many failed, the rate and the time left. */
     progress: (done: number, total: number, rate: ProgressRate) => void;
+    /** True when the job runs again (`lode job resume`): its spec's `restart` and `retry_errors` were done. */
+    resumed: boolean;
   },
 ) => Promise<BatchEffectResult>;
 
@@ -63,6 +65,8 @@ export interface JobEffects {
 /** A kind runner's world. */
 export interface JobContext {
   id: string;
+  /** How many times the job was started, this time included. */
+  attempts: number;
   plan: JobPlan;
   /** The job's own directory (`<store>/jobs/<id>`). */
   dir: string;

@@ -77,6 +77,7 @@ export async function runJob(record: JobRecord, options: RunJobOptions): Promise
   };
   const ctx: JobContext = {
     id: current.id,
+    attempts: current.attempts + 1,
     plan: current.plan,
     dir: records.jobDir(current.id),
     cwd: current.cwd,
@@ -216,6 +217,7 @@ async function runKind(ctx: JobContext): Promise<unknown> {
         signal: ctx.signal,
         onEvent: forward,
         progress: (done, total, rate) => ctx.progress(done, total, undefined, rate),
+        resumed: ctx.attempts > 1,
       });
       ctx.artifact(await fileArtifact("output", result.output, "application/jsonl"));
       ctx.artifact(await fileArtifact("errors", result.errors, "application/jsonl"));

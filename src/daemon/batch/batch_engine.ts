@@ -3,8 +3,9 @@
  * sequences, llama.cpp decodes them together), and hands each result over as it finishes, in completion
  * order: a success as OpenAI's response body for its endpoint (openai_responses.ts) with status 200, a
  * request the model refuses (a prompt over the context, a schema it cannot follow, `dimensions` it does not
- * give) as that request's error with the status the HTTP endpoint would answer. Only `onResult` failing (the
- * disk is full) or the signal stops the batch: requests still running are then aborted and their partial
+ * give) as that request's error with the status the HTTP endpoint would answer. An error of the batch rather
+ * than of a request (the disk or memory ran out, the model's process died, the daemon is draining), `onResult`
+ * failing or the signal stops the batch: requests still running are then aborted and their partial
  * answers dropped, so each request is answered whole or not at all.
  *
  * @example
@@ -24,7 +25,8 @@
  * ```
  * @module
  */
-import { isLodeError, type LodeError, toLodeError } from "../../errors.ts";
+import type { ErrorCode, LodeError } from "../../errors.ts";
+import { toLodeError } from "../../errors.ts";
 import type {
   ChatMessage,
   GenerateOptions,
@@ -136,10 +138,26 @@ async function answer(
   }
 }
 
-/** Errors that are one request's, not the batch's: the model or the session could not answer it. */
+/**
+ * Errors of the batch, not of one request: it was stopped, the disk or memory ran out, the model could not
+ * be loaded or its process died, the daemon is full or shutting down. The batch stops; run again, it goes on.
+ */
+const BATCH_ERRORS: readonly ErrorCode[] = [
+  "INTERRUPTED",
+  "CANCELLED",
+  "INSUFFICIENT_SPACE",
+  "INSUFFICIENT_MEMORY",
+  "IO",
+  "MODEL_NOT_FOUND",
+  "MODEL_LOAD_FAILED",
+  "RUNNER_CRASHED",
+  "QUEUE_FULL",
+  "DRAINING",
+];
+
+/** Errors that are one request's: the model or the session could not answer it (a prompt too long…). */
 function isRequestError(e: LodeError): boolean {
-  return !isLodeError(e, "INTERRUPTED") && !isLodeError(e, "CANCELLED") &&
-    !isLodeError(e, "INSUFFICIENT_SPACE") && !isLodeError(e, "INSUFFICIENT_MEMORY");
+  return !BATCH_ERRORS.includes(e.code);
 }
 
 async function respond(

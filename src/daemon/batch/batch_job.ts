@@ -1,7 +1,8 @@
 /**
  * The model-batch-inference job's effect over a way to find and load models: the spec's paths start from
  * the job's directory, its progress is the batch's (requests answered of the input's, with the failed
- * ones, generated tokens per second and the time left), and its result the batch's summary. The command
+ * ones, generated tokens per second and the time left), and its result the batch's summary. A resumed job
+ * continues where it stopped: its spec's `restart` and `retry_errors` apply to its first run only. The command
  * line loads the model in its own process (`lode batch`, `lode job run`), the daemon through its router.
  *
  * @example
@@ -31,7 +32,7 @@ export type BatchModels = Pick<BatchRunOptions, "resolveModel" | "open">;
 
 /** The effect of model-batch-inference jobs over `models`. */
 export function batchJobEffect(models: BatchModels): BatchEffect {
-  return async (spec, { cwd, signal, progress }) => {
+  return async (spec, { cwd, signal, progress, resumed }) => {
     const at = (path: string) => path.startsWith("/") ? path : joinPath(cwd, path);
     const output = at(spec.output);
     const errors = spec.errors === undefined ? defaultErrorsPath(output) : at(spec.errors);
@@ -43,8 +44,9 @@ export function batchJobEffect(models: BatchModels): BatchEffect {
       model: spec.model,
       parallel: spec.parallel ?? DEFAULT_BATCH_PARALLEL,
       contextSize: spec.context_size ?? DEFAULT_BATCH_CONTEXT,
-      restart: spec.restart === true,
-      retryErrors: spec.retry_errors === true,
+      // A resumed job continues: what its first run discarded is not discarded again.
+      restart: spec.restart === true && !resumed,
+      retryErrors: spec.retry_errors === true && !resumed,
       signal,
       onProgress: (p) =>
         progress(p.done, p.total, {
