@@ -142,7 +142,7 @@ Deno.test("lode serve --http: a batch through the openai client, from upload to 
 
 Deno.test("lode serve --http: batches.cancel keeps the finished results; status cancelled", async () => {
   await withServe(async ({ client }) => {
-    const input = await upload(client, chatLines(64, 200));
+    const input = await upload(client, chatLines(128, 200));
     const created = await client.batches.create({
       input_file_id: input.id,
       endpoint: "/v1/chat/completions",
@@ -178,7 +178,7 @@ Deno.test("lode serve --http: a daemon killed mid-batch and started again finish
     let daemon = await serve(dir, store, port);
     let id: string;
     try {
-      const input = await upload(daemon.client, chatLines(24, 120));
+      const input = await upload(daemon.client, chatLines(48, 120));
       id = (await daemon.client.batches.create({
         input_file_id: input.id,
         endpoint: "/v1/chat/completions",
@@ -193,10 +193,19 @@ Deno.test("lode serve --http: a daemon killed mid-batch and started again finish
     try {
       const batch = await until(daemon.client, id, (b) => ENDED.includes(b.status));
       assert.equal(batch.status, "completed", JSON.stringify(batch.errors));
-      assert.deepEqual(batch.request_counts, { total: 24, completed: 24, failed: 0 });
+      assert.deepEqual(batch.request_counts, { total: 48, completed: 48, failed: 0 });
       const ids = (await lines(daemon.client, batch.output_file_id!)).map((r) => r.custom_id as string);
-      assert.equal(ids.length, 24);
-      assert.equal(new Set(ids).size, 24, "no custom_id answered twice");
+      assert.equal(ids.length, 48);
+      assert.equal(new Set(ids).size, 48, "no custom_id answered twice");
+      // The run that finished it skipped what the killed one had answered.
+      const results = [];
+      for await (const entry of Deno.readDir(`${store}/jobs`)) {
+        if (!entry.isDirectory) continue;
+        const record = JSON.parse(await Deno.readTextFile(`${store}/jobs/${entry.name}/record.json`));
+        if (record.state === "succeeded") results.push(record.result);
+      }
+      assert.equal(results.length, 1);
+      assert.ok(results[0].skipped >= 2, JSON.stringify(results[0]));
     } finally {
       const end = await daemon.process.stop();
       assert.equal(end.code, 0, end.stderr);
