@@ -13,7 +13,11 @@
 import OpenAI from "openai";
 import type { ActivityRecord } from "../../src/daemon/server/activity_log.ts";
 import { AdmissionQueue } from "../../src/daemon/server/admission_queue.ts";
-import { type OpenAiHttp, startOpenAiHttp } from "../../src/daemon/openai/openai_http.ts";
+import {
+  type OpenAiHttp,
+  type OpenAiHttpOptions,
+  startOpenAiHttp,
+} from "../../src/daemon/openai/openai_http.ts";
 import { LocalRouter, STORIES } from "./local_router.ts";
 
 /** The model's name in the router. */
@@ -32,7 +36,13 @@ export interface World {
 
 /** Runs `body` against a fresh front, router and queue (parallel 1), closed afterwards. */
 export async function withFront(
-  options: { maxQueue?: number; tokenDelayMs?: number; apiKey?: string; allowOrigins?: string[] },
+  options: {
+    maxQueue?: number;
+    tokenDelayMs?: number;
+    apiKey?: string;
+    allowOrigins?: string[];
+    batchApi?: OpenAiHttpOptions["batchApi"];
+  },
   body: (world: World) => Promise<void>,
 ): Promise<void> {
   const router = new LocalRouter({ models: { [MODEL]: STORIES }, tokenDelayMs: options.tokenDelayMs ?? 0 });
@@ -46,6 +56,7 @@ export async function withFront(
     onActivity: (r) => records.push(r),
     ...(options.apiKey ? { apiKey: options.apiKey } : {}),
     ...(options.allowOrigins ? { allowOrigins: options.allowOrigins } : {}),
+    ...(options.batchApi ? { batchApi: options.batchApi } : {}),
   });
   const client = new OpenAI({ baseURL: http.url, apiKey: options.apiKey ?? "unused", maxRetries: 0 });
   try {

@@ -40,7 +40,7 @@ const ALLOWED_HEADERS = new Set([
 const ALLOWED_PREFIXES = ["x-stainless-"];
 /** Response headers a page may read. */
 const EXPOSED = "x-request-id, retry-after, x-should-retry";
-const METHODS = "GET, POST, OPTIONS";
+const METHODS = "GET, POST, DELETE, OPTIONS";
 const MAX_AGE = "600";
 
 /**
@@ -135,7 +135,7 @@ export function withCors(response: Response, origin: string | null): Response {
  *
  * @example
  * ```ts
- * options().headers.get("allow"); // "GET, POST, OPTIONS"
+ * options().headers.get("allow"); // "GET, POST, DELETE, OPTIONS"
  * ```
  */
 export function options(): Response {

@@ -2,8 +2,8 @@
  * What the HTTP front checks before it answers a request: that it comes
  * from this machine (a loopback `Host`, no foreign `Origin`: a page on
  * another site, or a DNS-rebound name, cannot use a loopback server), that it
- * carries the API key when one is set, and that its body is JSON within the
- * size limit.
+ * carries the API key when one is set, that its body is JSON within the
+ * size limit; and the segments of its path.
  * @module
  */
 import { LodeError } from "../../errors.ts";
@@ -119,4 +119,23 @@ function sameSecret(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < y.length; i++) diff |= (x[i] ?? 0) ^ y[i]!;
   return diff === 0;
+}
+
+/**
+ * The segments of `path` after `prefix`, each percent-decoded (one that does not decode is kept as sent:
+ * it names nothing, which the caller's lookup says).
+ *
+ * @example
+ * ```ts
+ * pathSegments("/v1/files/file-1/content", "/v1/files"); // ["file-1", "content"]
+ * ```
+ */
+export function pathSegments(path: string, prefix: string): string[] {
+  return path.slice(prefix.length).split("/").filter((s) => s !== "").map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isLodeError } from "../../errors.ts";
-import { checkClient, readJsonBody } from "./http_intake.ts";
+import { checkClient, pathSegments, readJsonBody } from "./http_intake.ts";
 import { HttpRefusal } from "./openai_responses.ts";
 
 const req = (headers: Record<string, string> = {}, url = "http://127.0.0.1:8080/v1/models") =>
@@ -53,4 +53,10 @@ Deno.test("readJsonBody: JSON, BAD_JSON, FRAME_TOO_LARGE past the limit", async 
     },
   });
   await assert.rejects(readJsonBody(post(stream), 1000), (e) => isLodeError(e, "FRAME_TOO_LARGE"));
+});
+
+Deno.test("pathSegments: decoded segments after the prefix; one that does not decode is kept as sent", () => {
+  assert.deepEqual(pathSegments("/v1/files/file-1/content", "/v1/files"), ["file-1", "content"]);
+  assert.deepEqual(pathSegments("/v1/batches", "/v1/batches"), []);
+  assert.deepEqual(pathSegments("/v1/files/a%20b/%E0", "/v1/files"), ["a b", "%E0"]);
 });

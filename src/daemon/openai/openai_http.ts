@@ -3,7 +3,8 @@
  * 127.0.0.1:PORT`; docs/protocol.md, "OpenAI-compatible HTTP"):
  * `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/completions`,
  * `POST /v1/chat/completions` (server-sent events with `stream: true`),
- * `POST /v1/responses` (responses_api.ts) and `POST /v1/embeddings`.
+ * `POST /v1/responses` (responses_api.ts) and `POST /v1/embeddings`; with `batchApi`, `/v1/files` and
+ * `/v1/batches` (files_api.ts, batches_api.ts).
  *
  * Every request is checked and translated (openai_translate.ts) and run by
  * the {@link InferenceService} over the router and admission queue the
@@ -56,6 +57,7 @@ import type { Request, RequestOf } from "../wire/protocol.ts";
 import { InferenceService, type ServiceCall } from "../server/inference_service.ts";
 import { answerGeneration, type Ran } from "./openai_generation.ts";
 import { answerCompletionBatch } from "./completions_batch.ts";
+import type { BatchApi } from "./batches_api.ts";
 import type { Router } from "../router/router.ts";
 
 /** Options of {@link startOpenAiHttp}. */
@@ -80,6 +82,8 @@ export interface OpenAiHttpOptions {
   maxPendingBytes?: number;
   /** Wall clock in milliseconds, for `created`. Default `Date.now`. */
   clock?: () => number;
+  /** The Files and Batch APIs (`/v1/files`, `/v1/batches`), when the daemon runs jobs. */
+  batchApi?: BatchApi;
 }
 
 /** A running HTTP front. */
@@ -198,12 +202,17 @@ class Front {
         if (req.method !== "GET") return methodNotAllowed("GET", path);
         return await this.#models(req, decodeURIComponent(path.slice("/v1/models/".length)));
       }
+      const api = this.#o.batchApi;
+      if (api?.serves(path)) {
+        if (this.#draining && req.method !== "GET") throw drainingError();
+        return await api.handle(req, path);
+      }
       const kind = GENERATIONS[path];
       if (!ENDPOINTS.has(path)) {
         throw new LodeError(
           "UNKNOWN_OP",
           `no endpoint ${path}; this server has /v1/models, /v1/completions, /v1/chat/completions, ` +
-            "/v1/responses and /v1/embeddings",
+            `/v1/responses${api ? ", /v1/embeddings, /v1/files and /v1/batches" : " and /v1/embeddings"}`,
           { details: { path } },
         );
       }

@@ -193,14 +193,25 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     inference = await listenUnixSocket(options.socket);
     if (options.http) {
       const { startOpenAiHttp } = await import("../openai/openai_http.ts");
+      // The Files and Batch APIs, when the daemon runs jobs: each batch is one of its jobs.
+      const batchApi = jobs
+        ? (await import("../openai/batches_api.ts")).createBatchApi({
+          storeRoot: jobs.store.layout.root,
+          jobs,
+          notice,
+        })
+        : undefined;
       const front = startOpenAiHttp({
         ...options.http,
         router: options.router,
         queue,
         ...(options.log ? { onActivity } : {}),
+        ...(batchApi ? { batchApi } : {}),
       });
       http = front;
       undo.push(() => front.close());
+      // Batches a stopped daemon left go on (their jobs resumed), in the background.
+      batchApi?.start().catch((e) => notice(`resuming batches: ${e}`));
     }
   } catch (e) {
     await options.router.close({ graceMs: 0 }).catch(() => {});

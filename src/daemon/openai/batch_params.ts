@@ -1,0 +1,75 @@
+/**
+ * The body of `POST /v1/batches` checked: `input_file_id`, `endpoint` (one a batch line may name:
+ * `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`), `completion_window` (`24h`, the only one
+ * OpenAI offers) and `metadata` (at most 16 string pairs, keys up to 64 characters, values up to 512).
+ * Anything else is `BAD_REQUEST` naming the field.
+ *
+ * @example
+ * ```ts
+ * import { batchCreateParams } from "./batch_params.ts";
+ * batchCreateParams({ input_file_id: "file-1", endpoint: "/v1/chat/completions", completion_window: "24h" });
+ * ```
+ * @module
+ */
+import { BATCH_URLS } from "../batch/batch_input.ts";
+import { badRequest } from "./openai_translate.ts";
+
+/** A checked create request. */
+export interface BatchCreateParams {
+  input_file_id: string;
+  endpoint: string;
+  completion_window: "24h";
+  metadata: Record<string, string> | null;
+}
+
+/** `body` checked as a create request (see the module doc). */
+export function batchCreateParams(body: unknown): BatchCreateParams {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw badRequest("(body)", "the body must be a JSON object");
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.input_file_id !== "string" || b.input_file_id === "") {
+    throw badRequest("input_file_id", "input_file_id must be the id of a file uploaded with purpose batch");
+  }
+  if (typeof b.endpoint !== "string" || !(BATCH_URLS as readonly string[]).includes(b.endpoint)) {
+    throw badRequest(
+      "endpoint",
+      `endpoint must be one of ${BATCH_URLS.join(", ")}, got ${JSON.stringify(b.endpoint ?? null)}`,
+    );
+  }
+  if (b.completion_window !== "24h") {
+    throw badRequest(
+      "completion_window",
+      `completion_window must be "24h", got ${JSON.stringify(b.completion_window ?? null)}`,
+    );
+  }
+  return {
+    input_file_id: b.input_file_id,
+    endpoint: b.endpoint,
+    completion_window: "24h",
+    metadata: metadataOf(b.metadata),
+  };
+}
+
+function metadataOf(raw: unknown): Record<string, string> | null {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw badRequest("metadata", "metadata must be an object");
+  }
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > 16) {
+    throw badRequest("metadata", `metadata holds at most 16 pairs, got ${entries.length}`);
+  }
+  for (const [key, value] of entries) {
+    if (key.length > 64) {
+      throw badRequest("metadata", `the metadata key ${JSON.stringify(key)} is over 64 characters`);
+    }
+    if (typeof value !== "string" || value.length > 512) {
+      throw badRequest(
+        "metadata",
+        `the metadata value of ${JSON.stringify(key)} must be a string of at most 512 characters`,
+      );
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
