@@ -4,7 +4,7 @@
  * `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/completions`,
  * `POST /v1/chat/completions` (server-sent events with `stream: true`),
  * `POST /v1/responses` (responses_api.ts) and `POST /v1/embeddings`; with `batchApi`, `/v1/files` and
- * `/v1/batches` (files_api.ts, batches_api.ts).
+ * `/v1/batches` (`createBatchApi` of daemon/batch/batches_api.ts, given by the daemon).
  *
  * Every request is checked and translated (openai_translate.ts) and run by
  * the {@link InferenceService} over the router and admission queue the
@@ -57,8 +57,15 @@ import type { Request, RequestOf } from "../wire/protocol.ts";
 import { InferenceService, type ServiceCall } from "../server/inference_service.ts";
 import { answerGeneration, type Ran } from "./openai_generation.ts";
 import { answerCompletionBatch } from "./completions_batch.ts";
-import type { BatchApi } from "./batches_api.ts";
 import type { Router } from "../router/router.ts";
+
+/** An API the front routes a set of paths to (the Files and Batch APIs). */
+export interface MountedApi {
+  /** True for the paths it answers. */
+  serves(path: string): boolean;
+  /** Answers a request for such a `path`; throws errors for the front to encode. */
+  handle(req: globalThis.Request, path: string): Promise<Response>;
+}
 
 /** Options of {@link startOpenAiHttp}. */
 export interface OpenAiHttpOptions {
@@ -82,8 +89,8 @@ export interface OpenAiHttpOptions {
   maxPendingBytes?: number;
   /** Wall clock in milliseconds, for `created`. Default `Date.now`. */
   clock?: () => number;
-  /** The Files and Batch APIs (`/v1/files`, `/v1/batches`), when the daemon runs jobs. */
-  batchApi?: BatchApi;
+  /** The Files and Batch APIs (`/v1/files`, `/v1/batches`; daemon/batch), when the daemon runs jobs. */
+  batchApi?: MountedApi;
 }
 
 /** A running HTTP front. */

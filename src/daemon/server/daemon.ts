@@ -195,7 +195,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const { startOpenAiHttp } = await import("../openai/openai_http.ts");
       // The Files and Batch APIs, when the daemon runs jobs: each batch is one of its jobs.
       const batchApi = jobs
-        ? (await import("../openai/batches_api.ts")).createBatchApi({
+        ? (await import("../batch/batches_api.ts")).createBatchApi({
           storeRoot: jobs.store.layout.root,
           jobs,
           notice,

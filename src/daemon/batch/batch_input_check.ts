@@ -15,12 +15,7 @@
  * @module
  */
 import { isLodeError } from "../../errors.ts";
-import {
-  type BatchProblem,
-  checkBatchSize,
-  MAX_LISTED_PROBLEMS,
-  parseBatchInput,
-} from "../batch/batch_input.ts";
+import { type BatchProblem, checkBatchSize, MAX_LISTED_PROBLEMS, parseBatchInput } from "./batch_input.ts";
 import type { BatchError } from "./batch_store.ts";
 
 /** What the check found. */

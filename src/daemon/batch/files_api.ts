@@ -18,9 +18,9 @@
 import { LodeError } from "../../errors.ts";
 import { type FileObject, type FileStore, fileTooLarge } from "./file_store.ts";
 import { badForm, readMultipart } from "./multipart.ts";
-import { pathSegments } from "./http_intake.ts";
-import { json, methodNotAllowed } from "./openai_responses.ts";
-import { badRequest } from "./openai_translate.ts";
+import { pathSegments } from "../openai/http_intake.ts";
+import { json, methodNotAllowed } from "../openai/openai_responses.ts";
+import { badRequest } from "../openai/openai_translate.ts";
 import { listPage } from "./list_page.ts";
 
 /** The largest upload, in bytes: OpenAI's limit for a batch input file. */

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { badRequest } from "./openai_translate.ts";
+import { badRequest } from "../openai/openai_translate.ts";
 
 /** A page of a list. */
 export interface ListPage<T> {

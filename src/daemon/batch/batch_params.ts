@@ -11,8 +11,8 @@
  * ```
  * @module
  */
-import { BATCH_URLS } from "../batch/batch_input.ts";
-import { badRequest } from "./openai_translate.ts";
+import { BATCH_URLS } from "./batch_input.ts";
+import { badRequest } from "../openai/openai_translate.ts";
 
 /** A checked create request. */
 export interface BatchCreateParams {

@@ -39,7 +39,7 @@ import { type BatchRecord, BatchStore, newBatchId } from "./batch_store.ts";
 import { type FileStore, newFileId, noSuchFile } from "./file_store.ts";
 import { type ListPage, listPage } from "./list_page.ts";
 import { batchCreateParams } from "./batch_params.ts";
-import { HttpRefusal } from "./openai_responses.ts";
+import { HttpRefusal } from "../openai/openai_responses.ts";
 
 /** What the service needs of the daemon's jobs. */
 export type BatchJobs = Pick<DaemonJobs, "submit" | "get" | "cancel" | "resume" | "watch">;

@@ -14,11 +14,12 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
+import type { MountedApi } from "../openai/openai_http.ts";
 import { type BatchJobs, BatchService } from "./batch_service.ts";
 import { FileStore } from "./file_store.ts";
 import { FilesApi } from "./files_api.ts";
-import { pathSegments, readJsonBody } from "./http_intake.ts";
-import { json, methodNotAllowed } from "./openai_responses.ts";
+import { pathSegments, readJsonBody } from "../openai/http_intake.ts";
+import { json, methodNotAllowed } from "../openai/openai_responses.ts";
 
 /** Options of {@link BatchesApi}. */
 export interface BatchesApiOptions {
@@ -59,11 +60,7 @@ export class BatchesApi {
 }
 
 /** The Files and Batch APIs together, as the HTTP front routes to them. */
-export interface BatchApi {
-  /** True for `/v1/files…` and `/v1/batches…`. */
-  serves(path: string): boolean;
-  /** Answers a request for such a `path`; throws errors for the front to encode. */
-  handle(req: Request, path: string): Promise<Response>;
+export interface BatchApi extends MountedApi {
   /** Resumes the batches a stopped daemon left and registers the files of those that ended. */
   start(): Promise<void>;
 }
