@@ -34,6 +34,8 @@ export interface JobEffects {
   sync?: JobEffect;
   warmup?: JobEffect;
   inference?: JobEffect;
+  /** The upload of a stored model to a registry (`lode push`); its events include `push_started` and `push_progress`. */
+  push?: JobEffect;
 }
 
 /** A kind runner's world. */
