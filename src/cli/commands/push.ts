@@ -43,6 +43,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const current = interrupted ? resumableRecord(await records.read(record.id)) : record;
   if (interrupted) ctx.output.note(`resuming job ${record.id} (interrupted)`);
   const outcome = await runJobHere(ctx, records, current);
+  ctx.output.event({ event: "job", ...outcome.record });
   if (outcome.error) throw outcome.error;
   const pushed = outcome.record.result as PushedEvent;
   const mounted = pushed.blobs_mounted ? `, ${pushed.blobs_mounted} mounted` : "";
