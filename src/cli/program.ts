@@ -252,7 +252,8 @@ const SPECS: CommandSpec[] = [
   },
   {
     name: "gc",
-    summary: "remove blobs no model uses and stale partial downloads; report the bytes freed",
+    summary:
+      "remove blobs no model uses, stale partial downloads and push upload records; report the bytes freed",
     args: [],
     options: [
       { name: "dry-run", short: "n", type: "boolean", description: "change nothing; list what would go" },
@@ -268,8 +269,19 @@ const SPECS: CommandSpec[] = [
         type: "boolean",
         description: "also remove quarantined files older than --older-than",
       },
+      {
+        name: "uploads-older-than",
+        type: "string",
+        value: "<duration>",
+        default: "7d",
+        description: "records of `lode push` uploads never finished (locks/uploads/) older than this go",
+      },
     ],
-    examples: ["lode gc --dry-run", "lode gc --older-than 7d --quarantine --json"],
+    examples: [
+      "lode gc --dry-run",
+      "lode gc --older-than 7d --quarantine --json",
+      "lode gc --uploads-older-than 1d",
+    ],
   },
   {
     name: "lock",

@@ -52,7 +52,7 @@ import { PushBlobEvent, PushedEvent, PushProgressEvent, PushStartedEvent } from 
 const count = z.number().int().nonnegative();
 
 /** What gc removes. */
-export const GcKind = z.enum(["blob", "partial", "temp", "quarantine"]);
+export const GcKind = z.enum(["blob", "partial", "temp", "quarantine", "upload"]);
 export type GcKind = z.infer<typeof GcKind>;
 
 export const CollectedEvent = z.object({
