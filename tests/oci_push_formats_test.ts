@@ -185,7 +185,7 @@ Deno.test({
             const response = await fetch(url, {
               method,
               headers: init.headers,
-              body: init.body as Uint8Array<ArrayBuffer> | undefined,
+              body: init.body as BodyInit | undefined,
               redirect: "manual",
               client,
             });

@@ -194,7 +194,7 @@ Deno.test({
             return fetch(url, {
               method,
               headers: init.headers,
-              body: init.body as Uint8Array<ArrayBuffer> | undefined,
+              body: init.body as BodyInit | undefined,
               redirect: "manual",
               client,
             });

@@ -51,7 +51,7 @@ export async function pushWithCommand(
           return await fetch(url, {
             method,
             headers: init.headers,
-            body: init.body as Uint8Array<ArrayBuffer> | undefined,
+            body: init.body as BodyInit | undefined,
             redirect: "manual",
             client: clients.clientFor(url),
             signal,

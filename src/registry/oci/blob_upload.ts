@@ -51,17 +51,44 @@ export interface BlobOutcome {
   mountedFrom?: string;
 }
 
-/** Reads `length` bytes of `file` at `offset`. */
-async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) throw new LodeError("IO", `the store's blob ended after ${offset + got} bytes`);
-    got += n;
-  }
-  return buf;
+/** Bytes a chunk's stream reads from the file at a time. */
+const PIECE = 1024 * 1024;
+
+/**
+ * A stream of `length` bytes of the file at `path` from `offset`, read a piece at a time as the request
+ * sends them: a chunk is never held in memory whole (fetch sends a stream body as it comes, where a
+ * large byte-array body is slow to send).
+ */
+function rangeStream(path: string, offset: number, length: number): ReadableStream<Uint8Array> {
+  let file: Deno.FsFile | null = null;
+  let left = length;
+  return new ReadableStream<Uint8Array>({
+    type: "bytes",
+    async pull(controller) {
+      if (!file) {
+        file = await Deno.open(path, { read: true });
+        await file.seek(offset, Deno.SeekMode.Start);
+      }
+      const buf = new Uint8Array(Math.min(PIECE, left));
+      const n = await file.read(buf);
+      if (n === null) {
+        file.close();
+        file = null;
+        throw new LodeError("IO", `the store's blob ${path} ended ${left} bytes early`);
+      }
+      left -= n;
+      controller.enqueue(buf.subarray(0, n));
+      if (left === 0) {
+        file.close();
+        file = null;
+        controller.close();
+      }
+    },
+    cancel() {
+      file?.close();
+      file = null;
+    },
+  });
 }
 
 /**
@@ -107,27 +134,24 @@ export async function uploadBlob(session: RegistrySession, blob: BlobUpload): Pr
   if (resumed.offset > 0) {
     blob.emit({ event: "push_progress", digest, done_bytes: resumed.offset, total_bytes: size });
   }
-  const file = "path" in source ? await Deno.open(source.path, { read: true }) : null;
-  try {
-    for (let offset = resumed.offset; offset < size;) {
-      effects.registry.signal?.throwIfAborted();
-      const length = Math.min(chunkBytes, size - offset);
-      const bytes = file ? await readAt(file, offset, length) : (source as { bytes: Uint8Array }).bytes
-        .subarray(offset, offset + length);
-      const patch = await session.send("PATCH", location, {
-        "content-type": "application/octet-stream",
-        "content-range": `${offset}-${offset + length - 1}`,
-        "content-length": String(length),
-      }, bytes);
-      if (patch.status !== 202) throw await refused(patch, ref.host, `a chunk of ${digest}`);
-      await patch.body?.cancel();
-      location = nextLocation(patch, ref.host, location);
-      offset += length;
-      await writeUploadState(statePath, location.href);
-      blob.emit({ event: "push_progress", digest, done_bytes: offset, total_bytes: size });
-    }
-  } finally {
-    file?.close();
+  for (let offset = resumed.offset; offset < size;) {
+    effects.registry.signal?.throwIfAborted();
+    const length = Math.min(chunkBytes, size - offset);
+    const at = offset;
+    const body = "path" in source
+      ? () => rangeStream(source.path, at, length)
+      : source.bytes.subarray(offset, offset + length);
+    const patch = await session.send("PATCH", location, {
+      "content-type": "application/octet-stream",
+      "content-range": `${offset}-${offset + length - 1}`,
+      "content-length": String(length),
+    }, body);
+    if (patch.status !== 202) throw await refused(patch, ref.host, `a chunk of ${digest}`);
+    await patch.body?.cancel();
+    location = nextLocation(patch, ref.host, location);
+    offset += length;
+    await writeUploadState(statePath, location.href);
+    blob.emit({ event: "push_progress", digest, done_bytes: offset, total_bytes: size });
   }
   const done = new URL(location);
   done.searchParams.set("digest", digest);

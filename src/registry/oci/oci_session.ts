@@ -33,7 +33,7 @@ export interface SessionEffects {
   send(
     method: string,
     url: URL,
-    init: { headers: Record<string, string>; body?: Uint8Array },
+    init: { headers: Record<string, string>; body?: Uint8Array | ReadableStream<Uint8Array> },
   ): Promise<Response>;
   /** GETs of the token realm, the settings (credentials), the signal. */
   registry: RegistryContext;
@@ -65,17 +65,21 @@ export class RegistrySession {
     ].join(" ");
   }
 
+  /**
+   * Sends one request; `body` is bytes, or a function that makes a new stream of them for each attempt
+   * (a request answered 401 is sent again).
+   */
   async send(
     method: string,
     url: URL,
     headers: Record<string, string> = {},
-    body?: Uint8Array,
+    body?: Uint8Array | (() => ReadableStream<Uint8Array>),
   ): Promise<Response> {
     const { host, repository } = this.ref;
     const go = () =>
       this.effects.send(method, url, {
         headers: { ...headers, ...(this.#authorization ? { authorization: this.#authorization } : {}) },
-        body,
+        body: typeof body === "function" ? body() : body,
       });
     let response = await go();
     if (response.status === 401) {
