@@ -11,7 +11,7 @@
  *   artifact when skopeo is installed (it copies the blobs, checks their digests, and does no more).
  *
  * ```sh
- * deno run -A scripts/bench_oci.ts [--size 1GiB] [--runs 3] [--out FILE.json] [--tmp DIR] [--no-skopeo] [--only push]
+ * deno run -A scripts/bench_oci.ts [--size 1GiB] [--runs 3] [--out FILE.json] [--tmp DIR] [--no-skopeo] [--only 'push|upload']
  * ```
  *
  * Rounds are interleaved (every row once per round), each into a fresh directory deleted afterwards,
@@ -211,7 +211,7 @@ async function main(argv: string[]): Promise<void> {
       check: (dir) => Promise.resolve(`${dir}/skopeo/${model.sha256}`),
     });
   }
-  if (values.only) rows.splice(0, rows.length, ...rows.filter((r) => r.tool.includes(values.only!)));
+  if (values.only) rows.splice(0, rows.length, ...rows.filter((r) => new RegExp(values.only!).test(r.tool)));
   const samples: ToolSamples[] = rows.map((r) => ({
     tool: r.tool,
     command: r.command,

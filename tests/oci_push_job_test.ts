@@ -2,7 +2,7 @@
  * `lode push` as a model-push job against a real registry (Debian's docker-registry on loopback, TLS,
  * htpasswd Basic auth): recorded (`lode job ls`), SIGKILLed mid-upload and resumed by the same push
  * again from the bytes the registry has, cancelled by SIGINT (its record `cancelled`, its upload kept
- * for the next push). The model is a generated 96 MiB GGUF, six 16 MiB chunks.
+ * for the next push). The model is a generated 96 MiB GGUF, six chunks of 16 MiB (LODE_PUSH_CHUNK_BYTES).
  */
 import assert from "node:assert/strict";
 import { ociRegistryMissing } from "./support/oci_registry.ts";
@@ -14,6 +14,8 @@ const missing = await ociRegistryMissing();
 if (missing) console.log(`skipped: oci_push_job_test.ts: ${missing}`);
 
 const CHUNK = 16 * 1024 * 1024;
+/** Pushes in chunks of 16 MiB (the default is 64 MiB). */
+const CHUNKS = { LODE_PUSH_CHUNK_BYTES: String(CHUNK) };
 
 /** A generated model of `size` bytes imported as `name`; its digest. */
 async function importBig(w: World, name: string, size: number): Promise<{ digest: string; size: number }> {
@@ -36,7 +38,7 @@ async function pushUntilProgress(
 ): Promise<{ code: number; events: Record<string, unknown>[] }> {
   const child = spawnLode(["--ca-cert", w.reg.ca.caCertPath, "push", ...args, "--json"], {
     store: w.store,
-    env: { DOCKER_CONFIG: `${w.dir}/docker`, ...CREDS },
+    env: { DOCKER_CONFIG: `${w.dir}/docker`, ...CREDS, ...CHUNKS },
   });
   const events: Record<string, unknown>[] = [];
   const stderr = new Response(child.stderr).text();
@@ -87,7 +89,7 @@ Deno.test({
       assert.equal(jobs[0]!.state, "interrupted");
       const id = jobs[0]!.id as string;
 
-      const again = await lode(["push", "big", ref, "--json"], CREDS);
+      const again = await lode(["push", "big", ref, "--json"], { ...CREDS, ...CHUNKS });
       assert.equal(again.code, 0, again.stdout + again.stderr);
       const first = again.events.find((e) => e.event === "push_progress" && e.digest === big.digest)!;
       assert.ok(Number(first.done_bytes) >= CHUNK, `resumed at ${first.done_bytes}`);
@@ -121,7 +123,7 @@ Deno.test({
       assert.notEqual(cancelled.code, 0);
       const job = cancelled.events.filter((e) => e.event === "job_state").at(-1)!;
       assert.equal(job.state, "cancelled");
-      const next = await lode(["push", "big", ref, "--json"], CREDS);
+      const next = await lode(["push", "big", ref, "--json"], { ...CREDS, ...CHUNKS });
       assert.equal(next.code, 0, next.stdout + next.stderr);
       const first = next.events.find((e) => e.event === "push_progress" && e.digest === big.digest)!;
       assert.ok(Number(first.done_bytes) >= CHUNK, `went on at ${first.done_bytes}`);

@@ -51,42 +51,33 @@ export interface BlobOutcome {
   mountedFrom?: string;
 }
 
-/** Bytes a chunk's stream reads from the file at a time. */
-const PIECE = 1024 * 1024;
-
 /**
- * A stream of `length` bytes of the file at `path` from `offset`, read a piece at a time as the request
- * sends them: a chunk is never held in memory whole (fetch sends a stream body as it comes, where a
- * large byte-array body is slow to send).
+ * A stream of `length` bytes of the file at `path` from `offset`: the file's own readable stream (read as
+ * the request sends it), cut at `length`. A chunk is never held in memory whole: fetch sends a large
+ * byte-array body slowly, and a stream of freshly allocated pieces more slowly than the file's own.
  */
 function rangeStream(path: string, offset: number, length: number): ReadableStream<Uint8Array> {
-  let file: Deno.FsFile | null = null;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   let left = length;
   return new ReadableStream<Uint8Array>({
-    type: "bytes",
     async pull(controller) {
-      if (!file) {
-        file = await Deno.open(path, { read: true });
+      if (!reader) {
+        const file = await Deno.open(path, { read: true });
         await file.seek(offset, Deno.SeekMode.Start);
+        reader = file.readable.getReader(); // closes the file at its end or cancel
       }
-      const buf = new Uint8Array(Math.min(PIECE, left));
-      const n = await file.read(buf);
-      if (n === null) {
-        file.close();
-        file = null;
-        throw new LodeError("IO", `the store's blob ${path} ended ${left} bytes early`);
-      }
-      left -= n;
-      controller.enqueue(buf.subarray(0, n));
+      const { value, done } = await reader.read();
+      if (done) throw new LodeError("IO", `the store's blob ${path} ended ${left} bytes early`);
+      const piece = value.length > left ? value.subarray(0, left) : value;
+      left -= piece.length;
+      controller.enqueue(piece);
       if (left === 0) {
-        file.close();
-        file = null;
+        await reader.cancel();
         controller.close();
       }
     },
-    cancel() {
-      file?.close();
-      file = null;
+    async cancel() {
+      await reader?.cancel();
     },
   });
 }

@@ -48,13 +48,13 @@ export type PushFormat = "modelpack" | "docker";
 
 /** Options of {@link pushModel}. */
 export interface PushOptions {
-  /** Bytes per PATCH (default 16 MiB). */
+  /** Bytes per PATCH (default 64 MiB). */
   chunkBytes?: number;
   /** `modelpack` (default) or `docker`. */
   format?: PushFormat;
 }
 
-const DEFAULT_CHUNK = 16 * 1024 * 1024;
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
 
 async function sha256Of(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
