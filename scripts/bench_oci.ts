@@ -8,7 +8,8 @@
  *   ?digest=` streaming the file as the body); each run into a repository of its own, so the registry never has the blob there;
  * - pull: `lode pull oci://…` (the artifact lode pushed) vs `lode pull https://…#sha256=` of the same
  *   file from a standalone nginx (scripts/bench_nginx.ts), and `skopeo copy docker://… dir:D` of the
- *   artifact when skopeo is installed (it copies the blobs, checks their digests, and does no more).
+ *   artifact when skopeo is installed (it copies the blobs, checks their digests, and does no more; a
+ *   second row fsyncs the blob afterwards, as lode does).
  *
  * ```sh
  * deno run -A scripts/bench_oci.ts [--size 1GiB] [--runs 3] [--out FILE.json] [--tmp DIR] [--no-skopeo] [--only 'push|upload']
@@ -209,6 +210,26 @@ async function main(argv: string[]): Promise<void> {
         `dir:${dir}/skopeo`,
       ],
       check: (dir) => Promise.resolve(`${dir}/skopeo/${model.sha256}`),
+    }, {
+      tool: "skopeo copy; sync f",
+      command: "skopeo copy … dir:D && sync D/HEX   (the blob fsynced, as lode fsyncs it)",
+      argv: (dir) => [
+        "bash",
+        ...[
+          "-o",
+          "pipefail",
+          "-c",
+          'skopeo copy -q --src-cert-dir "$1" --src-creds "$2" "$3" "dir:$4" && sync "$4/$5"',
+        ],
+        ...[
+          "bench",
+          certDir,
+          `${OCI_USER.username}:${OCI_USER.password}`,
+          `docker://${reg.host}/bench/pull:v1`,
+        ],
+        ...[`${dir}/skopeo`, model.sha256],
+      ],
+      check: (dir) => Promise.resolve(`${dir}/skopeo/${model.sha256}`),
     });
   }
   if (values.only) rows.splice(0, rows.length, ...rows.filter((r) => new RegExp(values.only!).test(r.tool)));
@@ -236,7 +257,7 @@ async function main(argv: string[]): Promise<void> {
       try {
         m = await timed(row.argv(dir, round), row.env, time, row.tool);
       } catch (e) {
-        if (row.tool !== "skopeo copy") throw e;
+        if (!row.tool.startsWith("skopeo")) throw e;
         notes.push(`skopeo copy could not copy the artifact: ${(e as Error).message.slice(0, 300)}`);
         rows.splice(i, 1);
         samples.splice(i, 1);
@@ -275,6 +296,11 @@ async function main(argv: string[]): Promise<void> {
     1.2,
   );
   add("skopeo_over_pull_oci", "skopeo copy / lode pull oci://", ratio("skopeo copy", "lode pull oci://"));
+  add(
+    "skopeo_sync_over_pull_oci",
+    "skopeo copy; sync f / lode pull oci://",
+    ratio("skopeo copy; sync f", "lode pull oci://"),
+  );
   const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0];
   console.log(
     `\n== OCI: file ${model.sizeBytes} bytes (${

@@ -27,16 +27,16 @@ async function importBig(w: World, name: string, size: number): Promise<{ digest
 }
 
 /**
- * Starts `lode push … --json`, reads its events until one `push_progress` of `digest` short of the end,
- * then sends `signal`; the events read and the exit code.
+ * Starts `lode ARGS --json` (a push, or a job resume), reads its events until one `push_progress` of
+ * `digest` short of the end, then sends `signal`; the events read and the exit code.
  */
-async function pushUntilProgress(
+async function runUntilProgress(
   w: World,
   args: string[],
   digest: string,
   signal: Deno.Signal,
 ): Promise<{ code: number; events: Record<string, unknown>[] }> {
-  const child = spawnLode(["--ca-cert", w.reg.ca.caCertPath, "push", ...args, "--json"], {
+  const child = spawnLode(["--ca-cert", w.reg.ca.caCertPath, ...args, "--json"], {
     store: w.store,
     env: { DOCKER_CONFIG: `${w.dir}/docker`, ...CREDS, ...CHUNKS },
   });
@@ -76,7 +76,7 @@ Deno.test({
       const { lode, reg } = w;
       const big = await importBig(w, "big", 6 * CHUNK);
       const ref = `oci://${reg.host}/team/big:v1`;
-      const killed = await pushUntilProgress(w, ["big", ref], big.digest, "SIGKILL");
+      const killed = await runUntilProgress(w, ["push", "big", ref], big.digest, "SIGKILL");
       assert.ok(!killed.events.some((e) => e.event === "pushed"), "the push ended before the kill");
       const started = killed.events.find((e) => e.event === "push_started")!;
       assert.ok(Number(started.total_bytes) > big.size); // the model and its config
@@ -89,6 +89,11 @@ Deno.test({
       assert.equal(jobs[0]!.state, "interrupted");
       const id = jobs[0]!.id as string;
 
+      // `lode job resume ID` takes it up, and is killed in turn.
+      const resumed = await runUntilProgress(w, ["job", "resume", id], big.digest, "SIGKILL");
+      const from = resumed.events.find((e) => e.event === "push_progress")!;
+      assert.ok(Number(from.done_bytes) >= CHUNK, `job resume went on at ${from.done_bytes}`);
+
       const again = await lode(["push", "big", ref, "--json"], { ...CREDS, ...CHUNKS });
       assert.equal(again.code, 0, again.stdout + again.stderr);
       const first = again.events.find((e) => e.event === "push_progress" && e.digest === big.digest)!;
@@ -98,7 +103,7 @@ Deno.test({
       const job = again.events.filter((e) => e.event === "job").at(-1)!;
       assert.equal(job.id, id);
       assert.equal(job.state, "succeeded");
-      assert.equal(job.attempts, 2);
+      assert.equal(job.attempts, 3);
       const progress = job.progress as { unit: string; done: number; total: number };
       assert.equal(progress.unit, "bytes");
       assert.equal(progress.done, progress.total);
@@ -119,7 +124,7 @@ Deno.test({
       const { lode, reg } = w;
       const big = await importBig(w, "big", 6 * CHUNK);
       const ref = `oci://${reg.host}/team/big:v2`;
-      const cancelled = await pushUntilProgress(w, ["big", ref], big.digest, "SIGINT");
+      const cancelled = await runUntilProgress(w, ["push", "big", ref], big.digest, "SIGINT");
       assert.notEqual(cancelled.code, 0);
       const job = cancelled.events.filter((e) => e.event === "job_state").at(-1)!;
       assert.equal(job.state, "cancelled");
