@@ -19,6 +19,7 @@
  * | `LODE_HTTP_CLIENT`         | `http1` (default: lode's own client for direct connections) or `fetch` |
  * | `HF_ENDPOINT`, `HF_TOKEN`  | the Hugging Face Hub and its access token (src/registry/huggingface.ts) |
  * | `LODE_OCI_USERNAME`, `LODE_OCI_PASSWORD`, `DOCKER_CONFIG` | OCI registry credentials (src/registry/oci/docker_config.ts) |
+ * | `LODE_PUSH_CHUNK_BYTES`    | bytes per PATCH of a `lode push` upload (default 64 MiB) |
  * | `LODE_LOCKFILE`            | the lockfile when `--lockfile` is not given (default `./lode.lock`) |
  * | `XDG_RUNTIME_DIR`, `TMPDIR` | where the daemon's sockets live (src/daemon/wire/socket_path.ts) |
  * | `NO_COLOR`                 | no colours                                |
@@ -75,6 +76,8 @@ export interface Config {
   retries: number;
   /** Stall watchdog, milliseconds. */
   stallMs: number;
+  /** Bytes per PATCH of a `lode push` upload (`LODE_PUSH_CHUNK_BYTES`, default 64 MiB). */
+  pushChunkBytes: number;
   /** `fetch` sends every request with Deno's fetch; `http1` (default) direct ones with lode's HTTP/1.1 client. */
   httpClient: "http1" | "fetch";
   color: boolean;
@@ -188,6 +191,7 @@ export async function loadConfig(
       : positiveInt("--connections", flags.connections ?? env.LODE_CONNECTIONS, 1),
     retries: positiveInt("LODE_RETRIES", env.LODE_RETRIES, 6),
     stallMs: positiveInt("LODE_STALL_SECONDS", env.LODE_STALL_SECONDS, 30) * 1000,
+    pushChunkBytes: positiveInt("LODE_PUSH_CHUNK_BYTES", env.LODE_PUSH_CHUNK_BYTES, 64 * 1024 * 1024),
     httpClient: httpClientChoice(env.LODE_HTTP_CLIENT),
     color: cliSettings(env).color,
     configFile: file ? configPath : null,

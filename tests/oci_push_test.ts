@@ -21,9 +21,10 @@ if (missing) console.log(`skipped: oci_push_test.ts: ${missing}`);
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const STORIES_SIZE = (await Deno.stat(FIXTURE)).size;
 
-/** The `--json` events of a push, each checked against src/events/store_event.ts. */
+/** The push's `--json` events (not the job's), each checked against src/events/store_event.ts. */
 function events(stdout: string): Record<string, unknown>[] {
-  return storeEvents(stdout) as unknown as Record<string, unknown>[];
+  const lines = stdout.split("\n").filter((l) => /^\{"event":"(push_|pushed|error)/.test(l.trim()));
+  return storeEvents(lines.join("\n")) as unknown as Record<string, unknown>[];
 }
 
 async function skopeoInstalled(): Promise<boolean> {
@@ -193,7 +194,7 @@ Deno.test({
             return fetch(url, {
               method,
               headers: init.headers,
-              body: init.body as Uint8Array<ArrayBuffer> | undefined,
+              body: init.body as BodyInit | undefined,
               redirect: "manual",
               client,
             });

@@ -2,9 +2,9 @@
  * What `lode job run` and `lode job resume` give the job runner: the pull of a model-download job (the
  * one resolve-then-pull of src/registry/pull_reference.ts with the command's effects, its signal the
  * job's and its download events passed to the job as well as to the progress display), the lockfile work
- * of lock-add and sync jobs (the functions `lode lock add` and `lode sync` call), and the model effects of
- * warmup and inference jobs (`job_model_effects.ts`), and the batch of model-batch-inference jobs, run in this
- * process (`batch_effect.ts`).
+ * of lock-add and sync jobs (the functions `lode lock add` and `lode sync` call), the upload of a model-push
+ * job (`push_effects.ts`, as `lode push` runs it), the model effects of warmup and inference jobs
+ * (`job_model_effects.ts`), and the batch of model-batch-inference jobs, run in this process (`batch_effect.ts`).
  * @module
  */
 import type { PullContext } from "../download/pull_context.ts";
@@ -94,6 +94,11 @@ export function cliJobEffects(ctx: CommandContext, place: JobPlace): JobEffects 
       signal.throwIfAborted();
       if (outcome.error) throw outcome.error;
       return { ...summary, synced: outcome.models.map((m) => ({ name: m.name, status: m.status })) };
+    },
+    push: async (raw, { signal, onEvent }) => {
+      const spec = raw as SpecOf<"model-push">;
+      const { pushWithCommand } = await import("./push_effects.ts");
+      return await pushWithCommand(ctx, spec, { signal, onEvent });
     },
     warmup: warmupEffect(ctx, place.socket),
     inference: inferenceEffect(ctx, place),

@@ -224,7 +224,7 @@ const SPECS: CommandSpec[] = [
   },
   {
     name: "push",
-    summary: "upload a stored model to an OCI registry as a CNCF ModelPack artifact",
+    summary: "upload a stored model to an OCI registry (ModelPack or Docker Model Runner's format) as a job",
     args: [
       { name: "name", required: true, description: "model name, as `lode ls` shows it" },
       {
@@ -234,15 +234,26 @@ const SPECS: CommandSpec[] = [
           "oci://HOST[:PORT]/REPO:TAG ($LODE_OCI_USERNAME/$LODE_OCI_PASSWORD or `docker login HOST`)",
       },
     ],
-    options: [],
+    options: [
+      {
+        name: "format",
+        type: "string",
+        value: "<format>",
+        default: "modelpack",
+        description: "the artifact: modelpack (CNCF ModelPack) or docker (Docker Model Runner's)",
+      },
+    ],
     examples: [
       "lode push stories260K oci://registry.example/models/stories:260k",
+      "lode push stories260K oci://registry.example/ai/stories:260k --format docker",
       "lode --ca-cert ca.pem push stories260K oci://127.0.0.1:5443/m/stories:v1 --json",
+      "lode job ls   # a push is a model-push job; run the same push again to resume a killed one",
     ],
   },
   {
     name: "gc",
-    summary: "remove blobs no model uses and stale partial downloads; report the bytes freed",
+    summary:
+      "remove blobs no model uses, stale partial downloads and push upload records; report the bytes freed",
     args: [],
     options: [
       { name: "dry-run", short: "n", type: "boolean", description: "change nothing; list what would go" },
@@ -258,8 +269,19 @@ const SPECS: CommandSpec[] = [
         type: "boolean",
         description: "also remove quarantined files older than --older-than",
       },
+      {
+        name: "uploads-older-than",
+        type: "string",
+        value: "<duration>",
+        default: "7d",
+        description: "records of `lode push` uploads never finished (locks/uploads/) older than this go",
+      },
     ],
-    examples: ["lode gc --dry-run", "lode gc --older-than 7d --quarantine --json"],
+    examples: [
+      "lode gc --dry-run",
+      "lode gc --older-than 7d --quarantine --json",
+      "lode gc --uploads-older-than 1d",
+    ],
   },
   {
     name: "lock",

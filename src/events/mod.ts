@@ -52,7 +52,7 @@ export {
   VerifyDoneEvent,
 } from "./store_event.ts";
 export { InspectEvent } from "./inspect_event.ts";
-export { PushBlobEvent, PushedEvent, PushEvent, PushProgressEvent } from "./push_event.ts";
+export { PushBlobEvent, PushedEvent, PushEvent, PushProgressEvent, PushStartedEvent } from "./push_event.ts";
 export { RequestEvent } from "./request_event.ts";
 export {
   DroppedEvent,

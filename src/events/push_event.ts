@@ -1,12 +1,15 @@
 /**
  * Events of `lode push NAME oci://…` (source `store`, NDJSON with `--json`), tagged by `event`:
  *
+ * - `push_started`: what will be sent — `name`, `reference`, `format` (`modelpack`, `docker`), `blobs`,
+ *   `total_bytes` (every blob's size, the config's too).
  * - `push_blob`: one blob's outcome — `digest` (`sha256:…`), `size_bytes`, `role` (`model`, `shard`,
  *   `mmproj`, `config`), `filename` (the layer's file; absent for the config), `skipped` (true: the
- *   registry had it, nothing was sent).
+ *   registry had it, nothing was sent), `mounted_from` (the repository of the same registry it was
+ *   mounted from, nothing sent).
  * - `push_progress`: bytes of one blob sent so far — `digest`, `done_bytes`, `total_bytes`.
  * - `pushed`: the manifest was stored — `name`, `reference` (`oci://HOST/REPO:TAG`), `digest` (the
- *   manifest's), `blobs`, `blobs_uploaded`, `blobs_skipped`, `bytes_uploaded`, `ms`.
+ *   manifest's), `blobs`, `blobs_uploaded`, `blobs_skipped`, `blobs_mounted`, `bytes_uploaded`, `ms`.
  *
  * No credentials appear in any of them.
  *
@@ -21,6 +24,16 @@ import { z } from "zod";
 
 const count = z.number().int().nonnegative();
 
+export const PushStartedEvent = z.object({
+  event: z.literal("push_started"),
+  name: z.string(),
+  reference: z.string(),
+  format: z.enum(["modelpack", "docker"]),
+  blobs: count,
+  total_bytes: count,
+});
+export type PushStartedEvent = z.infer<typeof PushStartedEvent>;
+
 export const PushBlobEvent = z.object({
   event: z.literal("push_blob"),
   digest: z.string(),
@@ -28,6 +41,7 @@ export const PushBlobEvent = z.object({
   role: z.string(),
   filename: z.string().optional(),
   skipped: z.boolean(),
+  mounted_from: z.string().optional(),
 });
 export type PushBlobEvent = z.infer<typeof PushBlobEvent>;
 
@@ -47,11 +61,17 @@ export const PushedEvent = z.object({
   blobs: count,
   blobs_uploaded: count,
   blobs_skipped: count,
+  blobs_mounted: count,
   bytes_uploaded: count,
   ms: count,
 });
 export type PushedEvent = z.infer<typeof PushedEvent>;
 
 /** Every event of a push. */
-export const PushEvent = z.discriminatedUnion("event", [PushBlobEvent, PushProgressEvent, PushedEvent]);
+export const PushEvent = z.discriminatedUnion("event", [
+  PushStartedEvent,
+  PushBlobEvent,
+  PushProgressEvent,
+  PushedEvent,
+]);
 export type PushEvent = z.infer<typeof PushEvent>;

@@ -36,7 +36,7 @@
  * `lode rm`: `removed` per name (`blob_removed`: the primary blob went,
  * `blobs_removed`, `blobs_kept`: still used by another model).
  * `lode path`: `path` (`name`, `path`).
- * `lode push`: `push_blob`, `push_progress`, `pushed` (push_event.ts).
+ * `lode push`: `push_started`, `push_blob`, `push_progress`, `pushed` (push_event.ts).
  *
  * @example
  * ```ts
@@ -47,12 +47,12 @@
  */
 import { z } from "zod";
 import { ErrorEvent, ErrorFields } from "./error_event.ts";
-import { PushBlobEvent, PushedEvent, PushProgressEvent } from "./push_event.ts";
+import { PushBlobEvent, PushedEvent, PushProgressEvent, PushStartedEvent } from "./push_event.ts";
 
 const count = z.number().int().nonnegative();
 
 /** What gc removes. */
-export const GcKind = z.enum(["blob", "partial", "temp", "quarantine"]);
+export const GcKind = z.enum(["blob", "partial", "temp", "quarantine", "upload"]);
 export type GcKind = z.infer<typeof GcKind>;
 
 export const CollectedEvent = z.object({
@@ -211,6 +211,7 @@ export const StoreEvent = z.discriminatedUnion("event", [
   ModelEvent,
   RemovedEvent,
   PathEvent,
+  PushStartedEvent,
   PushBlobEvent,
   PushProgressEvent,
   PushedEvent,

@@ -81,6 +81,14 @@ const SAMPLES: Record<string, unknown>[] = [
   { event: "removed", name: "m", blob_removed: true, blobs_removed: 1, blobs_kept: 0 },
   { event: "path", name: "m", path: "/s/data" },
   {
+    event: "push_started",
+    name: "m",
+    reference: "oci://127.0.0.1:5000/m:v1",
+    format: "docker",
+    blobs: 2,
+    total_bytes: 12,
+  },
+  {
     event: "push_blob",
     digest: `sha256:${HEX}`,
     size_bytes: 10,
@@ -97,6 +105,7 @@ const SAMPLES: Record<string, unknown>[] = [
     blobs: 2,
     blobs_uploaded: 1,
     blobs_skipped: 1,
+    blobs_mounted: 0,
     bytes_uploaded: 10,
     ms: 3,
   },

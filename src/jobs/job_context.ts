@@ -60,6 +60,8 @@ export interface JobEffects {
   warmup?: JobEffect;
   inference?: JobEffect;
   batch?: BatchEffect;
+  /** The upload of a stored model to a registry (`lode push`); its events include `push_started` and `push_progress`. */
+  push?: JobEffect;
 }
 
 /** A kind runner's world. */

@@ -87,6 +87,10 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
       const revision = ref.digest ?? ref.tag;
       if (revision !== undefined) out["model.revision"] = revision;
     }
+  } else if (spec.kind === "model-push") {
+    out["model.name"] = spec.model;
+    out["model.source"] = "store";
+    out["model.target"] = spec.target;
   } else if (spec.kind === "sync") {
     out["model.name"] = spec.names.join(",") || "*";
     out["model.source"] = "lockfile";
@@ -240,7 +244,27 @@ export function planJob(spec: JobSpec): JobPlan {
         resumable: true,
         expected_artifacts: [lockfileArtifact(spec.lockfile)],
       };
+    case "model-push":
+      return {
+        ...base,
+        side_effects: ["network", "reads_files", "writes_files"],
+        requirements: [
+          "store",
+          `model ${spec.model} in the store`,
+          "network",
+          `registry ${registryOf(spec.target)}`,
+        ],
+        progress_unit: "bytes",
+        cancellable: true,
+        resumable: true,
+        expected_artifacts: [],
+      };
   }
+}
+
+/** `HOST[:PORT]` of an `oci://` target. */
+function registryOf(target: string): string {
+  return target.slice("oci://".length).split("/")[0]!;
 }
 
 function manifestArtifact(): ExpectedArtifact {

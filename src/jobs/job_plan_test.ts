@@ -12,6 +12,7 @@ const SPECS: Record<JobKind, Record<string, unknown>> = {
   "model-external-command": { model: "m", command: "sh", args: ["-c", "echo {model}"] },
   "lock-add": { ref: "stories260K" },
   sync: {},
+  "model-push": { model: "m", target: "oci://127.0.0.1:5000/m/stories:v1" },
 };
 
 // Planning needs no permission at all: it reads no file, writes none, opens no socket, runs nothing.
@@ -74,5 +75,19 @@ Deno.test("a batch's progress counts inputs; a materialization's counts files", 
   assert.equal(
     planJob(parseJobSpec("model-materialize-bundle", SPECS["model-materialize-bundle"])).progress_unit,
     "files",
+  );
+});
+
+Deno.test("a push's plan: network, bytes, cancellable and resumable, the registry named", () => {
+  const plan = planJob(parseJobSpec("model-push", SPECS["model-push"]));
+  assert.equal(plan.progress_unit, "bytes");
+  assert.equal(plan.cancellable, true);
+  assert.equal(plan.resumable, true);
+  assert.ok(plan.requirements.includes("registry 127.0.0.1:5000"));
+  assert.equal((plan.spec as { format?: string }).format, "modelpack");
+  assert.equal(plan.metadata["model.target"], "oci://127.0.0.1:5000/m/stories:v1");
+  assert.throws(
+    () => parseJobSpec("model-push", { model: "m", target: "https://x/m" }),
+    /JOB_SPEC_INVALID|oci:/,
   );
 });

@@ -27,6 +27,7 @@ import type { JobEvent, JobState } from "../events/job_event.ts";
 import type { JobRecord, JobRecords } from "./job_record.ts";
 import { processStart } from "./process_alive.ts";
 import { runExternalCommand } from "./run_external.ts";
+import { runPush } from "./run_push.ts";
 import { runMaterialize, runValidate } from "./run_store_jobs.ts";
 
 /** Options of {@link runJob}. */
@@ -210,6 +211,8 @@ async function runKind(ctx: JobContext): Promise<unknown> {
       ctx.progress(1, 1);
       return result;
     }
+    case "model-push":
+      return await runPush(ctx, spec, needs(ctx.effects.push, spec.kind));
     case "model-batch-inference": {
       const effect = needs(ctx.effects.batch, spec.kind);
       const result = await effect(spec, {

@@ -27,6 +27,7 @@ export const JOB_KINDS = [
   "model-external-command",
   "lock-add",
   "sync",
+  "model-push",
 ] as const;
 
 /** A job kind. */
@@ -155,6 +156,16 @@ export const SyncSpec = z.object({
   metadata: Metadata,
 }).strict();
 
+export const PushSpec = z.object({
+  kind: z.literal("model-push"),
+  model: ModelName,
+  /** `oci://HOST[:PORT]/REPO:TAG`, as `lode push` takes it. */
+  target: z.string().regex(/^oci:\/\/[^/]+\/./, "oci://HOST[:PORT]/REPO:TAG"),
+  /** The artifact's shape: CNCF ModelPack (the default) or Docker Model Runner's. */
+  format: z.enum(["modelpack", "docker"]).default("modelpack"),
+  metadata: Metadata,
+}).strict();
+
 /** A job spec: what to do, one schema per kind. */
 export const JobSpec = z.discriminatedUnion("kind", [
   DownloadSpec,
@@ -166,6 +177,7 @@ export const JobSpec = z.discriminatedUnion("kind", [
   ExternalCommandSpec,
   LockAddSpec,
   SyncSpec,
+  PushSpec,
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 

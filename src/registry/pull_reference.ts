@@ -123,7 +123,25 @@ export async function pullResolvedPlan(
     // A locked OCI plan holds no credentials: this run's, for the registry's host, when blobs are missing.
     access = await withOciAccess(access, context.store, effects.registryContext);
   }
-  return await pullPlan(access, options.signal ? { ...context, signal: options.signal } : context);
+  const pullContext = options.signal ? { ...context, signal: options.signal } : context;
+  try {
+    return await pullPlan(access, pullContext);
+  } catch (e) {
+    // An OCI registry's Bearer token that expired during a long download: a new one (the pinned manifest
+    // asked for again with the registry's auth), then the pull once more, from the partial it left.
+    if (!effects.registryContext || !tokenExpired(access, e)) throw e;
+    const fresh = { ...access, files: access.files.map(({ headers: _h, ...f }) => f) };
+    const again = await withOciAccess(fresh, context.store, effects.registryContext);
+    return await pullPlan(again, pullContext);
+  }
+}
+
+/** True when `error` is a 401 of a download of `plan`, an OCI plan sent with a Bearer token. */
+function tokenExpired(plan: ModelPlan, error: unknown): boolean {
+  if (plan.source.registry !== "oci") return false;
+  if (!plan.files.some((f) => f.headers?.authorization?.startsWith("Bearer "))) return false;
+  const e = error as { code?: unknown; details?: { status?: unknown } };
+  return e?.code === "ACCESS_DENIED" && e.details?.status === 401;
 }
 
 /** Resolves `ref` and pulls its plan: {@link resolveReference}, then {@link pullResolvedPlan}. */

@@ -1,8 +1,9 @@
 /**
  * `lode gc`: frees the space of what no model needs — blobs no manifest
  * references, partial downloads and leftover temp files not written to for a
- * while (default 24 h), and, when asked, old quarantined files — without ever
- * racing a running pull:
+ * while (default 24 h), the upload records of pushes never finished (default
+ * 7 days: a registry keeps an upload open about that long), and, when asked,
+ * old quarantined files — without ever racing a running pull:
  *
  * - a blob is removed only while gc holds its blob lock (taken without
  *   waiting), and only if, with the lock held, no manifest references it:
@@ -41,6 +42,7 @@ import {
   scanBlobsDir,
   scanManifestTemps,
   scanQuarantine,
+  scanUploadRecords,
   tryHold,
 } from "./gc_scan.ts";
 import { forgetVerified, pruneVerifiedRecords } from "./verified_record.ts";
@@ -59,6 +61,11 @@ export interface GcOptions {
   dryRun?: boolean;
   /** Also remove quarantined files older than the threshold. */
   quarantine?: boolean;
+  /**
+   * Upload records of pushes not finished (`locks/uploads/`) last written longer ago than this are
+   * removed (default 7 days). A running push rewrites its record after each chunk.
+   */
+  uploadsOlderThanMs?: number;
   /** The clock (ms since the epoch). */
   now?: () => number;
   onEvent?: (event: GcEvent) => void;
@@ -80,10 +87,14 @@ export interface GcSummary {
   dryRun: boolean;
 }
 
+/** The default age after which an upload record goes: 7 days. */
+export const UPLOADS_OLDER_THAN_MS = 7 * 24 * 3600 * 1000;
+
 /** Collects the garbage of `store`. */
 export async function collectGarbage(store: ModelStore, options: GcOptions): Promise<GcSummary> {
   const run = new GcRun(store, options);
   await run.blobs();
+  await run.uploads();
   await run.quarantine();
   run.summary.verifiedRecordsPruned = await pruneVerifiedRecords(store.layout, {
     dryRun: run.summary.dryRun,
@@ -159,6 +170,14 @@ class GcRun {
     ]);
   }
 
+  /** Upload records older than their threshold; the next push of a record gc left asks the registry. */
+  async uploads(): Promise<void> {
+    const olderThanMs = this.#options.uploadsOlderThanMs ?? UPLOADS_OLDER_THAN_MS;
+    for (const path of await scanUploadRecords(this.#store.layout)) {
+      await this.#collectIfOld("upload", path, { olderThanMs });
+    }
+  }
+
   async quarantine(): Promise<void> {
     for (const group of await scanQuarantine(this.#store.layout)) {
       const items = (await Promise.all(group.map(diskItem))).filter((i): i is DiskItem => i !== null);
@@ -210,10 +229,15 @@ class GcRun {
   }
 
   /** Removes `path` when its last write is older than the threshold (looked at again, under the lock). */
-  async #collectIfOld(kind: GcKind, path: string, options: { rename?: boolean } = {}): Promise<void> {
+  async #collectIfOld(
+    kind: GcKind,
+    path: string,
+    options: { rename?: boolean; olderThanMs?: number } = {},
+  ): Promise<void> {
     const item = await diskItem(path);
     if (!item) return;
-    if (this.#now - item.lastWriteMs <= this.#options.olderThanMs) return this.#skipRecent(kind, item);
+    const threshold = options.olderThanMs ?? this.#options.olderThanMs;
+    if (this.#now - item.lastWriteMs <= threshold) return this.#skipRecent(kind, item);
     await this.#remove(item.path, options);
     this.#collected(kind, item);
   }

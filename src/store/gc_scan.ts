@@ -43,6 +43,18 @@ async function readDirOrEmpty(dir: string): Promise<Deno.DirEntry[]> {
   }
 }
 
+/**
+ * The upload records of pushes not finished (`locks/uploads/*.json`, written by
+ * src/registry/oci/upload_state.ts), and the `.tmp-*` files a push killed while writing one left: an
+ * upload URL each, no bytes of the model.
+ */
+export async function scanUploadRecords(layout: StoreLayout): Promise<string[]> {
+  const dir = joinPath(layout.locksDir, "uploads");
+  return (await readDirOrEmpty(dir))
+    .filter((e) => e.isFile && (e.name.endsWith(".json") || e.name.startsWith(".tmp-")))
+    .map((e) => joinPath(dir, e.name));
+}
+
 /** Lists blob directories and partial downloads under `blobs/sha256/`. */
 export async function scanBlobsDir(layout: StoreLayout): Promise<BlobsScan> {
   const scan: BlobsScan = { blobs: new Map(), partials: new Map(), unpinned: [] };

@@ -201,3 +201,31 @@ Deno.test("quarantined files stay unless asked; with quarantine, only those olde
     );
   });
 });
+
+Deno.test("upload records of pushes never finished go after 7 days (or the threshold given); recent ones stay", async () => {
+  await withStore(async ({ root, gc }) => {
+    const dir = `${root}/locks/uploads`;
+    await Deno.mkdir(dir, { recursive: true });
+    const record = async (name: string, ageMs: number) => {
+      await Deno.writeTextFile(
+        `${dir}/${name}.json`,
+        JSON.stringify({ location: "https://r/v2/m/blobs/uploads/u" }),
+      );
+      const then = new Date(Date.now() - ageMs);
+      await Deno.utime(`${dir}/${name}.json`, then, then);
+    };
+    await record("old", 8 * DAY);
+    await record("week", 2 * DAY);
+    await record("new", 60_000);
+    const first = await gc();
+    const uploads = (kind: string, events: GcEvent[]) =>
+      events.filter((e) => e.event === kind && "kind" in e && e.kind === "upload").map((e) =>
+        (e as { path: string }).path.slice(dir.length + 1)
+      ).sort();
+    assert.deepEqual(uploads("collected", first.events), ["old.json"]);
+    assert.deepEqual(uploads("skipped", first.events), ["new.json", "week.json"]);
+    const second = await gc({ uploadsOlderThanMs: DAY });
+    assert.deepEqual(uploads("collected", second.events), ["week.json"]);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["new.json"]);
+  });
+});

@@ -44,7 +44,10 @@ export interface OciRegistry extends AsyncDisposable {
   ca: TestCa;
   /** The registry's storage root (blobs under `docker/registry/v2/blobs/sha256/XX/HEX/data`). */
   storage: string;
-  /** Requests the token server answered (with their `authorization` header's scheme, never its value). */
+  /**
+   * Requests the token server answered (their scopes, space-separated, and their `authorization`
+   * header's scheme, never its value).
+   */
   tokenRequests: { scope: string | null; scheme: string | null }[];
   /** Uploads `bytes` as a blob of `repo`; its digest `sha256:HEX`. */
   pushBlob(repo: string, bytes: Uint8Array): Promise<string>;
@@ -70,6 +73,11 @@ export interface OciRegistryOptions {
   ca?: TestCa;
   /** Blob GETs answer 307 to this base URL + the blob's storage path (distribution's redirect middleware). */
   redirectTo?: string;
+  /**
+   * The `exp` of the token server's Nth token (counted from 1; epoch seconds), given the time it is
+   * minted; default now + 600. A test makes tokens that expire during a transfer with it.
+   */
+  tokenExpiry?: (n: number, now: number) => number;
 }
 
 function freePort(): number {
@@ -156,17 +164,20 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
   );
   const kid = await libtrustKid(publicKey);
   const basic = `Basic ${btoa(`${OCI_USER.username}:${OCI_USER.password}`)}`;
-  const mint = async (scope: string | null) => {
+  let minted = 0;
+  const mint = async (scopes: string[], exp?: number) => {
     const now = Math.floor(Date.now() / 1000);
-    const access = scope
-      ? [{ type: "repository", name: scope.split(":")[1], actions: scope.split(":")[2]!.split(",") }]
-      : [];
+    const access = scopes.map((scope) => ({
+      type: "repository",
+      name: scope.split(":")[1],
+      actions: scope.split(":")[2]!.split(","),
+    }));
     const header = encodeBase64Url(json({ alg: "ES256", typ: "JWT", kid }));
     const claims = encodeBase64Url(json({
       iss: issuer,
       sub: OCI_USER.username,
       aud: service,
-      exp: now + 600,
+      exp: exp ?? now + 600,
       nbf: now - 10,
       iat: now,
       jti: crypto.randomUUID(),
@@ -187,14 +198,17 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
     }, async (req) => {
       const url = new URL(req.url);
       const auth = req.headers.get("authorization");
-      tokenRequests.push({ scope: url.searchParams.get("scope"), scheme: auth?.split(" ")[0] ?? null });
+      const scopes = url.searchParams.getAll("scope");
+      tokenRequests.push({ scope: scopes.join(" ") || null, scheme: auth?.split(" ")[0] ?? null });
       if (auth !== basic) {
         return new Response("unauthorized", {
           status: 401,
           headers: { "www-authenticate": 'Basic realm="tokens"' },
         });
       }
-      return Response.json({ token: await mint(url.searchParams.get("scope")), expires_in: 600 });
+      const now = Math.floor(Date.now() / 1000);
+      const exp = options.tokenExpiry?.(++minted, now) ?? now + 600;
+      return Response.json({ token: await mint(scopes, exp), expires_in: Math.max(1, exp - now) });
     });
     authYaml = [
       "auth:",
@@ -250,7 +264,7 @@ export async function startOciRegistry(options: OciRegistryOptions): Promise<Oci
     if (options.auth === "basic") return basic;
     const scope = `repository:${repo}:pull,push,delete`;
     let token = tokens.get(scope);
-    if (!token) tokens.set(scope, token = await mint(scope));
+    if (!token) tokens.set(scope, token = await mint([scope]));
     return `Bearer ${token}`;
   };
   const scheme = options.plainHttp ? "http" : "https";

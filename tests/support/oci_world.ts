@@ -13,7 +13,7 @@
  * @module
  */
 import { runLode } from "./lode_cli.ts";
-import { OCI_USER, type OciRegistry, startOciRegistry } from "./oci_registry.ts";
+import { OCI_USER, type OciRegistry, type OciRegistryOptions, startOciRegistry } from "./oci_registry.ts";
 
 /** The bytes of tests/fixtures/stories260K.gguf. */
 export const STORIES: Uint8Array = await Deno.readFile(
@@ -35,15 +35,19 @@ export interface World {
   lode(args: string[], env?: Record<string, string>): ReturnType<typeof runLode>;
 }
 
-/** Runs `body` with a registry of `auth` (plain http when asked) in a temp dir, removed afterwards. */
+/**
+ * Runs `body` with a registry of `auth` (plain http when asked; its tokens' expiry as `options` says) in
+ * a temp dir, removed afterwards.
+ */
 export async function withRegistry(
   auth: "basic" | "token",
   body: (w: World) => Promise<void>,
   plainHttp = false,
+  options: Pick<OciRegistryOptions, "tokenExpiry"> = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "lode-oci-" });
   try {
-    await using reg = await startOciRegistry({ dir: `${dir}/registry`, auth, plainHttp });
+    await using reg = await startOciRegistry({ dir: `${dir}/registry`, auth, plainHttp, ...options });
     const store = `${dir}/store`;
     await body({
       reg,

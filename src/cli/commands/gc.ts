@@ -1,6 +1,6 @@
 /**
- * `lode gc [--dry-run] [--older-than DURATION] [--quarantine]`: remove unreferenced blobs and stale
- * partial downloads, skipping anything a running lode process holds; report the bytes freed.
+ * `lode gc [--dry-run] [--older-than DURATION] [--quarantine] [--uploads-older-than DURATION]`: remove
+ * unreferenced blobs, stale partial downloads and upload records of pushes never finished, skipping anything a running lode process holds; report the bytes freed.
  * @module
  */
 import type { GcDoneEvent } from "../../events/store_event.ts";
@@ -14,6 +14,7 @@ import { formatBytes } from "../output.ts";
 /** `lode gc`. */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const olderThanMs = parseDuration(parsed.options.olderThan as string);
+  const uploadsOlderThanMs = parseDuration(parsed.options.uploadsOlderThan as string);
   const dryRun = parsed.options.dryRun === true;
   const store = await ctx.store();
   const line = (verb: string, e: { kind: string; bytes: number; path: string }, why = "") =>
@@ -31,6 +32,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     olderThanMs,
     dryRun,
     quarantine: parsed.options.quarantine === true,
+    uploadsOlderThanMs,
     onEvent,
   });
   const done: GcDoneEvent = {

@@ -135,30 +135,8 @@ async function execute(
   record: JobRecord,
   socket?: string,
 ): Promise<void> {
-  const [{ runJob }, { cliJobEffects }] = await Promise.all([
-    import("../../jobs/job_runner.ts"),
-    import("../job_effects.ts"),
-  ]);
-  const controller = new AbortController();
-  const cancel = () => controller.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, cancel);
-  ctx.output.note(`job ${record.id} (${record.kind}) running`);
-  // The job's events go through the command's one stream (source `job`, with the job's id); `--json`
-  // prints them from there, as it prints a pull's download events.
-  let outcome;
-  try {
-    outcome = await runJob(record, {
-      records,
-      store: await ctx.store(),
-      signal: AbortSignal.any([controller.signal, ctx.output.closed]),
-      onEvent: (e) => void ctx.events.publish("job", e, { jobId: record.id }),
-      effects: cliJobEffects(ctx, { dir: records.jobDir(record.id), ...(socket ? { socket } : {}) }),
-    });
-  } finally {
-    for (const s of signals) Deno.removeSignalListener(s, cancel);
-    await ctx.endProgress();
-  }
+  const { runJobHere } = await import("../run_job_here.ts");
+  const outcome = await runJobHere(ctx, records, record, socket);
   const r = outcome.record;
   ctx.output.event({ event: "job", ...r });
   ctx.output.result(`job ${r.id} ${r.state}  ${progressText(r)}`);

@@ -6,8 +6,8 @@
  *   `application/vnd.cncf.model.{weight,weight.config,doc,code,dataset}.v1.raw` named by their
  *   `org.cncf.model.filepath` annotation;
  * - **Docker Model Runner**: config `application/vnd.docker.ai.model.config.v0.1+json` or `v0.2`, layers
- *   `application/vnd.docker.ai.gguf.v3` (the model, several for shards), `….gguf.v3.mmproj`, license
- *   and chat template;
+ *   `application/vnd.docker.ai.gguf.v3` (the model, several for shards), `application/vnd.docker.ai.mmproj`
+ *   (or `….gguf.v3.mmproj`), license and chat template;
  * - **Ollama**: layers `application/vnd.ollama.image.model`, `….projector`, and its text layers
  *   (license, template, system, params).
  *
@@ -76,6 +76,7 @@ export const LAYER_TYPES: Record<OciShape, Record<string, LayerKind>> = {
   },
   docker: {
     "application/vnd.docker.ai.gguf.v3": kind("model", "model.gguf", false),
+    "application/vnd.docker.ai.mmproj": kind("mmproj", "mmproj.gguf"),
     "application/vnd.docker.ai.gguf.v3.mmproj": kind("mmproj", "mmproj.gguf"),
     "application/vnd.docker.ai.license": kind("license", "LICENSE"),
     "application/vnd.docker.ai.chat.template.jinja": kind("chat_template", "template.jinja"),
@@ -90,6 +91,9 @@ export const LAYER_TYPES: Record<OciShape, Record<string, LayerKind>> = {
     "application/vnd.ollama.image.messages": kind("messages", "messages.json"),
   },
 };
+
+/** A ModelPack weight layer named as a projector (ModelPack has no projector type): `mmproj` in its name. */
+export const MODELPACK_PROJECTOR_NAME = /mmproj/i;
 
 /** Every accepted type, for the error that lists them. */
 export function supportedTypes(): { manifests: string[]; configs: string[]; layers: string[] } {

@@ -2,8 +2,10 @@
  * The CNCF ModelPack artifact of a stored model: its config (`format: gguf`, the architecture,
  * parameter size and quantization from the GGUF header) and its manifest (`artifactType`
  * `application/vnd.cncf.model.manifest.v1+json`), one uncompressed weight layer per file of the model,
- * named by the `org.cncf.model.filepath` annotation. A layer's digest is the file's SHA-256 (its key in
- * the store). Nothing here holds a time or a credential: the same model gives the same bytes.
+ * named by the `org.cncf.model.filepath` annotation. ModelPack has no projector type: a projector is a
+ * weight layer whose file name holds `mmproj` ({@link layerFileName}), which is how lode's pull tells it
+ * apart. A layer's digest is the file's SHA-256 (its key in the store). Nothing here holds a time or a
+ * credential: the same model gives the same bytes.
  *
  * @example
  * ```ts
@@ -27,6 +29,14 @@ export interface PushLayer {
   /** The file's name (the annotation): its base name in the store's manifest. */
   filename: string;
   role: string;
+}
+
+/**
+ * The file name a layer is annotated with: the stored file's base name; a projector's holds `mmproj`
+ * (prefixed `mmproj-` when it does not), so a ModelPack reader that goes by names finds it.
+ */
+export function layerFileName(filename: string, role: string): string {
+  return role === "mmproj" && !/mmproj/i.test(filename) ? `mmproj-${filename}` : filename;
 }
 
 /** What the config says of the model (from {@link GgufSummary} fields). */
@@ -91,7 +101,7 @@ export function modelPackManifest(
       mediaType: MODELPACK_WEIGHT,
       digest: l.digest,
       size: l.size,
-      annotations: { [FILEPATH_ANNOTATION]: l.filename },
+      annotations: { [FILEPATH_ANNOTATION]: layerFileName(l.filename, l.role) },
     })),
   };
 }

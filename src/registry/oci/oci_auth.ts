@@ -87,7 +87,10 @@ export async function authorize(
       });
     }
     if (challenge.params.service) realm.searchParams.set("service", challenge.params.service);
-    realm.searchParams.set("scope", challenge.params.scope ?? `repository:${repository}:pull`);
+    // Several scopes (space-separated in a challenge) go as several `scope` parameters.
+    for (const scope of (challenge.params.scope ?? `repository:${repository}:pull`).split(" ")) {
+      if (scope) realm.searchParams.append("scope", scope);
+    }
     if (creds?.identityToken) realm.searchParams.set("refresh_token", creds.identityToken);
     const headers: Record<string, string> = creds && !creds.identityToken
       ? { authorization: basicAuth(creds) }

@@ -14,8 +14,10 @@ import {
   DOCKER_AI_CONFIGS,
   FILEPATH_ANNOTATION,
   LAYER_TYPES,
+  type LayerKind,
   MODELPACK_ARTIFACT,
   MODELPACK_CONFIG,
+  MODELPACK_PROJECTOR_NAME,
   type OciShape,
   TITLE_ANNOTATION,
   unsupported,
@@ -72,6 +74,21 @@ export function ociStoreName(ref: OciRef): string {
   return nameFromFilename(ref.tag && ref.tag !== "latest" ? `${base}-${ref.tag}` : base);
 }
 
+/**
+ * What `layer` is (its kind by type; null for an unknown type). A ModelPack weight layer whose file is
+ * named as a projector (`mmproj` in its name) is one: ModelPack has no projector type of its own.
+ */
+function layerKind(shape: OciShape, layer: OciDescriptor): LayerKind | null {
+  const kind = LAYER_TYPES[shape][layer.mediaType];
+  if (!kind) return null;
+  const named = layer.annotations?.[FILEPATH_ANNOTATION] ?? layer.annotations?.[TITLE_ANNOTATION] ?? "";
+  const base = named.slice(named.lastIndexOf("/") + 1);
+  if (shape === "modelpack" && kind.role === "model" && MODELPACK_PROJECTOR_NAME.test(base)) {
+    return { role: "mmproj", defaultName: "mmproj.gguf", optional: true };
+  }
+  return kind;
+}
+
 /** The plan of `manifest` (digest `pin`) fetched for `ref`. */
 export function planFromManifest(
   ref: OciRef,
@@ -80,18 +97,17 @@ export function planFromManifest(
   options: { name?: string; http?: boolean } = {},
 ): ModelPlan {
   const shape = shapeOf(ref.host, manifest);
-  const types = LAYER_TYPES[shape];
   const layers = manifest.layers ?? [];
-  const models = layers.filter((l) => types[l.mediaType]?.role === "model");
+  const models = layers.filter((l) => layerKind(shape, l)?.role === "model");
   if (models.length === 0) throw unsupported(ref.host, `a ${shape} artifact without a model layer`);
   const shards = models.length > 1;
   const seen = new Set<string>();
   for (const layer of layers) {
-    if (!types[layer.mediaType]) throw unsupported(ref.host, `the layer type ${layer.mediaType}`);
+    if (!layerKind(shape, layer)) throw unsupported(ref.host, `the layer type ${layer.mediaType}`);
   }
-  const pulled = layers.filter((l) => PULLED_ROLES.has(types[l.mediaType]!.role));
+  const pulled = layers.filter((l) => PULLED_ROLES.has(layerKind(shape, l)!.role));
   const files: PlannedFile[] = pulled.map((layer, i) => {
-    const kind = types[layer.mediaType]!;
+    const kind = layerKind(shape, layer)!;
     const sha256 = checkDigest(ref.host, layer);
     let fallback = kind.defaultName;
     if (kind.role === "model" && shards) {

@@ -13,7 +13,6 @@
  * @module
  */
 import { joinPath } from "../../path.ts";
-import { writeFileAtomic } from "../../store/atomic_write.ts";
 
 /** The record's path for `digest` pushed to `host/repository` from the store at `root`. */
 export async function uploadStatePath(
@@ -38,10 +37,22 @@ export async function readUploadState(path: string): Promise<string | null> {
   }
 }
 
-/** Records `location` at `path`. */
+/**
+ * Records `location` at `path`: a temp file renamed over it, so a reader sees the old record or the new
+ * one. Not fsynced (it is written after every chunk): a process killed keeps it (the page cache is the
+ * kernel's); a machine that loses power may lose it, and the next push then starts that blob over.
+ */
 export async function writeUploadState(path: string, location: string): Promise<void> {
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-  await writeFileAtomic(path, JSON.stringify({ location }) + "\n");
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const tmp = `${dir}/.tmp-${crypto.randomUUID()}`;
+  try {
+    await Deno.writeTextFile(tmp, JSON.stringify({ location }) + "\n");
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(tmp, JSON.stringify({ location }) + "\n");
+  }
+  await Deno.rename(tmp, path);
 }
 
 /** Removes the record at `path` (none: nothing to do). */
