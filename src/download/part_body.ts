@@ -1,0 +1,121 @@
+/**
+ * Moves one range's body into the partial file: reads land straight in a batch buffer (lode's HTTP/1.1
+ * client's direct reader, or a BYOB reader for `fetch`), and each full batch is offered to the hashing
+ * frontier, then written at the part's offset with a synchronous write on this thread (the kernel copies
+ * it into the page cache; no buffer crosses to another thread, none waits in a queue). The buffers come
+ * from a {@link BatchPool} and go back to it, so a download holds one batch per connection whatever its
+ * size and number of parts.
+ * @module
+ */
+import { takeDirectBody } from "./http1_client.ts";
+
+/** Reusable batch buffers of one size. */
+export class BatchPool {
+  readonly #free: ArrayBuffer[] = [];
+  readonly batchBytes: number;
+
+  constructor(batchBytes: number) {
+    this.batchBytes = batchBytes;
+  }
+
+  take(): ArrayBuffer {
+    return this.#free.pop() ?? new ArrayBuffer(this.batchBytes);
+  }
+
+  give(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === this.batchBytes && !buffer.detached) this.#free.push(buffer);
+  }
+}
+
+/** A body read into the caller's views. */
+interface BodySource {
+  /**
+   * The bytes read into `view` (on a new buffer after a BYOB read, which transfers it; empty at the end),
+   * and whether the body ended.
+   */
+  read(view: Uint8Array): Promise<{ bytes: Uint8Array; end: boolean }>;
+  /** Stops reading (the body was not read to its end). */
+  cancel(): Promise<void>;
+}
+
+function sourceOf(body: ReadableStream<Uint8Array>): BodySource {
+  const direct = takeDirectBody(body);
+  if (direct) {
+    return {
+      read: async (view) => {
+        const n = await direct.read(view);
+        return { bytes: view.subarray(0, n ?? 0), end: n === null };
+      },
+      cancel: () => direct.cancel(),
+    };
+  }
+  const reader = body.getReader({ mode: "byob" });
+  return {
+    read: async (view) => {
+      const { value, done } = await reader.read(view);
+      // A read that ends hands the (empty) view back on the transferred buffer; a cancelled one, none.
+      return { bytes: value ?? new Uint8Array(0), end: done };
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
+/** Options of {@link writeBody}. */
+export interface WriteBodyOptions {
+  /** Open for writing, positioned at the range's first byte. */
+  file: Deno.FsFile;
+  /** The range's first byte in the file (for `onBatch`). */
+  offset: number;
+  /** Bytes the body must have; more is an error (the caller's), reading stops there. */
+  expected: number;
+  pool: BatchPool;
+  /** Called after every read with the body bytes received so far. */
+  onRead?: (received: number) => void;
+  /** Sees each batch at its absolute file offset before it is written (the hashing frontier). */
+  onBatch?: (bytes: Uint8Array, offset: number) => void;
+  /** A batch reached the file: bytes of the body written so far. */
+  onWritten?: (written: number) => void;
+}
+
+/** Reads `body` to its end into `options.file`; returns the bytes received (more than expected stops early). */
+export async function writeBody(
+  body: ReadableStream<Uint8Array>,
+  options: WriteBodyOptions,
+): Promise<number> {
+  const { file, pool, expected } = options;
+  const source = sourceOf(body);
+  let buffer = pool.take();
+  let filled = 0;
+  let received = 0;
+  let written = 0;
+  const flush = () => {
+    if (filled === 0) return;
+    const bytes = new Uint8Array(buffer, 0, filled);
+    options.onBatch?.(bytes, options.offset + written);
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    written += filled;
+    filled = 0;
+    options.onWritten?.(written);
+  };
+  try {
+    while (true) {
+      // One byte more than the range asks for would say the body is too long.
+      const room = Math.min(buffer.byteLength - filled, expected - received + 1);
+      const { bytes: got, end } = await source.read(new Uint8Array(buffer, filled, room));
+      if (got.buffer.byteLength > 0) buffer = got.buffer as ArrayBuffer;
+      if (end) break;
+      filled += got.length;
+      received += got.length;
+      options.onRead?.(received);
+      if (received > expected) {
+        await source.cancel().catch(() => {});
+        break;
+      }
+      if (filled === buffer.byteLength) flush();
+    }
+    if (received <= expected) flush();
+    return received;
+  } finally {
+    pool.give(buffer);
+  }
+}
