@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 
 /** Read-back size: large enough to keep the hash busy; one buffer for the whole download. */
-const READ_BACK_BYTES = 4 * 1024 * 1024;
+const READ_BACK_BYTES = 1024 * 1024;
 
 /** Hashes a file's prefix as it becomes available. */
 export class HashFrontier {

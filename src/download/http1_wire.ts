@@ -115,14 +115,14 @@ interface Framing {
 }
 
 /** Reads from what is left over first, then from the socket. */
-async function readSome(socket: Socket, view: Uint8Array): Promise<number | null> {
+function readSome(socket: Socket, view: Uint8Array): Promise<number | null> {
   if (socket.leftover.length > 0) {
     const n = Math.min(view.length, socket.leftover.length);
     view.set(socket.leftover.subarray(0, n));
     socket.leftover = socket.leftover.subarray(n);
-    return n;
+    return Promise.resolve(n);
   }
-  return await socket.conn.read(view);
+  return socket.conn.read(view);
 }
 
 /** A body of `Content-Length` bytes, or (length null) up to the connection closing. */

@@ -29,35 +29,29 @@ export class BatchPool {
 
 /** A body read into the caller's views. */
 interface BodySource {
-  /**
-   * The bytes read into `view` (on a new buffer after a BYOB read, which transfers it; empty at the end),
-   * and whether the body ended.
-   */
-  read(view: Uint8Array): Promise<{ bytes: Uint8Array; end: boolean }>;
+  /** Reads into `view`: the bytes read, or null at the end of the body. */
+  read(view: Uint8Array): Promise<number | null>;
+  /** The buffer the last read left its bytes in (a BYOB read transfers the view's buffer), if another. */
+  moved: ArrayBuffer | null;
   /** Stops reading (the body was not read to its end). */
   cancel(): Promise<void>;
 }
 
 function sourceOf(body: ReadableStream<Uint8Array>): BodySource {
   const direct = takeDirectBody(body);
-  if (direct) {
-    return {
-      read: async (view) => {
-        const n = await direct.read(view);
-        return { bytes: view.subarray(0, n ?? 0), end: n === null };
-      },
-      cancel: () => direct.cancel(),
-    };
-  }
+  if (direct) return { read: direct.read, moved: null, cancel: direct.cancel };
   const reader = body.getReader({ mode: "byob" });
-  return {
+  const source: BodySource = {
     read: async (view) => {
       const { value, done } = await reader.read(view);
       // A read that ends hands the (empty) view back on the transferred buffer; a cancelled one, none.
-      return { bytes: value ?? new Uint8Array(0), end: done };
+      if (value) source.moved = value.buffer as ArrayBuffer;
+      return done ? null : value!.length;
     },
+    moved: null,
     cancel: () => reader.cancel(),
   };
+  return source;
 }
 
 /** Options of {@link writeBody}. */
@@ -101,11 +95,14 @@ export async function writeBody(
     while (true) {
       // One byte more than the range asks for would say the body is too long.
       const room = Math.min(buffer.byteLength - filled, expected - received + 1);
-      const { bytes: got, end } = await source.read(new Uint8Array(buffer, filled, room));
-      if (got.buffer.byteLength > 0) buffer = got.buffer as ArrayBuffer;
-      if (end) break;
-      filled += got.length;
-      received += got.length;
+      const n = await source.read(new Uint8Array(buffer, filled, room));
+      if (source.moved) {
+        buffer = source.moved;
+        source.moved = null;
+      }
+      if (n === null) break;
+      filled += n;
+      received += n;
       options.onRead?.(received);
       if (received > expected) {
         await source.cancel().catch(() => {});

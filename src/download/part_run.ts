@@ -30,7 +30,7 @@ const FAST_CONNECTION_BYTES_PER_S = 120e6;
 const MiB = 1024 * 1024;
 /** Batch buffers: large for few connections (fewer writes and hash calls), small for many (memory). */
 function batchBytes(connections: number): number {
-  return connections <= 2 ? 4 * MiB : MiB;
+  return connections <= 2 ? 4 * MiB : connections <= 4 ? MiB : MiB / 2;
 }
 
 /** The download's options as the run needs them resolved. */
