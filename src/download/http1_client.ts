@@ -192,16 +192,23 @@ export class Http1Client {
       if (reusable && head.keepAlive && framing.reusable) this.#release(socket);
       else this.#discard(socket.conn);
     };
+    const ended = (n: number | null) => {
+      if (n === null) finish(true);
+      return n;
+    };
+    const failed = (e: unknown): never => {
+      finish(false);
+      throw signal?.aborted ? signal.reason : asTypeError(e);
+    };
     const direct: DirectBody = {
-      read: async (view) => {
+      read: (view) => {
+        let reading: Promise<number | null>;
         try {
-          const n = await framing.read(socket, view);
-          if (n === null) finish(true);
-          return n;
+          reading = framing.read(socket, view);
         } catch (e) {
-          finish(false);
-          throw signal?.aborted ? signal.reason : asTypeError(e);
+          reading = Promise.reject(e);
         }
+        return reading.then(ended, failed);
       },
       // A short rest (an error page, the rest of a one-byte probe) is read off so the connection can be
       // reused; otherwise the connection is closed.

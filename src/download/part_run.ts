@@ -27,6 +27,11 @@ const SYNC_EVERY_BYTES = 256 * 1024 * 1024;
 const RAMP_WINDOW_MS = 200;
 /** A single connection at least this fast means the CPU, not the path, is the limit. */
 const FAST_CONNECTION_BYTES_PER_S = 120e6;
+/**
+ * A slower connection whose reader waited for bytes at least this share of the window is limited by the
+ * path; one that found its bytes waiting is limited by this machine's CPU (it is busy, or shared).
+ */
+const WAITING_SHARE = 0.5;
 const MiB = 1024 * 1024;
 /** Batch buffers: large for few connections (fewer writes and hash calls), small for many (memory). */
 function batchBytes(connections: number): number {
@@ -55,6 +60,8 @@ export class PartRun {
   readonly #frontier: HashFrontier;
   readonly #abort = new AbortController();
   #pool: BatchPool;
+  /** Time the body readers spent waiting for bytes (the ramp's measure of the path). */
+  readonly #waited = { ms: 0 };
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
   /** The parts as of the last completed sync of the data, and the bytes they hold. */
@@ -154,11 +161,12 @@ export class PartRun {
    * How many connections: a fixed `connections` when the user chose one; otherwise chosen by
    * measurement. The probe's connection runs alone for one window (or half of it, when it moves less
    * than half the threshold: a throttled origin is plain after 100 ms); if it moves less than
-   * {@link FAST_CONNECTION_BYTES_PER_S}, the origin (or the path) limits each connection — a CDN, a
-   * proxy, a distant host — and all `connections` start at once. A single connection faster than that
-   * means the link is fast and this machine's CPU is the limit: more connections would only add TLS
-   * work and out-of-order parts to read back (on loopback, one connection is the fastest:
-   * docs/benchmarks.md).
+   * {@link FAST_CONNECTION_BYTES_PER_S} while its reader waits for bytes most of the time
+   * ({@link WAITING_SHARE}), the origin (or the path) limits each connection — a CDN, a proxy, a distant
+   * host — and all `connections` start at once. A single connection faster than that, or one whose bytes
+   * are already waiting when it reads (this machine's CPU is busy or shared), means the CPU is the limit:
+   * more connections would only add TLS work and out-of-order parts to read back (on loopback, one
+   * connection is the fastest: docs/benchmarks.md).
    */
   #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;
@@ -169,13 +177,19 @@ export class PartRun {
     setTarget(1);
     const startBytes = this.#doneBytes();
     const startTime = performance.now();
-    const rate = () => ((this.#doneBytes() - startBytes) * 1000) / (performance.now() - startTime);
+    const startWaited = this.#waited.ms;
+    // Slow, and waiting for its bytes: the path limits each connection.
+    const pathLimited = (threshold: number) => {
+      const ms = performance.now() - startTime;
+      const rate = ((this.#doneBytes() - startBytes) * 1000) / ms;
+      return rate < threshold && (this.#waited.ms - startWaited) / ms >= WAITING_SHARE;
+    };
     // Half-way through the window, a connection far below the threshold already says enough.
     const early = setTimeout(() => {
-      if (rate() < FAST_CONNECTION_BYTES_PER_S / 2) setTarget(connections);
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S / 2)) setTarget(connections);
     }, RAMP_WINDOW_MS / 2);
     const timer = setTimeout(() => {
-      if (rate() < FAST_CONNECTION_BYTES_PER_S) setTarget(connections);
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S)) setTarget(connections);
     }, RAMP_WINDOW_MS);
     return () => {
       clearTimeout(early);
@@ -212,6 +226,7 @@ export class PartRun {
           signal: this.#abort.signal,
           stallMs: this.options.stallMs ?? 30_000,
           pool: this.#pool,
+          waited: this.#waited,
           onWritten: () => this.#written(),
           onBatch: (bytes, offset) => this.#frontier.offer(bytes, offset),
           response: response?.response,

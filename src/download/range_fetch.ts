@@ -40,6 +40,8 @@ export interface RangeFetchOptions {
   stallMs: number;
   /** Where the batch buffers come from (one per connection at a time). */
   pool?: BatchPool;
+  /** Adds the milliseconds spent waiting for the body's bytes. */
+  waited?: { ms: number };
   /** Bytes received (for progress), called per read. */
   onBytes?: (delta: number) => void;
   /** The part's `done` advanced (bytes reached the file). */
@@ -102,6 +104,7 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
         offset: from,
         expected,
         pool: options.pool ?? DEFAULT_POOL,
+        waited: options.waited,
         onRead: (total) => {
           options.onBytes?.(total - received);
           received = total;
