@@ -130,6 +130,7 @@ async function runScenario(
     hashRow: kind === "unthrottled",
     syncRow: options.syncRow,
     aria2: options.aria2,
+    curls16: kind === "throttled",
   });
   const samples: ToolSamples[] = list.map((t) => ({
     tool: t.tool,

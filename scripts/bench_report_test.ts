@@ -4,6 +4,8 @@ const assertAlmostEquals = (a: number, b: number) => ok(Math.abs(a - b) < 1e-9, 
 import {
   ARIA2_X16,
   BASELINE,
+  CURL_OPENSSL,
+  CURLS_16,
   formatTable,
   HASH_LIMIT,
   LODE,
@@ -76,38 +78,57 @@ const run = (tool: string, seconds: number, rssKib: number | null = null): ToolS
   rssKib: [rssKib],
 });
 
-Deno.test("verdicts unthrottled: lode / openssl against 1.3, fastest peer ignores the hashing row", () => {
+Deno.test("verdicts unthrottled: lode / openssl against 1.3, lode / curl+openssl against 0.9, fastest peer ignores the hashing row", () => {
   const rows = summarise([
     run(HASH_LIMIT, 1),
+    run(CURL_OPENSSL, 1.5),
     run(BASELINE, 5),
     run(ARIA2_X16, 2),
     run("aria2c -x8", 2.5),
     run(LODE, 1.2, 100_000),
   ], 1e9);
   const v = verdicts(rows, "unthrottled", {});
-  assertEquals(v.map((x) => x.key), ["lode_over_openssl", "lode_vs_fastest_peer", "lode_peak_rss_mb"]);
+  assertEquals(v.map((x) => x.key), [
+    "lode_over_openssl",
+    "lode_over_curl_openssl",
+    "lode_vs_fastest_peer",
+    "lode_peak_rss_mb",
+  ]);
   assertAlmostEquals(v[0]!.value!, 1.2);
   assertEquals(v[0]!.met, true);
   assertEquals(v[0]!.line, "lode / openssl dgst = 1.20 (target <= 1.3: met)");
-  assertAlmostEquals(v[1]!.value!, 0.6);
-  assertEquals(v[1]!.met, null);
-  ok(v[1]!.line.startsWith("lode vs fastest peer = 0.60 (lode / aria2c -x16 at 2.000 s"), v[1]!.line);
-  assertEquals(v[2]!.met, true);
+  assertEquals(v[1]!.line, "lode / curl -o f && openssl dgst f = 0.80 (target <= 0.9: met)");
+  assertAlmostEquals(v[2]!.value!, 0.8);
+  assertEquals(v[2]!.met, null);
   ok(
-    v[2]!.line.startsWith(
-      "lode peak RSS = 102 MB (target < 200 MB at 16 connections; this run: lode's default",
+    v[2]!.line.startsWith("lode vs fastest peer = 0.80 (lode / curl -o f && openssl dgst f at 1.500 s"),
+    v[2]!.line,
+  );
+  assertEquals(v[3]!.met, false);
+  ok(
+    v[3]!.line.startsWith(
+      "lode peak RSS = 102 MB (target <= 100 MB at 16 connections; this run: lode's default",
     ),
   );
 });
 
-Deno.test("verdicts throttled: curl / lode against 6, lode / aria2c -x16 against 1.0, misses said loudly", () => {
-  const rows = summarise([run(BASELINE, 10), run(ARIA2_X16, 1), run(LODE, 2, 300_000)], 256e6);
+Deno.test("verdicts throttled: curl / lode against 6, lode / aria2c -x16 against 1.0, lode / 16 curls against 1.1, misses said loudly", () => {
+  const rows = summarise(
+    [run(BASELINE, 10), run(ARIA2_X16, 1), run(CURLS_16, 1.6), run(LODE, 2, 300_000)],
+    256e6,
+  );
   const v = verdicts(rows, "throttled", { connections: 16 });
-  assertEquals(v.map((x) => x.key), ["curl_over_lode", "lode_over_aria2c_x16", "lode_peak_rss_mb"]);
+  assertEquals(v.map((x) => x.key), [
+    "curl_over_lode",
+    "lode_over_aria2c_x16",
+    "lode_over_16_curls",
+    "lode_peak_rss_mb",
+  ]);
   assertEquals(v[0]!.line, "curl / lode = 5.00 (target >= 6: MISSED) [curl = curl | tee | sha256sum]");
   assertEquals(v[1]!.line, "lode / aria2c -x16 = 2.00 (target <= 1.0: MISSED)");
-  assertEquals(v[2]!.met, false);
-  ok(v[2]!.line.includes("this run: 16 connections: MISSED"), v[2]!.line);
+  assertEquals(v[2]!.line, "lode / 16 curls -r (ceiling) = 1.25 (target <= 1.1: MISSED)");
+  assertEquals(v[3]!.met, false);
+  ok(v[3]!.line.includes("this run: 16 connections: MISSED"), v[3]!.line);
 });
 
 Deno.test("verdicts: a missing row gives n/a, not a crash", () => {
@@ -115,5 +136,6 @@ Deno.test("verdicts: a missing row gives n/a, not a crash", () => {
   assertEquals(v[0]!.value, null);
   assertEquals(v[0]!.met, null);
   assertEquals(v[1]!.line, "lode / aria2c -x16 = n/a (row missing) (target <= 1.0)");
-  assertEquals(v[2]!.line.startsWith("lode peak RSS = unknown MB"), true);
+  assertEquals(v[2]!.line, "lode / 16 curls -r (ceiling) = n/a (row missing) (target <= 1.1)");
+  assertEquals(v[3]!.line.startsWith("lode peak RSS = unknown MB"), true);
 });

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { BASELINE, HASH_LIMIT, LODE } from "./bench_report.ts";
+import { BASELINE, CURLS_16, HASH_LIMIT, LODE } from "./bench_report.ts";
 import { exec } from "./bench_nginx.ts";
 
 /** What one run of a tool works with. */
@@ -121,6 +121,28 @@ function aria2(connections: number): Tool {
   };
 }
 
+/**
+ * The origin's ceiling for many connections: `n` curls fetch `n` equal ranges at once into part files,
+ * then the parts are concatenated into `f` and hashed (every row's output is verified).
+ */
+function rangedCurls(n: number): Tool {
+  const script = `size=$4; n=$5; part=$(( (size + n - 1) / n )); parts=(); pids=()
+for ((i = 0; i * part < size; i++)); do
+  s=$(( i * part )); e=$(( s + part - 1 )); (( e >= size )) && e=$(( size - 1 ))
+  curl -s --cacert "$1" -r "$s-$e" -o "$2.$i" "$3" & pids+=($!); parts+=("$2.$i")
+done
+for p in "\${pids[@]}"; do wait "$p" || exit 1; done
+cat "\${parts[@]}" > "$2" && rm -f "\${parts[@]}" && openssl dgst -sha256 "$2"`;
+  return {
+    tool: CURLS_16,
+    command: `${n}x curl -s --cacert CA -r RANGE -o f.I URL (at once); cat f.* > f && openssl dgst -sha256 f`,
+    argv: (
+      t,
+    ) => ["bash", "-o", "pipefail", "-c", script, "bench", t.ca, `${t.dir}/f`, t.url, `${t.size}`, `${n}`],
+    check: printedHash("openssl", true),
+  };
+}
+
 /** Which rows {@link benchTools} includes. */
 export interface ToolChoice extends LodeInvocation {
   /** The pure hashing row (`openssl dgst` of the file nginx serves): the hashing limit. */
@@ -129,6 +151,8 @@ export interface ToolChoice extends LodeInvocation {
   syncRow: boolean;
   /** The two aria2c rows (-x8, -x16). */
   aria2: boolean;
+  /** The 16 ranged curls at once (the origin's ceiling for many connections; the throttled scenario). */
+  curls16?: boolean;
 }
 
 /**
@@ -177,6 +201,7 @@ export function benchTools(choice: ToolChoice): Tool[] {
     });
   }
   if (choice.aria2) list.push(aria2(8), aria2(16));
+  if (choice.curls16) list.push(rangedCurls(16));
   const [flag, note] = choice.connections === undefined
     ? ["", "   (lode's default connections)"]
     : [` --connections ${choice.connections}`, ""];
