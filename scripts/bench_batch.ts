@@ -17,7 +17,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseCount, type TensorType, writeGgufModel } from "./gen_gguf.ts";
+import type { TensorType } from "./gen_gguf.ts";
+import { cachedModel } from "./bench_inference.ts";
 import { defaultThreads } from "../src/inference/default_threads.ts";
 
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -96,28 +97,6 @@ function answers(path: string): Map<string, string> {
     out.set(l.custom_id, l.response.body.choices[0].message.content);
   }
   return out;
-}
-
-/** The cached benchmark model (shared with bench_inference.ts's cache). */
-async function cachedModel(
-  params: string,
-  tensorType: TensorType,
-  log: (l: string) => void,
-): Promise<string> {
-  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/lode-bench-inference`;
-  await Deno.mkdir(dir, { recursive: true });
-  const path = `${dir}/llama-${params}-${tensorType}-seed1.gguf`;
-  try {
-    await Deno.stat(path);
-    return path;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  log(`generating ${path} (once; cached for later runs)`);
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await writeGgufModel(tmp, { params: parseCount(params), tensorType, seed: 1 });
-  await Deno.rename(tmp, path);
-  return path;
 }
 
 /** Formats the samples as a table. */

@@ -323,7 +323,7 @@ export function formatReport(r: BenchReport): string {
 }
 
 /** The cached benchmark model (generated on first use; the file name records what it is). */
-async function cachedModel(
+export async function cachedModel(
   params: string,
   tensorType: TensorType,
   log: (l: string) => void,

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { LodeError } from "../errors.ts";
 import { joinPath } from "../path.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
+import { readJsonFile } from "../store/json_file.ts";
 import { JobArtifact, JobEvent, JobProgress, JobState } from "../events/job_event.ts";
 import { JobPlan } from "./job_plan.ts";
 import {
@@ -212,22 +213,8 @@ export class JobRecords {
     return out;
   }
 
-  async #load(path: string): Promise<JobRecord | null> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return null; // a record is written whole (renamed over): a broken one is not lode's
-    }
-    const parsed = JobRecord.safeParse(json);
-    return parsed.success ? parsed.data : null;
+  #load(path: string): Promise<JobRecord | null> {
+    return readJsonFile(path, JobRecord); // a record is written whole (renamed over): a broken one is not lode's
   }
 }
 

@@ -24,6 +24,7 @@
  */
 import type { z } from "zod";
 import { acquireFileLock } from "./file_lock.ts";
+import { readJsonFile } from "./json_file.ts";
 
 /** A held lock. Dispose it (or `release`) when done; dying releases it too. */
 export interface HolderLock<T> extends AsyncDisposable {
@@ -67,20 +68,8 @@ export async function acquireHolderLock<T>(
  * The holder's record in the lock file at `path`, or null (no file, empty after a release, not a record).
  * It may name a process that died: only a failed {@link acquireHolderLock} proves the holder alive.
  */
-export async function readHolder<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+export function readHolder<T>(path: string, schema: z.ZodType<T>): Promise<T | null> {
+  return readJsonFile(path, schema);
 }
 
 /** The winner of a race may not have written its record yet: reads again for up to `waitMs`. */

@@ -27,16 +27,11 @@
  */
 import type { ErrorCode, LodeError } from "../../errors.ts";
 import { toLodeError } from "../../errors.ts";
-import type {
-  ChatMessage,
-  GenerateOptions,
-  GenerateResult,
-  Session,
-  Usage,
-} from "../../inference/backend.ts";
+import type { ChatMessage, GenerateOptions, GenerateResult, Session } from "../../inference/backend.ts";
 import { chatMessages, samplingOptions, toolOptions } from "../wire/protocol_backend.ts";
 import { chatBody, completionBody, embeddingsBody, errorBody } from "../openai/openai_responses.ts";
 import { badRequest } from "../openai/openai_translate.ts";
+import { summed } from "../openai/completions_batch.ts";
 import type { BatchResultLine } from "./batch_files.ts";
 import type { BatchRequest } from "./batch_input.ts";
 
@@ -219,19 +214,6 @@ function answerOf(r: GenerateResult) {
     stopReason: r.stopReason,
     usage: r.usage,
     ...(r.toolCalls === undefined ? {} : { toolCalls: r.toolCalls }),
-  };
-}
-
-function summed(usages: Usage[]): Usage {
-  const total = (key: "promptTokens" | "generatedTokens") => usages.reduce((n, u) => n + u[key], 0);
-  const first = usages[0];
-  return {
-    promptTokens: total("promptTokens"),
-    generatedTokens: total("generatedTokens"),
-    loadMs: first?.loadMs ?? 0,
-    timeToFirstTokenMs: first?.timeToFirstTokenMs ?? 0,
-    totalMs: usages.reduce((n, u) => n + u.totalMs, 0),
-    tokensPerSecond: first?.tokensPerSecond ?? 0,
   };
 }
 

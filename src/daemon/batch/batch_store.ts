@@ -16,6 +16,7 @@
 import { z } from "zod";
 import { LodeError } from "../../errors.ts";
 import { joinPath } from "../../path.ts";
+import { readJsonFile } from "../../store/json_file.ts";
 import { writeFileAtomic } from "../../store/atomic_write.ts";
 
 /** One problem of a batch, as OpenAI lists it in `errors.data`. */
@@ -114,19 +115,7 @@ export class BatchStore {
     return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   }
 
-  async #read(path: string): Promise<BatchRecord | null> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    try {
-      const parsed = BatchRecord.safeParse(JSON.parse(text));
-      return parsed.success ? parsed.data : null;
-    } catch {
-      return null;
-    }
+  #read(path: string): Promise<BatchRecord | null> {
+    return readJsonFile(path, BatchRecord);
   }
 }

@@ -18,6 +18,7 @@
 import { z } from "zod";
 import { LodeError } from "../../errors.ts";
 import { joinPath } from "../../path.ts";
+import { readJsonFile } from "../../store/json_file.ts";
 import { writeAll, writeFileAtomic } from "../../store/atomic_write.ts";
 
 /** An OpenAI file object, as `GET /v1/files/{id}` answers it. */
@@ -185,20 +186,8 @@ export class FileStore {
     await Deno.remove(this.dataPath(id)).catch(ignoreNotFound);
   }
 
-  async #read(path: string): Promise<FileObject | null> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    try {
-      const parsed = FileObject.safeParse(JSON.parse(text));
-      return parsed.success ? parsed.data : null;
-    } catch {
-      return null; // written whole (renamed over): a broken one is not lode's
-    }
+  #read(path: string): Promise<FileObject | null> {
+    return readJsonFile(path, FileObject); // written whole (renamed over): a broken one is not lode's
   }
 }
 

@@ -98,7 +98,8 @@ export function answerCompletionBatch(a: GenerationAnswer): Promise<Response> {
   });
 }
 
-function summed(usages: Usage[]): Usage {
+/** The usage of a completion with several prompts: the tokens and times summed, the rest the first's. */
+export function summed(usages: Usage[]): Usage {
   const total = (key: "promptTokens" | "generatedTokens") => usages.reduce((n, u) => n + u[key], 0);
   const first = usages[0];
   return {
