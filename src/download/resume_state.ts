@@ -46,13 +46,26 @@ const FILE = "state.json";
 
 let currentBoot: Promise<string | null> | null = null;
 
-/** This boot's id (Linux: /proc/sys/kernel/random/boot_id), or null where there is none. */
+/**
+ * This boot's id: Linux's /proc/sys/kernel/random/boot_id; where that cannot be read (another system, a
+ * container that hides it), the minute the system booted (`boot-at:` the clock less the uptime); null where
+ * neither is known. Two readings in one boot that straddle a minute differ: the reader then trusts only
+ * the synced bytes, which is safe.
+ */
 export function bootId(): Promise<string | null> {
   currentBoot ??= Deno.readTextFile("/proc/sys/kernel/random/boot_id").then(
-    (t) => t.trim() || null,
-    () => null,
+    (t) => t.trim() || bootMinute(),
+    () => bootMinute(),
   );
   return currentBoot;
+}
+
+function bootMinute(): string | null {
+  try {
+    return `boot-at:${Math.round((Date.now() / 1000 - Deno.osUptime()) / 60)}`;
+  } catch {
+    return null;
+  }
 }
 
 /**
