@@ -49,10 +49,19 @@ export interface SinkDefinition {
   close?(): Promise<void>;
 }
 
+/**
+ * The optional protocol features a plugin may declare (docs/plugins.md, "Features"): `tools` (its sessions'
+ * `chat` takes tools and answers with tool calls), `render_chat` (its sessions implement `renderChat`),
+ * `large_frames` (lines up to 256 MiB both ways). A session still says what it does in its `features`.
+ */
+export type OptionalFeature = "tools" | "render_chat" | "large_frames";
+
 /** A plugin: its name and version, and the hooks it implements. */
 export interface PluginDefinition {
   name: string;
   version?: string;
+  /** The optional features it implements, listed in its hello. */
+  features?: OptionalFeature[];
   registry?: RegistryHooks;
   sink?: SinkDefinition;
   backend?: BackendHooks;
@@ -121,7 +130,7 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
     name: plugin.name,
     version: plugin.version ?? "0.0.0",
     hooks,
-    features: ["cancel", "progress"],
+    features: ["cancel", "progress", ...(plugin.features ?? [])],
   });
 
   const session = (params: Record<string, unknown>): PluginSession => {
@@ -162,6 +171,11 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
         return await session(p).generate(p.prompt, p.options ?? {}, context);
       case "session.chat":
         return await session(p).chat(p.messages, p.options ?? {}, context);
+      case "session.renderChat": {
+        const s = session(p);
+        if (s.renderChat) return await s.renderChat(p.messages, context);
+        break;
+      }
       case "session.embed":
         return await session(p).embed(p.texts, p.options ?? {}, context);
       case "session.tokenize":

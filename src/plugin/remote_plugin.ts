@@ -87,6 +87,15 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
     : undefined;
 
   const session = (id: string, loaded: z.infer<typeof LoadedSessionSchema>): PluginSession => {
+    // What the session says it can do, as far as the hellos agreed on the features that carry it.
+    const agreed = plugin.process?.features ?? new Set();
+    const features = loaded.features === undefined ? undefined : {
+      tokenize: loaded.features.tokenize,
+      rawEmbeddings: loaded.features.rawEmbeddings,
+      loadOptions: loaded.features.loadOptions,
+      tools: loaded.features.tools === true && agreed.has("tools"),
+      renderChat: loaded.features.renderChat === true && agreed.has("render_chat"),
+    };
     const generation = (hook: string, params: Record<string, unknown>, context: CallContext) =>
       call(GenerateResultSchema, hook, { session: id, ...params }, options(context, long)) as Promise<
         GenerateResultDescriptor
@@ -94,11 +103,17 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
     return {
       capabilities: loaded.capabilities,
       info: loaded.info,
-      ...(loaded.features === undefined ? {} : { features: loaded.features }),
+      ...(features === undefined ? {} : { features }),
       generate: (prompt: string, o: GenerateDescriptor, context: CallContext) =>
         generation("session.generate", { prompt, options: o }, context),
       chat: (messages: ChatMessageDescriptor[], o: GenerateDescriptor, context: CallContext) =>
         generation("session.chat", { messages, options: o }, context),
+      ...(features?.renderChat
+        ? {
+          renderChat: (messages: ChatMessageDescriptor[], context: CallContext) =>
+            call(z.string(), "session.renderChat", { session: id, messages }, options(context, long)),
+        }
+        : {}),
       embed: (texts, o, context) =>
         call(
           z.array(z.array(z.number())),
