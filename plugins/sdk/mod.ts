@@ -35,6 +35,7 @@ import {
   API_VERSION,
   type BackendHooks,
   type CallContext,
+  type FileFacts,
   type PluginSession,
   PROTOCOL_VERSIONS,
   type RegistryHooks,
@@ -156,11 +157,11 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
         if (plugin.sink) return (await plugin.sink.close?.(), null);
         break;
       case "backend.probe":
-        if (plugin.backend) return await plugin.backend.probe(p.path, context);
+        if (plugin.backend) return await plugin.backend.probe(p.path, context, facts(p));
         break;
       case "backend.load":
         if (plugin.backend) {
-          const loaded = await plugin.backend.load(p.path, p.options ?? {}, context);
+          const loaded = await plugin.backend.load(p.path, p.options ?? {}, context, facts(p));
           const id = `s${nextSession++}`;
           sessions.set(id, loaded);
           const features = loaded.features === undefined ? {} : { features: loaded.features };
@@ -238,6 +239,11 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
   }
   await writing;
   streams.exit(0);
+}
+
+/** The {@link FileFacts} of `backend.probe` and `backend.load` params. */
+function facts(p: { fileName?: unknown }): FileFacts {
+  return typeof p.fileName === "string" ? { fileName: p.fileName } : {};
 }
 
 function cancelledFrame(id: number): Record<string, unknown> {

@@ -19,6 +19,7 @@ import type {
   CallContext,
   ChatMessageDescriptor,
   EventSink,
+  FileFacts,
   GenerateDescriptor,
   GenerateResultDescriptor,
   Plugin,
@@ -49,6 +50,11 @@ function options(context: CallContext | undefined, timeoutMs?: number): CallOpti
     ...(context ? { signal: context.signal, onProgress: (d: unknown) => context.progress(d) } : {}),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   };
+}
+
+/** The `fileName` field of a call's params, when lode knows one. */
+function named(file: FileFacts | undefined): { fileName?: string } {
+  return file?.fileName === undefined ? {} : { fileName: file.fileName };
 }
 
 /** The {@link Plugin} that `plugin`'s process implements, for the hook groups its manifest lists. */
@@ -132,12 +138,13 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
   const backend: BackendHooks | undefined = manifest.hooks.includes("backend")
     ? {
       name,
-      probe: (path, context) => call(ProbeDescriptorSchema, "backend.probe", { path }, options(context)),
-      load: async (path, loadOptions, context) => {
+      probe: (path, context, file) =>
+        call(ProbeDescriptorSchema, "backend.probe", { path, ...named(file) }, options(context)),
+      load: async (path, loadOptions, context, file) => {
         const loaded = await call(
           LoadedSessionSchema,
           "backend.load",
-          { path, options: loadOptions },
+          { path, options: loadOptions, ...named(file) },
           options(context, long),
         );
         return session(loaded.session, loaded);

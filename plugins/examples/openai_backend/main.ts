@@ -1,6 +1,7 @@
 /**
  * An out-of-process backend that forwards to any OpenAI-compatible server, so lode can front a remote GPU
- * machine. It claims `*.remote.json` files (remote_model.ts); loading one checks that the server serves the
+ * machine. It claims `*.remote.json` files (remote_model.ts; by the file name lode gives when the path does
+ * not end in it, as for a model in the store); loading one checks that the server serves the
  * model and measures its embeddings; a session streams `/v1/completions` and `/v1/chat/completions` as
  * server-sent events and embeds through `/v1/embeddings`.
  *
@@ -20,6 +21,7 @@ import {
   type CallContext,
   type ChatMessageDescriptor,
   definePlugin,
+  type FileFacts,
   type GenerateDescriptor,
   type GenerateResultDescriptor,
   PluginError,
@@ -40,9 +42,11 @@ function envBaseUrl(): string | undefined {
   }
 }
 
-async function readRemote(path: string): Promise<RemoteModel> {
-  if (!path.endsWith(REMOTE_SUFFIX)) throw new Error(`${path} is not a ${REMOTE_SUFFIX} file`);
-  return parseRemoteModel(await Deno.readTextFile(path), path, envBaseUrl());
+/** The remote model in the file at `path`, named `file.fileName` when its path does not say (the store's blob). */
+async function readRemote(path: string, file: FileFacts = {}): Promise<RemoteModel> {
+  const name = file.fileName ?? path;
+  if (!name.endsWith(REMOTE_SUFFIX)) throw new Error(`${name} is not a ${REMOTE_SUFFIX} file`);
+  return parseRemoteModel(await Deno.readTextFile(path), name, envBaseUrl());
 }
 
 /** Refuses options lode's own backend refuses, with the same code. */
@@ -155,11 +159,11 @@ const noTokens = () =>
     new PluginError("INFERENCE_FAILED", "the OpenAI API gives no token ids: this backend cannot tokenize"),
   );
 
-async function load(path: string, context: CallContext): Promise<PluginSession> {
+async function load(path: string, context: CallContext, file?: FileFacts): Promise<PluginSession> {
   const started = performance.now();
   let remote: RemoteModel;
   try {
-    remote = await readRemote(path);
+    remote = await readRemote(path, file);
   } catch (e) {
     if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
     throw new PluginError("MODEL_LOAD_FAILED", (e as Error).message, { path });
@@ -266,15 +270,15 @@ async function load(path: string, context: CallContext): Promise<PluginSession> 
 /** The backend's hooks. */
 export const backend: BackendHooks = {
   name: NAME,
-  async probe(path) {
+  async probe(path, _context, file) {
     try {
-      const remote = await readRemote(path);
+      const remote = await readRemote(path, file);
       return { ok: true, format: "openai-remote", architecture: `remote:${remote.model}` };
     } catch (e) {
       return { ok: false, reason: (e as Error).message };
     }
   },
-  load: (path, _options, context) => load(path, context),
+  load: (path, _options, context, file) => load(path, context, file),
 };
 
 if (import.meta.main) definePlugin({ name: NAME, version: "1.0.0", backend });

@@ -50,6 +50,11 @@ export interface PluginModelsOptions {
   onLog?: (model: string, line: string) => void;
   /** The backend plugins in the order they are asked; called for the first file that is not GGUF. */
   backends(): Promise<readonly BackendPlugin[]>;
+  /**
+   * The own name of the file a model is served from, when its path does not end in it (a single-file
+   * model in the store is its blob, `…/data`): given to the plugins' probe and load. Default: none.
+   */
+  fileName?: (model: string, path: string) => Promise<string | undefined>;
   /** Bytes a GGUF model needs loaded (default `estimateRunnerBytes`). */
   estimate?: (path: string, load: RunnerLoadOptions) => Promise<number>;
 }
@@ -73,15 +78,18 @@ export function pluginModels(options: PluginModelsOptions): {
       const plugins = await options.backends();
       if (plugins.length === 0) return await runner(path, o); // its load says why it cannot
       const reasons: Record<string, string> = { gguf: gguf.reason };
+      const fileName = await options.fileName?.(o.name, path);
+      const file = fileName === undefined ? {} : { fileName };
       for (const plugin of plugins) {
         // The plugin's process is shared: closing a model closes its session, never the process.
         const backend = pluginBackend(plugin.hooks, { plugin: plugin.name });
-        const probe = await backend.probe(path);
+        const probe = await backend.probe(path, file);
         if (!probe.ok) {
           reasons[plugin.name] = probe.reason;
           continue;
         }
-        const session = await backend.load(path, { ...o.load, onStatus: o.onStatus, signal: o.signal });
+        const load = { ...o.load, ...file, onStatus: o.onStatus, signal: o.signal };
+        const session = await backend.load(path, load);
         return loadedModel(session, plugin.exited());
       }
       throw new LodeError(
