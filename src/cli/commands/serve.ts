@@ -197,6 +197,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       loaded: () => router.loadedNames(),
       ...(log ? { log } : {}),
       notice,
+      pluginOf: models.pluginOf,
       events,
       jobs,
       signal: starting.signal,
