@@ -139,6 +139,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     },
     socket: paths.socket,
     notice,
+    lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
   });
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
   const { pluginModels } = await import("../../daemon/router/plugin_models.ts");
