@@ -58,7 +58,7 @@ Deno.test("lode serve --plugin: a backend plugin serves its model, and the daemo
       stderr = stopped.stderr;
       assert.equal(stopped.code, 0, stopped.stderr);
     }
-    assert.match(stderr, /parrot/);
+    assert.match(stderr, /parrot: backend plugin crash_backend restarting \(crashed\)/);
   });
 });
 

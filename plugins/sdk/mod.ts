@@ -35,6 +35,7 @@ import {
   API_VERSION,
   type BackendHooks,
   type CallContext,
+  type FileFacts,
   type PluginSession,
   PROTOCOL_VERSIONS,
   type RegistryHooks,
@@ -49,10 +50,19 @@ export interface SinkDefinition {
   close?(): Promise<void>;
 }
 
+/**
+ * The optional protocol features a plugin may declare (docs/plugins.md, "Features"): `tools` (its sessions'
+ * `chat` takes tools and answers with tool calls), `render_chat` (its sessions implement `renderChat`),
+ * `large_frames` (lines up to 256 MiB both ways). A session still says what it does in its `features`.
+ */
+export type OptionalFeature = "tools" | "render_chat" | "large_frames";
+
 /** A plugin: its name and version, and the hooks it implements. */
 export interface PluginDefinition {
   name: string;
   version?: string;
+  /** The optional features it implements, listed in its hello. */
+  features?: OptionalFeature[];
   registry?: RegistryHooks;
   sink?: SinkDefinition;
   backend?: BackendHooks;
@@ -121,7 +131,7 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
     name: plugin.name,
     version: plugin.version ?? "0.0.0",
     hooks,
-    features: ["cancel", "progress"],
+    features: ["cancel", "progress", ...(plugin.features ?? [])],
   });
 
   const session = (params: Record<string, unknown>): PluginSession => {
@@ -147,11 +157,11 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
         if (plugin.sink) return (await plugin.sink.close?.(), null);
         break;
       case "backend.probe":
-        if (plugin.backend) return await plugin.backend.probe(p.path, context);
+        if (plugin.backend) return await plugin.backend.probe(p.path, context, facts(p));
         break;
       case "backend.load":
         if (plugin.backend) {
-          const loaded = await plugin.backend.load(p.path, p.options ?? {}, context);
+          const loaded = await plugin.backend.load(p.path, p.options ?? {}, context, facts(p));
           const id = `s${nextSession++}`;
           sessions.set(id, loaded);
           const features = loaded.features === undefined ? {} : { features: loaded.features };
@@ -162,6 +172,11 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
         return await session(p).generate(p.prompt, p.options ?? {}, context);
       case "session.chat":
         return await session(p).chat(p.messages, p.options ?? {}, context);
+      case "session.renderChat": {
+        const s = session(p);
+        if (s.renderChat) return await s.renderChat(p.messages, context);
+        break;
+      }
       case "session.embed":
         return await session(p).embed(p.texts, p.options ?? {}, context);
       case "session.tokenize":
@@ -224,6 +239,11 @@ export async function serve(plugin: PluginDefinition, streams: ServeStreams): Pr
   }
   await writing;
   streams.exit(0);
+}
+
+/** The {@link FileFacts} of `backend.probe` and `backend.load` params. */
+function facts(p: { fileName?: unknown }): FileFacts {
+  return typeof p.fileName === "string" ? { fileName: p.fileName } : {};
 }
 
 function cancelledFrame(id: number): Record<string, unknown> {

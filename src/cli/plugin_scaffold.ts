@@ -66,6 +66,9 @@ definePlugin({
 const BACKEND = `definePlugin({
   name: NAME,
   version: "0.1.0",
+  // Optional protocol features its sessions implement (docs/plugins.md), e.g. ["tools", "render_chat"];
+  // a session then says so in its features ({ tools: true, renderChat: true, ... }).
+  features: [],
   backend: {
     name: NAME,
     async probe(path) {

@@ -99,6 +99,11 @@ export interface LoadOptions {
    * among them.
    */
   sequences?: number;
+  /**
+   * The file's own name when `path` does not end in it (a model in the store is served from its blob,
+   * `…/data`), for a backend that tells its files by name (a backend plugin).
+   */
+  fileName?: string;
 }
 
 /**
@@ -421,8 +426,9 @@ export interface Backend {
    * Whether this backend can run the file at `path`, from its header alone
    * (cheap: no runtime is started, nothing big is read). Never rejects for a
    * file that is not a model; `{ ok: false, reason }` says why instead.
+   * `file.fileName` is the file's own name when `path` does not end in it.
    */
-  probe(path: string): Promise<ProbeResult>;
+  probe(path: string, file?: { fileName?: string }): Promise<ProbeResult>;
   /**
    * Loads the model at `path`. Rejects with `LodeError("FILE_NOT_FOUND")`
    * when there is no file at `path` (or at a shard beside it), with

@@ -34,7 +34,7 @@
  */
 import { isLodeError, LodeError } from "../errors.ts";
 import { StatusEvent } from "../events/status_event.ts";
-import type { BackendHooks, CallContext, LoadDescriptor, PluginSession } from "../plugin/api.ts";
+import type { BackendHooks, CallContext, FileFacts, LoadDescriptor, PluginSession } from "../plugin/api.ts";
 import { readManifest } from "../plugin/manifest.ts";
 import { pluginError } from "../plugin/plugin_error.ts";
 import { SupervisedPlugin, type SupervisorOptions } from "../plugin/plugin_supervisor.ts";
@@ -62,6 +62,11 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The facts to send: a file name only when lode knows one. */
+function facts(file: FileFacts): FileFacts {
+  return file.fileName === undefined ? {} : { fileName: file.fileName };
+}
+
 /** The in-process {@link Backend} of a backend plugin's hooks. */
 export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions = {}): Backend {
   const plugin = options.plugin ?? hooks.name;
@@ -70,10 +75,10 @@ export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions
 
   return {
     name: hooks.name,
-    async probe(path: string): Promise<ProbeResult> {
+    async probe(path: string, file: FileFacts = {}): Promise<ProbeResult> {
       if (!(await exists(path))) return { ok: false, reason: `there is no file at ${path}` };
       try {
-        return await hooks.probe(path, { signal: new AbortController().signal, progress: noop });
+        return await hooks.probe(path, { signal: new AbortController().signal, progress: noop }, facts(file));
       } catch (e) {
         return { ok: false, reason: (e as Error).message };
       }
@@ -98,11 +103,11 @@ export function pluginBackend(hooks: BackendHooks, options: PluginBackendOptions
       };
       let answered: unknown = null;
       const context: CallContext = { signal: load.signal ?? new AbortController().signal, progress: report };
-      const { onStatus: _onStatus, signal: _signal, ...options } = load;
+      const { onStatus: _onStatus, signal: _signal, fileName, ...options } = load;
       const wire: LoadDescriptor = options;
       let loaded: PluginSession;
       try {
-        loaded = await hooks.load(path, wire, context);
+        loaded = await hooks.load(path, wire, context, facts({ fileName }));
       } catch (e) {
         if (isLodeError(e, "CANCELLED")) {
           throw new LodeError("INTERRUPTED", `loading ${path} was cancelled`, { cause: e });

@@ -209,7 +209,7 @@ export function pluginSession(loaded: PluginSession, plugin: string, forget: () 
       if (refusal !== null) {
         const e = new LodeError(
           "USAGE",
-          "a plugin's session cannot call tools (the plugin protocol has none)",
+          `plugin ${plugin}'s sessions take no tools: it does not declare the protocol's \`tools\` feature`,
           {
             details: { plugin, field: refusal },
           },
@@ -226,7 +226,10 @@ export function pluginSession(loaded: PluginSession, plugin: string, forget: () 
       features.renderChat
         ? unary("session.renderChat", undefined, (c) => loaded.renderChat!(wireMessages(messages, tools), c))
         : Promise.reject(
-          refused("session.renderChat", "a plugin's session cannot show the text a chat feeds its model"),
+          refused(
+            "session.renderChat",
+            "this session cannot show the text a chat feeds its model (no `render_chat` feature)",
+          ),
         ),
     embed: (texts, options = {}) => {
       if (options.normalize === false && !features.rawEmbeddings) {

@@ -14,7 +14,8 @@
  * @module
  */
 import { z } from "zod";
-import { mayBePluginRef, parseRef } from "../registry/reference.ts";
+import { mayBePluginRef, type ModelRef, parseRef } from "../registry/reference.ts";
+import { lookUpReference, type RegistryLookup } from "../registry/registry_lookup.ts";
 import { JobSpec } from "./job_spec.ts";
 
 /** What a job may do to the world outside its record. */
@@ -67,8 +68,8 @@ const STDOUT: ExpectedArtifact = {
 };
 const STDERR: ExpectedArtifact = { ...STDOUT, id: "stderr", path: "stderr.txt" };
 
-/** The model metadata of a spec (the plan's `metadata`, before the spec's own entries). */
-export function modelMetadata(spec: JobSpec): Record<string, string> {
+/** The model metadata of a spec (the plan's `metadata`, before the spec's own entries); `ref` as {@link planJob}'s. */
+export function modelMetadata(spec: JobSpec, ref?: ModelRef): Record<string, string> {
   const runtime = spec.kind === "model-external-command"
     ? "external"
     : spec.kind === "model-warmup" || spec.kind === "model-inference" || spec.kind === "model-batch-inference"
@@ -76,7 +77,7 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
     : "none";
   const out: Record<string, string> = {};
   if (spec.kind === "model-download" || spec.kind === "lock-add") {
-    const ref = parseJobRef(spec.ref);
+    ref ??= parseJobRef(spec.ref);
     out["model.name"] = spec.name ?? refName(ref);
     out["model.source"] = ref.kind;
     if (ref.kind === "hf") {
@@ -103,8 +104,18 @@ export function modelMetadata(spec: JobSpec): Record<string, string> {
 }
 
 /**
- * A spec's reference, parsed without knowing the registry plugins (a plan is pure): `SCHEME://…` of a
- * scheme lode does not know is taken as a plugin's, resolved (or refused) when the job runs.
+ * The reference of a spec that names one (`model-download`, `lock-add`), parsed by the grammar of the
+ * registry its scheme names in the run's table, as the CLI parses a reference (registry_lookup.ts):
+ * `mirror:tiny` is a registry plugin's when one claims `mirror`. For {@link planJob}'s `ref`.
+ */
+export async function lookUpJobRef(spec: JobSpec, lookup?: RegistryLookup): Promise<ModelRef | undefined> {
+  if (spec.kind !== "model-download" && spec.kind !== "lock-add") return undefined;
+  return (await lookUpReference(spec.ref, lookup)).ref;
+}
+
+/**
+ * A spec's reference when no {@link lookUpJobRef} was given, parsed without knowing the registry plugins:
+ * `SCHEME://…` of a scheme lode does not know is taken as a plugin's, resolved (or refused) when the job runs.
  */
 function parseJobRef(text: string): ReturnType<typeof parseRef> {
   const scheme = /^\s*([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1];
@@ -128,9 +139,15 @@ function refName(ref: ReturnType<typeof parseRef>): string {
   }
 }
 
+/** Options of {@link planJob}. */
+export interface PlanOptions {
+  /** The spec's reference as {@link lookUpJobRef} parsed it (default: parsed without the registry plugins). */
+  ref?: ModelRef;
+}
+
 /** Plans `spec`: no file read or written, no socket opened. */
-export function planJob(spec: JobSpec): JobPlan {
-  const metadata = { ...modelMetadata(spec), ...(spec.metadata ?? {}) };
+export function planJob(spec: JobSpec, options: PlanOptions = {}): JobPlan {
+  const metadata = { ...modelMetadata(spec, options.ref), ...(spec.metadata ?? {}) };
   const base = { kind: spec.kind, title: `${spec.kind} ${metadata["model.name"]}`, spec, metadata };
   switch (spec.kind) {
     case "model-download":

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { JOB_KINDS, type JobKind, parseJobSpec } from "./job_spec.ts";
-import { planJob } from "./job_plan.ts";
+import { lookUpJobRef, planJob } from "./job_plan.ts";
+import type { Registry } from "../registry/registry.ts";
 
 const SPECS: Record<JobKind, Record<string, unknown>> = {
   "model-download": { ref: "hf:Qwen/Qwen3-0.6B-GGUF:Q8_0@main" },
@@ -90,4 +91,23 @@ Deno.test("a push's plan: network, bytes, cancellable and resumable, the registr
     () => parseJobSpec("model-push", { model: "m", target: "https://x/m" }),
     /JOB_SPEC_INVALID|oci:/,
   );
+});
+
+Deno.test("a spec's reference is parsed by the registry its scheme names in the run's table (lookUpJobRef)", async () => {
+  const mirror: Registry = {
+    id: "mirror",
+    schemes: ["mirror"],
+    claims: (ref) => ref.kind === "plugin" && ref.scheme === "mirror",
+    resolve: () => Promise.reject(new Error("not resolved when planning")),
+  };
+  const lookup = (scheme: string) => Promise.resolve(scheme === "mirror" ? mirror : undefined);
+  const spec = parseJobSpec("model-download", { ref: "mirror:tiny" });
+  const plan = planJob(spec, { ref: await lookUpJobRef(spec, lookup) });
+  assert.equal(plan.metadata["model.source"], "plugin");
+  assert.equal(plan.metadata["model.name"], "tiny");
+  // Without the lookup a registry plugin's SCHEME:REST is not known to be one.
+  assert.equal(planJob(spec).metadata["model.source"], "name");
+  const hf = parseJobSpec("model-download", { ref: "hf:Qwen/Qwen3-0.6B-GGUF:Q8_0" });
+  assert.equal(planJob(hf, { ref: await lookUpJobRef(hf, lookup) }).metadata["model.source"], "hf");
+  assert.equal(await lookUpJobRef(parseJobSpec("model-push", SPECS["model-push"]), lookup), undefined);
 });

@@ -316,14 +316,23 @@ export interface PluginSession {
   close(): Promise<void>;
 }
 
+/**
+ * What lode knows of a model file besides its path (the `fileName` field of `backend.probe` and
+ * `backend.load` params): a model in the store is served from its blob, whose path ends in `data`.
+ */
+export interface FileFacts {
+  /** The file's own name (`m.remote.json`) when `path` does not end in it; absent when it does. */
+  fileName?: string;
+}
+
 /** A backend: probes files and loads them into sessions. */
 export interface BackendHooks {
   /** Stable identifier, also reported as `capabilities.backend`. */
   readonly name: string;
   /** `backend.probe` (first): whether it can run the file at `path`; never rejects for a non-model. */
-  probe(path: string, context: CallContext): Promise<ProbeDescriptor>;
+  probe(path: string, context: CallContext, file?: FileFacts): Promise<ProbeDescriptor>;
   /** `backend.load` (first): the model at `path`, loaded. */
-  load(path: string, options: LoadDescriptor, context: CallContext): Promise<PluginSession>;
+  load(path: string, options: LoadDescriptor, context: CallContext, file?: FileFacts): Promise<PluginSession>;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -30,10 +30,13 @@ import { API_VERSION, PROTOCOL_VERSIONS } from "./api.ts";
 import { deniedError, failedError, pluginError } from "./plugin_error.ts";
 import {
   boundedLines,
+  commonFeatures,
   commonVersion,
+  type Feature,
   FrameTooLarge,
   HOST_FEATURES,
   type HostFrame,
+  LARGE_FRAME_BYTES,
   LogRing,
   MAX_FRAME_BYTES,
   PluginFrame,
@@ -56,6 +59,8 @@ export interface ProcessOptions {
   exitGraceMs?: number;
   /** The longest frame accepted (default {@link MAX_FRAME_BYTES}). */
   maxFrameBytes?: number;
+  /** The longest frame accepted once both hellos list `large_frames` (default {@link LARGE_FRAME_BYTES}). */
+  largeFrameBytes?: number;
   /** How many bytes of its stderr are kept (default 64 KiB). */
   logBytes?: number;
 }
@@ -85,6 +90,8 @@ export class PluginProcess {
   protocol = 0;
   /** The plugin's hello, once received. */
   hello: PluginHello | null = null;
+  /** The features both hellos list (empty before). */
+  features: ReadonlySet<Feature> = new Set();
   /** The fault that ended this process, when one did. */
   failure: LodeError | null = null;
   /** Resolves once the process has exited (after a fault, a shutdown or a kill). */
@@ -109,6 +116,7 @@ export class PluginProcess {
       cancelGraceMs: options.cancelGraceMs ?? 2_000,
       exitGraceMs: options.exitGraceMs ?? 2_000,
       maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES,
+      largeFrameBytes: options.largeFrameBytes ?? LARGE_FRAME_BYTES,
       logBytes: options.logBytes ?? 64 * 1024,
     };
     this.log = new LogRing(this.#options.logBytes);
@@ -186,6 +194,7 @@ export class PluginProcess {
         ));
       }
       this.protocol = version;
+      this.features = new Set(commonFeatures(HOST_FEATURES, theirs.features));
       this.hello = theirs;
     } finally {
       clearTimeout(timer);
@@ -312,7 +321,7 @@ export class PluginProcess {
 
   async #read(stdout: ReadableStream<Uint8Array>): Promise<void> {
     try {
-      for await (const line of boundedLines(stdout, this.#options.maxFrameBytes)) {
+      for await (const line of boundedLines(stdout, () => this.#frameLimit())) {
         if (this.failure !== null) break;
         if (line.trim() === "") continue;
         this.#receive(line);
@@ -335,6 +344,11 @@ export class PluginProcess {
         (this.log.tail(5) ? `; its log ends: ${this.log.tail(5)}` : ""),
       { exit_code: status.code, signal: status.signal, log: this.log.tail() },
     ));
+  }
+
+  /** The longest frame accepted now: larger once both hellos list `large_frames`. */
+  #frameLimit(): number {
+    return this.features.has("large_frames") ? this.#options.largeFrameBytes : this.#options.maxFrameBytes;
   }
 
   #protocolError(message: string, details: Record<string, unknown> = {}): LodeError {

@@ -45,15 +45,19 @@ export const FEATURES = {
 export type Feature = keyof typeof FEATURES;
 
 /**
- * The features this host offers a plugin process on stdio (plugin_process.ts) in its hello: those its
- * backend adapter (src/inference/plugin_backend.ts) takes from any plugin. `tools`, `render_chat` and
- * `large_frames` are offered by the runner's host only (src/daemon/runner/runner_protocol.ts).
+ * The features this host offers a plugin process on stdio (plugin_process.ts) in its hello: every one
+ * its backend adapter (src/inference/plugin_backend.ts) takes. `tools`, `render_chat` and `large_frames`
+ * are optional: a plugin that does not list them in its hello gets no tools, no `session.renderChat`
+ * call and 16 MiB frames.
  */
 export const HOST_FEATURES: readonly Feature[] = [
   "cancel",
   "progress",
   "shutdown",
   "chunks",
+  "large_frames",
+  "tools",
+  "render_chat",
   "load_status",
   "concurrent",
 ];
@@ -157,17 +161,19 @@ export class FrameTooLarge extends Error {
 }
 
 /**
- * The lines of `stream` (without their `\n`), each at most `limit` bytes: a longer one throws
- * {@link FrameTooLarge} once `limit` bytes of it have arrived, holding no more of it than that.
+ * The lines of `stream` (without their `\n`), each at most `bound` bytes: a longer one throws
+ * {@link FrameTooLarge} once that many bytes of it have arrived, holding no more of it than that. A
+ * function `bound` is asked again for every chunk (a limit that grows once the hellos agree on it).
  */
 export async function* boundedLines(
   stream: ReadableStream<Uint8Array>,
-  limit: number = MAX_FRAME_BYTES,
+  bound: number | (() => number) = MAX_FRAME_BYTES,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let parts: Uint8Array[] = [];
   let held = 0;
   for await (const chunk of stream) {
+    const limit = typeof bound === "number" ? bound : bound();
     let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(10, start);

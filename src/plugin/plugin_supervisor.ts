@@ -23,7 +23,7 @@ import type { LodeError } from "../errors.ts";
 import type { PluginManifest } from "./manifest.ts";
 import { pluginError, tagged } from "./plugin_error.ts";
 import { type CallOptions, PluginProcess, type ProcessOptions } from "./plugin_process.ts";
-import { denoExecutable, type SandboxCommand, sandboxCommand } from "./sandbox.ts";
+import { denoExecutable, type SandboxCommand, sandboxCommand, withRead } from "./sandbox.ts";
 
 /** How a {@link SupervisedPlugin} starts its process and deals with faults. */
 export interface SupervisorOptions extends Omit<ProcessOptions, "name" | "command"> {
@@ -48,7 +48,7 @@ export class SupervisedPlugin {
   starts = 0;
 
   readonly #options: SupervisorOptions;
-  readonly #command: SandboxCommand;
+  #command: SandboxCommand;
   #process: PluginProcess | null = null;
   #starting: Promise<PluginProcess> | null = null;
 
@@ -63,6 +63,15 @@ export class SupervisedPlugin {
 
   get name(): string {
     return this.manifest.name;
+  }
+
+  /**
+   * Lets the processes started from now on read `paths` too, besides what its manifest declares
+   * ({@link withRead}): `lode serve` grants a backend plugin its store's model files. A process already
+   * running keeps its permissions.
+   */
+  allowRead(paths: readonly string[]): void {
+    this.#command = withRead(this.#command, paths);
   }
 
   /** The running process, if any (its `log` is the plugin's stderr). */

@@ -19,6 +19,7 @@ import type {
   CallContext,
   ChatMessageDescriptor,
   EventSink,
+  FileFacts,
   GenerateDescriptor,
   GenerateResultDescriptor,
   Plugin,
@@ -49,6 +50,11 @@ function options(context: CallContext | undefined, timeoutMs?: number): CallOpti
     ...(context ? { signal: context.signal, onProgress: (d: unknown) => context.progress(d) } : {}),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   };
+}
+
+/** The `fileName` field of a call's params, when lode knows one. */
+function named(file: FileFacts | undefined): { fileName?: string } {
+  return file?.fileName === undefined ? {} : { fileName: file.fileName };
 }
 
 /** The {@link Plugin} that `plugin`'s process implements, for the hook groups its manifest lists. */
@@ -87,6 +93,15 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
     : undefined;
 
   const session = (id: string, loaded: z.infer<typeof LoadedSessionSchema>): PluginSession => {
+    // What the session says it can do, as far as the hellos agreed on the features that carry it.
+    const agreed = plugin.process?.features ?? new Set();
+    const features = loaded.features === undefined ? undefined : {
+      tokenize: loaded.features.tokenize,
+      rawEmbeddings: loaded.features.rawEmbeddings,
+      loadOptions: loaded.features.loadOptions,
+      tools: loaded.features.tools === true && agreed.has("tools"),
+      renderChat: loaded.features.renderChat === true && agreed.has("render_chat"),
+    };
     const generation = (hook: string, params: Record<string, unknown>, context: CallContext) =>
       call(GenerateResultSchema, hook, { session: id, ...params }, options(context, long)) as Promise<
         GenerateResultDescriptor
@@ -94,11 +109,17 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
     return {
       capabilities: loaded.capabilities,
       info: loaded.info,
-      ...(loaded.features === undefined ? {} : { features: loaded.features }),
+      ...(features === undefined ? {} : { features }),
       generate: (prompt: string, o: GenerateDescriptor, context: CallContext) =>
         generation("session.generate", { prompt, options: o }, context),
       chat: (messages: ChatMessageDescriptor[], o: GenerateDescriptor, context: CallContext) =>
         generation("session.chat", { messages, options: o }, context),
+      ...(features?.renderChat
+        ? {
+          renderChat: (messages: ChatMessageDescriptor[], context: CallContext) =>
+            call(z.string(), "session.renderChat", { session: id, messages }, options(context, long)),
+        }
+        : {}),
       embed: (texts, o, context) =>
         call(
           z.array(z.array(z.number())),
@@ -117,12 +138,13 @@ export function remotePlugin(plugin: SupervisedPlugin, remote: RemoteOptions = {
   const backend: BackendHooks | undefined = manifest.hooks.includes("backend")
     ? {
       name,
-      probe: (path, context) => call(ProbeDescriptorSchema, "backend.probe", { path }, options(context)),
-      load: async (path, loadOptions, context) => {
+      probe: (path, context, file) =>
+        call(ProbeDescriptorSchema, "backend.probe", { path, ...named(file) }, options(context)),
+      load: async (path, loadOptions, context, file) => {
         const loaded = await call(
           LoadedSessionSchema,
           "backend.load",
-          { path, options: loadOptions },
+          { path, options: loadOptions, ...named(file) },
           options(context, long),
         );
         return session(loaded.session, loaded);

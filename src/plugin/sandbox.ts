@@ -99,3 +99,28 @@ export function sandboxCommand(manifest: PluginManifest, options: SandboxOptions
     env,
   };
 }
+
+/**
+ * `command` with `paths` added to what its plugin may read: the `--allow-read` list of a plugin run by
+ * `deno run` grows by them (paths it holds already are not repeated). An executable plugin's command is
+ * returned as it is (it reads what its user can).
+ *
+ * @example
+ * ```ts
+ * import { withRead } from "./sandbox.ts";
+ * withRead({ program: "deno", args: ["run", "--no-prompt", "/p/main.ts"], cwd: "/p", env: {} }, ["/store/blobs"]).args;
+ * // ["run", "--no-prompt", "--allow-read=/store/blobs", "/p/main.ts"]
+ * ```
+ */
+export function withRead(command: SandboxCommand, paths: readonly string[]): SandboxCommand {
+  if (command.args[0] !== "run" || paths.length === 0) return command;
+  const args = [...command.args];
+  const at = args.findIndex((a) => a.startsWith("--allow-read="));
+  const held = at === -1 ? [] : args[at]!.slice("--allow-read=".length).split(",");
+  const added = paths.filter((p) => !held.includes(p));
+  if (added.length === 0) return command;
+  const flag = `--allow-read=${[...held, ...added].join(",")}`;
+  if (at === -1) args.splice(args.length - 1, 0, flag);
+  else args[at] = flag;
+  return { ...command, args };
+}

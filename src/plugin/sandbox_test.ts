@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseManifest } from "./manifest.ts";
-import { denoExecutable, permissionFlags, sandboxCommand } from "./sandbox.ts";
+import { denoExecutable, permissionFlags, sandboxCommand, withRead } from "./sandbox.ts";
 
 function manifest(patch: Record<string, unknown> = {}) {
   return parseManifest(
@@ -68,4 +68,26 @@ Deno.test("denoExecutable: LODE_DENO, else this deno, else deno on PATH (a compi
   assert.equal(denoExecutable({ LODE_DENO: "/opt/deno" }, "/usr/bin/deno"), "/opt/deno");
   assert.equal(denoExecutable({}, "/usr/local/bin/deno"), "/usr/local/bin/deno");
   assert.equal(denoExecutable({}, "/usr/local/bin/lode"), "deno");
+});
+
+Deno.test("withRead adds paths to the --allow-read list, or the flag before the entry; exec plugins unchanged", () => {
+  const bare = sandboxCommand(manifest(), { deno: "/bin/deno", env: HOST });
+  assert.deepEqual(withRead(bare, ["/store/blobs"]).args, [
+    "run",
+    "--no-prompt",
+    "--quiet",
+    "--allow-read=/store/blobs",
+    "/plugins/m/main.ts",
+  ]);
+  const reading = sandboxCommand(manifest({ permissions: { read: [{ path: "data", reason: "r" }] } }), {
+    deno: "/bin/deno",
+    env: HOST,
+  });
+  const granted = withRead(withRead(reading, ["/store/blobs"]), ["/store/blobs", "/store/links"]);
+  assert.ok(
+    granted.args.includes("--allow-read=/plugins/m/data,/store/blobs,/store/links"),
+    granted.args.join(" "),
+  );
+  const exec = { program: "/plugins/m/run", args: [], cwd: "/plugins/m", env: {} };
+  assert.equal(withRead(exec, ["/store/blobs"]), exec);
 });

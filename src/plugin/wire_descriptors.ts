@@ -67,11 +67,21 @@ export const LoadedSessionSchema = z.object({
     tokenize: z.boolean(),
     rawEmbeddings: z.boolean(),
     loadOptions: z.boolean(),
+    tools: z.boolean().optional(),
+    renderChat: z.boolean().optional(),
   }).optional(),
 });
 
-/** api.ts's `GenerateResultDescriptor`. */
-export const GenerateResultSchema = z.object({ text: z.string(), stopReason: StopReason, usage: Usage });
+/** api.ts's `ToolCallDescriptor`. */
+export const ToolCallSchema = z.object({ id: z.string(), name: z.string().min(1), arguments: z.string() });
+
+/** api.ts's `GenerateResultDescriptor` (`toolCalls` with the `tools` feature). */
+export const GenerateResultSchema = z.object({
+  text: z.string(),
+  stopReason: StopReason,
+  usage: Usage,
+  toolCalls: z.array(ToolCallSchema).optional(),
+});
 
 /** `value` checked against `schema`, or a `PLUGIN_PROTOCOL` tagged with the plugin and hook. */
 export function checkAnswer<T extends z.ZodTypeAny>(

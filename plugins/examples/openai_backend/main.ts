@@ -1,8 +1,11 @@
 /**
  * An out-of-process backend that forwards to any OpenAI-compatible server, so lode can front a remote GPU
- * machine. It claims `*.remote.json` files (remote_model.ts); loading one checks that the server serves the
+ * machine. It claims `*.remote.json` files (remote_model.ts; by the file name lode gives when the path does
+ * not end in it, as for a model in the store); loading one checks that the server serves the
  * model and measures its embeddings; a session streams `/v1/completions` and `/v1/chat/completions` as
- * server-sent events and embeds through `/v1/embeddings`.
+ * server-sent events and embeds through `/v1/embeddings`. It declares the protocol's `tools` feature: a chat's
+ * tools, tool calls and tool results go to the server as OpenAI's (openai_tools.ts), for a model whose
+ * `.remote.json` says it has a chat template.
  *
  * What the OpenAI API cannot give it reports as false in its session's features rather than
  * approximating: the model's token ids (`tokenize`), raw embeddings (`rawEmbeddings`: servers answer
@@ -20,6 +23,7 @@ import {
   type CallContext,
   type ChatMessageDescriptor,
   definePlugin,
+  type FileFacts,
   type GenerateDescriptor,
   type GenerateResultDescriptor,
   PluginError,
@@ -29,6 +33,7 @@ import {
 import { events, request } from "./openai_client.ts";
 import { parseRemoteModel, REMOTE_SUFFIX, type RemoteModel } from "./remote_model.ts";
 import { StopText } from "./stop_text.ts";
+import { openAiMessages, ToolCallStream, toolFields } from "./openai_tools.ts";
 
 const NAME = "openai_backend";
 
@@ -40,9 +45,11 @@ function envBaseUrl(): string | undefined {
   }
 }
 
-async function readRemote(path: string): Promise<RemoteModel> {
-  if (!path.endsWith(REMOTE_SUFFIX)) throw new Error(`${path} is not a ${REMOTE_SUFFIX} file`);
-  return parseRemoteModel(await Deno.readTextFile(path), path, envBaseUrl());
+/** The remote model in the file at `path`, named `file.fileName` when its path does not say (the store's blob). */
+async function readRemote(path: string, file: FileFacts = {}): Promise<RemoteModel> {
+  const name = file.fileName ?? path;
+  if (!name.endsWith(REMOTE_SUFFIX)) throw new Error(`${name} is not a ${REMOTE_SUFFIX} file`);
+  return parseRemoteModel(await Deno.readTextFile(path), name, envBaseUrl());
 }
 
 /** Refuses options lode's own backend refuses, with the same code. */
@@ -83,6 +90,7 @@ async function stream(
   const controller = new AbortController();
   const signal = AbortSignal.any([context.signal, controller.signal]);
   const stops = new StopText(o.stop ?? []);
+  const calls = new ToolCallStream();
   let chunks = 0;
   let first: number | null = null;
   let finish: unknown = null;
@@ -95,6 +103,8 @@ async function stream(
       if (event.usage) usage = event.usage as ServerUsage;
       const choice = (event.choices as Record<string, unknown>[] | undefined)?.[0];
       if (choice === undefined) continue;
+      const delta = choice.delta as { tool_calls?: unknown } | undefined;
+      calls.push(delta?.tool_calls, (toolCall) => context.progress({ toolCall }));
       const text = path === "/completions"
         ? choice.text
         : (choice.delta as { content?: unknown } | undefined)?.content;
@@ -117,6 +127,7 @@ async function stream(
   let stopReason: StopReason = "eos";
   if (context.signal.aborted) stopReason = "abort";
   else if (stops.stopped) stopReason = "stop";
+  else if (calls.calls.length > 0) stopReason = "tool_calls";
   else if (finish === "length") {
     stopReason = o.maxTokens !== undefined && generated >= o.maxTokens ? "max_tokens" : "context_full";
   }
@@ -125,6 +136,7 @@ async function stream(
   return {
     text: stops.text,
     stopReason,
+    ...(stopReason === "tool_calls" ? { toolCalls: calls.calls } : {}),
     usage: {
       promptTokens: usage?.prompt_tokens ?? 0,
       generatedTokens: generated,
@@ -149,17 +161,17 @@ async function embed(remote: RemoteModel, texts: string[], signal: AbortSignal):
   return data.map((d) => d.embedding);
 }
 
-const ROLES = ["system", "user", "assistant"];
+const ROLES = ["system", "user", "assistant", "tool"];
 const noTokens = () =>
   Promise.reject(
     new PluginError("INFERENCE_FAILED", "the OpenAI API gives no token ids: this backend cannot tokenize"),
   );
 
-async function load(path: string, context: CallContext): Promise<PluginSession> {
+async function load(path: string, context: CallContext, file?: FileFacts): Promise<PluginSession> {
   const started = performance.now();
   let remote: RemoteModel;
   try {
-    remote = await readRemote(path);
+    remote = await readRemote(path, file);
   } catch (e) {
     if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) throw e;
     throw new PluginError("MODEL_LOAD_FAILED", (e as Error).message, { path });
@@ -215,7 +227,8 @@ async function load(path: string, context: CallContext): Promise<PluginSession> 
       v2: false,
       vision: false,
       audio: false,
-      tools: false,
+      // A chat model's server takes tools (lode's own, llama.cpp's, vLLM's), forwarded as OpenAI's.
+      tools: remote.hasChatTemplate,
       thinking: false,
       embed: embeddingSize > 0,
       accelerator: "remote",
@@ -231,7 +244,7 @@ async function load(path: string, context: CallContext): Promise<PluginSession> 
       embeddingSize,
       loadMs,
     },
-    features: { tokenize: false, rawEmbeddings: false, loadOptions: false },
+    features: { tokenize: false, rawEmbeddings: false, loadOptions: false, tools: true },
     generate: (prompt, o, context) => generation("/completions", { prompt }, o, context),
     chat: (messages: ChatMessageDescriptor[], o, context) => {
       if (!Array.isArray(messages) || messages.length === 0) {
@@ -244,7 +257,19 @@ async function load(path: string, context: CallContext): Promise<PluginSession> 
           `message ${bad} needs a role (${ROLES.join(", ")}) and a text content`,
         );
       }
-      return generation("/chat/completions", { messages }, o, context);
+      if (!remote.hasChatTemplate && (o.tools?.length ?? 0) > 0 && o.toolChoice !== "none") {
+        throw new PluginError(
+          "USAGE",
+          "this model cannot call tools: its .remote.json says it has no chat template",
+          { field: "tools" },
+        );
+      }
+      return generation(
+        "/chat/completions",
+        { messages: openAiMessages(messages), ...toolFields(o) },
+        o,
+        context,
+      );
     },
     embed: (texts, o, context) => {
       if (o.normalize === false) {
@@ -266,15 +291,15 @@ async function load(path: string, context: CallContext): Promise<PluginSession> 
 /** The backend's hooks. */
 export const backend: BackendHooks = {
   name: NAME,
-  async probe(path) {
+  async probe(path, _context, file) {
     try {
-      const remote = await readRemote(path);
+      const remote = await readRemote(path, file);
       return { ok: true, format: "openai-remote", architecture: `remote:${remote.model}` };
     } catch (e) {
       return { ok: false, reason: (e as Error).message };
     }
   },
-  load: (path, _options, context) => load(path, context),
+  load: (path, _options, context, file) => load(path, context, file),
 };
 
-if (import.meta.main) definePlugin({ name: NAME, version: "1.0.0", backend });
+if (import.meta.main) definePlugin({ name: NAME, version: "1.0.0", features: ["tools"], backend });

@@ -11,7 +11,7 @@
 import { LodeError } from "../../errors.ts";
 import { isFinished } from "../../events/job_event.ts";
 import { cancelStoppedJob, claimJob, resumableRecord } from "../../jobs/job_claim.ts";
-import { planJob } from "../../jobs/job_plan.ts";
+import { lookUpJobRef, planJob } from "../../jobs/job_plan.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
 import { formatDuration, parseDuration } from "../../store/gc_duration.ts";
@@ -44,17 +44,15 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const records = new JobRecords(ctx.config.storeRoot);
   switch (action) {
     case "plan": {
-      const plan = planJob(
-        parseJobSpec(needs("a kind: lode job plan KIND --spec JSON"), await readSpec(spec)),
-      );
+      const parsedSpec = parseJobSpec(needs("a kind: lode job plan KIND --spec JSON"), await readSpec(spec));
+      const plan = planJob(parsedSpec, { ref: await lookUpJobRef(parsedSpec, ctx.lookupRegistry) });
       ctx.output.event({ event: "job_plan", ...plan });
       for (const line of planLines(plan)) ctx.output.result(line);
       return;
     }
     case "run": {
-      const plan = planJob(
-        parseJobSpec(needs("a kind: lode job run KIND --spec JSON"), await readSpec(spec)),
-      );
+      const parsedSpec = parseJobSpec(needs("a kind: lode job run KIND --spec JSON"), await readSpec(spec));
+      const plan = planJob(parsedSpec, { ref: await lookUpJobRef(parsedSpec, ctx.lookupRegistry) });
       const record = await records.create(plan, Deno.cwd());
       await using _claim = await claimJob(records.jobDir(record.id));
       return await execute(ctx, records, record, socket);

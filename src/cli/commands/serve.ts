@@ -20,6 +20,7 @@ import { resolve } from "node:path";
 import type { BackendPlugin } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
+import type { ModelStore } from "../../store/model_store.ts";
 import type { ParsedArgv } from "../args.ts";
 import { type CommandContext, pullSettings } from "../context.ts";
 import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
@@ -65,15 +66,30 @@ async function provider(
   });
 }
 
-/** The backend plugins of the command's driver (`--plugin`, then the installed ones), in that order. */
-async function backendPlugins(ctx: CommandContext): Promise<BackendPlugin[]> {
+/**
+ * The backend plugins of the command's driver (`--plugin`, then the installed ones), in that order, each
+ * allowed to read `modelFiles` (the store's model files) besides what its manifest declares.
+ */
+async function backendPlugins(ctx: CommandContext, modelFiles: readonly string[]): Promise<BackendPlugin[]> {
   const driver = await ctx.plugins();
   return driver.plugins.flatMap((p) => {
     const supervised = driver.supervised(p.name);
-    return p.backend && supervised
-      ? [{ name: p.name, hooks: p.backend, exited: () => supervised.process?.exited }]
-      : [];
+    if (!p.backend || !supervised) return [];
+    supervised.allowRead(modelFiles);
+    return [{ name: p.name, hooks: p.backend, exited: () => supervised.process?.exited }];
   });
+}
+
+/** The own name of a single-file stored model's file (its path is its blob's, `…/data`). */
+async function storedFileName(store: ModelStore, model: string, path: string): Promise<string | undefined> {
+  try {
+    const manifest = await store.getManifest(model);
+    if ((manifest.files?.length ?? 0) > 1 || !path.endsWith("/data")) return undefined;
+    const name = manifest.source.filename;
+    return name.slice(name.lastIndexOf("/") + 1) || undefined;
+  } catch {
+    return undefined; // not a stored model (a path given as is)
+  }
 }
 
 /**
@@ -123,13 +139,16 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     },
     socket: paths.socket,
     notice,
+    lookupRegistry: (scheme) => ctx.lookupRegistry(scheme),
   });
   const { storeVersions } = await import("../../daemon/router/stored_versions.ts");
   const { pluginModels } = await import("../../daemon/router/plugin_models.ts");
   // A GGUF file runs in a runner; any other file on the first backend plugin (--plugin, installed) that claims it.
   const models = pluginModels({
     onLog: (model, line) => notice(`[${model}] ${line}`),
-    backends: () => backendPlugins(ctx),
+    // A backend plugin reads a stored model from the store's blobs (and a multi-file one's links): only those.
+    backends: () => backendPlugins(ctx, [store.layout.blobsDir, `${store.layout.root}/links`]),
+    fileName: (model, path) => storedFileName(store, model, path),
   });
   const router = new ModelRouter({
     store,
@@ -179,6 +198,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       loaded: () => router.loadedNames(),
       ...(log ? { log } : {}),
       notice,
+      pluginOf: models.pluginOf,
       events,
       jobs,
       signal: starting.signal,

@@ -36,11 +36,12 @@ import type { EventStream } from "../../events/event_stream.ts";
 import { isFinished, type JobEvent, type JobProgress, type JobState } from "../../events/job_event.ts";
 import type { JobEffects } from "../../jobs/job_context.ts";
 import type { JobSummary } from "../../jobs/job_index.ts";
-import { planJob } from "../../jobs/job_plan.ts";
+import { lookUpJobRef, planJob } from "../../jobs/job_plan.ts";
 import { cancelStoppedJob, claimJob, type JobClaim, resumableRecord } from "../../jobs/job_claim.ts";
 import { type JobRecord, JobRecords } from "../../jobs/job_record.ts";
 import { runJob } from "../../jobs/job_runner.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
+import type { RegistryLookup } from "../../registry/registry_lookup.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 
 /** Options of {@link DaemonJobs}. */
@@ -56,6 +57,8 @@ export interface DaemonJobsOptions {
   cwd?: string;
   /** Lines for the daemon's operator. */
   notice?: (line: string) => void;
+  /** The registry claiming a scheme, as the command's (a job's reference is parsed by its registry's grammar). */
+  lookupRegistry?: RegistryLookup;
 }
 
 /**
@@ -140,7 +143,9 @@ export class DaemonJobs {
   ): Promise<{ record: JobRecord; shared: boolean }> {
     this.#refuseWhenStopping();
     const spec = parseJobSpec(kind, rawSpec);
-    const plan = planJob(spec);
+    const ref = await lookUpJobRef(spec, this.#options.lookupRegistry);
+    this.#refuseWhenStopping();
+    const plan = planJob(spec, { ref });
     const key = shareKey(spec);
     const existing = key === null ? undefined : this.#byKey.get(key);
     if (existing !== undefined) {

@@ -50,6 +50,11 @@ export interface PluginModelsOptions {
   onLog?: (model: string, line: string) => void;
   /** The backend plugins in the order they are asked; called for the first file that is not GGUF. */
   backends(): Promise<readonly BackendPlugin[]>;
+  /**
+   * The own name of the file a model is served from, when its path does not end in it (a single-file
+   * model in the store is its blob, `…/data`): given to the plugins' probe and load. Default: none.
+   */
+  fileName?: (model: string, path: string) => Promise<string | undefined>;
   /** Bytes a GGUF model needs loaded (default `estimateRunnerBytes`). */
   estimate?: (path: string, load: RunnerLoadOptions) => Promise<number>;
 }
@@ -58,7 +63,10 @@ export interface PluginModelsOptions {
 export function pluginModels(options: PluginModelsOptions): {
   start: StartModel;
   estimate: (path: string, load: RunnerLoadOptions) => Promise<number>;
+  /** The backend plugin a model was last started on, or undefined when it runs in a runner. */
+  pluginOf: (model: string) => string | undefined;
 } {
+  const plugins = new Map<string, string>();
   const estimate = options.estimate ?? estimateRunnerBytes;
   const runner: StartModel = options.runner ??
     ((path, o) => startRunnerSession(path, { ...o, onLog: (line) => options.onLog?.(o.name, line) }));
@@ -67,21 +75,27 @@ export function pluginModels(options: PluginModelsOptions): {
       // A plugin's model lives in the plugin's process or behind it, outside what the router budgets.
       return (await probeGguf(path)).ok || !(await isFile(path)) ? await estimate(path, load) : 0;
     },
+    pluginOf: (model) => plugins.get(model),
     async start(path, o) {
       const gguf = await probeGguf(path);
+      plugins.delete(o.name);
       if (gguf.ok || !(await isFile(path))) return await runner(path, o);
-      const plugins = await options.backends();
-      if (plugins.length === 0) return await runner(path, o); // its load says why it cannot
+      const backends = await options.backends();
+      if (backends.length === 0) return await runner(path, o); // its load says why it cannot
       const reasons: Record<string, string> = { gguf: gguf.reason };
-      for (const plugin of plugins) {
+      const fileName = await options.fileName?.(o.name, path);
+      const file = fileName === undefined ? {} : { fileName };
+      for (const plugin of backends) {
         // The plugin's process is shared: closing a model closes its session, never the process.
         const backend = pluginBackend(plugin.hooks, { plugin: plugin.name });
-        const probe = await backend.probe(path);
+        const probe = await backend.probe(path, file);
         if (!probe.ok) {
           reasons[plugin.name] = probe.reason;
           continue;
         }
-        const session = await backend.load(path, { ...o.load, onStatus: o.onStatus, signal: o.signal });
+        const load = { ...o.load, ...file, onStatus: o.onStatus, signal: o.signal };
+        const session = await backend.load(path, load);
+        plugins.set(o.name, plugin.name);
         return loadedModel(session, plugin.exited());
       }
       throw new LodeError(

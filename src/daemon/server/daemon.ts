@@ -79,6 +79,8 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** Lines for the daemon's operator (stderr). */
   notice?: (line: string) => void;
+  /** The backend plugin a model runs on (its restart notices name it), or undefined for a runner. */
+  pluginOf?: (model: string) => string | undefined;
   /** Also serve the OpenAI-compatible HTTP API (openai_http.ts) here, sharing the router and the queue. */
   http?: { hostname: string; port: number; allowRemote?: boolean; allowOrigins?: readonly string[] };
   /**
@@ -142,7 +144,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let ready = false;
   const stopListening = [
     events.listen(adminSubscriber(hub, { started: () => ready })),
-    events.listen(restartNotices(notice)),
+    events.listen(restartNotices(notice, options.pluginOf)),
     ...(options.log ? [events.listen(activitySubscriber(options.log))] : []),
   ];
   // Finished requests, published once when the daemon keeps a log (without one no record is built); their

@@ -71,9 +71,13 @@ export function adminSubscriber(hub: AdminHub, options: { started: () => boolean
 
 /**
  * The operator's notices of models being loaded again, as a listener of the daemon's stream: one line
- * per restart and reason (`M: runner restarting (crashed)`), not one per phase of its load.
+ * per restart and reason (`M: runner restarting (crashed)`), not one per phase of its load. A model that
+ * runs on a backend plugin (`pluginOf`) names it: `M: backend plugin openai_backend restarting (crashed)`.
  */
-export function restartNotices(notice: (line: string) => void): (e: Envelope) => void {
+export function restartNotices(
+  notice: (line: string) => void,
+  pluginOf: (model: string) => string | undefined = () => undefined,
+): (e: Envelope) => void {
   const restarts = new Map<string, string | undefined>();
   return (e) => {
     const line = daemonStatus(e);
@@ -82,7 +86,9 @@ export function restartNotices(notice: (line: string) => void): (e: Envelope) =>
     if (line.status === "ready") restarts.delete(model);
     if (line.status === "restarting" && (!restarts.has(model) || restarts.get(model) !== reason)) {
       restarts.set(model, reason);
-      notice(`${model}: runner restarting${reason ? ` (${reason})` : ""}`);
+      const plugin = pluginOf(model);
+      const what = plugin === undefined ? "runner" : `backend plugin ${plugin}`;
+      notice(`${model}: ${what} restarting${reason ? ` (${reason})` : ""}`);
     }
   };
 }

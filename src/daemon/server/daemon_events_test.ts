@@ -75,6 +75,21 @@ Deno.test("restartNotices: one notice per restart and reason, not one per phase;
   ]);
 });
 
+Deno.test("restartNotices: a model on a backend plugin names the plugin", () => {
+  const stream = new EventStream();
+  const lines: string[] = [];
+  stream.listen(
+    restartNotices((l) => lines.push(l), (model) => model === "p" ? "openai_backend" : undefined),
+  );
+  for (const model of ["p", "m"]) {
+    stream.publish("daemon", daemonStatusLine(RESTARTING, { model, reason: "crashed" }));
+  }
+  assert.deepEqual(lines, [
+    "p: backend plugin openai_backend restarting (crashed)",
+    "m: runner restarting (crashed)",
+  ]);
+});
+
 Deno.test("requestEvent + activitySubscriber: the log writes the record it would have been given; prompts stay off the stream unless logged", async () => {
   await withTempDir(async (dir) => {
     const record: ActivityRecord = {

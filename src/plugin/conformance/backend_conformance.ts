@@ -1,7 +1,8 @@
 /**
  * The backend suite of a plugin: `backend.probe` says no (with a reason) for a file that is not a model
  * and for a missing one, without a fault; with a model file, `backend.load` gives a session that
- * tokenizes and closes. The full generation suite of the inference layer
+ * tokenizes and closes; a session that declares the `tools` feature takes a chat with a tool and answers
+ * it in shape, one that declares `render_chat` renders a chat to text. The full generation suite of the inference layer
  * (src/inference/backend_conformance.ts) runs through the backend protocol with a model.
  *
  * @example
@@ -59,6 +60,35 @@ export async function backendConformance(
         sound();
       }),
     );
+    const session = await backend.load(model, {}, callContext()).catch(() => null);
+    if (session?.features?.tools && session.chat !== undefined) {
+      checks.push(
+        await run("session.chat takes tools and answers in shape (the tools feature)", async () => {
+          const tool = { name: "get_time", description: "the time now", parameters: { type: "object" } };
+          const result = await session.chat(
+            [{ role: "user", content: "What time is it?" }],
+            { maxTokens: 8, tools: [tool] },
+            callContext(),
+          );
+          expect(typeof result.text === "string", "its answer has no text");
+          for (const c of result.toolCalls ?? []) {
+            expect(typeof c.id === "string" && c.name !== "", "a tool call without id or name");
+          }
+          sound();
+        }),
+      );
+    }
+    if (session?.features?.renderChat && session.renderChat !== undefined) {
+      const render = session.renderChat.bind(session);
+      checks.push(
+        await run("session.renderChat gives text (the render_chat feature)", async () => {
+          const text = await render([{ role: "user", content: "Hello" }], callContext());
+          expect(typeof text === "string" && text.includes("Hello"), "its text does not hold the message");
+          sound();
+        }),
+      );
+    }
+    await session?.close().catch(() => {});
   }
   return checks;
 }
