@@ -228,8 +228,13 @@ export function checkMemory(estimate: MemoryEstimate, available: AvailableMemory
 
 /** Options of {@link preflight}. */
 export interface PreflightOptions extends Omit<MemoryEstimateOptions, "contextSize"> {
-  /** Tokens of context; default: the model's training context, at most `maxDefaultContext`. */
+  /**
+   * Tokens of context (all sequences'); default: `sequences` × the model's training context, at most
+   * `maxDefaultContext`.
+   */
   contextSize?: number;
+  /** Sequences of the context (default 1): without `contextSize`, each gets the default context. */
+  sequences?: number;
   /** Cap of the default context size (default 4096, the backend's). */
   maxDefaultContext?: number;
   /** Free RAM (default: {@link readMemAvailable}; when unknown, RAM is not checked). */
@@ -253,7 +258,7 @@ export async function preflight(path: string, options: PreflightOptions = {}): P
   const header = await readGgufModelHeader(path); // a split model's tensors from every shard
   const trained = summarizeGguf(header).contextLength;
   const cap = options.maxDefaultContext ?? DEFAULT_CONTEXT_CAP;
-  const contextSize = options.contextSize ?? Math.min(trained || cap, cap);
+  const contextSize = options.contextSize ?? (options.sequences ?? 1) * Math.min(trained || cap, cap);
   const estimate = estimateMemory(header, { ...options, contextSize });
   const ram = options.availableRam ?? await readMemAvailable();
   checkMemory(estimate, { ram, vram: estimate.gpuLayers > 0 ? options.availableVram : undefined });
