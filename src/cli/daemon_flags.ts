@@ -95,7 +95,14 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: "64",
     description: "requests that may wait for a model; beyond, QUEUE_FULL at once",
   },
-  { name: "parallel", type: "string", value: "<n>", default: "1", description: "requests per model at once" },
+  {
+    name: "parallel",
+    type: "string",
+    value: "<n>",
+    default: "1",
+    description:
+      "requests per model at once, decoded together: each model is loaded with n sequences of --ctx-size",
+  },
   {
     name: "max-loaded",
     type: "string",
