@@ -100,8 +100,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     type: "string",
     value: "<n>",
     default: "1",
-    description:
-      "requests per model at once, decoded together: each model is loaded with n sequences of --ctx-size",
+    description: "requests per model at once, decoded together (n sequences of --ctx-size each)",
   },
   {
     name: "max-loaded",
