@@ -2,16 +2,20 @@
  * `deno run -A scripts/bench_batch.ts`: the throughput of `lode batch` on a generated ~100M-parameter llama
  * model (f16, cached in a temp directory as scripts/bench_inference.ts caches it), in one run, same threads:
  * a batch of chat requests (64 by default, each `--max-tokens` tokens at temperature 0) run with
- * `--parallel 1`, then 2, 4, 8 and 16, each a `lode batch … --no-daemon --json` process; then the same
+ * `--parallel 1`, then 2, 4, 8, 16, 32 and 64, each a `lode batch … --no-daemon --json` process; then (with
+ * `--daemon 1,N`) the same batch submitted to a `lode serve --parallel N` daemon started for it (`lode batch
+ * -p N --socket …`: the daemon loads the model with N sequences, each `--ctx-size` tokens); then the same
  * requests one by one with `lode run` (`--lines-run` of them, a process each, as a loop around `lode run`
  * would). For each: generated tokens per second (the batch's own count over its own time, after the model
  * is loaded; for `lode run`, all tokens over the wall time of the processes), the wall time per request
- * including start-up and load, and the peak RSS (VmHWM) of the process. The answers of every setting are
- * compared with those of `--parallel 1`.
+ * including start-up and load (for a daemon: the batch command's wall time, the model preloaded by the
+ * daemon), and the peak RSS (VmHWM) of the process (for a daemon: of the daemon and its runner, summed).
+ * The answers of every setting are compared with those of `--parallel 1`.
  *
  * ```sh
- * deno run -A scripts/bench_batch.ts [--lines 64] [--max-tokens 64] [--parallel 1,2,4,8,16] [--threads N]
- *   [--ctx-size 256] [--lines-run 8] [--params 100M] [--tensor-type f16] [--model FILE] [--out FILE.json]
+ * deno run -A scripts/bench_batch.ts [--lines 64] [--max-tokens 64] [--parallel 1,2,4,8,16,32,64] [--threads N]
+ *   [--daemon 1,16] [--ctx-size 256] [--lines-run 8] [--params 100M] [--tensor-type f16] [--model FILE]
+ *   [--out FILE.json]
  * ```
  * @module
  */
@@ -99,12 +103,120 @@ function answers(path: string): Map<string, string> {
   return out;
 }
 
+/** The pids of `pid` and its descendants (Linux `/proc/PID/task/PID/children`). */
+function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter((v) =>
+      v !== ""
+    ).map(Number);
+  } catch {
+    // gone
+  }
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** Peak RSS (KiB) and CPU seconds (user + system) of the live processes `pids`, summed. */
+function treeUsage(pids: number[]): { peakKiB: number; cpuS: number } {
+  let peakKiB = 0;
+  let cpuS = 0;
+  for (const pid of pids) {
+    try {
+      peakKiB += Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmHWM:\s+(\d+)/)?.[1] ?? 0);
+      const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).replace(/^.*\) /, "").split(" ");
+      cpuS += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14, 15) in ticks
+    } catch {
+      // gone
+    }
+  }
+  return { peakKiB, cpuS };
+}
+
+/**
+ * The batch submitted to a `lode serve --parallel p` started for it (and stopped after): `lode batch -p p
+ * --socket …`, the model preloaded (`-m`) so that the batch measures decoding only.
+ */
+async function daemonBatch(
+  p: number,
+  o: {
+    dir: string;
+    env: Record<string, string>;
+    input: string;
+    output: string;
+    threads: string;
+    ctxSize: string;
+  },
+): Promise<BatchSample> {
+  const socket = `${o.dir}/d${p}.sock`;
+  const serve = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN_TS,
+      "serve",
+      "--socket",
+      socket,
+      "-m",
+      "bench",
+      "--parallel",
+      String(p),
+      "--threads",
+      o.threads,
+    ]
+      .concat(["--ctx-size", o.ctxSize, "--cpu-affinity", "off"]),
+    env: o.env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(serve.stderr).text();
+  try {
+    for (let i = 0;; i++) {
+      try {
+        (await Deno.connect({ transport: "unix", path: socket })).close();
+        break;
+      } catch {
+        if (i > 600) throw new Error(`lode serve did not start: ${await stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const before = treeUsage(processTree(serve.pid));
+    const r = await measured(
+      ["batch", o.input, "-m", "bench", "-o", o.output, "-p", String(p), "--socket", socket, "--json"],
+      o.env,
+    );
+    if (r.code !== 0) {
+      throw new Error(`lode batch through the daemon failed: ${r.stderr}\n${r.stdout.slice(-2000)}`);
+    }
+    const after = treeUsage(processTree(serve.pid));
+    const record = r.stdout.split("\n").filter((l) => l.includes('"event":"job"')).map((l) => JSON.parse(l))
+      .at(-1);
+    const result = record.result as { generated_tokens: number; tokens_per_second: number; total: number };
+    const cpuS = after.cpuS - before.cpuS + r.cpuS;
+    return {
+      setting: `daemon --parallel ${p}`,
+      requests: result.total,
+      generatedTokens: result.generated_tokens,
+      tokensPerSecond: result.tokens_per_second,
+      wallMs: r.wallMs,
+      cpuS,
+      tokensPerCpuS: result.generated_tokens / cpuS,
+      msPerRequest: r.wallMs / result.total,
+      peakRssMiB: after.peakKiB / 1024,
+      differing: null,
+    };
+  } finally {
+    serve.kill("SIGTERM");
+    await serve.status;
+    await stderr;
+  }
+}
+
 /** Formats the samples as a table. */
 export function formatSamples(samples: BatchSample[]): string {
   const base = samples.find((s) => s.setting === "--parallel 1");
   const rows = samples.map((s) =>
     [
-      s.setting.padEnd(16),
+      s.setting.padEnd(22),
       String(s.requests).padStart(4),
       String(s.generatedTokens).padStart(6),
       s.tokensPerSecond.toFixed(1).padStart(8),
@@ -115,7 +227,10 @@ export function formatSamples(samples: BatchSample[]): string {
       s.differing === null ? "" : `${s.differing}`.padStart(5),
     ].join("  ")
   );
-  return ["setting           req  tokens     tok/s  vs p1  s/request  tok/cpu-s  RSS MiB  diff", ...rows]
+  return [
+    "setting                 req  tokens     tok/s  vs p1  s/request  tok/cpu-s  RSS MiB  diff",
+    ...rows,
+  ]
     .join("\n");
 }
 
@@ -125,7 +240,8 @@ if (import.meta.main) {
     options: {
       lines: { type: "string", default: "64" },
       "max-tokens": { type: "string", default: "64" },
-      parallel: { type: "string", default: "1,2,4,8,16" },
+      parallel: { type: "string", default: "1,2,4,8,16,32,64" },
+      daemon: { type: "string", default: "" },
       threads: { type: "string", default: String(defaultThreads()) },
       "ctx-size": { type: "string", default: "256" },
       "lines-run": { type: "string", default: "8" },
@@ -202,6 +318,17 @@ if (import.meta.main) {
         peakRssMiB: r.peakKiB / 1024,
         differing,
       });
+      log(formatSamples(samples.slice(-1)));
+    }
+    for (const p of values.daemon!.split(",").filter((v) => v !== "").map(Number)) {
+      log(`lode serve --parallel ${p}, lode batch -p ${p} through it …`);
+      const output = `${dir}/out-daemon-${p}.jsonl`;
+      const sample = await daemonBatch(p, { dir, env, input, output, threads, ctxSize: values["ctx-size"]! });
+      const got = answers(output);
+      sample.differing = reference === undefined
+        ? null
+        : [...reference.keys()].filter((id) => reference!.get(id) !== got.get(id)).length;
+      samples.push(sample);
       log(formatSamples(samples.slice(-1)));
     }
     const runs = Math.min(Number(values["lines-run"]), lines);

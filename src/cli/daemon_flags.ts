@@ -95,7 +95,13 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     default: "64",
     description: "requests that may wait for a model; beyond, QUEUE_FULL at once",
   },
-  { name: "parallel", type: "string", value: "<n>", default: "1", description: "requests per model at once" },
+  {
+    name: "parallel",
+    type: "string",
+    value: "<n>",
+    default: "1",
+    description: "requests per model at once, decoded together (n sequences of --ctx-size each)",
+  },
   {
     name: "max-loaded",
     type: "string",

@@ -64,7 +64,10 @@ export type GpuSetting = "auto" | "off" | number;
  * ```
  */
 export interface LoadOptions {
-  /** Tokens of context (`n_ctx`). Default: the model's training context, at most 4096. */
+  /**
+   * Tokens of context (`n_ctx`), shared out among the {@link sequences}. Default: the model's training
+   * context, at most 4096, for each sequence.
+   */
   contextSize?: number;
   /** CPU threads for evaluation. Default: `defaultThreads()` (never oversubscribes). */
   threads?: number;
@@ -96,7 +99,7 @@ export interface LoadOptions {
    * Sequences of the context that run at once (default 1): up to this many
    * `generate`/`chat` calls on the session decode together in one batch; calls
    * beyond it wait for a free sequence. The context's tokens are shared out
-   * among them.
+   * among them: each gets `contextSize / sequences` (`SessionInfo.contextSize`).
    */
   sequences?: number;
   /**

@@ -161,7 +161,8 @@ class LlamaCppBackend implements Backend {
     }
     try {
       const nCtx = options.contextSize ?? preflightContext ??
-        Math.min(model.trainContextSize || DEFAULT_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE);
+        (options.sequences ?? 1) *
+          Math.min(model.trainContextSize || DEFAULT_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE);
       const threads = options.threads ?? defaultThreads();
       const cpus = await pinForModel(options, {
         threads,
@@ -258,6 +259,7 @@ class LlamaCppBackend implements Backend {
     try {
       const estimate = await preflight(path, {
         contextSize: options.contextSize,
+        sequences: options.sequences,
         maxDefaultContext: DEFAULT_CONTEXT_SIZE,
         gpuLayers,
         availableRam: await this.#availableRam?.(),

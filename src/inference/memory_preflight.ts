@@ -57,6 +57,8 @@ export interface MemoryEstimateOptions {
   gpuLayers?: number;
   /** Tokens per batch (default min(contextSize, 512), node-llama-cpp's default). */
   batchSize?: number;
+  /** Sequences sharing the context (default 1): the advice of {@link checkMemory} is per sequence. */
+  sequences?: number;
 }
 
 /** Bytes of one part of the estimate, on each device. */
@@ -78,6 +80,8 @@ export interface MemoryEstimate {
   /** KV cache bytes per token of context (all layers). */
   kvBytesPerToken: number;
   contextSize: number;
+  /** Sequences sharing `contextSize` (each gets `contextSize / sequences`). */
+  sequences: number;
   gpuLayers: number;
   batchSize: number;
   /** The model's layer count (0 when the header does not say). */
@@ -137,6 +141,7 @@ export function estimateMemory(header: GgufHeader, options: MemoryEstimateOption
     overhead,
     kvBytesPerToken,
     contextSize: nCtx,
+    sequences: options.sequences ?? 1,
     gpuLayers,
     batchSize: batch,
     layers,
@@ -196,7 +201,14 @@ export function checkMemory(estimate: MemoryEstimate, available: AvailableMemory
     const perTokenAll = perToken + maskPerToken;
     const fits = perTokenAll > 0 ? Math.floor((have - fixed) / perTokenAll / 256) * 256 : 0;
     const what = device === "ram" ? "RAM" : "VRAM";
-    const advice = fits >= 256
+    const { sequences } = estimate;
+    const perSequence = Math.floor(fits / sequences / 256) * 256;
+    const advice = sequences > 1 && perSequence >= 256
+      ? `lower --ctx-size to ${perSequence} or less (the context of each of the ${sequences} requests that ` +
+        `run at once, --parallel), or --parallel (the KV cache takes ${mib(perToken * 1024)} per 1024 tokens)`
+      : sequences > 1 && fits >= 256
+      ? `lower --parallel (${sequences} requests at once, each with its own context) or --ctx-size`
+      : fits >= 256
       ? `lower --ctx-size to ${fits} or less (the KV cache takes ${mib(perToken * 1024)} per 1024 tokens)`
       : device === "vram"
       ? "offload fewer layers (--gpu LAYERS) or run on the CPU (--gpu off)"
@@ -228,8 +240,13 @@ export function checkMemory(estimate: MemoryEstimate, available: AvailableMemory
 
 /** Options of {@link preflight}. */
 export interface PreflightOptions extends Omit<MemoryEstimateOptions, "contextSize"> {
-  /** Tokens of context; default: the model's training context, at most `maxDefaultContext`. */
+  /**
+   * Tokens of context (all sequences'); default: `sequences` × the model's training context, at most
+   * `maxDefaultContext`.
+   */
   contextSize?: number;
+  /** Sequences of the context (default 1): without `contextSize`, each gets the default context. */
+  sequences?: number;
   /** Cap of the default context size (default 4096, the backend's). */
   maxDefaultContext?: number;
   /** Free RAM (default: {@link readMemAvailable}; when unknown, RAM is not checked). */
@@ -253,7 +270,7 @@ export async function preflight(path: string, options: PreflightOptions = {}): P
   const header = await readGgufModelHeader(path); // a split model's tensors from every shard
   const trained = summarizeGguf(header).contextLength;
   const cap = options.maxDefaultContext ?? DEFAULT_CONTEXT_CAP;
-  const contextSize = options.contextSize ?? Math.min(trained || cap, cap);
+  const contextSize = options.contextSize ?? (options.sequences ?? 1) * Math.min(trained || cap, cap);
   const estimate = estimateMemory(header, { ...options, contextSize });
   const ram = options.availableRam ?? await readMemAvailable();
   checkMemory(estimate, { ram, vram: estimate.gpuLayers > 0 ? options.availableVram : undefined });

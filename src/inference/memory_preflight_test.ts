@@ -252,3 +252,23 @@ Deno.test("preflight: a split model's weights are counted from every shard; the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("preflight with sequences: each gets the default context; the advice is per sequence, or --parallel", async () => {
+  const one = await preflight(FIXTURE, { gpuLayers: 0, availableRam: 2 ** 40 });
+  const four = await preflight(FIXTURE, { gpuLayers: 0, sequences: 4, availableRam: 2 ** 40 });
+  assert.equal(four.contextSize, 4 * one.contextSize);
+  assert.equal(four.sequences, 4);
+  assert.equal(four.kvCache.ram, 4 * one.kvCache.ram);
+  await withTempDir(async (dir) => {
+    const path = `${dir}/m.gguf`;
+    await writeGgufModel(path, { params: 3_000_000, seed: 2 });
+    const header = await readGgufHeader(path);
+    const e = estimateMemory(header, { contextSize: 4 * 8192, sequences: 4 });
+    const err = thrown(() => checkMemory(e, { ram: e.ram - e.kvCache.ram / 2 }));
+    assert.ok(isLodeError(err, "INSUFFICIENT_MEMORY"), String(err));
+    const perSequence = Number(err.message.match(/lower --ctx-size to (\d+) or less/)?.[1]);
+    assert.ok(perSequence >= 256 && perSequence < 8192 && perSequence % 256 === 0, err.message);
+    assert.match(err.message, /each of the 4 requests that run at once, --parallel\), or --parallel/);
+    assert.ok(estimateMemory(header, { contextSize: 4 * perSequence }).ram <= e.ram - e.kvCache.ram / 2);
+  }, { prefix: "preflight-sequences-" });
+});

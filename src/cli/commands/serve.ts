@@ -161,7 +161,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     storedName: createStoredName(store),
     // Another process's `lode rm`, `gc` or pull changes the store: loaded models follow it.
     versions: storeVersions(store),
-    load,
+    // `--parallel` requests of a model run at once on as many sequences of its context, each its own context.
+    load: { ...load, sequences: settings.parallel },
     start: models.start,
     estimate: models.estimate,
     keepAliveMs: settings.keepAliveMs,

@@ -56,6 +56,7 @@ export interface BatchSummary extends BatchProgress {
   input_sha256: string;
   output: string;
   errors: string;
+  /** Requests run at once: the asked `parallel`, or fewer when the target runs fewer (`OpenedTarget.parallel`). */
   parallel: number;
   /** Milliseconds from the first request's start to the last one's end (0 when none ran). */
   elapsed_ms: number;
@@ -64,6 +65,11 @@ export interface BatchSummary extends BatchProgress {
 /** A loaded model to run the requests on. */
 export interface OpenedTarget {
   target: BatchTarget;
+  /**
+   * Requests the target runs at once (the daemon's `--parallel`), when it runs fewer than asked: the
+   * batch then runs that many, so its requests never wait in a queue other requests share.
+   */
+  parallel?: number;
   close(): Promise<void>;
 }
 
@@ -143,6 +149,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
   };
   let started: number | null = null;
   let ranNow = 0;
+  let parallel = options.parallel;
   try {
     const pending = input.requests.filter((r) => !files.answered.has(r.customId));
     progress.skipped = total - pending.length;
@@ -156,12 +163,13 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
         signal: options.signal,
         ...(options.contextSize === undefined ? {} : { contextSize: options.contextSize }),
       });
+      parallel = Math.min(parallel, opened.parallel ?? parallel);
       try {
         started = now();
         await runBatchRequests(pending, {
           target: opened.target,
           model: input.model,
-          parallel: options.parallel,
+          parallel,
           signal: options.signal,
           onResult: async (result) => {
             await files.write(result.line, result.failed);
@@ -192,7 +200,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
     input_sha256: inputSha256,
     output: options.output,
     errors: errorsPath,
-    parallel: options.parallel,
+    parallel,
     elapsed_ms: started === null ? 0 : Math.round(now() - started),
   };
 }

@@ -4,7 +4,9 @@
  *
  * - **Load**: resolve the name (router_names.ts; the store's version of it,
  *   store_sync.ts) → for a reload, wait for the old runner to stop → make
- *   room (router_room.ts) → start the runner → `ready`. Concurrent acquires
+ *   room (router_room.ts) → start the runner → `ready`. The runner loads the
+ *   model with `load.sequences` sequences, each with the context a request
+ *   gets ({@link runnerLoad}). Concurrent acquires
  *   share one load (model_state.ts); it is abandoned (`INTERRUPTED`) only when
  *   every acquirer waiting for it aborted. A load that fails after its phases
  *   were reported ends with `load_failed` (router_status.ts).
@@ -266,10 +268,7 @@ export class RouterLifecycle {
     state.path = path;
     emit({ status: "loading_model", phase: "checking_local", path });
     if (known.after) await abortable(known.after.stopped, signal, () => loadInterrupted(state.name));
-    const load: RunnerLoadOptions = {
-      ...this.#o.load,
-      ...(state.contextSize !== null ? { contextSize: state.contextSize } : {}),
-    };
+    const load = runnerLoad(this.#o.load, state.contextSize);
     state.bytes = await (this.#o.estimate ?? estimateRunnerBytes)(path, load);
     await this.#room.admit(state, signal);
     const name = state.name;
@@ -310,4 +309,20 @@ export class RouterLifecycle {
     this.#status.crashed(state.name, state.path ?? "", { quiet: this.#closed });
     this.#room.changed();
   }
+}
+
+/**
+ * What a runner loads: `load` with its `sequences` (the requests that run at once), each sequence getting
+ * `contextSize` tokens (a request's context), so the context is `sequences × contextSize`; without a
+ * context size the backend gives each sequence the model's default.
+ */
+export function runnerLoad(
+  load: RunnerLoadOptions | undefined,
+  contextSize: number | null,
+): RunnerLoadOptions {
+  const sequences = load?.sequences ?? 1;
+  return {
+    ...load,
+    ...(contextSize !== null ? { contextSize: contextSize * sequences } : {}),
+  };
 }

@@ -24,7 +24,8 @@ export const RUNNER_PROCESS_BYTES = 96 * 1024 * 1024;
 
 /**
  * Bytes of RAM a model at `path` needs in a runner (the context the backend would allocate: the asked
- * one, else the model's training context up to 4096; layers counted on the CPU, an upper bound for RAM).
+ * one, else the model's training context up to 4096 for each of `load.sequences`; layers counted on the
+ * CPU, an upper bound for RAM).
  * A file lode cannot read as GGUF rejects with `MODEL_LOAD_FAILED`.
  *
  * @example
@@ -36,6 +37,7 @@ export async function estimateRunnerBytes(path: string, load: RunnerLoadOptions 
   try {
     const estimate = await preflight(path, {
       contextSize: load.contextSize,
+      sequences: load.sequences,
       gpuLayers: 0,
       availableRam: Number.POSITIVE_INFINITY, // an estimate only: the router checks it against its budget
     });

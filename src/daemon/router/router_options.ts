@@ -57,7 +57,11 @@ export interface ModelRouterOptions {
    * or holds another file under its name, is unloaded. Default: not compared (the store never changes).
    */
   versions?: StoredVersions;
-  /** How runners load models (context size, threads, GPU, memory check). */
+  /**
+   * How runners load models (context size, threads, GPU, memory check, sequences). `contextSize` is each
+   * request's; `sequences` (the daemon's `--parallel`, default 1) requests of a model run at once on
+   * sequences of one context, which holds `sequences × contextSize` tokens (see `runnerLoad`).
+   */
   load?: RunnerLoadOptions;
   /** Idle time before a model is unloaded (default 5 minutes; `Infinity`: never). */
   keepAliveMs?: number;

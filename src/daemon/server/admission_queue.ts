@@ -96,6 +96,11 @@ export class AdmissionQueue {
     this.#now = options.now ?? (() => performance.now());
   }
 
+  /** Requests that run at once per model (`--parallel`). */
+  get parallel(): number {
+    return this.#parallel;
+  }
+
   /** True after {@link drain}: new requests are refused with `DRAINING`. */
   get draining(): boolean {
     return this.#draining;

@@ -3,8 +3,9 @@
  * inference service (as a `load` request, its keep-alive the daemon's) and reports what was loaded; an
  * inference job generates through the service's admission queue like any `generate` request, and its
  * result is the text, why it stopped and the usage. A batch job (src/daemon/batch/) runs its requests in
- * the daemon's process through the service too, each admitted like a request of the sockets (as many at
- * once as the daemon's `--parallel` lets through); its model is looked up in `store`.
+ * the daemon's process through the service too, each admitted like a request of the sockets, min(its
+ * `parallel`, the daemon's `--parallel`) at once, each on its own sequence of the model's context; its
+ * model is looked up in `store`.
  *
  * @example
  * ```ts
@@ -55,8 +56,13 @@ export function daemonJobEffects(
         resolveModel: async (name) => ({
           sha256: (await store.getManifest(name)).blob.replace(/^sha256:/, ""),
         }),
+        // As many requests at once as both the batch's `parallel` and the daemon's `--parallel` allow.
         open: (name, { signal }) =>
-          Promise.resolve({ target: batchTarget(name, signal), close: async () => {} }),
+          Promise.resolve({
+            target: batchTarget(name, signal),
+            parallel: service.parallel,
+            close: async () => {},
+          }),
       }),
     }),
     warmup: async (spec, { signal }) => {

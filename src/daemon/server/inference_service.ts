@@ -135,6 +135,11 @@ export class InferenceService {
     this.#queue = options.queue;
   }
 
+  /** Requests that run at once per model (the admission queue's `--parallel`). */
+  get parallel(): number {
+    return this.#queue.parallel;
+  }
+
   /**
    * Admits the call, leases the model and starts the generation (`prompt`: a continuation; `messages`:
    * through the chat template). Resolves once it runs; reading it, or awaiting its result, to the end
