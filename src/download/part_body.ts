@@ -1,10 +1,11 @@
 /**
  * Moves one range's body into the partial file: reads land straight in a batch buffer (lode's HTTP/1.1
  * client's direct reader, or a BYOB reader for `fetch`), and each full batch is offered to the hashing
- * frontier, then written at the part's offset with a synchronous write on this thread (the kernel copies
- * it into the page cache; no buffer crosses to another thread, none waits in a queue). The buffers come
- * from a {@link BatchPool} and go back to it, so a download holds one batch per connection whatever its
- * size and number of parts.
+ * frontier, then written at the part's offset. Large batches (few connections) are written by an
+ * asynchronous write while the next batch is read (the kernel's copy into the page cache runs on Deno's
+ * blocking-task thread, not on the thread that decrypts and hashes); small ones (many connections) with a
+ * synchronous write on this thread. The buffers come from a {@link BatchPool} and go back to it, so a
+ * download holds one or two batches per connection whatever its size and number of parts.
  * @module
  */
 import { takeDirectBody } from "./http1_client.ts";
