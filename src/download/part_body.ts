@@ -1,10 +1,11 @@
 /**
  * Moves one range's body into the partial file: reads land straight in a batch buffer (lode's HTTP/1.1
  * client's direct reader, or a BYOB reader for `fetch`), and each full batch is offered to the hashing
- * frontier, then written at the part's offset with a synchronous write on this thread (the kernel copies
- * it into the page cache; no buffer crosses to another thread, none waits in a queue). The buffers come
- * from a {@link BatchPool} and go back to it, so a download holds one batch per connection whatever its
- * size and number of parts.
+ * frontier, then written at the part's offset. Large batches (few connections) are written by an
+ * asynchronous write while the next batch is read (the kernel's copy into the page cache runs on Deno's
+ * blocking-task thread, not on the thread that decrypts and hashes); small ones (many connections) with a
+ * synchronous write on this thread. The buffers come from a {@link BatchPool} and go back to it, so a
+ * download holds one or two batches per connection whatever its size and number of parts.
  * @module
  */
 import { takeDirectBody } from "./http1_client.ts";
@@ -76,31 +77,68 @@ export interface WriteBodyOptions {
   onWritten?: (written: number) => void;
 }
 
-/** Reads `body` to its end into `options.file`; returns the bytes received (more than expected stops early). */
+/** Batches at least this large are written in the background while the next one is read. */
+const OVERLAP_MIN_BYTES = 1024 * 1024;
+
+/**
+ * Reads `body` to its end into `options.file`; returns the bytes received (more than expected stops early).
+ * With batches of {@link OVERLAP_MIN_BYTES} or more (few connections, each as fast as this thread), a full
+ * batch is hashed, then written by an asynchronous write (the kernel's copy runs on Deno's blocking-task
+ * thread) while the next batch is read into a second buffer: at most one batch is being written at a time,
+ * and `onWritten` reports it only once it is in the file. Smaller batches (many connections, each limited
+ * by the path) are written synchronously and hold one buffer per connection.
+ */
 export async function writeBody(
   body: ReadableStream<Uint8Array>,
   options: WriteBodyOptions,
 ): Promise<number> {
   const { file, pool, expected, waited } = options;
+  const overlap = pool.batchBytes >= OVERLAP_MIN_BYTES;
   const source = sourceOf(body);
   let buffer = pool.take();
   let filled = 0;
   let received = 0;
+  /** Bytes handed to the file (queued), and bytes known to be in it. */
+  let queued = 0;
   let written = 0;
-  const flush = () => {
+  /** The batch being written in the background, its buffer, and its failure. */
+  let pending: Promise<void> | null = null;
+  let pendingBuffer: ArrayBuffer | null = null;
+  let failure = null as { error: unknown } | null;
+  const rethrow = () => {
+    if (failure) throw failure.error;
+  };
+  const landed = (n: number) => {
+    written += n;
+    options.onWritten?.(written);
+  };
+  const flush = async () => {
     if (filled === 0) return;
     const bytes = new Uint8Array(buffer, 0, filled);
-    options.onBatch?.(bytes, options.offset + written);
-    // Writes of at most 1 MiB: larger ones cost the kernel several times more to copy into the page cache.
-    for (let at = 0; at < bytes.length;) {
-      at += file.writeSync(bytes.subarray(at, Math.min(bytes.length, at + MAX_WRITE_BYTES)));
-    }
-    written += filled;
+    options.onBatch?.(bytes, options.offset + queued);
+    queued += filled;
     filled = 0;
-    options.onWritten?.(written);
+    if (!overlap) {
+      // Writes of at most 1 MiB: larger ones cost the kernel several times more to copy into the page cache.
+      for (let at = 0; at < bytes.length;) {
+        at += file.writeSync(bytes.subarray(at, Math.min(bytes.length, at + MAX_WRITE_BYTES)));
+      }
+      landed(bytes.length);
+      return;
+    }
+    // One write at a time keeps the file's position in order and frees the other buffer.
+    if (pending) await pending;
+    rethrow();
+    const free = pendingBuffer;
+    pendingBuffer = buffer;
+    pending = writeAll(file, bytes).then(() => landed(bytes.length), (error) => {
+      failure = { error };
+    });
+    buffer = free ?? pool.take();
   };
   try {
     while (true) {
+      rethrow();
       // One byte more than the range asks for would say the body is too long.
       const room = Math.min(buffer.byteLength - filled, expected - received + 1);
       const asked = waited ? performance.now() : 0;
@@ -118,11 +156,23 @@ export async function writeBody(
         await source.cancel().catch(() => {});
         break;
       }
-      if (filled === buffer.byteLength) flush();
+      if (filled === buffer.byteLength) await flush();
     }
-    if (received <= expected) flush();
+    if (received <= expected) await flush();
+    if (pending) await pending;
+    rethrow();
     return received;
   } finally {
+    // No buffer goes back to the pool while a write still reads it.
+    if (pending) await pending;
     pool.give(buffer);
+    if (pendingBuffer) pool.give(pendingBuffer);
+  }
+}
+
+/** Writes every byte of `bytes` at the file's position, at most {@link MAX_WRITE_BYTES} per write. */
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    at += await file.write(bytes.subarray(at, Math.min(bytes.length, at + MAX_WRITE_BYTES)));
   }
 }

@@ -35,7 +35,7 @@ const WAITING_SHARE = 0.5;
 const MiB = 1024 * 1024;
 /** Batch buffers: large for few connections (fewer writes and hash calls), small for many (memory). */
 function batchBytes(connections: number): number {
-  return connections <= 2 ? 4 * MiB : connections <= 4 ? MiB : MiB / 2;
+  return connections <= 2 ? 2 * MiB : connections <= 4 ? MiB : MiB / 2;
 }
 
 /** The download's options as the run needs them resolved. */
