@@ -142,7 +142,15 @@ export async function writeBody(
       // One byte more than the range asks for would say the body is too long.
       const room = Math.min(buffer.byteLength - filled, expected - received + 1);
       const asked = waited ? performance.now() : 0;
-      const n = await source.read(new Uint8Array(buffer, filled, room));
+      let n: number | null;
+      try {
+        n = await source.read(new Uint8Array(buffer, filled, room));
+      } catch (e) {
+        // The bytes read before the body broke off (a reset, a stall, a cancel) are the range's next bytes:
+        // they go to the file, so the next attempt or a resume starts after them.
+        if (failure === null) await flush().catch(() => {});
+        throw e;
+      }
       if (waited) waited.ms += performance.now() - asked;
       if (source.moved) {
         buffer = source.moved;
