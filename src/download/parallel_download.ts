@@ -118,7 +118,7 @@ async function attemptInner(
 ): Promise<DownloadResult> {
   const file = `${partialDir}/data.tmp`;
   const retry = options.retry ?? DEFAULT_RETRY;
-  const saved = await readResumeState(partialDir);
+  const saved = lastByteAgain(await readResumeState(partialDir));
   // Another URL's partial is kept only for pinned bytes (a mirror); its validators are that origin's.
   const sameUrl = saved?.url === url;
   const resumable = (sameUrl || options.pinnedBytes) && saved?.parts.some(isIncomplete) ? saved : null;
@@ -256,4 +256,16 @@ function validatorOf(headers: Headers): string | null {
 
 function strongEtag(etag: string | null): string | null {
   return etag && !etag.startsWith("W/") ? etag : null;
+}
+
+/**
+ * A partial whose every byte was written (the pull stopped between its last byte and its commit) resumes
+ * with its last byte fetched again: that request's If-Range checks the origin still serves the same file,
+ * and the rest is hashed from the disk.
+ */
+function lastByteAgain(saved: ResumeState | null): ResumeState | null {
+  if (saved === null || saved.parts.some(isIncomplete)) return saved;
+  const last = saved.parts.findLast((p) => p.done > 0);
+  if (last === undefined) return saved;
+  return { ...saved, parts: saved.parts.map((p) => p === last ? { ...p, done: p.done - 1 } : p) };
 }
