@@ -9,9 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-
-/** Read-back size: large enough to keep the hash busy; one buffer for the whole download. */
-const READ_BACK_BYTES = 1024 * 1024;
+import { HASH_READ_BYTES } from "../store/hash.ts";
 
 /** Hashes a file's prefix as it becomes available. */
 export class HashFrontier {
@@ -21,7 +19,6 @@ export class HashFrontier {
   #target = 0;
   #running: Promise<void> | null = null;
   #failure: unknown = null;
-  #buffer: Uint8Array | null = null;
 
   constructor(path: string) {
     this.#path = path;
@@ -76,7 +73,7 @@ export class HashFrontier {
   async #catchUp(): Promise<void> {
     using file = await Deno.open(this.#path, { read: true });
     await file.seek(this.#hashed, Deno.SeekMode.Start);
-    const buf = this.#buffer ??= new Uint8Array(READ_BACK_BYTES);
+    const buf = new Uint8Array(HASH_READ_BYTES);
     while (this.#hashed < this.#target) {
       const want = Math.min(buf.length, this.#target - this.#hashed);
       const n = await file.read(buf.subarray(0, want));
