@@ -20,6 +20,7 @@ import type { ChatMessage, LoadOptions } from "../../inference/backend.ts";
 import type { GenerationProgress } from "../../plugin/api.ts";
 import {
   type Feature,
+  HOST_FEATURES,
   type HostFrame,
   HostFrameSchema,
   LARGE_FRAME_BYTES,
@@ -37,17 +38,7 @@ import { checkSchema, parseJsonText } from "../../schema/schema_error.ts";
  * RUNNER_FEATURES.includes("chunks"); // true
  * ```
  */
-export const RUNNER_FEATURES: readonly Feature[] = [
-  "cancel",
-  "progress",
-  "shutdown",
-  "chunks",
-  "large_frames",
-  "tools",
-  "render_chat",
-  "load_status",
-  "concurrent",
-];
+export const RUNNER_FEATURES: readonly Feature[] = HOST_FEATURES;
 
 /**
  * How often, at most, a runner sends a generation's chunks: the first chunk after a quiet period goes out
