@@ -7,8 +7,8 @@
  *   asking for what a running one already does — the same download, the same warmup — joins it
  *   (`shared`): two clients pulling one model share one download.
  * - **Watch**: a job's events by sequence number, the line number in its `events.ndjson`: the lines of
- *   earlier runs from the file, this run's from memory, then live until the job ends. A watcher reads at
- *   its own pace through a cursor: the job never waits for it, and nothing is dropped.
+ *   earlier runs from the file, this run's from memory (`running_job.ts`), then live until the job ends.
+ *   A watcher reads at its own pace through a cursor: the job never waits for it, and nothing is dropped.
  * - **Events**: each job event is published on the daemon's stream (source `job`), and the download
  *   events of its pull with its `job_id` (source `download`).
  * - **Stop** ({@link DaemonJobs.stop}): running jobs are aborted with `INTERRUPTED`, so they are recorded
@@ -30,10 +30,11 @@
  */
 import { LodeError } from "../../errors.ts";
 import { type PulledByJob, pulledOf } from "./pulled_by_job.ts";
+import { followRun, newRunningJob, type RunningJob, wakeWatchers, type WatchItem } from "./running_job.ts";
 import { shareKey } from "./share_key.ts";
 import type { DownloadEvent } from "../../events/download_event.ts";
 import type { EventStream } from "../../events/event_stream.ts";
-import { isFinished, type JobEvent, type JobProgress, type JobState } from "../../events/job_event.ts";
+import { isFinished } from "../../events/job_event.ts";
 import type { JobEffects } from "../../jobs/job_context.ts";
 import type { JobSummary } from "../../jobs/job_index.ts";
 import { lookUpJobRef, planJob } from "../../jobs/job_plan.ts";
@@ -43,6 +44,8 @@ import { runJob } from "../../jobs/job_runner.ts";
 import { parseJobSpec } from "../../jobs/job_spec.ts";
 import type { RegistryLookup } from "../../registry/registry_lookup.ts";
 import type { ModelStore } from "../../store/model_store.ts";
+
+export type { WatchItem } from "./running_job.ts";
 
 /** Options of {@link DaemonJobs}. */
 export interface DaemonJobsOptions {
@@ -61,43 +64,11 @@ export interface DaemonJobsOptions {
   lookupRegistry?: RegistryLookup;
 }
 
-/**
- * What a watch gives: a job event with its number (its position in the job's `events.ndjson`, 1 for the
- * first), or a download event of the job's pull (not numbered, not kept on disk).
- */
-export type WatchItem =
-  | { source: "job"; seq: number; event: JobEvent }
-  | { source: "download"; event: DownloadEvent };
-
-/** A job running in this daemon. */
-interface Running {
-  readonly id: string;
-  readonly key: string | null;
-  readonly controller: AbortController;
-  /** Lines of `events.ndjson` written by earlier runs. */
-  readonly base: number;
-  /** This run's events, in order; `seq` counts job events only. */
-  readonly log: WatchItem[];
-  /** Job events of this run. */
-  jobEvents: number;
-  progress: JobProgress | null;
-  /** The state its last `job_state` event gave (the record on disk follows it). */
-  state: JobState | null;
-  finished: boolean;
-  /** Resolved (and replaced) at every event and at the end. */
-  wake: PromiseWithResolvers<void>;
-  outcome: Promise<JobRecord>;
-  /** The typed error of a run that did not succeed (the record keeps its code, message and hint). */
-  error: LodeError | null;
-  /** True once a client asked for it over the socket (a job a request's load started stops with it, else). */
-  asked: boolean;
-}
-
 /** The daemon's jobs (see the module doc). */
 export class DaemonJobs {
   readonly records: JobRecords;
   readonly #options: DaemonJobsOptions;
-  readonly #running = new Map<string, Running>();
+  readonly #running = new Map<string, RunningJob>();
   /** Share keys of running jobs (and of ones being created), to their ids. */
   readonly #byKey = new Map<string, Promise<string>>();
   /** Download jobs a request's load started and left: the next load of the same reference resumes them. */
@@ -111,12 +82,12 @@ export class DaemonJobs {
     this.records = new JobRecords(options.store.layout.root);
   }
 
-  /** Adds effects for the kinds that need the daemon's serving side (its warmup and inference). */
   /** The store whose jobs these are. */
   get store(): ModelStore {
     return this.#options.store;
   }
 
+  /** Adds effects for the kinds that need the daemon's serving side (its warmup and inference). */
   addEffects(more: JobEffects): void {
     this.#effects = { ...this.#effects, ...more };
   }
@@ -292,25 +263,7 @@ export class DaemonJobs {
       for (let i = since; i < events.length; i++) yield { source: "job", seq: i + 1, event: events[i]! };
     }
     if (running === undefined) return;
-    const aborted = signal
-      ? new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }))
-      : null;
-    const caughtUp = running.log.length;
-    let i = 0;
-    while (!signal?.aborted) {
-      for (; i < running.log.length; i++) {
-        const item = running.log[i]!;
-        if (
-          item.source === "job" ? item.seq <= since : i < caughtUp && item.event.event === "file_progress"
-        ) {
-          continue;
-        }
-        yield item;
-      }
-      if (running.finished) return;
-      const next = running.wake.promise;
-      await (aborted ? Promise.race([next, aborted]) : next);
-    }
+    yield* followRun(running, since, signal);
   }
 
   /**
@@ -376,26 +329,8 @@ export class DaemonJobs {
   ): Promise<JobRecord> {
     const started = Promise.withResolvers<void>();
     const { events } = this.#options;
-    const running: Running = {
-      id: record.id,
-      key,
-      controller: new AbortController(),
-      base,
-      log: [],
-      jobEvents: 0,
-      progress: null,
-      state: null,
-      finished: false,
-      wake: Promise.withResolvers<void>(),
-      outcome: Promise.resolve(record),
-      error: null,
-      asked,
-    };
-    const wake = () => {
-      const w = running.wake;
-      running.wake = Promise.withResolvers<void>();
-      w.resolve();
-    };
+    const running = newRunningJob(record, key, base, asked);
+    const wake = () => wakeWatchers(running);
     this.#running.set(record.id, running);
     running.outcome = runJob(record, {
       records: this.records,
