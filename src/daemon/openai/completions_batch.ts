@@ -20,7 +20,8 @@ import type { GenerateResult, Usage } from "../../inference/backend.ts";
 import { generationActivity } from "../server/activity_fields.ts";
 import { samplingOptions } from "../wire/protocol_backend.ts";
 import type { GenerationAnswer, Ran } from "./openai_generation.ts";
-import { chunk, completionBody, errorBody, errorResponse, json, usageChunk } from "./openai_responses.ts";
+import { errorBody, errorResponse, json } from "./error_response.ts";
+import { chunk, completionBody, usageChunk } from "./openai_responses.ts";
 import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
 
 /**

@@ -8,7 +8,7 @@
  */
 import { LodeError } from "../../errors.ts";
 import { hostOfHeader, isLoopbackHost } from "./http_address.ts";
-import { HttpRefusal } from "./openai_responses.ts";
+import { HttpRefusal } from "./error_response.ts";
 
 /** Options of {@link checkClient}. */
 export interface ClientCheck {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { isLodeError } from "../../errors.ts";
 import { checkClient, pathSegments, readJsonBody } from "./http_intake.ts";
-import { HttpRefusal } from "./openai_responses.ts";
+import { HttpRefusal } from "./error_response.ts";
 
 const req = (headers: Record<string, string> = {}, url = "http://127.0.0.1:8080/v1/models") =>
   new Request(url, { headers });

@@ -21,15 +21,13 @@ import { generationActivity } from "../server/activity_fields.ts";
 import type { InferenceService, ServiceCall } from "../server/inference_service.ts";
 import type { RequestOf } from "../wire/protocol.ts";
 import { chatMessages, samplingOptions, toolOptions } from "../wire/protocol_backend.ts";
+import { errorBody, errorResponse, json } from "./error_response.ts";
 import {
   type Answer,
   chatBody,
   chunk,
   type ChunkKind,
   completionBody,
-  errorBody,
-  errorResponse,
-  json,
   toolCallsChunk,
   usageChunk,
 } from "./openai_responses.ts";

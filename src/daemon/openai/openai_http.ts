@@ -37,15 +37,8 @@ import { allowedOrigins, options as optionsAnswer, preflight, withCors } from ".
 import { answerResponses } from "./responses_api.ts";
 import { responsesRequest } from "./responses_request.ts";
 import { drainingError, InFlightSet } from "../server/in_flight.ts";
-import {
-  type ChunkKind,
-  embeddingsBody,
-  errorResponse,
-  json,
-  methodNotAllowed,
-  modelObject,
-  modelsBody,
-} from "./openai_responses.ts";
+import { errorResponse, json, methodNotAllowed } from "./error_response.ts";
+import { type ChunkKind, embeddingsBody, modelObject, modelsBody } from "./openai_responses.ts";
 import {
   badRequest,
   chatRequest,

@@ -30,7 +30,7 @@ import type { GenerateResult, StopReason, Usage } from "../../inference/backend.
 import { generationActivity } from "../server/activity_fields.ts";
 import { samplingOptions } from "../wire/protocol_backend.ts";
 import type { AnswerContext, Ran } from "./openai_generation.ts";
-import { errorBody, errorResponse, json } from "./openai_responses.ts";
+import { errorBody, errorResponse, json } from "./error_response.ts";
 import type { TranslatedResponses } from "./responses_request.ts";
 import { type FunctionCall, functionCallItem } from "./responses_tools.ts";
 import { SSE_HEADERS, SseStream } from "./sse_stream.ts";
