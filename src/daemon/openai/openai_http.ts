@@ -3,8 +3,9 @@
  * 127.0.0.1:PORT`; docs/protocol.md, "OpenAI-compatible HTTP"):
  * `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/completions`,
  * `POST /v1/chat/completions` (server-sent events with `stream: true`),
- * `POST /v1/responses` (responses_api.ts) and `POST /v1/embeddings`; with `batchApi`, `/v1/files` and
- * `/v1/batches` (`createBatchApi` of daemon/batch/batches_api.ts, given by the daemon).
+ * `POST /v1/responses` (responses_api.ts) and `POST /v1/embeddings`
+ * (openai_embeddings.ts); with `batchApi`, `/v1/files` and `/v1/batches`
+ * (`createBatchApi` of daemon/batch/batches_api.ts, given by the daemon).
  *
  * Every request is checked and translated (openai_translate.ts) and run by
  * the {@link InferenceService} over the router and admission queue the
@@ -28,7 +29,6 @@
  * @module
  */
 import { LodeError, toLodeError } from "../../errors.ts";
-import { embedActivity } from "../server/activity_fields.ts";
 import { type ActivityRecord, activityRecord } from "../server/activity_log.ts";
 import type { AdmissionQueue } from "../server/admission_queue.ts";
 import { checkListenHost } from "./http_address.ts";
@@ -38,17 +38,12 @@ import { answerResponses } from "./responses_api.ts";
 import { responsesRequest } from "./responses_request.ts";
 import { drainingError, InFlightSet } from "../server/in_flight.ts";
 import { errorResponse, json, methodNotAllowed } from "./error_response.ts";
-import { type ChunkKind, embeddingsBody, modelObject, modelsBody } from "./openai_responses.ts";
-import {
-  badRequest,
-  chatRequest,
-  completionRequest,
-  embeddingsRequest,
-  type Translated,
-} from "./openai_translate.ts";
+import { type ChunkKind, modelObject, modelsBody } from "./openai_responses.ts";
+import { chatRequest, completionRequest, embeddingsRequest, type Translated } from "./openai_translate.ts";
 import type { Request, RequestOf } from "../wire/protocol.ts";
 import { InferenceService, type ServiceCall } from "../server/inference_service.ts";
 import { answerGeneration, type Ran } from "./openai_generation.ts";
+import { answerEmbeddings } from "./openai_embeddings.ts";
 import { answerCompletionBatch } from "./completions_batch.ts";
 import type { Router } from "../router/router.ts";
 
@@ -299,35 +294,16 @@ class Front {
     });
   }
 
-  async #embeddings(req: globalThis.Request, body: unknown): Promise<Response> {
-    const t = embeddingsRequest(body, this.#id("embd"));
-    const call = this.#begin(req, t.request.id);
-    try {
-      const { model } = t.request;
-      const inputs = typeof t.request.input === "string" ? [t.request.input] : t.request.input;
-      const vectors = await this.#run(t.request, call, async () => {
-        const embedded = await this.#service.embed(
-          model,
-          inputs,
-          { normalize: t.request.normalize },
-          this.#call(call),
-        );
-        return { value: embedded.embeddings, activity: embedActivity(embedded, inputs) };
-      });
-      const size = vectors[0]?.length ?? 0;
-      if (t.dimensions !== undefined && t.dimensions !== size) {
-        throw badRequest("dimensions", `${model} gives ${size}-dimensional embeddings, not ${t.dimensions}`);
-      }
-      const counts = await Promise.all(
-        inputs.map(async (text) =>
-          (await this.#service.tokenize(model, text, this.#call(call))).tokens.length
-        ),
-      );
-      const promptTokens = counts.reduce((a, b) => a + b, 0);
-      return json(200, embeddingsBody({ model, embeddings: vectors, promptTokens, base64: t.base64 }));
-    } finally {
-      this.#end(call);
-    }
+  #embeddings(req: globalThis.Request, body: unknown): Promise<Response> {
+    const translated = embeddingsRequest(body, this.#id("embd"));
+    const call = this.#begin(req, translated.request.id);
+    return answerEmbeddings({
+      service: this.#service,
+      translated,
+      call: this.#call(call),
+      run: (run) => this.#run(translated.request, call, run),
+      onEnd: () => this.#end(call),
+    });
   }
 
   /** Runs one request's `body` and records it in the activity log. */
