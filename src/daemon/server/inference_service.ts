@@ -12,9 +12,8 @@
  *   queue bounds; `onWait` tells their place while they wait); the other ops
  *   do not wait in the queue.
  * - An op that waits for its model's load is told the load's phases
- *   (`onWait`), the last one again every {@link LOADING_REPEAT_MS} while
- *   nothing new happens (a front that writes it to a Unix socket notices a
- *   client that left: the socket tells a closed peer only on write).
+ *   (`onWait`), the last one again every `LOADING_REPEAT_MS` while nothing
+ *   new happens (service_wait.ts).
  * - A failure rejects with the {@link LodeError} to report: the reason the
  *   call's signal was aborted with (a cancel, a drain, the client leaving),
  *   else the op's error, a `CONTEXT_LENGTH_EXCEEDED` naming the request's
@@ -37,7 +36,6 @@
  * @module
  */
 import { type LodeError, toLodeError } from "../../errors.ts";
-import type { LoadPhase } from "../../events/status_event.ts";
 import type {
   Capabilities,
   ChatMessage,
@@ -49,20 +47,9 @@ import type { Admission, AdmissionQueue } from "./admission_queue.ts";
 import type { ModelEntry } from "../wire/protocol.ts";
 import type { Lease, ModelSettings, Router } from "../router/router.ts";
 import { badToken, reported, reporting } from "./service_errors.ts";
+import { acquireTellingLoad, type WaitEvent } from "./service_wait.ts";
 
-/** While a load goes on without a new phase (a slow download), its last phase is told again this often. */
-export const LOADING_REPEAT_MS = 1000;
-
-/**
- * What a call is told while it waits: its place in its model's queue, or a phase of its model's load.
- *
- * @example
- * ```ts
- * import type { WaitEvent } from "./inference_service.ts";
- * const say = (e: WaitEvent) => e.type === "queued" ? `#${e.position}` : e.phase.phase;
- * ```
- */
-export type WaitEvent = { type: "queued"; position: number } | { type: "loading"; phase: LoadPhase };
+export type { WaitEvent } from "./service_wait.ts";
 
 /**
  * One request as the service sees it, whatever its wire.
@@ -363,33 +350,13 @@ export class InferenceService {
     return lease;
   }
 
-  /**
-   * Acquires `model`, telling the call each phase of its load while it waits (the router names the model
-   * by its store name once known: `nameOf`), the last one again every {@link LOADING_REPEAT_MS}.
-   */
-  async #acquire(
+  /** Acquires `model`, telling the call each phase of its load while it waits (service_wait.ts). */
+  #acquire(
     model: string,
     call: ServiceCall,
     options: Parameters<Router["acquire"]>[1] & { signal: AbortSignal },
   ): Promise<Lease> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tell = (phase: LoadPhase) => {
-      clearTimeout(timer);
-      call.onWait?.({ type: "loading", phase });
-      timer = setTimeout(() => tell(phase), LOADING_REPEAT_MS);
-    };
-    const stop = call.onWait === undefined ? () => {} : this.#router.onStatus(({ model: name, event }) => {
-      if (event.status !== "loading_model" && event.status !== "restarting") return;
-      if (name !== model && name !== this.#router.nameOf?.(model)) return;
-      const { status: _, ...phase } = event;
-      tell(phase);
-    });
-    try {
-      return await this.#router.acquire(model, options);
-    } finally {
-      stop();
-      clearTimeout(timer);
-    }
+    return acquireTellingLoad(this.#router, model, call.onWait, options);
   }
 
   #reported(e: unknown, call: ServiceCall, op?: InputOp, admission?: AbortSignal): LodeError {
