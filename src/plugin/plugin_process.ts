@@ -1,6 +1,7 @@
 /**
  * One running plugin process and the protocol spoken with it (plugin_protocol.ts): started from its
- * {@link SandboxCommand}, hello both ways, calls with ids, progress, cancellation, shutdown then exit.
+ * {@link SandboxCommand}, hello both ways (plugin_hello.ts), calls with ids, progress, cancellation,
+ * shutdown then exit.
  *
  * Any fault of the plugin is fatal to this process: it is killed, every running call fails with the
  * fault tagged with the plugin and the call's hook, and {@link PluginProcess.failure} holds it. Faults:
@@ -25,16 +26,13 @@
  * ```
  * @module
  */
-import type { LodeError } from "../errors.ts";
-import { API_VERSION, PROTOCOL_VERSIONS } from "./api.ts";
+import { LodeError } from "../errors.ts";
 import { deniedError, failedError, pluginError } from "./plugin_error.ts";
+import { agreeHello, hostHello } from "./plugin_hello.ts";
 import {
   boundedLines,
-  commonFeatures,
-  commonVersion,
   type Feature,
   FrameTooLarge,
-  HOST_FEATURES,
   type HostFrame,
   LARGE_FRAME_BYTES,
   LogRing,
@@ -156,13 +154,7 @@ export class PluginProcess {
 
   async #handshake(): Promise<void> {
     const hello = new Promise<PluginHello>((resolve, reject) => this.#helloWaiter = { resolve, reject });
-    this.#send({
-      type: "hello",
-      protocol: [...PROTOCOL_VERSIONS],
-      api_version: API_VERSION,
-      features: [...HOST_FEATURES],
-      host: "lode",
-    });
+    this.#send(hostHello());
     const timer = setTimeout(() => {
       this.#fail(pluginError(
         "PLUGIN_TIMEOUT",
@@ -174,27 +166,10 @@ export class PluginProcess {
     }, this.#options.helloTimeoutMs);
     try {
       const theirs = await hello;
-      const version = commonVersion(PROTOCOL_VERSIONS, theirs.protocol);
-      if (version === null) {
-        throw this.#fail(pluginError(
-          "PLUGIN_PROTOCOL",
-          this.name,
-          "hello",
-          `speaks protocol ${theirs.protocol.join(", ")}; this lode speaks ${PROTOCOL_VERSIONS.join(", ")}`,
-          { theirs: theirs.protocol, ours: PROTOCOL_VERSIONS },
-        ));
-      }
-      if (theirs.api_version > API_VERSION) {
-        throw this.#fail(pluginError(
-          "PLUGIN_PROTOCOL",
-          this.name,
-          "hello",
-          `was written for plugin API ${theirs.api_version}; this lode implements ${API_VERSION}`,
-          { theirs: theirs.api_version, ours: API_VERSION },
-        ));
-      }
-      this.protocol = version;
-      this.features = new Set(commonFeatures(HOST_FEATURES, theirs.features));
+      const agreed = agreeHello(this.name, theirs);
+      if (agreed instanceof LodeError) throw this.#fail(agreed);
+      this.protocol = agreed.protocol;
+      this.features = agreed.features;
       this.hello = theirs;
     } finally {
       clearTimeout(timer);
