@@ -3,11 +3,13 @@
  * plugin's: `backendConformance(name, makeBackend, fixtures)` registers one
  * `Deno.test` whose steps load a small model once and check the whole
  * contract — load events, deterministic greedy text, `maxTokens`, stop
- * strings, prompt aborts, embeddings, tokenize/detokenize, JSON-schema
- * output, chat, the context's limit (backend_conformance_context.ts), close,
- * and a non-model file. Call it from a `_test.ts` file. A session's
- * {@link SessionFeatures} flags decide the checks that need them: a backend
- * that says it cannot tokenize exactly is checked to refuse, not to tokenize.
+ * strings, prompt aborts, embeddings, tokenize/detokenize
+ * (backend_conformance_vocabulary.ts), JSON-schema output, chat, the
+ * context's limit (backend_conformance_context.ts), tools
+ * (backend_conformance_tools.ts), close, and a non-model file. Call it
+ * from a `_test.ts` file. A session's {@link SessionFeatures} flags decide
+ * the checks that need them: a backend that says it cannot tokenize exactly
+ * is checked to refuse, not to tokenize.
  *
  * The model fixture must be a small text model that generates at least a
  * few words for "Once upon a time" at temperature 0 (stories260K does).
@@ -20,19 +22,13 @@
  * ```
  * @module
  */
-import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
-import { type ErrorCode, isLodeError } from "../errors.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Capabilities, StatusEvent } from "../events/status_event.ts";
-import type {
-  Backend,
-  GenerateResult,
-  Generation,
-  LoadOptions,
-  Session,
-  SessionFeatures,
-} from "./backend.ts";
+import type { Backend, LoadOptions, Session, SessionFeatures } from "./backend.ts";
+import { drain, rejectsWith } from "./backend_conformance_assert.ts";
 import { contextLimitSteps } from "./backend_conformance_context.ts";
 import { toolSteps } from "./backend_conformance_tools.ts";
+import { vocabularySteps } from "./backend_conformance_vocabulary.ts";
 
 /**
  * What the suite runs against.
@@ -57,20 +53,6 @@ export interface ConformanceFixtures {
    * (backend_conformance_tools.ts); without one they run on `model` (refusals only when it cannot).
    */
   toolsModel?: string;
-}
-
-/** Reads a generation to its end: the streamed chunks and the summary. */
-async function drain(generation: Generation): Promise<{ chunks: string[]; result: GenerateResult }> {
-  const chunks: string[] = [];
-  for await (const chunk of generation) chunks.push(chunk);
-  return { chunks, result: await generation.result };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  await assertRejects(promise, (e: unknown) => {
-    assert(isLodeError(e, code), `expected LodeError ${code}, got ${String(e)}`);
-    return true;
-  });
 }
 
 const SCHEMA = {
@@ -252,66 +234,7 @@ export function backendConformance(
         },
       );
 
-      await t.step("detokenize(tokenize(text)) gives the text back", async () => {
-        if (!features.tokenize) {
-          await rejectsWith(s.tokenize(prompt), "INFERENCE_FAILED");
-          await rejectsWith(s.detokenize([1]), "INFERENCE_FAILED");
-          return;
-        }
-        for (
-          const text of [
-            prompt,
-            "Hello, world!",
-            " a leading space",
-            "two\nlines  and  spaces",
-            "42 + 7 = 49",
-          ]
-        ) {
-          const tokens = await s.tokenize(text);
-          assert(tokens.length > 0 && tokens.every((id) => Number.isInteger(id) && id >= 0), text);
-          assertEquals(await s.detokenize(tokens), text);
-        }
-        assertEquals(await s.tokenize(""), []);
-        await rejectsWith(s.detokenize([-1]), "USAGE");
-        await rejectsWith(s.detokenize([2 ** 31]), "USAGE");
-      });
-
-      if (backend.loadVocabulary !== undefined) {
-        await t.step("a vocabulary-only load tokenizes exactly as the session does", async () => {
-          const vocabulary = await backend.loadVocabulary!(fixtures.model);
-          const texts = [
-            prompt,
-            "Hello, world!",
-            " a leading space",
-            "two\nlines  and  spaces",
-            "é 漢字 🙂",
-            "<s>[INST] special-looking text </s>",
-            "",
-          ];
-          for (const text of texts) {
-            const tokens = await s.tokenize(text);
-            assertEquals(vocabulary.tokenize(text), tokens, text);
-            assertEquals(vocabulary.detokenize(tokens), await s.detokenize(tokens), text);
-          }
-          // Every id of the first 512 one by one (control, byte and plain tokens alike), and past the
-          // end of a small vocabulary: the same text, or the same refusal.
-          for (let id = 0; id < 512; id++) {
-            const [mine, theirs] = await Promise.allSettled([
-              Promise.try(() => vocabulary.detokenize([id])),
-              s.detokenize([id]),
-            ]);
-            assertEquals(mine.status, theirs.status, `detokenize([${id}])`);
-            if (mine.status === "fulfilled" && theirs.status === "fulfilled") {
-              assertEquals(mine.value, theirs.value, `detokenize([${id}])`);
-            }
-          }
-          await rejectsWith(Promise.try(() => vocabulary.detokenize([-1])), "USAGE");
-          await rejectsWith(Promise.try(() => vocabulary.detokenize([2 ** 31])), "USAGE");
-          await vocabulary.close();
-          await vocabulary.close(); // idempotent
-          await rejectsWith(Promise.try(() => vocabulary.tokenize(prompt)), "INFERENCE_FAILED");
-        });
-      }
+      await vocabularySteps(t, backend, s, { model: fixtures.model, prompt, features });
 
       await t.step("jsonSchema output parses as JSON that matches the schema", async () => {
         const { result } = await drain(s.generate(prompt, { maxTokens: 200, jsonSchema: SCHEMA }));
