@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { runLode } from "./support/lode_cli.ts";
-import { OCI_USER, ociRegistryMissing, startOciRegistry } from "./support/oci_registry.ts";
+import { ociRegistryMissing, startOciRegistry } from "./support/oci_registry.ts";
+import { skopeoFor, skopeoMissing } from "./support/oci_push_world.ts";
 import { CREDS, OCI_MANIFEST, pushStories, STORIES, withRegistry } from "./support/oci_world.ts";
 import { startOrigin } from "./support/origin.ts";
 import { STORIES_SHA } from "./support/stories_lockfile.ts";
@@ -71,15 +72,6 @@ Deno.test({
   },
 });
 
-async function skopeoMissing(): Promise<string | null> {
-  try {
-    await new Deno.Command("skopeo", { args: ["--version"], stdout: "null", stderr: "null" }).output();
-    return null;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "skopeo is not installed (apt-get install -y skopeo)";
-    throw e;
-  }
-}
 const noSkopeo = missing ?? await skopeoMissing();
 if (noSkopeo && !missing) console.log(`skipped: oci_interop_test.ts: ${noSkopeo}`);
 
@@ -118,13 +110,6 @@ async function dockerModelLayout(dir: string, tag: string): Promise<void> {
   );
 }
 
-async function skopeo(args: string[]): Promise<string> {
-  const out = await new Deno.Command("skopeo", { args, stdout: "piped", stderr: "piped" }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`skopeo ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-  return text;
-}
-
 Deno.test({
   name:
     "oci interop: a Docker Model Runner artifact copied by skopeo is pulled by lode, pinned as skopeo reads it, and runs",
@@ -132,21 +117,10 @@ Deno.test({
   fn: () =>
     withRegistry("token", async ({ reg, lode, dir, store }) => {
       await dockerModelLayout(`${dir}/layout`, "260k");
-      // skopeo trusts the CA files (*.crt) of a directory: only the CA's.
-      await Deno.mkdir(`${dir}/certs`);
-      await Deno.copyFile(reg.ca.caCertPath, `${dir}/certs/ca.crt`);
-      const target = `docker://${reg.host}/skopeo/stories:260k`;
-      const creds = `${OCI_USER.username}:${OCI_USER.password}`;
-      await skopeo([
-        "copy",
-        "--dest-cert-dir",
-        `${dir}/certs`,
-        "--dest-creds",
-        creds,
-        `oci:${dir}/layout:260k`,
-        target,
-      ]);
-      const raw = await skopeo(["inspect", "--raw", "--cert-dir", `${dir}/certs`, "--creds", creds, target]);
+      const skopeo = await skopeoFor({ reg, dir });
+      const target = `${reg.host}/skopeo/stories:260k`;
+      await skopeo.copy(`oci:${dir}/layout:260k`, target);
+      const raw = await skopeo.inspectRaw(target);
 
       const r = await lode(["pull", `oci://${reg.host}/skopeo/stories:260k`, "--json"], CREDS);
       assert.equal(r.code, 0, r.stdout);

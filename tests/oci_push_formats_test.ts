@@ -6,33 +6,20 @@
  * from are mounted, not uploaded; a Bearer token that expires mid-push is fetched again.
  */
 import assert from "node:assert/strict";
-import { OCI_USER, ociRegistryMissing } from "./support/oci_registry.ts";
+import { ociRegistryMissing } from "./support/oci_registry.ts";
+import { importStories, pushEvents, pushWorld, skopeoFor, skopeoMissing } from "./support/oci_push_world.ts";
 import { CREDS, layer, OCI_MANIFEST, STORIES, withRegistry } from "./support/oci_world.ts";
 import { STORIES_SHA } from "./support/stories_lockfile.ts";
 import { writeGgufModel } from "../scripts/gen_gguf.ts";
-import { type PushEffects, pushModel } from "../src/registry/oci/oci_push.ts";
-import { parseOciBody } from "../src/registry/oci/oci_ref.ts";
+import { pushModel } from "../src/registry/oci/oci_push.ts";
 import { ModelStore } from "../src/store/model_store.ts";
 
 const missing = await ociRegistryMissing();
 if (missing) console.log(`skipped: oci_push_formats_test.ts: ${missing}`);
 
-async function skopeoInstalled(): Promise<boolean> {
-  try {
-    await new Deno.Command("skopeo", { args: ["--version"], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skopeo = await skopeoInstalled();
+const skopeo = (await skopeoMissing()) === null;
 
 const DOCKER_V01 = "application/vnd.docker.ai.model.config.v0.1+json";
-
-/** The push's `--json` events. */
-function pushEvents(stdout: string): Record<string, unknown>[] {
-  return stdout.split("\n").filter((l) => /^\{"event":"push/.test(l.trim())).map((l) => JSON.parse(l));
-}
 
 Deno.test({
   name:
@@ -100,23 +87,7 @@ Deno.test({
       assert.deepEqual(dockerConfig.rootfs, { type: "rootfs", diff_ids: [modelDigest, mmprojDigest] });
 
       if (skopeo) {
-        await Deno.mkdir(`${dir}/certs`);
-        await Deno.copyFile(reg.ca.caCertPath, `${dir}/certs/ca.crt`);
-        const out = await new Deno.Command("skopeo", {
-          args: [
-            "inspect",
-            "--raw",
-            "--cert-dir",
-            `${dir}/certs`,
-            "--creds",
-            `${OCI_USER.username}:${OCI_USER.password}`,
-            `docker://${reg.host}/dst/vision:v1`,
-          ],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assert.ok(out.success, new TextDecoder().decode(out.stderr));
-        const raw = JSON.parse(new TextDecoder().decode(out.stdout));
+        const raw = JSON.parse(await (await skopeoFor({ reg, dir })).inspectRaw(`${reg.host}/dst/vision:v1`));
         assert.equal(raw.config.mediaType, DOCKER_V01);
         assert.equal(raw.layers[1].mediaType, "application/vnd.docker.ai.mmproj");
       }
@@ -156,55 +127,30 @@ Deno.test({
     withRegistry(
       "token",
       async ({ reg, lode, store: root }) => {
-        assert.equal(
-          (await lode([
-            "import",
-            new URL("./fixtures/stories260K.gguf", import.meta.url).pathname,
-            "--name",
-            "stories260K",
-          ])).code,
-          0,
-        );
+        await importStories({ lode });
         const store = await ModelStore.open(root);
-        const client = Deno.createHttpClient({ caCerts: [reg.ca.caCertPem] });
-        const body = `${reg.host}/m/stories:v1`;
+        using push = pushWorld({ reg }, store);
         let patches = 0;
         const statuses: number[] = [];
         const started = Date.now();
-        const effects: PushEffects = {
-          registry: {
-            settings: { ociUsername: OCI_USER.username, ociPassword: OCI_USER.password },
-            store,
-            get: (url, init) => fetch(url, { ...init, client }),
-          },
+        const effects = push.effects({
           async send(method, url, init) {
             // After the first chunk, wait until the first token has expired.
             if (method === "PATCH" && ++patches === 2) {
               await new Promise((r) => setTimeout(r, Math.max(0, started + 12_000 - Date.now())));
             }
-            const response = await fetch(url, {
-              method,
-              headers: init.headers,
-              body: init.body as BodyInit | undefined,
-              redirect: "manual",
-              client,
-            });
+            const response = await push.send(method, url, init);
             statuses.push(response.status);
             return response;
           },
-          emit: () => {},
-        };
-        try {
-          const pushed = await pushModel(store, "stories260K", parseOciBody(`oci://${body}`, body), effects, {
-            chunkBytes: 256 * 1024,
-          });
-          assert.equal(pushed.blobs_uploaded, 2);
-          assert.ok(statuses.filter((s) => s === 401).length >= 2, `statuses ${statuses}`); // first, and expiry
-          assert.equal(reg.tokenRequests.length, 2);
-          assert.deepEqual(await Deno.readFile(reg.blobPath(`sha256:${STORIES_SHA}`)), STORIES);
-        } finally {
-          client.close();
-        }
+        });
+        const pushed = await pushModel(store, "stories260K", push.ref("m/stories:v1"), effects, {
+          chunkBytes: 256 * 1024,
+        });
+        assert.equal(pushed.blobs_uploaded, 2);
+        assert.ok(statuses.filter((s) => s === 401).length >= 2, `statuses ${statuses}`); // first, and expiry
+        assert.equal(reg.tokenRequests.length, 2);
+        assert.deepEqual(await Deno.readFile(reg.blobPath(`sha256:${STORIES_SHA}`)), STORIES);
       },
       false,
       { tokenExpiry: (n, now) => (n === 1 ? now - 50 : now + 600) },

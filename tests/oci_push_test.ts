@@ -6,35 +6,25 @@
  */
 import assert from "node:assert/strict";
 import { OCI_USER, ociRegistryMissing } from "./support/oci_registry.ts";
+import {
+  importStories,
+  pushEvents,
+  pushWorld,
+  skopeoFor,
+  skopeoMissing,
+  STORIES_PATH as FIXTURE,
+} from "./support/oci_push_world.ts";
 import { CREDS, withRegistry } from "./support/oci_world.ts";
-import { storeEvents } from "./support/lode_cli.ts";
 import { STORIES_SHA } from "./support/stories_lockfile.ts";
 import { LodeError } from "../src/errors.ts";
-import { type PushEffects, pushModel } from "../src/registry/oci/oci_push.ts";
-import { parseOciBody } from "../src/registry/oci/oci_ref.ts";
+import { pushModel } from "../src/registry/oci/oci_push.ts";
 import type { PushEvent } from "../src/events/push_event.ts";
 import { ModelStore } from "../src/store/model_store.ts";
 
 const missing = await ociRegistryMissing();
 if (missing) console.log(`skipped: oci_push_test.ts: ${missing}`);
 
-const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const STORIES_SIZE = (await Deno.stat(FIXTURE)).size;
-
-/** The push's `--json` events (not the job's), each checked against src/events/store_event.ts. */
-function events(stdout: string): Record<string, unknown>[] {
-  const lines = stdout.split("\n").filter((l) => /^\{"event":"(push_|pushed|error)/.test(l.trim()));
-  return storeEvents(lines.join("\n")) as unknown as Record<string, unknown>[];
-}
-
-async function skopeoInstalled(): Promise<boolean> {
-  try {
-    await new Deno.Command("skopeo", { args: ["--version"], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name:
@@ -42,8 +32,7 @@ Deno.test({
   ignore: missing !== null,
   fn: () =>
     withRegistry("token", async ({ reg, lode, dir }) => {
-      const imported = await lode(["import", FIXTURE, "--name", "stories260K"]);
-      assert.equal(imported.code, 0, imported.stderr);
+      await importStories({ lode });
       const ref = `oci://${reg.host}/models/stories:260k`;
 
       // Without credentials: ACCESS_DENIED naming the registry, nothing printed of any secret.
@@ -60,7 +49,7 @@ Deno.test({
       const first = await lode(["push", "stories260K", ref, "--json"], CREDS);
       assert.equal(first.code, 0, first.stderr + first.stdout);
       assert.ok(!first.stdout.includes(OCI_USER.password) && !first.stderr.includes(OCI_USER.password));
-      const firstEvents = events(first.stdout);
+      const firstEvents = pushEvents(first.stdout);
       const blobs = firstEvents.filter((e) => e.event === "push_blob");
       assert.equal(blobs.length, 2); // the model and the config
       assert.ok(blobs.every((b) => b.skipped === false));
@@ -79,7 +68,7 @@ Deno.test({
       // A second push: the registry has every blob, nothing is uploaded; the same manifest.
       const second = await lode(["push", "stories260K", ref, "--json"], CREDS);
       assert.equal(second.code, 0, second.stderr + second.stdout);
-      const secondEvents = events(second.stdout);
+      const secondEvents = pushEvents(second.stdout);
       const again = secondEvents.filter((e) => e.event === "push_blob");
       assert.equal(again.length, 2);
       assert.ok(again.every((b) => b.skipped === true));
@@ -133,31 +122,16 @@ Deno.test({
 
 Deno.test({
   name: "oci push: skopeo inspect --raw reads the ModelPack manifest (Basic auth)",
-  ignore: missing !== null || !(await skopeoInstalled()),
+  ignore: missing !== null || (await skopeoMissing()) !== null,
   fn: () =>
     withRegistry("basic", async ({ reg, lode, dir }) => {
-      await Deno.mkdir(`${dir}/certs`);
-      await Deno.copyFile(reg.ca.caCertPath, `${dir}/certs/ca.crt`);
-      assert.equal((await lode(["import", FIXTURE, "--name", "stories260K"])).code, 0);
+      await importStories({ lode });
       const pushed = await lode(["push", "stories260K", `oci://${reg.host}/m/stories:v1`], CREDS);
       assert.equal(pushed.code, 0, pushed.stderr + pushed.stdout);
       assert.match(pushed.stdout, /pushed stories260K to oci:\/\//);
-      const out = await new Deno.Command("skopeo", {
-        args: [
-          "inspect",
-          "--raw",
-          "--cert-dir",
-          `${dir}/certs`,
-          "--creds",
-          `${OCI_USER.username}:${OCI_USER.password}`,
-          `docker://${reg.host}/m/stories:v1`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.ok(out.success, stderr);
-      const manifest = JSON.parse(new TextDecoder().decode(out.stdout));
+      const manifest = JSON.parse(
+        await (await skopeoFor({ reg, dir })).inspectRaw(`${reg.host}/m/stories:v1`),
+      );
       assert.equal(manifest.mediaType, "application/vnd.oci.image.manifest.v1+json");
       assert.equal(manifest.artifactType, "application/vnd.cncf.model.manifest.v1+json");
       assert.equal(manifest.layers[0].mediaType, "application/vnd.cncf.model.weight.v1.raw");
@@ -170,20 +144,14 @@ Deno.test({
   ignore: missing !== null,
   fn: () =>
     withRegistry("basic", async ({ reg, lode, store: root }) => {
-      assert.equal((await lode(["import", FIXTURE, "--name", "stories260K"])).code, 0);
+      await importStories({ lode });
       const store = await ModelStore.open(root);
-      const client = Deno.createHttpClient({ caCerts: [reg.ca.caCertPem] });
-      const body = `${reg.host}/m/stories:v1`;
-      const ref = parseOciBody(`oci://${body}`, body);
+      using push = pushWorld({ reg }, store);
+      const ref = push.ref("m/stories:v1");
       const chunk = 64 * 1024;
       const effectsOf = (patchesBeforeFailure: number, ranges: string[], emitted: PushEvent[]) => {
         let patches = 0;
-        const effects: PushEffects = {
-          registry: {
-            settings: { ociUsername: OCI_USER.username, ociPassword: OCI_USER.password },
-            store,
-            get: (url, init) => fetch(url, { ...init, client }),
-          },
+        return push.effects({
           send(method, url, init) {
             if (method === "PATCH") {
               if (++patches > patchesBeforeFailure) {
@@ -191,53 +159,42 @@ Deno.test({
               }
               ranges.push(init.headers["content-range"]!);
             }
-            return fetch(url, {
-              method,
-              headers: init.headers,
-              body: init.body as BodyInit | undefined,
-              redirect: "manual",
-              client,
-            });
+            return push.send(method, url, init);
           },
           emit: (e) => void emitted.push(e),
-        };
-        return effects;
+        });
       };
-      try {
-        const cutRanges: string[] = [];
-        await assert.rejects(
-          pushModel(store, "stories260K", ref, effectsOf(3, cutRanges, []), { chunkBytes: chunk }),
-          (e: LodeError) => e.code === "NETWORK",
-        );
-        assert.deepEqual(cutRanges, [
-          `0-${chunk - 1}`,
-          `${chunk}-${2 * chunk - 1}`,
-          `${2 * chunk}-${3 * chunk - 1}`,
-        ]);
+      const cutRanges: string[] = [];
+      await assert.rejects(
+        pushModel(store, "stories260K", ref, effectsOf(3, cutRanges, []), { chunkBytes: chunk }),
+        (e: LodeError) => e.code === "NETWORK",
+      );
+      assert.deepEqual(cutRanges, [
+        `0-${chunk - 1}`,
+        `${chunk}-${2 * chunk - 1}`,
+        `${2 * chunk}-${3 * chunk - 1}`,
+      ]);
 
-        const ranges: string[] = [];
-        const emitted: PushEvent[] = [];
-        const pushed = await pushModel(store, "stories260K", ref, effectsOf(Infinity, ranges, emitted), {
-          chunkBytes: chunk,
-        });
-        assert.equal(ranges[0], `${3 * chunk}-${4 * chunk - 1}`); // the model's first chunk: where it stopped
-        assert.deepEqual(emitted.find((e) => e.event === "push_progress"), {
-          event: "push_progress",
-          digest: `sha256:${STORIES_SHA}`,
-          done_bytes: 3 * chunk,
-          total_bytes: STORIES_SIZE,
-        });
-        assert.equal(pushed.blobs_uploaded, 2);
-        assert.deepEqual(
-          await Deno.readFile(reg.blobPath(`sha256:${STORIES_SHA}`)),
-          await Deno.readFile(FIXTURE),
-        );
-        // No upload record is left.
-        const left = await Array.fromAsync(Deno.readDir(`${root}/locks/uploads`));
-        assert.deepEqual(left, []);
-      } finally {
-        client.close();
-      }
+      const ranges: string[] = [];
+      const emitted: PushEvent[] = [];
+      const pushed = await pushModel(store, "stories260K", ref, effectsOf(Infinity, ranges, emitted), {
+        chunkBytes: chunk,
+      });
+      assert.equal(ranges[0], `${3 * chunk}-${4 * chunk - 1}`); // the model's first chunk: where it stopped
+      assert.deepEqual(emitted.find((e) => e.event === "push_progress"), {
+        event: "push_progress",
+        digest: `sha256:${STORIES_SHA}`,
+        done_bytes: 3 * chunk,
+        total_bytes: STORIES_SIZE,
+      });
+      assert.equal(pushed.blobs_uploaded, 2);
+      assert.deepEqual(
+        await Deno.readFile(reg.blobPath(`sha256:${STORIES_SHA}`)),
+        await Deno.readFile(FIXTURE),
+      );
+      // No upload record is left.
+      const left = await Array.fromAsync(Deno.readDir(`${root}/locks/uploads`));
+      assert.deepEqual(left, []);
     }),
 });
 
@@ -246,7 +203,7 @@ Deno.test({
   ignore: missing !== null,
   fn: () =>
     withRegistry("basic", async ({ reg, lode }) => {
-      assert.equal((await lode(["import", FIXTURE, "--name", "stories260K"])).code, 0);
+      await importStories({ lode });
       const ref = `oci://${reg.host}/plain/m:v1`;
       const refused = await lode(["push", "stories260K", ref, "--json"], CREDS);
       assert.notEqual(refused.code, 0, refused.stdout);
