@@ -1,7 +1,7 @@
 /**
  * Moves one range's body into the partial file: reads land straight in a batch buffer (lode's HTTP/1.1
- * client's direct reader, or a BYOB reader for `fetch`), and each full batch is offered to the hashing
- * frontier, then written at the part's offset. Large batches (few connections) are written by an
+ * client's direct reader; a `fetch` body goes through a small landing buffer), and each full batch is
+ * offered to the hashing frontier, then written at the part's offset. Large batches (few connections) are written by an
  * asynchronous write while the next batch is read (the kernel's copy into the page cache runs on Deno's
  * blocking-task thread, not on the thread that decrypts and hashes); small ones (many connections) with a
  * synchronous write on this thread. The buffers come from a {@link BatchPool} and go back to it, so a
@@ -9,6 +9,7 @@
  * @module
  */
 import { takeDirectBody } from "./http1_client.ts";
+import type { WaitClock } from "./wait_clock.ts";
 
 /** The largest single write. */
 const MAX_WRITE_BYTES = 1024 * 1024;
@@ -31,31 +32,39 @@ export class BatchPool {
   }
 }
 
+/** Bytes a BYOB read of a `fetch` body is offered at a time (it hands over 16 KiB pieces). */
+const LANDING_BYTES = 64 * 1024;
+
 /** A body read into the caller's views. */
 interface BodySource {
   /** Reads into `view`: the bytes read, or null at the end of the body. */
   read(view: Uint8Array): Promise<number | null>;
-  /** The buffer the last read left its bytes in (a BYOB read transfers the view's buffer), if another. */
-  moved: ArrayBuffer | null;
   /** Stops reading (the body was not read to its end). */
   cancel(): Promise<void>;
 }
 
+/**
+ * lode's HTTP/1.1 client reads straight into the batch. Any other body is read with a BYOB reader into a
+ * landing buffer of its own and copied into the batch: a BYOB read takes its view's buffer, and one that
+ * fails (an abort, a reset) never gives it back, which would lose the batch's earlier bytes with it.
+ */
 function sourceOf(body: ReadableStream<Uint8Array>): BodySource {
   const direct = takeDirectBody(body);
-  if (direct) return { read: direct.read, moved: null, cancel: direct.cancel };
+  if (direct) return direct;
   const reader = body.getReader({ mode: "byob" });
-  const source: BodySource = {
+  let landing = new ArrayBuffer(LANDING_BYTES);
+  return {
     read: async (view) => {
-      const { value, done } = await reader.read(view);
-      // A read that ends hands the (empty) view back on the transferred buffer; a cancelled one, none.
-      if (value) source.moved = value.buffer as ArrayBuffer;
-      return done ? null : value!.length;
+      const { value, done } = await reader.read(
+        new Uint8Array(landing, 0, Math.min(view.length, LANDING_BYTES)),
+      );
+      if (value) landing = value.buffer as ArrayBuffer;
+      if (done) return null;
+      view.set(value!);
+      return value!.length;
     },
-    moved: null,
     cancel: () => reader.cancel(),
   };
-  return source;
 }
 
 /** Options of {@link writeBody}. */
@@ -69,8 +78,8 @@ export interface WriteBodyOptions {
   pool: BatchPool;
   /** Called after every read with the body bytes received so far. */
   onRead?: (received: number) => void;
-  /** Adds the milliseconds spent waiting for the body's bytes (the connection, not this thread, was the limit). */
-  waited?: { ms: number };
+  /** Counts the time spent waiting for the body's bytes (the connection, not this thread, was the limit). */
+  waited?: WaitClock;
   /** Sees each batch at its absolute file offset before it is written (the hashing frontier). */
   onBatch?: (bytes: Uint8Array, offset: number) => void;
   /** A batch reached the file: bytes of the body written so far. */
@@ -141,20 +150,17 @@ export async function writeBody(
       rethrow();
       // One byte more than the range asks for would say the body is too long.
       const room = Math.min(buffer.byteLength - filled, expected - received + 1);
-      const asked = waited ? performance.now() : 0;
+      const waiting = waited?.begin();
       let n: number | null;
       try {
         n = await source.read(new Uint8Array(buffer, filled, room));
+        waiting?.();
       } catch (e) {
+        waiting?.();
         // The bytes read before the body broke off (a reset, a stall, a cancel) are the range's next bytes:
         // they go to the file, so the next attempt or a resume starts after them.
         if (failure === null) await flush().catch(() => {});
         throw e;
-      }
-      if (waited) waited.ms += performance.now() - asked;
-      if (source.moved) {
-        buffer = source.moved;
-        source.moved = null;
       }
       if (n === null) break;
       filled += n;

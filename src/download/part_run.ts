@@ -18,6 +18,7 @@ import { BatchPool } from "./part_body.ts";
 import { fetchRange } from "./range_fetch.ts";
 import { bootId, contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
 import { type RetryPolicy, withRetries } from "./retry.ts";
+import { WaitClock } from "./wait_clock.ts";
 
 /** How often the resume sidecar is saved. */
 const SAVE_EVERY_MS = 250;
@@ -60,8 +61,8 @@ export class PartRun {
   readonly #frontier: HashFrontier;
   readonly #abort = new AbortController();
   #pool: BatchPool;
-  /** Time the body readers spent waiting for bytes (the ramp's measure of the path). */
-  readonly #waited = { ms: 0 };
+  /** Time the body readers spent waiting for bytes, pending reads included (the ramp's measure of the path). */
+  readonly #waited = new WaitClock();
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
   /** The parts as of the last completed sync of the data, and the bytes they hold. */
@@ -177,12 +178,12 @@ export class PartRun {
     setTarget(1);
     const startBytes = this.#doneBytes();
     const startTime = performance.now();
-    const startWaited = this.#waited.ms;
+    const startWaited = this.#waited.ms();
     // Slow, and waiting for its bytes: the path limits each connection.
     const pathLimited = (threshold: number) => {
       const ms = performance.now() - startTime;
       const rate = ((this.#doneBytes() - startBytes) * 1000) / ms;
-      return rate < threshold && (this.#waited.ms - startWaited) / ms >= WAITING_SHARE;
+      return rate < threshold && (this.#waited.ms() - startWaited) / ms >= WAITING_SHARE;
     };
     // Half-way through the window, a connection far below the threshold already says enough.
     const early = setTimeout(() => {

@@ -14,6 +14,7 @@ import { LodeError } from "../errors.ts";
 import { fetchSender, type SendRequest, transportError } from "./http_get.ts";
 import { BatchPool, writeBody } from "./part_body.ts";
 import type { PartState } from "./resume_state.ts";
+import type { WaitClock } from "./wait_clock.ts";
 
 /** Batch buffers when the caller brings no pool. */
 const DEFAULT_POOL = new BatchPool(1024 * 1024);
@@ -40,8 +41,8 @@ export interface RangeFetchOptions {
   stallMs: number;
   /** Where the batch buffers come from (one per connection at a time). */
   pool?: BatchPool;
-  /** Adds the milliseconds spent waiting for the body's bytes. */
-  waited?: { ms: number };
+  /** Counts the time spent waiting for the body's bytes. */
+  waited?: WaitClock;
   /** Bytes received (for progress), called per read. */
   onBytes?: (delta: number) => void;
   /** The part's `done` advanced (bytes reached the file). */
