@@ -63,6 +63,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/daemon/wire/socket_path_test.ts",
   "src/download/disk_space_test.ts",
   "src/download/http1_client_test.ts",
+  "src/download/part_body_test.ts",
   "src/gguf/ggml_types_test.ts",
   "src/gguf/summary_test.ts",
   "src/inference/cpu_affinity_test.ts",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fetchSender } from "../src/download/http_get.ts";
+import type { RestartInfo } from "../src/download/download_options.ts";
 import { downloadToPartial } from "../src/download/parallel_download.ts";
 import { readResumeState, type ResumeState } from "../src/download/resume_state.ts";
 import type { BodyRoute, OriginRequest, Route } from "./support/origin.ts";
@@ -172,46 +173,71 @@ engineTest("an interrupted download resumes from state.json and fetches only the
   });
 });
 
-engineTest("a file that changed on the origin between runs is downloaded afresh, right bytes", async () => {
-  const changes: [string, BodyRoute, BodyRoute][] = [
-    // Another ETag, same size: the resumed probe's If-Range fails and the origin sends it whole.
-    ["etag", { body: BODY, etag: '"v1"' }, { body: randomModel(BODY.length), etag: '"v2"' }],
-    // Another size too.
-    ["size", { body: BODY, etag: '"v1"' }, { body: randomModel(BODY.length + PART / 2), etag: '"v2"' }],
-    // No ETag and an unchanged Last-Modified, so If-Range still matches, but the 206 names another size.
-    [
-      "206 of another size",
-      { body: BODY, headers: { etag: "" }, lastModified: new Date(Date.UTC(2024, 0, 1)) },
-      {
-        body: randomModel(BODY.length - PART),
-        headers: { etag: "" },
-        lastModified: new Date(Date.UTC(2024, 0, 1)),
-      },
-    ],
-  ];
-  for (const [what, before, after] of changes) {
-    const origin = switchable(before, 20);
-    await withEngine({ "/f": origin.route }, async (w) => {
-      const url = `${w.origin.url}/f`;
-      const partial = w.partial();
-      await interruptHalfway(url, partial, w.options({ connections: 2 }), origin);
-      const state = await readResumeState(partial);
-      assert.ok(
-        state && doneBytes(state) < state.size,
-        `${what}: an incomplete state.json after the first run`,
-      );
-      origin.current = after;
-      const from = w.origin.requests.length;
-      const r = await downloadToPartial(url, partial, w.options({ connections: 2 }));
-      assert.equal(r.sha256, sha256(after.body), what);
-      assert.equal(r.resumedBytes, 0, what);
-      assert.deepEqual(await Deno.readFile(r.file), after.body, what);
-      // A changed validator gets a 200 (one stream); a 206 of another size restarts the ranged download.
-      const gets = getsOf(w.origin, "/f", from);
-      if (what.startsWith("206")) assert.ok(gets.length > 2, `${what}: ${gets.length} GETs`);
-    });
-  }
-});
+engineTest(
+  "a file that changed on the origin between runs starts over in parallel, says why, right bytes",
+  async () => {
+    const changes: [RestartInfo["reason"], BodyRoute, BodyRoute][] = [
+      // Another ETag, same size: the resumed probe's If-Range fails and the origin sends it whole.
+      ["validator_changed", { body: BODY, etag: '"v1"' }, { body: randomModel(BODY.length), etag: '"v2"' }],
+      // Another size too.
+      ["validator_changed", { body: BODY, etag: '"v1"' }, {
+        body: randomModel(BODY.length + PART / 2),
+        etag: '"v2"',
+      }],
+      // No ETag and an unchanged Last-Modified, so If-Range still matches, but the 206 names another size.
+      [
+        "size_changed",
+        { body: BODY, headers: { etag: "" }, lastModified: new Date(Date.UTC(2024, 0, 1)) },
+        {
+          body: randomModel(BODY.length - PART),
+          headers: { etag: "" },
+          lastModified: new Date(Date.UTC(2024, 0, 1)),
+        },
+      ],
+    ];
+    for (const [reason, before, after] of changes) {
+      const what = `${reason} (${after.body.length} bytes)`;
+      const origin = switchable(before, 20);
+      await withEngine({ "/f": origin.route }, async (w) => {
+        const url = `${w.origin.url}/f`;
+        const partial = w.partial();
+        await interruptHalfway(url, partial, w.options({ connections: 4 }), origin);
+        const state = await readResumeState(partial);
+        assert.ok(
+          state && doneBytes(state) < state.size,
+          `${what}: an incomplete state.json after the first run`,
+        );
+        origin.current = after;
+        const from = w.origin.requests.length;
+        const restarts: RestartInfo[] = [];
+        const r = await downloadToPartial(
+          url,
+          partial,
+          w.options({ connections: 4, onRestart: (info) => restarts.push(info) }),
+        );
+        assert.equal(r.sha256, sha256(after.body), what);
+        assert.equal(r.resumedBytes, 0, what);
+        assert.deepEqual(await Deno.readFile(r.file), after.body, what);
+        assert.deepEqual(
+          restarts.map((x) => [x.reason, x.discardedBytes]),
+          [[reason, doneBytes(state)]],
+          what,
+        );
+        assert.equal(restarts[0]!.previous?.sizeBytes, BODY.length, what);
+        // The new version is fetched like a fresh download: every part once, on several connections at once.
+        const gets = getsOf(w.origin, "/f", from);
+        // The first is the resumed probe (If-Range with the old validator); the rest are the fresh download.
+        assert.ok(gets[0]?.headers["if-range"], `${what}: the resumed probe sent If-Range`);
+        const fresh = gets.slice(1);
+        const parts = plannedParts(after.body.length);
+        assert.equal(rangeBytes(fresh), after.body.length, `${what}: the whole new file asked for in ranges`);
+        assert.equal(fresh.length, parts.length, `${what}: one ranged GET per part`);
+        const connections = new Set(fresh.map((g) => g.connection));
+        assert.ok(connections.size >= 2, `${what}: ${connections.size} connection(s)`);
+      });
+    }
+  },
+);
 
 engineTest("nothing writes into the partial directory after downloadToPartial resolves", async () => {
   // The last part comes late, so a periodic sidecar save is due just as the download finishes.

@@ -104,6 +104,38 @@ engineTest("a shared ConnectionBudget(2) keeps two downloads at <= 2 requests in
 });
 
 engineTest(
+  "automatic connections: a probe connection stalled in a read is waiting for the path, so the others open during the stall",
+  async () => {
+    const STALL_AT = 64 * 1024;
+    const others = Promise.withResolvers<void>();
+    let probe: OriginRequest | undefined;
+    /** Whether the probe's GET was still stalled when the first other part was asked for. */
+    let othersDuringStall: boolean | undefined;
+    const route = rangeRoute(BODY, (range, req) => {
+      if (range?.start === 0 && probe === undefined) {
+        probe = req;
+        // The stall ends when another part is asked for, or after 10 s (then the assertion below fails).
+        return faulty(BODY, { kind: "stall", afterBytes: STALL_AT, ms: 10_000, release: others.promise });
+      }
+      if (range !== null && range.start >= PARTS[1]!.start && othersDuringStall === undefined) {
+        othersDuringStall = probe!.sentBytes <= STALL_AT;
+        others.resolve();
+      }
+      return undefined;
+    });
+    await withEngine({ "/f": route }, async (w) => {
+      const r = await downloadToPartial(
+        `${w.origin.url}/f`,
+        w.partial(),
+        w.options({ connections: "auto", stallMs: 120_000 }),
+      );
+      assert.equal(r.sha256, SHA);
+      assert.equal(othersDuringStall, true, "the other parts waited for the stalled probe's part");
+    });
+  },
+);
+
+engineTest(
   "a reset mid-body is retried from where the bytes end; other parts are not re-fetched",
   async () => {
     let hits = 0;

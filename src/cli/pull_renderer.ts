@@ -36,6 +36,8 @@ function lineRenderer(output: Output): PullRenderer {
         output.note(`waiting: another lode process holds the lock of ${e.what}…`);
       } else if (e.event === "mirror_failed") {
         output.note(mirrorLine(e));
+      } else if (e.event === "file_restarted") {
+        output.note(restartLine(e));
       }
     },
     stop() {},
@@ -46,6 +48,24 @@ function lineRenderer(output: Output): PullRenderer {
 function mirrorLine(e: Extract<DownloadEvent, { event: "mirror_failed" }>): string {
   const why = e.status === undefined ? e.code : `${e.code}, HTTP ${e.status}`;
   return `${e.filename}: ${e.url} failed (${why}); trying ${e.next_url}`;
+}
+
+const RESTART_WHY = {
+  validator_changed: "the origin's file changed since the last pull",
+  size_changed: "the origin's file changed size since the last pull",
+  changed_during_download: "the origin's file changed during the download",
+} as const;
+
+/** One line for a file whose kept bytes belong to another version: why, and what is fetched again. */
+function restartLine(e: Extract<DownloadEvent, { event: "file_restarted" }>): string {
+  const was = e.previous?.validator ?? (e.previous ? formatBytes(e.previous.size_bytes) : null);
+  const now = e.current?.validator ??
+    (e.current?.size_bytes != null ? formatBytes(e.current.size_bytes) : null);
+  const change = was && now && was !== now ? ` (${was} -> ${now})` : "";
+  const lost = e.discarded_bytes > 0
+    ? `; ${formatBytes(e.discarded_bytes)} already fetched are discarded`
+    : "";
+  return `${e.filename}: ${RESTART_WHY[e.reason]}${change}: starting it over${lost}`;
 }
 
 /** The terminal stream cli-progress draws on: stderr through `output` (it redraws from a timer too). */
@@ -113,6 +133,10 @@ function barRenderer(output: Output): PullRenderer {
           multi.log(`${mirrorLine(e)}\n`);
           break;
         }
+        case "file_restarted":
+          bars.get(e.filename)?.update(0, { done: formatBytes(0) });
+          multi.log(`${restartLine(e)}\n`);
+          break;
         case "failed": {
           const bar = e.model ? bars.get(fileOf.get(e.model) ?? "") : undefined;
           bar?.stop();

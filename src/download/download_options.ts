@@ -5,6 +5,7 @@
  * @module
  */
 import type { LodeError } from "../errors.ts";
+import type { RestartReason } from "../events/download_event.ts";
 import type { ConnectionBudget } from "./connection_budget.ts";
 import type { HostPolicy } from "./host_policy.ts";
 import type { SendRequest } from "./http_get.ts";
@@ -45,8 +46,21 @@ export interface DownloadOptions {
   onStart?: (info: { totalBytes: number | null; url: string; resumedBytes: number }) => void;
   /** Bytes on disk so far (monotonic). */
   onProgress?: (bytes: number) => void;
+  /** The bytes on disk belong to another version of the file: they are discarded and the file starts over. */
+  onRestart?: (info: RestartInfo) => void;
   /** A failed attempt will be retried after `delayMs`. */
   onRetry?: (error: LodeError, attempt: number, delayMs: number) => void;
+}
+
+/** Why a download started over, and what it had. */
+export interface RestartInfo {
+  reason: RestartReason;
+  /** Bytes that were on disk and are fetched again. */
+  discardedBytes: number;
+  /** The validator (ETag, else Last-Modified) and size the discarded bytes were fetched with. */
+  previous?: { validator: string | null; sizeBytes: number };
+  /** What the origin serves now, when its answer said. */
+  current?: { validator: string | null; sizeBytes: number | null };
 }
 
 /** What a finished download produced. */

@@ -7,7 +7,7 @@
  * `DIGEST_MISMATCH`) and rename them into place. A file with mirrors tries
  * its URLs in order ({@link fromMirrors}); the partial of a pinned file is
  * shared by all of them. Emits `file_started`, `file_progress`,
- * `mirror_failed` and `file_completed` for the file.
+ * `file_restarted`, `mirror_failed` and `file_completed` for the file.
  * @module
  */
 import { LodeError } from "../errors.ts";
@@ -17,7 +17,7 @@ import { checkBlob } from "../store/verify_model.ts";
 import { digestsEqual, sha256Bytes } from "../store/hash.ts";
 import { quarantineFile } from "../store/quarantine.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
-import { type FileSource, fromMirrors } from "./mirrors.ts";
+import { type FileSource, fromMirrors, publicUrl } from "./mirrors.ts";
 import { downloadToPartial } from "./parallel_download.ts";
 import type { PullContext } from "./pull_context.ts";
 import { RateMeter } from "./rate_meter.ts";
@@ -251,6 +251,19 @@ async function download(
       progress(info.resumedBytes, true);
     },
     onProgress: (bytes) => progress(bytes),
+    onRestart: (info) => {
+      emit({
+        event: "file_restarted",
+        model: at.model,
+        filename,
+        url: publicUrl(source.url),
+        reason: info.reason,
+        discarded_bytes: info.discardedBytes,
+        previous: info.previous &&
+          { validator: info.previous.validator, size_bytes: info.previous.sizeBytes },
+        current: info.current && { validator: info.current.validator, size_bytes: info.current.sizeBytes },
+      });
+    },
   });
   progress(result.bytes, true);
   return result;

@@ -9,7 +9,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { HASH_READ_BYTES } from "../store/hash.ts";
+
+/** Read-back size: large enough to keep the hash busy; one buffer for the whole download. */
+const READ_BACK_BYTES = 1024 * 1024;
 
 /** Hashes a file's prefix as it becomes available. */
 export class HashFrontier {
@@ -19,6 +21,7 @@ export class HashFrontier {
   #target = 0;
   #running: Promise<void> | null = null;
   #failure: unknown = null;
+  #buffer: Uint8Array | null = null;
 
   constructor(path: string) {
     this.#path = path;
@@ -73,7 +76,7 @@ export class HashFrontier {
   async #catchUp(): Promise<void> {
     using file = await Deno.open(this.#path, { read: true });
     await file.seek(this.#hashed, Deno.SeekMode.Start);
-    const buf = new Uint8Array(HASH_READ_BYTES);
+    const buf = this.#buffer ??= new Uint8Array(READ_BACK_BYTES);
     while (this.#hashed < this.#target) {
       const want = Math.min(buf.length, this.#target - this.#hashed);
       const n = await file.read(buf.subarray(0, want));

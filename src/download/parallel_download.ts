@@ -15,8 +15,11 @@
  *    watched for stalls, and re-resolved when a signed redirect expires.
  * 4. **Hashing frontier**: the contiguous prefix is hashed as it forms
  *    ({@link HashFrontier}), so the digest is ready when the last part lands.
- * 5. If the origin's file changes mid-download (`If-Range` fails), everything
- *    is discarded and the download starts once more; a second change fails with
+ * 5. If the origin's file changed — between runs (the resumed probe's
+ *    `If-Range` fails, or its `206` names another size or validator) or
+ *    mid-download (a part's `If-Range` fails) — everything is discarded,
+ *    `onRestart` says why, and the download starts again as a fresh one (a new
+ *    probe, every connection); a second change mid-download fails with
  *    `ORIGIN_CHANGED` — bytes of two versions are never mixed.
  *
  * @example
@@ -31,10 +34,16 @@
  */
 import { LodeError, toLodeError } from "../errors.ts";
 import { checkDiskSpace } from "./disk_space.ts";
-import type { DownloadOptions, DownloadResult } from "./download_options.ts";
+import type { DownloadOptions, DownloadResult, RestartInfo } from "./download_options.ts";
 import { PartRun } from "./part_run.ts";
 import { openProbe } from "./probe.ts";
-import { isIncomplete, type PartState, planParts, readResumeState } from "./resume_state.ts";
+import {
+  isIncomplete,
+  type PartState,
+  planParts,
+  readResumeState,
+  type ResumeState,
+} from "./resume_state.ts";
 import { backoffMs, DEFAULT_RETRY, isRetryable, sleep, withRetries } from "./retry.ts";
 import { singleStream } from "./single_stream.ts";
 
@@ -66,7 +75,13 @@ export async function downloadToPartial(
         ? new LodeError("INTERRUPTED", `download of ${url} was cancelled`, { cause: e })
         : toLodeError(e);
       if (error.code === "ORIGIN_CHANGED" && originChanges++ < 1) {
+        const saved = await readResumeState(partialDir);
         await Deno.remove(partialDir, { recursive: true }).catch(() => {});
+        options.onRestart?.({
+          reason: "changed_during_download",
+          discardedBytes: saved ? doneBytes(saved) : 0,
+          previous: saved ? previousOf(saved) : undefined,
+        });
         continue;
       }
       // A single stream (no ranges) that broke mid-body starts over, within the retry policy.
@@ -103,7 +118,7 @@ async function attemptInner(
 ): Promise<DownloadResult> {
   const file = `${partialDir}/data.tmp`;
   const retry = options.retry ?? DEFAULT_RETRY;
-  const saved = await readResumeState(partialDir);
+  const saved = lastByteAgain(await readResumeState(partialDir));
   // Another URL's partial is kept only for pinned bytes (a mirror); its validators are that origin's.
   const sameUrl = saved?.url === url;
   const resumable = (sameUrl || options.pinnedBytes) && saved?.parts.some(isIncomplete) ? saved : null;
@@ -120,7 +135,24 @@ async function attemptInner(
       onRetry: options.onRetry,
     },
   );
-  if (probe.response.status !== 206) return await singleStream(probe, { ...options, file, partialDir });
+  if (probe.response.status !== 206) {
+    if (validator && resumable) {
+      // The resumed probe's If-Range failed: the origin sends the whole file because it changed. Start
+      // over as a fresh download (a new probe without If-Range, then every connection).
+      probe.controller.abort();
+      const length = probe.response.headers.get("content-length");
+      return await restart(url, partialDir, options, slot, {
+        reason: "validator_changed",
+        discardedBytes: doneBytes(resumable),
+        previous: previousOf(resumable),
+        current: {
+          validator: validatorOf(probe.response.headers),
+          sizeBytes: length !== null && /^\d+$/.test(length) ? Number(length) : null,
+        },
+      });
+    }
+    return await singleStream(probe, { ...options, file, partialDir });
+  }
 
   const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(probe.response.headers.get("content-range") ?? "");
   if (!contentRange) {
@@ -151,8 +183,12 @@ async function attemptInner(
   if (resumable && !sameFile) {
     // The sidecar describes another file: forget it and probe again from the start.
     probe.controller.abort();
-    await Deno.remove(`${partialDir}/state.json`).catch(() => {});
-    return await attemptInner(url, partialDir, options, slot);
+    return await restart(url, partialDir, options, slot, {
+      reason: resumable.size !== size ? "size_changed" : "validator_changed",
+      discardedBytes: doneBytes(resumable),
+      previous: previousOf(resumable),
+      current: { validator: etag ?? lastModified, sizeBytes: size },
+    });
   }
   const adaptive = options.connections === undefined || options.connections === "auto";
   const connections = adaptive ? MAX_AUTO_CONNECTIONS : options.connections as number;
@@ -193,6 +229,43 @@ async function attemptInner(
   return { ...(await run.complete(probe)), resumedBytes };
 }
 
+/** Forgets the sidecar, says why, and downloads the file as if for the first time. */
+async function restart(
+  url: string,
+  partialDir: string,
+  options: DownloadOptions,
+  slot: { release: () => void; handed: boolean },
+  info: RestartInfo,
+): Promise<DownloadResult> {
+  await Deno.remove(`${partialDir}/state.json`).catch(() => {});
+  options.onRestart?.(info);
+  return await attemptInner(url, partialDir, options, slot);
+}
+
+function doneBytes(state: ResumeState): number {
+  return state.parts.reduce((sum, p) => sum + p.done, 0);
+}
+
+function previousOf(state: ResumeState): RestartInfo["previous"] {
+  return { validator: state.etag ?? state.last_modified, sizeBytes: state.size };
+}
+
+function validatorOf(headers: Headers): string | null {
+  return strongEtag(headers.get("etag")) ?? headers.get("last-modified");
+}
+
 function strongEtag(etag: string | null): string | null {
   return etag && !etag.startsWith("W/") ? etag : null;
+}
+
+/**
+ * A partial whose every byte was written (the pull stopped between its last byte and its commit) resumes
+ * with its last byte fetched again: that request's If-Range checks the origin still serves the same file,
+ * and the rest is hashed from the disk.
+ */
+function lastByteAgain(saved: ResumeState | null): ResumeState | null {
+  if (saved === null || saved.parts.some(isIncomplete)) return saved;
+  const last = saved.parts.findLast((p) => p.done > 0);
+  if (last === undefined) return saved;
+  return { ...saved, parts: saved.parts.map((p) => p === last ? { ...p, done: p.done - 1 } : p) };
 }

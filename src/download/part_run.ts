@@ -2,7 +2,10 @@
  * The parts of one file being fetched in parallel: workers under the
  * connection budget, per-part retries and re-resolution of expired signed
  * URLs, the hashing frontier following the contiguous prefix, and the resume
- * sidecar saved (after syncing the data) at most every 250 ms and whenever a part completes.
+ * sidecar saved at most every 250 ms and whenever a part completes. The data is
+ * synced in the background every {@link SYNC_EVERY_BYTES} and once at the end;
+ * the sidecar says which bytes were written and which were synced
+ * (resume_state.ts).
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
@@ -11,16 +14,30 @@ import { HashFrontier } from "./hash_frontier.ts";
 import { openGet } from "./http_get.ts";
 import type { DownloadOptions } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
+import { BatchPool } from "./part_body.ts";
 import { fetchRange } from "./range_fetch.ts";
-import { contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
+import { bootId, contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
 import { type RetryPolicy, withRetries } from "./retry.ts";
+import { WaitClock } from "./wait_clock.ts";
 
-/** How often the resume sidecar is saved (after syncing the data it describes). */
+/** How often the resume sidecar is saved. */
 const SAVE_EVERY_MS = 250;
+/** Bytes written between background syncs of the data (the final sync stays short). */
+const SYNC_EVERY_BYTES = 256 * 1024 * 1024;
 /** How long the probe's connection is measured alone before deciding how many to open. */
 const RAMP_WINDOW_MS = 200;
 /** A single connection at least this fast means the CPU, not the path, is the limit. */
 const FAST_CONNECTION_BYTES_PER_S = 120e6;
+/**
+ * A slower connection whose reader waited for bytes at least this share of the window is limited by the
+ * path; one that found its bytes waiting is limited by this machine's CPU (it is busy, or shared).
+ */
+const WAITING_SHARE = 0.5;
+const MiB = 1024 * 1024;
+/** Batch buffers: large for few connections (fewer writes and hash calls), small for many (memory). */
+function batchBytes(connections: number): number {
+  return connections <= 2 ? 2 * MiB : connections <= 4 ? MiB : MiB / 2;
+}
 
 /** The download's options as the run needs them resolved. */
 export type RunOptions = DownloadOptions & {
@@ -43,8 +60,15 @@ export interface Identity {
 export class PartRun {
   readonly #frontier: HashFrontier;
   readonly #abort = new AbortController();
+  #pool: BatchPool;
+  /** Time the body readers spent waiting for bytes, pending reads included (the ramp's measure of the path). */
+  readonly #waited = new WaitClock();
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
+  /** The parts as of the last completed sync of the data, and the bytes they hold. */
+  #synced: PartState[] | undefined;
+  #syncedBytes = 0;
+  #syncing: Promise<void> | null = null;
   #resolving: Promise<void> | null = null;
   /** Workers (connections) wanted now, and running now. */
   #target = 1;
@@ -74,6 +98,7 @@ export class PartRun {
       identity: this.identity,
     } = init);
     this.#frontier = new HashFrontier(this.file);
+    this.#pool = new BatchPool(batchBytes(this.options.adaptive ? 1 : this.options.connections));
   }
 
   async complete(probe: Probe): Promise<{ file: string; sha256: string; bytes: number }> {
@@ -105,6 +130,9 @@ export class PartRun {
     const tasks: Promise<void>[] = [drain(probed).catch((e) => this.#fail(e))];
     const setTarget = (target: number) => {
       this.#target = target;
+      if (target > 2 && this.#pool.batchBytes > batchBytes(target)) {
+        this.#pool = new BatchPool(batchBytes(target));
+      }
       const missing = Math.min(target - this.#workers, queue.length);
       for (let i = 0; i < missing; i++) tasks.push(drain().catch((e) => this.#fail(e)));
     };
@@ -116,6 +144,7 @@ export class PartRun {
       }
       if (this.#abort.signal.aborted) throw this.#abort.signal.reason;
       const sha256 = await this.#frontier.finish(this.identity.size);
+      await this.#syncing?.catch(() => {});
       using f = await Deno.open(this.file, { read: true });
       await f.syncData();
       await this.#saving.catch(() => {});
@@ -133,11 +162,12 @@ export class PartRun {
    * How many connections: a fixed `connections` when the user chose one; otherwise chosen by
    * measurement. The probe's connection runs alone for one window (or half of it, when it moves less
    * than half the threshold: a throttled origin is plain after 100 ms); if it moves less than
-   * {@link FAST_CONNECTION_BYTES_PER_S}, the origin (or the path) limits each connection — a CDN, a
-   * proxy, a distant host — and all `connections` start at once. A single connection faster than that
-   * means the link is fast and this machine's CPU is the limit: more connections would only add TLS
-   * work and out-of-order parts to read back (on loopback, one connection is the fastest:
-   * docs/benchmarks.md).
+   * {@link FAST_CONNECTION_BYTES_PER_S} while its reader waits for bytes most of the time
+   * ({@link WAITING_SHARE}), the origin (or the path) limits each connection — a CDN, a proxy, a distant
+   * host — and all `connections` start at once. A single connection faster than that, or one whose bytes
+   * are already waiting when it reads (this machine's CPU is busy or shared), means the CPU is the limit:
+   * more connections would only add TLS work and out-of-order parts to read back (on loopback, one
+   * connection is the fastest: docs/benchmarks.md).
    */
   #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;
@@ -148,13 +178,19 @@ export class PartRun {
     setTarget(1);
     const startBytes = this.#doneBytes();
     const startTime = performance.now();
-    const rate = () => ((this.#doneBytes() - startBytes) * 1000) / (performance.now() - startTime);
+    const startWaited = this.#waited.ms();
+    // Slow, and waiting for its bytes: the path limits each connection.
+    const pathLimited = (threshold: number) => {
+      const ms = performance.now() - startTime;
+      const rate = ((this.#doneBytes() - startBytes) * 1000) / ms;
+      return rate < threshold && (this.#waited.ms() - startWaited) / ms >= WAITING_SHARE;
+    };
     // Half-way through the window, a connection far below the threshold already says enough.
     const early = setTimeout(() => {
-      if (rate() < FAST_CONNECTION_BYTES_PER_S / 2) setTarget(connections);
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S / 2)) setTarget(connections);
     }, RAMP_WINDOW_MS / 2);
     const timer = setTimeout(() => {
-      if (rate() < FAST_CONNECTION_BYTES_PER_S) setTarget(connections);
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S)) setTarget(connections);
     }, RAMP_WINDOW_MS);
     return () => {
       clearTimeout(early);
@@ -190,6 +226,8 @@ export class PartRun {
             : undefined,
           signal: this.#abort.signal,
           stallMs: this.options.stallMs ?? 30_000,
+          pool: this.#pool,
+          waited: this.#waited,
           onWritten: () => this.#written(),
           onBatch: (bytes, offset) => this.#frontier.offer(bytes, offset),
           response: response?.response,
@@ -231,18 +269,32 @@ export class PartRun {
   #written(): void {
     const prefix = contiguousPrefix(this.parts);
     this.#frontier.advance(prefix);
-    this.options.onProgress?.(this.#doneBytes());
+    const done = this.#doneBytes();
+    this.options.onProgress?.(done);
+    if (!this.#syncing && done - this.#syncedBytes >= SYNC_EVERY_BYTES) this.#sync(done);
     if (performance.now() - this.#lastSave >= SAVE_EVERY_MS) void this.#save(false).catch(() => {});
   }
 
-  /** Syncs the data, then records it in the sidecar (so the sidecar never claims unsynced bytes). */
+  /** Syncs the data in the background; the next sidecar records what that sync covered. */
+  #sync(done: number): void {
+    const snapshot = this.parts.map((p) => ({ ...p }));
+    this.#syncing = (async () => {
+      using f = await Deno.open(this.file, { read: true });
+      await f.syncData();
+      this.#synced = snapshot;
+      this.#syncedBytes = done;
+    })().catch(() => {}).finally(() => {
+      this.#syncing = null;
+    });
+  }
+
+  /** Records the written parts (and the synced ones) in the sidecar. */
   #save(force: boolean): Promise<void> {
     this.#lastSave = performance.now();
     const snapshot = this.parts.map((p) => ({ ...p }));
+    const synced = this.#synced;
     // A failed save does not stop the next one.
     this.#saving = this.#saving.catch(() => {}).then(async () => {
-      using f = await Deno.open(this.file, { read: true });
-      await f.syncData();
       await writeResumeState(this.partialDir, {
         version: 1,
         url: this.url,
@@ -251,6 +303,8 @@ export class PartRun {
         last_modified: this.identity.lastModified,
         parts: snapshot,
         hashed: this.#frontier.hashed,
+        boot_id: await bootId(),
+        synced_parts: synced ?? snapshot.map((p) => ({ ...p, done: 0 })),
       });
     });
     if (force) return this.#saving;

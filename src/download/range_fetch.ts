@@ -2,20 +2,22 @@
  * One byte range of a parallel download: `GET` with `Range` (and `If-Range`,
  * so a changed file is never mixed with the old one), the `206` and its
  * `Content-Range` checked exactly, the body written at the part's offset in the
- * partial file through its own file handle, and a stall watchdog that aborts
- * the request when no byte arrives for `stallMs`.
+ * partial file through its own file handle ({@link writeBody}), and a stall
+ * watchdog that aborts the request when no byte arrives for `stallMs` (a timer
+ * that looks at the byte count a few times per `stallMs`, none per read).
  *
  * The part's `done` counter advances only as bytes reach the file, so a retry
  * (or a later resume) continues exactly where the data ends.
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { BatchedFileWriter } from "../store/batched_file_writer.ts";
 import { fetchSender, type SendRequest, transportError } from "./http_get.ts";
+import { BatchPool, writeBody } from "./part_body.ts";
 import type { PartState } from "./resume_state.ts";
+import type { WaitClock } from "./wait_clock.ts";
 
-/** Per-connection batch: small enough for many connections, large enough for few writes. */
-const PART_BATCH_BYTES = 1024 * 1024;
+/** Batch buffers when the caller brings no pool. */
+const DEFAULT_POOL = new BatchPool(1024 * 1024);
 
 /** Options of {@link fetchRange}. */
 export interface RangeFetchOptions {
@@ -37,6 +39,10 @@ export interface RangeFetchOptions {
   signal?: AbortSignal;
   /** Abort the request when no byte arrives for this long. */
   stallMs: number;
+  /** Where the batch buffers come from (one per connection at a time). */
+  pool?: BatchPool;
+  /** Counts the time spent waiting for the body's bytes. */
+  waited?: WaitClock;
   /** Bytes received (for progress), called per read. */
   onBytes?: (delta: number) => void;
   /** The part's `done` advanced (bytes reached the file). */
@@ -65,54 +71,55 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
     options.abortResponse?.();
   };
   let stalled = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+  // The watchdog: a few looks per stallMs at the byte count, none per read.
+  let received = 0;
+  let seen = -1;
+  let quietSince = performance.now();
+  const watchdog = setInterval(() => {
+    const now = performance.now();
+    if (received !== seen) {
+      seen = received;
+      quietSince = now;
+    } else if (now - quietSince >= options.stallMs) {
       stalled = true;
       stop();
-    }, options.stallMs);
-  };
+    }
+  }, Math.max(10, Math.min(1000, options.stallMs / 4)));
   const onOuterAbort = () => stop(options.signal?.reason);
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   if (options.signal?.aborted) onOuterAbort();
-  arm();
   try {
     const headers: Record<string, string> = { ...options.headers, range: `bytes=${from}-${to}` };
     if (options.validator) headers["if-range"] = options.validator;
     const response = options.response ??
       await (options.send ?? fetchSender(options.clientFor))(url, { headers, signal: abort.signal });
-    arm();
+    seen = -1;
     checkRangeResponse(response, url, from, to, options.size);
     const expected = to - from + 1;
     const doneBefore = part.done;
     using out = await Deno.open(options.file, { write: true });
     await out.seek(from, Deno.SeekMode.Start);
-    const writer = new BatchedFileWriter(out, {
-      batchBytes: PART_BATCH_BYTES,
-      syncEveryBytes: 0,
-      onWritten: (written) => {
-        part.done = doneBefore + written;
-        options.onWritten?.();
-      },
-      onBatch: options.onBatch && ((bytes, offset) => options.onBatch!(bytes, from + offset)),
-    });
-    let received = 0;
     try {
-      await writer.pipeFrom(response.body!, {
-        maxBytes: expected,
-        onProgress: (total) => {
-          arm();
+      await writeBody(response.body!, {
+        file: out,
+        offset: from,
+        expected,
+        pool: options.pool ?? DEFAULT_POOL,
+        waited: options.waited,
+        onRead: (total) => {
           options.onBytes?.(total - received);
           received = total;
+        },
+        onBatch: options.onBatch,
+        onWritten: (written) => {
+          part.done = doneBefore + written;
+          options.onWritten?.();
         },
       });
     } catch (e) {
       // The body was not read to its end (a write failed, the stream broke): free its connection.
       stop();
       throw e;
-    } finally {
-      await writer.close();
     }
     if (received !== expected) {
       throw new LodeError(
@@ -136,7 +143,7 @@ export async function fetchRange(options: RangeFetchOptions): Promise<void> {
     }
     throw transportError(e, url);
   } finally {
-    clearTimeout(timer);
+    clearInterval(watchdog);
     options.signal?.removeEventListener("abort", onOuterAbort);
   }
 }

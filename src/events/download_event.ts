@@ -102,6 +102,40 @@ export const MirrorFailedEvent = z.object({
   next_url: z.string(),
 });
 
+/** Why a download threw away the bytes it had and started the file again. */
+export const RestartReason = z.enum([
+  /** The origin's ETag or Last-Modified is not the one the kept bytes were fetched with. */
+  "validator_changed",
+  /** The origin serves another size than the kept bytes were part of. */
+  "size_changed",
+  /** A range request during the download was answered with the whole (changed) file. */
+  "changed_during_download",
+]);
+export type RestartReason = z.infer<typeof RestartReason>;
+
+/**
+ * lode: the origin's file is not the one the bytes on disk came from, so they are discarded and the file is
+ * fetched from its start (with every connection, as a fresh download). Bytes of two versions are never mixed.
+ */
+export const FileRestartedEvent = z.object({
+  event: z.literal("file_restarted"),
+  model: z.string().optional(),
+  filename: z.string(),
+  url: z.string(),
+  reason: RestartReason,
+  /** Bytes that were on disk and are fetched again. */
+  discarded_bytes: z.number().int().nonnegative(),
+  /** The validator (ETag, else Last-Modified) and size the kept bytes were fetched with, when known. */
+  previous: z.object({ validator: z.string().nullable(), size_bytes: z.number().int().nonnegative() })
+    .optional(),
+  /** What the origin serves now, when known. */
+  current: z.object({
+    validator: z.string().nullable(),
+    size_bytes: z.number().int().nonnegative().nullable(),
+  })
+    .optional(),
+});
+
 /** Any download event. */
 export const DownloadEvent = z.discriminatedUnion("event", [
   StartedEvent,
@@ -112,5 +146,6 @@ export const DownloadEvent = z.discriminatedUnion("event", [
   FailedEvent,
   WaitingEvent,
   MirrorFailedEvent,
+  FileRestartedEvent,
 ]);
 export type DownloadEvent = z.infer<typeof DownloadEvent>;

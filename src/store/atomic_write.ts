@@ -10,8 +10,16 @@
  */
 import { joinPath, parentDir } from "../path.ts";
 
-/** Writes `text` to `path` atomically (temp file in the same directory, fsync, rename). */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+/**
+ * Writes `text` to `path` atomically (temp file in the same directory, fsync, rename). With `sync: false`
+ * the temp file is not synced: a reader still sees the old content or the new one, but after a crash of
+ * the machine the file may hold either, or nothing (for records that are only hints).
+ */
+export async function writeFileAtomic(
+  path: string,
+  text: string,
+  options: { sync?: boolean } = {},
+): Promise<void> {
   const dir = parentDir(path);
   await Deno.mkdir(dir, { recursive: true });
   const tmp = joinPath(dir, `.tmp-${crypto.randomUUID()}`);
@@ -19,7 +27,7 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
     {
       using file = await Deno.open(tmp, { write: true, createNew: true });
       await writeAll(file, new TextEncoder().encode(text));
-      await file.sync();
+      if (options.sync !== false) await file.sync();
     }
     await Deno.rename(tmp, path);
   } catch (e) {

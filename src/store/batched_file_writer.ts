@@ -1,7 +1,8 @@
 /**
  * Writes a byte stream to a file in large batches, reading the next batch
- * while the previous one is written. {@link HashingWriter} adds SHA-256 on top;
- * the parallel download engine uses it as is, one per byte range.
+ * while the previous one is written. {@link HashingWriter} adds SHA-256 on top
+ * (a single-stream download, an import). The parallel download engine's ranges
+ * use their own path (src/download/part_body.ts).
  *
  * Where the time goes (`scripts/bench_pull.ts`, docs/benchmarks.md): Deno hands
  * a response body over in 16 KiB chunks, and the default reader allocates a
