@@ -16,6 +16,7 @@
  * @module
  */
 import type * as NodeLlamaCpp from "node-llama-cpp";
+import { createSequenceOrder, type SequenceOrder } from "./llama_cpp_batch_order.ts";
 import { ToolForcingWrapper } from "./llama_cpp_tools.ts";
 
 /** One sequence of the context and what generates on it. */
@@ -28,21 +29,26 @@ export interface Slot {
 
 /**
  * A context of `sequences` sequences sharing `contextSize` tokens (node-llama-cpp sizes one sequence: each
- * gets `contextSize / sequences`), and its slots.
+ * gets `contextSize / sequences`), its slots, and (with more than one sequence) the order its decodes'
+ * tokens are given to llama.cpp in (llama_cpp_batch_order.ts).
  */
 export async function createSequences(
   lib: typeof NodeLlamaCpp,
   model: NodeLlamaCpp.LlamaModel,
   options: { contextSize: number; sequences: number; threads: number; signal?: AbortSignal },
-): Promise<{ context: NodeLlamaCpp.LlamaContext; slots: SlotPool }> {
+): Promise<{ context: NodeLlamaCpp.LlamaContext; slots: SlotPool; order: SequenceOrder | undefined }> {
   const { sequences } = options;
+  // Several sequences decode together only when their tokens reach llama.cpp in sequence order.
+  const order = sequences > 1 ? createSequenceOrder() : undefined;
   const context = await model.createContext({
     contextSize: Math.max(1, Math.floor(options.contextSize / sequences)),
     sequences,
     threads: options.threads,
+    ...(order ? { batching: { itemPrioritizationStrategy: order.strategy } } : {}),
     ...(options.signal ? { createSignal: options.signal } : {}),
   });
-  return { context, slots: new SlotPool(lib, context, sequences) };
+  order?.attach(context);
+  return { context, slots: new SlotPool(lib, context, sequences), order };
 }
 
 /** The slots of one context. */
