@@ -81,3 +81,22 @@ Deno.test("lode run --plugin DIR: a file the backend plugin claims runs there, f
     assert.match(r.stdout, /once upon a time/);
   });
 });
+
+Deno.test("lode run NAME --plugin DIR: a stored model's file is probed and loaded by its own name, not its blob's", async () => {
+  await withTempDir(async (dir) => {
+    const store = `${dir}/store`;
+    const env = { HOME: dir, XDG_CONFIG_HOME: `${dir}/config` };
+    await Deno.writeTextFile(`${dir}/m.echo`, "");
+    const imported = await runLode(["import", `${dir}/m.echo`, "--name", "parrot", "--format", "echo"], {
+      store,
+      env,
+    });
+    assert.equal(imported.code, 0, imported.stderr);
+    const r = await runLode(["run", "parrot", "once upon a time", "--plugin", ECHO, "--no-daemon"], {
+      store,
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /once upon a time/);
+  });
+});

@@ -15,6 +15,7 @@ import type { LoadOptions, Session } from "../inference/backend.ts";
 import { type StatusEvent, statusLine } from "../events/status_event.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./pull_ref.ts";
+import { ownFileName } from "../store/manifest.ts";
 
 /**
  * Where the model comes from when it has to be pulled (`--name`, `--sha256`).
@@ -34,20 +35,36 @@ export interface PullFlags {
  * The local path of the model a reference names: a stored model, `file:PATH`,
  * or a URL / `hf:` reference (pulled and verified first when missing).
  */
-async function modelPath(ctx: CommandContext, ref: string, pull: PullFlags = {}): Promise<string> {
+async function modelPath(
+  ctx: CommandContext,
+  ref: string,
+  pull: PullFlags = {},
+): Promise<{ path: string; fileName?: string }> {
   // Parsed by the registry its scheme names (a registry plugin's SCHEME:REST is its reference, not a name).
   const { ref: parsed } = await lookUpReference(ref, (scheme) => ctx.lookupRegistry(scheme));
-  if (parsed.kind === "file") return parsed.path;
-  if (parsed.kind === "name") return await (await ctx.store()).modelPathOf(parsed.name);
+  if (parsed.kind === "file") return { path: parsed.path };
+  if (parsed.kind === "name") return await storedModel(ctx, parsed.name);
   if (parsed.kind === "hf" && isPinnedCommit(parsed.revision)) {
     // A commit never changes: once stored, the reference runs from the store (no Hub request, --offline too).
     const store = await ctx.store();
     const name = storedModelFor(parsed, (await store.list()).models);
-    if (name !== null) return await store.modelPathOf(name);
+    if (name !== null) return await storedModel(ctx, name);
   }
-  const { path } = await pullRef(ctx, ref, pull);
+  const { name, path } = await pullRef(ctx, ref, pull);
   await ctx.endProgress();
-  return path;
+  return await storedModel(ctx, name, path);
+}
+
+/** A stored model's file, and the file's own name when its path (its blob's) does not end in it. */
+async function storedModel(
+  ctx: CommandContext,
+  name: string,
+  pulledPath?: string,
+): Promise<{ path: string; fileName?: string }> {
+  const store = await ctx.store();
+  const path = pulledPath ?? await store.modelPathOf(name);
+  const fileName = ownFileName(await store.getManifest(name), path);
+  return fileName === undefined ? { path } : { path, fileName };
 }
 
 /**
@@ -131,7 +148,7 @@ export async function openModel(
       return remote;
     }
   }
-  const path = await modelPath(ctx, ref, options.pull);
+  const { path, fileName } = await modelPath(ctx, ref, options.pull);
   const { output } = ctx;
   const { chooseBackend } = await import("../inference/backend_choice.ts");
   const { openPluginBackend } = await import("../inference/plugin_backend.ts");
@@ -143,11 +160,15 @@ export async function openModel(
     plugins: options.plugins
       ? options.plugins.map((dir) => () => openPluginBackend(dir))
       : async () => (await backendPluginDirs(ctx)).map((dir) => () => openPluginBackend(dir)),
-  });
+  }, { fileName });
   try {
     // The load's phases: `inference` status lines on the command's stream.
     const onStatus = output.sink((e: StatusEvent) => ctx.emit("inference", statusLine(e)));
-    const session = await backend.load(path, { ...options.load, onStatus });
+    const session = await backend.load(path, {
+      ...options.load,
+      onStatus,
+      ...(fileName ? { fileName } : {}),
+    });
     return { session, close: () => backend.close() };
   } catch (e) {
     await backend.close();

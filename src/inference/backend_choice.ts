@@ -35,8 +35,13 @@ export interface BackendChoices {
  * The backend for the file at `path`: the built-in one when the file is GGUF, when it is missing, or when
  * no plugin is given (its `load` then says why it cannot run it); else the first plugin whose probe is
  * ok (the others are closed). When none claims it: `MODEL_LOAD_FAILED` with every backend's reason.
+ * `file.fileName` is the file's own name when `path` does not end in it (a stored model's blob).
  */
-export async function chooseBackend(path: string, choices: BackendChoices): Promise<Backend> {
+export async function chooseBackend(
+  path: string,
+  choices: BackendChoices,
+  file: { fileName?: string } = {},
+): Promise<Backend> {
   const given = choices.plugins ?? [];
   if (Array.isArray(given) && given.length === 0) return await choices.builtIn();
   const gguf = await probeGguf(path);
@@ -46,7 +51,7 @@ export async function chooseBackend(path: string, choices: BackendChoices): Prom
   const reasons: Record<string, string> = { gguf: gguf.reason };
   for (const open of plugins) {
     const backend = await open();
-    const probe = await backend.probe(path);
+    const probe = await backend.probe(path, file);
     if (probe.ok) return backend;
     reasons[backend.name] = probe.reason;
     await backend.close();

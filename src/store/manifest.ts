@@ -65,3 +65,22 @@ export function serializeManifest(manifest: Manifest): string {
   });
   return JSON.stringify(checked, null, 2) + "\n";
 }
+
+/**
+ * The name of a single-file model's file as its source named it (`source.filename`'s last segment), for a
+ * `path` that does not end in it — the file's blob, `…/data`. Undefined for a model of several files (its
+ * path is a link with the file's own name) or a path that is not a blob's.
+ *
+ * @example
+ * ```ts
+ * import { ownFileName, parseManifest } from "./manifest.ts";
+ * declare const text: string;
+ * const manifest = parseManifest(text, "models/parrot.json");
+ * console.log(ownFileName(manifest, "/store/blobs/sha256/ab/ab12…/data")); // e.g. "parrot.words"
+ * ```
+ */
+export function ownFileName(manifest: Manifest, path: string): string | undefined {
+  if ((manifest.files?.length ?? 0) > 1 || !path.endsWith("/data")) return undefined;
+  const name = manifest.source.filename;
+  return name.slice(name.lastIndexOf("/") + 1) || undefined;
+}

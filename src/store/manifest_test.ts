@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { LodeError } from "../errors.ts";
-import { type Manifest, parseManifest, serializeManifest } from "./manifest.ts";
+import { type Manifest, ownFileName, parseManifest, serializeManifest } from "./manifest.ts";
 
 const HEX = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
 const PATH = "/store/manifests/stories260K.json";
@@ -143,4 +143,17 @@ Deno.test("serializeManifest: round-trips through parseManifest, 2-space JSON wi
 Deno.test("serializeManifest refuses to write an invalid manifest", () => {
   const m = { ...parseManifest(SEED_TEXT, PATH), blob: "sha256:nope" };
   assert.throws(() => serializeManifest(m));
+});
+
+Deno.test("ownFileName: a single file's source name for its blob path; nothing for a link or several files", () => {
+  const m = parseManifest(SEED_TEXT, PATH);
+  const named = { ...m, source: { ...m.source, filename: "sub/dir/parrot.words" } };
+  assert.equal(ownFileName(named, "/store/blobs/sha256/ab/abcd/data"), "parrot.words");
+  assert.equal(ownFileName(named, "/store/links/parrot/parrot.words"), undefined);
+  assert.equal(ownFileName({ ...named, source: { ...m.source, filename: "dir/" } }, "/s/data"), undefined);
+  const file = { role: "weights", filename: "a.gguf", blob: m.blob, size_bytes: 1 };
+  assert.equal(
+    ownFileName({ ...named, files: [file, { ...file, filename: "b.gguf" }] }, "/s/data"),
+    undefined,
+  );
 });

@@ -21,6 +21,7 @@ import type { BackendPlugin } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ModelStore } from "../../store/model_store.ts";
+import { ownFileName } from "../../store/manifest.ts";
 import type { ParsedArgv } from "../args.ts";
 import { type CommandContext, pullSettings } from "../context.ts";
 import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
@@ -83,10 +84,7 @@ async function backendPlugins(ctx: CommandContext, modelFiles: readonly string[]
 /** The own name of a single-file stored model's file (its path is its blob's, `…/data`). */
 async function storedFileName(store: ModelStore, model: string, path: string): Promise<string | undefined> {
   try {
-    const manifest = await store.getManifest(model);
-    if ((manifest.files?.length ?? 0) > 1 || !path.endsWith("/data")) return undefined;
-    const name = manifest.source.filename;
-    return name.slice(name.lastIndexOf("/") + 1) || undefined;
+    return ownFileName(await store.getManifest(model), path);
   } catch {
     return undefined; // not a stored model (a path given as is)
   }
