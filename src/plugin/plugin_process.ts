@@ -187,6 +187,9 @@ export class PluginProcess {
       return Promise.reject(pluginError("CANCELLED", this.name, hook, "the call was cancelled"));
     }
     const id = this.#nextId++;
+    const line = this.#line({ type: "call", id, hook, params });
+    const limit = this.#frameLimit();
+    if (line.length > limit) return Promise.reject(this.#tooLarge(hook, line.length, limit));
     const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs;
     return new Promise<unknown>((resolve, reject) => {
       const pending: Pending = { hook, resolve, reject, onProgress: options.onProgress, cancelled: false };
@@ -208,7 +211,7 @@ export class PluginProcess {
       }, timeoutMs);
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, pending);
-      this.#send({ type: "call", id, hook, params });
+      this.#write(line);
     });
   }
 
@@ -255,7 +258,28 @@ export class PluginProcess {
   }
 
   #send(frame: HostFrame): void {
-    const line = this.#encoder.encode(JSON.stringify(frame) + "\n");
+    this.#write(this.#line(frame));
+  }
+
+  #line(frame: HostFrame): Uint8Array {
+    return this.#encoder.encode(JSON.stringify(frame) + "\n");
+  }
+
+  /** A call whose frame the plugin would refuse: refused here, the process untouched. */
+  #tooLarge(hook: string, bytes: number, limit: number): LodeError {
+    const why = this.features.has("large_frames") ? "" : " (it does not list the large_frames feature)";
+    return new LodeError(
+      "FRAME_TOO_LARGE",
+      `plugin ${this.name} (${hook}): the call is ${bytes} bytes, more than the ${limit} the plugin reads${why}`,
+      {
+        details: { plugin: this.name, hook, bytes, limit },
+        hint:
+          "Split the input into smaller calls (fewer or shorter texts), or use a plugin that lists large_frames.",
+      },
+    );
+  }
+
+  #write(line: Uint8Array): void {
     this.#writing = this.#writing.then(() => this.#writer.write(line)).catch(() => {
       // A plugin that closed its stdin is one that died: #read reports it.
     });

@@ -49,6 +49,20 @@ Deno.test("a call the plugin fails fails alone; the process keeps serving", asyn
   await plugin.shutdown();
 });
 
+Deno.test("a call larger than the plugin reads (no large_frames): FRAME_TOO_LARGE, nothing sent, the process serves on", async () => {
+  const plugin = await start("mirror");
+  assert.ok(!plugin.features.has("large_frames"));
+  const e = await failure(plugin.call("registry.resolve", ref("x".repeat(17 * 1024 * 1024))));
+  assert.equal(e.code, "FRAME_TOO_LARGE");
+  assert.equal(e.details.plugin, "mirror");
+  assert.equal(e.details.limit, 16 * 1024 * 1024);
+  assert.match(e.message, /does not list the large_frames feature/);
+  assert.ok(plugin.alive);
+  assert.equal((await plugin.call("registry.resolve", ref("tiny")) as { name: string }).name, "tiny");
+  await plugin.shutdown();
+  assert.equal(plugin.failure, null);
+});
+
 Deno.test("a cancelled call is answered, as cancelled, and the process keeps serving", async () => {
   const plugin = await start("mirror");
   const controller = new AbortController();
