@@ -53,6 +53,7 @@ export function batchJobEffect(models: BatchModels): BatchEffect {
           failed: p.failed,
           tokens_per_second: Math.round(p.tokens_per_second * 10) / 10,
           eta_ms: p.eta_ms,
+          usage: p.usage,
         }),
     });
     return { ...summary, output, errors };

@@ -33,7 +33,7 @@ import { isFinished } from "../../events/job_event.ts";
 import type { JobRecord } from "../../jobs/job_record.ts";
 import { joinPath } from "../../path.ts";
 import type { DaemonJobs } from "../jobs/daemon_jobs.ts";
-import { type BatchObject, batchObject, batchStatus, WINDOW_SECONDS } from "./batch_object.ts";
+import { type BatchObject, batchObject, batchStatus, batchUsage, WINDOW_SECONDS } from "./batch_object.ts";
 import { checkBatchInput } from "./batch_input_check.ts";
 import { type BatchRecord, BatchStore, newBatchId } from "./batch_store.ts";
 import { type FileStore, newFileId, noSuchFile } from "./file_store.ts";
@@ -115,6 +115,7 @@ export class BatchService {
       cancelling_at: null,
       expired_at: null,
       finalized: null,
+      usage: null,
     };
     if (check.ok) {
       const { record: job } = await this.#o.jobs.submit("model-batch-inference", {
@@ -267,13 +268,17 @@ export class BatchService {
     );
   }
 
-  /** Registers the output and error files the job left (those with bytes) and marks the batch finalized. */
+  /**
+   * Registers the output and error files the job left (those with bytes), keeps the tokens its answers used
+   * and marks the batch finalized.
+   */
   async #finalize(record: BatchRecord): Promise<BatchRecord> {
     const current = await this.store.get(record.id);
     if (current.finalized !== null) return current;
     const output = await this.#register(current.output_file, `${current.id}_output.jsonl`);
     const error = await this.#register(current.error_file, `${current.id}_error.jsonl`);
-    const done = { ...current, finalized: { output, error } };
+    const usage = batchUsage(current, await this.#job(current));
+    const done = { ...current, finalized: { output, error }, usage };
     await this.store.write(done);
     return done;
   }
