@@ -25,7 +25,7 @@
  *   id: "batch_1", input_file_id: "file-1", endpoint: "/v1/chat/completions", completion_window: "24h",
  *   metadata: null, model: "m", created_at: 0, total: 0, job_id: null, output_file: "file-2",
  *   error_file: "file-3", errors: [{ code: "empty_file", message: "the file is empty", param: null, line: null }],
- *   cancelling_at: null, expired_at: null, finalized: null, usage: null,
+ *   cancelling_at: null, expired_at: null, finalized: null, usage: null, output_expires_after_seconds: null,
  * };
  * batchObject(record, null).status; // "failed"
  * ```

@@ -25,6 +25,7 @@ const RECORD: BatchRecord = {
   expired_at: null,
   finalized: null,
   usage: null,
+  output_expires_after_seconds: null,
 };
 
 /** A usage of `input` and `output` tokens. */

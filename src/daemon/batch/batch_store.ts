@@ -57,6 +57,8 @@ export const BatchRecord = z.object({
   finalized: z.object({ output: z.boolean(), error: z.boolean() }).nullable(),
   /** The tokens of its answered requests, kept once it ended (while it runs its job's progress has them). */
   usage: BatchUsage.nullable().default(null),
+  /** `output_expires_after.seconds` of its create: its output and error files expire that long after they are made. */
+  output_expires_after_seconds: z.number().int().positive().nullable().default(null),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
 

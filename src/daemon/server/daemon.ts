@@ -212,7 +212,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       http = front;
       undo.push(() => front.close());
-      // Batches a stopped daemon left go on (their jobs resumed), in the background.
+      if (batchApi) undo.push(() => Promise.resolve(batchApi.close()));
+      // Batches a stopped daemon left go on (their jobs resumed), in the background; then expiry, periodically.
       batchApi?.start().catch((e) => notice(`resuming batches: ${e}`));
     }
   } catch (e) {
