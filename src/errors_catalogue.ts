@@ -338,6 +338,11 @@ export const ERROR_CODES = {
     hint:
       'Fix the listed lines of the batch input (docs/running.md, "lode batch": one OpenAI Batch request per line, a unique custom_id, url /v1/chat/completions, /v1/completions or /v1/embeddings), then run it again; nothing was run.',
   },
+  BATCH_CONTEXT_UNAVAILABLE: {
+    exit: EXIT.REFUSED,
+    hint:
+      "The daemon cannot load the model with the context the batch gives each request (--ctx-size, a spec's context_size): lower it or the daemon's --parallel, leave it out to use the daemon's context (lode serve --ctx-size), or run the batch in its own process with --no-daemon.",
+  },
   BATCH_CHANGED: {
     exit: EXIT.REFUSED,
     hint:

@@ -100,6 +100,7 @@ Deno.test("each code maps to the exit code its kind documents", () => {
     PLUGIN_DISABLED: 6,
     BATCH_INVALID: 2,
     BATCH_CHANGED: 6,
+    BATCH_CONTEXT_UNAVAILABLE: 6,
   };
   // Same set of codes: a new code must be added here with its exit code.
   assert.deepEqual(Object.keys(ERROR_CODES).sort(), Object.keys(expected).sort());

@@ -3,10 +3,13 @@
  * (the command follows it and prints its summary; `lode job show` of the daemon's store has it), and a bad
  * input is still refused whole, with its line numbers, before a job is submitted. And a disk that fills up
  * mid-batch (a real tmpfs): INSUFFICIENT_SPACE (exit 8), the answers written so far kept; with room again,
- * the same command finishes the batch, every custom_id answered once.
+ * the same command finishes the batch, every custom_id answered once. A batch's --ctx-size is the context
+ * each of its requests gets in the daemon too (the model reloaded with it), and one the daemon cannot load is
+ * refused with BATCH_CONTEXT_UNAVAILABLE rather than run with another context.
  * @module
  */
 import assert from "node:assert/strict";
+import { FrameClient } from "./support/frame_client.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
@@ -63,6 +66,56 @@ Deno.test("lode batch through the daemon of the store: a job of the daemon; bad 
       assert.match(bad.stderr, /BATCH_INVALID.*line 2/);
       const jobs = await runLode(["job", "ls", "--json"], { store });
       assert.equal(jobs.events.filter((e) => e.event === "job").length, 1, "no job for the refused batch");
+    } finally {
+      await serve.stop();
+    }
+  });
+});
+
+/** The context a request of the daemon on `socket` gets with `model` loaded (its `models` op). */
+async function loadedContext(socket: string, model: string): Promise<number | undefined> {
+  const client = await FrameClient.connect(socket);
+  try {
+    await client.write({ id: "m", op: "models" });
+    const listed = (await client.frames("m")).find((f) => f.type === "models")!.models as {
+      name: string;
+      context_size?: number;
+    }[];
+    return listed.find((m) => m.name === model)?.context_size;
+  } finally {
+    client.close();
+  }
+}
+
+Deno.test("lode batch --ctx-size through the daemon: each request gets that context, or the batch is refused", async () => {
+  await withTempDir(async (dir) => {
+    const store = await storeWithStories(dir);
+    const serve = await startServe(dir, store, ["--ctx-size", "512"]);
+    try {
+      await Deno.writeTextFile(`${dir}/in.jsonl`, [0, 1, 2].map((i) => request(i)).join("\n") + "\n");
+      const args = ["batch", "in.jsonl", "-m", "stories260K", "--socket", serve.socket];
+      const r = await runLode([...args, "-o", "out.jsonl", "--ctx-size", "256", "--json"], {
+        store,
+        cwd: dir,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const record = r.events.find((e) => e.event === "job") as { state: string; daemon_socket?: string };
+      assert.deepEqual([record.state, Boolean(record.daemon_socket)], ["succeeded", true]);
+      assert.deepEqual(await ids(`${dir}/out.jsonl`), ["req-0", "req-1", "req-2"]);
+      assert.equal(
+        await loadedContext(serve.socket, "stories260K"),
+        256,
+        "the model runs with the batch's context",
+      );
+      // A context no memory holds: refused, typed, nothing answered with another context.
+      const huge = await runLode([...args, "-o", "huge.jsonl", "--ctx-size", "50000000"], {
+        store,
+        cwd: dir,
+      });
+      assert.equal(huge.code, 6, huge.stderr);
+      assert.match(huge.stderr, /BATCH_CONTEXT_UNAVAILABLE.*50000000 tokens/);
+      assert.match(huge.stderr, /--no-daemon/);
+      assert.deepEqual(await ids(`${dir}/huge.jsonl`), []);
     } finally {
       await serve.stop();
     }

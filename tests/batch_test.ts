@@ -39,6 +39,24 @@ async function lines(path: string): Promise<Line[]> {
   return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
 }
 
+/** OpenAI's batch usage summed over the answers of `out` (their bodies' `usage`). */
+function usageOf(out: Line[]) {
+  let input = 0;
+  let output = 0;
+  for (const l of out) {
+    const u = l.response!.body.usage as { prompt_tokens: number; completion_tokens?: number };
+    input += u.prompt_tokens;
+    output += u.completion_tokens ?? 0;
+  }
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + output,
+  };
+}
+
 function contentOf(line: Line): string {
   const choices = line.response!.body.choices as { message: { content: string } }[];
   return choices[0]!.message.content;
@@ -147,10 +165,19 @@ Deno.test("lode batch: every request answered once, by custom_id; a line over th
     ]);
     const emb = out.find((l) => l.custom_id === "emb")!;
     assert.equal((emb.response!.body.data as unknown[]).length, 2);
-    // The same command again: nothing left, nothing written twice.
+    // The summary's usage: the answers' tokens summed (the failed request's not).
+    const usage = usageOf(out);
+    assert.ok(usage.output_tokens > 0 && usage.input_tokens > 0);
+    const final = r.events.find((e) => e.event === "job") as { result: { usage: unknown } };
+    assert.deepEqual(final.result.usage, usage);
+    // The same command again: nothing left, nothing written twice; the usage is the earlier answers'.
     const again = await runLode(args, { store, cwd: dir });
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /8 answered before, 0 now/);
+    assert.match(
+      again.stdout,
+      new RegExp(`tokens  ${usage.input_tokens} in, ${usage.output_tokens} out, ${usage.total_tokens} total`),
+    );
     assert.equal((await lines(`${dir}/out.jsonl`)).length, 7);
     // Another context: the answers would differ, so resuming is refused; nothing is lost.
     const changed = await runLode([...args.slice(0, -4), "--ctx-size", "512"], { store, cwd: dir });
@@ -227,6 +254,8 @@ Deno.test("lode batch: SIGKILL mid-batch, then `lode job resume ID` finishes tha
     assert.equal(record.attempts, 2);
     const out = await lines(`${dir}/out.jsonl`);
     assert.deepEqual(out.map((l) => l.custom_id).sort(), [...ids].sort());
+    // The usage counts the answers of the killed run too.
+    assert.deepEqual((record as unknown as { result: { usage: unknown } }).result.usage, usageOf(out));
   });
 });
 

@@ -78,3 +78,37 @@ Deno.test("gc skips the partial of a running pull, then the pull completes; text
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gc --batches-older-than removes the Batch API's old files and ended batches; without it they stay", async () => {
+  const { FileStore } = await import("../src/daemon/batch/file_store.ts");
+  const store = await Deno.makeTempDir({ prefix: "lode-gc-batches-" });
+  try {
+    const files = new FileStore(store);
+    const create = (now: number) =>
+      files.create(new Blob(['{"custom_id":"a"}\n']).stream(), {
+        filename: "in.jsonl",
+        purpose: "batch",
+        maxBytes: 1024,
+        now,
+      });
+    const old = await create(Date.now() - 10 * 86_400_000);
+    const recent = await create(Date.now());
+    const kept = await runLode(["gc", "--json"], { store });
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.equal(await files.has(old.id), true, "kept without --batches-older-than");
+    const bad = await runLode(["gc", "--batches-older-than", "soon"], { store });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /USAGE.*not a duration/);
+    const r = await runLode(["gc", "--batches-older-than", "7d", "--json"], { store });
+    assert.equal(r.code, 0, r.stderr);
+    const events = storeEvents(r.stdout);
+    const collected = events.filter((e) => e.event === "collected");
+    assert.deepEqual(collected.map((e) => [e.kind, e.path]), [["file", files.dataPath(old.id)]]);
+    const done = events.at(-1)!;
+    assert.equal(done.event, "gc_done");
+    assert.equal(done.batches_older_than_ms, 7 * 86_400_000);
+    assert.deepEqual((await files.list()).map((f) => f.id), [recent.id]);
+  } finally {
+    await Deno.remove(store, { recursive: true });
+  }
+});

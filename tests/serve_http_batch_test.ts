@@ -97,6 +97,24 @@ async function readAnswer(conn: Deno.Conn): Promise<string> {
   }
 }
 
+/** OpenAI's batch usage summed over the answer lines `results` (their bodies' `usage`). */
+function usageOf(results: Record<string, unknown>[]): OpenAI.Batches.BatchUsage {
+  let input = 0;
+  let output = 0;
+  for (const r of results) {
+    const usage = (r.response as { body: { usage: OpenAI.CompletionUsage } }).body.usage;
+    input += usage.prompt_tokens;
+    output += usage.completion_tokens;
+  }
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + output,
+  };
+}
+
 async function upload(client: OpenAI, text: string, name = "in.jsonl"): Promise<OpenAI.Files.FileObject> {
   return await client.files.create({ file: new File([text], name), purpose: "batch" });
 }
@@ -131,9 +149,13 @@ Deno.test("lode serve --http: a batch through the openai client, from upload to 
       assert.equal(response.body.object, "chat.completion");
       assert.ok(response.body.choices[0]!.message.content!.length > 0);
     }
+    // `usage`: the answers' tokens summed, in the client's BatchUsage shape.
+    const usage: OpenAI.Batches.BatchUsage | undefined = batch.usage;
+    assert.deepEqual(usage, usageOf(results));
+    assert.ok(usage!.output_tokens > 0);
     const listed = [];
-    for await (const b of client.batches.list()) listed.push(b.id);
-    assert.deepEqual(listed, [batch.id]);
+    for await (const b of client.batches.list()) listed.push([b.id, b.usage]);
+    assert.deepEqual(listed, [[batch.id, usage]]);
     const files = [];
     for await (const f of client.files.list()) files.push([f.id, f.purpose]);
     assert.deepEqual(files, [[output.id, "batch_output"], [input.id, "batch"]]);
@@ -166,6 +188,7 @@ Deno.test("lode serve --http: batches.cancel keeps the finished results; status 
     const ids = results.map((r) => r.custom_id as string);
     assert.equal(ids.length, completed);
     assert.equal(new Set(ids).size, ids.length, "each custom_id answered once");
+    assert.deepEqual(batch.usage, usageOf(results));
     const again = await client.batches.cancel(created.id);
     assert.equal(again.status, "cancelled");
   });
@@ -194,8 +217,11 @@ Deno.test("lode serve --http: a daemon killed mid-batch and started again finish
       const batch = await until(daemon.client, id, (b) => ENDED.includes(b.status));
       assert.equal(batch.status, "completed", JSON.stringify(batch.errors));
       assert.deepEqual(batch.request_counts, { total: 48, completed: 48, failed: 0 });
-      const ids = (await lines(daemon.client, batch.output_file_id!)).map((r) => r.custom_id as string);
+      const answers = await lines(daemon.client, batch.output_file_id!);
+      const ids = answers.map((r) => r.custom_id as string);
       assert.equal(ids.length, 48);
+      // The usage counts the killed daemon's answers too.
+      assert.deepEqual(batch.usage, usageOf(answers));
       assert.equal(new Set(ids).size, 48, "no custom_id answered twice");
       // The run that finished it skipped what the killed one had answered.
       const results = [];

@@ -8,7 +8,7 @@
  */
 import type { BatchEffect } from "../jobs/job_context.ts";
 import type { LoadOptions } from "../inference/backend.ts";
-import { batchJobEffect } from "../daemon/batch/batch_job.ts";
+import { batchJobEffect, DEFAULT_BATCH_CONTEXT } from "../daemon/batch/batch_job.ts";
 import type { CommandContext } from "./context.ts";
 import { openModel } from "./model_session.ts";
 
@@ -25,7 +25,7 @@ export function cliBatchEffect(ctx: CommandContext, load: LoadOptions = {}): Bat
           ...load,
           signal,
           sequences: parallel,
-          ...(contextSize === undefined ? {} : { contextSize: contextSize * parallel }),
+          contextSize: (contextSize ?? DEFAULT_BATCH_CONTEXT) * parallel,
         },
         daemon: { use: false },
       });

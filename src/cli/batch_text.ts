@@ -18,6 +18,8 @@ export interface BatchResultText {
   elapsed_ms: number;
   output: string;
   errors: string;
+  /** Tokens of the answered requests (OpenAI's batch `usage`); absent in a summary written before it was kept. */
+  usage?: { input_tokens: number; output_tokens: number; total_tokens: number };
 }
 
 /** The progress line of `p`. */
@@ -36,12 +38,16 @@ export function batchProgressLine(p: JobProgress): string {
 /** The lines of a finished batch. */
 export function batchSummaryLines(r: BatchResultText): string[] {
   const ran = r.total - r.skipped;
-  const lines = [
+  const lines: string[] = [
     `${r.succeeded} answered, ${r.failed} failed of ${r.total} requests` +
     (r.skipped > 0 ? ` (${r.skipped} answered before, ${ran} now)` : "") +
     (ran > 0 ? ` in ${duration(r.elapsed_ms)}, ${r.tokens_per_second.toFixed(1)} tok/s` : ""),
-    `  output  ${r.output}`,
   ];
+  if (r.usage !== undefined) {
+    const u = r.usage;
+    lines.push(`  tokens  ${u.input_tokens} in, ${u.output_tokens} out, ${u.total_tokens} total`);
+  }
+  lines.push(`  output  ${r.output}`);
   if (r.failed > 0) lines.push(`  errors  ${r.errors}`);
   return lines;
 }

@@ -149,7 +149,8 @@ export const MODEL_COMMAND_SPECS: CommandSpec[] = [
         short: "c",
         type: "string",
         value: "<n>",
-        description: "tokens of context each request gets, prompt and answer (default 2048)",
+        description:
+          "tokens of context each request gets, prompt and answer (default 2048; through a daemon, its own)",
       },
       ...LOAD_OPTIONS.filter((o) => o.name !== "ctx-size"),
       ...DAEMON_CLIENT_OPTIONS,

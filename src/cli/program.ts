@@ -276,11 +276,18 @@ const SPECS: CommandSpec[] = [
         default: "7d",
         description: "records of `lode push` uploads never finished (locks/uploads/) older than this go",
       },
+      {
+        name: "batches-older-than",
+        type: "string",
+        value: "<duration>",
+        description: "Batch API files and ended batches (openai/) created longer ago than this go",
+      },
     ],
     examples: [
       "lode gc --dry-run",
       "lode gc --older-than 7d --quarantine --json",
       "lode gc --uploads-older-than 1d",
+      "lode gc --batches-older-than 7d",
     ],
   },
   {

@@ -34,6 +34,16 @@ export const JobArtifact = z.object({
 export type JobArtifact = z.infer<typeof JobArtifact>;
 
 /** Progress in the plan's unit; `total` null when unknown. */
+/** Tokens used by a job's answered requests (a batch: OpenAI's batch `usage`). */
+export const JobUsage = z.object({
+  input_tokens: z.number().int().nonnegative(),
+  input_tokens_details: z.object({ cached_tokens: z.number().int().nonnegative() }),
+  output_tokens: z.number().int().nonnegative(),
+  output_tokens_details: z.object({ reasoning_tokens: z.number().int().nonnegative() }),
+  total_tokens: z.number().int().nonnegative(),
+});
+export type JobUsage = z.infer<typeof JobUsage>;
+
 export const JobProgress = z.object({
   unit: z.enum(["bytes", "files", "inputs", "steps"]),
   done: z.number().nonnegative(),
@@ -45,6 +55,8 @@ export const JobProgress = z.object({
   tokens_per_second: z.number().nonnegative().optional(),
   /** Milliseconds left at the current rate; null while unknown. */
   eta_ms: z.number().nonnegative().nullable().optional(),
+  /** Tokens of the requests answered so far (a batch). */
+  usage: JobUsage.optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 

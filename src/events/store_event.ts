@@ -4,7 +4,8 @@
  *
  * `lode gc` (the first three come from `src/store/gc.ts`, {@link GcEvent}):
  * - `collected`: one item removed — `kind` (`blob`, `partial`, `temp`,
- *   `quarantine`), `path`, `bytes` on disk, `dry_run` (true: nothing was removed).
+ *   `quarantine`, `upload`; `batch` and `file` of the OpenAI Batch API), `path`, `bytes` on disk, `dry_run`
+ *   (true: nothing was removed).
  * - `skipped`: one item left — `reason` `locked` (another process holds its
  *   lock) or `recent` (written within `--older-than`), `last_write` (ISO time).
  * - `problem`: a manifest that does not parse (gc keeps every blob it names):
@@ -52,7 +53,7 @@ import { PushBlobEvent, PushedEvent, PushProgressEvent, PushStartedEvent } from 
 const count = z.number().int().nonnegative();
 
 /** What gc removes. */
-export const GcKind = z.enum(["blob", "partial", "temp", "quarantine", "upload"]);
+export const GcKind = z.enum(["blob", "partial", "temp", "quarantine", "upload", "batch", "file"]);
 export type GcKind = z.infer<typeof GcKind>;
 
 export const CollectedEvent = z.object({
@@ -96,6 +97,8 @@ export const GcDoneEvent = z.object({
   quarantine_kept: z.object({ items: count, bytes: count }),
   verified_records_pruned: count,
   older_than_ms: count,
+  /** `--batches-older-than`; null when not given (only expired files of the Batch API went). */
+  batches_older_than_ms: count.nullable().optional(),
 });
 export type GcDoneEvent = z.infer<typeof GcDoneEvent>;
 

@@ -43,7 +43,7 @@ export type BatchEffect = (
 ) => Promise<BatchEffectResult>;
 
 /** The rate fields of a job's progress (job_event.ts `JobProgress`). */
-export type ProgressRate = Pick<JobProgress, "failed" | "tokens_per_second" | "eta_ms">;
+export type ProgressRate = Pick<JobProgress, "failed" | "tokens_per_second" | "eta_ms" | "usage">;
 
 /** What a batch job returns: the summary, and the files it wrote (absolute paths). */
 export interface BatchEffectResult {

@@ -1,6 +1,8 @@
 /**
- * `lode gc [--dry-run] [--older-than DURATION] [--quarantine] [--uploads-older-than DURATION]`: remove
- * unreferenced blobs, stale partial downloads and upload records of pushes never finished, skipping anything a running lode process holds; report the bytes freed.
+ * `lode gc [--dry-run] [--older-than DURATION] [--quarantine] [--uploads-older-than DURATION]
+ * [--batches-older-than DURATION]`: remove unreferenced blobs, stale partial downloads and upload records of
+ * pushes never finished, skipping anything a running lode process holds; the Batch API's expired files, and
+ * with `--batches-older-than` its files and ended batches older than that; report the bytes freed.
  * @module
  */
 import type { GcDoneEvent } from "../../events/store_event.ts";
@@ -15,6 +17,8 @@ import { formatBytes } from "../output.ts";
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const olderThanMs = parseDuration(parsed.options.olderThan as string);
   const uploadsOlderThanMs = parseDuration(parsed.options.uploadsOlderThan as string);
+  const batchesOlderThan = parsed.options.batchesOlderThan as string | undefined;
+  const batchesOlderThanMs = batchesOlderThan === undefined ? undefined : parseDuration(batchesOlderThan);
   const dryRun = parsed.options.dryRun === true;
   const store = await ctx.store();
   const line = (verb: string, e: { kind: string; bytes: number; path: string }, why = "") =>
@@ -35,6 +39,14 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     uploadsOlderThanMs,
     onEvent,
   });
+  const { collectBatches } = await import("../../daemon/batch/batch_gc.ts");
+  const batches = await collectBatches(store.layout.root, {
+    dryRun,
+    onEvent,
+    ...(batchesOlderThanMs === undefined ? {} : { olderThanMs: batchesOlderThanMs }),
+  });
+  s.removed += batches.removed;
+  s.bytesFreed += batches.bytesFreed;
   const done: GcDoneEvent = {
     event: "gc_done",
     dry_run: s.dryRun,
@@ -45,6 +57,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     quarantine_kept: s.quarantineKept,
     verified_records_pruned: s.verifiedRecordsPruned,
     older_than_ms: olderThanMs,
+    batches_older_than_ms: batchesOlderThanMs ?? null,
   };
   ctx.emit("store", done);
   const parts = [

@@ -17,6 +17,7 @@
  * @module
  */
 import { toLodeError } from "../../errors.ts";
+import { addUsage, type BatchUsage, noUsage, usageOfLine } from "./batch_usage.ts";
 
 /** Most milliseconds between two syncs of the files while results are written. */
 export const SYNC_EVERY_MS = 1000;
@@ -47,6 +48,8 @@ export interface BatchFiles {
   readonly failedBefore: number;
   /** True when either file held a line before (an earlier run wrote it). */
   readonly resumed: boolean;
+  /** The tokens of the output's answers written by an earlier run (batch_usage.ts). */
+  readonly usageBefore: BatchUsage;
   /** Appends `line` to the error file when `failed`, else to the output. */
   write(line: BatchResultLine, failed: boolean): Promise<void>;
   /** Syncs and closes both files. Idempotent. */
@@ -77,6 +80,7 @@ export async function openBatchFiles(options: BatchFilesOptions): Promise<BatchF
     answered,
     failedBefore: errors.ids.size,
     resumed: output.ids.size + errors.ids.size > 0,
+    usageBefore: output.usage,
     write(line, failed) {
       // One write at a time: two lines are never interleaved.
       const bytes = new TextEncoder().encode(JSON.stringify(line) + "\n");
@@ -108,11 +112,14 @@ export async function openBatchFiles(options: BatchFilesOptions): Promise<BatchF
 interface Log {
   file: Deno.FsFile;
   ids: Set<string>;
+  /** The usage its whole lines carry. */
+  usage: BatchUsage;
 }
 
 /** Opens `path` for appending after its last whole line (a cut-off tail is truncated), emptied when `empty`. */
 async function openLog(path: string, empty: boolean): Promise<Log> {
   const ids = new Set<string>();
+  let usage = noUsage();
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true, write: true, create: true });
@@ -122,7 +129,7 @@ async function openLog(path: string, empty: boolean): Promise<Log> {
   try {
     if (empty) {
       await file.truncate(0);
-      return { file, ids };
+      return { file, ids, usage };
     }
     const bytes = await readAll(file);
     let keep = 0;
@@ -131,25 +138,27 @@ async function openLog(path: string, empty: boolean): Promise<Log> {
     while (start < bytes.length) {
       const end = bytes.indexOf(0x0a, start);
       if (end === -1) break; // no newline: cut short
-      const id = customIdOf(decoder.decode(bytes.subarray(start, end)));
-      if (id === null) break; // a broken line: it and what follows were not written whole
-      ids.add(id);
+      const parsed = parseLine(decoder.decode(bytes.subarray(start, end)));
+      if (parsed === null) break; // a broken line: it and what follows were not written whole
+      ids.add(parsed.id);
+      usage = addUsage(usage, usageOfLine(parsed.line));
       start = end + 1;
       keep = start;
     }
     if (keep < bytes.length) await file.truncate(keep);
     await file.seek(keep, Deno.SeekMode.Start);
-    return { file, ids };
+    return { file, ids, usage };
   } catch (e) {
     file.close();
     throw toLodeError(e);
   }
 }
 
-function customIdOf(text: string): string | null {
+/** A whole line and its `custom_id`; null for a line that is not one. */
+function parseLine(text: string): { id: string; line: unknown } | null {
   try {
     const value = JSON.parse(text) as { custom_id?: unknown };
-    return typeof value?.custom_id === "string" ? value.custom_id : null;
+    return typeof value?.custom_id === "string" ? { id: value.custom_id, line: value } : null;
   } catch {
     return null;
   }

@@ -88,3 +88,34 @@ Deno.test("a fingerprint that changed is refused with BATCH_CHANGED naming what 
     );
   });
 });
+
+Deno.test("the tokens of the output's answers are summed when the files are opened again", async () => {
+  await withTempDir(async (dir) => {
+    const paths = { output: `${dir}/out.jsonl`, errors: `${dir}/e.jsonl` };
+    const answered = (id: string, prompt: number, completion: number): BatchResultLine => ({
+      ...line(id),
+      response: {
+        status_code: 200,
+        request_id: `req_${id}`,
+        body: {
+          usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+        },
+      },
+    });
+    const files = await openBatchFiles(paths);
+    assert.deepEqual(files.usageBefore.total_tokens, 0);
+    await files.write(answered("a", 5, 7), false);
+    await files.write(answered("b", 3, 2), false);
+    await files.write({ ...line("c"), response: { status_code: 400, request_id: "r", body: {} } }, true);
+    await files.close();
+    const again = await openBatchFiles(paths);
+    assert.deepEqual(again.usageBefore, {
+      input_tokens: 8,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 9,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 17,
+    });
+    await again.close();
+  });
+});

@@ -27,7 +27,11 @@ export const DEFAULT_BATCH_PARALLEL = 4;
 /** Tokens of context each request of a batch gets when its spec gives none. */
 export const DEFAULT_BATCH_CONTEXT = 2048;
 
-/** How a batch job finds and loads its model. */
+/**
+ * How a batch job finds and loads its model. `open` is given the spec's `context_size`, absent when the spec
+ * gives none: the command line then gives each request {@link DEFAULT_BATCH_CONTEXT}, a daemon the context
+ * its requests get.
+ */
 export type BatchModels = Pick<BatchRunOptions, "resolveModel" | "open">;
 
 /** The effect of model-batch-inference jobs over `models`. */
@@ -38,11 +42,19 @@ export function batchJobEffect(models: BatchModels): BatchEffect {
     const errors = spec.errors === undefined ? defaultErrorsPath(output) : at(spec.errors);
     const summary = await runBatch({
       ...models,
+      open: (name, o) => {
+        const { contextSize: _, ...rest } = o;
+        return models.open(
+          name,
+          spec.context_size === undefined ? rest : { ...rest, contextSize: spec.context_size },
+        );
+      },
       input: at(spec.inputs),
       output,
       errors,
       model: spec.model,
       parallel: spec.parallel ?? DEFAULT_BATCH_PARALLEL,
+      // The fingerprint's: a spec without one is a batch of the default context.
       contextSize: spec.context_size ?? DEFAULT_BATCH_CONTEXT,
       // A resumed job continues: what its first run discarded is not discarded again.
       restart: spec.restart === true && !resumed,
@@ -53,6 +65,7 @@ export function batchJobEffect(models: BatchModels): BatchEffect {
           failed: p.failed,
           tokens_per_second: Math.round(p.tokens_per_second * 10) / 10,
           eta_ms: p.eta_ms,
+          usage: p.usage,
         }),
     });
     return { ...summary, output, errors };

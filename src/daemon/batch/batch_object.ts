@@ -14,8 +14,8 @@
  * | `cancelled`                              | `cancelled`   |
  * | `cancelled` by its 24 h window           | `expired`     |
  *
- * Timestamps are Unix seconds, null until they happen; `request_counts` comes from the job's result once
- * it ended and from its progress while it runs.
+ * Timestamps are Unix seconds, null until they happen; `request_counts` and `usage` come from the job's
+ * result once it ended and from its progress while it runs (`usage` from the batch's record once it has it).
  *
  * @example
  * ```ts
@@ -25,7 +25,7 @@
  *   id: "batch_1", input_file_id: "file-1", endpoint: "/v1/chat/completions", completion_window: "24h",
  *   metadata: null, model: "m", created_at: 0, total: 0, job_id: null, output_file: "file-2",
  *   error_file: "file-3", errors: [{ code: "empty_file", message: "the file is empty", param: null, line: null }],
- *   cancelling_at: null, expired_at: null, finalized: null,
+ *   cancelling_at: null, expired_at: null, finalized: null, usage: null, output_expires_after_seconds: null,
  * };
  * batchObject(record, null).status; // "failed"
  * ```
@@ -33,6 +33,7 @@
  */
 import type { JobRecord } from "../../jobs/job_record.ts";
 import type { BatchError, BatchRecord } from "./batch_store.ts";
+import { type BatchUsage, noUsage } from "./batch_usage.ts";
 
 /** The batch's 24 h window, in seconds. */
 export const WINDOW_SECONDS = 24 * 60 * 60;
@@ -78,6 +79,8 @@ export interface BatchObject {
   cancelled_at: number | null;
   request_counts: RequestCounts;
   metadata: Record<string, string> | null;
+  /** Tokens of the requests answered with success (zero before any). */
+  usage: BatchUsage;
 }
 
 /** The status of a batch whose job is `job` (null: none was submitted). */
@@ -149,7 +152,15 @@ export function batchObject(record: BatchRecord, job: JobRecord | null): BatchOb
     cancelled_at: status === "cancelled" || status === "expired" ? ended : null,
     request_counts: requestCounts(record, job),
     metadata: record.metadata,
+    usage: batchUsage(record, job),
   };
+}
+
+/** The tokens of the batch's answered requests: its record's once it ended, else its job's result or progress. */
+export function batchUsage(record: BatchRecord, job: JobRecord | null): BatchUsage {
+  if (record.usage !== null) return record.usage;
+  const result = (job?.result ?? null) as { usage?: BatchUsage } | null;
+  return result?.usage ?? job?.progress.usage ?? noUsage();
 }
 
 /**

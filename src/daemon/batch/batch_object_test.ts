@@ -24,7 +24,20 @@ const RECORD: BatchRecord = {
   cancelling_at: null,
   expired_at: null,
   finalized: null,
+  usage: null,
+  output_expires_after_seconds: null,
 };
+
+/** A usage of `input` and `output` tokens. */
+function usage(input: number, output: number) {
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + output,
+  };
+}
 
 function job(state: JobRecord["state"], patch: Partial<JobRecord> = {}): JobRecord {
   return {
@@ -77,7 +90,7 @@ Deno.test("batchObject: statuses from the job's state", () => {
 
 Deno.test("batchObject: a completed batch has OpenAI's fields, its files and counts", () => {
   const done = job("succeeded", {
-    result: { succeeded: 3, failed: 1, total: 4 },
+    result: { succeeded: 3, failed: 1, total: 4, usage: usage(30, 24) },
     progress: { unit: "inputs", done: 4, total: 4 },
   });
   assert.deepEqual(batchObject({ ...RECORD, finalized: { output: true, error: true } }, done), {
@@ -102,7 +115,17 @@ Deno.test("batchObject: a completed batch has OpenAI's fields, its files and cou
     cancelled_at: null,
     request_counts: { total: 4, completed: 3, failed: 1 },
     metadata: { run: "7" },
+    usage: usage(30, 24),
   });
+});
+
+Deno.test("batchObject: usage from the record once kept, else the job's result, else its progress, else zero", () => {
+  const running = job("running", { progress: { unit: "inputs", done: 2, total: 4, usage: usage(10, 8) } });
+  assert.deepEqual(batchObject(RECORD, running).usage, usage(10, 8));
+  assert.deepEqual(batchObject(RECORD, job("queued")).usage, usage(0, 0));
+  assert.deepEqual(batchObject(RECORD, null).usage, usage(0, 0));
+  const kept = { ...RECORD, usage: usage(40, 32), finalized: { output: true, error: false } };
+  assert.deepEqual(batchObject(kept, null).usage, usage(40, 32));
 });
 
 Deno.test("batchObject: counts while running, a refused input's errors, a failed job's error", () => {

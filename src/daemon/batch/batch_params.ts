@@ -1,7 +1,9 @@
 /**
  * The body of `POST /v1/batches` checked: `input_file_id`, `endpoint` (one a batch line may name:
  * `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`), `completion_window` (`24h`, the only one
- * OpenAI offers) and `metadata` (at most 16 string pairs, keys up to 64 characters, values up to 512).
+ * OpenAI offers), `metadata` (at most 16 string pairs, keys up to 64 characters, values up to 512) and
+ * `output_expires_after` (`{anchor: "created_at", seconds}`, an hour to 30 days: the output and error files
+ * expire that long after they are made).
  * Anything else is `BAD_REQUEST` naming the field.
  *
  * @example
@@ -13,6 +15,7 @@
  */
 import { BATCH_URLS } from "./batch_input.ts";
 import { badRequest } from "../openai/openai_translate.ts";
+import { EXPIRES_AFTER_SECONDS } from "./file_store.ts";
 
 /** A checked create request. */
 export interface BatchCreateParams {
@@ -20,6 +23,7 @@ export interface BatchCreateParams {
   endpoint: string;
   completion_window: "24h";
   metadata: Record<string, string> | null;
+  output_expires_after_seconds: number | null;
 }
 
 /** `body` checked as a create request (see the module doc). */
@@ -48,7 +52,27 @@ export function batchCreateParams(body: unknown): BatchCreateParams {
     endpoint: b.endpoint,
     completion_window: "24h",
     metadata: metadataOf(b.metadata),
+    output_expires_after_seconds: expiresAfterOf(b.output_expires_after),
   };
+}
+
+function expiresAfterOf(raw: unknown): number | null {
+  if (raw === undefined || raw === null) return null;
+  const o = raw as { anchor?: unknown; seconds?: unknown };
+  if (typeof raw !== "object" || Array.isArray(raw) || o.anchor !== "created_at") {
+    throw badRequest(
+      "output_expires_after.anchor",
+      'output_expires_after must be {"anchor": "created_at", "seconds": N}',
+    );
+  }
+  const { min, max } = EXPIRES_AFTER_SECONDS;
+  if (typeof o.seconds !== "number" || !Number.isInteger(o.seconds) || o.seconds < min || o.seconds > max) {
+    throw badRequest(
+      "output_expires_after.seconds",
+      `output_expires_after.seconds must be a whole number of seconds from ${min} to ${max}`,
+    );
+  }
+  return o.seconds;
 }
 
 function metadataOf(raw: unknown): Record<string, string> | null {

@@ -30,6 +30,7 @@ import { type BatchResult, type BatchTarget, runBatchRequests } from "./batch_en
 import { openBatchFiles } from "./batch_files.ts";
 import { checkFingerprint } from "./batch_fingerprint.ts";
 import { type BatchInput, checkBatchSize, parseBatchInput } from "./batch_input.ts";
+import { addUsage, type BatchUsage, noUsage, usageOfLine } from "./batch_usage.ts";
 
 /** Progress of a batch, in requests. */
 export interface BatchProgress {
@@ -47,6 +48,8 @@ export interface BatchProgress {
   tokens_per_second: number;
   /** Milliseconds left at this run's rate; null before a request finished. */
   eta_ms: number | null;
+  /** The tokens of the answered requests, this run's and earlier ones' (OpenAI's batch `usage`). */
+  usage: BatchUsage;
 }
 
 /** What a finished run did. */
@@ -146,6 +149,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
     generated_tokens: 0,
     tokens_per_second: 0,
     eta_ms: null,
+    usage: noUsage(),
   };
   let started: number | null = null;
   let ranNow = 0;
@@ -156,6 +160,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
     progress.done = progress.skipped;
     progress.failed = Math.min(files.failedBefore, progress.skipped);
     progress.succeeded = progress.skipped - progress.failed;
+    progress.usage = files.usageBefore;
     options.onProgress?.({ ...progress });
     if (pending.length > 0) {
       const opened = await options.open(input.model, {
@@ -178,6 +183,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchSummary> 
             if (result.failed) progress.failed++;
             else progress.succeeded++;
             progress.generated_tokens += result.generatedTokens;
+            if (!result.failed) progress.usage = addUsage(progress.usage, usageOfLine(result.line));
             const elapsed = now() - started!;
             progress.tokens_per_second = elapsed > 0 ? progress.generated_tokens / (elapsed / 1000) : 0;
             progress.eta_ms = Math.round((elapsed / ranNow) * (total - progress.done));

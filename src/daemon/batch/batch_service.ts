@@ -33,7 +33,7 @@ import { isFinished } from "../../events/job_event.ts";
 import type { JobRecord } from "../../jobs/job_record.ts";
 import { joinPath } from "../../path.ts";
 import type { DaemonJobs } from "../jobs/daemon_jobs.ts";
-import { type BatchObject, batchObject, batchStatus, WINDOW_SECONDS } from "./batch_object.ts";
+import { type BatchObject, batchObject, batchStatus, batchUsage, WINDOW_SECONDS } from "./batch_object.ts";
 import { checkBatchInput } from "./batch_input_check.ts";
 import { type BatchRecord, BatchStore, newBatchId } from "./batch_store.ts";
 import { type FileStore, newFileId, noSuchFile } from "./file_store.ts";
@@ -63,6 +63,8 @@ export class BatchService {
   readonly #o: BatchServiceOptions;
   /** Batches whose job end is awaited here, to register their files. */
   readonly #following = new Set<string>();
+  /** The sweep running, if any. */
+  #sweeping: Promise<void> | null = null;
   /** Batches whose interrupted job is being resumed here. */
   readonly #resuming = new Map<string, Promise<{ record: BatchRecord; job: JobRecord | null }>>();
 
@@ -74,11 +76,38 @@ export class BatchService {
 
   /** Resumes every batch whose job was interrupted and registers the files of those that ended. */
   async start(): Promise<void> {
+    await this.sweep();
+  }
+
+  /**
+   * Brings every batch up to date — an interrupted job resumed, one past its 24 h window cancelled
+   * (`expired`), the files of one that ended registered — and deletes the files whose `expires_at` passed
+   * (an unfinished batch's input waits for it to end). The daemon runs it when it starts and then
+   * periodically; a sweep asked while one runs joins it.
+   */
+  sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweepOnce().finally(() => this.#sweeping = null);
+    return this.#sweeping;
+  }
+
+  async #sweepOnce(): Promise<void> {
     for (const record of await this.store.list()) {
+      if (record.finalized !== null) continue;
       try {
         await this.#refresh(record);
       } catch (e) {
         this.#o.notice?.(`batch ${record.id}: ${(e as Error).message}`);
+      }
+    }
+    const now = Math.floor(this.#now() / 1000);
+    for (const file of await this.#o.files.list()) {
+      if (file.expires_at === null || file.expires_at > now) continue;
+      try {
+        if (await this.usedBy(file.id) !== null) continue;
+        await this.#o.files.delete(file.id);
+        this.#o.notice?.(`file ${file.id} (${file.filename}) expired: deleted`);
+      } catch (e) {
+        if (!isLodeError(e, "FILE_NOT_FOUND")) this.#o.notice?.(`file ${file.id}: ${(e as Error).message}`);
       }
     }
   }
@@ -115,6 +144,8 @@ export class BatchService {
       cancelling_at: null,
       expired_at: null,
       finalized: null,
+      usage: null,
+      output_expires_after_seconds: params.output_expires_after_seconds,
     };
     if (check.ok) {
       const { record: job } = await this.#o.jobs.submit("model-batch-inference", {
@@ -267,22 +298,33 @@ export class BatchService {
     );
   }
 
-  /** Registers the output and error files the job left (those with bytes) and marks the batch finalized. */
+  /**
+   * Registers the output and error files the job left (those with bytes), keeps the tokens its answers used
+   * and marks the batch finalized.
+   */
   async #finalize(record: BatchRecord): Promise<BatchRecord> {
     const current = await this.store.get(record.id);
     if (current.finalized !== null) return current;
-    const output = await this.#register(current.output_file, `${current.id}_output.jsonl`);
-    const error = await this.#register(current.error_file, `${current.id}_error.jsonl`);
-    const done = { ...current, finalized: { output, error } };
+    const expires = current.output_expires_after_seconds;
+    const output = await this.#register(current.output_file, `${current.id}_output.jsonl`, expires);
+    const error = await this.#register(current.error_file, `${current.id}_error.jsonl`, expires);
+    const usage = batchUsage(current, await this.#job(current));
+    const done = { ...current, finalized: { output, error }, usage };
     await this.store.write(done);
     return done;
   }
 
-  async #register(id: string, filename: string): Promise<boolean> {
+  async #register(id: string, filename: string, expiresAfterSeconds: number | null): Promise<boolean> {
     if (await this.#o.files.has(id)) return true;
     const size = await Deno.stat(this.#o.files.dataPath(id)).then((s) => s.size, () => 0);
     if (size === 0) return false;
-    await this.#o.files.register(id, { filename, purpose: "batch_output", bytes: size, now: this.#now() });
+    await this.#o.files.register(id, {
+      filename,
+      purpose: "batch_output",
+      bytes: size,
+      now: this.#now(),
+      ...(expiresAfterSeconds === null ? {} : { expiresAfterSeconds }),
+    });
     return true;
   }
 

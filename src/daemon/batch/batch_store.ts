@@ -3,7 +3,8 @@
  * `<store>/openai/batches/<id>.json`, one record a batch, written whole (temp + rename). A record holds
  * what the batch was created with, the `model-batch-inference` job that runs it (`<store>/jobs/<job>/`),
  * the ids reserved for its output and error files, and what the job's record cannot tell: problems found
- * before any job ran, when a cancel was asked for, when it expired, and whether its files were registered.
+ * before any job ran, when a cancel was asked for, when it expired, whether its files were registered, and
+ * (once it ended) the tokens its answers used.
  *
  * @example
  * ```ts
@@ -18,6 +19,7 @@ import { LodeError } from "../../errors.ts";
 import { joinPath } from "../../path.ts";
 import { readJsonFile } from "../../store/json_file.ts";
 import { writeFileAtomic } from "../../store/atomic_write.ts";
+import { BatchUsage } from "./batch_usage.ts";
 
 /** One problem of a batch, as OpenAI lists it in `errors.data`. */
 export const BatchError = z.object({
@@ -53,6 +55,10 @@ export const BatchRecord = z.object({
   expired_at: z.number().int().nullable(),
   /** Set once the batch ended and its files were registered: which of them exist. */
   finalized: z.object({ output: z.boolean(), error: z.boolean() }).nullable(),
+  /** The tokens of its answered requests, kept once it ended (while it runs its job's progress has them). */
+  usage: BatchUsage.nullable().default(null),
+  /** `output_expires_after.seconds` of its create: its output and error files expire that long after they are made. */
+  output_expires_after_seconds: z.number().int().positive().nullable().default(null),
 });
 export type BatchRecord = z.infer<typeof BatchRecord>;
 

@@ -59,10 +59,18 @@ export class BatchesApi {
   }
 }
 
+/** Milliseconds between two sweeps of the batches and files (expiry; batch_service.ts `sweep`). */
+export const SWEEP_EVERY_MS = 60_000;
+
 /** The Files and Batch APIs together, as the HTTP front routes to them. */
 export interface BatchApi extends MountedApi {
-  /** Resumes the batches a stopped daemon left and registers the files of those that ended. */
+  /**
+   * Resumes the batches a stopped daemon left, registers the files of those that ended, expires batches past
+   * their window and deletes expired files — now, then every `sweepEveryMs` until {@link close}.
+   */
   start(): Promise<void>;
+  /** Stops the periodic sweeps. */
+  close(): void;
 }
 
 /** The Files and Batch APIs of the store at `storeRoot`, run by `jobs`. */
@@ -74,6 +82,8 @@ export function createBatchApi(o: {
   notice?: (line: string) => void;
   /** Wall clock in milliseconds. Default `Date.now`. */
   clock?: () => number;
+  /** Milliseconds between sweeps. Default {@link SWEEP_EVERY_MS}. */
+  sweepEveryMs?: number;
 }): BatchApi {
   const store = new FileStore(o.storeRoot);
   const service = new BatchService({
@@ -90,9 +100,23 @@ export function createBatchApi(o: {
   });
   const batches = new BatchesApi({ service, maxBodyBytes: o.maxBodyBytes ?? 4 * 1024 * 1024 });
   const route = (path: string) => /^\/v1\/(files|batches)(\/|$)/.exec(path)?.[1];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let closed = false;
   return {
     serves: (path) => route(path) !== undefined,
     handle: (req, path) => (route(path) === "files" ? files : batches).handle(req, path),
-    start: () => service.start(),
+    start: async () => {
+      await service.start();
+      if (closed || timer !== undefined) return;
+      const every = setInterval(() => {
+        service.sweep().catch((e) => o.notice?.(`sweeping batches: ${e}`));
+      }, o.sweepEveryMs ?? SWEEP_EVERY_MS);
+      Deno.unrefTimer(every);
+      timer = every;
+    },
+    close: () => {
+      closed = true;
+      clearInterval(timer);
+    },
   };
 }

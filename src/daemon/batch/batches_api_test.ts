@@ -14,7 +14,7 @@ import { withTempDir } from "../../../tests/support/temp_dir.ts";
 import { apiError, withFront, type World } from "../../../tests/support/openai_front.ts";
 import { DaemonJobs } from "../jobs/daemon_jobs.ts";
 import type { BatchEffect, JobEffects } from "../../jobs/job_context.ts";
-import { createBatchApi } from "./batches_api.ts";
+import { type BatchApi, createBatchApi } from "./batches_api.ts";
 
 const line = (id: string, model = "stories260K", url = "/v1/chat/completions") =>
   JSON.stringify({
@@ -29,14 +29,18 @@ const waitForCancel: BatchEffect = (_spec, { signal }) =>
   new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
 
 async function withBatches(
-  body: (world: World, root: string) => Promise<void>,
+  body: (world: World, root: string, api: BatchApi) => Promise<void>,
   o: { effects?: JobEffects; clock?: () => number } = {},
 ): Promise<void> {
   await withTempDir(async (root) => {
     const store = await ModelStore.open(root);
     const jobs = new DaemonJobs({ store, events: new EventStream(), effects: o.effects ?? {} });
     const batchApi = createBatchApi({ storeRoot: root, jobs, ...(o.clock ? { clock: o.clock } : {}) });
-    await withFront({ batchApi }, (world) => body(world, root));
+    try {
+      await withFront({ batchApi }, (world) => body(world, root, batchApi));
+    } finally {
+      batchApi.close();
+    }
     await jobs.stop();
   }, { prefix: "lode-batches-api-" });
 }
@@ -206,5 +210,59 @@ Deno.test("cancel: cancelling, then cancelled without an output file; a batch pa
       object: "file",
       deleted: true,
     });
+  }, { effects: { batch: waitForCancel }, clock: () => now });
+});
+
+Deno.test("a sweep (on a clock the test moves) expires a batch past its window and deletes expired files", async () => {
+  let now = Date.now();
+  await withBatches(async (world, root, api) => {
+    const { client } = world;
+    const expiresAfter = { anchor: "created_at" as const, seconds: 3600 };
+    const upload = (text: string, expires_after?: typeof expiresAfter) =>
+      client.files.create({
+        file: new File([text], "in.jsonl"),
+        purpose: "batch",
+        ...(expires_after ? { expires_after } : {}),
+      });
+    const bad = await apiError(upload(line("a") + "\n", { anchor: "created_at", seconds: 10 }));
+    assert.deepEqual([bad.status, bad.param], [400, "expires_after.seconds"]);
+    const loose = await upload(line("a") + "\n", expiresAfter);
+    assert.equal(loose.expires_at, loose.created_at + 3600);
+    const input = await upload(line("b") + "\n", expiresAfter);
+    const kept = await upload(line("c") + "\n");
+    assert.equal(kept.expires_at, null);
+    const params = {
+      input_file_id: input.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    } as const;
+    const badOutput = await apiError(
+      client.batches.create({ ...params, output_expires_after: { anchor: "created_at", seconds: 1 } }),
+    );
+    assert.deepEqual([badOutput.status, badOutput.param], [400, "output_expires_after.seconds"]);
+    const batch = await client.batches.create({
+      ...params,
+      output_expires_after: { anchor: "created_at", seconds: 7200 },
+    });
+
+    // An hour on: the loose file goes; the input of the running batch stays until it ends.
+    now += 3601 * 1000;
+    await api.start();
+    assert.equal((await apiError(client.files.retrieve(loose.id))).status, 404);
+    assert.equal((await client.files.retrieve(input.id)).id, input.id);
+    assert.equal((await client.files.retrieve(kept.id)).id, kept.id);
+
+    // A day on: the sweep alone (no retrieve) marks the batch expired and stops its job.
+    now += 24 * 3600 * 1000;
+    await api.start();
+    const record = JSON.parse(await Deno.readTextFile(`${root}/openai/batches/${batch.id}.json`));
+    assert.equal(record.expired_at, Math.floor(now / 1000));
+    let expired = await client.batches.retrieve(batch.id);
+    while (expired.status !== "expired") expired = await client.batches.retrieve(batch.id);
+    assert.equal(expired.expires_at, batch.created_at + 24 * 3600);
+    // Ended: its expired input goes at the next sweep; the file without expires_at stays.
+    await api.start();
+    assert.equal((await apiError(client.files.retrieve(input.id))).status, 404);
+    assert.equal((await client.files.retrieve(kept.id)).id, kept.id);
   }, { effects: { batch: waitForCancel }, clock: () => now });
 });

@@ -20,6 +20,7 @@ import { LodeError } from "../../errors.ts";
 import { joinPath } from "../../path.ts";
 import { readJsonFile } from "../../store/json_file.ts";
 import { writeAll, writeFileAtomic } from "../../store/atomic_write.ts";
+import { fingerprintPath } from "./batch_fingerprint.ts";
 
 /** An OpenAI file object, as `GET /v1/files/{id}` answers it. */
 export const FileObject = z.object({
@@ -30,7 +31,8 @@ export const FileObject = z.object({
   filename: z.string(),
   purpose: z.enum(["batch", "batch_output"]),
   status: z.literal("processed"),
-  expires_at: z.null(),
+  /** Unix seconds after which the file is deleted (`expires_after` of its upload); null: kept until deleted. */
+  expires_at: z.number().int().nullable(),
   status_details: z.null(),
 });
 export type FileObject = z.infer<typeof FileObject>;
@@ -62,6 +64,9 @@ export function noSuchFile(id: string, param = "file_id"): LodeError {
   });
 }
 
+/** The shortest and longest time a file may be given before it expires, in seconds (OpenAI's): an hour, 30 days. */
+export const EXPIRES_AFTER_SECONDS = { min: 3600, max: 30 * 24 * 3600 } as const;
+
 /** Options of {@link FileStore.create}. */
 export interface CreateFile {
   filename: string;
@@ -70,6 +75,8 @@ export interface CreateFile {
   maxBytes: number;
   /** Unix milliseconds. Default `Date.now()`. */
   now?: number;
+  /** Seconds after its creation the file expires (is deleted); absent: it is kept until deleted. */
+  expiresAfterSeconds?: number;
 }
 
 /** The files of one store (see the module doc). */
@@ -117,23 +124,30 @@ export class FileStore {
       await Deno.remove(tmp).catch(() => {});
       throw e;
     }
-    return await this.register(id, { filename: o.filename, purpose: o.purpose, bytes: size, now });
+    return await this.register(id, {
+      filename: o.filename,
+      purpose: o.purpose,
+      bytes: size,
+      now,
+      ...(o.expiresAfterSeconds === undefined ? {} : { expiresAfterSeconds: o.expiresAfterSeconds }),
+    });
   }
 
   /** Writes the object of `id`, whose bytes are at {@link dataPath} (a batch's output): it is listed from now on. */
   async register(
     id: string,
-    o: { filename: string; purpose: FilePurpose; bytes: number; now?: number },
+    o: { filename: string; purpose: FilePurpose; bytes: number; now?: number; expiresAfterSeconds?: number },
   ): Promise<FileObject> {
+    const created = Math.floor((o.now ?? Date.now()) / 1000);
     const object: FileObject = {
       id,
       object: "file",
       bytes: o.bytes,
-      created_at: Math.floor((o.now ?? Date.now()) / 1000),
+      created_at: created,
       filename: o.filename,
       purpose: o.purpose,
       status: "processed",
-      expires_at: null,
+      expires_at: o.expiresAfterSeconds === undefined ? null : created + o.expiresAfterSeconds,
       status_details: null,
     };
     await writeFileAtomic(joinPath(this.dir, `${id}.json`), JSON.stringify(object) + "\n");
@@ -179,11 +193,15 @@ export class FileStore {
     return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   }
 
-  /** Deletes file `id` (its object first: it is gone from the list at once); `FILE_NOT_FOUND` when there is none. */
+  /**
+   * Deletes file `id` (its object first: it is gone from the list at once), and the fingerprint a batch keeps
+   * beside its output; `FILE_NOT_FOUND` when there is none.
+   */
   async delete(id: string): Promise<void> {
     await this.get(id);
     await Deno.remove(joinPath(this.dir, `${id}.json`)).catch(ignoreNotFound);
     await Deno.remove(this.dataPath(id)).catch(ignoreNotFound);
+    await Deno.remove(fingerprintPath(this.dataPath(id))).catch(ignoreNotFound);
   }
 
   #read(path: string): Promise<FileObject | null> {

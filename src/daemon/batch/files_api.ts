@@ -1,6 +1,8 @@
 /**
  * The OpenAI Files API on the HTTP front, for batches: `POST /v1/files` (multipart/form-data with a
- * `file` and `purpose=batch`, streamed to disk, at most {@link MAX_FILE_BYTES}), `GET /v1/files`
+ * `file` and `purpose=batch`, streamed to disk, at most {@link MAX_FILE_BYTES}; `expires_after[anchor]`
+ * `created_at` and `expires_after[seconds]` (an hour to 30 days) give it an `expires_at`, after which the
+ * daemon deletes it), `GET /v1/files`
  * (`purpose`, `order`, `after`, `limit`), `GET /v1/files/{id}`, `GET /v1/files/{id}/content` and
  * `DELETE /v1/files/{id}`. Files live in the store (file_store.ts). Errors are OpenAI's error bodies:
  * another purpose or an empty file is 400 (`param` names the field), a file over the limit 413, an
@@ -16,7 +18,7 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { type FileObject, type FileStore, fileTooLarge } from "./file_store.ts";
+import { EXPIRES_AFTER_SECONDS, type FileObject, type FileStore, fileTooLarge } from "./file_store.ts";
 import { badForm, readMultipart } from "./multipart.ts";
 import { pathSegments } from "../openai/http_intake.ts";
 import { json, methodNotAllowed } from "../openai/openai_responses.ts";
@@ -96,6 +98,7 @@ export class FilesApi {
         },
       });
       checkPurpose(form.fields.get("purpose"));
+      const expiresAfter = expiresAfterOf(form.fields);
       if (stored === null) throw badForm("the upload has no `file` part");
       if ((stored as FileObject).bytes === 0) {
         throw new LodeError("BAD_REQUEST", `the file ${JSON.stringify(filename)} is empty`, {
@@ -104,7 +107,15 @@ export class FilesApi {
             'A batch input file holds one request a line: {"custom_id", "method": "POST", "url", "body"}.',
         });
       }
-      return stored;
+      if (expiresAfter === null) return stored;
+      const file = stored as FileObject;
+      return await this.#o.files.register(file.id, {
+        filename: file.filename,
+        purpose: file.purpose,
+        bytes: file.bytes,
+        now: file.created_at * 1000,
+        expiresAfterSeconds: expiresAfter,
+      });
     } catch (e) {
       if (stored !== null) await this.#o.files.delete((stored as FileObject).id).catch(() => {});
       throw e;
@@ -134,6 +145,33 @@ export class FilesApi {
     await this.#o.files.delete(id);
     return { id, object: "file", deleted: true };
   }
+}
+
+/**
+ * The seconds of `expires_after` (`expires_after[anchor]` `created_at`, `expires_after[seconds]`, as the
+ * openai clients send the object in a form), or null when the form has none.
+ */
+export function expiresAfterOf(fields: Map<string, string>): number | null {
+  const anchor = fields.get("expires_after[anchor]");
+  const seconds = fields.get("expires_after[seconds]");
+  if (anchor === undefined && seconds === undefined) return null;
+  if (anchor !== "created_at") {
+    throw badRequest(
+      "expires_after.anchor",
+      `expires_after[anchor] must be "created_at", got ${JSON.stringify(anchor ?? null)}`,
+    );
+  }
+  const n = Number(seconds);
+  const { min, max } = EXPIRES_AFTER_SECONDS;
+  if (seconds === undefined || !/^\d+$/.test(seconds) || n < min || n > max) {
+    throw badRequest(
+      "expires_after.seconds",
+      `expires_after[seconds] must be a whole number of seconds from ${min} to ${max}, got ${
+        JSON.stringify(seconds ?? null)
+      }`,
+    );
+  }
+  return n;
 }
 
 /** `purpose` must be `batch` (the only purpose this server has a use for). */

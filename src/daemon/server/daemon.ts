@@ -161,6 +161,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let inference: UnixSocketListener;
   let unsubscribe = () => {};
   let http: OpenAiHttp | undefined;
+  /** Stops the Batch API's periodic sweeps (none without it). */
+  let stopSweeps = () => {};
   const queue = new AdmissionQueue({ maxQueue: options.maxQueue ?? 64, parallel: options.parallel ?? 1 });
   const jobs = options.jobs;
   jobs?.addEffects(daemonJobEffects(new InferenceService({ router: options.router, queue }), jobs.store));
@@ -212,7 +214,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
       http = front;
       undo.push(() => front.close());
-      // Batches a stopped daemon left go on (their jobs resumed), in the background.
+      if (batchApi) {
+        stopSweeps = () => batchApi.close();
+        undo.push(() => Promise.resolve(stopSweeps()));
+      }
+      // Batches a stopped daemon left go on (their jobs resumed), in the background; then expiry, periodically.
       batchApi?.start().catch((e) => notice(`resuming batches: ${e}`));
     }
   } catch (e) {
@@ -240,6 +246,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     events.publish("daemon", daemonStatusLine({ status: "draining" }));
     notice(`draining: ${server.inFlight} request(s) in flight, grace ${graceMs} ms`);
     // Running jobs stop now, recorded `interrupted` (resumable), while requests get their grace.
+    // No sweep resumes a batch's job from now on: the jobs are being stopped.
+    stopSweeps();
     const jobsStopped = jobs?.stop();
     stopping = (async () => {
       const hurried = new Promise<number>((resolve) => hurry = () => resolve(0));

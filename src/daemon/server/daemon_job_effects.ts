@@ -17,6 +17,7 @@
  * ```
  * @module
  */
+import { isLodeError, LodeError } from "../../errors.ts";
 import type { JobEffects } from "../../jobs/job_context.ts";
 import type { GenerateOptions } from "../../inference/backend.ts";
 import type { ModelStore } from "../../store/model_store.ts";
@@ -29,11 +30,15 @@ export function daemonJobEffects(
   service: InferenceService,
   store?: ModelStore,
 ): Pick<JobEffects, "warmup" | "inference" | "batch"> {
-  const call = (signal: AbortSignal): ServiceCall => ({ key: `job/${crypto.randomUUID()}`, signal });
-  const batchTarget = (model: string, signal: AbortSignal): BatchTarget => {
+  const call = (signal: AbortSignal, contextSize?: number): ServiceCall => ({
+    key: `job/${crypto.randomUUID()}`,
+    signal,
+    ...(contextSize === undefined ? {} : { contextSize }),
+  });
+  const batchTarget = (model: string, signal: AbortSignal, contextSize?: number): BatchTarget => {
     const split = (options: GenerateOptions) => {
       const { signal: own, ...rest } = options;
-      return { rest, call: call(own ? AbortSignal.any([own, signal]) : signal) };
+      return { rest, call: call(own ? AbortSignal.any([own, signal]) : signal, contextSize) };
     };
     return {
       generate: (prompt, options) => {
@@ -45,9 +50,13 @@ export function daemonJobEffects(
         return { result: service.generate({ model, messages }, rest, call).then((g) => g.result) };
       },
       embed: async (texts, options = {}) =>
-        (await service.embed(model, texts, { normalize: options.normalize }, call(options.signal ?? signal)))
-          .embeddings,
-      tokenize: async (text) => (await service.tokenize(model, text, call(signal))).tokens,
+        (await service.embed(
+          model,
+          texts,
+          { normalize: options.normalize },
+          call(options.signal ?? signal, contextSize),
+        )).embeddings,
+      tokenize: async (text) => (await service.tokenize(model, text, call(signal, contextSize))).tokens,
     };
   };
   return {
@@ -56,13 +65,16 @@ export function daemonJobEffects(
         resolveModel: async (name) => ({
           sha256: (await store.getManifest(name)).blob.replace(/^sha256:/, ""),
         }),
-        // As many requests at once as both the batch's `parallel` and the daemon's `--parallel` allow.
-        open: (name, { signal }) =>
-          Promise.resolve({
-            target: batchTarget(name, signal),
+        // As many requests at once as both the batch's `parallel` and the daemon's `--parallel` allow; each
+        // with the batch's context when it gives one (the model loaded with it first), else the daemon's.
+        open: async (name, { signal, contextSize }) => {
+          if (contextSize !== undefined) await loadWithContext(service, name, contextSize, call(signal));
+          return {
+            target: batchTarget(name, signal, contextSize),
             parallel: service.parallel,
             close: async () => {},
-          }),
+          };
+        },
       }),
     }),
     warmup: async (spec, { signal }) => {
@@ -90,4 +102,38 @@ export function daemonJobEffects(
       return { model, text: result.text, stop_reason: result.stopReason, usage: result.usage };
     },
   };
+}
+
+/**
+ * Loads `model` with `contextSize` tokens a request (reloaded once its other requests finish when it is
+ * loaded with another); `BATCH_CONTEXT_UNAVAILABLE` when it cannot be (its load failed, or it runs with
+ * another context), rather than running the batch with another context.
+ */
+async function loadWithContext(
+  service: InferenceService,
+  model: string,
+  contextSize: number,
+  call: ServiceCall,
+): Promise<void> {
+  let got: number;
+  try {
+    got = (await service.load(model, { contextSize }, call)).info.contextSize;
+  } catch (e) {
+    if (call.signal.aborted || !isLodeError(e) || !CONTEXT_LOAD_ERRORS.has(e.code)) throw e;
+    throw contextUnavailable(model, contextSize, e.message, e);
+  }
+  if (got !== contextSize) {
+    throw contextUnavailable(model, contextSize, `the daemon runs it with ${got} tokens a request`);
+  }
+}
+
+/** Failures of a load that another context may not have. */
+const CONTEXT_LOAD_ERRORS = new Set<string>(["MODEL_LOAD_FAILED", "INSUFFICIENT_MEMORY", "RUNNER_CRASHED"]);
+
+function contextUnavailable(model: string, contextSize: number, why: string, cause?: unknown): LodeError {
+  return new LodeError(
+    "BATCH_CONTEXT_UNAVAILABLE",
+    `the daemon cannot run ${model} with the batch's context of ${contextSize} tokens a request: ${why}`,
+    { details: { model, context_size: contextSize }, ...(cause === undefined ? {} : { cause }) },
+  );
 }

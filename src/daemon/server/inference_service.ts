@@ -67,6 +67,11 @@ export interface ServiceCall {
   signal: AbortSignal;
   /** Told while the call waits (never blocks; a throw is the caller's own). */
   onWait?: (event: WaitEvent) => void;
+  /**
+   * The context the call's request gets, in tokens: the model is leased with it (reloaded with it once its
+   * other requests finish, when it is loaded with another). Absent: the context it is loaded with.
+   */
+  contextSize?: number;
 }
 
 /**
@@ -342,7 +347,10 @@ export class InferenceService {
 
   /** A lease on `model` acquired under `signal`; rejects with the signal's reason when it was aborted meanwhile. */
   async #leased(model: string, call: ServiceCall, signal: AbortSignal): Promise<Lease> {
-    const lease = await this.#acquire(model, call, { signal });
+    const lease = await this.#acquire(model, call, {
+      signal,
+      ...(call.contextSize === undefined ? {} : { contextSize: call.contextSize }),
+    });
     if (signal.aborted) {
       lease.release();
       throw signal.reason;
