@@ -24,7 +24,6 @@ import { isLodeError, LodeError } from "../errors.ts";
 import type {
   Backend,
   Capabilities,
-  GpuSetting,
   LoadOptions,
   ProbeResult,
   Session,
@@ -32,12 +31,13 @@ import type {
   StatusEvent,
   Vocabulary,
 } from "./backend.ts";
-import { checkCpuAffinity, pinForModel, planCpus } from "./cpu_affinity.ts";
+import { pinForModel, planCpus } from "./cpu_affinity.ts";
 import { defaultThreads } from "./default_threads.ts";
 import { probeGguf } from "./gguf_probe.ts";
 import { preflight } from "./memory_preflight.ts";
 import { canEmbed } from "./llama_cpp_embed.ts";
-import { errorMessage, LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
+import { LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
+import { assertFile, gpuLayers, validateLoadOptions } from "./llama_cpp_load_checks.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
 import { createSequences } from "./llama_cpp_slots.ts";
 import { chatWrapperFor } from "./llama_cpp_chat.ts";
@@ -326,51 +326,6 @@ class LlamaCppBackend implements Backend {
   /** A MODEL_LOAD_FAILED error whose message is llama.cpp's own explanation when it logged one since `logMark`. */
   #loadFailed(path: string, cause: unknown, logMark: number, what?: string): LodeError {
     return loadFailedError(path, cause, this.#logTail.since(logMark), what);
-  }
-}
-
-function gpuLayers(gpu: GpuSetting | undefined): "auto" | number {
-  if (gpu === undefined || gpu === "auto") return "auto";
-  return gpu === "off" ? 0 : gpu;
-}
-
-function validateLoadOptions(options: LoadOptions): void {
-  const bad = (field: string, value: unknown) =>
-    new LodeError("USAGE", `${field} must be a positive integer, got ${String(value)}`, {
-      details: { [field]: value },
-    });
-  for (const field of ["contextSize", "threads", "sequences"] as const) {
-    const value = options[field];
-    if (value !== undefined && !isPositiveInteger(value)) throw bad(field, value);
-  }
-  checkCpuAffinity(options.cpus);
-  const gpu = options.gpu;
-  if (typeof gpu === "number" && !(Number.isInteger(gpu) && gpu >= 0)) {
-    throw new LodeError("USAGE", `gpu must be "auto", "off" or a number of layers, got ${gpu}`, {
-      details: { gpu },
-    });
-  }
-}
-
-function isPositiveInteger(n: number): boolean {
-  return Number.isInteger(n) && n > 0;
-}
-
-async function assertFile(path: string): Promise<void> {
-  let stat: Deno.FileInfo;
-  try {
-    stat = await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new LodeError("FILE_NOT_FOUND", `no such model file: ${path}`, { details: { path }, cause: e });
-    }
-    throw new LodeError("MODEL_LOAD_FAILED", `cannot read the model file ${path}: ${errorMessage(e)}`, {
-      details: { path },
-      cause: e,
-    });
-  }
-  if (!stat.isFile) {
-    throw new LodeError("MODEL_LOAD_FAILED", `${path} is not a file`, { details: { path } });
   }
 }
 
