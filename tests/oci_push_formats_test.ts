@@ -98,6 +98,9 @@ Deno.test({
       const human = await lode(["inspect", "vision"]);
       assert.match(human.stdout, /^license +LICENSE \(\d+ B\) \S+\/LICENSE$/m);
       assert.match(human.stdout, /^template file +template\.jinja /m);
+      const listed = await lode(["ls", "--json"]);
+      const row = JSON.parse(listed.stdout.split("\n").find((l) => l.includes('"name":"vision"'))!);
+      assert.equal(row.license_file, "LICENSE");
 
       // Docker's format to another repository: both files mounted from src/vision, only the config sent.
       const target = `oci://${reg.host}/dst/vision:v1`;
