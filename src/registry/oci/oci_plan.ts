@@ -124,13 +124,16 @@ export function planFromManifest(
   }
   const kept = layers.filter((l) => PULLED_ROLES.has(layerKind(shape, l)!.role));
   const pulled = kept.filter((l) => !tooLarge(layerKind(shape, l)!, l));
-  const skipped: SkippedFile[] = kept.filter((l) => tooLarge(layerKind(shape, l)!, l)).map((l) => ({
-    role: layerKind(shape, l)!.role,
-    filename: fileName(ref.host, l, layerKind(shape, l)!.defaultName),
-    ...(Number.isSafeInteger(l.size) && l.size >= 0 ? { sizeBytes: l.size } : {}),
-    reason: "too_large",
-    limitBytes: TEXT_LAYER_CAP,
-  }));
+  const skipped: SkippedFile[] = kept.filter((l) => tooLarge(layerKind(shape, l)!, l)).map((l) => {
+    const { role, defaultName } = layerKind(shape, l)!;
+    return {
+      role,
+      filename: fileName(ref.host, l, defaultName),
+      ...(Number.isSafeInteger(l.size) && l.size >= 0 ? { sizeBytes: l.size } : {}),
+      reason: "too_large",
+      limitBytes: TEXT_LAYER_CAP,
+    };
+  });
   const files: PlannedFile[] = pulled.map((layer, i) => {
     const kind = layerKind(shape, layer)!;
     const sha256 = checkDigest(ref.host, layer);
