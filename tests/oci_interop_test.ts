@@ -80,7 +80,14 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** An OCI image layout holding stories260K as a Docker Model Runner artifact tagged `tag`. */
+/** The license and chat template of {@link dockerModelLayout}'s artifact. */
+const LAYOUT_LICENSE = "Apache License\nVersion 2.0, January 2004\n";
+const LAYOUT_TEMPLATE = "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}";
+
+/**
+ * An OCI image layout holding stories260K as a Docker Model Runner artifact tagged `tag`, with a license and
+ * a chat template layer as `docker model package --license … --chat-template …` adds them.
+ */
 async function dockerModelLayout(dir: string, tag: string): Promise<void> {
   await Deno.mkdir(`${dir}/blobs/sha256`, { recursive: true });
   const put = async (bytes: Uint8Array) => {
@@ -93,7 +100,17 @@ async function dockerModelLayout(dir: string, tag: string): Promise<void> {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: "application/vnd.docker.ai.model.config.v0.1+json", ...await put(config) },
-    layers: [{ mediaType: "application/vnd.docker.ai.gguf.v3", ...await put(STORIES) }],
+    layers: [
+      { mediaType: "application/vnd.docker.ai.gguf.v3", ...await put(STORIES) },
+      {
+        mediaType: "application/vnd.docker.ai.license",
+        ...await put(new TextEncoder().encode(LAYOUT_LICENSE)),
+      },
+      {
+        mediaType: "application/vnd.docker.ai.chat.template.jinja",
+        ...await put(new TextEncoder().encode(LAYOUT_TEMPLATE)),
+      },
+    ],
   }));
   const described = await put(manifest);
   await Deno.writeTextFile(`${dir}/oci-layout`, JSON.stringify({ imageLayoutVersion: "1.0.0" }));
@@ -112,7 +129,7 @@ async function dockerModelLayout(dir: string, tag: string): Promise<void> {
 
 Deno.test({
   name:
-    "oci interop: a Docker Model Runner artifact copied by skopeo is pulled by lode, pinned as skopeo reads it, and runs",
+    "oci interop: a Docker Model Runner artifact copied by skopeo is pulled by lode with its license and template, pinned as skopeo reads it, and runs",
   ignore: noSkopeo !== null,
   fn: () =>
     withRegistry("token", async ({ reg, lode, dir, store }) => {
@@ -127,6 +144,15 @@ Deno.test({
       const manifest = JSON.parse(await Deno.readTextFile(`${store}/manifests/stories-260k.json`));
       assert.equal(manifest.source.revision, `sha256:${await sha256Hex(new TextEncoder().encode(raw))}`);
       assert.equal(manifest.blob, `sha256:${STORIES_SHA}`);
+      assert.deepEqual(manifest.files.map((f: { role: string }) => f.role), [
+        "model",
+        "license",
+        "chat_template",
+      ]);
+      const shown = await lode(["inspect", "stories-260k", "--json"]);
+      const files = JSON.parse(shown.stdout.split("\n").find((l) => l.includes('"event":"inspect"'))!).files;
+      assert.equal(await Deno.readTextFile(files[1].path), LAYOUT_LICENSE);
+      assert.equal(await Deno.readTextFile(files[2].path), LAYOUT_TEMPLATE);
       const run = await lode([
         "run",
         "stories-260k",

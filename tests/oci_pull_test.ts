@@ -226,3 +226,42 @@ Deno.test({
       assert.equal(fromHelper.code, 0, fromHelper.stdout);
     }),
 });
+
+Deno.test({
+  name: "oci: a license layer over 1 MiB is not kept: the pull says so (file_skipped) and stores the model",
+  ignore: missing !== null,
+  fn: () =>
+    withRegistry("basic", async ({ reg, lode, store }) => {
+      const digest = await reg.pushBlob("big/license", STORIES);
+      const license = new Uint8Array(1024 * 1024 + 1).fill(0x41);
+      const licenseDigest = await reg.pushBlob("big/license", license);
+      const config = new TextEncoder().encode(JSON.stringify({ config: { format: "gguf" }, descriptor: {} }));
+      const configDigest = await reg.pushBlob("big/license", config);
+      await reg.pushManifest("big/license", "v1", {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: layer("application/vnd.docker.ai.model.config.v0.1+json", configDigest, config.length),
+        layers: [
+          layer("application/vnd.docker.ai.gguf.v3", digest, STORIES.length),
+          layer("application/vnd.docker.ai.license", licenseDigest, license.length),
+        ],
+      }, OCI_MANIFEST);
+      const r = await lode(["pull", `oci://${reg.host}/big/license:v1`, "--json"], CREDS);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const skipped = r.stdout.split("\n").filter((l) => l.includes('"event":"file_skipped"')).map((l) =>
+        JSON.parse(l)
+      );
+      assert.equal(skipped.length, 1, r.stdout);
+      assert.equal(skipped[0].filename, "LICENSE");
+      assert.equal(skipped[0].role, "license");
+      assert.equal(skipped[0].size_bytes, license.length);
+      assert.equal(skipped[0].reason, "too_large");
+      assert.equal(skipped[0].limit_bytes, 1024 * 1024);
+      const manifest = JSON.parse(await Deno.readTextFile(`${store}/manifests/license-v1.json`));
+      assert.equal(manifest.blob, `sha256:${STORIES_SHA}`);
+      assert.equal(manifest.files, undefined);
+      const human = await lode(["pull", `oci://${reg.host}/big/license:v1`, "--name", "again"], CREDS);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stderr, /LICENSE \(license, 1\.0 MiB\) is not kept: larger than 1\.0 MiB/);
+    }),
+});

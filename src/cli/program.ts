@@ -124,7 +124,8 @@ const SPECS: CommandSpec[] = [
   {
     name: "inspect",
     summary:
-      "show a GGUF model's architecture, parameters, quantization, context length and sizes (header only)",
+      "show a GGUF model's architecture, parameters, quantization, context length and sizes (header only), " +
+      "and a stored model's other files (projector, license, chat template)",
     args: [{
       name: "model",
       required: true,

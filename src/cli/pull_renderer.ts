@@ -38,6 +38,8 @@ function lineRenderer(output: Output): PullRenderer {
         output.note(mirrorLine(e));
       } else if (e.event === "file_restarted") {
         output.note(restartLine(e));
+      } else if (e.event === "file_skipped") {
+        output.note(skippedLine(e));
       }
     },
     stop() {},
@@ -48,6 +50,12 @@ function lineRenderer(output: Output): PullRenderer {
 function mirrorLine(e: Extract<DownloadEvent, { event: "mirror_failed" }>): string {
   const why = e.status === undefined ? e.code : `${e.code}, HTTP ${e.status}`;
   return `${e.filename}: ${e.url} failed (${why}); trying ${e.next_url}`;
+}
+
+/** One line for a file the pull leaves out: which, its size, the limit. */
+function skippedLine(e: Extract<DownloadEvent, { event: "file_skipped" }>): string {
+  const size = e.size_bytes === undefined ? "of unknown size" : formatBytes(e.size_bytes);
+  return `${e.filename} (${e.role}, ${size}) is not kept: larger than ${formatBytes(e.limit_bytes)}`;
 }
 
 const RESTART_WHY = {
@@ -133,6 +141,9 @@ function barRenderer(output: Output): PullRenderer {
           multi.log(`${mirrorLine(e)}\n`);
           break;
         }
+        case "file_skipped":
+          multi.log(`${skippedLine(e)}\n`);
+          break;
         case "file_restarted":
           bars.get(e.filename)?.update(0, { done: formatBytes(0) });
           multi.log(`${restartLine(e)}\n`);

@@ -136,6 +136,20 @@ export const FileRestartedEvent = z.object({
     .optional(),
 });
 
+/**
+ * lode: a file of the model's source that the pull leaves out — a text layer of an OCI artifact (its
+ * license, its chat template) larger than lode keeps (`limit_bytes`, 1 MiB). The model is pulled without it.
+ */
+export const FileSkippedEvent = z.object({
+  event: z.literal("file_skipped"),
+  model: z.string().optional(),
+  filename: z.string(),
+  role: z.string(),
+  size_bytes: z.number().int().nonnegative().optional(),
+  reason: z.enum(["too_large"]),
+  limit_bytes: z.number().int().nonnegative(),
+});
+
 /** Any download event. */
 export const DownloadEvent = z.discriminatedUnion("event", [
   StartedEvent,
@@ -147,5 +161,6 @@ export const DownloadEvent = z.discriminatedUnion("event", [
   WaitingEvent,
   MirrorFailedEvent,
   FileRestartedEvent,
+  FileSkippedEvent,
 ]);
 export type DownloadEvent = z.infer<typeof DownloadEvent>;

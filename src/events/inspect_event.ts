@@ -15,6 +15,20 @@ import { z } from "zod";
 
 const count = z.number().int().nonnegative();
 
+/** One file of a stored model of several files (its shards, projector, license, chat template). */
+export const InspectFile = z.object({
+  /** `model`, `shard`, `mmproj`, `license`, `chat_template`, `ollama_template`, … */
+  role: z.string(),
+  /** The file's name as its source named it. */
+  filename: z.string(),
+  /** `sha256:HEX`. */
+  blob: z.string(),
+  size_bytes: count,
+  /** Where to read it: its link beside the model's other files. */
+  path: z.string(),
+});
+export type InspectFile = z.infer<typeof InspectFile>;
+
 export const InspectEvent = z.object({
   event: z.literal("inspect"),
   /** The MODEL argument as given. */
@@ -45,5 +59,7 @@ export const InspectEvent = z.object({
   tensor_data_bytes: count,
   /** Tensor data bytes by ggml type (`F16`, `Q4_K`, …), largest first. */
   tensor_types: z.record(z.string(), count),
+  /** For a store name of a model of several files: every file, the primary one first. */
+  files: z.array(InspectFile).optional(),
 });
 export type InspectEvent = z.infer<typeof InspectEvent>;

@@ -53,7 +53,7 @@ export {
   VerifiedEvent,
   VerifyDoneEvent,
 } from "./store_event.ts";
-export { InspectEvent } from "./inspect_event.ts";
+export { InspectEvent, InspectFile } from "./inspect_event.ts";
 export { PushBlobEvent, PushedEvent, PushEvent, PushProgressEvent, PushStartedEvent } from "./push_event.ts";
 export { RequestEvent } from "./request_event.ts";
 export {

@@ -181,6 +181,8 @@ export const ModelEvent = z.object({
   source: z.string(),
   /** False when the hash was computed at download, not checked against a pinned one. */
   pinned: z.boolean(),
+  /** The name of the model's stored license file (a pulled OCI artifact's), when it has one. */
+  license_file: z.string().optional(),
 });
 export type ModelEvent = z.infer<typeof ModelEvent>;
 

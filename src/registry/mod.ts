@@ -34,6 +34,7 @@ export type {
   RegistryContext,
   RegistrySettings,
   ResolveModelOptions,
+  SkippedFile,
 } from "./registry.ts";
 export {
   BUILTIN_REGISTRIES,

@@ -124,6 +124,17 @@ export async function pullResolvedPlan(
     access = await withOciAccess(access, context.store, effects.registryContext);
   }
   const pullContext = options.signal ? { ...context, signal: options.signal } : context;
+  for (const f of plan.skipped ?? []) {
+    context.emit?.({
+      event: "file_skipped",
+      model: plan.name,
+      filename: f.filename,
+      role: f.role,
+      ...(f.sizeBytes !== undefined ? { size_bytes: f.sizeBytes } : {}),
+      reason: f.reason,
+      limit_bytes: f.limitBytes,
+    });
+  }
   try {
     return await pullPlan(access, pullContext);
   } catch (e) {

@@ -33,6 +33,16 @@ export interface PlannedFile extends PullFile {
   role: FileRole;
 }
 
+/** A file of the source a plan leaves out, and why (its pull emits a `file_skipped` event for it). */
+export interface SkippedFile {
+  role: FileRole;
+  filename: string;
+  sizeBytes?: number;
+  /** `too_large`: larger than lode keeps for a file of its role (`limitBytes`). */
+  reason: "too_large";
+  limitBytes: number;
+}
+
 /** A pinned, downloadable description of one model. */
 export interface ModelPlan {
   /** Name in the store. */
@@ -51,6 +61,8 @@ export interface ModelPlan {
   files: PlannedFile[];
   license?: string | null;
   format?: string;
+  /** Files of the source this plan leaves out (a text layer over lode's cap), told to the user. */
+  skipped?: SkippedFile[];
   /** Hosts this plan's downloads may be redirected to (a registry's CDN); joins the allow-list. */
   allowHosts?: string[];
   /**

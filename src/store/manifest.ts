@@ -35,6 +35,18 @@ export const ManifestFile = z.object({
 });
 export type ManifestFile = z.infer<typeof ManifestFile>;
 
+/**
+ * The roles of a model's text files (its license, its chat template — Jinja, or Ollama's Go template):
+ * kept beside its GGUF files, never read as GGUF. Every other role (`model`, `shard`, `mmproj`, …) is a
+ * file of the model's format.
+ */
+export const TEXT_FILE_ROLES: ReadonlySet<string> = new Set(["license", "chat_template", "ollama_template"]);
+
+/** True when a file of `role` is one of the model's text files ({@link TEXT_FILE_ROLES}). */
+export function isTextRole(role: string): boolean {
+  return TEXT_FILE_ROLES.has(role);
+}
+
 export const Manifest = z.object({
   schema_version: z.literal(1),
   name: z.string().min(1),
@@ -47,7 +59,10 @@ export const Manifest = z.object({
   produced_at: z.string(),
   /** lode: false when the sha256 was computed on download rather than checked against a pin. */
   pinned: z.boolean().optional(),
-  /** Every file of a multi-file model (split shards, mmproj), the primary one (`blob`) first. */
+  /**
+   * Every file of a multi-file model (split shards, mmproj, the license and chat template of an OCI
+   * artifact: {@link TEXT_FILE_ROLES}), the primary one (`blob`) first.
+   */
   files: z.array(ManifestFile).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

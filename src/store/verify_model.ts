@@ -18,6 +18,7 @@
  */
 import { digestsEqual, sha256File } from "./hash.ts";
 import { blobHex, exists, manifestBlobs, type ModelStore } from "./model_store.ts";
+import { isTextRole } from "./manifest.ts";
 import { quarantineFile } from "./quarantine.ts";
 import { forgetVerified, recordVerified } from "./verified_record.ts";
 import { GGUF_FORMAT, ggufProblem } from "./well_formed.ts";
@@ -96,11 +97,12 @@ export async function verifyModel(
   let sizeBytes = 0;
   let before = 0;
   // The label a GGUF problem is reported under: the file's name (null: the format is not read).
-  const label = (hex: string) =>
-    manifest.format !== GGUF_FORMAT
-      ? null
-      : manifest.files?.find((f) => f.blob === `sha256:${hex}`)?.filename ??
-        (manifest.source.filename || name);
+  const label = (hex: string) => {
+    if (manifest.format !== GGUF_FORMAT) return null;
+    const named = manifest.files?.filter((f) => f.blob === `sha256:${hex}`) ?? [];
+    if (named.length > 0 && named.every((f) => isTextRole(f.role))) return null; // a license, a template
+    return named[0]?.filename ?? (manifest.source.filename || name);
+  };
   for (const hex of manifestBlobs(manifest)) {
     const check = await verifyBlob(store, hex, {
       name,

@@ -5,7 +5,8 @@
  * types, whole blocks per row, aligned data packed in order) and every tensor's data ending inside the
  * file. A text file, a truncated download and a GGUF magic followed by junk all fail it; tensor data
  * that is well placed but wrong cannot be told from the header, so it passes (the sha256 pins the bytes).
- * Every file of a model is checked: split shards and mmproj projectors are GGUF files too. A manifest of
+ * Every file of a model is checked: split shards and mmproj projectors are GGUF files too; its text files
+ * (a license, a chat template: `TEXT_FILE_ROLES` in manifest.ts) are not. A manifest of
  * another format names bytes lode does not read, and is not checked.
  *
  * A blob that fails is moved to quarantine with the reader's reason (unless another manifest of the
@@ -25,7 +26,7 @@ import { isLodeError, LodeError } from "../errors.ts";
 import { readGgufHeader } from "../gguf/read_header.ts";
 import { baseName } from "../path.ts";
 import { parseBlobRef, type StoreLayout } from "./layout.ts";
-import type { Manifest } from "./manifest.ts";
+import { isTextRole, type Manifest } from "./manifest.ts";
 import { quarantineFile } from "./quarantine.ts";
 import { forgetVerified } from "./verified_record.ts";
 
@@ -64,10 +65,14 @@ interface NamedBlob {
   url?: string;
 }
 
-/** Every blob of `manifest` once, with its file's name (the primary one first). */
+/** Every blob of `manifest` in its format once (its text files left out), with its file's name (the primary one first). */
 function namedBlobs(manifest: Manifest): NamedBlob[] {
   const files = manifest.files?.length
-    ? manifest.files.map((f) => ({ ref: f.blob, filename: f.filename, url: f.url }))
+    ? manifest.files.filter((f) => !isTextRole(f.role)).map((f) => ({
+      ref: f.blob,
+      filename: f.filename,
+      url: f.url,
+    }))
     : [{ ref: manifest.blob, filename: manifest.source.filename || manifest.name, url: manifest.source.url }];
   const seen = new Map<string, NamedBlob>();
   for (const f of files) {

@@ -150,3 +150,46 @@ Deno.test("verify: a gguf model whose bytes are not GGUF (stored before the chec
     assert.ok(await store.hasBlob(manifest.blob.slice(7)), "verify does not move bytes that hash right");
   });
 });
+
+Deno.test("a model's license and chat template are text files: stored and verified, not read as GGUF", async () => {
+  await withStore(async (dir, store) => {
+    const model = (await importModelFile(store, FIXTURE, { name: "weights" })).manifest;
+    await Deno.writeTextFile(`${dir}/LICENSE`, "MIT License\n");
+    await Deno.writeTextFile(`${dir}/template.jinja`, "{{ messages }}\n");
+    const license = (await importModelFile(store, `${dir}/LICENSE`, { name: "l", format: "text" })).manifest;
+    const template = (await importModelFile(store, `${dir}/template.jinja`, { name: "t", format: "text" }))
+      .manifest;
+    const manifest: Manifest = {
+      ...model,
+      name: "with-text",
+      files: [
+        { role: "model", filename: "model.gguf", blob: model.blob, size_bytes: model.size_bytes },
+        { role: "license", filename: "LICENSE", blob: license.blob, size_bytes: license.size_bytes },
+        {
+          role: "chat_template",
+          filename: "template.jinja",
+          blob: template.blob,
+          size_bytes: template.size_bytes,
+        },
+      ],
+    };
+    await store.saveManifest(manifest);
+    await Deno.remove(store.layout.manifestPath("l"));
+    await Deno.remove(store.layout.manifestPath("t"));
+    const r = await verifyModel(store, "with-text");
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.deepEqual(r.files?.map((f) => [f.role, f.ok]), [["model", true], ["license", true], [
+      "chat_template",
+      true,
+    ]]);
+    const path = await store.modelPathOf("with-text");
+    assert.equal(await Deno.readTextFile(`${path.slice(0, path.lastIndexOf("/"))}/LICENSE`), "MIT License\n");
+    // The same bytes under a GGUF role are refused.
+    const e = await rejection(store.saveManifest({
+      ...manifest,
+      name: "as-shard",
+      files: [manifest.files![0]!, { ...manifest.files![1]!, role: "shard" }],
+    }));
+    assert.equal(e.code, "GGUF_INVALID");
+  });
+});

@@ -1,15 +1,18 @@
 /**
  * `lode inspect MODEL|FILE`: what a GGUF model is (architecture, parameters, quantization, context
  * length, layers, heads, chat template, tensors, sizes), from lode's own bounded header reader —
- * without loading the model or node-llama-cpp. MODEL is a store name, `file:PATH`, or the path of an
+ * without loading the model or node-llama-cpp. For a stored model of several files, its other files too
+ * (projector, license, chat template: each with its path, `files` in `--json`). MODEL is a store name, `file:PATH`, or the path of an
  * existing file. A hostile or corrupt file fails with `GGUF_INVALID` (exit 4); nothing is written.
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import type { InspectEvent } from "../../events/inspect_event.ts";
+import type { InspectEvent, InspectFile } from "../../events/inspect_event.ts";
 import type { GgufSummary } from "../../gguf/summary.ts";
 import { inspectGgufModel } from "../../gguf/split.ts";
+import { baseName } from "../../path.ts";
 import { parseRef } from "../../registry/reference.ts";
+import type { Manifest } from "../../store/manifest.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -20,12 +23,31 @@ async function isFile(path: string): Promise<boolean> {
 
 const REMOTE = /^(hf:|hf\.co\/|huggingface\.co\/|https?:)/i;
 
+/** The file to read, and for a stored model of several files, each of them. */
+interface Resolved {
+  path: string;
+  files?: InspectFile[];
+}
+
+/** Every file of a stored model of several files, each with its link's path (undefined for one file). */
+function storedFiles(manifest: Manifest, path: string): InspectFile[] | undefined {
+  if ((manifest.files?.length ?? 0) < 2) return undefined;
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  return manifest.files!.map((f) => ({
+    role: f.role,
+    filename: f.filename,
+    blob: f.blob,
+    size_bytes: f.size_bytes,
+    path: `${dir}/${f.filename.slice(f.filename.lastIndexOf("/") + 1)}`,
+  }));
+}
+
 /**
  * The file MODEL names: `file:PATH` and anything path-like (a `/`, or ending in .gguf) are paths; a
  * store name is looked up in the store, and when the store has no such model, an existing file of that
  * name is taken.
  */
-async function resolvePath(ctx: CommandContext, model: string): Promise<string> {
+async function resolvePath(ctx: CommandContext, model: string): Promise<Resolved> {
   let path: string | undefined;
   if (model.startsWith("file:")) {
     const ref = parseRef(model);
@@ -34,7 +56,7 @@ async function resolvePath(ctx: CommandContext, model: string): Promise<string> 
     path = model;
   }
   if (path !== undefined) {
-    if (await isFile(path)) return path;
+    if (await isFile(path)) return { path };
     throw new LodeError("FILE_NOT_FOUND", `no such file: ${path}`, {
       details: { path },
       hint: "Check the path; `lode inspect NAME` inspects a model in the store.",
@@ -47,15 +69,18 @@ async function resolvePath(ctx: CommandContext, model: string): Promise<string> 
     });
   }
   try {
-    return await (await ctx.store()).modelPathOf(ref.name);
+    const store = await ctx.store();
+    const path = await store.modelPathOf(ref.name);
+    const files = storedFiles(await store.getManifest(ref.name), path);
+    return files ? { path, files } : { path };
   } catch (e) {
-    if (e instanceof LodeError && e.code === "MODEL_NOT_FOUND" && await isFile(model)) return model;
+    if (e instanceof LodeError && e.code === "MODEL_NOT_FOUND" && await isFile(model)) return { path: model };
     throw e;
   }
 }
 
 /** The `--json` event of a summary. */
-function inspectEvent(model: string, path: string, s: GgufSummary): InspectEvent {
+function inspectEvent(model: string, { path, files }: Resolved, s: GgufSummary): InspectEvent {
   return {
     event: "inspect",
     model,
@@ -78,7 +103,24 @@ function inspectEvent(model: string, path: string, s: GgufSummary): InspectEvent
     file_size_bytes: s.fileSize,
     tensor_data_bytes: s.tensorDataBytes,
     tensor_types: s.tensorTypes,
+    ...(files ? { files } : {}),
   };
+}
+
+/** How a row names a stored file of `role` (shards are told by `tensors`, not listed). */
+const FILE_ROWS: Record<string, string> = {
+  mmproj: "projector",
+  license: "license",
+  chat_template: "template file",
+  ollama_template: "ollama template",
+};
+
+/** The rows of a stored model's files other than its weights: `license  LICENSE (1.1 KiB) PATH`. */
+function fileRows(files: InspectFile[]): [string, string][] {
+  return files.filter((f) => f.role !== "model" && f.role !== "shard").map((f) => [
+    FILE_ROWS[f.role] ?? f.role,
+    `${baseName(f.filename)} (${formatBytes(f.size_bytes)}) ${f.path}`,
+  ]);
 }
 
 /** 292.8K, 7.62B: a parameter count people read. */
@@ -117,6 +159,7 @@ function inspectLines(e: InspectEvent): string[] {
     ["tensor data", `${formatBytes(e.tensor_data_bytes)} (${e.tensor_data_bytes} bytes)`],
     ["file size", `${formatBytes(e.file_size_bytes)} (${e.file_size_bytes} bytes)`],
     ["gguf version", String(e.gguf_version)],
+    ...fileRows(e.files ?? []),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
@@ -125,8 +168,8 @@ function inspectLines(e: InspectEvent): string[] {
 /** `lode inspect`. */
 export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void> {
   const model = parsed.args.model as string;
-  const path = await resolvePath(ctx, model);
-  const event = inspectEvent(model, path, await inspectGgufModel(path));
+  const resolved = await resolvePath(ctx, model);
+  const event = inspectEvent(model, resolved, await inspectGgufModel(resolved.path));
   ctx.emit("cli", event);
   for (const line of inspectLines(event)) ctx.output.result(line);
 }

@@ -4,8 +4,9 @@
  * `application/vnd.docker.ai.model.config.v0.1+json` — `config` (`format: gguf`, `architecture`,
  * `parameters`, `quantization`, `size`), `descriptor`, `rootfs` (`type: rootfs`, the layers' digests in
  * `diff_ids`) — and one uncompressed layer per file: `application/vnd.docker.ai.gguf.v3` for the model
- * and each shard, `application/vnd.docker.ai.mmproj` for a projector, each named by its
- * `org.cncf.model.filepath` annotation too. Nothing here holds a time (`descriptor.created` is left out)
+ * and each shard, `application/vnd.docker.ai.mmproj` for a projector, `application/vnd.docker.ai.license`
+ * for the license and `application/vnd.docker.ai.chat.template.jinja` for the chat template, each named by
+ * its `org.cncf.model.filepath` annotation too. Nothing here holds a time (`descriptor.created` is left out)
  * or a credential: the same model gives the same bytes.
  *
  * @example
@@ -17,13 +18,27 @@
  * ```
  * @module
  */
-import { DOCKER_AI_CONFIGS, FILEPATH_ANNOTATION, MANIFEST_TYPES } from "./media_types.ts";
+import {
+  DOCKER_AI_CONFIGS,
+  DOCKER_CHAT_TEMPLATE,
+  DOCKER_LICENSE,
+  FILEPATH_ANNOTATION,
+  MANIFEST_TYPES,
+} from "./media_types.ts";
 import { type Descriptor, type ModelFacts, paramSize, type PushLayer } from "./modelpack_build.ts";
 
 /** Docker Model Runner's GGUF layer type. */
 export const DOCKER_GGUF = "application/vnd.docker.ai.gguf.v3";
 /** Docker Model Runner's projector layer type. */
 export const DOCKER_MMPROJ = "application/vnd.docker.ai.mmproj";
+
+/** The Docker layer type of a file of `role`. */
+export function dockerLayerType(role: string): string {
+  if (role === "mmproj") return DOCKER_MMPROJ;
+  if (role === "license") return DOCKER_LICENSE;
+  if (role === "chat_template") return DOCKER_CHAT_TEMPLATE;
+  return DOCKER_GGUF;
+}
 
 /** `1185376` → `"1.13 MiB"` (the config's `size`). */
 function sizeText(bytes: number): string {
@@ -35,7 +50,7 @@ function sizeText(bytes: number): string {
 
 /** The config blob's bytes: facts of the model's GGUF header, the layers' digests. */
 export function dockerConfig(facts: ModelFacts, layers: PushLayer[]): Uint8Array {
-  const weights = layers.filter((l) => l.role !== "mmproj");
+  const weights = layers.filter((l) => dockerLayerType(l.role) === DOCKER_GGUF);
   const config = {
     config: {
       format: "gguf",
@@ -68,7 +83,7 @@ export function dockerManifest(
     mediaType: MANIFEST_TYPES[0],
     config: { mediaType: DOCKER_AI_CONFIGS[0], digest: config.digest, size: config.size },
     layers: layers.map((l) => ({
-      mediaType: l.role === "mmproj" ? DOCKER_MMPROJ : DOCKER_GGUF,
+      mediaType: dockerLayerType(l.role),
       digest: l.digest,
       size: l.size,
       annotations: { [FILEPATH_ANNOTATION]: l.filename },

@@ -13,9 +13,15 @@
  *
  * Packed (`.tar`, `+gzip`, `+zstd`) ModelPack layers are refused: lode stores files as they are, so a
  * layer's digest is the SHA-256 of the file it becomes.
+ *
+ * Besides the GGUF files, a pull keeps the model's license and chat template as text files of the model
+ * ({@link KEPT_TEXT_ROLES}, at most {@link TEXT_LAYER_CAP} bytes each): Docker's license and Jinja
+ * template layers, ModelPack's doc layer named `LICENSE…`/`LICENCE…`/`COPYING…` and weight-config layer
+ * named `….jinja`, Ollama's license and template (Go template syntax: role `ollama_template`).
  * @module
  */
 import { LodeError } from "../../errors.ts";
+import { TEXT_FILE_ROLES } from "../../store/manifest.ts";
 
 /** The manifest media types lode asks for (all of them in `Accept`: some registries answer 404 otherwise). */
 export const MANIFEST_TYPES = [
@@ -46,6 +52,29 @@ export const FILEPATH_ANNOTATION = "org.cncf.model.filepath";
 /** The OCI annotation naming a layer's file (used when the ModelPack one is absent). */
 export const TITLE_ANNOTATION = "org.opencontainers.image.title";
 
+/** Docker Model Runner's license layer type (plain text). */
+export const DOCKER_LICENSE = "application/vnd.docker.ai.license";
+/** Docker Model Runner's chat template layer type (a Jinja template). */
+export const DOCKER_CHAT_TEMPLATE = "application/vnd.docker.ai.chat.template.jinja";
+/** ModelPack's uncompressed documentation layer type (`README.md`, `LICENSE`, …). */
+export const MODELPACK_DOC = "application/vnd.cncf.model.doc.v1.raw";
+/** ModelPack's uncompressed weight-config layer type (`config.json`, `chat_template.jinja`, …). */
+export const MODELPACK_WEIGHT_CONFIG = "application/vnd.cncf.model.weight.config.v1.raw";
+
+/**
+ * The roles of the text layers a pull stores beside the model's GGUF files: `license`, `chat_template`
+ * (Jinja) and `ollama_template` (Ollama's Go template, which neither push format has a type for).
+ */
+export const KEPT_TEXT_ROLES: ReadonlySet<string> = TEXT_FILE_ROLES;
+
+/** The largest text layer a pull stores (1 MiB); a larger one is left out with a `file_skipped` event. */
+export const TEXT_LAYER_CAP = 1024 * 1024;
+
+/** A file name that is a license's: `LICENSE`, `LICENCE.md`, `COPYING`, … (any case). */
+export const LICENSE_NAME = /^(licen[cs]e|copying)([._-].*)?$/i;
+/** A file name that is a Jinja template's. */
+export const JINJA_NAME = /\.jinja2?$/i;
+
 /** The artifact shapes lode pulls. */
 export type OciShape = "modelpack" | "docker" | "ollama";
 
@@ -69,8 +98,8 @@ const kind = (role: string, defaultName: string, optional = true): LayerKind => 
 export const LAYER_TYPES: Record<OciShape, Record<string, LayerKind>> = {
   modelpack: {
     "application/vnd.cncf.model.weight.v1.raw": kind("model", "model.gguf", false),
-    "application/vnd.cncf.model.weight.config.v1.raw": kind("weight_config", "config.json"),
-    "application/vnd.cncf.model.doc.v1.raw": kind("doc", "README.md"),
+    [MODELPACK_WEIGHT_CONFIG]: kind("weight_config", "config.json"),
+    [MODELPACK_DOC]: kind("doc", "README.md"),
     "application/vnd.cncf.model.code.v1.raw": kind("code", "code"),
     "application/vnd.cncf.model.dataset.v1.raw": kind("dataset", "dataset"),
   },
@@ -78,14 +107,14 @@ export const LAYER_TYPES: Record<OciShape, Record<string, LayerKind>> = {
     "application/vnd.docker.ai.gguf.v3": kind("model", "model.gguf", false),
     "application/vnd.docker.ai.mmproj": kind("mmproj", "mmproj.gguf"),
     "application/vnd.docker.ai.gguf.v3.mmproj": kind("mmproj", "mmproj.gguf"),
-    "application/vnd.docker.ai.license": kind("license", "LICENSE"),
-    "application/vnd.docker.ai.chat.template.jinja": kind("chat_template", "template.jinja"),
+    [DOCKER_LICENSE]: kind("license", "LICENSE"),
+    [DOCKER_CHAT_TEMPLATE]: kind("chat_template", "template.jinja"),
   },
   ollama: {
     "application/vnd.ollama.image.model": kind("model", "model.gguf", false),
     "application/vnd.ollama.image.projector": kind("mmproj", "mmproj.gguf"),
     "application/vnd.ollama.image.license": kind("license", "LICENSE"),
-    "application/vnd.ollama.image.template": kind("chat_template", "template"),
+    "application/vnd.ollama.image.template": kind("ollama_template", "template"),
     "application/vnd.ollama.image.system": kind("system", "system"),
     "application/vnd.ollama.image.params": kind("params", "params.json"),
     "application/vnd.ollama.image.messages": kind("messages", "messages.json"),

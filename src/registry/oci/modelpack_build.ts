@@ -2,10 +2,12 @@
  * The CNCF ModelPack artifact of a stored model: its config (`format: gguf`, the architecture,
  * parameter size and quantization from the GGUF header) and its manifest (`artifactType`
  * `application/vnd.cncf.model.manifest.v1+json`), one uncompressed weight layer per file of the model,
- * named by the `org.cncf.model.filepath` annotation. ModelPack has no projector type: a projector is a
- * weight layer whose file name holds `mmproj` ({@link layerFileName}), which is how lode's pull tells it
- * apart. A layer's digest is the file's SHA-256 (its key in the store). Nothing here holds a time or a
- * credential: the same model gives the same bytes.
+ * named by the `org.cncf.model.filepath` annotation. ModelPack has no projector, license or template
+ * type: a projector is a weight layer whose file name holds `mmproj`, the license a doc layer
+ * (`application/vnd.cncf.model.doc.v1.raw`) named `LICENSE…`, the chat template a weight-config layer
+ * (`application/vnd.cncf.model.weight.config.v1.raw`) named `….jinja` ({@link layerFileName}), which is
+ * how lode's pull tells them apart. A layer's digest is the file's SHA-256 (its key in the store).
+ * Nothing here holds a time or a credential: the same model gives the same bytes.
  *
  * @example
  * ```ts
@@ -16,7 +18,16 @@
  * ```
  * @module
  */
-import { FILEPATH_ANNOTATION, MANIFEST_TYPES, MODELPACK_ARTIFACT, MODELPACK_CONFIG } from "./media_types.ts";
+import {
+  FILEPATH_ANNOTATION,
+  JINJA_NAME,
+  LICENSE_NAME,
+  MANIFEST_TYPES,
+  MODELPACK_ARTIFACT,
+  MODELPACK_CONFIG,
+  MODELPACK_DOC,
+  MODELPACK_WEIGHT_CONFIG,
+} from "./media_types.ts";
 
 /** ModelPack's uncompressed weight layer type. */
 export const MODELPACK_WEIGHT = "application/vnd.cncf.model.weight.v1.raw";
@@ -33,10 +44,21 @@ export interface PushLayer {
 
 /**
  * The file name a layer is annotated with: the stored file's base name; a projector's holds `mmproj`
- * (prefixed `mmproj-` when it does not), so a ModelPack reader that goes by names finds it.
+ * (prefixed `mmproj-` when it does not), a license's starts `LICENSE` (prefixed `LICENSE-`), a chat
+ * template's ends `.jinja` (suffixed), so a ModelPack reader that goes by names finds them.
  */
 export function layerFileName(filename: string, role: string): string {
-  return role === "mmproj" && !/mmproj/i.test(filename) ? `mmproj-${filename}` : filename;
+  if (role === "mmproj" && !/mmproj/i.test(filename)) return `mmproj-${filename}`;
+  if (role === "license" && !LICENSE_NAME.test(filename)) return `LICENSE-${filename}`;
+  if (role === "chat_template" && !JINJA_NAME.test(filename)) return `${filename}.jinja`;
+  return filename;
+}
+
+/** The ModelPack layer type of a file of `role`: weights (model, shards, projector), doc, weight config. */
+export function modelPackLayerType(role: string): string {
+  if (role === "license") return MODELPACK_DOC;
+  if (role === "chat_template") return MODELPACK_WEIGHT_CONFIG;
+  return MODELPACK_WEIGHT;
 }
 
 /** What the config says of the model (from {@link GgufSummary} fields). */
@@ -98,7 +120,7 @@ export function modelPackManifest(
     artifactType: MODELPACK_ARTIFACT,
     config: { mediaType: MODELPACK_CONFIG, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({
-      mediaType: MODELPACK_WEIGHT,
+      mediaType: modelPackLayerType(l.role),
       digest: l.digest,
       size: l.size,
       annotations: { [FILEPATH_ANNOTATION]: layerFileName(l.filename, l.role) },

@@ -3,22 +3,28 @@
  * `artifactType`, config type and layer types ({@link LAYER_TYPES}); each layer becomes a planned file
  * whose URL is its blob (`https://HOST/v2/REPO/blobs/sha256:…`) and whose SHA-256 is its digest, so the
  * download core verifies it while streaming. Several model layers are shards (`role: shard`, in the
- * manifest's order); a projector is `mmproj` (optional). Text layers (license, template, doc, …) are
- * known but not pulled: a stored model holds its GGUF files only (the store checks each one).
+ * manifest's order); a projector is `mmproj` (optional). The license and chat template layers
+ * ({@link KEPT_TEXT_ROLES}) are pulled too, as optional text files of the model, each verified by its
+ * digest; one larger than {@link TEXT_LAYER_CAP} is left out of the plan and named in its `skipped`
+ * list. Other text layers (README, params, …) are known but not pulled.
  * @module
  */
 import { LodeError } from "../../errors.ts";
 import { nameFromFilename } from "../reference.ts";
-import type { ModelPlan, PlannedFile } from "../registry.ts";
+import type { ModelPlan, PlannedFile, SkippedFile } from "../registry.ts";
 import {
   DOCKER_AI_CONFIGS,
   FILEPATH_ANNOTATION,
+  JINJA_NAME,
+  KEPT_TEXT_ROLES,
   LAYER_TYPES,
   type LayerKind,
+  LICENSE_NAME,
   MODELPACK_ARTIFACT,
   MODELPACK_CONFIG,
   MODELPACK_PROJECTOR_NAME,
   type OciShape,
+  TEXT_LAYER_CAP,
   TITLE_ANNOTATION,
   unsupported,
 } from "./media_types.ts";
@@ -26,8 +32,8 @@ import type { OciDescriptor, OciManifest } from "./oci_manifest.ts";
 import { registryUrl } from "./oci_manifest.ts";
 import { formatOciRef, type OciRef } from "./oci_ref.ts";
 
-/** The roles of the layers a plan pulls: the GGUF files a model loads. */
-const PULLED_ROLES = new Set(["model", "mmproj"]);
+/** The roles of the layers a plan pulls: the GGUF files a model loads, its license and chat template. */
+const PULLED_ROLES = new Set(["model", "mmproj", ...KEPT_TEXT_ROLES]);
 
 /** The shape of `manifest`, or `OCI_UNSUPPORTED` listing the accepted ones. */
 export function shapeOf(host: string, manifest: OciManifest): OciShape {
@@ -75,18 +81,29 @@ export function ociStoreName(ref: OciRef): string {
 }
 
 /**
- * What `layer` is (its kind by type; null for an unknown type). A ModelPack weight layer whose file is
- * named as a projector (`mmproj` in its name) is one: ModelPack has no projector type of its own.
+ * What `layer` is (its kind by type; null for an unknown type). ModelPack has no projector, license or
+ * template type of its own, so its layers are told by their file's name: a weight layer named as a
+ * projector (`mmproj` in its name) is one, a doc layer named `LICENSE…` is the license, a weight-config
+ * layer named `….jinja` is the chat template.
  */
 function layerKind(shape: OciShape, layer: OciDescriptor): LayerKind | null {
   const kind = LAYER_TYPES[shape][layer.mediaType];
   if (!kind) return null;
+  if (shape !== "modelpack") return kind;
   const named = layer.annotations?.[FILEPATH_ANNOTATION] ?? layer.annotations?.[TITLE_ANNOTATION] ?? "";
   const base = named.slice(named.lastIndexOf("/") + 1);
-  if (shape === "modelpack" && kind.role === "model" && MODELPACK_PROJECTOR_NAME.test(base)) {
+  if (kind.role === "model" && MODELPACK_PROJECTOR_NAME.test(base)) {
     return { role: "mmproj", defaultName: "mmproj.gguf", optional: true };
   }
+  if (kind.role === "doc" && LICENSE_NAME.test(base)) return { ...kind, role: "license" };
+  if (kind.role === "weight_config" && JINJA_NAME.test(base)) return { ...kind, role: "chat_template" };
   return kind;
+}
+
+/** True when `layer` is a text layer larger than the pull keeps ({@link TEXT_LAYER_CAP}). */
+function tooLarge(kind: LayerKind, layer: OciDescriptor): boolean {
+  return KEPT_TEXT_ROLES.has(kind.role) &&
+    !(Number.isSafeInteger(layer.size) && layer.size <= TEXT_LAYER_CAP);
 }
 
 /** The plan of `manifest` (digest `pin`) fetched for `ref`. */
@@ -105,7 +122,18 @@ export function planFromManifest(
   for (const layer of layers) {
     if (!layerKind(shape, layer)) throw unsupported(ref.host, `the layer type ${layer.mediaType}`);
   }
-  const pulled = layers.filter((l) => PULLED_ROLES.has(layerKind(shape, l)!.role));
+  const kept = layers.filter((l) => PULLED_ROLES.has(layerKind(shape, l)!.role));
+  const pulled = kept.filter((l) => !tooLarge(layerKind(shape, l)!, l));
+  const skipped: SkippedFile[] = kept.filter((l) => tooLarge(layerKind(shape, l)!, l)).map((l) => {
+    const { role, defaultName } = layerKind(shape, l)!;
+    return {
+      role,
+      filename: fileName(ref.host, l, defaultName),
+      ...(Number.isSafeInteger(l.size) && l.size >= 0 ? { sizeBytes: l.size } : {}),
+      reason: "too_large",
+      limitBytes: TEXT_LAYER_CAP,
+    };
+  });
   const files: PlannedFile[] = pulled.map((layer, i) => {
     const kind = layerKind(shape, layer)!;
     const sha256 = checkDigest(ref.host, layer);
@@ -134,6 +162,7 @@ export function planFromManifest(
     reference: formatOciRef({ ...ref, digest: ref.digest }),
     source: { registry: "oci", repo: `${ref.host}/${ref.repository}`, revision: pin },
     files: [...primary, ...rest],
+    ...(skipped.length > 0 ? { skipped } : {}),
     format: shape !== "modelpack"
       ? "gguf"
       : /\.([A-Za-z0-9]+)$/.exec(primary[0]!.filename)?.[1]?.toLowerCase() ?? "gguf",

@@ -28,7 +28,7 @@ import { LodeError } from "../../errors.ts";
 import type { PushedEvent, PushEvent } from "../../events/push_event.ts";
 import { inspectGgufModel } from "../../gguf/split.ts";
 import { parseBlobRef } from "../../store/layout.ts";
-import type { Manifest } from "../../store/manifest.ts";
+import { isTextRole, type Manifest } from "../../store/manifest.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import { type BlobSource, uploadBlob } from "./blob_upload.ts";
 import { dockerConfig, dockerManifest } from "./docker_build.ts";
@@ -61,7 +61,15 @@ async function sha256Of(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The layers of a stored model: every file, the primary one first, as the store's manifest lists them. */
+/**
+ * The roles of the files a push carries: the GGUF files (every role but the text ones), the license and the
+ * chat template. Ollama's Go template (`ollama_template`) has no layer type in either format and stays home.
+ */
+function pushed(role: string): boolean {
+  return !isTextRole(role) || role === "license" || role === "chat_template";
+}
+
+/** The layers of a stored model: every file it pushes, the primary one first, as the store's manifest lists them. */
 function layersOf(manifest: Manifest): PushLayer[] {
   const files = manifest.files ?? [
     {
@@ -71,7 +79,7 @@ function layersOf(manifest: Manifest): PushLayer[] {
       size_bytes: manifest.size_bytes,
     },
   ];
-  return files.map((f) => ({
+  return files.filter((f) => pushed(f.role)).map((f) => ({
     digest: f.blob,
     size: f.size_bytes,
     filename: f.filename.slice(f.filename.lastIndexOf("/") + 1) || `${manifest.name}.gguf`,

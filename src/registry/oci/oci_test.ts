@@ -70,7 +70,7 @@ const l = (mediaType: string, n: number, annotations?: Record<string, string>) =
   ...(annotations ? { annotations } : {}),
 });
 
-Deno.test("planFromManifest: Docker Model Runner shards, projector, text layers left out", () => {
+Deno.test("planFromManifest: Docker Model Runner shards, projector, license and template kept last", () => {
   const plan = planFromManifest(ref, DIGEST, {
     config: l("application/vnd.docker.ai.model.config.v0.2+json", 9),
     layers: [
@@ -78,6 +78,7 @@ Deno.test("planFromManifest: Docker Model Runner shards, projector, text layers 
       l("application/vnd.docker.ai.gguf.v3", 2),
       l("application/vnd.docker.ai.gguf.v3", 3),
       l("application/vnd.docker.ai.gguf.v3.mmproj", 4),
+      l("application/vnd.docker.ai.chat.template.jinja", 5),
     ],
   });
   assert.equal(plan.name, "smol-q4");
@@ -85,8 +86,12 @@ Deno.test("planFromManifest: Docker Model Runner shards, projector, text layers 
   assert.deepEqual(plan.files.map((f) => [f.role, f.filename, f.optional ?? false]), [
     ["shard", "model-00001-of-00002.gguf", false],
     ["shard", "model-00002-of-00002.gguf", false],
+    ["license", "LICENSE", true],
     ["mmproj", "mmproj.gguf", true],
+    ["chat_template", "template.jinja", true],
   ]);
+  assert.equal(plan.files[2]!.sha256, "1".repeat(64));
+  assert.equal(plan.skipped, undefined);
   assert.equal(plan.files[0]!.url, `https://reg.example:5000/v2/ai/smol/blobs/sha256:${"2".repeat(64)}`);
   assert.equal(plan.files[0]!.sha256, "2".repeat(64));
   assert.equal(plan.files[0]!.sizeBytes, 20);
@@ -125,6 +130,50 @@ Deno.test("planFromManifest: ModelPack file paths; unsafe paths and unknown type
     () => shapeOf("h", { config: l("application/vnd.docker.container.image.v1+json", 1), layers: [] }),
     (e) => isLodeError(e) && e.code === "OCI_UNSUPPORTED",
   );
+});
+
+Deno.test("planFromManifest: ModelPack's LICENSE doc and .jinja config are kept, other text is not; over 1 MiB is skipped", () => {
+  const fp = (path: string) => ({ "org.cncf.model.filepath": path });
+  const plan = planFromManifest(ref, DIGEST, {
+    artifactType: "application/vnd.cncf.model.manifest.v1+json",
+    config: l("application/vnd.cncf.model.config.v1+json", 9),
+    layers: [
+      l("application/vnd.cncf.model.weight.v1.raw", 1, fp("m.gguf")),
+      l("application/vnd.cncf.model.doc.v1.raw", 2, fp("README.md")),
+      l("application/vnd.cncf.model.doc.v1.raw", 3, fp("docs/LICENSE.txt")),
+      l("application/vnd.cncf.model.weight.config.v1.raw", 4, fp("config.json")),
+      l("application/vnd.cncf.model.weight.config.v1.raw", 5, fp("chat_template.jinja")),
+    ],
+  });
+  assert.deepEqual(plan.files.map((f) => [f.role, f.filename]), [
+    ["model", "m.gguf"],
+    ["license", "docs/LICENSE.txt"],
+    ["chat_template", "chat_template.jinja"],
+  ]);
+  // Ollama's template is Go template syntax: its own role. A text layer over 1 MiB is named, not planned.
+  const big = { ...l("application/vnd.ollama.image.license", 6), size: 1024 * 1024 + 1 };
+  const ollama = planFromManifest(ref, DIGEST, {
+    config: l("application/vnd.docker.container.image.v1+json", 9),
+    layers: [
+      l("application/vnd.ollama.image.model", 1),
+      l("application/vnd.ollama.image.template", 2),
+      big,
+      l("application/vnd.ollama.image.params", 3),
+    ],
+  });
+  assert.deepEqual(ollama.files.map((f) => [f.role, f.filename]), [
+    ["model", "model.gguf"],
+    ["ollama_template", "template"],
+  ]);
+  assert.deepEqual(ollama.skipped, [
+    {
+      role: "license",
+      filename: "LICENSE",
+      sizeBytes: 1024 * 1024 + 1,
+      reason: "too_large",
+      limitBytes: 1024 * 1024,
+    },
+  ]);
 });
 
 Deno.test("ociCredentials: env first, then credHelpers, auths, credsStore", async () => {
