@@ -69,6 +69,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/inference/cpu_affinity_test.ts",
   "src/inference/llama_cpp_backend_test.ts",
   "src/inference/llama_cpp_batch_order_test.ts",
+  "src/inference/llama_cpp_chat_template_test.ts",
   "src/inference/llama_cpp_chat_test.ts",
   "src/inference/llama_cpp_conformance_test.ts",
   "src/inference/llama_cpp_embed_test.ts",

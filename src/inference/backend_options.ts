@@ -83,6 +83,15 @@ export interface LoadOptions {
    * `…/data`), for a backend that tells its files by name (a backend plugin).
    */
   fileName?: string;
+  /**
+   * A Jinja chat template `Session.chat` renders with instead of the model's own (a stored model's
+   * `chat_template` file: an OCI artifact's template layer, as Docker Model Runner uses it). It decides
+   * `capabilities.tools` and `SessionInfo.hasChatTemplate` as the model's own would. One that does not
+   * render fails the load with `MODEL_LOAD_FAILED` naming {@link chatTemplateName}.
+   */
+  chatTemplate?: string;
+  /** What {@link chatTemplate} is called in errors (the stored file's name). */
+  chatTemplateName?: string;
 }
 
 /**

@@ -40,7 +40,7 @@ import { LlamaLogTail, loadFailedError } from "./llama_cpp_load_error.ts";
 import { assertFile, gpuLayers, validateLoadOptions } from "./llama_cpp_load_checks.ts";
 import { LlamaCppSession } from "./llama_cpp_session.ts";
 import { createSequences } from "./llama_cpp_slots.ts";
-import { chatWrapperFor } from "./llama_cpp_chat.ts";
+import { chatWrapperFor, type GivenTemplate } from "./llama_cpp_chat.ts";
 import { wrapperSupportsTools } from "./llama_cpp_tools.ts";
 import { openFfiVocabulary } from "./llama_cpp_ffi_vocabulary.ts";
 import { LlamaCppVocabulary } from "./llama_cpp_vocabulary.ts";
@@ -160,6 +160,8 @@ class LlamaCppBackend implements Backend {
       throw signal?.aborted ? interrupted(path, e) : this.#loadFailed(path, e, logMark);
     }
     try {
+      // The template is resolved (and a given one checked) before any context is allocated.
+      const wrapper = chatWrapperFor(lib, model, givenTemplate(options));
       const nCtx = options.contextSize ?? preflightContext ??
         (options.sequences ?? 1) *
           Math.min(model.trainContextSize || DEFAULT_CONTEXT_SIZE, DEFAULT_CONTEXT_SIZE);
@@ -180,7 +182,7 @@ class LlamaCppBackend implements Backend {
         v2: false,
         vision: false,
         audio: false,
-        tools: wrapperSupportsTools(chatWrapperFor(lib, model)),
+        tools: wrapperSupportsTools(wrapper),
         thinking: false,
         embed: canEmbed(model),
         accelerator: llama.gpu === false ? "cpu" : llama.gpu,
@@ -193,7 +195,8 @@ class LlamaCppBackend implements Backend {
         contextSize: context.contextSize,
         trainContextSize: model.trainContextSize,
         threads,
-        hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+        hasChatTemplate: options.chatTemplate !== undefined ||
+          typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
         embeddingSize: model.embeddingVectorSize,
         loadMs: this.#now() - started,
         ...(cpus !== null ? { cpus } : {}),
@@ -204,6 +207,7 @@ class LlamaCppBackend implements Backend {
         context,
         capabilities,
         info,
+        wrapper,
         now: this.#now,
         slots,
         onClosed: (s) => this.#sessions.delete(s),
@@ -213,7 +217,9 @@ class LlamaCppBackend implements Backend {
     } catch (e) {
       this.#failedLoads++;
       await settleWithin(model.dispose(), DISPOSE_GRACE_MS);
-      throw signal?.aborted ? interrupted(path, e) : this.#loadFailed(path, e, logMark);
+      if (signal?.aborted) throw interrupted(path, e);
+      // A given chat template's failure names the template, not llama.cpp's log.
+      throw isLodeError(e, "MODEL_LOAD_FAILED") ? e : this.#loadFailed(path, e, logMark);
     }
   }
 
@@ -327,6 +333,14 @@ class LlamaCppBackend implements Backend {
   #loadFailed(path: string, cause: unknown, logMark: number, what?: string): LodeError {
     return loadFailedError(path, cause, this.#logTail.since(logMark), what);
   }
+}
+
+/** The load's chat template, when one is given instead of the model's own. */
+function givenTemplate(options: LoadOptions): GivenTemplate | undefined {
+  if (options.chatTemplate === undefined) return undefined;
+  return options.chatTemplateName === undefined
+    ? { text: options.chatTemplate }
+    : { text: options.chatTemplate, name: options.chatTemplateName };
 }
 
 function notify(onStatus: ((event: StatusEvent) => void) | undefined, event: StatusEvent): void {

@@ -6,6 +6,9 @@
  *   template: `resolveChatWrapper` picks node-llama-cpp's specialised wrapper
  *   when it renders the same as the Jinja template (ChatML, Llama 3, Qwen, …)
  *   and otherwise runs the Jinja template itself.
+ * - A template given with the load (`LoadOptions.chatTemplate`: an OCI artifact's template layer)
+ *   is used instead of the GGUF's own, resolved the same way, as if the GGUF carried it. One that
+ *   does not render is `MODEL_LOAD_FAILED` naming it, at load.
  * - A GGUF without one (stories260K) gets lode's plain layout, one
  *   `role: content` line per message and an open `assistant:` turn, after a
  *   BOS token. (node-llama-cpp would guess a format from the architecture or
@@ -37,8 +40,24 @@ export const PLAIN_CHAT_WRAPPER_NAME = "lode-plain";
 const ROLES = new Set(["system", "user", "assistant", "tool"]);
 
 /**
- * The chat wrapper for `model`: its own template when it has one, else the
- * plain `role: content` layout ({@link createPlainChatWrapper}).
+ * A chat template given with a load instead of the model's own: its Jinja text and what it is called in
+ * errors (the stored file's name).
+ *
+ * @example
+ * ```ts
+ * import type { GivenTemplate } from "./llama_cpp_chat.ts";
+ * const template: GivenTemplate = { text: "{{ messages[0].content }}", name: "template.jinja" };
+ * ```
+ */
+export interface GivenTemplate {
+  text: string;
+  name?: string;
+}
+
+/**
+ * The chat wrapper for `model`: `template` when given, else its own template when it has one, else the
+ * plain `role: content` layout ({@link createPlainChatWrapper}). A given template that node-llama-cpp
+ * cannot render is `MODEL_LOAD_FAILED` naming it.
  *
  * @example
  * ```ts
@@ -51,11 +70,44 @@ const ROLES = new Set(["system", "user", "assistant", "tool"]);
 export function chatWrapperFor(
   lib: typeof NodeLlamaCpp,
   model: NodeLlamaCpp.LlamaModel,
+  template?: GivenTemplate,
 ): NodeLlamaCpp.ChatWrapper {
+  if (template !== undefined) return givenTemplateWrapper(lib, model, template);
   if (typeof model.fileInfo.metadata.tokenizer?.chat_template !== "string") {
     return createPlainChatWrapper(lib);
   }
   return lib.resolveChatWrapper(model, { warningLogs: false });
+}
+
+/** The wrapper of a given template: node-llama-cpp's own for it (ChatML, Llama 3, …) or its Jinja renderer. */
+function givenTemplateWrapper(
+  lib: typeof NodeLlamaCpp,
+  model: NodeLlamaCpp.LlamaModel,
+  template: GivenTemplate,
+): NodeLlamaCpp.ChatWrapper {
+  const name = template.name ?? "given with the load";
+  if (template.text.trim() === "") {
+    throw new LodeError("MODEL_LOAD_FAILED", `the chat template ${name} is empty`, {
+      details: { chat_template: name },
+      hint: "Give a Jinja chat template, or none to use the model's own.",
+    });
+  }
+  try {
+    return lib.resolveChatWrapper(model, {
+      warningLogs: false,
+      fallbackToOtherWrappersOnJinjaError: false,
+      customWrapperSettings: { jinjaTemplate: { template: template.text } },
+    });
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new LodeError("MODEL_LOAD_FAILED", `the chat template ${name} does not render: ${reason}`, {
+      details: { chat_template: name, reason },
+      hint:
+        "A chat template is Jinja over `messages` that shows each message; a stored model's comes from its " +
+        "artifact: pull a version whose template works.",
+      cause: e,
+    });
+  }
 }
 
 /**

@@ -32,6 +32,12 @@ export function validateLoadOptions(options: LoadOptions): void {
     const value = options[field];
     if (value !== undefined && !isPositiveInteger(value)) throw bad(field, value);
   }
+  for (const field of ["chatTemplate", "chatTemplateName"] as const) {
+    const value: unknown = options[field];
+    if (value !== undefined && typeof value !== "string") {
+      throw new LodeError("USAGE", `${field} must be a string, got ${typeof value}`, { details: { field } });
+    }
+  }
   checkCpuAffinity(options.cpus);
   const gpu = options.gpu;
   if (typeof gpu === "number" && !(Number.isInteger(gpu) && gpu >= 0)) {

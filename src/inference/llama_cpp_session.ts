@@ -36,7 +36,7 @@ import type {
   ToolCall,
 } from "./backend.ts";
 import { createGeneration } from "./generation.ts";
-import { chatWrapperFor, renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
+import { renderChatTokens, toChatHistory } from "./llama_cpp_chat.ts";
 import { LlamaCppEmbedder } from "./llama_cpp_embed.ts";
 import { PromptMeter } from "./llama_cpp_prompt.ts";
 import { type CheckedTools, checkTools, ToolCallStream } from "./llama_cpp_tools.ts";
@@ -65,6 +65,8 @@ export interface SessionParts {
   context: NodeLlamaCpp.LlamaContext;
   capabilities: Capabilities;
   info: SessionInfo;
+  /** What renders its chats (llama_cpp_chat.ts `chatWrapperFor`, resolved at load). */
+  wrapper: NodeLlamaCpp.ChatWrapper;
   now: () => number;
   onClosed: (session: LlamaCppSession) => void;
   /** The sequences of `context`, one generation on each at a time. */
@@ -95,7 +97,6 @@ export class LlamaCppSession implements Session {
   readonly #embedder: LlamaCppEmbedder;
   readonly #meter: PromptMeter;
   readonly #closing = new AbortController();
-  #wrapper: NodeLlamaCpp.ChatWrapper | undefined;
   #closed: Promise<void> | undefined;
 
   constructor(parts: SessionParts) {
@@ -288,7 +289,6 @@ export class LlamaCppSession implements Session {
   }
 
   #chatWrapper(): NodeLlamaCpp.ChatWrapper {
-    this.#wrapper ??= chatWrapperFor(this.#parts.lib, this.#parts.model);
-    return this.#wrapper;
+    return this.#parts.wrapper;
   }
 }
