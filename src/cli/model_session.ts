@@ -16,6 +16,15 @@ import { type StatusEvent, statusLine } from "../events/status_event.ts";
 import type { CommandContext } from "./context.ts";
 import { pullRef } from "./pull_ref.ts";
 import { ownFileName } from "../store/manifest.ts";
+import { readChatTemplate } from "../store/chat_template.ts";
+
+/** The file a reference names, its own name when its path does not end in it, and the load options it brings. */
+interface ModelFile {
+  path: string;
+  fileName?: string;
+  /** A stored model's chat template file (`chatTemplate`, `chatTemplateName`), used instead of the GGUF's. */
+  load?: Pick<LoadOptions, "chatTemplate" | "chatTemplateName">;
+}
 
 /**
  * Where the model comes from when it has to be pulled (`--name`, `--sha256`).
@@ -39,7 +48,7 @@ async function modelPath(
   ctx: CommandContext,
   ref: string,
   pull: PullFlags = {},
-): Promise<{ path: string; fileName?: string }> {
+): Promise<ModelFile> {
   // Parsed by the registry its scheme names (a registry plugin's SCHEME:REST is its reference, not a name).
   const { ref: parsed } = await lookUpReference(ref, (scheme) => ctx.lookupRegistry(scheme));
   if (parsed.kind === "file") return { path: parsed.path };
@@ -55,16 +64,27 @@ async function modelPath(
   return await storedModel(ctx, name, path);
 }
 
-/** A stored model's file, and the file's own name when its path (its blob's) does not end in it. */
+/**
+ * A stored model's file, the file's own name when its path (its blob's) does not end in it, and its
+ * chat template file when the manifest lists one (an OCI artifact's template layer).
+ */
 async function storedModel(
   ctx: CommandContext,
   name: string,
   pulledPath?: string,
-): Promise<{ path: string; fileName?: string }> {
+): Promise<ModelFile> {
   const store = await ctx.store();
   const path = pulledPath ?? await store.modelPathOf(name);
-  const fileName = ownFileName(await store.getManifest(name), path);
-  return fileName === undefined ? { path } : { path, fileName };
+  const manifest = await store.getManifest(name);
+  const fileName = ownFileName(manifest, path);
+  const template = await readChatTemplate(store.layout, manifest);
+  return {
+    path,
+    ...(fileName === undefined ? {} : { fileName }),
+    ...(template === undefined
+      ? {}
+      : { load: { chatTemplate: template.text, chatTemplateName: template.name } }),
+  };
 }
 
 /**
@@ -148,7 +168,7 @@ export async function openModel(
       return remote;
     }
   }
-  const { path, fileName } = await modelPath(ctx, ref, options.pull);
+  const { path, fileName, load: modelLoad } = await modelPath(ctx, ref, options.pull);
   const { output } = ctx;
   const { chooseBackend } = await import("../inference/backend_choice.ts");
   const { openPluginBackend } = await import("../inference/plugin_backend.ts");
@@ -166,6 +186,7 @@ export async function openModel(
     const onStatus = output.sink((e: StatusEvent) => ctx.emit("inference", statusLine(e)));
     const session = await backend.load(path, {
       ...options.load,
+      ...modelLoad,
       onStatus,
       ...(fileName ? { fileName } : {}),
     });

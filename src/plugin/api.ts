@@ -181,6 +181,13 @@ export interface LoadDescriptor {
   cpus?: "auto" | "off" | number[];
   /** `generate`/`chat` calls on the session decoded together (default 1); more wait for a free one. */
   sequences?: number;
+  /**
+   * A Jinja chat template to render chats with instead of the model's own (a stored model's
+   * `chat_template` file); absent: the model's own. A backend that cannot use it may ignore it.
+   */
+  chatTemplate?: string;
+  /** What `chatTemplate` is called in errors (`FILENAME of model "NAME"`). */
+  chatTemplateName?: string;
 }
 
 /** Facts about a loaded model (the inference layer's `SessionInfo`). */

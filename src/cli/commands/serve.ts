@@ -17,11 +17,12 @@ import { startDaemon } from "../../daemon/server/daemon.ts";
 import type { DaemonJobs } from "../../daemon/jobs/daemon_jobs.ts";
 import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
-import type { BackendPlugin } from "../../daemon/router/plugin_models.ts";
+import type { BackendPlugin, ModelLoad } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ModelStore } from "../../store/model_store.ts";
 import { ownFileName } from "../../store/manifest.ts";
+import { readChatTemplate } from "../../store/chat_template.ts";
 import type { ParsedArgv } from "../args.ts";
 import { type CommandContext, pullSettings } from "../context.ts";
 import { parseServeFlags, socketPaths, storeIdentity } from "../daemon_flags.ts";
@@ -90,6 +91,18 @@ async function storedFileName(store: ModelStore, model: string, path: string): P
   }
 }
 
+/** What a stored model brings to its load: its chat template file, when its manifest lists one. */
+async function storedModelLoad(store: ModelStore, model: string): Promise<ModelLoad> {
+  let manifest;
+  try {
+    manifest = await store.readManifest(model);
+  } catch {
+    return {}; // not a stored model's name (a path given as is); the load itself says what is wrong
+  }
+  const template = manifest === null ? undefined : await readChatTemplate(store.layout, manifest);
+  return template === undefined ? {} : { chatTemplate: template.text, chatTemplateName: template.name };
+}
+
 /**
  * `lode serve`.
  */
@@ -147,6 +160,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     // A backend plugin reads a stored model from the store's blobs (and a multi-file one's links): only those.
     backends: () => backendPlugins(ctx, [store.layout.blobsDir, `${store.layout.root}/links`]),
     fileName: (model, path) => storedFileName(store, model, path),
+    // A stored model's chat template file renders its chats, as in `lode run`.
+    modelLoad: (model) => storedModelLoad(store, model),
   });
   const router = new ModelRouter({
     store,

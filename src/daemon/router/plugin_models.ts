@@ -55,9 +55,17 @@ export interface PluginModelsOptions {
    * model in the store is its blob, `…/data`): given to the plugins' probe and load. Default: none.
    */
   fileName?: (model: string, path: string) => Promise<string | undefined>;
+  /**
+   * What a model brings to its load besides the daemon's settings: a stored model's chat template file
+   * (`chatTemplate`, `chatTemplateName`), given to the runner and to the plugins. Default: nothing.
+   */
+  modelLoad?: (model: string) => Promise<ModelLoad>;
   /** Bytes a GGUF model needs loaded (default `estimateRunnerBytes`). */
   estimate?: (path: string, load: RunnerLoadOptions) => Promise<number>;
 }
+
+/** The load options a model brings itself (see {@link PluginModelsOptions.modelLoad}). */
+export type ModelLoad = Pick<RunnerLoadOptions, "chatTemplate" | "chatTemplateName">;
 
 /** The router's `start` and `estimate` with backend plugins (see the module doc). */
 export function pluginModels(options: PluginModelsOptions): {
@@ -76,7 +84,9 @@ export function pluginModels(options: PluginModelsOptions): {
       return (await probeGguf(path)).ok || !(await isFile(path)) ? await estimate(path, load) : 0;
     },
     pluginOf: (model) => plugins.get(model),
-    async start(path, o) {
+    async start(path, started) {
+      const own = await options.modelLoad?.(started.name);
+      const o = own === undefined ? started : { ...started, load: { ...started.load, ...own } };
       const gguf = await probeGguf(path);
       plugins.delete(o.name);
       if (gguf.ok || !(await isFile(path))) return await runner(path, o);
