@@ -46,6 +46,37 @@ function doneEvent(stdout: string): { usage: { promptTokens: number } } {
   return JSON.parse(line);
 }
 
+/** A port nothing listens on right now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** POST /v1/chat/completions of one user message "Hi" with `body`, once the HTTP front answers. */
+async function chatCompletion(
+  port: number,
+  body: Record<string, unknown>,
+): Promise<{ usage: { prompt_tokens: number } }> {
+  const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+  const init = {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, messages: [{ role: "user", content: "Hi" }] }),
+  };
+  for (let attempt = 0;; attempt++) {
+    try {
+      const response = await fetch(url, init);
+      assert.equal(response.status, 200);
+      return await response.json();
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt > 400) throw e; // not listening yet
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 Deno.test({
   name:
     "oci chat template: a pulled artifact's template layer renders its chats in lode run and lode serve; one that does not render fails the load naming it",
@@ -73,7 +104,8 @@ Deno.test({
       assert.match(failed.stdout + failed.stderr, /template\.jinja of model \\?"broken\\?"/);
 
       // lode serve: the runner loads the stored template too.
-      const daemon = await startServe(w.dir, w.store);
+      const port = freePort();
+      const daemon = await startServe(w.dir, w.store, ["--http", `127.0.0.1:${port}`]);
       const client = await DaemonClient.connect(daemon.socket);
       try {
         const session = await client.session("chatml");
@@ -84,6 +116,9 @@ Deno.test({
           rendered.replaceAll(" ", ""),
           "<s><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
         );
+        // /v1/chat/completions renders the same ChatML prompt as `lode run` did.
+        const completion = await chatCompletion(port, { model: "chatml", max_tokens: 2, temperature: 0 });
+        assert.equal(completion.usage.prompt_tokens, tokens(chat));
         await assert.rejects(
           client.session("broken"),
           (e: unknown) => isLodeError(e, "MODEL_LOAD_FAILED") && /template\.jinja/.test(e.message),
