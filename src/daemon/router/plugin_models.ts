@@ -84,9 +84,10 @@ export function pluginModels(options: PluginModelsOptions): {
       return (await probeGguf(path)).ok || !(await isFile(path)) ? await estimate(path, load) : 0;
     },
     pluginOf: (model) => plugins.get(model),
-    async start(path, started) {
-      const own = await options.modelLoad?.(started.name);
-      const o = own === undefined ? started : { ...started, load: { ...started.load, ...own } };
+    async start(path, asked) {
+      // The model's own load options (its stored chat template) join the daemon's.
+      const own = await options.modelLoad?.(asked.name);
+      const o = own === undefined ? asked : { ...asked, load: { ...asked.load, ...own } };
       const gguf = await probeGguf(path);
       plugins.delete(o.name);
       if (gguf.ok || !(await isFile(path))) return await runner(path, o);
