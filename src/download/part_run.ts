@@ -63,6 +63,8 @@ export class PartRun {
   #pool: BatchPool;
   /** Time the body readers spent waiting for bytes, pending reads included (the ramp's measure of the path). */
   readonly #waited = new WaitClock();
+  /** Body bytes received over every connection (the ramp's measure of speed; the file lags by a batch or two). */
+  #received = 0;
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
   /** The parts as of the last completed sync of the data, and the bytes they hold. */
@@ -176,13 +178,14 @@ export class PartRun {
       return () => {};
     }
     setTarget(1);
-    const startBytes = this.#doneBytes();
+    const startBytes = this.#received;
     const startTime = performance.now();
     const startWaited = this.#waited.ms();
-    // Slow, and waiting for its bytes: the path limits each connection.
+    // Slow, and waiting for its bytes: the path limits each connection. Speed is counted in bytes
+    // received, not written: the file lags a batch or two behind, which at the early look is most of it.
     const pathLimited = (threshold: number) => {
       const ms = performance.now() - startTime;
-      const rate = ((this.#doneBytes() - startBytes) * 1000) / ms;
+      const rate = ((this.#received - startBytes) * 1000) / ms;
       return rate < threshold && (this.#waited.ms() - startWaited) / ms >= WAITING_SHARE;
     };
     // Half-way through the window, a connection far below the threshold already says enough.
@@ -228,6 +231,9 @@ export class PartRun {
           stallMs: this.options.stallMs ?? 30_000,
           pool: this.#pool,
           waited: this.#waited,
+          onBytes: (delta) => {
+            this.#received += delta;
+          },
           onWritten: () => this.#written(),
           onBatch: (bytes, offset) => this.#frontier.offer(bytes, offset),
           response: response?.response,
