@@ -181,12 +181,17 @@ export class PartRun {
     const startBytes = this.#received;
     const startTime = performance.now();
     const startWaited = this.#waited.ms();
+    const startQueued = this.#waited.runQueueMs();
     // Slow, and waiting for its bytes: the path limits each connection. Speed is counted in bytes
     // received, not written: the file lags a batch or two behind, which at the early look is most of it.
+    // Time this thread waited for a CPU is not waiting for the path: on a busy machine a pending read
+    // sees it pass too, and more connections would only add work.
     const pathLimited = (threshold: number) => {
       const ms = performance.now() - startTime;
       const rate = ((this.#received - startBytes) * 1000) / ms;
-      return rate < threshold && (this.#waited.ms() - startWaited) / ms >= WAITING_SHARE;
+      const queued = this.#waited.runQueueMs() - startQueued;
+      const waiting = (this.#waited.ms() - startWaited - queued) / ms;
+      return rate < threshold && waiting >= WAITING_SHARE;
     };
     // Half-way through the window, a connection far below the threshold already says enough.
     const early = setTimeout(() => {
