@@ -22,8 +22,11 @@ import { WaitClock } from "./wait_clock.ts";
 
 /** How often the resume sidecar is saved. */
 const SAVE_EVERY_MS = 250;
-/** Bytes written between background syncs of the data (the final sync stays short). */
-const SYNC_EVERY_BYTES = 256 * 1024 * 1024;
+/**
+ * Bytes written between background syncs of the data. Small, so writeback follows the download closely and
+ * the sync before the commit (on the pull's critical path) has little left to write.
+ */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 /** How long the probe's connection is measured alone before deciding how many to open. */
 const RAMP_WINDOW_MS = 200;
 /** A single connection at least this fast means the CPU, not the path, is the limit. */
