@@ -14,7 +14,7 @@ import { HashFrontier } from "./hash_frontier.ts";
 import { openGet } from "./http_get.ts";
 import type { DownloadOptions } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
-import { BatchPool } from "./part_body.ts";
+import { BATCH_BYTES, BatchPool } from "./part_body.ts";
 import { fetchRange } from "./range_fetch.ts";
 import { bootId, contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
 import { type RetryPolicy, withRetries } from "./retry.ts";
@@ -36,11 +36,6 @@ const FAST_CONNECTION_BYTES_PER_S = 120e6;
  * path; one that found its bytes waiting is limited by this machine's CPU (it is busy, or shared).
  */
 const WAITING_SHARE = 0.5;
-const MiB = 1024 * 1024;
-/** Batch buffers: large for few connections (fewer writes and hash calls), small for many (memory). */
-function batchBytes(connections: number): number {
-  return connections <= 2 ? 2 * MiB : connections <= 4 ? MiB : MiB / 2;
-}
 
 /** The download's options as the run needs them resolved. */
 export type RunOptions = DownloadOptions & {
@@ -63,7 +58,7 @@ export interface Identity {
 export class PartRun {
   readonly #frontier: HashFrontier;
   readonly #abort = new AbortController();
-  #pool: BatchPool;
+  readonly #pool = new BatchPool(BATCH_BYTES);
   /** Time the body readers spent waiting for bytes, pending reads included (the ramp's measure of the path). */
   readonly #waited = new WaitClock();
   /** Body bytes received over every connection (the ramp's measure of speed; the file lags by a batch or two). */
@@ -103,7 +98,6 @@ export class PartRun {
       identity: this.identity,
     } = init);
     this.#frontier = new HashFrontier(this.file);
-    this.#pool = new BatchPool(batchBytes(this.options.adaptive ? 1 : this.options.connections));
   }
 
   async complete(probe: Probe): Promise<{ file: string; sha256: string; bytes: number }> {
@@ -135,9 +129,6 @@ export class PartRun {
     const tasks: Promise<void>[] = [drain(probed).catch((e) => this.#fail(e))];
     const setTarget = (target: number) => {
       this.#target = target;
-      if (target > 2 && this.#pool.batchBytes > batchBytes(target)) {
-        this.#pool = new BatchPool(batchBytes(target));
-      }
       const missing = Math.min(target - this.#workers, queue.length);
       for (let i = 0; i < missing; i++) tasks.push(drain().catch((e) => this.#fail(e)));
     };
