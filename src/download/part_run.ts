@@ -29,6 +29,8 @@ const SAVE_EVERY_MS = 250;
 const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 /** How long the probe's connection is measured alone before deciding how many to open. */
 const RAMP_WINDOW_MS = 200;
+/** After the first window, how often the lone connection is looked at again. */
+const RELOOK_MS = 500;
 /** A single connection at least this fast means the CPU, not the path, is the limit. */
 const FAST_CONNECTION_BYTES_PER_S = 120e6;
 /**
@@ -163,7 +165,8 @@ export class PartRun {
    * host — and all `connections` start at once. A single connection faster than that, or one whose bytes
    * are already waiting when it reads (this machine's CPU is busy or shared), means the CPU is the limit:
    * more connections would only add TLS work and out-of-order parts to read back (on loopback, one
-   * connection is the fastest: docs/benchmarks.md).
+   * connection is the fastest: docs/benchmarks.md). A lone connection is looked at again every
+   * {@link RELOOK_MS}; two path-limited windows in a row open all `connections`.
    */
   #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;
@@ -172,12 +175,12 @@ export class PartRun {
       return () => {};
     }
     setTarget(1);
-    const startBytes = this.#received;
-    const startTime = performance.now();
-    const startWaited = this.#waited.ms();
-    const startQueued = this.#waited.runQueueMs();
+    let startBytes = this.#received;
+    let startTime = performance.now();
+    let startWaited = this.#waited.ms();
+    let startQueued = this.#waited.runQueueMs();
     // Slow, and waiting for its bytes: the path limits each connection. Speed is counted in bytes
-    // received, not written: the file lags a batch or two behind, which at the early look is most of it.
+    // received, not written: the file lags a batch behind, which at the early look is much of it.
     // Time this thread waited for a CPU is not waiting for the path: on a busy machine a pending read
     // sees it pass too, and more connections would only add work.
     const pathLimited = (threshold: number) => {
@@ -187,17 +190,31 @@ export class PartRun {
       const waiting = (this.#waited.ms() - startWaited - queued) / ms;
       return rate < threshold && waiting >= WAITING_SHARE;
     };
-    // Half-way through the window, a connection far below the threshold already says enough.
-    const early = setTimeout(() => {
-      if (pathLimited(FAST_CONNECTION_BYTES_PER_S / 2)) setTarget(connections);
-    }, RAMP_WINDOW_MS / 2);
-    const timer = setTimeout(() => {
-      if (pathLimited(FAST_CONNECTION_BYTES_PER_S)) setTarget(connections);
-    }, RAMP_WINDOW_MS);
-    return () => {
-      clearTimeout(early);
-      clearTimeout(timer);
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const stop = () => timers.forEach((t) => clearTimeout(t));
+    const widen = () => {
+      stop();
+      setTarget(connections);
     };
+    // Half-way through the window, a connection far below the threshold already says enough.
+    timers.push(setTimeout(() => {
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S / 2)) widen();
+    }, RAMP_WINDOW_MS / 2));
+    timers.push(setTimeout(() => {
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S)) return widen();
+      // One window can mislead (a burst of the machine's other work, an origin's first burst): the
+      // connection is looked at again every RELOOK_MS, and two slow windows in a row widen.
+      let slow = 0;
+      timers.push(setInterval(() => {
+        slow = pathLimited(FAST_CONNECTION_BYTES_PER_S) ? slow + 1 : 0;
+        if (slow >= 2) return widen();
+        startBytes = this.#received;
+        startTime = performance.now();
+        startWaited = this.#waited.ms();
+        startQueued = this.#waited.runQueueMs();
+      }, RELOOK_MS));
+    }, RAMP_WINDOW_MS));
+    return stop;
   }
 
   #doneBytes(): number {
