@@ -122,7 +122,7 @@ export class Http1Client {
     let conn: Conn | undefined;
     try {
       // TCP_NODELAY before TLS: `Deno.connectTls` leaves Nagle's algorithm on, and the handshake's last
-      // small write then waits for the server's delayed ACK (~40 ms per connection on loopback).
+      // small write then waits for the server's delayed ACK (docs/benchmarks.md).
       const tcp = conn = await abortable(Deno.connect({ hostname, port }), signal);
       this.#open.add(tcp);
       tcp.setNoDelay(true);

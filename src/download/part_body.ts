@@ -12,8 +12,8 @@ import { takeDirectBody } from "./http1_client.ts";
 import type { WaitClock } from "./wait_clock.ts";
 
 /**
- * Bytes per batch: eight TLS records. Batches of 128 KiB, hashed and written on the reading thread, cost
- * a 1 GiB pull ~1.1 CPU-seconds less than 2 MiB batches written in the background (docs/benchmarks.md).
+ * Bytes per batch: eight TLS records, hashed and written on the reading thread while still in the core's
+ * cache (larger batches, or writes on another thread, cost more CPU: docs/benchmarks.md).
  */
 export const BATCH_BYTES = 128 * 1024;
 
