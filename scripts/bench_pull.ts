@@ -7,7 +7,7 @@
  * ```sh
  * deno task bench [--scenario all|unthrottled|throttled] [--size S] [--throttle 25MB] [--runs 5]
  *                 [--lode-connections N] [--out bench.json] [--tmp DIR] [--no-aria2] [--no-sync-row]
- *                 [--lode-main path/to/main.ts]
+ *                 [--lode-main path/to/main.ts] [--lode-before other/main.ts] [--no-sha256sum]
  * deno task bench --resume-test [--size 256MiB] [--throttle 25MB] [--lode-connections N]
  * ```
  *
@@ -44,7 +44,7 @@ const DEFAULT_SIZE: Record<ScenarioKind, string> = { unthrottled: "1GiB", thrott
 
 const USAGE = `deno task bench [--scenario all|unthrottled|throttled] [--size S] [--throttle 25MB] [--runs 5]
                 [--lode-connections N] [--out FILE.json] [--tmp DIR] [--no-aria2] [--no-sync-row]
-                [--lode-main main.ts]
+                [--lode-main main.ts] [--lode-before other/main.ts] [--no-sha256sum]
 deno task bench --resume-test [--size 256MiB] [--throttle 25MB] [--lode-connections N] [--out FILE.json]
 
   --scenario          all (default) = unthrottled (1 GiB) then throttled (256 MiB)
@@ -53,6 +53,9 @@ deno task bench --resume-test [--size 256MiB] [--throttle 25MB] [--lode-connecti
                       25MiB or 25m = 26,214,400 (nginx's own k/m suffixes are 1024 multiples)
   --lode-connections  pass --connections N to lode pull (default: lode's own default)
   --lode-main         the lode main.ts to benchmark (default: this checkout's)
+  --lode-before       another tree's main.ts, pulled in every round right before --lode-main's
+                      (row "lode pull (before)": compares two builds under the same load)
+  --no-sha256sum      leave out the two sha256sum rows (shorter rounds)
   --resume-test       kill a throttled lode pull at 50%, run it again; report what nginx sent twice`;
 
 /** Everything the scenarios share. */
@@ -61,7 +64,7 @@ interface Env {
   nginx: string;
   ca: { caCertPath: string; certPem: string; keyPem: string };
   time: string | null;
-  lode: { lodeMain: string; connections?: number };
+  lode: { lodeMain: string; lodeBefore?: string; connections?: number };
 }
 
 /** Generates the scenario's file and serves it from an nginx of its own (throttled when asked). */
@@ -121,7 +124,14 @@ interface ScenarioResult {
 async function runScenario(
   env: Env,
   kind: ScenarioKind,
-  options: { size: number; throttle: number; runs: number; aria2: boolean; syncRow: boolean },
+  options: {
+    size: number;
+    throttle: number;
+    runs: number;
+    aria2: boolean;
+    syncRow: boolean;
+    noSha256sum: boolean;
+  },
 ): Promise<ScenarioResult> {
   const throttle = kind === "throttled" ? options.throttle : null;
   const { target, server, done } = await serve(env, kind, { size: options.size, throttle });
@@ -131,6 +141,7 @@ async function runScenario(
     syncRow: options.syncRow,
     aria2: options.aria2,
     curls16: kind === "throttled",
+    noSha256sum: options.noSha256sum,
   });
   const samples: ToolSamples[] = list.map((t) => ({
     tool: t.tool,
@@ -222,11 +233,13 @@ async function main(argv: string[]): Promise<void> {
       runs: { type: "string", default: "5" },
       "lode-connections": { type: "string" },
       "lode-main": { type: "string", default: MAIN_TS },
+      "lode-before": { type: "string" },
       "resume-test": { type: "boolean", default: false },
       out: { type: "string" },
       tmp: { type: "string" },
       "no-aria2": { type: "boolean", default: false },
       "no-sync-row": { type: "boolean", default: false },
+      "no-sha256sum": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -264,12 +277,21 @@ async function main(argv: string[]): Promise<void> {
   await Deno.chmod(work, 0o755); // nginx's worker drops to nobody when started as root
   const ca = await makeTestCa(`${work}/ca`);
   const lodeMain = values["lode-main"];
-  const env: Env = { work, nginx, ca, time, lode: { lodeMain, connections: lodeConnections } };
+  const lodeBefore = values["lode-before"];
+  const env: Env = {
+    work,
+    nginx,
+    ca,
+    time,
+    lode: { lodeMain, lodeBefore, connections: lodeConnections },
+  };
   // Warm-up (untimed): deno's module cache for lode.
   await exec(Deno.execPath(), ["run", "-A", lodeMain, "--version"]);
+  if (lodeBefore) await exec(Deno.execPath(), ["run", "-A", lodeBefore, "--version"]);
   const report: Record<string, unknown> = {
     deno: Deno.version.deno,
     lode_main: lodeMain,
+    lode_before: lodeBefore ?? null,
     lode_connections: lodeConnections ?? "default",
   };
 
@@ -286,6 +308,7 @@ async function main(argv: string[]): Promise<void> {
           runs,
           aria2,
           syncRow: !values["no-sync-row"],
+          noSha256sum: values["no-sha256sum"],
         }),
       );
     }

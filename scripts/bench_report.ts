@@ -17,6 +17,8 @@ export const BASELINE = "curl | tee | sha256sum";
 export const HASH_LIMIT = "openssl dgst";
 /** The row of lode. */
 export const LODE = "lode pull";
+/** The row of `--lode-before`: the same pull from another tree, run right before {@link LODE}. */
+export const LODE_BEFORE = "lode pull (before)";
 /** The two-pass row: download, then hash the file. */
 export const CURL_OPENSSL = "curl -o f && openssl dgst f";
 /** The ceiling row of the throttled scenario: 16 ranged curls at once, then assembled and hashed. */
@@ -177,13 +179,15 @@ export function verdicts(rows: ToolRow[], kind: ScenarioKind, options: { connect
         (v) => v <= 0.9,
       ]),
     );
-    const peers = rows.filter((r) => r.tool !== LODE && r.tool !== HASH_LIMIT);
+    const peers = rows.filter((r) => r.tool !== LODE && r.tool !== LODE_BEFORE && r.tool !== HASH_LIMIT);
     const fastest = peers.length ? peers.reduce((a, b) => (b.median_s < a.median_s ? b : a)) : null;
     const v = verdict("lode_vs_fastest_peer", "lode vs fastest peer", over(lode, fastest));
     if (fastest) {
       v.line += ` (lode / ${fastest.tool} at ${fastest.median_s.toFixed(3)} s; above 1 = lode slower)`;
     }
     out.push(v);
+    const before = row(LODE_BEFORE);
+    if (before) out.push(verdict("lode_over_before", `lode / ${LODE_BEFORE}`, over(lode, before)));
   } else {
     const curl = verdict("curl_over_lode", "curl / lode", over(row(BASELINE), lode), [">= 6", (v) => v >= 6]);
     curl.line += ` [curl = ${BASELINE}]`;

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { BASELINE, CURLS_16, HASH_LIMIT, LODE } from "./bench_report.ts";
+import { BASELINE, CURLS_16, HASH_LIMIT, LODE, LODE_BEFORE } from "./bench_report.ts";
 import { exec } from "./bench_nginx.ts";
 
 /** What one run of a tool works with. */
@@ -153,6 +153,10 @@ export interface ToolChoice extends LodeInvocation {
   aria2: boolean;
   /** The 16 ranged curls at once (the origin's ceiling for many connections; the throttled scenario). */
   curls16?: boolean;
+  /** Another lode `main.ts` (an earlier tree) run in every round right before this one's. */
+  lodeBefore?: string;
+  /** Leaves out the `sha256sum` rows (`curl -o f && sha256sum f`, `curl | tee f | sha256sum`). */
+  noSha256sum?: boolean;
 }
 
 /**
@@ -179,19 +183,20 @@ export function benchTools(choice: ToolChoice): Tool[] {
       argv: shell('curl -s --cacert "$1" -o "$2" "$3" && openssl dgst -sha256 "$2"'),
       check: printedHash("openssl", true),
     },
-    {
+  );
+  if (!choice.noSha256sum) {
+    list.push({
       tool: "curl -o f && sha256sum f",
       command: "curl -s --cacert CA -o f URL && sha256sum f",
       argv: shell('curl -s --cacert "$1" -o "$2" "$3" && sha256sum "$2"'),
       check: printedHash("sha256sum", true),
-    },
-    {
+    }, {
       tool: BASELINE,
       command: "curl -s --cacert CA URL | tee f | sha256sum",
       argv: shell('curl -s --cacert "$1" "$3" | tee "$2" | sha256sum'),
       check: printedHash("sha256sum", true),
-    },
-  );
+    });
+  }
   if (choice.syncRow) {
     list.push({
       tool: "curl | tee | sha256sum; sync f",
@@ -205,6 +210,16 @@ export function benchTools(choice: ToolChoice): Tool[] {
   const [flag, note] = choice.connections === undefined
     ? ["", "   (lode's default connections)"]
     : [` --connections ${choice.connections}`, ""];
+  if (choice.lodeBefore) {
+    const before = choice.lodeBefore;
+    list.push({
+      tool: LODE_BEFORE,
+      command: `deno run -A ${before} … pull URL#sha256=HEX --quiet   (the same, from the tree given)`,
+      argv: (t) => lodeArgv(t, { ...choice, lodeMain: before, extra: ["--quiet"] }),
+      env: lodeEnv,
+      check: checkLodeStore,
+    });
+  }
   list.push({
     tool: LODE,
     command: `deno run -A main.ts --store S --ca-cert CA${flag} pull URL#sha256=HEX --quiet${note}`,

@@ -271,7 +271,7 @@ async function createNetwork(config: Config, output: Output, flags: CommonFlags,
     proxy: config.proxy,
     fetchOnly: config.httpClient === "fetch",
   });
-  const renderer = createPullRenderer(output);
+  const renderer = await createPullRenderer(output);
   const stopRendering = events.listen((e) => {
     if (e.source === "download") renderer.onEvent(e.event);
   });

@@ -104,7 +104,7 @@ async function attach(
   },
 ): Promise<PromiseSettledResult<PulledInDaemon>[]> {
   const { createPullRenderer } = await import("./pull_renderer.ts");
-  const renderer = createPullRenderer(ctx.output);
+  const renderer = await createPullRenderer(ctx.output);
   const stopRendering = ctx.events.listen((e) => {
     if (e.source === "download") renderer.onEvent(e.event);
   });

@@ -121,16 +121,16 @@ export class Http1Client {
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
     let conn: Conn | undefined;
     try {
+      // TCP_NODELAY before TLS: `Deno.connectTls` leaves Nagle's algorithm on, and the handshake's last
+      // small write then waits for the server's delayed ACK (docs/benchmarks.md).
+      const tcp = conn = await abortable(Deno.connect({ hostname, port }), signal);
+      this.#open.add(tcp);
+      tcp.setNoDelay(true);
       if (url.protocol === "https:") {
-        const tls = conn = await abortable(
-          Deno.connectTls({ hostname, port, caCerts: this.#caCerts }),
-          signal,
-        );
+        this.#open.delete(tcp);
+        const tls = conn = await Deno.startTls(tcp, { hostname, caCerts: this.#caCerts });
         this.#open.add(tls);
         await withAbort(tls.handshake(), signal, tls);
-      } else {
-        conn = await abortable(Deno.connect({ hostname, port }), signal);
-        this.#open.add(conn);
       }
       return { conn, origin: url.origin, leftover: new Uint8Array(0) };
     } catch (e) {

@@ -1,18 +1,21 @@
 /**
  * Moves one range's body into the partial file: reads land straight in a batch buffer (lode's HTTP/1.1
  * client's direct reader; a `fetch` body goes through a small landing buffer), and each full batch is
- * offered to the hashing frontier, then written at the part's offset. Large batches (few connections) are written by an
- * asynchronous write while the next batch is read (the kernel's copy into the page cache runs on Deno's
- * blocking-task thread, not on the thread that decrypts and hashes); small ones (many connections) with a
- * synchronous write on this thread. The buffers come from a {@link BatchPool} and go back to it, so a
- * download holds one or two batches per connection whatever its size and number of parts.
+ * offered to the hashing frontier, then written at the part's offset by a synchronous write on the same
+ * thread. Batches are small (a few TLS records): the bytes just decrypted are still in this core's cache
+ * when they are hashed and when the kernel copies them into the page cache, which costs several times
+ * more from a batch that has left it (docs/benchmarks.md). The buffers come from a {@link BatchPool} and go
+ * back to it, so a download holds one batch per connection whatever its size and number of parts.
  * @module
  */
 import { takeDirectBody } from "./http1_client.ts";
 import type { WaitClock } from "./wait_clock.ts";
 
-/** The largest single write. */
-const MAX_WRITE_BYTES = 1024 * 1024;
+/**
+ * Bytes per batch: eight TLS records, hashed and written on the reading thread while still in the core's
+ * cache (larger batches, or writes on another thread, cost more CPU: docs/benchmarks.md).
+ */
+export const BATCH_BYTES = 128 * 1024;
 
 /** Reusable batch buffers of one size. */
 export class BatchPool {
@@ -86,68 +89,32 @@ export interface WriteBodyOptions {
   onWritten?: (written: number) => void;
 }
 
-/** Batches at least this large are written in the background while the next one is read. */
-const OVERLAP_MIN_BYTES = 1024 * 1024;
-
 /**
  * Reads `body` to its end into `options.file`; returns the bytes received (more than expected stops early).
- * With batches of {@link OVERLAP_MIN_BYTES} or more (few connections, each as fast as this thread), a full
- * batch is hashed, then written by an asynchronous write (the kernel's copy runs on Deno's blocking-task
- * thread) while the next batch is read into a second buffer: at most one batch is being written at a time,
- * and `onWritten` reports it only once it is in the file. Smaller batches (many connections, each limited
- * by the path) are written synchronously and hold one buffer per connection.
+ * A full batch is offered to `onBatch` (the hash), then written; `onWritten` reports it once it is in the
+ * file.
  */
 export async function writeBody(
   body: ReadableStream<Uint8Array>,
   options: WriteBodyOptions,
 ): Promise<number> {
   const { file, pool, expected, waited } = options;
-  const overlap = pool.batchBytes >= OVERLAP_MIN_BYTES;
   const source = sourceOf(body);
-  let buffer = pool.take();
+  const buffer = pool.take();
   let filled = 0;
   let received = 0;
-  /** Bytes handed to the file (queued), and bytes known to be in it. */
-  let queued = 0;
   let written = 0;
-  /** The batch being written in the background, its buffer, and its failure. */
-  let pending: Promise<void> | null = null;
-  let pendingBuffer: ArrayBuffer | null = null;
-  let failure = null as { error: unknown } | null;
-  const rethrow = () => {
-    if (failure) throw failure.error;
-  };
-  const landed = (n: number) => {
-    written += n;
-    options.onWritten?.(written);
-  };
-  const flush = async () => {
+  const flush = () => {
     if (filled === 0) return;
     const bytes = new Uint8Array(buffer, 0, filled);
-    options.onBatch?.(bytes, options.offset + queued);
-    queued += filled;
+    options.onBatch?.(bytes, options.offset + written);
     filled = 0;
-    if (!overlap) {
-      // Writes of at most 1 MiB: larger ones cost the kernel several times more to copy into the page cache.
-      for (let at = 0; at < bytes.length;) {
-        at += file.writeSync(bytes.subarray(at, Math.min(bytes.length, at + MAX_WRITE_BYTES)));
-      }
-      landed(bytes.length);
-      return;
-    }
-    // One write at a time keeps the file's position in order and frees the other buffer.
-    if (pending) await pending;
-    rethrow();
-    const free = pendingBuffer;
-    pendingBuffer = buffer;
-    pending = writeAll(file, bytes).then(() => landed(bytes.length), (error) => {
-      failure = { error };
-    });
-    buffer = free ?? pool.take();
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    written += bytes.length;
+    options.onWritten?.(written);
   };
   try {
     while (true) {
-      rethrow();
       // One byte more than the range asks for would say the body is too long.
       const room = Math.min(buffer.byteLength - filled, expected - received + 1);
       const waiting = waited?.begin();
@@ -159,7 +126,9 @@ export async function writeBody(
         waiting?.();
         // The bytes read before the body broke off (a reset, a stall, a cancel) are the range's next bytes:
         // they go to the file, so the next attempt or a resume starts after them.
-        if (failure === null) await flush().catch(() => {});
+        try {
+          flush();
+        } catch { /* the read's error is the one to report */ }
         throw e;
       }
       if (n === null) break;
@@ -170,23 +139,11 @@ export async function writeBody(
         await source.cancel().catch(() => {});
         break;
       }
-      if (filled === buffer.byteLength) await flush();
+      if (filled === buffer.byteLength) flush();
     }
-    if (received <= expected) await flush();
-    if (pending) await pending;
-    rethrow();
+    if (received <= expected) flush();
     return received;
   } finally {
-    // No buffer goes back to the pool while a write still reads it.
-    if (pending) await pending;
     pool.give(buffer);
-    if (pendingBuffer) pool.give(pendingBuffer);
-  }
-}
-
-/** Writes every byte of `bytes` at the file's position, at most {@link MAX_WRITE_BYTES} per write. */
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) {
-    at += await file.write(bytes.subarray(at, Math.min(bytes.length, at + MAX_WRITE_BYTES)));
   }
 }

@@ -1,8 +1,8 @@
 /**
  * writeBody against the real test origin (HTTPS on loopback) stalling mid-body, read through lode's
- * HTTP/1.1 client (its direct reader) and through `fetch` (a BYOB reader), with batches written in the
- * background (1 MiB) and synchronously (256 KiB): an abort while a read is pending ends the read, and every
- * byte received before it is in the file and counted as written.
+ * HTTP/1.1 client (its direct reader) and through `fetch` (a BYOB reader), with batches of 1 MiB and 256
+ * KiB: an abort while a read is pending ends the read, and every byte received before it is in the file and
+ * counted as written.
  */
 import assert from "node:assert/strict";
 import { startOrigin } from "../../tests/support/origin.ts";

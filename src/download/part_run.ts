@@ -14,7 +14,7 @@ import { HashFrontier } from "./hash_frontier.ts";
 import { openGet } from "./http_get.ts";
 import type { DownloadOptions } from "./download_options.ts";
 import type { Probe } from "./probe.ts";
-import { BatchPool } from "./part_body.ts";
+import { BATCH_BYTES, BatchPool } from "./part_body.ts";
 import { fetchRange } from "./range_fetch.ts";
 import { bootId, contiguousPrefix, isIncomplete, type PartState, writeResumeState } from "./resume_state.ts";
 import { type RetryPolicy, withRetries } from "./retry.ts";
@@ -22,10 +22,15 @@ import { WaitClock } from "./wait_clock.ts";
 
 /** How often the resume sidecar is saved. */
 const SAVE_EVERY_MS = 250;
-/** Bytes written between background syncs of the data (the final sync stays short). */
-const SYNC_EVERY_BYTES = 256 * 1024 * 1024;
+/**
+ * Bytes written between background syncs of the data. Small, so writeback follows the download closely and
+ * the sync before the commit (on the pull's critical path) has little left to write.
+ */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 /** How long the probe's connection is measured alone before deciding how many to open. */
 const RAMP_WINDOW_MS = 200;
+/** After the first window, how often the lone connection is looked at again. */
+const RELOOK_MS = 500;
 /** A single connection at least this fast means the CPU, not the path, is the limit. */
 const FAST_CONNECTION_BYTES_PER_S = 120e6;
 /**
@@ -33,11 +38,6 @@ const FAST_CONNECTION_BYTES_PER_S = 120e6;
  * path; one that found its bytes waiting is limited by this machine's CPU (it is busy, or shared).
  */
 const WAITING_SHARE = 0.5;
-const MiB = 1024 * 1024;
-/** Batch buffers: large for few connections (fewer writes and hash calls), small for many (memory). */
-function batchBytes(connections: number): number {
-  return connections <= 2 ? 2 * MiB : connections <= 4 ? MiB : MiB / 2;
-}
 
 /** The download's options as the run needs them resolved. */
 export type RunOptions = DownloadOptions & {
@@ -60,9 +60,11 @@ export interface Identity {
 export class PartRun {
   readonly #frontier: HashFrontier;
   readonly #abort = new AbortController();
-  #pool: BatchPool;
+  readonly #pool = new BatchPool(BATCH_BYTES);
   /** Time the body readers spent waiting for bytes, pending reads included (the ramp's measure of the path). */
   readonly #waited = new WaitClock();
+  /** Body bytes received over every connection (the ramp's measure of speed; the file lags by a batch or two). */
+  #received = 0;
   #lastSave = 0;
   #saving: Promise<void> = Promise.resolve();
   /** The parts as of the last completed sync of the data, and the bytes they hold. */
@@ -98,7 +100,6 @@ export class PartRun {
       identity: this.identity,
     } = init);
     this.#frontier = new HashFrontier(this.file);
-    this.#pool = new BatchPool(batchBytes(this.options.adaptive ? 1 : this.options.connections));
   }
 
   async complete(probe: Probe): Promise<{ file: string; sha256: string; bytes: number }> {
@@ -130,9 +131,6 @@ export class PartRun {
     const tasks: Promise<void>[] = [drain(probed).catch((e) => this.#fail(e))];
     const setTarget = (target: number) => {
       this.#target = target;
-      if (target > 2 && this.#pool.batchBytes > batchBytes(target)) {
-        this.#pool = new BatchPool(batchBytes(target));
-      }
       const missing = Math.min(target - this.#workers, queue.length);
       for (let i = 0; i < missing; i++) tasks.push(drain().catch((e) => this.#fail(e)));
     };
@@ -167,7 +165,8 @@ export class PartRun {
    * host — and all `connections` start at once. A single connection faster than that, or one whose bytes
    * are already waiting when it reads (this machine's CPU is busy or shared), means the CPU is the limit:
    * more connections would only add TLS work and out-of-order parts to read back (on loopback, one
-   * connection is the fastest: docs/benchmarks.md).
+   * connection is the fastest: docs/benchmarks.md). A lone connection is looked at again every
+   * {@link RELOOK_MS}; two path-limited windows in a row open all `connections`.
    */
   #ramp(setTarget: (target: number) => void): () => void {
     const { connections, adaptive } = this.options;
@@ -176,26 +175,46 @@ export class PartRun {
       return () => {};
     }
     setTarget(1);
-    const startBytes = this.#doneBytes();
-    const startTime = performance.now();
-    const startWaited = this.#waited.ms();
-    // Slow, and waiting for its bytes: the path limits each connection.
+    let startBytes = this.#received;
+    let startTime = performance.now();
+    let startWaited = this.#waited.ms();
+    let startQueued = this.#waited.runQueueMs();
+    // Slow, and waiting for its bytes: the path limits each connection. Speed is counted in bytes
+    // received, not written: the file lags a batch behind, which at the early look is much of it.
+    // Time this thread waited for a CPU is not waiting for the path: on a busy machine a pending read
+    // sees it pass too, and more connections would only add work.
     const pathLimited = (threshold: number) => {
       const ms = performance.now() - startTime;
-      const rate = ((this.#doneBytes() - startBytes) * 1000) / ms;
-      return rate < threshold && (this.#waited.ms() - startWaited) / ms >= WAITING_SHARE;
+      const rate = ((this.#received - startBytes) * 1000) / ms;
+      const queued = this.#waited.runQueueMs() - startQueued;
+      const waiting = (this.#waited.ms() - startWaited - queued) / ms;
+      return rate < threshold && waiting >= WAITING_SHARE;
+    };
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const stop = () => timers.forEach((t) => clearTimeout(t));
+    const widen = () => {
+      stop();
+      setTarget(connections);
     };
     // Half-way through the window, a connection far below the threshold already says enough.
-    const early = setTimeout(() => {
-      if (pathLimited(FAST_CONNECTION_BYTES_PER_S / 2)) setTarget(connections);
-    }, RAMP_WINDOW_MS / 2);
-    const timer = setTimeout(() => {
-      if (pathLimited(FAST_CONNECTION_BYTES_PER_S)) setTarget(connections);
-    }, RAMP_WINDOW_MS);
-    return () => {
-      clearTimeout(early);
-      clearTimeout(timer);
-    };
+    timers.push(setTimeout(() => {
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S / 2)) widen();
+    }, RAMP_WINDOW_MS / 2));
+    timers.push(setTimeout(() => {
+      if (pathLimited(FAST_CONNECTION_BYTES_PER_S)) return widen();
+      // One window can mislead (a burst of the machine's other work, an origin's first burst): the
+      // connection is looked at again every RELOOK_MS, and two slow windows in a row widen.
+      let slow = 0;
+      timers.push(setInterval(() => {
+        slow = pathLimited(FAST_CONNECTION_BYTES_PER_S) ? slow + 1 : 0;
+        if (slow >= 2) return widen();
+        startBytes = this.#received;
+        startTime = performance.now();
+        startWaited = this.#waited.ms();
+        startQueued = this.#waited.runQueueMs();
+      }, RELOOK_MS));
+    }, RAMP_WINDOW_MS));
+    return stop;
   }
 
   #doneBytes(): number {
@@ -228,6 +247,9 @@ export class PartRun {
           stallMs: this.options.stallMs ?? 30_000,
           pool: this.#pool,
           waited: this.#waited,
+          onBytes: (delta) => {
+            this.#received += delta;
+          },
           onWritten: () => this.#written(),
           onBatch: (bytes, offset) => this.#frontier.offer(bytes, offset),
           response: response?.response,

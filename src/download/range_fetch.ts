@@ -12,12 +12,12 @@
  */
 import { LodeError } from "../errors.ts";
 import { fetchSender, type SendRequest, transportError } from "./http_get.ts";
-import { BatchPool, writeBody } from "./part_body.ts";
+import { BATCH_BYTES, BatchPool, writeBody } from "./part_body.ts";
 import type { PartState } from "./resume_state.ts";
 import type { WaitClock } from "./wait_clock.ts";
 
 /** Batch buffers when the caller brings no pool. */
-const DEFAULT_POOL = new BatchPool(1024 * 1024);
+const DEFAULT_POOL = new BatchPool(BATCH_BYTES);
 
 /** Options of {@link fetchRange}. */
 export interface RangeFetchOptions {

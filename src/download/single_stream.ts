@@ -1,8 +1,8 @@
 /**
  * The fallback for origins that ignore ranges: the probe's `200` body is
- * streamed into the partial file and hashed as it lands. It cannot be resumed,
- * so a failure frees the partial and marks the error `single_stream` for the
- * caller to start over.
+ * streamed into the partial file in batches of {@link BATCH_BYTES} and hashed
+ * as it lands. It cannot be resumed, so a failure frees the partial and marks
+ * the error `single_stream` for the caller to start over.
  * @module
  */
 import { LodeError, toLodeError } from "../errors.ts";
@@ -10,6 +10,7 @@ import { HashingWriter } from "../store/hashing_writer.ts";
 import { checkDiskSpace } from "./disk_space.ts";
 import { transportError } from "./http_get.ts";
 import type { DownloadOptions, DownloadResult } from "./download_options.ts";
+import { BATCH_BYTES } from "./part_body.ts";
 import type { Probe } from "./probe.ts";
 
 /** The origin ignores ranges: one stream, hashed as it lands; retried from the start. */
@@ -41,7 +42,8 @@ export async function singleStream(
   options.onStart?.({ totalBytes: total, url: probe.url.href, resumedBytes: 0 });
   await Deno.mkdir(partialDir, { recursive: true });
   using out = await Deno.open(file, { write: true, create: true, truncate: true });
-  const writer = new HashingWriter(out);
+  // Small batches, as for ranges (part_body.ts): hashed and copied into the page cache while still in cache.
+  const writer = new HashingWriter(out, BATCH_BYTES);
   const limit = options.expectedBytes ?? total ?? undefined;
   try {
     try {

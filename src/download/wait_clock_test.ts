@@ -1,6 +1,6 @@
 /** WaitClock on an injected clock: pending reads count while pending, ended ones stay counted. */
 import assert from "node:assert/strict";
-import { WaitClock } from "./wait_clock.ts";
+import { threadRunQueueMs, WaitClock } from "./wait_clock.ts";
 
 Deno.test("WaitClock: a read still pending counts up to now; two pending reads count twice; an end is counted once", () => {
   let now = 1000;
@@ -19,4 +19,20 @@ Deno.test("WaitClock: a read still pending counts up to now; two pending reads c
   second();
   now += 100;
   assert.equal(clock.ms(), 75, "nothing pending: no more waiting");
+});
+
+Deno.test("WaitClock: the run-queue time comes from the injected reader; the thread's own is a count of ms", () => {
+  let queued = 5;
+  const clock = new WaitClock(() => 0, () => queued);
+  assert.equal(clock.runQueueMs(), 5);
+  queued = 12.5;
+  assert.equal(clock.runQueueMs(), 12.5);
+  const own = threadRunQueueMs();
+  assert.ok(Number.isFinite(own) && own >= 0, `threadRunQueueMs() = ${own}`);
+  if (Deno.build.os === "linux") {
+    // Busy work on this thread never lowers it.
+    let x = 0;
+    for (let i = 0; i < 1e6; i++) x += i;
+    assert.ok(threadRunQueueMs() >= own, String(x));
+  }
 });

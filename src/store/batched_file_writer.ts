@@ -16,8 +16,11 @@
  */
 import { writeAll } from "./atomic_write.ts";
 
-/** Default batch size: large enough for full-speed hashing, small enough for bounded memory. */
-export const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * Default batch size: the two buffers together fit a core's L2, so a batch is still in cache when it is hashed
+ * and when the kernel copies it into the page cache (larger batches are slower: docs/benchmarks.md).
+ */
+export const WRITE_BATCH_BYTES = 512 * 1024;
 
 /** Bytes written between background syncs. */
 const SYNC_EVERY_BYTES = 256 * 1024 * 1024;

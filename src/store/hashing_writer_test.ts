@@ -57,8 +57,8 @@ async function assertSameAsWhole(input: Uint8Array, chunks: Uint8Array[], label:
   assert.equal(out.sha256, createHash("sha256").update(input).digest("hex"), label);
 }
 
-Deno.test("HashingWriter: the default batch is 4 MiB", () => {
-  assert.equal(WRITE_BATCH_BYTES, 4 * 1024 * 1024);
+Deno.test("HashingWriter: the default batch is 512 KiB (two of them fit a core's L2)", () => {
+  assert.equal(WRITE_BATCH_BYTES, 512 * 1024);
 });
 
 Deno.test("HashingWriter: every chunk pattern gives the bytes and sha256 of the whole input", async () => {
