@@ -149,6 +149,7 @@ async function runScenario(
     seconds: [],
     rssKib: [],
     cpuS: [],
+    serverCpuS: [],
   }));
   // Warm-up (untimed): one TLS fetch (of the first MiB only when throttled).
   const range = throttle ? ["-r", "0-1048575"] : [];
@@ -158,11 +159,16 @@ async function runScenario(
       const dir = `${env.work}/run`;
       await Deno.mkdir(dir);
       await exec("sync", []);
+      const serverBefore = server.cpuSeconds();
       const { s, rss, cpu } = await runOnce(tool, target(dir), { time: env.time });
+      const serverCpu = server.cpuSeconds() - serverBefore;
       samples[i]!.seconds.push(s);
       samples[i]!.rssKib.push(rss);
       samples[i]!.cpuS!.push(cpu);
-      const shown = `${s.toFixed(3)} s  cpu ${cpu?.toFixed(2) ?? "-"} s  ${rss ?? "-"} KiB`;
+      samples[i]!.serverCpuS!.push(serverCpu);
+      const shown = `${s.toFixed(3)} s  cpu ${cpu?.toFixed(2) ?? "-"} s  nginx cpu ${
+        serverCpu.toFixed(2)
+      } s  ${rss ?? "-"} KiB`;
       console.error(`${kind} round ${round}/${options.runs}  ${tool.tool.padEnd(32)} ${shown}`);
       await Deno.remove(dir, { recursive: true });
     }
@@ -179,6 +185,14 @@ async function runScenario(
   for (const r of rows) console.log(`  ${r.tool.padEnd(32)} ${r.command}`);
   console.log("\n" + formatTable(rows) + "\n");
   for (const x of v) console.log(x.line);
+  const gib = sizeBytes / 2 ** 30;
+  for (const [i, t] of samples.entries()) {
+    const both = t.cpuS!.map((c, run) => c === null ? null : (c + t.serverCpuS![run]!) / gib);
+    const known = both.filter((x): x is number => x !== null).sort((a, b) => a - b);
+    if (known.length === 0) continue;
+    const median = known[Math.floor(known.length / 2)]!;
+    console.log(`  ${list[i]!.tool.padEnd(32)} client + nginx CPU per GiB: ${median.toFixed(2)} s (median)`);
+  }
   const json = {
     scenario: kind,
     nginx: server.version,
@@ -191,6 +205,7 @@ async function runScenario(
       seconds: samples[i]!.seconds,
       rss_kib: samples[i]!.rssKib,
       cpu_seconds: samples[i]!.cpuS,
+      server_cpu_seconds: samples[i]!.serverCpuS,
     })),
     ratios: Object.fromEntries(v.map((x) => [x.key, x.value])),
     ratio_lines: v.map((x) => x.line),

@@ -36,6 +36,8 @@ export interface ToolSamples {
   rssKib: (number | null)[];
   /** User + system CPU seconds per run, all processes of the command (null when unknown). */
   cpuS?: (number | null)[];
+  /** The server's (nginx's) user + system CPU seconds during each run. */
+  serverCpuS?: number[];
 }
 
 /** One row of the report. Ratios are of median wall times (above 1 = slower than the reference). */
