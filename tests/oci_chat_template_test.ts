@@ -87,6 +87,11 @@ Deno.test({
       await pullWithTemplate(w, "m/broken", "broken", "{% for m in messages %}");
       const args = ["--no-daemon", "--threads", "1", "--gpu", "off", "-n", "2", "-t", "0", "--json"];
 
+      // lode inspect names the stored template as the one in use (stories260K's GGUF has none).
+      const inspected = await w.lode(["inspect", "chatml"]);
+      assert.equal(inspected.code, 0, inspected.stderr);
+      assert.match(inspected.stdout, /^chat template +template\.jinja, stored with the model \(used\)$/m);
+
       // lode run: the stored template makes stories260K a chat model; the prompt is the ChatML layout.
       const chat = await w.lode(["run", "chatml", "Hi", ...args]);
       assert.equal(chat.code, 0, chat.stderr);

@@ -123,6 +123,17 @@ function fileRows(files: InspectFile[]): [string, string][] {
   ]);
 }
 
+/**
+ * Whether the GGUF carries a chat template (`yes`/`no`), or the stored template file that is used instead of
+ * the GGUF's (an OCI artifact's template layer).
+ */
+function chatTemplateText(e: InspectEvent): string {
+  const stored = (e.files ?? []).find((f) => f.role === "chat_template");
+  if (stored === undefined) return e.chat_template ? "yes" : "no";
+  const over = e.chat_template ? " instead of the GGUF's" : "";
+  return `${baseName(stored.filename)}, stored with the model (used${over})`;
+}
+
 /** 292.8K, 7.62B: a parameter count people read. */
 function formatCount(n: number): string {
   const units: [number, string][] = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
@@ -150,7 +161,7 @@ function inspectLines(e: InspectEvent): string[] {
     ["layers", opt(e.block_count)],
     ["attention heads", e.head_count === null ? "-" : `${e.head_count} (kv ${opt(e.head_count_kv)})`],
     ["vocabulary", opt(e.vocab_size)],
-    ["chat template", e.chat_template ? "yes" : "no"],
+    ["chat template", chatTemplateText(e)],
     ["tensors", String(e.tensor_count) + (e.split_count > 1 ? ` in ${e.split_count} files` : "")],
     [
       "tensor types",
