@@ -74,8 +74,8 @@ async function storedModel(
   pulledPath?: string,
 ): Promise<ModelFile> {
   const store = await ctx.store();
-  const path = pulledPath ?? await store.modelPathOf(name);
   const manifest = await store.getManifest(name);
+  const path = pulledPath ?? await store.checkedModelPath(manifest);
   const fileName = ownFileName(manifest, path);
   const template = await readChatTemplate(store.layout, manifest);
   return {

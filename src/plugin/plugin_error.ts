@@ -76,3 +76,26 @@ export function failedError(
   const extra = known ? {} : error.code === undefined ? {} : { plugin_code: error.code };
   return pluginError(code, plugin, hook, error.message, { ...error.details, ...extra, kind: error.kind });
 }
+
+/**
+ * `FRAME_TOO_LARGE` for a call to `plugin` whose line of `bytes` is longer than the `limit` the plugin reads
+ * (`large` when it listed `large_frames`): refused before it is sent.
+ */
+export function frameTooLarge(
+  plugin: string,
+  hook: string,
+  bytes: number,
+  limit: number,
+  large: boolean,
+): LodeError {
+  const why = large ? "" : " (it does not list the large_frames feature)";
+  return new LodeError(
+    "FRAME_TOO_LARGE",
+    `plugin ${plugin} (${hook}): the call is ${bytes} bytes, more than the ${limit} the plugin reads${why}`,
+    {
+      details: { plugin, hook, bytes, limit },
+      hint:
+        "Split the input into smaller calls (fewer or shorter texts), or use a plugin that lists large_frames.",
+    },
+  );
+}

@@ -27,7 +27,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { deniedError, failedError, pluginError } from "./plugin_error.ts";
+import { deniedError, failedError, frameTooLarge, pluginError } from "./plugin_error.ts";
 import { agreeHello, hostHello } from "./plugin_hello.ts";
 import {
   boundedLines,
@@ -189,7 +189,12 @@ export class PluginProcess {
     const id = this.#nextId++;
     const line = this.#line({ type: "call", id, hook, params });
     const limit = this.#frameLimit();
-    if (line.length > limit) return Promise.reject(this.#tooLarge(hook, line.length, limit));
+    if (line.length > limit) {
+      // Refused here, the process untouched: the plugin would stop reading at its limit.
+      return Promise.reject(
+        frameTooLarge(this.name, hook, line.length, limit, this.features.has("large_frames")),
+      );
+    }
     const timeoutMs = options.timeoutMs ?? this.#options.callTimeoutMs;
     return new Promise<unknown>((resolve, reject) => {
       const pending: Pending = { hook, resolve, reject, onProgress: options.onProgress, cancelled: false };
@@ -263,20 +268,6 @@ export class PluginProcess {
 
   #line(frame: HostFrame): Uint8Array {
     return this.#encoder.encode(JSON.stringify(frame) + "\n");
-  }
-
-  /** A call whose frame the plugin would refuse: refused here, the process untouched. */
-  #tooLarge(hook: string, bytes: number, limit: number): LodeError {
-    const why = this.features.has("large_frames") ? "" : " (it does not list the large_frames feature)";
-    return new LodeError(
-      "FRAME_TOO_LARGE",
-      `plugin ${this.name} (${hook}): the call is ${bytes} bytes, more than the ${limit} the plugin reads${why}`,
-      {
-        details: { plugin: this.name, hook, bytes, limit },
-        hint:
-          "Split the input into smaller calls (fewer or shorter texts), or use a plugin that lists large_frames.",
-      },
-    );
   }
 
   #write(line: Uint8Array): void {

@@ -151,7 +151,12 @@ export class ModelStore {
    * (llama.cpp finds shard 2… beside shard 1 by name). Every blob is checked to exist.
    */
   async modelPathOf(name: string): Promise<string> {
-    const manifest = await this.getManifest(name);
+    return await this.checkedModelPath(await this.getManifest(name));
+  }
+
+  /** {@link modelPathOf} for a manifest in hand: every blob checked to exist. */
+  async checkedModelPath(manifest: Manifest): Promise<string> {
+    const { name } = manifest;
     for (const hex of manifestBlobs(manifest)) {
       if (!(await this.hasBlob(hex))) {
         throw new LodeError(

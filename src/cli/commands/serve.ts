@@ -17,7 +17,7 @@ import { startDaemon } from "../../daemon/server/daemon.ts";
 import type { DaemonJobs } from "../../daemon/jobs/daemon_jobs.ts";
 import { prepareSocketDir } from "../../daemon/wire/socket_path.ts";
 import { resolve } from "node:path";
-import type { BackendPlugin, ModelLoad } from "../../daemon/router/plugin_models.ts";
+import type { BackendPlugin, StoredModel } from "../../daemon/router/plugin_models.ts";
 import type { ProvideModel } from "../../daemon/router/model_router.ts";
 import { lockfilePath, readLockfileIfPresent } from "../../lock/lockfile.ts";
 import type { ModelStore } from "../../store/model_store.ts";
@@ -82,25 +82,23 @@ async function backendPlugins(ctx: CommandContext, modelFiles: readonly string[]
   });
 }
 
-/** The own name of a single-file stored model's file (its path is its blob's, `…/data`). */
-async function storedFileName(store: ModelStore, model: string, path: string): Promise<string | undefined> {
-  try {
-    return ownFileName(await store.getManifest(model), path);
-  } catch {
-    return undefined; // not a stored model (a path given as is)
-  }
-}
-
-/** What a stored model brings to its load: its chat template file, when its manifest lists one. */
-async function storedModelLoad(store: ModelStore, model: string): Promise<ModelLoad> {
+/** What a stored model brings to its start: its file's own name and its chat template file (one manifest read). */
+async function storedModel(store: ModelStore, model: string, path: string): Promise<StoredModel> {
   let manifest;
   try {
     manifest = await store.readManifest(model);
   } catch {
     return {}; // not a stored model's name (a path given as is); the load itself says what is wrong
   }
-  const template = manifest === null ? undefined : await readChatTemplate(store.layout, manifest);
-  return template === undefined ? {} : { chatTemplate: template.text, chatTemplateName: template.name };
+  if (manifest === null) return {};
+  const fileName = ownFileName(manifest, path);
+  const template = await readChatTemplate(store.layout, manifest);
+  return {
+    ...(fileName === undefined ? {} : { fileName }),
+    ...(template === undefined
+      ? {}
+      : { load: { chatTemplate: template.text, chatTemplateName: template.name } }),
+  };
 }
 
 /**
@@ -159,9 +157,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     onLog: (model, line) => notice(`[${model}] ${line}`),
     // A backend plugin reads a stored model from the store's blobs (and a multi-file one's links): only those.
     backends: () => backendPlugins(ctx, [store.layout.blobsDir, `${store.layout.root}/links`]),
-    fileName: (model, path) => storedFileName(store, model, path),
     // A stored model's chat template file renders its chats, as in `lode run`.
-    modelLoad: (model) => storedModelLoad(store, model),
+    storedModel: (model, path) => storedModel(store, model, path),
   });
   const router = new ModelRouter({
     store,

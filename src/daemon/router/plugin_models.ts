@@ -51,21 +51,21 @@ export interface PluginModelsOptions {
   /** The backend plugins in the order they are asked; called for the first file that is not GGUF. */
   backends(): Promise<readonly BackendPlugin[]>;
   /**
-   * The own name of the file a model is served from, when its path does not end in it (a single-file
-   * model in the store is its blob, `…/data`): given to the plugins' probe and load. Default: none.
+   * What a stored model brings to its start, read once: the own name of the file it is served from when its
+   * path does not end in it (a single-file model in the store is its blob, `…/data`; given to the plugins'
+   * probe and load), and its load options besides the daemon's settings (its stored chat template file,
+   * `chatTemplate` and `chatTemplateName`, given to the runner and to the plugins). Default: nothing.
    */
-  fileName?: (model: string, path: string) => Promise<string | undefined>;
-  /**
-   * What a model brings to its load besides the daemon's settings: a stored model's chat template file
-   * (`chatTemplate`, `chatTemplateName`), given to the runner and to the plugins. Default: nothing.
-   */
-  modelLoad?: (model: string) => Promise<ModelLoad>;
+  storedModel?: (model: string, path: string) => Promise<StoredModel>;
   /** Bytes a GGUF model needs loaded (default `estimateRunnerBytes`). */
   estimate?: (path: string, load: RunnerLoadOptions) => Promise<number>;
 }
 
-/** The load options a model brings itself (see {@link PluginModelsOptions.modelLoad}). */
-export type ModelLoad = Pick<RunnerLoadOptions, "chatTemplate" | "chatTemplateName">;
+/** What a stored model brings to its start (see {@link PluginModelsOptions.storedModel}). */
+export interface StoredModel {
+  fileName?: string;
+  load?: Pick<RunnerLoadOptions, "chatTemplate" | "chatTemplateName">;
+}
 
 /** The router's `start` and `estimate` with backend plugins (see the module doc). */
 export function pluginModels(options: PluginModelsOptions): {
@@ -86,16 +86,15 @@ export function pluginModels(options: PluginModelsOptions): {
     pluginOf: (model) => plugins.get(model),
     async start(path, asked) {
       // The model's own load options (its stored chat template) join the daemon's.
-      const own = await options.modelLoad?.(asked.name);
-      const o = own === undefined ? asked : { ...asked, load: { ...asked.load, ...own } };
+      const stored = await options.storedModel?.(asked.name, path) ?? {};
+      const o = stored.load === undefined ? asked : { ...asked, load: { ...asked.load, ...stored.load } };
       const gguf = await probeGguf(path);
       plugins.delete(o.name);
       if (gguf.ok || !(await isFile(path))) return await runner(path, o);
       const backends = await options.backends();
       if (backends.length === 0) return await runner(path, o); // its load says why it cannot
       const reasons: Record<string, string> = { gguf: gguf.reason };
-      const fileName = await options.fileName?.(o.name, path);
-      const file = fileName === undefined ? {} : { fileName };
+      const file = stored.fileName === undefined ? {} : { fileName: stored.fileName };
       for (const plugin of backends) {
         // The plugin's process is shared: closing a model closes its session, never the process.
         const backend = pluginBackend(plugin.hooks, { plugin: plugin.name });
