@@ -258,6 +258,16 @@ if (import.meta.main) {
   const threads = values.threads!;
   const maxTokens = Number(values["max-tokens"]);
   const lines = Number(values.lines);
+  // The load of a `lode batch` or `lode run` in its own process: same threads and context for every row.
+  const inProcess = [
+    "--threads",
+    threads,
+    "--ctx-size",
+    values["ctx-size"]!,
+    "--no-daemon",
+    "--cpu-affinity",
+    "off",
+  ];
   try {
     const imported = await measured(["import", model, "--name", "bench"], env);
     if (imported.code !== 0) throw new Error(imported.stderr);
@@ -286,13 +296,7 @@ if (import.meta.main) {
         output,
         "-p",
         String(p),
-        "--threads",
-        threads,
-        "--ctx-size",
-        values["ctx-size"]!,
-        "--no-daemon",
-        "--cpu-affinity",
-        "off",
+        ...inProcess,
         "--json",
       ], env);
       if (r.code !== 0) {
@@ -348,13 +352,7 @@ if (import.meta.main) {
           String(maxTokens),
           "--temperature",
           "0",
-          "--threads",
-          threads,
-          "--ctx-size",
-          values["ctx-size"]!,
-          "--no-daemon",
-          "--cpu-affinity",
-          "off",
+          ...inProcess,
         ], env);
         if (r.code !== 0) throw new Error(`lode run failed: ${r.stderr}`);
         const done = r.stdout.split("\n").filter((l) =>
