@@ -12,6 +12,7 @@ import { startServe } from "./support/serve_process.ts";
 import { CHATML_TEMPLATE } from "../scripts/gen_gguf.ts";
 import { DaemonClient } from "../src/daemon/wire/client.ts";
 import { isLodeError } from "../src/errors.ts";
+import { freePort } from "./support/free_port.ts";
 
 const missing = await ociRegistryMissing();
 if (missing) console.log(`skipped: oci_chat_template_test.ts: ${missing}`);
@@ -47,12 +48,6 @@ function doneEvent(stdout: string): { usage: { promptTokens: number } } {
 }
 
 /** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** POST /v1/chat/completions of one user message "Hi" with `body`, once the HTTP front answers. */
 async function chatCompletion(

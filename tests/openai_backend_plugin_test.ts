@@ -15,16 +15,11 @@ import { type PluginManifest, readManifest } from "../src/plugin/manifest.ts";
 import { SupervisedPlugin } from "../src/plugin/plugin_supervisor.ts";
 import { remotePlugin } from "../src/plugin/remote_plugin.ts";
 import { type ServeProcess, startServe, storeWithStories } from "./support/serve_process.ts";
+import { freePort } from "./support/free_port.ts";
 
 const PLUGIN = fromFileUrl(new URL("../plugins/examples/openai_backend", import.meta.url));
 
 /** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** Resolves once `url` answers 200. */
 async function answers(url: string): Promise<void> {

@@ -11,16 +11,11 @@ import { writeChatModel } from "./support/chat_model.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { freePort } from "./support/free_port.ts";
 
 const PLUGIN = fileURLToPath(new URL("../plugins/examples/openai_backend", import.meta.url));
 
 /** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** Resolves once `url` answers 200. */
 async function answers(url: string): Promise<void> {

@@ -9,25 +9,10 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { type ServeProcess, startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { freePort, untilUp } from "./support/free_port.ts";
 
 const MODEL = "stories260K";
 type Batch = OpenAI.Batches.Batch;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function untilUp(url: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const ok = await fetch(`${url}/models`).then((r) => r.body?.cancel().then(() => r.ok)).catch(() => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 /** `n` chat requests, `custom_id` `r0`…, each asking for `maxTokens` tokens. */
 function chatLines(n: number, maxTokens: number, model = MODEL): string {

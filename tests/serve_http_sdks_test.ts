@@ -13,27 +13,12 @@ import { ChatOpenAI } from "@langchain/openai";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe, storeWithStories } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { freePort, untilUp } from "./support/free_port.ts";
 
 const MODEL = "stories260K";
 const PROMPT = "Once upon a time";
 const FLAG_ORIGIN = "https://app.example.com";
 const FILE_ORIGIN = "http://lan.example:8080";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function untilUp(url: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const ok = await fetch(`${url}/models`).then((r) => r.body?.cancel().then(() => r.ok)).catch(() => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not come up`);
-}
 
 /** Runs `body` against `lode serve --http` with `--allow-origin FLAG_ORIGIN` and `allow_origins: [FILE_ORIGIN]`. */
 async function withServe(body: (url: string) => Promise<void>): Promise<void> {

@@ -10,16 +10,11 @@ import { runLode } from "./support/lode_cli.ts";
 import { startServe, storeWithStories, STORIES_FILE, waitForSocket } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
 import { LineReader } from "./support/unix_socket.ts";
+import { freePort } from "./support/free_port.ts";
 
 const PROMPT = "Once upon a time";
 
 /** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

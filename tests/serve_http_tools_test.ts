@@ -20,6 +20,7 @@ import { writeChatModel } from "./support/chat_model.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { freePort } from "./support/free_port.ts";
 
 const MODEL = "chat";
 
@@ -41,13 +42,6 @@ const TIME: OpenAI.ChatCompletionFunctionTool = {
   type: "function",
   function: { name: "get_time", description: "The time now", parameters: { type: "object", properties: {} } },
 };
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
   for (let tries = 0; tries < 400; tries++) {

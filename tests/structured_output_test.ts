@@ -17,19 +17,13 @@ import { writeChatModel } from "./support/chat_model.ts";
 import { runLode } from "./support/lode_cli.ts";
 import { startServe } from "./support/serve_process.ts";
 import { withTempDir } from "./support/temp_dir.ts";
+import { freePort } from "./support/free_port.ts";
 
 const MODEL = "chat";
 /** Two conversations: at temperature 0 each gives one answer (deterministic), the two different ones. */
 const ASKS = ["Describe someone.", "Who is at the door?"].map((
   content,
 ) => [{ role: "user" as const, content }]);
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
