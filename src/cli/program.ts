@@ -283,12 +283,20 @@ const SPECS: CommandSpec[] = [
         value: "<duration>",
         description: "Batch API files and ended batches (openai/) created longer ago than this go",
       },
+      {
+        name: "jobs-older-than",
+        type: "string",
+        value: "<duration>",
+        description:
+          "records of jobs succeeded, failed or cancelled longer ago than this go (jobs/; interrupted ones stay)",
+      },
     ],
     examples: [
       "lode gc --dry-run",
       "lode gc --older-than 7d --quarantine --json",
       "lode gc --uploads-older-than 1d",
       "lode gc --batches-older-than 7d",
+      "lode gc --jobs-older-than 30d --dry-run",
     ],
   },
   {

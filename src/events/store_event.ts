@@ -4,15 +4,17 @@
  *
  * `lode gc` (the first three come from `src/store/gc.ts`, {@link GcEvent}):
  * - `collected`: one item removed — `kind` (`blob`, `partial`, `temp`,
- *   `quarantine`, `upload`; `batch` and `file` of the OpenAI Batch API), `path`, `bytes` on disk, `dry_run`
- *   (true: nothing was removed).
+ *   `quarantine`, `upload`; `batch` and `file` of the OpenAI Batch API; `job`, a job's directory), `path`,
+ *   `bytes` on disk, `dry_run` (true: nothing was removed).
  * - `skipped`: one item left — `reason` `locked` (another process holds its
- *   lock) or `recent` (written within `--older-than`), `last_write` (ISO time).
+ *   lock, for a job its claim) or `recent` (written within `--older-than`), `last_write` (ISO time; a
+ *   job's `finished_at`).
  * - `problem`: a manifest that does not parse (gc keeps every blob it names):
  *   the error's `code`, `message`, `hint`, `details`, as every error event has them.
  * - `gc_done`: the totals — `removed`, `bytes_freed` (disk blocks),
  *   `skipped_locked`, `kept_recent`, `quarantine_kept {items, bytes}`,
- *   `verified_records_pruned`, `older_than_ms`, `dry_run`.
+ *   `verified_records_pruned`, `older_than_ms`, `batches_older_than_ms`, `jobs_older_than_ms`,
+ *   `jobs_removed`, `dry_run`.
  *
  * `lode export` / `lode import`:
  * - `bundle_blob`: one blob written to or read from a bundle — `sha256`,
@@ -53,7 +55,7 @@ import { PushBlobEvent, PushedEvent, PushProgressEvent, PushStartedEvent } from 
 const count = z.number().int().nonnegative();
 
 /** What gc removes. */
-export const GcKind = z.enum(["blob", "partial", "temp", "quarantine", "upload", "batch", "file"]);
+export const GcKind = z.enum(["blob", "partial", "temp", "quarantine", "upload", "batch", "file", "job"]);
 export type GcKind = z.infer<typeof GcKind>;
 
 export const CollectedEvent = z.object({
@@ -99,6 +101,10 @@ export const GcDoneEvent = z.object({
   older_than_ms: count,
   /** `--batches-older-than`; null when not given (only expired files of the Batch API went). */
   batches_older_than_ms: count.nullable().optional(),
+  /** `--jobs-older-than`; null when not given (no job record went). */
+  jobs_older_than_ms: count.nullable().optional(),
+  /** Job directories removed (or that would be), counted in `removed` too. */
+  jobs_removed: count.optional(),
 });
 export type GcDoneEvent = z.infer<typeof GcDoneEvent>;
 

@@ -1,8 +1,10 @@
 /**
  * `lode gc [--dry-run] [--older-than DURATION] [--quarantine] [--uploads-older-than DURATION]
- * [--batches-older-than DURATION]`: remove unreferenced blobs, stale partial downloads and upload records of
- * pushes never finished, skipping anything a running lode process holds; the Batch API's expired files, and
- * with `--batches-older-than` its files and ended batches older than that; report the bytes freed.
+ * [--batches-older-than DURATION] [--jobs-older-than DURATION]`: remove unreferenced blobs, stale partial
+ * downloads and upload records of pushes never finished, skipping anything a running lode process holds; the
+ * Batch API's expired files, and with `--batches-older-than` its files and ended batches older than that;
+ * with `--jobs-older-than` the records of jobs finished longer ago than that (src/jobs/job_gc.ts), except the
+ * jobs of the batches left; report the bytes freed.
  * @module
  */
 import type { GcDoneEvent } from "../../events/store_event.ts";
@@ -19,6 +21,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const uploadsOlderThanMs = parseDuration(parsed.options.uploadsOlderThan as string);
   const batchesOlderThan = parsed.options.batchesOlderThan as string | undefined;
   const batchesOlderThanMs = batchesOlderThan === undefined ? undefined : parseDuration(batchesOlderThan);
+  const jobsOlderThan = parsed.options.jobsOlderThan as string | undefined;
+  const jobsOlderThanMs = jobsOlderThan === undefined ? undefined : parseDuration(jobsOlderThan);
   const dryRun = parsed.options.dryRun === true;
   const store = await ctx.store();
   const line = (verb: string, e: { kind: string; bytes: number; path: string }, why = "") =>
@@ -47,6 +51,20 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   });
   s.removed += batches.removed;
   s.bytesFreed += batches.bytesFreed;
+  let jobsRemoved = 0;
+  if (jobsOlderThanMs !== undefined) {
+    const { collectJobs } = await import("../../jobs/job_gc.ts");
+    const jobs = await collectJobs(store.layout.root, {
+      olderThanMs: jobsOlderThanMs,
+      dryRun,
+      keep: batches.jobsKept,
+      onEvent,
+    });
+    jobsRemoved = jobs.removed;
+    s.removed += jobs.removed;
+    s.bytesFreed += jobs.bytesFreed;
+    s.skippedLocked += jobs.skippedLocked;
+  }
   const done: GcDoneEvent = {
     event: "gc_done",
     dry_run: s.dryRun,
@@ -58,6 +76,8 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
     verified_records_pruned: s.verifiedRecordsPruned,
     older_than_ms: olderThanMs,
     batches_older_than_ms: batchesOlderThanMs ?? null,
+    jobs_older_than_ms: jobsOlderThanMs ?? null,
+    jobs_removed: jobsRemoved,
   };
   ctx.emit("store", done);
   const parts = [
@@ -65,6 +85,11 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
       s.removed === 1 ? "" : "s"
     })`,
   ];
+  if (jobsOlderThanMs !== undefined) {
+    parts.push(
+      `${jobsRemoved} job record${jobsRemoved === 1 ? "" : "s"} ${s.dryRun ? "would be " : ""}removed`,
+    );
+  }
   if (s.skippedLocked > 0) parts.push(`${s.skippedLocked} in use by another lode process, skipped`);
   if (s.keptRecent > 0) {
     parts.push(`${s.keptRecent} written in the last ${formatDuration(olderThanMs)}, kept`);

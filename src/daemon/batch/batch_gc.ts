@@ -34,11 +34,19 @@ export interface BatchGcOptions {
   onEvent?: (event: GcEvent) => void;
 }
 
+/** What {@link collectBatches} did. */
+export interface BatchGcSummary {
+  removed: number;
+  bytesFreed: number;
+  /** The job ids of the batches left (with `dryRun`, those that would be): gc keeps these jobs. */
+  jobsKept: Set<string>;
+}
+
 /** Removes what {@link BatchGcOptions} says (see the module doc); the count and bytes removed. */
 export async function collectBatches(
   storeRoot: string,
   options: BatchGcOptions = {},
-): Promise<{ removed: number; bytesFreed: number }> {
+): Promise<BatchGcSummary> {
   const batches = new BatchStore(storeRoot);
   const files = new FileStore(storeRoot);
   const jobs = new JobRecords(storeRoot);
@@ -47,7 +55,7 @@ export async function collectBatches(
   const old = (createdAt: number) =>
     options.olderThanMs !== undefined && now - createdAt * 1000 > options.olderThanMs;
   const dryRun = options.dryRun === true;
-  const totals = { removed: 0, bytesFreed: 0 };
+  const totals: BatchGcSummary = { removed: 0, bytesFreed: 0, jobsKept: new Set() };
   const collected = (kind: "batch" | "file", path: string, bytes: number) => {
     totals.removed++;
     totals.bytesFreed += bytes;
@@ -66,11 +74,18 @@ export async function collectBatches(
   /** Files a batch not ended still needs: its input, and its output and error files. */
   const needed = new Set<string>();
   for (const record of await batches.list()) {
+    const keep = () => {
+      if (record.job_id !== null) totals.jobsKept.add(record.job_id);
+    };
     if (!await ended(record)) {
       needed.add(record.input_file_id).add(record.output_file).add(record.error_file);
+      keep();
       continue;
     }
-    if (!old(record.created_at)) continue;
+    if (!old(record.created_at)) {
+      keep();
+      continue;
+    }
     let bytes = 0;
     for (const id of [record.output_file, record.error_file]) {
       bytes += await sizeOf(files.dataPath(id));

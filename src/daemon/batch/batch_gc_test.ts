@@ -83,11 +83,20 @@ Deno.test("collectBatches: expired files always; old files and ended batches wit
       onEvent: (e) => events.push(e),
     });
     assert.equal(dry.removed, 4);
+    assert.deepEqual(
+      [...dry.jobsKept],
+      [job.id],
+      "the running batch's job is kept; the ended batch has none",
+    );
     assert.ok(events.every((e) => e.event === "collected" && e.dry_run));
     assert.equal((await files.list()).length, 6);
 
     // Without a threshold: only the expired file (the running batch's expired input stays).
-    assert.deepEqual(await collectBatches(root, {}), { removed: 1, bytesFreed: 3 });
+    assert.deepEqual(await collectBatches(root, {}), {
+      removed: 1,
+      bytesFreed: 3,
+      jobsKept: new Set([job.id]),
+    });
     assert.equal(await files.has(expired.id), false);
     assert.equal(await files.has(runningInput.id), true);
 
@@ -97,6 +106,7 @@ Deno.test("collectBatches: expired files always; old files and ended batches wit
       onEvent: (e) => e.event === "collected" && gone.push(`${e.kind} ${e.path.split("/").at(-1)}`),
     });
     assert.equal(r.removed, 3);
+    assert.deepEqual([...r.jobsKept], [job.id]);
     assert.ok(r.bytesFreed >= 9, "the batch's output counted with it");
     assert.deepEqual(
       gone.sort(),
