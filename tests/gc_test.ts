@@ -112,3 +112,121 @@ Deno.test("gc --batches-older-than removes the Batch API's old files and ended b
     await Deno.remove(store, { recursive: true });
   }
 });
+
+Deno.test("gc --jobs-older-than removes old finished jobs and their index lines; lode job ls no longer lists them", async () => {
+  const { JobRecords } = await import("../src/jobs/job_record.ts");
+  const { planJob } = await import("../src/jobs/job_plan.ts");
+  const { parseJobSpec } = await import("../src/jobs/job_spec.ts");
+  const { BatchStore, newBatchId } = await import("../src/daemon/batch/batch_store.ts");
+  const { newFileId } = await import("../src/daemon/batch/file_store.ts");
+  const store = await Deno.makeTempDir({ prefix: "lode-gc-jobs-" });
+  const DAY = 86_400_000;
+  try {
+    const records = new JobRecords(store);
+    const job = async (state: "succeeded" | "failed" | "cancelled" | "running", daysAgo: number) => {
+      const at = new Date(Date.now() - daysAgo * DAY);
+      const created = await records.create(
+        planJob(parseJobSpec("model-validate-bundle", { model: "m" })),
+        store,
+        at,
+      );
+      // "running" from a process that is gone: interrupted.
+      const dead = state === "running" ? { pid: 0, pid_start: "1" } : {};
+      const record = {
+        ...created,
+        ...dead,
+        state,
+        finished_at: state === "running" ? null : at.toISOString(),
+      };
+      await records.write(record);
+      await Deno.writeTextFile(`${records.jobDir(record.id)}/output.txt`, "x".repeat(3000));
+      return record.id;
+    };
+    const old = [await job("succeeded", 40), await job("failed", 35), await job("cancelled", 31)];
+    const recent = await job("succeeded", 2);
+    const interrupted = await job("running", 40);
+    // An old finished job a Batch API batch still names: kept with the batch.
+    const ofBatch = await job("succeeded", 40);
+    await new BatchStore(store).write({
+      id: newBatchId(),
+      input_file_id: newFileId(),
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+      metadata: null,
+      model: "m",
+      created_at: Math.floor(Date.now() / 1000),
+      total: 1,
+      job_id: ofBatch,
+      output_file: newFileId(),
+      error_file: newFileId(),
+      errors: null,
+      cancelling_at: null,
+      expired_at: null,
+      finalized: null,
+      usage: null,
+      output_expires_after_seconds: null,
+    });
+    const all = [...old, recent, interrupted, ofBatch].sort();
+    const listed = async () => {
+      const ls = await runLode(["job", "ls", "--json"], { store });
+      assert.equal(ls.code, 0, ls.stderr);
+      return ls.events.map((e) => e.id as string).sort();
+    };
+    assert.deepEqual(await listed(), all);
+
+    const plain = await runLode(["gc", "--json"], { store });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(
+      !storeEvents(plain.stdout).some((e) => e.event === "collected"),
+      "no job goes without the flag",
+    );
+    assert.equal(
+      storeEvents(plain.stdout).at(-1)!.event === "gc_done" && plain.events.at(-1)!.jobs_older_than_ms,
+      null,
+    );
+    const bad = await runLode(["gc", "--jobs-older-than", "a month"], { store });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /error\[USAGE\]: "a month" is not a duration/);
+
+    const index = await Deno.readTextFile(`${store}/jobs/index.ndjson`);
+    const dry = await runLode(["gc", "--jobs-older-than", "30d", "--dry-run", "--json"], { store });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.equal(await Deno.readTextFile(`${store}/jobs/index.ndjson`), index, "a dry run changes nothing");
+    assert.deepEqual(await listed(), all);
+    const real = await runLode(["gc", "--jobs-older-than", "30d", "--json"], { store });
+    assert.equal(real.code, 0, real.stderr);
+    for (const [r, dryRun] of [[dry, true], [real, false]] as const) {
+      const events = storeEvents(r.stdout);
+      const collected = events.filter((e) => e.event === "collected");
+      assert.deepEqual(
+        collected.map((e) => [e.kind, e.path, e.dry_run]),
+        old.map((id) => ["job", `${store}/jobs/${id}`, dryRun]),
+      );
+      assert.ok(collected.every((e) => e.bytes >= 3000));
+      const done = events.at(-1)!;
+      assert.ok(done.event === "gc_done");
+      assert.equal(done.removed, 3);
+      assert.equal(done.jobs_removed, 3);
+      assert.equal(done.jobs_older_than_ms, 30 * DAY);
+      assert.equal(done.bytes_freed, collected.reduce((n, e) => n + e.bytes, 0));
+    }
+    const kept = [recent, interrupted, ofBatch].sort();
+    assert.deepEqual(await listed(), kept);
+    // The index: compact, one line per job left.
+    const lines = (await Deno.readTextFile(`${store}/jobs/index.ndjson`)).trim().split("\n");
+    assert.deepEqual(lines.map((l) => JSON.parse(l).id).sort(), kept);
+    assert.deepEqual(
+      [...Deno.readDirSync(`${store}/jobs`)].map((e) => e.name).sort(),
+      [...kept, "index.ndjson"].sort(),
+    );
+
+    const text = await runLode(["gc", "--jobs-older-than", "1d", "--dry-run"], { store });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^would free .* \(1 item\); 1 job record would be removed\n$/);
+    assert.match(text.stderr, new RegExp(`would remove +job .* ${store}/jobs/${recent}\\n`));
+    const gone = await runLode(["job", "show", old[0]!], { store });
+    assert.match(gone.stderr, /JOB_NOT_FOUND/);
+  } finally {
+    await Deno.remove(store, { recursive: true });
+  }
+});
