@@ -79,6 +79,7 @@ export const NEEDS_PROCESSES: readonly string[] = [
   "src/inference/llama_cpp_tools_test.ts",
   "src/inference/memory_preflight_test.ts",
   // Reads /proc/<pid>/stat (Deno grants it only with every permission) and runs programs as jobs.
+  "src/jobs/job_gc_test.ts",
   "src/jobs/job_record_test.ts",
   "src/jobs/job_runner_test.ts",
   // Start plugin processes (deno run with a plugin's sandbox flags, an executable plugin).
