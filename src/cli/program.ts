@@ -254,7 +254,7 @@ const SPECS: CommandSpec[] = [
   {
     name: "gc",
     summary:
-      "remove blobs no model uses, stale partial downloads and push upload records; report the bytes freed",
+      "remove blobs no model uses, stale partials and push records (old batches and jobs when asked); report the bytes freed",
     args: [],
     options: [
       { name: "dry-run", short: "n", type: "boolean", description: "change nothing; list what would go" },

@@ -133,3 +133,28 @@ Deno.test("collectJobs: a job whose claim is held is skipped; a .gc- leftover is
     assert.deepEqual(await records.list(), []);
   });
 });
+
+Deno.test("collectJobs while listings run: every listing succeeds, each job listed whole or not at all", async () => {
+  await withTempDir(async (root) => {
+    const records = new JobRecords(root);
+    const ids = [];
+    for (let i = 0; i < 40; i++) ids.push((await job(records, i % 2 ? "failed" : "succeeded", 40)).id);
+    // Half the index lost: those jobs are listed from their records.
+    const lines = (await Deno.readTextFile(indexPath(records.dir))).split("\n");
+    await Deno.writeTextFile(indexPath(records.dir), lines.slice(0, lines.length / 2).join("\n") + "\n");
+    let done = false;
+    const gc = collectJobs(root, { olderThanMs: DAY }).finally(() => done = true);
+    let listings = 0;
+    while (!done) {
+      for (const s of await records.list()) {
+        assert.ok(ids.includes(s.id));
+        assert.ok(s.state === "succeeded" || s.state === "failed");
+      }
+      listings++;
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    assert.equal((await gc).removed, 40);
+    assert.ok(listings > 0);
+    assert.deepEqual(await records.list(), []);
+  });
+});
