@@ -21,7 +21,7 @@ import { JobRecords } from "../../jobs/job_record.ts";
 import { joinPath } from "../../path.ts";
 import { fingerprintPath } from "./batch_fingerprint.ts";
 import { type BatchRecord, BatchStore } from "./batch_store.ts";
-import { FileStore } from "./file_store.ts";
+import { fileExpired, FileStore } from "./file_store.ts";
 
 /** Options of {@link collectBatches}. */
 export interface BatchGcOptions {
@@ -97,8 +97,7 @@ export async function collectBatches(
   }
   for (const file of await files.list()) {
     if (needed.has(file.id)) continue;
-    const expired = file.expires_at !== null && file.expires_at <= nowSeconds;
-    if (!expired && !old(file.created_at)) continue;
+    if (!fileExpired(file, nowSeconds) && !old(file.created_at)) continue;
     const bytes = await sizeOf(files.dataPath(file.id));
     if (!dryRun) await removeFile(files, file.id);
     collected("file", files.dataPath(file.id), bytes);

@@ -36,7 +36,7 @@ import type { DaemonJobs } from "../jobs/daemon_jobs.ts";
 import { type BatchObject, batchObject, batchStatus, batchUsage, WINDOW_SECONDS } from "./batch_object.ts";
 import { checkBatchInput } from "./batch_input_check.ts";
 import { type BatchRecord, BatchStore, newBatchId } from "./batch_store.ts";
-import { type FileStore, newFileId, noSuchFile } from "./file_store.ts";
+import { fileExpired, type FileStore, newFileId, noSuchFile } from "./file_store.ts";
 import { type ListPage, listPage } from "./list_page.ts";
 import { batchCreateParams } from "./batch_params.ts";
 import { HttpRefusal } from "../openai/openai_responses.ts";
@@ -101,7 +101,7 @@ export class BatchService {
     }
     const now = Math.floor(this.#now() / 1000);
     for (const file of await this.#o.files.list()) {
-      if (file.expires_at === null || file.expires_at > now) continue;
+      if (!fileExpired(file, now)) continue;
       try {
         if (await this.usedBy(file.id) !== null) continue;
         await this.#o.files.delete(file.id);
@@ -118,6 +118,8 @@ export class BatchService {
     const input = await this.#o.files.get(params.input_file_id).catch((e) => {
       throw isLodeError(e, "FILE_NOT_FOUND") ? noSuchFile(params.input_file_id, "input_file_id") : e;
     });
+    // Past its expires_at a file is gone to the API, whether or not the sweep has deleted it yet.
+    if (fileExpired(input, Math.floor(this.#now() / 1000))) throw noSuchFile(input.id, "input_file_id");
     if (input.purpose !== "batch") {
       throw new LodeError("BAD_REQUEST", `the file ${input.id} has purpose ${input.purpose}, not batch`, {
         details: { field: "input_file_id" },

@@ -96,6 +96,7 @@ export function createBatchApi(o: {
   const files = new FilesApi({
     files: store,
     usedBy: (id) => service.usedBy(id),
+    ...(o.clock ? { clock: o.clock } : {}),
     ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
   });
   const batches = new BatchesApi({ service, maxBodyBytes: o.maxBodyBytes ?? 4 * 1024 * 1024 });

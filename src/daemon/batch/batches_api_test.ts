@@ -245,11 +245,19 @@ Deno.test("a sweep (on a clock the test moves) expires a batch past its window a
       output_expires_after: { anchor: "created_at", seconds: 7200 },
     });
 
-    // An hour on: the loose file goes; the input of the running batch stays until it ends.
+    // An hour on, before any sweep: both files with an expires_at are gone to the API — not listed, not
+    // retrieved, their content not served, no batch made of them.
     now += 3601 * 1000;
+    for (const gone of [loose.id, input.id]) {
+      assert.equal((await apiError(client.files.retrieve(gone))).status, 404);
+      assert.equal((await apiError(client.files.content(gone))).status, 404);
+    }
+    assert.deepEqual((await client.files.list()).data.map((f) => f.id), [kept.id]);
+    assert.equal((await apiError(client.batches.create({ ...params, input_file_id: loose.id }))).status, 404);
+    // The sweep deletes the loose file; the running batch's input stays on disk until the batch ends.
     await api.start();
-    assert.equal((await apiError(client.files.retrieve(loose.id))).status, 404);
-    assert.equal((await client.files.retrieve(input.id)).id, input.id);
+    assert.equal(await exists(`${root}/openai/files/${loose.id}.data`), false);
+    assert.equal(await exists(`${root}/openai/files/${input.id}.data`), true);
     assert.equal((await client.files.retrieve(kept.id)).id, kept.id);
 
     // A day on: the sweep alone (no retrieve) marks the batch expired and stops its job.
@@ -262,7 +270,11 @@ Deno.test("a sweep (on a clock the test moves) expires a batch past its window a
     assert.equal(expired.expires_at, batch.created_at + 24 * 3600);
     // Ended: its expired input goes at the next sweep; the file without expires_at stays.
     await api.start();
-    assert.equal((await apiError(client.files.retrieve(input.id))).status, 404);
+    assert.equal(await exists(`${root}/openai/files/${input.id}.data`), false);
     assert.equal((await client.files.retrieve(kept.id)).id, kept.id);
   }, { effects: { batch: waitForCancel }, clock: () => now });
 });
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}

@@ -64,6 +64,11 @@ export function noSuchFile(id: string, param = "file_id"): LodeError {
   });
 }
 
+/** True when `file` has an `expires_at` at or before `nowSeconds` (Unix seconds): to the API, it is gone. */
+export function fileExpired(file: FileObject, nowSeconds: number): boolean {
+  return file.expires_at !== null && file.expires_at <= nowSeconds;
+}
+
 /** The shortest and longest time a file may be given before it expires, in seconds (OpenAI's): an hour, 30 days. */
 export const EXPIRES_AFTER_SECONDS = { min: 3600, max: 30 * 24 * 3600 } as const;
 

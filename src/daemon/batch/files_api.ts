@@ -18,7 +18,14 @@
  * @module
  */
 import { LodeError } from "../../errors.ts";
-import { EXPIRES_AFTER_SECONDS, type FileObject, type FileStore, fileTooLarge } from "./file_store.ts";
+import {
+  EXPIRES_AFTER_SECONDS,
+  fileExpired,
+  type FileObject,
+  type FileStore,
+  fileTooLarge,
+  noSuchFile,
+} from "./file_store.ts";
 import { badForm, readMultipart } from "./multipart.ts";
 import { pathSegments } from "../openai/http_intake.ts";
 import { json, methodNotAllowed } from "../openai/openai_responses.ts";
@@ -35,6 +42,8 @@ export interface FilesApiOptions {
   maxFileBytes?: number;
   /** The unfinished batch reading file `id`, if any (such a file is not deleted). */
   usedBy?: (id: string) => Promise<string | null>;
+  /** Wall clock in milliseconds (a file past its `expires_at` is gone). Default `Date.now`. */
+  clock?: () => number;
 }
 
 /** `/v1/files` and below (see the module doc). */
@@ -57,12 +66,13 @@ export class FilesApi {
     }
     const id = rest[0]!;
     if (rest.length === 1) {
-      if (req.method === "GET") return json(200, await this.#o.files.get(id));
+      if (req.method === "GET") return json(200, await this.#live(id));
       if (req.method === "DELETE") return json(200, await this.#delete(id));
       return methodNotAllowed("GET, DELETE", path);
     }
     if (rest.length === 2 && rest[1] === "content") {
       if (req.method !== "GET") return methodNotAllowed("GET", path);
+      await this.#live(id);
       const { object, file } = await this.#o.files.open(id);
       return new Response(file.readable, {
         headers: {
@@ -124,12 +134,29 @@ export class FilesApi {
 
   async #list(query: URLSearchParams): Promise<unknown> {
     const purpose = query.get("purpose");
-    const all = (await this.#o.files.list()).filter((f) => purpose === null || f.purpose === purpose);
+    const now = this.#nowSeconds();
+    const all = (await this.#o.files.list()).filter((f) =>
+      (purpose === null || f.purpose === purpose) && !fileExpired(f, now)
+    );
     return listPage(all, query, { defaultLimit: 10_000, maxLimit: 10_000, defaultOrder: "desc" });
   }
 
+  /**
+   * The object of file `id`; `FILE_NOT_FOUND` when there is none or it is past its `expires_at` (its bytes
+   * wait for the daemon's next sweep, or for the end of the batch reading them).
+   */
+  async #live(id: string): Promise<FileObject> {
+    const object = await this.#o.files.get(id);
+    if (fileExpired(object, this.#nowSeconds())) throw noSuchFile(id);
+    return object;
+  }
+
+  #nowSeconds(): number {
+    return Math.floor((this.#o.clock ?? Date.now)() / 1000);
+  }
+
   async #delete(id: string): Promise<{ id: string; object: "file"; deleted: true }> {
-    await this.#o.files.get(id);
+    await this.#live(id);
     const batch = await this.#o.usedBy?.(id) ?? null;
     if (batch !== null) {
       throw new LodeError(
