@@ -15,8 +15,10 @@
  * ```sh
  * deno run -A scripts/bench_batch.ts [--lines 64] [--max-tokens 64] [--parallel 1,2,4,8,16,32,64] [--threads N]
  *   [--daemon 1,16] [--ctx-size 256] [--lines-run 8] [--params 100M] [--tensor-type f16] [--model FILE]
- *   [--out FILE.json]
+ *   [--rounds 1] [--out FILE.json]
  * ```
+ * `--rounds N` runs the `--parallel` settings N times in turn (each round a fresh output file) and reports
+ * each setting's median round, and every round's ratio to the first setting.
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -211,6 +213,47 @@ async function daemonBatch(
   }
 }
 
+/** Requests whose answer in `got` is not the one in `reference`. */
+function differingAnswers(reference: Map<string, string>, got: Map<string, string>): number {
+  return [...reference.keys()].filter((id) => reference.get(id) !== got.get(id)).length;
+}
+
+/** The sample of median tokens per second (the upper one of an even count). */
+export function medianSample(samples: BatchSample[]): BatchSample {
+  const sorted = [...samples].sort((a, b) => a.tokensPerSecond - b.tokensPerSecond);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** `lode batch INPUT -p p` in its own process (`inProcess`: threads, context, no daemon). */
+async function inProcessBatch(
+  p: number,
+  o: { env: Record<string, string>; input: string; output: string; inProcess: string[] },
+): Promise<BatchSample> {
+  const r = await measured(
+    ["batch", o.input, "-m", "bench", "-o", o.output, "-p", String(p), ...o.inProcess, "--json"],
+    o.env,
+  );
+  if (r.code !== 0) {
+    throw new Error(`lode batch --parallel ${p} failed: ${r.stderr}\n${r.stdout.slice(-2000)}`);
+  }
+  const record = r.stdout.split("\n").filter((l) => l.includes('"event":"job"')).map((l) => JSON.parse(l)).at(
+    -1,
+  );
+  const result = record.result as { generated_tokens: number; tokens_per_second: number; total: number };
+  return {
+    setting: `--parallel ${p}`,
+    requests: result.total,
+    generatedTokens: result.generated_tokens,
+    tokensPerSecond: result.tokens_per_second,
+    wallMs: r.wallMs,
+    cpuS: r.cpuS,
+    tokensPerCpuS: result.generated_tokens / r.cpuS,
+    msPerRequest: r.wallMs / result.total,
+    peakRssMiB: r.peakKiB / 1024,
+    differing: null,
+  };
+}
+
 /** Formats the samples as a table. */
 export function formatSamples(samples: BatchSample[]): string {
   const base = samples.find((s) => s.setting === "--parallel 1");
@@ -248,6 +291,7 @@ if (import.meta.main) {
       params: { type: "string", default: "100M" },
       "tensor-type": { type: "string", default: "f16" },
       model: { type: "string" },
+      rounds: { type: "string", default: "1" },
       out: { type: "string" },
     },
   });
@@ -284,54 +328,37 @@ if (import.meta.main) {
     );
     const samples: BatchSample[] = [];
     let reference: Map<string, string> | undefined;
-    for (const p of values.parallel!.split(",").map(Number)) {
-      const output = `${dir}/out-${p}.jsonl`;
-      log(`lode batch --parallel ${p} …`);
-      const r = await measured([
-        "batch",
-        input,
-        "-m",
-        "bench",
-        "-o",
-        output,
-        "-p",
-        String(p),
-        ...inProcess,
-        "--json",
-      ], env);
-      if (r.code !== 0) {
-        throw new Error(`lode batch --parallel ${p} failed: ${r.stderr}\n${r.stdout.slice(-2000)}`);
+    const settings = values.parallel!.split(",").map(Number);
+    const rounds = Number(values.rounds);
+    // Rounds alternate the settings, so a change in the machine's load reaches every setting alike.
+    const byRound: BatchSample[][] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const row: BatchSample[] = [];
+      for (const p of settings) {
+        const output = `${dir}/out-${p}-${round}.jsonl`;
+        log(`lode batch --parallel ${p}${rounds > 1 ? ` (round ${round} of ${rounds})` : ""} …`);
+        const sample = await inProcessBatch(p, { env, input, output, inProcess });
+        const got = answers(output);
+        sample.differing = reference === undefined ? null : differingAnswers(reference, got);
+        reference ??= got;
+        row.push(sample);
+        log(formatSamples([sample]));
       }
-      const record = r.stdout.split("\n").filter((l) => l.includes('"event":"job"')).map((l) => JSON.parse(l))
-        .at(-1);
-      const result = record.result as { generated_tokens: number; tokens_per_second: number; total: number };
-      const got = answers(output);
-      const differing = reference === undefined
-        ? null
-        : [...reference.keys()].filter((id) => reference!.get(id) !== got.get(id)).length;
-      reference ??= got;
-      samples.push({
-        setting: `--parallel ${p}`,
-        requests: result.total,
-        generatedTokens: result.generated_tokens,
-        tokensPerSecond: result.tokens_per_second,
-        wallMs: r.wallMs,
-        cpuS: r.cpuS,
-        tokensPerCpuS: result.generated_tokens / r.cpuS,
-        msPerRequest: r.wallMs / result.total,
-        peakRssMiB: r.peakKiB / 1024,
-        differing,
-      });
-      log(formatSamples(samples.slice(-1)));
+      byRound.push(row);
+    }
+    samples.push(...settings.map((_, i) => medianSample(byRound.map((row) => row[i]!))));
+    if (rounds > 1) {
+      for (const [i, p] of settings.entries()) {
+        const ratios = byRound.map((row) => (row[i]!.tokensPerSecond / row[0]!.tokensPerSecond).toFixed(2));
+        console.log(`--parallel ${p} against --parallel ${settings[0]}, by round: ${ratios.join(", ")}`);
+      }
     }
     for (const p of values.daemon!.split(",").filter((v) => v !== "").map(Number)) {
       log(`lode serve --parallel ${p}, lode batch -p ${p} through it …`);
       const output = `${dir}/out-daemon-${p}.jsonl`;
       const sample = await daemonBatch(p, { dir, env, input, output, threads, ctxSize: values["ctx-size"]! });
       const got = answers(output);
-      sample.differing = reference === undefined
-        ? null
-        : [...reference.keys()].filter((id) => reference!.get(id) !== got.get(id)).length;
+      sample.differing = reference === undefined ? null : differingAnswers(reference, got);
       samples.push(sample);
       log(formatSamples(samples.slice(-1)));
     }
