@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { makeTestCa } from "./support/test_ca.ts";
 import { startOrigin } from "./support/origin.ts";
 import { finish, listTree, runLode, spawnLode, storeEvents } from "./support/lode_cli.ts";
+import { batchRecord } from "./support/batch_record.ts";
 
 const FIXTURE = new URL("./fixtures/stories260K.gguf", import.meta.url).pathname;
 const SHA = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
@@ -117,8 +118,7 @@ Deno.test("gc --jobs-older-than removes old finished jobs and their index lines;
   const { JobRecords } = await import("../src/jobs/job_record.ts");
   const { planJob } = await import("../src/jobs/job_plan.ts");
   const { parseJobSpec } = await import("../src/jobs/job_spec.ts");
-  const { BatchStore, newBatchId } = await import("../src/daemon/batch/batch_store.ts");
-  const { newFileId } = await import("../src/daemon/batch/file_store.ts");
+  const { BatchStore } = await import("../src/daemon/batch/batch_store.ts");
   const store = await Deno.makeTempDir({ prefix: "lode-gc-jobs-" });
   const DAY = 86_400_000;
   try {
@@ -147,25 +147,7 @@ Deno.test("gc --jobs-older-than removes old finished jobs and their index lines;
     const interrupted = await job("running", 40);
     // An old finished job a Batch API batch still names: kept with the batch.
     const ofBatch = await job("succeeded", 40);
-    await new BatchStore(store).write({
-      id: newBatchId(),
-      input_file_id: newFileId(),
-      endpoint: "/v1/chat/completions",
-      completion_window: "24h",
-      metadata: null,
-      model: "m",
-      created_at: Math.floor(Date.now() / 1000),
-      total: 1,
-      job_id: ofBatch,
-      output_file: newFileId(),
-      error_file: newFileId(),
-      errors: null,
-      cancelling_at: null,
-      expired_at: null,
-      finalized: null,
-      usage: null,
-      output_expires_after_seconds: null,
-    });
+    await new BatchStore(store).write(batchRecord({ job_id: ofBatch }));
     const all = [...old, recent, interrupted, ofBatch].sort();
     const listed = async () => {
       const ls = await runLode(["job", "ls", "--json"], { store });

@@ -12,8 +12,9 @@ import { parseJobSpec } from "../../jobs/job_spec.ts";
 import type { GcEvent } from "../../events/store_event.ts";
 import { collectBatches } from "./batch_gc.ts";
 import { fingerprintPath } from "./batch_fingerprint.ts";
-import { type BatchRecord, BatchStore, newBatchId } from "./batch_store.ts";
-import { FileStore, newFileId } from "./file_store.ts";
+import { type BatchRecord, BatchStore } from "./batch_store.ts";
+import { batchRecord } from "../../../tests/support/batch_record.ts";
+import { FileStore } from "./file_store.ts";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -28,25 +29,7 @@ async function file(files: FileStore, now: number, o: { expiresAfterSeconds?: nu
 }
 
 function batch(now: number, input: string, jobId: string | null): BatchRecord {
-  return {
-    id: newBatchId(now),
-    input_file_id: input,
-    endpoint: "/v1/chat/completions",
-    completion_window: "24h",
-    metadata: null,
-    model: "m",
-    created_at: Math.floor(now / 1000),
-    total: 1,
-    job_id: jobId,
-    output_file: newFileId(now),
-    error_file: newFileId(now),
-    errors: null,
-    cancelling_at: null,
-    expired_at: null,
-    finalized: null,
-    usage: null,
-    output_expires_after_seconds: null,
-  };
+  return batchRecord({ input_file_id: input, job_id: jobId }, now);
 }
 
 Deno.test("collectBatches: expired files always; old files and ended batches with a threshold; a running batch's files never", async () => {
