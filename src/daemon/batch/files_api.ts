@@ -1,8 +1,8 @@
 /**
  * The OpenAI Files API on the HTTP front, for batches: `POST /v1/files` (multipart/form-data with a
  * `file` and `purpose=batch`, streamed to disk, at most {@link MAX_FILE_BYTES}; `expires_after[anchor]`
- * `created_at` and `expires_after[seconds]` (an hour to 30 days) give it an `expires_at`, after which the
- * daemon deletes it), `GET /v1/files`
+ * `created_at` and `expires_after[seconds]` (an hour to 30 days) give it an `expires_at`, from which it is
+ * gone to this API and the daemon deletes it), `GET /v1/files`
  * (`purpose`, `order`, `after`, `limit`), `GET /v1/files/{id}`, `GET /v1/files/{id}/content` and
  * `DELETE /v1/files/{id}`. Files live in the store (file_store.ts). Errors are OpenAI's error bodies:
  * another purpose or an empty file is 400 (`param` names the field), a file over the limit 413, an
