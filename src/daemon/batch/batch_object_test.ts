@@ -7,12 +7,11 @@ import type { JobRecord } from "../../jobs/job_record.ts";
 import { batchObject, WINDOW_SECONDS } from "./batch_object.ts";
 import type { BatchRecord } from "./batch_store.ts";
 import { listPage } from "./list_page.ts";
+import { batchRecord } from "../../../tests/support/batch_record.ts";
 
-const RECORD: BatchRecord = {
+const RECORD: BatchRecord = batchRecord({
   id: "batch_1",
   input_file_id: "file-in",
-  endpoint: "/v1/chat/completions",
-  completion_window: "24h",
   metadata: { run: "7" },
   model: "stories260K",
   created_at: 1_000,
@@ -20,13 +19,7 @@ const RECORD: BatchRecord = {
   job_id: "job-1",
   output_file: "file-out",
   error_file: "file-err",
-  errors: null,
-  cancelling_at: null,
-  expired_at: null,
-  finalized: null,
-  usage: null,
-  output_expires_after_seconds: null,
-};
+});
 
 /** A usage of `input` and `output` tokens. */
 function usage(input: number, output: number) {
