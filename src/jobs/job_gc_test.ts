@@ -14,6 +14,7 @@ import { indexPath, readIndex } from "./job_index.ts";
 import { planJob } from "./job_plan.ts";
 import { type JobRecord, JobRecords } from "./job_record.ts";
 import { parseJobSpec } from "./job_spec.ts";
+import { exists } from "../store/model_store.ts";
 
 const DAY = 86_400_000;
 const plan = () => planJob(parseJobSpec("model-validate-bundle", { model: "m" }));
@@ -41,10 +42,6 @@ async function job(records: JobRecords, state: JobState, daysAgo: number): Promi
   });
   await Deno.writeTextFile(`${records.jobDir(record.id)}/output.txt`, "x".repeat(5000));
   return record;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 Deno.test("collectJobs: old finished jobs go with their index lines; recent, interrupted, live and kept ones stay", async () => {

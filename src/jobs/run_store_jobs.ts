@@ -7,7 +7,7 @@
 import { LodeError } from "../errors.ts";
 import { baseName, joinPath } from "../path.ts";
 import { parseBlobRef } from "../store/layout.ts";
-import { manifestBlobSizes } from "../store/model_store.ts";
+import { manifestBlobSizes } from "../store/manifest_blobs.ts";
 import { verifyModel } from "../store/verify_model.ts";
 import { type JobContext, manifestArtifact, resolveSpecPath } from "./job_context.ts";
 import type { SpecOf } from "./job_spec.ts";

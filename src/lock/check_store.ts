@@ -8,7 +8,8 @@
  */
 import { LodeError } from "../errors.ts";
 import { checkBlob } from "../store/verify_model.ts";
-import { exists, type LockWaitOptions, manifestBlobs, type ModelStore } from "../store/model_store.ts";
+import { exists, type LockWaitOptions, type ModelStore } from "../store/model_store.ts";
+import { manifestBlobs } from "../store/manifest_blobs.ts";
 import { isVerifiedByLode } from "../store/verified_record.ts";
 import type { LockEntry } from "./lockfile.ts";
 

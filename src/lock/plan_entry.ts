@@ -7,7 +7,7 @@
  */
 import { LodeError } from "../errors.ts";
 import type { ModelPlan } from "../registry/registry.ts";
-import { blobHex } from "../store/model_store.ts";
+import { blobHex } from "../store/manifest_blobs.ts";
 import type { Manifest } from "../store/manifest.ts";
 import { parseBlobRef } from "../store/layout.ts";
 import { lockedFile, type LockEntry } from "./lockfile.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 import { LodeError } from "../errors.ts";
-import { blobHex } from "../store/model_store.ts";
+import { blobHex } from "../store/manifest_blobs.ts";
 import { parseBlobRef } from "../store/layout.ts";
 import { withHfAccess } from "./huggingface.ts";
 import { nameFromFilename, parseSha256Flag } from "./reference.ts";

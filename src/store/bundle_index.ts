@@ -14,7 +14,7 @@ import { LodeError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { checkSchema, parseJsonText } from "../schema/schema_error.ts";
 import { Manifest } from "./manifest.ts";
-import { manifestBlobSizes } from "./model_store.ts";
+import { manifestBlobSizes } from "./manifest_blobs.ts";
 
 /** The first entry of every bundle. */
 export const BUNDLE_INDEX_PATH = "lode-bundle.json";

@@ -3,17 +3,14 @@
  * @module
  */
 export {
-  blobHex,
   exists,
   type LockWaitOptions,
-  type ManifestBlob,
-  manifestBlobs,
-  manifestBlobSizes,
   type ManifestInput,
   ModelStore,
   type RemoveResult,
   type SaveManifestOptions,
 } from "./model_store.ts";
+export { blobHex, type ManifestBlob, manifestBlobs, manifestBlobSizes } from "./manifest_blobs.ts";
 export { GGUF_FORMAT, ggufProblem, refuseMalformed, type RefuseMalformedOptions } from "./well_formed.ts";
 export { type BlobCheck, checkBlob, verifyModel, type VerifyResult } from "./verify_model.ts";
 export { importModelFile, type ImportOptions } from "./import_file.ts";

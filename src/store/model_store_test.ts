@@ -4,7 +4,7 @@ import { VERSION } from "../version.ts";
 import { acquireFileLock } from "./file_lock.ts";
 import { importModelFile } from "./import_file.ts";
 import { verifyModel } from "./verify_model.ts";
-import { ModelStore } from "./model_store.ts";
+import { exists, ModelStore } from "./model_store.ts";
 import { verifiedRecordPath } from "./verified_record.ts";
 
 const HELLO = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
@@ -54,10 +54,6 @@ function code(c: string): (e: unknown) => boolean {
     assert.equal(e.code, c, e.message);
     return true;
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 Deno.test("ModelStore.open creates nothing; a store that does not exist lists empty", async () => {

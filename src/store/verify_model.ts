@@ -17,7 +17,8 @@
  * @module
  */
 import { digestsEqual, sha256File } from "./hash.ts";
-import { blobHex, exists, manifestBlobs, type ModelStore } from "./model_store.ts";
+import { exists, type ModelStore } from "./model_store.ts";
+import { blobHex, manifestBlobs } from "./manifest_blobs.ts";
 import { isTextRole } from "./manifest.ts";
 import { quarantineFile } from "./quarantine.ts";
 import { forgetVerified, recordVerified } from "./verified_record.ts";

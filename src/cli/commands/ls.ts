@@ -5,7 +5,7 @@
  */
 import type { ModelEvent, ProblemEvent } from "../../events/store_event.ts";
 import type { Manifest } from "../../store/manifest.ts";
-import { blobHex } from "../../store/model_store.ts";
+import { blobHex } from "../../store/manifest_blobs.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";

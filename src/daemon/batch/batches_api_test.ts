@@ -15,6 +15,7 @@ import { apiError, withFront, type World } from "../../../tests/support/openai_f
 import { DaemonJobs } from "../jobs/daemon_jobs.ts";
 import type { BatchEffect, JobEffects } from "../../jobs/job_context.ts";
 import { type BatchApi, createBatchApi } from "./batches_api.ts";
+import { exists } from "../../store/model_store.ts";
 
 const line = (id: string, model = "stories260K", url = "/v1/chat/completions") =>
   JSON.stringify({
@@ -274,7 +275,3 @@ Deno.test("a sweep (on a clock the test moves) expires a batch past its window a
     assert.equal((await client.files.retrieve(kept.id)).id, kept.id);
   }, { effects: { batch: waitForCancel }, clock: () => now });
 });
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}

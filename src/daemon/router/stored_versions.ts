@@ -34,7 +34,7 @@
 import { isLodeError } from "../../errors.ts";
 import { baseName } from "../../path.ts";
 import type { ModelStore } from "../../store/model_store.ts";
-import { manifestBlobs } from "../../store/model_store.ts";
+import { manifestBlobs } from "../../store/manifest_blobs.ts";
 
 /**
  * One model as the store held it when read.
