@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import type { TensorType } from "./gen_gguf.ts";
 import { cachedModel } from "./bench_inference.ts";
 import { defaultThreads } from "../src/inference/default_threads.ts";
+import { processTree, timedCommand, type TimedRun, treeUsage } from "./bench_process.ts";
 
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 
@@ -68,31 +69,9 @@ function prompt(i: number): string {
     "Use simple words.".repeat(1 + (i % 3));
 }
 
-/** Runs a command under `/usr/bin/time`: its wall time, CPU time (user + system) and peak RSS. */
-async function measured(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string; wallMs: number; cpuS: number; peakKiB: number }> {
-  const started = performance.now();
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "TIME %U %S %M", Deno.execPath(), "run", "-A", MAIN_TS, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const wallMs = performance.now() - started;
-  const stderr = new TextDecoder().decode(out.stderr);
-  const [user, system, rss] = (stderr.match(/TIME (\S+) (\S+) (\d+)\s*$/)?.slice(1) ?? ["0", "0", "0"]).map(
-    Number,
-  );
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr,
-    wallMs,
-    cpuS: user! + system!,
-    peakKiB: rss!,
-  };
+/** `lode ARGS` under `/usr/bin/time`: its wall time, CPU time (user + system) and peak RSS. */
+function measured(args: string[], env: Record<string, string>): Promise<TimedRun> {
+  return timedCommand([Deno.execPath(), "run", "-A", MAIN_TS, ...args], env);
 }
 
 function answers(path: string): Map<string, string> {
@@ -103,35 +82,6 @@ function answers(path: string): Map<string, string> {
     out.set(l.custom_id, l.response.body.choices[0].message.content);
   }
   return out;
-}
-
-/** The pids of `pid` and its descendants (Linux `/proc/PID/task/PID/children`). */
-function processTree(pid: number): number[] {
-  let children: number[] = [];
-  try {
-    children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/).filter((v) =>
-      v !== ""
-    ).map(Number);
-  } catch {
-    // gone
-  }
-  return [pid, ...children.flatMap(processTree)];
-}
-
-/** Peak RSS (KiB) and CPU seconds (user + system) of the live processes `pids`, summed. */
-function treeUsage(pids: number[]): { peakKiB: number; cpuS: number } {
-  let peakKiB = 0;
-  let cpuS = 0;
-  for (const pid of pids) {
-    try {
-      peakKiB += Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmHWM:\s+(\d+)/)?.[1] ?? 0);
-      const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).replace(/^.*\) /, "").split(" ");
-      cpuS += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14, 15) in ticks
-    } catch {
-      // gone
-    }
-  }
-  return { peakKiB, cpuS };
 }
 
 /**

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { processTree, treeUsage } from "./bench_process.ts";
 
 const children = new Set<Deno.ChildProcess>();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -277,34 +278,16 @@ export async function startNginx(nginx: string, dir: string, opts: NginxOptions)
   for (let i = 0; i < 100 && !exited; i++) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { url: `https://127.0.0.1:${port}`, version, stop, cpuSeconds: () => processTreeCpu(child.pid) };
+      return {
+        url: `https://127.0.0.1:${port}`,
+        version,
+        stop,
+        cpuSeconds: () => treeUsage(processTree(child.pid)).cpuS,
+      };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
   const log = await Deno.readTextFile(`${dir}/logs/error.log`).catch(() => "");
   throw new Error(`nginx did not start: ${await errText}\n${log}`);
-}
-
-/** User + system CPU seconds of process `pid` and its children (nginx's workers), read from /proc. */
-function processTreeCpu(pid: number): number {
-  const times = (stat: string) => {
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / 100 };
-  };
-  let total = 0;
-  try {
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      try {
-        const t = times(Deno.readTextFileSync(`/proc/${e.name}/stat`));
-        if (Number(e.name) === pid || t.ppid === pid) total += t.cpu;
-      } catch {
-        // The process ended meanwhile.
-      }
-    }
-  } catch {
-    return 0; // no /proc
-  }
-  return total;
 }
