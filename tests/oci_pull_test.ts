@@ -119,7 +119,7 @@ Deno.test({
       // The tag moves to other bytes.
       const other = new Uint8Array(STORIES);
       other[other.length - 1] = other[other.length - 1]! ^ 0xff;
-      const moved = await pushStories(reg, "m/stories", "v1", "docker", other);
+      const moved = await pushStories(reg, "m/stories", "v1", "docker", { model: other });
       assert.notEqual(moved, pinned);
       const synced = await lode(["sync", "--frozen", "--json"], env);
       assert.equal(synced.code, 0, synced.stderr);
@@ -232,20 +232,8 @@ Deno.test({
   ignore: missing !== null,
   fn: () =>
     withRegistry("basic", async ({ reg, lode, store }) => {
-      const digest = await reg.pushBlob("big/license", STORIES);
       const license = new Uint8Array(1024 * 1024 + 1).fill(0x41);
-      const licenseDigest = await reg.pushBlob("big/license", license);
-      const config = new TextEncoder().encode(JSON.stringify({ config: { format: "gguf" }, descriptor: {} }));
-      const configDigest = await reg.pushBlob("big/license", config);
-      await reg.pushManifest("big/license", "v1", {
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: layer("application/vnd.docker.ai.model.config.v0.1+json", configDigest, config.length),
-        layers: [
-          layer("application/vnd.docker.ai.gguf.v3", digest, STORIES.length),
-          layer("application/vnd.docker.ai.license", licenseDigest, license.length),
-        ],
-      }, OCI_MANIFEST);
+      await pushStories(reg, "big/license", "v1", "docker", { license });
       const r = await lode(["pull", `oci://${reg.host}/big/license:v1`, "--json"], CREDS);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       const skipped = r.stdout.split("\n").filter((l) => l.includes('"event":"file_skipped"')).map((l) =>

@@ -85,16 +85,20 @@ export const layer = (
   ...(annotations ? { annotations } : {}),
 });
 
-/** Pushes stories260K in `shape` as REPO:TAG; the manifest's digest. */
+/**
+ * Pushes stories260K (or `o.model`) in `shape` as REPO:TAG, with a license layer (`o.license`, default
+ * "MIT\n") in the modelpack and docker shapes; the manifest's digest.
+ */
 export async function pushStories(
   reg: OciRegistry,
   repo: string,
   tag: string,
   shape: string,
-  model: Uint8Array = STORIES,
+  o: { model?: Uint8Array; license?: Uint8Array } = {},
 ): Promise<string> {
+  const model = o.model ?? STORIES;
   const digest = await reg.pushBlob(repo, model);
-  const license = new TextEncoder().encode("MIT\n");
+  const license = o.license ?? new TextEncoder().encode("MIT\n");
   const licenseDigest = await reg.pushBlob(repo, license);
   if (shape === "modelpack") {
     const config = new TextEncoder().encode(JSON.stringify({ descriptor: {}, config: { format: "gguf" } }));
