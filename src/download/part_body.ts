@@ -1,13 +1,15 @@
 /**
  * Moves one range's body into the partial file: reads land straight in a batch buffer (lode's HTTP/1.1
- * client's direct reader; a `fetch` body goes through a small landing buffer), and each full batch is
- * offered to the hashing frontier, then written at the part's offset by a synchronous write on the same
- * thread. Batches are small (a few TLS records): the bytes just decrypted are still in this core's cache
- * when they are hashed and when the kernel copies them into the page cache, which costs several times
- * more from a batch that has left it (docs/benchmarks.md). The buffers come from a {@link BatchPool} and go
- * back to it, so a download holds one batch per connection whatever its size and number of parts.
+ * client's direct reader; a `fetch` body goes through a small landing buffer), and each full batch is offered
+ * to the hashing frontier, then written at the part's offset by synchronous writes of at most 32 KiB on the
+ * same thread (src/store/page_cache_write.ts says why that size). Batches are small (a few TLS records): the
+ * bytes just decrypted are still in this core's cache when they are hashed and when the kernel copies them
+ * into the page cache, which costs several times more from a batch that has left it (docs/benchmarks.md). The
+ * buffers come from a {@link BatchPool} and go back to it, so a download holds one batch per connection
+ * whatever its size and number of parts.
  * @module
  */
+import { writeAllSync } from "../store/page_cache_write.ts";
 import { takeDirectBody } from "./http1_client.ts";
 import type { WaitClock } from "./wait_clock.ts";
 
@@ -109,7 +111,7 @@ export async function writeBody(
     const bytes = new Uint8Array(buffer, 0, filled);
     options.onBatch?.(bytes, options.offset + written);
     filled = 0;
-    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    writeAllSync(file, bytes);
     written += bytes.length;
     options.onWritten?.(written);
   };
