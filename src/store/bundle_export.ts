@@ -28,8 +28,9 @@ import {
   bundleIndexFor,
   sumsText,
 } from "./bundle_index.ts";
-import { digestsEqual, HASH_READ_BYTES, readFull } from "./hash.ts";
+import { digestsEqual, readFull } from "./hash.ts";
 import type { Manifest } from "./manifest.ts";
+import { writeAllSync } from "./page_cache_write.ts";
 import type { LockWaitOptions, ModelStore } from "./model_store.ts";
 import type { FileLock } from "./file_lock.ts";
 
@@ -113,7 +114,14 @@ export async function exportBundleToFile(
       using file = await Deno.open(tmp, { write: true, createNew: true }).catch((e) => {
         throw toLodeError(e, "IO");
       });
-      result = await exportBundle(store, name, { ...options, sink: file });
+      // Written on this thread in pieces of at most 32 KiB (page_cache_write.ts says why).
+      const sink: ByteSink = {
+        write: (bytes) => {
+          writeAllSync(file, bytes);
+          return Promise.resolve(bytes.length);
+        },
+      };
+      result = await exportBundle(store, name, { ...options, sink });
       await file.sync();
     }
     await Deno.rename(tmp, path);
@@ -159,6 +167,9 @@ async function checkStoredSize(store: ModelStore, name: string, blob: BundleBlob
   }
 }
 
+/** Bytes read, hashed and written at a time: a batch still in a core's L2 when it is written. */
+const COPY_BATCH_BYTES = 512 * 1024;
+
 /** Streams one blob into the sink (the next read overlapping the previous write), checking its SHA-256. */
 async function copyHashed(
   store: ModelStore,
@@ -168,11 +179,11 @@ async function copyHashed(
 ): Promise<void> {
   const hash = createHash("sha256");
   using file = await Deno.open(store.layout.blobPath(blob.sha256), { read: true });
-  const buffers = [new Uint8Array(HASH_READ_BYTES), new Uint8Array(HASH_READ_BYTES)];
+  const buffers = [new Uint8Array(COPY_BATCH_BYTES), new Uint8Array(COPY_BATCH_BYTES)];
   let pending: Promise<void> = Promise.resolve();
   let left = blob.size_bytes;
   for (let i = 0; left > 0; i = 1 - i) {
-    const want = Math.min(HASH_READ_BYTES, left);
+    const want = Math.min(COPY_BATCH_BYTES, left);
     const view = buffers[i]!.subarray(0, want);
     if ((await readFull(file, view)) < want) {
       throw new LodeError(
