@@ -1,7 +1,7 @@
 /**
  * Writes a byte stream to a file while computing its SHA-256 — the bytes are
  * hashed as they land, so a finished download is already verified and never
- * read back. Batching, BYOB reads and the write chain are {@link BatchedFileWriter}'s.
+ * read back. Batching, BYOB reads and the writes are {@link BatchedFileWriter}'s.
  *
  * @example
  * ```ts
