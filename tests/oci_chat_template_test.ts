@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ociRegistryMissing } from "./support/oci_registry.ts";
-import { CREDS, layer, OCI_MANIFEST, STORIES, withRegistry, type World } from "./support/oci_world.ts";
+import { CREDS, pushDockerArtifact, STORIES, withRegistry, type World } from "./support/oci_world.ts";
 import { startServe } from "./support/serve_process.ts";
 import { CHATML_TEMPLATE } from "../scripts/gen_gguf.ts";
 import { DaemonClient } from "../src/daemon/wire/client.ts";
@@ -17,25 +17,13 @@ import { freePort } from "./support/free_port.ts";
 const missing = await ociRegistryMissing();
 if (missing) console.log(`skipped: oci_chat_template_test.ts: ${missing}`);
 
-const DOCKER_V01 = "application/vnd.docker.ai.model.config.v0.1+json";
-
 /** Pushes stories260K with `template` as its Docker chat template layer to REPO:v1 and pulls it as `name`. */
 async function pullWithTemplate(w: World, repo: string, name: string, template: string): Promise<void> {
   const { reg, lode } = w;
-  const modelDigest = await reg.pushBlob(repo, STORIES);
-  const bytes = new TextEncoder().encode(template);
-  const templateDigest = await reg.pushBlob(repo, bytes);
-  const config = new TextEncoder().encode(JSON.stringify({ config: { format: "gguf" }, descriptor: {} }));
-  const configDigest = await reg.pushBlob(repo, config);
-  await reg.pushManifest(repo, "v1", {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: layer(DOCKER_V01, configDigest, config.length),
-    layers: [
-      layer("application/vnd.docker.ai.gguf.v3", modelDigest, STORIES.length),
-      layer("application/vnd.docker.ai.chat.template.jinja", templateDigest, bytes.length),
-    ],
-  }, OCI_MANIFEST);
+  await pushDockerArtifact(reg, repo, "v1", [
+    { mediaType: "application/vnd.docker.ai.gguf.v3", bytes: STORIES },
+    { mediaType: "application/vnd.docker.ai.chat.template.jinja", bytes: new TextEncoder().encode(template) },
+  ]);
   const pulled = await lode(["pull", `oci://${reg.host}/${repo}:v1`, "--name", name], CREDS);
   assert.equal(pulled.code, 0, pulled.stderr + pulled.stdout);
 }
@@ -46,8 +34,6 @@ function doneEvent(stdout: string): { usage: { promptTokens: number } } {
   assert(line, stdout);
   return JSON.parse(line);
 }
-
-/** A port nothing listens on right now. */
 
 /** POST /v1/chat/completions of one user message "Hi" with `body`, once the HTTP front answers. */
 async function chatCompletion(

@@ -10,7 +10,14 @@
 import assert from "node:assert/strict";
 import { ociRegistryMissing } from "./support/oci_registry.ts";
 import { importStories, pushEvents, pushWorld, skopeoFor, skopeoMissing } from "./support/oci_push_world.ts";
-import { CREDS, layer, OCI_MANIFEST, STORIES, withRegistry } from "./support/oci_world.ts";
+import {
+  CREDS,
+  DOCKER_MODEL_CONFIG,
+  OCI_MANIFEST,
+  pushDockerArtifact,
+  STORIES,
+  withRegistry,
+} from "./support/oci_world.ts";
 import { STORIES_SHA } from "./support/stories_lockfile.ts";
 import { writeGgufModel } from "../scripts/gen_gguf.ts";
 import { pushModel } from "../src/registry/oci/oci_push.ts";
@@ -20,8 +27,6 @@ const missing = await ociRegistryMissing();
 if (missing) console.log(`skipped: oci_push_formats_test.ts: ${missing}`);
 
 const skopeo = (await skopeoMissing()) === null;
-
-const DOCKER_V01 = "application/vnd.docker.ai.model.config.v0.1+json";
 
 /** The roles of a stored model's files and each file's bytes (read through its blob). */
 async function storedFiles(store: string, name: string): Promise<[string, string, Uint8Array][]> {
@@ -54,27 +59,19 @@ Deno.test({
       // A Docker Model Runner artifact with a projector (a small generated GGUF) and a license, pulled.
       const projector = await writeGgufModel(`${dir}/mmproj.gguf`, { sizeBytes: 256 * 1024, seed: 7 });
       const mmproj = await Deno.readFile(projector.path);
-      const modelDigest = await reg.pushBlob("src/vision", STORIES);
-      const mmprojDigest = await reg.pushBlob("src/vision", mmproj);
       const licenseText = "MIT License\n\nCopyright (c) the authors. Ünïcode kept.\n";
       const license = new TextEncoder().encode(licenseText);
-      const licenseDigest = await reg.pushBlob("src/vision", license);
       const templateText = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}";
-      const template = new TextEncoder().encode(templateText);
-      const templateDigest = await reg.pushBlob("src/vision", template);
-      const config = new TextEncoder().encode(JSON.stringify({ config: { format: "gguf" }, descriptor: {} }));
-      const configDigest = await reg.pushBlob("src/vision", config);
-      await reg.pushManifest("src/vision", "v1", {
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: layer(DOCKER_V01, configDigest, config.length),
-        layers: [
-          layer("application/vnd.docker.ai.gguf.v3", modelDigest, STORIES.length),
-          layer("application/vnd.docker.ai.mmproj", mmprojDigest, mmproj.length),
-          layer("application/vnd.docker.ai.license", licenseDigest, license.length),
-          layer("application/vnd.docker.ai.chat.template.jinja", templateDigest, template.length),
-        ],
-      }, OCI_MANIFEST);
+      const source = await pushDockerArtifact(reg, "src/vision", "v1", [
+        { mediaType: "application/vnd.docker.ai.gguf.v3", bytes: STORIES },
+        { mediaType: "application/vnd.docker.ai.mmproj", bytes: mmproj },
+        { mediaType: "application/vnd.docker.ai.license", bytes: license },
+        {
+          mediaType: "application/vnd.docker.ai.chat.template.jinja",
+          bytes: new TextEncoder().encode(templateText),
+        },
+      ]);
+      const [modelDigest, mmprojDigest, licenseDigest, templateDigest] = source.layers;
       const pulled = await lode(["pull", `oci://${reg.host}/src/vision:v1`, "--name", "vision"], CREDS);
       assert.equal(pulled.code, 0, pulled.stderr + pulled.stdout);
       const stored = await storedFiles(`${dir}/store`, "vision");
@@ -131,7 +128,7 @@ Deno.test({
       const manifest = await (await reg.request("GET", "/v2/dst/vision/manifests/v1", {
         headers: { accept: OCI_MANIFEST },
       })).json();
-      assert.equal(manifest.config.mediaType, DOCKER_V01);
+      assert.equal(manifest.config.mediaType, DOCKER_MODEL_CONFIG);
       const dockerTypes = [
         "application/vnd.docker.ai.gguf.v3",
         "application/vnd.docker.ai.mmproj",
@@ -152,7 +149,7 @@ Deno.test({
 
       if (skopeo) {
         const raw = JSON.parse(await (await skopeoFor({ reg, dir })).inspectRaw(`${reg.host}/dst/vision:v1`));
-        assert.equal(raw.config.mediaType, DOCKER_V01);
+        assert.equal(raw.config.mediaType, DOCKER_MODEL_CONFIG);
         assert.deepEqual(raw.layers.map((l: { mediaType: string }) => l.mediaType), dockerTypes);
         assert.deepEqual(raw.layers.slice(2).map((l: { digest: string }) => l.digest), [
           licenseDigest,

@@ -85,6 +85,34 @@ export const layer = (
   ...(annotations ? { annotations } : {}),
 });
 
+/** The config media type of a Docker Model Runner artifact (format gguf), as `docker model push` writes it. */
+export const DOCKER_MODEL_CONFIG = "application/vnd.docker.ai.model.config.v0.1+json";
+
+/**
+ * Pushes a Docker Model Runner artifact as REPO:TAG: each layer's bytes as a blob under its media type, in
+ * order, with a config of format gguf; the digests of the manifest and of the layers.
+ */
+export async function pushDockerArtifact(
+  reg: OciRegistry,
+  repo: string,
+  tag: string,
+  layers: { mediaType: string; bytes: Uint8Array }[],
+): Promise<{ digest: string; layers: string[] }> {
+  const descriptors: Descriptor[] = [];
+  for (const l of layers) {
+    descriptors.push(layer(l.mediaType, await reg.pushBlob(repo, l.bytes), l.bytes.length));
+  }
+  const config = new TextEncoder().encode(JSON.stringify({ config: { format: "gguf" }, descriptor: {} }));
+  const configDigest = await reg.pushBlob(repo, config);
+  const digest = await reg.pushManifest(repo, tag, {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: layer(DOCKER_MODEL_CONFIG, configDigest, config.length),
+    layers: descriptors,
+  }, OCI_MANIFEST);
+  return { digest, layers: descriptors.map((d) => d.digest) };
+}
+
 /**
  * Pushes stories260K (or `o.model`) in `shape` as REPO:TAG, with a license layer (`o.license`, default
  * "MIT\n") in the modelpack and docker shapes; the manifest's digest.
@@ -97,8 +125,15 @@ export async function pushStories(
   o: { model?: Uint8Array; license?: Uint8Array } = {},
 ): Promise<string> {
   const model = o.model ?? STORIES;
-  const digest = await reg.pushBlob(repo, model);
   const license = o.license ?? new TextEncoder().encode("MIT\n");
+  if (shape === "docker") {
+    const pushed = await pushDockerArtifact(reg, repo, tag, [
+      { mediaType: "application/vnd.docker.ai.gguf.v3", bytes: model },
+      { mediaType: "application/vnd.docker.ai.license", bytes: license },
+    ]);
+    return pushed.digest;
+  }
+  const digest = await reg.pushBlob(repo, model);
   const licenseDigest = await reg.pushBlob(repo, license);
   if (shape === "modelpack") {
     const config = new TextEncoder().encode(JSON.stringify({ descriptor: {}, config: { format: "gguf" } }));
@@ -115,19 +150,6 @@ export async function pushStories(
         layer("application/vnd.cncf.model.doc.v1.raw", licenseDigest, license.length, {
           "org.cncf.model.filepath": "LICENSE",
         }),
-      ],
-    }, OCI_MANIFEST);
-  }
-  if (shape === "docker") {
-    const config = new TextEncoder().encode(JSON.stringify({ config: { format: "gguf" }, descriptor: {} }));
-    const configDigest = await reg.pushBlob(repo, config);
-    return await reg.pushManifest(repo, tag, {
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: layer("application/vnd.docker.ai.model.config.v0.1+json", configDigest, config.length),
-      layers: [
-        layer("application/vnd.docker.ai.gguf.v3", digest, model.length),
-        layer("application/vnd.docker.ai.license", licenseDigest, license.length),
       ],
     }, OCI_MANIFEST);
   }
