@@ -46,6 +46,8 @@ export interface ExportOptions {
   onBlob?: (blob: BundleBlob) => void;
   /** Called after each write with the bundle bytes written so far and the bundle's total size. */
   onProgress?: (writtenBytes: number, totalBytes: number) => void;
+  /** Called with the bundle's size before its first byte is written; throws to refuse (disk space). */
+  preflight?: (bundleBytes: number) => Promise<void>;
 }
 
 /** What an export wrote. */
@@ -78,6 +80,7 @@ export async function exportBundle(
     );
     const total = entryBytes(BLOCK, indexBytes.length) + entryBytes(BLOCK, sumsBytes.length) +
       index.blobs.reduce((n, b, i) => n + entryBytes(heads[i]!.length, b.size_bytes), 0) + 2 * BLOCK;
+    await options.preflight?.(total);
     const out = new CountingSink(options.sink, (n) => options.onProgress?.(n, total));
     for (const [path, bytes] of [[BUNDLE_INDEX_PATH, indexBytes], [BUNDLE_SUMS_PATH, sumsBytes]] as const) {
       await out.write(encodeTarEntryHeader({ path, size: bytes.length, mtime }));
@@ -97,6 +100,11 @@ export async function exportBundle(
   }
 }
 
+/** What to do when a bundle does not fit where it is written. */
+export const EXPORT_SPACE_HINT =
+  "Free space on that disk, or export to another one: a path on a larger disk, or `-` to stream the bundle " +
+  "(`lode export NAME - | ssh HOST 'cat > NAME.lode'`).";
+
 /**
  * Writes the bundle of `name` to `path`: into a temporary file beside it, synced, then renamed over
  * `path`, so a failed export never leaves a partial bundle under the final name.
@@ -111,9 +119,7 @@ export async function exportBundleToFile(
   try {
     let result: ExportResult;
     {
-      using file = await Deno.open(tmp, { write: true, createNew: true }).catch((e) => {
-        throw toLodeError(e, "IO");
-      });
+      using file = await Deno.open(tmp, { write: true, createNew: true });
       // Written on this thread in pieces of at most 32 KiB (page_cache_write.ts says why).
       const sink: ByteSink = {
         write: (bytes) => {
@@ -131,7 +137,15 @@ export async function exportBundleToFile(
     if (e instanceof Deno.errors.NotFound) {
       throw new LodeError("IO", `cannot write ${path}: ${parentDir(path)} does not exist`, { cause: e });
     }
-    throw toLodeError(e, "IO");
+    const error = toLodeError(e, "IO");
+    if (error.code === "INSUFFICIENT_SPACE" && !(e instanceof LodeError)) {
+      throw new LodeError("INSUFFICIENT_SPACE", `cannot write ${path}: its disk is full`, {
+        cause: e,
+        details: { path },
+        hint: EXPORT_SPACE_HINT,
+      });
+    }
+    throw error;
   }
 }
 

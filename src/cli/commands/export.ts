@@ -5,7 +5,13 @@
  */
 import { LodeError } from "../../errors.ts";
 import type { BundleBlobEvent, ExportedEvent } from "../../events/store_event.ts";
-import { exportBundle, exportBundleToFile, type ExportResult } from "../../store/bundle_export.ts";
+import {
+  EXPORT_SPACE_HINT,
+  exportBundle,
+  exportBundleToFile,
+  type ExportResult,
+} from "../../store/bundle_export.ts";
+import { parentDir } from "../../path.ts";
 import type { ParsedArgv } from "../args.ts";
 import type { CommandContext } from "../context.ts";
 import { formatBytes } from "../output.ts";
@@ -29,6 +35,7 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   const progress = progressLine(ctx);
   const options = {
     lock: { wait: ctx.flags.wait !== false },
+    preflight: toStdout ? undefined : (bundleBytes: number) => refuseIfNoRoom(file, bundleBytes),
     onProgress: ctx.output.sink(progress.update),
     onBlob: ctx.output.sink((b: { sha256: string; size_bytes: number }) =>
       emit({ event: "bundle_blob", name, sha256: b.sha256, size_bytes: b.size_bytes })
@@ -59,6 +66,23 @@ export async function run(ctx: CommandContext, parsed: ParsedArgv): Promise<void
   }, ${formatBytes(result.bundleBytes)}) in ${ms} ms`;
   if (toStdout) ctx.output.note(line);
   else ctx.output.result(line);
+}
+
+/** Refuses, before a byte is written, a bundle larger than the free space where `file` goes. */
+async function refuseIfNoRoom(file: string, bundleBytes: number): Promise<void> {
+  const { freeBytes } = await import("../../download/disk_space.ts");
+  const available = await freeBytes(parentDir(file));
+  if (available === null || available >= bundleBytes) return;
+  throw new LodeError(
+    "INSUFFICIENT_SPACE",
+    `not enough disk space for ${file}: the bundle is ${formatBytes(bundleBytes)}, ${
+      formatBytes(available)
+    } free there`,
+    {
+      details: { path: file, needed_bytes: bundleBytes, available_bytes: available },
+      hint: EXPORT_SPACE_HINT,
+    },
+  );
 }
 
 /** A one-line percentage on a terminal's stderr, redrawn at most every 200 ms. */
