@@ -99,3 +99,24 @@ export function toLodeError(e: unknown, fallback: ErrorCode = "INTERNAL"): LodeE
   const message = e instanceof Error ? e.message : String(e);
   return new LodeError(fallback, message, { cause: e });
 }
+
+/**
+ * An error thrown while writing `path` outside the store (an export, a batch's output) as a {@link LodeError}:
+ * a full disk is `INSUFFICIENT_SPACE` naming `path`, with `hint` (the catalogue's hint is about the store's
+ * disk); anything else as {@link toLodeError}.
+ * @example
+ * ```ts
+ * const e = writeError(new Error("No space left on device (os error 28)"), "/mnt/usb/m.lode", "Free space there.");
+ * e.message; // "cannot write /mnt/usb/m.lode: its disk is full"
+ * ```
+ */
+export function writeError(e: unknown, path: string, hint: string): LodeError {
+  if (e instanceof LodeError) return e;
+  const error = toLodeError(e, "IO");
+  if (error.code !== "INSUFFICIENT_SPACE") return error;
+  return new LodeError("INSUFFICIENT_SPACE", `cannot write ${path}: its disk is full`, {
+    cause: e,
+    details: { path },
+    hint,
+  });
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { asDaemonError, ERROR_CODES, isLodeError, LodeError, toLodeError } from "./errors.ts";
+import { asDaemonError, ERROR_CODES, isLodeError, LodeError, toLodeError, writeError } from "./errors.ts";
 
 Deno.test("LodeError: fields, a specific hint, the cause, and the toJSON shape", () => {
   const cause = new Error("inner");
@@ -68,6 +68,24 @@ Deno.test("toLodeError: LodeErrors pass through; others get a code", () => {
   assert.equal(toLodeError(new Error("boom"), "NETWORK").code, "NETWORK");
   assert.equal(toLodeError("a string").message, "a string");
   assert.equal(toLodeError(42, "IO").code, "IO");
+});
+
+Deno.test("writeError: a full disk names the file and gives the caller's hint; anything else as toLodeError", () => {
+  const full = writeError(
+    new Error("No space left on device (os error 28)"),
+    "/mnt/usb/m.lode",
+    "Free space there.",
+  );
+  assert.equal(full.code, "INSUFFICIENT_SPACE");
+  assert.equal(full.exitCode, 8);
+  assert.equal(full.message, "cannot write /mnt/usb/m.lode: its disk is full");
+  assert.equal(full.hint, "Free space there.");
+  assert.deepEqual(full.details, { path: "/mnt/usb/m.lode" });
+
+  const own = new LodeError("INSUFFICIENT_SPACE", "not enough disk space for m.lode");
+  assert.equal(writeError(own, "m.lode", "other"), own);
+  assert.equal(writeError(new Deno.errors.PermissionDenied("denied"), "m.lode", "h").code, "IO");
+  assert.equal(writeError(new Error("boom"), "m.lode", "h").code, "IO");
 });
 
 Deno.test("toLodeError: a real ENOENT from Deno is IO", async () => {

@@ -166,7 +166,13 @@ Deno.test({
         ];
         const full = await runLode(args, { store });
         assert.equal(full.code, 8, full.stderr);
-        assert.match(full.stderr, /INSUFFICIENT_SPACE/);
+        assert.match(
+          full.stderr,
+          /INSUFFICIENT_SPACE\]: cannot write .*\/disk\/out\.(errors\.)?jsonl: its disk is full/,
+        );
+        // The advice is about that disk, not the store's (MODELS_HOME, LODE_MIN_FREE_BYTES).
+        assert.match(full.stderr, /hint: Free space on that disk, then run the same command again/);
+        assert.doesNotMatch(full.stderr, /MODELS_HOME/);
         const kept = await ids(`${disk}/out.jsonl`);
         assert.ok(kept.length > 0 && kept.length < total, `kept ${kept.length}`);
         assert.ok(await mount(disk, "4m", true));

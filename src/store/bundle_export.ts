@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import { parentDir } from "../path.ts";
-import { LodeError, toLodeError } from "../errors.ts";
+import { LodeError, toLodeError, writeError } from "../errors.ts";
 import { BLOCK, encodeTarEntryHeader, tarEndOfArchive, tarPadding } from "./bundle_tar_header.ts";
 import {
   blobEntryPath,
@@ -137,15 +137,7 @@ export async function exportBundleToFile(
     if (e instanceof Deno.errors.NotFound) {
       throw new LodeError("IO", `cannot write ${path}: ${parentDir(path)} does not exist`, { cause: e });
     }
-    const error = toLodeError(e, "IO");
-    if (error.code === "INSUFFICIENT_SPACE" && !(e instanceof LodeError)) {
-      throw new LodeError("INSUFFICIENT_SPACE", `cannot write ${path}: its disk is full`, {
-        cause: e,
-        details: { path },
-        hint: EXPORT_SPACE_HINT,
-      });
-    }
-    throw error;
+    throw writeError(e, path, EXPORT_SPACE_HINT);
   }
 }
 

@@ -16,8 +16,13 @@
  * ```
  * @module
  */
-import { toLodeError } from "../../errors.ts";
+import { writeError } from "../../errors.ts";
 import { addUsage, type BatchUsage, noUsage, usageOfLine } from "./batch_usage.ts";
+
+/** What to do when a batch's output or error file does not fit on its disk. */
+const SPACE_HINT =
+  "Free space on that disk, then run the same command again: the answers written so far are kept and only " +
+  "the requests not answered yet run.";
 
 /** Most milliseconds between two syncs of the files while results are written. */
 export const SYNC_EVERY_MS = 1000;
@@ -84,12 +89,13 @@ export async function openBatchFiles(options: BatchFilesOptions): Promise<BatchF
     write(line, failed) {
       // One write at a time: two lines are never interleaved.
       const bytes = new TextEncoder().encode(JSON.stringify(line) + "\n");
+      const path = failed ? options.errors : options.output;
       const turn = writing.then(async () => {
         await writeAll((failed ? errors : output).file, bytes);
         dirty = true;
         if (performance.now() - lastSync >= SYNC_EVERY_MS) await sync();
       }).catch((e) => {
-        throw toLodeError(e);
+        throw writeError(e, path, SPACE_HINT);
       });
       writing = turn.catch(() => {});
       return turn;
@@ -124,7 +130,7 @@ async function openLog(path: string, empty: boolean): Promise<Log> {
   try {
     file = await Deno.open(path, { read: true, write: true, create: true });
   } catch (e) {
-    throw toLodeError(e);
+    throw writeError(e, path, SPACE_HINT);
   }
   try {
     if (empty) {
@@ -150,7 +156,7 @@ async function openLog(path: string, empty: boolean): Promise<Log> {
     return { file, ids, usage };
   } catch (e) {
     file.close();
-    throw toLodeError(e);
+    throw writeError(e, path, SPACE_HINT);
   }
 }
 
