@@ -56,7 +56,7 @@
  * @module
  */
 import { z } from "zod";
-import { LodeError } from "../errors.ts";
+import { LodeError, writeError } from "../errors.ts";
 import { writeFileAtomic } from "../store/atomic_write.ts";
 import { assertModelName, isSha256Hex } from "../store/layout.ts";
 import { lineOfPath } from "../schema/json_locate.ts";
@@ -231,7 +231,13 @@ export async function readLockfileIfPresent(path: string): Promise<Lockfile | nu
 
 /** Writes `lock` in canonical form, atomically (a reader sees the old file or the new one). */
 export async function writeLockfile(path: string, lock: Lockfile): Promise<void> {
-  await writeFileAtomic(path, serializeLockfile(lock));
+  await writeFileAtomic(path, serializeLockfile(lock)).catch((e) => {
+    throw writeError(
+      e,
+      path,
+      "Free space on that disk and run the command again; the lockfile is as it was.",
+    );
+  });
 }
 
 /** The entry named `name`, or undefined. */
