@@ -177,7 +177,7 @@ export class JobRecords {
     if (record === null) {
       throw new LodeError("JOB_NOT_FOUND", `no job with id "${id}" in ${this.dir}`, { details: { id } });
     }
-    return await settle(record);
+    return await settle(record, () => this.#load(joinPath(this.jobDir(id), "record.json")));
   }
 
   /**
@@ -207,7 +207,9 @@ export class JobRecords {
       } catch {
         continue; // not there yet (a job being created), or not lode's
       }
-      if (hasRecordShape(json, id)) out.push(summaryOf(await settle(json)));
+      if (hasRecordShape(json, id)) {
+        out.push(summaryOf(await settle(json, () => this.#load(joinPath(this.jobDir(id), "record.json")))));
+      }
     }
     if (index.lines > 2 * out.length + 64) await compactIndex(this.dir, out).catch(() => {});
     return out;
@@ -229,9 +231,20 @@ function hasRecordShape(json: unknown, id: string): json is JobRecord {
     Array.isArray(r.artifacts) && (r.pid === null || typeof r.pid === "number");
 }
 
-/** `record` with `interrupted` for a queued or running job whose process is gone. */
-async function settle(record: JobRecord): Promise<JobRecord> {
-  if (record.state !== "queued" && record.state !== "running") return record;
+/**
+ * `record` with `interrupted` for a queued or running job whose process is gone. Once the process is found
+ * gone the record is read again: a process that wrote its last state (`cancelled`, `succeeded`) and exited
+ * between the first read and the check did not die mid-run.
+ */
+async function settle(record: JobRecord, reread: () => Promise<JobRecord | null>): Promise<JobRecord> {
+  if (!unfinished(record)) return record;
   if (record.pid !== null && await processAlive(record.pid, record.pid_start)) return record;
-  return { ...record, state: "interrupted" };
+  const now = (await reread()) ?? record;
+  if (!unfinished(now)) return now;
+  if (now.pid !== null && now.pid !== record.pid && await processAlive(now.pid, now.pid_start)) return now;
+  return { ...now, state: "interrupted" };
+}
+
+function unfinished(record: JobRecord): boolean {
+  return record.state === "queued" || record.state === "running";
 }
