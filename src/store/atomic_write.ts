@@ -21,19 +21,28 @@ export async function writeFileAtomic(
   options: { sync?: boolean } = {},
 ): Promise<void> {
   const dir = parentDir(path);
-  await Deno.mkdir(dir, { recursive: true });
   const tmp = joinPath(dir, `.tmp-${crypto.randomUUID()}`);
+  const sync = options.sync !== false;
   try {
-    {
-      using file = await Deno.open(tmp, { write: true, createNew: true });
-      await writeAll(file, new TextEncoder().encode(text));
-      if (options.sync !== false) await file.sync();
-    }
+    // The directory is there in the common case (a record rewritten): it is made only when missing.
+    await writeTemp(tmp, text, sync).catch(async (e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      await Deno.mkdir(dir, { recursive: true });
+      await writeTemp(tmp, text, sync);
+    });
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
+}
+
+/** Creates `tmp` with `text`; with `sync`, flushed to disk before it is closed. */
+async function writeTemp(tmp: string, text: string, sync: boolean): Promise<void> {
+  if (!sync) return await Deno.writeTextFile(tmp, text, { createNew: true });
+  using file = await Deno.open(tmp, { write: true, createNew: true });
+  await writeAll(file, new TextEncoder().encode(text));
+  await file.sync();
 }
 
 /** Writes every byte of `bytes` to `file` (a single `write` may write fewer). */
