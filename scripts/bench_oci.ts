@@ -59,11 +59,16 @@ async function timed(
   if (r.code !== 0) {
     throw new Error(`${what} exited with ${r.code}: ${(r.stderr + r.stdout).trim().slice(-800)}`);
   }
-  let out: Measured = { s, rss: null, cpu: null };
+  let out: Measured = { s, rss: null, cpu: null, sys: null };
   if (time) {
     const last = (await Deno.readTextFile(timeFile)).trim().split("\n").pop() ?? "";
     const [, rss, user, sys] = last.split(" ").map(Number);
-    out = { s, rss: rss || null, cpu: Number.isFinite(user! + sys!) ? user! + sys! : null };
+    out = {
+      s,
+      rss: rss || null,
+      cpu: Number.isFinite(user! + sys!) ? user! + sys! : null,
+      sys: Number.isFinite(sys) ? sys! : null,
+    };
   }
   await Deno.remove(timeFile);
   return { ...out, stdout: r.stdout };

@@ -150,6 +150,7 @@ async function runScenario(
     rssKib: [],
     cpuS: [],
     serverCpuS: [],
+    sysS: [],
   }));
   // Warm-up (untimed): one TLS fetch (of the first MiB only when throttled).
   const range = throttle ? ["-r", "0-1048575"] : [];
@@ -164,15 +165,16 @@ async function runScenario(
       await Deno.mkdir(dir);
       await exec("sync", []);
       const serverBefore = server.cpuSeconds();
-      const { s, rss, cpu } = await runOnce(tool, target(dir), { time: env.time });
+      const { s, rss, cpu, sys } = await runOnce(tool, target(dir), { time: env.time });
       const serverCpu = server.cpuSeconds() - serverBefore;
       samples[i]!.seconds.push(s);
       samples[i]!.rssKib.push(rss);
       samples[i]!.cpuS!.push(cpu);
       samples[i]!.serverCpuS!.push(serverCpu);
-      const shown = `${s.toFixed(3)} s  cpu ${cpu?.toFixed(2) ?? "-"} s  nginx cpu ${
-        serverCpu.toFixed(2)
-      } s  ${rss ?? "-"} KiB`;
+      samples[i]!.sysS!.push(sys);
+      const shown = `${s.toFixed(3)} s  cpu ${cpu?.toFixed(2) ?? "-"} s (sys ${
+        sys?.toFixed(2) ?? "-"
+      })  nginx cpu ${serverCpu.toFixed(2)} s  ${rss ?? "-"} KiB`;
       console.error(`${kind} round ${round}/${options.runs}  ${tool.tool.padEnd(32)} ${shown}`);
       await Deno.remove(dir, { recursive: true });
     }
@@ -216,6 +218,7 @@ async function runScenario(
       rss_kib: samples[i]!.rssKib,
       cpu_seconds: samples[i]!.cpuS,
       server_cpu_seconds: samples[i]!.serverCpuS,
+      system_cpu_seconds: samples[i]!.sysS,
     })),
     ratios: Object.fromEntries(v.map((x) => [x.key, x.value])),
     ratio_lines: v.map((x) => x.line),

@@ -38,6 +38,8 @@ export interface ToolSamples {
   cpuS?: (number | null)[];
   /** The server's (nginx's) user + system CPU seconds during each run. */
   serverCpuS?: number[];
+  /** System CPU seconds per run, the kernel's share of `cpuS` (null when unknown). */
+  sysS?: (number | null)[];
 }
 
 /** One row of the report. Ratios are of median wall times (above 1 = slower than the reference). */

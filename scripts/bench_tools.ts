@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * const list = benchTools({ hashRow: true, syncRow: false, aria2: true, lodeMain: "main.ts" });
- * const { s, rss, cpu } = await runOnce(list[0]!, target, { time: "/usr/bin/time" });
+ * const { s, rss, cpu, sys } = await runOnce(list[0]!, target, { time: "/usr/bin/time" });
  * ```
  * @module
  */
@@ -234,7 +234,10 @@ export function benchTools(choice: ToolChoice): Tool[] {
 export interface Measured {
   s: number;
   rss: number | null;
+  /** User + system seconds. */
   cpu: number | null;
+  /** System seconds alone: the kernel's share (page-cache copies, the network stack). */
+  sys: number | null;
 }
 
 /**
@@ -273,11 +276,16 @@ export async function runOnce(tool: Tool, t: Target, options: { time: string | n
   if (r.code !== 0) throw new Error(`${tool.tool} exited with ${r.code}: ${r.stderr.trim().slice(-800)}`);
   const file = await tool.check(t, r.stdout);
   if (file) await checkBytes(file, t, { what: tool.tool });
-  if (!time) return { s, rss: null, cpu: null };
+  if (!time) return { s, rss: null, cpu: null, sys: null };
   // With a non-zero exit, time writes a line before the numbers: take the last line.
   const last = (await Deno.readTextFile(timeFile)).trim().split("\n").pop() ?? "";
   await Deno.remove(timeFile);
   const [, rss, user, sys] = last.split(" ").map(Number);
   const cpu = user! + sys!;
-  return { s, rss: rss || null, cpu: Number.isFinite(cpu) ? cpu : null };
+  return {
+    s,
+    rss: rss || null,
+    cpu: Number.isFinite(cpu) ? cpu : null,
+    sys: Number.isFinite(sys) ? sys! : null,
+  };
 }
