@@ -80,6 +80,10 @@ export class JobRecords {
     return joinPath(this.dir, id);
   }
 
+  #recordPath(id: string): string {
+    return joinPath(this.jobDir(id), "record.json");
+  }
+
   /** A new `queued` record of `plan`, owned by this process (a daemon: its socket), written to disk. */
   async create(
     plan: JobPlan,
@@ -115,7 +119,7 @@ export class JobRecords {
   /** Writes `record` whole (temp file, rename), then appends its summary to the index. */
   async write(record: JobRecord): Promise<void> {
     await writeFileAtomic(
-      joinPath(this.jobDir(record.id), "record.json"),
+      this.#recordPath(record.id),
       JSON.stringify(record, null, 2) + "\n",
     );
     await appendSummary(this.dir, record);
@@ -173,11 +177,11 @@ export class JobRecords {
 
   /** The record of `id` as it stands (`interrupted` when its process died); `JOB_NOT_FOUND` when there is none. */
   async read(id: string): Promise<JobRecord> {
-    const record = ID.test(id) ? await this.#load(joinPath(this.jobDir(id), "record.json")) : null;
+    const record = ID.test(id) ? await this.#load(this.#recordPath(id)) : null;
     if (record === null) {
       throw new LodeError("JOB_NOT_FOUND", `no job with id "${id}" in ${this.dir}`, { details: { id } });
     }
-    return await settle(record, () => this.#load(joinPath(this.jobDir(id), "record.json")));
+    return await this.#settle(record);
   }
 
   /**
@@ -203,16 +207,28 @@ export class JobRecords {
       }
       let json: unknown;
       try {
-        json = JSON.parse(Deno.readTextFileSync(joinPath(this.jobDir(id), "record.json")));
+        json = JSON.parse(Deno.readTextFileSync(this.#recordPath(id)));
       } catch {
         continue; // not there yet (a job being created), or not lode's
       }
-      if (hasRecordShape(json, id)) {
-        out.push(summaryOf(await settle(json, () => this.#load(joinPath(this.jobDir(id), "record.json")))));
-      }
+      if (hasRecordShape(json, id)) out.push(summaryOf(await this.#settle(json)));
     }
     if (index.lines > 2 * out.length + 64) await compactIndex(this.dir, out).catch(() => {});
     return out;
+  }
+
+  /**
+   * `record` with `interrupted` for a queued or running job whose process is gone. Once the process is found
+   * gone the record is read again: a process that wrote its last state (`cancelled`, `succeeded`) and exited
+   * between the first read and the check did not die mid-run.
+   */
+  async #settle(record: JobRecord): Promise<JobRecord> {
+    if (!unfinished(record)) return record;
+    if (record.pid !== null && await processAlive(record.pid, record.pid_start)) return record;
+    const now = (await this.#load(this.#recordPath(record.id))) ?? record;
+    if (!unfinished(now)) return now;
+    if (now.pid !== null && now.pid !== record.pid && await processAlive(now.pid, now.pid_start)) return now;
+    return { ...now, state: "interrupted" };
   }
 
   #load(path: string): Promise<JobRecord | null> {
@@ -229,20 +245,6 @@ function hasRecordShape(json: unknown, id: string): json is JobRecord {
   return r.schema_version === 1 && r.id === id && typeof r.kind === "string" && STATES.has(r.state) &&
     typeof r.plan === "object" && r.plan !== null && typeof r.progress === "object" && r.progress !== null &&
     Array.isArray(r.artifacts) && (r.pid === null || typeof r.pid === "number");
-}
-
-/**
- * `record` with `interrupted` for a queued or running job whose process is gone. Once the process is found
- * gone the record is read again: a process that wrote its last state (`cancelled`, `succeeded`) and exited
- * between the first read and the check did not die mid-run.
- */
-async function settle(record: JobRecord, reread: () => Promise<JobRecord | null>): Promise<JobRecord> {
-  if (!unfinished(record)) return record;
-  if (record.pid !== null && await processAlive(record.pid, record.pid_start)) return record;
-  const now = (await reread()) ?? record;
-  if (!unfinished(now)) return now;
-  if (now.pid !== null && now.pid !== record.pid && await processAlive(now.pid, now.pid_start)) return now;
-  return { ...now, state: "interrupted" };
 }
 
 function unfinished(record: JobRecord): boolean {
