@@ -17,6 +17,7 @@
  * @module
  */
 import { writeError } from "../../errors.ts";
+import { writeAll } from "../../store/atomic_write.ts";
 import { addUsage, type BatchUsage, noUsage, usageOfLine } from "./batch_usage.ts";
 
 /** What to do when a batch's output or error file does not fit on its disk. */
@@ -89,13 +90,13 @@ export async function openBatchFiles(options: BatchFilesOptions): Promise<BatchF
     write(line, failed) {
       // One write at a time: two lines are never interleaved.
       const bytes = new TextEncoder().encode(JSON.stringify(line) + "\n");
-      const path = failed ? options.errors : options.output;
+      const log = failed ? errors : output;
       const turn = writing.then(async () => {
-        await writeAll((failed ? errors : output).file, bytes);
+        await writeAll(log.file, bytes);
         dirty = true;
         if (performance.now() - lastSync >= SYNC_EVERY_MS) await sync();
       }).catch((e) => {
-        throw writeError(e, path, SPACE_HINT);
+        throw writeError(e, log.path, SPACE_HINT);
       });
       writing = turn.catch(() => {});
       return turn;
@@ -116,6 +117,7 @@ export async function openBatchFiles(options: BatchFilesOptions): Promise<BatchF
 }
 
 interface Log {
+  path: string;
   file: Deno.FsFile;
   ids: Set<string>;
   /** The usage its whole lines carry. */
@@ -135,7 +137,7 @@ async function openLog(path: string, empty: boolean): Promise<Log> {
   try {
     if (empty) {
       await file.truncate(0);
-      return { file, ids, usage };
+      return { path, file, ids, usage };
     }
     const bytes = await readAll(file);
     let keep = 0;
@@ -153,7 +155,7 @@ async function openLog(path: string, empty: boolean): Promise<Log> {
     }
     if (keep < bytes.length) await file.truncate(keep);
     await file.seek(keep, Deno.SeekMode.Start);
-    return { file, ids, usage };
+    return { path, file, ids, usage };
   } catch (e) {
     file.close();
     throw writeError(e, path, SPACE_HINT);
@@ -181,9 +183,4 @@ async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
     read += n;
   }
   return bytes.subarray(0, read);
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
