@@ -72,8 +72,11 @@ export class FilesApi {
     }
     if (rest.length === 2 && rest[1] === "content") {
       if (req.method !== "GET") return methodNotAllowed("GET", path);
-      await this.#live(id);
       const { object, file } = await this.#o.files.open(id);
+      if (fileExpired(object, this.#nowSeconds())) {
+        file.close();
+        throw noSuchFile(id);
+      }
       return new Response(file.readable, {
         headers: {
           "content-type": "application/octet-stream",
