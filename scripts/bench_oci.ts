@@ -28,7 +28,7 @@ import { makeTestCa } from "../tests/support/test_ca.ts";
 import { OCI_USER, startOciRegistry } from "../tests/support/oci_registry.ts";
 import { summarise, type ToolRow, type ToolSamples } from "./bench_report.ts";
 import { cleanupAll, ensureBin, exec, onCleanup, startNginx } from "./bench_nginx.ts";
-import { checkBytes, type Measured, type Target } from "./bench_tools.ts";
+import { checkBytes, type Measured, readTimeFile, type Target } from "./bench_tools.ts";
 
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
 const USAGE =
@@ -60,17 +60,8 @@ async function timed(
     throw new Error(`${what} exited with ${r.code}: ${(r.stderr + r.stdout).trim().slice(-800)}`);
   }
   let out: Measured = { s, rss: null, cpu: null, sys: null };
-  if (time) {
-    const last = (await Deno.readTextFile(timeFile)).trim().split("\n").pop() ?? "";
-    const [, rss, user, sys] = last.split(" ").map(Number);
-    out = {
-      s,
-      rss: rss || null,
-      cpu: Number.isFinite(user! + sys!) ? user! + sys! : null,
-      sys: Number.isFinite(sys) ? sys! : null,
-    };
-  }
-  await Deno.remove(timeFile);
+  if (time) out = await readTimeFile(timeFile, s);
+  else await Deno.remove(timeFile);
   return { ...out, stdout: r.stdout };
 }
 

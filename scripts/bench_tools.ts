@@ -277,7 +277,19 @@ export async function runOnce(tool: Tool, t: Target, options: { time: string | n
   const file = await tool.check(t, r.stdout);
   if (file) await checkBytes(file, t, { what: tool.tool });
   if (!time) return { s, rss: null, cpu: null, sys: null };
-  // With a non-zero exit, time writes a line before the numbers: take the last line.
+  return await readTimeFile(timeFile, s);
+}
+
+/**
+ * The measurement `/usr/bin/time -o FILE -f "%e %M %U %S"` wrote to `timeFile` (then removed), with the wall
+ * time `s` measured by the caller. With a non-zero exit, time writes a line before the numbers: the last line
+ * is read.
+ * @example
+ * ```ts
+ * const m = await readTimeFile(`${dir}.time`, 2.5); // { s: 2.5, rss: 12500, cpu: 2.4, sys: 1.1 }
+ * ```
+ */
+export async function readTimeFile(timeFile: string, s: number): Promise<Measured> {
   const last = (await Deno.readTextFile(timeFile)).trim().split("\n").pop() ?? "";
   await Deno.remove(timeFile);
   const [, rss, user, sys] = last.split(" ").map(Number);
